@@ -1,0 +1,44 @@
+#include "services/common/config.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+
+ABSL_FLAG(std::string, internal_key, "",
+          "HMAC key that signs tenant metadata between processes (env RAPPORT_INTERNAL_KEY); required");
+ABSL_FLAG(std::string, redis_addr, "127.0.0.1:6379", "Redis host:port (env RAPPORT_REDIS_ADDR)");
+ABSL_FLAG(std::string, data_dir, "./var", "directory for SQLite files (env RAPPORT_DATA_DIR)");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error (env RAPPORT_LOG_LEVEL)");
+
+namespace rapport::config {
+
+std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
+                              const std::map<std::string, std::string>& env_for_flag) {
+  absl::SetProgramUsageMessage(usage);
+  std::map<std::string, std::string> all = {
+      {"internal_key", "RAPPORT_INTERNAL_KEY"},
+      {"redis_addr", "RAPPORT_REDIS_ADDR"},
+      {"data_dir", "RAPPORT_DATA_DIR"},
+      {"log_level", "RAPPORT_LOG_LEVEL"},
+  };
+  all.insert(env_for_flag.begin(), env_for_flag.end());
+  for (const auto& [flag_name, env_name] : all) {
+    const char* value = std::getenv(env_name.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
+    if (flag == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "bad value in %s for --%s: %s\n", env_name.c_str(), flag_name.c_str(),
+                   error.c_str());
+      std::exit(2);
+    }
+  }
+  return absl::ParseCommandLine(argc, argv);
+}
+
+}  // namespace rapport::config

@@ -1,0 +1,29 @@
+// Configuration: every binary reads absl flags, and each flag may also come
+// from an environment variable. Precedence: command line > environment >
+// built-in default. The flags every service shares are defined here.
+#ifndef RAPPORT_SERVICES_COMMON_CONFIG_H_
+#define RAPPORT_SERVICES_COMMON_CONFIG_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/flags/declare.h"
+
+ABSL_DECLARE_FLAG(std::string, internal_key);  // RAPPORT_INTERNAL_KEY
+ABSL_DECLARE_FLAG(std::string, redis_addr);    // RAPPORT_REDIS_ADDR
+ABSL_DECLARE_FLAG(std::string, data_dir);      // RAPPORT_DATA_DIR
+ABSL_DECLARE_FLAG(std::string, log_level);     // RAPPORT_LOG_LEVEL
+
+namespace rapport::config {
+
+// Applies environment values to flags (for the shared flags above and for
+// env_for_flag: flag name -> variable), then parses argv. Exits with a
+// message on a bad flag or a bad environment value, as absl does for argv.
+// Returns the positional arguments.
+std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
+                              const std::map<std::string, std::string>& env_for_flag = {});
+
+}  // namespace rapport::config
+
+#endif  // RAPPORT_SERVICES_COMMON_CONFIG_H_

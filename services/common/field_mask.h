@@ -1,0 +1,26 @@
+// Partial updates with google.protobuf.FieldMask, the same way for every
+// service: paths are proto field names (snake_case, as the gateway sends
+// them); an empty mask means every field set in the patch (AIP-134); output
+// only fields may not be named.
+#ifndef RAPPORT_SERVICES_COMMON_FIELD_MASK_H_
+#define RAPPORT_SERVICES_COMMON_FIELD_MASK_H_
+
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/message.h"
+
+namespace rapport {
+
+// Copies the masked fields of patch into target (repeated fields replaced).
+// INVALID_ARGUMENT "<json_prefix>.<field>: ..." for an unknown or read-only path.
+absl::Status ApplyFieldMask(const google::protobuf::Message& patch,
+                            const google::protobuf::FieldMask& mask,
+                            const std::set<std::string>& read_only, const std::string& json_prefix,
+                            google::protobuf::Message* target);
+
+}  // namespace rapport
+
+#endif  // RAPPORT_SERVICES_COMMON_FIELD_MASK_H_

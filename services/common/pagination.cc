@@ -1,0 +1,33 @@
+#include "services/common/pagination.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace rapport {
+namespace {
+constexpr char kTokenPrefix[] = "k1:";
+constexpr size_t kTokenPrefixLen = 3;
+}  // namespace
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0) return absl::InvalidArgumentError("pageSize: must not be negative");
+  if (requested == 0) return kDefaultPageSize;
+  return requested > kMaxPageSize ? kMaxPageSize : requested;
+}
+
+std::string EncodePageToken(std::string_view last_key) {
+  return absl::WebSafeBase64Escape(kTokenPrefix + std::string(last_key));
+}
+
+absl::StatusOr<std::string> DecodePageToken(std::string_view token) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (token.size() > 1024 || !absl::WebSafeBase64Unescape(std::string(token), &raw) ||
+      raw.compare(0, kTokenPrefixLen, kTokenPrefix) != 0 || raw.size() == kTokenPrefixLen) {
+    return absl::InvalidArgumentError("pageToken: is not a token from a previous page");
+  }
+  return raw.substr(kTokenPrefixLen);
+}
+
+}  // namespace rapport

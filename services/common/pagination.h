@@ -1,0 +1,38 @@
+// List pagination shared by every service: page sizes per API.md (0 or unset
+// means 50, values above 500 are clamped, negative ones refused) and opaque
+// keyset page tokens carrying the last key of the previous page.
+#ifndef RAPPORT_SERVICES_COMMON_PAGINATION_H_
+#define RAPPORT_SERVICES_COMMON_PAGINATION_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace rapport {
+
+inline constexpr int kDefaultPageSize = 50;
+inline constexpr int kMaxPageSize = 500;
+
+// INVALID_ARGUMENT "pageSize: ..." when negative.
+absl::StatusOr<int> PageSize(int requested);
+
+std::string EncodePageToken(std::string_view last_key);
+// The last key, or "" for an empty token; INVALID_ARGUMENT "pageToken: ..."
+// when the token was not made by EncodePageToken.
+absl::StatusOr<std::string> DecodePageToken(std::string_view token);
+
+// Lists read one row more than the page (limit + 1) to learn whether another
+// page follows. Trims items to limit and returns the next page's token, or ""
+// on the last page.
+template <typename T, typename KeyFn>
+std::string TrimToPage(std::vector<T>& items, int limit, KeyFn key) {
+  if (static_cast<int>(items.size()) <= limit) return std::string();
+  items.resize(limit);
+  return EncodePageToken(key(items.back()));
+}
+
+}  // namespace rapport
+
+#endif  // RAPPORT_SERVICES_COMMON_PAGINATION_H_

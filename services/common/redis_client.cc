@@ -1,0 +1,544 @@
+#include "services/common/redis_client.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/time.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/status.h"
+
+namespace rapport::redis {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+timeval ToTimeval(std::chrono::milliseconds ms) {
+  if (ms.count() < 1) ms = std::chrono::milliseconds(1);
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+// hiredis writes with write(2): a peer that closed its end would raise
+// SIGPIPE and kill the process. Ignore it unless the program chose otherwise.
+void IgnoreSigpipeIfDefault() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current;
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL &&
+        (current.sa_flags & SA_SIGINFO) == 0) {
+      signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
+
+std::string ReplyText(const redisReply* r) {
+  return r->str != nullptr ? std::string(r->str, r->len) : std::string();
+}
+
+// Error replies nested in arrays (e.g. from EXEC) and in pipelines become
+// kStatus replies carrying the error text ("WRONGTYPE ...", "ERR ..."); Redis
+// error texts start with an upper-case code, which tells them from "OK"/"PONG".
+Reply ConvertReply(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str = ReplyText(r);
+      break;
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kStatus;
+      out.str = ReplyText(r);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(ConvertReply(r->element[i]));
+      break;
+    case REDIS_REPLY_NIL:
+    default:  // RESP3 types are never negotiated: the client speaks RESP2
+      out.type = Reply::Type::kNil;
+      break;
+  }
+  return out;
+}
+
+struct Argv {
+  explicit Argv(const std::vector<std::string>& args) {
+    ptrs.reserve(args.size());
+    lens.reserve(args.size());
+    for (const std::string& a : args) {
+      ptrs.push_back(a.data());
+      lens.push_back(a.size());
+    }
+  }
+  int argc() const { return static_cast<int>(ptrs.size()); }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+};
+
+}  // namespace
+
+// Connection pool with a fail-fast "down" state.
+//
+// Every transport failure (connect error, timeout, reset) closes that
+// connection, drops every idle connection (after a Redis restart they are all
+// dead, and each would otherwise fail once more) and marks the client down
+// until now + retry_interval. While down, calls return UNAVAILABLE without
+// touching the network; once the interval has passed exactly one caller
+// probes with a fresh connection and its command, and the others keep failing
+// fast until the probe succeeds (down is cleared) or fails (down is renewed).
+//
+// The epoch counts failures. A connection opened before the latest failure
+// that then fails as well reports a failure already accounted for, so it does
+// not renew the down state (and a stale success does not clear it either).
+struct Client::Impl {
+  struct Conn {
+    redisContext* ctx = nullptr;
+    uint64_t epoch = 0;
+    bool probe = false;
+  };
+
+  explicit Impl(ClientOptions o) : options(std::move(o)) {
+    const std::string& addr = options.addr;
+    size_t colon = addr.rfind(':');
+    int p = 6379;
+    if (colon != std::string::npos && absl::SimpleAtoi(addr.substr(colon + 1), &p)) {
+      host = addr.substr(0, colon);
+    } else {
+      host = addr;
+    }
+    port = p;
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);  // [::1]:6379
+    }
+    if (options.pool_size < 1) options.pool_size = 1;
+  }
+
+  ~Impl() {
+    for (Conn& c : idle) redisFree(c.ctx);
+  }
+
+  absl::Status Unavailable(const std::string& why) const {
+    return absl::UnavailableError(absl::StrCat("redis ", options.addr, ": ", why));
+  }
+
+  absl::StatusOr<redisContext*> Connect() const {
+    redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, ToTimeval(options.connect_timeout));
+    if (ctx == nullptr) return Unavailable("cannot allocate a connection");
+    if (ctx->err != 0) {
+      absl::Status s = Unavailable(absl::StrCat("connect: ", ctx->errstr));
+      redisFree(ctx);
+      return s;
+    }
+    if (redisSetTimeout(ctx, ToTimeval(options.command_timeout)) != REDIS_OK) {
+      absl::Status s = Unavailable(absl::StrCat("set timeout: ", ctx->errstr));
+      redisFree(ctx);
+      return s;
+    }
+    redisEnableKeepAlive(ctx);
+    return ctx;
+  }
+
+  // Marks the client down; returns the idle connections to close outside the lock.
+  std::vector<Conn> MarkDownLocked() {
+    ++epoch;
+    down = true;
+    retry_at = Clock::now() + options.retry_interval;
+    std::vector<Conn> dropped;
+    dropped.swap(idle);
+    open -= static_cast<int>(dropped.size());
+    return dropped;
+  }
+
+  absl::StatusOr<Conn> Acquire() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (true) {
+      bool probe = false;
+      if (down) {
+        if (probing || Clock::now() < retry_at) return Unavailable("unreachable; retrying later");
+        probing = true;
+        probe = true;
+      } else if (!idle.empty()) {
+        Conn c = idle.back();
+        idle.pop_back();
+        return c;
+      } else if (open >= options.pool_size) {
+        cv.wait(lock);
+        continue;
+      }
+      ++open;
+      lock.unlock();
+      absl::StatusOr<redisContext*> ctx = Connect();
+      lock.lock();
+      if (ctx.ok()) return Conn{*ctx, epoch, probe};
+      --open;
+      if (probe) probing = false;
+      std::vector<Conn> dropped = MarkDownLocked();
+      cv.notify_all();
+      lock.unlock();
+      for (Conn& c : dropped) redisFree(c.ctx);
+      return ctx.status();
+    }
+  }
+
+  void Release(Conn c, bool healthy) {
+    std::vector<Conn> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (c.probe) probing = false;
+      const bool current = c.epoch == epoch;
+      if (healthy && current) {
+        down = false;
+        idle.push_back(c);
+        c.ctx = nullptr;
+      } else {
+        --open;
+        if (!healthy && current) dropped = MarkDownLocked();
+      }
+      cv.notify_all();
+    }
+    if (c.ctx != nullptr) redisFree(c.ctx);
+    for (Conn& d : dropped) redisFree(d.ctx);
+  }
+
+  ClientOptions options;
+  std::string host;
+  int port = 6379;
+
+  std::mutex mu;
+  std::condition_variable cv;  // a connection was returned or the state changed
+  std::vector<Conn> idle;
+  int open = 0;  // idle + checked out + being opened
+  uint64_t epoch = 0;
+  bool down = false;
+  bool probing = false;
+  Clock::time_point retry_at;
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  IgnoreSigpipeIfDefault();
+}
+
+Client::~Client() = default;
+
+const ClientOptions& Client::options() const { return impl_->options; }
+
+absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
+  if (args.empty()) return absl::InvalidArgumentError("redis: empty command");
+  ASSIGN_OR_RETURN(Impl::Conn conn, impl_->Acquire());
+  Argv argv(args);
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(conn.ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
+  if (r == nullptr) {
+    absl::Status s = impl_->Unavailable(absl::StrCat(args[0], ": ", conn.ctx->errstr));
+    impl_->Release(conn, false);
+    return s;
+  }
+  absl::StatusOr<Reply> out;
+  if (r->type == REDIS_REPLY_ERROR) {
+    // The message is exactly Redis's text, so callers can test its code prefix.
+    out = absl::FailedPreconditionError(ReplyText(r));
+  } else {
+    out = ConvertReply(r);
+  }
+  freeReplyObject(r);
+  impl_->Release(conn, true);
+  return out;
+}
+
+absl::StatusOr<std::vector<Reply>> Client::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  std::vector<Reply> replies;
+  if (commands.empty()) return replies;
+  for (const auto& c : commands) {
+    if (c.empty()) return absl::InvalidArgumentError("redis: empty command in pipeline");
+  }
+  ASSIGN_OR_RETURN(Impl::Conn conn, impl_->Acquire());
+  for (const auto& c : commands) {
+    Argv argv(c);
+    if (redisAppendCommandArgv(conn.ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()) != REDIS_OK) {
+      absl::Status s = impl_->Unavailable(absl::StrCat("pipeline: ", conn.ctx->errstr));
+      impl_->Release(conn, false);
+      return s;
+    }
+  }
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(conn.ctx, &raw) != REDIS_OK || raw == nullptr) {
+      absl::Status s = impl_->Unavailable(absl::StrCat("pipeline: ", conn.ctx->errstr));
+      if (raw != nullptr) freeReplyObject(raw);
+      impl_->Release(conn, false);
+      return s;
+    }
+    auto* r = static_cast<redisReply*>(raw);
+    replies.push_back(ConvertReply(r));
+    freeReplyObject(r);
+  }
+  impl_->Release(conn, true);
+  return replies;
+}
+
+namespace {
+
+// Stores the loaded value only if the key's generation is still the one read
+// before loading: an Invalidate in between (INCR gen) makes the value suspect.
+// KEYS[1] = key, KEYS[2] = generation key; ARGV = generation, value, ttl ms.
+constexpr char kSetIfGenerationScript[] =
+    "if (redis.call('GET', KEYS[2]) or '0') == ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
+    "return 0";
+
+std::string Sha1Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha1(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
+// Invalidations that could not reach Redis. Beyond this many keys, the cache
+// stops trusting reads for one TTL instead of remembering more.
+constexpr size_t kMaxPendingInvalidations = 100000;
+// Pending invalidations are sent in pipelines of this many keys.
+constexpr size_t kFlushBatch = 500;
+
+bool IsInteger(const Reply& r) { return r.type == Reply::Type::kInteger; }
+
+}  // namespace
+
+struct EntityCache::Impl {
+  // One in-process load of a key; concurrent missers wait for its result.
+  struct Flight {
+    bool done = false;
+    absl::StatusOr<std::string> result;
+    std::condition_variable cv;
+  };
+
+  Impl(Client* c, CacheOptions o)
+      : client(c), options(std::move(o)), script_sha(Sha1Hex(kSetIfGenerationScript)) {
+    if (options.ttl.count() < 1) options.ttl = std::chrono::milliseconds(1);
+  }
+
+  static std::string GenKey(const std::string& key) { return key + ":gen"; }
+
+  std::vector<std::vector<std::string>> InvalidationCommands(const std::string& key) const {
+    return {{"INCR", GenKey(key)},
+            {"PEXPIRE", GenKey(key), std::to_string(2 * options.ttl.count())},
+            {"DEL", key}};
+  }
+
+  void AddPending(const std::string& key) {
+    failed_invalidations.fetch_add(1);
+    std::lock_guard<std::mutex> lock(pending_mu);
+    auto it = pending.find(key);
+    if (it != pending.end()) {
+      it->second = ++pending_seq;
+    } else if (pending.size() < kMaxPendingInvalidations) {
+      pending.emplace(key, ++pending_seq);
+    } else {
+      // The key is forgotten: its stale entry (set before now) expires within
+      // one TTL, and reads bypass the cache until then.
+      overflowed = true;
+      bypass_until = Clock::now() + options.ttl;
+    }
+  }
+
+  // Retries pending invalidations. Returns true when the cache can be trusted:
+  // nothing is pending and no invalidation was forgotten within the last TTL.
+  bool FlushPending() {
+    std::vector<std::pair<std::string, uint64_t>> batch;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu);
+      if (overflowed && Clock::now() >= bypass_until) overflowed = false;
+      if (pending.empty()) return !overflowed;
+      if (flushing) return false;  // another caller is on it; do not trust meanwhile
+      flushing = true;
+    }
+    while (true) {
+      batch.clear();
+      {
+        std::lock_guard<std::mutex> lock(pending_mu);
+        for (const auto& [key, seq] : pending) {
+          if (batch.size() >= kFlushBatch) break;
+          batch.emplace_back(key, seq);
+        }
+      }
+      if (batch.empty()) break;
+      std::vector<std::vector<std::string>> commands;
+      commands.reserve(3 * batch.size());
+      for (const auto& [key, seq] : batch) {
+        for (auto& c : InvalidationCommands(key)) commands.push_back(std::move(c));
+      }
+      absl::StatusOr<std::vector<Reply>> replies = client->Pipeline(commands);
+      size_t flushed = 0;
+      {
+        std::lock_guard<std::mutex> lock(pending_mu);
+        if (replies.ok() && replies->size() == commands.size()) {
+          for (size_t i = 0; i < batch.size(); ++i) {
+            const Reply* r = &(*replies)[3 * i];
+            if (!IsInteger(r[0]) || !IsInteger(r[1]) || !IsInteger(r[2])) continue;
+            // A failure recorded after this snapshot stays pending: the write
+            // behind it may have committed after our commands ran.
+            auto it = pending.find(batch[i].first);
+            if (it != pending.end() && it->second == batch[i].second) {
+              pending.erase(it);
+              ++flushed;
+            }
+          }
+        }
+      }
+      if (flushed < batch.size()) break;
+    }
+    std::lock_guard<std::mutex> lock(pending_mu);
+    flushing = false;
+    if (overflowed && Clock::now() >= bypass_until) overflowed = false;
+    return pending.empty() && !overflowed;
+  }
+
+  // Stores value unless the generation moved; every failure is ignored.
+  void StoreIfGeneration(const std::string& key, const std::string& generation,
+                         const std::string& value) {
+    const std::string ttl_ms = std::to_string(options.ttl.count());
+    absl::StatusOr<Reply> r = client->Command(
+        {"EVALSHA", script_sha, "2", key, GenKey(key), generation, value, ttl_ms});
+    if (!r.ok() && absl::IsFailedPrecondition(r.status()) &&
+        r.status().message().substr(0, 8) == "NOSCRIPT") {
+      // EVAL also loads the script, so later calls take the EVALSHA path.
+      r = client->Command({"EVAL", kSetIfGenerationScript, "2", key, GenKey(key), generation,
+                           value, ttl_ms});
+    }
+  }
+
+  void Finish(const std::string& key, const std::shared_ptr<Flight>& flight,
+              const absl::StatusOr<std::string>& result) {
+    std::lock_guard<std::mutex> lock(flights_mu);
+    auto it = flights.find(key);
+    if (it != flights.end() && it->second == flight) flights.erase(it);
+    flight->result = result;
+    flight->done = true;
+    flight->cv.notify_all();
+  }
+
+  Client* client;
+  CacheOptions options;
+  const std::string script_sha;
+
+  std::mutex flights_mu;
+  absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights;
+
+  // Bumped by every failed invalidation; a load that saw it move does not store.
+  std::atomic<uint64_t> failed_invalidations{0};
+  std::mutex pending_mu;
+  absl::flat_hash_map<std::string, uint64_t> pending;  // key -> sequence of its last failure
+  uint64_t pending_seq = 0;
+  bool flushing = false;
+  bool overflowed = false;
+  Clock::time_point bypass_until;
+};
+
+EntityCache::EntityCache(Client* client, CacheOptions options)
+    : impl_(std::make_unique<Impl>(client, std::move(options))) {}
+
+EntityCache::~EntityCache() = default;
+
+bool EntityCache::enabled() const { return impl_->options.enabled && impl_->client != nullptr; }
+
+std::string EntityCache::Key(const std::string& org, const std::string& kind,
+                             const std::string& id) const {
+  return absl::StrCat(org, ":", impl_->options.service, ":", kind, ":", id);
+}
+
+absl::StatusOr<std::string> EntityCache::GetOrLoad(
+    const std::string& key, const std::function<absl::StatusOr<std::string>()>& load) {
+  if (!enabled()) return load();
+  Impl& d = *impl_;
+  if (!d.FlushPending()) return load();
+
+  absl::StatusOr<Reply> cached = d.client->Command({"GET", key});
+  if (!cached.ok()) return load();
+  if (cached->type == Reply::Type::kString) return std::move(cached->str);
+  if (cached->type != Reply::Type::kNil) return load();
+
+  std::shared_ptr<Impl::Flight> flight;
+  {
+    std::unique_lock<std::mutex> lock(d.flights_mu);
+    auto it = d.flights.find(key);
+    if (it != d.flights.end()) {
+      flight = it->second;
+      flight->cv.wait(lock, [&] { return flight->done; });
+      return flight->result;
+    }
+    flight = std::make_shared<Impl::Flight>();
+    d.flights.emplace(key, flight);
+  }
+
+  // Completes the flight even if load() throws, so followers never hang.
+  struct FinishGuard {
+    Impl& d;
+    const std::string& key;
+    const std::shared_ptr<Impl::Flight>& flight;
+    bool armed = true;
+    ~FinishGuard() {
+      if (armed) d.Finish(key, flight, absl::InternalError("cache loader did not return"));
+    }
+  } guard{d, key, flight};
+
+  // The generation is read before loading: any invalidation after this point
+  // changes it, and the script then refuses to store what we loaded.
+  const uint64_t failures_before = d.failed_invalidations.load();
+  std::optional<std::string> generation;
+  absl::StatusOr<Reply> gen = d.client->Command({"GET", Impl::GenKey(key)});
+  if (gen.ok() && gen->type == Reply::Type::kNil) generation.emplace(1, '0');
+  if (gen.ok() && gen->type == Reply::Type::kString) generation.emplace(std::move(gen->str));
+
+  absl::StatusOr<std::string> result = load();
+  if (result.ok() && generation.has_value() && d.failed_invalidations.load() == failures_before) {
+    d.StoreIfGeneration(key, *generation, *result);
+  }
+  guard.armed = false;
+  d.Finish(key, flight, result);
+  return result;
+}
+
+void EntityCache::Invalidate(const std::string& key) {
+  if (!enabled()) return;
+  Impl& d = *impl_;
+  {
+    // Misses that arrive from now on must not join a load that may have read
+    // the old row; they start their own.
+    std::lock_guard<std::mutex> lock(d.flights_mu);
+    d.flights.erase(key);
+  }
+  d.FlushPending();
+  absl::StatusOr<std::vector<Reply>> replies = d.client->Pipeline(d.InvalidationCommands(key));
+  bool ok = replies.ok() && replies->size() == 3;
+  if (ok) {
+    for (const Reply& r : *replies) ok = ok && IsInteger(r);
+  }
+  if (!ok) d.AddPending(key);
+}
+
+}  // namespace rapport::redis

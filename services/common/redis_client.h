@@ -1,0 +1,101 @@
+// A Redis client on hiredis, and the cache-aside helper every service uses.
+//
+// Client keeps a pool of synchronous hiredis connections with connect and
+// command timeouts. A connection that fails is dropped and re-opened on a later
+// call, so the client recovers by itself after Redis restarts. While Redis is
+// unreachable, calls fail fast with UNAVAILABLE (a reconnect is attempted at
+// most once per retry interval) so that callers can fall back to their store
+// without waiting on timeouts each time.
+//
+// Thread-safety: Client and EntityCache are safe for concurrent use.
+#ifndef RAPPORT_SERVICES_COMMON_REDIS_CLIENT_H_
+#define RAPPORT_SERVICES_COMMON_REDIS_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace rapport::redis {
+
+struct Reply {
+  enum class Type { kNil, kString, kInteger, kArray, kStatus };
+  Type type = Type::kNil;
+  std::string str;         // kString and kStatus
+  long long integer = 0;   // kInteger
+  std::vector<Reply> elements;  // kArray
+};
+
+struct ClientOptions {
+  std::string addr = "127.0.0.1:6379";  // host:port
+  std::chrono::milliseconds connect_timeout{200};
+  std::chrono::milliseconds command_timeout{200};
+  std::chrono::milliseconds retry_interval{500};  // fail fast this long after a failure
+  int pool_size = 8;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options);
+  ~Client();
+
+  // Sends one command. UNAVAILABLE when Redis cannot be reached or timed out;
+  // an error reply (e.g. WRONGTYPE) gives FAILED_PRECONDITION with its text.
+  absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
+  // Sends commands in one round trip; replies in order. An error reply among
+  // them is returned as a kStatus reply whose str starts with "ERR"-like text
+  // only if the transport succeeded; transport failures give UNAVAILABLE.
+  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands);
+
+  const ClientOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct CacheOptions {
+  bool enabled = false;
+  std::chrono::milliseconds ttl{std::chrono::minutes(5)};
+  std::string service;  // key namespace, e.g. "profiles"
+};
+
+// Cache-aside for entities serialized as bytes. Keys start with the org:
+// "<org>:<service>:<kind>:<id>". A miss loads from the store once per key even
+// under concurrent misses (single-flight), then stores the value with a TTL
+// unless an invalidation of that key happened meanwhile (a per-key generation
+// checked atomically by a script), so a slow reader cannot put back a value
+// older than a committed write. Every Redis failure falls through to the
+// loader; invalidations that could not reach Redis are retried before the
+// cache is trusted again.
+class EntityCache {
+ public:
+  EntityCache(Client* client, CacheOptions options);
+  ~EntityCache();
+
+  std::string Key(const std::string& org, const std::string& kind, const std::string& id) const;
+
+  // Returns the cached bytes, or load()'s result (cached when OK). load's
+  // errors (e.g. NOT_FOUND) are returned as they are and never cached. When
+  // the cache is disabled this is just load().
+  absl::StatusOr<std::string> GetOrLoad(const std::string& key,
+                                        const std::function<absl::StatusOr<std::string>()>& load);
+
+  // Call after the write that changed the entity has committed.
+  void Invalidate(const std::string& key);
+
+  bool enabled() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rapport::redis
+
+#endif  // RAPPORT_SERVICES_COMMON_REDIS_CLIENT_H_

@@ -1,0 +1,129 @@
+#include "services/common/server.h"
+
+#include <signal.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/support/server_interceptor.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/log.h"
+#include "services/common/tenant.h"
+
+namespace rapport {
+namespace {
+
+// Logs one line per RPC: method, status code, duration, org and request id
+// (as the caller claims them; verification is the handler's job).
+class AccessLogInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit AccessLogInterceptor(grpc::experimental::ServerRpcInfo* info)
+      : method_(info->method()), start_(absl::Now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      auto* md = methods->GetRecvInitialMetadata();
+      if (md != nullptr) {
+        auto org = md->find(kOrgHeader);
+        if (org != md->end()) org_.assign(org->second.data(), org->second.size());
+        auto rid = md->find(kRequestIdHeader);
+        if (rid != md->end()) request_id_.assign(rid->second.data(), rid->second.size());
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      grpc::Status status = methods->GetSendStatus();
+      log::Level level = status.ok() ? log::Level::kDebug : log::Level::kInfo;
+      if (status.error_code() == grpc::StatusCode::INTERNAL ||
+          status.error_code() == grpc::StatusCode::UNKNOWN) {
+        level = log::Level::kError;
+      }
+      log::Write(level, "rpc",
+                 {{"method", method_},
+                  {"code", absl::StrCat(static_cast<int>(status.error_code()))},
+                  {"error", status.error_message()},
+                  {"ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start_))},
+                  {"org", org_},
+                  {"request_id", request_id_}});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  std::string method_;
+  absl::Time start_;
+  std::string org_;
+  std::string request_id_;
+};
+
+class AccessLogFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new AccessLogInterceptor(info);
+  }
+};
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::unique_ptr<RunningServer> running(new RunningServer());
+  running->options_ = options;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.addr, grpc::InsecureServerCredentials(), &running->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(std::make_unique<AccessLogFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+  running->server_ = builder.BuildAndStart();
+  if (running->server_ == nullptr || running->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.addr));
+  }
+  running->server_->GetHealthCheckService()->SetServingStatus(options.health_service, true);
+  running->server_->GetHealthCheckService()->SetServingStatus("", true);
+  return running;
+}
+
+void RunningServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + options_.grace);
+  server_->Wait();
+}
+
+RunningServer::~RunningServer() { Shutdown(); }
+
+absl::Status RunServer(const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+  auto running = RunningServer::Start(options, services);
+  if (!running.ok()) return running.status();
+  log::Info("listening", {{"addr", options.addr}, {"service", options.health_service}});
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::Info("draining", {{"signal", absl::StrCat(sig)}});
+  (*running)->Shutdown();
+  log::Info("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace rapport

@@ -1,0 +1,55 @@
+// The bootstrap every service's main.cc uses: a gRPC server on the callback
+// API with the standard health service (the named service marked SERVING once
+// started), server reflection, a maximum message size, an access log line per
+// RPC, and a graceful drain on SIGTERM or SIGINT: health turns NOT_SERVING,
+// new calls are refused, calls in flight get up to `grace` to finish.
+#ifndef RAPPORT_SERVICES_COMMON_SERVER_H_
+#define RAPPORT_SERVICES_COMMON_SERVER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server.h>
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace rapport {
+
+struct ServerOptions {
+  std::string addr;            // host:port to listen on
+  std::string health_service;  // e.g. "rapport.profiles.v1.ProfilesService"
+  int max_message_bytes = 4 * 1024 * 1024;
+  std::chrono::seconds grace{10};
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
+// later; call first thing in main so that RunServer can wait for them.
+void BlockTerminationSignals();
+
+// A started server. Shutdown drains as described above.
+class RunningServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<RunningServer>> Start(
+      const ServerOptions& options, const std::vector<grpc::Service*>& services);
+  ~RunningServer();
+  void Shutdown();
+  int port() const { return port_; }
+
+ private:
+  RunningServer() = default;
+  ServerOptions options_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// Starts the server, logs where it listens, waits for SIGTERM/SIGINT, drains.
+absl::Status RunServer(const ServerOptions& options, const std::vector<grpc::Service*>& services);
+
+}  // namespace rapport
+
+#endif  // RAPPORT_SERVICES_COMMON_SERVER_H_

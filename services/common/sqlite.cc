@@ -1,0 +1,615 @@
+#include "services/common/sqlite.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/log.h"
+#include "services/common/status.h"
+
+namespace rapport::sqlite {
+
+namespace {
+
+// Debian's Abseil has its own string_view type, which does not convert from
+// std::string_view implicitly.
+absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+absl::Status StatusFromCode(int code, std::string message) {
+  switch (code) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_ROWID:
+      return absl::AlreadyExistsError(message);
+    default:
+      break;
+  }
+  switch (code & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return absl::FailedPreconditionError(message);
+    case SQLITE_BUSY:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+// SQLite ignores trailing whitespace after a statement but keeps it in
+// sqlite3_sql() when there is no semicolon; cache keys compare without it.
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
+                        s.back() == '\r' || s.back() == '\f')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+absl::Status CallFn(const Database::Fn& fn, Connection& conn) {
+  try {
+    return fn(conn);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("transaction threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("transaction threw a non-standard exception");
+  }
+}
+
+void CallDone(const Database::Done& done, absl::Status status) {
+  if (!done) return;
+  try {
+    done(std::move(status));
+  } catch (const std::exception& e) {
+    log::Error("sqlite write completion threw", {{"error", e.what()}});
+  } catch (...) {
+    log::Error("sqlite write completion threw a non-standard exception");
+  }
+}
+
+// Write transactions run inside the batch's transaction, so one that ran
+// COMMIT or ROLLBACK would commit or discard its batch mates' work. The writer
+// connection refuses to prepare such statements while a write fn (or a
+// migration) runs; savepoints stay allowed.
+int AuthorizeWriter(void* in_user_code, int action, const char*, const char*, const char*,
+                    const char*) {
+  if (action == SQLITE_TRANSACTION && *static_cast<const bool*>(in_user_code)) return SQLITE_DENY;
+  return SQLITE_OK;
+}
+
+absl::StatusOr<sqlite3*> OpenHandle(const Options& options, int flags) {
+  sqlite3* db = nullptr;
+  // Each connection is used by one thread at a time, handed over under a
+  // mutex, so SQLite's per-connection mutex would only cost time.
+  int rc = sqlite3_open_v2(options.path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status status = StatusFromCode(
+        rc, absl::StrCat("open ", options.path, ": ",
+                         db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  return db;
+}
+
+absl::StatusOr<std::string> QueryText(Connection& conn, std::string_view sql) {
+  Statement stmt = conn.Prepare(sql);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError(absl::StrCat("no row from [", Av(sql), "]"));
+  return stmt.ColumnText(0);
+}
+
+// Applies the first pending migration, if any, inside the caller's
+// transaction; *done is set when none was pending. The version is read inside
+// the (IMMEDIATE) transaction so two processes opening the same file cannot
+// both apply one migration.
+absl::Status ApplyNextMigration(Connection& conn, const std::vector<std::string>& migrations,
+                                bool* in_user_code, bool* done) {
+  Statement max = conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  ASSIGN_OR_RETURN(bool row, max.Step());
+  if (!row) return absl::InternalError("no row from MAX(version)");
+  const int64_t applied = max.ColumnInt(0);
+  const int64_t known = static_cast<int64_t>(migrations.size());
+  if (applied > known) {
+    // An older binary must not write to a schema it does not know.
+    return absl::FailedPreconditionError(
+        absl::StrCat("database schema is at version ", applied, " but only ", known,
+                     " migrations are known"));
+  }
+  if (applied == known) {
+    *done = true;
+    return absl::OkStatus();
+  }
+  const int64_t version = applied + 1;
+  *in_user_code = true;
+  absl::Status status = conn.Exec(migrations[version - 1]);
+  *in_user_code = false;
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat("migration ", version, ": ", status.message()));
+  }
+  return conn
+      .Prepare(
+          "INSERT INTO schema_migrations(version, applied_at) "
+          "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))")
+      .Bind(1, version)
+      .Run();
+}
+
+absl::Status Migrate(Connection& conn, const std::vector<std::string>& migrations,
+                     bool* in_user_code) {
+  RETURN_IF_ERROR(conn.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations("
+      "version INTEGER PRIMARY KEY, applied_at TEXT)"));
+  for (bool done = false; !done;) {
+    RETURN_IF_ERROR(conn.Exec("BEGIN IMMEDIATE"));
+    absl::Status status = ApplyNextMigration(conn, migrations, in_user_code, &done);
+    if (status.ok()) status = conn.Exec("COMMIT");
+    if (!status.ok()) {
+      if (!sqlite3_get_autocommit(conn.raw())) conn.Exec("ROLLBACK").IgnoreError();
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Which Database's writer thread this is, if any: Write() called from a done
+// callback must not wait for the thread it runs on.
+thread_local const void* current_writer = nullptr;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Statement
+
+Statement::Statement(Connection* conn, sqlite3_stmt* stmt, absl::Status status)
+    : conn_(conn), stmt_(stmt), status_(std::move(status)) {}
+
+Statement::Statement(Statement&& other) noexcept
+    : conn_(other.conn_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      status_(std::move(other.status_)) {}
+
+// The cache holds idle statements only: Prepare takes one out and the
+// destructor puts it back, so two live Statements never share a sqlite3_stmt.
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  conn_->cache_.emplace_back(std::string(TrimRight(sqlite3_sql(stmt_))), stmt_);
+}
+
+namespace {
+
+// Records the first error of a statement; later calls keep it.
+void Keep(absl::Status* status, const absl::Status& error) {
+  if (status->ok()) *status = error;
+}
+
+}  // namespace
+
+Statement& Statement::Bind(int index, int64_t value) {
+  if (stmt_ != nullptr && status_.ok() && sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) {
+    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
+  }
+  return *this;
+}
+
+Statement& Statement::Bind(int index, double value) {
+  if (stmt_ != nullptr && status_.ok() && sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) {
+    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
+  }
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  if (stmt_ == nullptr || !status_.ok()) return *this;
+  // A null pointer would bind NULL; an empty string is not NULL.
+  const char* data = text.empty() ? "" : text.data();
+  if (sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) !=
+      SQLITE_OK) {
+    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
+  }
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  if (stmt_ == nullptr || !status_.ok()) return *this;
+  // Same as above: a null pointer would bind NULL, not an empty blob.
+  int rc = bytes.empty()
+               ? sqlite3_bind_zeroblob(stmt_, index, 0)
+               : sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) {
+    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
+  }
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  if (stmt_ != nullptr && status_.ok() && sqlite3_bind_null(stmt_, index) != SQLITE_OK) {
+    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
+  }
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  if (!status_.ok()) return status_;
+  if (stmt_ == nullptr) return absl::FailedPreconditionError("step on a moved-from statement");
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  status_ = conn_->Error(absl::StrCat("step [", sqlite3_sql(stmt_), "]"));
+  return status_;
+}
+
+absl::Status Statement::Run() {
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return absl::OkStatus();
+  }
+}
+
+int64_t Statement::ColumnInt(int col) const {
+  return stmt_ != nullptr ? sqlite3_column_int64(stmt_, col) : 0;
+}
+
+double Statement::ColumnDouble(int col) const {
+  return stmt_ != nullptr ? sqlite3_column_double(stmt_, col) : 0.0;
+}
+
+std::string Statement::ColumnText(int col) const {
+  if (stmt_ == nullptr) return std::string();
+  // The pointer first, then the size: sqlite3_column_bytes refers to the
+  // representation the previous call produced.
+  const unsigned char* text = sqlite3_column_text(stmt_, col);
+  if (text == nullptr) return std::string();
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+std::string Statement::ColumnBlob(int col) const {
+  if (stmt_ == nullptr) return std::string();
+  const void* blob = sqlite3_column_blob(stmt_, col);
+  if (blob == nullptr) return std::string();
+  return std::string(static_cast<const char*>(blob),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+bool Statement::ColumnIsNull(int col) const {
+  return stmt_ == nullptr || sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Connection
+
+Connection::Connection(sqlite3* db) : db_(db) {}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Statement Connection::Prepare(std::string_view sql) {
+  const std::string_view key = TrimRight(sql);
+  for (size_t i = 0; i < cache_.size(); ++i) {
+    if (cache_[i].first == key) {
+      sqlite3_stmt* stmt = cache_[i].second;
+      cache_[i] = std::move(cache_.back());
+      cache_.pop_back();
+      return Statement(this, stmt, absl::OkStatus());
+    }
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+  if (rc != SQLITE_OK) {
+    return Statement(this, nullptr, Error(absl::StrCat("prepare [", Av(sql), "]")));
+  }
+  if (stmt == nullptr) {
+    return Statement(this, nullptr,
+                     absl::InvalidArgumentError(absl::StrCat("no statement in [", Av(sql), "]")));
+  }
+  // Anything after the first statement would be silently ignored (and would
+  // defeat the cache key); scripts go through Exec.
+  const std::string_view rest = sql.substr(static_cast<size_t>(tail - sql.data()));
+  if (!TrimRight(rest).empty()) {
+    sqlite3_finalize(stmt);
+    return Statement(this, nullptr,
+                     absl::InvalidArgumentError(absl::StrCat(
+                         "Prepare takes one statement; text follows it in [", Av(sql), "]")));
+  }
+  return Statement(this, stmt, absl::OkStatus());
+}
+
+absl::Status Connection::Exec(std::string_view sql) {
+  const std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return Error(absl::StrCat("exec [", text, "]"));
+  }
+  return absl::OkStatus();
+}
+
+int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
+
+absl::Status Connection::Error(std::string_view what) const {
+  return StatusFromCode(sqlite3_extended_errcode(db_),
+                        absl::StrCat(Av(what), ": ", sqlite3_errmsg(db_)));
+}
+
+// ---------------------------------------------------------------------------
+// Database
+
+struct Database::Impl {
+  struct Item {
+    Fn fn;
+    Done done;
+  };
+
+  explicit Impl(Options opts) : options(std::move(opts)) {}
+
+  void RunWriter();
+  void CommitBatch(std::vector<Item>& batch);
+  // Runs fn in a savepoint of the open batch transaction and returns its
+  // outcome; sets *abandoned when that transaction no longer exists.
+  absl::Status RunInSavepoint(const Fn& fn, bool* abandoned);
+  absl::Status WriteOnWriterThread(Fn fn);
+  absl::Status ReadOn(Connection& conn, const Fn& fn);
+
+  Options options;
+  // Declared first so it is closed last, after the readers: the last
+  // connection to close checkpoints the WAL.
+  std::unique_ptr<Connection> writer;
+  std::vector<std::unique_ptr<Connection>> readers;
+
+  std::mutex readers_mu;
+  std::condition_variable readers_cv;
+  std::vector<Connection*> idle_readers;
+
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<Item> queue;
+  bool closing = false;
+
+  // True while user code (a write fn or a migration) runs on the writer
+  // connection; read by AuthorizeWriter. Touched only by the thread that owns
+  // the writer connection.
+  bool in_user_code = false;
+
+  std::atomic<int64_t> batches{0};
+  std::atomic<int64_t> transactions{0};
+
+  std::thread writer_thread;
+};
+
+void Database::Impl::RunWriter() {
+  current_writer = this;
+  std::vector<Item> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu);
+      queue_cv.wait(lock, [this] { return closing || !queue.empty(); });
+      if (queue.empty()) return;  // closing, and everything queued is done
+      const size_t n = std::min(queue.size(), static_cast<size_t>(options.max_batch));
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void Database::Impl::CommitBatch(std::vector<Item>& batch) {
+  std::vector<absl::Status> results(batch.size());
+  std::vector<size_t> in_transaction;  // items whose changes the open transaction holds
+  bool open = false;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!open) {
+      absl::Status begin = writer->Prepare("BEGIN IMMEDIATE").Run();
+      if (!begin.ok()) {
+        // busy_timeout has already been waited out; waiting again for each
+        // remaining item would only multiply the delay.
+        for (size_t j = i; j < batch.size(); ++j) results[j] = begin;
+        break;
+      }
+      open = true;
+    }
+    bool abandoned = false;
+    results[i] = RunInSavepoint(batch[i].fn, &abandoned);
+    if (abandoned) {
+      // The whole transaction is gone: SQLite may roll it back itself on
+      // IOERR/FULL/NOMEM, and RunInSavepoint does when it cannot undo one
+      // item alone. Its batch mates were sound; they may retry.
+      open = false;
+      absl::Status aborted = absl::AbortedError(absl::StrCat(
+          "write batch rolled back: ",
+          results[i].ok() ? "a transaction ended it" : results[i].message()));
+      for (size_t j : in_transaction) results[j] = aborted;
+      in_transaction.clear();
+      if (results[i].ok()) results[i] = aborted;
+    } else if (results[i].ok()) {
+      in_transaction.push_back(i);
+    }
+  }
+  if (open) {
+    absl::Status commit = writer->Prepare("COMMIT").Run();
+    if (!commit.ok()) {
+      if (!sqlite3_get_autocommit(writer->raw())) writer->Prepare("ROLLBACK").Run().IgnoreError();
+      for (size_t j : in_transaction) results[j] = commit;
+    } else if (!in_transaction.empty()) {
+      batches.fetch_add(1, std::memory_order_relaxed);
+      transactions.fetch_add(static_cast<int64_t>(in_transaction.size()),
+                             std::memory_order_relaxed);
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) CallDone(batch[i].done, std::move(results[i]));
+}
+
+absl::Status Database::Impl::RunInSavepoint(const Fn& fn, bool* abandoned) {
+  RETURN_IF_ERROR(writer->Prepare("SAVEPOINT rapport_write").Run());
+  in_user_code = true;
+  absl::Status status = CallFn(fn, *writer);
+  in_user_code = false;
+  if (sqlite3_get_autocommit(writer->raw())) {
+    *abandoned = true;
+    return status;
+  }
+  if (status.ok()) {
+    status = writer->Prepare("RELEASE rapport_write").Run();
+    if (status.ok()) return status;
+  }
+  absl::Status undo = writer->Prepare("ROLLBACK TO rapport_write").Run();
+  if (undo.ok()) undo = writer->Prepare("RELEASE rapport_write").Run();
+  if (!undo.ok()) {
+    // fn's partial changes must never commit: give up the whole transaction.
+    // Should even ROLLBACK fail, the next BEGIN fails too, so nothing of it
+    // can commit later either.
+    log::Error("sqlite writer could not undo a failed write transaction",
+               {{"error", std::string(undo.message())}});
+    writer->Prepare("ROLLBACK").Run().IgnoreError();
+    *abandoned = true;
+  }
+  return status;
+}
+
+absl::Status Database::Impl::WriteOnWriterThread(Fn fn) {
+  if (in_user_code) {
+    return absl::FailedPreconditionError(
+        "Write called inside a write transaction would wait for itself; use WriteAsync");
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu);
+    if (closing) return absl::UnavailableError("database is closing");
+  }
+  // Called from a done callback: the batch is committed and the writer
+  // connection idle, so this write can commit as a batch of its own now.
+  absl::Status result;
+  std::vector<Item> one;
+  one.push_back(Item{std::move(fn), [&result](absl::Status s) { result = std::move(s); }});
+  CommitBatch(one);
+  return result;
+}
+
+absl::Status Database::Impl::ReadOn(Connection& conn, const Fn& fn) {
+  RETURN_IF_ERROR(conn.Prepare("BEGIN").Run());
+  absl::Status status = CallFn(fn, conn);
+  if (status.ok()) status = conn.Prepare("COMMIT").Run();
+  if (!sqlite3_get_autocommit(conn.raw())) conn.Prepare("ROLLBACK").Run().IgnoreError();
+  return status;
+}
+
+Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const Options& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("sqlite: empty database path");
+  if (options.read_connections < 1 || options.max_batch < 1 || options.busy_timeout_ms < 0) {
+    return absl::InvalidArgumentError(
+        "sqlite: read_connections and max_batch must be positive, busy_timeout_ms not negative");
+  }
+  auto impl = std::make_unique<Impl>(options);
+
+  ASSIGN_OR_RETURN(sqlite3 * writer_db,
+                   OpenHandle(options, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  impl->writer.reset(new Connection(writer_db));
+  Connection& writer = *impl->writer;
+  ASSIGN_OR_RETURN(std::string mode, QueryText(writer, "PRAGMA journal_mode=WAL"));
+  if (mode != "wal") {
+    // Readers on their own connections need a shared file in WAL mode; an
+    // in-memory or otherwise special database would not be shared.
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite: ", options.path, " cannot use WAL (journal_mode is ", mode, ")"));
+  }
+  RETURN_IF_ERROR(writer.Exec("PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(writer.Exec("PRAGMA foreign_keys=ON"));
+  sqlite3_set_authorizer(writer_db, &AuthorizeWriter, &impl->in_user_code);
+  RETURN_IF_ERROR(Migrate(writer, options.migrations, &impl->in_user_code));
+
+  // Read-only, so that a write slipped into Read fails instead of bypassing
+  // the writer (and its group commit).
+  for (int i = 0; i < options.read_connections; ++i) {
+    ASSIGN_OR_RETURN(sqlite3 * reader_db, OpenHandle(options, SQLITE_OPEN_READONLY));
+    impl->readers.emplace_back(new Connection(reader_db));
+    impl->idle_readers.push_back(impl->readers.back().get());
+  }
+
+  Impl* raw = impl.get();
+  impl->writer_thread = std::thread([raw] { raw->RunWriter(); });
+  return std::unique_ptr<Database>(new Database(std::move(impl)));
+}
+
+Database::~Database() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    impl_->closing = true;
+  }
+  impl_->queue_cv.notify_all();
+  impl_->writer_thread.join();
+}
+
+absl::Status Database::Read(const Fn& fn) {
+  Impl& impl = *impl_;
+  struct Lease {
+    explicit Lease(Impl& i) : impl(i) {
+      std::unique_lock<std::mutex> lock(impl.readers_mu);
+      impl.readers_cv.wait(lock, [this] { return !impl.idle_readers.empty(); });
+      conn = impl.idle_readers.back();
+      impl.idle_readers.pop_back();
+    }
+    ~Lease() {
+      {
+        std::lock_guard<std::mutex> lock(impl.readers_mu);
+        impl.idle_readers.push_back(conn);
+      }
+      impl.readers_cv.notify_one();
+    }
+    Impl& impl;
+    Connection* conn = nullptr;
+  } lease(impl);
+  return impl.ReadOn(*lease.conn, fn);
+}
+
+void Database::WriteAsync(Fn fn, Done done) {
+  bool accepted = false;
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    if (!impl_->closing) {
+      impl_->queue.push_back(Impl::Item{std::move(fn), std::move(done)});
+      accepted = true;
+    }
+  }
+  if (accepted) {
+    impl_->queue_cv.notify_one();
+    return;
+  }
+  // Only a done callback running during shutdown can get here legitimately.
+  CallDone(done, absl::UnavailableError("database is closing"));
+}
+
+absl::Status Database::Write(Fn fn) {
+  if (current_writer == impl_.get()) return impl_->WriteOnWriterThread(std::move(fn));
+  // Shared, so the promise outlives set_value even after the waiter returns.
+  auto promise = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> future = promise->get_future();
+  WriteAsync(std::move(fn), [promise](absl::Status s) { promise->set_value(std::move(s)); });
+  return future.get();
+}
+
+int64_t Database::batches_committed() const {
+  return impl_->batches.load(std::memory_order_relaxed);
+}
+
+int64_t Database::transactions_committed() const {
+  return impl_->transactions.load(std::memory_order_relaxed);
+}
+
+}  // namespace rapport::sqlite

@@ -1,0 +1,50 @@
+// Helpers every SQLite store uses on top of services/common/sqlite.h:
+// write transactions that produce a value, and protobuf rows stored as blobs.
+#ifndef RAPPORT_SERVICES_COMMON_STORE_UTIL_H_
+#define RAPPORT_SERVICES_COMMON_STORE_UTIL_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/message.h"
+#include "services/common/sqlite.h"
+
+namespace rapport::sqlite {
+
+// Runs fn as one write transaction and hands its value to done once the
+// transaction is durable (or its error, or the commit's error).
+template <typename T>
+void WriteWithResult(Database& db, std::function<absl::StatusOr<T>(Connection&)> fn,
+                     std::function<void(absl::StatusOr<T>)> done) {
+  auto result = std::make_shared<T>();
+  db.WriteAsync(
+      [fn = std::move(fn), result](Connection& conn) -> absl::Status {
+        absl::StatusOr<T> value = fn(conn);
+        if (!value.ok()) return value.status();
+        *result = std::move(value).value();
+        return absl::OkStatus();
+      },
+      [result, done = std::move(done)](absl::Status status) {
+        if (status.ok()) {
+          done(std::move(*result));
+        } else {
+          done(status);
+        }
+      });
+}
+
+// Parses a blob column into message; INTERNAL (a corrupt row) when it fails.
+inline absl::Status ParseRow(const std::string& blob, google::protobuf::Message* message) {
+  if (!message->ParseFromString(blob)) {
+    return absl::InternalError(absl::StrCat("corrupt ", message->GetTypeName(), " row"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rapport::sqlite
+
+#endif  // RAPPORT_SERVICES_COMMON_STORE_UTIL_H_

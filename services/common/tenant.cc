@@ -1,0 +1,129 @@
+#include "services/common/tenant.h"
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "services/common/crypto.h"
+
+namespace rapport {
+namespace {
+
+constexpr int64_t kMaxSkewSeconds = 300;
+
+std::string SignedString(const TenantContext& ctx, int64_t unix_seconds) {
+  return absl::StrCat("v1\n", ctx.org_id, "\n", ctx.user_id, "\n", ScopesToString(ctx.scopes),
+                      "\n", unix_seconds, "\n", ctx.request_id);
+}
+
+const grpc::string_ref* Find(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
+                             const char* key) {
+  auto it = md.find(grpc::string_ref(key));
+  return it == md.end() ? nullptr : &it->second;
+}
+
+std::string Str(const grpc::string_ref* ref) {
+  return ref == nullptr ? std::string() : std::string(ref->data(), ref->size());
+}
+
+}  // namespace
+
+std::string ScopesToString(uint32_t scopes) {
+  std::vector<std::string> names;
+  for (int s = api::v1::Scope_MIN; s <= api::v1::Scope_MAX; ++s) {
+    if (s != api::v1::SCOPE_UNSPECIFIED && ((scopes >> s) & 1u)) {
+      names.push_back(api::v1::Scope_Name(static_cast<Scope>(s)));
+    }
+  }
+  return absl::StrJoin(names, ",");
+}
+
+TenantSigner::TenantSigner(std::string key) : key_(std::move(key)) {}
+
+std::string TenantSigner::Mac(std::string_view message) const {
+  return HexEncode(HmacSha256(key_, message));
+}
+
+std::multimap<std::string, std::string> TenantSigner::Metadata(const TenantContext& ctx,
+                                                               absl::Time now) const {
+  int64_t t = absl::ToUnixSeconds(now);
+  std::multimap<std::string, std::string> md = {
+      {kOrgHeader, ctx.org_id},
+      {kUserHeader, ctx.user_id},
+      {kScopesHeader, ScopesToString(ctx.scopes)},
+      {kTimeHeader, absl::StrCat(t)},
+      {kSignatureHeader, Mac(SignedString(ctx, t))},
+      {kRequestIdHeader, ctx.request_id},
+  };
+  if (!ctx.idempotency_key.empty()) md.emplace(kIdempotencyHeader, ctx.idempotency_key);
+  return md;
+}
+
+void TenantSigner::Sign(const TenantContext& ctx, grpc::ClientContext* client) const {
+  for (const auto& [key, value] : Metadata(ctx)) client->AddMetadata(key, value);
+}
+
+absl::StatusOr<TenantContext> TenantSigner::Verify(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& md, absl::Time now) const {
+  const grpc::string_ref* sig = Find(md, kSignatureHeader);
+  const grpc::string_ref* time = Find(md, kTimeHeader);
+  if (sig == nullptr || time == nullptr) {
+    return absl::UnauthenticatedError("missing signed tenant metadata");
+  }
+  TenantContext ctx;
+  ctx.org_id = Str(Find(md, kOrgHeader));
+  ctx.user_id = Str(Find(md, kUserHeader));
+  ctx.request_id = Str(Find(md, kRequestIdHeader));
+  ctx.idempotency_key = Str(Find(md, kIdempotencyHeader));
+  std::string scope_names = Str(Find(md, kScopesHeader));
+  for (absl::string_view name : absl::StrSplit(scope_names, ',', absl::SkipEmpty())) {
+    Scope scope;
+    if (!api::v1::Scope_Parse(std::string(name), &scope)) {
+      return absl::UnauthenticatedError("malformed tenant metadata");
+    }
+    ctx.Add(scope);
+  }
+  int64_t t = 0;
+  if (!absl::SimpleAtoi(Str(time), &t)) return absl::UnauthenticatedError("malformed tenant metadata");
+  int64_t skew = absl::ToUnixSeconds(now) - t;
+  if (skew > kMaxSkewSeconds || skew < -kMaxSkewSeconds) {
+    return absl::UnauthenticatedError("stale tenant metadata");
+  }
+  std::string expected = Mac(SignedString(ctx, t));
+  // Canonical scopes: a reordered scope list would sign differently, so only
+  // the exact string the signer produced verifies.
+  if (ScopesToString(ctx.scopes) != scope_names ||
+      !ConstantTimeEquals(std::string_view(sig->data(), sig->size()), expected)) {
+    return absl::UnauthenticatedError("invalid tenant signature");
+  }
+  return ctx;
+}
+
+absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
+                                        const grpc::CallbackServerContext& ctx,
+                                        const google::protobuf::ServiceDescriptor* service,
+                                        std::string_view method) {
+  absl::StatusOr<TenantContext> tenant = signer.Verify(ctx.client_metadata());
+  if (!tenant.ok()) return tenant.status();
+  const google::protobuf::MethodDescriptor* m = service->FindMethodByName(std::string(method));
+  Scope needed = api::v1::PLATFORM;
+  if (m != nullptr && m->options().HasExtension(api::v1::http)) {
+    needed = m->options().GetExtension(api::v1::http).scope();
+  }
+  if (!tenant->Has(needed)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("credentials lack the ", api::v1::Scope_Name(needed), " scope"));
+  }
+  if (needed != api::v1::PLATFORM && tenant->org_id.empty()) {
+    return absl::PermissionDeniedError("credentials name no org");
+  }
+  if ((needed == api::v1::READ || needed == api::v1::WRITE) && tenant->user_id.empty()) {
+    return absl::PermissionDeniedError(
+        "credentials name no user: use a user token, or a key with ACT_AS_USER and X-Rapport-User");
+  }
+  return tenant;
+}
+
+}  // namespace rapport

@@ -1,0 +1,187 @@
+#include "services/profiles/profiles_logic.h"
+
+#include <gtest/gtest.h>
+
+namespace rapport::profiles {
+namespace {
+
+pb::Contact ValidContact() {
+  pb::Contact c;
+  c.set_display_name("Ada Lovelace");
+  c.add_emails("ada@example.com");
+  c.add_links("https://www.linkedin.com/in/ada");
+  c.add_phones("+44 20 7946 0958");
+  c.set_tier(pb::CLOSE);
+  c.set_visibility(pb::PRIVATE);
+  return c;
+}
+
+struct ContactCase {
+  const char* name;
+  void (*mutate)(pb::Contact&);
+  const char* field;  // expected field in the error, or nullptr when valid
+};
+
+class ContactValidationTest : public ::testing::TestWithParam<ContactCase> {};
+
+TEST_P(ContactValidationTest, NamesTheBadField) {
+  pb::Contact c = ValidContact();
+  GetParam().mutate(c);
+  absl::Status s = ValidateContact(c);
+  if (GetParam().field == nullptr) {
+    EXPECT_TRUE(s.ok()) << s;
+  } else {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find(GetParam().field), std::string::npos) << s.message();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ContactValidationTest,
+    ::testing::Values(
+        ContactCase{"valid", [](pb::Contact&) {}, nullptr},
+        ContactCase{"missing_name", [](pb::Contact& c) { c.clear_display_name(); }, "displayName: is required"},
+        ContactCase{"blank_name", [](pb::Contact& c) { c.set_display_name("   "); }, "displayName: is required"},
+        ContactCase{"name_200_ok", [](pb::Contact& c) { c.set_display_name(std::string(200, 'x')); }, nullptr},
+        ContactCase{"name_201", [](pb::Contact& c) { c.set_display_name(std::string(201, 'x')); }, "displayName: is longer than 200"},
+        // 200 two-byte characters are 200 characters, not 400.
+        ContactCase{"name_200_utf8", [](pb::Contact& c) {
+                      std::string s;
+                      for (int i = 0; i < 200; ++i) s += "\xc3\xa9";
+                      c.set_display_name(s);
+                    }, nullptr},
+        ContactCase{"invalid_utf8", [](pb::Contact& c) { c.set_company("bad \xff byte"); }, "company: is not valid UTF-8"},
+        ContactCase{"overlong_utf8", [](pb::Contact& c) { c.set_title("\xc0\xaf"); }, "title: is not valid UTF-8"},
+        ContactCase{"notes_10000_ok", [](pb::Contact& c) { c.set_notes(std::string(10000, 'n')); }, nullptr},
+        ContactCase{"notes_10001", [](pb::Contact& c) { c.set_notes(std::string(10001, 'n')); }, "notes: is longer than 10000"},
+        ContactCase{"bad_email", [](pb::Contact& c) { c.set_emails(0, "not-an-email"); }, "emails[0]: is not an email"},
+        ContactCase{"email_no_tld", [](pb::Contact& c) { c.add_emails("a@b"); }, "emails[1]"},
+        ContactCase{"bad_url_scheme", [](pb::Contact& c) { c.set_links(0, "ftp://x.org"); }, "links[0]: must be an http or https URL"},
+        ContactCase{"url_no_host", [](pb::Contact& c) { c.set_links(0, "https:///path"); }, "links[0]: is not a valid URL"},
+        ContactCase{"bad_phone", [](pb::Contact& c) { c.set_phones(0, "call me"); }, "phones[0]"},
+        ContactCase{"feb29_no_year_ok", [](pb::Contact& c) { c.mutable_birthday()->set_month(2); c.mutable_birthday()->set_day(29); }, nullptr},
+        ContactCase{"feb29_leap_ok", [](pb::Contact& c) { auto* b = c.mutable_birthday(); b->set_month(2); b->set_day(29); b->set_year(2000); }, nullptr},
+        ContactCase{"feb29_common_year", [](pb::Contact& c) { auto* b = c.mutable_birthday(); b->set_month(2); b->set_day(29); b->set_year(1999); }, "birthday"},
+        ContactCase{"april31", [](pb::Contact& c) { c.mutable_birthday()->set_month(4); c.mutable_birthday()->set_day(31); }, "birthday"},
+        ContactCase{"month13", [](pb::Contact& c) { c.mutable_birthday()->set_month(13); c.mutable_birthday()->set_day(1); }, "birthday"},
+        ContactCase{"tags_50_ok", [](pb::Contact& c) { for (int i = 0; i < 50; ++i) c.add_tags("t" + std::to_string(i)); }, nullptr},
+        ContactCase{"tags_51", [](pb::Contact& c) { for (int i = 0; i < 51; ++i) c.add_tags("t" + std::to_string(i)); }, "tags: has more than 50"},
+        ContactCase{"empty_seeking", [](pb::Contact& c) { c.add_seeking(""); }, "seeking[0]: is required"},
+        ContactCase{"bad_tier", [](pb::Contact& c) { c.set_tier(static_cast<pb::Tier>(42)); }, "tier"},
+        ContactCase{"bad_visibility", [](pb::Contact& c) { c.set_visibility(static_cast<pb::Visibility>(9)); }, "visibility"},
+        ContactCase{"negative_cadence", [](pb::Contact& c) { c.set_cadence_days(-1); }, "cadenceDays"},
+        ContactCase{"bad_met_through", [](pb::Contact& c) { c.set_met_through_contact_id("../etc"); }, "metThroughContactId: is not a valid id"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ContactLogicTest, NormalizeFillsDefaultsAndTidiesTags) {
+  pb::Contact c;
+  c.set_display_name("Grace");
+  c.add_tags(" Rust ");
+  c.add_tags("rust");
+  c.add_tags("");
+  c.add_tags("Go");
+  NormalizeContact(&c);
+  EXPECT_EQ(c.tier(), pb::NETWORK);
+  EXPECT_EQ(c.visibility(), pb::PRIVATE);
+  ASSERT_EQ(c.tags_size(), 2);
+  EXPECT_EQ(c.tags(0), "Rust");
+  EXPECT_EQ(c.tags(1), "Go");
+  EXPECT_EQ(c.effective_cadence_days(), 90);
+  c.set_cadence_days(7);
+  NormalizeContact(&c);
+  EXPECT_EQ(c.effective_cadence_days(), 7);
+}
+
+TEST(ContactLogicTest, TierCadences) {
+  EXPECT_EQ(TierCadenceDays(pb::INNER), 14);
+  EXPECT_EQ(TierCadenceDays(pb::CLOSE), 30);
+  EXPECT_EQ(TierCadenceDays(pb::NETWORK), 90);
+  EXPECT_EQ(TierCadenceDays(pb::ACQUAINTANCE), 180);
+  EXPECT_EQ(TierCadenceDays(pb::TIER_UNSPECIFIED), 90);
+}
+
+TEST(ProfileLogicTest, TimeZones) {
+  EXPECT_TRUE(IsValidTimeZone("Europe/Paris"));
+  EXPECT_TRUE(IsValidTimeZone("America/New_York"));
+  EXPECT_TRUE(IsValidTimeZone("UTC"));
+  EXPECT_FALSE(IsValidTimeZone("Mars/Olympus"));
+  EXPECT_FALSE(IsValidTimeZone(""));
+  EXPECT_FALSE(IsValidTimeZone("../../etc/passwd"));
+}
+
+TEST(ProfileLogicTest, CompletenessScoresAndExplains) {
+  pb::Profile p;
+  p.set_display_name("Ada");
+  p.set_timezone("UTC");
+  auto empty = Completeness(p);
+  EXPECT_EQ(empty.score(), 10);
+  ASSERT_GT(empty.missing_size(), 0);
+  EXPECT_EQ(empty.missing(0).field(), "headline");  // most valuable first
+  EXPECT_FALSE(empty.missing(0).why().empty());
+
+  p.set_headline("Engineer");
+  p.set_company("Analytical Engines");
+  p.set_title("Programmer");
+  p.set_bio("First programmer.");
+  p.add_skills("math");
+  p.set_industry("Computing");
+  p.set_location("London");
+  p.set_photo_url("https://example.com/ada.png");
+  p.add_emails("ada@example.com");
+  p.add_links("https://example.com");
+  p.add_seeking("funding");
+  p.add_offering("algorithms");
+  auto full = Completeness(p);
+  EXPECT_EQ(full.score(), 100);
+  EXPECT_EQ(full.missing_size(), 0);
+}
+
+struct BirthdayCase {
+  const char* name;
+  int month, day;
+  absl::CivilDay today;
+  absl::CivilDay expected;
+};
+
+class NextBirthdayTest : public ::testing::TestWithParam<BirthdayCase> {};
+
+TEST_P(NextBirthdayTest, Computes) {
+  const auto& c = GetParam();
+  EXPECT_EQ(NextBirthday(c.month, c.day, c.today), c.expected) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, NextBirthdayTest,
+    ::testing::Values(
+        BirthdayCase{"today", 3, 15, absl::CivilDay(2026, 3, 15), absl::CivilDay(2026, 3, 15)},
+        BirthdayCase{"later_this_year", 12, 1, absl::CivilDay(2026, 3, 15), absl::CivilDay(2026, 12, 1)},
+        BirthdayCase{"year_wrap", 1, 3, absl::CivilDay(2026, 12, 30), absl::CivilDay(2027, 1, 3)},
+        BirthdayCase{"feb29_leap_year", 2, 29, absl::CivilDay(2028, 1, 10), absl::CivilDay(2028, 2, 29)},
+        BirthdayCase{"feb29_common_year", 2, 29, absl::CivilDay(2026, 1, 10), absl::CivilDay(2026, 2, 28)},
+        BirthdayCase{"feb29_after_feb28", 2, 29, absl::CivilDay(2027, 3, 1), absl::CivilDay(2028, 2, 29)}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(UpcomingBirthdaysTest, WithinWindowSoonestFirstAcrossYearEnd) {
+  std::vector<pb::Contact> contacts(4);
+  contacts[0].set_display_name("Jan");
+  contacts[0].mutable_birthday()->set_month(1);
+  contacts[0].mutable_birthday()->set_day(2);
+  contacts[1].set_display_name("Dec");
+  contacts[1].mutable_birthday()->set_month(12);
+  contacts[1].mutable_birthday()->set_day(31);
+  contacts[2].set_display_name("June");
+  contacts[2].mutable_birthday()->set_month(6);
+  contacts[2].mutable_birthday()->set_day(1);
+  contacts[3].set_display_name("None");
+  auto out = UpcomingBirthdays(contacts, absl::CivilDay(2026, 12, 28), 7);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].contact().display_name(), "Dec");
+  EXPECT_EQ(out[0].days_until(), 3);
+  EXPECT_EQ(out[0].next_date(), "2026-12-31");
+  EXPECT_EQ(out[1].contact().display_name(), "Jan");
+  EXPECT_EQ(out[1].days_until(), 5);
+  EXPECT_EQ(out[1].next_date(), "2027-01-02");
+}
+
+}  // namespace
+}  // namespace rapport::profiles

@@ -1,0 +1,545 @@
+#include "services/profiles/profiles_service.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "services/common/crypto.h"
+#include "services/common/field_mask.h"
+#include "services/common/ids.h"
+#include "services/common/pagination.h"
+#include "services/common/time_util.h"
+#include "services/common/validate.h"
+#include "services/profiles/profiles_logic.h"
+
+namespace rapport::profiles {
+namespace {
+
+using api::v1::Scope;
+
+Owner OwnerOf(const TenantContext& t) { return Owner{t.org_id, t.user_id}; }
+
+int64_t NowMicros() { return ToMicros(absl::Now()); }
+
+absl::Status CheckId(const char* field, const std::string& id) {
+  Violations v;
+  v.Id(field, id, /*required=*/true);
+  return v.ToStatus();
+}
+
+// Passes a store result to reply, converting it first.
+template <typename In, typename Out, typename Fn>
+std::function<void(absl::StatusOr<In>)> Then(Reply<Out> reply, Fn convert) {
+  return [reply = std::move(reply), convert](absl::StatusOr<In> in) {
+    if (!in.ok()) {
+      reply(in.status());
+    } else {
+      reply(convert(*std::move(in)));
+    }
+  };
+}
+
+const std::set<std::string>& ContactReadOnly() {
+  static const std::set<std::string> kFields = {"id", "create_time", "update_time",
+                                                "effective_cadence_days"};
+  return kFields;
+}
+
+}  // namespace
+
+std::string MakeApiKeySecret(const std::string& org_id, const std::string& key_id) {
+  return absl::StrCat("rpk.", org_id, ".", key_id, ".", RandomHex(24));
+}
+
+bool ParseApiKeySecret(const std::string& secret, std::string* org_id, std::string* key_id) {
+  std::vector<std::string> parts = absl::StrSplit(secret, '.');
+  if (parts.size() != 4 || parts[0] != "rpk" || !IsWellFormedId(parts[1]) || !IsWellFormedId(parts[2]) ||
+      parts[3].size() != 48) {
+    return false;
+  }
+  *org_id = parts[1];
+  *key_id = parts[2];
+  return true;
+}
+
+ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache,
+                                         const TenantSigner* signer)
+    : store_(store), cache_(cache), rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+                                  pb::ProfilesService::service_full_name())) {}
+
+std::string ProfilesServiceImpl::ContactKey(const Owner& owner, const std::string& id) const {
+  return cache_->Key(owner.org, "contact", absl::StrCat(owner.user, ":", id));
+}
+
+std::string ProfilesServiceImpl::ProfileKey(const Owner& owner) const {
+  return cache_->Key(owner.org, "profile", owner.user);
+}
+
+absl::StatusOr<pb::Contact> ProfilesServiceImpl::CachedContact(const Owner& owner, const std::string& id) {
+  ASSIGN_OR_RETURN(std::string bytes, cache_->GetOrLoad(ContactKey(owner, id), [&]() -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(pb::Contact c, store_->GetContact(owner, id));
+    return c.SerializeAsString();
+  }));
+  pb::Contact contact;
+  if (!contact.ParseFromString(bytes)) return store_->GetContact(owner, id);  // a bad entry: trust the store
+  return contact;
+}
+
+absl::StatusOr<pb::Profile> ProfilesServiceImpl::CachedProfile(const Owner& owner) {
+  ASSIGN_OR_RETURN(std::string bytes, cache_->GetOrLoad(ProfileKey(owner), [&]() -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(pb::Profile p, store_->GetProfile(owner));
+    return p.SerializeAsString();
+  }));
+  pb::Profile profile;
+  if (!profile.ParseFromString(bytes)) return store_->GetProfile(owner);
+  return profile;
+}
+
+// --- platform and org administration ---
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateOrg(Ctx* ctx, const pb::CreateOrgRequest* req,
+                                                         pb::CreateOrgResponse* resp) {
+  return rpc_.Handle(ctx, "CreateOrg", resp, [=, this](const TenantContext&, Reply<pb::CreateOrgResponse> reply) {
+    Violations v;
+    v.Text("displayName", req->display_name(), kMaxNameChars, true);
+    if (!v.empty()) return reply(v.ToStatus());
+    int64_t now = NowMicros();
+    pb::CreateOrgResponse out;
+    pb::Org* org = out.mutable_org();
+    org->set_id(NewId());
+    org->set_display_name(req->display_name());
+    *org->mutable_create_time() = ToTimestamp(now);
+    StoredApiKey key;
+    key.org_id = org->id();
+    key.key.set_id(NewId());
+    key.key.set_display_name("org admin");
+    for (Scope s : {api::v1::READ, api::v1::WRITE, api::v1::ADMIN, api::v1::ACT_AS_USER}) key.key.add_scopes(s);
+    *key.key.mutable_create_time() = ToTimestamp(now);
+    std::string secret = MakeApiKeySecret(org->id(), key.key.id());
+    key.secret_sha256 = Sha256(secret);
+    *out.mutable_admin_key()->mutable_api_key() = key.key;
+    out.mutable_admin_key()->set_secret(secret);
+    store_->CreateOrg(*org, key, [reply, out](absl::Status s) {
+      if (!s.ok()) return reply(s);
+      reply(out);
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateUser(Ctx* ctx, const pb::CreateUserRequest* req,
+                                                          pb::User* resp) {
+  return rpc_.Handle(ctx, "CreateUser", resp, [=, this](const TenantContext& t, Reply<pb::User> reply) {
+    absl::Status valid = ValidateNewUser(*req);
+    if (!valid.ok()) return reply(valid);
+    pb::User user;
+    user.set_id(NewId());
+    user.set_display_name(req->display_name());
+    user.set_email(req->email());
+    user.set_timezone(req->timezone().empty() ? "UTC" : req->timezone());
+    *user.mutable_create_time() = ToTimestamp(NowMicros());
+    store_->CreateUser(t.org_id, user, [reply, user](absl::Status s) {
+      if (!s.ok()) return reply(s);
+      reply(user);
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::GetUser(Ctx* ctx, const pb::GetUserRequest* req, pb::User* resp) {
+  return rpc_.Handle(ctx, "GetUser", resp, [=, this](const TenantContext& t, Reply<pb::User> reply) {
+    absl::Status id = CheckId("userId", req->user_id());
+    if (!id.ok()) return reply(id);
+    reply(store_->GetUser(t.org_id, req->user_id()));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListUsers(Ctx* ctx, const pb::ListUsersRequest* req,
+                                                         pb::ListUsersResponse* resp) {
+  return rpc_.Handle(ctx, "ListUsers", resp, [=, this](const TenantContext& t, Reply<pb::ListUsersResponse> reply) {
+    absl::StatusOr<int> size = PageSize(req->page_size());
+    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
+    if (!size.ok()) return reply(size.status());
+    if (!after.ok()) return reply(after.status());
+    absl::StatusOr<std::vector<pb::User>> users = store_->ListUsers(t.org_id, *after, *size + 1);
+    if (!users.ok()) return reply(users.status());
+    pb::ListUsersResponse out;
+    out.set_next_page_token(TrimToPage(*users, *size, [](const pb::User& u) { return u.id(); }));
+    for (auto& u : *users) *out.add_users() = std::move(u);
+    reply(std::move(out));
+  });
+}
+
+// --- API keys ---
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateApiKey(Ctx* ctx, const pb::CreateApiKeyRequest* req,
+                                                            pb::ApiKeySecret* resp) {
+  return rpc_.Handle(ctx, "CreateApiKey", resp, [=, this](const TenantContext& t, Reply<pb::ApiKeySecret> reply) {
+    Violations v;
+    v.Text("displayName", req->display_name(), kMaxNameChars, true);
+    if (req->scopes_size() == 0) v.Add("scopes", "name at least one of READ, WRITE, ADMIN, ACT_AS_USER");
+    for (int i = 0; i < req->scopes_size(); ++i) {
+      Scope s = req->scopes(i);
+      if (s != api::v1::READ && s != api::v1::WRITE && s != api::v1::ADMIN && s != api::v1::ACT_AS_USER) {
+        v.Add(absl::StrCat("scopes[", i, "]"), "must be READ, WRITE, ADMIN or ACT_AS_USER");
+      }
+    }
+    if (!v.empty()) return reply(v.ToStatus());
+    StoredApiKey key;
+    key.org_id = t.org_id;
+    key.key.set_id(NewId());
+    key.key.set_display_name(req->display_name());
+    uint32_t seen = 0;
+    for (int s : req->scopes()) {
+      if (!((seen >> s) & 1u)) key.key.add_scopes(static_cast<Scope>(s));
+      seen |= 1u << s;
+    }
+    *key.key.mutable_create_time() = ToTimestamp(NowMicros());
+    pb::ApiKeySecret out;
+    out.set_secret(MakeApiKeySecret(t.org_id, key.key.id()));
+    key.secret_sha256 = Sha256(out.secret());
+    *out.mutable_api_key() = key.key;
+    store_->CreateApiKey(key, [reply, out](absl::Status s) {
+      if (!s.ok()) return reply(s);
+      reply(out);
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListApiKeys(Ctx* ctx, const pb::ListApiKeysRequest* req,
+                                                           pb::ListApiKeysResponse* resp) {
+  return rpc_.Handle(ctx, "ListApiKeys", resp, [=, this](const TenantContext& t, Reply<pb::ListApiKeysResponse> reply) {
+    absl::StatusOr<int> size = PageSize(req->page_size());
+    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
+    if (!size.ok()) return reply(size.status());
+    if (!after.ok()) return reply(after.status());
+    absl::StatusOr<std::vector<pb::ApiKey>> keys = store_->ListApiKeys(t.org_id, *after, *size + 1);
+    if (!keys.ok()) return reply(keys.status());
+    pb::ListApiKeysResponse out;
+    out.set_next_page_token(TrimToPage(*keys, *size, [](const pb::ApiKey& k) { return k.id(); }));
+    for (auto& k : *keys) *out.add_api_keys() = std::move(k);
+    reply(std::move(out));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req,
+                                                            pb::RevokeApiKeyResponse* resp) {
+  return rpc_.Handle(ctx, "RevokeApiKey", resp, [=, this](const TenantContext& t, Reply<pb::RevokeApiKeyResponse> reply) {
+    absl::Status id = CheckId("keyId", req->key_id());
+    if (!id.ok()) return reply(id);
+    store_->RevokeApiKey(t.org_id, req->key_id(), NowMicros(),
+                         Then<pb::ApiKey>(reply, [](pb::ApiKey key) {
+                           pb::RevokeApiKeyResponse out;
+                           *out.mutable_api_key() = std::move(key);
+                           return out;
+                         }));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req,
+                                                            pb::VerifyApiKeyResponse* resp) {
+  return rpc_.Handle(ctx, "VerifyApiKey", resp, [=, this](const TenantContext&, Reply<pb::VerifyApiKeyResponse> reply) {
+    // Every failure answers the same, so a caller learns nothing about which part was wrong.
+    const absl::Status invalid = absl::UnauthenticatedError("invalid API key");
+    std::string org_id, key_id;
+    if (!ParseApiKeySecret(req->secret(), &org_id, &key_id)) return reply(invalid);
+    absl::StatusOr<StoredApiKey> stored = store_->GetApiKey(org_id, key_id);
+    if (absl::IsNotFound(stored.status())) return reply(invalid);
+    if (!stored.ok()) return reply(stored.status());
+    if (!ConstantTimeEquals(Sha256(req->secret()), stored->secret_sha256) || stored->key.has_revoke_time()) {
+      return reply(invalid);
+    }
+    pb::VerifyApiKeyResponse out;
+    out.set_org_id(org_id);
+    out.set_key_id(key_id);
+    *out.mutable_scopes() = stored->key.scopes();
+    reply(std::move(out));
+  });
+}
+
+// --- own profile ---
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::GetMe(Ctx* ctx, const pb::GetMeRequest*, pb::Profile* resp) {
+  return rpc_.Handle(ctx, "GetMe", resp, [=, this](const TenantContext& t, Reply<pb::Profile> reply) {
+    reply(CachedProfile(OwnerOf(t)));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateMe(Ctx* ctx, const pb::UpdateMeRequest* req, pb::Profile* resp) {
+  return rpc_.Handle(ctx, "UpdateMe", resp, [=, this](const TenantContext& t, Reply<pb::Profile> reply) {
+    Owner owner = OwnerOf(t);
+    pb::UpdateMeRequest request = *req;
+    int64_t now = NowMicros();
+    store_->UpdateProfile(
+        owner,
+        [request, now](pb::Profile& profile) -> absl::Status {
+          static const std::set<std::string> kReadOnly = {"user_id", "update_time"};
+          RETURN_IF_ERROR(ApplyFieldMask(request.profile(), request.update_mask(), kReadOnly, "", &profile));
+          RETURN_IF_ERROR(ValidateProfile(profile));
+          *profile.mutable_update_time() = ToTimestamp(now);
+          return absl::OkStatus();
+        },
+        [this, owner, reply](absl::StatusOr<pb::Profile> result) {
+          if (result.ok()) cache_->Invalidate(ProfileKey(owner));
+          reply(std::move(result));
+        });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::GetCompleteness(Ctx* ctx, const pb::GetCompletenessRequest*,
+                                                               pb::GetCompletenessResponse* resp) {
+  return rpc_.Handle(ctx, "GetCompleteness", resp,
+                     [=, this](const TenantContext& t, Reply<pb::GetCompletenessResponse> reply) {
+                       absl::StatusOr<pb::Profile> profile = CachedProfile(OwnerOf(t));
+                       if (!profile.ok()) return reply(profile.status());
+                       reply(Completeness(*profile));
+                     });
+}
+
+// --- contacts ---
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateContact(Ctx* ctx, const pb::CreateContactRequest* req,
+                                                             pb::Contact* resp) {
+  return rpc_.Handle(ctx, "CreateContact", resp, [=, this](const TenantContext& t, Reply<pb::Contact> reply) {
+    pb::Contact contact = req->contact();
+    Violations v;
+    if (!contact.id().empty()) v.Add("contact.id", "is assigned by the server");
+    if (contact.has_create_time() || contact.has_update_time()) v.Add("contact.createTime", "is assigned by the server");
+    if (!v.empty()) return reply(v.ToStatus());
+    contact.set_id(NewId());
+    NormalizeContact(&contact);
+    absl::Status valid = ValidateContact(contact);
+    if (!valid.ok()) return reply(valid);
+    int64_t now = NowMicros();
+    *contact.mutable_create_time() = ToTimestamp(now);
+    *contact.mutable_update_time() = ToTimestamp(now);
+    store_->CreateContact(OwnerOf(t), contact, reply);
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::GetContact(Ctx* ctx, const pb::GetContactRequest* req,
+                                                          pb::Contact* resp) {
+  return rpc_.Handle(ctx, "GetContact", resp, [=, this](const TenantContext& t, Reply<pb::Contact> reply) {
+    absl::Status id = CheckId("contactId", req->contact_id());
+    if (!id.ok()) return reply(id);
+    reply(CachedContact(OwnerOf(t), req->contact_id()));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateContact(Ctx* ctx, const pb::UpdateContactRequest* req,
+                                                             pb::Contact* resp) {
+  return rpc_.Handle(ctx, "UpdateContact", resp, [=, this](const TenantContext& t, Reply<pb::Contact> reply) {
+    absl::Status id = CheckId("contactId", req->contact_id());
+    if (!id.ok()) return reply(id);
+    Owner owner = OwnerOf(t);
+    pb::UpdateContactRequest request = *req;
+    int64_t now = NowMicros();
+    store_->UpdateContact(
+        owner, req->contact_id(),
+        [request, now](pb::Contact& contact) -> absl::Status {
+          RETURN_IF_ERROR(ApplyFieldMask(request.contact(), request.update_mask(), ContactReadOnly(),
+                                         "contact", &contact));
+          NormalizeContact(&contact);
+          RETURN_IF_ERROR(ValidateContact(contact));
+          *contact.mutable_update_time() = ToTimestamp(now);
+          return absl::OkStatus();
+        },
+        [this, owner, reply, contact_id = req->contact_id()](absl::StatusOr<pb::Contact> result) {
+          if (result.ok()) cache_->Invalidate(ContactKey(owner, contact_id));
+          reply(std::move(result));
+        });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteContact(Ctx* ctx, const pb::DeleteContactRequest* req,
+                                                             pb::DeleteContactResponse* resp) {
+  return rpc_.Handle(ctx, "DeleteContact", resp, [=, this](const TenantContext& t, Reply<pb::DeleteContactResponse> reply) {
+    absl::Status id = CheckId("contactId", req->contact_id());
+    if (!id.ok()) return reply(id);
+    Owner owner = OwnerOf(t);
+    store_->DeleteContact(owner, req->contact_id(),
+                          [this, owner, reply, contact_id = req->contact_id()](absl::Status s) {
+                            if (!s.ok()) return reply(s);
+                            cache_->Invalidate(ContactKey(owner, contact_id));
+                            reply(pb::DeleteContactResponse());
+                          });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContacts(Ctx* ctx, const pb::ListContactsRequest* req,
+                                                            pb::ListContactsResponse* resp) {
+  return rpc_.Handle(ctx, "ListContacts", resp, [=, this](const TenantContext& t, Reply<pb::ListContactsResponse> reply) {
+    absl::StatusOr<int> size = PageSize(req->page_size());
+    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
+    if (!size.ok()) return reply(size.status());
+    if (!after.ok()) return reply(after.status());
+    Violations v;
+    v.Text("query", req->query(), kMaxNameChars);
+    v.Text("tag", req->tag(), 50);
+    if (!pb::Tier_IsValid(req->tier())) v.Add("tier", "is not INNER, CLOSE, NETWORK or ACQUAINTANCE");
+    v.Id("groupId", req->group_id(), /*required=*/false);
+    if (!v.empty()) return reply(v.ToStatus());
+    ContactFilter filter{req->query(), req->tag(), req->tier(), req->group_id()};
+    absl::StatusOr<std::vector<pb::Contact>> contacts = store_->ListContacts(OwnerOf(t), filter, *after, *size + 1);
+    if (!contacts.ok()) return reply(contacts.status());
+    pb::ListContactsResponse out;
+    out.set_next_page_token(TrimToPage(*contacts, *size, [](const pb::Contact& c) { return c.id(); }));
+    for (auto& c : *contacts) *out.add_contacts() = std::move(c);
+    reply(std::move(out));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListBirthdays(Ctx* ctx, const pb::ListBirthdaysRequest* req,
+                                                             pb::ListBirthdaysResponse* resp) {
+  return rpc_.Handle(ctx, "ListBirthdays", resp, [=, this](const TenantContext& t, Reply<pb::ListBirthdaysResponse> reply) {
+    int within = req->within_days() == 0 ? 30 : req->within_days();
+    if (within < 0 || within > 366) return reply(absl::InvalidArgumentError("withinDays: must be 0..366"));
+    Owner owner = OwnerOf(t);
+    absl::StatusOr<pb::Profile> profile = CachedProfile(owner);
+    if (!profile.ok()) return reply(profile.status());
+    absl::TimeZone tz = absl::UTCTimeZone();
+    absl::LoadTimeZone(profile->timezone(), &tz);  // validated on write; UTC if the zone vanished
+    absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
+    absl::StatusOr<std::vector<pb::Contact>> contacts = store_->ListContactsWithBirthday(owner);
+    if (!contacts.ok()) return reply(contacts.status());
+    pb::ListBirthdaysResponse out;
+    for (auto& b : UpcomingBirthdays(*contacts, today, within)) *out.add_birthdays() = std::move(b);
+    reply(std::move(out));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContactGroups(Ctx* ctx, const pb::ListContactGroupsRequest* req,
+                                                                 pb::ListContactGroupsResponse* resp) {
+  return rpc_.Handle(ctx, "ListContactGroups", resp,
+                     [=, this](const TenantContext& t, Reply<pb::ListContactGroupsResponse> reply) {
+                       absl::Status id = CheckId("contactId", req->contact_id());
+                       if (!id.ok()) return reply(id);
+                       absl::StatusOr<std::vector<pb::ContactGroup>> groups =
+                           store_->ListMemberGroups(OwnerOf(t), req->contact_id());
+                       if (!groups.ok()) return reply(groups.status());
+                       pb::ListContactGroupsResponse out;
+                       for (auto& g : *groups) *out.add_groups() = std::move(g);
+                       reply(std::move(out));
+                     });
+}
+
+// --- groups and memberships ---
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateGroup(Ctx* ctx, const pb::CreateGroupRequest* req,
+                                                           pb::Group* resp) {
+  return rpc_.Handle(ctx, "CreateGroup", resp, [=, this](const TenantContext& t, Reply<pb::Group> reply) {
+    pb::Group group = req->group();
+    if (!group.id().empty()) return reply(absl::InvalidArgumentError("group.id: is assigned by the server"));
+    if (group.kind() == pb::GROUP_KIND_UNSPECIFIED) group.set_kind(pb::OTHER);
+    absl::Status valid = ValidateGroup(group);
+    if (!valid.ok()) return reply(valid);
+    group.set_id(NewId());
+    int64_t now = NowMicros();
+    *group.mutable_create_time() = ToTimestamp(now);
+    *group.mutable_update_time() = ToTimestamp(now);
+    store_->CreateGroup(OwnerOf(t), group, reply);
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::GetGroup(Ctx* ctx, const pb::GetGroupRequest* req, pb::Group* resp) {
+  return rpc_.Handle(ctx, "GetGroup", resp, [=, this](const TenantContext& t, Reply<pb::Group> reply) {
+    absl::Status id = CheckId("groupId", req->group_id());
+    if (!id.ok()) return reply(id);
+    reply(store_->GetGroup(OwnerOf(t), req->group_id()));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateGroup(Ctx* ctx, const pb::UpdateGroupRequest* req,
+                                                           pb::Group* resp) {
+  return rpc_.Handle(ctx, "UpdateGroup", resp, [=, this](const TenantContext& t, Reply<pb::Group> reply) {
+    absl::Status id = CheckId("groupId", req->group_id());
+    if (!id.ok()) return reply(id);
+    pb::UpdateGroupRequest request = *req;
+    int64_t now = NowMicros();
+    store_->UpdateGroup(OwnerOf(t), req->group_id(),
+                        [request, now](pb::Group& group) -> absl::Status {
+                          static const std::set<std::string> kReadOnly = {"id", "create_time", "update_time"};
+                          RETURN_IF_ERROR(ApplyFieldMask(request.group(), request.update_mask(), kReadOnly,
+                                                         "group", &group));
+                          RETURN_IF_ERROR(ValidateGroup(group));
+                          *group.mutable_update_time() = ToTimestamp(now);
+                          return absl::OkStatus();
+                        },
+                        reply);
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteGroup(Ctx* ctx, const pb::DeleteGroupRequest* req,
+                                                           pb::DeleteGroupResponse* resp) {
+  return rpc_.Handle(ctx, "DeleteGroup", resp, [=, this](const TenantContext& t, Reply<pb::DeleteGroupResponse> reply) {
+    absl::Status id = CheckId("groupId", req->group_id());
+    if (!id.ok()) return reply(id);
+    store_->DeleteGroup(OwnerOf(t), req->group_id(), [reply](absl::Status s) {
+      if (!s.ok()) return reply(s);
+      reply(pb::DeleteGroupResponse());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListGroups(Ctx* ctx, const pb::ListGroupsRequest* req,
+                                                          pb::ListGroupsResponse* resp) {
+  return rpc_.Handle(ctx, "ListGroups", resp, [=, this](const TenantContext& t, Reply<pb::ListGroupsResponse> reply) {
+    absl::StatusOr<int> size = PageSize(req->page_size());
+    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
+    if (!size.ok()) return reply(size.status());
+    if (!after.ok()) return reply(after.status());
+    absl::StatusOr<std::vector<pb::Group>> groups = store_->ListGroups(OwnerOf(t), *after, *size + 1);
+    if (!groups.ok()) return reply(groups.status());
+    pb::ListGroupsResponse out;
+    out.set_next_page_token(TrimToPage(*groups, *size, [](const pb::Group& g) { return g.id(); }));
+    for (auto& g : *groups) *out.add_groups() = std::move(g);
+    reply(std::move(out));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::PutMember(Ctx* ctx, const pb::PutMemberRequest* req,
+                                                         pb::GroupMember* resp) {
+  return rpc_.Handle(ctx, "PutMember", resp, [=, this](const TenantContext& t, Reply<pb::GroupMember> reply) {
+    Violations v;
+    v.Id("groupId", req->group_id(), true);
+    v.Id("memberId", req->member_id(), true);
+    if (!pb::MemberRole_IsValid(req->role())) v.Add("role", "is not MEMBER, LEADER or ORGANIZER");
+    if (!v.empty()) return reply(v.ToStatus());
+    pb::MemberRole role = req->role() == pb::MEMBER_ROLE_UNSPECIFIED ? pb::MEMBER : req->role();
+    store_->PutMember(OwnerOf(t), req->group_id(), req->member_id(), role, NowMicros(), reply);
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::RemoveMember(Ctx* ctx, const pb::RemoveMemberRequest* req,
+                                                            pb::RemoveMemberResponse* resp) {
+  return rpc_.Handle(ctx, "RemoveMember", resp, [=, this](const TenantContext& t, Reply<pb::RemoveMemberResponse> reply) {
+    Violations v;
+    v.Id("groupId", req->group_id(), true);
+    v.Id("memberId", req->member_id(), true);
+    if (!v.empty()) return reply(v.ToStatus());
+    store_->RemoveMember(OwnerOf(t), req->group_id(), req->member_id(), [reply](absl::Status s) {
+      if (!s.ok()) return reply(s);
+      reply(pb::RemoveMemberResponse());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListMembers(Ctx* ctx, const pb::ListMembersRequest* req,
+                                                           pb::ListMembersResponse* resp) {
+  return rpc_.Handle(ctx, "ListMembers", resp, [=, this](const TenantContext& t, Reply<pb::ListMembersResponse> reply) {
+    absl::Status id = CheckId("groupId", req->group_id());
+    if (!id.ok()) return reply(id);
+    absl::StatusOr<int> size = PageSize(req->page_size());
+    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
+    if (!size.ok()) return reply(size.status());
+    if (!after.ok()) return reply(after.status());
+    absl::StatusOr<std::vector<pb::GroupMember>> members =
+        store_->ListMembers(OwnerOf(t), req->group_id(), *after, *size + 1);
+    if (!members.ok()) return reply(members.status());
+    pb::ListMembersResponse out;
+    out.set_next_page_token(TrimToPage(*members, *size, [](const pb::GroupMember& m) { return m.member_id(); }));
+    for (auto& m : *members) *out.add_members() = std::move(m);
+    reply(std::move(out));
+  });
+}
+
+}  // namespace rapport::profiles

@@ -1,0 +1,77 @@
+// The gRPC adapter of the profiles service (callback API). It authorizes each
+// call from signed tenant metadata, validates input, applies update masks,
+// maps proto <-> store, and keeps the entity cache (when enabled) coherent by
+// deleting keys after each committed write. No SQL here.
+//
+// Thread-safety: handlers run concurrently; the service holds no mutable state
+// of its own.
+#ifndef RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
+#define RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
+
+#include <string>
+
+#include "rapport/profiles/v1/profiles.grpc.pb.h"
+#include "services/common/redis_client.h"
+#include "services/common/rpc.h"
+#include "services/common/tenant.h"
+#include "services/profiles/profiles_store.h"
+
+namespace rapport::profiles {
+
+// Formats and parses API-key secrets: "rpk.<org>.<key>.<random hex>". The org
+// and key ids let VerifyApiKey find the row by primary key; only the SHA-256
+// of the whole secret is stored.
+std::string MakeApiKeySecret(const std::string& org_id, const std::string& key_id);
+bool ParseApiKeySecret(const std::string& secret, std::string* org_id, std::string* key_id);
+
+class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
+ public:
+  // store, cache and signer must outlive the service.
+  ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer);
+
+  using Ctx = grpc::CallbackServerContext;
+  using R = grpc::ServerUnaryReactor;
+
+  R* CreateOrg(Ctx* ctx, const pb::CreateOrgRequest* req, pb::CreateOrgResponse* resp) override;
+  R* CreateUser(Ctx* ctx, const pb::CreateUserRequest* req, pb::User* resp) override;
+  R* GetUser(Ctx* ctx, const pb::GetUserRequest* req, pb::User* resp) override;
+  R* ListUsers(Ctx* ctx, const pb::ListUsersRequest* req, pb::ListUsersResponse* resp) override;
+  R* CreateApiKey(Ctx* ctx, const pb::CreateApiKeyRequest* req, pb::ApiKeySecret* resp) override;
+  R* ListApiKeys(Ctx* ctx, const pb::ListApiKeysRequest* req, pb::ListApiKeysResponse* resp) override;
+  R* RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req, pb::RevokeApiKeyResponse* resp) override;
+  R* VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req, pb::VerifyApiKeyResponse* resp) override;
+  R* GetMe(Ctx* ctx, const pb::GetMeRequest* req, pb::Profile* resp) override;
+  R* UpdateMe(Ctx* ctx, const pb::UpdateMeRequest* req, pb::Profile* resp) override;
+  R* GetCompleteness(Ctx* ctx, const pb::GetCompletenessRequest* req,
+                     pb::GetCompletenessResponse* resp) override;
+  R* CreateContact(Ctx* ctx, const pb::CreateContactRequest* req, pb::Contact* resp) override;
+  R* GetContact(Ctx* ctx, const pb::GetContactRequest* req, pb::Contact* resp) override;
+  R* UpdateContact(Ctx* ctx, const pb::UpdateContactRequest* req, pb::Contact* resp) override;
+  R* DeleteContact(Ctx* ctx, const pb::DeleteContactRequest* req, pb::DeleteContactResponse* resp) override;
+  R* ListContacts(Ctx* ctx, const pb::ListContactsRequest* req, pb::ListContactsResponse* resp) override;
+  R* ListBirthdays(Ctx* ctx, const pb::ListBirthdaysRequest* req, pb::ListBirthdaysResponse* resp) override;
+  R* ListContactGroups(Ctx* ctx, const pb::ListContactGroupsRequest* req,
+                       pb::ListContactGroupsResponse* resp) override;
+  R* CreateGroup(Ctx* ctx, const pb::CreateGroupRequest* req, pb::Group* resp) override;
+  R* GetGroup(Ctx* ctx, const pb::GetGroupRequest* req, pb::Group* resp) override;
+  R* UpdateGroup(Ctx* ctx, const pb::UpdateGroupRequest* req, pb::Group* resp) override;
+  R* DeleteGroup(Ctx* ctx, const pb::DeleteGroupRequest* req, pb::DeleteGroupResponse* resp) override;
+  R* ListGroups(Ctx* ctx, const pb::ListGroupsRequest* req, pb::ListGroupsResponse* resp) override;
+  R* PutMember(Ctx* ctx, const pb::PutMemberRequest* req, pb::GroupMember* resp) override;
+  R* RemoveMember(Ctx* ctx, const pb::RemoveMemberRequest* req, pb::RemoveMemberResponse* resp) override;
+  R* ListMembers(Ctx* ctx, const pb::ListMembersRequest* req, pb::ListMembersResponse* resp) override;
+
+ private:
+  absl::StatusOr<pb::Contact> CachedContact(const Owner& owner, const std::string& id);
+  absl::StatusOr<pb::Profile> CachedProfile(const Owner& owner);
+  std::string ContactKey(const Owner& owner, const std::string& id) const;
+  std::string ProfileKey(const Owner& owner) const;
+
+  ProfilesStore* store_;
+  redis::EntityCache* cache_;
+  RpcHandler rpc_;
+};
+
+}  // namespace rapport::profiles
+
+#endif  // RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_

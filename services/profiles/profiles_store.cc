@@ -1,0 +1,651 @@
+#include "services/profiles/profiles_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/common/status.h"
+#include "services/common/store_util.h"
+#include "services/common/time_util.h"
+#include "services/common/validate.h"
+
+namespace rapport::profiles {
+namespace {
+
+using sqlite::Connection;
+using sqlite::ParseRow;
+using sqlite::WriteWithResult;
+
+// Numbered migrations; append only. org_id leads every primary key and index
+// so that the schema can move to PostgreSQL/Citus sharded by org.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      R"sql(
+CREATE TABLE orgs (
+  org_id TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  create_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id)
+) WITHOUT ROWID;
+CREATE TABLE users (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  email TEXT NOT NULL,          -- normalized, unique in the org
+  create_us INTEGER NOT NULL,
+  profile BLOB NOT NULL,        -- rapport.profiles.v1.Profile
+  PRIMARY KEY (org_id, user_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX users_by_email ON users (org_id, email);
+CREATE TABLE api_keys (
+  org_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  secret_sha256 BLOB NOT NULL,
+  revoke_us INTEGER,
+  key BLOB NOT NULL,            -- rapport.profiles.v1.ApiKey
+  PRIMARY KEY (org_id, key_id)
+) WITHOUT ROWID;
+CREATE TABLE contacts (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  search TEXT NOT NULL,         -- lowercased name, company, title, emails
+  tier INTEGER NOT NULL,
+  has_birthday INTEGER NOT NULL,
+  data BLOB NOT NULL,           -- rapport.profiles.v1.Contact
+  PRIMARY KEY (org_id, user_id, contact_id)
+) WITHOUT ROWID;
+CREATE TABLE contact_tags (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  tag TEXT NOT NULL,            -- normalized
+  contact_id TEXT NOT NULL,
+  PRIMARY KEY (org_id, user_id, tag, contact_id)
+) WITHOUT ROWID;
+CREATE TABLE groups (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  data BLOB NOT NULL,           -- rapport.profiles.v1.Group
+  PRIMARY KEY (org_id, user_id, group_id)
+) WITHOUT ROWID;
+CREATE TABLE memberships (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  group_id TEXT NOT NULL,
+  member_id TEXT NOT NULL,      -- contact id or "me"
+  role INTEGER NOT NULL,
+  join_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, group_id, member_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, group_id);
+)sql",
+  };
+  return kMigrations;
+}
+
+absl::Status NotFound(const char* what) { return absl::NotFoundError(absl::StrCat(what, " not found")); }
+
+std::string SearchText(const pb::Contact& c) {
+  std::vector<std::string> parts = {c.display_name(), c.given_name(), c.family_name(), c.company(),
+                                    c.title()};
+  for (const std::string& e : c.emails()) parts.push_back(e);
+  return NormalizeKey(absl::StrJoin(parts, "\x1f"));
+}
+
+pb::User UserFromRow(const std::string& user_id, const std::string& email, int64_t create_us,
+                     const pb::Profile& profile) {
+  pb::User user;
+  user.set_id(user_id);
+  user.set_display_name(profile.display_name());
+  user.set_email(email);
+  user.set_timezone(profile.timezone());
+  *user.mutable_create_time() = ToTimestamp(create_us);
+  return user;
+}
+
+absl::StatusOr<pb::Profile> ReadProfile(Connection& conn, const Owner& owner) {
+  auto st = conn.Prepare("SELECT profile FROM users WHERE org_id = ? AND user_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("user");
+  pb::Profile profile;
+  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &profile));
+  return profile;
+}
+
+absl::StatusOr<pb::Contact> ReadContact(Connection& conn, const Owner& owner, const std::string& id) {
+  auto st = conn.Prepare("SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("contact");
+  pb::Contact contact;
+  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &contact));
+  return contact;
+}
+
+absl::StatusOr<pb::Group> ReadGroup(Connection& conn, const Owner& owner, const std::string& id) {
+  auto st = conn.Prepare("SELECT data FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("group");
+  pb::Group group;
+  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &group));
+  return group;
+}
+
+// Writes the contact row and its tag index (replacing both).
+absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contact& c) {
+  if (!c.met_through_contact_id().empty()) {
+    auto exists = conn.Prepare("SELECT 1 FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+    exists.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.met_through_contact_id());
+    ASSIGN_OR_RETURN(bool found, exists.Step());
+    if (!found) return absl::InvalidArgumentError("contact.metThroughContactId: no such contact");
+  }
+  auto st = conn.Prepare(
+      "INSERT OR REPLACE INTO contacts (org_id, user_id, contact_id, display_name, search, tier, "
+      "has_birthday, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.id()).Bind(4, c.display_name())
+      .Bind(5, SearchText(c)).Bind(6, static_cast<int>(c.tier()))
+      .Bind(7, c.has_birthday() && c.birthday().month() > 0 ? 1 : 0)
+      .BindBlob(8, c.SerializeAsString());
+  RETURN_IF_ERROR(st.Run());
+  auto clear = conn.Prepare("DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+  clear.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.id());
+  RETURN_IF_ERROR(clear.Run());
+  for (const std::string& tag : c.tags()) {
+    auto ins = conn.Prepare(
+        "INSERT OR IGNORE INTO contact_tags (org_id, user_id, tag, contact_id) VALUES (?, ?, ?, ?)");
+    ins.Bind(1, owner.org).Bind(2, owner.user).Bind(3, NormalizeKey(tag)).Bind(4, c.id());
+    RETURN_IF_ERROR(ins.Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteGroup(Connection& conn, const Owner& owner, const pb::Group& g) {
+  auto st = conn.Prepare(
+      "INSERT OR REPLACE INTO groups (org_id, user_id, group_id, data) VALUES (?, ?, ?, ?)");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, g.id()).BindBlob(4, g.SerializeAsString());
+  return st.Run();
+}
+
+// Display name of a member: the contact's, or the user's own for "me".
+absl::StatusOr<std::string> MemberName(Connection& conn, const Owner& owner, const std::string& member_id) {
+  if (member_id == "me") {
+    ASSIGN_OR_RETURN(pb::Profile profile, ReadProfile(conn, owner));
+    return profile.display_name();
+  }
+  auto st = conn.Prepare(
+      "SELECT display_name FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, member_id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("contact");
+  return st.ColumnText(0);
+}
+
+pb::ApiKey KeyWithRevocation(pb::ApiKey key, bool revoked, int64_t revoke_us) {
+  if (revoked) *key.mutable_revoke_time() = ToTimestamp(revoke_us);
+  return key;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteProfilesStore>> SqliteProfilesStore::Open(const std::string& path) {
+  sqlite::Options options;
+  options.path = path;
+  options.migrations = Migrations();
+  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(options));
+  return std::unique_ptr<SqliteProfilesStore>(new SqliteProfilesStore(std::move(db)));
+}
+
+// --- orgs and users ---
+
+void SqliteProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done) {
+  db_->WriteAsync(
+      [org, admin_key](Connection& conn) -> absl::Status {
+        auto st = conn.Prepare("INSERT INTO orgs (org_id, display_name, create_us) VALUES (?, ?, ?)");
+        st.Bind(1, org.id()).Bind(2, org.display_name()).Bind(3, TimestampToMicros(org.create_time()));
+        RETURN_IF_ERROR(st.Run());
+        auto key = conn.Prepare(
+            "INSERT INTO api_keys (org_id, key_id, secret_sha256, revoke_us, key) VALUES (?, ?, ?, NULL, ?)");
+        key.Bind(1, admin_key.org_id).Bind(2, admin_key.key.id()).BindBlob(3, admin_key.secret_sha256)
+            .BindBlob(4, admin_key.key.SerializeAsString());
+        return key.Run();
+      },
+      std::move(done));
+}
+
+void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& user, DoneStatus done) {
+  db_->WriteAsync(
+      [org, user](Connection& conn) -> absl::Status {
+        auto exists = conn.Prepare("SELECT 1 FROM orgs WHERE org_id = ?");
+        exists.Bind(1, org);
+        ASSIGN_OR_RETURN(bool found, exists.Step());
+        if (!found) return NotFound("org");
+        pb::Profile profile;
+        profile.set_user_id(user.id());
+        profile.set_display_name(user.display_name());
+        profile.add_emails(user.email());
+        profile.set_timezone(user.timezone());
+        *profile.mutable_update_time() = user.create_time();
+        auto st = conn.Prepare(
+            "INSERT INTO users (org_id, user_id, email, create_us, profile) VALUES (?, ?, ?, ?, ?)");
+        st.Bind(1, org).Bind(2, user.id()).Bind(3, NormalizeKey(user.email()))
+            .Bind(4, TimestampToMicros(user.create_time())).BindBlob(5, profile.SerializeAsString());
+        absl::Status s = st.Run();
+        if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("email: a user with this email exists");
+        return s;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<pb::User> SqliteProfilesStore::GetUser(const std::string& org, const std::string& user_id) {
+  pb::User user;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare("SELECT email, create_us, profile FROM users WHERE org_id = ? AND user_id = ?");
+    st.Bind(1, org).Bind(2, user_id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return NotFound("user");
+    pb::Profile profile;
+    RETURN_IF_ERROR(ParseRow(st.ColumnBlob(2), &profile));
+    user = UserFromRow(user_id, st.ColumnText(0), st.ColumnInt(1), profile);
+    return absl::OkStatus();
+  }));
+  return user;
+}
+
+absl::StatusOr<std::vector<pb::User>> SqliteProfilesStore::ListUsers(const std::string& org,
+                                                                    const std::string& after_id, int limit) {
+  std::vector<pb::User> users;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(
+        "SELECT user_id, email, create_us, profile FROM users WHERE org_id = ? AND user_id > ? "
+        "ORDER BY user_id LIMIT ?");
+    st.Bind(1, org).Bind(2, after_id).Bind(3, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::Profile profile;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), &profile));
+      users.push_back(UserFromRow(st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2), profile));
+    }
+    return absl::OkStatus();
+  }));
+  return users;
+}
+
+// --- API keys ---
+
+void SqliteProfilesStore::CreateApiKey(const StoredApiKey& key, DoneStatus done) {
+  db_->WriteAsync(
+      [key](Connection& conn) -> absl::Status {
+        auto st = conn.Prepare(
+            "INSERT INTO api_keys (org_id, key_id, secret_sha256, revoke_us, key) VALUES (?, ?, ?, NULL, ?)");
+        st.Bind(1, key.org_id).Bind(2, key.key.id()).BindBlob(3, key.secret_sha256)
+            .BindBlob(4, key.key.SerializeAsString());
+        return st.Run();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<StoredApiKey> SqliteProfilesStore::GetApiKey(const std::string& org, const std::string& key_id) {
+  StoredApiKey out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(
+        "SELECT secret_sha256, revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
+    st.Bind(1, org).Bind(2, key_id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return NotFound("api key");
+    pb::ApiKey key;
+    RETURN_IF_ERROR(ParseRow(st.ColumnBlob(2), &key));
+    out.org_id = org;
+    out.secret_sha256 = st.ColumnBlob(0);
+    out.key = KeyWithRevocation(std::move(key), !st.ColumnIsNull(1), st.ColumnInt(1));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<pb::ApiKey>> SqliteProfilesStore::ListApiKeys(const std::string& org,
+                                                                        const std::string& after_id,
+                                                                        int limit) {
+  std::vector<pb::ApiKey> keys;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(
+        "SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id > ? ORDER BY key_id LIMIT ?");
+    st.Bind(1, org).Bind(2, after_id).Bind(3, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::ApiKey key;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(1), &key));
+      keys.push_back(KeyWithRevocation(std::move(key), !st.ColumnIsNull(0), st.ColumnInt(0)));
+    }
+    return absl::OkStatus();
+  }));
+  return keys;
+}
+
+void SqliteProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_id,
+                                       int64_t now_micros, Done<pb::ApiKey> done) {
+  WriteWithResult<pb::ApiKey>(
+      *db_,
+      [org, key_id, now_micros](Connection& conn) -> absl::StatusOr<pb::ApiKey> {
+        auto upd = conn.Prepare(
+            "UPDATE api_keys SET revoke_us = COALESCE(revoke_us, ?) WHERE org_id = ? AND key_id = ?");
+        upd.Bind(1, now_micros).Bind(2, org).Bind(3, key_id);
+        RETURN_IF_ERROR(upd.Run());
+        if (conn.Changes() == 0) return NotFound("api key");
+        auto st = conn.Prepare("SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
+        st.Bind(1, org).Bind(2, key_id);
+        ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) return NotFound("api key");
+        pb::ApiKey key;
+        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(1), &key));
+        return KeyWithRevocation(std::move(key), true, st.ColumnInt(0));
+      },
+      std::move(done));
+}
+
+// --- own profile ---
+
+absl::StatusOr<pb::Profile> SqliteProfilesStore::GetProfile(const Owner& owner) {
+  pb::Profile profile;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(profile, ReadProfile(conn, owner));
+    return absl::OkStatus();
+  }));
+  return profile;
+}
+
+void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate,
+                                        Done<pb::Profile> done) {
+  WriteWithResult<pb::Profile>(
+      *db_,
+      [owner, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Profile> {
+        ASSIGN_OR_RETURN(pb::Profile profile, ReadProfile(conn, owner));
+        RETURN_IF_ERROR(mutate(profile));
+        auto st = conn.Prepare("UPDATE users SET profile = ? WHERE org_id = ? AND user_id = ?");
+        st.BindBlob(1, profile.SerializeAsString()).Bind(2, owner.org).Bind(3, owner.user);
+        RETURN_IF_ERROR(st.Run());
+        return profile;
+      },
+      std::move(done));
+}
+
+// --- contacts ---
+
+void SqliteProfilesStore::CreateContact(const Owner& owner, const pb::Contact& contact,
+                                        Done<pb::Contact> done) {
+  WriteWithResult<pb::Contact>(
+      *db_,
+      [owner, contact](Connection& conn) -> absl::StatusOr<pb::Contact> {
+        RETURN_IF_ERROR(WriteContact(conn, owner, contact));
+        return contact;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<pb::Contact> SqliteProfilesStore::GetContact(const Owner& owner, const std::string& id) {
+  pb::Contact contact;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(contact, ReadContact(conn, owner, id));
+    return absl::OkStatus();
+  }));
+  return contact;
+}
+
+void SqliteProfilesStore::UpdateContact(const Owner& owner, const std::string& id,
+                                        Mutation<pb::Contact> mutate, Done<pb::Contact> done) {
+  WriteWithResult<pb::Contact>(
+      *db_,
+      [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Contact> {
+        ASSIGN_OR_RETURN(pb::Contact contact, ReadContact(conn, owner, id));
+        RETURN_IF_ERROR(mutate(contact));
+        RETURN_IF_ERROR(WriteContact(conn, owner, contact));
+        return contact;
+      },
+      std::move(done));
+}
+
+void SqliteProfilesStore::DeleteContact(const Owner& owner, const std::string& id, DoneStatus done) {
+  db_->WriteAsync(
+      [owner, id](Connection& conn) -> absl::Status {
+        auto del = conn.Prepare("DELETE FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+        del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+        RETURN_IF_ERROR(del.Run());
+        if (conn.Changes() == 0) return NotFound("contact");
+        for (const char* sql :
+             {"DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+              "DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND member_id = ?"}) {
+          auto st = conn.Prepare(sql);
+          st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+          RETURN_IF_ERROR(st.Run());
+        }
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContacts(const Owner& owner,
+                                                                          const ContactFilter& filter,
+                                                                          const std::string& after_id,
+                                                                          int limit) {
+  // Each optional filter is written so that an empty value disables it, which
+  // keeps one prepared statement for every combination.
+  static constexpr char kSql[] =
+      "SELECT c.data FROM contacts c WHERE c.org_id = ?1 AND c.user_id = ?2 AND c.contact_id > ?3 "
+      "AND (?4 = '' OR instr(c.search, ?4) > 0) "
+      "AND (?5 = 0 OR c.tier = ?5) "
+      "AND (?6 = '' OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.org_id = ?1 AND t.user_id = ?2 "
+      "     AND t.tag = ?6 AND t.contact_id = c.contact_id)) "
+      "AND (?7 = '' OR EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = ?1 AND m.user_id = ?2 "
+      "     AND m.group_id = ?7 AND m.member_id = c.contact_id)) "
+      "ORDER BY c.contact_id LIMIT ?8";
+  std::vector<pb::Contact> contacts;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(kSql);
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, after_id).Bind(4, NormalizeKey(filter.query))
+        .Bind(5, static_cast<int>(filter.tier)).Bind(6, NormalizeKey(filter.tag)).Bind(7, filter.group_id)
+        .Bind(8, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::Contact c;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &c));
+      contacts.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return contacts;
+}
+
+absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContactsWithBirthday(const Owner& owner) {
+  std::vector<pb::Contact> contacts;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(
+        "SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND has_birthday = 1");
+    st.Bind(1, owner.org).Bind(2, owner.user);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::Contact c;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &c));
+      contacts.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return contacts;
+}
+
+// --- groups and memberships ---
+
+void SqliteProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group, Done<pb::Group> done) {
+  WriteWithResult<pb::Group>(
+      *db_,
+      [owner, group](Connection& conn) -> absl::StatusOr<pb::Group> {
+        RETURN_IF_ERROR(WriteGroup(conn, owner, group));
+        return group;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<pb::Group> SqliteProfilesStore::GetGroup(const Owner& owner, const std::string& id) {
+  pb::Group group;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(group, ReadGroup(conn, owner, id));
+    return absl::OkStatus();
+  }));
+  return group;
+}
+
+void SqliteProfilesStore::UpdateGroup(const Owner& owner, const std::string& id,
+                                      Mutation<pb::Group> mutate, Done<pb::Group> done) {
+  WriteWithResult<pb::Group>(
+      *db_,
+      [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Group> {
+        ASSIGN_OR_RETURN(pb::Group group, ReadGroup(conn, owner, id));
+        RETURN_IF_ERROR(mutate(group));
+        RETURN_IF_ERROR(WriteGroup(conn, owner, group));
+        return group;
+      },
+      std::move(done));
+}
+
+void SqliteProfilesStore::DeleteGroup(const Owner& owner, const std::string& id, DoneStatus done) {
+  db_->WriteAsync(
+      [owner, id](Connection& conn) -> absl::Status {
+        auto del = conn.Prepare("DELETE FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
+        del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+        RETURN_IF_ERROR(del.Run());
+        if (conn.Changes() == 0) return NotFound("group");
+        auto members = conn.Prepare("DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ?");
+        members.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+        return members.Run();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::Group>> SqliteProfilesStore::ListGroups(const Owner& owner,
+                                                                      const std::string& after_id,
+                                                                      int limit) {
+  std::vector<pb::Group> groups;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(
+        "SELECT data FROM groups WHERE org_id = ? AND user_id = ? AND group_id > ? ORDER BY group_id LIMIT ?");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, after_id).Bind(4, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::Group g;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &g));
+      groups.push_back(std::move(g));
+    }
+    return absl::OkStatus();
+  }));
+  return groups;
+}
+
+void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group_id,
+                                    const std::string& member_id, pb::MemberRole role,
+                                    int64_t now_micros, Done<pb::GroupMember> done) {
+  WriteWithResult<pb::GroupMember>(
+      *db_,
+      [owner, group_id, member_id, role, now_micros](Connection& conn) -> absl::StatusOr<pb::GroupMember> {
+        RETURN_IF_ERROR(ReadGroup(conn, owner, group_id).status());
+        ASSIGN_OR_RETURN(std::string name, MemberName(conn, owner, member_id));
+        // A new membership starts now; changing the role keeps the join time.
+        auto st = conn.Prepare(
+            "INSERT INTO memberships (org_id, user_id, group_id, member_id, role, join_us) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, group_id, member_id) "
+            "DO UPDATE SET role = excluded.role");
+        st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id)
+            .Bind(5, static_cast<int>(role)).Bind(6, now_micros);
+        RETURN_IF_ERROR(st.Run());
+        auto join = conn.Prepare(
+            "SELECT join_us FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
+        join.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id);
+        ASSIGN_OR_RETURN(bool row, join.Step());
+        pb::GroupMember member;
+        member.set_member_id(member_id);
+        member.set_display_name(name);
+        member.set_role(role);
+        *member.mutable_join_time() = ToTimestamp(row ? join.ColumnInt(0) : now_micros);
+        return member;
+      },
+      std::move(done));
+}
+
+void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& group_id,
+                                       const std::string& member_id, DoneStatus done) {
+  db_->WriteAsync(
+      [owner, group_id, member_id](Connection& conn) -> absl::Status {
+        auto st = conn.Prepare(
+            "DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
+        st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id);
+        RETURN_IF_ERROR(st.Run());
+        if (conn.Changes() == 0) return NotFound("membership");
+        return absl::OkStatus();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::GroupMember>> SqliteProfilesStore::ListMembers(const Owner& owner,
+                                                                             const std::string& group_id,
+                                                                             const std::string& after_id,
+                                                                             int limit) {
+  std::vector<pb::GroupMember> members;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(ReadGroup(conn, owner, group_id).status());
+    auto st = conn.Prepare(
+        "SELECT m.member_id, m.role, m.join_us, c.display_name FROM memberships m "
+        "LEFT JOIN contacts c ON c.org_id = m.org_id AND c.user_id = m.user_id AND c.contact_id = m.member_id "
+        "WHERE m.org_id = ? AND m.user_id = ? AND m.group_id = ? AND m.member_id > ? "
+        "ORDER BY m.member_id LIMIT ?");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, after_id).Bind(5, limit);
+    std::string my_name;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::GroupMember m;
+      m.set_member_id(st.ColumnText(0));
+      m.set_role(static_cast<pb::MemberRole>(st.ColumnInt(1)));
+      *m.mutable_join_time() = ToTimestamp(st.ColumnInt(2));
+      if (m.member_id() == "me") {
+        if (my_name.empty()) {
+          ASSIGN_OR_RETURN(pb::Profile profile, ReadProfile(conn, owner));
+          my_name = profile.display_name();
+        }
+        m.set_display_name(my_name);
+      } else {
+        m.set_display_name(st.ColumnText(3));
+      }
+      members.push_back(std::move(m));
+    }
+    return absl::OkStatus();
+  }));
+  return members;
+}
+
+absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGroups(
+    const Owner& owner, const std::string& member_id) {
+  std::vector<pb::ContactGroup> groups;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    if (member_id != "me") RETURN_IF_ERROR(ReadContact(conn, owner, member_id).status());
+    auto st = conn.Prepare(
+        "SELECT g.data, m.role FROM memberships m JOIN groups g ON g.org_id = m.org_id "
+        "AND g.user_id = m.user_id AND g.group_id = m.group_id "
+        "WHERE m.org_id = ? AND m.user_id = ? AND m.member_id = ? ORDER BY m.group_id");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, member_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::ContactGroup cg;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), cg.mutable_group()));
+      cg.set_role(static_cast<pb::MemberRole>(st.ColumnInt(1)));
+      groups.push_back(std::move(cg));
+    }
+    return absl::OkStatus();
+  }));
+  return groups;
+}
+
+}  // namespace rapport::profiles

@@ -1,0 +1,253 @@
+#include "services/profiles/profiles_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+
+#include "services/common/crypto.h"
+#include "services/common/ids.h"
+
+namespace rapport::profiles {
+namespace {
+
+// Waits for a store write's completion and returns its outcome.
+template <typename T>
+absl::StatusOr<T> Await(const std::function<void(Done<T>)>& call) {
+  std::promise<absl::StatusOr<T>> p;
+  call([&p](absl::StatusOr<T> r) { p.set_value(std::move(r)); });
+  return p.get_future().get();
+}
+
+absl::Status AwaitStatus(const std::function<void(DoneStatus)>& call) {
+  std::promise<absl::Status> p;
+  call([&p](absl::Status s) { p.set_value(s); });
+  return p.get_future().get();
+}
+
+class ProfilesStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("profiles_store_test_" + NewId());
+    std::filesystem::create_directories(dir_);
+    OpenStore();
+    org_ = NewOrg("Acme");
+    alice_ = Owner{org_, NewUser(org_, "alice@acme.test")};
+    bob_ = Owner{org_, NewUser(org_, "bob@acme.test")};
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void OpenStore() {
+    store_.reset();
+    auto s = SqliteProfilesStore::Open((dir_ / "profiles.db").string());
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+  std::string NewOrg(const std::string& name) {
+    pb::Org org;
+    org.set_id(NewId());
+    org.set_display_name(name);
+    StoredApiKey key;
+    key.org_id = org.id();
+    key.key.set_id(NewId());
+    key.secret_sha256 = Sha256("secret-" + org.id());
+    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, key, d); }).ok());
+    return org.id();
+  }
+  std::string NewUser(const std::string& org, const std::string& email) {
+    pb::User user;
+    user.set_id(NewId());
+    user.set_display_name(email.substr(0, email.find('@')));
+    user.set_email(email);
+    user.set_timezone("UTC");
+    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateUser(org, user, d); }).ok());
+    return user.id();
+  }
+  pb::Contact NewContact(const Owner& owner, const std::string& name, std::vector<std::string> tags = {}) {
+    pb::Contact c;
+    c.set_id(NewId());
+    c.set_display_name(name);
+    c.set_company("Initech");
+    c.set_tier(pb::NETWORK);
+    for (auto& t : tags) c.add_tags(t);
+    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(owner, c, d); });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return c;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteProfilesStore> store_;
+  std::string org_;
+  Owner alice_, bob_;
+};
+
+TEST_F(ProfilesStoreTest, UserEmailIsUniquePerOrg) {
+  pb::User dup;
+  dup.set_id(NewId());
+  dup.set_display_name("Alice 2");
+  dup.set_email("ALICE@acme.test");
+  auto s = AwaitStatus([&](DoneStatus d) { store_->CreateUser(org_, dup, d); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  // Same email in another org is fine.
+  std::string other = NewOrg("Other");
+  EXPECT_FALSE(NewUser(other, "alice@acme.test").empty());
+  auto users = store_->ListUsers(org_, "", 10);
+  ASSERT_TRUE(users.ok());
+  EXPECT_EQ(users->size(), 2u);
+}
+
+TEST_F(ProfilesStoreTest, ContactCrudAndOwnership) {
+  pb::Contact c = NewContact(alice_, "Peter Gibbons", {"Engineering"});
+  auto got = store_->GetContact(alice_, c.id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->display_name(), "Peter Gibbons");
+  // Bob (same org) and another org cannot see it.
+  EXPECT_EQ(store_->GetContact(bob_, c.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetContact(Owner{NewOrg("Evil"), alice_.user}, c.id()).status().code(),
+            absl::StatusCode::kNotFound);
+  auto bob_update = Await<pb::Contact>([&](Done<pb::Contact> d) {
+    store_->UpdateContact(bob_, c.id(), [](pb::Contact& x) { x.set_title("pwned"); return absl::OkStatus(); }, d);
+  });
+  EXPECT_EQ(bob_update.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(bob_, c.id(), d); }).code(),
+            absl::StatusCode::kNotFound);
+
+  auto updated = Await<pb::Contact>([&](Done<pb::Contact> d) {
+    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) { x.set_title("Programmer"); return absl::OkStatus(); }, d);
+  });
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(store_->GetContact(alice_, c.id())->title(), "Programmer");
+
+  // A failing mutation changes nothing.
+  auto failed = Await<pb::Contact>([&](Done<pb::Contact> d) {
+    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) {
+      x.set_title("half-written");
+      return absl::InvalidArgumentError("title: no");
+    }, d);
+  });
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetContact(alice_, c.id())->title(), "Programmer");
+
+  EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(alice_, c.id(), d); }).ok());
+  EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
+  pb::Contact a = NewContact(alice_, "Samir Nagheenanajar", {"Engineering", "Chess"});
+  pb::Contact b = NewContact(alice_, "Michael Bolton", {"engineering"});
+  NewContact(bob_, "Milton Waddams", {"engineering"});
+  auto q = store_->ListContacts(alice_, ContactFilter{"BOLT", "", pb::TIER_UNSPECIFIED, ""}, "", 10);
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].id(), b.id());
+  auto by_company = store_->ListContacts(alice_, ContactFilter{"initech", "", pb::TIER_UNSPECIFIED, ""}, "", 10);
+  EXPECT_EQ(by_company->size(), 2u);
+  auto tag = store_->ListContacts(alice_, ContactFilter{"", "ENGINEERING", pb::TIER_UNSPECIFIED, ""}, "", 10);
+  EXPECT_EQ(tag->size(), 2u);  // Bob's contact is not Alice's
+  auto chess = store_->ListContacts(alice_, ContactFilter{"", "chess", pb::TIER_UNSPECIFIED, ""}, "", 10);
+  ASSERT_EQ(chess->size(), 1u);
+  EXPECT_EQ((*chess)[0].id(), a.id());
+  auto inner = store_->ListContacts(alice_, ContactFilter{"", "", pb::INNER, ""}, "", 10);
+  EXPECT_TRUE(inner->empty());
+
+  pb::Group g;
+  g.set_id(NewId());
+  g.set_display_name("Chess club");
+  g.set_kind(pb::HOBBY);
+  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, d); })).ok());
+  ASSERT_TRUE((Await<pb::GroupMember>([&](Done<pb::GroupMember> d) {
+                 store_->PutMember(alice_, g.id(), a.id(), pb::LEADER, 1, d);
+               })).ok());
+  auto in_group = store_->ListContacts(alice_, ContactFilter{"", "", pb::TIER_UNSPECIFIED, g.id()}, "", 10);
+  ASSERT_EQ(in_group->size(), 1u);
+  EXPECT_EQ((*in_group)[0].id(), a.id());
+}
+
+TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {
+  pb::Contact a = NewContact(alice_, "Joanna");
+  pb::Group g;
+  g.set_id(NewId());
+  g.set_display_name("Alumni");
+  g.set_kind(pb::ALUMNI);
+  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, d); })).ok());
+  auto put = [&](const std::string& member, pb::MemberRole role, int64_t now) {
+    return Await<pb::GroupMember>([&](Done<pb::GroupMember> d) { store_->PutMember(alice_, g.id(), member, role, now, d); });
+  };
+  auto me = put("me", pb::ORGANIZER, 100);
+  ASSERT_TRUE(me.ok()) << me.status();
+  EXPECT_EQ(me->display_name(), "alice");
+  ASSERT_TRUE(put(a.id(), pb::MEMBER, 200).ok());
+  auto again = put(a.id(), pb::LEADER, 300);  // a role change keeps the join time
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->join_time().seconds(), 0);
+  EXPECT_EQ(again->join_time().nanos(), 200000);
+  EXPECT_EQ(put("nosuchcontact", pb::MEMBER, 1).status().code(), absl::StatusCode::kNotFound);
+  // Bob cannot add members to Alice's group.
+  auto bob_put = Await<pb::GroupMember>([&](Done<pb::GroupMember> d) { store_->PutMember(bob_, g.id(), "me", pb::MEMBER, 1, d); });
+  EXPECT_EQ(bob_put.status().code(), absl::StatusCode::kNotFound);
+
+  auto members = store_->ListMembers(alice_, g.id(), "", 10);
+  ASSERT_TRUE(members.ok());
+  ASSERT_EQ(members->size(), 2u);
+  auto groups = store_->ListMemberGroups(alice_, a.id());
+  ASSERT_TRUE(groups.ok());
+  ASSERT_EQ(groups->size(), 1u);
+  EXPECT_EQ((*groups)[0].role(), pb::LEADER);
+
+  // Deleting the contact removes its membership.
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(alice_, a.id(), d); }).ok());
+  EXPECT_EQ(store_->ListMembers(alice_, g.id(), "", 10)->size(), 1u);
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteGroup(alice_, g.id(), d); }).ok());
+  EXPECT_EQ(store_->ListMembers(alice_, g.id(), "", 10).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ProfilesStoreTest, ApiKeysRevokeOnceAndSurviveReopen) {
+  StoredApiKey key;
+  key.org_id = org_;
+  key.key.set_id(NewId());
+  key.key.set_display_name("ci");
+  key.key.add_scopes(api::v1::READ);
+  key.secret_sha256 = Sha256("s3cret");
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, d); }).ok());
+  auto first = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 1000, d); });
+  ASSERT_TRUE(first.ok());
+  auto second = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 5000, d); });
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->revoke_time().nanos(), 1000000);  // 1000 us, the first revocation
+  auto other_org = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(NewOrg("x"), key.key.id(), 1, d); });
+  EXPECT_EQ(other_org.status().code(), absl::StatusCode::kNotFound);
+  OpenStore();
+  auto stored = store_->GetApiKey(org_, key.key.id());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->secret_sha256, Sha256("s3cret"));
+  EXPECT_TRUE(stored->key.has_revoke_time());
+}
+
+TEST_F(ProfilesStoreTest, MetThroughMustBeAnOwnContact) {
+  pb::Contact bobs = NewContact(bob_, "Bob's friend");
+  pb::Contact c;
+  c.set_id(NewId());
+  c.set_display_name("Lumbergh");
+  c.set_met_through_contact_id(bobs.id());
+  auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, d); });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
+  auto r = Await<pb::Profile>([&](Done<pb::Profile> d) {
+    store_->UpdateProfile(alice_, [](pb::Profile& p) { p.set_headline("Builder"); p.set_timezone("Europe/Paris"); return absl::OkStatus(); }, d);
+  });
+  ASSERT_TRUE(r.ok());
+  OpenStore();
+  auto p = store_->GetProfile(alice_);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->headline(), "Builder");
+  EXPECT_EQ(store_->GetUser(org_, alice_.user)->timezone(), "Europe/Paris");
+}
+
+}  // namespace
+}  // namespace rapport::profiles
