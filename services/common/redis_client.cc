@@ -329,6 +329,18 @@ bool IsInteger(const Reply& r) { return r.type == Reply::Type::kInteger; }
 
 }  // namespace
 
+// Cache-aside with a per-key generation "<key>:gen".
+//
+// Invalidate = INCR gen, PEXPIRE gen 2*ttl, DEL key (one pipeline, no MULTI:
+// each step alone only makes the cache more conservative). A leader reads gen
+// before loading and stores with a script that compares it again, so a write
+// committed and invalidated during the load wins. The generation lives twice
+// as long as any entry; a load slower than that could miss an invalidation
+// (the counter restarts at 0), which is far beyond any store timeout.
+//
+// Invalidations that fail stay pending in this process; until they reach
+// Redis, reads bypass the cache (an old entry may still be there) and no load
+// that overlapped a failed invalidation stores its value.
 struct EntityCache::Impl {
   // One in-process load of a key; concurrent missers wait for its result.
   struct Flight {

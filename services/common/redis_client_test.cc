@@ -445,9 +445,17 @@ TEST_F(EntityCacheTest, MissAfterInvalidateDoesNotJoinEarlierLoad) {
   ASSERT_TRUE(WaitFor([&] { return loading.load(); }, kDeadline));
   cache_->Invalidate(key);  // the write committed while the slow load was running
   const std::string value = "new";
-  absl::StatusOr<std::string> second = cache_->GetOrLoad(key, Loader(&value));
+  absl::StatusOr<std::string> second;
+  std::atomic<bool> second_done{false};
+  std::thread fresh([&] {
+    second = cache_->GetOrLoad(key, Loader(&value));
+    second_done = true;
+  });
+  // It completes while the slow load is still blocked (joining it would wait).
+  EXPECT_TRUE(WaitFor([&] { return second_done.load(); }, milliseconds(5000)));
   gate.Open();
   slow.join();
+  fresh.join();
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(*second, "new");
   EXPECT_EQ(loads_.load(), 1);

@@ -13,6 +13,24 @@
 #include "google/protobuf/message.h"
 #include "services/common/sqlite.h"
 
+namespace rapport {
+
+// Whose data a store call touches: the org and, for personal data, the owning user.
+struct Owner {
+  std::string org;
+  std::string user;
+};
+
+// Completion callbacks of store writes: called once, after the change is durable.
+template <typename T>
+using Done = std::function<void(absl::StatusOr<T>)>;
+using DoneStatus = std::function<void(absl::Status)>;
+// A change applied to the current row inside the write transaction.
+template <typename T>
+using Mutation = std::function<absl::Status(T&)>;
+
+}  // namespace rapport
+
 namespace rapport::sqlite {
 
 // Runs fn as one write transaction and hands its value to done once the

@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "services/common/config.h"
 #include "services/common/log.h"
+#include "services/common/outbox.h"
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
 #include "services/profiles/profiles_service.h"
@@ -47,10 +48,15 @@ int main(int argc, char** argv) {
   rapport::TenantSigner signer(key);
   rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer);
 
+  // Publishes the outbox to the event stream; rows wait while Redis is down.
+  rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
+  relay.Start();
+
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.health_service = rapport::profiles::pb::ProfilesService::service_full_name();
   absl::Status status = rapport::RunServer(options, {&service});
+  relay.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});
     return 1;

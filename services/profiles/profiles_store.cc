@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/outbox.h"
 #include "services/common/status.h"
 #include "services/common/store_util.h"
 #include "services/common/time_util.h"
@@ -78,6 +79,7 @@ CREATE TABLE memberships (
 ) WITHOUT ROWID;
 CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, group_id);
 )sql",
+      events::kOutboxMigration,
   };
   return kMigrations;
 }
@@ -186,6 +188,67 @@ pb::ApiKey KeyWithRevocation(pb::ApiKey key, bool revoked, int64_t revoke_us) {
   return key;
 }
 
+// Every change is published through the outbox in the same transaction.
+events::v1::Event NewEvent(const char* type, const std::string& org, const std::string& user) {
+  events::v1::Event e;
+  e.set_type(type);
+  e.set_source("profiles");
+  e.set_org_id(org);
+  e.set_user_id(user);
+  return e;
+}
+
+absl::Status EmitContact(Connection& conn, const char* type, const Owner& owner, const pb::Contact& c) {
+  events::v1::Event e = NewEvent(type, owner.org, owner.user);
+  pb::Contact* payload = e.mutable_contact()->mutable_contact();
+  *payload = c;
+  payload->clear_notes();  // notes never leave profiles
+  return events::AppendEvent(conn, std::move(e));
+}
+
+absl::Status EmitUser(Connection& conn, const char* type, const std::string& org, const pb::User& user,
+                      const pb::Profile& profile) {
+  events::v1::Event e = NewEvent(type, org, user.id());
+  *e.mutable_user()->mutable_user() = user;
+  *e.mutable_user()->mutable_profile() = profile;
+  return events::AppendEvent(conn, std::move(e));
+}
+
+absl::Status EmitMember(Connection& conn, const char* type, const Owner& owner, const std::string& group_id,
+                        const std::string& member_id, pb::MemberRole role, const pb::Group* group) {
+  events::v1::Event e = NewEvent(type, owner.org, owner.user);
+  auto* m = e.mutable_group_member();
+  m->set_group_id(group_id);
+  m->set_member_id(member_id);
+  m->set_role(role);
+  if (group != nullptr) *m->mutable_group() = *group;
+  return events::AppendEvent(conn, std::move(e));
+}
+
+// Deletes the memberships of a member or of a group (column names which),
+// emitting group.member_removed for each.
+absl::Status RemoveMemberships(Connection& conn, const Owner& owner, const char* column, const std::string& id) {
+  std::vector<std::pair<std::string, std::string>> removed;
+  {
+    auto st = conn.Prepare(absl::StrCat("SELECT group_id, member_id FROM memberships WHERE org_id = ? AND user_id = ? AND ",
+                                        column, " = ?"));
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      removed.emplace_back(st.ColumnText(0), st.ColumnText(1));
+    }
+  }
+  auto del = conn.Prepare(absl::StrCat("DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND ", column, " = ?"));
+  del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+  RETURN_IF_ERROR(del.Run());
+  for (const auto& [group_id, member_id] : removed) {
+    RETURN_IF_ERROR(EmitMember(conn, "group.member_removed", owner, group_id, member_id,
+                               pb::MEMBER_ROLE_UNSPECIFIED, nullptr));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteProfilesStore>> SqliteProfilesStore::Open(const std::string& path) {
@@ -208,7 +271,10 @@ void SqliteProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admi
             "INSERT INTO api_keys (org_id, key_id, secret_sha256, revoke_us, key) VALUES (?, ?, ?, NULL, ?)");
         key.Bind(1, admin_key.org_id).Bind(2, admin_key.key.id()).BindBlob(3, admin_key.secret_sha256)
             .BindBlob(4, admin_key.key.SerializeAsString());
-        return key.Run();
+        RETURN_IF_ERROR(key.Run());
+        events::v1::Event e = NewEvent("org.created", org.id(), "");
+        *e.mutable_org()->mutable_org() = org;
+        return events::AppendEvent(conn, std::move(e));
       },
       std::move(done));
 }
@@ -232,7 +298,8 @@ void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& use
             .Bind(4, TimestampToMicros(user.create_time())).BindBlob(5, profile.SerializeAsString());
         absl::Status s = st.Run();
         if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("email: a user with this email exists");
-        return s;
+        RETURN_IF_ERROR(s);
+        return EmitUser(conn, "user.created", org, user, profile);
       },
       std::move(done));
 }
@@ -366,6 +433,12 @@ void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile
         auto st = conn.Prepare("UPDATE users SET profile = ? WHERE org_id = ? AND user_id = ?");
         st.BindBlob(1, profile.SerializeAsString()).Bind(2, owner.org).Bind(3, owner.user);
         RETURN_IF_ERROR(st.Run());
+        auto row = conn.Prepare("SELECT email, create_us FROM users WHERE org_id = ? AND user_id = ?");
+        row.Bind(1, owner.org).Bind(2, owner.user);
+        ASSIGN_OR_RETURN(bool found, row.Step());
+        if (!found) return NotFound("user");
+        RETURN_IF_ERROR(EmitUser(conn, "user.updated", owner.org,
+                                 UserFromRow(owner.user, row.ColumnText(0), row.ColumnInt(1), profile), profile));
         return profile;
       },
       std::move(done));
@@ -379,6 +452,7 @@ void SqliteProfilesStore::CreateContact(const Owner& owner, const pb::Contact& c
       *db_,
       [owner, contact](Connection& conn) -> absl::StatusOr<pb::Contact> {
         RETURN_IF_ERROR(WriteContact(conn, owner, contact));
+        RETURN_IF_ERROR(EmitContact(conn, "contact.created", owner, contact));
         return contact;
       },
       std::move(done));
@@ -401,6 +475,7 @@ void SqliteProfilesStore::UpdateContact(const Owner& owner, const std::string& i
         ASSIGN_OR_RETURN(pb::Contact contact, ReadContact(conn, owner, id));
         RETURN_IF_ERROR(mutate(contact));
         RETURN_IF_ERROR(WriteContact(conn, owner, contact));
+        RETURN_IF_ERROR(EmitContact(conn, "contact.created", owner, contact));
         return contact;
       },
       std::move(done));
@@ -413,14 +488,13 @@ void SqliteProfilesStore::DeleteContact(const Owner& owner, const std::string& i
         del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
         RETURN_IF_ERROR(del.Run());
         if (conn.Changes() == 0) return NotFound("contact");
-        for (const char* sql :
-             {"DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?",
-              "DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND member_id = ?"}) {
-          auto st = conn.Prepare(sql);
-          st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-          RETURN_IF_ERROR(st.Run());
-        }
-        return absl::OkStatus();
+        RETURN_IF_ERROR(RemoveMemberships(conn, owner, "member_id", id));
+        auto tags = conn.Prepare("DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+        tags.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+        RETURN_IF_ERROR(tags.Run());
+        pb::Contact deleted;
+        deleted.set_id(id);
+        return EmitContact(conn, "contact.deleted", owner, deleted);
       },
       std::move(done));
 }
@@ -517,9 +591,7 @@ void SqliteProfilesStore::DeleteGroup(const Owner& owner, const std::string& id,
         del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
         RETURN_IF_ERROR(del.Run());
         if (conn.Changes() == 0) return NotFound("group");
-        auto members = conn.Prepare("DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ?");
-        members.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-        return members.Run();
+        return RemoveMemberships(conn, owner, "group_id", id);
       },
       std::move(done));
 }
@@ -550,7 +622,7 @@ void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group
   WriteWithResult<pb::GroupMember>(
       *db_,
       [owner, group_id, member_id, role, now_micros](Connection& conn) -> absl::StatusOr<pb::GroupMember> {
-        RETURN_IF_ERROR(ReadGroup(conn, owner, group_id).status());
+        ASSIGN_OR_RETURN(pb::Group group, ReadGroup(conn, owner, group_id));
         ASSIGN_OR_RETURN(std::string name, MemberName(conn, owner, member_id));
         // A new membership starts now; changing the role keeps the join time.
         auto st = conn.Prepare(
@@ -569,6 +641,7 @@ void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group
         member.set_display_name(name);
         member.set_role(role);
         *member.mutable_join_time() = ToTimestamp(row ? join.ColumnInt(0) : now_micros);
+        RETURN_IF_ERROR(EmitMember(conn, "group.member_added", owner, group_id, member_id, role, &group));
         return member;
       },
       std::move(done));
@@ -583,7 +656,8 @@ void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& gr
         st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id);
         RETURN_IF_ERROR(st.Run());
         if (conn.Changes() == 0) return NotFound("membership");
-        return absl::OkStatus();
+        return EmitMember(conn, "group.member_removed", owner, group_id, member_id, pb::MEMBER_ROLE_UNSPECIFIED,
+                          nullptr);
       },
       std::move(done));
 }

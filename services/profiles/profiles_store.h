@@ -25,22 +25,11 @@
 #include "absl/status/statusor.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/sqlite.h"
+#include "services/common/store_util.h"
 
 namespace rapport::profiles {
 
 namespace pb = ::rapport::profiles::v1;
-
-template <typename T>
-using Done = std::function<void(absl::StatusOr<T>)>;
-using DoneStatus = std::function<void(absl::Status)>;
-template <typename T>
-using Mutation = std::function<absl::Status(T&)>;
-
-// Whose data: the org and, for personal data, the owning user.
-struct Owner {
-  std::string org;
-  std::string user;
-};
 
 struct StoredApiKey {
   std::string org_id;

@@ -1,0 +1,76 @@
+// Consumes the Redis event stream with a consumer group, at-least-once
+// delivery made effectively-once by deduplication on the event id.
+//
+// Each consumer group (one per consuming service, e.g. "notifications") reads
+// with XREADGROUP. For every entry the handler runs; only after the handler's
+// own effects are committed is the entry acknowledged (XACK). Entries left
+// pending by a consumer that died are reclaimed with XAUTOCLAIM once idle past
+// claim_idle. An entry whose delivery count reaches max_deliveries without
+// success is copied to the dead-letter stream and acknowledged.
+//
+// Two dedupe modes:
+// - Durable (a sqlite::Database is given): the handler runs inside a write
+//   transaction that also records the event id in the `processed_events`
+//   table (kProcessedEventsMigration); an already recorded id is skipped and
+//   acknowledged. Effects and dedupe commit together.
+// - In memory (no database; for read models rebuilt at start): a bounded set
+//   of recently seen ids.
+//
+// Thread-safety: Start/Stop/PollOnce from one owner thread; the handler is
+// called on the consumer's thread, one event at a time, in stream order.
+#ifndef RAPPORT_SERVICES_COMMON_EVENT_CONSUMER_H_
+#define RAPPORT_SERVICES_COMMON_EVENT_CONSUMER_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rapport/events/v1/events.pb.h"
+#include "services/common/outbox.h"
+#include "services/common/redis_client.h"
+#include "services/common/sqlite.h"
+
+namespace rapport::events {
+
+extern const char kProcessedEventsMigration[];
+
+struct ConsumerOptions {
+  std::string stream = kEventStream;
+  std::string group;     // required, e.g. "notifications"
+  std::string consumer;  // required and unique per process, e.g. "notifications-<host>-<pid>"
+  int batch = 128;
+  std::chrono::milliseconds poll_interval{50};      // wait when the stream is empty
+  std::chrono::milliseconds claim_idle{30000};      // reclaim entries pending this long
+  int max_deliveries = 5;
+  std::string dead_letter_stream = std::string(kEventStream) + ":dead";
+  std::string start_id = "0";  // where a new group starts ("0" = whole stream, "$" = new only)
+};
+
+class EventConsumer {
+ public:
+  // Durable mode: handler runs inside a write transaction of db.
+  using TxHandler = std::function<absl::Status(sqlite::Connection&, const events::v1::Event&)>;
+  // In-memory mode.
+  using Handler = std::function<absl::Status(const events::v1::Event&)>;
+
+  EventConsumer(redis::Client* redis, sqlite::Database* db, ConsumerOptions options, TxHandler handler);
+  EventConsumer(redis::Client* redis, ConsumerOptions options, Handler handler);
+  ~EventConsumer();  // stops the thread
+
+  void Start();
+  void Stop();
+  // Reclaims idle entries, reads one batch, handles and acknowledges it.
+  // Returns the number of entries handled (including skipped duplicates).
+  absl::StatusOr<int> PollOnce();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rapport::events
+
+#endif  // RAPPORT_SERVICES_COMMON_EVENT_CONSUMER_H_

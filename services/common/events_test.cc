@@ -1,0 +1,557 @@
+// The event backbone end to end against a real redis-server and SQLite file:
+// outbox atomicity, the relay surviving a Redis outage, duplicate delivery,
+// reclaiming from dead consumers, dead-lettering and ack-after-commit.
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "services/common/event_consumer.h"
+#include "services/common/ids.h"
+#include "services/common/outbox.h"
+#include "services/common/redis_client.h"
+#include "services/common/sqlite.h"
+#include "tests/testing/harness.h"
+
+namespace rapport::events {
+namespace {
+
+using std::chrono::milliseconds;
+using ::rapport::testing::RedisServer;
+using ::rapport::testing::WaitFor;
+
+constexpr milliseconds kDeadline{20000};
+constexpr char kGroup[] = "test";
+constexpr char kDead[] = "rapport:events:dead";
+
+// A stream entry as XRANGE returns it.
+struct StreamEntry {
+  std::string entry_id;
+  std::map<std::string, std::string> fields;
+};
+
+v1::Event MakeEvent(const std::string& type, const std::string& org = "org1") {
+  v1::Event e;
+  e.set_type(type);
+  e.set_source("test");
+  e.set_org_id(org);
+  e.set_user_id("user1");
+  return e;
+}
+
+class EventsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<RedisServer>();
+    ASSERT_TRUE(server_->Start().ok());
+    redis::ClientOptions ro;
+    ro.addr = server_->addr();
+    ro.command_timeout = milliseconds(1000);
+    ro.retry_interval = milliseconds(50);
+    redis_ = std::make_unique<redis::Client>(ro);
+    dir_ = ::rapport::testing::TempDir("rapport-events-test");
+    ASSERT_FALSE(dir_.empty());
+    sqlite::Options so;
+    so.path = dir_ + "/service.db";
+    // effects stands for a handler's own table; no key, so a second run of a
+    // handler for one event shows up as a second row.
+    so.migrations = {kOutboxMigration, kProcessedEventsMigration,
+                     "CREATE TABLE effects (org_id TEXT NOT NULL, event_id TEXT NOT NULL)"};
+    auto db = sqlite::Database::Open(so);
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(db).value();
+  }
+
+  void TearDown() override {
+    db_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  RelayOptions Relay() const {
+    RelayOptions o;
+    o.poll_interval = milliseconds(10);
+    o.retry_interval = milliseconds(50);
+    return o;
+  }
+
+  ConsumerOptions Consumer(const std::string& name = "c1") const {
+    ConsumerOptions o;
+    o.group = kGroup;
+    o.consumer = name;
+    o.poll_interval = milliseconds(10);
+    o.claim_idle = milliseconds(200);
+    return o;
+  }
+
+  // Appends e in a write transaction of its own; returns the id it got.
+  std::string Append(v1::Event e) {
+    if (e.id().empty()) e.set_id(NewId());
+    const std::string id = e.id();
+    absl::Status s = db_->Write([&](sqlite::Connection& conn) { return AppendEvent(conn, e); });
+    EXPECT_TRUE(s.ok()) << s;
+    return id;
+  }
+
+  // XADDs e the way the relay does, bypassing the outbox.
+  std::string AddToStream(const v1::Event& e) {
+    auto r = redis_->Command({"XADD", kEventStream, "*", "id", e.id(), "type", e.type(), "org",
+                              e.org_id(), "data", e.SerializeAsString()});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->str : "";
+  }
+
+  std::vector<StreamEntry> Range(const std::string& stream) {
+    std::vector<StreamEntry> out;
+    auto r = redis_->Command({"XRANGE", stream, "-", "+"});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return out;
+    for (const redis::Reply& item : r->elements) {
+      StreamEntry entry;
+      entry.entry_id = item.elements[0].str;
+      const auto& f = item.elements[1].elements;
+      for (size_t i = 0; i + 1 < f.size(); i += 2) entry.fields[f[i].str] = f[i + 1].str;
+      out.push_back(std::move(entry));
+    }
+    return out;
+  }
+
+  int64_t XLen(const std::string& stream) {
+    auto r = redis_->Command({"XLEN", stream});
+    return r.ok() ? r->integer : -1;
+  }
+
+  // Entries of the group delivered and not yet acknowledged.
+  int64_t PendingInGroup() {
+    auto r = redis_->Command({"XPENDING", kEventStream, kGroup});
+    if (!r.ok() || r->elements.empty()) return -1;
+    return r->elements[0].integer;
+  }
+
+  int64_t CountRows(const std::string& sql) {
+    int64_t n = -1;
+    absl::Status s = db_->Read([&](sqlite::Connection& conn) -> absl::Status {
+      sqlite::Statement stmt = conn.Prepare(sql);
+      auto row = stmt.Step();
+      if (!row.ok()) return row.status();
+      n = stmt.ColumnInt(0);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return n;
+  }
+
+  std::unique_ptr<RedisServer> server_;
+  std::unique_ptr<redis::Client> redis_;
+  std::string dir_;
+  std::unique_ptr<sqlite::Database> db_;
+};
+
+// A durable handler that records each event it applies in effects.
+struct RecordingHandler {
+  std::atomic<int> calls{0};
+  std::mutex mu;
+  std::multiset<std::string> ids;
+
+  EventConsumer::TxHandler Durable() {
+    return [this](sqlite::Connection& conn, const v1::Event& e) -> absl::Status {
+      ++calls;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ids.insert(e.id());
+      }
+      return conn.Prepare("INSERT INTO effects (org_id, event_id) VALUES (?, ?)")
+          .Bind(1, e.org_id())
+          .Bind(2, e.id())
+          .Run();
+    };
+  }
+};
+
+TEST_F(EventsTest, RelayPublishesCommittedEventsInOrder) {
+  RelayOptions ro = Relay();
+  ro.poll_interval = milliseconds(60000);  // only Notify can wake it in time
+  OutboxRelay relay(db_.get(), redis_.get(), ro);
+  relay.Start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    v1::Event e = MakeEvent("contact.created");
+    e.set_id("");  // AppendEvent assigns it
+    absl::Status s = db_->Write([&](sqlite::Connection& conn) { return AppendEvent(conn, e); });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  relay.Notify();
+  ASSERT_TRUE(WaitFor([&] { return XLen(kEventStream) == 10; }, kDeadline));
+  ASSERT_TRUE(WaitFor([&] { return relay.PendingCount().value_or(-1) == 0; }, kDeadline));
+  relay.Stop();
+  relay.Stop();  // idempotent
+
+  std::vector<StreamEntry> entries = Range(kEventStream);
+  ASSERT_EQ(entries.size(), 10u);
+  ASSERT_TRUE(db_->Read([&](sqlite::Connection& conn) -> absl::Status {
+                    sqlite::Statement stmt = conn.Prepare("SELECT event_id FROM outbox ORDER BY seq");
+                    for (;;) {
+                      auto row = stmt.Step();
+                      if (!row.ok()) return row.status();
+                      if (!*row) return absl::OkStatus();
+                      ids.push_back(stmt.ColumnText(0));
+                    }
+                  }).ok());
+  ASSERT_EQ(ids.size(), 10u);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& f = entries[i].fields;
+    EXPECT_EQ(f.at("id"), ids[i]) << "stream order differs from commit order at " << i;
+    EXPECT_EQ(f.at("type"), "contact.created");
+    EXPECT_EQ(f.at("org"), "org1");
+    v1::Event parsed;
+    ASSERT_TRUE(parsed.ParseFromString(f.at("data")));
+    EXPECT_EQ(parsed.id(), ids[i]);
+    EXPECT_EQ(parsed.user_id(), "user1");
+    EXPECT_GT(parsed.time().seconds(), 0) << "AppendEvent fills the time";
+  }
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE sent_us IS NOT NULL"), 10);
+}
+
+TEST_F(EventsTest, RolledBackEventIsNeverPublished) {
+  OutboxRelay relay(db_.get(), redis_.get(), Relay());
+  v1::Event doomed = MakeEvent("contact.created");
+  doomed.set_id("doomed");
+  absl::Status s = db_->Write([&](sqlite::Connection& conn) -> absl::Status {
+    absl::Status appended = AppendEvent(conn, doomed);
+    if (!appended.ok()) return appended;
+    return absl::AbortedError("the change failed after the event was appended");
+  });
+  EXPECT_TRUE(absl::IsAborted(s)) << s;
+  const std::string kept = Append(MakeEvent("contact.updated"));
+
+  auto published = relay.PublishOnce();
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(*published, 1);
+  std::vector<StreamEntry> entries = Range(kEventStream);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].fields["id"], kept);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE event_id = 'doomed'"), 0);
+  EXPECT_EQ(relay.PendingCount().value_or(-1), 0);
+  EXPECT_EQ(relay.PublishOnce().value_or(-1), 0);
+}
+
+TEST_F(EventsTest, EventsWaitWhileRedisIsDownAndArePublishedOnce) {
+  OutboxRelay relay(db_.get(), redis_.get(), Relay());
+  server_->Stop();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(Append(MakeEvent("contact.created")));
+
+  auto published = relay.PublishOnce();
+  EXPECT_TRUE(absl::IsUnavailable(published.status())) << published.status();
+  EXPECT_EQ(relay.PendingCount().value_or(-1), 100);
+
+  relay.Start();  // retrying while Redis is still down
+  ASSERT_TRUE(server_->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return relay.PendingCount().value_or(-1) == 0; }, kDeadline));
+  relay.Stop();
+
+  std::vector<StreamEntry> entries = Range(kEventStream);
+  ASSERT_EQ(entries.size(), 100u);
+  std::set<std::string> unique;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    unique.insert(entries[i].fields["id"]);
+    EXPECT_EQ(entries[i].fields["id"], ids[i]);
+  }
+  EXPECT_EQ(unique.size(), 100u);
+}
+
+TEST_F(EventsTest, RepublishedEventsAreProcessedOnceByDurableConsumer) {
+  OutboxRelay relay(db_.get(), redis_.get(), Relay());
+  for (int i = 0; i < 10; ++i) Append(MakeEvent("contact.created"));
+  ASSERT_EQ(relay.PublishOnce().value_or(-1), 10);
+  // A crash between XADD and marking the rows sent: they go out again.
+  ASSERT_TRUE(db_->Write([](sqlite::Connection& conn) {
+                   return conn.Prepare("UPDATE outbox SET sent_us = NULL").Run();
+                 }).ok());
+  ASSERT_EQ(relay.PublishOnce().value_or(-1), 10);
+  ASSERT_EQ(XLen(kEventStream), 20);
+
+  RecordingHandler h;
+  EventConsumer consumer(redis_.get(), db_.get(), Consumer(), h.Durable());
+  int handled = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto n = consumer.PollOnce();
+        EXPECT_TRUE(n.ok()) << n.status();
+        handled += n.value_or(0);
+        return handled >= 20;
+      },
+      kDeadline));
+  EXPECT_EQ(handled, 20);
+  EXPECT_EQ(h.calls.load(), 10);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events"), 10);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects"), 10);
+  EXPECT_EQ(CountRows("SELECT COUNT(DISTINCT event_id) FROM effects"), 10);
+  EXPECT_EQ(PendingInGroup(), 0);
+}
+
+TEST_F(EventsTest, EntriesOfADeadConsumerAreReclaimedAndProcessedOnce) {
+  std::set<std::string> sent;
+  for (int i = 0; i < 5; ++i) {
+    v1::Event e = MakeEvent("contact.created");
+    e.set_id(NewId());
+    sent.insert(e.id());
+    AddToStream(e);
+  }
+  // Consumer "dead" reads everything and dies before acknowledging.
+  ASSERT_TRUE(redis_->Command({"XGROUP", "CREATE", kEventStream, kGroup, "0"}).ok());
+  auto read = redis_->Command(
+      {"XREADGROUP", "GROUP", kGroup, "dead", "COUNT", "100", "STREAMS", kEventStream, ">"});
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->elements[0].elements[1].elements.size(), 5u);
+  ASSERT_EQ(PendingInGroup(), 5);
+
+  RecordingHandler h;
+  EventConsumer consumer(redis_.get(), db_.get(), Consumer("alive"), h.Durable());
+  consumer.Start();  // the group exists already (BUSYGROUP is fine)
+  ASSERT_TRUE(WaitFor([&] { return h.calls.load() >= 5 && PendingInGroup() == 0; }, kDeadline));
+  consumer.Stop();
+  consumer.Stop();  // idempotent
+
+  EXPECT_EQ(h.calls.load(), 5);
+  std::lock_guard<std::mutex> lock(h.mu);
+  EXPECT_EQ(h.ids, std::multiset<std::string>(sent.begin(), sent.end()));
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects"), 5);
+}
+
+TEST_F(EventsTest, RestartedConsumerReprocessesItsOwnPendingEntriesAtOnce) {
+  for (int i = 0; i < 3; ++i) {
+    v1::Event e = MakeEvent("contact.created");
+    e.set_id(NewId());
+    AddToStream(e);
+  }
+  // The previous process of consumer "c1" read the entries and was killed.
+  ASSERT_TRUE(redis_->Command({"XGROUP", "CREATE", kEventStream, kGroup, "0"}).ok());
+  ASSERT_TRUE(redis_->Command({"XREADGROUP", "GROUP", kGroup, "c1", "COUNT", "100", "STREAMS",
+                               kEventStream, ">"})
+                  .ok());
+  ConsumerOptions co = Consumer("c1");
+  co.claim_idle = milliseconds(600000);  // a reclaim cannot be what finds them
+  RecordingHandler h;
+  EventConsumer consumer(redis_.get(), db_.get(), co, h.Durable());
+  auto n = consumer.PollOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3);
+  EXPECT_EQ(h.calls.load(), 3);
+  EXPECT_EQ(PendingInGroup(), 0);
+}
+
+TEST_F(EventsTest, PoisonEventIsDeadLetteredOnceAfterMaxDeliveries) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    v1::Event e = MakeEvent("contact.created");
+    e.set_id(NewId());
+    ids.push_back(e.id());
+    AddToStream(e);
+  }
+  const std::string poison = ids[2];
+  std::atomic<int> poison_calls{0};
+  RecordingHandler h;
+  auto record = h.Durable();
+  ConsumerOptions co = Consumer();
+  co.max_deliveries = 3;
+  co.claim_idle = milliseconds(100);
+  EventConsumer consumer(redis_.get(), db_.get(), co,
+                         [&](sqlite::Connection& conn, const v1::Event& e) -> absl::Status {
+                           if (e.id() == poison) {
+                             ++poison_calls;
+                             // Its effects must be undone with it.
+                             absl::Status s = record(conn, e);
+                             if (!s.ok()) return s;
+                             return absl::InternalError("boom");
+                           }
+                           return record(conn, e);
+                         });
+  consumer.Start();
+  ASSERT_TRUE(WaitFor([&] { return XLen(kDead) == 1 && PendingInGroup() == 0; }, kDeadline));
+  consumer.Stop();
+
+  EXPECT_EQ(poison_calls.load(), 3);
+  EXPECT_EQ(XLen(kDead), 1);
+  std::vector<StreamEntry> dead = Range(kDead);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].fields["id"], poison);
+  EXPECT_EQ(dead[0].fields["type"], "contact.created");
+  EXPECT_EQ(dead[0].fields["org"], "org1");
+  EXPECT_EQ(dead[0].fields["group"], kGroup);
+  EXPECT_NE(dead[0].fields["error"].find("boom"), std::string::npos) << dead[0].fields["error"];
+  v1::Event parsed;
+  EXPECT_TRUE(parsed.ParseFromString(dead[0].fields["data"]));
+  EXPECT_EQ(parsed.id(), poison);
+
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects"), 4);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects WHERE event_id = '" + poison + "'"), 0);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events"), 4);
+}
+
+TEST_F(EventsTest, MalformedEntriesAreDeadLetteredAtOnce) {
+  ASSERT_TRUE(redis_->Command({"XADD", kEventStream, "*", "id", "bad1", "type", "x", "org", "o",
+                               "data", std::string("\xff\xff\xff", 3)})
+                  .ok());
+  ASSERT_TRUE(redis_->Command({"XADD", kEventStream, "*", "id", "bad2", "type", "x"}).ok());
+  v1::Event good = MakeEvent("contact.created");
+  good.set_id("good");
+  AddToStream(good);
+
+  RecordingHandler h;
+  EventConsumer consumer(redis_.get(), db_.get(), Consumer(), h.Durable());
+  auto n = consumer.PollOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3);
+  EXPECT_EQ(h.calls.load(), 1);
+  std::vector<StreamEntry> dead = Range(kDead);
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0].fields["id"], "bad1");
+  EXPECT_EQ(dead[1].fields["id"], "bad2");
+  EXPECT_EQ(PendingInGroup(), 0);
+}
+
+TEST_F(EventsTest, InMemoryConsumerSkipsDuplicates) {
+  std::vector<v1::Event> events;
+  for (int i = 0; i < 10; ++i) {
+    v1::Event e = MakeEvent("contact.created");
+    e.set_id(NewId());
+    events.push_back(e);
+  }
+  // Published twice, as after a relay crash, the second copy interleaved.
+  for (const auto& e : events) AddToStream(e);
+  for (const auto& e : events) AddToStream(e);
+  AddToStream(events[0]);
+
+  std::atomic<int> calls{0};
+  std::mutex mu;
+  std::set<std::string> seen;
+  EventConsumer consumer(redis_.get(), Consumer(), [&](const v1::Event& e) -> absl::Status {
+    ++calls;
+    std::lock_guard<std::mutex> lock(mu);
+    seen.insert(e.id());
+    return absl::OkStatus();
+  });
+  int handled = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        handled += consumer.PollOnce().value_or(0);
+        return handled >= 21;
+      },
+      kDeadline));
+  EXPECT_EQ(handled, 21);
+  EXPECT_EQ(calls.load(), 10);
+  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_EQ(PendingInGroup(), 0);
+}
+
+TEST_F(EventsTest, EntryIsAckedOnlyAfterTheHandlersEffectsCommit) {
+  v1::Event e = MakeEvent("contact.created");
+  e.set_id("only");
+  AddToStream(e);
+
+  std::atomic<bool> fail{true};
+  RecordingHandler h;
+  auto record = h.Durable();
+  ConsumerOptions co = Consumer();
+  co.claim_idle = milliseconds(100);
+  co.max_deliveries = 100;
+  EventConsumer consumer(redis_.get(), db_.get(), co,
+                         [&](sqlite::Connection& conn, const v1::Event& ev) -> absl::Status {
+                           absl::Status s = record(conn, ev);  // the row is written...
+                           if (!s.ok()) return s;
+                           if (fail) return absl::UnavailableError("downstream failed");  // ...then undone
+                           return absl::OkStatus();
+                         });
+  auto n = consumer.PollOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(h.calls.load(), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects"), 0);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events"), 0);
+  EXPECT_EQ(PendingInGroup(), 1);
+
+  fail = false;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        consumer.PollOnce().IgnoreError();
+        return PendingInGroup() == 0;
+      },
+      kDeadline));
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects"), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'only'"), 1);
+}
+
+TEST_F(EventsTest, RelayPrunesSentRowsPastRetention) {
+  OutboxRelay relay(db_.get(), redis_.get(), Relay());
+  const std::string old_id = Append(MakeEvent("contact.created"));
+  const std::string recent_id = Append(MakeEvent("contact.updated"));
+  ASSERT_EQ(relay.PublishOnce().value_or(-1), 2);
+  ASSERT_TRUE(db_->Write([&](sqlite::Connection& conn) {
+                   // Sent long before the 24 h retention.
+                   return conn.Prepare("UPDATE outbox SET sent_us = 1 WHERE event_id = ?")
+                       .Bind(1, old_id)
+                       .Run();
+                 }).ok());
+  const std::string unsent_id = Append(MakeEvent("contact.deleted"));
+
+  relay.Start();
+  ASSERT_TRUE(WaitFor([&] { return CountRows("SELECT COUNT(*) FROM outbox") == 2; }, kDeadline));
+  ASSERT_TRUE(WaitFor([&] { return relay.PendingCount().value_or(-1) == 0; }, kDeadline));
+  relay.Stop();
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE event_id = '" + old_id + "'"), 0);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE event_id = '" + recent_id + "'"), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE event_id = '" + unsent_id + "'"), 1);
+}
+
+TEST_F(EventsTest, ConsumerRecreatesItsGroupAfterRedisLostItsData) {
+  std::atomic<int> calls{0};
+  EventConsumer consumer(redis_.get(), Consumer(), [&](const v1::Event&) -> absl::Status {
+    ++calls;
+    return absl::OkStatus();
+  });
+  consumer.Start();
+  for (int i = 0; i < 3; ++i) {
+    v1::Event e = MakeEvent("contact.created");
+    e.set_id(NewId());
+    AddToStream(e);
+  }
+  ASSERT_TRUE(WaitFor([&] { return calls.load() == 3; }, kDeadline));
+
+  server_->Kill9();  // no persistence: the stream and the group are gone
+  ASSERT_TRUE(server_->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return redis_->Command({"PING"}).ok(); }, kDeadline));
+  for (int i = 0; i < 2; ++i) {
+    v1::Event e = MakeEvent("contact.created");
+    e.set_id(NewId());
+    AddToStream(e);
+  }
+  ASSERT_TRUE(WaitFor([&] { return calls.load() == 5; }, kDeadline));
+  consumer.Stop();
+  EXPECT_EQ(PendingInGroup(), 0);
+}
+
+TEST_F(EventsTest, OutboxToConsumerEndToEnd) {
+  OutboxRelay relay(db_.get(), redis_.get(), Relay());
+  RecordingHandler h;
+  EventConsumer consumer(redis_.get(), db_.get(), Consumer(), h.Durable());
+  relay.Start();
+  consumer.Start();
+  for (int i = 0; i < 50; ++i) Append(MakeEvent("contact.created"));
+  relay.Notify();
+  ASSERT_TRUE(WaitFor([&] { return h.calls.load() >= 50 && PendingInGroup() == 0; }, kDeadline));
+  consumer.Stop();
+  relay.Stop();
+  EXPECT_EQ(h.calls.load(), 50);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events"), 50);
+}
+
+}  // namespace
+}  // namespace rapport::events

@@ -1,0 +1,88 @@
+#include "services/common/idempotency.h"
+
+#include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "services/common/crypto.h"
+#include "services/common/status.h"
+#include "services/common/time_util.h"
+
+namespace rapport {
+namespace {
+
+constexpr int64_t kRetentionMicros = int64_t{24} * 3600 * 1000000;
+
+// Hash of the method and the request's deterministic serialization, so the
+// same request always hashes the same regardless of field order in transit.
+std::string RequestHash(const std::string& method, const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  return Sha256(method + '\0' + bytes);
+}
+
+}  // namespace
+
+const char kIdempotencyMigration[] = R"sql(
+CREATE TABLE idempotency_keys (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_sha256 BLOB NOT NULL,
+  response BLOB NOT NULL,
+  create_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, key)
+) WITHOUT ROWID;
+)sql";
+
+bool IsValidIdempotencyKey(const std::string& key) {
+  if (key.empty() || key.size() > 255) return false;
+  for (char c : key) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::optional<std::string>> LookupIdempotent(sqlite::Connection& conn,
+                                                           const IdempotencyScope& scope,
+                                                           const google::protobuf::Message& request) {
+  if (scope.key.empty()) return std::nullopt;
+  if (!IsValidIdempotencyKey(scope.key)) {
+    return absl::InvalidArgumentError("Idempotency-Key: must be 1..255 printable ASCII characters");
+  }
+  auto st = conn.Prepare(
+      "SELECT request_sha256, response, create_us FROM idempotency_keys WHERE org_id = ? AND user_id = ? AND key = ?");
+  st.Bind(1, scope.org).Bind(2, scope.user).Bind(3, scope.key);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::nullopt;
+  if (st.ColumnInt(2) < ToMicros(absl::Now()) - kRetentionMicros) {
+    // Expired: forget it, so the key starts afresh.
+    std::string org = scope.org, user = scope.user, key = scope.key;
+    auto del = conn.Prepare("DELETE FROM idempotency_keys WHERE org_id = ? AND user_id = ? AND key = ?");
+    del.Bind(1, org).Bind(2, user).Bind(3, key);
+    RETURN_IF_ERROR(del.Run());
+    return std::nullopt;
+  }
+  if (!ConstantTimeEquals(st.ColumnBlob(0), RequestHash(scope.method, request))) {
+    return absl::FailedPreconditionError(kIdempotencyMismatch);
+  }
+  return st.ColumnBlob(1);
+}
+
+absl::Status RecordIdempotent(sqlite::Connection& conn, const IdempotencyScope& scope,
+                              const google::protobuf::Message& request,
+                              const google::protobuf::Message& response) {
+  if (scope.key.empty()) return absl::OkStatus();
+  auto st = conn.Prepare(
+      "INSERT OR REPLACE INTO idempotency_keys (org_id, user_id, key, request_sha256, response, create_us) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
+  st.Bind(1, scope.org).Bind(2, scope.user).Bind(3, scope.key).BindBlob(4, RequestHash(scope.method, request))
+      .BindBlob(5, response.SerializeAsString()).Bind(6, ToMicros(absl::Now()));
+  return st.Run();
+}
+
+}  // namespace rapport

@@ -1,0 +1,46 @@
+// Idempotent creates, the same way in every service. A create that carries an
+// Idempotency-Key (forwarded by the gateway as x-idempotency-key metadata)
+// looks the key up inside its write transaction:
+// - unseen: the create runs and its response is recorded with the key;
+// - seen with the same request: the recorded response is replayed, nothing
+//   is created again;
+// - seen with a different request: FAILED_PRECONDITION whose message starts
+//   with kIdempotencyMismatch (the gateway answers 422).
+// Keys are scoped per org and user, and kept for 24 hours.
+#ifndef RAPPORT_SERVICES_COMMON_IDEMPOTENCY_H_
+#define RAPPORT_SERVICES_COMMON_IDEMPOTENCY_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+#include "services/common/sqlite.h"
+
+namespace rapport {
+
+extern const char kIdempotencyMigration[];
+inline constexpr char kIdempotencyMismatch[] = "Idempotency-Key was already used with a different request";
+
+struct IdempotencyScope {
+  std::string org;
+  std::string user;
+  std::string key;  // empty: the call is not idempotent
+  std::string method;
+};
+
+// The recorded response for this key and request, nullopt when the key is new
+// (or empty). conn must be inside a write transaction.
+absl::StatusOr<std::optional<std::string>> LookupIdempotent(sqlite::Connection& conn,
+                                                           const IdempotencyScope& scope,
+                                                           const google::protobuf::Message& request);
+// Records response for the key (no-op for an empty key), in the same transaction as the create.
+absl::Status RecordIdempotent(sqlite::Connection& conn, const IdempotencyScope& scope,
+                              const google::protobuf::Message& request,
+                              const google::protobuf::Message& response);
+// Validates a key: up to 255 printable ASCII characters.
+bool IsValidIdempotencyKey(const std::string& key);
+
+}  // namespace rapport
+
+#endif  // RAPPORT_SERVICES_COMMON_IDEMPOTENCY_H_

@@ -1,0 +1,300 @@
+#include "services/common/outbox.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/ids.h"
+#include "services/common/log.h"
+#include "services/common/status.h"
+#include "services/common/time_util.h"
+
+namespace rapport::events {
+
+// The index serves both scans: unsent rows in sequence order (sent_us IS NULL
+// is an equality on the first column) and pruning by sent time.
+const char kOutboxMigration[] = R"sql(
+CREATE TABLE outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL,
+  org_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  data BLOB NOT NULL,           -- rapport.events.v1.Event
+  created_us INTEGER NOT NULL,
+  sent_us INTEGER               -- NULL until published
+);
+CREATE INDEX outbox_unsent ON outbox (sent_us, seq);
+)sql";
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Sent rows are pruned at most this often, in chunks, each chunk its own
+// write transaction so other writers are not held up behind a large delete.
+constexpr std::chrono::minutes kPruneEvery{1};
+constexpr int kPruneChunk = 5000;
+
+int64_t NowMicros() { return ToMicros(absl::Now()); }
+
+struct OutboxRow {
+  int64_t seq = 0;
+  std::string event_id;
+  std::string org_id;
+  std::string type;
+  std::string data;
+};
+
+// Error replies that clear up by themselves; anything else (WRONGTYPE, a
+// syntax error) needs someone to change something first.
+absl::Status ReplyError(const std::string& text) {
+  for (const char* transient : {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "OOM", "READONLY",
+                                "CLUSTERDOWN", "NOREPLICAS"}) {
+    const std::string prefix = transient;
+    if (text.compare(0, prefix.size(), prefix) == 0) {
+      return absl::UnavailableError(absl::StrCat("redis XADD: ", text));
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat("redis XADD: ", text));
+}
+
+}  // namespace
+
+absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event) {
+  if (event.type().empty()) return absl::InvalidArgumentError("outbox: event without a type");
+  const int64_t now = NowMicros();
+  if (event.id().empty()) event.set_id(NewId());
+  if (!event.has_time()) *event.mutable_time() = ToTimestamp(now);
+  std::string data;
+  if (!event.SerializeToString(&data)) {
+    return absl::InternalError(absl::StrCat("outbox: cannot serialize event ", event.id()));
+  }
+  return conn
+      .Prepare(
+          "INSERT INTO outbox (event_id, org_id, type, data, created_us) VALUES (?, ?, ?, ?, ?)")
+      .Bind(1, event.id())
+      .Bind(2, event.org_id())
+      .Bind(3, event.type())
+      .BindBlob(4, data)
+      .Bind(5, now)
+      .Run();
+}
+
+struct OutboxRelay::Impl {
+  Impl(sqlite::Database* d, redis::Client* r, RelayOptions o)
+      : db(d), redis(r), options(std::move(o)) {
+    if (options.batch < 1) options.batch = 1;
+  }
+
+  void Run();
+  // Waits up to timeout, or until Notify or Stop; returns false when stopping.
+  bool Wait(std::chrono::milliseconds timeout);
+  absl::StatusOr<int> PublishLocked();
+  absl::Status MarkSent(const std::vector<OutboxRow>& rows, size_t count);
+  absl::Status Prune();
+
+  sqlite::Database* db;
+  redis::Client* redis;
+  RelayOptions options;
+
+  std::mutex publish_mu;  // one publisher at a time, or rows would go out twice
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  bool notified = false;
+  std::thread thread;  // guarded by lifecycle_mu
+  std::mutex lifecycle_mu;
+};
+
+bool OutboxRelay::Impl::Wait(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait_for(lock, timeout, [this] { return stopping || notified; });
+  notified = false;
+  return !stopping;
+}
+
+void OutboxRelay::Impl::Run() {
+  Clock::time_point next_prune = Clock::now();
+  bool failing = false;
+  int failures = 0;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stopping) return;
+      // Whatever a Notify announced is covered by the scan that follows.
+      notified = false;
+    }
+    absl::StatusOr<int> published = [this] {
+      std::lock_guard<std::mutex> lock(publish_mu);
+      return PublishLocked();
+    }();
+    if (!published.ok()) {
+      // Logged when the failure starts, not every retry interval while Redis is down.
+      if (!failing) {
+        log::Warn("outbox relay cannot publish; events wait in the outbox",
+                  {{"stream", options.stream}, {"error", published.status().ToString()}});
+      }
+      failing = true;
+      ++failures;
+      if (!Wait(options.retry_interval)) return;
+      continue;
+    }
+    if (failing) {
+      log::Info("outbox relay publishing again",
+                {{"stream", options.stream}, {"failed_attempts", std::to_string(failures)}});
+      failing = false;
+      failures = 0;
+    }
+    if (Clock::now() >= next_prune) {
+      absl::Status pruned = Prune();
+      if (!pruned.ok()) {
+        log::Warn("outbox prune failed", {{"error", pruned.ToString()}});
+      }
+      next_prune = Clock::now() + kPruneEvery;
+    }
+    // A full batch means more rows are probably waiting.
+    if (*published >= options.batch) continue;
+    if (!Wait(options.poll_interval)) return;
+  }
+}
+
+absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
+  std::vector<OutboxRow> rows;
+  RETURN_IF_ERROR(db->Read([&](sqlite::Connection& conn) -> absl::Status {
+    sqlite::Statement stmt = conn.Prepare(
+        "SELECT seq, event_id, org_id, type, data FROM outbox WHERE sent_us IS NULL "
+        "ORDER BY seq LIMIT ?");
+    stmt.Bind(1, options.batch);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) return absl::OkStatus();
+      rows.push_back(OutboxRow{stmt.ColumnInt(0), stmt.ColumnText(1), stmt.ColumnText(2),
+                               stmt.ColumnText(3), stmt.ColumnBlob(4)});
+    }
+  }));
+  if (rows.empty()) return 0;
+
+  const std::string max_len = std::to_string(options.max_len);
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(rows.size());
+  for (const OutboxRow& row : rows) {
+    commands.push_back({"XADD", options.stream, "MAXLEN", "~", max_len, "*", "id", row.event_id,
+                        "type", row.type, "org", row.org_id, "data", row.data});
+  }
+  ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis->Pipeline(commands));
+
+  // XADD answers with the new entry id. Rows up to the first refused one are
+  // in the stream and are marked; the rest stay unsent, so the stream keeps
+  // commit order.
+  size_t added = 0;
+  absl::Status refused;
+  for (; added < rows.size(); ++added) {
+    if (added >= replies.size()) {
+      refused = absl::InternalError("redis pipeline returned fewer replies than commands");
+      break;
+    }
+    const redis::Reply& reply = replies[added];
+    if (reply.type != redis::Reply::Type::kString) {
+      refused = ReplyError(reply.type == redis::Reply::Type::kStatus
+                               ? reply.str
+                               : "unexpected reply type");
+      break;
+    }
+  }
+  if (added > 0) RETURN_IF_ERROR(MarkSent(rows, added));
+  if (!refused.ok()) return refused;
+  return static_cast<int>(added);
+}
+
+absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, size_t count) {
+  const int64_t now = NowMicros();
+  return db->Write([&](sqlite::Connection& conn) -> absl::Status {
+    for (size_t i = 0; i < count; ++i) {
+      RETURN_IF_ERROR(conn.Prepare("UPDATE outbox SET sent_us = ? WHERE seq = ?")
+                          .Bind(1, now)
+                          .Bind(2, rows[i].seq)
+                          .Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status OutboxRelay::Impl::Prune() {
+  const int64_t before =
+      NowMicros() - std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
+  for (;;) {
+    int64_t deleted = 0;
+    RETURN_IF_ERROR(db->Write([&](sqlite::Connection& conn) -> absl::Status {
+      RETURN_IF_ERROR(conn.Prepare(
+                              "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+                              "WHERE sent_us < ? ORDER BY sent_us LIMIT ?)")
+                          .Bind(1, before)
+                          .Bind(2, kPruneChunk)
+                          .Run());
+      deleted = conn.Changes();
+      return absl::OkStatus();
+    }));
+    if (deleted < kPruneChunk) return absl::OkStatus();
+    std::lock_guard<std::mutex> lock(mu);
+    if (stopping) return absl::OkStatus();
+  }
+}
+
+OutboxRelay::OutboxRelay(sqlite::Database* db, redis::Client* redis, RelayOptions options)
+    : impl_(std::make_unique<Impl>(db, redis, std::move(options))) {}
+
+OutboxRelay::~OutboxRelay() { Stop(); }
+
+void OutboxRelay::Start() {
+  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
+  if (impl_->thread.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = false;
+  }
+  Impl* impl = impl_.get();
+  impl_->thread = std::thread([impl] { impl->Run(); });
+}
+
+void OutboxRelay::Stop() {
+  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
+  if (!impl_->thread.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  impl_->thread.join();
+}
+
+void OutboxRelay::Notify() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->notified = true;
+  }
+  impl_->cv.notify_all();
+}
+
+absl::StatusOr<int> OutboxRelay::PublishOnce() {
+  std::lock_guard<std::mutex> lock(impl_->publish_mu);
+  return impl_->PublishLocked();
+}
+
+absl::StatusOr<int64_t> OutboxRelay::PendingCount() {
+  int64_t count = 0;
+  RETURN_IF_ERROR(impl_->db->Read([&](sqlite::Connection& conn) -> absl::Status {
+    sqlite::Statement stmt = conn.Prepare("SELECT COUNT(*) FROM outbox WHERE sent_us IS NULL");
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) count = stmt.ColumnInt(0);
+    return absl::OkStatus();
+  }));
+  return count;
+}
+
+}  // namespace rapport::events

@@ -1,0 +1,77 @@
+// The transactional outbox and its relay to the Redis event stream.
+//
+// A service appends events with AppendEvent inside the same write
+// transaction as the change they describe, so an event exists exactly when
+// its change committed. OutboxRelay (one thread) publishes unsent rows in
+// commit order with XADD (approximate MAXLEN trimming) in pipelined batches,
+// then marks them sent in one write. If Redis is down the rows wait and are
+// published when it returns; nothing is lost. A crash between XADD and the
+// mark republishes those rows: delivery is at-least-once and consumers dedupe
+// on the event id. Sent rows are pruned after a retention period.
+//
+// The outbox table is node-local and drained in sequence order, so unlike
+// every other table its primary key is the sequence, not the org.
+//
+// Stream entry fields: "id" (event id), "type", "org", "data" (serialized
+// rapport.events.v1.Event).
+//
+// Thread-safety: AppendEvent runs on the caller's transaction; OutboxRelay
+// methods are safe from any thread.
+#ifndef RAPPORT_SERVICES_COMMON_OUTBOX_H_
+#define RAPPORT_SERVICES_COMMON_OUTBOX_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rapport/events/v1/events.pb.h"
+#include "services/common/redis_client.h"
+#include "services/common/sqlite.h"
+
+namespace rapport::events {
+
+inline constexpr char kEventStream[] = "rapport:events";
+
+// The migration that creates the outbox table; append it to a service's
+// migrations list once.
+extern const char kOutboxMigration[];
+
+// Fills id (a new ULID) and time (now) when empty, and inserts the event into
+// the outbox on conn, which must be inside a write transaction.
+absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event);
+
+struct RelayOptions {
+  std::string stream = kEventStream;
+  int64_t max_len = 1000000;  // approximate MAXLEN of the stream
+  int batch = 256;            // rows per XADD pipeline
+  std::chrono::milliseconds poll_interval{50};   // idle wait between scans
+  std::chrono::milliseconds retry_interval{500};  // wait after Redis failed
+  std::chrono::hours retention{24};               // sent rows kept this long
+};
+
+class OutboxRelay {
+ public:
+  OutboxRelay(sqlite::Database* db, redis::Client* redis, RelayOptions options = {});
+  ~OutboxRelay();  // stops the thread
+
+  void Start();
+  void Stop();
+  // Wakes the relay now (e.g. after a commit) instead of at the next poll.
+  void Notify();
+  // Publishes one batch of unsent rows; returns how many were published.
+  // UNAVAILABLE when Redis is down (the rows stay unsent).
+  absl::StatusOr<int> PublishOnce();
+  // Rows not yet marked sent.
+  absl::StatusOr<int64_t> PendingCount();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rapport::events
+
+#endif  // RAPPORT_SERVICES_COMMON_OUTBOX_H_

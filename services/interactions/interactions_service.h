@@ -1,0 +1,44 @@
+// The gRPC adapter of the interactions service (callback API): authorizes
+// from signed metadata, validates, checks contacts with profiles, maps proto
+// <-> store. No SQL here. Handlers never wait on the disk or on profiles:
+// they answer from the completion callbacks.
+#ifndef RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_SERVICE_H_
+#define RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_SERVICE_H_
+
+#include "rapport/interactions/v1/interactions.grpc.pb.h"
+#include "services/common/rpc.h"
+#include "services/interactions/contact_checker.h"
+#include "services/interactions/interactions_store.h"
+
+namespace rapport::interactions {
+
+class InteractionsServiceImpl final : public pb::InteractionsService::CallbackService {
+ public:
+  // store, checker and signer must outlive the service.
+  InteractionsServiceImpl(InteractionsStore* store, ContactChecker* checker, const TenantSigner* signer);
+
+  using Ctx = grpc::CallbackServerContext;
+  using R = grpc::ServerUnaryReactor;
+
+  R* CreateInteraction(Ctx* ctx, const pb::CreateInteractionRequest* req, pb::Interaction* resp) override;
+  R* GetInteraction(Ctx* ctx, const pb::GetInteractionRequest* req, pb::Interaction* resp) override;
+  R* UpdateInteraction(Ctx* ctx, const pb::UpdateInteractionRequest* req, pb::Interaction* resp) override;
+  R* DeleteInteraction(Ctx* ctx, const pb::DeleteInteractionRequest* req, pb::DeleteInteractionResponse* resp) override;
+  R* ListInteractions(Ctx* ctx, const pb::ListInteractionsRequest* req, pb::ListInteractionsResponse* resp) override;
+  R* GetLedger(Ctx* ctx, const pb::GetLedgerRequest* req, pb::LedgerEntry* resp) override;
+  R* ListLedger(Ctx* ctx, const pb::ListLedgerRequest* req, pb::ListLedgerResponse* resp) override;
+  R* CreateIntroduction(Ctx* ctx, const pb::CreateIntroductionRequest* req, pb::Introduction* resp) override;
+  R* RespondIntroduction(Ctx* ctx, const pb::RespondIntroductionRequest* req, pb::Introduction* resp) override;
+  R* MakeIntroduction(Ctx* ctx, const pb::MakeIntroductionRequest* req, pb::Introduction* resp) override;
+  R* CompleteIntroduction(Ctx* ctx, const pb::CompleteIntroductionRequest* req, pb::Introduction* resp) override;
+  R* ListIntroductions(Ctx* ctx, const pb::ListIntroductionsRequest* req, pb::ListIntroductionsResponse* resp) override;
+
+ private:
+  InteractionsStore* store_;
+  ContactChecker* checker_;
+  RpcHandler rpc_;
+};
+
+}  // namespace rapport::interactions
+
+#endif  // RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_SERVICE_H_

@@ -1,0 +1,502 @@
+#include "services/interactions/interactions_store.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/common/event_consumer.h"
+#include "services/common/outbox.h"
+#include "services/common/status.h"
+#include "services/common/time_util.h"
+
+namespace rapport::interactions {
+namespace {
+
+using sqlite::Connection;
+using sqlite::ParseRow;
+using sqlite::WriteWithResult;
+
+constexpr int64_t kDayUs = int64_t{86400} * 1000000;
+constexpr int32_t kDefaultCadenceDays = 90;
+
+// Numbered migrations; append only. org_id leads every key and index (the
+// outbox excepted, see outbox.h).
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      R"sql(
+CREATE TABLE interactions (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  interaction_id TEXT NOT NULL,
+  occurred_us INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  data BLOB NOT NULL,            -- rapport.interactions.v1.Interaction
+  PRIMARY KEY (org_id, user_id, interaction_id)
+) WITHOUT ROWID;
+CREATE INDEX interactions_by_time ON interactions (org_id, user_id, occurred_us, interaction_id);
+CREATE TABLE interaction_contacts (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  interaction_id TEXT NOT NULL,
+  occurred_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, contact_id, interaction_id)
+) WITHOUT ROWID;
+CREATE INDEX interaction_contacts_by_time ON interaction_contacts (org_id, user_id, contact_id, occurred_us);
+CREATE TABLE ledger (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  given_milli INTEGER NOT NULL,
+  received_milli INTEGER NOT NULL,
+  balance_milli INTEGER NOT NULL,
+  anchored REAL NOT NULL,
+  count INTEGER NOT NULL,
+  last_us INTEGER NOT NULL,
+  cadence_days INTEGER NOT NULL,
+  next_due_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX ledger_by_balance ON ledger (org_id, user_id, balance_milli, contact_id);
+CREATE INDEX ledger_by_strength ON ledger (org_id, user_id, anchored, contact_id);
+CREATE INDEX ledger_by_next_due ON ledger (org_id, user_id, next_due_us, contact_id);
+CREATE INDEX ledger_by_last ON ledger (org_id, user_id, last_us, contact_id);
+CREATE TABLE introductions (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  introduction_id TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  data BLOB NOT NULL,            -- rapport.interactions.v1.Introduction
+  PRIMARY KEY (org_id, user_id, introduction_id)
+) WITHOUT ROWID;
+CREATE INDEX introductions_by_state ON introductions (org_id, user_id, state, introduction_id);
+)sql",
+      kIdempotencyMigration,
+      events::kOutboxMigration,
+      events::kProcessedEventsMigration,
+  };
+  return kMigrations;
+}
+
+absl::Status NotFound(const char* what) { return absl::NotFoundError(absl::StrCat(what, " not found")); }
+
+events::v1::Event NewEvent(const std::string& type, const Owner& owner) {
+  events::v1::Event e;
+  e.set_type(type);
+  e.set_source("interactions");
+  e.set_org_id(owner.org);
+  e.set_user_id(owner.user);
+  return e;
+}
+
+absl::StatusOr<pb::Interaction> ReadInteraction(Connection& conn, const Owner& owner, const std::string& id) {
+  auto st = conn.Prepare("SELECT data FROM interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("interaction");
+  pb::Interaction i;
+  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
+  return i;
+}
+
+absl::StatusOr<pb::Introduction> ReadIntroduction(Connection& conn, const Owner& owner, const std::string& id) {
+  auto st = conn.Prepare("SELECT data FROM introductions WHERE org_id = ? AND user_id = ? AND introduction_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("introduction");
+  pb::Introduction i;
+  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
+  return i;
+}
+
+constexpr char kLedgerColumns[] =
+    "contact_id, given_milli, received_milli, anchored, count, last_us, cadence_days";
+
+LedgerRow RowFrom(const sqlite::Statement& st) {
+  LedgerRow row;
+  row.contact_id = st.ColumnText(0);
+  row.given_milli = st.ColumnInt(1);
+  row.received_milli = st.ColumnInt(2);
+  row.anchored = st.ColumnDouble(3);
+  row.count = st.ColumnInt(4);
+  row.last_us = st.ColumnInt(5);
+  row.cadence_days = static_cast<int32_t>(st.ColumnInt(6));
+  return row;
+}
+
+// The stored row, or nullopt when the contact has none yet.
+absl::StatusOr<std::optional<LedgerRow>> ReadLedger(Connection& conn, const Owner& owner, const std::string& contact) {
+  auto st = conn.Prepare(absl::StrCat("SELECT ", kLedgerColumns,
+                                      " FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?"));
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::nullopt;
+  return RowFrom(st);
+}
+
+absl::Status WriteLedger(Connection& conn, const Owner& owner, const LedgerRow& row) {
+  auto st = conn.Prepare(
+      "INSERT OR REPLACE INTO ledger (org_id, user_id, contact_id, given_milli, received_milli, balance_milli, "
+      "anchored, count, last_us, cadence_days, next_due_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, row.contact_id).Bind(4, row.given_milli)
+      .Bind(5, row.received_milli).Bind(6, row.balance_milli()).Bind(7, row.anchored).Bind(8, row.count)
+      .Bind(9, row.last_us).Bind(10, static_cast<int64_t>(row.cadence_days)).Bind(11, row.next_due_us());
+  RETURN_IF_ERROR(st.Run());
+  events::v1::Event e = NewEvent("ledger.changed", owner);
+  *e.mutable_ledger() = ToEntry(row, absl::Now());
+  return events::AppendEvent(conn, std::move(e));
+}
+
+absl::StatusOr<int64_t> LatestInteractionUs(Connection& conn, const Owner& owner, const std::string& contact) {
+  auto st = conn.Prepare(
+      "SELECT MAX(occurred_us) FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row && !st.ColumnIsNull(0) ? st.ColumnInt(0) : 0;
+}
+
+// Inserts the interaction and adds its contribution to each contact's ledger.
+absl::Status InsertInteraction(Connection& conn, const Owner& owner, const pb::Interaction& interaction,
+                               const Cadences& cadences) {
+  int64_t occurred = TimestampToMicros(interaction.occurred_at());
+  auto st = conn.Prepare(
+      "INSERT INTO interactions (org_id, user_id, interaction_id, occurred_us, kind, data) VALUES (?, ?, ?, ?, ?, ?)");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, interaction.id()).Bind(4, occurred)
+      .Bind(5, static_cast<int>(interaction.kind())).BindBlob(6, interaction.SerializeAsString());
+  RETURN_IF_ERROR(st.Run());
+  for (const std::string& contact : interaction.contact_ids()) {
+    auto link = conn.Prepare(
+        "INSERT INTO interaction_contacts (org_id, user_id, contact_id, interaction_id, occurred_us) "
+        "VALUES (?, ?, ?, ?, ?)");
+    link.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact).Bind(4, interaction.id()).Bind(5, occurred);
+    RETURN_IF_ERROR(link.Run());
+    ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, contact));
+    LedgerRow row;
+    if (existing.has_value()) {
+      row = *existing;
+    } else {
+      row.contact_id = contact;
+      auto cadence = cadences.find(contact);
+      row.cadence_days = cadence != cadences.end() ? cadence->second : kDefaultCadenceDays;
+    }
+    ApplyContribution(interaction, +1, &row);
+    RETURN_IF_ERROR(WriteLedger(conn, owner, row));
+  }
+  return absl::OkStatus();
+}
+
+// Removes the interaction and its contribution; last interaction times move
+// back to what remains.
+absl::Status RemoveInteraction(Connection& conn, const Owner& owner, const pb::Interaction& interaction) {
+  auto del = conn.Prepare("DELETE FROM interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?");
+  del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, interaction.id());
+  RETURN_IF_ERROR(del.Run());
+  for (const std::string& contact : interaction.contact_ids()) {
+    auto unlink = conn.Prepare(
+        "DELETE FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ? AND interaction_id = ?");
+    unlink.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact).Bind(4, interaction.id());
+    RETURN_IF_ERROR(unlink.Run());
+    ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, contact));
+    if (!existing.has_value()) continue;  // the contact was deleted meanwhile
+    LedgerRow row = *existing;
+    ApplyContribution(interaction, -1, &row);
+    ASSIGN_OR_RETURN(row.last_us, LatestInteractionUs(conn, owner, contact));
+    RETURN_IF_ERROR(WriteLedger(conn, owner, row));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EmitInteraction(Connection& conn, const char* type, const Owner& owner, const pb::Interaction& i) {
+  events::v1::Event e = NewEvent(type, owner);
+  *e.mutable_interaction() = i;
+  e.mutable_interaction()->clear_notes();  // notes stay in this service
+  return events::AppendEvent(conn, std::move(e));
+}
+
+absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::Introduction& intro) {
+  auto st = conn.Prepare(
+      "INSERT OR REPLACE INTO introductions (org_id, user_id, introduction_id, state, data) VALUES (?, ?, ?, ?, ?)");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, intro.id()).Bind(4, static_cast<int>(intro.state()))
+      .BindBlob(5, intro.SerializeAsString());
+  RETURN_IF_ERROR(st.Run());
+  std::string state = pb::IntroductionState_Name(intro.state());
+  for (char& c : state) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  events::v1::Event e = NewEvent(absl::StrCat("introduction.", state), owner);
+  *e.mutable_introduction() = intro;
+  return events::AppendEvent(conn, std::move(e));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteInteractionsStore>> SqliteInteractionsStore::Open(const std::string& path) {
+  sqlite::Options options;
+  options.path = path;
+  options.migrations = Migrations();
+  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(options));
+  return std::unique_ptr<SqliteInteractionsStore>(new SqliteInteractionsStore(std::move(db)));
+}
+
+void SqliteInteractionsStore::CreateInteraction(const Owner& owner, const pb::Interaction& interaction,
+                                                const Cadences& cadences, const IdempotencyScope& idempotency,
+                                                const google::protobuf::Message& request,
+                                                Done<pb::Interaction> done) {
+  std::shared_ptr<google::protobuf::Message> req(request.New());
+  req->CopyFrom(request);
+  WriteWithResult<pb::Interaction>(
+      *db_,
+      [owner, interaction, cadences, idempotency, req](Connection& conn) -> absl::StatusOr<pb::Interaction> {
+        ASSIGN_OR_RETURN(std::optional<std::string> replay, LookupIdempotent(conn, idempotency, *req));
+        if (replay.has_value()) {
+          pb::Interaction first;
+          RETURN_IF_ERROR(ParseRow(*replay, &first));
+          return first;
+        }
+        RETURN_IF_ERROR(InsertInteraction(conn, owner, interaction, cadences));
+        RETURN_IF_ERROR(EmitInteraction(conn, "interaction.created", owner, interaction));
+        RETURN_IF_ERROR(RecordIdempotent(conn, idempotency, *req, interaction));
+        return interaction;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<pb::Interaction> SqliteInteractionsStore::GetInteraction(const Owner& owner, const std::string& id) {
+  pb::Interaction out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, ReadInteraction(conn, owner, id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+void SqliteInteractionsStore::UpdateInteraction(const Owner& owner, const std::string& id,
+                                                Mutation<pb::Interaction> mutate, const Cadences& cadences,
+                                                Done<pb::Interaction> done) {
+  WriteWithResult<pb::Interaction>(
+      *db_,
+      [owner, id, mutate = std::move(mutate), cadences](Connection& conn) -> absl::StatusOr<pb::Interaction> {
+        ASSIGN_OR_RETURN(pb::Interaction old, ReadInteraction(conn, owner, id));
+        pb::Interaction updated = old;
+        RETURN_IF_ERROR(mutate(updated));
+        // Take the old contribution out and put the new one in: kind,
+        // direction, time and contacts may all have changed.
+        RETURN_IF_ERROR(RemoveInteraction(conn, owner, old));
+        RETURN_IF_ERROR(InsertInteraction(conn, owner, updated, cadences));
+        RETURN_IF_ERROR(EmitInteraction(conn, "interaction.updated", owner, updated));
+        return updated;
+      },
+      std::move(done));
+}
+
+void SqliteInteractionsStore::DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) {
+  db_->WriteAsync(
+      [owner, id](Connection& conn) -> absl::Status {
+        ASSIGN_OR_RETURN(pb::Interaction old, ReadInteraction(conn, owner, id));
+        RETURN_IF_ERROR(RemoveInteraction(conn, owner, old));
+        return EmitInteraction(conn, "interaction.deleted", owner, old);
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::Interaction>> SqliteInteractionsStore::ListInteractions(
+    const Owner& owner, const InteractionFilter& filter, const std::optional<Cursor>& after, int limit) {
+  static constexpr char kSql[] =
+      "SELECT i.data FROM interactions i WHERE i.org_id = ?1 AND i.user_id = ?2 "
+      "AND (?3 = '' OR EXISTS (SELECT 1 FROM interaction_contacts c WHERE c.org_id = ?1 AND c.user_id = ?2 "
+      "     AND c.contact_id = ?3 AND c.interaction_id = i.interaction_id)) "
+      "AND (?4 = 0 OR i.kind = ?4) "
+      "AND (?5 = 0 OR i.occurred_us >= ?5) AND (?6 = 0 OR i.occurred_us < ?6) "
+      "AND (?7 = 0 OR i.occurred_us < ?8 OR (i.occurred_us = ?8 AND i.interaction_id < ?9)) "
+      "ORDER BY i.occurred_us DESC, i.interaction_id DESC LIMIT ?10";
+  std::vector<pb::Interaction> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(kSql);
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, filter.contact_id).Bind(4, static_cast<int>(filter.kind))
+        .Bind(5, filter.after_us).Bind(6, filter.before_us).Bind(7, after.has_value() ? 1 : 0)
+        .Bind(8, after.has_value() ? static_cast<int64_t>(after->value) : int64_t{0})
+        .Bind(9, after.has_value() ? after->id : std::string()).Bind(10, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::Interaction i;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
+      out.push_back(std::move(i));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<LedgerRow> SqliteInteractionsStore::GetLedgerRow(const Owner& owner, const std::string& contact_id) {
+  std::optional<LedgerRow> row;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(row, ReadLedger(conn, owner, contact_id));
+    return absl::OkStatus();
+  }));
+  if (!row.has_value()) return NotFound("ledger entry");
+  return *row;
+}
+
+absl::StatusOr<std::vector<LedgerRow>> SqliteInteractionsStore::ListLedger(const Owner& owner, LedgerOrder order,
+                                                                          const std::optional<Cursor>& after,
+                                                                          int limit) {
+  const char* column = "balance_milli";
+  bool descending = false;
+  switch (order) {
+    case LedgerOrder::kBalance: column = "balance_milli"; break;
+    case LedgerOrder::kStrength: column = "anchored"; descending = true; break;
+    case LedgerOrder::kNextDue: column = "next_due_us"; break;
+    case LedgerOrder::kLastInteraction: column = "last_us"; descending = true; break;
+  }
+  const char* cmp = descending ? "<" : ">";
+  const char* dir = descending ? "DESC" : "ASC";
+  std::string sql = absl::StrCat("SELECT ", kLedgerColumns, " FROM ledger WHERE org_id = ?1 AND user_id = ?2 ");
+  if (after.has_value()) {
+    absl::StrAppend(&sql, "AND (", column, " ", cmp, " ?3 OR (", column, " = ?3 AND contact_id ", cmp, " ?4)) ");
+  }
+  absl::StrAppend(&sql, "ORDER BY ", column, " ", dir, ", contact_id ", dir, " LIMIT ?5");
+  std::vector<LedgerRow> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(sql);
+    st.Bind(1, owner.org).Bind(2, owner.user);
+    if (after.has_value()) {
+      if (order == LedgerOrder::kStrength) {
+        st.Bind(3, after->value);
+      } else {
+        st.Bind(3, static_cast<int64_t>(after->value));
+      }
+      st.Bind(4, after->id);
+    }
+    st.Bind(5, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(RowFrom(st));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<LedgerRow> SqliteInteractionsStore::RecomputeLedgerRow(const Owner& owner,
+                                                                     const std::string& contact_id) {
+  LedgerRow row;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<LedgerRow> stored, ReadLedger(conn, owner, contact_id));
+    if (!stored.has_value()) return NotFound("ledger entry");
+    row.contact_id = contact_id;
+    row.cadence_days = stored->cadence_days;
+    auto st = conn.Prepare(
+        "SELECT i.data FROM interaction_contacts c JOIN interactions i ON i.org_id = c.org_id "
+        "AND i.user_id = c.user_id AND i.interaction_id = c.interaction_id "
+        "WHERE c.org_id = ? AND c.user_id = ? AND c.contact_id = ?");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool found, st.Step());
+      if (!found) break;
+      pb::Interaction i;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
+      ApplyContribution(i, +1, &row);
+    }
+    return absl::OkStatus();
+  }));
+  return row;
+}
+
+void SqliteInteractionsStore::CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
+                                                 const IdempotencyScope& idempotency,
+                                                 const google::protobuf::Message& request,
+                                                 Done<pb::Introduction> done) {
+  std::shared_ptr<google::protobuf::Message> req(request.New());
+  req->CopyFrom(request);
+  WriteWithResult<pb::Introduction>(
+      *db_,
+      [owner, introduction, idempotency, req](Connection& conn) -> absl::StatusOr<pb::Introduction> {
+        ASSIGN_OR_RETURN(std::optional<std::string> replay, LookupIdempotent(conn, idempotency, *req));
+        if (replay.has_value()) {
+          pb::Introduction first;
+          RETURN_IF_ERROR(ParseRow(*replay, &first));
+          return first;
+        }
+        RETURN_IF_ERROR(WriteIntroduction(conn, owner, introduction));
+        RETURN_IF_ERROR(RecordIdempotent(conn, idempotency, *req, introduction));
+        return introduction;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<pb::Introduction> SqliteInteractionsStore::GetIntroduction(const Owner& owner, const std::string& id) {
+  pb::Introduction out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, ReadIntroduction(conn, owner, id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+void SqliteInteractionsStore::TransitionIntroduction(const Owner& owner, const std::string& id,
+                                                     Mutation<pb::Introduction> mutate,
+                                                     std::optional<pb::Interaction> made_interaction,
+                                                     const Cadences& cadences, Done<pb::Introduction> done) {
+  WriteWithResult<pb::Introduction>(
+      *db_,
+      [owner, id, mutate = std::move(mutate), made_interaction, cadences](
+          Connection& conn) -> absl::StatusOr<pb::Introduction> {
+        ASSIGN_OR_RETURN(pb::Introduction intro, ReadIntroduction(conn, owner, id));
+        RETURN_IF_ERROR(mutate(intro));
+        if (intro.state() == pb::MADE && made_interaction.has_value()) {
+          pb::Interaction given = *made_interaction;
+          given.set_introduction_id(intro.id());
+          RETURN_IF_ERROR(InsertInteraction(conn, owner, given, cadences));
+          RETURN_IF_ERROR(EmitInteraction(conn, "interaction.created", owner, given));
+          intro.set_interaction_id(given.id());
+        }
+        RETURN_IF_ERROR(WriteIntroduction(conn, owner, intro));
+        return intro;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::Introduction>> SqliteInteractionsStore::ListIntroductions(
+    const Owner& owner, pb::IntroductionState state, const std::string& after_id, int limit) {
+  std::vector<pb::Introduction> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(
+        "SELECT data FROM introductions WHERE org_id = ?1 AND user_id = ?2 AND (?3 = 0 OR state = ?3) "
+        "AND introduction_id > ?4 ORDER BY introduction_id LIMIT ?5");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, static_cast<int>(state)).Bind(4, after_id).Bind(5, limit);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pb::Introduction i;
+      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
+      out.push_back(std::move(i));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status SqliteInteractionsStore::ApplyContactEvent(Connection& conn, const events::v1::Event& event) {
+  if (!event.has_contact()) return absl::OkStatus();
+  Owner owner{event.org_id(), event.user_id()};
+  const auto& contact = event.contact().contact();
+  if (event.type() == "contact.deleted") {
+    auto st = conn.Prepare("DELETE FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id());
+    return st.Run();
+  }
+  if (event.type() != "contact.created" && event.type() != "contact.updated") return absl::OkStatus();
+  int32_t cadence = contact.effective_cadence_days() > 0 ? contact.effective_cadence_days() : kDefaultCadenceDays;
+  ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, contact.id()));
+  LedgerRow row;
+  if (existing.has_value()) {
+    if (existing->cadence_days == cadence) return absl::OkStatus();
+    row = *existing;
+  } else {
+    row.contact_id = contact.id();
+  }
+  row.cadence_days = cadence;
+  return WriteLedger(conn, owner, row);
+}
+
+}  // namespace rapport::interactions

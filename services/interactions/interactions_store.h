@@ -1,0 +1,142 @@
+// Storage of the interactions service: interactions and the contacts they
+// name, the reciprocity ledger per (user, contact), introductions, idempotency
+// keys, the event outbox and the processed-events table of its consumer.
+//
+// InteractionsStore is the interface (a PostgreSQL twin can implement it);
+// SqliteInteractionsStore implements it on services/common/sqlite. Every call
+// is scoped by org and owning user: other tenants' rows answer NOT_FOUND.
+//
+// The ledger is maintained incrementally in the same transaction as each
+// interaction change (create, update, delete), and RecomputeLedgerRow
+// rebuilds a row from the interactions themselves; the two always agree.
+// Every change appends its events (interaction.*, introduction.*,
+// ledger.changed) to the outbox in that same transaction.
+//
+// Writes complete through callbacks once durable; reads return at once.
+// Thread-safety: all methods may be called concurrently.
+#ifndef RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_STORE_H_
+#define RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_STORE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "rapport/events/v1/events.pb.h"
+#include "rapport/interactions/v1/interactions.pb.h"
+#include "services/common/idempotency.h"
+#include "services/common/sqlite.h"
+#include "services/common/store_util.h"
+#include "services/interactions/ledger.h"
+
+namespace rapport::interactions {
+
+// Cadence (days) of each contact an interaction names, as profiles knows it;
+// used when a contact's ledger row is first created.
+using Cadences = std::map<std::string, int32_t>;
+
+struct InteractionFilter {
+  std::string contact_id;
+  pb::InteractionKind kind = pb::INTERACTION_KIND_UNSPECIFIED;
+  int64_t after_us = 0;   // occurred_at >= after (0: unbounded)
+  int64_t before_us = 0;  // occurred_at < before (0: unbounded)
+};
+
+// Position after which a page starts, in the list's order.
+struct Cursor {
+  double value = 0;  // sort value of the previous page's last row (exact for integers below 2^53)
+  std::string id;     // its id, breaking ties
+};
+
+enum class LedgerOrder { kBalance, kStrength, kNextDue, kLastInteraction };
+
+class InteractionsStore {
+ public:
+  virtual ~InteractionsStore() = default;
+
+  // Creates the interaction, updates the ledger of each contact it names, and
+  // records the response under the idempotency key (a replay returns the
+  // first result and changes nothing).
+  virtual void CreateInteraction(const Owner& owner, const pb::Interaction& interaction,
+                                 const Cadences& cadences, const IdempotencyScope& idempotency,
+                                 const google::protobuf::Message& request, Done<pb::Interaction> done) = 0;
+  virtual absl::StatusOr<pb::Interaction> GetInteraction(const Owner& owner, const std::string& id) = 0;
+  virtual void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
+                                 const Cadences& cadences, Done<pb::Interaction> done) = 0;
+  virtual void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) = 0;
+  // Newest first (occurred_at, then id, descending).
+  virtual absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(
+      const Owner& owner, const InteractionFilter& filter, const std::optional<Cursor>& after, int limit) = 0;
+
+  // NOT_FOUND when the contact has no ledger row (no interaction yet).
+  virtual absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
+  // Balance and strength descending; next due and last interaction ascending.
+  virtual absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
+                                                           const std::optional<Cursor>& after, int limit) = 0;
+  // The row rebuilt from the interactions alone (for audits and tests).
+  virtual absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
+
+  virtual void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
+                                  const IdempotencyScope& idempotency, const google::protobuf::Message& request,
+                                  Done<pb::Introduction> done) = 0;
+  virtual absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id) = 0;
+  // Applies mutate (a state transition) and emits introduction.<new state>.
+  // When the new state is MADE, also records made_interaction as an
+  // interaction (a give for the connector, a receive for the requester) and
+  // links it.
+  virtual void TransitionIntroduction(const Owner& owner, const std::string& id,
+                                      Mutation<pb::Introduction> mutate,
+                                      std::optional<pb::Interaction> made_interaction, const Cadences& cadences,
+                                      Done<pb::Introduction> done) = 0;
+  virtual absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(
+      const Owner& owner, pb::IntroductionState state, const std::string& after_id, int limit) = 0;
+};
+
+class SqliteInteractionsStore : public InteractionsStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<SqliteInteractionsStore>> Open(const std::string& path);
+
+  void CreateInteraction(const Owner& owner, const pb::Interaction& interaction, const Cadences& cadences,
+                         const IdempotencyScope& idempotency, const google::protobuf::Message& request,
+                         Done<pb::Interaction> done) override;
+  absl::StatusOr<pb::Interaction> GetInteraction(const Owner& owner, const std::string& id) override;
+  void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
+                         const Cadences& cadences, Done<pb::Interaction> done) override;
+  void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) override;
+  absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner,
+                                                               const InteractionFilter& filter,
+                                                               const std::optional<Cursor>& after,
+                                                               int limit) override;
+  absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id) override;
+  absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
+                                                   const std::optional<Cursor>& after, int limit) override;
+  absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) override;
+  void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
+                          const IdempotencyScope& idempotency, const google::protobuf::Message& request,
+                          Done<pb::Introduction> done) override;
+  absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id) override;
+  void TransitionIntroduction(const Owner& owner, const std::string& id, Mutation<pb::Introduction> mutate,
+                              std::optional<pb::Interaction> made_interaction, const Cadences& cadences,
+                              Done<pb::Introduction> done) override;
+  absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(const Owner& owner,
+                                                                 pb::IntroductionState state,
+                                                                 const std::string& after_id,
+                                                                 int limit) override;
+
+  // Keeps ledger cadences in step with profiles: contact.created/updated set
+  // the row's cadence; contact.deleted removes the row. Runs in the event
+  // consumer's transaction.
+  static absl::Status ApplyContactEvent(sqlite::Connection& conn, const events::v1::Event& event);
+
+  sqlite::Database& db() { return *db_; }
+
+ private:
+  explicit SqliteInteractionsStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  std::unique_ptr<sqlite::Database> db_;
+};
+
+}  // namespace rapport::interactions
+
+#endif  // RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_STORE_H_

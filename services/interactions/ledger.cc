@@ -1,0 +1,82 @@
+#include "services/interactions/ledger.h"
+
+#include <cmath>
+
+#include "services/common/time_util.h"
+
+namespace rapport::interactions {
+namespace {
+
+// 2020-01-01T00:00:00Z: the anchor of the decayed sums.
+constexpr int64_t kAnchorUs = int64_t{1577836800} * 1000000;
+constexpr double kHalfLifeUs = kHalfLifeDays * 86400.0 * 1e6;
+constexpr int64_t kDayUs = int64_t{86400} * 1000000;
+
+}  // namespace
+
+int64_t KindWeightMilli(pb::InteractionKind kind) {
+  switch (kind) {
+    case pb::REFERRAL: return 6000;
+    case pb::INTRODUCTION: return 5000;
+    case pb::RECOMMENDATION: return 4000;
+    case pb::MEETING: return 3000;
+    case pb::FAVOR: return 3000;
+    case pb::CONVERSATION: return 2000;
+    case pb::CALL: return 2000;
+    case pb::ENDORSEMENT: return 2000;
+    case pb::GIFT: return 2000;
+    case pb::EVENT: return 1500;
+    case pb::EMAIL: return 1000;
+    case pb::MESSAGE: return 1000;
+    case pb::BIRTHDAY_GREETING: return 1000;
+    case pb::CONGRATULATION: return 1000;
+    case pb::COMMENT: return 500;
+    case pb::POST_SHARED: return 500;
+    default: return 0;
+  }
+}
+
+int64_t LedgerRow::next_due_us() const {
+  return last_us == 0 ? 0 : last_us + int64_t{cadence_days} * kDayUs;
+}
+
+double AnchoredWeight(int64_t weight_milli, int64_t occurred_us) {
+  return (static_cast<double>(weight_milli) / 1000.0) *
+         std::exp2(static_cast<double>(occurred_us - kAnchorUs) / kHalfLifeUs);
+}
+
+void ApplyContribution(const pb::Interaction& interaction, int sign, LedgerRow* row) {
+  int64_t w = KindWeightMilli(interaction.kind());
+  if (interaction.direction() == pb::GAVE) row->given_milli += sign * w;
+  if (interaction.direction() == pb::RECEIVED) row->received_milli += sign * w;
+  row->count += sign;
+  row->anchored += sign * AnchoredWeight(w, TimestampToMicros(interaction.occurred_at()));
+  // Floating residue must not outlive the last interaction.
+  if (row->count == 0 || row->anchored < 0) row->anchored = 0;
+  if (sign > 0) row->last_us = std::max(row->last_us, TimestampToMicros(interaction.occurred_at()));
+}
+
+double StrengthAt(double anchored, absl::Time now) {
+  double decayed = anchored * std::exp2(-static_cast<double>(ToMicros(now) - kAnchorUs) / kHalfLifeUs);
+  return 100.0 * (1.0 - std::exp(-decayed / kStrengthScale));
+}
+
+pb::LedgerEntry ToEntry(const LedgerRow& row, absl::Time now) {
+  pb::LedgerEntry e;
+  e.set_contact_id(row.contact_id);
+  e.set_strength(std::round(StrengthAt(row.anchored, now) * 100.0) / 100.0);
+  e.set_given(row.given_milli / 1000.0);
+  e.set_received(row.received_milli / 1000.0);
+  e.set_balance(row.balance_milli() / 1000.0);
+  e.set_interaction_count(static_cast<int32_t>(row.count));
+  e.set_cadence_days(row.cadence_days);
+  if (row.last_us != 0) {
+    *e.mutable_last_interaction_time() = ToTimestamp(row.last_us);
+    *e.mutable_next_due_time() = ToTimestamp(row.next_due_us());
+    int64_t late = ToMicros(now) - row.next_due_us();
+    e.set_overdue_days(late > 0 ? static_cast<int32_t>(late / kDayUs) : 0);
+  }
+  return e;
+}
+
+}  // namespace rapport::interactions

@@ -1,0 +1,78 @@
+// The interactions service process: flags and environment -> config, open
+// the SQLite store, connect Redis, start the outbox relay and the consumer of
+// contact events, serve until SIGTERM, drain.
+#include <filesystem>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "absl/flags/flag.h"
+#include "services/common/config.h"
+#include "services/common/event_consumer.h"
+#include "services/common/log.h"
+#include "services/common/outbox.h"
+#include "services/common/redis_client.h"
+#include "services/common/server.h"
+#include "services/interactions/contact_checker.h"
+#include "services/interactions/interactions_service.h"
+#include "services/interactions/interactions_store.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:50052", "listen address (env INTERACTIONS_SERVICE_ADDR)");
+ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env PROFILES_SERVICE_ADDR)");
+ABSL_FLAG(int, profiles_deadline_ms, 2000, "deadline of calls to profiles (env RAPPORT_PROFILES_DEADLINE_MS)");
+ABSL_FLAG(std::string, consumer_name, "interactions-1",
+          "this process's name in the event consumer group; unique per replica (env RAPPORT_CONSUMER_NAME)");
+
+int main(int argc, char** argv) {
+  rapport::BlockTerminationSignals();
+  rapport::config::ParseFlags(argc, argv, "rapport interactions service",
+                              {{"addr", "INTERACTIONS_SERVICE_ADDR"},
+                               {"profiles_addr", "PROFILES_SERVICE_ADDR"},
+                               {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
+                               {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
+  rapport::log::Init("interactions", absl::GetFlag(FLAGS_log_level));
+  const std::string key = absl::GetFlag(FLAGS_internal_key);
+  if (key.empty()) {
+    rapport::log::Error("--internal_key (RAPPORT_INTERNAL_KEY) is required");
+    return 2;
+  }
+  std::filesystem::path dir = absl::GetFlag(FLAGS_data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  auto store = rapport::interactions::SqliteInteractionsStore::Open((dir / "interactions.db").string());
+  if (!store.ok()) {
+    rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
+    return 1;
+  }
+  rapport::redis::ClientOptions redis_options;
+  redis_options.addr = absl::GetFlag(FLAGS_redis_addr);
+  rapport::redis::Client redis(redis_options);
+  rapport::TenantSigner signer(key);
+
+  rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
+  relay.Start();
+  // Contact events keep each ledger row's cadence in step with the contact's tier.
+  rapport::events::ConsumerOptions consumer_options;
+  consumer_options.group = "interactions";
+  consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
+  rapport::events::EventConsumer consumer(&redis, &(*store)->db(), consumer_options,
+                                          &rapport::interactions::SqliteInteractionsStore::ApplyContactEvent);
+  consumer.Start();
+
+  auto profiles = grpc::CreateChannel(absl::GetFlag(FLAGS_profiles_addr), grpc::InsecureChannelCredentials());
+  rapport::interactions::ContactChecker checker(
+      profiles, &signer, std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::interactions::InteractionsServiceImpl service(store->get(), &checker, &signer);
+
+  rapport::ServerOptions options;
+  options.addr = absl::GetFlag(FLAGS_addr);
+  options.health_service = rapport::interactions::pb::InteractionsService::service_full_name();
+  absl::Status status = rapport::RunServer(options, {&service});
+  consumer.Stop();
+  relay.Stop();
+  if (!status.ok()) {
+    rapport::log::Error("server failed", {{"error", status.ToString()}});
+    return 1;
+  }
+  return 0;
+}
