@@ -11,78 +11,39 @@
 #include "services/common/ids.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
-#include "tests/testing/harness.h"
+#include "tests/testing/stack.h"
 
 namespace rapport {
 namespace {
 
 namespace pb = ::rapport::profiles::v1;
-using ::rapport::testing::FreePort;
-using ::rapport::testing::Process;
-using ::rapport::testing::RedisServer;
 using ::rapport::testing::WaitFor;
 
-constexpr char kInternalKey[] = "integration-test-internal-key";
+using ::rapport::testing::kTestInternalKey;
+using ::rapport::testing::Stack;
 
 class ProfilesIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(redis_.Start().ok());
-    data_dir_ = ::rapport::testing::TempDir("profiles_it");
-    port_ = FreePort();
+    ASSERT_TRUE(stack_.redis().Start().ok());
     StartProfiles();
-    channel_ = grpc::CreateChannel(Addr(), grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials());
     stub_ = pb::ProfilesService::NewStub(channel_);
   }
 
   virtual bool EntityCache() const { return false; }
-  std::string Addr() const { return "127.0.0.1:" + std::to_string(port_); }
 
   void StartProfiles() {
-    auto p = Process::Start(::rapport::testing::BinDir() + "/profiles", {"profiles"},
-                            {{"PROFILES_SERVICE_ADDR", Addr()},
-                             {"RAPPORT_INTERNAL_KEY", kInternalKey},
-                             {"RAPPORT_DATA_DIR", data_dir_},
-                             {"RAPPORT_REDIS_ADDR", redis_.addr()},
-                             {"RAPPORT_PROFILES_ENTITY_CACHE", EntityCache() ? "true" : "false"}},
-                            data_dir_ + "/profiles.log");
-    ASSERT_TRUE(p.ok()) << p.status();
-    profiles_ = std::move(*p);
-    ASSERT_TRUE(::rapport::testing::WaitForGrpcServing(Addr(), pb::ProfilesService::service_full_name(),
-                                                       std::chrono::seconds(20)))
-        << "profiles did not become healthy; see " << data_dir_ << "/profiles.log";
+    absl::Status s = stack_.Start("profiles", {{"RAPPORT_PROFILES_ENTITY_CACHE", EntityCache() ? "true" : "false"}});
+    ASSERT_TRUE(s.ok()) << s;
   }
 
-  // A client context signed for ctx, with a deadline.
-  std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx, const std::string& key = kInternalKey) {
-    auto c = std::make_unique<grpc::ClientContext>();
-    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    TenantSigner(key).Sign(ctx, c.get());
-    return c;
+  static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx, const std::string& key = kTestInternalKey) {
+    return Stack::Call(ctx, key);
   }
-
-  static TenantContext Platform() {
-    TenantContext t;
-    t.Add(api::v1::PLATFORM);
-    t.request_id = NewId();
-    return t;
-  }
-  static TenantContext Admin(const std::string& org) {
-    TenantContext t;
-    t.org_id = org;
-    t.Add(api::v1::ADMIN);
-    t.request_id = NewId();
-    return t;
-  }
-  static TenantContext UserCtx(const std::string& org, const std::string& user) {
-    TenantContext t;
-    t.org_id = org;
-    t.user_id = user;
-    t.Add(api::v1::READ);
-    t.Add(api::v1::WRITE);
-    t.request_id = NewId();
-    return t;
-  }
+  static TenantContext Platform() { return Stack::Platform(); }
+  static TenantContext Admin(const std::string& org) { return Stack::Admin(org); }
+  static TenantContext UserCtx(const std::string& org, const std::string& user) { return Stack::User(org, user); }
 
   // Creates an org and a user in it; returns the user's context.
   TenantContext NewOrgAndUser(const std::string& name, pb::CreateOrgResponse* org_out = nullptr) {
@@ -113,10 +74,7 @@ class ProfilesIntegrationTest : public ::testing::Test {
     return out;
   }
 
-  RedisServer redis_;
-  std::string data_dir_;
-  int port_ = 0;
-  std::unique_ptr<Process> profiles_;
+  Stack stack_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::ProfilesService::Stub> stub_;
 };
@@ -349,7 +307,7 @@ TEST_F(ProfilesIntegrationTest, UnsignedTamperedOrUnscopedCallsAreRefused) {
             grpc::UNAUTHENTICATED);
 
   grpc::ClientContext tampered;
-  TenantSigner signer(kInternalKey);
+  TenantSigner signer(kTestInternalKey);
   for (auto [k, v] : signer.Metadata(alice)) {
     if (k == kOrgHeader) v = "someone-elses-org";
     tampered.AddMetadata(k, v);
@@ -450,7 +408,7 @@ TEST_F(ProfilesIntegrationTest, AcknowledgedCreateSurvivesKill9) {
   TenantContext alice = NewOrgAndUser("acme");
   pb::Contact c = CreateContact(alice, "Survivor");
   ASSERT_FALSE(c.id().empty());
-  profiles_->Kill9();
+  stack_.Kill9("profiles");
   StartProfiles();
   pb::GetContactRequest get;
   get.set_contact_id(c.id());
@@ -474,7 +432,7 @@ TEST_F(ProfilesCacheIntegrationTest, RedisDownMidTestThenBackWithoutStaleReads) 
   ASSERT_TRUE(stub_->GetContact(Call(alice).get(), get, &out).ok());  // fills the cache
   ASSERT_TRUE(stub_->GetContact(Call(alice).get(), get, &out).ok());
 
-  redis_.Kill9();
+  stack_.redis().Kill9();
   // Every call still succeeds, reads and writes.
   ASSERT_TRUE(stub_->GetContact(Call(alice).get(), get, &out).ok());
   pb::UpdateContactRequest upd;
@@ -487,7 +445,7 @@ TEST_F(ProfilesCacheIntegrationTest, RedisDownMidTestThenBackWithoutStaleReads) 
   pb::Profile me;
   ASSERT_TRUE(stub_->GetMe(Call(alice).get(), pb::GetMeRequest(), &me).ok());
 
-  ASSERT_TRUE(redis_.Start().ok());
+  ASSERT_TRUE(stack_.redis().Start().ok());
   // After Redis is back, reads are correct and the cache fills again.
   ASSERT_TRUE(WaitFor([&] {
     pb::Contact fresh;
@@ -504,16 +462,18 @@ TEST_F(ProfilesCacheIntegrationTest, RedisDownMidTestThenBackWithoutStaleReads) 
   pb::DeleteContactResponse dr;
   ASSERT_TRUE(stub_->DeleteContact(Call(alice).get(), del, &dr).ok());
   EXPECT_EQ(stub_->GetContact(Call(alice).get(), get, &out).error_code(), grpc::NOT_FOUND);
-  // The cache really is used: the key exists in Redis after a read.
+  // The cache is in use again: a read puts the contact in Redis.
   get.set_contact_id(other.id());
-  ASSERT_TRUE(stub_->GetContact(Call(alice).get(), get, &out).ok());
   redis::ClientOptions options;
-  options.addr = redis_.addr();
+  options.addr = stack_.redis().addr();
   redis::Client client(options);
-  auto exists = client.Command(
-      {"EXISTS", absl::StrCat(alice.org_id, ":profiles:contact:", alice.user_id, ":", other.id())});
-  ASSERT_TRUE(exists.ok()) << exists.status();
-  EXPECT_EQ(exists->integer, 1);
+  const std::string key = absl::StrCat(alice.org_id, ":profiles:contact:", alice.user_id, ":", other.id());
+  EXPECT_TRUE(WaitFor([&] {
+    if (!stub_->GetContact(Call(alice).get(), get, &out).ok()) return false;
+    auto exists = client.Command({"EXISTS", key});
+    return exists.ok() && exists->integer == 1;
+  }, std::chrono::seconds(5)));
+  EXPECT_EQ(out.display_name(), "Created while Redis was down");
 }
 
 }  // namespace

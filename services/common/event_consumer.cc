@@ -406,7 +406,7 @@ absl::StatusOr<int> EventConsumer::Impl::Process(
   for (size_t k = 0; k < results.size(); ++k) {
     const Entry& entry = entries[handled_index[k]];
     const events::v1::Event& event = *to_handle[k];
-    if (true) {
+    if (results[k].ok()) {
       acks.push_back(entry.id);
       continue;
     }

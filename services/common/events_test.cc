@@ -267,6 +267,22 @@ TEST_F(EventsTest, EventsWaitWhileRedisIsDownAndArePublishedOnce) {
   EXPECT_EQ(unique.size(), 100u);
 }
 
+TEST_F(EventsTest, RowsStayUnsentWhenRedisRefusesTheWrite) {
+  OutboxRelay relay(db_.get(), redis_.get(), Relay());
+  ASSERT_TRUE(redis_->Command({"SET", kEventStream, "not a stream"}).ok());
+  for (int i = 0; i < 3; ++i) Append(MakeEvent("contact.created"));
+  auto published = relay.PublishOnce();
+  EXPECT_FALSE(published.ok());
+  EXPECT_NE(published.status().message().find("WRONGTYPE"), std::string::npos)
+      << published.status();
+  EXPECT_EQ(relay.PendingCount().value_or(-1), 3);
+
+  ASSERT_TRUE(redis_->Command({"DEL", kEventStream}).ok());
+  EXPECT_EQ(relay.PublishOnce().value_or(-1), 3);
+  EXPECT_EQ(relay.PendingCount().value_or(-1), 0);
+  EXPECT_EQ(XLen(kEventStream), 3);
+}
+
 TEST_F(EventsTest, RepublishedEventsAreProcessedOnceByDurableConsumer) {
   OutboxRelay relay(db_.get(), redis_.get(), Relay());
   for (int i = 0; i < 10; ++i) Append(MakeEvent("contact.created"));

@@ -1,16 +1,14 @@
 #include "services/common/health.h"
 
-#include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
 #include <future>
 #include <thread>
 
 #include "rapport/api/v1/health.pb.h"
+#include "services/common/channel.h"
 
 namespace rapport {
 
@@ -31,12 +29,7 @@ bool CheckServing(const std::shared_ptr<grpc::Channel>& channel, const std::stri
 
 bool WaitForServing(const std::string& addr, const std::string& service,
                     std::chrono::milliseconds deadline) {
-  // Short reconnect backoff: the default (1 s growing to 120 s) would outlast the deadline.
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
-  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  auto channel = CreateServiceChannel(addr);
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (true) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());

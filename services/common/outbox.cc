@@ -180,12 +180,17 @@ absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
   }));
   if (rows.empty()) return 0;
 
-  const std::string max_len = std::to_string(options.max_len);
   std::vector<std::vector<std::string>> commands;
   commands.reserve(rows.size());
   for (const OutboxRow& row : rows) {
-    commands.push_back({"XADD", options.stream, "MAXLEN", "~", max_len, "*", "id", row.event_id,
-                        "type", row.type, "org", row.org_id, "data", row.data});
+    std::vector<std::string> xadd = {"XADD", options.stream};
+    // MAXLEN ~ 0 would empty the stream; a non-positive max_len means no trimming.
+    if (options.max_len > 0) {
+      xadd.insert(xadd.end(), {"MAXLEN", "~", std::to_string(options.max_len)});
+    }
+    xadd.insert(xadd.end(), {"*", "id", row.event_id, "type", row.type, "org", row.org_id,
+                             "data", row.data});
+    commands.push_back(std::move(xadd));
   }
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis->Pipeline(commands));
 

@@ -3,10 +3,8 @@
 // contact events, serve until SIGTERM, drain.
 #include <filesystem>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include "absl/flags/flag.h"
+#include "services/common/channel.h"
 #include "services/common/config.h"
 #include "services/common/event_consumer.h"
 #include "services/common/log.h"
@@ -59,7 +57,7 @@ int main(int argc, char** argv) {
                                           &rapport::interactions::SqliteInteractionsStore::ApplyContactEvent);
   consumer.Start();
 
-  auto profiles = grpc::CreateChannel(absl::GetFlag(FLAGS_profiles_addr), grpc::InsecureChannelCredentials());
+  auto profiles = rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr));
   rapport::interactions::ContactChecker checker(
       profiles, &signer, std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
   rapport::interactions::InteractionsServiceImpl service(store->get(), &checker, &signer);

@@ -1,5 +1,7 @@
 #include "tests/testing/harness.h"
 
+#include "services/common/health.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -12,12 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/support/channel_arguments.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/support/byte_buffer.h>
-#include <grpcpp/support/slice.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,7 +21,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <future>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -263,104 +258,9 @@ bool RedisServer::Ping() {
   return ok;
 }
 
-namespace {
-
-// Debian's gRPC ships no generated client for grpc.health.v1, so the request
-// and response (one field each) are encoded by hand and sent with GenericStub.
-//   HealthCheckRequest  { string service = 1; }
-//   HealthCheckResponse { ServingStatus status = 1; }  // SERVING = 1
-std::string EncodeHealthRequest(const std::string& service) {
-  std::string out;
-  if (service.empty()) return out;
-  out.push_back(0x0A);
-  size_t len = service.size();
-  while (len >= 0x80) {
-    out.push_back(static_cast<char>((len & 0x7F) | 0x80));
-    len >>= 7;
-  }
-  out.push_back(static_cast<char>(len));
-  out += service;
-  return out;
-}
-
-bool ReadVarint(const std::string& in, size_t* pos, uint64_t* value) {
-  *value = 0;
-  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
-    uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
-    *value |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-// Returns the status field of a HealthCheckResponse (0 = UNKNOWN when absent).
-uint64_t DecodeHealthStatus(const std::string& in) {
-  uint64_t status = 0;
-  size_t pos = 0;
-  while (pos < in.size()) {
-    uint64_t tag;
-    if (!ReadVarint(in, &pos, &tag)) return 0;
-    uint64_t field = tag >> 3, wire = tag & 7;
-    uint64_t v;
-    if (wire == 0) {
-      if (!ReadVarint(in, &pos, &v)) return 0;
-      if (field == 1) status = v;
-    } else if (wire == 2) {
-      if (!ReadVarint(in, &pos, &v) || v > in.size() - pos) return 0;
-      pos += v;
-    } else if (wire == 1) {
-      pos += 8;
-    } else if (wire == 5) {
-      pos += 4;
-    } else {
-      return 0;
-    }
-  }
-  return status;
-}
-
-}  // namespace
-
 bool WaitForGrpcServing(const std::string& addr, const std::string& service,
                         std::chrono::milliseconds deadline) {
-  // Short reconnect backoff: the server usually starts after the first attempt,
-  // and the default backoff (1 s growing to 120 s) would outlast the deadline.
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
-  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
-  grpc::GenericStub stub(channel);
-  const std::string request_bytes = EncodeHealthRequest(service);
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (true) {
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    auto attempt = std::clamp(remaining, std::chrono::milliseconds(1), std::chrono::milliseconds(1000));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + attempt);
-    context.set_wait_for_ready(true);  // wait (up to the deadline) for the connection
-    grpc::Slice slice(request_bytes);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
-    std::promise<grpc::Status> done;
-    auto result = done.get_future();
-    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                   &response, [&done](grpc::Status s) { done.set_value(std::move(s)); });
-    grpc::Status status = result.get();
-    if (status.ok()) {
-      std::vector<grpc::Slice> slices;
-      std::string bytes;
-      if (response.Dump(&slices).ok()) {
-        for (const grpc::Slice& s : slices) {
-          bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-        }
-        if (DecodeHealthStatus(bytes) == 1) return true;
-      }
-    }
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return WaitForServing(addr, service, deadline);
 }
 
 }  // namespace rapport::testing

@@ -1,0 +1,346 @@
+// End-to-end tests of the interactions service with a real redis-server and
+// the real profiles and interactions binaries.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "rapport/events/v1/events.pb.h"
+#include "rapport/interactions/v1/interactions.grpc.pb.h"
+#include "rapport/profiles/v1/profiles.grpc.pb.h"
+#include "services/common/ids.h"
+#include "services/common/redis_client.h"
+#include "tests/testing/stack.h"
+
+namespace rapport {
+namespace {
+
+namespace ppb = ::rapport::profiles::v1;
+namespace ipb = ::rapport::interactions::v1;
+using ::rapport::testing::Stack;
+using ::rapport::testing::WaitFor;
+
+struct StreamEntry {
+  std::string type;
+  std::string event_id;
+  events::v1::Event event;
+};
+
+class InteractionsIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stack_.redis().Start().ok());
+    ASSERT_TRUE(stack_.Start("profiles").ok());
+    ASSERT_TRUE(stack_.Start("interactions").ok());
+    profiles_ = ppb::ProfilesService::NewStub(
+        grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+    interactions_ = ipb::InteractionsService::NewStub(
+        grpc::CreateChannel(stack_.Addr("interactions"), grpc::InsecureChannelCredentials()));
+  }
+
+  // A new org with one user; returns the user's context.
+  TenantContext NewUser(const std::string& org_name, std::string org_id = "") {
+    if (org_id.empty()) {
+      ppb::CreateOrgRequest req;
+      req.set_display_name(org_name);
+      ppb::CreateOrgResponse org;
+      EXPECT_TRUE(profiles_->CreateOrg(Stack::Call(Stack::Platform()).get(), req, &org).ok());
+      org_id = org.org().id();
+    }
+    ppb::CreateUserRequest ureq;
+    ureq.set_display_name("user");
+    ureq.set_email(NewId() + "@" + org_name + ".test");
+    ppb::User user;
+    grpc::Status s = profiles_->CreateUser(Stack::Call(Stack::Admin(org_id)).get(), ureq, &user);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return Stack::User(org_id, user.id());
+  }
+
+  std::string NewContact(const TenantContext& who, const std::string& name, ppb::Tier tier = ppb::CLOSE) {
+    ppb::CreateContactRequest req;
+    req.mutable_contact()->set_display_name(name);
+    req.mutable_contact()->set_tier(tier);
+    ppb::Contact c;
+    grpc::Status s = profiles_->CreateContact(Stack::Call(who).get(), req, &c);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return c.id();
+  }
+
+  grpc::Status Log(const TenantContext& who, std::vector<std::string> contacts, ipb::InteractionKind kind,
+                   ipb::Direction dir, ipb::Interaction* out, const std::string& idempotency_key = "") {
+    ipb::CreateInteractionRequest req;
+    req.mutable_interaction()->set_kind(kind);
+    req.mutable_interaction()->set_direction(dir);
+    req.mutable_interaction()->set_summary("coffee");
+    for (auto& c : contacts) req.mutable_interaction()->add_contact_ids(c);
+    TenantContext t = who;
+    t.idempotency_key = idempotency_key;
+    return interactions_->CreateInteraction(Stack::Call(t).get(), req, out);
+  }
+
+  std::vector<StreamEntry> Stream() {
+    redis::ClientOptions options;
+    options.addr = stack_.redis().addr();
+    redis::Client client(options);
+    std::vector<StreamEntry> out;
+    auto reply = client.Command({"XRANGE", "rapport:events", "-", "+"});
+    if (!reply.ok()) return out;
+    for (const redis::Reply& entry : reply->elements) {
+      if (entry.elements.size() != 2) continue;
+      StreamEntry e;
+      const auto& fields = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].str == "type") e.type = fields[i + 1].str;
+        if (fields[i].str == "id") e.event_id = fields[i + 1].str;
+        if (fields[i].str == "data") e.event.ParseFromString(fields[i + 1].str);
+      }
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  int CountType(const std::string& type, std::set<std::string>* ids = nullptr) {
+    int n = 0;
+    for (const auto& e : Stream()) {
+      if (e.type != type) continue;
+      ++n;
+      if (ids != nullptr) ids->insert(e.event_id);
+    }
+    return n;
+  }
+
+  Stack stack_;
+  std::unique_ptr<ppb::ProfilesService::Stub> profiles_;
+  std::unique_ptr<ipb::InteractionsService::Stub> interactions_;
+};
+
+TEST_F(InteractionsIntegrationTest, LogsUpdatesAndDeletesWithAnExactLedger) {
+  TenantContext alice = NewUser("acme");
+  std::string bob = NewContact(alice, "Bob", ppb::INNER);
+  ipb::Interaction met;
+  ASSERT_TRUE(Log(alice, {bob}, ipb::MEETING, ipb::RECEIVED, &met).ok());
+  ipb::GetLedgerRequest lreq;
+  lreq.set_contact_id(bob);
+  ipb::LedgerEntry ledger;
+  ASSERT_TRUE(interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok());
+  EXPECT_DOUBLE_EQ(ledger.received(), 3.0);
+  EXPECT_DOUBLE_EQ(ledger.balance(), -3.0);
+  EXPECT_EQ(ledger.cadence_days(), 14);  // INNER, from profiles
+  EXPECT_EQ(ledger.interaction_count(), 1);
+  EXPECT_NEAR(ledger.strength(), 25.92, 0.05);
+
+  ipb::UpdateInteractionRequest upd;
+  upd.set_interaction_id(met.id());
+  upd.mutable_interaction()->set_direction(ipb::GAVE);
+  ipb::Interaction updated;
+  ASSERT_TRUE(interactions_->UpdateInteraction(Stack::Call(alice).get(), upd, &updated).ok());
+  ASSERT_TRUE(interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok());
+  EXPECT_DOUBLE_EQ(ledger.balance(), 3.0);
+
+  ipb::ListInteractionsRequest list;
+  list.set_contact_id(bob);
+  ipb::ListInteractionsResponse listed;
+  ASSERT_TRUE(interactions_->ListInteractions(Stack::Call(alice).get(), list, &listed).ok());
+  EXPECT_EQ(listed.interactions_size(), 1);
+
+  ipb::DeleteInteractionRequest del;
+  del.set_interaction_id(met.id());
+  ipb::DeleteInteractionResponse dr;
+  ASSERT_TRUE(interactions_->DeleteInteraction(Stack::Call(alice).get(), del, &dr).ok());
+  ASSERT_TRUE(interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok());
+  EXPECT_EQ(ledger.interaction_count(), 0);
+  EXPECT_FALSE(ledger.has_last_interaction_time());
+
+  // A contact with no interaction yet has an empty ledger entry; a stranger's id is NOT_FOUND.
+  std::string carol = NewContact(alice, "Carol", ppb::ACQUAINTANCE);
+  lreq.set_contact_id(carol);
+  ASSERT_TRUE(interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok());
+  EXPECT_EQ(ledger.cadence_days(), 180);
+  lreq.set_contact_id(NewId());
+  EXPECT_EQ(interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).error_code(), grpc::NOT_FOUND);
+}
+
+TEST_F(InteractionsIntegrationTest, TenantIsolation) {
+  TenantContext alice = NewUser("acme");
+  TenantContext bob = NewUser("acme", alice.org_id);  // a teammate
+  TenantContext mallory = NewUser("evil");
+  std::string alices_contact = NewContact(alice, "Dana");
+  std::string bobs_contact = NewContact(bob, "Eve");
+  ipb::Interaction mine;
+  ASSERT_TRUE(Log(alice, {alices_contact}, ipb::CALL, ipb::MUTUAL, &mine).ok());
+
+  for (const TenantContext& other : {bob, mallory}) {
+    ipb::GetInteractionRequest get;
+    get.set_interaction_id(mine.id());
+    ipb::Interaction out;
+    EXPECT_EQ(interactions_->GetInteraction(Stack::Call(other).get(), get, &out).error_code(), grpc::NOT_FOUND);
+    ipb::GetLedgerRequest lreq;
+    lreq.set_contact_id(alices_contact);
+    ipb::LedgerEntry ledger;
+    EXPECT_EQ(interactions_->GetLedger(Stack::Call(other).get(), lreq, &ledger).error_code(), grpc::NOT_FOUND);
+    ipb::DeleteInteractionRequest del;
+    del.set_interaction_id(mine.id());
+    ipb::DeleteInteractionResponse dr;
+    EXPECT_EQ(interactions_->DeleteInteraction(Stack::Call(other).get(), del, &dr).error_code(), grpc::NOT_FOUND);
+    ipb::ListLedgerResponse entries;
+    ASSERT_TRUE(interactions_->ListLedger(Stack::Call(other).get(), ipb::ListLedgerRequest(), &entries).ok());
+    for (const auto& e : entries.entries()) EXPECT_NE(e.contact_id(), alices_contact);
+  }
+  // An interaction naming another user's contact is rejected, naming the field.
+  ipb::Interaction out;
+  grpc::Status s = Log(alice, {alices_contact, bobs_contact}, ipb::MEETING, ipb::GAVE, &out);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("contactIds[1]"), std::string::npos) << s.error_message();
+}
+
+TEST_F(InteractionsIntegrationTest, IdempotentCreateRetriedFiveTimesMakesOneRow) {
+  TenantContext alice = NewUser("acme");
+  std::string c = NewContact(alice, "Frank");
+  std::set<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ipb::Interaction out;
+    grpc::Status s = Log(alice, {c}, ipb::EMAIL, ipb::GAVE, &out, "retry-key-1");
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ids.insert(out.id());
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  ipb::ListInteractionsResponse listed;
+  ASSERT_TRUE(interactions_->ListInteractions(Stack::Call(alice).get(), ipb::ListInteractionsRequest(), &listed).ok());
+  EXPECT_EQ(listed.interactions_size(), 1);
+  ipb::Interaction other;
+  grpc::Status mismatch = Log(alice, {c}, ipb::MEETING, ipb::GAVE, &other, "retry-key-1");
+  EXPECT_EQ(mismatch.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_NE(mismatch.error_message().find("Idempotency-Key"), std::string::npos);
+}
+
+TEST_F(InteractionsIntegrationTest, OutboxHoldsEventsWhileRedisIsDownAndPublishesEachOnce) {
+  TenantContext alice = NewUser("acme");
+  std::string c = NewContact(alice, "Grace");
+  stack_.redis().Kill9();
+  for (int i = 0; i < 100; ++i) {
+    ipb::Interaction out;
+    grpc::Status s = Log(alice, {c}, ipb::MESSAGE, ipb::GAVE, &out);
+    ASSERT_TRUE(s.ok()) << i << ": " << s.error_message();
+  }
+  ASSERT_TRUE(stack_.redis().Start().ok());  // an empty Redis: everything must come from the outboxes
+  std::set<std::string> ids;
+  ASSERT_TRUE(WaitFor([&] { return CountType("interaction.created") >= 100; }, std::chrono::seconds(20)))
+      << CountType("interaction.created");
+  EXPECT_EQ(CountType("interaction.created", &ids), 100);
+  EXPECT_EQ(ids.size(), 100u);
+}
+
+TEST_F(InteractionsIntegrationTest, AcknowledgedCreateSurvivesKill9WithItsEvent) {
+  TenantContext alice = NewUser("acme");
+  std::string c = NewContact(alice, "Heidi");
+  ipb::Interaction out;
+  ASSERT_TRUE(Log(alice, {c}, ipb::GIFT, ipb::GAVE, &out).ok());
+  stack_.Kill9("interactions");
+  ASSERT_TRUE(stack_.Start("interactions").ok());
+  ipb::GetInteractionRequest get;
+  get.set_interaction_id(out.id());
+  ipb::Interaction got;
+  ASSERT_TRUE(interactions_->GetInteraction(Stack::Call(alice).get(), get, &got).ok());
+  EXPECT_EQ(got.kind(), ipb::GIFT);
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& e : Stream()) {
+      if (e.type == "interaction.created" && e.event.interaction().id() == out.id()) return true;
+    }
+    return false;
+  }, std::chrono::seconds(10)));
+}
+
+TEST_F(InteractionsIntegrationTest, ProfilesDownGivesUnavailable) {
+  TenantContext alice = NewUser("acme");
+  std::string c = NewContact(alice, "Ivan");
+  stack_.Kill9("profiles");
+  ipb::Interaction out;
+  grpc::Status s = Log(alice, {c}, ipb::CALL, ipb::GAVE, &out);
+  EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
+  ASSERT_TRUE(stack_.Start("profiles").ok());
+  // The channel reconnects by itself within about a second.
+  EXPECT_TRUE(WaitFor([&] { return Log(alice, {c}, ipb::CALL, ipb::GAVE, &out).ok(); }, std::chrono::seconds(5)));
+}
+
+TEST_F(InteractionsIntegrationTest, IntroductionLifecycleCreditsTheConnector) {
+  TenantContext alice = NewUser("acme");
+  std::string a = NewContact(alice, "Judy");
+  std::string b = NewContact(alice, "Ken");
+  ipb::CreateIntroductionRequest create;
+  create.set_mode(ipb::CONNECT);
+  create.set_contact_a_id(a);
+  create.set_contact_b_id(b);
+  create.set_reason("both into compilers");
+  ipb::Introduction intro;
+  ASSERT_TRUE(interactions_->CreateIntroduction(Stack::Call(alice).get(), create, &intro).ok());
+  EXPECT_EQ(intro.state(), ipb::REQUESTED);
+
+  ipb::MakeIntroductionRequest make;
+  make.set_id(intro.id());
+  EXPECT_EQ(interactions_->MakeIntroduction(Stack::Call(alice).get(), make, &intro).error_code(),
+            grpc::FAILED_PRECONDITION);
+  for (ipb::Party party : {ipb::A, ipb::B}) {
+    ipb::RespondIntroductionRequest respond;
+    respond.set_id(intro.id());
+    respond.set_party(party);
+    respond.set_accept(true);
+    ASSERT_TRUE(interactions_->RespondIntroduction(Stack::Call(alice).get(), respond, &intro).ok());
+  }
+  EXPECT_EQ(intro.state(), ipb::ACCEPTED);
+  ASSERT_TRUE(interactions_->MakeIntroduction(Stack::Call(alice).get(), make, &intro).ok());
+  EXPECT_EQ(intro.state(), ipb::MADE);
+  EXPECT_FALSE(intro.interaction_id().empty());
+  for (const std::string& contact : {a, b}) {
+    ipb::GetLedgerRequest lreq;
+    lreq.set_contact_id(contact);
+    ipb::LedgerEntry ledger;
+    ASSERT_TRUE(interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok());
+    EXPECT_DOUBLE_EQ(ledger.given(), 5.0);  // an introduction given to each side
+  }
+  ipb::CompleteIntroductionRequest complete;
+  complete.set_id(intro.id());
+  complete.set_outcome("they are building a compiler together");
+  ASSERT_TRUE(interactions_->CompleteIntroduction(Stack::Call(alice).get(), complete, &intro).ok());
+  EXPECT_EQ(intro.state(), ipb::COMPLETED);
+  ipb::ListIntroductionsRequest list;
+  list.set_state(ipb::COMPLETED);
+  ipb::ListIntroductionsResponse listed;
+  ASSERT_TRUE(interactions_->ListIntroductions(Stack::Call(alice).get(), list, &listed).ok());
+  EXPECT_EQ(listed.introductions_size(), 1);
+  ASSERT_TRUE(WaitFor([&] { return CountType("introduction.completed") == 1; }, std::chrono::seconds(10)));
+}
+
+TEST_F(InteractionsIntegrationTest, ContactTierChangeReachesTheLedgerThroughEvents) {
+  TenantContext alice = NewUser("acme");
+  std::string c = NewContact(alice, "Leo", ppb::NETWORK);
+  ipb::Interaction out;
+  ASSERT_TRUE(Log(alice, {c}, ipb::CALL, ipb::GAVE, &out).ok());
+  ppb::UpdateContactRequest upd;
+  upd.set_contact_id(c);
+  upd.mutable_contact()->set_tier(ppb::INNER);
+  ppb::Contact updated;
+  ASSERT_TRUE(profiles_->UpdateContact(Stack::Call(alice).get(), upd, &updated).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    ipb::GetLedgerRequest lreq;
+    lreq.set_contact_id(c);
+    ipb::LedgerEntry ledger;
+    return interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok() && ledger.cadence_days() == 14;
+  }, std::chrono::seconds(10)));
+}
+
+TEST_F(InteractionsIntegrationTest, BadInputIsInvalidArgument) {
+  TenantContext alice = NewUser("acme");
+  ipb::Interaction out;
+  grpc::Status s = Log(alice, {}, ipb::INTERACTION_KIND_UNSPECIFIED, ipb::GAVE, &out);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("interaction.kind"), std::string::npos);
+  EXPECT_NE(s.error_message().find("interaction.contactIds"), std::string::npos);
+  ipb::ListLedgerRequest bad_order;
+  bad_order.set_order_by("karma");
+  ipb::ListLedgerResponse resp;
+  EXPECT_EQ(interactions_->ListLedger(Stack::Call(alice).get(), bad_order, &resp).error_code(), grpc::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace rapport
