@@ -16,8 +16,14 @@
 // - In memory (no database; for read models rebuilt at start): a bounded set
 //   of recently seen ids.
 //
-// Thread-safety: Start/Stop/PollOnce from one owner thread; the handler is
-// called on the consumer's thread, one event at a time, in stream order.
+// Thread-safety: Start/Stop/PollOnce from one owner thread. An in-memory
+// handler runs on the consumer's thread; a durable handler runs on the
+// Database's writer thread inside the write transaction, so it must use only
+// the conn it is given (never db->Write) and be quick. Events are handled one
+// at a time, in stream order except that retried and reclaimed entries come
+// after newer ones. claim_idle must exceed the slowest batch, or entries still
+// being handled are reclaimed (dedupe makes that harmless, but wasteful).
+// processed_events has no retention yet: it grows with the event count.
 #ifndef RAPPORT_SERVICES_COMMON_EVENT_CONSUMER_H_
 #define RAPPORT_SERVICES_COMMON_EVENT_CONSUMER_H_
 

@@ -45,7 +45,7 @@ absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event);
 
 struct RelayOptions {
   std::string stream = kEventStream;
-  int64_t max_len = 1000000;  // approximate MAXLEN of the stream
+  int64_t max_len = 1000000;  // approximate MAXLEN of the stream; <= 0: no trimming
   int batch = 256;            // rows per XADD pipeline
   std::chrono::milliseconds poll_interval{50};   // idle wait between scans
   std::chrono::milliseconds retry_interval{500};  // wait after Redis failed
