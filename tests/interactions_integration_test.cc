@@ -251,16 +251,22 @@ TEST_F(InteractionsIntegrationTest, AcknowledgedCreateSurvivesKill9WithItsEvent)
   }, std::chrono::seconds(10)));
 }
 
-TEST_F(InteractionsIntegrationTest, ProfilesDownGivesUnavailable) {
+TEST_F(InteractionsIntegrationTest, ProfilesDownGivesUnavailableForContactsNotKnownLocally) {
   TenantContext alice = NewUser("acme");
-  std::string c = NewContact(alice, "Ivan");
-  stack_.Kill9("profiles");
+  std::string known = NewContact(alice, "Ivan");
   ipb::Interaction out;
-  grpc::Status s = Log(alice, {c}, ipb::CALL, ipb::GAVE, &out);
+  ASSERT_TRUE(Log(alice, {known}, ipb::CALL, ipb::GAVE, &out).ok());  // confirmed by profiles once
+  // With Redis down, interactions cannot hear of the next contact by event.
+  stack_.redis().Kill9();
+  std::string fresh = NewContact(alice, "Judy");
+  stack_.Kill9("profiles");
+  grpc::Status s = Log(alice, {fresh}, ipb::CALL, ipb::GAVE, &out);
   EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
+  // A contact already confirmed is still accepted from the local copy.
+  EXPECT_TRUE(Log(alice, {known}, ipb::MESSAGE, ipb::GAVE, &out).ok());
   ASSERT_TRUE(stack_.Start("profiles").ok());
   // The channel reconnects by itself within about a second.
-  EXPECT_TRUE(WaitFor([&] { return Log(alice, {c}, ipb::CALL, ipb::GAVE, &out).ok(); }, std::chrono::seconds(5)));
+  EXPECT_TRUE(WaitFor([&] { return Log(alice, {fresh}, ipb::CALL, ipb::GAVE, &out).ok(); }, std::chrono::seconds(5)));
 }
 
 TEST_F(InteractionsIntegrationTest, IntroductionLifecycleCreditsTheConnector) {

@@ -113,7 +113,7 @@ RunningServer::~RunningServer() { Shutdown(); }
 absl::Status RunServer(const ServerOptions& options, const std::vector<grpc::Service*>& services) {
   auto running = RunningServer::Start(options, services);
   if (!running.ok()) return running.status();
-  log::Info("listening", {{"addr", options.addr}, {"service", options.health_service}});
+  log::Info("listening", {{"addr", options.addr}, {"grpc_service", options.health_service}});
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);

@@ -531,6 +531,11 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const Options& options)
   }
   RETURN_IF_ERROR(writer.Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(writer.Exec("PRAGMA foreign_keys=ON"));
+  // A 64 MiB page cache keeps index pages hot across batches, and a larger
+  // WAL between checkpoints (16 MiB instead of 4 MiB) makes the
+  // checkpoint's own fsyncs rarer.
+  RETURN_IF_ERROR(writer.Exec("PRAGMA cache_size=-65536"));
+  RETURN_IF_ERROR(writer.Exec("PRAGMA wal_autocheckpoint=4000"));
   sqlite3_set_authorizer(writer_db, &AuthorizeWriter, &impl->in_user_code);
   RETURN_IF_ERROR(Migrate(writer, options.migrations, &impl->in_user_code));
 

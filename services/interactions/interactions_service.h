@@ -34,6 +34,11 @@ class InteractionsServiceImpl final : public pb::InteractionsService::CallbackSe
   R* ListIntroductions(Ctx* ctx, const pb::ListIntroductionsRequest* req, pb::ListIntroductionsResponse* resp) override;
 
  private:
+  // Checks that ids are the caller's contacts: from the local ledger rows when
+  // every one is known there, else by asking profiles.
+  void CheckContacts(const TenantContext& t, const std::vector<std::string>& ids,
+                     const std::vector<std::string>& fields, std::function<void(absl::StatusOr<Cadences>)> done);
+
   InteractionsStore* store_;
   ContactChecker* checker_;
   RpcHandler rpc_;

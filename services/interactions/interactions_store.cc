@@ -402,6 +402,21 @@ absl::StatusOr<LedgerRow> SqliteInteractionsStore::RecomputeLedgerRow(const Owne
   return row;
 }
 
+absl::StatusOr<Cadences> SqliteInteractionsStore::KnownContacts(const Owner& owner,
+                                                                const std::vector<std::string>& ids) {
+  Cadences known;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    for (const std::string& id : ids) {
+      auto st = conn.Prepare("SELECT cadence_days FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+      st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) known[id] = static_cast<int32_t>(st.ColumnInt(0));
+    }
+    return absl::OkStatus();
+  }));
+  return known;
+}
+
 void SqliteInteractionsStore::CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
                                                  const IdempotencyScope& idempotency,
                                                  const google::protobuf::Message& request,

@@ -77,6 +77,9 @@ class InteractionsStore {
                                                            const std::optional<Cursor>& after, int limit) = 0;
   // The row rebuilt from the interactions alone (for audits and tests).
   virtual absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
+  // Cadences of those of ids that have a ledger row: contacts this service
+  // already knows (from an earlier check with profiles or a contact event).
+  virtual absl::StatusOr<Cadences> KnownContacts(const Owner& owner, const std::vector<std::string>& ids) = 0;
 
   virtual void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
                                   const IdempotencyScope& idempotency, const google::protobuf::Message& request,
@@ -113,6 +116,7 @@ class SqliteInteractionsStore : public InteractionsStore {
   absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
                                                    const std::optional<Cursor>& after, int limit) override;
   absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) override;
+  absl::StatusOr<Cadences> KnownContacts(const Owner& owner, const std::vector<std::string>& ids) override;
   void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
                           const IdempotencyScope& idempotency, const google::protobuf::Message& request,
                           Done<pb::Introduction> done) override;
