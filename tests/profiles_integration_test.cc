@@ -4,8 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
+#include "rapport/events/v1/events.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
@@ -416,6 +418,74 @@ TEST_F(ProfilesIntegrationTest, AcknowledgedCreateSurvivesKill9) {
   grpc::Status s = stub_->GetContact(Call(alice).get(), get, &out);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(out.display_name(), "Survivor");
+}
+
+TEST_F(ProfilesIntegrationTest, EveryChangeIsPublishedAsAnEvent) {
+  pb::CreateOrgResponse org;
+  TenantContext alice = NewOrgAndUser("acme", &org);
+  pb::CreateContactRequest create;
+  create.mutable_contact()->set_display_name("Eventful");
+  create.mutable_contact()->set_notes("private notes");
+  create.mutable_contact()->set_tier(pb::INNER);
+  create.mutable_contact()->add_seeking("a CTO role");
+  pb::Contact c;
+  ASSERT_TRUE(stub_->CreateContact(Call(alice).get(), create, &c).ok());
+  pb::UpdateContactRequest upd;
+  upd.set_contact_id(c.id());
+  upd.mutable_contact()->set_title("CTO");
+  ASSERT_TRUE(stub_->UpdateContact(Call(alice).get(), upd, &c).ok());
+  pb::CreateGroupRequest cg;
+  cg.mutable_group()->set_display_name("Rustaceans");
+  pb::Group g;
+  ASSERT_TRUE(stub_->CreateGroup(Call(alice).get(), cg, &g).ok());
+  pb::PutMemberRequest put;
+  put.set_group_id(g.id());
+  put.set_member_id(c.id());
+  pb::GroupMember m;
+  ASSERT_TRUE(stub_->PutMember(Call(alice).get(), put, &m).ok());
+  pb::UpdateMeRequest me;
+  me.mutable_profile()->set_timezone("Asia/Tokyo");
+  pb::Profile p;
+  ASSERT_TRUE(stub_->UpdateMe(Call(alice).get(), me, &p).ok());
+  pb::DeleteContactRequest del;
+  del.set_contact_id(c.id());
+  pb::DeleteContactResponse dr;
+  ASSERT_TRUE(stub_->DeleteContact(Call(alice).get(), del, &dr).ok());
+
+  redis::ClientOptions options;
+  options.addr = stack_.redis().addr();
+  redis::Client client(options);
+  std::map<std::string, std::vector<events::v1::Event>> by_type;
+  const std::vector<std::string> expected = {"org.created", "user.created", "contact.created", "contact.updated",
+                                             "group.member_added", "user.updated", "group.member_removed",
+                                             "contact.deleted"};
+  ASSERT_TRUE(WaitFor([&] {
+    by_type.clear();
+    auto reply = client.Command({"XRANGE", "rapport:events", "-", "+"});
+    if (!reply.ok()) return false;
+    for (const redis::Reply& entry : reply->elements) {
+      for (size_t i = 0; entry.elements.size() == 2 && i + 1 < entry.elements[1].elements.size(); i += 2) {
+        if (entry.elements[1].elements[i].str != "data") continue;
+        events::v1::Event e;
+        if (e.ParseFromString(entry.elements[1].elements[i + 1].str)) by_type[e.type()].push_back(e);
+      }
+    }
+    for (const auto& type : expected) {
+      if (by_type[type].empty()) return false;
+    }
+    return true;
+  }, std::chrono::seconds(10)));
+  const events::v1::Event& created = by_type["contact.created"].front();
+  EXPECT_EQ(created.org_id(), alice.org_id);
+  EXPECT_EQ(created.user_id(), alice.user_id);
+  EXPECT_EQ(created.contact().contact().tier(), pb::INNER);
+  EXPECT_EQ(created.contact().contact().seeking(0), "a CTO role");
+  EXPECT_TRUE(created.contact().contact().notes().empty()) << "notes must not leave profiles";
+  EXPECT_EQ(by_type["contact.updated"].front().contact().contact().title(), "CTO");
+  EXPECT_EQ(by_type["user.updated"].front().user().user().timezone(), "Asia/Tokyo");
+  EXPECT_EQ(by_type["group.member_added"].front().group_member().member_id(), c.id());
+  EXPECT_EQ(by_type["contact.deleted"].front().contact().contact().id(), c.id());
+  EXPECT_EQ(by_type["org.created"].front().org().org().id(), org.org().id());
 }
 
 class ProfilesCacheIntegrationTest : public ProfilesIntegrationTest {

@@ -10,6 +10,8 @@
 #ifndef RAPPORT_SERVICES_COMMON_IDEMPOTENCY_H_
 #define RAPPORT_SERVICES_COMMON_IDEMPOTENCY_H_
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -40,6 +42,33 @@ absl::Status RecordIdempotent(sqlite::Connection& conn, const IdempotencyScope& 
                               const google::protobuf::Message& response);
 // Validates a key: up to 255 printable ASCII characters.
 bool IsValidIdempotencyKey(const std::string& key);
+
+// A copy of request that a queued write transaction can own.
+inline std::shared_ptr<google::protobuf::Message> CopyMessage(const google::protobuf::Message& request) {
+  std::shared_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  return copy;
+}
+
+// The whole pattern inside one write transaction: replay the recorded
+// response of this key, or run create and record its result.
+template <typename T>
+absl::StatusOr<T> IdempotentCreate(sqlite::Connection& conn, const IdempotencyScope& scope,
+                                   const google::protobuf::Message& request,
+                                   const std::function<absl::StatusOr<T>()>& create) {
+  absl::StatusOr<std::optional<std::string>> replay = LookupIdempotent(conn, scope, request);
+  if (!replay.ok()) return replay.status();
+  if (replay->has_value()) {
+    T first;
+    if (!first.ParseFromString(**replay)) return absl::InternalError("corrupt idempotency record");
+    return first;
+  }
+  absl::StatusOr<T> created = create();
+  if (!created.ok()) return created.status();
+  absl::Status recorded = RecordIdempotent(conn, scope, request, *created);
+  if (!recorded.ok()) return recorded;
+  return created;
+}
 
 }  // namespace rapport
 

@@ -65,6 +65,16 @@ absl::Status ReplyError(const std::string& text) {
 
 }  // namespace
 
+events::v1::Event NewEvent(const std::string& type, const std::string& source, const std::string& org,
+                           const std::string& user) {
+  events::v1::Event e;
+  e.set_type(type);
+  e.set_source(source);
+  e.set_org_id(org);
+  e.set_user_id(user);
+  return e;
+}
+
 absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event) {
   if (event.type().empty()) return absl::InvalidArgumentError("outbox: event without a type");
   const int64_t now = NowMicros();

@@ -39,6 +39,10 @@ inline constexpr char kEventStream[] = "rapport:events";
 // migrations list once.
 extern const char kOutboxMigration[];
 
+// An event of type from source about org (and user, when personal).
+events::v1::Event NewEvent(const std::string& type, const std::string& source, const std::string& org,
+                           const std::string& user);
+
 // Fills id (a new ULID) and time (now) when empty, and inserts the event into
 // the outbox on conn, which must be inside a write transaction.
 absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event);

@@ -10,6 +10,14 @@ constexpr char kTokenPrefix[] = "k1:";
 constexpr size_t kTokenPrefixLen = 3;
 }  // namespace
 
+absl::StatusOr<Page> ParsePage(int page_size, const std::string& page_token) {
+  absl::StatusOr<int> size = PageSize(page_size);
+  if (!size.ok()) return size.status();
+  absl::StatusOr<std::string> after = DecodePageToken(page_token);
+  if (!after.ok()) return after.status();
+  return Page{*size, *std::move(after)};
+}
+
 absl::StatusOr<int> PageSize(int requested) {
   if (requested < 0) return absl::InvalidArgumentError("pageSize: must not be negative");
   if (requested == 0) return kDefaultPageSize;

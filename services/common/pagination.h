@@ -23,6 +23,14 @@ std::string EncodePageToken(std::string_view last_key);
 // when the token was not made by EncodePageToken.
 absl::StatusOr<std::string> DecodePageToken(std::string_view token);
 
+// A list request's page: its size (validated and clamped) and the key after
+// which it starts ("" for the first page).
+struct Page {
+  int size = kDefaultPageSize;
+  std::string after;
+};
+absl::StatusOr<Page> ParsePage(int page_size, const std::string& page_token);
+
 // Lists read one row more than the page (limit + 1) to learn whether another
 // page follows. Trims items to limit and returns the next page's token, or ""
 // on the last page.

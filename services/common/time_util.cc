@@ -1,8 +1,12 @@
 #include "services/common/time_util.h"
 
+#include "absl/time/clock.h"
+
 namespace rapport {
 
 int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 
 absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
 

@@ -11,6 +11,7 @@
 namespace rapport {
 
 int64_t ToMicros(absl::Time t);
+int64_t NowMicros();
 absl::Time FromMicros(int64_t micros);
 google::protobuf::Timestamp ToTimestamp(int64_t micros);
 int64_t TimestampToMicros(const google::protobuf::Timestamp& ts);

@@ -57,6 +57,12 @@ std::string NormalizeKey(std::string_view s) {
   return absl::AsciiStrToLower(absl::StripAsciiWhitespace(AbslView(s)));
 }
 
+absl::Status RequireId(const std::string& field, std::string_view id) {
+  Violations v;
+  v.Id(field, id, /*required=*/true);
+  return v.ToStatus();
+}
+
 void Violations::Add(std::string field, std::string description) {
   items_.emplace_back(std::move(field), std::move(description));
 }

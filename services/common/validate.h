@@ -43,6 +43,9 @@ class Violations {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
+// INVALID_ARGUMENT "<field>: ..." unless id is a well-formed, non-empty id.
+absl::Status RequireId(const std::string& field, std::string_view id);
+
 // Number of code points, or npos when s is not valid UTF-8.
 size_t Utf8Length(std::string_view s);
 

@@ -8,7 +8,9 @@
 
 namespace rapport::interactions {
 
-absl::Status ValidateInteraction(const pb::Interaction& i) {
+absl::Status ValidateInteraction(const pb::Interaction& i, int64_t now_us) {
+  constexpr int64_t kYear1900Us = int64_t{-2208988800} * 1000000;
+  const int64_t latest_us = now_us + int64_t{366} * 86400 * 1000000;
   Violations v;
   if (i.kind() == pb::INTERACTION_KIND_UNSPECIFIED || !pb::InteractionKind_IsValid(i.kind())) {
     v.Add("interaction.kind", "is required: CONVERSATION, MEETING, CALL, EMAIL, ... (see API.md)");
@@ -26,11 +28,13 @@ absl::Status ValidateInteraction(const pb::Interaction& i) {
     v.Id(field, i.contact_ids(k), true);
     if (!seen.insert(i.contact_ids(k)).second) v.Add(field, "is repeated");
   }
-  if (!IsValidTimestamp(i.occurred_at()) || i.occurred_at().seconds() <= 0) {
-    v.Add("interaction.occurredAt", "is not a valid time after 1970");
+  if (!IsValidTimestamp(i.occurred_at()) || TimestampToMicros(i.occurred_at()) < kYear1900Us ||
+      TimestampToMicros(i.occurred_at()) > latest_us) {
+    v.Add("interaction.occurredAt", "must be a time between 1900 and a year from now");
   }
-  if (i.has_follow_up_at() && (!IsValidTimestamp(i.follow_up_at()) || i.follow_up_at().seconds() <= 0)) {
-    v.Add("interaction.followUpAt", "is not a valid time after 1970");
+  if (i.has_follow_up_at() && (!IsValidTimestamp(i.follow_up_at()) || TimestampToMicros(i.follow_up_at()) < kYear1900Us ||
+                               TimestampToMicros(i.follow_up_at()) > latest_us + int64_t{9} * 366 * 86400 * 1000000)) {
+    v.Add("interaction.followUpAt", "must be a time between 1900 and ten years from now");
   }
   v.Text("interaction.summary", i.summary(), 500);
   v.Text("interaction.notes", i.notes(), 10000);

@@ -17,8 +17,10 @@ namespace pb = ::rapport::interactions::v1;
 
 inline constexpr int kMaxContactsPerInteraction = 20;
 
-// The interaction as it will be stored (defaults filled).
-absl::Status ValidateInteraction(const pb::Interaction& interaction);
+// The interaction as it will be stored (defaults filled). occurred_at must be
+// between 1900 and a year from now_us (planned meetings are fine; dates
+// centuries out would overflow the decayed sums).
+absl::Status ValidateInteraction(const pb::Interaction& interaction, int64_t now_us);
 absl::Status ValidateNewIntroduction(const pb::CreateIntroductionRequest& request);
 
 // State transitions. FAILED_PRECONDITION when the current state does not

@@ -27,7 +27,7 @@ class InteractionValidationTest : public ::testing::TestWithParam<Case> {};
 TEST_P(InteractionValidationTest, NamesTheBadField) {
   pb::Interaction i = Valid();
   GetParam().mutate(i);
-  absl::Status s = ValidateInteraction(i);
+  absl::Status s = ValidateInteraction(i, int64_t{1790000000} * 1000000);
   if (GetParam().field == nullptr) {
     EXPECT_TRUE(s.ok()) << s;
   } else {
@@ -50,6 +50,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"summary_too_long", [](pb::Interaction& i) { i.set_summary(std::string(501, 's')); }, "interaction.summary"},
         Case{"notes_too_long", [](pb::Interaction& i) { i.set_notes(std::string(10001, 'n')); }, "interaction.notes"},
         Case{"bad_time", [](pb::Interaction& i) { i.mutable_occurred_at()->set_nanos(-5); }, "interaction.occurredAt"},
+        Case{"far_future", [](pb::Interaction& i) { i.mutable_occurred_at()->set_seconds(253402300000LL); }, "interaction.occurredAt"},
+        Case{"before_1900", [](pb::Interaction& i) { i.mutable_occurred_at()->set_seconds(-2208988801LL); }, "interaction.occurredAt"},
+        Case{"planned_next_month", [](pb::Interaction& i) { i.mutable_occurred_at()->set_seconds(1790000000 + 30 * 86400); }, nullptr},
         Case{"bad_utf8", [](pb::Interaction& i) { i.set_summary("\xfe"); }, "interaction.summary: is not valid UTF-8"}),
     [](const auto& info) { return std::string(info.param.name); });
 

@@ -1,7 +1,5 @@
 #include "services/interactions/interactions_service.h"
 
-#include <cstdio>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -15,19 +13,6 @@
 
 namespace rapport::interactions {
 namespace {
-
-Owner OwnerOf(const TenantContext& t) { return Owner{t.org_id, t.user_id}; }
-int64_t NowMicros() { return ToMicros(absl::Now()); }
-
-absl::Status CheckId(const char* field, const std::string& id) {
-  Violations v;
-  v.Id(field, id, /*required=*/true);
-  return v.ToStatus();
-}
-
-IdempotencyScope Idempotency(const TenantContext& t, const char* method) {
-  return IdempotencyScope{t.org_id, t.user_id, t.idempotency_key, method};
-}
 
 // Keyset tokens for orders other than by id: "<value>|<id>".
 std::string CursorKey(double value, const std::string& id) { return absl::StrFormat("%.17g|%s", value, id); }
@@ -85,14 +70,14 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateInteraction(Ctx* ctx, c
     if (!v.empty()) return reply(v.ToStatus());
     int64_t now = NowMicros();
     if (!interaction.has_occurred_at()) *interaction.mutable_occurred_at() = ToTimestamp(now);
-    absl::Status valid = ValidateInteraction(interaction);
+    absl::Status valid = ValidateInteraction(interaction, now);
     if (!valid.ok()) return reply(valid);
     interaction.set_id(NewId());
     *interaction.mutable_create_time() = ToTimestamp(now);
     *interaction.mutable_update_time() = ToTimestamp(now);
     std::vector<std::string> ids(interaction.contact_ids().begin(), interaction.contact_ids().end());
     Owner owner = OwnerOf(t);
-    IdempotencyScope idem = Idempotency(t, "CreateInteraction");
+    IdempotencyScope idem = IdempotencyOf(t, "CreateInteraction");
     pb::CreateInteractionRequest request = *req;
     CheckContacts(t, ids, ContactFields(interaction),
                     [this, owner, interaction, idem, request, reply](absl::StatusOr<Cadences> cadences) {
@@ -105,7 +90,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateInteraction(Ctx* ctx, c
 grpc::ServerUnaryReactor* InteractionsServiceImpl::GetInteraction(Ctx* ctx, const pb::GetInteractionRequest* req,
                                                                   pb::Interaction* resp) {
   return rpc_.Handle(ctx, "GetInteraction", resp, [=, this](const TenantContext& t, Reply<pb::Interaction> reply) {
-    absl::Status id = CheckId("interactionId", req->interaction_id());
+    absl::Status id = RequireId("interactionId", req->interaction_id());
     if (!id.ok()) return reply(id);
     reply(store_->GetInteraction(OwnerOf(t), req->interaction_id()));
   });
@@ -114,7 +99,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::GetInteraction(Ctx* ctx, cons
 grpc::ServerUnaryReactor* InteractionsServiceImpl::UpdateInteraction(Ctx* ctx, const pb::UpdateInteractionRequest* req,
                                                                      pb::Interaction* resp) {
   return rpc_.Handle(ctx, "UpdateInteraction", resp, [=, this](const TenantContext& t, Reply<pb::Interaction> reply) {
-    absl::Status id = CheckId("interactionId", req->interaction_id());
+    absl::Status id = RequireId("interactionId", req->interaction_id());
     if (!id.ok()) return reply(id);
     pb::UpdateInteractionRequest request = *req;
     Owner owner = OwnerOf(t);
@@ -134,7 +119,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::UpdateInteraction(Ctx* ctx, c
                           [request, now](pb::Interaction& i) -> absl::Status {
                             RETURN_IF_ERROR(ApplyFieldMask(request.interaction(), request.update_mask(),
                                                            InteractionReadOnly(), "interaction", &i));
-                            RETURN_IF_ERROR(ValidateInteraction(i));
+                            RETURN_IF_ERROR(ValidateInteraction(i, now));
                             *i.mutable_update_time() = ToTimestamp(now);
                             return absl::OkStatus();
                           },
@@ -147,12 +132,9 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::DeleteInteraction(Ctx* ctx, c
                                                                      pb::DeleteInteractionResponse* resp) {
   return rpc_.Handle(ctx, "DeleteInteraction", resp,
                      [=, this](const TenantContext& t, Reply<pb::DeleteInteractionResponse> reply) {
-                       absl::Status id = CheckId("interactionId", req->interaction_id());
+                       absl::Status id = RequireId("interactionId", req->interaction_id());
                        if (!id.ok()) return reply(id);
-                       store_->DeleteInteraction(OwnerOf(t), req->interaction_id(), [reply](absl::Status s) {
-                         if (!s.ok()) return reply(s);
-                         reply(pb::DeleteInteractionResponse());
-                       });
+                       store_->DeleteInteraction(OwnerOf(t), req->interaction_id(), Acknowledge(reply));
                      });
 }
 
@@ -192,7 +174,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::ListInteractions(Ctx* ctx, co
 grpc::ServerUnaryReactor* InteractionsServiceImpl::GetLedger(Ctx* ctx, const pb::GetLedgerRequest* req,
                                                              pb::LedgerEntry* resp) {
   return rpc_.Handle(ctx, "GetLedger", resp, [=, this](const TenantContext& t, Reply<pb::LedgerEntry> reply) {
-    absl::Status id = CheckId("contactId", req->contact_id());
+    absl::Status id = RequireId("contactId", req->contact_id());
     if (!id.ok()) return reply(id);
     absl::StatusOr<LedgerRow> row = store_->GetLedgerRow(OwnerOf(t), req->contact_id());
     if (row.ok()) return reply(ToEntry(*row, absl::Now()));
@@ -269,7 +251,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateIntroduction(Ctx* ctx, 
     *intro.mutable_create_time() = ToTimestamp(now);
     *intro.mutable_update_time() = ToTimestamp(now);
     Owner owner = OwnerOf(t);
-    IdempotencyScope idem = Idempotency(t, "CreateIntroduction");
+    IdempotencyScope idem = IdempotencyOf(t, "CreateIntroduction");
     pb::CreateIntroductionRequest request = *req;
     CheckContacts(t, {req->contact_a_id(), req->contact_b_id()}, {"contactAId", "contactBId"},
                     [this, owner, intro, idem, request, reply](absl::StatusOr<Cadences> cadences) {
@@ -282,7 +264,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateIntroduction(Ctx* ctx, 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::RespondIntroduction(Ctx* ctx, const pb::RespondIntroductionRequest* req,
                                                                        pb::Introduction* resp) {
   return rpc_.Handle(ctx, "RespondIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
-    absl::Status id = CheckId("id", req->id());
+    absl::Status id = RequireId("id", req->id());
     if (!id.ok()) return reply(id);
     pb::Party party = req->party();
     bool accept = req->accept();
@@ -296,7 +278,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::RespondIntroduction(Ctx* ctx,
 grpc::ServerUnaryReactor* InteractionsServiceImpl::MakeIntroduction(Ctx* ctx, const pb::MakeIntroductionRequest* req,
                                                                     pb::Introduction* resp) {
   return rpc_.Handle(ctx, "MakeIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
-    absl::Status id = CheckId("id", req->id());
+    absl::Status id = RequireId("id", req->id());
     if (!id.ok()) return reply(id);
     Owner owner = OwnerOf(t);
     absl::StatusOr<pb::Introduction> current = store_->GetIntroduction(owner, req->id());
@@ -319,7 +301,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CompleteIntroduction(Ctx* ctx
                                                                         const pb::CompleteIntroductionRequest* req,
                                                                         pb::Introduction* resp) {
   return rpc_.Handle(ctx, "CompleteIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
-    absl::Status id = CheckId("id", req->id());
+    absl::Status id = RequireId("id", req->id());
     if (!id.ok()) return reply(id);
     std::string outcome = req->outcome(), note = req->note();
     int64_t now = NowMicros();
@@ -333,18 +315,16 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::ListIntroductions(Ctx* ctx, c
                                                                      pb::ListIntroductionsResponse* resp) {
   return rpc_.Handle(ctx, "ListIntroductions", resp,
                      [=, this](const TenantContext& t, Reply<pb::ListIntroductionsResponse> reply) {
-                       absl::StatusOr<int> size = PageSize(req->page_size());
-                       absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
-                       if (!size.ok()) return reply(size.status());
-                       if (!after.ok()) return reply(after.status());
+                       absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+                       if (!page.ok()) return reply(page.status());
                        if (!pb::IntroductionState_IsValid(req->state())) {
                          return reply(absl::InvalidArgumentError("state: is not an introduction state"));
                        }
-                       auto items = store_->ListIntroductions(OwnerOf(t), req->state(), *after, *size + 1);
+                       auto items = store_->ListIntroductions(OwnerOf(t), req->state(), page->after, page->size + 1);
                        if (!items.ok()) return reply(items.status());
                        pb::ListIntroductionsResponse out;
                        out.set_next_page_token(
-                           TrimToPage(*items, *size, [](const pb::Introduction& i) { return i.id(); }));
+                           TrimToPage(*items, page->size, [](const pb::Introduction& i) { return i.id(); }));
                        for (auto& i : *items) *out.add_introductions() = std::move(i);
                        reply(std::move(out));
                      });

@@ -16,7 +16,6 @@ using sqlite::Connection;
 using sqlite::ParseRow;
 using sqlite::WriteWithResult;
 
-constexpr int64_t kDayUs = int64_t{86400} * 1000000;
 constexpr int32_t kDefaultCadenceDays = 90;
 
 // Numbered migrations; append only. org_id leads every key and index (the
@@ -74,26 +73,32 @@ CREATE INDEX introductions_by_state ON introductions (org_id, user_id, state, in
       kIdempotencyMigration,
       events::kOutboxMigration,
       events::kProcessedEventsMigration,
+      // Contacts deleted in profiles: never again part of an interaction or
+      // the ledger, whatever order later events arrive in.
+      R"sql(
+CREATE TABLE deleted_contacts (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  deleted_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, contact_id)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }
 
-absl::Status NotFound(const char* what) { return absl::NotFoundError(absl::StrCat(what, " not found")); }
+using sqlite::RowNotFound;
 
 events::v1::Event NewEvent(const std::string& type, const Owner& owner) {
-  events::v1::Event e;
-  e.set_type(type);
-  e.set_source("interactions");
-  e.set_org_id(owner.org);
-  e.set_user_id(owner.user);
-  return e;
+  return events::NewEvent(type, "interactions", owner.org, owner.user);
 }
 
 absl::StatusOr<pb::Interaction> ReadInteraction(Connection& conn, const Owner& owner, const std::string& id) {
   auto st = conn.Prepare("SELECT data FROM interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
   ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("interaction");
+  if (!row) return RowNotFound("interaction");
   pb::Interaction i;
   RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
   return i;
@@ -103,7 +108,7 @@ absl::StatusOr<pb::Introduction> ReadIntroduction(Connection& conn, const Owner&
   auto st = conn.Prepare("SELECT data FROM introductions WHERE org_id = ? AND user_id = ? AND introduction_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
   ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("introduction");
+  if (!row) return RowNotFound("introduction");
   pb::Introduction i;
   RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
   return i;
@@ -147,6 +152,12 @@ absl::Status WriteLedger(Connection& conn, const Owner& owner, const LedgerRow& 
   return events::AppendEvent(conn, std::move(e));
 }
 
+absl::StatusOr<bool> IsDeletedContact(Connection& conn, const Owner& owner, const std::string& contact) {
+  auto st = conn.Prepare("SELECT 1 FROM deleted_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
+  return st.Step();
+}
+
 absl::StatusOr<int64_t> LatestInteractionUs(Connection& conn, const Owner& owner, const std::string& contact) {
   auto st = conn.Prepare(
       "SELECT MAX(occurred_us) FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
@@ -165,6 +176,11 @@ absl::Status InsertInteraction(Connection& conn, const Owner& owner, const pb::I
       .Bind(5, static_cast<int>(interaction.kind())).BindBlob(6, interaction.SerializeAsString());
   RETURN_IF_ERROR(st.Run());
   for (const std::string& contact : interaction.contact_ids()) {
+    ASSIGN_OR_RETURN(bool deleted, IsDeletedContact(conn, owner, contact));
+    if (deleted) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interaction.contactIds: contact ", contact, " was deleted; remove it from the interaction"));
+    }
     auto link = conn.Prepare(
         "INSERT INTO interaction_contacts (org_id, user_id, contact_id, interaction_id, occurred_us) "
         "VALUES (?, ?, ?, ?, ?)");
@@ -213,13 +229,17 @@ absl::Status EmitInteraction(Connection& conn, const char* type, const Owner& ow
   return events::AppendEvent(conn, std::move(e));
 }
 
-absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::Introduction& intro) {
+// Writes the introduction and emits introduction.<state>, or
+// introduction.responded when a response left the state as it was (one
+// party of two accepted).
+absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::Introduction& intro,
+                               bool state_changed) {
   auto st = conn.Prepare(
       "INSERT OR REPLACE INTO introductions (org_id, user_id, introduction_id, state, data) VALUES (?, ?, ?, ?, ?)");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, intro.id()).Bind(4, static_cast<int>(intro.state()))
       .BindBlob(5, intro.SerializeAsString());
   RETURN_IF_ERROR(st.Run());
-  std::string state = pb::IntroductionState_Name(intro.state());
+  std::string state = state_changed ? pb::IntroductionState_Name(intro.state()) : "responded";
   for (char& c : state) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   events::v1::Event e = NewEvent(absl::StrCat("introduction.", state), owner);
   *e.mutable_introduction() = intro;
@@ -240,21 +260,15 @@ void SqliteInteractionsStore::CreateInteraction(const Owner& owner, const pb::In
                                                 const Cadences& cadences, const IdempotencyScope& idempotency,
                                                 const google::protobuf::Message& request,
                                                 Done<pb::Interaction> done) {
-  std::shared_ptr<google::protobuf::Message> req(request.New());
-  req->CopyFrom(request);
+  std::shared_ptr<google::protobuf::Message> req = CopyMessage(request);
   WriteWithResult<pb::Interaction>(
       *db_,
       [owner, interaction, cadences, idempotency, req](Connection& conn) -> absl::StatusOr<pb::Interaction> {
-        ASSIGN_OR_RETURN(std::optional<std::string> replay, LookupIdempotent(conn, idempotency, *req));
-        if (replay.has_value()) {
-          pb::Interaction first;
-          RETURN_IF_ERROR(ParseRow(*replay, &first));
-          return first;
-        }
-        RETURN_IF_ERROR(InsertInteraction(conn, owner, interaction, cadences));
-        RETURN_IF_ERROR(EmitInteraction(conn, "interaction.created", owner, interaction));
-        RETURN_IF_ERROR(RecordIdempotent(conn, idempotency, *req, interaction));
-        return interaction;
+        return IdempotentCreate<pb::Interaction>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::Interaction> {
+          RETURN_IF_ERROR(InsertInteraction(conn, owner, interaction, cadences));
+          RETURN_IF_ERROR(EmitInteraction(conn, "interaction.created", owner, interaction));
+          return interaction;
+        });
       },
       std::move(done));
 }
@@ -332,7 +346,7 @@ absl::StatusOr<LedgerRow> SqliteInteractionsStore::GetLedgerRow(const Owner& own
     ASSIGN_OR_RETURN(row, ReadLedger(conn, owner, contact_id));
     return absl::OkStatus();
   }));
-  if (!row.has_value()) return NotFound("ledger entry");
+  if (!row.has_value()) return RowNotFound("ledger entry");
   return *row;
 }
 
@@ -382,7 +396,7 @@ absl::StatusOr<LedgerRow> SqliteInteractionsStore::RecomputeLedgerRow(const Owne
   LedgerRow row;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<LedgerRow> stored, ReadLedger(conn, owner, contact_id));
-    if (!stored.has_value()) return NotFound("ledger entry");
+    if (!stored.has_value()) return RowNotFound("ledger entry");
     row.contact_id = contact_id;
     row.cadence_days = stored->cadence_days;
     auto st = conn.Prepare(
@@ -421,20 +435,14 @@ void SqliteInteractionsStore::CreateIntroduction(const Owner& owner, const pb::I
                                                  const IdempotencyScope& idempotency,
                                                  const google::protobuf::Message& request,
                                                  Done<pb::Introduction> done) {
-  std::shared_ptr<google::protobuf::Message> req(request.New());
-  req->CopyFrom(request);
+  std::shared_ptr<google::protobuf::Message> req = CopyMessage(request);
   WriteWithResult<pb::Introduction>(
       *db_,
       [owner, introduction, idempotency, req](Connection& conn) -> absl::StatusOr<pb::Introduction> {
-        ASSIGN_OR_RETURN(std::optional<std::string> replay, LookupIdempotent(conn, idempotency, *req));
-        if (replay.has_value()) {
-          pb::Introduction first;
-          RETURN_IF_ERROR(ParseRow(*replay, &first));
-          return first;
-        }
-        RETURN_IF_ERROR(WriteIntroduction(conn, owner, introduction));
-        RETURN_IF_ERROR(RecordIdempotent(conn, idempotency, *req, introduction));
-        return introduction;
+        return IdempotentCreate<pb::Introduction>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::Introduction> {
+          RETURN_IF_ERROR(WriteIntroduction(conn, owner, introduction, /*state_changed=*/true));
+          return introduction;
+        });
       },
       std::move(done));
 }
@@ -457,6 +465,7 @@ void SqliteInteractionsStore::TransitionIntroduction(const Owner& owner, const s
       [owner, id, mutate = std::move(mutate), made_interaction, cadences](
           Connection& conn) -> absl::StatusOr<pb::Introduction> {
         ASSIGN_OR_RETURN(pb::Introduction intro, ReadIntroduction(conn, owner, id));
+        pb::IntroductionState before = intro.state();
         RETURN_IF_ERROR(mutate(intro));
         if (intro.state() == pb::MADE && made_interaction.has_value()) {
           pb::Interaction given = *made_interaction;
@@ -465,7 +474,7 @@ void SqliteInteractionsStore::TransitionIntroduction(const Owner& owner, const s
           RETURN_IF_ERROR(EmitInteraction(conn, "interaction.created", owner, given));
           intro.set_interaction_id(given.id());
         }
-        RETURN_IF_ERROR(WriteIntroduction(conn, owner, intro));
+        RETURN_IF_ERROR(WriteIntroduction(conn, owner, intro, intro.state() != before));
         return intro;
       },
       std::move(done));
@@ -496,11 +505,23 @@ absl::Status SqliteInteractionsStore::ApplyContactEvent(Connection& conn, const 
   Owner owner{event.org_id(), event.user_id()};
   const auto& contact = event.contact().contact();
   if (event.type() == "contact.deleted") {
-    auto st = conn.Prepare("DELETE FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?");
-    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id());
-    return st.Run();
+    // The ledger row goes, with the links it was computed from, so that the
+    // ledger and its recount agree; the interactions themselves stay.
+    for (const char* sql : {"DELETE FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+                            "DELETE FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?"}) {
+      auto st = conn.Prepare(sql);
+      st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id());
+      RETURN_IF_ERROR(st.Run());
+    }
+    auto tomb = conn.Prepare(
+        "INSERT OR IGNORE INTO deleted_contacts (org_id, user_id, contact_id, deleted_us) VALUES (?, ?, ?, ?)");
+    tomb.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id()).Bind(4, TimestampToMicros(event.time()));
+    return tomb.Run();
   }
   if (event.type() != "contact.created" && event.type() != "contact.updated") return absl::OkStatus();
+  // A late created/updated event must not bring a deleted contact back.
+  ASSIGN_OR_RETURN(bool deleted, IsDeletedContact(conn, owner, contact.id()));
+  if (deleted) return absl::OkStatus();
   int32_t cadence = contact.effective_cadence_days() > 0 ? contact.effective_cadence_days() : kDefaultCadenceDays;
   ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, contact.id()));
   LedgerRow row;

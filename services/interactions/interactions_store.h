@@ -72,7 +72,8 @@ class InteractionsStore {
 
   // NOT_FOUND when the contact has no ledger row (no interaction yet).
   virtual absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
-  // Balance and strength descending; next due and last interaction ascending.
+  // Balance and next due ascending (whom you owe, who is most due: contacts
+  // never met come first there); strength and last interaction descending.
   virtual absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
                                                            const std::optional<Cursor>& after, int limit) = 0;
   // The row rebuilt from the interactions alone (for audits and tests).
@@ -85,7 +86,8 @@ class InteractionsStore {
                                   const IdempotencyScope& idempotency, const google::protobuf::Message& request,
                                   Done<pb::Introduction> done) = 0;
   virtual absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id) = 0;
-  // Applies mutate (a state transition) and emits introduction.<new state>.
+  // Applies mutate (a state transition) and emits introduction.<new state>
+  // (introduction.responded when the state stayed as it was).
   // When the new state is MADE, also records made_interaction as an
   // interaction (a give for the connector, a receive for the requester) and
   // links it.
@@ -129,9 +131,10 @@ class SqliteInteractionsStore : public InteractionsStore {
                                                                  const std::string& after_id,
                                                                  int limit) override;
 
-  // Keeps ledger cadences in step with profiles: contact.created/updated set
-  // the row's cadence; contact.deleted removes the row. Runs in the event
-  // consumer's transaction.
+  // Keeps the ledger in step with profiles: contact.created/updated set the
+  // row's cadence; contact.deleted removes the row and its links and records
+  // the contact as deleted, so that no interaction can name it again. Runs in
+  // the event consumer's transaction.
   static absl::Status ApplyContactEvent(sqlite::Connection& conn, const events::v1::Event& event);
 
   sqlite::Database& db() { return *db_; }

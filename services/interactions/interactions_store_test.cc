@@ -216,6 +216,35 @@ TEST_F(InteractionsStoreTest, ChangesAppendEventsInTheSameTransaction) {
   EXPECT_EQ(OutboxCount("interaction.updated"), 0);
 }
 
+TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
+  auto i = Create(alice_, Interaction(pb::MEETING, pb::GAVE, {"c1", "c2"}, kBaseUs));
+  ASSERT_TRUE(i.ok());
+  auto apply = [&](const std::string& type, int32_t cadence) {
+    events::v1::Event e;
+    e.set_type(type);
+    e.set_org_id(alice_.org);
+    e.set_user_id(alice_.user);
+    e.mutable_contact()->mutable_contact()->set_id("c1");
+    e.mutable_contact()->mutable_contact()->set_effective_cadence_days(cadence);
+    return store_->db().Write([&](sqlite::Connection& conn) { return SqliteInteractionsStore::ApplyContactEvent(conn, e); });
+  };
+  ASSERT_TRUE(apply("contact.updated", 14).ok());
+  EXPECT_EQ(store_->GetLedgerRow(alice_, "c1")->cadence_days, 14);
+  ASSERT_TRUE(apply("contact.deleted", 0).ok());
+  EXPECT_EQ(store_->GetLedgerRow(alice_, "c1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->KnownContacts(alice_, {"c1"})->empty());
+  // A late, reclaimed update does not bring it back; nor does a new interaction.
+  ASSERT_TRUE(apply("contact.updated", 30).ok());
+  EXPECT_EQ(store_->GetLedgerRow(alice_, "c1").status().code(), absl::StatusCode::kNotFound);
+  auto again = Create(alice_, Interaction(pb::CALL, pb::GAVE, {"c1"}, kBaseUs));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kInvalidArgument);
+  // The other contact's ledger is untouched and still exact; the old
+  // interaction can still be deleted.
+  ExpectLedgerExact(alice_, "c2");
+  ASSERT_TRUE(Delete(alice_, i->id()).ok());
+  EXPECT_EQ(store_->GetLedgerRow(alice_, "c2")->count, 0);
+}
+
 TEST_F(InteractionsStoreTest, ListsPageInOrder) {
   for (int k = 0; k < 7; ++k) {
     ASSERT_TRUE(Create(alice_, Interaction(k % 2 ? pb::FAVOR : pb::EMAIL,

@@ -18,28 +18,6 @@ namespace {
 
 using api::v1::Scope;
 
-Owner OwnerOf(const TenantContext& t) { return Owner{t.org_id, t.user_id}; }
-
-int64_t NowMicros() { return ToMicros(absl::Now()); }
-
-absl::Status CheckId(const char* field, const std::string& id) {
-  Violations v;
-  v.Id(field, id, /*required=*/true);
-  return v.ToStatus();
-}
-
-// Passes a store result to reply, converting it first.
-template <typename In, typename Out, typename Fn>
-std::function<void(absl::StatusOr<In>)> Then(Reply<Out> reply, Fn convert) {
-  return [reply = std::move(reply), convert](absl::StatusOr<In> in) {
-    if (!in.ok()) {
-      reply(in.status());
-    } else {
-      reply(convert(*std::move(in)));
-    }
-  };
-}
-
 const std::set<std::string>& ContactReadOnly() {
   static const std::set<std::string> kFields = {"id", "create_time", "update_time",
                                                 "effective_cadence_days"};
@@ -138,16 +116,14 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateUser(Ctx* ctx, const pb::Cr
     user.set_email(req->email());
     user.set_timezone(req->timezone().empty() ? "UTC" : req->timezone());
     *user.mutable_create_time() = ToTimestamp(NowMicros());
-    store_->CreateUser(t.org_id, user, [reply, user](absl::Status s) {
-      if (!s.ok()) return reply(s);
-      reply(user);
-    });
+    store_->CreateUser(t.org_id, user, IdempotencyOf(t, "CreateUser"), *req,
+                       reply);
   });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::GetUser(Ctx* ctx, const pb::GetUserRequest* req, pb::User* resp) {
   return rpc_.Handle(ctx, "GetUser", resp, [=, this](const TenantContext& t, Reply<pb::User> reply) {
-    absl::Status id = CheckId("userId", req->user_id());
+    absl::Status id = RequireId("userId", req->user_id());
     if (!id.ok()) return reply(id);
     reply(store_->GetUser(t.org_id, req->user_id()));
   });
@@ -156,14 +132,12 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::GetUser(Ctx* ctx, const pb::GetUs
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListUsers(Ctx* ctx, const pb::ListUsersRequest* req,
                                                          pb::ListUsersResponse* resp) {
   return rpc_.Handle(ctx, "ListUsers", resp, [=, this](const TenantContext& t, Reply<pb::ListUsersResponse> reply) {
-    absl::StatusOr<int> size = PageSize(req->page_size());
-    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
-    if (!size.ok()) return reply(size.status());
-    if (!after.ok()) return reply(after.status());
-    absl::StatusOr<std::vector<pb::User>> users = store_->ListUsers(t.org_id, *after, *size + 1);
+    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+    if (!page.ok()) return reply(page.status());
+    absl::StatusOr<std::vector<pb::User>> users = store_->ListUsers(t.org_id, page->after, page->size + 1);
     if (!users.ok()) return reply(users.status());
     pb::ListUsersResponse out;
-    out.set_next_page_token(TrimToPage(*users, *size, [](const pb::User& u) { return u.id(); }));
+    out.set_next_page_token(TrimToPage(*users, page->size, [](const pb::User& u) { return u.id(); }));
     for (auto& u : *users) *out.add_users() = std::move(u);
     reply(std::move(out));
   });
@@ -208,14 +182,12 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateApiKey(Ctx* ctx, const pb::
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListApiKeys(Ctx* ctx, const pb::ListApiKeysRequest* req,
                                                            pb::ListApiKeysResponse* resp) {
   return rpc_.Handle(ctx, "ListApiKeys", resp, [=, this](const TenantContext& t, Reply<pb::ListApiKeysResponse> reply) {
-    absl::StatusOr<int> size = PageSize(req->page_size());
-    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
-    if (!size.ok()) return reply(size.status());
-    if (!after.ok()) return reply(after.status());
-    absl::StatusOr<std::vector<pb::ApiKey>> keys = store_->ListApiKeys(t.org_id, *after, *size + 1);
+    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+    if (!page.ok()) return reply(page.status());
+    absl::StatusOr<std::vector<pb::ApiKey>> keys = store_->ListApiKeys(t.org_id, page->after, page->size + 1);
     if (!keys.ok()) return reply(keys.status());
     pb::ListApiKeysResponse out;
-    out.set_next_page_token(TrimToPage(*keys, *size, [](const pb::ApiKey& k) { return k.id(); }));
+    out.set_next_page_token(TrimToPage(*keys, page->size, [](const pb::ApiKey& k) { return k.id(); }));
     for (auto& k : *keys) *out.add_api_keys() = std::move(k);
     reply(std::move(out));
   });
@@ -224,7 +196,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ListApiKeys(Ctx* ctx, const pb::L
 grpc::ServerUnaryReactor* ProfilesServiceImpl::RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req,
                                                             pb::RevokeApiKeyResponse* resp) {
   return rpc_.Handle(ctx, "RevokeApiKey", resp, [=, this](const TenantContext& t, Reply<pb::RevokeApiKeyResponse> reply) {
-    absl::Status id = CheckId("keyId", req->key_id());
+    absl::Status id = RequireId("keyId", req->key_id());
     if (!id.ok()) return reply(id);
     store_->RevokeApiKey(t.org_id, req->key_id(), NowMicros(),
                          Then<pb::ApiKey>(reply, [](pb::ApiKey key) {
@@ -312,14 +284,15 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateContact(Ctx* ctx, const pb:
     int64_t now = NowMicros();
     *contact.mutable_create_time() = ToTimestamp(now);
     *contact.mutable_update_time() = ToTimestamp(now);
-    store_->CreateContact(OwnerOf(t), contact, reply);
+    store_->CreateContact(OwnerOf(t), contact,
+                          IdempotencyOf(t, "CreateContact"), *req, reply);
   });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::GetContact(Ctx* ctx, const pb::GetContactRequest* req,
                                                           pb::Contact* resp) {
   return rpc_.Handle(ctx, "GetContact", resp, [=, this](const TenantContext& t, Reply<pb::Contact> reply) {
-    absl::Status id = CheckId("contactId", req->contact_id());
+    absl::Status id = RequireId("contactId", req->contact_id());
     if (!id.ok()) return reply(id);
     reply(CachedContact(OwnerOf(t), req->contact_id()));
   });
@@ -328,7 +301,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::GetContact(Ctx* ctx, const pb::Ge
 grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateContact(Ctx* ctx, const pb::UpdateContactRequest* req,
                                                              pb::Contact* resp) {
   return rpc_.Handle(ctx, "UpdateContact", resp, [=, this](const TenantContext& t, Reply<pb::Contact> reply) {
-    absl::Status id = CheckId("contactId", req->contact_id());
+    absl::Status id = RequireId("contactId", req->contact_id());
     if (!id.ok()) return reply(id);
     Owner owner = OwnerOf(t);
     pb::UpdateContactRequest request = *req;
@@ -353,7 +326,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateContact(Ctx* ctx, const pb:
 grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteContact(Ctx* ctx, const pb::DeleteContactRequest* req,
                                                              pb::DeleteContactResponse* resp) {
   return rpc_.Handle(ctx, "DeleteContact", resp, [=, this](const TenantContext& t, Reply<pb::DeleteContactResponse> reply) {
-    absl::Status id = CheckId("contactId", req->contact_id());
+    absl::Status id = RequireId("contactId", req->contact_id());
     if (!id.ok()) return reply(id);
     Owner owner = OwnerOf(t);
     store_->DeleteContact(owner, req->contact_id(),
@@ -368,10 +341,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteContact(Ctx* ctx, const pb:
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContacts(Ctx* ctx, const pb::ListContactsRequest* req,
                                                             pb::ListContactsResponse* resp) {
   return rpc_.Handle(ctx, "ListContacts", resp, [=, this](const TenantContext& t, Reply<pb::ListContactsResponse> reply) {
-    absl::StatusOr<int> size = PageSize(req->page_size());
-    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
-    if (!size.ok()) return reply(size.status());
-    if (!after.ok()) return reply(after.status());
+    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+    if (!page.ok()) return reply(page.status());
     Violations v;
     v.Text("query", req->query(), kMaxNameChars);
     v.Text("tag", req->tag(), 50);
@@ -379,10 +350,10 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContacts(Ctx* ctx, const pb::
     v.Id("groupId", req->group_id(), /*required=*/false);
     if (!v.empty()) return reply(v.ToStatus());
     ContactFilter filter{req->query(), req->tag(), req->tier(), req->group_id()};
-    absl::StatusOr<std::vector<pb::Contact>> contacts = store_->ListContacts(OwnerOf(t), filter, *after, *size + 1);
+    absl::StatusOr<std::vector<pb::Contact>> contacts = store_->ListContacts(OwnerOf(t), filter, page->after, page->size + 1);
     if (!contacts.ok()) return reply(contacts.status());
     pb::ListContactsResponse out;
-    out.set_next_page_token(TrimToPage(*contacts, *size, [](const pb::Contact& c) { return c.id(); }));
+    out.set_next_page_token(TrimToPage(*contacts, page->size, [](const pb::Contact& c) { return c.id(); }));
     for (auto& c : *contacts) *out.add_contacts() = std::move(c);
     reply(std::move(out));
   });
@@ -411,7 +382,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContactGroups(Ctx* ctx, const
                                                                  pb::ListContactGroupsResponse* resp) {
   return rpc_.Handle(ctx, "ListContactGroups", resp,
                      [=, this](const TenantContext& t, Reply<pb::ListContactGroupsResponse> reply) {
-                       absl::Status id = CheckId("contactId", req->contact_id());
+                       absl::Status id = RequireId("contactId", req->contact_id());
                        if (!id.ok()) return reply(id);
                        absl::StatusOr<std::vector<pb::ContactGroup>> groups =
                            store_->ListMemberGroups(OwnerOf(t), req->contact_id());
@@ -436,13 +407,14 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateGroup(Ctx* ctx, const pb::C
     int64_t now = NowMicros();
     *group.mutable_create_time() = ToTimestamp(now);
     *group.mutable_update_time() = ToTimestamp(now);
-    store_->CreateGroup(OwnerOf(t), group, reply);
+    store_->CreateGroup(OwnerOf(t), group, IdempotencyOf(t, "CreateGroup"),
+                        *req, reply);
   });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::GetGroup(Ctx* ctx, const pb::GetGroupRequest* req, pb::Group* resp) {
   return rpc_.Handle(ctx, "GetGroup", resp, [=, this](const TenantContext& t, Reply<pb::Group> reply) {
-    absl::Status id = CheckId("groupId", req->group_id());
+    absl::Status id = RequireId("groupId", req->group_id());
     if (!id.ok()) return reply(id);
     reply(store_->GetGroup(OwnerOf(t), req->group_id()));
   });
@@ -451,7 +423,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::GetGroup(Ctx* ctx, const pb::GetG
 grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateGroup(Ctx* ctx, const pb::UpdateGroupRequest* req,
                                                            pb::Group* resp) {
   return rpc_.Handle(ctx, "UpdateGroup", resp, [=, this](const TenantContext& t, Reply<pb::Group> reply) {
-    absl::Status id = CheckId("groupId", req->group_id());
+    absl::Status id = RequireId("groupId", req->group_id());
     if (!id.ok()) return reply(id);
     pb::UpdateGroupRequest request = *req;
     int64_t now = NowMicros();
@@ -471,26 +443,21 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateGroup(Ctx* ctx, const pb::U
 grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteGroup(Ctx* ctx, const pb::DeleteGroupRequest* req,
                                                            pb::DeleteGroupResponse* resp) {
   return rpc_.Handle(ctx, "DeleteGroup", resp, [=, this](const TenantContext& t, Reply<pb::DeleteGroupResponse> reply) {
-    absl::Status id = CheckId("groupId", req->group_id());
+    absl::Status id = RequireId("groupId", req->group_id());
     if (!id.ok()) return reply(id);
-    store_->DeleteGroup(OwnerOf(t), req->group_id(), [reply](absl::Status s) {
-      if (!s.ok()) return reply(s);
-      reply(pb::DeleteGroupResponse());
-    });
+    store_->DeleteGroup(OwnerOf(t), req->group_id(), Acknowledge(reply));
   });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListGroups(Ctx* ctx, const pb::ListGroupsRequest* req,
                                                           pb::ListGroupsResponse* resp) {
   return rpc_.Handle(ctx, "ListGroups", resp, [=, this](const TenantContext& t, Reply<pb::ListGroupsResponse> reply) {
-    absl::StatusOr<int> size = PageSize(req->page_size());
-    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
-    if (!size.ok()) return reply(size.status());
-    if (!after.ok()) return reply(after.status());
-    absl::StatusOr<std::vector<pb::Group>> groups = store_->ListGroups(OwnerOf(t), *after, *size + 1);
+    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+    if (!page.ok()) return reply(page.status());
+    absl::StatusOr<std::vector<pb::Group>> groups = store_->ListGroups(OwnerOf(t), page->after, page->size + 1);
     if (!groups.ok()) return reply(groups.status());
     pb::ListGroupsResponse out;
-    out.set_next_page_token(TrimToPage(*groups, *size, [](const pb::Group& g) { return g.id(); }));
+    out.set_next_page_token(TrimToPage(*groups, page->size, [](const pb::Group& g) { return g.id(); }));
     for (auto& g : *groups) *out.add_groups() = std::move(g);
     reply(std::move(out));
   });
@@ -516,27 +483,22 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::RemoveMember(Ctx* ctx, const pb::
     v.Id("groupId", req->group_id(), true);
     v.Id("memberId", req->member_id(), true);
     if (!v.empty()) return reply(v.ToStatus());
-    store_->RemoveMember(OwnerOf(t), req->group_id(), req->member_id(), [reply](absl::Status s) {
-      if (!s.ok()) return reply(s);
-      reply(pb::RemoveMemberResponse());
-    });
+    store_->RemoveMember(OwnerOf(t), req->group_id(), req->member_id(), Acknowledge(reply));
   });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListMembers(Ctx* ctx, const pb::ListMembersRequest* req,
                                                            pb::ListMembersResponse* resp) {
   return rpc_.Handle(ctx, "ListMembers", resp, [=, this](const TenantContext& t, Reply<pb::ListMembersResponse> reply) {
-    absl::Status id = CheckId("groupId", req->group_id());
+    absl::Status id = RequireId("groupId", req->group_id());
     if (!id.ok()) return reply(id);
-    absl::StatusOr<int> size = PageSize(req->page_size());
-    absl::StatusOr<std::string> after = DecodePageToken(req->page_token());
-    if (!size.ok()) return reply(size.status());
-    if (!after.ok()) return reply(after.status());
+    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+    if (!page.ok()) return reply(page.status());
     absl::StatusOr<std::vector<pb::GroupMember>> members =
-        store_->ListMembers(OwnerOf(t), req->group_id(), *after, *size + 1);
+        store_->ListMembers(OwnerOf(t), req->group_id(), page->after, page->size + 1);
     if (!members.ok()) return reply(members.status());
     pb::ListMembersResponse out;
-    out.set_next_page_token(TrimToPage(*members, *size, [](const pb::GroupMember& m) { return m.member_id(); }));
+    out.set_next_page_token(TrimToPage(*members, page->size, [](const pb::GroupMember& m) { return m.member_id(); }));
     for (auto& m : *members) *out.add_members() = std::move(m);
     reply(std::move(out));
   });

@@ -80,11 +80,12 @@ CREATE TABLE memberships (
 CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, group_id);
 )sql",
       events::kOutboxMigration,
+      kIdempotencyMigration,
   };
   return kMigrations;
 }
 
-absl::Status NotFound(const char* what) { return absl::NotFoundError(absl::StrCat(what, " not found")); }
+using sqlite::RowNotFound;
 
 std::string SearchText(const pb::Contact& c) {
   std::vector<std::string> parts = {c.display_name(), c.given_name(), c.family_name(), c.company(),
@@ -108,7 +109,7 @@ absl::StatusOr<pb::Profile> ReadProfile(Connection& conn, const Owner& owner) {
   auto st = conn.Prepare("SELECT profile FROM users WHERE org_id = ? AND user_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user);
   ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("user");
+  if (!row) return RowNotFound("user");
   pb::Profile profile;
   RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &profile));
   return profile;
@@ -118,7 +119,7 @@ absl::StatusOr<pb::Contact> ReadContact(Connection& conn, const Owner& owner, co
   auto st = conn.Prepare("SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
   ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("contact");
+  if (!row) return RowNotFound("contact");
   pb::Contact contact;
   RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &contact));
   return contact;
@@ -128,15 +129,16 @@ absl::StatusOr<pb::Group> ReadGroup(Connection& conn, const Owner& owner, const 
   auto st = conn.Prepare("SELECT data FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
   ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("group");
+  if (!row) return RowNotFound("group");
   pb::Group group;
   RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &group));
   return group;
 }
 
-// Writes the contact row and its tag index (replacing both).
-absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contact& c) {
-  if (!c.met_through_contact_id().empty()) {
+// Writes the contact row and its tag index (replacing both). With
+// check_met_through, met_through_contact_id must name one of the owner's contacts.
+absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contact& c, bool check_met_through) {
+  if (check_met_through && !c.met_through_contact_id().empty()) {
     auto exists = conn.Prepare("SELECT 1 FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
     exists.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.met_through_contact_id());
     ASSIGN_OR_RETURN(bool found, exists.Step());
@@ -179,7 +181,7 @@ absl::StatusOr<std::string> MemberName(Connection& conn, const Owner& owner, con
       "SELECT display_name FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, member_id);
   ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("contact");
+  if (!row) return RowNotFound("contact");
   return st.ColumnText(0);
 }
 
@@ -190,12 +192,7 @@ pb::ApiKey KeyWithRevocation(pb::ApiKey key, bool revoked, int64_t revoke_us) {
 
 // Every change is published through the outbox in the same transaction.
 events::v1::Event NewEvent(const char* type, const std::string& org, const std::string& user) {
-  events::v1::Event e;
-  e.set_type(type);
-  e.set_source("profiles");
-  e.set_org_id(org);
-  e.set_user_id(user);
-  return e;
+  return events::NewEvent(type, "profiles", org, user);
 }
 
 absl::Status EmitContact(Connection& conn, const char* type, const Owner& owner, const pb::Contact& c) {
@@ -279,27 +276,33 @@ void SqliteProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admi
       std::move(done));
 }
 
-void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& user, DoneStatus done) {
-  db_->WriteAsync(
-      [org, user](Connection& conn) -> absl::Status {
-        auto exists = conn.Prepare("SELECT 1 FROM orgs WHERE org_id = ?");
-        exists.Bind(1, org);
-        ASSIGN_OR_RETURN(bool found, exists.Step());
-        if (!found) return NotFound("org");
-        pb::Profile profile;
-        profile.set_user_id(user.id());
-        profile.set_display_name(user.display_name());
-        profile.add_emails(user.email());
-        profile.set_timezone(user.timezone());
-        *profile.mutable_update_time() = user.create_time();
-        auto st = conn.Prepare(
-            "INSERT INTO users (org_id, user_id, email, create_us, profile) VALUES (?, ?, ?, ?, ?)");
-        st.Bind(1, org).Bind(2, user.id()).Bind(3, NormalizeKey(user.email()))
-            .Bind(4, TimestampToMicros(user.create_time())).BindBlob(5, profile.SerializeAsString());
-        absl::Status s = st.Run();
-        if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("email: a user with this email exists");
-        RETURN_IF_ERROR(s);
-        return EmitUser(conn, "user.created", org, user, profile);
+void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& user,
+                                     const IdempotencyScope& idempotency, const google::protobuf::Message& request,
+                                     Done<pb::User> done) {
+  WriteWithResult<pb::User>(
+      *db_,
+      [org, user, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::User> {
+        return IdempotentCreate<pb::User>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::User> {
+          auto exists = conn.Prepare("SELECT 1 FROM orgs WHERE org_id = ?");
+          exists.Bind(1, org);
+          ASSIGN_OR_RETURN(bool found, exists.Step());
+          if (!found) return RowNotFound("org");
+          pb::Profile profile;
+          profile.set_user_id(user.id());
+          profile.set_display_name(user.display_name());
+          profile.add_emails(user.email());
+          profile.set_timezone(user.timezone());
+          *profile.mutable_update_time() = user.create_time();
+          auto st = conn.Prepare(
+              "INSERT INTO users (org_id, user_id, email, create_us, profile) VALUES (?, ?, ?, ?, ?)");
+          st.Bind(1, org).Bind(2, user.id()).Bind(3, NormalizeKey(user.email()))
+              .Bind(4, TimestampToMicros(user.create_time())).BindBlob(5, profile.SerializeAsString());
+          absl::Status s = st.Run();
+          if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("email: a user with this email exists");
+          RETURN_IF_ERROR(s);
+          RETURN_IF_ERROR(EmitUser(conn, "user.created", org, user, profile));
+          return user;
+        });
       },
       std::move(done));
 }
@@ -310,7 +313,7 @@ absl::StatusOr<pb::User> SqliteProfilesStore::GetUser(const std::string& org, co
     auto st = conn.Prepare("SELECT email, create_us, profile FROM users WHERE org_id = ? AND user_id = ?");
     st.Bind(1, org).Bind(2, user_id);
     ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return NotFound("user");
+    if (!row) return RowNotFound("user");
     pb::Profile profile;
     RETURN_IF_ERROR(ParseRow(st.ColumnBlob(2), &profile));
     user = UserFromRow(user_id, st.ColumnText(0), st.ColumnInt(1), profile);
@@ -360,7 +363,7 @@ absl::StatusOr<StoredApiKey> SqliteProfilesStore::GetApiKey(const std::string& o
         "SELECT secret_sha256, revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
     st.Bind(1, org).Bind(2, key_id);
     ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return NotFound("api key");
+    if (!row) return RowNotFound("api key");
     pb::ApiKey key;
     RETURN_IF_ERROR(ParseRow(st.ColumnBlob(2), &key));
     out.org_id = org;
@@ -400,11 +403,11 @@ void SqliteProfilesStore::RevokeApiKey(const std::string& org, const std::string
             "UPDATE api_keys SET revoke_us = COALESCE(revoke_us, ?) WHERE org_id = ? AND key_id = ?");
         upd.Bind(1, now_micros).Bind(2, org).Bind(3, key_id);
         RETURN_IF_ERROR(upd.Run());
-        if (conn.Changes() == 0) return NotFound("api key");
+        if (conn.Changes() == 0) return RowNotFound("api key");
         auto st = conn.Prepare("SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
         st.Bind(1, org).Bind(2, key_id);
         ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) return NotFound("api key");
+        if (!row) return RowNotFound("api key");
         pb::ApiKey key;
         RETURN_IF_ERROR(ParseRow(st.ColumnBlob(1), &key));
         return KeyWithRevocation(std::move(key), true, st.ColumnInt(0));
@@ -436,7 +439,7 @@ void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile
         auto row = conn.Prepare("SELECT email, create_us FROM users WHERE org_id = ? AND user_id = ?");
         row.Bind(1, owner.org).Bind(2, owner.user);
         ASSIGN_OR_RETURN(bool found, row.Step());
-        if (!found) return NotFound("user");
+        if (!found) return RowNotFound("user");
         RETURN_IF_ERROR(EmitUser(conn, "user.updated", owner.org,
                                  UserFromRow(owner.user, row.ColumnText(0), row.ColumnInt(1), profile), profile));
         return profile;
@@ -447,13 +450,16 @@ void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile
 // --- contacts ---
 
 void SqliteProfilesStore::CreateContact(const Owner& owner, const pb::Contact& contact,
+                                        const IdempotencyScope& idempotency, const google::protobuf::Message& request,
                                         Done<pb::Contact> done) {
   WriteWithResult<pb::Contact>(
       *db_,
-      [owner, contact](Connection& conn) -> absl::StatusOr<pb::Contact> {
-        RETURN_IF_ERROR(WriteContact(conn, owner, contact));
-        RETURN_IF_ERROR(EmitContact(conn, "contact.created", owner, contact));
-        return contact;
+      [owner, contact, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Contact> {
+        return IdempotentCreate<pb::Contact>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::Contact> {
+          RETURN_IF_ERROR(WriteContact(conn, owner, contact, /*check_met_through=*/true));
+          RETURN_IF_ERROR(EmitContact(conn, "contact.created", owner, contact));
+          return contact;
+        });
       },
       std::move(done));
 }
@@ -473,9 +479,11 @@ void SqliteProfilesStore::UpdateContact(const Owner& owner, const std::string& i
       *db_,
       [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Contact> {
         ASSIGN_OR_RETURN(pb::Contact contact, ReadContact(conn, owner, id));
+        std::string met_through = contact.met_through_contact_id();
         RETURN_IF_ERROR(mutate(contact));
-        RETURN_IF_ERROR(WriteContact(conn, owner, contact));
-        RETURN_IF_ERROR(EmitContact(conn, "contact.created", owner, contact));
+        // Only a changed reference is checked: one to a since-deleted contact may stay.
+        RETURN_IF_ERROR(WriteContact(conn, owner, contact, contact.met_through_contact_id() != met_through));
+        RETURN_IF_ERROR(EmitContact(conn, "contact.updated", owner, contact));
         return contact;
       },
       std::move(done));
@@ -487,7 +495,7 @@ void SqliteProfilesStore::DeleteContact(const Owner& owner, const std::string& i
         auto del = conn.Prepare("DELETE FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
         del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
         RETURN_IF_ERROR(del.Run());
-        if (conn.Changes() == 0) return NotFound("contact");
+        if (conn.Changes() == 0) return RowNotFound("contact");
         RETURN_IF_ERROR(RemoveMemberships(conn, owner, "member_id", id));
         auto tags = conn.Prepare("DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?");
         tags.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
@@ -552,12 +560,16 @@ absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContactsWithBi
 
 // --- groups and memberships ---
 
-void SqliteProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group, Done<pb::Group> done) {
+void SqliteProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group,
+                                      const IdempotencyScope& idempotency, const google::protobuf::Message& request,
+                                      Done<pb::Group> done) {
   WriteWithResult<pb::Group>(
       *db_,
-      [owner, group](Connection& conn) -> absl::StatusOr<pb::Group> {
-        RETURN_IF_ERROR(WriteGroup(conn, owner, group));
-        return group;
+      [owner, group, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Group> {
+        return IdempotentCreate<pb::Group>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::Group> {
+          RETURN_IF_ERROR(WriteGroup(conn, owner, group));
+          return group;
+        });
       },
       std::move(done));
 }
@@ -590,7 +602,7 @@ void SqliteProfilesStore::DeleteGroup(const Owner& owner, const std::string& id,
         auto del = conn.Prepare("DELETE FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
         del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
         RETURN_IF_ERROR(del.Run());
-        if (conn.Changes() == 0) return NotFound("group");
+        if (conn.Changes() == 0) return RowNotFound("group");
         return RemoveMemberships(conn, owner, "group_id", id);
       },
       std::move(done));
@@ -655,7 +667,7 @@ void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& gr
             "DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
         st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id);
         RETURN_IF_ERROR(st.Run());
-        if (conn.Changes() == 0) return NotFound("membership");
+        if (conn.Changes() == 0) return RowNotFound("membership");
         return EmitMember(conn, "group.member_removed", owner, group_id, member_id, pb::MEMBER_ROLE_UNSPECIFIED,
                           nullptr);
       },

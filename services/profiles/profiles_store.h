@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rapport/profiles/v1/profiles.pb.h"
+#include "services/common/idempotency.h"
 #include "services/common/sqlite.h"
 #include "services/common/store_util.h"
 
@@ -50,7 +51,9 @@ class ProfilesStore {
 
   // Orgs and users. CreateUser: ALREADY_EXISTS when the email is taken in the org.
   virtual void CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done) = 0;
-  virtual void CreateUser(const std::string& org, const pb::User& user, DoneStatus done) = 0;
+  // Creates replay the first result for a repeated idempotency key.
+  virtual void CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
+                          const google::protobuf::Message& request, Done<pb::User> done) = 0;
   virtual absl::StatusOr<pb::User> GetUser(const std::string& org, const std::string& user_id) = 0;
   virtual absl::StatusOr<std::vector<pb::User>> ListUsers(const std::string& org,
                                                          const std::string& after_id, int limit) = 0;
@@ -70,8 +73,8 @@ class ProfilesStore {
                              Done<pb::Profile> done) = 0;
 
   // Contacts. INVALID_ARGUMENT when met_through_contact_id names no contact of the owner.
-  virtual void CreateContact(const Owner& owner, const pb::Contact& contact,
-                             Done<pb::Contact> done) = 0;
+  virtual void CreateContact(const Owner& owner, const pb::Contact& contact, const IdempotencyScope& idempotency,
+                             const google::protobuf::Message& request, Done<pb::Contact> done) = 0;
   virtual absl::StatusOr<pb::Contact> GetContact(const Owner& owner, const std::string& id) = 0;
   virtual void UpdateContact(const Owner& owner, const std::string& id,
                              Mutation<pb::Contact> mutate, Done<pb::Contact> done) = 0;
@@ -85,7 +88,8 @@ class ProfilesStore {
   virtual absl::StatusOr<std::vector<pb::Contact>> ListContactsWithBirthday(const Owner& owner) = 0;
 
   // Groups and memberships. A member is a contact id or "me".
-  virtual void CreateGroup(const Owner& owner, const pb::Group& group, Done<pb::Group> done) = 0;
+  virtual void CreateGroup(const Owner& owner, const pb::Group& group, const IdempotencyScope& idempotency,
+                           const google::protobuf::Message& request, Done<pb::Group> done) = 0;
   virtual absl::StatusOr<pb::Group> GetGroup(const Owner& owner, const std::string& id) = 0;
   virtual void UpdateGroup(const Owner& owner, const std::string& id, Mutation<pb::Group> mutate,
                            Done<pb::Group> done) = 0;
@@ -111,7 +115,8 @@ class SqliteProfilesStore : public ProfilesStore {
   static absl::StatusOr<std::unique_ptr<SqliteProfilesStore>> Open(const std::string& path);
 
   void CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done) override;
-  void CreateUser(const std::string& org, const pb::User& user, DoneStatus done) override;
+  void CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
+                  const google::protobuf::Message& request, Done<pb::User> done) override;
   absl::StatusOr<pb::User> GetUser(const std::string& org, const std::string& user_id) override;
   absl::StatusOr<std::vector<pb::User>> ListUsers(const std::string& org, const std::string& after_id,
                                                  int limit) override;
@@ -123,7 +128,8 @@ class SqliteProfilesStore : public ProfilesStore {
                     Done<pb::ApiKey> done) override;
   absl::StatusOr<pb::Profile> GetProfile(const Owner& owner) override;
   void UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate, Done<pb::Profile> done) override;
-  void CreateContact(const Owner& owner, const pb::Contact& contact, Done<pb::Contact> done) override;
+  void CreateContact(const Owner& owner, const pb::Contact& contact, const IdempotencyScope& idempotency,
+                     const google::protobuf::Message& request, Done<pb::Contact> done) override;
   absl::StatusOr<pb::Contact> GetContact(const Owner& owner, const std::string& id) override;
   void UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate,
                      Done<pb::Contact> done) override;
@@ -133,7 +139,8 @@ class SqliteProfilesStore : public ProfilesStore {
                                                        const std::string& after_id,
                                                        int limit) override;
   absl::StatusOr<std::vector<pb::Contact>> ListContactsWithBirthday(const Owner& owner) override;
-  void CreateGroup(const Owner& owner, const pb::Group& group, Done<pb::Group> done) override;
+  void CreateGroup(const Owner& owner, const pb::Group& group, const IdempotencyScope& idempotency,
+                   const google::protobuf::Message& request, Done<pb::Group> done) override;
   absl::StatusOr<pb::Group> GetGroup(const Owner& owner, const std::string& id) override;
   void UpdateGroup(const Owner& owner, const std::string& id, Mutation<pb::Group> mutate,
                    Done<pb::Group> done) override;

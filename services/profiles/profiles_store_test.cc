@@ -63,7 +63,9 @@ class ProfilesStoreTest : public ::testing::Test {
     user.set_display_name(email.substr(0, email.find('@')));
     user.set_email(email);
     user.set_timezone("UTC");
-    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateUser(org, user, d); }).ok());
+    EXPECT_TRUE((Await<pb::User>([&](Done<pb::User> d) {
+                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), d);
+                })).ok());
     return user.id();
   }
   pb::Contact NewContact(const Owner& owner, const std::string& name, std::vector<std::string> tags = {}) {
@@ -73,7 +75,7 @@ class ProfilesStoreTest : public ::testing::Test {
     c.set_company("Initech");
     c.set_tier(pb::NETWORK);
     for (auto& t : tags) c.add_tags(t);
-    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(owner, c, d); });
+    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(owner, c, IdempotencyScope{}, pb::CreateContactRequest(), d); });
     EXPECT_TRUE(r.ok()) << r.status();
     return c;
   }
@@ -89,8 +91,10 @@ TEST_F(ProfilesStoreTest, UserEmailIsUniquePerOrg) {
   dup.set_id(NewId());
   dup.set_display_name("Alice 2");
   dup.set_email("ALICE@acme.test");
-  auto s = AwaitStatus([&](DoneStatus d) { store_->CreateUser(org_, dup, d); });
-  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  auto s = Await<pb::User>([&](Done<pb::User> d) {
+    store_->CreateUser(org_, dup, IdempotencyScope{}, pb::CreateUserRequest(), d);
+  });
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kAlreadyExists);
   // Same email in another org is fine.
   std::string other = NewOrg("Other");
   EXPECT_FALSE(NewUser(other, "alice@acme.test").empty());
@@ -157,7 +161,7 @@ TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
   g.set_id(NewId());
   g.set_display_name("Chess club");
   g.set_kind(pb::HOBBY);
-  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, d); })).ok());
+  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, IdempotencyScope{}, pb::CreateGroupRequest(), d); })).ok());
   ASSERT_TRUE((Await<pb::GroupMember>([&](Done<pb::GroupMember> d) {
                  store_->PutMember(alice_, g.id(), a.id(), pb::LEADER, 1, d);
                })).ok());
@@ -172,7 +176,7 @@ TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {
   g.set_id(NewId());
   g.set_display_name("Alumni");
   g.set_kind(pb::ALUMNI);
-  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, d); })).ok());
+  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, IdempotencyScope{}, pb::CreateGroupRequest(), d); })).ok());
   auto put = [&](const std::string& member, pb::MemberRole role, int64_t now) {
     return Await<pb::GroupMember>([&](Done<pb::GroupMember> d) { store_->PutMember(alice_, g.id(), member, role, now, d); });
   };
@@ -232,9 +236,52 @@ TEST_F(ProfilesStoreTest, MetThroughMustBeAnOwnContact) {
   c.set_id(NewId());
   c.set_display_name("Lumbergh");
   c.set_met_through_contact_id(bobs.id());
-  auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, d); });
+  auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d); });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ProfilesStoreTest, DeletingAMetThroughContactDoesNotLockTheOthers) {
+  pb::Contact via = NewContact(alice_, "Introducer");
+  pb::Contact c;
+  c.set_id(NewId());
+  c.set_display_name("Met through");
+  c.set_met_through_contact_id(via.id());
+  ASSERT_TRUE((Await<pb::Contact>([&](Done<pb::Contact> d) {
+                 store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
+               })).ok());
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(alice_, via.id(), d); }).ok());
+  auto updated = Await<pb::Contact>([&](Done<pb::Contact> d) {
+    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) { x.set_title("still editable"); return absl::OkStatus(); }, d);
+  });
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  // Pointing it at a missing contact anew is still refused.
+  auto repointed = Await<pb::Contact>([&](Done<pb::Contact> d) {
+    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) { x.set_met_through_contact_id("nosuch"); return absl::OkStatus(); }, d);
+  });
+  EXPECT_EQ(repointed.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
+  pb::CreateContactRequest req;
+  req.mutable_contact()->set_display_name("Once");
+  IdempotencyScope scope{alice_.org, alice_.user, "k-1", "CreateContact"};
+  std::string first_id;
+  for (int i = 0; i < 3; ++i) {
+    pb::Contact c = req.contact();
+    c.set_id(NewId());
+    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, d); });
+    ASSERT_TRUE(r.ok()) << r.status();
+    if (i == 0) first_id = r->id();
+    EXPECT_EQ(r->id(), first_id);
+  }
+  EXPECT_EQ(store_->ListContacts(alice_, ContactFilter{}, "", 10)->size(), 1u);
+  pb::CreateContactRequest other = req;
+  other.mutable_contact()->set_display_name("Twice");
+  pb::Contact c = other.contact();
+  c.set_id(NewId());
+  auto mismatch = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, other, d); });
+  EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
