@@ -2,13 +2,18 @@
 
 #include <signal.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/config.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
 #include "services/common/tenant.h"
@@ -68,6 +73,29 @@ class AccessLogFactory : public grpc::experimental::ServerInterceptorFactoryInte
 };
 
 }  // namespace
+
+ServiceStartup StartService(int argc, char** argv, const std::string& name,
+                            const std::map<std::string, std::string>& env_for_flag) {
+  BlockTerminationSignals();
+  config::ParseFlags(argc, argv, absl::StrCat("rapport ", name, " service"), env_for_flag);
+  log::Init(name, absl::GetFlag(FLAGS_log_level));
+  ServiceStartup startup;
+  startup.internal_key = absl::GetFlag(FLAGS_internal_key);
+  if (startup.internal_key.empty()) {
+    log::Error("--internal_key (RAPPORT_INTERNAL_KEY) is required");
+    std::exit(2);
+  }
+  std::filesystem::path dir = absl::GetFlag(FLAGS_data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    log::Error("cannot create the data directory", {{"dir", dir.string()}, {"error", ec.message()}});
+    std::exit(2);
+  }
+  startup.db_path = (dir / (name + ".db")).string();
+  startup.redis_addr = absl::GetFlag(FLAGS_redis_addr);
+  return startup;
+}
 
 void BlockTerminationSignals() {
   sigset_t set;

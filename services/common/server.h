@@ -7,6 +7,7 @@
 #define RAPPORT_SERVICES_COMMON_SERVER_H_
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,20 @@ class RunningServer {
   int port_ = 0;
   bool shut_down_ = false;
 };
+
+// What every service process needs before it opens its store.
+struct ServiceStartup {
+  std::string internal_key;
+  std::string db_path;  // <data_dir>/<name>.db; the directory exists
+  std::string redis_addr;
+};
+
+// The common start of a service's main: blocks termination signals, reads
+// flags and environment (config::ParseFlags), starts JSON logging as `name`,
+// and exits with status 2 and a message when the internal key is missing or
+// the data directory cannot be made.
+ServiceStartup StartService(int argc, char** argv, const std::string& name,
+                            const std::map<std::string, std::string>& env_for_flag);
 
 // Starts the server, logs where it listens, waits for SIGTERM/SIGINT, drains.
 absl::Status RunServer(const ServerOptions& options, const std::vector<grpc::Service*>& services);

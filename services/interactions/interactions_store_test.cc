@@ -3,21 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <future>
 #include <random>
 
 #include "services/common/ids.h"
+#include "tests/testing/await.h"
 #include "services/common/time_util.h"
 
 namespace rapport::interactions {
 namespace {
 
-template <typename T>
-absl::StatusOr<T> Await(const std::function<void(Done<T>)>& call) {
-  std::promise<absl::StatusOr<T>> p;
-  call([&p](absl::StatusOr<T> r) { p.set_value(std::move(r)); });
-  return p.get_future().get();
-}
+using ::rapport::testing::Await;
+using ::rapport::testing::AwaitStatus;
 
 constexpr int64_t kDayUs = int64_t{86400} * 1000000;
 constexpr int64_t kBaseUs = int64_t{1780000000} * 1000000;
@@ -61,9 +57,7 @@ class InteractionsStoreTest : public ::testing::Test {
   }
 
   absl::Status Delete(const Owner& owner, const std::string& id) {
-    std::promise<absl::Status> p;
-    store_->DeleteInteraction(owner, id, [&p](absl::Status s) { p.set_value(s); });
-    return p.get_future().get();
+    return AwaitStatus([&](DoneStatus d) { store_->DeleteInteraction(owner, id, d); });
   }
 
   void ExpectLedgerExact(const Owner& owner, const std::string& contact) {

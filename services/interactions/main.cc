@@ -1,11 +1,8 @@
 // The interactions service process: flags and environment -> config, open
 // the SQLite store, connect Redis, start the outbox relay and the consumer of
 // contact events, serve until SIGTERM, drain.
-#include <filesystem>
-
 #include "absl/flags/flag.h"
 #include "services/common/channel.h"
-#include "services/common/config.h"
 #include "services/common/event_consumer.h"
 #include "services/common/log.h"
 #include "services/common/outbox.h"
@@ -22,30 +19,21 @@ ABSL_FLAG(std::string, consumer_name, "interactions-1",
           "this process's name in the event consumer group; unique per replica (env RAPPORT_CONSUMER_NAME)");
 
 int main(int argc, char** argv) {
-  rapport::BlockTerminationSignals();
-  rapport::config::ParseFlags(argc, argv, "rapport interactions service",
-                              {{"addr", "INTERACTIONS_SERVICE_ADDR"},
-                               {"profiles_addr", "PROFILES_SERVICE_ADDR"},
-                               {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
-                               {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
-  rapport::log::Init("interactions", absl::GetFlag(FLAGS_log_level));
-  const std::string key = absl::GetFlag(FLAGS_internal_key);
-  if (key.empty()) {
-    rapport::log::Error("--internal_key (RAPPORT_INTERNAL_KEY) is required");
-    return 2;
-  }
-  std::filesystem::path dir = absl::GetFlag(FLAGS_data_dir);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  auto store = rapport::interactions::SqliteInteractionsStore::Open((dir / "interactions.db").string());
+  rapport::ServiceStartup startup =
+      rapport::StartService(argc, argv, "interactions",
+                            {{"addr", "INTERACTIONS_SERVICE_ADDR"},
+                             {"profiles_addr", "PROFILES_SERVICE_ADDR"},
+                             {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
+                             {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
+  auto store = rapport::interactions::SqliteInteractionsStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;
   }
   rapport::redis::ClientOptions redis_options;
-  redis_options.addr = absl::GetFlag(FLAGS_redis_addr);
+  redis_options.addr = startup.redis_addr;
   rapport::redis::Client redis(redis_options);
-  rapport::TenantSigner signer(key);
+  rapport::TenantSigner signer(startup.internal_key);
 
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
   relay.Start();

@@ -1,9 +1,6 @@
 // The profiles service process: flags and environment -> config, open the
 // SQLite store, connect the Redis cache, serve until SIGTERM, drain.
-#include <filesystem>
-
 #include "absl/flags/flag.h"
-#include "services/common/config.h"
 #include "services/common/log.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
@@ -18,34 +15,25 @@ ABSL_FLAG(bool, entity_cache, false,
 ABSL_FLAG(int, cache_ttl_seconds, 300, "entity cache TTL (env RAPPORT_CACHE_TTL_SECONDS)");
 
 int main(int argc, char** argv) {
-  rapport::BlockTerminationSignals();
-  rapport::config::ParseFlags(argc, argv, "rapport profiles service",
-                              {{"addr", "PROFILES_SERVICE_ADDR"},
-                               {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
-                               {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"}});
-  rapport::log::Init("profiles", absl::GetFlag(FLAGS_log_level));
-  const std::string key = absl::GetFlag(FLAGS_internal_key);
-  if (key.empty()) {
-    rapport::log::Error("--internal_key (RAPPORT_INTERNAL_KEY) is required");
-    return 2;
-  }
-  std::filesystem::path dir = absl::GetFlag(FLAGS_data_dir);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  auto store = rapport::profiles::SqliteProfilesStore::Open((dir / "profiles.db").string());
+  rapport::ServiceStartup startup =
+      rapport::StartService(argc, argv, "profiles",
+                            {{"addr", "PROFILES_SERVICE_ADDR"},
+                             {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
+                             {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"}});
+  auto store = rapport::profiles::SqliteProfilesStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;
   }
   rapport::redis::ClientOptions redis_options;
-  redis_options.addr = absl::GetFlag(FLAGS_redis_addr);
+  redis_options.addr = startup.redis_addr;
   rapport::redis::Client redis(redis_options);
   rapport::redis::CacheOptions cache_options;
   cache_options.enabled = absl::GetFlag(FLAGS_entity_cache);
   cache_options.ttl = std::chrono::seconds(absl::GetFlag(FLAGS_cache_ttl_seconds));
   cache_options.service = "profiles";
   rapport::redis::EntityCache cache(&redis, cache_options);
-  rapport::TenantSigner signer(key);
+  rapport::TenantSigner signer(startup.internal_key);
   rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer);
 
   // Publishes the outbox to the event stream; rows wait while Redis is down.

@@ -4,27 +4,16 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <future>
 
 #include "services/common/crypto.h"
 #include "services/common/ids.h"
+#include "tests/testing/await.h"
 
 namespace rapport::profiles {
 namespace {
 
-// Waits for a store write's completion and returns its outcome.
-template <typename T>
-absl::StatusOr<T> Await(const std::function<void(Done<T>)>& call) {
-  std::promise<absl::StatusOr<T>> p;
-  call([&p](absl::StatusOr<T> r) { p.set_value(std::move(r)); });
-  return p.get_future().get();
-}
-
-absl::Status AwaitStatus(const std::function<void(DoneStatus)>& call) {
-  std::promise<absl::Status> p;
-  call([&p](absl::Status s) { p.set_value(s); });
-  return p.get_future().get();
-}
+using ::rapport::testing::Await;
+using ::rapport::testing::AwaitStatus;
 
 class ProfilesStoreTest : public ::testing::Test {
  protected:
