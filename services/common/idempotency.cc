@@ -22,7 +22,10 @@ std::string RequestHash(const std::string& method, const google::protobuf::Messa
     coded.SetSerializationDeterministic(true);
     request.SerializeToCodedStream(&coded);
   }
-  return Sha256(method + '\0' + bytes);
+  std::string keyed = method;
+  keyed.push_back('\0');
+  keyed += bytes;
+  return Sha256(keyed);
 }
 
 }  // namespace
@@ -61,9 +64,8 @@ absl::StatusOr<std::optional<std::string>> LookupIdempotent(sqlite::Connection& 
   if (!row) return std::nullopt;
   if (st.ColumnInt(2) < ToMicros(absl::Now()) - kRetentionMicros) {
     // Expired: forget it, so the key starts afresh.
-    std::string org = scope.org, user = scope.user, key = scope.key;
     auto del = conn.Prepare("DELETE FROM idempotency_keys WHERE org_id = ? AND user_id = ? AND key = ?");
-    del.Bind(1, org).Bind(2, user).Bind(3, key);
+    del.Bind(1, scope.org).Bind(2, scope.user).Bind(3, scope.key);
     RETURN_IF_ERROR(del.Run());
     return std::nullopt;
   }

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <thread>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -349,6 +351,13 @@ struct EntityCache::Impl {
     std::condition_variable cv;
   };
 
+  // InvalidateThen's queue and worker thread (started on first use).
+  std::mutex work_mu;
+  std::condition_variable work_cv;
+  std::deque<std::pair<std::string, std::function<void()>>> work;
+  bool work_stopping = false;
+  std::thread worker;
+
   Impl(Client* c, CacheOptions o)
       : client(c), options(std::move(o)), script_sha(Sha1Hex(kSetIfGenerationScript)) {
     if (options.ttl.count() < 1) options.ttl = std::chrono::milliseconds(1);
@@ -474,7 +483,38 @@ struct EntityCache::Impl {
 EntityCache::EntityCache(Client* client, CacheOptions options)
     : impl_(std::make_unique<Impl>(client, std::move(options))) {}
 
-EntityCache::~EntityCache() = default;
+EntityCache::~EntityCache() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->work_mu);
+    impl_->work_stopping = true;
+  }
+  impl_->work_cv.notify_all();
+  if (impl_->worker.joinable()) impl_->worker.join();
+}
+
+void EntityCache::InvalidateThen(const std::string& key, std::function<void()> then) {
+  if (!enabled()) return then();
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.work_mu);
+  d.work.emplace_back(key, std::move(then));
+  if (!d.worker.joinable()) {
+    d.worker = std::thread([this] {
+      Impl& w = *impl_;
+      std::unique_lock<std::mutex> lock(w.work_mu);
+      while (true) {
+        w.work_cv.wait(lock, [&] { return w.work_stopping || !w.work.empty(); });
+        if (w.work.empty()) return;  // stopping, and everything asked for is done
+        auto [key, then] = std::move(w.work.front());
+        w.work.pop_front();
+        lock.unlock();
+        Invalidate(key);
+        then();
+        lock.lock();
+      }
+    });
+  }
+  d.work_cv.notify_one();
+}
 
 bool EntityCache::enabled() const { return impl_->options.enabled && impl_->client != nullptr; }
 

@@ -89,6 +89,13 @@ class EntityCache {
   // Call after the write that changed the entity has committed.
   void Invalidate(const std::string& key);
 
+  // Invalidate on the cache's own thread, then call then(): for callers that
+  // must not wait on Redis, such as a store's writer thread completing a
+  // write. Invalidations run in the order they were asked for; then() runs
+  // after its invalidation (at once, on the caller's thread, when the cache
+  // is disabled).
+  void InvalidateThen(const std::string& key, std::function<void()> then);
+
   bool enabled() const;
 
  private:

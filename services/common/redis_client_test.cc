@@ -381,6 +381,33 @@ TEST_F(EntityCacheTest, InvalidateRemovesEntry) {
   EXPECT_EQ(Admin({"GET", key}).str, "v2");
 }
 
+TEST_F(EntityCacheTest, InvalidateThenRunsAfterTheInvalidationInOrder) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5; ++i) {
+    keys.push_back(cache_->Key("o", "contact", "then-" + std::to_string(i)));
+    std::string value = "v";
+    ASSERT_TRUE(cache_->GetOrLoad(keys.back(), Loader(&value)).ok());
+    ASSERT_TRUE(Exists(keys.back()));
+  }
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<bool> gone_when_called(keys.size(), false);
+  for (int i = 0; i < 5; ++i) {
+    cache_->InvalidateThen(keys[i], [&, i] {
+      bool gone = !Exists(keys[i]);
+      std::lock_guard<std::mutex> lock(mu);
+      order.push_back(i);
+      gone_when_called[i] = gone;
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return order.size() == keys.size();
+  }, std::chrono::seconds(5)));
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  for (bool gone : gone_when_called) EXPECT_TRUE(gone);
+}
+
 // A reader loads the old row; the write commits and invalidates before the
 // reader stores it. The reader's store must be refused.
 TEST_F(EntityCacheTest, InvalidationDuringLoadIsNotOverwritten) {

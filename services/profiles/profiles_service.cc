@@ -251,8 +251,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateMe(Ctx* ctx, const pb::Upda
           return absl::OkStatus();
         },
         [this, owner, reply](absl::StatusOr<pb::Profile> result) {
-          if (result.ok()) cache_->Invalidate(ProfileKey(owner));
-          reply(std::move(result));
+          if (!result.ok()) return reply(result.status());
+          cache_->InvalidateThen(ProfileKey(owner), [reply, result] { reply(result); });
         });
   });
 }
@@ -317,8 +317,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateContact(Ctx* ctx, const pb:
           return absl::OkStatus();
         },
         [this, owner, reply, contact_id = req->contact_id()](absl::StatusOr<pb::Contact> result) {
-          if (result.ok()) cache_->Invalidate(ContactKey(owner, contact_id));
-          reply(std::move(result));
+          if (!result.ok()) return reply(result.status());
+          cache_->InvalidateThen(ContactKey(owner, contact_id), [reply, result] { reply(result); });
         });
   });
 }
@@ -332,8 +332,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteContact(Ctx* ctx, const pb:
     store_->DeleteContact(owner, req->contact_id(),
                           [this, owner, reply, contact_id = req->contact_id()](absl::Status s) {
                             if (!s.ok()) return reply(s);
-                            cache_->Invalidate(ContactKey(owner, contact_id));
-                            reply(pb::DeleteContactResponse());
+                            cache_->InvalidateThen(ContactKey(owner, contact_id),
+                                                   [reply] { reply(pb::DeleteContactResponse()); });
                           });
   });
 }
