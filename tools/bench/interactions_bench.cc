@@ -149,6 +149,8 @@ void BM_StoreCreateInteraction(benchmark::State& state) {
   rapport::Owner owner{"bench-org", "bench-user"};
   ipb::CreateInteractionRequest request;
   int64_t created = 0;
+  const int64_t batches_before = store->db().batches_committed();
+  const int64_t transactions_before = store->db().transactions_committed();
   for (auto _ : state) {
     std::atomic<int> left{concurrency};
     std::promise<void> all;
@@ -170,7 +172,8 @@ void BM_StoreCreateInteraction(benchmark::State& state) {
   }
   state.SetItemsProcessed(created);
   state.counters["creates_per_commit"] =
-      static_cast<double>(store->db().transactions_committed()) / std::max<int64_t>(1, store->db().batches_committed());
+      static_cast<double>(store->db().transactions_committed() - transactions_before) /
+      std::max<int64_t>(1, store->db().batches_committed() - batches_before);
 }
 BENCHMARK(BM_StoreCreateInteraction)->Arg(1)->Arg(16)->Arg(64)->Arg(256)->UseRealTime()->MinTime(3.0);
 
