@@ -58,8 +58,10 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
+bool Enabled(Level level) { return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed); }
+
 void Write(Level level, std::string_view msg, const Fields& fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
+  if (!Enabled(level)) return;
   std::string line = "{\"ts\":\"";
   line += absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   line += "\",\"level\":\"";

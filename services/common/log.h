@@ -21,6 +21,8 @@ using Fields = std::vector<std::pair<std::string_view, std::string>>;
 void Init(std::string service, std::string_view level);
 
 void Write(Level level, std::string_view msg, const Fields& fields = {});
+// Whether lines at level are written; lets hot paths skip building fields.
+bool Enabled(Level level);
 inline void Debug(std::string_view msg, const Fields& f = {}) { Write(Level::kDebug, msg, f); }
 inline void Info(std::string_view msg, const Fields& f = {}) { Write(Level::kInfo, msg, f); }
 inline void Warn(std::string_view msg, const Fields& f = {}) { Write(Level::kWarn, msg, f); }

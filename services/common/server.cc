@@ -46,7 +46,7 @@ class AccessLogInterceptor : public grpc::experimental::Interceptor {
           status.error_code() == grpc::StatusCode::UNKNOWN) {
         level = log::Level::kError;
       }
-      log::Write(level, "rpc",
+      if (log::Enabled(level)) log::Write(level, "rpc",
                  {{"method", method_},
                   {"code", absl::StrCat(static_cast<int>(status.error_code()))},
                   {"error", status.error_message()},
