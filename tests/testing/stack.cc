@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
+#include "tests/testing/http_client.h"
 
 namespace rapport::testing {
 namespace {
@@ -25,6 +26,7 @@ const std::map<std::string, ServiceInfo>& Services() {
 
 Stack::Stack() : data_dir_(TempDir("rapport_stack")) {
   for (const auto& [name, info] : Services()) ports_[name] = FreePort();
+  ports_["gateway"] = FreePort();
 }
 
 Stack::~Stack() {
@@ -52,6 +54,30 @@ absl::Status Stack::Start(const std::string& service, const std::map<std::string
   processes_[service] = std::move(*process);
   if (!WaitForGrpcServing(Addr(service), info->second.health, std::chrono::seconds(20))) {
     return absl::UnavailableError(absl::StrCat(service, " did not become healthy; see ", data_dir_, "/", service, ".log"));
+  }
+  return absl::OkStatus();
+}
+
+std::string Stack::GatewayUrl() { return absl::StrCat("http://", Addr("gateway")); }
+
+absl::Status Stack::StartGateway(const std::map<std::string, std::string>& extra_env) {
+  std::map<std::string, std::string> env = {
+      {"RAPPORT_INTERNAL_KEY", kTestInternalKey},
+      {"RAPPORT_DATA_DIR", data_dir_},
+      {"RAPPORT_REDIS_ADDR", redis_.addr()},
+      {"RAPPORT_HTTP_ADDR", Addr("gateway")},
+      {"RAPPORT_ADMIN_KEY", kTestAdminKey},
+      {"RAPPORT_JWT_SECRET", kTestJwtSecret},
+      {"RAPPORT_HTTP_THREADS", "2"},
+  };
+  for (const auto& [name, other] : Services()) env[other.addr_env] = Addr(name);
+  for (const auto& [k, v] : extra_env) env[k] = v;
+  auto process = Process::Start(BinDir() + "/gateway", {}, env, data_dir_ + "/gateway.log");
+  if (!process.ok()) return process.status();
+  processes_["gateway"] = std::move(*process);
+  const std::string url = GatewayUrl() + "/healthz";
+  if (!WaitFor([&] { return HttpCall("GET", url).status == 200; }, std::chrono::seconds(20))) {
+    return absl::UnavailableError(absl::StrCat("gateway did not answer /healthz; see ", data_dir_, "/gateway.log"));
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,8 @@
 namespace rapport::testing {
 
 inline constexpr char kTestInternalKey[] = "integration-test-internal-key";
+inline constexpr char kTestAdminKey[] = "rpa_integration-test-admin-key";
+inline constexpr char kTestJwtSecret[] = "integration-test-jwt-secret";
 
 class Stack {
  public:
@@ -36,6 +38,12 @@ class Stack {
   void Kill9(const std::string& service);
   void Stop(const std::string& service);
   std::string Addr(const std::string& service);
+
+  // Starts (or restarts) the gateway binary in front of the services, with
+  // kTestAdminKey and kTestJwtSecret, and waits until GET /healthz answers 200.
+  absl::Status StartGateway(const std::map<std::string, std::string>& extra_env = {});
+  // "http://127.0.0.1:<port>", fixed for the stack's lifetime.
+  std::string GatewayUrl();
 
   // A client context carrying ctx signed with key, and a 5 s deadline.
   static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx,

@@ -1,0 +1,260 @@
+#include "gateway/auth.h"
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
+#include <optional>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "services/common/crypto.h"
+#include "services/common/ids.h"
+
+namespace rapport::gateway {
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr size_t kMaxCacheEntries = 100000;
+
+absl::Status Unauthenticated(const std::string& why) { return absl::UnauthenticatedError(why); }
+
+absl::StatusOr<google::protobuf::Struct> DecodeJsonPart(const std::string& part) {
+  absl::StatusOr<std::string> json = Base64UrlDecode(part);
+  if (!json.ok()) return Unauthenticated("malformed token");
+  google::protobuf::Struct out;
+  google::protobuf::util::JsonParseOptions options;
+  if (!google::protobuf::util::JsonStringToMessage(*json, &out, options).ok()) {
+    return Unauthenticated("malformed token");
+  }
+  return out;
+}
+
+const google::protobuf::Value* Field(const google::protobuf::Struct& s, const std::string& name) {
+  auto it = s.fields().find(name);
+  return it == s.fields().end() ? nullptr : &it->second;
+}
+
+std::string StringClaim(const google::protobuf::Struct& s, const std::string& name) {
+  const google::protobuf::Value* v = Field(s, name);
+  return (v != nullptr && v->kind_case() == google::protobuf::Value::kStringValue) ? v->string_value() : "";
+}
+
+}  // namespace
+
+std::string Base64UrlEncode(const std::string& bytes) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (unsigned char c : bytes) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlphabet[(buffer >> bits) & 0x3f]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3f]);
+  return out;
+}
+
+absl::StatusOr<std::string> Base64UrlDecode(const std::string& text) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-') v = 62;
+    else if (c == '_') v = 63;
+    else if (c == '=') break;
+    else return absl::InvalidArgumentError("not base64url");
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<EVP_PKEY>> LoadRsaPublicKey(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  if (bio == nullptr) return absl::InternalError("BIO_new_mem_buf failed");
+  EVP_PKEY* key = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
+  if (key == nullptr) return absl::InvalidArgumentError("not a PEM public key");
+  std::shared_ptr<EVP_PKEY> out(key, EVP_PKEY_free);
+  if (EVP_PKEY_base_id(key) != EVP_PKEY_RSA) return absl::InvalidArgumentError("not an RSA public key");
+  return out;
+}
+
+std::string SignJwtHs256(const std::string& payload_json, const std::string& secret,
+                         const std::string& header_json) {
+  std::string signing_input = Base64UrlEncode(header_json) + "." + Base64UrlEncode(payload_json);
+  return signing_input + "." + Base64UrlEncode(HmacSha256(secret, signing_input));
+}
+
+absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOptions& options, absl::Time now) {
+  const bool rs256 = options.jwt_public_key != nullptr;
+  if (!rs256 && options.jwt_secret.empty()) return Unauthenticated("user tokens are not accepted here");
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  if (parts.size() != 3) return Unauthenticated("malformed token");
+  absl::StatusOr<google::protobuf::Struct> header = DecodeJsonPart(parts[0]);
+  if (!header.ok()) return header.status();
+  // The algorithm is pinned by configuration: the header may not choose it
+  // (no "none", no RS256/HS256 confusion).
+  if (StringClaim(*header, "alg") != (rs256 ? "RS256" : "HS256")) {
+    return Unauthenticated("token algorithm not accepted");
+  }
+  absl::StatusOr<std::string> signature = Base64UrlDecode(parts[2]);
+  const std::string signing_input = parts[0] + "." + parts[1];
+  bool valid = false;
+  if (signature.ok() && rs256) {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    valid = md != nullptr &&
+            EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, options.jwt_public_key.get()) == 1 &&
+            EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
+                             reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) == 1;
+  } else if (signature.ok()) {
+    valid = ConstantTimeEquals(*signature, HmacSha256(options.jwt_secret, signing_input));
+  }
+  if (!valid) return Unauthenticated("invalid token signature");
+  absl::StatusOr<google::protobuf::Struct> claims = DecodeJsonPart(parts[1]);
+  if (!claims.ok()) return claims.status();
+  const double t = static_cast<double>(absl::ToUnixSeconds(now));
+  const double skew = absl::ToDoubleSeconds(options.jwt_skew);
+  const google::protobuf::Value* exp = Field(*claims, "exp");
+  if (exp == nullptr || exp->kind_case() != google::protobuf::Value::kNumberValue) {
+    return Unauthenticated("token has no expiry");
+  }
+  if (t > exp->number_value() + skew) return Unauthenticated("token expired");
+  if (const google::protobuf::Value* nbf = Field(*claims, "nbf"); nbf != nullptr) {
+    if (nbf->kind_case() != google::protobuf::Value::kNumberValue) return Unauthenticated("malformed token");
+    if (t + skew < nbf->number_value()) return Unauthenticated("token not yet valid");
+  }
+  if (StringClaim(*claims, "iss") != options.jwt_issuer) return Unauthenticated("token issuer not accepted");
+  bool audience_ok = false;
+  if (const google::protobuf::Value* aud = Field(*claims, "aud"); aud != nullptr) {
+    if (aud->kind_case() == google::protobuf::Value::kStringValue) {
+      audience_ok = aud->string_value() == options.jwt_audience;
+    } else if (aud->kind_case() == google::protobuf::Value::kListValue) {
+      for (const auto& v : aud->list_value().values()) audience_ok |= v.string_value() == options.jwt_audience;
+    }
+  }
+  if (!audience_ok) return Unauthenticated("token audience not accepted");
+  TenantContext ctx;
+  ctx.user_id = StringClaim(*claims, "sub");
+  ctx.org_id = StringClaim(*claims, "org");
+  if (!IsWellFormedId(ctx.user_id) || !IsWellFormedId(ctx.org_id)) {
+    return Unauthenticated("token names no user or org");
+  }
+  ctx.Add(api::v1::READ);
+  ctx.Add(api::v1::WRITE);
+  return ctx;
+}
+
+Authenticator::Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker)
+    : options_(std::move(options)), verifier_(std::move(verifier)), user_checker_(std::move(user_checker)) {}
+
+void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentials,
+                            const Callback<TenantContext>& done) {
+  TenantContext ctx;
+  ctx.org_id = key.org_id;
+  ctx.scopes = key.scopes;
+  if (!credentials.act_as_user.empty()) {
+    if (!ctx.Has(api::v1::ACT_AS_USER)) {
+      return done(absl::PermissionDeniedError("X-Rapport-User needs a key with the ACT_AS_USER scope"));
+    }
+    if (!IsWellFormedId(credentials.act_as_user)) {
+      return done(absl::InvalidArgumentError("X-Rapport-User: must be a user id"));
+    }
+    ctx.user_id = credentials.act_as_user;
+    if (user_checker_) {
+      const std::string cache_key = absl::StrCat(ctx.org_id, "/", ctx.user_id);
+      const absl::Time now = absl::Now();
+      const absl::Status no_such_user =
+          absl::PermissionDeniedError("X-Rapport-User names no user of this org");
+      bool known = false, unknown = false;
+      {
+        absl::MutexLock lock(&mu_);
+        auto k = known_users_.find(cache_key);
+        known = k != known_users_.end() && k->second > now;
+        auto u = unknown_users_.find(cache_key);
+        unknown = u != unknown_users_.end() && u->second > now;
+      }
+      if (unknown) return done(no_such_user);
+      if (!known) {
+        return user_checker_(ctx.org_id, ctx.user_id,
+                             [this, ctx, cache_key, no_such_user, done](absl::StatusOr<bool> exists) mutable {
+                               if (exists.ok() || absl::IsNotFound(exists.status())) {
+                                 const bool found = exists.ok() && *exists;
+                                 absl::MutexLock lock(&mu_);
+                                 auto& cache = found ? known_users_ : unknown_users_;
+                                 if (cache.size() >= kMaxCacheEntries) cache.clear();
+                                 cache[cache_key] = absl::Now() + options_.key_cache_ttl;
+                               }
+                               if (!exists.ok() && !absl::IsNotFound(exists.status())) return done(exists.status());
+                               if (!exists.ok() || !*exists) return done(no_such_user);
+                               done(std::move(ctx));
+                             });
+      }
+    }
+  }
+  done(std::move(ctx));
+}
+
+void Authenticator::Authenticate(const Credentials& credentials, Callback<TenantContext> done) {
+  if (!credentials.api_key.empty() && !credentials.authorization.empty()) {
+    return done(Unauthenticated("send one credential: X-Api-Key or Authorization"));
+  }
+  if (!credentials.authorization.empty()) {
+    const std::string& h = credentials.authorization;
+    if (h.size() < 8 || !absl::StartsWithIgnoreCase(h, "Bearer ")) {
+      return done(Unauthenticated("Authorization must be a Bearer token"));
+    }
+    if (!credentials.act_as_user.empty()) {
+      return done(absl::PermissionDeniedError("X-Rapport-User needs a key with the ACT_AS_USER scope"));
+    }
+    return done(VerifyJwt(h.substr(7), options_));
+  }
+  if (credentials.api_key.empty()) return done(Unauthenticated("credentials required: X-Api-Key or Authorization"));
+
+  if (!options_.admin_key.empty() && ConstantTimeEquals(credentials.api_key, options_.admin_key)) {
+    VerifiedKey platform;
+    platform.scopes = 1u << static_cast<int>(api::v1::PLATFORM);
+    return FromKey(platform, credentials, done);
+  }
+  const std::string cache_key = Sha256(credentials.api_key);
+  const absl::Time now = absl::Now();
+  std::optional<absl::StatusOr<VerifiedKey>> cached;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.find(cache_key);
+    if (it != cache_.end() && it->second.expiry > now) cached = it->second.verdict;
+  }
+  if (cached.has_value()) {
+    if (!cached->ok()) return done(cached->status());
+    return FromKey(**cached, credentials, done);
+  }
+  verifier_(credentials.api_key, [this, cache_key, credentials, done](absl::StatusOr<VerifiedKey> verdict) {
+    if (verdict.ok() || absl::IsUnauthenticated(verdict.status())) {
+      absl::MutexLock lock(&mu_);
+      if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+      cache_[cache_key] = CacheEntry{absl::Now() + options_.key_cache_ttl, verdict};
+    }
+    if (!verdict.ok()) {
+      // Only "invalid key" reaches the client as such; a backend failure stays a backend failure.
+      return done(absl::IsUnauthenticated(verdict.status()) ? Unauthenticated("invalid API key")
+                                                            : verdict.status());
+    }
+    FromKey(*verdict, credentials, done);
+  });
+}
+
+}  // namespace rapport::gateway

@@ -1,0 +1,117 @@
+// Credentials -> TenantContext, as API.md describes:
+// - X-Api-Key: the platform admin key (from the gateway's environment) gives
+//   PLATFORM; any other key is resolved by ProfilesService.VerifyApiKey
+//   (through the injected KeyVerifier) to its org and scopes. Verdicts,
+//   positive and negative, are cached for at most `key_cache_ttl` (5 s), so a
+//   revoked key is refused within seconds; secrets are cached by SHA-256 only.
+// - Authorization: Bearer <JWT>: HS256 with the shared secret, alg pinned
+//   ("none" and every other alg refused), exp required, nbf honoured, iss and
+//   aud checked, 60 s clock skew; sub = user id, org = org id, scopes READ and
+//   WRITE. When an RS256 public key is configured (RAPPORT_JWT_PUBLIC_KEY_FILE)
+//   RS256 is the pinned algorithm instead and HS256 tokens are refused, so a
+//   token cannot pick the weaker or a confused algorithm.
+// - X-Rapport-User names the acting user, only for keys holding ACT_AS_USER,
+//   and only a user of the key's org (checked through the injected
+//   UserChecker, verdicts cached like keys).
+// Errors: UNAUTHENTICATED (no or bad credentials, 401), PERMISSION_DENIED
+// (X-Rapport-User without ACT_AS_USER, 403).
+//
+// Thread-safety: Authenticator is safe for concurrent use.
+#ifndef RAPPORT_GATEWAY_AUTH_H_
+#define RAPPORT_GATEWAY_AUTH_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <openssl/evp.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/common/tenant.h"
+
+namespace rapport::gateway {
+
+struct AuthOptions {
+  std::string admin_key;   // RAPPORT_ADMIN_KEY; empty disables the platform key
+  std::string jwt_secret;  // RAPPORT_JWT_SECRET; empty refuses every HS256 JWT
+  // RS256 public key (LoadRsaPublicKey); when set, RS256 is the only algorithm accepted.
+  std::shared_ptr<EVP_PKEY> jwt_public_key;
+  std::string jwt_issuer = "rapport";
+  std::string jwt_audience = "rapport";
+  absl::Duration jwt_skew = absl::Seconds(60);
+  absl::Duration key_cache_ttl = absl::Seconds(5);
+};
+
+struct VerifiedKey {
+  std::string org_id;
+  std::string key_id;
+  uint32_t scopes = 0;  // TenantContext bits
+};
+
+template <typename T>
+using Callback = std::function<void(absl::StatusOr<T>)>;
+
+// Resolves an API key secret; calls done exactly once, from any thread.
+// UNAUTHENTICATED means the key is invalid or revoked (cached); other errors
+// (e.g. UNAVAILABLE) are not cached.
+using KeyVerifier = std::function<void(const std::string& secret, Callback<VerifiedKey> done)>;
+
+// Whether user_id is a user of org_id; calls done exactly once, from any
+// thread. NOT_FOUND means no such user (cached); other errors are not cached.
+using UserChecker =
+    std::function<void(const std::string& org_id, const std::string& user_id, Callback<bool> done)>;
+
+struct Credentials {
+  std::string api_key;        // X-Api-Key
+  std::string authorization;  // Authorization
+  std::string act_as_user;    // X-Rapport-User
+};
+
+class Authenticator {
+ public:
+  // user_checker may be empty: X-Rapport-User is then taken as given.
+  Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker = nullptr);
+
+  // Calls done exactly once, either before returning or later from the
+  // verifier's thread. The context has no request id or idempotency key.
+  void Authenticate(const Credentials& credentials, Callback<TenantContext> done);
+
+ private:
+  void FromKey(const VerifiedKey& key, const Credentials& credentials, const Callback<TenantContext>& done);
+
+  struct CacheEntry {
+    absl::Time expiry;
+    absl::StatusOr<VerifiedKey> verdict;
+  };
+  const AuthOptions options_;
+  const KeyVerifier verifier_;
+  const UserChecker user_checker_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);  // by SHA-256 of the secret
+  absl::flat_hash_map<std::string, absl::Time> known_users_ ABSL_GUARDED_BY(mu_);  // "org/user" -> expiry
+  absl::flat_hash_map<std::string, absl::Time> unknown_users_ ABSL_GUARDED_BY(mu_);
+};
+
+// Verifies an HS256 JWT per the rules above and returns its tenant.
+absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOptions& options,
+                                        absl::Time now = absl::Now());
+
+// Signs payload_json as an HS256 JWT; with header_json to test other algs.
+std::string SignJwtHs256(const std::string& payload_json, const std::string& secret,
+                         const std::string& header_json = R"({"alg":"HS256","typ":"JWT"})");
+
+// Parses a PEM public key (SubjectPublicKeyInfo) for RS256; INVALID_ARGUMENT
+// when it is not an RSA public key.
+absl::StatusOr<std::shared_ptr<EVP_PKEY>> LoadRsaPublicKey(const std::string& pem);
+
+std::string Base64UrlEncode(const std::string& bytes);
+// INVALID_ARGUMENT on characters outside the URL-safe alphabet.
+absl::StatusOr<std::string> Base64UrlDecode(const std::string& text);
+
+}  // namespace rapport::gateway
+
+#endif  // RAPPORT_GATEWAY_AUTH_H_

@@ -1,0 +1,221 @@
+#include "gateway/auth.h"
+
+#include <gtest/gtest.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+
+namespace rapport::gateway {
+namespace {
+
+constexpr char kSecret[] = "jwt-test-secret";
+const absl::Time kNow = absl::FromUnixSeconds(1800000000);
+
+AuthOptions Options() {
+  AuthOptions o;
+  o.jwt_secret = kSecret;
+  o.admin_key = "rpa_admin";
+  return o;
+}
+
+std::string Claims(const std::string& extra) {
+  return absl::StrCat(R"({"sub":"user1","org":"org1","iss":"rapport","aud":"rapport")", extra, "}");
+}
+
+TEST(JwtTest, AcceptsAValidToken) {
+  auto ctx = VerifyJwt(SignJwtHs256(Claims(R"(,"exp":1800000100)"), kSecret), Options(), kNow);
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  EXPECT_EQ(ctx->user_id, "user1");
+  EXPECT_EQ(ctx->org_id, "org1");
+  EXPECT_TRUE(ctx->Has(api::v1::READ));
+  EXPECT_TRUE(ctx->Has(api::v1::WRITE));
+  EXPECT_FALSE(ctx->Has(api::v1::ADMIN));
+  // Audience as a list, and within the clock skew after expiry.
+  auto listed = VerifyJwt(SignJwtHs256(absl::StrCat(R"({"sub":"u","org":"o","iss":"rapport","aud":["x","rapport"],"exp":1799999950})"), kSecret),
+                          Options(), kNow);
+  EXPECT_TRUE(listed.ok()) << listed.status();
+}
+
+struct BadToken {
+  std::string name;
+  std::string token;
+};
+
+TEST(JwtTest, RefusesBadTokens) {
+  const std::string ok_claims = Claims(R"(,"exp":1800000100)");
+  std::string tampered = SignJwtHs256(ok_claims, kSecret);
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  const std::vector<BadToken> cases = {
+      {"expired", SignJwtHs256(Claims(R"(,"exp":1799999900)"), kSecret)},
+      {"wrong signature", SignJwtHs256(ok_claims, "another-secret")},
+      {"tampered", tampered},
+      {"alg none", Base64UrlEncode(R"({"alg":"none"})") + "." + Base64UrlEncode(ok_claims) + "."},
+      {"alg none signed", SignJwtHs256(ok_claims, kSecret, R"({"alg":"none"})")},
+      {"alg HS512", SignJwtHs256(ok_claims, kSecret, R"({"alg":"HS512"})")},
+      {"wrong aud", SignJwtHs256(R"({"sub":"u","org":"o","iss":"rapport","aud":"other","exp":1800000100})", kSecret)},
+      {"no aud", SignJwtHs256(R"({"sub":"u","org":"o","iss":"rapport","exp":1800000100})", kSecret)},
+      {"wrong iss", SignJwtHs256(R"({"sub":"u","org":"o","iss":"evil","aud":"rapport","exp":1800000100})", kSecret)},
+      {"missing exp", SignJwtHs256(Claims(""), kSecret)},
+      {"string exp", SignJwtHs256(Claims(R"(,"exp":"1800000100")"), kSecret)},
+      {"not yet valid", SignJwtHs256(Claims(R"(,"exp":1800009999,"nbf":1800000100)"), kSecret)},
+      {"no org", SignJwtHs256(R"({"sub":"u","iss":"rapport","aud":"rapport","exp":1800000100})", kSecret)},
+      {"garbage", "a.b"},
+      {"not json", Base64UrlEncode("x") + "." + Base64UrlEncode("y") + "." + Base64UrlEncode("z")},
+  };
+  for (const BadToken& c : cases) {
+    auto ctx = VerifyJwt(c.token, Options(), kNow);
+    EXPECT_EQ(ctx.status().code(), absl::StatusCode::kUnauthenticated) << c.name;
+  }
+  AuthOptions no_secret = Options();
+  no_secret.jwt_secret.clear();
+  EXPECT_FALSE(VerifyJwt(SignJwtHs256(ok_claims, ""), no_secret, kNow).ok());
+}
+
+// An RS256 token signed with key over header and claims.
+std::string SignRs256(EVP_PKEY* key, const std::string& header, const std::string& claims) {
+  std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(claims);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  size_t len = 0;
+  EXPECT_EQ(EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key), 1);
+  EXPECT_EQ(EVP_DigestSign(md, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
+  std::string sig(len, '\0');
+  EXPECT_EQ(EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                           reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
+  sig.resize(len);
+  EVP_MD_CTX_free(md);
+  return input + "." + Base64UrlEncode(sig);
+}
+
+std::string PublicPem(EVP_PKEY* key) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  EXPECT_EQ(PEM_write_bio_PUBKEY(bio, key), 1);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  return pem;
+}
+
+TEST(JwtTest, Rs256IsPinnedWhenAPublicKeyIsConfigured) {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  EVP_PKEY* other = EVP_RSA_gen(2048);
+  ASSERT_NE(key, nullptr);
+  ASSERT_NE(other, nullptr);
+  const std::string pem = PublicPem(key);
+  AuthOptions o = Options();
+  auto loaded = LoadRsaPublicKey(pem);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  o.jwt_public_key = *loaded;
+  const std::string claims = Claims(R"(,"exp":1800000100)");
+  const std::string rs = R"({"alg":"RS256","typ":"JWT"})";
+  auto ok = VerifyJwt(SignRs256(key, rs, claims), o, kNow);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->user_id, "user1");
+  // Another key, HS256 (even keyed with the public PEM: alg confusion), and none are refused.
+  EXPECT_FALSE(VerifyJwt(SignRs256(other, rs, claims), o, kNow).ok());
+  EXPECT_FALSE(VerifyJwt(SignJwtHs256(claims, kSecret), o, kNow).ok());
+  EXPECT_FALSE(VerifyJwt(SignJwtHs256(claims, pem), o, kNow).ok());
+  EXPECT_FALSE(VerifyJwt(Base64UrlEncode(R"({"alg":"none"})") + "." + Base64UrlEncode(claims) + ".", o, kNow).ok());
+  EXPECT_FALSE(VerifyJwt(SignRs256(key, rs, Claims(R"(,"exp":1700000000)")), o, kNow).ok());
+  EXPECT_FALSE(LoadRsaPublicKey("not a key").ok());
+  EVP_PKEY_free(key);
+  EVP_PKEY_free(other);
+}
+
+TEST(Base64UrlTest, RoundTrips) {
+  for (const std::string s : {"", "f", "fo", "foo", "foob", "\xff\xfe\x00 ?"}) {
+    EXPECT_EQ(*Base64UrlDecode(Base64UrlEncode(s)), s);
+  }
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  EXPECT_FALSE(Base64UrlDecode("a+b").ok());
+}
+
+absl::StatusOr<TenantContext> AuthRun(Authenticator& auth, const Credentials& c) {
+  absl::StatusOr<TenantContext> out = absl::InternalError("not called");
+  auth.Authenticate(c, [&](absl::StatusOr<TenantContext> r) { out = std::move(r); });
+  return out;
+}
+
+TEST(AuthenticatorTest, ResolvesKeysAndCachesVerdicts) {
+  std::atomic<int> calls{0};
+  Authenticator auth(Options(), [&](const std::string& secret, Callback<VerifiedKey> done) {
+    ++calls;
+    if (secret != "good") return done(absl::UnauthenticatedError("invalid API key"));
+    VerifiedKey k;
+    k.org_id = "org1";
+    k.scopes = (1u << api::v1::READ) | (1u << api::v1::ACT_AS_USER);
+    done(k);
+  });
+  auto platform = AuthRun(auth, {"rpa_admin", "", ""});
+  ASSERT_TRUE(platform.ok());
+  EXPECT_TRUE(platform->Has(api::v1::PLATFORM));
+  EXPECT_TRUE(platform->org_id.empty());
+  EXPECT_EQ(calls, 0);
+
+  auto key = AuthRun(auth, {"good", "", "user7"});
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->org_id, "org1");
+  EXPECT_EQ(key->user_id, "user7");
+  EXPECT_TRUE(key->Has(api::v1::READ));
+  EXPECT_TRUE(AuthRun(auth, {"good", "", ""}).ok());
+  EXPECT_EQ(calls, 1);  // cached
+
+  EXPECT_EQ(AuthRun(auth, {"bad", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthRun(auth, {"bad", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(calls, 2);  // negative verdicts are cached too
+
+  EXPECT_EQ(AuthRun(auth, {}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthRun(auth, {"rpa_admin", "", "user7"}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthRun(auth, {"", "Basic abc", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthRun(auth, {"good", "Bearer x", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  std::string jwt = SignJwtHs256(Claims(absl::StrCat(R"(,"exp":)", absl::ToUnixSeconds(absl::Now()) + 60)), kSecret);
+  auto user = AuthRun(auth, {"", "Bearer " + jwt, ""});
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_EQ(user->user_id, "user1");
+  EXPECT_EQ(AuthRun(auth, {"", "Bearer " + jwt, "other"}).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(AuthenticatorTest, ActsOnlyAsUsersOfTheKeysOrg) {
+  int checks = 0;
+  Authenticator auth(
+      Options(),
+      [](const std::string&, Callback<VerifiedKey> done) {
+        VerifiedKey k;
+        k.org_id = "org1";
+        k.scopes = (1u << api::v1::READ) | (1u << api::v1::ACT_AS_USER);
+        done(k);
+      },
+      [&](const std::string& org, const std::string& user, Callback<bool> done) {
+        ++checks;
+        if (user == "down") return done(absl::UnavailableError("profiles down"));
+        done(org == "org1" && user == "member");
+      });
+  EXPECT_TRUE(AuthRun(auth, {"key", "", "member"}).ok());
+  EXPECT_TRUE(AuthRun(auth, {"key", "", "member"}).ok());
+  EXPECT_EQ(checks, 1);  // cached
+  EXPECT_EQ(AuthRun(auth, {"key", "", "stranger"}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthRun(auth, {"key", "", "stranger"}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(checks, 2);  // negative verdicts too
+  EXPECT_EQ(AuthRun(auth, {"key", "", "down"}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(AuthRun(auth, {"key", "", "down"}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(checks, 4);  // failures are not
+}
+
+TEST(AuthenticatorTest, DoesNotCacheBackendFailures) {
+  int calls = 0;
+  Authenticator auth(Options(), [&](const std::string&, Callback<VerifiedKey> done) {
+    ++calls;
+    done(absl::UnavailableError("profiles down"));
+  });
+  EXPECT_EQ(AuthRun(auth, {"k", "", ""}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(AuthRun(auth, {"k", "", ""}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(calls, 2);
+}
+
+}  // namespace
+}  // namespace rapport::gateway

@@ -1,0 +1,95 @@
+// The gateway process: flags and environment -> options, start the HTTP
+// server in front of the backends of gateway/backends.cc, serve until SIGTERM
+// or SIGINT, drain.
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+#include "gateway/backends.h"
+#include "gateway/server.h"
+#include "services/common/config.h"
+#include "services/common/log.h"
+#include "services/common/server.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:8080", "HTTP listen address (env RAPPORT_HTTP_ADDR)");
+ABSL_FLAG(std::string, admin_key, "", "platform admin key (env RAPPORT_ADMIN_KEY); empty: no platform access");
+ABSL_FLAG(std::string, jwt_secret, "", "HS256 secret of user JWTs (env RAPPORT_JWT_SECRET); empty: no JWTs");
+ABSL_FLAG(std::string, jwt_public_key_file, "",
+          "RS256 public key (PEM) of user JWTs (env RAPPORT_JWT_PUBLIC_KEY_FILE); when set, RS256 is pinned");
+ABSL_FLAG(std::string, jwt_issuer, "rapport", "required JWT iss (env RAPPORT_JWT_ISSUER)");
+ABSL_FLAG(std::string, jwt_audience, "rapport", "required JWT aud (env RAPPORT_JWT_AUDIENCE)");
+ABSL_FLAG(int, backend_deadline_ms, 5000, "deadline of each backend call (env RAPPORT_BACKEND_DEADLINE_MS)");
+ABSL_FLAG(int, threads, 0, "io threads; 0 = one per core (env RAPPORT_HTTP_THREADS)");
+ABSL_FLAG(int, rate_limit_per_minute, 600,
+          "per-credential token bucket refill, requests a minute; 0 disables (env RAPPORT_RATE_LIMIT_PER_MINUTE)");
+ABSL_FLAG(int, rate_limit_burst, 100, "per-credential bucket capacity (env RAPPORT_RATE_LIMIT_BURST)");
+ABSL_FLAG(std::string, cors_origins, "", "comma-separated allowed CORS origins (env RAPPORT_CORS_ORIGINS)");
+
+int main(int argc, char** argv) {
+  rapport::BlockTerminationSignals();
+  rapport::config::ParseFlags(argc, argv,
+                              "rapport HTTP/JSON gateway; backend addresses come from "
+                              "PROFILES_SERVICE_ADDR and INTERACTIONS_SERVICE_ADDR",
+                              {{"addr", "RAPPORT_HTTP_ADDR"},
+                               {"admin_key", "RAPPORT_ADMIN_KEY"},
+                               {"jwt_secret", "RAPPORT_JWT_SECRET"},
+                               {"jwt_public_key_file", "RAPPORT_JWT_PUBLIC_KEY_FILE"},
+                               {"jwt_issuer", "RAPPORT_JWT_ISSUER"},
+                               {"jwt_audience", "RAPPORT_JWT_AUDIENCE"},
+                               {"backend_deadline_ms", "RAPPORT_BACKEND_DEADLINE_MS"},
+                               {"threads", "RAPPORT_HTTP_THREADS"},
+                               {"cors_origins", "RAPPORT_CORS_ORIGINS"},
+                               {"rate_limit_per_minute", "RAPPORT_RATE_LIMIT_PER_MINUTE"},
+                               {"rate_limit_burst", "RAPPORT_RATE_LIMIT_BURST"}});
+  rapport::log::Init("gateway", absl::GetFlag(FLAGS_log_level));
+  rapport::gateway::GatewayOptions options;
+  options.addr = absl::GetFlag(FLAGS_addr);
+  options.internal_key = absl::GetFlag(FLAGS_internal_key);
+  if (options.internal_key.empty()) {
+    rapport::log::Error("--internal_key (RAPPORT_INTERNAL_KEY) is required");
+    return 2;
+  }
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.backend_deadline = std::chrono::milliseconds(absl::GetFlag(FLAGS_backend_deadline_ms));
+  options.auth.admin_key = absl::GetFlag(FLAGS_admin_key);
+  options.auth.jwt_secret = absl::GetFlag(FLAGS_jwt_secret);
+  if (const std::string path = absl::GetFlag(FLAGS_jwt_public_key_file); !path.empty()) {
+    std::ifstream in(path);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    auto key = rapport::gateway::LoadRsaPublicKey(pem.str());
+    if (!in || !key.ok()) {
+      rapport::log::Error("cannot load the JWT public key", {{"file", path}, {"error", key.status().ToString()}});
+      return 2;
+    }
+    options.auth.jwt_public_key = *key;
+  }
+  options.auth.jwt_issuer = absl::GetFlag(FLAGS_jwt_issuer);
+  options.auth.jwt_audience = absl::GetFlag(FLAGS_jwt_audience);
+  options.rate_limit.per_minute = absl::GetFlag(FLAGS_rate_limit_per_minute);
+  options.rate_limit.burst = std::max(1, absl::GetFlag(FLAGS_rate_limit_burst));
+  options.redis_addr = absl::GetFlag(FLAGS_redis_addr);
+  options.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
+  for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
+    b.anchor();  // registers the service's proto file
+    options.backends.push_back({b.service, rapport::gateway::BackendAddr(b)});
+  }
+  auto gateway = rapport::gateway::Gateway::Start(std::move(options));
+  if (!gateway.ok()) {
+    rapport::log::Error("cannot start", {{"error", gateway.status().ToString()}});
+    return 1;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  rapport::log::Info("draining");
+  (*gateway)->Stop();
+  rapport::log::Info("stopped");
+  return 0;
+}

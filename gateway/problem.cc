@@ -1,0 +1,109 @@
+#include "gateway/problem.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "services/common/log.h"
+
+namespace rapport::gateway {
+
+std::string ReasonPhrase(int s) {
+  switch (s) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> SplitViolations(const std::string& message) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (absl::string_view part : absl::StrSplit(message, "; ", absl::SkipWhitespace())) {
+    size_t colon = part.find(": ");
+    // A field is one token without spaces ("contact.displayName", "scopes[0]").
+    if (colon == absl::string_view::npos || part.substr(0, colon).find(' ') != absl::string_view::npos) {
+      out.emplace_back("", std::string(part));
+    } else {
+      out.emplace_back(std::string(part.substr(0, colon)), std::string(part.substr(colon + 2)));
+    }
+  }
+  return out;
+}
+
+Problem MakeProblem(int http_status, std::string code, std::string detail) {
+  Problem p;
+  p.status = http_status;
+  p.code = std::move(code);
+  p.detail = std::move(detail);
+  return p;
+}
+
+Problem ProblemFromStatus(const absl::Status& status) {
+  const std::string message(status.message());
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument: {
+      Problem p = MakeProblem(400, "INVALID_ARGUMENT", message);
+      p.violations = SplitViolations(message);
+      return p;
+    }
+    case absl::StatusCode::kUnauthenticated: return MakeProblem(401, "UNAUTHENTICATED", message);
+    case absl::StatusCode::kPermissionDenied: return MakeProblem(403, "PERMISSION_DENIED", message);
+    case absl::StatusCode::kNotFound: return MakeProblem(404, "NOT_FOUND", message);
+    case absl::StatusCode::kAlreadyExists: return MakeProblem(409, "ALREADY_EXISTS", message);
+    case absl::StatusCode::kAborted: return MakeProblem(409, "ABORTED", message);
+    case absl::StatusCode::kFailedPrecondition:
+      if (absl::StartsWith(message, "Idempotency-Key")) {
+        return MakeProblem(422, "FAILED_PRECONDITION", message);
+      }
+      return MakeProblem(400, "FAILED_PRECONDITION", message);
+    case absl::StatusCode::kOutOfRange: return MakeProblem(400, "OUT_OF_RANGE", message);
+    case absl::StatusCode::kResourceExhausted: return MakeProblem(429, "RESOURCE_EXHAUSTED", message);
+    case absl::StatusCode::kUnavailable:
+      return MakeProblem(503, "UNAVAILABLE", "a backend service is unavailable; retry later");
+    case absl::StatusCode::kDeadlineExceeded:
+      return MakeProblem(504, "DEADLINE_EXCEEDED", "a backend service did not answer in time");
+    case absl::StatusCode::kUnimplemented: return MakeProblem(501, "UNIMPLEMENTED", "not implemented");
+    default:
+      return MakeProblem(500, "INTERNAL", "internal error");
+  }
+}
+
+std::string ProblemJson(const Problem& p, const std::string& request_id) {
+  std::string out = "{\"type\":\"about:blank\",\"title\":";
+  log::AppendJsonString(&out, ReasonPhrase(p.status));
+  absl::StrAppend(&out, ",\"status\":", p.status, ",\"detail\":");
+  log::AppendJsonString(&out, p.detail);
+  out += ",\"code\":";
+  log::AppendJsonString(&out, p.code);
+  out += ",\"requestId\":";
+  log::AppendJsonString(&out, request_id);
+  if (!p.violations.empty()) {
+    out += ",\"violations\":[";
+    for (size_t i = 0; i < p.violations.size(); ++i) {
+      if (i > 0) out += ",";
+      out += "{\"field\":";
+      log::AppendJsonString(&out, p.violations[i].first);
+      out += ",\"description\":";
+      log::AppendJsonString(&out, p.violations[i].second);
+      out += "}";
+    }
+    out += "]";
+  }
+  out += "}";
+  return out;
+}
+
+}  // namespace rapport::gateway

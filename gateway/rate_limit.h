@@ -1,0 +1,76 @@
+// Per-credential rate limiting: a token bucket per credential kept in Redis,
+// shared by every gateway instance, handed out in small leases. A request
+// spends one token from the instance's local lease; when the lease is empty
+// (or older than lease_ttl) the instance asks Redis for another lease with one
+// Lua script that refills the bucket by Redis' own clock and grants up to
+// `lease_size` tokens. When Redis is unreachable the instance falls back to a
+// local bucket with the same limits, so a Redis outage never fails requests
+// (each instance then limits on its own).
+//
+// Acquire never blocks its caller: a lease refill runs on `executor` and the
+// callback follows from there; a decision from the local lease is given at once.
+//
+// Thread-safety: safe for concurrent use.
+#ifndef RAPPORT_GATEWAY_RATE_LIMIT_H_
+#define RAPPORT_GATEWAY_RATE_LIMIT_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "services/common/redis_client.h"
+
+namespace rapport::gateway {
+
+struct RateLimitOptions {
+  int per_minute = 600;  // refill rate; 0 disables limiting
+  int burst = 100;       // bucket capacity
+  int lease_size = 0;    // tokens per lease; 0: burst / 20, at least 1
+  std::chrono::milliseconds lease_ttl{1000};
+};
+
+struct RateDecision {
+  bool allowed = true;
+  int limit = 0;      // X-RateLimit-Limit (requests per minute)
+  int remaining = 0;  // X-RateLimit-Remaining (approximate across instances)
+  int retry_after_seconds = 0;  // when refused
+};
+
+class RateLimiter {
+ public:
+  // redis may be null (local buckets only). executor runs blocking Redis calls.
+  RateLimiter(RateLimitOptions options, redis::Client* redis,
+              std::function<void(std::function<void()>)> executor);
+
+  bool enabled() const { return options_.per_minute > 0; }
+  // Spends one token of credential's bucket; done is called exactly once.
+  void Acquire(const std::string& credential, std::function<void(RateDecision)> done);
+
+ private:
+  struct Lease {
+    int tokens = 0;
+    int bucket_remaining = 0;  // what Redis said was left after the lease
+    std::chrono::steady_clock::time_point expiry;
+  };
+  struct LocalBucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last;
+  };
+  RateDecision FromLease(Lease& lease);
+  RateDecision Local(const std::string& credential);
+  void Refill(const std::string& credential, std::function<void(RateDecision)> done);
+
+  const RateLimitOptions options_;
+  redis::Client* const redis_;
+  const std::function<void(std::function<void()>)> executor_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Lease> leases_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, LocalBucket> local_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rapport::gateway
+
+#endif  // RAPPORT_GATEWAY_RATE_LIMIT_H_

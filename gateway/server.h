@@ -1,0 +1,64 @@
+// The gateway's HTTP/1.1 server on Boost.Beast: keep-alive connections served
+// by N io_context threads, each connection on its own strand. A request is
+// routed, authenticated, transcoded to the RPC's request message and sent to
+// its backend over a grpc::GenericStub callback call with signed tenant
+// metadata and a deadline; the completion is posted back to the connection's
+// strand, so no io thread ever waits on a backend.
+//
+// Operations endpoints: /healthz, /readyz (every backend's gRPC health),
+// /openapi.json, /metrics (Prometheus text).
+//
+// Thread-safety: Start/Stop from one thread; everything else is internal.
+#ifndef RAPPORT_GATEWAY_SERVER_H_
+#define RAPPORT_GATEWAY_SERVER_H_
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gateway/auth.h"
+#include "gateway/rate_limit.h"
+
+namespace rapport::gateway {
+
+struct BackendEndpoint {
+  std::string service;  // full gRPC service name
+  std::string addr;     // host:port
+};
+
+struct GatewayOptions {
+  std::string addr = "127.0.0.1:8080";  // host:port; port 0 picks a free one
+  int threads = 0;                      // 0: one per core
+  std::chrono::milliseconds backend_deadline{5000};
+  std::chrono::milliseconds ready_timeout{500};
+  std::string internal_key;  // signs tenant metadata; required
+  AuthOptions auth;
+  std::vector<BackendEndpoint> backends;
+  size_t body_limit = 1 << 20;
+  std::vector<std::string> cors_origins;  // exact origins allowed; empty: none
+  RateLimitOptions rate_limit;
+  std::string redis_addr;  // rate-limit buckets; empty: local buckets only
+};
+
+class Gateway {
+ public:
+  // Builds the route table, connects the backends, binds and starts serving.
+  static absl::StatusOr<std::unique_ptr<Gateway>> Start(GatewayOptions options);
+  ~Gateway();
+  // Stops accepting, waits (bounded by the backend deadline) for calls in flight, joins the threads.
+  void Stop();
+  int port() const;
+
+  struct Impl;
+
+ private:
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rapport::gateway
+
+#endif  // RAPPORT_GATEWAY_SERVER_H_
