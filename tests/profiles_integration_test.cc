@@ -218,7 +218,7 @@ TEST_F(ProfilesIntegrationTest, GroupsAndMembershipsOverGrpc) {
 TEST_F(ProfilesIntegrationTest, PaginatesThrough250ContactsWithoutGapsOrDuplicates) {
   TenantContext alice = NewOrgAndUser("acme");
   std::set<std::string> created;
-  for (int i = 0; i < 250; ++i) created.insert(CreateContact(alice, "Contact " + std::to_string(i)).id());
+  for (int i = 0; i < 250; ++i) created.insert(CreateContact(alice, absl::StrCat("Contact ", i)).id());
   ASSERT_EQ(created.size(), 250u);
 
   std::set<std::string> seen;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/time_util.h"
 
 namespace rapport::interactions {
@@ -46,7 +47,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"no_contacts", [](pb::Interaction& i) { i.clear_contact_ids(); }, "interaction.contactIds"},
         Case{"repeated_contact", [](pb::Interaction& i) { i.add_contact_ids("c1"); }, "interaction.contactIds[1]: is repeated"},
         Case{"bad_contact_id", [](pb::Interaction& i) { i.set_contact_ids(0, "C/1"); }, "interaction.contactIds[0]"},
-        Case{"too_many_contacts", [](pb::Interaction& i) { for (int k = 0; k < 20; ++k) i.add_contact_ids("x" + std::to_string(k)); }, "more than 20"},
+        Case{"too_many_contacts", [](pb::Interaction& i) { for (int k = 0; k < 20; ++k) i.add_contact_ids(absl::StrCat("x", k)); }, "more than 20"},
         Case{"summary_too_long", [](pb::Interaction& i) { i.set_summary(std::string(501, 's')); }, "interaction.summary"},
         Case{"notes_too_long", [](pb::Interaction& i) { i.set_notes(std::string(10001, 'n')); }, "interaction.notes"},
         Case{"bad_time", [](pb::Interaction& i) { i.mutable_occurred_at()->set_nanos(-5); }, "interaction.occurredAt"},

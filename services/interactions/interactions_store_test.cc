@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
 #include "tests/testing/await.h"
 #include "services/common/time_util.h"
@@ -242,7 +243,7 @@ TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
 TEST_F(InteractionsStoreTest, ListsPageInOrder) {
   for (int k = 0; k < 7; ++k) {
     ASSERT_TRUE(Create(alice_, Interaction(k % 2 ? pb::FAVOR : pb::EMAIL,
-                                           k % 2 ? pb::GAVE : pb::RECEIVED, {"c" + std::to_string(k)},
+                                           k % 2 ? pb::GAVE : pb::RECEIVED, {absl::StrCat("c", k)},
                                            kBaseUs - k * kDayUs)).ok());
   }
   // Newest first, paged by (time, id).

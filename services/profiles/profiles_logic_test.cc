@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 namespace rapport::profiles {
 namespace {
 
@@ -64,8 +66,8 @@ INSTANTIATE_TEST_SUITE_P(
         ContactCase{"feb29_common_year", [](pb::Contact& c) { auto* b = c.mutable_birthday(); b->set_month(2); b->set_day(29); b->set_year(1999); }, "birthday"},
         ContactCase{"april31", [](pb::Contact& c) { c.mutable_birthday()->set_month(4); c.mutable_birthday()->set_day(31); }, "birthday"},
         ContactCase{"month13", [](pb::Contact& c) { c.mutable_birthday()->set_month(13); c.mutable_birthday()->set_day(1); }, "birthday"},
-        ContactCase{"tags_50_ok", [](pb::Contact& c) { for (int i = 0; i < 50; ++i) c.add_tags("t" + std::to_string(i)); }, nullptr},
-        ContactCase{"tags_51", [](pb::Contact& c) { for (int i = 0; i < 51; ++i) c.add_tags("t" + std::to_string(i)); }, "tags: has more than 50"},
+        ContactCase{"tags_50_ok", [](pb::Contact& c) { for (int i = 0; i < 50; ++i) c.add_tags(absl::StrCat("t", i)); }, nullptr},
+        ContactCase{"tags_51", [](pb::Contact& c) { for (int i = 0; i < 51; ++i) c.add_tags(absl::StrCat("t", i)); }, "tags: has more than 50"},
         ContactCase{"empty_seeking", [](pb::Contact& c) { c.add_seeking(""); }, "seeking[0]: is required"},
         ContactCase{"bad_tier", [](pb::Contact& c) { c.set_tier(static_cast<pb::Tier>(42)); }, "tier"},
         ContactCase{"bad_visibility", [](pb::Contact& c) { c.set_visibility(static_cast<pb::Visibility>(9)); }, "visibility"},

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/ids.h"
@@ -55,7 +56,7 @@ TenantContext NewUser(Fixture* f, const std::string& org_id, const std::string& 
 
 std::string NewContact(Fixture* f, const TenantContext& who, int i) {
   ppb::CreateContactRequest req;
-  req.mutable_contact()->set_display_name("Contact " + std::to_string(i));
+  req.mutable_contact()->set_display_name(absl::StrCat("Contact ", i));
   req.mutable_contact()->set_tier(static_cast<ppb::Tier>(1 + i % 4));
   ppb::Contact c;
   f->profiles->CreateContact(Stack::Call(who).get(), req, &c);
@@ -218,7 +219,7 @@ void BM_StoreCreateInteraction(benchmark::State& state) {
       interaction.set_id(rapport::NewId());
       interaction.set_kind(ipb::MESSAGE);
       interaction.set_direction(ipb::GAVE);
-      interaction.add_contact_ids("c" + std::to_string(i % 100));
+      interaction.add_contact_ids(absl::StrCat("c", i % 100));
       *interaction.mutable_occurred_at() = rapport::ToTimestamp(rapport::ToMicros(absl::Now()));
       store->CreateInteraction(owner, interaction, {}, rapport::IdempotencyScope{}, request,
                                [&](absl::StatusOr<ipb::Interaction> r) {

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/ids.h"
 #include "tests/testing/stack.h"
@@ -47,7 +48,7 @@ Fixture* StartStack(bool cache) {
   // A few hundred contacts so the table is not trivially small.
   for (int i = 0; i < 500; ++i) {
     pb::CreateContactRequest creq;
-    creq.mutable_contact()->set_display_name("Contact " + std::to_string(i));
+    creq.mutable_contact()->set_display_name(absl::StrCat("Contact ", i));
     creq.mutable_contact()->set_company("Initech");
     creq.mutable_contact()->set_notes(std::string(500, 'n'));
     pb::Contact c;

@@ -1,0 +1,456 @@
+// rapportctl: a command-line client for Rapport's HTTP/JSON API (see
+// ../shared/API.md and `rapportctl --help`). Exit status: 0 on success, 1 when
+// the call fails (transport error or HTTP status >= 400, the problem+json on
+// stderr), 2 on a bad command line.
+#include <curl/curl.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tools/rapportctl/rapportctl.h"
+
+namespace rapport::ctl {
+namespace {
+
+constexpr int kOk = 0;
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+
+struct Command {
+  std::string name;
+  std::string synopsis;     // after "rapportctl "
+  std::string description;  // one or more lines
+  std::vector<FlagSpec> flags;
+};
+
+const std::vector<FlagSpec>& GlobalFlags() {
+  static const std::vector<FlagSpec> kFlags = {
+      {"url", true, "gateway base URL (env RAPPORT_URL; default http://$RAPPORT_HTTP_ADDR, else http://127.0.0.1:8080)"},
+      {"api-key", true,
+       "X-Api-Key secret (env RAPPORT_API_KEY; create-org falls back to RAPPORT_ADMIN_KEY)"},
+      {"token", true, "Bearer JWT for an end user (env RAPPORT_TOKEN); sent instead of the API key"},
+      {"as-user", true, "X-Rapport-User: the user an ACT_AS_USER key acts as"},
+      {"help", false, "print usage and exit"},
+  };
+  return kFlags;
+}
+
+const std::vector<Command>& Commands() {
+  static const FlagSpec kJson = {"json", false, "print the gateway's JSON answer instead of plain lines"};
+  static const std::vector<FlagSpec> kCallFlags = {
+      {"data", true, "request body: JSON text, @FILE, or @- for stdin (sent as application/json)"},
+      {"idempotency-key", true, "Idempotency-Key header (creating calls replay their first answer)"},
+      {"raw", false, "print the answer as received instead of pretty-printed"},
+  };
+  static const std::vector<Command> kCommands = [&] {
+    std::vector<Command> c = {
+        {"create-org", "create-org NAME [--json]",
+         "Creates an org (POST /v1/orgs) with the platform admin key. Prints two lines:\n"
+         "the org id, then the org-admin API key's secret (shown only this once).",
+         {kJson}},
+        {"create-user", "create-user --name NAME --email EMAIL [--timezone TZ] [--json]",
+         "Creates a user of the key's org (POST /v1/users) with an org-admin key. Prints the user id.",
+         {{"name", true, "display name (required)"},
+          {"email", true, "email address (required)"},
+          {"timezone", true, "IANA time zone, e.g. Europe/Paris (default: the server's, UTC)"},
+          kJson}},
+        {"create-key", "create-key --name NAME --scopes READ,WRITE,... [--json]",
+         "Creates an API key in the key's org (POST /v1/apiKeys) with an org-admin key.\n"
+         "Prints the new key's secret (shown only this once).",
+         {{"name", true, "display name (required)"},
+          {"scopes", true, "comma-separated: READ, WRITE, ADMIN, ACT_AS_USER (required)"},
+          kJson}},
+        {"mint-jwt", "mint-jwt --user USER_ID --org ORG_ID [--ttl 1h] [--secret S]",
+         "Prints a development HS256 JWT for a user (offline: no call is made). Claims: sub, org,\n"
+         "iss, aud, iat, exp = now + ttl.",
+         {{"user", true, "user id, the sub claim (required)"},
+          {"org", true, "org id, the org claim (required)"},
+          {"ttl", true, "lifetime: 3600, 90s, 15m, 1h, 7d (default 1h)"},
+          {"secret", true, "HS256 secret (env RAPPORT_JWT_SECRET; required)"},
+          {"issuer", true, "iss claim (env RAPPORT_JWT_ISSUER; default rapport)"},
+          {"audience", true, "aud claim (env RAPPORT_JWT_AUDIENCE; default rapport)"}}},
+    };
+    for (const char* method : {"get", "post", "patch", "put", "delete"}) {
+      c.push_back({method, absl::StrCat(method, " PATH [--data JSON|@FILE] [--idempotency-key K] [--raw]"),
+                   absl::StrCat("Calls ", absl::AsciiStrToUpper(method),
+                                " PATH (e.g. /v1/contacts?pageSize=10) and prints the JSON answer.\n"
+                                "On HTTP status >= 400 prints the problem+json to stderr and exits 1."),
+                   kCallFlags});
+    }
+    return c;
+  }();
+  return kCommands;
+}
+
+const Command* FindCommand(const std::string& name) {
+  for (const Command& c : Commands()) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
+  for (const FlagSpec& f : flags) {
+    std::string left = absl::StrCat("  --", f.name, f.takes_value ? " VALUE" : "");
+    if (left.size() < 26) left.resize(26, ' ');
+    out << left << " " << f.help << "\n";
+  }
+}
+
+void MainUsage(std::ostream& out) {
+  out << "usage: rapportctl COMMAND [flags]\n\nA client for Rapport's HTTP/JSON API.\n\ncommands:\n";
+  for (const Command& c : Commands()) out << "  rapportctl " << c.synopsis << "\n";
+  out << "\nglobal flags (before or after the command):\n";
+  PrintFlags(out, GlobalFlags());
+  out << "\n`rapportctl COMMAND --help` describes a command. Exit status: 0 ok, 1 failed call "
+         "(HTTP >= 400 or unreachable), 2 bad usage.\n";
+}
+
+void CommandUsage(std::ostream& out, const Command& c) {
+  out << "usage: rapportctl " << c.synopsis << "\n\n" << c.description << "\n\nflags:\n";
+  PrintFlags(out, c.flags);
+  out << "\nglobal flags:\n";
+  PrintFlags(out, GlobalFlags());
+}
+
+int UsageError(const std::string& command, const std::string& message) {
+  std::cerr << "rapportctl" << (command.empty() ? "" : " " + command) << ": " << message << "\n"
+            << "see rapportctl " << (command.empty() ? "" : command + " ") << "--help\n";
+  return kUsage;
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+// --- HTTP ------------------------------------------------------------------
+
+struct Response {
+  long status = 0;  // 0: transport failure
+  std::string body;
+  std::string error;
+};
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+Response Http(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
+              const std::string& body) {
+  Response out;
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) {
+    out.error = "curl_easy_init failed";
+    return out;
+  }
+  curl_slist* list = nullptr;
+  for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "rapportctl");
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+  if (!body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
+  } else {
+    out.error = curl_easy_strerror(rc);
+  }
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return out;
+}
+
+std::string BaseUrl(const ParsedArgs& args) {
+  std::string url = args.Get("url");
+  if (url.empty()) url = Env("RAPPORT_URL");
+  if (url.empty()) {
+    const std::string addr = Env("RAPPORT_HTTP_ADDR");
+    url = absl::StrCat("http://", addr.empty() ? "127.0.0.1:8080" : addr);
+  }
+  while (absl::EndsWith(url, "/")) url.pop_back();
+  return url;
+}
+
+// The one credential to send: command-line flags win over the environment.
+// From the environment, admin commands (create-*) prefer the API key, calls
+// the token. Empty on a conflict (both flags), with *error set.
+std::vector<std::string> CredentialHeaders(const ParsedArgs& args, bool admin_command, std::string* error) {
+  std::string token = args.Get("token");
+  std::string key = args.Get("api-key");
+  if (!token.empty() && !key.empty()) {
+    *error = "give one of --token and --api-key";
+    return {};
+  }
+  if (token.empty() && key.empty()) {
+    token = Env("RAPPORT_TOKEN");
+    key = Env("RAPPORT_API_KEY");
+    if (key.empty() && args.command == "create-org") key = Env("RAPPORT_ADMIN_KEY");
+    if (!token.empty() && !key.empty()) (admin_command ? token : key).clear();
+  }
+  std::vector<std::string> headers;
+  if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+  if (!key.empty()) headers.push_back("X-Api-Key: " + key);
+  if (args.Has("as-user")) headers.push_back("X-Rapport-User: " + args.Get("as-user"));
+  return headers;
+}
+
+// JSON answers are re-indented unless raw; anything else (e.g. /metrics) is
+// printed as received.
+std::string ForDisplay(const std::string& body, bool raw) {
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  const bool json = first != std::string::npos && (body[first] == '{' || body[first] == '[');
+  return raw || !json ? body : PrettyJson(body);
+}
+
+// Sends the request; on failure reports to stderr and returns false.
+bool Send(const ParsedArgs& args, const std::string& method, const std::string& path, const std::string& body,
+          std::vector<std::string> headers, Response* response) {
+  if (!body.empty()) headers.push_back("Content-Type: application/json");
+  const std::string url =
+      absl::StartsWith(path, "http://") || absl::StartsWith(path, "https://") ? path : BaseUrl(args) + path;
+  *response = Http(method, url, headers, body);
+  if (response->status == 0) {
+    std::cerr << "rapportctl: " << method << " " << url << ": " << response->error << "\n";
+    return false;
+  }
+  if (response->status >= 400) {
+    std::cerr << "rapportctl: " << method << " " << path << ": HTTP " << response->status << "\n";
+    if (!response->body.empty()) std::cerr << ForDisplay(response->body, false) << "\n";
+    return false;
+  }
+  return true;
+}
+
+// --- JSON helpers ----------------------------------------------------------
+
+// The string at a dotted path of a JSON object; empty when absent.
+std::string StringAt(const std::string& json, const std::string& path) {
+  google::protobuf::Struct s;
+  if (!google::protobuf::util::JsonStringToMessage(json, &s).ok()) return "";
+  const google::protobuf::Struct* current = &s;
+  std::vector<std::string> parts = absl::StrSplit(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto it = current->fields().find(parts[i]);
+    if (it == current->fields().end()) return "";
+    if (i + 1 == parts.size()) return it->second.string_value();
+    if (!it->second.has_struct_value()) return "";
+    current = &it->second.struct_value();
+  }
+  return "";
+}
+
+void PrintBody(const std::string& body, bool raw) {
+  if (body.empty()) return;
+  std::string text = ForDisplay(body, raw);
+  if (!absl::EndsWith(text, "\n")) text += "\n";
+  std::cout << text;
+}
+
+// Prints the answer (--json) or the values at `paths`, one per line.
+int PrintCreated(const ParsedArgs& args, const Response& r, const std::vector<std::string>& paths) {
+  if (args.Has("json")) {
+    PrintBody(r.body, /*raw=*/true);
+    return kOk;
+  }
+  for (const std::string& p : paths) {
+    std::string value = StringAt(r.body, p);
+    if (value.empty()) {
+      std::cerr << "rapportctl " << args.command << ": the answer has no " << p << ": " << r.body << "\n";
+      return kFailed;
+    }
+    std::cout << value << "\n";
+  }
+  return kOk;
+}
+
+// --- commands --------------------------------------------------------------
+
+int Require(const ParsedArgs& args, const std::vector<std::string>& names) {
+  for (const std::string& n : names) {
+    if (args.Get(n).empty()) return UsageError(args.command, "--" + n + " is required");
+  }
+  return kOk;
+}
+
+int Positional(const ParsedArgs& args, size_t n, const std::string& what) {
+  if (args.positional.size() < n) return UsageError(args.command, what + " is required");
+  if (args.positional.size() > n) {
+    return UsageError(args.command, "unexpected argument \"" + args.positional[n] + "\"");
+  }
+  return kOk;
+}
+
+int CreateOrg(const ParsedArgs& args) {
+  if (int rc = Positional(args, 1, "NAME"); rc != kOk) return rc;
+  std::string error;
+  auto headers = CredentialHeaders(args, true, &error);
+  if (!error.empty()) return UsageError(args.command, error);
+  Response r;
+  if (!Send(args, "POST", "/v1/orgs", absl::StrCat("{\"displayName\":", JsonQuote(args.positional[0]), "}"), headers,
+            &r)) {
+    return kFailed;
+  }
+  return PrintCreated(args, r, {"org.id", "adminKey.secret"});
+}
+
+int CreateUser(const ParsedArgs& args) {
+  if (int rc = Positional(args, 0, ""); rc != kOk) return rc;
+  if (int rc = Require(args, {"name", "email"}); rc != kOk) return rc;
+  std::string error;
+  auto headers = CredentialHeaders(args, true, &error);
+  if (!error.empty()) return UsageError(args.command, error);
+  std::string body = absl::StrCat("{\"displayName\":", JsonQuote(args.Get("name")), ",\"email\":", JsonQuote(args.Get("email")));
+  if (args.Has("timezone")) absl::StrAppend(&body, ",\"timezone\":", JsonQuote(args.Get("timezone")));
+  body += "}";
+  Response r;
+  if (!Send(args, "POST", "/v1/users", body, headers, &r)) return kFailed;
+  return PrintCreated(args, r, {"id"});
+}
+
+int CreateKey(const ParsedArgs& args) {
+  if (int rc = Positional(args, 0, ""); rc != kOk) return rc;
+  if (int rc = Require(args, {"name", "scopes"}); rc != kOk) return rc;
+  std::vector<std::string> scopes;
+  for (absl::string_view s : absl::StrSplit(args.Get("scopes"), ',', absl::SkipWhitespace())) {
+    scopes.push_back(JsonQuote(absl::AsciiStrToUpper(absl::StripAsciiWhitespace(s))));
+  }
+  if (scopes.empty()) return UsageError(args.command, "--scopes names no scope");
+  std::string error;
+  auto headers = CredentialHeaders(args, true, &error);
+  if (!error.empty()) return UsageError(args.command, error);
+  Response r;
+  if (!Send(args, "POST", "/v1/apiKeys",
+            absl::StrCat("{\"displayName\":", JsonQuote(args.Get("name")), ",\"scopes\":[", absl::StrJoin(scopes, ","),
+                         "]}"),
+            headers, &r)) {
+    return kFailed;
+  }
+  return PrintCreated(args, r, {"secret"});
+}
+
+int MintJwtCommand(const ParsedArgs& args) {
+  if (int rc = Positional(args, 0, ""); rc != kOk) return rc;
+  if (int rc = Require(args, {"user", "org"}); rc != kOk) return rc;
+  JwtClaims claims;
+  claims.user_id = args.Get("user");
+  claims.org_id = args.Get("org");
+  if (args.Has("ttl")) {
+    absl::StatusOr<absl::Duration> ttl = ParseTtl(args.Get("ttl"));
+    if (!ttl.ok()) return UsageError(args.command, "--ttl: " + std::string(ttl.status().message()));
+    claims.ttl = *ttl;
+  }
+  auto pick = [&](const std::string& flag, const char* env, const std::string& fallback) {
+    if (args.Has(flag)) return args.Get(flag);
+    std::string v = Env(env);
+    return v.empty() ? fallback : v;
+  };
+  const std::string secret = pick("secret", "RAPPORT_JWT_SECRET", "");
+  if (secret.empty()) return UsageError(args.command, "no secret: set RAPPORT_JWT_SECRET or give --secret");
+  claims.issuer = pick("issuer", "RAPPORT_JWT_ISSUER", "rapport");
+  claims.audience = pick("audience", "RAPPORT_JWT_AUDIENCE", "rapport");
+  std::cout << MintJwt(claims, secret) << "\n";
+  return kOk;
+}
+
+int Call(const ParsedArgs& args) {
+  if (int rc = Positional(args, 1, "PATH"); rc != kOk) return rc;
+  const std::string& path = args.positional[0];
+  if (!absl::StartsWith(path, "/") && !absl::StartsWith(path, "http://") && !absl::StartsWith(path, "https://")) {
+    return UsageError(args.command, "PATH must start with / (e.g. /v1/me)");
+  }
+  std::string body = args.Get("data");
+  if (absl::StartsWith(body, "@")) {
+    const std::string file = body.substr(1);
+    std::stringstream text;
+    if (file == "-") {
+      text << std::cin.rdbuf();
+    } else {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return UsageError(args.command, "cannot read " + file);
+      text << in.rdbuf();
+    }
+    body = text.str();
+  }
+  std::string error;
+  auto headers = CredentialHeaders(args, false, &error);
+  if (!error.empty()) return UsageError(args.command, error);
+  if (args.Has("idempotency-key")) headers.push_back("Idempotency-Key: " + args.Get("idempotency-key"));
+  Response r;
+  if (!Send(args, absl::AsciiStrToUpper(args.command), path, body, headers, &r)) return kFailed;
+  PrintBody(r.body, args.Has("raw"));
+  return kOk;
+}
+
+int Run(int argc, char** argv) {
+  std::map<std::string, std::vector<FlagSpec>> command_flags;
+  for (const Command& c : Commands()) command_flags[c.name] = c.flags;
+  absl::StatusOr<ParsedArgs> parsed =
+      ParseArgs(std::vector<std::string>(argv + 1, argv + argc), GlobalFlags(), command_flags);
+  if (!parsed.ok()) {
+    // Name the command when one was given, so the hint points at its help.
+    std::string command;
+    for (int i = 1; i < argc; ++i) {
+      if (FindCommand(argv[i]) != nullptr) {
+        command = argv[i];
+        break;
+      }
+    }
+    return UsageError(command, std::string(parsed.status().message()));
+  }
+  ParsedArgs& args = *parsed;
+  if (args.command.empty() || args.command == "help") {
+    if (args.command == "help" && !args.positional.empty()) {
+      const Command* c = FindCommand(args.positional[0]);
+      if (c == nullptr) return UsageError("", "unknown command \"" + args.positional[0] + "\"");
+      CommandUsage(std::cout, *c);
+      return kOk;
+    }
+    if (args.Has("help") || args.command == "help") {
+      MainUsage(std::cout);
+      return kOk;
+    }
+    MainUsage(std::cerr);
+    return kUsage;
+  }
+  const Command* command = FindCommand(args.command);
+  if (command == nullptr) return UsageError("", "unknown command \"" + args.command + "\"");
+  if (args.Has("help")) {
+    CommandUsage(std::cout, *command);
+    return kOk;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (args.command == "create-org") return CreateOrg(args);
+  if (args.command == "create-user") return CreateUser(args);
+  if (args.command == "create-key") return CreateKey(args);
+  if (args.command == "mint-jwt") return MintJwtCommand(args);
+  return Call(args);
+}
+
+}  // namespace
+}  // namespace rapport::ctl
+
+int main(int argc, char** argv) { return rapport::ctl::Run(argc, argv); }

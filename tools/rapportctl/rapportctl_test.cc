@@ -1,0 +1,87 @@
+#include "tools/rapportctl/rapportctl.h"
+
+#include <gtest/gtest.h>
+
+#include "gateway/auth.h"
+
+namespace rapport::ctl {
+namespace {
+
+const std::vector<FlagSpec> kGlobal = {{"url", true, ""}, {"help", false, ""}};
+const std::map<std::string, std::vector<FlagSpec>> kCommands = {
+    {"get", {{"data", true, ""}, {"raw", false, ""}}},
+    {"create-org", {{"json", false, ""}}},
+};
+
+TEST(RapportctlParseArgsTest, GlobalFlagsBeforeAndAfterTheCommand) {
+  auto parsed = ParseArgs({"--url", "http://x", "get", "/v1/me", "--raw", "--data={\"a\":1}"}, kGlobal, kCommands);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->command, "get");
+  EXPECT_EQ(parsed->Get("url"), "http://x");
+  EXPECT_EQ(parsed->Get("raw"), "true");
+  EXPECT_EQ(parsed->Get("data"), "{\"a\":1}");
+  EXPECT_EQ(parsed->positional, std::vector<std::string>{"/v1/me"});
+}
+
+TEST(RapportctlParseArgsTest, HelpAndDoubleDash) {
+  auto parsed = ParseArgs({"create-org", "-h", "--", "--weird name"}, kGlobal, kCommands);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(parsed->Has("help"));
+  EXPECT_EQ(parsed->positional, std::vector<std::string>{"--weird name"});
+}
+
+TEST(RapportctlParseArgsTest, Errors) {
+  EXPECT_FALSE(ParseArgs({"get", "/v1/me", "--json"}, kGlobal, kCommands).ok());  // another command's flag
+  EXPECT_FALSE(ParseArgs({"--raw", "get"}, kGlobal, kCommands).ok());             // command flag before it
+  EXPECT_FALSE(ParseArgs({"get", "--data"}, kGlobal, kCommands).ok());            // missing value
+  EXPECT_FALSE(ParseArgs({"get", "--raw=yes"}, kGlobal, kCommands).ok());         // boolean with a value
+}
+
+TEST(RapportctlParseTtlTest, Forms) {
+  EXPECT_EQ(*ParseTtl("3600"), absl::Hours(1));
+  EXPECT_EQ(*ParseTtl("90s"), absl::Seconds(90));
+  EXPECT_EQ(*ParseTtl("1h30m"), absl::Minutes(90));
+  EXPECT_EQ(*ParseTtl("7d"), absl::Hours(7 * 24));
+  EXPECT_FALSE(ParseTtl("0").ok());
+  EXPECT_FALSE(ParseTtl("-1h").ok());
+  EXPECT_FALSE(ParseTtl("soon").ok());
+}
+
+TEST(RapportctlMintJwtTest, TheGatewayAcceptsIt) {
+  JwtClaims claims;
+  claims.user_id = "u_123";
+  claims.org_id = "o_456";
+  claims.ttl = absl::Minutes(10);
+  const absl::Time now = absl::Now();
+  const std::string token = MintJwt(claims, "s3cret", now);
+
+  gateway::AuthOptions options;
+  options.jwt_secret = "s3cret";
+  auto ctx = gateway::VerifyJwt(token, options, now);
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  EXPECT_EQ(ctx->user_id, "u_123");
+  EXPECT_EQ(ctx->org_id, "o_456");
+  // Same bytes as the gateway's own signer would produce for the same claims.
+  EXPECT_EQ(token.substr(0, token.find('.')), gateway::Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})"));
+
+  EXPECT_FALSE(gateway::VerifyJwt(token, options, now + absl::Minutes(12)).ok());  // expired (60 s skew)
+  options.jwt_secret = "other";
+  EXPECT_FALSE(gateway::VerifyJwt(token, options, now).ok());
+  options.jwt_secret = "s3cret";
+  options.jwt_audience = "elsewhere";
+  EXPECT_FALSE(gateway::VerifyJwt(token, options, now).ok());
+}
+
+TEST(RapportctlJsonQuoteTest, Escapes) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), R"("a\"b\\c\n\u0001")");
+  EXPECT_EQ(JsonQuote("Zoë"), "\"Zoë\"");
+}
+
+TEST(RapportctlPrettyJsonTest, IndentsAndKeepsOrderAndStrings) {
+  EXPECT_EQ(PrettyJson(R"({"b":1,"a":[true,{}],"s":"x, {y}: \"z\"","e":[]})"),
+            "{\n  \"b\": 1,\n  \"a\": [\n    true,\n    {}\n  ],\n  \"s\": \"x, {y}: \\\"z\\\"\",\n  \"e\": []\n}");
+  EXPECT_EQ(PrettyJson(""), "");
+}
+
+}  // namespace
+}  // namespace rapport::ctl
