@@ -29,7 +29,7 @@ ABSL_FLAG(int, rate_limit_burst, 100, "per-credential bucket capacity (env RAPPO
 ABSL_FLAG(std::string, cors_origins, "", "comma-separated allowed CORS origins (env RAPPORT_CORS_ORIGINS)");
 
 int main(int argc, char** argv) {
-  rapport::BlockTerminationSignals();
+  rapport::InitProcess();
   rapport::config::ParseFlags(argc, argv,
                               "rapport HTTP/JSON gateway; backend addresses come from "
                               "PROFILES_SERVICE_ADDR and INTERACTIONS_SERVICE_ADDR",

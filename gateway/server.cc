@@ -340,7 +340,7 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, Response res) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count();
   metrics.Observe(ex->route, status, seconds);
-  log::Info("http", {{"method", ex->method},
+  if (log::Enabled(log::Level::kInfo)) log::Info("http", {{"method", ex->method},
                      {"path", ex->path},
                      {"route", ex->route},
                      {"status", absl::StrCat(status)},

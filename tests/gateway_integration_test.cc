@@ -1,17 +1,30 @@
 // End-to-end tests of the HTTP/JSON gateway: a real redis-server, the real
 // profiles, interactions and gateway binaries, and HTTP through libcurl.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "gateway/auth.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "rapport/api/v1/annotations.pb.h"
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
+#include "services/common/crypto.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/stack.h"
 
@@ -84,9 +97,63 @@ class GatewayIntegrationTest : public ::testing::Test {
         testing::kTestJwtSecret);
   }
 
+  // Restarts the gateway with rate limits out of the way, for tests making
+  // many calls with one credential; extra_env adds variables.
+  void RestartGatewayWithoutLimits(std::map<std::string, std::string> extra_env = {}) {
+    stack_.Stop("gateway");
+    extra_env["RAPPORT_RATE_LIMIT_PER_MINUTE"] = "1000000";
+    extra_env["RAPPORT_RATE_LIMIT_BURST"] = "100000";
+    absl::Status s = stack_.StartGateway(extra_env);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // JWT claims for user in org, expiring exp_in_seconds from now.
+  static std::string Claims(const std::string& org, const std::string& user, int64_t exp_in_seconds,
+                            const std::string& aud = "rapport", const std::string& iss = "rapport") {
+    return absl::StrCat(R"({"sub":")", user, R"(","org":")", org, R"(","iss":")", iss, R"(","aud":")", aud,
+                        R"(","exp":)", absl::ToUnixSeconds(absl::Now()) + exp_in_seconds, "}");
+  }
+
   Stack stack_;
   std::string url_;
 };
+
+// A fresh 2048-bit RSA key pair and its public half as PEM.
+struct RsaKey {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{nullptr, EVP_PKEY_free};
+  std::string public_pem;
+};
+
+RsaKey NewRsaKey() {
+  RsaKey out;
+  out.key.reset(EVP_RSA_gen(2048));
+  if (out.key == nullptr) return out;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  if (PEM_write_bio_PUBKEY(bio.get(), out.key.get()) == 1) {
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio.get(), &data);
+    out.public_pem.assign(data, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string SignJwtRs256(const std::string& payload_json, EVP_PKEY* key,
+                         const std::string& header_json = R"({"alg":"RS256","typ":"JWT"})") {
+  const std::string input = gateway::Base64UrlEncode(header_json) + "." + gateway::Base64UrlEncode(payload_json);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  size_t len = 0;
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
+  if (EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
+      EVP_DigestSign(md.get(), nullptr, &len, data, input.size()) != 1) {
+    return "";
+  }
+  std::string signature(len, '\0');
+  if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(signature.data()), &len, data, input.size()) != 1) {
+    return "";
+  }
+  signature.resize(len);
+  return input + "." + gateway::Base64UrlEncode(signature);
+}
 
 TEST_F(GatewayIntegrationTest, AdminActsAsUserThroughTheContactLifecycle) {
   const std::string admin = NewOrg("acme");
@@ -311,6 +378,851 @@ TEST_F(GatewayIntegrationTest, RateLimitsPerCredentialAndAnswersAllowedOrigins) 
   EXPECT_EQ(cross.Header("access-control-allow-origin"), "https://app.example");
   HttpResponse foreign = Call("GET", "/healthz", {"Origin: https://evil.example"});
   EXPECT_EQ(foreign.Header("access-control-allow-origin"), "");
+}
+
+// Every way of presenting a bad credential is a 401 problem, never a 403 or 500.
+TEST_F(GatewayIntegrationTest, EachAuthFailureIs401) {
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string user = NewUser(admin, "ann@acme.test");
+  const std::string secret = testing::kTestJwtSecret;
+  ASSERT_EQ(Call("GET", "/v1/me", {"Authorization: Bearer " + Jwt(org, user)}).status, 200);
+
+  const std::string none_header = R"({"alg":"none","typ":"JWT"})";
+  const std::string unsigned_none =
+      absl::StrCat(gateway::Base64UrlEncode(none_header), ".", gateway::Base64UrlEncode(Claims(org, user, 300)), ".");
+  const std::string no_exp =
+      absl::StrCat(R"({"sub":")", user, R"(","org":")", org, R"(","iss":"rapport","aud":"rapport"})");
+  const std::string future_nbf =
+      absl::StrCat(R"({"sub":")", user, R"(","org":")", org, R"(","iss":"rapport","aud":"rapport","nbf":)",
+                   absl::ToUnixSeconds(absl::Now()) + 600, R"(,"exp":)", absl::ToUnixSeconds(absl::Now()) + 900, "}");
+  const std::string valid = Jwt(org, user);
+  struct Case {
+    const char* name;
+    std::vector<std::string> headers;
+  };
+  const std::vector<Case> cases = {
+      {"no credentials", {}},
+      {"bad key", {"X-Api-Key: rpk_not-a-key"}},
+      {"empty bearer", {"Authorization: Bearer "}},
+      {"basic auth", {"Authorization: Basic dXNlcjpwYXNz"}},
+      {"garbage token", {"Authorization: Bearer not.a.jwt"}},
+      {"two parts", {"Authorization: Bearer " + valid.substr(0, valid.rfind('.'))}},
+      {"tampered signature",
+       {"Authorization: Bearer " + valid.substr(0, valid.size() - 2) + (valid.back() == 'A' ? "BB" : "AA")}},
+      {"expired", {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, -120), secret)}},
+      {"no exp", {"Authorization: Bearer " + gateway::SignJwtHs256(no_exp, secret)}},
+      {"not yet valid", {"Authorization: Bearer " + gateway::SignJwtHs256(future_nbf, secret)}},
+      {"wrong audience",
+       {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, 300, "someone-else"), secret)}},
+      {"wrong issuer",
+       {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, 300, "rapport", "evil"), secret)}},
+      {"alg none unsigned", {"Authorization: Bearer " + unsigned_none}},
+      {"alg none signed",
+       {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, 300), secret, none_header)}},
+      {"alg None signed",
+       {"Authorization: Bearer " +
+        gateway::SignJwtHs256(Claims(org, user, 300), secret, R"({"alg":"None","typ":"JWT"})")}},
+      // HS/RS confusion: an RS256-headed token whose "signature" is an HMAC under the shared secret.
+      {"RS256 header, HMAC signature",
+       {"Authorization: Bearer " +
+        gateway::SignJwtHs256(Claims(org, user, 300), secret, R"({"alg":"RS256","typ":"JWT"})")}},
+      {"HS512 header",
+       {"Authorization: Bearer " +
+        gateway::SignJwtHs256(Claims(org, user, 300), secret, R"({"alg":"HS512","typ":"JWT"})")}},
+      {"wrong secret", {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, 300), "not-the-secret")}},
+      {"no org claim",
+       {"Authorization: Bearer " +
+        gateway::SignJwtHs256(absl::StrCat(R"({"sub":")", user, R"(","iss":"rapport","aud":"rapport","exp":)",
+                                           absl::ToUnixSeconds(absl::Now()) + 300, "}"),
+                              secret)}},
+      {"key and token together", {"X-Api-Key: " + admin, "Authorization: Bearer " + valid}},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Call("GET", "/v1/me", c.headers);
+    EXPECT_EQ(r.status, 401) << c.name << ": " << r.body;
+    if (r.status == 401) {
+      EXPECT_EQ(Problem(r).fields().at("code").string_value(), "UNAUTHENTICATED") << c.name;
+    }
+  }
+}
+
+// DELETE /v1/apiKeys/{id}: the key works before, and is refused within the
+// 5 s verdict cache (plus a margin for the request itself) after.
+TEST_F(GatewayIntegrationTest, RevokedKeyIsRefusedWithinFiveSeconds) {
+  const std::string admin = NewOrg("acme");
+  const std::string user = NewUser(admin, "ann@acme.test");
+  HttpResponse created = Call("POST", "/v1/apiKeys", {"X-Api-Key: " + admin, kJson},
+                              R"({"displayName":"app","scopes":["READ","WRITE","ACT_AS_USER"]})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  auto key = Parse<ppb::ApiKeySecret>(created);
+  ASSERT_FALSE(key.secret().empty());
+  const std::vector<std::string> with_key = {"X-Api-Key: " + key.secret(), "X-Rapport-User: " + user};
+  ASSERT_EQ(Call("GET", "/v1/contacts", with_key).status, 200);  // now cached as valid
+
+  HttpResponse revoked = Call("DELETE", "/v1/apiKeys/" + key.api_key().id(), {"X-Api-Key: " + admin});
+  ASSERT_EQ(revoked.status, 200) << revoked.body;
+  EXPECT_TRUE(Parse<ppb::RevokeApiKeyResponse>(revoked).api_key().has_revoke_time());
+  const absl::Time revoke_time = absl::Now();
+  long status = 200;
+  while (absl::Now() - revoke_time < absl::Seconds(7)) {
+    status = Call("GET", "/v1/contacts", with_key).status;
+    if (status != 200) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const absl::Duration took = absl::Now() - revoke_time;
+  EXPECT_EQ(status, 401);
+  EXPECT_LE(took, absl::Seconds(5) + absl::Milliseconds(500));
+  // Stays refused, and GET /v1/apiKeys shows the revocation.
+  EXPECT_EQ(Call("GET", "/v1/contacts", with_key).status, 401);
+  auto keys = Parse<ppb::ListApiKeysResponse>(Call("GET", "/v1/apiKeys", {"X-Api-Key: " + admin}));
+  bool found = false;
+  for (const auto& k : keys.api_keys()) {
+    if (k.id() == key.api_key().id()) {
+      found = true;
+      EXPECT_TRUE(k.has_revoke_time());
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+// With an RS256 public key configured, RS256 is pinned: a real RS256 token
+// works; HS256 tokens (under the old secret, or under the public key's PEM as
+// an HMAC secret, the classic confusion) are refused.
+TEST_F(GatewayIntegrationTest, Rs256PinnedRefusesHs256AndConfusedTokens) {
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string user = NewUser(admin, "ann@acme.test");
+  RsaKey rsa = NewRsaKey();
+  ASSERT_NE(rsa.key, nullptr);
+  ASSERT_FALSE(rsa.public_pem.empty());
+  const std::string pem_file = stack_.data_dir() + "/jwt_public.pem";
+  std::ofstream(pem_file) << rsa.public_pem;
+  RestartGatewayWithoutLimits({{"RAPPORT_JWT_PUBLIC_KEY_FILE", pem_file}});
+
+  HttpResponse ok =
+      Call("GET", "/v1/me", {"Authorization: Bearer " + SignJwtRs256(Claims(org, user, 300), rsa.key.get())});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Parse<ppb::Profile>(ok).user_id(), user);
+
+  RsaKey other = NewRsaKey();
+  ASSERT_NE(other.key, nullptr);
+  const std::map<std::string, std::string> refused = {
+      {"HS256 under the shared secret", gateway::SignJwtHs256(Claims(org, user, 300), testing::kTestJwtSecret)},
+      {"HS256 under the public key PEM", gateway::SignJwtHs256(Claims(org, user, 300), rsa.public_pem)},
+      {"RS256 header, HMAC under the PEM",
+       gateway::SignJwtHs256(Claims(org, user, 300), rsa.public_pem, R"({"alg":"RS256","typ":"JWT"})")},
+      {"RS256 by another key", SignJwtRs256(Claims(org, user, 300), other.key.get())},
+      {"RS256 expired", SignJwtRs256(Claims(org, user, -120), rsa.key.get())},
+      {"RS256 wrong audience", SignJwtRs256(Claims(org, user, 300, "someone-else"), rsa.key.get())},
+      {"RS256 key, alg none header", SignJwtRs256(Claims(org, user, 300), rsa.key.get(), R"({"alg":"none"})")},
+  };
+  for (const auto& [name, token] : refused) {
+    HttpResponse r = Call("GET", "/v1/me", {"Authorization: Bearer " + token});
+    EXPECT_EQ(r.status, 401) << name << ": " << r.body;
+  }
+}
+
+// Each credential reaches only the routes of its scopes: 403 otherwise.
+TEST_F(GatewayIntegrationTest, MissingScopeIs403) {
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string user = NewUser(admin, "ann@acme.test");
+  auto key_with = [&](const std::string& scopes) {
+    HttpResponse r = Call("POST", "/v1/apiKeys", {"X-Api-Key: " + admin, kJson},
+                          absl::StrCat(R"({"displayName":"k","scopes":)", scopes, "}"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return Parse<ppb::ApiKeySecret>(r).secret();
+  };
+  const std::string writer = key_with(R"(["WRITE","ACT_AS_USER"])");
+  const std::string reader = key_with(R"(["READ","ACT_AS_USER"])");
+  const std::string org_admin_only = key_with(R"(["ADMIN"])");
+  const std::string token = "Authorization: Bearer " + Jwt(org, user);
+  struct Case {
+    const char* name;
+    std::string method, path;
+    std::vector<std::string> headers;
+    std::string body;
+  };
+  const std::vector<Case> cases = {
+      {"write-only key reads", "GET", "/v1/contacts", {"X-Api-Key: " + writer, "X-Rapport-User: " + user}, ""},
+      {"read-only key writes",
+       "POST",
+       "/v1/groups",
+       {"X-Api-Key: " + reader, "X-Rapport-User: " + user, kJson},
+       R"({"displayName":"g"})"},
+      {"read-only key patches me",
+       "PATCH",
+       "/v1/me",
+       {"X-Api-Key: " + reader, "X-Rapport-User: " + user, kJson},
+       R"({"headline":"x"})"},
+      {"read-only key logs",
+       "POST",
+       "/v1/interactions",
+       {"X-Api-Key: " + reader, "X-Rapport-User: " + user, kJson},
+       R"({"kind":"CALL","direction":"GAVE","contactIds":["c"]})"},
+      {"user token lists users", "GET", "/v1/users", {token}, ""},
+      {"user token creates keys", "POST", "/v1/apiKeys", {token, kJson}, R"({"displayName":"k","scopes":["READ"]})"},
+      {"user token revokes keys", "DELETE", "/v1/apiKeys/k1", {token}, ""},
+      {"user token creates orgs", "POST", "/v1/orgs", {token, kJson}, R"({"displayName":"x"})"},
+      {"admin-only key reads contacts", "GET", "/v1/contacts", {"X-Api-Key: " + org_admin_only}, ""},
+      {"admin-only key acts as user",
+       "GET",
+       "/v1/contacts",
+       {"X-Api-Key: " + org_admin_only, "X-Rapport-User: " + user},
+       ""},
+      {"org admin creates orgs", "POST", "/v1/orgs", {"X-Api-Key: " + admin, kJson}, R"({"displayName":"x"})"},
+      {"platform key lists users", "GET", "/v1/users", {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey)}, ""},
+      {"platform key reads contacts", "GET", "/v1/contacts", {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey)}, ""},
+      {"token with X-Rapport-User", "GET", "/v1/contacts", {token, "X-Rapport-User: " + user}, ""},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = Call(c.method, c.path, c.headers, c.body);
+    EXPECT_EQ(r.status, 403) << c.name << ": " << r.body;
+    if (r.status == 403) {
+      EXPECT_EQ(Problem(r).fields().at("code").string_value(), "PERMISSION_DENIED") << c.name;
+    }
+  }
+  // The same keys within their scopes work.
+  EXPECT_EQ(Call("GET", "/v1/users", {"X-Api-Key: " + org_admin_only}).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/contacts", {"X-Api-Key: " + reader, "X-Rapport-User: " + user}).status, 200);
+  EXPECT_EQ(
+      Call("POST", "/v1/groups", {"X-Api-Key: " + writer, "X-Rapport-User: " + user, kJson}, R"({"displayName":"g"})")
+          .status,
+      200);
+}
+
+// Org B cannot read, change or delete org A's contacts, groups, memberships,
+// interactions, ledger or introductions: 404 like a missing id, and A's
+// objects are unchanged afterwards.
+TEST_F(GatewayIntegrationTest, AnotherOrgsObjectsAre404) {
+  std::string org_a, org_b;
+  const std::string admin_a = NewOrg("acme", &org_a);
+  const std::string user_a = NewUser(admin_a, "ann@acme.test");
+  const std::string admin_b = NewOrg("globex", &org_b);
+  const std::string user_b = NewUser(admin_b, "zed@globex.test");
+  const std::vector<std::string> a = {"Authorization: Bearer " + Jwt(org_a, user_a), kJson};
+  // B both as a user token and as its org admin acting as its user.
+  const std::vector<std::vector<std::string>> bs = {
+      {"Authorization: Bearer " + Jwt(org_b, user_b), kJson},
+      {"X-Api-Key: " + admin_b, "X-Rapport-User: " + user_b, kJson},
+  };
+
+  auto contact = Parse<ppb::Contact>(Call("POST", "/v1/contacts", a, R"({"displayName":"Bob","company":"Initech"})"));
+  auto contact2 = Parse<ppb::Contact>(Call("POST", "/v1/contacts", a, R"({"displayName":"Carol"})"));
+  auto group = Parse<ppb::Group>(Call("POST", "/v1/groups", a, R"({"displayName":"Alumni","kind":"ALUMNI"})"));
+  ASSERT_EQ(Call("PUT", "/v1/groups/" + group.id() + "/members/" + contact.id(), a, R"({"role":"LEADER"})").status,
+            200);
+  auto interaction = Parse<ipb::Interaction>(Call(
+      "POST", "/v1/interactions", a,
+      absl::StrCat(R"({"kind":"CALL","direction":"GAVE","contactIds":[")", contact.id(), R"("],"summary":"hi"})")));
+  auto intro = Parse<ipb::Introduction>(Call("POST", "/v1/introductions", a,
+                                             absl::StrCat(R"({"mode":"CONNECT","contactAId":")", contact.id(),
+                                                          R"(","contactBId":")", contact2.id(), R"("})")));
+  ASSERT_FALSE(contact.id().empty());
+  ASSERT_FALSE(group.id().empty());
+  ASSERT_FALSE(interaction.id().empty());
+  ASSERT_FALSE(intro.id().empty());
+
+  struct Case {
+    std::string method, path, body;
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/v1/contacts/" + contact.id(), ""},
+      {"PATCH", "/v1/contacts/" + contact.id(), R"({"company":"Hacked"})"},
+      {"DELETE", "/v1/contacts/" + contact.id(), ""},
+      {"GET", "/v1/contacts/" + contact.id() + "/groups", ""},
+      {"GET", "/v1/contacts/" + contact.id() + "/ledger", ""},
+      {"GET", "/v1/groups/" + group.id(), ""},
+      {"PATCH", "/v1/groups/" + group.id(), R"({"description":"Hacked"})"},
+      {"DELETE", "/v1/groups/" + group.id(), ""},
+      {"GET", "/v1/groups/" + group.id() + "/members", ""},
+      {"PUT", "/v1/groups/" + group.id() + "/members/me", R"({"role":"MEMBER"})"},
+      {"DELETE", "/v1/groups/" + group.id() + "/members/" + contact.id(), ""},
+      {"GET", "/v1/interactions/" + interaction.id(), ""},
+      {"PATCH", "/v1/interactions/" + interaction.id(), R"({"summary":"Hacked"})"},
+      {"DELETE", "/v1/interactions/" + interaction.id(), ""},
+      {"POST", "/v1/introductions/" + intro.id() + ":respond", R"({"party":"A","accept":true})"},
+      {"POST", "/v1/introductions/" + intro.id() + ":make", "{}"},
+      {"POST", "/v1/introductions/" + intro.id() + ":complete", R"({"outcome":"hired"})"},
+  };
+  for (const auto& b : bs) {
+    for (const Case& c : cases) {
+      HttpResponse r = Call(c.method, c.path, b, c.body);
+      EXPECT_EQ(r.status, 404) << c.method << " " << c.path << ": " << r.body;
+      if (r.status == 404) {
+        EXPECT_EQ(Problem(r).fields().at("code").string_value(), "NOT_FOUND") << c.method << " " << c.path;
+      }
+    }
+    // B's interaction naming A's contact is refused, and B's lists do not show A's objects.
+    HttpResponse naming =
+        Call("POST", "/v1/interactions", b,
+             absl::StrCat(R"({"kind":"CALL","direction":"GAVE","contactIds":[")", contact.id(), R"("]})"));
+    EXPECT_GE(naming.status, 400) << naming.body;
+    EXPECT_LT(naming.status, 500) << naming.body;
+    EXPECT_EQ(Parse<ppb::ListContactsResponse>(Call("GET", "/v1/contacts", b)).contacts_size(), 0);
+    EXPECT_EQ(Parse<ppb::ListGroupsResponse>(Call("GET", "/v1/groups", b)).groups_size(), 0);
+    EXPECT_EQ(Parse<ipb::ListInteractionsResponse>(Call("GET", "/v1/interactions", b)).interactions_size(), 0);
+    EXPECT_EQ(Parse<ipb::ListIntroductionsResponse>(Call("GET", "/v1/introductions", b)).introductions_size(), 0);
+  }
+  // Org A's admin without a user, on A's user-owned objects: also no leak.
+  EXPECT_EQ(Call("GET", "/v1/users/" + user_a, {"X-Api-Key: " + admin_b}).status, 404);
+
+  // Untouched for A.
+  auto still = Parse<ppb::Contact>(Call("GET", "/v1/contacts/" + contact.id(), a));
+  EXPECT_EQ(still.company(), "Initech");
+  EXPECT_EQ(Parse<ppb::Group>(Call("GET", "/v1/groups/" + group.id(), a)).display_name(), "Alumni");
+  EXPECT_EQ(Parse<ppb::ListMembersResponse>(Call("GET", "/v1/groups/" + group.id() + "/members", a)).members_size(), 1);
+  EXPECT_EQ(Parse<ipb::Interaction>(Call("GET", "/v1/interactions/" + interaction.id(), a)).summary(), "hi");
+  auto intro_after = Parse<ipb::ListIntroductionsResponse>(Call("GET", "/v1/introductions", a));
+  ASSERT_EQ(intro_after.introductions_size(), 1);
+  EXPECT_EQ(intro_after.introductions(0).state(), ipb::REQUESTED);
+  EXPECT_FALSE(intro_after.introductions(0).a_accepted());
+}
+
+// Every route of profiles and interactions answers 2xx through the gateway
+// with the expected content.
+TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
+  RestartGatewayWithoutLimits();
+  std::set<std::string> seen;  // "METHOD template" of each route exercised
+  auto call = [&](const std::string& route, const std::string& method, const std::string& path,
+                  const std::vector<std::string>& headers, const std::string& body = "") {
+    HttpResponse r = Call(method, path, headers, body);
+    EXPECT_EQ(r.status, 200) << method << " " << path << ": " << r.body;
+    EXPECT_EQ(r.Header("content-type"), "application/json") << method << " " << path;
+    seen.insert(route);
+    return r;
+  };
+  const std::vector<std::string> platform = {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey), kJson};
+
+  // Platform and org administration.
+  auto org =
+      Parse<ppb::CreateOrgResponse>(call("POST /v1/orgs", "POST", "/v1/orgs", platform, R"({"displayName":"Acme"})"));
+  EXPECT_EQ(org.org().display_name(), "Acme");
+  ASSERT_FALSE(org.admin_key().secret().empty());
+  const std::vector<std::string> admin = {"X-Api-Key: " + org.admin_key().secret(), kJson};
+  auto user = Parse<ppb::User>(call("POST /v1/users", "POST", "/v1/users", admin,
+                                    R"({"displayName":"Ann","email":"ann@acme.test","timezone":"Europe/Paris"})"));
+  ASSERT_FALSE(user.id().empty());
+  EXPECT_EQ(user.timezone(), "Europe/Paris");
+  auto users = Parse<ppb::ListUsersResponse>(call("GET /v1/users", "GET", "/v1/users", admin));
+  ASSERT_EQ(users.users_size(), 1);
+  EXPECT_EQ(users.users(0).email(), "ann@acme.test");
+  EXPECT_EQ(Parse<ppb::User>(call("GET /v1/users/{user_id}", "GET", "/v1/users/" + user.id(), admin)).display_name(),
+            "Ann");
+  auto key = Parse<ppb::ApiKeySecret>(call("POST /v1/apiKeys", "POST", "/v1/apiKeys", admin,
+                                           R"({"displayName":"mobile","scopes":["READ","WRITE","ACT_AS_USER"]})"));
+  EXPECT_EQ(key.api_key().scopes_size(), 3);
+  auto keys = Parse<ppb::ListApiKeysResponse>(call("GET /v1/apiKeys", "GET", "/v1/apiKeys", admin));
+  EXPECT_EQ(keys.api_keys_size(), 2);  // the org admin's and the new one
+  for (const auto& k : keys.api_keys()) EXPECT_FALSE(k.has_revoke_time());
+  EXPECT_NE(keys.DebugString().find("mobile"), std::string::npos);
+
+  // The user's own profile, through the new key acting as the user.
+  const std::vector<std::string> me = {"X-Api-Key: " + key.secret(), "X-Rapport-User: " + user.id(), kJson};
+  EXPECT_EQ(Parse<ppb::Profile>(call("GET /v1/me", "GET", "/v1/me", me)).user_id(), user.id());
+  auto profile = Parse<ppb::Profile>(call("PATCH /v1/me", "PATCH", "/v1/me", me,
+                                          R"({"headline":"Connector","skills":["go","c++"],"company":"Acme"})"));
+  EXPECT_EQ(profile.headline(), "Connector");
+  EXPECT_EQ(profile.skills_size(), 2);
+  EXPECT_EQ(profile.display_name(), "Ann");  // untouched by the PATCH
+  auto completeness =
+      Parse<ppb::GetCompletenessResponse>(call("GET /v1/me/completeness", "GET", "/v1/me/completeness", me));
+  EXPECT_GT(completeness.score(), 0);
+  EXPECT_LT(completeness.score(), 100);
+  EXPECT_GT(completeness.missing_size(), 0);
+
+  // Contacts, with a birthday in three days.
+  const absl::CivilDay soon = absl::ToCivilDay(absl::Now() + absl::Hours(72), absl::UTCTimeZone());
+  auto bob = Parse<ppb::Contact>(call(
+      "POST /v1/contacts", "POST", "/v1/contacts", me,
+      absl::StrCat(R"({"displayName":"Bob","company":"Initech","tags":["mentor"],"tier":"CLOSE","birthday":{"month":)",
+                   soon.month(), R"(,"day":)", soon.day(), "}}")));
+  ASSERT_FALSE(bob.id().empty());
+  EXPECT_EQ(bob.effective_cadence_days(), 30);
+  auto carol = Parse<ppb::Contact>(call("POST /v1/contacts", "POST", "/v1/contacts", me, R"({"displayName":"Carol"})"));
+  EXPECT_EQ(Parse<ppb::Contact>(call("GET /v1/contacts/{contact_id}", "GET", "/v1/contacts/" + bob.id(), me)).company(),
+            "Initech");
+  auto patched = Parse<ppb::Contact>(call("PATCH /v1/contacts/{contact_id}", "PATCH", "/v1/contacts/" + carol.id(), me,
+                                          R"({"title":"CTO","cadenceDays":45})"));
+  EXPECT_EQ(patched.title(), "CTO");
+  EXPECT_EQ(patched.effective_cadence_days(), 45);
+  auto listed = Parse<ppb::ListContactsResponse>(call("GET /v1/contacts", "GET", "/v1/contacts?query=initech", me));
+  ASSERT_EQ(listed.contacts_size(), 1);
+  EXPECT_EQ(listed.contacts(0).id(), bob.id());
+  auto birthdays =
+      Parse<ppb::ListBirthdaysResponse>(call("GET /v1/birthdays", "GET", "/v1/birthdays?withinDays=30", me));
+  ASSERT_EQ(birthdays.birthdays_size(), 1);
+  EXPECT_EQ(birthdays.birthdays(0).contact().id(), bob.id());
+  EXPECT_GE(birthdays.birthdays(0).days_until(), 2);
+  EXPECT_LE(birthdays.birthdays(0).days_until(), 4);
+
+  // Groups and memberships, a contact's and the user's own ("me").
+  auto group =
+      Parse<ppb::Group>(call("POST /v1/groups", "POST", "/v1/groups", me,
+                             R"({"displayName":"ACM","kind":"PROFESSIONAL_ASSOCIATION","url":"https://acm.org"})"));
+  ASSERT_FALSE(group.id().empty());
+  EXPECT_EQ(group.kind(), ppb::PROFESSIONAL_ASSOCIATION);
+  auto throwaway =
+      Parse<ppb::Group>(call("POST /v1/groups", "POST", "/v1/groups", me, R"({"displayName":"Old club"})"));
+  EXPECT_EQ(Parse<ppb::Group>(call("GET /v1/groups/{group_id}", "GET", "/v1/groups/" + group.id(), me)).url(),
+            "https://acm.org");
+  auto group_patched = Parse<ppb::Group>(
+      call("PATCH /v1/groups/{group_id}", "PATCH", "/v1/groups/" + group.id(), me, R"({"description":"computing"})"));
+  EXPECT_EQ(group_patched.description(), "computing");
+  EXPECT_EQ(group_patched.display_name(), "ACM");
+  EXPECT_EQ(Parse<ppb::ListGroupsResponse>(call("GET /v1/groups", "GET", "/v1/groups", me)).groups_size(), 2);
+  call("DELETE /v1/groups/{group_id}", "DELETE", "/v1/groups/" + throwaway.id(), me);
+  EXPECT_EQ(Call("GET", "/v1/groups/" + throwaway.id(), me).status, 404);
+  auto member =
+      Parse<ppb::GroupMember>(call("PUT /v1/groups/{group_id}/members/{member_id}", "PUT",
+                                   "/v1/groups/" + group.id() + "/members/" + bob.id(), me, R"({"role":"LEADER"})"));
+  EXPECT_EQ(member.role(), ppb::LEADER);
+  EXPECT_EQ(member.member_id(), bob.id());
+  auto me_member =
+      Parse<ppb::GroupMember>(call("PUT /v1/groups/{group_id}/members/{member_id}", "PUT",
+                                   "/v1/groups/" + group.id() + "/members/me", me, R"({"role":"ORGANIZER"})"));
+  EXPECT_EQ(me_member.member_id(), "me");
+  EXPECT_EQ(me_member.role(), ppb::ORGANIZER);
+  auto members = Parse<ppb::ListMembersResponse>(
+      call("GET /v1/groups/{group_id}/members", "GET", "/v1/groups/" + group.id() + "/members", me));
+  EXPECT_EQ(members.members_size(), 2);
+  auto bobs_groups = Parse<ppb::ListContactGroupsResponse>(
+      call("GET /v1/contacts/{contact_id}/groups", "GET", "/v1/contacts/" + bob.id() + "/groups", me));
+  ASSERT_EQ(bobs_groups.groups_size(), 1);
+  EXPECT_EQ(bobs_groups.groups(0).group().id(), group.id());
+  EXPECT_EQ(bobs_groups.groups(0).role(), ppb::LEADER);
+  auto in_group =
+      Parse<ppb::ListContactsResponse>(call("GET /v1/contacts", "GET", "/v1/contacts?groupId=" + group.id(), me));
+  ASSERT_EQ(in_group.contacts_size(), 1);
+  EXPECT_EQ(in_group.contacts(0).id(), bob.id());
+  call("DELETE /v1/groups/{group_id}/members/{member_id}", "DELETE", "/v1/groups/" + group.id() + "/members/me", me);
+  call("DELETE /v1/groups/{group_id}/members/{member_id}", "DELETE",
+       "/v1/groups/" + group.id() + "/members/" + bob.id(), me);
+  EXPECT_EQ(Parse<ppb::ListMembersResponse>(Call("GET", "/v1/groups/" + group.id() + "/members", me)).members_size(),
+            0);
+
+  // Interactions, the ledger and introductions, through a user token.
+  const std::vector<std::string> token = {"Authorization: Bearer " + Jwt(org.org().id(), user.id()), kJson};
+  auto meeting =
+      Parse<ipb::Interaction>(call("POST /v1/interactions", "POST", "/v1/interactions", token,
+                                   absl::StrCat(R"({"kind":"MEETING","direction":"GAVE","contactIds":[")", bob.id(),
+                                                R"("],"summary":"lunch","occurredAt":"2026-01-02T12:00:00Z"})")));
+  ASSERT_FALSE(meeting.id().empty());
+  EXPECT_EQ(meeting.kind(), ipb::MEETING);
+  auto email = Parse<ipb::Interaction>(
+      call("POST /v1/interactions", "POST", "/v1/interactions", token,
+           absl::StrCat(R"({"kind":"EMAIL","direction":"RECEIVED","contactIds":[")", carol.id(), R"("]})")));
+  EXPECT_EQ(Parse<ipb::Interaction>(
+                call("GET /v1/interactions/{interaction_id}", "GET", "/v1/interactions/" + meeting.id(), token))
+                .summary(),
+            "lunch");
+  auto meeting2 =
+      Parse<ipb::Interaction>(call("PATCH /v1/interactions/{interaction_id}", "PATCH",
+                                   "/v1/interactions/" + meeting.id(), token, R"({"notes":"talked jobs"})"));
+  EXPECT_EQ(meeting2.notes(), "talked jobs");
+  EXPECT_EQ(meeting2.summary(), "lunch");
+  auto by_contact = Parse<ipb::ListInteractionsResponse>(call(
+      "GET /v1/interactions", "GET",
+      "/v1/interactions?contactId=" + bob.id() + "&kind=MEETING&after=2026-01-01T00:00:00Z&before=2026-01-03T00:00:00Z",
+      token));
+  ASSERT_EQ(by_contact.interactions_size(), 1);
+  EXPECT_EQ(by_contact.interactions(0).id(), meeting.id());
+  EXPECT_EQ(Parse<ipb::ListInteractionsResponse>(
+                call("GET /v1/interactions", "GET", "/v1/interactions?before=2026-01-01T00:00:00Z", token))
+                .interactions_size(),
+            0);
+  call("DELETE /v1/interactions/{interaction_id}", "DELETE", "/v1/interactions/" + email.id(), token);
+  EXPECT_EQ(Call("GET", "/v1/interactions/" + email.id(), token).status, 404);
+  auto ledger = Parse<ipb::LedgerEntry>(
+      call("GET /v1/contacts/{contact_id}/ledger", "GET", "/v1/contacts/" + bob.id() + "/ledger", token));
+  EXPECT_EQ(ledger.contact_id(), bob.id());
+  EXPECT_DOUBLE_EQ(ledger.given(), 3.0);
+  EXPECT_EQ(ledger.interaction_count(), 1);
+  auto by_strength =
+      Parse<ipb::ListLedgerResponse>(call("GET /v1/ledger", "GET", "/v1/ledger?orderBy=strength", token));
+  ASSERT_GE(by_strength.entries_size(), 1);
+  EXPECT_EQ(by_strength.entries(0).contact_id(), bob.id());
+
+  auto intro =
+      Parse<ipb::Introduction>(call("POST /v1/introductions", "POST", "/v1/introductions", token,
+                                    absl::StrCat(R"({"mode":"CONNECT","contactAId":")", bob.id(), R"(","contactBId":")",
+                                                 carol.id(), R"(","reason":"both hire"})")));
+  ASSERT_FALSE(intro.id().empty());
+  EXPECT_EQ(intro.state(), ipb::REQUESTED);
+  auto half = Parse<ipb::Introduction>(call("POST /v1/introductions/{id}:respond", "POST",
+                                            "/v1/introductions/" + intro.id() + ":respond", token,
+                                            R"({"party":"A","accept":true})"));
+  EXPECT_TRUE(half.a_accepted());
+  EXPECT_EQ(half.state(), ipb::REQUESTED);
+  auto both = Parse<ipb::Introduction>(call("POST /v1/introductions/{id}:respond", "POST",
+                                            "/v1/introductions/" + intro.id() + ":respond", token,
+                                            R"({"party":"B","accept":true})"));
+  EXPECT_EQ(both.state(), ipb::ACCEPTED);
+  auto made = Parse<ipb::Introduction>(
+      call("POST /v1/introductions/{id}:make", "POST", "/v1/introductions/" + intro.id() + ":make", token, "{}"));
+  EXPECT_EQ(made.state(), ipb::MADE);
+  EXPECT_FALSE(made.interaction_id().empty());
+  auto done = Parse<ipb::Introduction>(call("POST /v1/introductions/{id}:complete", "POST",
+                                            "/v1/introductions/" + intro.id() + ":complete", token,
+                                            R"({"outcome":"hired","note":"great fit"})"));
+  EXPECT_EQ(done.state(), ipb::COMPLETED);
+  EXPECT_EQ(done.outcome(), "hired");
+  auto intros = Parse<ipb::ListIntroductionsResponse>(
+      call("GET /v1/introductions", "GET", "/v1/introductions?state=COMPLETED", token));
+  ASSERT_EQ(intros.introductions_size(), 1);
+  EXPECT_EQ(intros.introductions(0).id(), intro.id());
+  // Making it logged an INTRODUCTION given to both sides.
+  EXPECT_EQ(Parse<ipb::ListInteractionsResponse>(Call("GET", "/v1/interactions?kind=INTRODUCTION", token))
+                .interactions_size(),
+            1);
+
+  // Finally the contact and key deletions.
+  call("DELETE /v1/contacts/{contact_id}", "DELETE", "/v1/contacts/" + carol.id(), me);
+  EXPECT_EQ(Call("GET", "/v1/contacts/" + carol.id(), me).status, 404);
+  auto revoked = Parse<ppb::RevokeApiKeyResponse>(
+      call("DELETE /v1/apiKeys/{key_id}", "DELETE", "/v1/apiKeys/" + key.api_key().id(), admin));
+  EXPECT_TRUE(revoked.api_key().has_revoke_time());
+
+  // Every annotated route of the linked services was exercised above.
+  int annotated = 0;
+  for (const char* service : {"rapport.profiles.v1.ProfilesService", "rapport.interactions.v1.InteractionsService"}) {
+    const auto* sd = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+    ASSERT_NE(sd, nullptr) << service;
+    for (int i = 0; i < sd->method_count(); ++i) {
+      if (!sd->method(i)->options().HasExtension(api::v1::http)) continue;
+      const auto& rule = sd->method(i)->options().GetExtension(api::v1::http);
+      ++annotated;
+      EXPECT_TRUE(seen.count(rule.method() + " " + rule.path()))
+          << "not exercised: " << rule.method() << " " << rule.path();
+    }
+  }
+  EXPECT_EQ(static_cast<int>(seen.size()), annotated);
+}
+
+// Malformed bodies, queries, paths and headers are the client's fault: each
+// answers a 4xx problem, never a 5xx, and the gateway keeps serving.
+TEST_F(GatewayIntegrationTest, BadInputsAre4xxNever5xx) {
+  RestartGatewayWithoutLimits();
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string user = NewUser(admin, "ann@acme.test");
+  const std::vector<std::string> as_user = {"Authorization: Bearer " + Jwt(org, user), kJson};
+  auto bob = Parse<ppb::Contact>(Call("POST", "/v1/contacts", as_user, R"({"displayName":"Bob"})"));
+  auto group = Parse<ppb::Group>(Call("POST", "/v1/groups", as_user, R"({"displayName":"G"})"));
+  auto intro = Parse<ipb::Introduction>(
+      Call("POST", "/v1/introductions", as_user,
+           absl::StrCat(R"({"mode":"CONNECT","contactAId":")", bob.id(), R"(","contactBId":")",
+                        Parse<ppb::Contact>(Call("POST", "/v1/contacts", as_user, R"({"displayName":"Carol"})")).id(),
+                        R"("})")));
+  ASSERT_FALSE(bob.id().empty());
+  ASSERT_FALSE(group.id().empty());
+  ASSERT_FALSE(intro.id().empty());
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += R"({"a":)";
+  deep += "1";
+  for (int i = 0; i < 40; ++i) deep += "}";
+  std::string deep_array = std::string(40, '[') + std::string(40, ']');
+
+  struct Case {
+    std::string method, path, body;
+    std::vector<std::string> headers;  // empty: as_user
+    int want = 400;                    // 0: any 4xx
+  };
+  const std::string c = "/v1/contacts/" + bob.id();
+  const std::vector<Case> cases = {
+      // Bodies.
+      {"POST", "/v1/contacts", "{", {}},
+      {"POST", "/v1/contacts", "[]", {}},
+      {"POST", "/v1/contacts", R"("Bob")", {}},
+      {"POST", "/v1/contacts", "null", {}},
+      {"POST", "/v1/contacts", "12", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob"} {"x":1})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":1})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":["Bob"]})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":{"x":"y"}})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","tier":"BEST"})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","tier":99})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","cadenceDays":"often"})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","cadenceDays":1.5})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","cadenceDays":99999999999})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","cadenceDays":-3})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","tags":[1,2]})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","birthday":{"month":13,"day":1}})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","birthday":{"month":2,"day":30}})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","birthday":"1990-01-01"})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","createTime":"2020-01-01T00:00:00Z"})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","id":"x"})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","unknownField":true})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","emails":["nope"]})", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","metThroughContactId":"no-such-contact"})", {}, 0},
+      {"POST", "/v1/contacts", R"({"displayName":""})", {}},
+      {"POST", "/v1/contacts", "{}", {}},
+      {"POST", "/v1/contacts", absl::StrCat(R"({"displayName":")", std::string(100000, 'x'), R"("})"), {}},
+      {"POST", "/v1/contacts", "{\"displayName\":\"Bob\xff\xfe\"}", {}},
+      {"POST", "/v1/contacts", "{\"displayName\":\"\xc3\x28\"}", {}},
+      {"POST", "/v1/contacts", R"({"displayName":"\ud800"})", {}},
+      {"POST", "/v1/contacts", deep, {}},
+      {"POST", "/v1/contacts", deep_array, {}},
+      {"PATCH", c, R"({"displayName":""})", {}},
+      {"PATCH", c, R"({"tier":"SOMETIMES"})", {}},
+      {"PATCH", c, R"({"id":"other"})", {}},
+      {"PATCH", c + "?updateMask=noSuchField", R"({"company":"x"})", {}},
+      {"PATCH", "/v1/me", R"({"userId":"someone"})", {}},
+      {"PATCH", "/v1/me", R"({"timezone":"Mars/Olympus"})", {}},
+      {"PATCH", "/v1/me", R"({"photoUrl":12})", {}},
+      {"POST", "/v1/groups", R"({"displayName":"G","kind":"CULT"})", {}},
+      {"POST", "/v1/groups", R"({"kind":"HOBBY"})", {}},
+      {"PUT", "/v1/groups/" + group.id() + "/members/" + bob.id(), R"({"role":"BOSS"})", {}},
+      {"PUT", "/v1/groups/" + group.id() + "/members/no-such-contact", R"({"role":"MEMBER"})", {}, 0},
+      {"POST", "/v1/interactions", R"({"direction":"GAVE","contactIds":[")" + bob.id() + R"("]})", {}},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","contactIds":[")" + bob.id() + R"("]})", {}},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","direction":"GAVE","contactIds":[]})", {}},
+      {"POST", "/v1/interactions", R"({"kind":"NAP","direction":"GAVE","contactIds":[")" + bob.id() + R"("]})", {}},
+      {"POST",
+       "/v1/interactions",
+       R"({"kind":"MEETING","direction":"GAVE","contactIds":[")" + bob.id() + R"("],"occurredAt":"yesterday"})",
+       {}},
+      {"POST",
+       "/v1/interactions",
+       R"({"kind":"MEETING","direction":"GAVE","contactIds":[")" + bob.id() + R"("],"occurredAt":12345})",
+       {}},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","direction":"GAVE","contactIds":["no-such-contact"]})", {}, 0},
+      {"POST",
+       "/v1/introductions",
+       R"({"mode":"CONNECT","contactAId":")" + bob.id() + R"(","contactBId":")" + bob.id() + R"("})",
+       {}},
+      {"POST", "/v1/introductions", R"({"mode":"MAGIC"})", {}},
+      {"POST", "/v1/introductions", R"({"contactAId":"a","contactBId":"b"})", {}},
+      {"POST", "/v1/introductions/" + intro.id() + ":respond", R"({"party":"C","accept":true})", {}},
+      {"POST", "/v1/introductions/" + intro.id() + ":make", "{}", {}},                      // not yet accepted
+      {"POST", "/v1/introductions/" + intro.id() + ":complete", R"({"outcome":"x"})", {}},  // not made
+      {"POST", "/v1/introductions/" + intro.id() + ":explode", "{}", {}, 0},
+      {"POST", "/v1/apiKeys", R"({"displayName":"k","scopes":["PLATFORM"]})", {"X-Api-Key: " + admin, kJson}},
+      {"POST", "/v1/apiKeys", R"({"displayName":"k","scopes":["ROOT"]})", {"X-Api-Key: " + admin, kJson}},
+      {"POST", "/v1/apiKeys", R"({"displayName":"k"})", {"X-Api-Key: " + admin, kJson}},
+      {"POST", "/v1/users", R"({"displayName":"Z","email":"not-an-email"})", {"X-Api-Key: " + admin, kJson}},
+      {"POST",
+       "/v1/users",
+       R"({"displayName":"Z","email":"z@acme.test","timezone":"Nowhere/City"})",
+       {"X-Api-Key: " + admin, kJson}},
+      {"POST", "/v1/users", R"({"displayName":"Ann","email":"ann@acme.test"})", {"X-Api-Key: " + admin, kJson}, 0},
+      {"POST", "/v1/orgs", R"({"displayName":""})", {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey), kJson}},
+      // Queries.
+      {"GET", "/v1/contacts?pageSize=-1", "", {}},
+      {"GET", "/v1/contacts?pageSize=lots", "", {}},
+      {"GET", "/v1/contacts?pageSize=1.5", "", {}},
+      {"GET", "/v1/contacts?pageSize=99999999999999999999", "", {}},
+      {"GET", "/v1/contacts?pageToken=garbage", "", {}},
+      {"GET", "/v1/contacts?tier=BEST", "", {}},
+      {"GET", "/v1/contacts?noSuchParam=1", "", {}},
+      {"GET", "/v1/contacts?query=%zz", "", {}},
+      {"GET", "/v1/contacts?query=%", "", {}},
+      {"GET", "/v1/interactions?kind=NAP", "", {}},
+      {"GET", "/v1/interactions?after=yesterday", "", {}},
+      {"GET", "/v1/interactions?before=2026-13-45T00:00:00Z", "", {}},
+      {"GET", "/v1/interactions?pageSize=-5", "", {}},
+      {"GET", "/v1/ledger?orderBy=luck", "", {}},
+      {"GET", "/v1/birthdays?withinDays=soon", "", {}},
+      {"GET", "/v1/birthdays?withinDays=-1", "", {}},
+      {"GET", "/v1/birthdays?withinDays=10000", "", {}},
+      {"GET", "/v1/introductions?state=PENDING", "", {}},
+      {"GET", "/v1/users?pageSize=-1", "", {"X-Api-Key: " + admin}},
+      // Paths.
+      {"GET", "/v1/contacts/%zz", "", {}, 0},
+      {"GET", "/v1/contacts/" + std::string(300, 'x'), "", {}, 0},
+      {"GET", "/v1/contacts/a%2Fb", "", {}, 0},
+      {"GET", "/v1/contacts/no-such-contact", "", {}, 0},
+      {"GET", "/v1/contacts/" + bob.id() + "/nothing", "", {}, 404},
+      {"GET", "/v2/contacts", "", {}, 404},
+      {"DELETE", "/v1/contacts", "", {}, 405},
+      {"POST", "/v1/me", "{}", {}, 405},
+      // Headers.
+      {"POST", "/v1/contacts", R"({"displayName":"Bob"})", {"Authorization: Bearer " + Jwt(org, user)}, 415},
+      {"POST",
+       "/v1/contacts",
+       R"({"displayName":"Bob"})",
+       {"Authorization: Bearer " + Jwt(org, user), "Content-Type: application/xml"},
+       415},
+      {"POST",
+       "/v1/contacts",
+       R"({"displayName":"Bob"})",
+       {"Authorization: Bearer " + Jwt(org, user), "Content-Type: application/x-www-form-urlencoded"},
+       415},
+      {"POST",
+       "/v1/contacts",
+       R"({"displayName":"Bob"})",
+       {"Authorization: Bearer " + Jwt(org, user), kJson, "Idempotency-Key: " + std::string(300, 'k')}},
+      {"POST",
+       "/v1/contacts",
+       R"({"displayName":"Bob"})",
+       {"Authorization: Bearer " + Jwt(org, user), kJson, "Idempotency-Key: tab\there"}},
+      {"GET", "/v1/contacts", "", {"X-Api-Key: " + admin, "X-Rapport-User: not a user id!"}, 0},
+      {"GET",
+       "/v1/contacts",
+       "",
+       {"Authorization: Bearer " + Jwt(org, user), "X-Big: " + std::string(20000, 'h')},
+       431},
+      {"POST", "/v1/contacts", absl::StrCat(R"({"displayName":")", std::string(1 << 20, 'a'), R"("})"), {}, 413},
+  };
+  for (const Case& k : cases) {
+    HttpResponse r = Call(k.method, k.path, k.headers.empty() ? as_user : k.headers, k.body);
+    const std::string what = absl::StrCat(k.method, " ", k.path.substr(0, 80), " ", k.body.substr(0, 80));
+    if (k.want != 0) {
+      EXPECT_EQ(r.status, k.want) << what << ": " << r.body;
+    } else {
+      EXPECT_GE(r.status, 400) << what << ": " << r.body;
+      EXPECT_LT(r.status, 500) << what << ": " << r.body;
+    }
+    if (r.status >= 400) {
+      EXPECT_EQ(r.Header("content-type"), "application/problem+json") << what;
+      EXPECT_NE(r.body.find("\"code\""), std::string::npos) << what << ": " << r.body;
+    }
+  }
+  // Still serving, and nothing bad was created.
+  auto contacts = Parse<ppb::ListContactsResponse>(Call("GET", "/v1/contacts", as_user));
+  EXPECT_EQ(contacts.contacts_size(), 2);  // Bob and Carol
+}
+
+// Protobuf 3.21's JSON parser is lenient where API.md wants 400: trailing
+// commas, single quotes, "yes"/"no" for booleans, a lone value for a repeated
+// field. The gateway's own scan (gateway/transcoder.cc ScanJson) does not catch
+// them yet. Disabled until it does; see the gateway issue's note.
+TEST_F(GatewayIntegrationTest, DISABLED_LenientJsonIsRefused) {
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string user = NewUser(admin, "ann@acme.test");
+  const std::vector<std::string> as_user = {"Authorization: Bearer " + Jwt(org, user), kJson};
+  auto bob = Parse<ppb::Contact>(
+      Call("POST", "/v1/contacts", as_user, R"({"displayName":"Bob","company":"Initech","tags":["mentor"]})"));
+  ASSERT_FALSE(bob.id().empty());
+  auto intro = Parse<ipb::Introduction>(
+      Call("POST", "/v1/introductions", as_user,
+           absl::StrCat(R"({"mode":"CONNECT","contactAId":")", bob.id(), R"(","contactBId":")",
+                        Parse<ppb::Contact>(Call("POST", "/v1/contacts", as_user, R"({"displayName":"Carol"})")).id(),
+                        R"("})")));
+  ASSERT_FALSE(intro.id().empty());
+  struct Case {
+    std::string method, path, body;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/v1/contacts", R"({"displayName":"Bob",})"},
+      {"POST", "/v1/contacts", R"({'displayName':'Bob'})"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","tags":"mentor"})"},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","direction":"GAVE","contactIds":")" + bob.id() + R"("})"},
+      {"POST", "/v1/introductions/" + intro.id() + ":respond", R"({"party":"A","accept":"yes"})"},
+      // Single quotes also hide the keys from the update-mask derivation.
+      {"PATCH", "/v1/contacts/" + bob.id(), R"({'title':'CTO'})"},
+  };
+  for (const Case& k : cases) {
+    HttpResponse r = Call(k.method, k.path, as_user, k.body);
+    EXPECT_EQ(r.status, 400) << k.method << " " << k.path << " " << k.body << ": " << r.body;
+  }
+  auto after = Parse<ppb::Contact>(Call("GET", "/v1/contacts/" + bob.id(), as_user));
+  EXPECT_EQ(after.company(), "Initech");
+  EXPECT_EQ(after.tags_size(), 1);
+  EXPECT_EQ(Parse<ppb::ListContactsResponse>(Call("GET", "/v1/contacts", as_user)).contacts_size(), 2);
+}
+
+// The limiter leases tokens from Redis in batches (burst / 20). Concurrent
+// requests finding the process's lease empty each lease their own batch, so
+// 20 of them drain a burst of 100 and the rest answer 429 although this
+// process holds the tokens (gateway/rate_limit.cc Acquire/Refill: no
+// single-flight refill, no re-check of the lease). Disabled until fixed.
+TEST_F(GatewayIntegrationTest, DISABLED_ConcurrentRequestsWithinTheBurstAreNotLimited) {
+  stack_.Stop("gateway");
+  absl::Status s = stack_.StartGateway({{"RAPPORT_RATE_LIMIT_PER_MINUTE", "60"}, {"RAPPORT_RATE_LIMIT_BURST", "100"}});
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string admin = NewOrg("acme");
+  const std::string user = NewUser(admin, "ann@acme.test");  // the admin key's first token
+  const std::vector<std::string> as_user = {"X-Api-Key: " + admin, "X-Rapport-User: " + user};
+  constexpr int kConcurrent = 64;  // well within the 99 tokens left
+  std::vector<long> statuses(kConcurrent);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kConcurrent; ++i) {
+    threads.emplace_back([&, i] { statuses[i] = Call("GET", "/v1/contacts", as_user).status; });
+  }
+  for (std::thread& t : threads) t.join();
+  int ok = 0, limited = 0;
+  for (long status : statuses) {
+    ok += status == 200;
+    limited += status == 429;
+  }
+  EXPECT_EQ(ok, kConcurrent) << limited << " answered 429";
+}
+
+// /openapi.json is one valid JSON document with an operation for every route
+// annotated on the linked services' descriptors, each with its scope.
+TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
+  HttpResponse r = Call("GET", "/openapi.json", {});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+  auto doc = Parse<google::protobuf::Struct>(r);
+  EXPECT_EQ(doc.fields().at("openapi").string_value().substr(0, 2), "3.");
+  const auto& paths = doc.fields().at("paths").struct_value().fields();
+  int annotated = 0;
+  for (const char* service : {"rapport.profiles.v1.ProfilesService", "rapport.interactions.v1.InteractionsService"}) {
+    const auto* sd = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+    ASSERT_NE(sd, nullptr) << service;
+    for (int i = 0; i < sd->method_count(); ++i) {
+      const auto* m = sd->method(i);
+      if (!m->options().HasExtension(api::v1::http)) continue;
+      ++annotated;
+      const auto& rule = m->options().GetExtension(api::v1::http);
+      // The OpenAPI path names variables by their JSON names.
+      std::string path;
+      for (size_t p = 0; p < rule.path().size();) {
+        if (rule.path()[p] == '{') {
+          const size_t end = rule.path().find('}', p);
+          const auto* field = m->input_type()->FindFieldByName(rule.path().substr(p + 1, end - p - 1));
+          ASSERT_NE(field, nullptr) << rule.path();
+          absl::StrAppend(&path, "{", field->json_name(), "}");
+          p = end + 1;
+        } else {
+          path.push_back(rule.path()[p++]);
+        }
+      }
+      const std::string method = absl::AsciiStrToLower(rule.method());
+      auto it = paths.find(path);
+      ASSERT_NE(it, paths.end()) << "missing path " << path;
+      auto op = it->second.struct_value().fields().find(method);
+      ASSERT_NE(op, it->second.struct_value().fields().end()) << "missing " << method << " " << path;
+      const auto& fields = op->second.struct_value().fields();
+      EXPECT_EQ(fields.at("operationId").string_value(), m->name());
+      EXPECT_EQ(fields.at("x-rapport-scope").string_value(), api::v1::Scope_Name(rule.scope())) << path;
+      EXPECT_EQ(fields.count("requestBody") > 0, !rule.body().empty()) << method << " " << path;
+    }
+  }
+  // The routes the API lists for the landed services, and nothing else.
+  EXPECT_EQ(annotated, 37);
+  int operations = 0;
+  for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
+  EXPECT_EQ(operations, annotated);
+  for (const char* path : {"/v1/orgs",
+                           "/v1/users",
+                           "/v1/users/{userId}",
+                           "/v1/apiKeys",
+                           "/v1/apiKeys/{keyId}",
+                           "/v1/me",
+                           "/v1/me/completeness",
+                           "/v1/contacts",
+                           "/v1/contacts/{contactId}",
+                           "/v1/birthdays",
+                           "/v1/groups",
+                           "/v1/groups/{groupId}",
+                           "/v1/groups/{groupId}/members",
+                           "/v1/groups/{groupId}/members/{memberId}",
+                           "/v1/contacts/{contactId}/groups",
+                           "/v1/interactions",
+                           "/v1/interactions/{interactionId}",
+                           "/v1/contacts/{contactId}/ledger",
+                           "/v1/ledger",
+                           "/v1/introductions",
+                           "/v1/introductions/{id}:respond",
+                           "/v1/introductions/{id}:make",
+                           "/v1/introductions/{id}:complete"}) {
+    EXPECT_TRUE(paths.count(path)) << path;
+  }
 }
 
 }  // namespace

@@ -559,12 +559,23 @@ absl::StatusOr<std::string> EntityCache::GetOrLoad(
   } guard{d, key, flight};
 
   // The generation is read before loading: any invalidation after this point
-  // changes it, and the script then refuses to store what we loaded.
+  // changes it, and the script then refuses to store what we loaded. The key
+  // is read again in the same round trip: a miss seen just before an earlier
+  // leader stored the value and left must not load a second time.
   const uint64_t failures_before = d.failed_invalidations.load();
   std::optional<std::string> generation;
-  absl::StatusOr<Reply> gen = d.client->Command({"GET", Impl::GenKey(key)});
-  if (gen.ok() && gen->type == Reply::Type::kNil) generation.emplace(1, '0');
-  if (gen.ok() && gen->type == Reply::Type::kString) generation.emplace(std::move(gen->str));
+  absl::StatusOr<std::vector<Reply>> reread = d.client->Pipeline({{"GET", key}, {"GET", Impl::GenKey(key)}});
+  if (reread.ok() && reread->size() == 2) {
+    if ((*reread)[0].type == Reply::Type::kString) {
+      guard.armed = false;
+      absl::StatusOr<std::string> hit = std::move((*reread)[0].str);
+      d.Finish(key, flight, hit);
+      return hit;
+    }
+    const Reply& gen = (*reread)[1];
+    if (gen.type == Reply::Type::kNil) generation.emplace(1, '0');
+    if (gen.type == Reply::Type::kString) generation.emplace(gen.str);
+  }
 
   absl::StatusOr<std::string> result = load();
   if (result.ok() && generation.has_value() && d.failed_invalidations.load() == failures_before) {

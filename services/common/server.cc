@@ -12,6 +12,7 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include "absl/flags/flag.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/config.h"
 #include "absl/time/clock.h"
@@ -76,7 +77,7 @@ class AccessLogFactory : public grpc::experimental::ServerInterceptorFactoryInte
 
 ServiceStartup StartService(int argc, char** argv, const std::string& name,
                             const std::map<std::string, std::string>& env_for_flag) {
-  BlockTerminationSignals();
+  InitProcess();
   config::ParseFlags(argc, argv, absl::StrCat("rapport ", name, " service"), env_for_flag);
   log::Init(name, absl::GetFlag(FLAGS_log_level));
   ServiceStartup startup;
@@ -97,7 +98,8 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
   return startup;
 }
 
-void BlockTerminationSignals() {
+void InitProcess() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -129,7 +131,7 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
 }
 
 void RunningServer::Shutdown() {
-  if (shut_down_) return;
+  if (shut_down_ || server_ == nullptr) return;  // never started (e.g. the port was taken)
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(std::chrono::system_clock::now() + options_.grace);

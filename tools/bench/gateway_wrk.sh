@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# The gateway under load, measured with wrk against nginx as the ceiling, in
+# one run on this machine (issue 4, Benchmark):
+#   - GET /v1/contacts/{id} through the gateway with profiles' entity cache
+#     off (every read from SQLite) and on (every read a Redis hit);
+#   - POST /v1/interactions (wrk Lua script tools/bench/wrk_post.lua);
+#   - nginx, one worker, access log off, answering the same contact JSON from
+#     memory (return 200 '<json>');
+# each at 1 connection and at 64 connections (2 wrk threads), then the ratios
+# gateway/nginx of requests/s and p99 at 64 connections (targets: >= 0.2 and
+# <= 3).
+#
+# It starts its own redis-server, profiles, interactions, gateway and nginx on
+# free 127.0.0.1 ports with a temporary data dir, and stops all of them on
+# exit. Binaries come from $RAPPORT_BUILD_DIR/bin (default build/bin; build
+# them with tools/build). wrk and nginx are installed here when missing (only
+# this benchmark needs them), without letting the package start a system nginx.
+#
+#   tools/bench/gateway_wrk.sh
+#   WRK_DURATION=30 tools/bench/gateway_wrk.sh      # seconds per run (default 10)
+#
+# Knobs (environment): WRK_DURATION (10), WRK_WARMUP (2 s before each run),
+# WRK_THREADS (2), WRK_CONNECTIONS ("1 64"; the ratios use the largest),
+# BENCH_AUTH (key: X-Api-Key + X-Rapport-User, the default; jwt: a user's
+# HS256 token), RAPPORT_LOG_LEVEL (warn: no per-request access log, like
+# nginx's access_log off), RAPPORT_HTTP_THREADS (the gateway's default, one
+# per core). Every process shares the cores with wrk, so other load on the
+# machine shows in the figures.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+
+DURATION="${WRK_DURATION:-10}"
+WARMUP="${WRK_WARMUP:-2}"
+WRK_THREADS="${WRK_THREADS:-2}"
+CONNECTIONS="${WRK_CONNECTIONS:-1 64}"
+AUTH="${BENCH_AUTH:-key}"
+LOG_LEVEL="${RAPPORT_LOG_LEVEL:-warn}"
+BUILD_DIR="${RAPPORT_BUILD_DIR:-build}"
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+BIN="$BUILD_DIR/bin"
+
+for b in profiles interactions gateway; do
+  if [ ! -x "$BIN/$b" ]; then
+    echo "gateway_wrk: $BIN/$b is missing; build first (tools/build, or set RAPPORT_BUILD_DIR)" >&2
+    exit 1
+  fi
+done
+NGINX="$(command -v nginx || true)"
+[ -n "$NGINX" ] || NGINX=/usr/sbin/nginx
+if ! command -v wrk >/dev/null || [ ! -x "$NGINX" ] || ! command -v redis-server >/dev/null || ! command -v curl >/dev/null; then
+  echo "gateway_wrk: installing what is missing (wrk, nginx-light)" >&2
+  tools/deps
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # policy-rc.d answering 101 keeps the package from starting nginx on port 80.
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wrk nginx-light >/dev/null
+  $SUDO rm -f /usr/sbin/policy-rc.d
+  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+fi
+if [ "$AUTH" = jwt ] && ! command -v openssl >/dev/null; then
+  echo "gateway_wrk: BENCH_AUTH=jwt needs the openssl command (apt-get install openssl)" >&2
+  exit 1
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/gateway_wrk.XXXXXX")
+PIDS=()
+stop_all() {
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null || true; done
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do wait "${PIDS[i]}" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_all
+  if [ "$rc" -ne 0 ]; then
+    echo "gateway_wrk: failed; logs kept in $TMP" >&2
+  else
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port VAR: sets VAR to a free loopback port, counting up from a random
+# start so that parallel runs rarely collide (not in a subshell: it advances
+# NEXT_PORT).
+NEXT_PORT=$((20000 + RANDOM % 20000))
+free_port() {
+  while (exec 3<>"/dev/tcp/127.0.0.1/$NEXT_PORT") 2>/dev/null; do NEXT_PORT=$((NEXT_PORT + 1)); done
+  printf -v "$1" '%s' "$NEXT_PORT"
+  NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+wait_http() {  # url seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+ADMIN_KEY="rpa_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+INTERNAL_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+# Starts redis, profiles (entity cache $1), interactions and the gateway in a
+# fresh data dir; sets GW.
+start_stack() {
+  local cache=$1 dir="$TMP/stack-cache-$1"
+  mkdir -p "$dir"
+  local redis_port profiles_port interactions_port gw_port
+  free_port redis_port
+  free_port profiles_port
+  free_port interactions_port
+  free_port gw_port
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+    >"$dir/redis.log" 2>&1 &
+  PIDS+=($!)
+  BACK_PIDS=($!)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  local -a env=(
+    RAPPORT_INTERNAL_KEY="$INTERNAL_KEY" RAPPORT_DATA_DIR="$dir" RAPPORT_REDIS_ADDR="127.0.0.1:$redis_port"
+    RAPPORT_LOG_LEVEL="$LOG_LEVEL"
+    PROFILES_SERVICE_ADDR="127.0.0.1:$profiles_port" INTERACTIONS_SERVICE_ADDR="127.0.0.1:$interactions_port"
+  )
+  env "${env[@]}" RAPPORT_PROFILES_ENTITY_CACHE="$cache" "$BIN/profiles" >"$dir/profiles.log" 2>&1 &
+  PIDS+=($!)
+  BACK_PIDS+=($!)
+  env "${env[@]}" "$BIN/interactions" >"$dir/interactions.log" 2>&1 &
+  PIDS+=($!)
+  BACK_PIDS+=($!)
+  env "${env[@]}" RAPPORT_HTTP_ADDR="127.0.0.1:$gw_port" RAPPORT_ADMIN_KEY="$ADMIN_KEY" \
+    RAPPORT_JWT_SECRET="$JWT_SECRET" RAPPORT_RATE_LIMIT_PER_MINUTE=1000000000 RAPPORT_RATE_LIMIT_BURST=100000000 \
+    "$BIN/gateway" >"$dir/gateway.log" 2>&1 &
+  PIDS+=($!)
+  FRONT_PIDS=($!)
+  GW="http://127.0.0.1:$gw_port"
+  if ! wait_http "$GW/readyz" 30; then
+    echo "gateway_wrk: the stack did not become ready; see $dir/*.log" >&2
+    exit 1
+  fi
+}
+
+json_field() {  # name: the first "name":"value" of stdin
+  grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4
+}
+
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# Creates an org, a user, a key acting as the user and one contact; sets
+# AUTH_HEADERS (wrk/curl -H arguments), CONTACT_ID and CONTACT_JSON.
+bootstrap() {
+  local org admin_secret org_id user_id key secret
+  org=$(curl -fsS -X POST "$GW/v1/orgs" -H "X-Api-Key: $ADMIN_KEY" -H 'Content-Type: application/json' \
+    -d '{"displayName":"Bench Org"}')
+  admin_secret=$(json_field secret <<<"$org")
+  org_id=$(json_field id <<<"$org")
+  user_id=$(curl -fsS -X POST "$GW/v1/users" -H "X-Api-Key: $admin_secret" -H 'Content-Type: application/json' \
+    -d '{"displayName":"Bench User","email":"bench@bench.test","timezone":"Europe/Paris"}' | json_field id)
+  key=$(curl -fsS -X POST "$GW/v1/apiKeys" -H "X-Api-Key: $admin_secret" -H 'Content-Type: application/json' \
+    -d '{"displayName":"bench app","scopes":["READ","WRITE","ACT_AS_USER"]}')
+  secret=$(json_field secret <<<"$key")
+  if [ -z "$admin_secret" ] || [ -z "$user_id" ] || [ -z "$secret" ]; then
+    echo "gateway_wrk: bootstrap failed (org: $org)" >&2
+    exit 1
+  fi
+  if [ "$AUTH" = jwt ]; then
+    local header payload sig
+    header=$(printf '%s' '{"alg":"HS256","typ":"JWT"}' | b64url)
+    payload=$(printf '{"sub":"%s","org":"%s","iss":"rapport","aud":"rapport","exp":%d}' \
+      "$user_id" "$org_id" $(($(date +%s) + 3600)) | b64url)
+    sig=$(printf '%s' "$header.$payload" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
+    AUTH_HEADERS=(-H "Authorization: Bearer $header.$payload.$sig")
+  else
+    AUTH_HEADERS=(-H "X-Api-Key: $secret" -H "X-Rapport-User: $user_id")
+  fi
+  # A contact of a realistic size (about 700 bytes of JSON).
+  CONTACT_ID=$(curl -fsS -X POST "$GW/v1/contacts" "${AUTH_HEADERS[@]}" -H 'Content-Type: application/json' -d '{
+      "displayName":"Grace Hopper","givenName":"Grace","familyName":"Hopper","headline":"Compilers and COBOL",
+      "company":"US Navy","title":"Rear Admiral","emails":["grace@navy.test","hopper@example.test"],
+      "phones":["+1 555 0100"],"links":["https://example.test/grace"],"location":"Arlington, VA",
+      "birthday":{"month":12,"day":9,"year":1906},"tags":["mentor","compilers","navy"],
+      "seeking":["speakers"],"offering":["introductions to the Navy"],"tier":"CLOSE",
+      "howWeMet":"a conference on programming languages",
+      "notes":"Talked about nanoseconds and the first bug; follow up about the talk in spring."}' | json_field id)
+  CONTACT_JSON=$(curl -fsS "$GW/v1/contacts/$CONTACT_ID" "${AUTH_HEADERS[@]}")
+  if [ -z "$CONTACT_ID" ] || [ -z "$CONTACT_JSON" ]; then
+    echo "gateway_wrk: creating the contact failed" >&2
+    exit 1
+  fi
+  POST_BODY="{\"kind\":\"MESSAGE\",\"direction\":\"GAVE\",\"contactIds\":[\"$CONTACT_ID\"],\"summary\":\"checking in\"}"
+  # One POST through curl, so a broken body fails here rather than as non-2xx in wrk.
+  curl -fsS -o /dev/null -X POST "$GW/v1/interactions" "${AUTH_HEADERS[@]}" -H 'Content-Type: application/json' \
+    -d "$POST_BODY"
+}
+
+# Results: NAMES in order; RPS, P50, P99 (ms), ERR (non-2xx + socket errors),
+# FRONT and BACK (CPU microseconds per request of the gateway or nginx, and of
+# redis + profiles + interactions; nginx's worker is a child of its master) by
+# "name|conns".
+NAMES=()
+declare -A RPS P50 P99 ERR FRONT BACK
+FRONT_PIDS=()
+BACK_PIDS=()
+TICK=$(getconf CLK_TCK)
+
+cpu_ticks() {  # pids...: user + system ticks of them and their children
+  local total=0 p c
+  for p in "$@"; do
+    for c in $p $(cat "/proc/$p/task/$p/children" 2>/dev/null); do
+      if [ -r "/proc/$c/stat" ]; then
+        total=$((total + $(sed 's/.*) //' "/proc/$c/stat" | awk '{ print $12 + $13 }')))
+      fi
+    done
+  done
+  echo "$total"
+}
+
+to_ms() {
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000;
+                         else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+
+# run_wrk name conns url [wrk args...]
+run_wrk() {
+  local name=$1 conns=$2 url=$3
+  shift 3
+  local threads=$WRK_THREADS
+  if ((conns < threads)); then threads=$conns; fi
+  local seen=0 n
+  for n in "${NAMES[@]}"; do
+    if [ "$n" = "$name" ]; then seen=1; fi
+  done
+  if [ "$seen" = 0 ]; then NAMES+=("$name"); fi
+  if ((WARMUP > 0)); then
+    wrk -t"$threads" -c"$conns" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
+  fi
+  local out front0 back0 front1 back1
+  front0=$(cpu_ticks "${FRONT_PIDS[@]}")
+  back0=$(cpu_ticks "${BACK_PIDS[@]}")
+  out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 5s --latency "$@" "$url")
+  front1=$(cpu_ticks "${FRONT_PIDS[@]}")
+  back1=$(cpu_ticks "${BACK_PIDS[@]}")
+  printf '### %s, %s connections\n%s\n' "$name" "$conns" "$out" >>"$TMP/wrk.log"
+  local key="$name|$conns"
+  RPS[$key]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+  P50[$key]=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
+  P99[$key]=$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")
+  ERR[$key]=$(awk '/Non-2xx or 3xx responses:/ { n += $NF }
+                   /Socket errors:/ { gsub(",", ""); n += $4 + $6 + $8 + $10 }
+                   END { print n + 0 }' <<<"$out")
+  local requests
+  requests=$(awk '/requests in/ { print $1 }' <<<"$out")
+  FRONT[$key]=$(awk -v t=$((front1 - front0)) -v n="$requests" -v hz="$TICK" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+  BACK[$key]=$(awk -v t=$((back1 - back0)) -v n="$requests" -v hz="$TICK" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }')
+  printf '  %-30s %3s conns %7s req/s  p50 %7s ms  p99 %7s ms  errors %s  CPU us/req %s + %s\n' "$name" "$conns" \
+    "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${ERR[$key]}" "${FRONT[$key]}" "${BACK[$key]}" >&2
+}
+
+echo "gateway_wrk: ${DURATION}s per run after ${WARMUP}s of warm-up, wrk -t$WRK_THREADS, auth $AUTH, log level $LOG_LEVEL, $(nproc) cores" >&2
+
+# Contact reads with the entity cache off, then on; interactions once.
+for cache in false true; do
+  start_stack "$cache"
+  bootstrap
+  label="GET contact, cache off"
+  if [ "$cache" = true ]; then label="GET contact, cache on (hit)"; fi
+  for c in $CONNECTIONS; do run_wrk "$label" "$c" "$GW/v1/contacts/$CONTACT_ID" "${AUTH_HEADERS[@]}"; done
+  if [ "$cache" = false ]; then
+    export WRK_BODY="$POST_BODY"
+    for c in $CONNECTIONS; do
+      run_wrk "POST interaction" "$c" "$GW/v1/interactions" "${AUTH_HEADERS[@]}" \
+        -s "$ROOT/tools/bench/wrk_post.lua"
+    done
+  fi
+  stop_all
+done
+
+# The ceiling: nginx answering the same JSON from memory.
+if [[ "$CONTACT_JSON" == *"'"* || "$CONTACT_JSON" == *'$'* || "$CONTACT_JSON" == *"\\"* ]]; then
+  echo "gateway_wrk: the contact JSON has a quote, \$ or backslash; cannot inline it into nginx.conf" >&2
+  exit 1
+fi
+free_port NGINX_PORT
+mkdir -p "$TMP/nginx/logs"
+cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      default_type application/json;
+      return 200 '$CONTACT_JSON';
+    }
+  }
+}
+CONF
+"$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/logs/error.log" -c "$TMP/nginx/nginx.conf" &
+PIDS+=($!)
+FRONT_PIDS=($!)
+BACK_PIDS=()
+NGINX_URL="http://127.0.0.1:$NGINX_PORT/v1/contacts/$CONTACT_ID"
+if ! wait_http "$NGINX_URL" 10; then
+  echo "gateway_wrk: nginx did not answer; see $TMP/nginx/logs/error.log" >&2
+  exit 1
+fi
+if [ "$(curl -fsS "$NGINX_URL")" != "$CONTACT_JSON" ]; then
+  echo "gateway_wrk: nginx does not answer the contact JSON verbatim" >&2
+  exit 1
+fi
+for c in $CONNECTIONS; do run_wrk "nginx return 200 (ceiling)" "$c" "$NGINX_URL" "${AUTH_HEADERS[@]}"; done
+stop_all
+
+# The table.
+MAXC=0
+for c in $CONNECTIONS; do
+  if ((c > MAXC)); then MAXC=$c; fi
+done
+echo
+echo "gateway_wrk: wrk ${DURATION}s per run, -t$WRK_THREADS (-t1 at 1 connection), auth $AUTH, log level $LOG_LEVEL," \
+  "$(nproc) cores shared by every process and wrk; contact JSON $(printf '%s' "$CONTACT_JSON" | wc -c) bytes"
+echo "CPU us/req: CPU time per request of the gateway (or nginx) and of redis + profiles + interactions"
+printf '%-28s %5s %8s %8s %8s %6s %9s %9s\n' case conns "req/s" "p50 ms" "p99 ms" errors "gw CPU" "svc CPU"
+for name in "${NAMES[@]}"; do
+  for c in $CONNECTIONS; do
+    key="$name|$c"
+    printf '%-28s %5s %8s %8s %8s %6s %9s %9s\n' "$name" "$c" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" \
+      "${ERR[$key]}" "${FRONT[$key]}" "${BACK[$key]}"
+  done
+done
+echo
+echo "gateway / nginx at $MAXC connections (targets: req/s >= 0.2, p99 <= 3):"
+ng="nginx return 200 (ceiling)|$MAXC"
+for name in "GET contact, cache off" "GET contact, cache on (hit)"; do
+  key="$name|$MAXC"
+  awk -v name="$name" -v r="${RPS[$key]}" -v nr="${RPS[$ng]}" -v p="${P99[$key]}" -v np="${P99[$ng]}" 'BEGIN {
+    rr = nr > 0 ? r / nr : 0; pr = np > 0 ? p / np : 0
+    printf "  %-28s req/s %.3f (%s)   p99 %.2fx (%s)\n", name, rr, (rr >= 0.2 ? "meets" : "misses"),
+           pr, (pr <= 3 ? "meets" : "misses") }'
+done
+awk -v on="${RPS[GET contact, cache on (hit)|$MAXC]}" -v off="${RPS[GET contact, cache off|$MAXC]}" \
+  -v pon="${P99[GET contact, cache on (hit)|$MAXC]}" -v poff="${P99[GET contact, cache off|$MAXC]}" 'BEGIN {
+  if (off > 0 && poff > 0) printf "  cache on / cache off:        req/s %.2fx, p99 %.2fx\n", on / off, pon / poff }'
+total_err=0
+for key in "${!ERR[@]}"; do total_err=$((total_err + ERR[$key])); done
+if ((total_err > 0)); then
+  echo "warning: $total_err non-2xx answers or socket errors; the figures above count them as requests" >&2
+fi
