@@ -4,10 +4,14 @@
 #include <cmath>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace rapport::gateway {
 namespace {
+
+// Beyond this many credentials the idle leases are dropped.
+constexpr size_t kMaxLeases = 100000;
 
 // KEYS[1]: the bucket. ARGV: tokens per ms, capacity, tokens wanted.
 // Returns {granted, tokens left (floor), ms until one token when none granted}.
@@ -75,53 +79,110 @@ RateDecision RateLimiter::Local(const std::string& credential) {
   return d;
 }
 
+void RateLimiter::ServeWaiters(Lease& lease, std::vector<Answer>& out) {
+  const auto now = std::chrono::steady_clock::now();
+  while (!lease.waiters.empty() && lease.tokens > 0 && lease.expiry > now) {
+    out.push_back({std::move(lease.waiters.front()), FromLease(lease)});
+    lease.waiters.pop_front();
+  }
+}
+
 void RateLimiter::Acquire(const std::string& credential, std::function<void(RateDecision)> done) {
   if (!enabled()) return done(RateDecision{});
   if (redis_ == nullptr) return done(Local(credential));
   std::optional<RateDecision> from_lease;
+  bool start_refill = false;
   {
     absl::MutexLock lock(&mu_);
-    auto it = leases_.find(credential);
-    if (it != leases_.end() && it->second.tokens > 0 && it->second.expiry > std::chrono::steady_clock::now()) {
-      from_lease = FromLease(it->second);
+    if (leases_.size() >= kMaxLeases && !leases_.contains(credential)) {
+      // Bound the map; entries with a refill in flight hold waiters: keep them.
+      absl::erase_if(leases_, [](const auto& entry) { return !entry.second.refilling; });
+    }
+    Lease& lease = leases_[credential];
+    if (lease.tokens > 0 && lease.expiry > std::chrono::steady_clock::now()) {
+      from_lease = FromLease(lease);
+    } else {
+      // Queue behind the credential's refill, starting it if none is in flight.
+      lease.waiters.push_back(std::move(done));
+      start_refill = !lease.refilling;
+      lease.refilling = true;
     }
   }
   if (from_lease.has_value()) return done(*from_lease);
-  executor_([this, credential, done = std::move(done)]() mutable { Refill(credential, std::move(done)); });
+  if (start_refill) executor_([this, credential] { Refill(credential); });
 }
 
-void RateLimiter::Refill(const std::string& credential, std::function<void(RateDecision)> done) {
+void RateLimiter::Refill(const std::string& credential) {
   const int lease_size = options_.lease_size > 0 ? options_.lease_size : std::max(1, options_.burst / 20);
+  std::vector<Answer> answers;
+  int want = 0;
+  {
+    // Re-check under the mutex: the lease may serve the waiters without Redis.
+    absl::MutexLock lock(&mu_);
+    Lease& lease = leases_[credential];
+    ServeWaiters(lease, answers);
+    if (lease.waiters.empty()) {
+      lease.refilling = false;
+    } else {
+      // Enough for everyone waiting, so a burst needs one round trip.
+      want = std::max(lease_size, std::min(static_cast<int>(lease.waiters.size()), options_.burst));
+    }
+  }
+  for (Answer& a : answers) a.done(a.decision);
+  answers.clear();
+  if (want == 0) return;
+
   const double per_ms = options_.per_minute / 60000.0;
   absl::StatusOr<redis::Reply> reply =
       redis_->Command({"EVAL", kLeaseScript, "1", absl::StrCat("rapport:ratelimit:", credential),
-                       absl::StrCat(per_ms), absl::StrCat(options_.burst), absl::StrCat(lease_size)});
+                       absl::StrCat(per_ms), absl::StrCat(options_.burst), absl::StrCat(want)});
   if (!reply.ok() || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 3) {
-    return done(Local(credential));  // Redis down: this instance limits alone
+    // Redis down: this instance limits alone, every waiter from the local bucket.
+    std::deque<Done> waiters;
+    {
+      absl::MutexLock lock(&mu_);
+      Lease& lease = leases_[credential];
+      waiters.swap(lease.waiters);
+      lease.refilling = false;
+    }
+    for (Done& done : waiters) done(Local(credential));
+    return;
   }
   const int granted = static_cast<int>(reply->elements[0].integer);
   const int left = static_cast<int>(reply->elements[1].integer);
   const long long wait_ms = reply->elements[2].integer;
-  if (granted == 0) {
-    RateDecision d;
-    d.allowed = false;
-    d.limit = options_.per_minute;
-    d.retry_after_seconds = std::max(1, static_cast<int>((wait_ms + 999) / 1000));
-    return done(d);
-  }
-  RateDecision d;
+  bool again = false;
   {
     absl::MutexLock lock(&mu_);
     Lease& lease = leases_[credential];
-    // Tokens of a live earlier lease stay usable; an expired lease's are dropped.
-    const bool live = lease.expiry > std::chrono::steady_clock::now();
-    lease.tokens = (live ? std::max(0, lease.tokens) : 0) + granted;
+    const auto now = std::chrono::steady_clock::now();
+    if (granted > 0) {
+      // Tokens of a live earlier lease stay usable; an expired lease's are dropped.
+      const bool live = lease.expiry > now;
+      lease.tokens = (live ? std::max(0, lease.tokens) : 0) + granted;
+      lease.expiry = now + options_.lease_ttl;
+    }
     lease.bucket_remaining = left;
-    lease.expiry = std::chrono::steady_clock::now() + options_.lease_ttl;
-    d = FromLease(lease);
-    if (leases_.size() > 100000) leases_.clear();
+    // Tokens still in a live lease are spent before anyone is refused.
+    ServeWaiters(lease, answers);
+    if (lease.waiters.empty()) {
+      lease.refilling = false;
+    } else if (granted > 0) {
+      again = true;  // more arrived than this lease held: another round
+    } else {
+      RateDecision refused;
+      refused.allowed = false;
+      refused.limit = options_.per_minute;
+      refused.retry_after_seconds = std::max(1, static_cast<int>((wait_ms + 999) / 1000));
+      for (Done& done : lease.waiters) answers.push_back({std::move(done), refused});
+      lease.waiters.clear();
+      lease.refilling = false;
+    }
   }
-  done(d);
+  for (Answer& a : answers) a.done(a.decision);
+  // A fresh task rather than a loop, so one busy credential does not hold a
+  // pool thread for good.
+  if (again) executor_([this, credential] { Refill(credential); });
 }
 
 }  // namespace rapport::gateway

@@ -9,15 +9,20 @@
 //
 // Acquire never blocks its caller: a lease refill runs on `executor` and the
 // callback follows from there; a decision from the local lease is given at once.
+// At most one refill per credential is in flight: requests that find the lease
+// empty or expired queue behind it (no thread waits) and are answered from the
+// lease it brings back, which is sized for all of them (up to `burst`).
 //
 // Thread-safety: safe for concurrent use.
 #ifndef RAPPORT_GATEWAY_RATE_LIMIT_H_
 #define RAPPORT_GATEWAY_RATE_LIMIT_H_
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -50,18 +55,28 @@ class RateLimiter {
   void Acquire(const std::string& credential, std::function<void(RateDecision)> done);
 
  private:
+  using Done = std::function<void(RateDecision)>;
   struct Lease {
     int tokens = 0;
     int bucket_remaining = 0;  // what Redis said was left after the lease
     std::chrono::steady_clock::time_point expiry;
+    bool refilling = false;    // a Refill for this credential is queued or running
+    std::deque<Done> waiters;  // requests waiting for that refill, oldest first
+  };
+  struct Answer {
+    Done done;
+    RateDecision decision;
   };
   struct LocalBucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point last;
   };
   RateDecision FromLease(Lease& lease);
+  // Answers waiters from lease while it is live and holds tokens.
+  void ServeWaiters(Lease& lease, std::vector<Answer>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RateDecision Local(const std::string& credential);
-  void Refill(const std::string& credential, std::function<void(RateDecision)> done);
+  // One round of the credential's single refill: runs on executor_.
+  void Refill(const std::string& credential);
 
   const RateLimitOptions options_;
   redis::Client* const redis_;

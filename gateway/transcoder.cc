@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <iterator>
+#include <string>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -41,18 +44,9 @@ std::string JsonPath(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : absl::StrCat(prefix, ".", name);
 }
 
-// Parses json into message; unknown top-level keys are reported by name.
-absl::Status ParseJsonInto(const std::string& json, const std::vector<std::string>& keys,
-                           const std::string& prefix, Message* message) {
-  std::vector<std::string> unknown;
-  for (const std::string& key : keys) {
-    if (FindField(message->GetDescriptor(), key) == nullptr) unknown.push_back(key);
-  }
-  if (!unknown.empty()) {
-    std::vector<std::string> parts;
-    for (const std::string& key : unknown) parts.push_back(absl::StrCat(JsonPath(prefix, key), ": unknown field"));
-    return absl::InvalidArgumentError(absl::StrJoin(parts, "; "));
-  }
+// Parses json, already checked by ScanJson (syntax, unknown fields, types),
+// into message.
+absl::Status ParseJsonInto(const std::string& json, const std::string& prefix, Message* message) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
@@ -63,6 +57,421 @@ absl::Status ParseJsonInto(const std::string& json, const std::vector<std::strin
   }
   return absl::OkStatus();
 }
+
+// Strict JSON walker behind ScanJson: a syntax error stops the walk (error_);
+// type violations are collected and the walk goes on.
+class JsonScanner {
+ public:
+  // prefix: the JSON path of the body's value ("" for the whole request).
+  JsonScanner(const std::string& s, int max_depth, const std::string& prefix)
+      : s_(s), max_depth_(max_depth), prefix_(prefix), root_(prefix.empty() ? "body" : prefix) {}
+
+  absl::Status Run(const Descriptor* type, std::vector<std::string>* keys) {
+    SkipSpace();
+    if (type != nullptr) {
+      if (Peek() != '{') {
+        if (PeekKind() == Kind::kBad) {
+          Value(0);  // the syntax error, e.g. a comment
+        } else {
+          Fail("expected a JSON object");
+        }
+        return SyntaxError();
+      }
+      MessageValue(type, prefix_, 0, keys);
+    } else {
+      Value(0, keys);
+    }
+    if (error_.empty()) {
+      SkipSpace();
+      if (pos_ < s_.size()) Fail("unexpected data after the value");
+    }
+    if (!error_.empty()) return SyntaxError();
+    if (!violations_.empty()) return absl::InvalidArgumentError(absl::StrJoin(violations_, "; "));
+    return absl::OkStatus();
+  }
+
+ private:
+  enum class Kind { kObject, kArray, kString, kNumber, kBool, kNull, kBad };
+
+  absl::Status SyntaxError() const {
+    if (!depth_error_.empty()) return Violation("body", depth_error_);
+    return Violation(root_, absl::StrCat("invalid JSON: ", error_, " at offset ", pos_));
+  }
+
+  // Records a syntax error; returns true so callers can `return !Fail(...)`.
+  bool Fail(const std::string& what) {
+    if (error_.empty()) error_ = what;
+    return true;
+  }
+  bool Failed() const { return !error_.empty(); }
+  void Bad(const std::string& path, const std::string& what) { violations_.push_back(absl::StrCat(path, ": ", what)); }
+
+  char Peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void SkipSpace() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+  Kind PeekKind() const {
+    switch (Peek()) {
+      case '{': return Kind::kObject;
+      case '[': return Kind::kArray;
+      case '"': return Kind::kString;
+      case 't': case 'f': return Kind::kBool;
+      case 'n': return Kind::kNull;
+      case '-': case '0': case '1': case '2': case '3': case '4':
+      case '5': case '6': case '7': case '8': case '9': return Kind::kNumber;
+      default: return Kind::kBad;
+    }
+  }
+
+  bool Enter(int depth) {
+    if (depth + 1 > max_depth_) {
+      depth_error_ = absl::StrCat("JSON nests deeper than ", max_depth_, " levels");
+      return !Fail(depth_error_);
+    }
+    return true;
+  }
+
+  bool Literal(const char* word) {
+    size_t n = std::char_traits<char>::length(word);
+    if (s_.compare(pos_, n, word) != 0) return !Fail("invalid literal (only true, false and null)");
+    pos_ += n;
+    return true;
+  }
+
+  static int Hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  bool Hex4(uint32_t* out) {
+    if (pos_ + 4 > s_.size()) return !Fail("truncated \\u escape");
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = Hex(s_[pos_ + i]);
+      if (h < 0) return !Fail("invalid \\u escape");
+      v = v * 16 + static_cast<uint32_t>(h);
+    }
+    pos_ += 4;
+    *out = v;
+    return true;
+  }
+  static void AppendUtf8(uint32_t cp, std::string* out) {
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
+  // A double-quoted string; its unescaped value goes to out (may be null).
+  bool String(std::string* out) {
+    if (Peek() != '"') return !Fail("expected a double-quoted string");
+    ++pos_;
+    while (true) {
+      if (pos_ >= s_.size()) return !Fail("unterminated string");
+      char c = s_[pos_];
+      if (c == '"') {
+        ++pos_;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return !Fail("unescaped control character in a string");
+      if (c != '\\') {
+        if (out != nullptr) out->push_back(c);
+        ++pos_;
+        continue;
+      }
+      ++pos_;
+      char e = Peek();
+      ++pos_;
+      char simple = 0;
+      switch (e) {
+        case '"': simple = '"'; break;
+        case '\\': simple = '\\'; break;
+        case '/': simple = '/'; break;
+        case 'b': simple = '\b'; break;
+        case 'f': simple = '\f'; break;
+        case 'n': simple = '\n'; break;
+        case 'r': simple = '\r'; break;
+        case 't': simple = '\t'; break;
+        case 'u': {
+          uint32_t cp;
+          if (!Hex4(&cp)) return false;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return !Fail("unpaired surrogate in a \\u escape");
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            uint32_t low;
+            if (s_.compare(pos_, 2, "\\u") != 0) return !Fail("unpaired surrogate in a \\u escape");
+            pos_ += 2;
+            if (!Hex4(&low)) return false;
+            if (low < 0xDC00 || low > 0xDFFF) return !Fail("unpaired surrogate in a \\u escape");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          }
+          if (out != nullptr) AppendUtf8(cp, out);
+          continue;
+        }
+        default:
+          --pos_;
+          return !Fail("invalid escape in a string");
+      }
+      if (out != nullptr) out->push_back(simple);
+    }
+  }
+
+  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool Number() {
+    auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
+    if (Peek() == '-') ++pos_;
+    if (Peek() == '0') {
+      ++pos_;
+      if (digit()) return !Fail("leading zero in a number");
+    } else if (digit()) {
+      while (digit()) ++pos_;
+    } else {
+      return !Fail("invalid number");
+    }
+    if (Peek() == '.') {
+      ++pos_;
+      if (!digit()) return !Fail("invalid number");
+      while (digit()) ++pos_;
+    }
+    if (Peek() == 'e' || Peek() == 'E') {
+      ++pos_;
+      if (Peek() == '+' || Peek() == '-') ++pos_;
+      if (!digit()) return !Fail("invalid number");
+      while (digit()) ++pos_;
+    }
+    return true;
+  }
+
+  // Walks an object; for each member calls member(key) with pos_ at its value,
+  // which must consume the value.
+  template <typename F>
+  bool Object(int depth, F member) {
+    if (!Enter(depth)) return false;
+    ++pos_;  // '{'
+    SkipSpace();
+    if (Peek() == '}') {
+      ++pos_;
+      return true;
+    }
+    while (true) {
+      SkipSpace();
+      std::string key;
+      if (!String(&key)) return false;
+      SkipSpace();
+      if (Peek() != ':') return !Fail("expected ':' after an object key");
+      ++pos_;
+      SkipSpace();
+      if (!member(key)) return false;
+      SkipSpace();
+      if (Peek() == ',') {
+        ++pos_;
+        SkipSpace();
+        if (Peek() == '}') return !Fail("trailing comma in an object");
+        continue;
+      }
+      if (Peek() == '}') {
+        ++pos_;
+        return true;
+      }
+      return !Fail("expected ',' or '}' in an object");
+    }
+  }
+
+  template <typename F>
+  bool Array(int depth, F element) {
+    if (!Enter(depth)) return false;
+    ++pos_;  // '['
+    SkipSpace();
+    if (Peek() == ']') {
+      ++pos_;
+      return true;
+    }
+    for (int i = 0;; ++i) {
+      SkipSpace();
+      if (!element(i)) return false;
+      SkipSpace();
+      if (Peek() == ',') {
+        ++pos_;
+        SkipSpace();
+        if (Peek() == ']') return !Fail("trailing comma in an array");
+        continue;
+      }
+      if (Peek() == ']') {
+        ++pos_;
+        return true;
+      }
+      return !Fail("expected ',' or ']' in an array");
+    }
+  }
+
+  // Any JSON value, syntax only. Top-level object keys go to keys.
+  bool Value(int depth, std::vector<std::string>* keys = nullptr) {
+    switch (PeekKind()) {
+      case Kind::kObject:
+        return Object(depth, [&](const std::string& key) {
+          if (keys != nullptr) keys->push_back(key);
+          return Value(depth + 1);
+        });
+      case Kind::kArray:
+        return Array(depth, [&](int) { return Value(depth + 1); });
+      case Kind::kString:
+        return String(nullptr);
+      case Kind::kNumber:
+        return Number();
+      case Kind::kBool:
+        return Literal(Peek() == 't' ? "true" : "false");
+      case Kind::kNull:
+        return Literal("null");
+      case Kind::kBad:
+        break;
+    }
+    if (pos_ >= s_.size()) return !Fail("unexpected end of input");
+    if (Peek() == '\'') return !Fail("strings must be in double quotes");
+    if (Peek() == '/') return !Fail("comments are not allowed");
+    return !Fail("expected a value");
+  }
+
+  // A message as a JSON object: each key must name a field, set once.
+  bool MessageValue(const Descriptor* type, const std::string& path, int depth,
+                    std::vector<std::string>* keys = nullptr) {
+    std::vector<const FieldDescriptor*> seen;
+    return Object(depth, [&](const std::string& key) {
+      if (keys != nullptr) keys->push_back(key);
+      const std::string sub = JsonPath(path, key);
+      const FieldDescriptor* f = FindField(type, key);
+      if (f == nullptr) {
+        Bad(sub, "unknown field");
+        return Value(depth + 1);
+      }
+      if (std::find(seen.begin(), seen.end(), f) != seen.end()) Bad(sub, "is set more than once");
+      seen.push_back(f);
+      return Field(f, sub, depth + 1);
+    });
+  }
+
+  // The whole value of a field: null, an array (repeated), an object (map),
+  // or one value.
+  bool Field(const FieldDescriptor* f, const std::string& path, int depth) {
+    Kind k = PeekKind();
+    if (k == Kind::kNull) return Literal("null");
+    if (f->is_map()) {
+      if (k != Kind::kObject) {
+        Bad(path, "must be an object");
+        return Value(depth);
+      }
+      const FieldDescriptor* value_field = f->message_type()->map_value();
+      return Object(depth, [&](const std::string& key) {
+        return Single(value_field, absl::StrCat(path, "[", key, "]"), depth + 1, /*in_list=*/true);
+      });
+    }
+    if (f->is_repeated()) {
+      if (k != Kind::kArray) {
+        Bad(path, "must be an array");
+        return Value(depth);
+      }
+      return Array(depth, [&](int i) { return Single(f, absl::StrCat(path, "[", i, "]"), depth + 1, true); });
+    }
+    return Single(f, path, depth, false);
+  }
+
+  static bool IsWrapper(const std::string& type) {
+    static const char* const kWrappers[] = {
+        "google.protobuf.DoubleValue", "google.protobuf.FloatValue",  "google.protobuf.Int64Value",
+        "google.protobuf.UInt64Value", "google.protobuf.Int32Value",  "google.protobuf.UInt32Value",
+        "google.protobuf.BoolValue",   "google.protobuf.StringValue", "google.protobuf.BytesValue"};
+    return std::find(std::begin(kWrappers), std::end(kWrappers), type) != std::end(kWrappers);
+  }
+
+  // One value of field f (an element when f is repeated).
+  bool Single(const FieldDescriptor* f, const std::string& path, int depth, bool in_list) {
+    const Kind k = PeekKind();
+    if (k == Kind::kBad) return Value(depth);  // the syntax error
+    auto want = [&](bool ok, const char* what) {
+      if (!ok) Bad(path, what);
+      return Value(depth);
+    };
+    if (k == Kind::kNull) {
+      // null is "unset" for a field, but not a list element (but for Value).
+      bool ok = !in_list || (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+                             f->message_type()->full_name() == "google.protobuf.Value");
+      return want(ok, "must not be null");
+    }
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        return want(k == Kind::kString, "must be a string");
+      case FieldDescriptor::CPPTYPE_BOOL:
+        return want(k == Kind::kBool, "must be true or false");
+      case FieldDescriptor::CPPTYPE_INT32:
+      case FieldDescriptor::CPPTYPE_INT64:
+      case FieldDescriptor::CPPTYPE_UINT32:
+      case FieldDescriptor::CPPTYPE_UINT64:
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        return want(k == Kind::kNumber || k == Kind::kString, "must be a number");
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        const google::protobuf::EnumDescriptor* e = f->enum_type();
+        if (k == Kind::kNumber) return Number();
+        if (k != Kind::kString) {
+          Bad(path, "must be a value name or number");
+          return Value(depth);
+        }
+        std::string name;
+        if (!String(&name)) return false;
+        if (e->FindValueByName(name) == nullptr) {
+          std::vector<std::string> names;
+          for (int i = 1; i < e->value_count(); ++i) names.push_back(e->value(i)->name());
+          Bad(path, absl::StrCat("must be one of ", absl::StrJoin(names, ", ")));
+        }
+        return true;
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE: {
+        const Descriptor* type = f->message_type();
+        const std::string& name = type->full_name();
+        if (name == "google.protobuf.Timestamp") {
+          if (k != Kind::kString) return want(false, "must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z");
+          std::string value;
+          if (!String(&value)) return false;
+          google::protobuf::Timestamp ts;
+          if (!google::protobuf::util::TimeUtil::FromString(value, &ts)) {
+            Bad(path, "must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z");
+          }
+          return true;
+        }
+        if (name == "google.protobuf.Duration") return want(k == Kind::kString, "must be a duration string, e.g. \"3.5s\"");
+        if (name == "google.protobuf.FieldMask") return want(k == Kind::kString, "must be a string of comma-separated paths");
+        if (IsWrapper(name)) return Single(type->FindFieldByName("value"), path, depth, in_list);
+        if (name == "google.protobuf.Value") return Value(depth);
+        if (name == "google.protobuf.Struct" || name == "google.protobuf.Any") {
+          return want(k == Kind::kObject, "must be an object");
+        }
+        if (name == "google.protobuf.ListValue") return want(k == Kind::kArray, "must be an array");
+        if (k != Kind::kObject) return want(false, "must be an object");
+        return MessageValue(type, path, depth);
+      }
+    }
+    return Value(depth);
+  }
+
+  const std::string& s_;
+  const int max_depth_;
+  const std::string prefix_;
+  const std::string root_;  // names the body in syntax errors
+  size_t pos_ = 0;
+  std::string error_;
+  std::string depth_error_;
+  std::vector<std::string> violations_;
+};
 
 absl::Status SetScalar(Message* message, const FieldDescriptor* field, const std::string& name,
                        const std::string& value) {
@@ -184,35 +593,9 @@ absl::StatusOr<QueryParams> ParseQuery(const std::string& query) {
   return out;
 }
 
-absl::Status ScanJson(const std::string& body, int max_depth, std::vector<std::string>* keys) {
-  std::vector<char> stack;
-  bool expect_key = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    char c = body[i];
-    if (c == '"') {
-      size_t start = ++i;
-      while (i < body.size() && body[i] != '"') {
-        if (body[i] == '\\') ++i;
-        ++i;
-      }
-      if (expect_key && stack.size() == 1 && stack.back() == '{' && keys != nullptr) {
-        keys->push_back(body.substr(start, std::min(i, body.size()) - start));
-      }
-      expect_key = false;
-    } else if (c == '{' || c == '[') {
-      stack.push_back(c);
-      if (static_cast<int>(stack.size()) > max_depth) {
-        return Violation("body", absl::StrCat("JSON nests deeper than ", max_depth, " levels"));
-      }
-      expect_key = c == '{';
-    } else if (c == '}' || c == ']') {
-      if (!stack.empty()) stack.pop_back();
-      expect_key = false;
-    } else if (c == ',') {
-      expect_key = !stack.empty() && stack.back() == '{';
-    }
-  }
-  return absl::OkStatus();
+absl::Status ScanJson(const std::string& body, int max_depth, std::vector<std::string>* keys,
+                      const Descriptor* type, const std::string& prefix) {
+  return JsonScanner(body, max_depth, prefix).Run(type, keys);
 }
 
 absl::Status SetFieldFromString(Message* message, const std::string& path, const std::string& value) {
@@ -242,13 +625,26 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(const Route& route, const 
   if (!input.body.empty()) {
     if (body_rule.empty()) return Violation("body", "this route takes no body");
     if (Utf8Length(input.body) == std::string::npos) return Violation("body", "must be valid UTF-8");
-    if (absl::Status s = ScanJson(input.body, kMaxJsonDepth, &keys); !s.ok()) return s;
     if (body_rule == "*") {
-      if (absl::Status s = ParseJsonInto(input.body, keys, "", request.get()); !s.ok()) return s;
+      if (absl::Status s = ScanJson(input.body, kMaxJsonDepth, &keys, type); !s.ok()) return s;
+      // A body key naming a path variable would be silently overridden.
+      std::vector<std::string> taken;
+      for (const std::string& key : keys) {
+        const FieldDescriptor* f = FindField(type, key);
+        if (f != nullptr && std::find(route.vars.begin(), route.vars.end(), f->name()) != route.vars.end()) {
+          taken.push_back(absl::StrCat(key, ": is set by the path"));
+        }
+      }
+      if (!taken.empty()) return absl::InvalidArgumentError(absl::StrJoin(taken, "; "));
+      if (absl::Status s = ParseJsonInto(input.body, "", request.get()); !s.ok()) return s;
     } else {
       const FieldDescriptor* field = type->FindFieldByName(body_rule);
+      const std::string prefix = field->json_name();
+      if (absl::Status s = ScanJson(input.body, kMaxJsonDepth, &keys, field->message_type(), prefix); !s.ok()) {
+        return s;
+      }
       Message* target = request->GetReflection()->MutableMessage(request.get(), field);
-      if (absl::Status s = ParseJsonInto(input.body, keys, field->json_name(), target); !s.ok()) return s;
+      if (absl::Status s = ParseJsonInto(input.body, prefix, target); !s.ok()) return s;
     }
   }
 

@@ -1,6 +1,8 @@
 // JSON <-> proto transcoding for one route, driven by the route's HTTP rule:
 // - the body ("*": the whole request; a field name: that message field) is
-//   parsed as proto3 JSON with unknown fields rejected;
+//   checked by ScanJson (strict RFC 8259, unknown fields, each value's type
+//   against its field) before protobuf, whose parser is lenient, parses it as
+//   proto3 JSON; on "*" a body key naming a path variable is refused;
 // - path variables and query parameters set request fields by name (proto or
 //   lowerCamelCase JSON names, nested through dots): scalars, enums by name,
 //   repeated fields as repeated parameters, Timestamps as RFC 3339, FieldMasks
@@ -24,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gateway/router.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
 namespace rapport::gateway {
@@ -42,10 +45,24 @@ struct HttpInput {
 // on a malformed escape.
 absl::StatusOr<QueryParams> ParseQuery(const std::string& query);
 
-// Checks that body nests at most max_depth objects/arrays and, when it is an
-// object, returns its top-level keys. Not a full validator: the JSON parser
-// still checks the syntax. INVALID_ARGUMENT when too deep.
-absl::Status ScanJson(const std::string& body, int max_depth, std::vector<std::string>* top_level_keys);
+// Strict RFC 8259 validation of body (protobuf's JSON parser is lenient: it
+// takes single quotes, trailing commas, "yes" for true, a scalar for a list):
+// double-quoted strings only, no trailing commas or comments, numbers per the
+// grammar, literals true/false/null only, at most max_depth nested
+// objects/arrays, one value and nothing after it. When body is an object its
+// top-level keys (unescaped) go to top_level_keys.
+// With a type, the body must be an object and every value is checked against
+// the field it sets, as proto3 JSON: unknown fields are refused; a repeated
+// field takes an array, a map field and a message field an object (except the
+// well-known types: Timestamp, Duration, FieldMask take a string, wrappers
+// their wrapped type, Struct/Value/Any anything JSON), a string field a string,
+// a bool field true/false, a numeric field a number or a string, an enum a
+// value name or a number; null is accepted for any field. Violations name the
+// field by its JSON path below prefix ("contact.tags", "items[2].name").
+// INVALID_ARGUMENT on a syntax error ("<prefix or body>: invalid JSON: ...")
+// or with every type violation, "path: description; path: description".
+absl::Status ScanJson(const std::string& body, int max_depth, std::vector<std::string>* top_level_keys,
+                      const google::protobuf::Descriptor* type = nullptr, const std::string& prefix = "");
 
 // Builds the request message of route.method from the HTTP input.
 absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(const Route& route,

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "gateway/backends.h"
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "google/protobuf/empty.pb.h"
+#include "google/protobuf/struct.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 
 namespace rapport::gateway {
@@ -113,8 +117,8 @@ TEST_F(TranscoderTest, RejectsBadInputWithViolations) {
   const std::vector<BadCase> cases = {
       {"POST", "/v1/contacts", R"({"displayName":"x","orgId":"o"})", "contact.orgId: unknown field"},
       {"POST", "/v1/contacts", R"({"displayName":"x","id":"c"})", ""},  // output fields: the service refuses
-      {"POST", "/v1/contacts", R"({"displayName":12})", "contact: invalid JSON"},
-      {"POST", "/v1/contacts", R"({"tier":"BEST"})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"displayName":12})", "contact.displayName: must be a string"},
+      {"POST", "/v1/contacts", R"({"tier":"BEST"})", "contact.tier: must be one of INNER, CLOSE"},
       {"POST", "/v1/contacts", R"({"displayName":"x")", "contact: invalid JSON"},
       {"POST", "/v1/contacts", deep, "deeper than 32"},
       {"POST", "/v1/contacts", "{\"displayName\":\"\xff\xfe\"}", "body: must be valid UTF-8"},
@@ -140,6 +144,176 @@ TEST(ScanJsonTest, DepthAndTopLevelKeys) {
   EXPECT_EQ(keys, (std::vector<std::string>{"a", "b", "d"}));
   EXPECT_TRUE(ScanJson(std::string(32, '[') + std::string(32, ']'), 32, nullptr).ok());
   EXPECT_FALSE(ScanJson(std::string(33, '[') + std::string(33, ']'), 32, nullptr).ok());
+}
+
+// protobuf's JSON parser is lenient; these bodies must still be refused, each
+// violation naming the field by its JSON path.
+TEST_F(TranscoderTest, RefusesLenientJson) {
+  const std::vector<BadCase> cases = {
+      // Syntax.
+      {"POST", "/v1/contacts", R"({"displayName":"Bob",})", "contact: invalid JSON: trailing comma"},
+      {"POST", "/v1/contacts", R"({"tags":["a",]})", "contact: invalid JSON: trailing comma"},
+      {"POST", "/v1/contacts", R"({'displayName':'Bob'})", "contact: invalid JSON: expected a double-quoted string"},
+      {"POST", "/v1/contacts", R"({"displayName":'Bob'})", "contact: invalid JSON: strings must be in double quotes"},
+      {"PATCH", "/v1/contacts/c1", R"({'title':'CTO'})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({displayName:"Bob"})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob" /* hi */})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", "// hi\n{\"displayName\":\"Bob\"}", "contact: invalid JSON: comments are not allowed"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":01})", "contact: invalid JSON: leading zero"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":+1})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":1.})", "contact: invalid JSON: invalid number"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":.5})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":1e})", "contact: invalid JSON: invalid number"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":0x10})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":NaN})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","tags":[True]})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"displayName":nul})", "contact: invalid JSON: invalid literal"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob"} {})", "contact: invalid JSON: unexpected data after"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob"}})", "contact: invalid JSON: unexpected data after"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob",,"title":"x"})", "contact: invalid JSON"},
+      {"POST", "/v1/contacts", R"({"displayName" "Bob"})", "contact: invalid JSON: expected ':'"},
+      {"POST", "/v1/contacts", R"({"displayName":"a\qb"})", "contact: invalid JSON: invalid escape"},
+      {"POST", "/v1/contacts", R"({"displayName":"\ud800"})", "contact: invalid JSON: unpaired surrogate"},
+      {"POST", "/v1/contacts", "{\"displayName\":\"a\tb\"}", "contact: invalid JSON: unescaped control character"},
+      {"POST", "/v1/contacts", R"(["displayName"])", "contact: invalid JSON: expected a JSON object"},
+      {"POST", "/v1/contacts", "   ", "contact: invalid JSON"},
+      {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":"yes",})", "body: invalid JSON: trailing comma"},
+      // Types.
+      {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":"yes"})", "accept: must be true or false"},
+      {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":"no"})", "accept: must be true or false"},
+      {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":1})", "accept: must be true or false"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","tags":"mentor"})", "contact.tags: must be an array"},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","direction":"GAVE","contactIds":"c1"})",
+       "interaction.contactIds: must be an array"},
+      {"POST", "/v1/contacts", R"({"tags":["a",2]})", "contact.tags[1]: must be a string"},
+      {"POST", "/v1/contacts", R"({"tags":["a",null]})", "contact.tags[1]: must not be null"},
+      {"POST", "/v1/contacts", R"({"displayName":true})", "contact.displayName: must be a string"},
+      {"POST", "/v1/contacts", R"({"displayName":["Bob"]})", "contact.displayName: must be a string"},
+      {"POST", "/v1/contacts", R"({"birthday":"02-29"})", "contact.birthday: must be an object"},
+      {"POST", "/v1/contacts", R"({"birthday":[2,29]})", "contact.birthday: must be an object"},
+      {"POST", "/v1/contacts", R"({"birthday":{"month":true}})", "contact.birthday.month: must be a number"},
+      {"POST", "/v1/contacts", R"({"birthday":{"month":2,"hour":1}})", "contact.birthday.hour: unknown field"},
+      {"POST", "/v1/contacts", R"({"tier":true})", "contact.tier: must be a value name or number"},
+      {"POST", "/v1/contacts", R"({"displayName":"a","display_name":"b"})", "contact.display_name: is set more than once"},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","occurredAt":"yesterday"})",
+       "interaction.occurredAt: must be an RFC 3339 time"},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","occurredAt":1767323045})",
+       "interaction.occurredAt: must be an RFC 3339 time"},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","occurredAt":{"seconds":1}})",
+       "interaction.occurredAt: must be an RFC 3339 time"},
+      {"PATCH", "/v1/contacts/c1?updateMask=tags", R"({"tags":"a"})", "contact.tags: must be an array"},
+      // Every violation, in order.
+      {"POST", "/v1/contacts", R"({"tags":"a","orgId":"o","cadenceDays":false})",
+       "contact.tags: must be an array; contact.orgId: unknown field; contact.cadenceDays: must be a number"},
+      // A whole-body key naming a path variable is not silently overridden.
+      {"PUT", "/v1/groups/g1/members/m1", R"({"groupId":"other"})", "groupId: is set by the path"},
+      {"PUT", "/v1/groups/g1/members/m1", R"({"member_id":"m2","role":"LEADER"})", "member_id: is set by the path"},
+      {"POST", "/v1/introductions/i9:respond", R"({"id":"i8","party":"A","accept":true})", "id: is set by the path"},
+  };
+  for (const BadCase& c : cases) {
+    auto req = Build<google::protobuf::Empty>(c.method, c.target, c.body);
+    ASSERT_FALSE(req.ok()) << c.method << " " << c.target << " " << c.body;
+    EXPECT_EQ(req.status().code(), absl::StatusCode::kInvalidArgument) << c.body;
+    EXPECT_NE(req.status().message().find(c.expect), std::string::npos)
+        << c.body << " -> " << req.status().message() << " (expected " << c.expect << ")";
+  }
+}
+
+// Strict, but still proto3 JSON: what a correct client sends passes.
+TEST_F(TranscoderTest, AcceptsValidProto3Json) {
+  struct GoodCase {
+    std::string method, target, body;
+  };
+  const std::vector<GoodCase> cases = {
+      {"POST", "/v1/contacts", R"({"displayName":"Bob"})"},
+      {"POST", "/v1/contacts", " \t\r\n{ \"displayName\" : \"Bob\" , \"tags\" : [ \"a\" , \"b\" ] }\n"},
+      {"POST", "/v1/contacts", R"({})"},
+      {"POST", "/v1/contacts", R"({"displayName":"B\u00f6b \"q\" \\ \/ \b\f\n\r\t \ud83d\ude00"})"},
+      {"POST", "/v1/contacts", "{\"displayName\":\"B\xc3\xb6" "b\"}"},
+      {"POST", "/v1/contacts", R"({"display_name":"Bob","how_we_met":"school"})"},
+      {"POST", "/v1/contacts", R"({"birthday":{"month":2,"day":29,"year":1990},"tags":[],"emails":["a@b.c"]})"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":"30"})"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":-0})"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":3E1})"},
+      {"POST", "/v1/contacts", R"({"cadenceDays":30.0})"},
+      {"POST", "/v1/contacts", R"({"tier":"INNER","visibility":2})"},
+      {"POST", "/v1/contacts", R"({"displayName":"Bob","tags":null,"birthday":null,"tier":null,"cadenceDays":null})"},
+      {"POST", "/v1/interactions",
+       R"({"kind":"MEETING","direction":"GAVE","contactIds":["c1","c2"],"occurredAt":"2026-01-02T03:04:05Z",)"
+       R"("followUpAt":"2026-01-09T03:04:05.250+01:00"})"},
+      {"POST", "/v1/interactions", R"({"kind":"MEETING","occurredAt":null})"},
+      {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":false})"},
+      {"POST", "/v1/introductions/i9:respond", R"({"party":"B","accept":null})"},
+      {"PUT", "/v1/groups/g1/members/m1", R"({"role":"LEADER"})"},
+      {"PATCH", "/v1/contacts/c1", R"({"title":"CTO"})"},
+  };
+  for (const GoodCase& c : cases) {
+    auto req = Build<google::protobuf::Empty>(c.method, c.target, c.body);
+    EXPECT_TRUE(req.ok()) << c.method << " " << c.target << " " << c.body << ": " << req.status();
+  }
+  auto contact = Build<ppb::CreateContactRequest>(
+      "POST", "/v1/contacts", R"({"displayName":"B\u00f6b \ud83d\ude00","tier":"CLOSE","tags":["x","y"]})");
+  ASSERT_TRUE(contact.ok()) << contact.status();
+  EXPECT_EQ(contact->contact().display_name(), "B\xc3\xb6" "b \xf0\x9f\x98\x80");
+  EXPECT_EQ(contact->contact().tier(), ppb::CLOSE);
+  EXPECT_EQ(contact->contact().tags_size(), 2);
+  auto interaction = Build<ipb::CreateInteractionRequest>(
+      "POST", "/v1/interactions", R"({"kind":"MEETING","contactIds":["c1"],"occurredAt":"2026-01-02T03:04:05Z"})");
+  ASSERT_TRUE(interaction.ok()) << interaction.status();
+  EXPECT_EQ(interaction->interaction().occurred_at().seconds(), 1767323045);
+  EXPECT_EQ(interaction->interaction().kind(), ipb::MEETING);
+  auto member = Build<ppb::PutMemberRequest>("PUT", "/v1/groups/g1/members/m1", R"({"role":"LEADER"})");
+  ASSERT_TRUE(member.ok()) << member.status();
+  EXPECT_EQ(member->group_id(), "g1");
+  EXPECT_EQ(member->member_id(), "m1");
+  EXPECT_EQ(member->role(), ppb::LEADER);
+  // Escaped keys are unescaped, so the update mask still sees them.
+  auto patch = Build<ppb::UpdateContactRequest>("PATCH", "/v1/contacts/c1", R"({"t\u0069tle":"CTO"})");
+  ASSERT_TRUE(patch.ok()) << patch.status();
+  EXPECT_EQ(patch->contact().title(), "CTO");
+  EXPECT_EQ(std::vector<std::string>(patch->update_mask().paths().begin(), patch->update_mask().paths().end()),
+            std::vector<std::string>{"title"});
+}
+
+// Repeated messages, maps-free nesting and well-known types, checked directly
+// against a descriptor.
+TEST(ScanJsonTest, ChecksTypesAgainstTheDescriptor) {
+  const auto* list = ppb::ListContactsResponse::descriptor();
+  std::vector<std::string> keys;
+  EXPECT_TRUE(ScanJson(R"({"contacts":[{"displayName":"a","tags":["x"],"createTime":"2026-01-02T03:04:05Z"},)"
+                       R"({"birthday":{"month":1}}],"nextPageToken":"t"})",
+                       32, &keys, list)
+                  .ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"contacts", "nextPageToken"}));
+  absl::Status s = ScanJson(R"({"contacts":[{"tags":"x"},{"birthday":{"month":"x","day":[]}},"c"]})", 32, nullptr, list);
+  EXPECT_EQ(s.message(),
+            "contacts[0].tags: must be an array; contacts[1].birthday.day: must be a number; "
+            "contacts[2]: must be an object");
+  s = ScanJson(R"({"contacts":{"displayName":"a"}})", 32, nullptr, list, "page");
+  EXPECT_EQ(s.message(), "page.contacts: must be an array");
+  s = ScanJson(R"({"contacts":[{"displayName":"a",}]})", 32, nullptr, list, "page");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("page: invalid JSON: trailing comma"), std::string::npos) << s.message();
+  // Struct and Value take any JSON.
+  const auto* value = google::protobuf::ListValue::descriptor();
+  EXPECT_TRUE(ScanJson(R"({"values":[null,1,"s",true,{"a":[{}]},[]]})", 32, nullptr, value).ok());
+  // Depth counts the objects and arrays of typed walks too.
+  std::string deep = R"({"contacts":[{"birthday":{"month":)" + std::string(40, '[');
+  s = ScanJson(deep, 32, nullptr, list);
+  EXPECT_EQ(s.message(), "body: JSON nests deeper than 32 levels");
+}
+
+TEST(ScanJsonTest, StrictSyntaxWithoutAType) {
+  for (const char* good : {"0", "-1.5e+10", "\"s\"", "true", "false", "null", "[]", "{}", " [1, {\"a\": null}] "}) {
+    EXPECT_TRUE(ScanJson(good, 32, nullptr).ok()) << good;
+  }
+  for (const char* bad : {"", "[1,]", "{\"a\":1,}", "'s'", "tru", "TRUE", "NaN", "Infinity", "-", "01", "1.", ".1",
+                          "1e", "[1 2]", "{\"a\" 1}", "{1:2}", "[1]]", "[", "\"abc", "/**/1", "1 // c", "\"\\x41\"",
+                          "\"\\u12\"", "[,1]"}) {
+    absl::Status s = ScanJson(bad, 32, nullptr);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("body: invalid JSON"), std::string::npos) << bad << ": " << s.message();
+  }
 }
 
 TEST(ToJsonTest, PrintsLowerCamelCase) {
