@@ -25,7 +25,7 @@
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/crypto.h"
-#include "tests/testing/http_client.h"
+#include "services/common/http_client.h"
 #include "tests/testing/stack.h"
 
 namespace rapport {
@@ -33,8 +33,8 @@ namespace {
 
 namespace ppb = ::rapport::profiles::v1;
 namespace ipb = ::rapport::interactions::v1;
-using ::rapport::testing::HttpCall;
-using ::rapport::testing::HttpResponse;
+using ::rapport::HttpCall;
+using ::rapport::HttpResponse;
 using ::rapport::testing::Stack;
 
 constexpr char kJson[] = "Content-Type: application/json";

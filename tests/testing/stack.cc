@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
-#include "tests/testing/http_client.h"
+#include "services/common/http_client.h"
 
 namespace rapport::testing {
 namespace {

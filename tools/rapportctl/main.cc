@@ -2,7 +2,6 @@
 // ../shared/API.md and `rapportctl --help`). Exit status: 0 on success, 1 when
 // the call fails (transport error or HTTP status >= 400, the problem+json on
 // stderr), 2 on a bad command line.
-#include <curl/curl.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -20,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/common/http_client.h"
 #include "tools/rapportctl/rapportctl.h"
 
 namespace rapport::ctl {
@@ -139,49 +139,14 @@ std::string Env(const char* name) {
 
 // --- HTTP ------------------------------------------------------------------
 
-struct Response {
-  long status = 0;  // 0: transport failure
-  std::string body;
-  std::string error;
-};
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
+using Response = HttpResponse;
 
 Response Http(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
               const std::string& body) {
-  Response out;
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) {
-    out.error = "curl_easy_init failed";
-    return out;
-  }
-  curl_slist* list = nullptr;
-  for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "rapportctl");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
-  if (!body.empty()) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  }
-  CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
-  } else {
-    out.error = curl_easy_strerror(rc);
-  }
-  curl_slist_free_all(list);
-  curl_easy_cleanup(curl);
-  return out;
+  HttpOptions options;
+  options.timeout_ms = 30000;
+  options.user_agent = "rapportctl";
+  return HttpCall(method, url, headers, body, options);
 }
 
 std::string BaseUrl(const ParsedArgs& args) {
@@ -442,7 +407,6 @@ int Run(int argc, char** argv) {
     CommandUsage(std::cout, *command);
     return kOk;
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   if (args.command == "create-org") return CreateOrg(args);
   if (args.command == "create-user") return CreateUser(args);
   if (args.command == "create-key") return CreateKey(args);

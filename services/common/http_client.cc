@@ -1,4 +1,4 @@
-#include "tests/testing/http_client.h"
+#include "services/common/http_client.h"
 
 #include <curl/curl.h>
 
@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 
-namespace rapport::testing {
+namespace rapport {
 namespace {
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
@@ -29,7 +29,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 HttpResponse HttpCall(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
-                      const std::string& body) {
+                      const std::string& body, const HttpOptions& options) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   HttpResponse out;
@@ -43,7 +43,9 @@ HttpResponse HttpCall(const std::string& method, const std::string& url, const s
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
@@ -64,4 +66,4 @@ HttpResponse HttpCall(const std::string& method, const std::string& url, const s
   return out;
 }
 
-}  // namespace rapport::testing
+}  // namespace rapport
