@@ -335,6 +335,86 @@ TEST_F(InteractionsIntegrationTest, ContactTierChangeReachesTheLedgerThroughEven
   }, std::chrono::seconds(10)));
 }
 
+// A consumer that read events and died before acknowledging them: the
+// interactions process (consumer "interactions-1" of group "interactions")
+// processes them once when it comes back.
+TEST(InteractionsConsumerTest, EntriesReadButNotAcknowledgedAreProcessedOnceAfterRestart) {
+  Stack stack;
+  ASSERT_TRUE(stack.redis().Start().ok());
+  ASSERT_TRUE(stack.Start("profiles").ok());
+  auto profiles = ppb::ProfilesService::NewStub(
+      grpc::CreateChannel(stack.Addr("profiles"), grpc::InsecureChannelCredentials()));
+  redis::ClientOptions options;
+  options.addr = stack.redis().addr();
+  redis::Client redis(options);
+  // The group as the service creates it, before the service ever ran.
+  ASSERT_TRUE(redis.Command({"XGROUP", "CREATE", "rapport:events", "interactions", "0", "MKSTREAM"}).ok());
+
+  ppb::CreateOrgRequest oreq;
+  oreq.set_display_name("acme");
+  ppb::CreateOrgResponse org;
+  ASSERT_TRUE(profiles->CreateOrg(Stack::Call(Stack::Platform()).get(), oreq, &org).ok());
+  ppb::CreateUserRequest ureq;
+  ureq.set_display_name("alice");
+  ureq.set_email("alice@acme.test");
+  ppb::User user;
+  ASSERT_TRUE(profiles->CreateUser(Stack::Call(Stack::Admin(org.org().id())).get(), ureq, &user).ok());
+  TenantContext alice = Stack::User(org.org().id(), user.id());
+  ppb::CreateContactRequest creq;
+  creq.mutable_contact()->set_display_name("Mallory's friend");
+  creq.mutable_contact()->set_tier(ppb::INNER);
+  ppb::Contact contact;
+  ASSERT_TRUE(profiles->CreateContact(Stack::Call(alice).get(), creq, &contact).ok());
+
+  // Read everything as the service's consumer and "crash" before XACK.
+  int read = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    auto r = redis.Command({"XREADGROUP", "GROUP", "interactions", "interactions-1", "COUNT", "100", "STREAMS",
+                            "rapport:events", ">"});
+    if (r.ok() && r->type == redis::Reply::Type::kArray && !r->elements.empty()) {
+      read += static_cast<int>(r->elements[0].elements[1].elements.size());
+    }
+    return read >= 3;  // org.created, user.created, contact.created
+  }, std::chrono::seconds(10)));
+  auto pending = redis.Command({"XPENDING", "rapport:events", "interactions"});
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->elements[0].integer, read);
+
+  ASSERT_TRUE(stack.Start("interactions").ok());
+  auto interactions = ipb::InteractionsService::NewStub(
+      grpc::CreateChannel(stack.Addr("interactions"), grpc::InsecureChannelCredentials()));
+  // The contact's ledger row comes only from its contact.created event.
+  ASSERT_TRUE(WaitFor([&] {
+    ipb::ListLedgerResponse ledger;
+    return interactions->ListLedger(Stack::Call(alice).get(), ipb::ListLedgerRequest(), &ledger).ok() &&
+           ledger.entries_size() == 1 && ledger.entries(0).contact_id() == contact.id() &&
+           ledger.entries(0).cadence_days() == 14;
+  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor([&] {
+    auto p = redis.Command({"XPENDING", "rapport:events", "interactions"});
+    return p.ok() && p->elements[0].integer == 0;
+  }, std::chrono::seconds(10)));
+  // Processed once: one ledger.changed for the contact, even after another restart.
+  stack.Kill9("interactions");
+  ASSERT_TRUE(stack.Start("interactions").ok());
+  auto count_ledger_events = [&] {
+    int n = 0;
+    auto r = redis.Command({"XRANGE", "rapport:events", "-", "+"});
+    for (const redis::Reply& entry : r->elements) {
+      const auto& fields = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].str == "type" && fields[i + 1].str == "ledger.changed") ++n;
+      }
+    }
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return count_ledger_events() >= 1; }, std::chrono::seconds(10)));
+  ipb::ListLedgerResponse ledger;
+  ASSERT_TRUE(interactions->ListLedger(Stack::Call(alice).get(), ipb::ListLedgerRequest(), &ledger).ok());
+  EXPECT_EQ(ledger.entries_size(), 1);
+  EXPECT_EQ(count_ledger_events(), 1);
+}
+
 TEST_F(InteractionsIntegrationTest, BadInputIsInvalidArgument) {
   TenantContext alice = NewUser("acme");
   ipb::Interaction out;
