@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
+#include "services/common/polling_loop.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 
@@ -153,11 +154,7 @@ struct EventConsumer::Impl {
 
   std::mutex poll_mu;  // PollOnce and the thread never poll at once
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::mutex lifecycle_mu;
-  std::thread thread;
+  std::unique_ptr<PollingLoop> loop;
 };
 
 absl::Status EventConsumer::Impl::EnsureGroup() {
@@ -473,64 +470,33 @@ EventConsumer::EventConsumer(redis::Client* redis, sqlite::Database* db, Consume
                              TxHandler handler)
     : impl_(std::make_unique<Impl>(redis, db, std::move(options))) {
   impl_->tx_handler = std::move(handler);
+  MakeLoop();
 }
 
 EventConsumer::EventConsumer(redis::Client* redis, ConsumerOptions options, Handler handler)
     : impl_(std::make_unique<Impl>(redis, nullptr, std::move(options))) {
   impl_->handler = std::move(handler);
+  MakeLoop();
+}
+
+void EventConsumer::MakeLoop() {
+  PollingLoop::Options loop;
+  loop.what = "event consumer";
+  loop.fields = {{"stream", impl_->options.stream}, {"group", impl_->options.group}};
+  loop.idle = impl_->options.poll_interval;
+  loop.retry = impl_->options.poll_interval;
+  impl_->loop = std::make_unique<PollingLoop>(std::move(loop), [this]() -> absl::StatusOr<bool> {
+    absl::StatusOr<int> handled = PollOnce();
+    if (!handled.ok()) return handled.status();
+    return *handled > 0;  // a batch came: look for the next one at once
+  });
 }
 
 EventConsumer::~EventConsumer() { Stop(); }
 
-void EventConsumer::Start() {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (impl_->thread.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->stopping = false;
-  }
-  Impl* impl = impl_.get();
-  impl_->thread = std::thread([this, impl] {
-    bool failing = false;
-    for (;;) {
-      {
-        std::lock_guard<std::mutex> lock(impl->mu);
-        if (impl->stopping) return;
-      }
-      absl::StatusOr<int> handled = PollOnce();
-      if (!handled.ok()) {
-        // Logged when the failure starts, not every poll while Redis is down.
-        if (!failing) {
-          log::Warn("event consumer cannot poll",
-                    {{"stream", impl->options.stream},
-                     {"group", impl->options.group},
-                     {"error", handled.status().ToString()}});
-        }
-        failing = true;
-      } else {
-        if (failing) {
-          log::Info("event consumer polling again",
-                    {{"stream", impl->options.stream}, {"group", impl->options.group}});
-        }
-        failing = false;
-        if (*handled > 0) continue;
-      }
-      std::unique_lock<std::mutex> lock(impl->mu);
-      impl->cv.wait_for(lock, impl->options.poll_interval, [impl] { return impl->stopping; });
-    }
-  });
-}
+void EventConsumer::Start() { impl_->loop->Start(); }
 
-void EventConsumer::Stop() {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (!impl_->thread.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
-  impl_->thread.join();
-}
+void EventConsumer::Stop() { impl_->loop->Stop(); }
 
 absl::StatusOr<int> EventConsumer::PollOnce() {
   std::lock_guard<std::mutex> lock(impl_->poll_mu);

@@ -74,6 +74,7 @@ class EventConsumer {
 
  private:
   struct Impl;
+  void MakeLoop();
   std::unique_ptr<Impl> impl_;
 };
 

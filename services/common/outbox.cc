@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "services/common/ids.h"
 #include "services/common/log.h"
+#include "services/common/polling_loop.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 
@@ -101,77 +102,41 @@ struct OutboxRelay::Impl {
     if (options.batch < 1) options.batch = 1;
   }
 
-  void Run();
-  // Waits up to timeout, or until Notify or Stop; returns false when stopping.
-  bool Wait(std::chrono::milliseconds timeout);
+  // One turn of the relay loop: publish a batch, prune when due. True when
+  // more work is probably waiting.
+  absl::StatusOr<bool> Step();
   absl::StatusOr<int> PublishLocked();
   absl::Status MarkSent(const std::vector<OutboxRow>& rows, size_t count);
-  absl::Status Prune();
+  // Deletes one chunk of sent rows past retention; true when the chunk was full.
+  absl::StatusOr<bool> PruneChunk();
 
   sqlite::Database* db;
   redis::Client* redis;
   RelayOptions options;
 
   std::mutex publish_mu;  // one publisher at a time, or rows would go out twice
-
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  bool notified = false;
-  std::thread thread;  // guarded by lifecycle_mu
-  std::mutex lifecycle_mu;
+  Clock::time_point next_prune = Clock::now();  // loop thread only
+  std::unique_ptr<PollingLoop> loop;
 };
 
-bool OutboxRelay::Impl::Wait(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait_for(lock, timeout, [this] { return stopping || notified; });
-  notified = false;
-  return !stopping;
-}
-
-void OutboxRelay::Impl::Run() {
-  Clock::time_point next_prune = Clock::now();
-  bool failing = false;
-  int failures = 0;
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (stopping) return;
-      // Whatever a Notify announced is covered by the scan that follows.
-      notified = false;
-    }
-    absl::StatusOr<int> published = [this] {
-      std::lock_guard<std::mutex> lock(publish_mu);
-      return PublishLocked();
-    }();
-    if (!published.ok()) {
-      // Logged when the failure starts, not every retry interval while Redis is down.
-      if (!failing) {
-        log::Warn("outbox relay cannot publish; events wait in the outbox",
-                  {{"stream", options.stream}, {"error", published.status().ToString()}});
-      }
-      failing = true;
-      ++failures;
-      if (!Wait(options.retry_interval)) return;
-      continue;
-    }
-    if (failing) {
-      log::Info("outbox relay publishing again",
-                {{"stream", options.stream}, {"failed_attempts", std::to_string(failures)}});
-      failing = false;
-      failures = 0;
-    }
-    if (Clock::now() >= next_prune) {
-      absl::Status pruned = Prune();
-      if (!pruned.ok()) {
-        log::Warn("outbox prune failed", {{"error", pruned.ToString()}});
-      }
+absl::StatusOr<bool> OutboxRelay::Impl::Step() {
+  absl::StatusOr<int> published = [this] {
+    std::lock_guard<std::mutex> lock(publish_mu);
+    return PublishLocked();
+  }();
+  if (!published.ok()) return published.status();
+  // A full batch means more rows are probably waiting.
+  bool more = *published >= options.batch;
+  if (Clock::now() >= next_prune) {
+    absl::StatusOr<bool> full = PruneChunk();
+    if (!full.ok()) log::Warn("outbox prune failed", {{"error", full.status().ToString()}});
+    if (full.ok() && *full) {
+      more = true;  // keep pruning, a chunk per turn
+    } else {
       next_prune = Clock::now() + kPruneEvery;
     }
-    // A full batch means more rows are probably waiting.
-    if (*published >= options.batch) continue;
-    if (!Wait(options.poll_interval)) return;
   }
+  return more;
 }
 
 absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
@@ -240,61 +205,41 @@ absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, siz
   });
 }
 
-absl::Status OutboxRelay::Impl::Prune() {
+absl::StatusOr<bool> OutboxRelay::Impl::PruneChunk() {
   const int64_t before =
       NowMicros() - std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
-  for (;;) {
-    int64_t deleted = 0;
-    RETURN_IF_ERROR(db->Write([&](sqlite::Connection& conn) -> absl::Status {
-      RETURN_IF_ERROR(conn.Prepare(
-                              "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
-                              "WHERE sent_us < ? ORDER BY sent_us LIMIT ?)")
-                          .Bind(1, before)
-                          .Bind(2, kPruneChunk)
-                          .Run());
-      deleted = conn.Changes();
-      return absl::OkStatus();
-    }));
-    if (deleted < kPruneChunk) return absl::OkStatus();
-    std::lock_guard<std::mutex> lock(mu);
-    if (stopping) return absl::OkStatus();
-  }
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(db->Write([&](sqlite::Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(conn.Prepare(
+                            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
+                            "WHERE sent_us < ? ORDER BY sent_us LIMIT ?)")
+                        .Bind(1, before)
+                        .Bind(2, kPruneChunk)
+                        .Run());
+    deleted = conn.Changes();
+    return absl::OkStatus();
+  }));
+  return deleted >= kPruneChunk;
 }
 
 OutboxRelay::OutboxRelay(sqlite::Database* db, redis::Client* redis, RelayOptions options)
-    : impl_(std::make_unique<Impl>(db, redis, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(db, redis, std::move(options))) {
+  Impl* impl = impl_.get();
+  PollingLoop::Options loop;
+  loop.what = "outbox relay (events wait in the outbox)";
+  loop.fields = {{"stream", impl->options.stream}};
+  loop.idle = impl->options.poll_interval;
+  loop.retry = impl->options.retry_interval;
+  impl->loop = std::make_unique<PollingLoop>(std::move(loop), [impl] { return impl->Step(); });
+}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
-void OutboxRelay::Start() {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (impl_->thread.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->stopping = false;
-  }
-  Impl* impl = impl_.get();
-  impl_->thread = std::thread([impl] { impl->Run(); });
-}
+void OutboxRelay::Start() { impl_->loop->Start(); }
 
-void OutboxRelay::Stop() {
-  std::lock_guard<std::mutex> lifecycle(impl_->lifecycle_mu);
-  if (!impl_->thread.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
-  impl_->thread.join();
-}
+void OutboxRelay::Stop() { impl_->loop->Stop(); }
 
-void OutboxRelay::Notify() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->notified = true;
-  }
-  impl_->cv.notify_all();
-}
+void OutboxRelay::Notify() { impl_->loop->Wake(); }
 
 absl::StatusOr<int> OutboxRelay::PublishOnce() {
   std::lock_guard<std::mutex> lock(impl_->publish_mu);
