@@ -81,8 +81,8 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
   config::ParseFlags(argc, argv, absl::StrCat("rapport ", name, " service"), env_for_flag);
   log::Init(name, absl::GetFlag(FLAGS_log_level));
   ServiceStartup startup;
-  startup.internal_key = absl::GetFlag(FLAGS_internal_key);
-  if (startup.internal_key.empty()) {
+  const std::string internal_key = absl::GetFlag(FLAGS_internal_key);
+  if (internal_key.empty()) {
     log::Error("--internal_key (RAPPORT_INTERNAL_KEY) is required");
     std::exit(2);
   }
@@ -94,7 +94,10 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
     std::exit(2);
   }
   startup.db_path = (dir / (name + ".db")).string();
-  startup.redis_addr = absl::GetFlag(FLAGS_redis_addr);
+  redis::ClientOptions redis_options;
+  redis_options.addr = absl::GetFlag(FLAGS_redis_addr);
+  startup.redis = std::make_unique<redis::Client>(redis_options);
+  startup.signer = std::make_unique<TenantSigner>(internal_key);
   return startup;
 }
 

@@ -17,6 +17,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/common/redis_client.h"
+#include "services/common/tenant.h"
 
 namespace rapport {
 
@@ -51,11 +53,11 @@ class RunningServer {
   bool shut_down_ = false;
 };
 
-// What every service process needs before it opens its store.
+// What every service process has before it opens its store.
 struct ServiceStartup {
-  std::string internal_key;
   std::string db_path;  // <data_dir>/<name>.db; the directory exists
-  std::string redis_addr;
+  std::unique_ptr<redis::Client> redis;      // at --redis_addr
+  std::unique_ptr<TenantSigner> signer;      // under --internal_key
 };
 
 // The common start of a service's main: InitProcess, reads

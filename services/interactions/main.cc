@@ -30,10 +30,8 @@ int main(int argc, char** argv) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;
   }
-  rapport::redis::ClientOptions redis_options;
-  redis_options.addr = startup.redis_addr;
-  rapport::redis::Client redis(redis_options);
-  rapport::TenantSigner signer(startup.internal_key);
+  rapport::redis::Client& redis = *startup.redis;
+  const rapport::TenantSigner& signer = *startup.signer;
 
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
   relay.Start();

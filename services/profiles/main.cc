@@ -25,15 +25,13 @@ int main(int argc, char** argv) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;
   }
-  rapport::redis::ClientOptions redis_options;
-  redis_options.addr = startup.redis_addr;
-  rapport::redis::Client redis(redis_options);
+  rapport::redis::Client& redis = *startup.redis;
   rapport::redis::CacheOptions cache_options;
   cache_options.enabled = absl::GetFlag(FLAGS_entity_cache);
   cache_options.ttl = std::chrono::seconds(absl::GetFlag(FLAGS_cache_ttl_seconds));
   cache_options.service = "profiles";
   rapport::redis::EntityCache cache(&redis, cache_options);
-  rapport::TenantSigner signer(startup.internal_key);
+  const rapport::TenantSigner& signer = *startup.signer;
   rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer);
 
   // Publishes the outbox to the event stream; rows wait while Redis is down.
