@@ -11,6 +11,7 @@
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/ids.h"
 #include "services/common/redis_client.h"
+#include "tests/testing/event_stream.h"
 #include "tests/testing/stack.h"
 
 namespace rapport {
@@ -18,14 +19,10 @@ namespace {
 
 namespace ppb = ::rapport::profiles::v1;
 namespace ipb = ::rapport::interactions::v1;
+using ::rapport::testing::ReadEventStream;
 using ::rapport::testing::Stack;
+using ::rapport::testing::StreamEntry;
 using ::rapport::testing::WaitFor;
-
-struct StreamEntry {
-  std::string type;
-  std::string event_id;
-  events::v1::Event event;
-};
 
 class InteractionsIntegrationTest : public ::testing::Test {
  protected:
@@ -79,26 +76,7 @@ class InteractionsIntegrationTest : public ::testing::Test {
     return interactions_->CreateInteraction(Stack::Call(t).get(), req, out);
   }
 
-  std::vector<StreamEntry> Stream() {
-    redis::ClientOptions options;
-    options.addr = stack_.redis().addr();
-    redis::Client client(options);
-    std::vector<StreamEntry> out;
-    auto reply = client.Command({"XRANGE", "rapport:events", "-", "+"});
-    if (!reply.ok()) return out;
-    for (const redis::Reply& entry : reply->elements) {
-      if (entry.elements.size() != 2) continue;
-      StreamEntry e;
-      const auto& fields = entry.elements[1].elements;
-      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "type") e.type = fields[i + 1].str;
-        if (fields[i].str == "id") e.event_id = fields[i + 1].str;
-        if (fields[i].str == "data") e.event.ParseFromString(fields[i + 1].str);
-      }
-      out.push_back(std::move(e));
-    }
-    return out;
-  }
+  std::vector<StreamEntry> Stream() { return ReadEventStream(stack_.redis().addr()); }
 
   int CountType(const std::string& type, std::set<std::string>* ids = nullptr) {
     int n = 0;
@@ -399,13 +377,7 @@ TEST(InteractionsConsumerTest, EntriesReadButNotAcknowledgedAreProcessedOnceAfte
   ASSERT_TRUE(stack.Start("interactions").ok());
   auto count_ledger_events = [&] {
     int n = 0;
-    auto r = redis.Command({"XRANGE", "rapport:events", "-", "+"});
-    for (const redis::Reply& entry : r->elements) {
-      const auto& fields = entry.elements[1].elements;
-      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "type" && fields[i + 1].str == "ledger.changed") ++n;
-      }
-    }
+    for (const StreamEntry& e : ReadEventStream(stack.redis().addr())) n += e.type == "ledger.changed";
     return n;
   };
   ASSERT_TRUE(WaitFor([&] { return count_ledger_events() >= 1; }, std::chrono::seconds(10)));

@@ -13,6 +13,7 @@
 #include "services/common/ids.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
+#include "tests/testing/event_stream.h"
 #include "tests/testing/stack.h"
 
 namespace rapport {
@@ -452,23 +453,14 @@ TEST_F(ProfilesIntegrationTest, EveryChangeIsPublishedAsAnEvent) {
   pb::DeleteContactResponse dr;
   ASSERT_TRUE(stub_->DeleteContact(Call(alice).get(), del, &dr).ok());
 
-  redis::ClientOptions options;
-  options.addr = stack_.redis().addr();
-  redis::Client client(options);
   std::map<std::string, std::vector<events::v1::Event>> by_type;
   const std::vector<std::string> expected = {"org.created", "user.created", "contact.created", "contact.updated",
                                              "group.member_added", "user.updated", "group.member_removed",
                                              "contact.deleted"};
   ASSERT_TRUE(WaitFor([&] {
     by_type.clear();
-    auto reply = client.Command({"XRANGE", "rapport:events", "-", "+"});
-    if (!reply.ok()) return false;
-    for (const redis::Reply& entry : reply->elements) {
-      for (size_t i = 0; entry.elements.size() == 2 && i + 1 < entry.elements[1].elements.size(); i += 2) {
-        if (entry.elements[1].elements[i].str != "data") continue;
-        events::v1::Event e;
-        if (e.ParseFromString(entry.elements[1].elements[i + 1].str)) by_type[e.type()].push_back(e);
-      }
+    for (auto& entry : ::rapport::testing::ReadEventStream(stack_.redis().addr())) {
+      by_type[entry.event.type()].push_back(std::move(entry.event));
     }
     for (const auto& type : expected) {
       if (by_type[type].empty()) return false;
