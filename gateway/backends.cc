@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "rapport/interactions/v1/interactions.pb.h"
+#include "rapport/notifications/v1/notifications.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 
 namespace rapport::gateway {
@@ -13,6 +14,8 @@ const std::vector<Backend>& Backends() {
        &profiles::v1::CreateOrgRequest::descriptor},
       {"rapport.interactions.v1.InteractionsService", "INTERACTIONS_SERVICE_ADDR", "127.0.0.1:50052",
        &interactions::v1::CreateInteractionRequest::descriptor},
+      {"rapport.notifications.v1.NotificationsService", "NOTIFICATIONS_SERVICE_ADDR", "127.0.0.1:50054",
+       &notifications::v1::CreateReminderRequest::descriptor},
   };
   return kBackends;
 }

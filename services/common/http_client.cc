@@ -40,6 +40,10 @@ HttpResponse HttpCall(const std::string& method, const std::string& url, const s
   }
   curl_slist* list = nullptr;
   for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_slist* resolve = nullptr;
+  for (const std::string& r : options.resolve) resolve = curl_slist_append(resolve, r.c_str());
+  if (resolve != nullptr) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
+  if (options.http_only) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
@@ -62,6 +66,7 @@ HttpResponse HttpCall(const std::string& method, const std::string& url, const s
     out.error = curl_easy_strerror(rc);
   }
   curl_slist_free_all(list);
+  curl_slist_free_all(resolve);
   curl_easy_cleanup(curl);
   return out;
 }

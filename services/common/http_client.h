@@ -27,6 +27,11 @@ struct HttpOptions {
   long connect_timeout_ms = 5000;
   long timeout_ms = 10000;
   std::string user_agent = "rapport";
+  // "host:port:address" entries pinning where a host name connects (curl's
+  // CURLOPT_RESOLVE): webhook delivery connects to the addresses it checked.
+  std::vector<std::string> resolve;
+  // Refuse every scheme but http and https (redirects are never followed).
+  bool http_only = false;
 };
 
 // headers: "Name: value" lines. A non-empty body is sent as is (set the

@@ -1,0 +1,65 @@
+// Live notification streams (the server-streaming Subscribe RPC). Each
+// stream is a gRPC callback ServerWriteReactor that sends the user's inbox
+// notifications in stream-sequence order, read from the store: first those
+// after the client's last_event_id (the replay), then new ones as they
+// commit. Because replay and live reads are the same keyed query on the
+// durable inbox, a reconnect with the last id seen loses nothing.
+//
+// New notifications are announced by Wake (the scheduler calls it after a
+// timer's transaction committed); a tick every `tick` also re-reads every
+// stream, which covers notifications committed by the event consumer and
+// bounds the delay. One process serves its own streams: a second replica
+// would need a cross-process wake (e.g. Redis pub/sub); the tick covers it
+// meanwhile.
+//
+// Thread-safety: all methods may be called from any thread.
+#ifndef RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_
+#define RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <grpcpp/support/server_callback.h>
+
+#include "rapport/notifications/v1/notifications.pb.h"
+#include "services/notifications/notifications_store.h"
+
+namespace rapport::notifications {
+
+class LiveStream;
+
+class LiveHub {
+ public:
+  LiveHub(NotificationsStore* store, std::chrono::milliseconds tick = std::chrono::milliseconds(250));
+  ~LiveHub();  // stops the tick thread; streams must have finished
+
+  // A reactor streaming owner's notifications after after_seq.
+  grpc::ServerWriteReactor<pb::NotificationEvent>* Open(const Owner& owner, int64_t after_seq);
+  // A reactor that finishes at once with status (refused calls).
+  static grpc::ServerWriteReactor<pb::NotificationEvent>* Refuse(const grpc::Status& status);
+
+  // New notifications may be waiting for owner's streams.
+  void Wake(const Owner& owner);
+  size_t streams();
+
+ private:
+  friend class LiveStream;
+  void Add(LiveStream* s);
+  void Remove(LiveStream* s);
+  void Tick();
+
+  NotificationsStore* store_;
+  const std::chrono::milliseconds tick_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<LiveStream*> streams_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace rapport::notifications
+
+#endif  // RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_

@@ -1,0 +1,90 @@
+// The notifications service process: flags and environment -> config, open
+// the SQLite store, connect Redis, start the durable consumer of events (the
+// projection and event-started workflow runs), the timer scheduler and
+// webhook deliveries, and the live stream hub; serve until SIGTERM, drain.
+#include "absl/flags/flag.h"
+#include "services/common/event_consumer.h"
+#include "services/common/log.h"
+#include "services/common/server.h"
+#include "services/notifications/live_hub.h"
+#include "services/notifications/notifications_service.h"
+#include "services/notifications/notifications_store.h"
+#include "services/notifications/scheduler.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:50054", "listen address (env NOTIFICATIONS_SERVICE_ADDR)");
+ABSL_FLAG(std::string, consumer_name, "notifications-1",
+          "this replica's name in the event consumer group and in timer leases; unique per replica "
+          "(env RAPPORT_NOTIFICATIONS_REPLICA)");
+ABSL_FLAG(bool, webhook_allow_private, false,
+          "allow webhook URLs on private or loopback addresses (env RAPPORT_WEBHOOK_ALLOW_PRIVATE)");
+ABSL_FLAG(int, webhook_max_attempts, 8, "attempts per webhook delivery before the dead letter (env RAPPORT_WEBHOOK_MAX_ATTEMPTS)");
+ABSL_FLAG(int, webhook_backoff_ms, 10000, "first retry delay; doubles per attempt, with jitter (env RAPPORT_WEBHOOK_BACKOFF_MS)");
+ABSL_FLAG(int, webhook_backoff_cap_ms, 3600000, "longest retry delay (env RAPPORT_WEBHOOK_BACKOFF_CAP_MS)");
+ABSL_FLAG(int, webhook_timeout_ms, 10000, "timeout of one webhook attempt (env RAPPORT_WEBHOOK_TIMEOUT_MS)");
+ABSL_FLAG(int, timer_lease_ms, 30000, "how long a claimed timer is leased (env RAPPORT_TIMER_LEASE_MS)");
+ABSL_FLAG(int, scheduler_poll_ms, 50, "timer poll interval when nothing is due (env RAPPORT_SCHEDULER_POLL_MS)");
+ABSL_FLAG(int, live_tick_ms, 250, "how often live streams re-read the inbox (env RAPPORT_LIVE_TICK_MS)");
+
+int main(int argc, char** argv) {
+  rapport::ServiceStartup startup =
+      rapport::StartService(argc, argv, "notifications",
+                            {{"addr", "NOTIFICATIONS_SERVICE_ADDR"},
+                             {"consumer_name", "RAPPORT_NOTIFICATIONS_REPLICA"},
+                             {"webhook_allow_private", "RAPPORT_WEBHOOK_ALLOW_PRIVATE"},
+                             {"webhook_max_attempts", "RAPPORT_WEBHOOK_MAX_ATTEMPTS"},
+                             {"webhook_backoff_ms", "RAPPORT_WEBHOOK_BACKOFF_MS"},
+                             {"webhook_backoff_cap_ms", "RAPPORT_WEBHOOK_BACKOFF_CAP_MS"},
+                             {"webhook_timeout_ms", "RAPPORT_WEBHOOK_TIMEOUT_MS"},
+                             {"timer_lease_ms", "RAPPORT_TIMER_LEASE_MS"},
+                             {"scheduler_poll_ms", "RAPPORT_SCHEDULER_POLL_MS"},
+                             {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"}});
+  auto store = rapport::notifications::SqliteNotificationsStore::Open(startup.db_path);
+  if (!store.ok()) {
+    rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
+    return 1;
+  }
+  rapport::notifications::SqliteNotificationsStore* s = store->get();
+  rapport::notifications::LiveHub hub(s, std::chrono::milliseconds(absl::GetFlag(FLAGS_live_tick_ms)));
+
+  rapport::events::ConsumerOptions consumer_options;
+  consumer_options.group = "notifications";
+  consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
+  consumer_options.start_id = "0";
+  rapport::events::EventConsumer consumer(
+      startup.redis.get(), &s->db(), consumer_options,
+      [s](rapport::sqlite::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
+  consumer.Start();
+
+  rapport::notifications::SchedulerOptions scheduler_options;
+  scheduler_options.replica = absl::GetFlag(FLAGS_consumer_name);
+  scheduler_options.lease = absl::Milliseconds(absl::GetFlag(FLAGS_timer_lease_ms));
+  scheduler_options.idle = std::chrono::milliseconds(absl::GetFlag(FLAGS_scheduler_poll_ms));
+  scheduler_options.allow_private = absl::GetFlag(FLAGS_webhook_allow_private);
+  scheduler_options.retry.max_attempts = std::max(1, absl::GetFlag(FLAGS_webhook_max_attempts));
+  scheduler_options.retry.base = std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_backoff_ms));
+  scheduler_options.retry.cap = std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_backoff_cap_ms));
+  scheduler_options.webhook_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_timeout_ms));
+  rapport::notifications::Scheduler scheduler(s, scheduler_options, &absl::Now,
+                                              [&hub](const rapport::Owner& owner) { hub.Wake(owner); });
+  absl::Status started = scheduler.Start();
+  if (!started.ok()) {
+    rapport::log::Error("cannot start the scheduler", {{"error", started.ToString()}});
+    return 1;
+  }
+
+  rapport::notifications::ServiceOptions service_options;
+  service_options.allow_private_webhooks = scheduler_options.allow_private;
+  rapport::notifications::NotificationsServiceImpl service(s, &hub, startup.signer.get(), service_options);
+
+  rapport::ServerOptions options;
+  options.addr = absl::GetFlag(FLAGS_addr);
+  options.health_service = rapport::notifications::pb::NotificationsService::service_full_name();
+  absl::Status status = rapport::RunServer(options, {&service});
+  scheduler.Stop();
+  consumer.Stop();
+  if (!status.ok()) {
+    rapport::log::Error("server failed", {{"error", status.ToString()}});
+    return 1;
+  }
+  return 0;
+}

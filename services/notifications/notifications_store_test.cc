@@ -1,0 +1,364 @@
+// Store and scheduler tests on a real SQLite file with an injected clock:
+// timers fire once, at or after their due time, across crashes and replicas;
+// workflows started by events wait, notify, and stop on reply; birthdays
+// yearly; snooze; tenant scoping.
+#include "services/notifications/notifications_store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/ids.h"
+#include "services/common/time_util.h"
+#include "services/notifications/scheduler.h"
+#include "tests/testing/await.h"
+#include "tests/testing/harness.h"
+
+namespace rapport::notifications {
+namespace {
+
+namespace ppb = ::rapport::profiles::v1;
+namespace ipb = ::rapport::interactions::v1;
+using ::rapport::testing::Await;
+using ::rapport::testing::AwaitStatus;
+
+absl::Time Utc(int y, int m, int d, int hh, int mm, int ss = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, ss), absl::UTCTimeZone());
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    now_ = ToMicros(Utc(2026, 3, 27, 12, 0));
+    auto s = SqliteNotificationsStore::Open(rapport::testing::TempDir("notif_store") + "/n.db", TestClock());
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+
+  Clock TestClock() {
+    return [this] { return FromMicros(now_.load()); };
+  }
+  void SetNow(absl::Time t) { now_ = ToMicros(t); }
+  absl::Time Now() const { return FromMicros(now_.load()); }
+
+  std::unique_ptr<Scheduler> NewScheduler(const std::string& replica) {
+    SchedulerOptions o;
+    o.replica = replica;
+    o.batch = 128;
+    return std::make_unique<Scheduler>(store_.get(), o, TestClock());
+  }
+
+  // Fires until nothing more is due; returns how many fired.
+  int Drain(Scheduler& s) {
+    int total = 0;
+    while (true) {
+      absl::StatusOr<int> n = s.FireDueOnce();
+      EXPECT_TRUE(n.ok()) << n.status();
+      if (!n.ok() || *n == 0) return total;
+      total += *n;
+    }
+  }
+
+  void Apply(events::v1::Event e) {
+    if (e.id().empty()) e.set_id(NewId());
+    *e.mutable_time() = ToTimestamp(now_.load());
+    absl::Status s = store_->db().Write([&](sqlite::Connection& c) { return store_->ApplyEvent(c, e); });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  void UserCreated(const Owner& o, const std::string& zone) {
+    events::v1::Event e;
+    e.set_type("user.created");
+    e.set_org_id(o.org);
+    e.set_user_id(o.user);
+    e.mutable_user()->mutable_user()->set_id(o.user);
+    e.mutable_user()->mutable_user()->set_timezone(zone);
+    Apply(e);
+  }
+
+  void ContactEvent(const Owner& o, const ppb::Contact& c, const std::string& type = "contact.created") {
+    events::v1::Event e;
+    e.set_type(type);
+    e.set_org_id(o.org);
+    e.set_user_id(o.user);
+    *e.mutable_contact()->mutable_contact() = c;
+    Apply(e);
+  }
+
+  std::string Interaction(const Owner& o, const std::string& contact, ipb::InteractionKind kind) {
+    events::v1::Event e;
+    e.set_type("interaction.created");
+    e.set_org_id(o.org);
+    e.set_user_id(o.user);
+    ipb::Interaction* i = e.mutable_interaction();
+    i->set_id(NewId());
+    i->set_kind(kind);
+    i->add_contact_ids(contact);
+    *i->mutable_occurred_at() = ToTimestamp(now_.load());
+    Apply(e);
+    return i->id();
+  }
+
+  std::vector<pb::Notification> Inbox(const Owner& o) {
+    auto rows = store_->ListNotifications(o, pb::ListNotificationsRequest::ALL, 0, 500);
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    std::vector<pb::Notification> out;
+    if (rows.ok()) {
+      for (auto& [seq, n] : *rows) out.push_back(n);
+    }
+    return out;
+  }
+
+  pb::Workflow Builtin(const Owner& o, const std::string& key) {
+    auto all = Await<std::vector<pb::Workflow>>(
+        [&](Done<std::vector<pb::Workflow>> d) { store_->ListWorkflows(o, "", 100, d); });
+    EXPECT_TRUE(all.ok());
+    for (const auto& w : *all) {
+      if (w.builtin() == key) return w;
+    }
+    ADD_FAILURE() << "no builtin " << key;
+    return pb::Workflow();
+  }
+
+  std::atomic<int64_t> now_{0};
+  std::unique_ptr<SqliteNotificationsStore> store_;
+};
+
+TEST_F(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
+  Owner alice{"org1", "alice"};
+  pb::Reminder r;
+  r.set_id(NewId());
+  r.set_note("call back");
+  *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + absl::Seconds(10)));
+  pb::CreateReminderRequest req;
+  ASSERT_TRUE(Await<pb::Reminder>([&](Done<pb::Reminder> d) {
+                store_->CreateReminder(alice, r, IdempotencyScope{}, req, d);
+              }).ok());
+  auto sched = NewScheduler("r1");
+  SetNow(Now() + absl::Seconds(9));
+  EXPECT_EQ(Drain(*sched), 0);
+  EXPECT_TRUE(Inbox(alice).empty());
+  SetNow(Now() + absl::Seconds(1));
+  EXPECT_EQ(Drain(*sched), 1);
+  std::vector<pb::Notification> inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].kind(), "reminder");
+  EXPECT_EQ(inbox[0].body(), "call back");
+  EXPECT_EQ(inbox[0].state(), pb::UNREAD);
+  SetNow(Now() + absl::Hours(1));
+  EXPECT_EQ(Drain(*sched), 0);
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+  auto reminders = store_->ListReminders(alice, "", 10);
+  ASSERT_TRUE(reminders.ok());
+  ASSERT_EQ(reminders->size(), 1u);
+  EXPECT_EQ((*reminders)[0].state(), pb::FIRED);
+  EXPECT_EQ((*reminders)[0].notification_id(), inbox[0].id());
+  // Another user sees none of it.
+  Owner mallory{"org2", "alice"};
+  EXPECT_TRUE(Inbox(mallory).empty());
+  EXPECT_TRUE(store_->ListReminders(mallory, "", 10)->empty());
+  auto stolen = Await<pb::Notification>([&](Done<pb::Notification> d) {
+    store_->ChangeNotification(mallory, inbox[0].id(), InboxAction::kRead, 0, d);
+  });
+  EXPECT_EQ(stolen.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteReminder(mallory, r.id(), d); }).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ClaimedTimersOfACrashedIncarnationFireExactlyOnceAfterRestart) {
+  Owner alice{"org1", "alice"};
+  std::vector<int64_t> due(500, ToMicros(Now() + absl::Seconds(5)));
+  ASSERT_TRUE(store_->InsertReminders(alice, due).ok());
+  SetNow(Now() + absl::Seconds(6));
+  // The first incarnation claims a batch and dies before firing it.
+  auto dead = store_->Claim("r1/dead", Now(), absl::Seconds(30), 128, false);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 128u);
+  // The restarted replica releases its old leases and fires everything at once.
+  ASSERT_TRUE(store_->ReleaseLeases("r1").ok());
+  auto sched = NewScheduler("r1");
+  EXPECT_EQ(Drain(*sched), 500);
+  // The dead incarnation's late fire changes nothing.
+  for (const TimerRow& t : *dead) {
+    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->FireTimer(t, "r1/dead", Now(), d); }).ok());
+  }
+  EXPECT_EQ(*store_->CountNotifications(alice), 500);
+  std::set<std::string> reminder_ids;
+  for (const auto& n : Inbox(alice)) reminder_ids.insert(n.reminder_id());
+  EXPECT_EQ(reminder_ids.size(), 500u);
+  EXPECT_EQ(*store_->PendingTimers(), 0);
+}
+
+TEST_F(StoreTest, AnotherReplicaWaitsForTheLeaseToExpire) {
+  Owner alice{"org1", "alice"};
+  ASSERT_TRUE(store_->InsertReminders(alice, std::vector<int64_t>(10, now_.load())).ok());
+  auto a = store_->Claim("a/1", Now(), absl::Seconds(30), 100, false);
+  ASSERT_EQ(a->size(), 10u);
+  auto b = NewScheduler("b");
+  EXPECT_EQ(Drain(*b), 0);  // leased by a
+  SetNow(Now() + absl::Seconds(31));
+  EXPECT_EQ(Drain(*b), 10);
+  for (const TimerRow& t : *a) {
+    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->FireTimer(t, "a/1", Now(), d); }).ok());
+  }
+  EXPECT_EQ(*store_->CountNotifications(alice), 10);
+}
+
+TEST_F(StoreTest, ThankYouFiresAtNineLocalTheDayAfterAMeeting) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "Europe/Paris");
+  ppb::Contact bob;
+  bob.set_id("bob");
+  bob.set_display_name("Bob Martin");
+  ContactEvent(alice, bob);
+  SetNow(Utc(2026, 3, 28, 22, 30));  // Saturday 23:30 in Paris; the clocks change that night
+  Interaction(alice, "bob", ipb::MEETING);
+  pb::Workflow thanks = Builtin(alice, "thank_you");
+  auto runs = store_->ListRuns(alice, thanks.id(), "", 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].state(), pb::WAITING);
+  EXPECT_EQ(FromMicros(TimestampToMicros((*runs)[0].wake_time())), Utc(2026, 3, 29, 7, 0));  // 09:00 CEST
+  auto sched = NewScheduler("r1");
+  // (The daily digest's timer fires too, but nobody is overdue: it says nothing.)
+  SetNow(Utc(2026, 3, 29, 6, 59, 59));
+  Drain(*sched);
+  EXPECT_TRUE(Inbox(alice).empty());
+  SetNow(Utc(2026, 3, 29, 7, 0));
+  EXPECT_GE(Drain(*sched), 1);
+  std::vector<pb::Notification> inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].title(), "Say thank you to Bob Martin");
+  EXPECT_EQ(inbox[0].run_id(), (*runs)[0].id());
+  runs = store_->ListRuns(alice, thanks.id(), "", 10);
+  EXPECT_EQ((*runs)[0].state(), pb::COMPLETED);
+  EXPECT_EQ((*runs)[0].history_size(), 2);
+  // Another user of the org cannot see the workflow.
+  EXPECT_EQ(store_->ListRuns(Owner{"org1", "bob"}, thanks.id(), "", 10).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, FollowUpStopsWhenTheContactReplied) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  for (const char* id : {"carol", "dave"}) {
+    ppb::Contact c;
+    c.set_id(id);
+    c.set_display_name(id);
+    ContactEvent(alice, c);
+  }
+  Interaction(alice, "carol", ipb::CONVERSATION);
+  Interaction(alice, "dave", ipb::CONVERSATION);
+  pb::Workflow follow = Builtin(alice, "follow_up");
+  ASSERT_EQ(store_->ListRuns(alice, follow.id(), "", 10)->size(), 2u);
+  // A second conversation with carol is not a first one: no third run.
+  SetNow(Now() + absl::Hours(24));
+  Interaction(alice, "carol", ipb::CONVERSATION);
+  ASSERT_EQ(store_->ListRuns(alice, follow.id(), "", 10)->size(), 2u);
+  auto sched = NewScheduler("r1");
+  SetNow(Now() + absl::Hours(24 * 7));
+  Drain(*sched);
+  std::vector<pb::Notification> inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].contact_id(), "dave");
+  auto runs = store_->ListRuns(alice, follow.id(), "", 10);
+  std::map<std::string, pb::WorkflowRun> by_contact;
+  for (const auto& r : *runs) by_contact[r.contact_id()] = r;
+  EXPECT_EQ(by_contact["carol"].state(), pb::STOPPED);
+  EXPECT_NE(by_contact["carol"].reason().find("interaction"), std::string::npos);
+  EXPECT_EQ(by_contact["dave"].state(), pb::COMPLETED);
+}
+
+TEST_F(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "America/New_York");
+  SetNow(Utc(2027, 2, 1, 0, 0));
+  ppb::Contact eve;
+  eve.set_id("eve");
+  eve.set_display_name("Eve");
+  eve.mutable_birthday()->set_month(2);
+  eve.mutable_birthday()->set_day(29);
+  ContactEvent(alice, eve);
+  auto sched = NewScheduler("r1");
+  // 2027 is a common year: the heads-up is on Feb 21, the greeting on Feb 28, 09:00 in New York (14:00 UTC).
+  // (The daily digest fires every morning too, silently: nobody is overdue.)
+  SetNow(Utc(2027, 2, 21, 13, 59));
+  Drain(*sched);
+  EXPECT_TRUE(Inbox(alice).empty());
+  SetNow(Utc(2027, 2, 21, 14, 0));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+  SetNow(Utc(2027, 2, 28, 13, 59));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+  SetNow(Utc(2027, 2, 28, 14, 0));
+  Drain(*sched);
+  std::vector<pb::Notification> inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 2u);
+  EXPECT_EQ(inbox[0].title(), "It is Eve's birthday");  // newest first
+  EXPECT_EQ(inbox[1].title(), "Eve's birthday is in 7 days (02-29)");
+  // 2028 is a leap year: Feb 29 itself; nothing in between.
+  SetNow(Utc(2028, 2, 29, 13, 0));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 3u);  // the heads-up of Feb 22
+  SetNow(Utc(2028, 2, 29, 14, 0));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 4u);
+  EXPECT_EQ(Inbox(alice)[0].title(), "It is Eve's birthday");
+  // Deleting the contact cancels its timers.
+  ContactEvent(alice, eve, "contact.deleted");
+  SetNow(Utc(2030, 3, 1, 0, 0));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 4u);
+}
+
+TEST_F(StoreTest, DisabledBuiltinsStartNothing) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  pb::Workflow thanks = Builtin(alice, "thank_you");
+  ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
+                store_->UpdateWorkflow(alice, thanks.id(), [](pb::Workflow& w) {
+                  w.set_enabled(false);
+                  return absl::OkStatus();
+                }, d);
+              }).ok());
+  ppb::Contact bob;
+  bob.set_id("bob");
+  ContactEvent(alice, bob);
+  Interaction(alice, "bob", ipb::MEETING);
+  EXPECT_TRUE(store_->ListRuns(alice, thanks.id(), "", 10)->empty());
+}
+
+TEST_F(StoreTest, SnoozedNotificationsComeBackAtTheirTime) {
+  Owner alice{"org1", "alice"};
+  ASSERT_TRUE(store_->InsertReminders(alice, {now_.load()}).ok());
+  auto sched = NewScheduler("r1");
+  ASSERT_EQ(Drain(*sched), 1);
+  pb::Notification n = Inbox(alice).at(0);
+  int64_t seq = *store_->LatestSeq(alice);
+  auto snoozed = Await<pb::Notification>([&](Done<pb::Notification> d) {
+    store_->ChangeNotification(alice, n.id(), InboxAction::kSnooze, ToMicros(Now() + absl::Minutes(10)), d);
+  });
+  ASSERT_TRUE(snoozed.ok());
+  EXPECT_EQ(snoozed->state(), pb::SNOOZED);
+  EXPECT_TRUE(Inbox(alice).empty());
+  EXPECT_TRUE(store_->StreamSince(alice, seq, 10)->empty());
+  SetNow(Now() + absl::Minutes(9));
+  EXPECT_EQ(Drain(*sched), 0);
+  SetNow(Now() + absl::Minutes(1));
+  EXPECT_EQ(Drain(*sched), 1);
+  ASSERT_EQ(Inbox(alice).size(), 1u);
+  EXPECT_EQ(Inbox(alice)[0].state(), pb::UNREAD);
+  auto live = store_->StreamSince(alice, seq, 10);
+  ASSERT_EQ(live->size(), 1u);  // reappears on the stream with a new position
+  EXPECT_GT((*live)[0].first, seq);
+  auto dismissed = Await<pb::Notification>([&](Done<pb::Notification> d) {
+    store_->ChangeNotification(alice, n.id(), InboxAction::kDismiss, 0, d);
+  });
+  EXPECT_EQ(dismissed->state(), pb::DISMISSED);
+  EXPECT_TRUE(Inbox(alice).empty());
+}
+
+}  // namespace
+}  // namespace rapport::notifications

@@ -1,0 +1,76 @@
+// The durable timer scheduler of the notifications service. Two loops on
+// PollingLoop: one claims due timers (reminders, run steps, snooze ends,
+// workflow triggers) in batches under a lease and fires each through
+// SqliteNotificationsStore::FireTimer (effects, dedupe record and removal in
+// one transaction, group-committed); the other claims due webhook
+// deliveries and makes their HTTP attempts concurrently, outside any
+// transaction, then records each attempt and its next retry.
+//
+// The lease owner is "<replica>/<incarnation>": at Start the replica's
+// leases from earlier incarnations (a crash) are released, so overdue timers
+// fire at once after a restart; a second replica (another name) skips timers
+// leased by this one until the lease expires.
+//
+// The clock is injectable: tests drive FireDueOnce/DeliverOnce by hand.
+// Thread-safety: Start/Stop from one owner thread; the rest from any.
+#ifndef RAPPORT_SERVICES_NOTIFICATIONS_SCHEDULER_H_
+#define RAPPORT_SERVICES_NOTIFICATIONS_SCHEDULER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/common/polling_loop.h"
+#include "services/notifications/notifications_store.h"
+#include "services/notifications/webhook.h"
+
+namespace rapport::notifications {
+
+struct SchedulerOptions {
+  std::string replica = "notifications-1";  // unique per replica
+  int batch = 512;                           // timers claimed at once
+  absl::Duration lease = absl::Seconds(30);
+  std::chrono::milliseconds idle{50};        // poll interval when nothing is due
+  int delivery_concurrency = 8;              // HTTP attempts in flight
+  RetryPolicy retry;
+  bool allow_private = false;                // RAPPORT_WEBHOOK_ALLOW_PRIVATE
+  std::chrono::milliseconds webhook_timeout{10000};
+};
+
+class Scheduler {
+ public:
+  // on_fired is called after each fired timer committed (wakes live streams).
+  Scheduler(SqliteNotificationsStore* store, SchedulerOptions options, Clock clock = &absl::Now,
+            std::function<void(const Owner&)> on_fired = nullptr);
+  ~Scheduler();
+
+  // Releases this replica's stale leases, then starts both loops.
+  absl::Status Start();
+  void Stop();
+
+  // One batch each; the number of timers handled.
+  absl::StatusOr<int> FireDueOnce();
+  absl::StatusOr<int> DeliverOnce();
+
+  const std::string& owner() const { return owner_; }
+  int64_t fired() const { return fired_.load(); }
+
+ private:
+  void DeliverOne(const TimerRow& timer);
+
+  SqliteNotificationsStore* store_;
+  const SchedulerOptions options_;
+  const Clock clock_;
+  const std::function<void(const Owner&)> on_fired_;
+  const std::string owner_;
+  std::atomic<int64_t> fired_{0};
+  std::unique_ptr<PollingLoop> timers_loop_;
+  std::unique_ptr<PollingLoop> deliveries_loop_;
+};
+
+}  // namespace rapport::notifications
+
+#endif  // RAPPORT_SERVICES_NOTIFICATIONS_SCHEDULER_H_
