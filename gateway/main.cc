@@ -27,6 +27,7 @@ ABSL_FLAG(int, rate_limit_per_minute, 600,
           "per-credential token bucket refill, requests a minute; 0 disables (env RAPPORT_RATE_LIMIT_PER_MINUTE)");
 ABSL_FLAG(int, rate_limit_burst, 100, "per-credential bucket capacity (env RAPPORT_RATE_LIMIT_BURST)");
 ABSL_FLAG(std::string, cors_origins, "", "comma-separated allowed CORS origins (env RAPPORT_CORS_ORIGINS)");
+ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event streams (env RAPPORT_SSE_HEARTBEAT_MS)");
 
 int main(int argc, char** argv) {
   rapport::InitProcess();
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
                                {"backend_deadline_ms", "RAPPORT_BACKEND_DEADLINE_MS"},
                                {"threads", "RAPPORT_HTTP_THREADS"},
                                {"cors_origins", "RAPPORT_CORS_ORIGINS"},
+                               {"sse_heartbeat_ms", "RAPPORT_SSE_HEARTBEAT_MS"},
                                {"rate_limit_per_minute", "RAPPORT_RATE_LIMIT_PER_MINUTE"},
                                {"rate_limit_burst", "RAPPORT_RATE_LIMIT_BURST"}});
   rapport::log::Init("gateway", absl::GetFlag(FLAGS_log_level));
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
   options.rate_limit.burst = std::max(1, absl::GetFlag(FLAGS_rate_limit_burst));
   options.redis_addr = absl::GetFlag(FLAGS_redis_addr);
   options.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
+  options.sse_heartbeat = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_sse_heartbeat_ms)));
   for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
     b.anchor();  // registers the service's proto file
     options.backends.push_back({b.service, rapport::gateway::BackendAddr(b)});

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -21,6 +22,7 @@
 #include "gateway/openapi.h"
 #include "gateway/problem.h"
 #include "gateway/router.h"
+#include "gateway/sse.h"
 #include "gateway/transcoder.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/channel.h"
@@ -40,6 +42,8 @@ using tcp = net::ip::tcp;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 using Reply = std::function<void(Response)>;
+// Hands the connection over to an event stream, writing head first (SSE).
+using OpenStream = std::function<std::shared_ptr<EventSink>(Response head)>;
 
 constexpr char kProfilesService[] = "rapport.profiles.v1.ProfilesService";
 
@@ -143,6 +147,8 @@ struct Exchange {
   RateDecision rate;   // rate.limit > 0: add X-RateLimit-* headers
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   Reply reply;
+  OpenStream open_stream;     // for server-streaming routes
+  std::string last_event_id;  // the Last-Event-ID header
 };
 
 }  // namespace
@@ -165,12 +171,16 @@ struct Gateway::Impl {
   std::vector<std::thread> threads;
   std::atomic<int> inflight{0};
   Metrics metrics;
+  EventStreams streams;  // server-streaming routes served as SSE
   int port = 0;
   bool stopped = false;
 
   void Accept();
-  void Handle(std::shared_ptr<Request> req, Reply reply);
+  void Handle(std::shared_ptr<Request> req, Reply reply, OpenStream open_stream);
+  void Decorate(const std::shared_ptr<Exchange>& ex, Response& res);
   void Finish(const std::shared_ptr<Exchange>& ex, Response res);
+  void Stream(const std::shared_ptr<Exchange>& ex, const Route& route, const google::protobuf::Message& request,
+              const TenantContext& tenant);
   void Fail(const std::shared_ptr<Exchange>& ex, const Problem& p) { Finish(ex, ProblemResponse(p, ex->request_id)); }
   void Dispatch(const std::shared_ptr<Exchange>& ex, const Route& route, HttpInput input, TenantContext tenant);
   void CallBackend(const std::string& service, const std::string& grpc_method, const TenantContext& tenant,
@@ -232,10 +242,19 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return Close();
     auto req = std::make_shared<Request>(parser_->release());
     keep_alive_ = req->keep_alive();
-    gw_->Handle(req, [self = shared_from_this()](Response res) {
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
-    });
+    gw_->Handle(
+        req,
+        [self = shared_from_this()](Response res) {
+          net::post(self->stream_.get_executor(),
+                    [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
+        },
+        [self = shared_from_this()](Response head) {
+          // The connection now belongs to the event stream: no more requests on it.
+          head.keep_alive(false);
+          std::ostringstream out;
+          out << head.base();
+          return MakeSocketSink(self->stream_, self, out.str(), self->gw_->options.sse_heartbeat);
+        });
   }
 
   // A parse error of the client's making (not a closed or timed-out connection).
@@ -323,7 +342,7 @@ std::string Gateway::Impl::AllowedOrigin(const Request& req) const {
   return "";
 }
 
-void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, Response res) {
+void Gateway::Impl::Decorate(const std::shared_ptr<Exchange>& ex, Response& res) {
   res.set("X-Request-Id", ex->request_id);
   if (ex->rate.limit > 0) {
     res.set("X-RateLimit-Limit", absl::StrCat(ex->rate.limit));
@@ -336,6 +355,10 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, Response res) {
     res.set(http::field::access_control_expose_headers,
             "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, Retry-After");
   }
+}
+
+void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, Response res) {
+  Decorate(ex, res);
   const int status = static_cast<int>(res.result_int());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count();
@@ -349,11 +372,13 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, Response res) {
   ex->reply(std::move(res));
 }
 
-void Gateway::Impl::Handle(std::shared_ptr<Request> req, Reply reply) {
+void Gateway::Impl::Handle(std::shared_ptr<Request> req, Reply reply, OpenStream open_stream) {
   auto ex = std::make_shared<Exchange>();
   ex->request_id = RequestIdFrom(*req);
   ex->method = std::string(req->method_string());
   ex->reply = std::move(reply);
+  ex->open_stream = std::move(open_stream);
+  ex->last_event_id = Header(*req, "Last-Event-ID");
   ex->origin = AllowedOrigin(*req);
   const std::string target(req->target());
   const size_t q = target.find('?');
@@ -460,6 +485,7 @@ void Gateway::Impl::Dispatch(const std::shared_ptr<Exchange>& ex, const Route& r
                              TenantContext tenant) {
   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> request = BuildRequest(route, input);
   if (!request.ok()) return Fail(ex, ProblemFromStatus(request.status()));
+  if (route.method->server_streaming()) return Stream(ex, route, **request, tenant);
   CallBackend(route.service, route.grpc_method, tenant, **request,
               [this, ex, &route](grpc::Status status, std::string bytes) {
                 if (!status.ok()) {
@@ -482,6 +508,32 @@ void Gateway::Impl::Dispatch(const std::shared_ptr<Exchange>& ex, const Route& r
                 if (!json.ok()) return Fail(ex, ProblemFromStatus(json.status()));
                 Finish(ex, MakeResponse(200, *std::move(json), "application/json"));
               });
+}
+
+void Gateway::Impl::Stream(const std::shared_ptr<Exchange>& ex, const Route& route,
+                           const google::protobuf::Message& request, const TenantContext& tenant) {
+  auto it = backends.find(route.service);
+  if (it == backends.end()) return Fail(ex, MakeProblem(503, "UNAVAILABLE", "no backend for " + route.service));
+  std::unique_ptr<google::protobuf::Message> copy(request.New());
+  copy->CopyFrom(request);
+  ApplyLastEventId(ex->last_event_id, copy.get());
+  EventStreams::Call call{it->second.stub.get(), route.grpc_method, route.method, signer.Metadata(tenant),
+                          copy->SerializeAsString(), ioc.get_executor()};
+  streams.Start(
+      std::move(call),
+      [this, ex]() {
+        Response head = MakeResponse(200, "", "text/event-stream");
+        head.set("X-Accel-Buffering", "no");
+        Decorate(ex, head);
+        metrics.Observe(ex->route, 200, std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count());
+        log::Info("http stream opened", {{"path", ex->path}, {"route", ex->route}, {"request_id", ex->request_id}});
+        return ex->open_stream(std::move(head));
+      },
+      [this, ex](grpc::Status status) { Fail(ex, ProblemFromStatus(FromGrpcStatus(status))); },
+      [ex](grpc::Status status) {
+        log::Info("http stream ended", {{"route", ex->route}, {"code", absl::StrCat(status.error_code())},
+                                        {"request_id", ex->request_id}});
+      });
 }
 
 void Gateway::Impl::CallBackend(const std::string& service, const std::string& grpc_method,
@@ -648,6 +700,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
 void Gateway::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  impl_->streams.CancelAll(std::chrono::seconds(2));
   net::post(impl_->ioc, [gw = impl_.get()] {
     beast::error_code ec;
     gw->acceptor.close(ec);

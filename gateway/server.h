@@ -5,6 +5,8 @@
 // metadata and a deadline; the completion is posted back to the connection's
 // strand, so no io thread ever waits on a backend.
 //
+// Server-streaming routes are served as Server-Sent Events (gateway/sse.h).
+//
 // Operations endpoints: /healthz, /readyz (every backend's gRPC health),
 // /openapi.json, /metrics (Prometheus text).
 //
@@ -41,6 +43,7 @@ struct GatewayOptions {
   std::vector<std::string> cors_origins;  // exact origins allowed; empty: none
   RateLimitOptions rate_limit;
   std::string redis_addr;  // rate-limit buckets; empty: local buckets only
+  std::chrono::milliseconds sse_heartbeat{15000};  // comment line on idle event streams
 };
 
 class Gateway {

@@ -5,18 +5,28 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "gateway/auth.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/crypto.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
+#include "tests/testing/harness.h"
 #include "tests/testing/http_receiver.h"
 #include "tests/testing/stack.h"
 
@@ -621,6 +631,148 @@ TEST_F(NotificationsIntegrationTest, BadInputsAreInvalidArgumentNamingTheField) 
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.what << ": " << s.error_message();
     EXPECT_NE(s.error_message().find(c.field + ":"), std::string::npos) << c.what << ": " << s.error_message();
   }
+}
+
+// A minimal Server-Sent Events client over a raw socket: sends one GET and
+// parses the event stream as it arrives.
+class SseClient {
+ public:
+  struct Event {
+    std::string event, id, data;
+  };
+  SseClient() = default;
+  SseClient(const SseClient&) = delete;
+  SseClient& operator=(const SseClient&) = delete;
+  ~SseClient() { Close(); }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  bool Connect(int port, const std::string& path, const std::vector<std::string>& headers) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return false;
+    std::string req = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n");
+    for (const auto& h : headers) absl::StrAppend(&req, h, "\r\n");
+    req += "\r\n";
+    return write(fd_, req.data(), req.size()) == static_cast<ssize_t>(req.size());
+  }
+  // Reads until the response head is complete; its status and headers.
+  bool ReadHead(std::chrono::milliseconds deadline) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (buf_.find("\r\n\r\n") == std::string::npos) {
+      if (!Fill(until)) return false;
+    }
+    size_t end = buf_.find("\r\n\r\n");
+    head_ = buf_.substr(0, end);
+    buf_ = buf_.substr(end + 4);
+    return true;
+  }
+  const std::string& head() const { return head_; }
+  // The next event (comments are counted, not returned); false at the deadline or the end.
+  bool Next(Event* e, std::chrono::milliseconds deadline) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (true) {
+      size_t end = buf_.find("\n\n");
+      if (end != std::string::npos) {
+        std::string block = buf_.substr(0, end);
+        buf_ = buf_.substr(end + 2);
+        Event out;
+        bool any = false;
+        for (absl::string_view line : absl::StrSplit(block, '\n')) {
+          if (absl::ConsumePrefix(&line, ":")) {
+            ++comments_;
+            continue;
+          }
+          any = true;
+          if (absl::ConsumePrefix(&line, "event: ")) out.event = std::string(line);
+          if (absl::ConsumePrefix(&line, "id: ")) out.id = std::string(line);
+          if (absl::ConsumePrefix(&line, "data: ")) out.data += std::string(line);
+        }
+        if (!any) continue;
+        *e = out;
+        return true;
+      }
+      if (!Fill(until)) return false;
+    }
+  }
+  int comments() const { return comments_; }
+
+ private:
+  bool Fill(std::chrono::steady_clock::time_point until) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char tmp[4096];
+    ssize_t n = read(fd_, tmp, sizeof tmp);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  std::string buf_, head_;
+  int comments_ = 0;
+};
+
+TEST_F(NotificationsIntegrationTest, ServerSentEventsThroughTheGatewayResumeWithLastEventId) {
+  ASSERT_TRUE(stack_.StartGateway({{"RAPPORT_SSE_HEARTBEAT_MS", "300"}}).ok());
+  TenantContext alice = NewUser("acme");
+  std::string token = gateway::SignJwtHs256(
+      absl::StrCat(R"({"sub":")", alice.user_id, R"(","org":")", alice.org_id,
+                   R"(","iss":"rapport","aud":"rapport","exp":)", absl::ToUnixSeconds(absl::Now()) + 300, "}"),
+      testing::kTestJwtSecret);
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(stack_.Addr("gateway").substr(stack_.Addr("gateway").rfind(':') + 1), &port));
+  const std::vector<std::string> auth = {"Authorization: Bearer " + token};
+
+  SseClient live;
+  ASSERT_TRUE(live.Connect(port, "/v1/notifications:stream", auth));
+  ASSERT_TRUE(live.ReadHead(std::chrono::seconds(5)));
+  EXPECT_NE(live.head().find("HTTP/1.1 200"), std::string::npos) << live.head();
+  EXPECT_NE(live.head().find("text/event-stream"), std::string::npos) << live.head();
+  EXPECT_NE(live.head().find("X-Request-Id"), std::string::npos) << live.head();
+  // Heartbeats while idle, then a notification within a second of its creation.
+  SseClient::Event e;
+  EXPECT_FALSE(live.Next(&e, std::chrono::milliseconds(700)));
+  EXPECT_GE(live.comments(), 1);
+  npb::Reminder r;
+  ASSERT_TRUE(Remind(alice, "", absl::Now(), "first", &r).ok());
+  auto created = std::chrono::steady_clock::now();
+  ASSERT_TRUE(live.Next(&e, std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - created, std::chrono::seconds(1));
+  EXPECT_EQ(e.event, "notification");
+  EXPECT_FALSE(e.id.empty());
+  EXPECT_NE(e.data.find("\"body\":\"first\""), std::string::npos) << e.data;
+  EXPECT_NE(e.data.find("\"reminderId\""), std::string::npos) << e.data;  // proto3 JSON names
+  const std::string first_id = e.id;
+
+  // Disconnected; two notifications while away; the reconnect gets both, in order.
+  live.Close();
+  ASSERT_TRUE(Remind(alice, "", absl::Now(), "second", &r).ok());
+  ASSERT_TRUE(Remind(alice, "", absl::Now() + absl::Milliseconds(200), "third", &r).ok());
+  ASSERT_TRUE(WaitFor([&] { return Inbox(alice).size() == 3; }, std::chrono::seconds(10)));
+  SseClient resumed;
+  ASSERT_TRUE(resumed.Connect(port, "/v1/notifications:stream", {auth[0], "Last-Event-ID: " + first_id}));
+  ASSERT_TRUE(resumed.ReadHead(std::chrono::seconds(5)));
+  ASSERT_TRUE(resumed.Next(&e, std::chrono::seconds(5)));
+  EXPECT_NE(e.data.find("\"second\""), std::string::npos) << e.data;
+  ASSERT_TRUE(resumed.Next(&e, std::chrono::seconds(5)));
+  EXPECT_NE(e.data.find("\"third\""), std::string::npos) << e.data;
+  EXPECT_GT(std::stoll(e.id), std::stoll(first_id));
+
+  // Refusals are ordinary problems, not streams.
+  SseClient bad;
+  ASSERT_TRUE(bad.Connect(port, "/v1/notifications:stream", {auth[0], "Last-Event-ID: nonsense"}));
+  ASSERT_TRUE(bad.ReadHead(std::chrono::seconds(5)));
+  EXPECT_NE(bad.head().find("HTTP/1.1 400"), std::string::npos) << bad.head();
+  SseClient anonymous;
+  ASSERT_TRUE(anonymous.Connect(port, "/v1/notifications:stream", {}));
+  ASSERT_TRUE(anonymous.ReadHead(std::chrono::seconds(5)));
+  EXPECT_NE(anonymous.head().find("HTTP/1.1 401"), std::string::npos) << anonymous.head();
 }
 
 }  // namespace

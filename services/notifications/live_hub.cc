@@ -12,6 +12,9 @@ class LiveStream : public grpc::ServerWriteReactor<pb::NotificationEvent> {
   LiveStream(LiveHub* hub, Owner owner, int64_t after_seq) : hub_(hub), owner_(std::move(owner)), last_(after_seq) {}
 
   void Begin() {
+    // Headers go out at once, so a client (the gateway's SSE) knows the
+    // stream was accepted before the first notification exists.
+    StartSendInitialMetadata();
     hub_->Add(this);
     Poke();
   }
