@@ -4,6 +4,7 @@
 
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
+#include "rapport/recommendations/v1/recommendations.pb.h"
 
 namespace rapport::gateway {
 
@@ -13,6 +14,8 @@ const std::vector<Backend>& Backends() {
        &profiles::v1::CreateOrgRequest::descriptor},
       {"rapport.interactions.v1.InteractionsService", "INTERACTIONS_SERVICE_ADDR", "127.0.0.1:50052",
        &interactions::v1::CreateInteractionRequest::descriptor},
+      {"rapport.recommendations.v1.RecommendationsService", "RECOMMENDATIONS_SERVICE_ADDR", "127.0.0.1:50053",
+       &recommendations::v1::FindPathsRequest::descriptor},
   };
   return kBackends;
 }

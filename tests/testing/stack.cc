@@ -18,6 +18,7 @@ const std::map<std::string, ServiceInfo>& Services() {
   static const std::map<std::string, ServiceInfo> kServices = {
       {"profiles", {"PROFILES_SERVICE_ADDR", "rapport.profiles.v1.ProfilesService"}},
       {"interactions", {"INTERACTIONS_SERVICE_ADDR", "rapport.interactions.v1.InteractionsService"}},
+      {"recommendations", {"RECOMMENDATIONS_SERVICE_ADDR", "rapport.recommendations.v1.RecommendationsService"}},
   };
   return kServices;
 }
