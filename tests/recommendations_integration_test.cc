@@ -5,11 +5,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gateway/auth.h"
+#include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "rapport/recommendations/v1/recommendations.grpc.pb.h"
@@ -277,6 +279,65 @@ TEST_F(RecommendationsIntegrationTest, RestartBackfillsTheSameAnswersAndWhatChan
   std::vector<std::string> ids = ReachOutIds(alice);
   // Bob (owed an introduction: x1.5) 2.88, Cy (INNER, 16 days late) 2.52, Ann 1.38.
   EXPECT_EQ(ids, (std::vector<std::string>{bob, cy, ann}));
+}
+
+TEST_F(RecommendationsIntegrationTest, ExportsArePlatformOnlyKeysetPagedAndWithoutNotes) {
+  std::string org1 = NewOrg(), org2 = NewOrg();
+  TenantContext a = NewUser(org1, "A");
+  TenantContext b = NewUser(org2, "B");
+  ppb::CreateContactRequest req;
+  req.mutable_contact()->set_display_name("Noted");
+  req.mutable_contact()->set_notes("private notes");
+  ppb::Contact noted;
+  ASSERT_TRUE(profiles_->CreateContact(Stack::Call(a).get(), req, &noted).ok());
+  std::string other = NewContact(b, "Other", "o@x.test", ppb::PRIVATE);
+  Log(a, noted.id(), ipb::MEETING, ipb::MUTUAL, 3);
+
+  auto exports = backfill::v1::ProfilesBackfill::NewStub(
+      grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+  backfill::v1::ExportRequest page;
+  page.set_page_size(1);
+  backfill::v1::ExportResponse resp;
+  // Users, admins and unsigned callers are refused.
+  EXPECT_EQ(exports->ExportContacts(Stack::Call(a).get(), page, &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(exports->ExportContacts(Stack::Call(Stack::Admin(org1)).get(), page, &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext unsigned_ctx;
+  EXPECT_EQ(exports->ExportContacts(&unsigned_ctx, page, &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // The platform pages through every org, one row a page.
+  std::vector<std::string> ids;
+  do {
+    resp.Clear();
+    grpc::Status s = exports->ExportContacts(Stack::Call(Stack::Platform()).get(), page, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_LE(resp.events_size(), 1);
+    for (const auto& e : resp.events()) {
+      ids.push_back(e.contact().contact().id());
+      EXPECT_EQ(e.type(), "contact.created");
+      EXPECT_TRUE(e.contact().contact().notes().empty());
+      EXPECT_EQ(e.org_id(), e.contact().contact().id() == other ? org2 : org1);
+    }
+    page.set_page_token(resp.next_page_token());
+  } while (!resp.next_page_token().empty());
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> want = {noted.id(), other};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ids, want);
+  page.set_page_token("garbage");
+  EXPECT_EQ(exports->ExportContacts(Stack::Call(Stack::Platform()).get(), page, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto ledger = backfill::v1::InteractionsBackfill::NewStub(
+      grpc::CreateChannel(stack_.Addr("interactions"), grpc::InsecureChannelCredentials()));
+  backfill::v1::ExportRequest all;
+  ASSERT_TRUE(ledger->ExportInteractions(Stack::Call(Stack::Platform()).get(), all, &resp).ok());
+  ASSERT_EQ(resp.events_size(), 1);
+  EXPECT_EQ(resp.events(0).user_id(), a.user_id);
+  ASSERT_TRUE(ledger->ExportLedger(Stack::Call(Stack::Platform()).get(), all, &resp).ok());
+  ASSERT_EQ(resp.events_size(), 1);
+  EXPECT_EQ(resp.events(0).ledger().contact_id(), noted.id());
+  EXPECT_GT(resp.events(0).ledger().strength(), 0);
 }
 
 TEST_F(RecommendationsIntegrationTest, GatewayServesTheRoutes) {
