@@ -5,6 +5,7 @@
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "rapport/notifications/v1/notifications.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
+#include "rapport/recommendations/v1/recommendations.pb.h"
 
 namespace rapport::gateway {
 
@@ -16,6 +17,8 @@ const std::vector<Backend>& Backends() {
        &interactions::v1::CreateInteractionRequest::descriptor},
       {"rapport.notifications.v1.NotificationsService", "NOTIFICATIONS_SERVICE_ADDR", "127.0.0.1:50054",
        &notifications::v1::CreateReminderRequest::descriptor},
+      {"rapport.recommendations.v1.RecommendationsService", "RECOMMENDATIONS_SERVICE_ADDR", "127.0.0.1:50053",
+       &recommendations::v1::FindPathsRequest::descriptor},
   };
   return kBackends;
 }

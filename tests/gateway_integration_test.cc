@@ -64,6 +64,7 @@ class GatewayIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(stack_.redis().Start().ok());
     ASSERT_TRUE(stack_.Start("profiles").ok());
     ASSERT_TRUE(stack_.Start("interactions").ok());
+    ASSERT_TRUE(stack_.Start("recommendations").ok());
     ASSERT_TRUE(stack_.Start("notifications").ok());
     absl::Status s = stack_.StartGateway();
     ASSERT_TRUE(s.ok()) << s;

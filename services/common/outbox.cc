@@ -257,4 +257,35 @@ absl::StatusOr<int64_t> OutboxRelay::PendingCount() {
   return count;
 }
 
+absl::StatusOr<std::vector<ExportedEvent>> ExportRows(
+    sqlite::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
+    size_t key_parts, int limit,
+    const std::function<absl::Status(const sqlite::Statement&, events::v1::Event*)>& row) {
+  std::vector<ExportedEvent> out;
+  std::vector<std::string> key = after;
+  key.resize(key_parts);
+  absl::Status status = db.Read([&](sqlite::Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(sql);
+    for (size_t i = 0; i < key_parts; ++i) st.Bind(static_cast<int>(i + 1), key[i]);
+    st.Bind(static_cast<int>(key_parts + 1), limit);
+    while (true) {
+      absl::StatusOr<bool> more = st.Step();
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+      ExportedEvent e;
+      for (size_t i = 0; i < key_parts; ++i) e.key.push_back(st.ColumnText(static_cast<int>(i)));
+      absl::Status filled = row(st, &e.event);
+      if (!filled.ok()) return filled;
+      e.event.set_source(source);
+      e.event.set_org_id(e.key[0]);
+      if (key_parts > 1) e.event.set_user_id(e.key[1]);
+      if (!e.event.has_time()) *e.event.mutable_time() = ToTimestamp(NowMicros());
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return out;
+}
+
 }  // namespace rapport::events

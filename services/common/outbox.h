@@ -22,8 +22,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -46,6 +48,24 @@ events::v1::Event NewEvent(const std::string& type, const std::string& source, c
 // Fills id (a new ULID) and time (now) when empty, and inserts the event into
 // the outbox on conn, which must be inside a write transaction.
 absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event);
+
+// One row of an internal export (rapport.backfill.v1): the event the row's
+// creation emitted, and the row's keyset key (org, user, id...) for paging.
+struct ExportedEvent {
+  std::vector<std::string> key;
+  events::v1::Event event;
+};
+
+// Runs a keyset export query on a read snapshot of db. The query's first
+// key_parts columns are the key (org, user, ...), compared as a row value
+// against after (padded with "" to key_parts) in parameters 1..key_parts;
+// parameter key_parts + 1 is the limit. row() fills the event's type and
+// payload from the current row; source, org and user are set here, and time (now)
+// unless row() set it.
+absl::StatusOr<std::vector<ExportedEvent>> ExportRows(
+    sqlite::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
+    size_t key_parts, int limit,
+    const std::function<absl::Status(const sqlite::Statement&, events::v1::Event*)>& row);
 
 struct RelayOptions {
   std::string stream = kEventStream;

@@ -3,6 +3,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace rapport {
 namespace {
@@ -36,6 +38,16 @@ absl::StatusOr<std::string> DecodePageToken(std::string_view token) {
     return absl::InvalidArgumentError("pageToken: is not a token from a previous page");
   }
   return raw.substr(kTokenPrefixLen);
+}
+
+std::string JoinKeyParts(const std::vector<std::string>& parts) { return absl::StrJoin(parts, "\x1f"); }
+
+absl::StatusOr<std::vector<std::string>> SplitKeyParts(std::string_view key, size_t n) {
+  std::vector<std::string> parts;
+  if (!key.empty()) parts = absl::StrSplit(absl::string_view(key.data(), key.size()), '\x1f');
+  if (parts.size() > n) return absl::InvalidArgumentError("pageToken: is not a token from a previous page");
+  parts.resize(n);
+  return parts;
 }
 
 }  // namespace rapport

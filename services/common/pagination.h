@@ -23,6 +23,14 @@ std::string EncodePageToken(std::string_view last_key);
 // when the token was not made by EncodePageToken.
 absl::StatusOr<std::string> DecodePageToken(std::string_view token);
 
+// Keyset keys over several columns (e.g. org, user, id when an export spans
+// every org): the parts joined with a separator that ids never contain.
+// SplitKeyParts returns exactly n parts, padding with "" (an empty key, the
+// first page, compares below every row) and INVALID_ARGUMENT "pageToken: ..."
+// when the key has more parts.
+std::string JoinKeyParts(const std::vector<std::string>& parts);
+absl::StatusOr<std::vector<std::string>> SplitKeyParts(std::string_view key, size_t n);
+
 // A list request's page: its size (validated and clamped) and the key after
 // which it starts ("" for the first page).
 struct Page {

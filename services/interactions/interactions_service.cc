@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "services/common/export_page.h"
 #include "services/common/field_mask.h"
 #include "services/common/ids.h"
 #include "services/common/pagination.h"
@@ -328,6 +329,33 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::ListIntroductions(Ctx* ctx, c
                        for (auto& i : *items) *out.add_introductions() = std::move(i);
                        reply(std::move(out));
                      });
+}
+
+// --- internal export for backfills ---
+
+InteractionsBackfillImpl::InteractionsBackfillImpl(InteractionsStore* store, const TenantSigner* signer)
+    : store_(store),
+      rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+                       backfill::v1::InteractionsBackfill::service_full_name())) {}
+
+grpc::ServerUnaryReactor* InteractionsBackfillImpl::ExportInteractions(Ctx* ctx, const Req* req, Resp* resp) {
+  return rpc_.Handle(ctx, "ExportInteractions", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
+    reply(ExportPage(*req, 3,
+                     [this](const auto& after, int limit) { return store_->ExportInteractions(after, limit); }));
+  });
+}
+
+grpc::ServerUnaryReactor* InteractionsBackfillImpl::ExportIntroductions(Ctx* ctx, const Req* req, Resp* resp) {
+  return rpc_.Handle(ctx, "ExportIntroductions", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
+    reply(ExportPage(*req, 3,
+                     [this](const auto& after, int limit) { return store_->ExportIntroductions(after, limit); }));
+  });
+}
+
+grpc::ServerUnaryReactor* InteractionsBackfillImpl::ExportLedger(Ctx* ctx, const Req* req, Resp* resp) {
+  return rpc_.Handle(ctx, "ExportLedger", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
+    reply(ExportPage(*req, 3, [this](const auto& after, int limit) { return store_->ExportLedger(after, limit); }));
+  });
 }
 
 }  // namespace rapport::interactions

@@ -5,6 +5,7 @@
 #ifndef RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_SERVICE_H_
 #define RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_SERVICE_H_
 
+#include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "services/common/rpc.h"
 #include "services/interactions/contact_checker.h"
@@ -41,6 +42,28 @@ class InteractionsServiceImpl final : public pb::InteractionsService::CallbackSe
 
   InteractionsStore* store_;
   ContactChecker* checker_;
+  RpcHandler rpc_;
+};
+
+// The internal export of every org's interactions, introductions and ledger
+// rows for read models' backfill (rapport.backfill.v1.InteractionsBackfill).
+// No HTTP rules: only platform-signed callers (other services) are authorized.
+class InteractionsBackfillImpl final : public backfill::v1::InteractionsBackfill::CallbackService {
+ public:
+  // store and signer must outlive the service.
+  InteractionsBackfillImpl(InteractionsStore* store, const TenantSigner* signer);
+
+  using Ctx = grpc::CallbackServerContext;
+  using R = grpc::ServerUnaryReactor;
+  using Req = backfill::v1::ExportRequest;
+  using Resp = backfill::v1::ExportResponse;
+
+  R* ExportInteractions(Ctx* ctx, const Req* req, Resp* resp) override;
+  R* ExportIntroductions(Ctx* ctx, const Req* req, Resp* resp) override;
+  R* ExportLedger(Ctx* ctx, const Req* req, Resp* resp) override;
+
+ private:
+  InteractionsStore* store_;
   RpcHandler rpc_;
 };
 

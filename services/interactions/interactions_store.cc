@@ -535,4 +535,58 @@ absl::Status SqliteInteractionsStore::ApplyContactEvent(Connection& conn, const 
   return WriteLedger(conn, owner, row);
 }
 
+// --- internal export ---
+
+absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::ExportInteractions(
+    const std::vector<std::string>& after, int limit) {
+  return events::ExportRows(
+      *db_, "interactions",
+      "SELECT org_id, user_id, interaction_id, data FROM interactions "
+      "WHERE (org_id, user_id, interaction_id) > (?, ?, ?) ORDER BY org_id, user_id, interaction_id LIMIT ?",
+      after, 3, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), e->mutable_interaction()));
+        e->mutable_interaction()->clear_notes();  // notes stay in this service
+        e->set_type("interaction.created");
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::ExportIntroductions(
+    const std::vector<std::string>& after, int limit) {
+  return events::ExportRows(
+      *db_, "interactions",
+      "SELECT org_id, user_id, introduction_id, data FROM introductions "
+      "WHERE (org_id, user_id, introduction_id) > (?, ?, ?) ORDER BY org_id, user_id, introduction_id LIMIT ?",
+      after, 3, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), e->mutable_introduction()));
+        std::string state = pb::IntroductionState_Name(e->introduction().state());
+        for (char& c : state) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        e->set_type(absl::StrCat("introduction.", state));
+        return absl::OkStatus();
+      });
+}
+
+absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::ExportLedger(
+    const std::vector<std::string>& after, int limit) {
+  absl::Time now = absl::Now();
+  return events::ExportRows(
+      *db_, "interactions",
+      "SELECT org_id, user_id, contact_id, given_milli, received_milli, anchored, count, last_us, cadence_days "
+      "FROM ledger WHERE (org_id, user_id, contact_id) > (?, ?, ?) ORDER BY org_id, user_id, contact_id LIMIT ?",
+      after, 3, limit, [now](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+        LedgerRow row;
+        row.contact_id = st.ColumnText(2);
+        row.given_milli = st.ColumnInt(3);
+        row.received_milli = st.ColumnInt(4);
+        row.anchored = st.ColumnDouble(5);
+        row.count = st.ColumnInt(6);
+        row.last_us = st.ColumnInt(7);
+        row.cadence_days = static_cast<int32_t>(st.ColumnInt(8));
+        *e->mutable_ledger() = ToEntry(row, now);
+        e->set_type("ledger.changed");
+        *e->mutable_time() = ToTimestamp(ToMicros(now));
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace rapport::interactions

@@ -27,6 +27,7 @@
 #include "rapport/events/v1/events.pb.h"
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "services/common/idempotency.h"
+#include "services/common/outbox.h"
 #include "services/common/sqlite.h"
 #include "services/common/store_util.h"
 #include "services/interactions/ledger.h"
@@ -97,6 +98,18 @@ class InteractionsStore {
                                       Done<pb::Introduction> done) = 0;
   virtual absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(
       const Owner& owner, pb::IntroductionState state, const std::string& after_id, int limit) = 0;
+
+  // Internal export across every org (rapport.backfill.v1), keyset-ordered by
+  // (org, user, id): interactions as interaction.created without notes,
+  // introductions as introduction.<state>, ledger rows as ledger.changed
+  // (strength as of now, the event's time). after holds the previous page's
+  // last key ({} on the first page).
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportInteractions(
+      const std::vector<std::string>& after, int limit) = 0;
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportIntroductions(
+      const std::vector<std::string>& after, int limit) = 0;
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportLedger(const std::vector<std::string>& after,
+                                                                          int limit) = 0;
 };
 
 class SqliteInteractionsStore : public InteractionsStore {
@@ -130,6 +143,12 @@ class SqliteInteractionsStore : public InteractionsStore {
                                                                  pb::IntroductionState state,
                                                                  const std::string& after_id,
                                                                  int limit) override;
+  absl::StatusOr<std::vector<events::ExportedEvent>> ExportInteractions(const std::vector<std::string>& after,
+                                                                        int limit) override;
+  absl::StatusOr<std::vector<events::ExportedEvent>> ExportIntroductions(const std::vector<std::string>& after,
+                                                                         int limit) override;
+  absl::StatusOr<std::vector<events::ExportedEvent>> ExportLedger(const std::vector<std::string>& after,
+                                                                  int limit) override;
 
   // Keeps the ledger in step with profiles: contact.created/updated set the
   // row's cadence; contact.deleted removes the row and its links and records

@@ -47,11 +47,12 @@ int main(int argc, char** argv) {
   rapport::interactions::ContactChecker checker(
       profiles, &signer, std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
   rapport::interactions::InteractionsServiceImpl service(store->get(), &checker, &signer);
+  rapport::interactions::InteractionsBackfillImpl backfill(store->get(), &signer);
 
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.health_service = rapport::interactions::pb::InteractionsService::service_full_name();
-  absl::Status status = rapport::RunServer(options, {&service});
+  absl::Status status = rapport::RunServer(options, {&service, &backfill});
   consumer.Stop();
   relay.Stop();
   if (!status.ok()) {

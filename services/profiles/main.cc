@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   rapport::redis::EntityCache cache(&redis, cache_options);
   const rapport::TenantSigner& signer = *startup.signer;
   rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer);
+  rapport::profiles::ProfilesBackfillImpl backfill(store->get(), &signer);
 
   // Publishes the outbox to the event stream; rows wait while Redis is down.
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.health_service = rapport::profiles::pb::ProfilesService::service_full_name();
-  absl::Status status = rapport::RunServer(options, {&service});
+  absl::Status status = rapport::RunServer(options, {&service, &backfill});
   relay.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});

@@ -8,6 +8,7 @@
 #include "services/common/crypto.h"
 #include "services/common/field_mask.h"
 #include "services/common/ids.h"
+#include "services/common/export_page.h"
 #include "services/common/pagination.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
@@ -501,6 +502,32 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ListMembers(Ctx* ctx, const pb::L
     out.set_next_page_token(TrimToPage(*members, page->size, [](const pb::GroupMember& m) { return m.member_id(); }));
     for (auto& m : *members) *out.add_members() = std::move(m);
     reply(std::move(out));
+  });
+}
+
+// --- internal export for backfills ---
+
+ProfilesBackfillImpl::ProfilesBackfillImpl(ProfilesStore* store, const TenantSigner* signer)
+    : store_(store),
+      rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+                       backfill::v1::ProfilesBackfill::service_full_name())) {}
+
+grpc::ServerUnaryReactor* ProfilesBackfillImpl::ExportUsers(Ctx* ctx, const Req* req, Resp* resp) {
+  return rpc_.Handle(ctx, "ExportUsers", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
+    reply(ExportPage(*req, 2, [this](const auto& after, int limit) { return store_->ExportUsers(after, limit); }));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesBackfillImpl::ExportContacts(Ctx* ctx, const Req* req, Resp* resp) {
+  return rpc_.Handle(ctx, "ExportContacts", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
+    reply(ExportPage(*req, 3, [this](const auto& after, int limit) { return store_->ExportContacts(after, limit); }));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesBackfillImpl::ExportMemberships(Ctx* ctx, const Req* req, Resp* resp) {
+  return rpc_.Handle(ctx, "ExportMemberships", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
+    reply(ExportPage(*req, 4,
+                     [this](const auto& after, int limit) { return store_->ExportMemberships(after, limit); }));
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/redis_client.h"
 #include "services/common/rpc.h"
@@ -69,6 +70,28 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
 
   ProfilesStore* store_;
   redis::EntityCache* cache_;
+  RpcHandler rpc_;
+};
+
+// The internal export of every org's users, contacts and memberships for
+// read models' backfill (rapport.backfill.v1.ProfilesBackfill). No HTTP
+// rules: only platform-signed callers (other services) are authorized.
+class ProfilesBackfillImpl final : public backfill::v1::ProfilesBackfill::CallbackService {
+ public:
+  // store and signer must outlive the service.
+  ProfilesBackfillImpl(ProfilesStore* store, const TenantSigner* signer);
+
+  using Ctx = grpc::CallbackServerContext;
+  using R = grpc::ServerUnaryReactor;
+  using Req = backfill::v1::ExportRequest;
+  using Resp = backfill::v1::ExportResponse;
+
+  R* ExportUsers(Ctx* ctx, const Req* req, Resp* resp) override;
+  R* ExportContacts(Ctx* ctx, const Req* req, Resp* resp) override;
+  R* ExportMemberships(Ctx* ctx, const Req* req, Resp* resp) override;
+
+ private:
+  ProfilesStore* store_;
   RpcHandler rpc_;
 };
 

@@ -734,4 +734,55 @@ absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGro
   return groups;
 }
 
+// --- internal export ---
+
+absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportUsers(
+    const std::vector<std::string>& after, int limit) {
+  return events::ExportRows(*db_, "profiles",
+                     "SELECT org_id, user_id, email, create_us, profile FROM users "
+                     "WHERE (org_id, user_id) > (?, ?) ORDER BY org_id, user_id LIMIT ?",
+                     after, 2, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+                       pb::Profile profile;
+                       RETURN_IF_ERROR(ParseRow(st.ColumnBlob(4), &profile));
+                       e->set_type("user.created");
+                       *e->mutable_user()->mutable_user() =
+                           UserFromRow(st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3), profile);
+                       *e->mutable_user()->mutable_profile() = std::move(profile);
+                       return absl::OkStatus();
+                     });
+}
+
+absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportContacts(
+    const std::vector<std::string>& after, int limit) {
+  return events::ExportRows(*db_, "profiles",
+                     "SELECT org_id, user_id, contact_id, data FROM contacts "
+                     "WHERE (org_id, user_id, contact_id) > (?, ?, ?) ORDER BY org_id, user_id, contact_id LIMIT ?",
+                     after, 3, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+                       pb::Contact* c = e->mutable_contact()->mutable_contact();
+                       RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), c));
+                       c->clear_notes();  // notes never leave profiles
+                       e->set_type("contact.created");
+                       return absl::OkStatus();
+                     });
+}
+
+absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportMemberships(
+    const std::vector<std::string>& after, int limit) {
+  return events::ExportRows(
+      *db_, "profiles",
+      "SELECT m.org_id, m.user_id, m.group_id, m.member_id, m.role, g.data FROM memberships m "
+      "JOIN groups g ON g.org_id = m.org_id AND g.user_id = m.user_id AND g.group_id = m.group_id "
+      "WHERE (m.org_id, m.user_id, m.group_id, m.member_id) > (?, ?, ?, ?) "
+      "ORDER BY m.org_id, m.user_id, m.group_id, m.member_id LIMIT ?",
+      after, 4, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+        auto* m = e->mutable_group_member();
+        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(5), m->mutable_group()));
+        m->set_group_id(st.ColumnText(2));
+        m->set_member_id(st.ColumnText(3));
+        m->set_role(static_cast<pb::MemberRole>(st.ColumnInt(4)));
+        e->set_type("group.member_added");
+        return absl::OkStatus();
+      });
+}
+
 }  // namespace rapport::profiles

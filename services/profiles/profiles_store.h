@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/idempotency.h"
+#include "services/common/outbox.h"
 #include "services/common/sqlite.h"
 #include "services/common/store_util.h"
 
@@ -108,6 +109,17 @@ class ProfilesStore {
                                                                   int limit) = 0;
   virtual absl::StatusOr<std::vector<pb::ContactGroup>> ListMemberGroups(
       const Owner& owner, const std::string& member_id) = 0;
+
+  // Internal export across every org (rapport.backfill.v1), keyset-ordered by
+  // (org, user, id...): users as user.created with the own profile, contacts
+  // as contact.created without notes, memberships as group.member_added with
+  // the group. after holds the previous page's last key ({} on the first page).
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportUsers(const std::vector<std::string>& after,
+                                                                         int limit) = 0;
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportContacts(const std::vector<std::string>& after,
+                                                                            int limit) = 0;
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(
+      const std::vector<std::string>& after, int limit) = 0;
 };
 
 class SqliteProfilesStore : public ProfilesStore {
@@ -157,6 +169,13 @@ class SqliteProfilesStore : public ProfilesStore {
                                                           int limit) override;
   absl::StatusOr<std::vector<pb::ContactGroup>> ListMemberGroups(const Owner& owner,
                                                                 const std::string& member_id) override;
+
+  absl::StatusOr<std::vector<events::ExportedEvent>> ExportUsers(const std::vector<std::string>& after,
+                                                                 int limit) override;
+  absl::StatusOr<std::vector<events::ExportedEvent>> ExportContacts(const std::vector<std::string>& after,
+                                                                    int limit) override;
+  absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(const std::vector<std::string>& after,
+                                                                       int limit) override;
 
   sqlite::Database& db() { return *db_; }
 

@@ -19,6 +19,7 @@ const std::map<std::string, ServiceInfo>& Services() {
       {"profiles", {"PROFILES_SERVICE_ADDR", "rapport.profiles.v1.ProfilesService"}},
       {"interactions", {"INTERACTIONS_SERVICE_ADDR", "rapport.interactions.v1.InteractionsService"}},
       {"notifications", {"NOTIFICATIONS_SERVICE_ADDR", "rapport.notifications.v1.NotificationsService"}},
+      {"recommendations", {"RECOMMENDATIONS_SERVICE_ADDR", "rapport.recommendations.v1.RecommendationsService"}},
   };
   return kServices;
 }

@@ -31,8 +31,9 @@ class Stack {
   RedisServer& redis() { return redis_; }
   const std::string& data_dir() const { return data_dir_; }
 
-  // Starts (or restarts) a service binary: "profiles" or "interactions". Its
-  // address is fixed for the stack's lifetime, so clients survive restarts.
+  // Starts (or restarts) a service binary: "profiles", "interactions" or
+  // "recommendations". Its address is fixed for the stack's lifetime, so
+  // clients survive restarts.
   // extra_env adds or overrides variables (e.g. the entity cache switch).
   absl::Status Start(const std::string& service, const std::map<std::string, std::string>& extra_env = {});
   void Kill9(const std::string& service);

@@ -1,0 +1,65 @@
+// The start-up backfill of the recommendations read model, and why it loses
+// no event.
+//
+// Order at start (main.cc):
+//   1. StreamPosition: the id of the newest entry of the event stream
+//      (XREVRANGE + - COUNT 1; "0" when the stream is empty or missing).
+//   2. Backfill: page through the internal exports of profiles and
+//      interactions (rapport.backfill.v1, platform-signed) and Apply every
+//      row to the model. Rows reflect every change committed before they
+//      were read.
+//   3. Consume the stream from the noted position with an in-memory
+//      consumer group of this process alone (each replica needs every event,
+//      so replicas must not share a group; it is destroyed on shutdown).
+// A change committed after step 1 has its event after the noted id (the
+// outbox relay publishes after commit), so step 3 sees it even when step 2
+// missed it. A change that both step 2 and step 3 see is applied twice:
+// handlers are idempotent upserts carrying the whole entity, and the stream
+// is in commit order per service, so the model converges on the latest
+// state once the consumer has caught up. Health turns SERVING only after
+// step 2 and a first drain of step 3.
+//
+// Thread-safety: functions, no shared state.
+#ifndef RAPPORT_SERVICES_RECOMMENDATIONS_BACKFILL_H_
+#define RAPPORT_SERVICES_RECOMMENDATIONS_BACKFILL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <grpcpp/channel.h>
+
+#include "absl/status/statusor.h"
+#include "services/common/redis_client.h"
+#include "services/common/tenant.h"
+#include "services/recommendations/read_model.h"
+
+namespace rapport::recommendations {
+
+struct BackfillSources {
+  std::shared_ptr<grpc::Channel> profiles;
+  std::shared_ptr<grpc::Channel> interactions;
+  const TenantSigner* signer = nullptr;
+  std::chrono::milliseconds deadline{10000};  // per page
+  int page_size = 500;
+};
+
+struct BackfillStats {
+  int64_t events = 0;
+  int64_t pages = 0;
+};
+
+// The id of the stream's newest entry, "0" when there is none. UNAVAILABLE
+// when Redis cannot be reached.
+absl::StatusOr<std::string> StreamPosition(redis::Client* redis, const std::string& stream);
+
+// Applies every exported row to model: users, contacts, memberships, then
+// interactions, introductions, ledger. UNAVAILABLE (or the RPC's error) when
+// a page cannot be fetched; the caller retries the whole backfill, which is
+// safe because Apply is idempotent.
+absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model);
+
+}  // namespace rapport::recommendations
+
+#endif  // RAPPORT_SERVICES_RECOMMENDATIONS_BACKFILL_H_

@@ -1,0 +1,106 @@
+#include "services/recommendations/recommendations_service.h"
+
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "services/common/pagination.h"
+#include "services/common/time_util.h"
+
+namespace rapport::recommendations {
+namespace {
+
+// Offset tokens over a ranking: the ranking is recomputed per page, so a
+// page boundary may shift when the network changed in between, which is
+// acceptable for suggestions (no item is ever duplicated within one page).
+absl::StatusOr<Page> ParseRankingPage(int page_size, const std::string& token) {
+  ASSIGN_OR_RETURN(Page page, ParsePage(page_size, token));
+  int offset = 0;
+  if (!page.after.empty() && (!absl::SimpleAtoi(page.after, &offset) || offset < 0)) {
+    return absl::InvalidArgumentError("pageToken: is not a token from a previous page");
+  }
+  return page;
+}
+
+template <typename Resp, typename Item>
+Resp Slice(std::vector<Item> items, const Page& page) {
+  int offset = 0;
+  if (!page.after.empty()) (void)absl::SimpleAtoi(page.after, &offset);
+  Resp out;
+  const int end = std::min<int>(static_cast<int>(items.size()), offset + page.size);
+  for (int i = offset; i < end; ++i) *out.add_items() = std::move(items[i]);
+  if (end < static_cast<int>(items.size())) out.set_next_page_token(EncodePageToken(std::to_string(end)));
+  return out;
+}
+
+}  // namespace
+
+RecommendationsServiceImpl::RecommendationsServiceImpl(ReadModel* model, ResultCache* cache,
+                                                       const TenantSigner* signer, Settings settings)
+    : model_(model),
+      cache_(cache),
+      settings_(settings),
+      rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+                       pb::RecommendationsService::service_full_name())) {}
+
+template <typename Resp>
+absl::StatusOr<Resp> RecommendationsServiceImpl::Answer(
+    const TenantContext& t, const char* rpc, const google::protobuf::Message& req, bool org_wide,
+    const std::function<absl::StatusOr<Resp>(const Query&)>& compute) {
+  absl::StatusOr<std::string> bytes =
+      cache_->GetOrCompute(t.org_id, t.user_id, rpc, req.SerializeAsString(), org_wide,
+                           [&]() -> absl::StatusOr<std::string> {
+                             absl::StatusOr<Resp> result = absl::InternalError("not computed");
+                             model_->Read(t.org_id, [&](const OrgGraph& g) {
+                               result = compute(Query{g, t.user_id, NowMicros(), settings_});
+                             });
+                             if (!result.ok()) return result.status();
+                             return result->SerializeAsString();
+                           });
+  if (!bytes.ok()) return bytes.status();
+  Resp out;
+  if (!out.ParseFromString(*bytes)) return absl::InternalError("corrupt cached result");
+  return out;
+}
+
+#define RAPPORT_RANKING_RPC(Method, Req, Resp, Fn, org_wide)                                             \
+  grpc::ServerUnaryReactor* RecommendationsServiceImpl::Method(Ctx* ctx, const pb::Req* req, pb::Resp* resp) { \
+    return rpc_.Handle(ctx, #Method, resp, [=, this](const TenantContext& t, Reply<pb::Resp> reply) {        \
+      absl::StatusOr<Page> page = ParseRankingPage(req->page_size(), req->page_token());                    \
+      if (!page.ok()) return reply(page.status());                                                          \
+      reply(Answer<pb::Resp>(t, #Method, *req, org_wide, [&](const Query& q) -> absl::StatusOr<pb::Resp> {  \
+        return Slice<pb::Resp>(Fn(q), *page);                                                               \
+      }));                                                                                                  \
+    });                                                                                                     \
+  }
+
+RAPPORT_RANKING_RPC(ListReachOuts, ListReachOutsRequest, ListReachOutsResponse, ReachOuts, false)
+RAPPORT_RANKING_RPC(ListGiveBacks, ListGiveBacksRequest, ListGiveBacksResponse, GiveBacks, false)
+RAPPORT_RANKING_RPC(ListFollowUps, ListFollowUpsRequest, ListFollowUpsResponse, FollowUps, false)
+RAPPORT_RANKING_RPC(ListIntroductionSuggestions, ListIntroductionSuggestionsRequest,
+                    ListIntroductionSuggestionsResponse, IntroductionSuggestions, false)
+RAPPORT_RANKING_RPC(ListGroupSuggestions, ListGroupSuggestionsRequest, ListGroupSuggestionsResponse,
+                    GroupSuggestions, true)
+
+#undef RAPPORT_RANKING_RPC
+
+grpc::ServerUnaryReactor* RecommendationsServiceImpl::FindPaths(Ctx* ctx, const pb::FindPathsRequest* req,
+                                                                pb::FindPathsResponse* resp) {
+  return rpc_.Handle(ctx, "FindPaths", resp, [=, this](const TenantContext& t, Reply<pb::FindPathsResponse> reply) {
+    absl::Status valid = ValidatePathsRequest(*req);
+    if (!valid.ok()) return reply(valid);
+    reply(Answer<pb::FindPathsResponse>(t, "FindPaths", *req, true,
+                                        [&](const Query& q) { return recommendations::FindPaths(q, *req); }));
+  });
+}
+
+grpc::ServerUnaryReactor* RecommendationsServiceImpl::GetNetworkHealth(Ctx* ctx, const pb::GetNetworkHealthRequest* req,
+                                                                       pb::NetworkHealth* resp) {
+  return rpc_.Handle(ctx, "GetNetworkHealth", resp, [=, this](const TenantContext& t, Reply<pb::NetworkHealth> reply) {
+    reply(Answer<pb::NetworkHealth>(t, "GetNetworkHealth", *req, false,
+                                    [&](const Query& q) -> absl::StatusOr<pb::NetworkHealth> {
+                                      return recommendations::NetworkHealth(q);
+                                    }));
+  });
+}
+
+}  // namespace rapport::recommendations

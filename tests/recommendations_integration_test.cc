@@ -1,0 +1,383 @@
+// End-to-end tests of the recommendations service with a real redis-server
+// and the real profiles, interactions, recommendations (and gateway)
+// binaries: freshness after writes, backfill after a restart, tenant
+// isolation, the Redis result cache, and the HTTP routes.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gateway/auth.h"
+#include "rapport/backfill/v1/backfill.grpc.pb.h"
+#include "rapport/interactions/v1/interactions.grpc.pb.h"
+#include "rapport/profiles/v1/profiles.grpc.pb.h"
+#include "rapport/recommendations/v1/recommendations.grpc.pb.h"
+#include "services/common/http_client.h"
+#include "services/common/ids.h"
+#include "services/common/redis_client.h"
+#include "services/common/time_util.h"
+#include "tests/testing/stack.h"
+
+namespace rapport {
+namespace {
+
+namespace ppb = ::rapport::profiles::v1;
+namespace ipb = ::rapport::interactions::v1;
+namespace rpb = ::rapport::recommendations::v1;
+using ::rapport::testing::Stack;
+using ::rapport::testing::WaitFor;
+
+constexpr int64_t kDayUs = int64_t{86400} * 1000000;
+
+class RecommendationsIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stack_.redis().Start().ok());
+    ASSERT_TRUE(stack_.Start("profiles").ok());
+    ASSERT_TRUE(stack_.Start("interactions").ok());
+    absl::Status s = stack_.Start("recommendations");
+    ASSERT_TRUE(s.ok()) << s;
+    profiles_ = ppb::ProfilesService::NewStub(
+        grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+    interactions_ = ipb::InteractionsService::NewStub(
+        grpc::CreateChannel(stack_.Addr("interactions"), grpc::InsecureChannelCredentials()));
+    reco_ = rpb::RecommendationsService::NewStub(
+        grpc::CreateChannel(stack_.Addr("recommendations"), grpc::InsecureChannelCredentials()));
+  }
+
+  std::string NewOrg() {
+    ppb::CreateOrgRequest req;
+    req.set_display_name("org");
+    ppb::CreateOrgResponse org;
+    EXPECT_TRUE(profiles_->CreateOrg(Stack::Call(Stack::Platform()).get(), req, &org).ok());
+    return org.org().id();
+  }
+
+  TenantContext NewUser(const std::string& org, const std::string& name) {
+    ppb::CreateUserRequest req;
+    req.set_display_name(name);
+    req.set_email(NewId() + "@example.test");
+    req.set_timezone("UTC");
+    ppb::User user;
+    grpc::Status s = profiles_->CreateUser(Stack::Call(Stack::Admin(org)).get(), req, &user);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return Stack::User(org, user.id());
+  }
+
+  std::string NewContact(const TenantContext& who, const std::string& name, const std::string& email,
+                         ppb::Visibility visibility, const std::string& company = "", const std::string& title = "",
+                         ppb::Tier tier = ppb::CLOSE) {
+    ppb::CreateContactRequest req;
+    req.mutable_contact()->set_display_name(name);
+    req.mutable_contact()->add_emails(email);
+    req.mutable_contact()->set_visibility(visibility);
+    req.mutable_contact()->set_company(company);
+    req.mutable_contact()->set_title(title);
+    req.mutable_contact()->set_tier(tier);
+    ppb::Contact c;
+    grpc::Status s = profiles_->CreateContact(Stack::Call(who).get(), req, &c);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return c.id();
+  }
+
+  void Log(const TenantContext& who, const std::string& contact, ipb::InteractionKind kind, ipb::Direction dir,
+           int days_ago) {
+    ipb::CreateInteractionRequest req;
+    req.mutable_interaction()->set_kind(kind);
+    req.mutable_interaction()->set_direction(dir);
+    req.mutable_interaction()->add_contact_ids(contact);
+    *req.mutable_interaction()->mutable_occurred_at() = ToTimestamp(NowMicros() - days_ago * kDayUs);
+    ipb::Interaction out;
+    grpc::Status s = interactions_->CreateInteraction(Stack::Call(who).get(), req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  }
+
+  std::vector<std::string> ReachOutIds(const TenantContext& who) {
+    rpb::ListReachOutsResponse resp;
+    grpc::Status s = reco_->ListReachOuts(Stack::Call(who).get(), rpb::ListReachOutsRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> ids;
+    for (const auto& i : resp.items()) ids.push_back(i.contact().id());
+    return ids;
+  }
+
+  grpc::Status Paths(const TenantContext& who, const std::string& target, const std::string& company,
+                     rpb::FindPathsResponse* out) {
+    rpb::FindPathsRequest req;
+    req.set_target_contact_id(target);
+    req.set_company(company);
+    return reco_->FindPaths(Stack::Call(who).get(), req, out);
+  }
+
+  static std::vector<std::vector<std::string>> Routes(const rpb::FindPathsResponse& r) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& p : r.paths()) {
+      std::vector<std::string> hops;
+      for (const auto& h : p.hops()) hops.push_back(h.display_name());
+      out.push_back(hops);
+    }
+    return out;
+  }
+
+  // Every answer for who, as comparable text (ids and routes, not the scores,
+  // which decay between two calls).
+  std::string Snapshot(const TenantContext& who, const std::string& company) {
+    std::string out;
+    rpb::ListReachOutsResponse ro;
+    EXPECT_TRUE(reco_->ListReachOuts(Stack::Call(who).get(), {}, &ro).ok());
+    for (const auto& i : ro.items()) absl::StrAppend(&out, "reach:", i.contact().id(), ";");
+    rpb::ListGiveBacksResponse gb;
+    EXPECT_TRUE(reco_->ListGiveBacks(Stack::Call(who).get(), {}, &gb).ok());
+    for (const auto& i : gb.items()) absl::StrAppend(&out, "give:", i.contact().id(), ":", i.suggested_act(), ";");
+    rpb::ListFollowUpsResponse fu;
+    EXPECT_TRUE(reco_->ListFollowUps(Stack::Call(who).get(), {}, &fu).ok());
+    for (const auto& i : fu.items()) absl::StrAppend(&out, "follow:", i.interaction_id(), ";");
+    rpb::ListIntroductionSuggestionsResponse in;
+    EXPECT_TRUE(reco_->ListIntroductionSuggestions(Stack::Call(who).get(), {}, &in).ok());
+    for (const auto& i : in.items()) absl::StrAppend(&out, "intro:", i.contact_a().id(), ">", i.contact_b().id(), ";");
+    rpb::NetworkHealth h;
+    EXPECT_TRUE(reco_->GetNetworkHealth(Stack::Call(who).get(), {}, &h).ok());
+    absl::StrAppend(&out, "health:", h.size(), "/", h.active_ties(), "/", h.decaying_ties(), "/", h.given(), "/",
+                    h.received(), "/", h.first_conversations(), ";");
+    rpb::FindPathsResponse paths;
+    EXPECT_TRUE(Paths(who, "", company, &paths).ok());
+    for (const auto& r : Routes(paths)) {
+      for (const auto& hop : r) absl::StrAppend(&out, hop, ">");
+      absl::StrAppend(&out, ";");
+    }
+    return out;
+  }
+
+  Stack stack_;
+  std::unique_ptr<ppb::ProfilesService::Stub> profiles_;
+  std::unique_ptr<ipb::InteractionsService::Stub> interactions_;
+  std::unique_ptr<rpb::RecommendationsService::Stub> reco_;
+};
+
+TEST_F(RecommendationsIntegrationTest, WritesShowWithinTwoSecondsAndOrgsStayApart) {
+  std::string org = NewOrg();
+  TenantContext alice = NewUser(org, "Alice");
+  TenantContext theo = NewUser(org, "Theo");
+  std::string ann = NewContact(alice, "Ann", "ann@x.test", ppb::ORG);
+  NewContact(theo, "Ann T", "ANN@x.test", ppb::ORG);
+  std::string carol = NewContact(theo, "Carol", "carol@acme.test", ppb::ORG, "Acme", "Hiring Manager");
+  std::string secret = NewContact(theo, "Dave", "dave@acme.test", ppb::PRIVATE, "Acme", "Hiring Manager");
+  std::string other_org = NewOrg();
+  TenantContext zed = NewUser(other_org, "Zed");
+  std::string zed_carol = NewContact(zed, "Carol Z", "carol@acme.test", ppb::ORG, "Acme", "Hiring Manager");
+
+  // Freshness: a meeting 60 days ago makes the CLOSE (30-day) Ann overdue.
+  auto written = std::chrono::steady_clock::now();
+  Log(alice, ann, ipb::MEETING, ipb::MUTUAL, 60);
+  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(alice) == std::vector<std::string>{ann}; },
+                      std::chrono::milliseconds(2000)))
+      << "the meeting did not show within 2 s";
+  auto fresh_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - written).count();
+  std::cout << "reach-out visible " << fresh_ms << " ms after the write\n";
+  // A later interaction resets the due date: Ann leaves the list, as fast.
+  Log(alice, ann, ipb::CALL, ipb::GAVE, 1);
+  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(alice).empty(); }, std::chrono::milliseconds(2000)));
+
+  // Warm paths across the org; Theo's private Dave is not a target.
+  rpb::FindPathsResponse paths;
+  ASSERT_TRUE(WaitFor([&] { return Paths(alice, "", "acme", &paths).ok() && paths.paths_size() == 2; },
+                      std::chrono::milliseconds(2000)));
+  // Theo never met Ann T or Carol (the 0.05 floor each): the teammate tie
+  // (0.5 x 0.05) beats going through Ann (~0.3 x 1.1 x 0.05 x 0.05).
+  EXPECT_EQ(Routes(paths), (std::vector<std::vector<std::string>>{{"Alice", "Theo", "Carol"},
+                                                                  {"Alice", "Ann", "Theo", "Carol"}}));
+  EXPECT_FALSE(paths.paths(0).ask().empty());
+
+  // Another org: its identical email never connects, its ids are NOT_FOUND.
+  rpb::FindPathsResponse zed_paths;
+  ASSERT_TRUE(Paths(zed, "", "Acme", &zed_paths).ok());
+  EXPECT_EQ(Routes(zed_paths), (std::vector<std::vector<std::string>>{{"Zed", "Carol Z"}}));
+  EXPECT_EQ(Paths(zed, carol, "", &zed_paths).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Paths(alice, zed_carol, "", &zed_paths).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::Status private_one = Paths(alice, secret, "", &zed_paths);
+  grpc::Status missing = Paths(alice, "01missingcontactid", "", &zed_paths);
+  EXPECT_EQ(private_one.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(private_one.error_message(), missing.error_message());
+
+  // Without a user, or with a bad query: refused.
+  rpb::ListReachOutsResponse ro;
+  EXPECT_EQ(reco_->ListReachOuts(Stack::Call(Stack::Admin(org)).get(), {}, &ro).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  rpb::FindPathsRequest bad;
+  bad.set_company("Acme");
+  bad.set_max_hops(4);
+  grpc::Status refused = reco_->FindPaths(Stack::Call(alice).get(), bad, &zed_paths);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "maxHops: must be between 1 and 3");
+}
+
+TEST_F(RecommendationsIntegrationTest, ResultsAreCachedInRedisAndInvalidatedByTheUsersEvents) {
+  std::string org = NewOrg();
+  TenantContext alice = NewUser(org, "Alice");
+  std::string ann = NewContact(alice, "Ann", "ann@x.test", ppb::ORG);
+  Log(alice, ann, ipb::MEETING, ipb::MUTUAL, 60);
+  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(alice).size() == 1; }, std::chrono::milliseconds(2000)));
+  redis::Client redis({.addr = stack_.redis().addr()});
+  auto keys = redis.Command({"KEYS", org + ":recommendations:r:" + alice.user_id + ":ListReachOuts:*"});
+  ASSERT_TRUE(keys.ok());
+  EXPECT_GE(keys->elements.size(), 1u);
+  // The user's next event bumps the generation: the cached answer is not served.
+  auto gen = [&] {
+    auto r = redis.Command({"GET", org + ":recommendations:gen:" + alice.user_id});
+    return r.ok() ? r->str : "";
+  };
+  std::string before = gen();
+  Log(alice, ann, ipb::CALL, ipb::GAVE, 1);
+  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(alice).empty(); }, std::chrono::milliseconds(2000)));
+  EXPECT_NE(gen(), before);
+
+  // Redis down: answers are computed, not refused.
+  stack_.redis().Kill9();
+  EXPECT_TRUE(ReachOutIds(alice).empty());
+  rpb::NetworkHealth h;
+  ASSERT_TRUE(reco_->GetNetworkHealth(Stack::Call(alice).get(), {}, &h).ok());
+  EXPECT_EQ(h.size(), 1);
+}
+
+TEST_F(RecommendationsIntegrationTest, RestartBackfillsTheSameAnswersAndWhatChangedMeanwhile) {
+  std::string org = NewOrg();
+  TenantContext alice = NewUser(org, "Alice");
+  TenantContext theo = NewUser(org, "Theo");
+  std::string ann = NewContact(alice, "Ann", "ann@x.test", ppb::ORG);
+  std::string bob = NewContact(alice, "Bob", "bob@x.test", ppb::PRIVATE);
+  NewContact(theo, "Ann T", "ann@x.test", ppb::ORG);
+  NewContact(theo, "Carol", "carol@acme.test", ppb::ORG, "Acme", "CTO");
+  Log(alice, ann, ipb::MEETING, ipb::MUTUAL, 60);
+  Log(alice, bob, ipb::INTRODUCTION, ipb::RECEIVED, 50);
+  std::string before;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        before = Snapshot(alice, "Acme");
+        return before.find("give:" + bob) != std::string::npos && before.find("reach:" + ann) != std::string::npos &&
+               before.find("Alice>Ann>Theo>Carol>") != std::string::npos;
+      },
+      std::chrono::milliseconds(5000)))
+      << before;
+
+  // kill -9 and restart with the result cache off, so that answers come
+  // from the rebuilt model; then change things while it is down.
+  stack_.Kill9("recommendations");
+  absl::Status restarted = stack_.Start("recommendations", {{"RAPPORT_RECOMMENDATIONS_CACHE", "false"}});
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  EXPECT_EQ(Snapshot(alice, "Acme"), before);
+
+  stack_.Kill9("recommendations");
+  std::string cy = NewContact(alice, "Cy", "cy@x.test", ppb::PRIVATE, "", "", ppb::INNER);
+  Log(alice, cy, ipb::CALL, ipb::MUTUAL, 30);
+  restarted = stack_.Start("recommendations", {{"RAPPORT_RECOMMENDATIONS_CACHE", "false"}});
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  // Serving means backfilled: no waiting for the change made while it was down.
+  std::vector<std::string> ids = ReachOutIds(alice);
+  // Bob (owed an introduction: x1.5) 2.88, Cy (INNER, 16 days late) 2.52, Ann 1.38.
+  EXPECT_EQ(ids, (std::vector<std::string>{bob, cy, ann}));
+}
+
+TEST_F(RecommendationsIntegrationTest, ExportsArePlatformOnlyKeysetPagedAndWithoutNotes) {
+  std::string org1 = NewOrg(), org2 = NewOrg();
+  TenantContext a = NewUser(org1, "A");
+  TenantContext b = NewUser(org2, "B");
+  ppb::CreateContactRequest req;
+  req.mutable_contact()->set_display_name("Noted");
+  req.mutable_contact()->set_notes("private notes");
+  ppb::Contact noted;
+  ASSERT_TRUE(profiles_->CreateContact(Stack::Call(a).get(), req, &noted).ok());
+  std::string other = NewContact(b, "Other", "o@x.test", ppb::PRIVATE);
+  Log(a, noted.id(), ipb::MEETING, ipb::MUTUAL, 3);
+
+  auto exports = backfill::v1::ProfilesBackfill::NewStub(
+      grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+  backfill::v1::ExportRequest page;
+  page.set_page_size(1);
+  backfill::v1::ExportResponse resp;
+  // Users, admins and unsigned callers are refused.
+  EXPECT_EQ(exports->ExportContacts(Stack::Call(a).get(), page, &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(exports->ExportContacts(Stack::Call(Stack::Admin(org1)).get(), page, &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext unsigned_ctx;
+  EXPECT_EQ(exports->ExportContacts(&unsigned_ctx, page, &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // The platform pages through every org, one row a page.
+  std::vector<std::string> ids;
+  do {
+    resp.Clear();
+    grpc::Status s = exports->ExportContacts(Stack::Call(Stack::Platform()).get(), page, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_LE(resp.events_size(), 1);
+    for (const auto& e : resp.events()) {
+      ids.push_back(e.contact().contact().id());
+      EXPECT_EQ(e.type(), "contact.created");
+      EXPECT_TRUE(e.contact().contact().notes().empty());
+      EXPECT_EQ(e.org_id(), e.contact().contact().id() == other ? org2 : org1);
+    }
+    page.set_page_token(resp.next_page_token());
+  } while (!resp.next_page_token().empty());
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> want = {noted.id(), other};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ids, want);
+  page.set_page_token("garbage");
+  EXPECT_EQ(exports->ExportContacts(Stack::Call(Stack::Platform()).get(), page, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto ledger = backfill::v1::InteractionsBackfill::NewStub(
+      grpc::CreateChannel(stack_.Addr("interactions"), grpc::InsecureChannelCredentials()));
+  backfill::v1::ExportRequest all;
+  ASSERT_TRUE(ledger->ExportInteractions(Stack::Call(Stack::Platform()).get(), all, &resp).ok());
+  ASSERT_EQ(resp.events_size(), 1);
+  EXPECT_EQ(resp.events(0).user_id(), a.user_id);
+  ASSERT_TRUE(ledger->ExportLedger(Stack::Call(Stack::Platform()).get(), all, &resp).ok());
+  ASSERT_EQ(resp.events_size(), 1);
+  EXPECT_EQ(resp.events(0).ledger().contact_id(), noted.id());
+  EXPECT_GT(resp.events(0).ledger().strength(), 0);
+}
+
+TEST_F(RecommendationsIntegrationTest, GatewayServesTheRoutes) {
+  absl::Status s = stack_.StartGateway();
+  ASSERT_TRUE(s.ok()) << s;
+  std::string org = NewOrg();
+  TenantContext alice = NewUser(org, "Alice");
+  std::string ann = NewContact(alice, "Ann", "ann@x.test", ppb::ORG, "Acme", "CTO");
+  Log(alice, ann, ipb::MEETING, ipb::MUTUAL, 60);
+  std::string jwt = gateway::SignJwtHs256(
+      absl::StrCat(R"({"sub":")", alice.user_id, R"(","org":")", org, R"(","iss":"rapport","aud":"rapport","exp":)",
+                   absl::ToUnixSeconds(absl::Now()) + 300, "}"),
+      testing::kTestJwtSecret);
+  const std::string url = stack_.GatewayUrl();
+  const std::vector<std::string> auth = {"Authorization: Bearer " + jwt};
+  HttpResponse r;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        r = HttpCall("GET", url + "/v1/recommendations/reachOuts", auth);
+        return r.status == 200 && r.body.find(ann) != std::string::npos;
+      },
+      std::chrono::milliseconds(2000)))
+      << r.status << " " << r.body;
+  EXPECT_NE(r.body.find("\"overdueDays\":30"), std::string::npos) << r.body;
+  for (const char* path : {"/v1/recommendations/giveBacks", "/v1/recommendations/followUps",
+                           "/v1/recommendations/introductions", "/v1/recommendations/groups", "/v1/network/health",
+                           "/v1/paths?company=acme&maxHops=2"}) {
+    r = HttpCall("GET", url + path, auth);
+    EXPECT_EQ(r.status, 200) << path << " " << r.body;
+  }
+  r = HttpCall("GET", url + "/v1/paths?company=acme", auth);
+  EXPECT_NE(r.body.find("\"kind\":\"YOU\""), std::string::npos) << r.body;
+  r = HttpCall("GET", url + "/v1/paths?company=acme&maxHops=4", auth);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("maxHops"), std::string::npos) << r.body;
+  r = HttpCall("GET", url + "/v1/paths?targetContactId=01nosuchcontact", auth);
+  EXPECT_EQ(r.status, 404) << r.body;
+  r = HttpCall("GET", url + "/v1/recommendations/reachOuts");
+  EXPECT_EQ(r.status, 401) << r.body;
+}
+
+}  // namespace
+}  // namespace rapport
