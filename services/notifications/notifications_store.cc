@@ -241,7 +241,8 @@ std::string ToJson(const google::protobuf::Message& m) {
 
 // Queues a delivery of the event to each of the user's webhooks whose filter takes its type.
 absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std::string& type,
-                                 const std::string& event_id, const std::string& data_json, int64_t now_us) {
+                                 const std::string& event_id, const std::function<std::string()>& data_json,
+                                 int64_t now_us) {
   auto hooks = conn.Prepare("SELECT webhook_id, data FROM webhooks WHERE org_id = ? AND user_id = ?");
   hooks.Bind(1, owner.org).Bind(2, owner.user);
   std::vector<std::string> targets;
@@ -267,7 +268,9 @@ absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std
   body += ",\"userId\":";
   log::AppendJsonString(&body, owner.user);
   body += ",\"data\":";
-  body += data_json.empty() ? "{}" : data_json;
+  // Built only when someone listens: JSON printing is costly at timer rates.
+  std::string data = data_json();
+  body += data.empty() ? "{}" : data;
   body += "}";
   for (const std::string& webhook_id : targets) {
     pb::Delivery d;
@@ -315,7 +318,7 @@ absl::StatusOr<bool> AddNotification(Connection& conn, const Owner& owner, pb::N
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, n.id()).Bind(4, seq).Bind(5, static_cast<int>(n.state()))
       .Bind(6, dedupe_key).BindBlob(7, n.SerializeAsString());
   RETURN_IF_ERROR(st.Run());
-  RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "notification.created", n.id(), ToJson(n), now_us));
+  RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "notification.created", n.id(), [&n] { return ToJson(n); }, now_us));
   return true;
 }
 
@@ -417,8 +420,10 @@ absl::Status StepRun(Connection& conn, const Owner& owner, const pb::Workflow& w
       auto mark = conn.Prepare("INSERT INTO fired_timers (org_id, dedupe_key, fired_us) VALUES (?, ?, ?)");
       mark.Bind(1, owner.org).Bind(2, key).Bind(3, now_us);
       RETURN_IF_ERROR(mark.Run());
-      std::string data = "{\"workflow\":" + ToJson(workflow) + ",\"run\":" + ToJson(run) +
-                         (contact.has_value() ? ",\"contact\":" + ToJson(*contact) : std::string()) + "}";
+      auto data = [&] {
+        return "{\"workflow\":" + ToJson(workflow) + ",\"run\":" + ToJson(run) +
+               (contact.has_value() ? ",\"contact\":" + ToJson(*contact) : std::string()) + "}";
+      };
       RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, e.event_type, key, data, now_us));
     }
   }
@@ -1205,24 +1210,52 @@ absl::Status RunTimer(Connection& conn, const TimerRow& t, absl::Time now) {
 
 }  // namespace
 
+namespace {
+
+// Effects, dedupe record and removal of one claimed timer, on conn's transaction.
+absl::Status FireOne(Connection& conn, const TimerRow& timer, const std::string& owner, absl::Time now) {
+  auto mine = conn.Prepare("SELECT lease_owner FROM timers WHERE org_id = ? AND timer_id = ?");
+  mine.Bind(1, timer.org).Bind(2, timer.id);
+  ASSIGN_OR_RETURN(bool row, mine.Step());
+  if (!row || mine.ColumnText(0) != owner) return absl::OkStatus();  // cancelled, or another replica's now
+  auto del = conn.Prepare("DELETE FROM timers WHERE org_id = ? AND timer_id = ?");
+  del.Bind(1, timer.org).Bind(2, timer.id);
+  RETURN_IF_ERROR(del.Run());
+  auto mark = conn.Prepare("INSERT OR IGNORE INTO fired_timers (org_id, dedupe_key, fired_us) VALUES (?, ?, ?)");
+  mark.Bind(1, timer.org).Bind(2, timer.dedupe_key).Bind(3, ToMicros(now));
+  RETURN_IF_ERROR(mark.Run());
+  if (conn.Changes() == 0) return absl::OkStatus();  // fired before: no second effect
+  return RunTimer(conn, timer, now);
+}
+
+}  // namespace
+
 void SqliteNotificationsStore::FireTimer(const TimerRow& timer, const std::string& owner, absl::Time now,
                                          DoneStatus done) {
+  db_->WriteAsync([timer, owner, now](Connection& conn) { return FireOne(conn, timer, owner, now); },
+                  std::move(done));
+}
+
+void SqliteNotificationsStore::FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,
+                                          std::function<void(std::vector<absl::Status>)> done) {
+  auto results = std::make_shared<std::vector<absl::Status>>(timers.size());
   db_->WriteAsync(
-      [timer, owner, now](Connection& conn) -> absl::Status {
-        auto mine = conn.Prepare("SELECT lease_owner FROM timers WHERE org_id = ? AND timer_id = ?");
-        mine.Bind(1, timer.org).Bind(2, timer.id);
-        ASSIGN_OR_RETURN(bool row, mine.Step());
-        if (!row || mine.ColumnText(0) != owner) return absl::OkStatus();  // cancelled, or another replica's now
-        auto del = conn.Prepare("DELETE FROM timers WHERE org_id = ? AND timer_id = ?");
-        del.Bind(1, timer.org).Bind(2, timer.id);
-        RETURN_IF_ERROR(del.Run());
-        auto mark = conn.Prepare("INSERT OR IGNORE INTO fired_timers (org_id, dedupe_key, fired_us) VALUES (?, ?, ?)");
-        mark.Bind(1, timer.org).Bind(2, timer.dedupe_key).Bind(3, ToMicros(now));
-        RETURN_IF_ERROR(mark.Run());
-        if (conn.Changes() == 0) return absl::OkStatus();  // fired before: no second effect
-        return RunTimer(conn, timer, now);
+      [timers = std::move(timers), owner, now, results](Connection& conn) -> absl::Status {
+        for (size_t i = 0; i < timers.size(); ++i) {
+          RETURN_IF_ERROR(conn.Exec("SAVEPOINT timer"));
+          absl::Status s = FireOne(conn, timers[i], owner, now);
+          if (!s.ok()) RETURN_IF_ERROR(conn.Exec("ROLLBACK TO timer"));
+          RETURN_IF_ERROR(conn.Exec("RELEASE timer"));
+          (*results)[i] = s;
+        }
+        return absl::OkStatus();
       },
-      std::move(done));
+      [results, done = std::move(done)](absl::Status committed) {
+        if (!committed.ok()) {
+          for (absl::Status& s : *results) s = committed;
+        }
+        done(std::move(*results));
+      });
 }
 
 absl::StatusOr<PendingDelivery> SqliteNotificationsStore::LoadDelivery(const TimerRow& timer) {

@@ -194,6 +194,12 @@ class SqliteNotificationsStore : public NotificationsStore {
   // transaction. A timer no longer leased by owner, or already fired, is
   // dropped without effects.
   void FireTimer(const TimerRow& timer, const std::string& owner, absl::Time now, DoneStatus done);
+  // FireTimer for a whole claimed batch in one transaction (one commit), each
+  // timer inside its own savepoint: a failing timer is rolled back alone and
+  // keeps its lease (it is retried when the lease expires). done gets one
+  // status per timer, after the commit.
+  void FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,
+                  std::function<void(std::vector<absl::Status>)> done);
   // The delivery a claimed delivery timer points at; NOT_FOUND when it (or
   // its webhook) is gone.
   absl::StatusOr<PendingDelivery> LoadDelivery(const TimerRow& timer);
