@@ -313,6 +313,54 @@ TEST_F(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
   EXPECT_EQ(Inbox(alice).size(), 4u);
 }
 
+TEST_F(StoreTest, GiveBackPromptWhenTheBalanceTipsAndADigestOfOverdueContacts) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "Asia/Tokyo");
+  ppb::Contact fay;
+  fay.set_id("fay");
+  fay.set_display_name("Fay");
+  fay.add_seeking("a referral");
+  ContactEvent(alice, fay);
+  auto ledger = [&](double balance, absl::Time next_due) {
+    events::v1::Event e;
+    e.set_type("ledger.changed");
+    e.set_org_id(alice.org);
+    e.set_user_id(alice.user);
+    e.mutable_ledger()->set_contact_id("fay");
+    e.mutable_ledger()->set_balance(balance);
+    *e.mutable_ledger()->mutable_next_due_time() = ToTimestamp(ToMicros(next_due));
+    Apply(e);
+  };
+  ledger(-2, Now() + absl::Hours(24 * 30));
+  EXPECT_TRUE(Inbox(alice).empty());  // not past the threshold (3) yet
+  ledger(-4, Now() + absl::Hours(24 * 30));
+  std::vector<pb::Notification> inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].title(), "Time to give back to Fay");
+  EXPECT_NE(inbox[0].body().find("balance -4.0"), std::string::npos) << inbox[0].body();
+  EXPECT_NE(inbox[0].body().find("a referral"), std::string::npos) << inbox[0].body();
+  ledger(-5, Now() + absl::Hours(24 * 30));  // still below: no new prompt
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+
+  // Overdue since yesterday: the next digest, 08:00 in Tokyo (23:00 UTC), lists Fay.
+  ledger(-5, Now() - absl::Hours(24));
+  auto sched = NewScheduler("r1");
+  SetNow(Utc(2026, 3, 27, 22, 59));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+  SetNow(Utc(2026, 3, 27, 23, 0));
+  Drain(*sched);
+  inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 2u);
+  EXPECT_EQ(inbox[0].kind(), "digest");
+  EXPECT_EQ(inbox[0].title(), "1 contacts are due for a catch-up");
+  EXPECT_EQ(inbox[0].body(), "Fay");
+  // And again the next morning, once.
+  SetNow(Utc(2026, 3, 28, 23, 0));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 3u);
+}
+
 TEST_F(StoreTest, DisabledBuiltinsStartNothing) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "UTC");
