@@ -24,6 +24,7 @@
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/crypto.h"
+#include "services/common/http_client.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
 #include "tests/testing/harness.h"
@@ -763,6 +764,11 @@ TEST_F(NotificationsIntegrationTest, ServerSentEventsThroughTheGatewayResumeWith
   ASSERT_TRUE(resumed.Next(&e, std::chrono::seconds(5)));
   EXPECT_NE(e.data.find("\"third\""), std::string::npos) << e.data;
   EXPECT_GT(std::stoll(e.id), std::stoll(first_id));
+
+  // The OpenAPI document says what the route answers.
+  HttpResponse doc = HttpCall("GET", stack_.GatewayUrl() + "/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_NE(doc.body.find(R"("content":{"text/event-stream")"), std::string::npos);
 
   // Refusals are ordinary problems, not streams.
   SseClient bad;
