@@ -781,5 +781,80 @@ TEST_F(NotificationsIntegrationTest, ServerSentEventsThroughTheGatewayResumeWith
   EXPECT_NE(anonymous.head().find("HTTP/1.1 401"), std::string::npos) << anonymous.head();
 }
 
+TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGateway) {
+  ASSERT_TRUE(stack_.StartGateway({{"RAPPORT_RATE_LIMIT_PER_MINUTE", "100000"}, {"RAPPORT_RATE_LIMIT_BURST", "10000"}}).ok());
+  TenantContext alice = NewUser("acme");
+  std::string bob = NewContact(alice, "Bob");
+  std::string token = gateway::SignJwtHs256(
+      absl::StrCat(R"({"sub":")", alice.user_id, R"(","org":")", alice.org_id,
+                   R"(","iss":"rapport","aud":"rapport","exp":)", absl::ToUnixSeconds(absl::Now()) + 300, "}"),
+      testing::kTestJwtSecret);
+  const std::vector<std::string> headers = {"Authorization: Bearer " + token, "Content-Type: application/json"};
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    HttpResponse r = HttpCall(method, stack_.GatewayUrl() + path, headers, body);
+    EXPECT_EQ(r.status, 200) << method << " " << path << ": " << r.body;
+    return r;
+  };
+  auto field = [](const HttpResponse& r, const std::string& name) {
+    std::string key = "\"" + name + "\":\"";
+    size_t at = r.body.find(key);
+    if (at == std::string::npos) return std::string();
+    at += key.size();
+    return r.body.substr(at, r.body.find('"', at) - at);
+  };
+
+  std::string due = absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(1), absl::UTCTimeZone());
+  HttpResponse reminder = call("POST", "/v1/reminders",
+                               absl::StrCat(R"({"contactId":")", bob, R"(","dueTime":")", due, R"(","note":"coffee"})"));
+  std::string reminder_id = field(reminder, "id");
+  ASSERT_FALSE(reminder_id.empty()) << reminder.body;
+  EXPECT_NE(call("GET", "/v1/reminders").body.find(reminder_id), std::string::npos);
+  ASSERT_TRUE(WaitFor([&] { return call("GET", "/v1/notifications?state=UNREAD").body.find("coffee") != std::string::npos; },
+                      std::chrono::seconds(10)));
+  std::string notification = field(call("GET", "/v1/notifications?state=UNREAD&pageSize=1"), "id");
+  EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":read", "{}"), "state"), "READ");
+  std::string later = absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
+  EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":snooze", R"({"until":")" + later + R"("})"), "state"),
+            "SNOOZED");
+  EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":dismiss", "{}"), "state"), "DISMISSED");
+  EXPECT_EQ(call("GET", "/v1/notifications?state=ALL").body, "{}");
+  call("DELETE", "/v1/reminders/" + reminder_id);
+
+  HttpResponse created = call("POST", "/v1/workflows", R"({"displayName":"Nudge","trigger":{"kind":"MANUAL"},
+      "filter":{"tiers":["INNER","NETWORK"]},
+      "steps":[{"kind":"NOTIFY","title":"Nudge {{contact.displayName}}"}]})");
+  std::string workflow = field(created, "id");
+  ASSERT_FALSE(workflow.empty()) << created.body;
+  EXPECT_NE(created.body.find(R"("enabled":true)"), std::string::npos) << created.body;
+  EXPECT_NE(call("GET", "/v1/workflows").body.find(workflow), std::string::npos);
+  EXPECT_EQ(field(call("GET", "/v1/workflows/" + workflow), "displayName"), "Nudge");
+  HttpResponse patched = call("PATCH", "/v1/workflows/" + workflow, R"({"displayName":"Nudge more"})");
+  EXPECT_EQ(field(patched, "displayName"), "Nudge more");
+  EXPECT_NE(patched.body.find(R"("enabled":true)"), std::string::npos) << patched.body;  // untouched by the patch
+  HttpResponse run = call("POST", "/v1/workflows/" + workflow + ":run", R"({"contactId":")" + bob + R"("})");
+  EXPECT_EQ(field(run, "state"), "COMPLETED") << run.body;
+  EXPECT_NE(call("GET", "/v1/workflows/" + workflow + "/runs").body.find(field(run, "id")), std::string::npos);
+  EXPECT_NE(call("GET", "/v1/notifications").body.find("Nudge Bob"), std::string::npos);
+  call("DELETE", "/v1/workflows/" + workflow);
+  EXPECT_EQ(HttpCall("GET", stack_.GatewayUrl() + "/v1/workflows/" + workflow, headers).status, 404);
+
+  HttpReceiver receiver;
+  ASSERT_TRUE(receiver.Start().ok());
+  HttpResponse hook = call("POST", "/v1/webhooks",
+                           R"({"url":")" + receiver.Url("/in") + R"(","eventTypes":["notification.created"]})");
+  std::string webhook = field(hook, "id");
+  EXPECT_EQ(field(hook, "secret").substr(0, 6), "whsec_");
+  EXPECT_EQ(call("GET", "/v1/webhooks").body.find("whsec_"), std::string::npos);  // the secret is shown once
+  EXPECT_NE(call("GET", "/v1/webhooks").body.find(webhook), std::string::npos);
+  EXPECT_EQ(call("GET", "/v1/webhooks/" + webhook + "/deliveries").body, "{}");
+  call("DELETE", "/v1/webhooks/" + webhook);
+
+  // Bad input is a 400 naming the field; another user's id a 404.
+  HttpResponse bad = HttpCall("POST", stack_.GatewayUrl() + "/v1/reminders", headers, R"({"note":"x"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find(R"("field":"reminder.dueTime")"), std::string::npos) << bad.body;
+  EXPECT_EQ(HttpCall("POST", stack_.GatewayUrl() + "/v1/notifications/" + NewId() + ":read", headers, "{}").status, 404);
+}
+
 }  // namespace
 }  // namespace rapport
