@@ -821,15 +821,15 @@ void SqliteNotificationsStore::ChangeNotification(const Owner& owner, const std:
 
 void SqliteNotificationsStore::CreateReminder(const Owner& owner, const pb::Reminder& reminder,
                                               const IdempotencyScope& idem, const google::protobuf::Message& request,
-                                              Done<pb::Reminder> done) {
+                                              bool contact_verified, Done<pb::Reminder> done) {
   auto req = CopyMessage(request);
   WriteWithResult<pb::Reminder>(
       *db_,
       [=](Connection& conn) -> absl::StatusOr<pb::Reminder> {
         return IdempotentCreate<pb::Reminder>(conn, idem, *req, [&]() -> absl::StatusOr<pb::Reminder> {
-          if (!reminder.contact_id().empty()) {
+          if (!reminder.contact_id().empty() && !contact_verified) {
             ASSIGN_OR_RETURN(std::optional<ppb::Contact> c, ReadContact(conn, owner, reminder.contact_id()));
-            if (!c.has_value()) return absl::InvalidArgumentError("reminder.contactId: no such contact");
+            if (!c.has_value()) return absl::InvalidArgumentError(kNoSuchReminderContact);
           }
           auto st = conn.Prepare("INSERT INTO reminders (org_id, user_id, reminder_id, data) VALUES (?, ?, ?, ?)");
           st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, reminder.id()).BindBlob(4, reminder.SerializeAsString());

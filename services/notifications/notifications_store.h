@@ -66,6 +66,8 @@ struct TimerRow {
 
 enum class InboxAction { kRead, kDismiss, kSnooze };
 
+inline constexpr char kNoSuchReminderContact[] = "reminder.contactId: no such contact";
+
 // What a delivery attempt needs, read after its timer was claimed.
 struct PendingDelivery {
   std::string url;
@@ -102,10 +104,12 @@ class NotificationsStore {
   virtual void ChangeNotification(const Owner& owner, const std::string& id, InboxAction action, int64_t until_us,
                                   Done<pb::Notification> done) = 0;
 
-  // Reminders: creating one schedules its timer. INVALID_ARGUMENT when
-  // contact_id is set but is not one of the user's (known) contacts.
+  // Reminders: creating one schedules its timer. Unless contact_verified,
+  // kNoSuchReminderContact (INVALID_ARGUMENT) when contact_id is set but is
+  // not one of the user's contacts in the projection.
   virtual void CreateReminder(const Owner& owner, const pb::Reminder& reminder, const IdempotencyScope& idem,
-                              const google::protobuf::Message& request, Done<pb::Reminder> done) = 0;
+                              const google::protobuf::Message& request, bool contact_verified,
+                              Done<pb::Reminder> done) = 0;
   virtual absl::StatusOr<std::vector<pb::Reminder>> ListReminders(const Owner& owner, const std::string& after_id,
                                                                  int limit) = 0;
   virtual void DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done) = 0;
@@ -154,7 +158,8 @@ class SqliteNotificationsStore : public NotificationsStore {
   void ChangeNotification(const Owner& owner, const std::string& id, InboxAction action, int64_t until_us,
                           Done<pb::Notification> done) override;
   void CreateReminder(const Owner& owner, const pb::Reminder& reminder, const IdempotencyScope& idem,
-                      const google::protobuf::Message& request, Done<pb::Reminder> done) override;
+                      const google::protobuf::Message& request, bool contact_verified,
+                      Done<pb::Reminder> done) override;
   absl::StatusOr<std::vector<pb::Reminder>> ListReminders(const Owner& owner, const std::string& after_id,
                                                          int limit) override;
   void DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done) override;

@@ -134,7 +134,7 @@ TEST_F(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
   *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + absl::Seconds(10)));
   pb::CreateReminderRequest req;
   ASSERT_TRUE(Await<pb::Reminder>([&](Done<pb::Reminder> d) {
-                store_->CreateReminder(alice, r, IdempotencyScope{}, req, d);
+                store_->CreateReminder(alice, r, IdempotencyScope{}, req, false, d);
               }).ok());
   auto sched = NewScheduler("r1");
   SetNow(Now() + absl::Seconds(9));
