@@ -436,11 +436,13 @@ absl::Status StepRun(Connection& conn, const Owner& owner, const pb::Workflow& w
   return absl::OkStatus();
 }
 
-// Starts a run of workflow unless trigger_key already started one.
+// Starts a run of workflow unless trigger_key already started one. The run
+// began at `started` (the triggering event's time; stop_if and the first
+// wait count from it), is stepped at now.
 absl::StatusOr<std::optional<pb::WorkflowRun>> StartRun(Connection& conn, const Owner& owner,
                                                         const pb::Workflow& workflow, const std::string& contact_id,
                                                         const std::string& trigger_key, const std::string& trigger,
-                                                        absl::Time now) {
+                                                        absl::Time now, std::optional<absl::Time> started = std::nullopt) {
   auto seen = conn.Prepare("SELECT 1 FROM runs WHERE org_id = ? AND workflow_id = ? AND trigger_key = ?");
   seen.Bind(1, owner.org).Bind(2, workflow.id()).Bind(3, trigger_key);
   ASSIGN_OR_RETURN(bool dup, seen.Step());
@@ -451,7 +453,7 @@ absl::StatusOr<std::optional<pb::WorkflowRun>> StartRun(Connection& conn, const 
   run.set_contact_id(contact_id);
   run.set_state(pb::RUNNING);
   run.set_trigger(trigger);
-  *run.mutable_start_time() = ToTimestamp(ToMicros(now));
+  *run.mutable_start_time() = ToTimestamp(ToMicros(started.has_value() ? std::min(*started, now) : now));
   *run.mutable_update_time() = ToTimestamp(ToMicros(now));
   RETURN_IF_ERROR(SaveRun(conn, owner, run, trigger_key, true));
   RETURN_IF_ERROR(StepRun(conn, owner, workflow, run, now));
@@ -587,6 +589,12 @@ absl::StatusOr<std::vector<std::pair<int64_t, pb::Notification>>> SeqRows(sqlite
 
 // --- Events ---
 
+// When the event happened (its producer's clock), never after now.
+absl::Time EventTime(const events::v1::Event& e, absl::Time now) {
+  if (!e.has_time()) return now;
+  return std::min(now, FromMicros(TimestampToMicros(e.time())));
+}
+
 absl::Status ApplyUser(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
   std::string zone = e.user().has_profile() && !e.user().profile().timezone().empty() ? e.user().profile().timezone()
                                                                                       : e.user().user().timezone();
@@ -635,7 +643,7 @@ absl::Status ApplyContact(Connection& conn, const Owner& owner, const events::v1
     if (e.type() == "contact.created" && w.enabled() && w.trigger().kind() == pb::CONTACT_CREATED &&
         MatchesFilter(w.filter(), &c)) {
       RETURN_IF_ERROR(StartRun(conn, owner, w, c.id(), absl::StrCat("event:", e.id()),
-                               absl::StrCat("contact ", c.id(), " created"), now)
+                               absl::StrCat("contact ", c.id(), " created"), now, EventTime(e, now))
                           .status());
     }
   }
@@ -679,7 +687,7 @@ absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events
       if (t.first_interaction_only() && earlier > 0) continue;
       if (!MatchesFilter(w.filter(), contact.has_value() ? &*contact : nullptr)) continue;
       RETURN_IF_ERROR(StartRun(conn, owner, w, contact_id, absl::StrCat("interaction:", i.id(), ":", contact_id),
-                               absl::StrCat("interaction ", i.id()), now)
+                               absl::StrCat("interaction ", i.id()), now, EventTime(e, now))
                           .status());
     }
   }
@@ -710,7 +718,7 @@ absl::Status ApplyLedger(Connection& conn, const Owner& owner, const events::v1:
       // Tipping: from above the threshold to at or below it (you owe them).
       if (before > -threshold && l.balance() <= -threshold) {
         RETURN_IF_ERROR(StartRun(conn, owner, w, l.contact_id(), absl::StrCat("event:", e.id()),
-                                 absl::StrFormat("balance %.1f", l.balance()), now)
+                                 absl::StrFormat("balance %.1f", l.balance()), now, EventTime(e, now))
                             .status());
       }
     }

@@ -63,7 +63,7 @@ class StoreTest : public ::testing::Test {
 
   void Apply(events::v1::Event e) {
     if (e.id().empty()) e.set_id(NewId());
-    *e.mutable_time() = ToTimestamp(now_.load());
+    if (!e.has_time()) *e.mutable_time() = ToTimestamp(now_.load());
     absl::Status s = store_->db().Write([&](sqlite::Connection& c) { return store_->ApplyEvent(c, e); });
     ASSERT_TRUE(s.ok()) << s;
   }
@@ -268,6 +268,44 @@ TEST_F(StoreTest, FollowUpStopsWhenTheContactReplied) {
   EXPECT_EQ(by_contact["carol"].state(), pb::STOPPED);
   EXPECT_NE(by_contact["carol"].reason().find("interaction"), std::string::npos);
   EXPECT_EQ(by_contact["dave"].state(), pb::COMPLETED);
+}
+
+TEST_F(StoreTest, ARunBeginsWhenItsEventHappenedNotWhenItWasProcessed) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  ppb::Contact gus;
+  gus.set_id("gus");
+  gus.set_display_name("Gus");
+  ContactEvent(alice, gus);
+  // Both events reach the service two hours late: the first conversation,
+  // then Gus's reply an hour after it.
+  absl::Time met = Now() - absl::Hours(2);
+  for (absl::Time t : {met, met + absl::Hours(1)}) {
+    events::v1::Event e;
+    e.set_type("interaction.created");
+    e.set_org_id(alice.org);
+    e.set_user_id(alice.user);
+    *e.mutable_time() = ToTimestamp(ToMicros(t));
+    e.mutable_interaction()->set_id(NewId());
+    e.mutable_interaction()->set_kind(ipb::CONVERSATION);
+    e.mutable_interaction()->add_contact_ids("gus");
+    *e.mutable_interaction()->mutable_occurred_at() = ToTimestamp(ToMicros(t));
+    Apply(e);
+  }
+  pb::Workflow follow = Builtin(alice, "follow_up");
+  auto runs = store_->ListRuns(alice, follow.id(), "", 10);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(TimestampToMicros((*runs)[0].start_time()), ToMicros(met));
+  // Seven days after the conversation's day, 09:00.
+  absl::CivilDay day = absl::ToCivilDay(met, absl::UTCTimeZone()) + 7;
+  absl::Time wake = absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 9, 0, 0), absl::UTCTimeZone());
+  EXPECT_EQ(FromMicros(TimestampToMicros((*runs)[0].wake_time())), wake);
+  auto sched = NewScheduler("r1");
+  SetNow(wake);
+  Drain(*sched);
+  runs = store_->ListRuns(alice, follow.id(), "", 10);
+  EXPECT_EQ((*runs)[0].state(), pb::STOPPED);  // the reply counts, though logged before the run was processed
+  EXPECT_TRUE(Inbox(alice).empty());
 }
 
 TEST_F(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
