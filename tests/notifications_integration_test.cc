@@ -305,6 +305,44 @@ TEST_F(NotificationsIntegrationTest, BuiltinsExistAndCanBeTurnedOff) {
   EXPECT_EQ(out.runs_size(), 0);
 }
 
+TEST_F(NotificationsIntegrationTest, LocalTimesUseTheTimezoneFromTheUsersProfile) {
+  // Chatham Islands: UTC+12:45 or +13:45, so no wall time there is the same
+  // minute in UTC or in the machine's zone.
+  TenantContext alice = NewUser("acme", "Pacific/Chatham");
+  absl::TimeZone chatham;
+  ASSERT_TRUE(absl::LoadTimeZone("Pacific/Chatham", &chatham));
+  std::string bob = NewContact(alice, "Bob");  // also waits until alice's user event was seen
+  // The next whole minute in Chatham at least 5 s away.
+  absl::CivilMinute minute = absl::ToCivilMinute(absl::Now() + absl::Seconds(65), chatham);
+  absl::Time at = absl::FromCivil(minute, chatham);
+  npb::CreateWorkflowRequest req;
+  npb::Workflow* w = req.mutable_workflow();
+  w->set_display_name("at a local time");
+  w->mutable_trigger()->set_kind(npb::MANUAL);
+  npb::Step* wait = w->add_steps();
+  wait->set_kind(npb::WAIT);
+  wait->set_local_time(absl::FormatCivilTime(minute).substr(11, 5));  // "HH:MM"
+  npb::Step* notify = w->add_steps();
+  notify->set_kind(npb::NOTIFY);
+  notify->set_title("It is time");
+  npb::Workflow workflow;
+  ASSERT_TRUE(notifications_->CreateWorkflow(Stack::Call(alice).get(), req, &workflow).ok());
+  npb::RunWorkflowRequest run;
+  run.set_workflow_id(workflow.id());
+  run.set_contact_id(bob);
+  npb::WorkflowRun started;
+  grpc::Status s = notifications_->RunWorkflow(Stack::Call(alice).get(), run, &started);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // Today (in Chatham) at that wall time, unless it already passed there.
+  absl::Time want = at > absl::Now() ? at : at + absl::Hours(24);
+  EXPECT_EQ(started.state(), npb::WAITING);
+  EXPECT_EQ(TimestampToMicros(started.wake_time()), ToMicros(want)) << absl::FormatTime(want, chatham);
+  if (want - absl::Now() < absl::Seconds(90)) {
+    ASSERT_TRUE(WaitFor([&] { return !Inbox(alice).empty(); }, std::chrono::seconds(100)));
+    EXPECT_GE(TimestampToMicros(Inbox(alice)[0].create_time()), ToMicros(want));
+  }
+}
+
 TEST_F(NotificationsIntegrationTest, KilledWith500TimersDueFiresEachExactlyOnceAfterRestart) {
   TenantContext alice = NewUser("acme");
   absl::Time due = absl::Now() + absl::Seconds(3);
