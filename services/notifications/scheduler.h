@@ -35,7 +35,7 @@ namespace rapport::notifications {
 
 struct SchedulerOptions {
   std::string replica = "notifications-1";  // unique per replica
-  int batch = 512;                           // timers claimed at once
+  int batch = 2048;                          // timers claimed (and fired in one transaction) at once
   absl::Duration lease = absl::Seconds(30);
   std::chrono::milliseconds idle{50};        // poll interval when nothing is due
   int delivery_concurrency = 8;              // HTTP attempts in flight
