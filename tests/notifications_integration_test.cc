@@ -823,6 +823,12 @@ TEST_F(NotificationsIntegrationTest, ServerSentEventsThroughTheGatewayResumeWith
   ASSERT_TRUE(anonymous.Connect(port, "/v1/notifications:stream", {}));
   ASSERT_TRUE(anonymous.ReadHead(std::chrono::seconds(5)));
   EXPECT_NE(anonymous.head().find("HTTP/1.1 401"), std::string::npos) << anonymous.head();
+
+  // Stopping the gateway ends open streams promptly instead of hanging on them.
+  auto stop = std::chrono::steady_clock::now();
+  stack_.Stop("gateway");
+  EXPECT_FALSE(resumed.Next(&e, std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - stop, std::chrono::seconds(4));
 }
 
 TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGateway) {
