@@ -377,6 +377,39 @@ TEST_F(NotificationsIntegrationTest, KilledWith500TimersDueFiresEachExactlyOnceA
   EXPECT_EQ(Inbox(alice).size(), 500u);
 }
 
+TEST_F(NotificationsIntegrationTest, KilledWhileFiringFiresEachRemainingTimerExactlyOnce) {
+  TenantContext alice = NewUser("acme");
+  std::map<std::string, std::string> env = NotificationsEnv();
+  env["RAPPORT_TIMER_BATCH"] = "25";  // many small transactions, so the kill lands between them
+  ASSERT_TRUE(stack_.Start("notifications", env).ok());
+  absl::Time due = absl::Now() + absl::Seconds(2);
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    npb::Reminder r;
+    grpc::Status s = Remind(alice, "", due, absl::StrCat("note ", i), &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ids.insert(r.id());
+  }
+  // Killed as soon as the first notifications are visible.
+  npb::ListNotificationsRequest one;
+  one.set_page_size(1);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        npb::ListNotificationsResponse resp;
+        return notifications_->ListNotifications(Stack::Call(alice).get(), one, &resp).ok() &&
+               resp.notifications_size() > 0;
+      },
+      std::chrono::seconds(20)));
+  stack_.Kill9("notifications");
+  ASSERT_TRUE(stack_.Start("notifications", env).ok());
+  ASSERT_TRUE(WaitFor([&] { return Inbox(alice).size() >= 1000; }, std::chrono::seconds(60)));
+  std::vector<npb::Notification> inbox = Inbox(alice);
+  EXPECT_EQ(inbox.size(), 1000u);
+  std::set<std::string> fired;
+  for (const auto& n : inbox) fired.insert(n.reminder_id());
+  EXPECT_EQ(fired, ids);
+}
+
 // Checks a webhook request the way a receiver would, with the secret.
 void ExpectSigned(const ReceivedRequest& r, const std::string& secret) {
   std::string header = r.headers.count("rapport-signature") ? r.headers.at("rapport-signature") : "";

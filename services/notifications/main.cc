@@ -23,6 +23,7 @@ ABSL_FLAG(int, webhook_backoff_ms, 10000, "first retry delay; doubles per attemp
 ABSL_FLAG(int, webhook_backoff_cap_ms, 3600000, "longest retry delay (env RAPPORT_WEBHOOK_BACKOFF_CAP_MS)");
 ABSL_FLAG(int, webhook_timeout_ms, 10000, "timeout of one webhook attempt (env RAPPORT_WEBHOOK_TIMEOUT_MS)");
 ABSL_FLAG(int, timer_lease_ms, 30000, "how long a claimed timer is leased (env RAPPORT_TIMER_LEASE_MS)");
+ABSL_FLAG(int, timer_batch, 2048, "timers claimed and fired in one transaction (env RAPPORT_TIMER_BATCH)");
 ABSL_FLAG(int, scheduler_poll_ms, 50, "timer poll interval when nothing is due (env RAPPORT_SCHEDULER_POLL_MS)");
 ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env PROFILES_SERVICE_ADDR)");
 ABSL_FLAG(int, profiles_deadline_ms, 2000, "deadline of calls to profiles (env RAPPORT_PROFILES_DEADLINE_MS)");
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
                              {"webhook_timeout_ms", "RAPPORT_WEBHOOK_TIMEOUT_MS"},
                              {"timer_lease_ms", "RAPPORT_TIMER_LEASE_MS"},
                              {"scheduler_poll_ms", "RAPPORT_SCHEDULER_POLL_MS"},
+                             {"timer_batch", "RAPPORT_TIMER_BATCH"},
                              {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"},
                              {"profiles_addr", "PROFILES_SERVICE_ADDR"},
                              {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"}});
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   rapport::notifications::SchedulerOptions scheduler_options;
   scheduler_options.replica = absl::GetFlag(FLAGS_consumer_name);
   scheduler_options.lease = absl::Milliseconds(absl::GetFlag(FLAGS_timer_lease_ms));
+  scheduler_options.batch = std::max(1, absl::GetFlag(FLAGS_timer_batch));
   scheduler_options.idle = std::chrono::milliseconds(absl::GetFlag(FLAGS_scheduler_poll_ms));
   scheduler_options.allow_private = absl::GetFlag(FLAGS_webhook_allow_private);
   scheduler_options.retry.max_attempts = std::max(1, absl::GetFlag(FLAGS_webhook_max_attempts));
