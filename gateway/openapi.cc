@@ -102,7 +102,10 @@ std::string Operation(const Route& route) {
     absl::StrAppend(&out, R"(,"requestBody":{"required":true,"content":{"application/json":{"schema":{"$ref":"#/components/schemas/)",
                     type, R"("}}}})");
   }
-  absl::StrAppend(&out, R"(,"responses":{"200":{"description":"OK","content":{"application/json":{"schema":)",
+  // A server-streaming route answers Server-Sent Events, one message per event (gateway/sse.h).
+  const bool stream = route.method->server_streaming();
+  absl::StrAppend(&out, R"(,"responses":{"200":{"description":")", stream ? "event stream" : "OK",
+                  R"(","content":{")", stream ? "text/event-stream" : "application/json", R"(":{"schema":)",
                   MessageSchema(route.method->output_type()), R"(}}},"default":{"$ref":"#/components/responses/Problem"}})",
                   ",\"security\":[{\"apiKey\":[]},{\"bearer\":[]}]}");
   return out;

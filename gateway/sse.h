@@ -3,12 +3,14 @@
 //
 // EventStreams::Start opens the backend call over the generic stub with the
 // callback API (a bidi reactor that writes the one request and half-closes,
-// which is a server-streaming call on the wire). Until the backend sends its
-// initial metadata nothing is written to the client, so a refused call
-// (UNAUTHENTICATED, INVALID_ARGUMENT, backend down) still answers a normal
-// problem+json through `fail`. Then `open` turns the connection into an
-// event stream (200, text/event-stream, no Content-Length, closed at the
-// end) and every backend message becomes one event:
+// which is a server-streaming call on the wire). Nothing is written to the
+// client until the backend has accepted the call: its first message, or its
+// headers followed by 250 ms without an error (a trailers-only refusal looks
+// like headers too). So a refused call (UNAUTHENTICATED, INVALID_ARGUMENT,
+// backend down) still answers a normal problem+json through `fail`. Then
+// `open` turns the connection into an event stream (200, text/event-stream,
+// no Content-Length, closed at the end) and every backend message becomes
+// one event:
 //
 //   event: <name>\nid: <id>\ndata: <json>\n\n
 //

@@ -24,6 +24,7 @@
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/crypto.h"
+#include "services/common/http_client.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
 #include "tests/testing/harness.h"
@@ -174,7 +175,13 @@ class NotificationsIntegrationTest : public ::testing::Test {
 
 TEST_F(NotificationsIntegrationTest, ReminderDueInTwoSecondsLandsInTheInboxOnce) {
   TenantContext alice = NewUser("acme");
-  std::string bob = NewContact(alice, "Bob");
+  // A contact created a moment ago: its event may not have reached
+  // notifications yet, and profiles confirms it.
+  ppb::CreateContactRequest creq;
+  creq.mutable_contact()->set_display_name("Bob");
+  ppb::Contact created;
+  ASSERT_TRUE(profiles_->CreateContact(Stack::Call(alice).get(), creq, &created).ok());
+  std::string bob = created.id();
   absl::Time due = absl::Now() + absl::Seconds(2);
   npb::Reminder reminder;
   grpc::Status s = Remind(alice, bob, due, "ask about the job", &reminder);
@@ -298,6 +305,44 @@ TEST_F(NotificationsIntegrationTest, BuiltinsExistAndCanBeTurnedOff) {
   EXPECT_EQ(out.runs_size(), 0);
 }
 
+TEST_F(NotificationsIntegrationTest, LocalTimesUseTheTimezoneFromTheUsersProfile) {
+  // Chatham Islands: UTC+12:45 or +13:45, so no wall time there is the same
+  // minute in UTC or in the machine's zone.
+  TenantContext alice = NewUser("acme", "Pacific/Chatham");
+  absl::TimeZone chatham;
+  ASSERT_TRUE(absl::LoadTimeZone("Pacific/Chatham", &chatham));
+  std::string bob = NewContact(alice, "Bob");  // also waits until alice's user event was seen
+  // The next whole minute in Chatham at least 5 s away.
+  absl::CivilMinute minute = absl::ToCivilMinute(absl::Now() + absl::Seconds(65), chatham);
+  absl::Time at = absl::FromCivil(minute, chatham);
+  npb::CreateWorkflowRequest req;
+  npb::Workflow* w = req.mutable_workflow();
+  w->set_display_name("at a local time");
+  w->mutable_trigger()->set_kind(npb::MANUAL);
+  npb::Step* wait = w->add_steps();
+  wait->set_kind(npb::WAIT);
+  wait->set_local_time(absl::FormatCivilTime(minute).substr(11, 5));  // "HH:MM"
+  npb::Step* notify = w->add_steps();
+  notify->set_kind(npb::NOTIFY);
+  notify->set_title("It is time");
+  npb::Workflow workflow;
+  ASSERT_TRUE(notifications_->CreateWorkflow(Stack::Call(alice).get(), req, &workflow).ok());
+  npb::RunWorkflowRequest run;
+  run.set_workflow_id(workflow.id());
+  run.set_contact_id(bob);
+  npb::WorkflowRun started;
+  grpc::Status s = notifications_->RunWorkflow(Stack::Call(alice).get(), run, &started);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // Today (in Chatham) at that wall time, unless it already passed there.
+  absl::Time want = at > absl::Now() ? at : at + absl::Hours(24);
+  EXPECT_EQ(started.state(), npb::WAITING);
+  EXPECT_EQ(TimestampToMicros(started.wake_time()), ToMicros(want)) << absl::FormatTime(want, chatham);
+  if (want - absl::Now() < absl::Seconds(90)) {
+    ASSERT_TRUE(WaitFor([&] { return !Inbox(alice).empty(); }, std::chrono::seconds(100)));
+    EXPECT_GE(TimestampToMicros(Inbox(alice)[0].create_time()), ToMicros(want));
+  }
+}
+
 TEST_F(NotificationsIntegrationTest, KilledWith500TimersDueFiresEachExactlyOnceAfterRestart) {
   TenantContext alice = NewUser("acme");
   absl::Time due = absl::Now() + absl::Seconds(3);
@@ -330,6 +375,39 @@ TEST_F(NotificationsIntegrationTest, KilledWith500TimersDueFiresEachExactlyOnceA
   ASSERT_TRUE(notifications_->ListReminders(Stack::Call(alice).get(), lr, &reminders).ok());
   for (const auto& r : reminders.reminders()) EXPECT_EQ(r.state(), npb::FIRED);
   EXPECT_EQ(Inbox(alice).size(), 500u);
+}
+
+TEST_F(NotificationsIntegrationTest, KilledWhileFiringFiresEachRemainingTimerExactlyOnce) {
+  TenantContext alice = NewUser("acme");
+  std::map<std::string, std::string> env = NotificationsEnv();
+  env["RAPPORT_TIMER_BATCH"] = "25";  // many small transactions, so the kill lands between them
+  ASSERT_TRUE(stack_.Start("notifications", env).ok());
+  absl::Time due = absl::Now() + absl::Seconds(2);
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    npb::Reminder r;
+    grpc::Status s = Remind(alice, "", due, absl::StrCat("note ", i), &r);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ids.insert(r.id());
+  }
+  // Killed as soon as the first notifications are visible.
+  npb::ListNotificationsRequest one;
+  one.set_page_size(1);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        npb::ListNotificationsResponse resp;
+        return notifications_->ListNotifications(Stack::Call(alice).get(), one, &resp).ok() &&
+               resp.notifications_size() > 0;
+      },
+      std::chrono::seconds(20)));
+  stack_.Kill9("notifications");
+  ASSERT_TRUE(stack_.Start("notifications", env).ok());
+  ASSERT_TRUE(WaitFor([&] { return Inbox(alice).size() >= 1000; }, std::chrono::seconds(60)));
+  std::vector<npb::Notification> inbox = Inbox(alice);
+  EXPECT_EQ(inbox.size(), 1000u);
+  std::set<std::string> fired;
+  for (const auto& n : inbox) fired.insert(n.reminder_id());
+  EXPECT_EQ(fired, ids);
 }
 
 // Checks a webhook request the way a receiver would, with the secret.
@@ -764,6 +842,11 @@ TEST_F(NotificationsIntegrationTest, ServerSentEventsThroughTheGatewayResumeWith
   EXPECT_NE(e.data.find("\"third\""), std::string::npos) << e.data;
   EXPECT_GT(std::stoll(e.id), std::stoll(first_id));
 
+  // The OpenAPI document says what the route answers.
+  HttpResponse doc = HttpCall("GET", stack_.GatewayUrl() + "/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  EXPECT_NE(doc.body.find(R"("content":{"text/event-stream")"), std::string::npos);
+
   // Refusals are ordinary problems, not streams.
   SseClient bad;
   ASSERT_TRUE(bad.Connect(port, "/v1/notifications:stream", {auth[0], "Last-Event-ID: nonsense"}));
@@ -773,6 +856,87 @@ TEST_F(NotificationsIntegrationTest, ServerSentEventsThroughTheGatewayResumeWith
   ASSERT_TRUE(anonymous.Connect(port, "/v1/notifications:stream", {}));
   ASSERT_TRUE(anonymous.ReadHead(std::chrono::seconds(5)));
   EXPECT_NE(anonymous.head().find("HTTP/1.1 401"), std::string::npos) << anonymous.head();
+
+  // Stopping the gateway ends open streams promptly instead of hanging on them.
+  auto stop = std::chrono::steady_clock::now();
+  stack_.Stop("gateway");
+  EXPECT_FALSE(resumed.Next(&e, std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - stop, std::chrono::seconds(4));
+}
+
+TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGateway) {
+  ASSERT_TRUE(stack_.StartGateway({{"RAPPORT_RATE_LIMIT_PER_MINUTE", "100000"}, {"RAPPORT_RATE_LIMIT_BURST", "10000"}}).ok());
+  TenantContext alice = NewUser("acme");
+  std::string bob = NewContact(alice, "Bob");
+  std::string token = gateway::SignJwtHs256(
+      absl::StrCat(R"({"sub":")", alice.user_id, R"(","org":")", alice.org_id,
+                   R"(","iss":"rapport","aud":"rapport","exp":)", absl::ToUnixSeconds(absl::Now()) + 300, "}"),
+      testing::kTestJwtSecret);
+  const std::vector<std::string> headers = {"Authorization: Bearer " + token, "Content-Type: application/json"};
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    HttpResponse r = HttpCall(method, stack_.GatewayUrl() + path, headers, body);
+    EXPECT_EQ(r.status, 200) << method << " " << path << ": " << r.body;
+    return r;
+  };
+  auto field = [](const HttpResponse& r, const std::string& name) {
+    std::string key = "\"" + name + "\":\"";
+    size_t at = r.body.find(key);
+    if (at == std::string::npos) return std::string();
+    at += key.size();
+    return r.body.substr(at, r.body.find('"', at) - at);
+  };
+
+  std::string due = absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(1), absl::UTCTimeZone());
+  HttpResponse reminder = call("POST", "/v1/reminders",
+                               absl::StrCat(R"({"contactId":")", bob, R"(","dueTime":")", due, R"(","note":"coffee"})"));
+  std::string reminder_id = field(reminder, "id");
+  ASSERT_FALSE(reminder_id.empty()) << reminder.body;
+  EXPECT_NE(call("GET", "/v1/reminders").body.find(reminder_id), std::string::npos);
+  ASSERT_TRUE(WaitFor([&] { return call("GET", "/v1/notifications?state=UNREAD").body.find("coffee") != std::string::npos; },
+                      std::chrono::seconds(10)));
+  std::string notification = field(call("GET", "/v1/notifications?state=UNREAD&pageSize=1"), "id");
+  EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":read", "{}"), "state"), "READ");
+  std::string later = absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
+  EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":snooze", R"({"until":")" + later + R"("})"), "state"),
+            "SNOOZED");
+  EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":dismiss", "{}"), "state"), "DISMISSED");
+  EXPECT_EQ(call("GET", "/v1/notifications?state=ALL").body, "{}");
+  call("DELETE", "/v1/reminders/" + reminder_id);
+
+  HttpResponse created = call("POST", "/v1/workflows", R"({"displayName":"Nudge","trigger":{"kind":"MANUAL"},
+      "filter":{"tiers":["INNER","NETWORK"]},
+      "steps":[{"kind":"NOTIFY","title":"Nudge {{contact.displayName}}"}]})");
+  std::string workflow = field(created, "id");
+  ASSERT_FALSE(workflow.empty()) << created.body;
+  EXPECT_NE(created.body.find(R"("enabled":true)"), std::string::npos) << created.body;
+  EXPECT_NE(call("GET", "/v1/workflows").body.find(workflow), std::string::npos);
+  EXPECT_EQ(field(call("GET", "/v1/workflows/" + workflow), "displayName"), "Nudge");
+  HttpResponse patched = call("PATCH", "/v1/workflows/" + workflow, R"({"displayName":"Nudge more"})");
+  EXPECT_EQ(field(patched, "displayName"), "Nudge more");
+  EXPECT_NE(patched.body.find(R"("enabled":true)"), std::string::npos) << patched.body;  // untouched by the patch
+  HttpResponse run = call("POST", "/v1/workflows/" + workflow + ":run", R"({"contactId":")" + bob + R"("})");
+  EXPECT_EQ(field(run, "state"), "COMPLETED") << run.body;
+  EXPECT_NE(call("GET", "/v1/workflows/" + workflow + "/runs").body.find(field(run, "id")), std::string::npos);
+  EXPECT_NE(call("GET", "/v1/notifications").body.find("Nudge Bob"), std::string::npos);
+  call("DELETE", "/v1/workflows/" + workflow);
+  EXPECT_EQ(HttpCall("GET", stack_.GatewayUrl() + "/v1/workflows/" + workflow, headers).status, 404);
+
+  HttpReceiver receiver;
+  ASSERT_TRUE(receiver.Start().ok());
+  HttpResponse hook = call("POST", "/v1/webhooks",
+                           R"({"url":")" + receiver.Url("/in") + R"(","eventTypes":["notification.created"]})");
+  std::string webhook = field(hook, "id");
+  EXPECT_EQ(field(hook, "secret").substr(0, 6), "whsec_");
+  EXPECT_EQ(call("GET", "/v1/webhooks").body.find("whsec_"), std::string::npos);  // the secret is shown once
+  EXPECT_NE(call("GET", "/v1/webhooks").body.find(webhook), std::string::npos);
+  EXPECT_EQ(call("GET", "/v1/webhooks/" + webhook + "/deliveries").body, "{}");
+  call("DELETE", "/v1/webhooks/" + webhook);
+
+  // Bad input is a 400 naming the field; another user's id a 404.
+  HttpResponse bad = HttpCall("POST", stack_.GatewayUrl() + "/v1/reminders", headers, R"({"note":"x"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find(R"("field":"reminder.dueTime")"), std::string::npos) << bad.body;
+  EXPECT_EQ(HttpCall("POST", stack_.GatewayUrl() + "/v1/notifications/" + NewId() + ":read", headers, "{}").status, 404);
 }
 
 }  // namespace

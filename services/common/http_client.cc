@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
@@ -10,9 +11,20 @@
 namespace rapport {
 namespace {
 
+struct BodySink {
+  std::string* out;
+  size_t max;  // 0: no limit
+};
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
+  auto* sink = static_cast<BodySink*>(user);
+  size_t len = size * n;
+  if (sink->max == 0) {
+    sink->out->append(data, len);
+  } else if (sink->out->size() < sink->max) {
+    sink->out->append(data, std::min(len, sink->max - sink->out->size()));
+  }
+  return len;
 }
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
@@ -52,7 +64,8 @@ HttpResponse HttpCall(const std::string& method, const std::string& url, const s
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
+  BodySink body_sink{&out.body, options.max_body_bytes};
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body_sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.headers);
   if (!body.empty()) {

@@ -32,6 +32,9 @@ struct HttpOptions {
   std::vector<std::string> resolve;
   // Refuse every scheme but http and https (redirects are never followed).
   bool http_only = false;
+  // Keep at most this much of the response body (the rest is read and
+  // dropped), so that a hostile server cannot fill memory. 0: no limit.
+  size_t max_body_bytes = 0;
 };
 
 // headers: "Name: value" lines. A non-empty body is sent as is (set the

@@ -3,6 +3,7 @@
 // projection and event-started workflow runs), the timer scheduler and
 // webhook deliveries, and the live stream hub; serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
+#include "services/common/channel.h"
 #include "services/common/event_consumer.h"
 #include "services/common/log.h"
 #include "services/common/server.h"
@@ -22,7 +23,10 @@ ABSL_FLAG(int, webhook_backoff_ms, 10000, "first retry delay; doubles per attemp
 ABSL_FLAG(int, webhook_backoff_cap_ms, 3600000, "longest retry delay (env RAPPORT_WEBHOOK_BACKOFF_CAP_MS)");
 ABSL_FLAG(int, webhook_timeout_ms, 10000, "timeout of one webhook attempt (env RAPPORT_WEBHOOK_TIMEOUT_MS)");
 ABSL_FLAG(int, timer_lease_ms, 30000, "how long a claimed timer is leased (env RAPPORT_TIMER_LEASE_MS)");
+ABSL_FLAG(int, timer_batch, 2048, "timers claimed and fired in one transaction (env RAPPORT_TIMER_BATCH)");
 ABSL_FLAG(int, scheduler_poll_ms, 50, "timer poll interval when nothing is due (env RAPPORT_SCHEDULER_POLL_MS)");
+ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env PROFILES_SERVICE_ADDR)");
+ABSL_FLAG(int, profiles_deadline_ms, 2000, "deadline of calls to profiles (env RAPPORT_PROFILES_DEADLINE_MS)");
 ABSL_FLAG(int, live_tick_ms, 250, "how often live streams re-read the inbox (env RAPPORT_LIVE_TICK_MS)");
 
 int main(int argc, char** argv) {
@@ -37,7 +41,10 @@ int main(int argc, char** argv) {
                              {"webhook_timeout_ms", "RAPPORT_WEBHOOK_TIMEOUT_MS"},
                              {"timer_lease_ms", "RAPPORT_TIMER_LEASE_MS"},
                              {"scheduler_poll_ms", "RAPPORT_SCHEDULER_POLL_MS"},
-                             {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"}});
+                             {"timer_batch", "RAPPORT_TIMER_BATCH"},
+                             {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"},
+                             {"profiles_addr", "PROFILES_SERVICE_ADDR"},
+                             {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"}});
   auto store = rapport::notifications::SqliteNotificationsStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
@@ -58,6 +65,7 @@ int main(int argc, char** argv) {
   rapport::notifications::SchedulerOptions scheduler_options;
   scheduler_options.replica = absl::GetFlag(FLAGS_consumer_name);
   scheduler_options.lease = absl::Milliseconds(absl::GetFlag(FLAGS_timer_lease_ms));
+  scheduler_options.batch = std::max(1, absl::GetFlag(FLAGS_timer_batch));
   scheduler_options.idle = std::chrono::milliseconds(absl::GetFlag(FLAGS_scheduler_poll_ms));
   scheduler_options.allow_private = absl::GetFlag(FLAGS_webhook_allow_private);
   scheduler_options.retry.max_attempts = std::max(1, absl::GetFlag(FLAGS_webhook_max_attempts));
@@ -74,7 +82,10 @@ int main(int argc, char** argv) {
 
   rapport::notifications::ServiceOptions service_options;
   service_options.allow_private_webhooks = scheduler_options.allow_private;
-  rapport::notifications::NotificationsServiceImpl service(s, &hub, startup.signer.get(), service_options);
+  rapport::notifications::ContactLookup contacts(
+      rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)), startup.signer.get(),
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::notifications::NotificationsServiceImpl service(s, &hub, startup.signer.get(), &contacts, service_options);
 
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);

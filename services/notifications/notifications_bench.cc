@@ -3,7 +3,7 @@
 // share fired within 5 s of its due time, the worst lag, and duplicates
 // (notifications beyond one per timer; must be 0).
 //
-// BM_FireTimers/<spread seconds>: dues spread evenly over that many seconds
+// BM_FireTimers/<spread seconds>/<batch>: dues spread evenly over that many seconds
 // (60: "in the same minute"; 0: all at the same instant, the worst burst).
 // Timers are inserted (as reminders) before the first is due. Files go to a
 // fresh directory under $RAPPORT_BENCH_DIR (default /tmp).
@@ -61,7 +61,9 @@ void BM_FireTimers(benchmark::State& state) {
       return;
     }
     const int64_t last_due = first_due + (kTimers - 1) * step;
-    Scheduler scheduler(store->get(), SchedulerOptions{});
+    SchedulerOptions options;
+    options.batch = static_cast<int>(state.range(1));
+    Scheduler scheduler(store->get(), options);
     if (!scheduler.Start().ok()) {
       state.SkipWithError("scheduler did not start");
       return;
@@ -121,7 +123,7 @@ void BM_FireTimers(benchmark::State& state) {
     state.counters["commits"] = static_cast<double>((*store)->db().batches_committed());
   }
 }
-BENCHMARK(BM_FireTimers)->Arg(60)->Arg(0)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_FireTimers)->Args({60, 2048})->Args({0, 512})->Args({0, 2048})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 
 }  // namespace
 }  // namespace rapport::notifications

@@ -34,10 +34,12 @@ absl::StatusOr<int64_t> SeqToken(const std::string& token) {
 }  // namespace
 
 NotificationsServiceImpl::NotificationsServiceImpl(NotificationsStore* store, LiveHub* hub,
-                                                   const TenantSigner* signer, ServiceOptions options)
+                                                   const TenantSigner* signer, ContactLookup* contacts,
+                                                   ServiceOptions options)
     : store_(store),
       hub_(hub),
       signer_(signer),
+      contacts_(contacts),
       descriptor_(google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
           pb::NotificationsService::service_full_name())),
       options_(options),
@@ -145,7 +147,23 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateReminder(Ctx* ctx, con
     r.set_id(NewId());
     r.set_state(pb::PENDING);
     *r.mutable_create_time() = ToTimestamp(now);
-    store_->CreateReminder(OwnerOf(t), r, IdempotencyOf(t, "CreateReminder"), *req, reply);
+    Owner owner = OwnerOf(t);
+    IdempotencyScope idem = IdempotencyOf(t, "CreateReminder");
+    auto request = std::make_shared<pb::CreateReminderRequest>(*req);
+    // A contact the projection has not seen yet (its event is on the way) is
+    // confirmed with profiles, the source of truth, before giving up.
+    store_->CreateReminder(owner, r, idem, *request, false,
+                           [this, t, owner, r, idem, request, reply](absl::StatusOr<pb::Reminder> created) {
+                             if (created.ok() || contacts_ == nullptr || !absl::IsInvalidArgument(created.status()) ||
+                                 created.status().message() != kNoSuchReminderContact) {
+                               return reply(created);
+                             }
+                             contacts_->Find(t, r.contact_id(), "reminder.contactId",
+                                             [this, owner, r, idem, request, reply](auto contact) {
+                                               if (!contact.ok()) return reply(contact.status());
+                                               store_->CreateReminder(owner, r, idem, *request, true, reply);
+                                             });
+                           });
   });
 }
 

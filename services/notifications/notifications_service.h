@@ -7,6 +7,7 @@
 
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "services/common/rpc.h"
+#include "services/notifications/contact_lookup.h"
 #include "services/notifications/live_hub.h"
 #include "services/notifications/notifications_store.h"
 
@@ -18,9 +19,10 @@ struct ServiceOptions {
 
 class NotificationsServiceImpl final : public pb::NotificationsService::CallbackService {
  public:
-  // store, hub and signer must outlive the service.
+  // store, hub, signer and contacts must outlive the service. contacts (may
+  // be null) confirms contacts the projection does not know yet.
   NotificationsServiceImpl(NotificationsStore* store, LiveHub* hub, const TenantSigner* signer,
-                           ServiceOptions options = {});
+                           ContactLookup* contacts, ServiceOptions options = {});
 
   using Ctx = grpc::CallbackServerContext;
   using R = grpc::ServerUnaryReactor;
@@ -52,6 +54,7 @@ class NotificationsServiceImpl final : public pb::NotificationsService::Callback
   NotificationsStore* store_;
   LiveHub* hub_;
   const TenantSigner* signer_;
+  ContactLookup* contacts_;
   const google::protobuf::ServiceDescriptor* descriptor_;
   ServiceOptions options_;
   RpcHandler rpc_;

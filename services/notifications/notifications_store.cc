@@ -241,7 +241,8 @@ std::string ToJson(const google::protobuf::Message& m) {
 
 // Queues a delivery of the event to each of the user's webhooks whose filter takes its type.
 absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std::string& type,
-                                 const std::string& event_id, const std::string& data_json, int64_t now_us) {
+                                 const std::string& event_id, const std::function<std::string()>& data_json,
+                                 int64_t now_us) {
   auto hooks = conn.Prepare("SELECT webhook_id, data FROM webhooks WHERE org_id = ? AND user_id = ?");
   hooks.Bind(1, owner.org).Bind(2, owner.user);
   std::vector<std::string> targets;
@@ -267,7 +268,9 @@ absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std
   body += ",\"userId\":";
   log::AppendJsonString(&body, owner.user);
   body += ",\"data\":";
-  body += data_json.empty() ? "{}" : data_json;
+  // Built only when someone listens: JSON printing is costly at timer rates.
+  std::string data = data_json();
+  body += data.empty() ? "{}" : data;
   body += "}";
   for (const std::string& webhook_id : targets) {
     pb::Delivery d;
@@ -315,7 +318,7 @@ absl::StatusOr<bool> AddNotification(Connection& conn, const Owner& owner, pb::N
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, n.id()).Bind(4, seq).Bind(5, static_cast<int>(n.state()))
       .Bind(6, dedupe_key).BindBlob(7, n.SerializeAsString());
   RETURN_IF_ERROR(st.Run());
-  RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "notification.created", n.id(), ToJson(n), now_us));
+  RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "notification.created", n.id(), [&n] { return ToJson(n); }, now_us));
   return true;
 }
 
@@ -417,8 +420,10 @@ absl::Status StepRun(Connection& conn, const Owner& owner, const pb::Workflow& w
       auto mark = conn.Prepare("INSERT INTO fired_timers (org_id, dedupe_key, fired_us) VALUES (?, ?, ?)");
       mark.Bind(1, owner.org).Bind(2, key).Bind(3, now_us);
       RETURN_IF_ERROR(mark.Run());
-      std::string data = "{\"workflow\":" + ToJson(workflow) + ",\"run\":" + ToJson(run) +
-                         (contact.has_value() ? ",\"contact\":" + ToJson(*contact) : std::string()) + "}";
+      auto data = [&] {
+        return "{\"workflow\":" + ToJson(workflow) + ",\"run\":" + ToJson(run) +
+               (contact.has_value() ? ",\"contact\":" + ToJson(*contact) : std::string()) + "}";
+      };
       RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, e.event_type, key, data, now_us));
     }
   }
@@ -431,11 +436,13 @@ absl::Status StepRun(Connection& conn, const Owner& owner, const pb::Workflow& w
   return absl::OkStatus();
 }
 
-// Starts a run of workflow unless trigger_key already started one.
+// Starts a run of workflow unless trigger_key already started one. The run
+// began at `started` (the triggering event's time; stop_if and the first
+// wait count from it), is stepped at now.
 absl::StatusOr<std::optional<pb::WorkflowRun>> StartRun(Connection& conn, const Owner& owner,
                                                         const pb::Workflow& workflow, const std::string& contact_id,
                                                         const std::string& trigger_key, const std::string& trigger,
-                                                        absl::Time now) {
+                                                        absl::Time now, std::optional<absl::Time> started = std::nullopt) {
   auto seen = conn.Prepare("SELECT 1 FROM runs WHERE org_id = ? AND workflow_id = ? AND trigger_key = ?");
   seen.Bind(1, owner.org).Bind(2, workflow.id()).Bind(3, trigger_key);
   ASSIGN_OR_RETURN(bool dup, seen.Step());
@@ -446,7 +453,7 @@ absl::StatusOr<std::optional<pb::WorkflowRun>> StartRun(Connection& conn, const 
   run.set_contact_id(contact_id);
   run.set_state(pb::RUNNING);
   run.set_trigger(trigger);
-  *run.mutable_start_time() = ToTimestamp(ToMicros(now));
+  *run.mutable_start_time() = ToTimestamp(ToMicros(started.has_value() ? std::min(*started, now) : now));
   *run.mutable_update_time() = ToTimestamp(ToMicros(now));
   RETURN_IF_ERROR(SaveRun(conn, owner, run, trigger_key, true));
   RETURN_IF_ERROR(StepRun(conn, owner, workflow, run, now));
@@ -582,6 +589,12 @@ absl::StatusOr<std::vector<std::pair<int64_t, pb::Notification>>> SeqRows(sqlite
 
 // --- Events ---
 
+// When the event happened (its producer's clock), never after now.
+absl::Time EventTime(const events::v1::Event& e, absl::Time now) {
+  if (!e.has_time()) return now;
+  return std::min(now, FromMicros(TimestampToMicros(e.time())));
+}
+
 absl::Status ApplyUser(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
   std::string zone = e.user().has_profile() && !e.user().profile().timezone().empty() ? e.user().profile().timezone()
                                                                                       : e.user().user().timezone();
@@ -630,7 +643,7 @@ absl::Status ApplyContact(Connection& conn, const Owner& owner, const events::v1
     if (e.type() == "contact.created" && w.enabled() && w.trigger().kind() == pb::CONTACT_CREATED &&
         MatchesFilter(w.filter(), &c)) {
       RETURN_IF_ERROR(StartRun(conn, owner, w, c.id(), absl::StrCat("event:", e.id()),
-                               absl::StrCat("contact ", c.id(), " created"), now)
+                               absl::StrCat("contact ", c.id(), " created"), now, EventTime(e, now))
                           .status());
     }
   }
@@ -674,7 +687,7 @@ absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events
       if (t.first_interaction_only() && earlier > 0) continue;
       if (!MatchesFilter(w.filter(), contact.has_value() ? &*contact : nullptr)) continue;
       RETURN_IF_ERROR(StartRun(conn, owner, w, contact_id, absl::StrCat("interaction:", i.id(), ":", contact_id),
-                               absl::StrCat("interaction ", i.id()), now)
+                               absl::StrCat("interaction ", i.id()), now, EventTime(e, now))
                           .status());
     }
   }
@@ -705,7 +718,7 @@ absl::Status ApplyLedger(Connection& conn, const Owner& owner, const events::v1:
       // Tipping: from above the threshold to at or below it (you owe them).
       if (before > -threshold && l.balance() <= -threshold) {
         RETURN_IF_ERROR(StartRun(conn, owner, w, l.contact_id(), absl::StrCat("event:", e.id()),
-                                 absl::StrFormat("balance %.1f", l.balance()), now)
+                                 absl::StrFormat("balance %.1f", l.balance()), now, EventTime(e, now))
                             .status());
       }
     }
@@ -816,15 +829,15 @@ void SqliteNotificationsStore::ChangeNotification(const Owner& owner, const std:
 
 void SqliteNotificationsStore::CreateReminder(const Owner& owner, const pb::Reminder& reminder,
                                               const IdempotencyScope& idem, const google::protobuf::Message& request,
-                                              Done<pb::Reminder> done) {
+                                              bool contact_verified, Done<pb::Reminder> done) {
   auto req = CopyMessage(request);
   WriteWithResult<pb::Reminder>(
       *db_,
       [=](Connection& conn) -> absl::StatusOr<pb::Reminder> {
         return IdempotentCreate<pb::Reminder>(conn, idem, *req, [&]() -> absl::StatusOr<pb::Reminder> {
-          if (!reminder.contact_id().empty()) {
+          if (!reminder.contact_id().empty() && !contact_verified) {
             ASSIGN_OR_RETURN(std::optional<ppb::Contact> c, ReadContact(conn, owner, reminder.contact_id()));
-            if (!c.has_value()) return absl::InvalidArgumentError("reminder.contactId: no such contact");
+            if (!c.has_value()) return absl::InvalidArgumentError(kNoSuchReminderContact);
           }
           auto st = conn.Prepare("INSERT INTO reminders (org_id, user_id, reminder_id, data) VALUES (?, ?, ?, ?)");
           st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, reminder.id()).BindBlob(4, reminder.SerializeAsString());
@@ -940,17 +953,35 @@ void SqliteNotificationsStore::DeleteWorkflow(const Owner& owner, const std::str
 
 void SqliteNotificationsStore::ListWorkflows(const Owner& owner, const std::string& after_id, int limit,
                                              Done<std::vector<pb::Workflow>> done) {
+  auto list = [owner, after_id, limit](Connection& conn) -> absl::StatusOr<std::vector<pb::Workflow>> {
+    auto st = conn.Prepare(
+        "SELECT data FROM workflows WHERE org_id = ? AND user_id = ? AND workflow_id > ? ORDER BY workflow_id LIMIT ?");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, after_id).Bind(4, limit);
+    return ListBlobs<pb::Workflow>(st);
+  };
+  // A read when the user's built-ins exist (the usual case), so a list never
+  // waits behind a batch of timers on the writer.
+  bool seeded = false;
+  std::vector<pb::Workflow> items;
+  absl::Status read = db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare("SELECT seeded FROM users WHERE org_id = ? AND user_id = ?");
+    st.Bind(1, owner.org).Bind(2, owner.user);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    seeded = row && st.ColumnInt(0) != 0;
+    if (seeded) {
+      ASSIGN_OR_RETURN(items, list(conn));
+    }
+    return absl::OkStatus();
+  });
+  if (!read.ok()) return done(read);
+  if (seeded) return done(std::move(items));
+  // First sight of the user: create the built-ins, then list.
   Clock clock = clock_;
-  // A write: the user's built-ins are created on first sight.
   WriteWithResult<std::vector<pb::Workflow>>(
       *db_,
-      [=](Connection& conn) -> absl::StatusOr<std::vector<pb::Workflow>> {
+      [clock, owner, list](Connection& conn) -> absl::StatusOr<std::vector<pb::Workflow>> {
         RETURN_IF_ERROR(EnsureUser(conn, owner, clock()));
-        auto st = conn.Prepare(
-            "SELECT data FROM workflows WHERE org_id = ? AND user_id = ? AND workflow_id > ? ORDER BY workflow_id "
-            "LIMIT ?");
-        st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, after_id).Bind(4, limit);
-        return ListBlobs<pb::Workflow>(st);
+        return list(conn);
       },
       std::move(done));
 }
@@ -1205,24 +1236,52 @@ absl::Status RunTimer(Connection& conn, const TimerRow& t, absl::Time now) {
 
 }  // namespace
 
+namespace {
+
+// Effects, dedupe record and removal of one claimed timer, on conn's transaction.
+absl::Status FireOne(Connection& conn, const TimerRow& timer, const std::string& owner, absl::Time now) {
+  auto mine = conn.Prepare("SELECT lease_owner FROM timers WHERE org_id = ? AND timer_id = ?");
+  mine.Bind(1, timer.org).Bind(2, timer.id);
+  ASSIGN_OR_RETURN(bool row, mine.Step());
+  if (!row || mine.ColumnText(0) != owner) return absl::OkStatus();  // cancelled, or another replica's now
+  auto del = conn.Prepare("DELETE FROM timers WHERE org_id = ? AND timer_id = ?");
+  del.Bind(1, timer.org).Bind(2, timer.id);
+  RETURN_IF_ERROR(del.Run());
+  auto mark = conn.Prepare("INSERT OR IGNORE INTO fired_timers (org_id, dedupe_key, fired_us) VALUES (?, ?, ?)");
+  mark.Bind(1, timer.org).Bind(2, timer.dedupe_key).Bind(3, ToMicros(now));
+  RETURN_IF_ERROR(mark.Run());
+  if (conn.Changes() == 0) return absl::OkStatus();  // fired before: no second effect
+  return RunTimer(conn, timer, now);
+}
+
+}  // namespace
+
 void SqliteNotificationsStore::FireTimer(const TimerRow& timer, const std::string& owner, absl::Time now,
                                          DoneStatus done) {
+  db_->WriteAsync([timer, owner, now](Connection& conn) { return FireOne(conn, timer, owner, now); },
+                  std::move(done));
+}
+
+void SqliteNotificationsStore::FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,
+                                          std::function<void(std::vector<absl::Status>)> done) {
+  auto results = std::make_shared<std::vector<absl::Status>>(timers.size());
   db_->WriteAsync(
-      [timer, owner, now](Connection& conn) -> absl::Status {
-        auto mine = conn.Prepare("SELECT lease_owner FROM timers WHERE org_id = ? AND timer_id = ?");
-        mine.Bind(1, timer.org).Bind(2, timer.id);
-        ASSIGN_OR_RETURN(bool row, mine.Step());
-        if (!row || mine.ColumnText(0) != owner) return absl::OkStatus();  // cancelled, or another replica's now
-        auto del = conn.Prepare("DELETE FROM timers WHERE org_id = ? AND timer_id = ?");
-        del.Bind(1, timer.org).Bind(2, timer.id);
-        RETURN_IF_ERROR(del.Run());
-        auto mark = conn.Prepare("INSERT OR IGNORE INTO fired_timers (org_id, dedupe_key, fired_us) VALUES (?, ?, ?)");
-        mark.Bind(1, timer.org).Bind(2, timer.dedupe_key).Bind(3, ToMicros(now));
-        RETURN_IF_ERROR(mark.Run());
-        if (conn.Changes() == 0) return absl::OkStatus();  // fired before: no second effect
-        return RunTimer(conn, timer, now);
+      [timers = std::move(timers), owner, now, results](Connection& conn) -> absl::Status {
+        for (size_t i = 0; i < timers.size(); ++i) {
+          RETURN_IF_ERROR(conn.Exec("SAVEPOINT timer"));
+          absl::Status s = FireOne(conn, timers[i], owner, now);
+          if (!s.ok()) RETURN_IF_ERROR(conn.Exec("ROLLBACK TO timer"));
+          RETURN_IF_ERROR(conn.Exec("RELEASE timer"));
+          (*results)[i] = s;
+        }
+        return absl::OkStatus();
       },
-      std::move(done));
+      [results, done = std::move(done)](absl::Status committed) {
+        if (!committed.ok()) {
+          for (absl::Status& s : *results) s = committed;
+        }
+        done(std::move(*results));
+      });
 }
 
 absl::StatusOr<PendingDelivery> SqliteNotificationsStore::LoadDelivery(const TimerRow& timer) {

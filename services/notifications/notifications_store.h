@@ -66,6 +66,8 @@ struct TimerRow {
 
 enum class InboxAction { kRead, kDismiss, kSnooze };
 
+inline constexpr char kNoSuchReminderContact[] = "reminder.contactId: no such contact";
+
 // What a delivery attempt needs, read after its timer was claimed.
 struct PendingDelivery {
   std::string url;
@@ -102,10 +104,12 @@ class NotificationsStore {
   virtual void ChangeNotification(const Owner& owner, const std::string& id, InboxAction action, int64_t until_us,
                                   Done<pb::Notification> done) = 0;
 
-  // Reminders: creating one schedules its timer. INVALID_ARGUMENT when
-  // contact_id is set but is not one of the user's (known) contacts.
+  // Reminders: creating one schedules its timer. Unless contact_verified,
+  // kNoSuchReminderContact (INVALID_ARGUMENT) when contact_id is set but is
+  // not one of the user's contacts in the projection.
   virtual void CreateReminder(const Owner& owner, const pb::Reminder& reminder, const IdempotencyScope& idem,
-                              const google::protobuf::Message& request, Done<pb::Reminder> done) = 0;
+                              const google::protobuf::Message& request, bool contact_verified,
+                              Done<pb::Reminder> done) = 0;
   virtual absl::StatusOr<std::vector<pb::Reminder>> ListReminders(const Owner& owner, const std::string& after_id,
                                                                  int limit) = 0;
   virtual void DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done) = 0;
@@ -154,7 +158,8 @@ class SqliteNotificationsStore : public NotificationsStore {
   void ChangeNotification(const Owner& owner, const std::string& id, InboxAction action, int64_t until_us,
                           Done<pb::Notification> done) override;
   void CreateReminder(const Owner& owner, const pb::Reminder& reminder, const IdempotencyScope& idem,
-                      const google::protobuf::Message& request, Done<pb::Reminder> done) override;
+                      const google::protobuf::Message& request, bool contact_verified,
+                      Done<pb::Reminder> done) override;
   absl::StatusOr<std::vector<pb::Reminder>> ListReminders(const Owner& owner, const std::string& after_id,
                                                          int limit) override;
   void DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done) override;
@@ -194,6 +199,12 @@ class SqliteNotificationsStore : public NotificationsStore {
   // transaction. A timer no longer leased by owner, or already fired, is
   // dropped without effects.
   void FireTimer(const TimerRow& timer, const std::string& owner, absl::Time now, DoneStatus done);
+  // FireTimer for a whole claimed batch in one transaction (one commit), each
+  // timer inside its own savepoint: a failing timer is rolled back alone and
+  // keeps its lease (it is retried when the lease expires). done gets one
+  // status per timer, after the commit.
+  void FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,
+                  std::function<void(std::vector<absl::Status>)> done);
   // The delivery a claimed delivery timer points at; NOT_FOUND when it (or
   // its webhook) is gone.
   absl::StatusOr<PendingDelivery> LoadDelivery(const TimerRow& timer);

@@ -63,7 +63,7 @@ class StoreTest : public ::testing::Test {
 
   void Apply(events::v1::Event e) {
     if (e.id().empty()) e.set_id(NewId());
-    *e.mutable_time() = ToTimestamp(now_.load());
+    if (!e.has_time()) *e.mutable_time() = ToTimestamp(now_.load());
     absl::Status s = store_->db().Write([&](sqlite::Connection& c) { return store_->ApplyEvent(c, e); });
     ASSERT_TRUE(s.ok()) << s;
   }
@@ -134,7 +134,7 @@ TEST_F(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
   *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + absl::Seconds(10)));
   pb::CreateReminderRequest req;
   ASSERT_TRUE(Await<pb::Reminder>([&](Done<pb::Reminder> d) {
-                store_->CreateReminder(alice, r, IdempotencyScope{}, req, d);
+                store_->CreateReminder(alice, r, IdempotencyScope{}, req, false, d);
               }).ok());
   auto sched = NewScheduler("r1");
   SetNow(Now() + absl::Seconds(9));
@@ -270,6 +270,44 @@ TEST_F(StoreTest, FollowUpStopsWhenTheContactReplied) {
   EXPECT_EQ(by_contact["dave"].state(), pb::COMPLETED);
 }
 
+TEST_F(StoreTest, ARunBeginsWhenItsEventHappenedNotWhenItWasProcessed) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  ppb::Contact gus;
+  gus.set_id("gus");
+  gus.set_display_name("Gus");
+  ContactEvent(alice, gus);
+  // Both events reach the service two hours late: the first conversation,
+  // then Gus's reply an hour after it.
+  absl::Time met = Now() - absl::Hours(2);
+  for (absl::Time t : {met, met + absl::Hours(1)}) {
+    events::v1::Event e;
+    e.set_type("interaction.created");
+    e.set_org_id(alice.org);
+    e.set_user_id(alice.user);
+    *e.mutable_time() = ToTimestamp(ToMicros(t));
+    e.mutable_interaction()->set_id(NewId());
+    e.mutable_interaction()->set_kind(ipb::CONVERSATION);
+    e.mutable_interaction()->add_contact_ids("gus");
+    *e.mutable_interaction()->mutable_occurred_at() = ToTimestamp(ToMicros(t));
+    Apply(e);
+  }
+  pb::Workflow follow = Builtin(alice, "follow_up");
+  auto runs = store_->ListRuns(alice, follow.id(), "", 10);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ(TimestampToMicros((*runs)[0].start_time()), ToMicros(met));
+  // Seven days after the conversation's day, 09:00.
+  absl::CivilDay day = absl::ToCivilDay(met, absl::UTCTimeZone()) + 7;
+  absl::Time wake = absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 9, 0, 0), absl::UTCTimeZone());
+  EXPECT_EQ(FromMicros(TimestampToMicros((*runs)[0].wake_time())), wake);
+  auto sched = NewScheduler("r1");
+  SetNow(wake);
+  Drain(*sched);
+  runs = store_->ListRuns(alice, follow.id(), "", 10);
+  EXPECT_EQ((*runs)[0].state(), pb::STOPPED);  // the reply counts, though logged before the run was processed
+  EXPECT_TRUE(Inbox(alice).empty());
+}
+
 TEST_F(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "America/New_York");
@@ -311,6 +349,54 @@ TEST_F(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
   SetNow(Utc(2030, 3, 1, 0, 0));
   Drain(*sched);
   EXPECT_EQ(Inbox(alice).size(), 4u);
+}
+
+TEST_F(StoreTest, GiveBackPromptWhenTheBalanceTipsAndADigestOfOverdueContacts) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "Asia/Tokyo");
+  ppb::Contact fay;
+  fay.set_id("fay");
+  fay.set_display_name("Fay");
+  fay.add_seeking("a referral");
+  ContactEvent(alice, fay);
+  auto ledger = [&](double balance, absl::Time next_due) {
+    events::v1::Event e;
+    e.set_type("ledger.changed");
+    e.set_org_id(alice.org);
+    e.set_user_id(alice.user);
+    e.mutable_ledger()->set_contact_id("fay");
+    e.mutable_ledger()->set_balance(balance);
+    *e.mutable_ledger()->mutable_next_due_time() = ToTimestamp(ToMicros(next_due));
+    Apply(e);
+  };
+  ledger(-2, Now() + absl::Hours(24 * 30));
+  EXPECT_TRUE(Inbox(alice).empty());  // not past the threshold (3) yet
+  ledger(-4, Now() + absl::Hours(24 * 30));
+  std::vector<pb::Notification> inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].title(), "Time to give back to Fay");
+  EXPECT_NE(inbox[0].body().find("balance -4.0"), std::string::npos) << inbox[0].body();
+  EXPECT_NE(inbox[0].body().find("a referral"), std::string::npos) << inbox[0].body();
+  ledger(-5, Now() + absl::Hours(24 * 30));  // still below: no new prompt
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+
+  // Overdue since yesterday: the next digest, 08:00 in Tokyo (23:00 UTC), lists Fay.
+  ledger(-5, Now() - absl::Hours(24));
+  auto sched = NewScheduler("r1");
+  SetNow(Utc(2026, 3, 27, 22, 59));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+  SetNow(Utc(2026, 3, 27, 23, 0));
+  Drain(*sched);
+  inbox = Inbox(alice);
+  ASSERT_EQ(inbox.size(), 2u);
+  EXPECT_EQ(inbox[0].kind(), "digest");
+  EXPECT_EQ(inbox[0].title(), "1 contacts are due for a catch-up");
+  EXPECT_EQ(inbox[0].body(), "Fay");
+  // And again the next morning, once.
+  SetNow(Utc(2026, 3, 28, 23, 0));
+  Drain(*sched);
+  EXPECT_EQ(Inbox(alice).size(), 3u);
 }
 
 TEST_F(StoreTest, DisabledBuiltinsStartNothing) {

@@ -1,6 +1,7 @@
 #include "services/notifications/scheduler.h"
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,11 +29,7 @@ absl::Status Scheduler::Start() {
   if (!released.ok()) return released;
   timers_loop_ = std::make_unique<PollingLoop>(
       PollingLoop::Options{"timer scheduler", {{"owner", owner_}}, options_.idle, std::chrono::milliseconds(500)},
-      [this]() -> absl::StatusOr<bool> {
-        absl::StatusOr<int> n = FireDueOnce();
-        if (!n.ok()) return n.status();
-        return *n >= options_.batch;
-      });
+      [this]() { return PumpDue(); });
   deliveries_loop_ = std::make_unique<PollingLoop>(
       PollingLoop::Options{"webhook deliveries", {{"owner", owner_}}, options_.idle, std::chrono::milliseconds(500)},
       [this]() -> absl::StatusOr<bool> {
@@ -48,6 +45,29 @@ absl::Status Scheduler::Start() {
 void Scheduler::Stop() {
   if (timers_loop_) timers_loop_->Stop();
   if (deliveries_loop_) deliveries_loop_->Stop();
+  std::unique_lock<std::mutex> lock(pump_mu_);
+  pump_cv_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
+void Scheduler::Submit(std::vector<TimerRow> timers, absl::Time now,
+                       std::function<void(absl::Status)> batch_done) {
+  auto owners = std::make_shared<std::vector<Owner>>();
+  for (const TimerRow& t : timers) owners->push_back(Owner{t.org, t.user});
+  store_->FireTimers(std::move(timers), owner_, now,
+                     [this, owners, batch_done = std::move(batch_done)](std::vector<absl::Status> results) {
+                       absl::Status first_error;
+                       for (size_t i = 0; i < results.size(); ++i) {
+                         if (results[i].ok()) {
+                           fired_.fetch_add(1);
+                           if (on_fired_) on_fired_((*owners)[i]);
+                         } else {
+                           // It keeps its lease and is retried once the lease expires.
+                           log::Error("timer failed", {{"org", (*owners)[i].org}, {"error", results[i].ToString()}});
+                           if (first_error.ok()) first_error = results[i];
+                         }
+                       }
+                       batch_done(first_error);
+                     });
 }
 
 absl::StatusOr<int> Scheduler::FireDueOnce() {
@@ -55,29 +75,36 @@ absl::StatusOr<int> Scheduler::FireDueOnce() {
   absl::StatusOr<std::vector<TimerRow>> claimed = store_->Claim(owner_, now, options_.lease, options_.batch, false);
   if (!claimed.ok()) return claimed.status();
   if (claimed->empty()) return 0;
-  // Each timer is its own transaction; the writer group-commits the batch.
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t remaining = claimed->size();
-  absl::Status first_error;
-  for (const TimerRow& t : *claimed) {
-    store_->FireTimer(t, owner_, now, [&, org = t.org, user = t.user](absl::Status s) {
-      if (s.ok()) {
-        fired_.fetch_add(1);
-        if (on_fired_) on_fired_(Owner{org, user});
-      } else {
-        log::Error("timer failed", {{"org", org}, {"error", s.ToString()}});
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      if (!s.ok() && first_error.ok()) first_error = s;
-      if (--remaining == 0) cv.notify_one();
-    });
+  const int n = static_cast<int>(claimed->size());
+  std::promise<absl::Status> done;
+  Submit(*std::move(claimed), now, [&done](absl::Status s) { done.set_value(s); });
+  absl::Status s = done.get_future().get();
+  if (!s.ok()) return s;
+  return n;
+}
+
+absl::StatusOr<bool> Scheduler::PumpDue() {
+  // Up to two batches in flight: the next claim commits together with the
+  // previous batch's effects instead of after them.
+  {
+    std::unique_lock<std::mutex> lock(pump_mu_);
+    pump_cv_.wait(lock, [this] { return in_flight_ < 2; });
   }
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return remaining == 0; });
-  // A failed timer keeps its lease and is retried once the lease expires.
-  if (!first_error.ok() && first_error.code() != absl::StatusCode::kNotFound) return first_error;
-  return static_cast<int>(claimed->size());
+  absl::Time now = clock_();
+  absl::StatusOr<std::vector<TimerRow>> claimed = store_->Claim(owner_, now, options_.lease, options_.batch, false);
+  if (!claimed.ok()) return claimed.status();
+  if (claimed->empty()) return false;
+  const bool full = static_cast<int>(claimed->size()) >= options_.batch;
+  {
+    std::lock_guard<std::mutex> lock(pump_mu_);
+    ++in_flight_;
+  }
+  Submit(*std::move(claimed), now, [this](absl::Status) {
+    std::lock_guard<std::mutex> lock(pump_mu_);
+    --in_flight_;
+    pump_cv_.notify_all();
+  });
+  return full;
 }
 
 absl::StatusOr<int> Scheduler::DeliverOnce() {

@@ -1,8 +1,9 @@
 // The durable timer scheduler of the notifications service. Two loops on
 // PollingLoop: one claims due timers (reminders, run steps, snooze ends,
-// workflow triggers) in batches under a lease and fires each through
-// SqliteNotificationsStore::FireTimer (effects, dedupe record and removal in
-// one transaction, group-committed); the other claims due webhook
+// workflow triggers) in batches under a lease and fires each batch through
+// SqliteNotificationsStore::FireTimers (per timer: effects, dedupe record and
+// removal together, in a savepoint of the batch's one transaction; the next
+// claim overlaps the previous batch's commit); the other claims due webhook
 // deliveries and makes their HTTP attempts concurrently, outside any
 // transaction, then records each attempt and its next retry.
 //
@@ -18,6 +19,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,7 +35,7 @@ namespace rapport::notifications {
 
 struct SchedulerOptions {
   std::string replica = "notifications-1";  // unique per replica
-  int batch = 512;                           // timers claimed at once
+  int batch = 2048;                          // timers claimed (and fired in one transaction) at once
   absl::Duration lease = absl::Seconds(30);
   std::chrono::milliseconds idle{50};        // poll interval when nothing is due
   int delivery_concurrency = 8;              // HTTP attempts in flight
@@ -51,7 +55,7 @@ class Scheduler {
   absl::Status Start();
   void Stop();
 
-  // One batch each; the number of timers handled.
+  // One batch each, waiting for it to commit; the number of timers handled.
   absl::StatusOr<int> FireDueOnce();
   absl::StatusOr<int> DeliverOnce();
 
@@ -59,6 +63,10 @@ class Scheduler {
   int64_t fired() const { return fired_.load(); }
 
  private:
+  // The loop's step: claims a batch and submits it without waiting (at most
+  // two batches in flight); true when the batch was full.
+  absl::StatusOr<bool> PumpDue();
+  void Submit(std::vector<TimerRow> timers, absl::Time now, std::function<void(absl::Status)> batch_done);
   void DeliverOne(const TimerRow& timer);
 
   SqliteNotificationsStore* store_;
@@ -67,6 +75,9 @@ class Scheduler {
   const std::function<void(const Owner&)> on_fired_;
   const std::string owner_;
   std::atomic<int64_t> fired_{0};
+  std::mutex pump_mu_;
+  std::condition_variable pump_cv_;
+  int in_flight_ = 0;  // batches submitted and not yet committed
   std::unique_ptr<PollingLoop> timers_loop_;
   std::unique_ptr<PollingLoop> deliveries_loop_;
 };

@@ -135,6 +135,7 @@ HttpResponse SendWebhook(const WebhookRequest& r, const CheckedUrl& checked, std
   options.connect_timeout_ms = std::min<int64_t>(timeout.count(), 5000);
   options.user_agent = "Rapport-Webhooks/1";
   options.http_only = true;
+  options.max_body_bytes = 4096;  // the answer's body is not used
   std::string addrs;
   for (const std::string& a : checked.addresses) {
     if (!addrs.empty()) addrs += ",";

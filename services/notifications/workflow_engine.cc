@@ -234,6 +234,11 @@ absl::StatusOr<std::vector<Effect>> Advance(const pb::Workflow& workflow, pb::Wo
   // Waits count from when the previous wait was due, not from when a late
   // timer ran, so downtime does not shift the rest of the schedule.
   absl::Time base = now;
+  if (run.next_step() == 0 && run.has_start_time()) {
+    // The first wait counts from what started the run (e.g. the interaction
+    // event), not from when this service got to it.
+    base = std::min(now, FromMicros(TimestampToMicros(run.start_time())));
+  }
   if (run.state() == pb::WAITING) {
     absl::Time wake = FromMicros(TimestampToMicros(run.wake_time()));
     if (now < wake) return absl::FailedPreconditionError("the run's wait is not over");

@@ -67,9 +67,9 @@ struct RunContext {
 // and wake_time (the caller schedules a timer then), STOP_IF may stop the
 // run, NOTIFY and WEBHOOK add effects; after the last step the run is
 // COMPLETED. A WAITING run is resumed only once now >= wake_time
-// (FAILED_PRECONDITION before: nothing fires early). Waits are measured from
-// the previous wake time, so a run resumed late after downtime keeps its
-// schedule. Every executed step is appended to run.history.
+// (FAILED_PRECONDITION before: nothing fires early). The first wait is
+// measured from the run's start_time, later ones from the previous wake
+// time, so a run started or resumed late after downtime keeps its schedule. Every executed step is appended to run.history.
 absl::StatusOr<std::vector<Effect>> Advance(const pb::Workflow& workflow, pb::WorkflowRun& run,
                                             const RunContext& context, absl::Time now);
 
