@@ -72,21 +72,31 @@ void SortByScore(std::vector<T>& items) {
   });
 }
 
-// Days from the user's today to the contact's next birthday, or -1.
-int DaysToBirthday(const ContactInfo& info, const UserNode& user, int64_t now_us) {
-  if (info.birthday_month == 0 || info.birthday_day == 0) return -1;
-  absl::TimeZone tz = absl::UTCTimeZone();
-  if (!user.timezone.empty()) absl::LoadTimeZone(user.timezone, &tz);
-  absl::CivilDay today = absl::ToCivilDay(FromMicros(now_us), tz);
-  for (int64_t year = today.year(); year <= today.year() + 1; ++year) {
-    int day = info.birthday_day;
-    // Feb 29 falls on Feb 28 in common years.
-    if (info.birthday_month == 2 && day == 29 && absl::CivilDay(year, 2, 29).month() != 2) day = 28;
-    absl::CivilDay next(year, info.birthday_month, day);
-    if (next >= today) return static_cast<int>(next - today);
+// Days until each (month, day) within the coming week in the user's
+// timezone, -1 elsewhere: built once per query so that a ranking of many
+// contacts does no calendar arithmetic per contact.
+class BirthdayWindow {
+ public:
+  BirthdayWindow(const UserNode& user, int64_t now_us, int days) {
+    for (auto& m : days_) std::fill(std::begin(m), std::end(m), static_cast<int8_t>(-1));
+    absl::TimeZone tz = absl::UTCTimeZone();
+    if (!user.timezone.empty()) absl::LoadTimeZone(user.timezone, &tz);
+    absl::CivilDay today = absl::ToCivilDay(FromMicros(now_us), tz);
+    for (int k = days; k >= 0; --k) {
+      absl::CivilDay d = today + k;
+      days_[d.month()][d.day()] = static_cast<int8_t>(k);
+      // Feb 29 birthdays fall on Feb 28 in common years.
+      if (d.month() == 2 && d.day() == 28 && absl::CivilDay(d.year(), 2, 29).month() != 2) days_[2][29] = k;
+    }
   }
-  return -1;
-}
+  int DaysUntil(const ContactInfo& info) const {
+    if (info.birthday_month < 1 || info.birthday_month > 12 || info.birthday_day > 31) return -1;
+    return days_[info.birthday_month][info.birthday_day];
+  }
+
+ private:
+  int8_t days_[13][32];
+};
 
 const UserNode* Me(const Query& q, uint32_t* index) {
   auto it = q.graph.user_index.find(q.user_id);
@@ -143,6 +153,16 @@ std::vector<pb::ReachOut> ReachOuts(const Query& q) {
   const UserNode* u = Me(q, &me);
   if (u == nullptr) return out;
   const OrgGraph& g = q.graph;
+  const BirthdayWindow birthdays(*u, q.now_us, 7);
+  struct Scored {
+    double score;
+    uint32_t contact;
+    int overdue;
+    int birthday_in;
+    double strength;
+  };
+  // Score every overdue contact cheaply; build the reasons for the top only.
+  std::vector<Scored> scored;
   for (uint32_t c : u->contacts) {
     const ContactInfo& info = g.info[c];
     if (info.last_us == 0) continue;
@@ -153,29 +173,44 @@ std::vector<pb::ReachOut> ReachOuts(const Query& q) {
     const double balance = g.edges[c].balance;
     double score = TierWeight(info.tier) * (1.0 + std::min(static_cast<double>(overdue) / info.cadence_days, 3.0)) *
                    std::max(strength, 5.0) / 100.0;
+    const int days = birthdays.DaysUntil(info);
+    if (days >= 0) score *= 1.5;
+    if (balance < 0) score *= 1.0 + std::min(-static_cast<double>(balance), 10.0) / 10.0;
+    scored.push_back({score, c, overdue, days, strength});
+  }
+  auto better = [&](const Scored& a, const Scored& b) {
+    if (a.score != b.score) return a.score > b.score;
+    const ContactInfo& x = g.info[a.contact];
+    const ContactInfo& y = g.info[b.contact];
+    return std::tie(x.display_name, x.id) < std::tie(y.display_name, y.id);
+  };
+  const size_t keep = std::min(scored.size(), q.limit);
+  std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(), better);
+  scored.resize(keep);
+  for (const Scored& s : scored) {
+    const uint32_t c = s.contact;
+    const ContactInfo& info = g.info[c];
+    const double balance = g.edges[c].balance;
     pb::ReachOut item;
-    item.add_reasons(absl::StrCat("Overdue by ", overdue, " days: last interaction ", Date(info.last_us),
+    item.add_reasons(absl::StrCat("Overdue by ", s.overdue, " days: last interaction ", Date(info.last_us),
                                   ", cadence ", info.cadence_days, " days."));
-    item.add_reasons(absl::StrCat(TierName(info.tier), " tie, strength ", Whole(strength), "."));
-    int days = DaysToBirthday(info, *u, q.now_us);
-    if (days >= 0 && days <= 7) {
-      score *= 1.5;
-      item.add_reasons(days == 0 ? std::string("Their birthday is today.")
-                                 : absl::StrCat("Their birthday is in ", days, days == 1 ? " day." : " days."));
+    item.add_reasons(absl::StrCat(TierName(info.tier), " tie, strength ", Whole(s.strength), "."));
+    if (s.birthday_in >= 0) {
+      item.add_reasons(s.birthday_in == 0
+                           ? std::string("Their birthday is today.")
+                           : absl::StrCat("Their birthday is in ", s.birthday_in, s.birthday_in == 1 ? " day." : " days."));
     }
     if (balance < 0) {
-      score *= 1.0 + std::min(-static_cast<double>(balance), 10.0) / 10.0;
       item.add_reasons(absl::StrCat("You owe them: balance ", Num(balance), " (they gave ", Num(info.received),
                                     ", you gave ", Num(info.given), ")."));
     }
     *item.mutable_contact() = Summary(g, c);
-    item.set_score(score);
-    item.set_overdue_days(overdue);
-    item.set_strength(std::round(strength * 100) / 100);
+    item.set_score(s.score);
+    item.set_overdue_days(s.overdue);
+    item.set_strength(std::round(s.strength * 100) / 100);
     item.set_balance(balance);
     out.push_back(std::move(item));
   }
-  SortByScore(out);
   return out;
 }
 

@@ -34,6 +34,7 @@
 #ifndef RAPPORT_SERVICES_RECOMMENDATIONS_RECOMMENDATIONS_LOGIC_H_
 #define RAPPORT_SERVICES_RECOMMENDATIONS_RECOMMENDATIONS_LOGIC_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -60,6 +61,9 @@ struct Query {
   std::string user_id;
   int64_t now_us;
   Settings settings;
+  // Rankings are always complete, but only their first `limit` items are
+  // built (reasons and all): a page's end, plus one to know another follows.
+  size_t limit = SIZE_MAX;
 };
 
 std::vector<pb::ReachOut> ReachOuts(const Query& q);
