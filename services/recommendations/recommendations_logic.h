@@ -52,6 +52,10 @@ struct Settings {
   int follow_up_rate_days = 30;    // network health's follow-up window
   double teammate_tie = 0.5;       // weight of the tie to a teammate (no ledger between users)
   int max_introduction_pool = 2000;
+  // Paths: below this many teammate contacts to scan, the best connector per
+  // teammate is found by scanning their contacts; above, by walking your
+  // people's holder chains. Same answers; only the cost differs.
+  size_t path_scan_budget = 20000;
 };
 
 // The acting user's view of the org. The user may be unknown to the read
