@@ -328,7 +328,10 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   EXPECT_TRUE(paths.count("/v1/introductions/{id}:respond"));
 
   EXPECT_EQ(Call("GET", "/healthz", {}).status, 200);
-  EXPECT_EQ(Call("GET", "/readyz", {}).status, 200);
+  // Ready means every backend answers, recommendations included.
+  EXPECT_EQ(Call("GET", "/readyz", {}).status, 503);
+  ASSERT_TRUE(stack_.Start("recommendations").ok());
+  EXPECT_TRUE(testing::WaitFor([&] { return Call("GET", "/readyz", {}).status == 200; }, std::chrono::seconds(5)));
   HttpResponse metrics = Call("GET", "/metrics", {});
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{route=\"/readyz\",code=\"200\"} 1"), std::string::npos)
