@@ -18,6 +18,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "gateway/auth.h"
+#include "gateway/backends.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -686,6 +687,7 @@ TEST_F(GatewayIntegrationTest, AnotherOrgsObjectsAre404) {
 // Every route of profiles and interactions answers 2xx through the gateway
 // with the expected content.
 TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
+  ASSERT_TRUE(stack_.Start("recommendations").ok());
   RestartGatewayWithoutLimits();
   std::set<std::string> seen;  // "METHOD template" of each route exercised
   auto call = [&](const std::string& route, const std::string& method, const std::string& path,
@@ -880,6 +882,18 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
                 .interactions_size(),
             1);
 
+  // Recommendations, from the read model the writes above fed through events.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Call("GET", "/v1/paths?targetContactId=" + carol.id(), token).status == 200; },
+      std::chrono::seconds(2)));
+  auto paths = Parse<google::protobuf::Struct>(
+      call("GET /v1/paths", "GET", "/v1/paths?targetContactId=" + carol.id() + "&maxHops=3", token));
+  EXPECT_EQ(paths.fields().at("paths").list_value().values_size(), 1);  // Ann knows Carol herself
+  for (const char* route : {"reachOuts", "giveBacks", "followUps", "introductions", "groups"}) {
+    call(absl::StrCat("GET /v1/recommendations/", route), "GET", absl::StrCat("/v1/recommendations/", route), token);
+  }
+  call("GET /v1/network/health", "GET", "/v1/network/health", token);
+
   // Finally the contact and key deletions.
   call("DELETE /v1/contacts/{contact_id}", "DELETE", "/v1/contacts/" + carol.id(), me);
   EXPECT_EQ(Call("GET", "/v1/contacts/" + carol.id(), me).status, 404);
@@ -889,7 +903,7 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
 
   // Every annotated route of the linked services was exercised above.
   int annotated = 0;
-  for (const char* service : {"rapport.profiles.v1.ProfilesService", "rapport.interactions.v1.InteractionsService"}) {
+  for (const std::string& service : gateway::BackendServiceNames()) {
     const auto* sd = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
     ASSERT_NE(sd, nullptr) << service;
     for (int i = 0; i < sd->method_count(); ++i) {
@@ -1164,7 +1178,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
   EXPECT_EQ(doc.fields().at("openapi").string_value().substr(0, 2), "3.");
   const auto& paths = doc.fields().at("paths").struct_value().fields();
   int annotated = 0;
-  for (const char* service : {"rapport.profiles.v1.ProfilesService", "rapport.interactions.v1.InteractionsService"}) {
+  for (const std::string& service : gateway::BackendServiceNames()) {
     const auto* sd = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
     ASSERT_NE(sd, nullptr) << service;
     for (int i = 0; i < sd->method_count(); ++i) {
@@ -1196,8 +1210,9 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
       EXPECT_EQ(fields.count("requestBody") > 0, !rule.body().empty()) << method << " " << path;
     }
   }
-  // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 37);
+  // The routes the API lists for the landed services, and nothing else
+  // (profiles and interactions 37, recommendations 7).
+  EXPECT_EQ(annotated, 44);
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1223,7 +1238,14 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/introductions",
                            "/v1/introductions/{id}:respond",
                            "/v1/introductions/{id}:make",
-                           "/v1/introductions/{id}:complete"}) {
+                           "/v1/introductions/{id}:complete",
+                           "/v1/recommendations/reachOuts",
+                           "/v1/recommendations/giveBacks",
+                           "/v1/recommendations/followUps",
+                           "/v1/recommendations/introductions",
+                           "/v1/recommendations/groups",
+                           "/v1/paths",
+                           "/v1/network/health"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }
