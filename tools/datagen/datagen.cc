@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -109,17 +110,23 @@ class Generator {
 
       int contacts = o_.heavy_tail ? std::clamp(static_cast<int>(Pareto(o_.contacts_per_user)), 5, 20 * o_.contacts_per_user)
                                    : o_.contacts_per_user;
+      std::unordered_set<uint32_t> mine;  // a user knows each person once
       for (int c = 0; c < contacts; ++c) {
-        uint32_t person;
+        uint32_t person = UINT32_MAX;
         if (!known.empty() && Uniform() < o_.shared) {
-          person = known[Pick(known.size())];
-        } else {
+          for (int attempt = 0; attempt < 8 && person == UINT32_MAX; ++attempt) {
+            uint32_t candidate = known[Pick(known.size())];
+            if (!mine.contains(candidate)) person = candidate;
+          }
+        }
+        if (person == UINT32_MAX) {
           person = static_cast<uint32_t>(people.size());
           people.push_back(Person{Pick(std::size(kFirst)), Pick(std::size(kLast)), Pick(kCompanies),
                                   Pick(std::size(kTitles)), person});
           ++stats_.people;
         }
         known.push_back(person);
+        mine.insert(person);
         GenerateContact(org, user, absl::StrCat(user, "-c", c + 1), people[person]);
       }
     }

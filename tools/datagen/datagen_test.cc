@@ -40,11 +40,14 @@ TEST(Datagen, ExactCountsWithoutHeavyTailAndSharedPeople) {
   Stats stats;
   std::map<std::string, int> by_type;
   std::map<std::string, std::set<std::string>> emails_by_org;
+  std::map<std::string, std::set<std::string>> emails_by_user;
   int64_t ledger_given = 0;
   Generate(o, [&](const events::v1::Event& e) {
     ++by_type[e.type()];
     if (e.type() == "contact.created") {
       emails_by_org[e.org_id()].insert(e.contact().contact().emails(0));
+      EXPECT_TRUE(emails_by_user[e.user_id()].insert(e.contact().contact().emails(0)).second)
+          << "a user knows each person once";
       EXPECT_TRUE(e.contact().contact().notes().empty());
     }
     if (e.type() == "ledger.changed") {
