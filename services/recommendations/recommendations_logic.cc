@@ -163,6 +163,7 @@ std::vector<pb::ReachOut> ReachOuts(const Query& q) {
   };
   // Score every overdue contact cheaply; build the reasons for the top only.
   std::vector<Scored> scored;
+  scored.reserve(u->contacts.size());
   for (uint32_t c : u->contacts) {
     const ContactInfo& info = g.info[c];
     if (info.last_us == 0) continue;
