@@ -331,7 +331,10 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   EXPECT_TRUE(paths.count("/v1/introductions/{id}:respond"));
 
   EXPECT_EQ(Call("GET", "/healthz", {}).status, 200);
-  EXPECT_EQ(Call("GET", "/readyz", {}).status, 200);
+  // Ready means every backend answers, recommendations included.
+  EXPECT_EQ(Call("GET", "/readyz", {}).status, 503);
+  ASSERT_TRUE(stack_.Start("recommendations").ok());
+  EXPECT_TRUE(testing::WaitFor([&] { return Call("GET", "/readyz", {}).status == 200; }, std::chrono::seconds(5)));
   HttpResponse metrics = Call("GET", "/metrics", {});
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{route=\"/readyz\",code=\"200\"} 1"), std::string::npos)
@@ -686,6 +689,7 @@ TEST_F(GatewayIntegrationTest, AnotherOrgsObjectsAre404) {
 // Every route of profiles and interactions answers 2xx through the gateway
 // with the expected content.
 TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
+  ASSERT_TRUE(stack_.Start("recommendations").ok());
   RestartGatewayWithoutLimits();
   std::set<std::string> seen;  // "METHOD template" of each route exercised
   auto call = [&](const std::string& route, const std::string& method, const std::string& path,
@@ -880,6 +884,18 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
                 .interactions_size(),
             1);
 
+  // Recommendations, from the read model the writes above fed through events.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Call("GET", "/v1/paths?targetContactId=" + carol.id(), token).status == 200; },
+      std::chrono::seconds(2)));
+  auto paths = Parse<google::protobuf::Struct>(
+      call("GET /v1/paths", "GET", "/v1/paths?targetContactId=" + carol.id() + "&maxHops=3", token));
+  EXPECT_EQ(paths.fields().at("paths").list_value().values_size(), 1);  // Ann knows Carol herself
+  for (const char* route : {"reachOuts", "giveBacks", "followUps", "introductions", "groups"}) {
+    call(absl::StrCat("GET /v1/recommendations/", route), "GET", absl::StrCat("/v1/recommendations/", route), token);
+  }
+  call("GET /v1/network/health", "GET", "/v1/network/health", token);
+
   // Finally the contact and key deletions.
   call("DELETE /v1/contacts/{contact_id}", "DELETE", "/v1/contacts/" + carol.id(), me);
   EXPECT_EQ(Call("GET", "/v1/contacts/" + carol.id(), me).status, 404);
@@ -889,7 +905,7 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
 
   // Every annotated route of the linked services was exercised above.
   int annotated = 0;
-  for (const char* service : {"rapport.profiles.v1.ProfilesService", "rapport.interactions.v1.InteractionsService"}) {
+  for (const std::string& service : gateway::BackendServiceNames()) {
     const auto* sd = google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
     ASSERT_NE(sd, nullptr) << service;
     for (int i = 0; i < sd->method_count(); ++i) {
@@ -1197,7 +1213,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 56);  // profiles and interactions: 37; notifications: 19
+  EXPECT_EQ(annotated, 63);  // profiles and interactions: 37; recommendations: 7; notifications: 19
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1223,7 +1239,14 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/introductions",
                            "/v1/introductions/{id}:respond",
                            "/v1/introductions/{id}:make",
-                           "/v1/introductions/{id}:complete"}) {
+                           "/v1/introductions/{id}:complete",
+                           "/v1/recommendations/reachOuts",
+                           "/v1/recommendations/giveBacks",
+                           "/v1/recommendations/followUps",
+                           "/v1/recommendations/introductions",
+                           "/v1/recommendations/groups",
+                           "/v1/paths",
+                           "/v1/network/health"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }

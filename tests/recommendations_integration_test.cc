@@ -281,6 +281,38 @@ TEST_F(RecommendationsIntegrationTest, RestartBackfillsTheSameAnswersAndWhatChan
   EXPECT_EQ(ids, (std::vector<std::string>{bob, cy, ann}));
 }
 
+TEST_F(RecommendationsIntegrationTest, RankingsPageWithTokens) {
+  std::string org = NewOrg();
+  TenantContext alice = NewUser(org, "Alice");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(NewContact(alice, absl::StrCat("C", i), absl::StrCat("c", i, "@x.test"), ppb::PRIVATE));
+    Log(alice, ids.back(), ipb::MEETING, ipb::MUTUAL, 40 + 20 * i);  // the older, the more overdue
+  }
+  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(alice).size() == 3; }, std::chrono::milliseconds(2000)));
+  rpb::ListReachOutsRequest req;
+  req.set_page_size(2);
+  rpb::ListReachOutsResponse first, second;
+  ASSERT_TRUE(reco_->ListReachOuts(Stack::Call(alice).get(), req, &first).ok());
+  ASSERT_EQ(first.items_size(), 2);
+  EXPECT_EQ(first.items(0).contact().id(), ids[2]);
+  EXPECT_EQ(first.items(1).contact().id(), ids[1]);
+  ASSERT_FALSE(first.next_page_token().empty());
+  req.set_page_token(first.next_page_token());
+  ASSERT_TRUE(reco_->ListReachOuts(Stack::Call(alice).get(), req, &second).ok());
+  ASSERT_EQ(second.items_size(), 1);
+  EXPECT_EQ(second.items(0).contact().id(), ids[0]);
+  EXPECT_TRUE(second.next_page_token().empty());
+  req.set_page_token("not-a-token");
+  grpc::Status bad = reco_->ListReachOuts(Stack::Call(alice).get(), req, &second);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad.error_message(), "pageToken: is not a token from a previous page");
+  req.set_page_token("");
+  req.set_page_size(-1);
+  EXPECT_EQ(reco_->ListReachOuts(Stack::Call(alice).get(), req, &second).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(RecommendationsIntegrationTest, ExportsArePlatformOnlyKeysetPagedAndWithoutNotes) {
   std::string org1 = NewOrg(), org2 = NewOrg();
   TenantContext a = NewUser(org1, "A");

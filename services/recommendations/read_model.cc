@@ -111,7 +111,9 @@ void ApplyContact(OrgGraph& g, const std::string& owner_id, const std::string& t
   }
   if (deleted) {
     edge = ContactEdge{.owner = owner, .flags = ContactEdge::kDeleted};
-    info = ContactInfo{.id = info.id};
+    ContactInfo tombstone;
+    tombstone.id = std::move(info.id);
+    info = std::move(tombstone);
     return;
   }
   edge.flags = flags;
@@ -159,7 +161,10 @@ void ApplyInteraction(OrgGraph& g, const std::string& owner_id, const std::strin
   uint32_t owner = g.InternUser(owner_id);
   auto [it, inserted] = g.interaction_index.try_emplace(pi.id(), static_cast<uint32_t>(g.interactions.size()));
   if (inserted) {
-    g.interactions.push_back(InteractionRec{.owner = owner, .id = pi.id()});
+    InteractionRec rec;
+    rec.owner = owner;
+    rec.id = pi.id();
+    g.interactions.push_back(std::move(rec));
     g.users[owner].interactions.push_back(it->second);
   }
   InteractionRec& rec = g.interactions[it->second];
@@ -181,7 +186,10 @@ void ApplyIntroduction(OrgGraph& g, const std::string& owner_id, const ipb::Intr
   auto [it, inserted] =
       g.introduction_index.try_emplace(pi.id(), static_cast<uint32_t>(g.introductions.size()));
   if (inserted) {
-    g.introductions.push_back(IntroductionRec{.owner = owner, .id = pi.id()});
+    IntroductionRec rec;
+    rec.owner = owner;
+    rec.id = pi.id();
+    g.introductions.push_back(std::move(rec));
     g.users[owner].introductions.push_back(it->second);
   }
   IntroductionRec& rec = g.introductions[it->second];
@@ -200,7 +208,10 @@ void ApplyMember(OrgGraph& g, const std::string& owner_id, const std::string& ty
   if (it == g.group_index.end()) {
     if (type != "group.member_added") return;
     it = g.group_index.emplace(key, static_cast<uint32_t>(g.groups.size())).first;
-    g.groups.push_back(GroupNode{.owner = owner, .id = m.group_id()});
+    GroupNode group;
+    group.owner = owner;
+    group.id = m.group_id();
+    g.groups.push_back(std::move(group));
     g.users[owner].groups.push_back(it->second);
   }
   GroupNode& group = g.groups[it->second];
@@ -236,8 +247,11 @@ float LogAnchorFromStrength(double strength, int64_t as_of_us) {
 
 double StrengthAt(float log_anchor, int64_t now_us) {
   if (log_anchor <= kNoStrength) return 0;
-  double sum = std::exp2(static_cast<double>(log_anchor) - static_cast<double>(now_us - kAnchorUs) / kHalfLifeUs);
-  return 100.0 * (1.0 - std::exp(-sum / kStrengthScale));
+  // Single precision: rankings evaluate this for every tie they touch, and
+  // a float's 1e-6 relative error is far below the 0.01 strength shown.
+  const float age = static_cast<float>(static_cast<double>(now_us - kAnchorUs) / kHalfLifeUs);
+  const float sum = ::exp2f(log_anchor - age);
+  return 100.0 * (1.0 - static_cast<double>(::expf(-sum / static_cast<float>(kStrengthScale))));
 }
 
 std::vector<std::string> PersonKeys(const profiles::v1::Contact& contact) {
@@ -279,7 +293,11 @@ bool OrgGraph::VisibleTo(uint32_t c, uint32_t user) const {
 
 uint32_t OrgGraph::InternUser(const std::string& id) {
   auto [it, inserted] = user_index.try_emplace(id, static_cast<uint32_t>(users.size()));
-  if (inserted) users.push_back(UserNode{.id = id});
+  if (inserted) {
+    UserNode user;
+    user.id = id;
+    users.push_back(std::move(user));
+  }
   return it->second;
 }
 
@@ -287,7 +305,9 @@ uint32_t OrgGraph::InternContact(const std::string& id, uint32_t owner) {
   auto [it, inserted] = contact_index.try_emplace(id, static_cast<uint32_t>(edges.size()));
   if (inserted) {
     edges.push_back(ContactEdge{.owner = owner});
-    info.push_back(ContactInfo{.id = id});
+    ContactInfo fresh;
+    fresh.id = id;
+    info.push_back(std::move(fresh));
   }
   return it->second;
 }
@@ -518,6 +538,10 @@ void ReadModel::RebuildAll() {
   for (auto& [name, o] : orgs_) {
     std::unique_lock org_lock(o->mu);
     o->graph.RebuildPersons();
+    // Bulk loading leaves vectors with doubling slack; later growth is small.
+    o->graph.edges.shrink_to_fit();
+    o->graph.info.shrink_to_fit();
+    for (UserNode& u : o->graph.users) u.contacts.shrink_to_fit();
   }
 }
 

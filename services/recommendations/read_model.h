@@ -6,7 +6,7 @@
 // identical email can never connect):
 // - ids are interned to dense uint32 indexes (users, contacts, groups,
 //   interactions, introductions, tags, companies);
-// - the graph part is arrays: ContactEdge (24 bytes: owner, person, next
+// - the graph part is arrays: ContactEdge (20 bytes: owner, person, next
 //   holder of the same person, strength, balance, flags) indexed by contact,
 //   each user's contact indexes, and person heads; a "person" is the set of
 //   contacts that are one human: ORG-visible contacts of different users
@@ -60,14 +60,14 @@ float LogAnchorFromStrength(double strength, int64_t as_of_us);
 // Strength 0..100 at now.
 double StrengthAt(float log_anchor, int64_t now_us);
 
-// The hot part of a contact: what path search reads.
+// The hot part of a contact: what path search reads, 20 bytes.
 struct ContactEdge {
-  uint32_t owner = kNone;          // user index
+  uint32_t owner : 24 = 0xffffff;  // user index (an org has fewer than 2^24 users)
+  uint32_t flags : 8 = 0;          // kAlive | kOrgVisible | kDeleted
   uint32_t person = kNone;         // person index
   uint32_t next_in_person = kNone; // next contact of the same person
   float log_anchor = kNoStrength;  // strength, see above
   float balance = 0;               // given - received (weighted)
-  uint8_t flags = 0;               // kAlive | kOrgVisible | kDeleted
   static constexpr uint8_t kAlive = 1;       // contact.created seen, not deleted
   static constexpr uint8_t kOrgVisible = 2;
   static constexpr uint8_t kDeleted = 4;

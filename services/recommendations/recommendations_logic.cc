@@ -72,21 +72,31 @@ void SortByScore(std::vector<T>& items) {
   });
 }
 
-// Days from the user's today to the contact's next birthday, or -1.
-int DaysToBirthday(const ContactInfo& info, const UserNode& user, int64_t now_us) {
-  if (info.birthday_month == 0 || info.birthday_day == 0) return -1;
-  absl::TimeZone tz = absl::UTCTimeZone();
-  if (!user.timezone.empty()) absl::LoadTimeZone(user.timezone, &tz);
-  absl::CivilDay today = absl::ToCivilDay(FromMicros(now_us), tz);
-  for (int64_t year = today.year(); year <= today.year() + 1; ++year) {
-    int day = info.birthday_day;
-    // Feb 29 falls on Feb 28 in common years.
-    if (info.birthday_month == 2 && day == 29 && absl::CivilDay(year, 2, 29).month() != 2) day = 28;
-    absl::CivilDay next(year, info.birthday_month, day);
-    if (next >= today) return static_cast<int>(next - today);
+// Days until each (month, day) within the coming week in the user's
+// timezone, -1 elsewhere: built once per query so that a ranking of many
+// contacts does no calendar arithmetic per contact.
+class BirthdayWindow {
+ public:
+  BirthdayWindow(const UserNode& user, int64_t now_us, int days) {
+    for (auto& m : days_) std::fill(std::begin(m), std::end(m), static_cast<int8_t>(-1));
+    absl::TimeZone tz = absl::UTCTimeZone();
+    if (!user.timezone.empty()) absl::LoadTimeZone(user.timezone, &tz);
+    absl::CivilDay today = absl::ToCivilDay(FromMicros(now_us), tz);
+    for (int k = days; k >= 0; --k) {
+      absl::CivilDay d = today + k;
+      days_[d.month()][d.day()] = static_cast<int8_t>(k);
+      // Feb 29 birthdays fall on Feb 28 in common years.
+      if (d.month() == 2 && d.day() == 28 && absl::CivilDay(d.year(), 2, 29).month() != 2) days_[2][29] = k;
+    }
   }
-  return -1;
-}
+  int DaysUntil(const ContactInfo& info) const {
+    if (info.birthday_month < 1 || info.birthday_month > 12 || info.birthday_day > 31) return -1;
+    return days_[info.birthday_month][info.birthday_day];
+  }
+
+ private:
+  int8_t days_[13][32];
+};
 
 const UserNode* Me(const Query& q, uint32_t* index) {
   auto it = q.graph.user_index.find(q.user_id);
@@ -143,6 +153,17 @@ std::vector<pb::ReachOut> ReachOuts(const Query& q) {
   const UserNode* u = Me(q, &me);
   if (u == nullptr) return out;
   const OrgGraph& g = q.graph;
+  const BirthdayWindow birthdays(*u, q.now_us, 7);
+  struct Scored {
+    double score;
+    uint32_t contact;
+    int overdue;
+    int birthday_in;
+    double strength;
+  };
+  // Score every overdue contact cheaply; build the reasons for the top only.
+  std::vector<Scored> scored;
+  scored.reserve(u->contacts.size());
   for (uint32_t c : u->contacts) {
     const ContactInfo& info = g.info[c];
     if (info.last_us == 0) continue;
@@ -153,29 +174,44 @@ std::vector<pb::ReachOut> ReachOuts(const Query& q) {
     const double balance = g.edges[c].balance;
     double score = TierWeight(info.tier) * (1.0 + std::min(static_cast<double>(overdue) / info.cadence_days, 3.0)) *
                    std::max(strength, 5.0) / 100.0;
+    const int days = birthdays.DaysUntil(info);
+    if (days >= 0) score *= 1.5;
+    if (balance < 0) score *= 1.0 + std::min(-static_cast<double>(balance), 10.0) / 10.0;
+    scored.push_back({score, c, overdue, days, strength});
+  }
+  auto better = [&](const Scored& a, const Scored& b) {
+    if (a.score != b.score) return a.score > b.score;
+    const ContactInfo& x = g.info[a.contact];
+    const ContactInfo& y = g.info[b.contact];
+    return std::tie(x.display_name, x.id) < std::tie(y.display_name, y.id);
+  };
+  const size_t keep = std::min(scored.size(), q.limit);
+  std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(), better);
+  scored.resize(keep);
+  for (const Scored& s : scored) {
+    const uint32_t c = s.contact;
+    const ContactInfo& info = g.info[c];
+    const double balance = g.edges[c].balance;
     pb::ReachOut item;
-    item.add_reasons(absl::StrCat("Overdue by ", overdue, " days: last interaction ", Date(info.last_us),
+    item.add_reasons(absl::StrCat("Overdue by ", s.overdue, " days: last interaction ", Date(info.last_us),
                                   ", cadence ", info.cadence_days, " days."));
-    item.add_reasons(absl::StrCat(TierName(info.tier), " tie, strength ", Whole(strength), "."));
-    int days = DaysToBirthday(info, *u, q.now_us);
-    if (days >= 0 && days <= 7) {
-      score *= 1.5;
-      item.add_reasons(days == 0 ? std::string("Their birthday is today.")
-                                 : absl::StrCat("Their birthday is in ", days, days == 1 ? " day." : " days."));
+    item.add_reasons(absl::StrCat(TierName(info.tier), " tie, strength ", Whole(s.strength), "."));
+    if (s.birthday_in >= 0) {
+      item.add_reasons(s.birthday_in == 0
+                           ? std::string("Their birthday is today.")
+                           : absl::StrCat("Their birthday is in ", s.birthday_in, s.birthday_in == 1 ? " day." : " days."));
     }
     if (balance < 0) {
-      score *= 1.0 + std::min(-static_cast<double>(balance), 10.0) / 10.0;
       item.add_reasons(absl::StrCat("You owe them: balance ", Num(balance), " (they gave ", Num(info.received),
                                     ", you gave ", Num(info.given), ")."));
     }
     *item.mutable_contact() = Summary(g, c);
-    item.set_score(score);
-    item.set_overdue_days(overdue);
-    item.set_strength(std::round(strength * 100) / 100);
+    item.set_score(s.score);
+    item.set_overdue_days(s.overdue);
+    item.set_strength(std::round(s.strength * 100) / 100);
     item.set_balance(balance);
     out.push_back(std::move(item));
   }
-  SortByScore(out);
   return out;
 }
 
@@ -572,28 +608,14 @@ absl::Status ValidatePathsRequest(const pb::FindPathsRequest& r) {
 
 namespace {
 
-// Per-thread scratch marks indexed by person, reset by bumping the epoch, so
-// a query does not clear or allocate arrays the size of the org.
-struct PersonMarks {
-  std::vector<uint32_t> epoch_of;
-  std::vector<uint32_t> contact_of;
-  uint32_t epoch = 0;
-  void Reset(size_t persons) {
-    if (epoch_of.size() < persons) {
-      epoch_of.resize(persons, 0);
-      contact_of.resize(persons, kNone);
-    }
-    if (++epoch == 0) {
-      std::fill(epoch_of.begin(), epoch_of.end(), 0);
-      epoch = 1;
-    }
-  }
-  void Set(uint32_t p, uint32_t c) {
-    epoch_of[p] = epoch;
-    contact_of[p] = c;
-  }
-  uint32_t Get(uint32_t p) const { return epoch_of[p] == epoch ? contact_of[p] : kNone; }
-};
+// Whether text contains lowercase needle, ignoring ASCII case, without
+// building a lowercased copy per contact.
+bool ContainsIgnoringCase(std::string_view text, std::string_view needle) {
+  auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
+    return absl::ascii_tolower(static_cast<unsigned char>(a)) == b;
+  });
+  return it != text.end();
+}
 
 struct Candidate {
   double score;
@@ -639,7 +661,7 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
       if (list != g.contacts_by_company.end()) {
         for (uint32_t c : list->second) {
           if (!g.VisibleTo(c, me) || g.edges[c].person == kNone) continue;
-          if (!keyword.empty() && !absl::StrContains(absl::AsciiStrToLower(g.info[c].title), keyword)) continue;
+          if (!keyword.empty() && !ContainsIgnoringCase(g.info[c].title, keyword)) continue;
           targets.push_back(g.edges[c].person);
         }
       }
@@ -651,43 +673,78 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
   if (u == nullptr || targets.empty()) return out;
 
   const int64_t now = q.now_us;
-  thread_local PersonMarks marks;
-  marks.Reset(g.person_head.size());
+  // Your side of a connector P: your contact for each person (the strongest
+  // x goodwill when you hold one person twice). A hash map of your few
+  // thousand people stays in cache, unlike an array over the org's persons.
+  auto mine_weight = [&](uint32_t c) { return TieWeight(g, c, now) * Goodwill(g.edges[c].balance); };
+  absl::flat_hash_map<uint32_t, uint32_t> mine;  // person -> your contact
+  mine.reserve(u->contacts.size());
   for (uint32_t c : u->contacts) {
-    uint32_t p = g.edges[c].person;
+    const uint32_t p = g.edges[c].person;
     if (p == kNone) continue;
-    uint32_t prev = marks.Get(p);
-    if (prev == kNone || TieWeight(g, c, now) > TieWeight(g, prev, now)) marks.Set(p, c);
+    auto [it, inserted] = mine.try_emplace(p, c);
+    if (!inserted && mine_weight(c) > mine_weight(it->second)) it->second = c;
   }
-  absl::flat_hash_map<uint32_t, Via> via_cache;
-  auto via = [&](uint32_t o) -> const Via& {
-    auto [it, inserted] = via_cache.try_emplace(o);
-    if (!inserted) return it->second;
-    Via& v = it->second;
-    for (uint32_t theirs : g.users[o].contacts) {
-      const ContactEdge& e = g.edges[theirs];
-      if (!e.org_visible() || e.person == kNone) continue;
-      uint32_t mine = marks.Get(e.person);
-      if (mine == kNone) continue;
-      double s = TieWeight(g, mine, now) * Goodwill(g.edges[mine].balance) * TieWeight(g, theirs, now) *
-                 Goodwill(-e.balance);
-      if (s > v.score[0]) {
-        if (v.mine[0] != kNone && g.edges[v.mine[0]].person != e.person) {
-          v.score[1] = v.score[0];
-          v.mine[1] = v.mine[0];
-          v.theirs[1] = v.theirs[0];
+  // The teammates holding a target: the last hop of 2- and 3-hop paths.
+  std::vector<uint32_t> holders;
+  for (uint32_t person : targets) {
+    for (uint32_t h = g.person_head[person]; h != kNone; h = g.edges[h].next_in_person) {
+      const ContactEdge& e = g.edges[h];
+      if (e.owner != me && e.alive() && e.org_visible()) holders.push_back(e.owner);
+    }
+  }
+  std::sort(holders.begin(), holders.end());
+  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
+
+  // For 3 hops, the best P per holding teammate, by whichever walk is
+  // shorter: each teammate's contacts looked up among your people (cheap
+  // when few teammates hold the target), or your people's holder chains
+  // filtered to those teammates (cheap when a popular target has many).
+  absl::flat_hash_map<uint32_t, Via> via;
+  auto offer = [&](uint32_t o, uint32_t c, uint32_t theirs) {
+    const ContactEdge& e = g.edges[theirs];
+    const double s = mine_weight(c) * TieWeight(g, theirs, now) * Goodwill(-e.balance);
+    Via& v = via[o];
+    // Best and second best, one contact of yours (one person) each.
+    if (s > v.score[0]) {
+      if (v.mine[0] != c) {
+        v.score[1] = v.score[0];
+        v.mine[1] = v.mine[0];
+        v.theirs[1] = v.theirs[0];
+      }
+      v.score[0] = s;
+      v.mine[0] = c;
+      v.theirs[0] = theirs;
+    } else if (s > v.score[1] && c != v.mine[0]) {
+      v.score[1] = s;
+      v.mine[1] = c;
+      v.theirs[1] = theirs;
+    }
+  };
+  if (max_hops >= 3 && !holders.empty()) {
+    size_t scan = 0;
+    for (uint32_t o : holders) scan += g.users[o].contacts.size();
+    if (scan <= q.settings.path_scan_budget) {
+      for (uint32_t o : holders) {
+        for (uint32_t theirs : g.users[o].contacts) {
+          const ContactEdge& e = g.edges[theirs];
+          if (!e.org_visible() || e.person == kNone) continue;
+          auto it = mine.find(e.person);
+          if (it != mine.end()) offer(o, it->second, theirs);
         }
-        v.score[0] = s;
-        v.mine[0] = mine;
-        v.theirs[0] = theirs;
-      } else if (s > v.score[1] && g.edges[v.mine[0]].person != e.person) {
-        v.score[1] = s;
-        v.mine[1] = mine;
-        v.theirs[1] = theirs;
+      }
+    } else {
+      std::vector<bool> holding(g.users.size(), false);
+      for (uint32_t o : holders) holding[o] = true;
+      for (const auto& [p, c] : mine) {
+        for (uint32_t theirs = g.person_head[p]; theirs != kNone; theirs = g.edges[theirs].next_in_person) {
+          const ContactEdge& e = g.edges[theirs];
+          if (e.owner == me || !holding[e.owner] || !e.alive() || !e.org_visible()) continue;
+          offer(e.owner, c, theirs);
+        }
       }
     }
-    return v;
-  };
+  }
 
   std::vector<Candidate> candidates;
   for (uint32_t person : targets) {
@@ -702,7 +759,9 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
       if (!e.org_visible() || max_hops < 2) continue;
       candidates.push_back({q.settings.teammate_tie * w_target, 2, h, e.owner, kNone, kNone});
       if (max_hops < 3) continue;
-      const Via& v = via(e.owner);
+      auto found = via.find(e.owner);
+      if (found == via.end()) continue;
+      const Via& v = found->second;
       int k = (v.mine[0] != kNone && g.edges[v.mine[0]].person == person) ? 1 : 0;
       if (v.mine[k] == kNone || g.edges[v.mine[k]].person == person) continue;
       candidates.push_back({v.score[k] * w_target, 3, h, e.owner, v.mine[k], v.theirs[k]});

@@ -34,6 +34,7 @@
 #ifndef RAPPORT_SERVICES_RECOMMENDATIONS_RECOMMENDATIONS_LOGIC_H_
 #define RAPPORT_SERVICES_RECOMMENDATIONS_RECOMMENDATIONS_LOGIC_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,6 +52,10 @@ struct Settings {
   int follow_up_rate_days = 30;    // network health's follow-up window
   double teammate_tie = 0.5;       // weight of the tie to a teammate (no ledger between users)
   int max_introduction_pool = 2000;
+  // Paths: below this many teammate contacts to scan, the best connector per
+  // teammate is found by scanning their contacts; above, by walking your
+  // people's holder chains. Same answers; only the cost differs.
+  size_t path_scan_budget = 20000;
 };
 
 // The acting user's view of the org. The user may be unknown to the read
@@ -60,6 +65,9 @@ struct Query {
   std::string user_id;
   int64_t now_us;
   Settings settings;
+  // Rankings are always complete, but only their first `limit` items are
+  // built (reasons and all): a page's end, plus one to know another follows.
+  size_t limit = SIZE_MAX;
 };
 
 std::vector<pb::ReachOut> ReachOuts(const Query& q);

@@ -264,10 +264,10 @@ class PathsTest : public ::testing::Test {
     Contact(user, id, name, email, ppb::ORG, strength, balance, company, title);
   }
   absl::StatusOr<pb::FindPathsResponse> Find(const std::string& user, const std::function<void(pb::FindPathsRequest&)>& edit,
-                                             const std::string& org = kOrg) {
+                                             const std::string& org = kOrg, Settings settings = Settings{}) {
     pb::FindPathsRequest r;
     edit(r);
-    return n.With(org, user, [&](const Query& q) { return FindPaths(q, r); });
+    return n.With(org, user, [&](const Query& q) { return FindPaths(q, r); }, settings);
   }
   TestNetwork n;
 };
@@ -375,6 +375,37 @@ TEST_F(PathsTest, CyclesAndTiesAreDeterministic) {
   auto three = Find("u", [](auto& r) { r.set_target_contact_id("t1c"); });
   ASSERT_TRUE(three.ok());
   EXPECT_EQ(three->paths_size(), 4);  // via Ann to Theo, via Ann to Tara, Theo, Tara
+}
+
+TEST_F(PathsTest, BothConnectorSearchesGiveTheSameAnswers) {
+  Org("t2", "t2a", "Ann C.", "ann@x.com", 65, -2);
+  Org("u", "a3", "Eve", "eve@x.com", 40, 1);
+  Org("t2", "t2v", "Eve T", "eve@x.com", 70, 0);
+  Settings chains;
+  chains.path_scan_budget = 0;  // always walk your people's holder chains
+  for (const char* target : {"t1c", "t2c", "a1", "t2v"}) {
+    auto scan = Find("u", [&](auto& r) { r.set_target_contact_id(target); });
+    auto walk = Find("u", [&](auto& r) { r.set_target_contact_id(target); }, kOrg, chains);
+    ASSERT_TRUE(scan.ok() && walk.ok()) << target;
+    EXPECT_EQ(Routes(*scan), Routes(*walk)) << target;
+    ASSERT_EQ(scan->paths_size(), walk->paths_size());
+    for (int i = 0; i < scan->paths_size(); ++i) EXPECT_DOUBLE_EQ(scan->paths(i).score(), walk->paths(i).score());
+  }
+  // To Carol: Theo via Ann 0.98 x 0.6 x 0.7 = 0.414; Theo 0.5 x 0.7 = 0.35;
+  // Tara via Ann (0.98 x 0.65 x g(2) = 0.70, beating Eve's 0.29) x 0.3 = 0.211;
+  // Tara 0.5 x 0.3 = 0.15.
+  auto carol = Find("u", [](auto& r) { r.set_target_contact_id("t2c"); });
+  ASSERT_TRUE(carol.ok());
+  EXPECT_THAT(Routes(*carol), ElementsAre(ElementsAre("Uma", "Ann", "Theo", "Carol"), ElementsAre("Uma", "Theo", "Carol"),
+                                          ElementsAre("Uma", "Ann", "Tara", "Carol K."),
+                                          ElementsAre("Uma", "Tara", "Carol K.")));
+  // To Ann herself the best connector (Ann) cannot be used: Tara falls back
+  // to the second best, Eve (0.42 x 0.7 = 0.29) x 0.65; Theo has no other.
+  auto ann = Find("u", [](auto& r) { r.set_target_contact_id("a1"); });
+  ASSERT_TRUE(ann.ok());
+  EXPECT_THAT(Routes(*ann), ElementsAre(ElementsAre("Uma", "Ann"), ElementsAre("Uma", "Tara", "Ann C."),
+                                        ElementsAre("Uma", "Theo", "Ann B."), ElementsAre("Uma", "Eve", "Tara", "Ann C.")));
+  EXPECT_NEAR(ann->paths(3).score(), 0.4 * (0.5 + 1 / (1 + std::exp(-0.2))) * 0.7 * 0.65, 1e-4);
 }
 
 TEST(PathsValidation, RefusesBadQueries) {

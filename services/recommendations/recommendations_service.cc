@@ -21,6 +21,13 @@ absl::StatusOr<Page> ParseRankingPage(int page_size, const std::string& token) {
   return page;
 }
 
+// The end of a page in the ranking: its offset plus its size.
+size_t PageEnd(const Page& page) {
+  int offset = 0;
+  if (!page.after.empty()) (void)absl::SimpleAtoi(page.after, &offset);
+  return static_cast<size_t>(offset) + static_cast<size_t>(page.size);
+}
+
 template <typename Resp, typename Item>
 Resp Slice(std::vector<Item> items, const Page& page) {
   int offset = 0;
@@ -67,7 +74,8 @@ absl::StatusOr<Resp> RecommendationsServiceImpl::Answer(
     return rpc_.Handle(ctx, #Method, resp, [=, this](const TenantContext& t, Reply<pb::Resp> reply) {        \
       absl::StatusOr<Page> page = ParseRankingPage(req->page_size(), req->page_token());                    \
       if (!page.ok()) return reply(page.status());                                                          \
-      reply(Answer<pb::Resp>(t, #Method, *req, org_wide, [&](const Query& q) -> absl::StatusOr<pb::Resp> {  \
+      reply(Answer<pb::Resp>(t, #Method, *req, org_wide, [&](Query q) -> absl::StatusOr<pb::Resp> {         \
+        q.limit = PageEnd(*page) + 1;                                                                       \
         return Slice<pb::Resp>(Fn(q), *page);                                                               \
       }));                                                                                                  \
     });                                                                                                     \

@@ -127,9 +127,9 @@ class TestNetwork {
 
   // Runs fn with the acting user's query on org.
   template <typename Fn>
-  auto With(const std::string& org, const std::string& user, Fn fn) {
+  auto With(const std::string& org, const std::string& user, Fn fn, Settings settings = Settings{}) {
     decltype(fn(std::declval<const Query&>())) result;
-    model.Read(org, [&](const OrgGraph& g) { result = fn(Query{g, user, now, Settings{}}); });
+    model.Read(org, [&](const OrgGraph& g) { result = fn(Query{g, user, now, settings}); });
     return result;
   }
 
