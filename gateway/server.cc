@@ -10,6 +10,7 @@
 #include <boost/beast.hpp>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -498,11 +499,12 @@ void Gateway::Impl::CallBackend(const std::string& service, const std::string& g
   };
   auto pending = std::make_shared<Pending>();
   pending->ctx.set_deadline(std::chrono::system_clock::now() + options.backend_deadline);
-  for (const auto& [key, value] : signer.Metadata(tenant)) pending->ctx.AddMetadata(key, value);
-  std::string bytes;
-  request.SerializeToString(&bytes);
-  grpc::Slice slice(bytes);
-  pending->request = grpc::ByteBuffer(&slice, 1);
+  signer.Sign(tenant, &pending->ctx);
+  bool own_buffer = false;
+  // Serialized straight into the call's buffer (no intermediate string).
+  if (!grpc::SerializationTraits<google::protobuf::Message>::Serialize(request, &pending->request, &own_buffer).ok()) {
+    return done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request"), "");
+  }
   ++inflight;
   it->second.stub->UnaryCall(&pending->ctx, grpc_method, grpc::StubOptions(), &pending->request,
                              &pending->response, [this, pending, done = std::move(done)](grpc::Status status) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gateway/json_printer.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -684,6 +685,9 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(const Route& route, const 
 }
 
 absl::StatusOr<std::string> ToJson(const Message& message) {
+  std::string fast;
+  fast.reserve(1024);
+  if (PrintJsonFast(message, &fast)) return fast;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
   options.always_print_primitive_fields = false;
