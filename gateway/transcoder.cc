@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gateway/json_parser.h"
 #include "gateway/json_printer.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -48,6 +49,8 @@ std::string JsonPath(const std::string& prefix, const std::string& name) {
 // Parses json, already checked by ScanJson (syntax, unknown fields, types),
 // into message.
 absl::Status ParseJsonInto(const std::string& json, const std::string& prefix, Message* message) {
+  if (ParseJsonFast(json, message)) return absl::OkStatus();
+  message->Clear();  // declined: protobuf parses it, or names the error
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
