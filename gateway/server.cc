@@ -224,6 +224,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (IsMalformed(ec)) return Reject(400, "MALFORMED_REQUEST", "the request is not valid HTTP/1.1");
     if (ec) return Close();
+    // A request without a body (every GET) is complete with its header: go
+    // on now rather than through another read operation, whose completion
+    // asio would post back through the loop.
+    if (parser_->is_done()) return OnRead({});
     const auto& req = parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
