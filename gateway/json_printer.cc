@@ -54,8 +54,11 @@ Kind ComputeKind(const Descriptor* d) {
 }
 
 // Nested message types are looked up when the printer reaches them, so a
-// type's kind depends only on its own fields.
+// type's kind depends only on its own fields. Only generated types (which
+// live as long as the process) are cached: a dynamic pool's descriptor could
+// be freed and its address reused by another type.
 Kind KindOf(const Descriptor* d) {
+  if (d->file()->pool() != google::protobuf::DescriptorPool::generated_pool()) return ComputeKind(d);
   thread_local absl::flat_hash_map<const Descriptor*, Kind> kinds;
   auto it = kinds.find(d);
   if (it != kinds.end()) return it->second;

@@ -16,7 +16,8 @@
 // declines, and the caller prints with protobuf instead, so the output is the
 // same either way.
 //
-// Thread-safety: safe from any thread (per-type plans are cached per thread).
+// Thread-safety: safe from any thread (what it needs per generated message
+// type is cached per thread).
 #ifndef RAPPORT_GATEWAY_JSON_PRINTER_H_
 #define RAPPORT_GATEWAY_JSON_PRINTER_H_
 
