@@ -1,7 +1,9 @@
 #include "gateway/router.h"
 
+#include <optional>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -156,31 +158,39 @@ absl::Status Router::AddMethod(const google::protobuf::MethodDescriptor* method)
 RouteMatch Router::Match(const std::string& http_method, const std::string& path) const {
   RouteMatch result;
   if (path.empty() || path[0] != '/') return result;
-  std::vector<std::string> segments = absl::StrSplit(path.substr(1), '/');
+  // Views into path, and each segment decoded once up front (a variable
+  // matches only a segment that decodes to something non-empty).
+  const std::vector<absl::string_view> segments = absl::StrSplit(absl::string_view(path).substr(1), '/');
+  std::vector<std::optional<std::string>> decoded(segments.size());
+  for (size_t i = 0; i < segments.size(); ++i) {
+    absl::StatusOr<std::string> value = PercentDecode(std::string(segments[i]), false);
+    if (value.ok() && !value->empty()) decoded[i] = *std::move(value);
+  }
   const Route* best = nullptr;
-  PathVars best_vars;
+  std::optional<std::string> best_last;  // the best route's last variable value when it had a verb
   std::set<std::string> allowed;
   for (const Route& route : routes_) {
     if (route.segments.size() != segments.size()) continue;
-    std::string last = segments.back();
+    const size_t n = segments.size();
+    absl::string_view last = segments.back();
+    std::optional<std::string> last_decoded;  // set when the verb changes the last segment
     if (!route.verb.empty()) {
-      const std::string suffix = ":" + route.verb;
-      if (last.size() <= suffix.size() || last.compare(last.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      if (last.size() <= route.verb.size() + 1 || !absl::EndsWith(last, route.verb) ||
+          last[last.size() - route.verb.size() - 1] != ':') {
         continue;
       }
-      last.resize(last.size() - suffix.size());
+      last.remove_suffix(route.verb.size() + 1);
+      absl::StatusOr<std::string> value = PercentDecode(std::string(last), false);
+      if (value.ok() && !value->empty()) last_decoded = *std::move(value);
     }
-    PathVars vars;
     bool ok = true;
-    for (size_t i = 0; i < segments.size() && ok; ++i) {
-      const std::string& actual = (i + 1 == segments.size()) ? last : segments[i];
+    for (size_t i = 0; i < n && ok; ++i) {
+      const bool is_last = i + 1 == n;
       const std::string& want = route.segments[i];
       if (IsVariable(want)) {
-        absl::StatusOr<std::string> value = PercentDecode(actual, false);
-        ok = value.ok() && !value->empty();
-        if (ok) vars.emplace_back(want.substr(1, want.size() - 2), *std::move(value));
+        ok = is_last && !route.verb.empty() ? last_decoded.has_value() : decoded[i].has_value();
       } else {
-        ok = actual == want;
+        ok = (is_last ? last : segments[i]) == want;
       }
     }
     if (!ok) continue;
@@ -191,13 +201,19 @@ RouteMatch Router::Match(const std::string& http_method, const std::string& path
     if (best == nullptr || route.literal_count > best->literal_count ||
         (route.literal_count == best->literal_count && !route.verb.empty() && best->verb.empty())) {
       best = &route;
-      best_vars = std::move(vars);
+      best_last = std::move(last_decoded);
     }
   }
   if (best != nullptr) {
     result.kind = RouteMatch::Kind::kMatched;
     result.route = best;
-    result.vars = std::move(best_vars);
+    const size_t n = segments.size();
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& want = best->segments[i];
+      if (!IsVariable(want)) continue;
+      const bool from_verb = i + 1 == n && !best->verb.empty();
+      result.vars.emplace_back(want.substr(1, want.size() - 2), from_verb ? *best_last : *decoded[i]);
+    }
   } else if (!allowed.empty()) {
     result.kind = RouteMatch::Kind::kMethodNotAllowed;
     result.allowed_methods.assign(allowed.begin(), allowed.end());

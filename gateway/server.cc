@@ -11,6 +11,7 @@
 #include <boost/beast.hpp>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -155,7 +156,19 @@ struct Exchange {
 
 struct Gateway::Impl {
   explicit Impl(GatewayOptions o)
-      : options(std::move(o)), signer(options.internal_key), ioc(), acceptor(ioc), blocking(4) {}
+      : options(std::move(o)), signer(options.internal_key), loops(MakeLoops(options.threads)),
+        acceptor(*loops[0]), blocking(4) {}
+
+  // One io_context per thread (an event loop per core): a connection lives on
+  // one loop, so its handlers never run concurrently and need no strand, and
+  // each loop runs with asio's single-threaded scheduler (no handler queue
+  // shared between threads, no thread woken to run another's handler).
+  static std::vector<std::unique_ptr<net::io_context>> MakeLoops(int threads) {
+    const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (int i = 0; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
 
   GatewayOptions options;
   Router router;
@@ -165,7 +178,9 @@ struct Gateway::Impl {
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<redis::Client> redis;
   std::unique_ptr<RateLimiter> limiter;
-  net::io_context ioc;
+  std::vector<std::unique_ptr<net::io_context>> loops;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> loop_guards;  // keep idle loops running
+  size_t next_loop = 0;  // round-robin of accepted connections; touched on loops[0] only
   tcp::acceptor acceptor;
   net::thread_pool blocking;  // readiness checks and Redis calls, which block
   std::vector<std::thread> threads;
@@ -219,6 +234,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (IsMalformed(ec)) return Reject(400, "MALFORMED_REQUEST", "the request is not valid HTTP/1.1");
     if (ec) return Close();
+    // A request without a body (every GET) is complete with its header: go
+    // on now rather than through another read operation, whose completion
+    // asio would post back through the loop.
+    if (parser_->is_done()) return OnRead({});
     const auto& req = parser_->get();
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
@@ -326,7 +345,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void Gateway::Impl::Accept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& loop = *loops[next_loop++ % loops.size()];
+  acceptor.async_accept(loop, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) std::make_shared<Session>(std::move(socket), this)->Start();
     Accept();
@@ -518,7 +538,7 @@ void Gateway::Impl::Stream(const std::shared_ptr<Exchange>& ex, const Route& rou
   copy->CopyFrom(request);
   ApplyLastEventId(ex->last_event_id, copy.get());
   EventStreams::Call call{it->second.stub.get(), route.grpc_method, route.method, signer.Metadata(tenant),
-                          copy->SerializeAsString(), ioc.get_executor()};
+                          copy->SerializeAsString(), loops[0]->get_executor()};
   streams.Start(
       std::move(call),
       [this, ex]() {
@@ -550,11 +570,12 @@ void Gateway::Impl::CallBackend(const std::string& service, const std::string& g
   };
   auto pending = std::make_shared<Pending>();
   pending->ctx.set_deadline(std::chrono::system_clock::now() + options.backend_deadline);
-  for (const auto& [key, value] : signer.Metadata(tenant)) pending->ctx.AddMetadata(key, value);
-  std::string bytes;
-  request.SerializeToString(&bytes);
-  grpc::Slice slice(bytes);
-  pending->request = grpc::ByteBuffer(&slice, 1);
+  signer.Sign(tenant, &pending->ctx);
+  bool own_buffer = false;
+  // Serialized straight into the call's buffer (no intermediate string).
+  if (!grpc::SerializationTraits<google::protobuf::Message>::Serialize(request, &pending->request, &own_buffer).ok()) {
+    return done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request"), "");
+  }
   ++inflight;
   it->second.stub->UnaryCall(&pending->ctx, grpc_method, grpc::StubOptions(), &pending->request,
                              &pending->response, [this, pending, done = std::move(done)](grpc::Status status) {
@@ -688,9 +709,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
   if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", addr, ": ", ec.message()));
   gw->port = gw->acceptor.local_endpoint().port();
   gw->Accept();
-  int threads = gw->options.threads > 0 ? gw->options.threads
-                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < threads; ++i) gw->threads.emplace_back([gw] { gw->ioc.run(); });
+  const int threads = static_cast<int>(gw->loops.size());
+  for (auto& loop : gw->loops) {
+    gw->loop_guards.push_back(net::make_work_guard(*loop));
+    gw->threads.emplace_back([loop = loop.get()] { loop->run(); });
+  }
   log::Info("listening", {{"addr", absl::StrCat(host, ":", gw->port)},
                           {"routes", absl::StrCat(gw->router.routes().size())},
                           {"threads", absl::StrCat(threads)}});
@@ -701,7 +724,7 @@ void Gateway::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
   impl_->streams.CancelAll(std::chrono::seconds(2));
-  net::post(impl_->ioc, [gw = impl_.get()] {
+  net::post(*impl_->loops[0], [gw = impl_.get()] {
     beast::error_code ec;
     gw->acceptor.close(ec);
   });
@@ -711,7 +734,8 @@ void Gateway::Stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   impl_->blocking.join();
-  impl_->ioc.stop();
+  impl_->loop_guards.clear();
+  for (auto& loop : impl_->loops) loop->stop();
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();
 }

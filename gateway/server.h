@@ -1,9 +1,10 @@
 // The gateway's HTTP/1.1 server on Boost.Beast: keep-alive connections served
-// by N io_context threads, each connection on its own strand. A request is
-// routed, authenticated, transcoded to the RPC's request message and sent to
-// its backend over a grpc::GenericStub callback call with signed tenant
-// metadata and a deadline; the completion is posted back to the connection's
-// strand, so no io thread ever waits on a backend.
+// by N event loops (one io_context and thread each, one per core by default),
+// connections handed to the loops round-robin as they are accepted. A request
+// is routed, authenticated, transcoded to the RPC's request message and sent
+// to its backend over a grpc::GenericStub callback call with signed tenant
+// metadata and a deadline (Gateway::Impl::Dispatch); the completion is posted
+// back to the connection's loop, so no io thread ever waits on a backend.
 //
 // Server-streaming routes are served as Server-Sent Events (gateway/sse.h).
 //

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gateway/json_parser.h"
+#include "gateway/json_printer.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -47,6 +49,8 @@ std::string JsonPath(const std::string& prefix, const std::string& name) {
 // Parses json, already checked by ScanJson (syntax, unknown fields, types),
 // into message.
 absl::Status ParseJsonInto(const std::string& json, const std::string& prefix, Message* message) {
+  if (ParseJsonFast(json, message)) return absl::OkStatus();
+  message->Clear();  // declined: protobuf parses it, or names the error
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
@@ -684,6 +688,9 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(const Route& route, const 
 }
 
 absl::StatusOr<std::string> ToJson(const Message& message) {
+  std::string fast;
+  fast.reserve(1024);
+  if (PrintJsonFast(message, &fast)) return fast;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = false;
   options.always_print_primitive_fields = false;

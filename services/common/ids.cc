@@ -1,10 +1,12 @@
 #include "services/common/ids.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 #include "services/common/crypto.h"
 
@@ -13,6 +15,27 @@ namespace {
 
 void Random(unsigned char* out, int n) {
   if (RAND_bytes(out, n) != 1) std::abort();  // no entropy: refuse to mint guessable ids
+}
+
+// The random part of ids comes from a per-thread buffer refilled from
+// RAND_bytes 512 bytes at a time: one RAND_bytes call per id (a DRBG
+// generate under its lock) was a visible share of a request's CPU, and the
+// bytes are the same CSPRNG output either way. (No process here forks after
+// minting an id; a forked child would otherwise repeat the parent's buffer.)
+void BufferedRandom(unsigned char* out, int n) {
+  struct Pool {
+    unsigned char bytes[512];
+    int used = sizeof(bytes);
+  };
+  thread_local Pool pool;
+  if (n > static_cast<int>(sizeof(pool.bytes))) return Random(out, n);
+  if (pool.used + n > static_cast<int>(sizeof(pool.bytes))) {
+    Random(pool.bytes, sizeof(pool.bytes));
+    pool.used = 0;
+  }
+  std::memcpy(out, pool.bytes + pool.used, n);
+  OPENSSL_cleanse(pool.bytes + pool.used, n);  // handed out once
+  pool.used += n;
 }
 
 }  // namespace
@@ -24,7 +47,7 @@ std::string NewId() {
                     .count();
   unsigned char bytes[16];
   for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-  Random(bytes + 6, 10);
+  BufferedRandom(bytes + 6, 10);
   // 128 bits -> 26 base32 digits, most significant first (the first digit holds 3 bits).
   unsigned __int128 v = 0;
   for (unsigned char b : bytes) v = (v << 8) | b;

@@ -13,9 +13,9 @@ namespace {
 
 constexpr int64_t kMaxSkewSeconds = 300;
 
-std::string SignedString(const TenantContext& ctx, int64_t unix_seconds) {
-  return absl::StrCat("v1\n", ctx.org_id, "\n", ctx.user_id, "\n", ScopesToString(ctx.scopes),
-                      "\n", unix_seconds, "\n", ctx.request_id);
+std::string SignedString(const TenantContext& ctx, const std::string& scopes, int64_t unix_seconds) {
+  return absl::StrCat("v1\n", ctx.org_id, "\n", ctx.user_id, "\n", scopes, "\n", unix_seconds, "\n",
+                      ctx.request_id);
 }
 
 const grpc::string_ref* Find(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
@@ -31,38 +31,43 @@ std::string Str(const grpc::string_ref* ref) {
 }  // namespace
 
 std::string ScopesToString(uint32_t scopes) {
-  std::vector<std::string> names;
+  std::string out;
   for (int s = api::v1::Scope_MIN; s <= api::v1::Scope_MAX; ++s) {
     if (s != api::v1::SCOPE_UNSPECIFIED && ((scopes >> s) & 1u)) {
-      names.push_back(api::v1::Scope_Name(static_cast<Scope>(s)));
+      if (!out.empty()) out.push_back(',');
+      out += api::v1::Scope_Name(static_cast<Scope>(s));
     }
   }
-  return absl::StrJoin(names, ",");
+  return out;
 }
 
-TenantSigner::TenantSigner(std::string key) : key_(std::move(key)) {}
+TenantSigner::TenantSigner(std::string key) : mac_(key) {}
 
-std::string TenantSigner::Mac(std::string_view message) const {
-  return HexEncode(HmacSha256(key_, message));
+std::string TenantSigner::Mac(std::string_view message) const { return HexEncode(mac_.Mac(message)); }
+
+template <typename Add>
+void TenantSigner::Pairs(const TenantContext& ctx, absl::Time now, Add add) const {
+  const int64_t t = absl::ToUnixSeconds(now);
+  std::string scopes = ScopesToString(ctx.scopes);
+  add(kOrgHeader, ctx.org_id);
+  add(kUserHeader, ctx.user_id);
+  add(kTimeHeader, absl::StrCat(t));
+  add(kSignatureHeader, Mac(SignedString(ctx, scopes, t)));
+  add(kScopesHeader, std::move(scopes));
+  add(kRequestIdHeader, ctx.request_id);
+  if (!ctx.idempotency_key.empty()) add(kIdempotencyHeader, ctx.idempotency_key);
 }
 
 std::multimap<std::string, std::string> TenantSigner::Metadata(const TenantContext& ctx,
                                                                absl::Time now) const {
-  int64_t t = absl::ToUnixSeconds(now);
-  std::multimap<std::string, std::string> md = {
-      {kOrgHeader, ctx.org_id},
-      {kUserHeader, ctx.user_id},
-      {kScopesHeader, ScopesToString(ctx.scopes)},
-      {kTimeHeader, absl::StrCat(t)},
-      {kSignatureHeader, Mac(SignedString(ctx, t))},
-      {kRequestIdHeader, ctx.request_id},
-  };
-  if (!ctx.idempotency_key.empty()) md.emplace(kIdempotencyHeader, ctx.idempotency_key);
+  std::multimap<std::string, std::string> md;
+  Pairs(ctx, now, [&md](const char* key, std::string value) { md.emplace(key, std::move(value)); });
   return md;
 }
 
+// Straight into the call's metadata, without the map: this runs per backend call.
 void TenantSigner::Sign(const TenantContext& ctx, grpc::ClientContext* client) const {
-  for (const auto& [key, value] : Metadata(ctx)) client->AddMetadata(key, value);
+  Pairs(ctx, absl::Now(), [client](const char* key, const std::string& value) { client->AddMetadata(key, value); });
 }
 
 absl::StatusOr<TenantContext> TenantSigner::Verify(
@@ -91,7 +96,7 @@ absl::StatusOr<TenantContext> TenantSigner::Verify(
   if (skew > kMaxSkewSeconds || skew < -kMaxSkewSeconds) {
     return absl::UnauthenticatedError("stale tenant metadata");
   }
-  std::string expected = Mac(SignedString(ctx, t));
+  std::string expected = Mac(SignedString(ctx, scope_names, t));
   // Canonical scopes: a reordered scope list would sign differently, so only
   // the exact string the signer produced verifies.
   if (ScopesToString(ctx.scopes) != scope_names ||

@@ -269,6 +269,8 @@ run_wrk() {
 }
 
 echo "gateway_wrk: ${DURATION}s per run after ${WARMUP}s of warm-up, wrk -t$WRK_THREADS, auth $AUTH, log level $LOG_LEVEL, $(nproc) cores" >&2
+# Other load on the machine shows in every figure: say how busy it was.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Contact reads with the entity cache off, then on; interactions once.
 for cache in false true; do
@@ -342,6 +344,7 @@ echo
 echo "gateway_wrk: wrk ${DURATION}s per run, -t$WRK_THREADS (-t1 at 1 connection), auth $AUTH, log level $LOG_LEVEL," \
   "$(nproc) cores shared by every process and wrk; contact JSON $(printf '%s' "$CONTACT_JSON" | wc -c) bytes"
 echo "CPU us/req: CPU time per request of the gateway (or nginx) and of redis + profiles + interactions"
+echo "machine load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-28s %5s %8s %8s %8s %6s %9s %9s\n' case conns "req/s" "p50 ms" "p99 ms" errors "gw CPU" "svc CPU"
 for name in "${NAMES[@]}"; do
   for c in $CONNECTIONS; do
