@@ -19,6 +19,8 @@
 #ifndef RAPPORT_GATEWAY_JSON_PARSER_H_
 #define RAPPORT_GATEWAY_JSON_PARSER_H_
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "google/protobuf/message.h"
@@ -28,6 +30,9 @@ namespace rapport::gateway {
 // Parses json (one object) into *message, which must be empty. Returns false
 // when it declines; *message is then in an unspecified state (Clear() it).
 bool ParseJsonFast(std::string_view json, google::protobuf::Message* message);
+
+// Appends code point cp (≤ 0x10FFFF) to out as UTF-8.
+void AppendUtf8(uint32_t cp, std::string* out);
 
 }  // namespace rapport::gateway
 
