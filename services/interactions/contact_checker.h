@@ -17,9 +17,9 @@
 #include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
-#include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/tenant.h"
 #include "services/interactions/interactions_store.h"
+#include "services/profiles/contact_client.h"
 
 namespace rapport::interactions {
 
@@ -33,9 +33,7 @@ class ContactChecker {
              const std::vector<std::string>& fields, std::function<void(absl::StatusOr<Cadences>)> done);
 
  private:
-  std::unique_ptr<profiles::v1::ProfilesService::Stub> stub_;
-  const TenantSigner* signer_;
-  std::chrono::milliseconds deadline_;
+  profiles::ContactClient contacts_;
 };
 
 }  // namespace rapport::interactions

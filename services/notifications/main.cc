@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
 
   rapport::notifications::ServiceOptions service_options;
   service_options.allow_private_webhooks = scheduler_options.allow_private;
-  rapport::notifications::ContactLookup contacts(
+  rapport::profiles::ContactClient contacts(
       rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)), startup.signer.get(),
       std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
   rapport::notifications::NotificationsServiceImpl service(s, &hub, startup.signer.get(), &contacts, service_options);

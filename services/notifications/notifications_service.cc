@@ -34,7 +34,7 @@ absl::StatusOr<int64_t> SeqToken(const std::string& token) {
 }  // namespace
 
 NotificationsServiceImpl::NotificationsServiceImpl(NotificationsStore* store, LiveHub* hub,
-                                                   const TenantSigner* signer, ContactLookup* contacts,
+                                                   const TenantSigner* signer, profiles::ContactClient* contacts,
                                                    ServiceOptions options)
     : store_(store),
       hub_(hub),

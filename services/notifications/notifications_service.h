@@ -7,7 +7,7 @@
 
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "services/common/rpc.h"
-#include "services/notifications/contact_lookup.h"
+#include "services/profiles/contact_client.h"
 #include "services/notifications/live_hub.h"
 #include "services/notifications/notifications_store.h"
 
@@ -22,7 +22,7 @@ class NotificationsServiceImpl final : public pb::NotificationsService::Callback
   // store, hub, signer and contacts must outlive the service. contacts (may
   // be null) confirms contacts the projection does not know yet.
   NotificationsServiceImpl(NotificationsStore* store, LiveHub* hub, const TenantSigner* signer,
-                           ContactLookup* contacts, ServiceOptions options = {});
+                           profiles::ContactClient* contacts, ServiceOptions options = {});
 
   using Ctx = grpc::CallbackServerContext;
   using R = grpc::ServerUnaryReactor;
@@ -54,7 +54,7 @@ class NotificationsServiceImpl final : public pb::NotificationsService::Callback
   NotificationsStore* store_;
   LiveHub* hub_;
   const TenantSigner* signer_;
-  ContactLookup* contacts_;
+  profiles::ContactClient* contacts_;
   const google::protobuf::ServiceDescriptor* descriptor_;
   ServiceOptions options_;
   RpcHandler rpc_;

@@ -1,20 +1,20 @@
-#include "services/notifications/contact_lookup.h"
+#include "services/profiles/contact_client.h"
 
 #include "absl/strings/str_cat.h"
 #include "services/common/status.h"
 
-namespace rapport::notifications {
+namespace rapport::profiles {
 
-ContactLookup::ContactLookup(std::shared_ptr<grpc::Channel> profiles, const TenantSigner* signer,
+ContactClient::ContactClient(std::shared_ptr<grpc::Channel> profiles, const TenantSigner* signer,
                              std::chrono::milliseconds deadline)
-    : stub_(profiles::v1::ProfilesService::NewStub(profiles)), signer_(signer), deadline_(deadline) {}
+    : stub_(v1::ProfilesService::NewStub(profiles)), signer_(signer), deadline_(deadline) {}
 
-void ContactLookup::Find(const TenantContext& caller, const std::string& contact_id, const std::string& field,
-                         std::function<void(absl::StatusOr<profiles::v1::Contact>)> done) {
+void ContactClient::Find(const TenantContext& caller, const std::string& contact_id, const std::string& field,
+                         std::function<void(absl::StatusOr<v1::Contact>)> done) {
   struct Call {
     grpc::ClientContext context;
-    profiles::v1::GetContactRequest request;
-    profiles::v1::Contact response;
+    v1::GetContactRequest request;
+    v1::Contact response;
   };
   // Asked on the caller's behalf: same org and user, read access.
   TenantContext as_reader = caller;
@@ -39,4 +39,4 @@ void ContactLookup::Find(const TenantContext& caller, const std::string& contact
                              });
 }
 
-}  // namespace rapport::notifications
+}  // namespace rapport::profiles
