@@ -10,7 +10,7 @@
 # gateway/nginx of requests/s and p99 at 64 connections (targets: >= 0.2 and
 # <= 3).
 #
-# It starts its own redis-server, profiles, interactions, gateway and nginx on
+# It starts its own redis-server, the four services, the gateway and nginx on
 # free 127.0.0.1 ports with a temporary data dir, and stops all of them on
 # exit. Binaries come from $RAPPORT_BUILD_DIR/bin (default build/bin; build
 # them with tools/build). wrk and nginx are installed here when missing (only
@@ -40,7 +40,7 @@ BUILD_DIR="${RAPPORT_BUILD_DIR:-build}"
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
 BIN="$BUILD_DIR/bin"
 
-for b in profiles interactions gateway; do
+for b in profiles interactions recommendations notifications gateway; do
   if [ ! -x "$BIN/$b" ]; then
     echo "gateway_wrk: $BIN/$b is missing; build first (tools/build, or set RAPPORT_BUILD_DIR)" >&2
     exit 1
@@ -110,15 +110,18 @@ ADMIN_KEY="rpa_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 INTERNAL_KEY="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
-# Starts redis, profiles (entity cache $1), interactions and the gateway in a
-# fresh data dir; sets GW.
+# Starts redis, profiles (entity cache $1), interactions, recommendations,
+# notifications and the gateway in a fresh data dir (the gateway is ready only
+# when every backend is); sets GW.
 start_stack() {
   local cache=$1 dir="$TMP/stack-cache-$1"
   mkdir -p "$dir"
-  local redis_port profiles_port interactions_port gw_port
+  local redis_port profiles_port interactions_port recommendations_port notifications_port gw_port
   free_port redis_port
   free_port profiles_port
   free_port interactions_port
+  free_port recommendations_port
+  free_port notifications_port
   free_port gw_port
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
     >"$dir/redis.log" 2>&1 &
@@ -133,13 +136,18 @@ start_stack() {
     RAPPORT_INTERNAL_KEY="$INTERNAL_KEY" RAPPORT_DATA_DIR="$dir" RAPPORT_REDIS_ADDR="127.0.0.1:$redis_port"
     RAPPORT_LOG_LEVEL="$LOG_LEVEL"
     PROFILES_SERVICE_ADDR="127.0.0.1:$profiles_port" INTERACTIONS_SERVICE_ADDR="127.0.0.1:$interactions_port"
+    RECOMMENDATIONS_SERVICE_ADDR="127.0.0.1:$recommendations_port"
+    NOTIFICATIONS_SERVICE_ADDR="127.0.0.1:$notifications_port"
   )
   env "${env[@]}" RAPPORT_PROFILES_ENTITY_CACHE="$cache" "$BIN/profiles" >"$dir/profiles.log" 2>&1 &
   PIDS+=($!)
   BACK_PIDS+=($!)
-  env "${env[@]}" "$BIN/interactions" >"$dir/interactions.log" 2>&1 &
-  PIDS+=($!)
-  BACK_PIDS+=($!)
+  local svc
+  for svc in interactions recommendations notifications; do
+    env "${env[@]}" "$BIN/$svc" >"$dir/$svc.log" 2>&1 &
+    PIDS+=($!)
+    BACK_PIDS+=($!)
+  done
   env "${env[@]}" RAPPORT_HTTP_ADDR="127.0.0.1:$gw_port" RAPPORT_ADMIN_KEY="$ADMIN_KEY" \
     RAPPORT_JWT_SECRET="$JWT_SECRET" RAPPORT_RATE_LIMIT_PER_MINUTE=1000000000 RAPPORT_RATE_LIMIT_BURST=100000000 \
     "$BIN/gateway" >"$dir/gateway.log" 2>&1 &
@@ -207,7 +215,7 @@ bootstrap() {
 
 # Results: NAMES in order; RPS, P50, P99 (ms), ERR (non-2xx + socket errors),
 # FRONT and BACK (CPU microseconds per request of the gateway or nginx, and of
-# redis + profiles + interactions; nginx's worker is a child of its master) by
+# redis + the four services; nginx's worker is a child of its master) by
 # "name|conns".
 NAMES=()
 declare -A RPS P50 P99 ERR FRONT BACK
@@ -343,7 +351,7 @@ done
 echo
 echo "gateway_wrk: wrk ${DURATION}s per run, -t$WRK_THREADS (-t1 at 1 connection), auth $AUTH, log level $LOG_LEVEL," \
   "$(nproc) cores shared by every process and wrk; contact JSON $(printf '%s' "$CONTACT_JSON" | wc -c) bytes"
-echo "CPU us/req: CPU time per request of the gateway (or nginx) and of redis + profiles + interactions"
+echo "CPU us/req: CPU time per request of the gateway (or nginx) and of redis + the four services"
 echo "machine load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-28s %5s %8s %8s %8s %6s %9s %9s\n' case conns "req/s" "p50 ms" "p99 ms" errors "gw CPU" "svc CPU"
 for name in "${NAMES[@]}"; do
