@@ -55,24 +55,32 @@ std::string ProfilesServiceImpl::ProfileKey(const Owner& owner) const {
   return cache_->Key(owner.org, "profile", owner.user);
 }
 
-absl::StatusOr<pb::Contact> ProfilesServiceImpl::CachedContact(const Owner& owner, const std::string& id) {
-  ASSIGN_OR_RETURN(std::string bytes, cache_->GetOrLoad(ContactKey(owner, id), [&]() -> absl::StatusOr<std::string> {
-    ASSIGN_OR_RETURN(pb::Contact c, store_->GetContact(owner, id));
-    return c.SerializeAsString();
+namespace {
+
+// Cache-aside read of one entity: load() is the store's read. With the cache
+// off, that is all (no serialize-and-parse round trip on the read path).
+template <typename Msg, typename Key, typename Load>
+absl::StatusOr<Msg> ReadThrough(redis::EntityCache& cache, Key key, Load load) {
+  if (!cache.enabled()) return load();
+  ASSIGN_OR_RETURN(std::string bytes, cache.GetOrLoad(key(), [&]() -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(Msg m, load());
+    return m.SerializeAsString();
   }));
-  pb::Contact contact;
-  if (!contact.ParseFromString(bytes)) return store_->GetContact(owner, id);  // a bad entry: trust the store
-  return contact;
+  Msg m;
+  if (!m.ParseFromString(bytes)) return load();  // a bad entry: trust the store
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<pb::Contact> ProfilesServiceImpl::CachedContact(const Owner& owner, const std::string& id) {
+  return ReadThrough<pb::Contact>(
+      *cache_, [&] { return ContactKey(owner, id); }, [&] { return store_->GetContact(owner, id); });
 }
 
 absl::StatusOr<pb::Profile> ProfilesServiceImpl::CachedProfile(const Owner& owner) {
-  ASSIGN_OR_RETURN(std::string bytes, cache_->GetOrLoad(ProfileKey(owner), [&]() -> absl::StatusOr<std::string> {
-    ASSIGN_OR_RETURN(pb::Profile p, store_->GetProfile(owner));
-    return p.SerializeAsString();
-  }));
-  pb::Profile profile;
-  if (!profile.ParseFromString(bytes)) return store_->GetProfile(owner);
-  return profile;
+  return ReadThrough<pb::Profile>(
+      *cache_, [&] { return ProfileKey(owner); }, [&] { return store_->GetProfile(owner); });
 }
 
 // --- platform and org administration ---
