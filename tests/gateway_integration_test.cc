@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -155,6 +156,42 @@ std::string SignJwtRs256(const std::string& payload_json, EVP_PKEY* key,
   }
   signature.resize(len);
   return input + "." + gateway::Base64UrlEncode(signature);
+}
+
+// Services on the gateway's host may listen on unix sockets (a unix: address):
+// a contact is created and read back through the gateway with profiles and
+// interactions on sockets in the data directory.
+TEST(GatewayOverUnixSocketsTest, ServesContactsFromServicesOnUnixSockets) {
+  Stack stack;
+  stack.UseUnixSocket("profiles");
+  stack.UseUnixSocket("interactions");
+  ASSERT_TRUE(stack.redis().Start().ok());
+  ASSERT_TRUE(stack.Start("profiles").ok());
+  ASSERT_TRUE(stack.Start("interactions").ok());
+  ASSERT_TRUE(std::filesystem::exists(stack.data_dir() + "/profiles.sock"));
+  absl::Status s = stack.StartGateway();
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string url = stack.GatewayUrl();
+
+  HttpResponse org = HttpCall("POST", url + "/v1/orgs", {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey), kJson},
+                              R"({"displayName":"Sockets"})");
+  ASSERT_EQ(org.status, 200) << org.body;
+  const std::string admin = Parse<ppb::CreateOrgResponse>(org).admin_key().secret();
+  HttpResponse user = HttpCall("POST", url + "/v1/users", {"X-Api-Key: " + admin, kJson},
+                               R"({"displayName":"Ann","email":"ann@sockets.test","timezone":"Europe/Paris"})");
+  ASSERT_EQ(user.status, 200) << user.body;
+  const std::vector<std::string> as_ann = {"X-Api-Key: " + admin, "X-Rapport-User: " + Parse<ppb::User>(user).id()};
+
+  std::vector<std::string> post = as_ann;
+  post.push_back(kJson);
+  HttpResponse created = HttpCall("POST", url + "/v1/contacts", post, R"({"displayName":"Grace Hopper"})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string id = Parse<ppb::Contact>(created).id();
+  HttpResponse read = HttpCall("GET", url + "/v1/contacts/" + id, as_ann);
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(Parse<ppb::Contact>(read).display_name(), "Grace Hopper");
+  HttpResponse ledger = HttpCall("GET", url + "/v1/contacts/" + id + "/ledger", as_ann);
+  EXPECT_EQ(ledger.status, 200) << ledger.body;  // interactions, over its own socket
 }
 
 TEST_F(GatewayIntegrationTest, AdminActsAsUserThroughTheContactLifecycle) {

@@ -38,6 +38,7 @@ Stack::~Stack() {
 }
 
 std::string Stack::Addr(const std::string& service) {
+  if (unix_sockets_.count(service) > 0) return absl::StrCat("unix:", data_dir_, "/", service, ".sock");
   return absl::StrCat("127.0.0.1:", ports_.at(service));
 }
 

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,10 @@ class Stack {
   absl::Status Start(const std::string& service, const std::map<std::string, std::string>& extra_env = {});
   void Kill9(const std::string& service);
   void Stop(const std::string& service);
+  // "127.0.0.1:<port>", or "unix:<data dir>/<service>.sock" after
+  // UseUnixSocket(service) (call it before starting anything).
   std::string Addr(const std::string& service);
+  void UseUnixSocket(const std::string& service) { unix_sockets_.insert(service); }
 
   // Starts (or restarts) the gateway binary in front of the services, with
   // kTestAdminKey and kTestJwtSecret, and waits until GET /healthz answers 200.
@@ -57,6 +61,7 @@ class Stack {
   RedisServer redis_;
   std::string data_dir_;
   std::map<std::string, int> ports_;
+  std::set<std::string> unix_sockets_;
   std::map<std::string, std::unique_ptr<Process>> processes_;
 };
 
