@@ -25,6 +25,20 @@ const std::set<std::string>& ContactReadOnly() {
   return kFields;
 }
 
+// Cache-aside read of one entity: load() is the store's read. With the cache
+// off, that is all (no serialize-and-parse round trip on the read path).
+template <typename Msg, typename Key, typename Load>
+absl::StatusOr<Msg> ReadThrough(redis::EntityCache& cache, Key key, Load load) {
+  if (!cache.enabled()) return load();
+  ASSIGN_OR_RETURN(std::string bytes, cache.GetOrLoad(key(), [&]() -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(Msg m, load());
+    return m.SerializeAsString();
+  }));
+  Msg m;
+  if (!m.ParseFromString(bytes)) return load();  // a bad entry: trust the store
+  return m;
+}
+
 }  // namespace
 
 std::string MakeApiKeySecret(const std::string& org_id, const std::string& key_id) {
@@ -54,24 +68,6 @@ std::string ProfilesServiceImpl::ContactKey(const Owner& owner, const std::strin
 std::string ProfilesServiceImpl::ProfileKey(const Owner& owner) const {
   return cache_->Key(owner.org, "profile", owner.user);
 }
-
-namespace {
-
-// Cache-aside read of one entity: load() is the store's read. With the cache
-// off, that is all (no serialize-and-parse round trip on the read path).
-template <typename Msg, typename Key, typename Load>
-absl::StatusOr<Msg> ReadThrough(redis::EntityCache& cache, Key key, Load load) {
-  if (!cache.enabled()) return load();
-  ASSIGN_OR_RETURN(std::string bytes, cache.GetOrLoad(key(), [&]() -> absl::StatusOr<std::string> {
-    ASSIGN_OR_RETURN(Msg m, load());
-    return m.SerializeAsString();
-  }));
-  Msg m;
-  if (!m.ParseFromString(bytes)) return load();  // a bad entry: trust the store
-  return m;
-}
-
-}  // namespace
 
 absl::StatusOr<pb::Contact> ProfilesServiceImpl::CachedContact(const Owner& owner, const std::string& id) {
   return ReadThrough<pb::Contact>(
