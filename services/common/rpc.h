@@ -24,7 +24,10 @@
 
 #include <grpcpp/server_context.h>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
@@ -64,46 +67,68 @@ std::function<void(absl::Status)> Acknowledge(Reply<Resp> reply) {
   };
 }
 
+// Logs a finished call (the services' access log): debug when OK, info when
+// refused, error for INTERNAL and UNKNOWN.
+void LogCall(const char* method, const grpc::Status& status, absl::Time start, const TenantContext* tenant);
+
 class RpcHandler {
  public:
-  RpcHandler(const TenantSigner* signer, const google::protobuf::ServiceDescriptor* service)
-      : signer_(signer), service_(service) {}
+  // The scope of every method's HTTP rule is looked up once, here.
+  RpcHandler(const TenantSigner* signer, const google::protobuf::ServiceDescriptor* service);
 
+  // method names the RPC; a string literal (it is kept until the answer).
   template <typename Resp, typename Body>
-  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx, std::string_view method,
-                                   Resp* resp, Body&& body) const {
+  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx, const char* method, Resp* resp,
+                                   Body&& body) const {
+    const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    absl::StatusOr<TenantContext> tenant = Authorize(*signer_, *ctx, service_, method);
+    absl::StatusOr<TenantContext> tenant = Authorize(*signer_, *ctx, ScopeOf(method));
     if (!tenant.ok()) {
-      reactor->Finish(ToGrpcStatus(tenant.status()));
+      grpc::Status status = ToGrpcStatus(tenant.status());
+      LogCall(method, status, start, nullptr);
+      reactor->Finish(status);
       return reactor;
     }
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    std::string method_name(method);
-    Reply<Resp> reply = [reactor, resp, answered, method_name](absl::StatusOr<Resp> result) {
-      if (answered->exchange(true)) {
-        log::Error("second answer dropped", {{"method", method_name}});
+    // One allocation per call holds what the answer needs; the tenant lives
+    // in it, so the body may keep its reference until it replies.
+    struct Call {
+      std::atomic<bool> answered{false};
+      const char* method;
+      absl::Time start;
+      TenantContext tenant;
+    };
+    auto call = std::make_shared<Call>();
+    call->method = method;
+    call->start = start;
+    call->tenant = *std::move(tenant);
+    Reply<Resp> reply = [reactor, resp, call](absl::StatusOr<Resp> result) {
+      if (call->answered.exchange(true)) {
+        log::Error("second answer dropped", {{"method", call->method}});
         return;
       }
+      grpc::Status status = grpc::Status::OK;
       if (result.ok()) {
         *resp = std::move(result).value();
-        reactor->Finish(grpc::Status::OK);
       } else {
-        reactor->Finish(ToGrpcStatus(result.status()));
+        status = ToGrpcStatus(result.status());
       }
+      LogCall(call->method, status, call->start, &call->tenant);
+      reactor->Finish(status);
     };
     try {
-      body(*tenant, reply);
+      body(call->tenant, reply);
     } catch (const std::exception& e) {
-      log::Error("handler threw", {{"method", std::string(method)}, {"what", e.what()}});
+      log::Error("handler threw", {{"method", method}, {"what", e.what()}});
       reply(absl::InternalError("internal error"));
     }
     return reactor;
   }
 
  private:
+  Scope ScopeOf(std::string_view method) const;
+
   const TenantSigner* signer_;
-  const google::protobuf::ServiceDescriptor* service_;
+  absl::flat_hash_map<std::string, Scope> scopes_;
 };
 
 }  // namespace rapport

@@ -1,8 +1,9 @@
 // The bootstrap every service's main.cc uses: a gRPC server on the callback
 // API with the standard health service (the named service marked SERVING once
-// started), server reflection, a maximum message size, an access log line per
-// RPC, and a graceful drain on SIGTERM or SIGINT: health turns NOT_SERVING,
-// new calls are refused, calls in flight get up to `grace` to finish.
+// started), server reflection, a maximum message size, and a graceful drain
+// on SIGTERM or SIGINT: health turns NOT_SERVING, new calls are refused, calls
+// in flight get up to `grace` to finish. The access log is RpcHandler's
+// (services/common/rpc.h): a server interceptor costs every call.
 #ifndef RAPPORT_SERVICES_COMMON_SERVER_H_
 #define RAPPORT_SERVICES_COMMON_SERVER_H_
 
@@ -33,9 +34,8 @@ struct ServerOptions {
 // blocks SIGTERM and SIGINT in the calling thread and every thread it starts
 // later (so that RunServer can wait for them), turns off absl's mutex
 // deadlock detection, which Debian's build leaves on and which costs a few
-// percent of CPU on every lock, and fixes glibc malloc's mmap and trim
-// thresholds so that freed memory is reused rather than returned to the
-// kernel between requests.
+// percent of CPU on every lock. (The server binaries run on jemalloc: see
+// rapport_server in CMakeLists.txt.)
 void InitProcess();
 
 // A started server. Shutdown drains as described above.

@@ -106,17 +106,16 @@ absl::StatusOr<TenantContext> TenantSigner::Verify(
   return ctx;
 }
 
+Scope RequiredScope(const google::protobuf::ServiceDescriptor* service, std::string_view method) {
+  const google::protobuf::MethodDescriptor* m = service->FindMethodByName(std::string(method));
+  if (m == nullptr || !m->options().HasExtension(api::v1::http)) return api::v1::PLATFORM;
+  return m->options().GetExtension(api::v1::http).scope();
+}
+
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
-                                        const grpc::CallbackServerContext& ctx,
-                                        const google::protobuf::ServiceDescriptor* service,
-                                        std::string_view method) {
+                                        const grpc::CallbackServerContext& ctx, Scope needed) {
   absl::StatusOr<TenantContext> tenant = signer.Verify(ctx.client_metadata());
   if (!tenant.ok()) return tenant.status();
-  const google::protobuf::MethodDescriptor* m = service->FindMethodByName(std::string(method));
-  Scope needed = api::v1::PLATFORM;
-  if (m != nullptr && m->options().HasExtension(api::v1::http)) {
-    needed = m->options().GetExtension(api::v1::http).scope();
-  }
   if (!tenant->Has(needed)) {
     return absl::PermissionDeniedError(
         absl::StrCat("credentials lack the ", api::v1::Scope_Name(needed), " scope"));
@@ -129,6 +128,13 @@ absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
         "credentials name no user: use a user token, or a key with ACT_AS_USER and X-Rapport-User");
   }
   return tenant;
+}
+
+absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
+                                        const grpc::CallbackServerContext& ctx,
+                                        const google::protobuf::ServiceDescriptor* service,
+                                        std::string_view method) {
+  return Authorize(signer, ctx, RequiredScope(service, method));
 }
 
 }  // namespace rapport

@@ -80,10 +80,16 @@ class TenantSigner {
   HmacKey mac_;
 };
 
-// Verifies the call's metadata and checks the scope the method's HTTP rule
-// names (rapport.api.v1.http); a method without a rule needs PLATFORM.
-// PERMISSION_DENIED when the scope is missing, or when the rule is a user
-// route (READ or WRITE) and the credentials name no acting user.
+// The scope the method's HTTP rule (rapport.api.v1.http) names; PLATFORM for
+// a method without a rule or a name the service does not have.
+Scope RequiredScope(const google::protobuf::ServiceDescriptor* service, std::string_view method);
+
+// Verifies the call's metadata and checks the scope `needed`.
+// PERMISSION_DENIED when the scope is missing, or when it is a user scope
+// (READ or WRITE) and the credentials name no acting user.
+absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
+                                        const grpc::CallbackServerContext& ctx, Scope needed);
+// The same with the scope of the method's HTTP rule (RequiredScope).
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
                                         const grpc::CallbackServerContext& ctx,
                                         const google::protobuf::ServiceDescriptor* service,
