@@ -79,6 +79,12 @@ Response MakeResponse(int status, std::string body, const char* content_type) {
   return res;
 }
 
+// Parses a backend's answer straight from the call's buffer (its slices, no
+// flattening copy).
+bool ParseResponse(grpc::ByteBuffer* bytes, google::protobuf::Message* out) {
+  return bytes != nullptr && grpc::SerializationTraits<google::protobuf::Message>::Deserialize(bytes, out).ok();
+}
+
 Response ProblemResponse(const Problem& p, const std::string& request_id) {
   return MakeResponse(p.status, ProblemJson(p, request_id), "application/problem+json");
 }
@@ -200,7 +206,7 @@ struct Gateway::Impl {
   void Dispatch(const std::shared_ptr<Exchange>& ex, const Route& route, HttpInput input, TenantContext tenant);
   void CallBackend(const std::string& service, const std::string& grpc_method, const TenantContext& tenant,
                    const google::protobuf::Message& request,
-                   std::function<void(grpc::Status, std::string)> done);
+                   std::function<void(grpc::Status, grpc::ByteBuffer* response)> done);
   void VerifyKey(const std::string& secret, Callback<VerifiedKey> done);
   void CheckUser(const std::string& org, const std::string& user, Callback<bool> done);
   void Ready(const std::shared_ptr<Exchange>& ex);
@@ -507,7 +513,7 @@ void Gateway::Impl::Dispatch(const std::shared_ptr<Exchange>& ex, const Route& r
   if (!request.ok()) return Fail(ex, ProblemFromStatus(request.status()));
   if (route.method->server_streaming()) return Stream(ex, route, **request, tenant);
   CallBackend(route.service, route.grpc_method, tenant, **request,
-              [this, ex, &route](grpc::Status status, std::string bytes) {
+              [this, ex, &route](grpc::Status status, grpc::ByteBuffer* bytes) {
                 if (!status.ok()) {
                   Problem p = ProblemFromStatus(FromGrpcStatus(status));
                   if (p.status >= 500) {
@@ -521,7 +527,7 @@ void Gateway::Impl::Dispatch(const std::shared_ptr<Exchange>& ex, const Route& r
                 const google::protobuf::Message* prototype =
                     google::protobuf::MessageFactory::generated_factory()->GetPrototype(route.method->output_type());
                 std::unique_ptr<google::protobuf::Message> response(prototype->New());
-                if (!response->ParseFromString(bytes)) {
+                if (!ParseResponse(bytes, response.get())) {
                   return Fail(ex, ProblemFromStatus(absl::InternalError("unparsable backend response")));
                 }
                 absl::StatusOr<std::string> json = ToJson(*response);
@@ -558,10 +564,10 @@ void Gateway::Impl::Stream(const std::shared_ptr<Exchange>& ex, const Route& rou
 
 void Gateway::Impl::CallBackend(const std::string& service, const std::string& grpc_method,
                                 const TenantContext& tenant, const google::protobuf::Message& request,
-                                std::function<void(grpc::Status, std::string)> done) {
+                                std::function<void(grpc::Status, grpc::ByteBuffer* response)> done) {
   auto it = backends.find(service);
   if (it == backends.end()) {
-    return done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + service), "");
+    return done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + service), nullptr);
   }
   struct Pending {
     grpc::ClientContext ctx;
@@ -574,21 +580,12 @@ void Gateway::Impl::CallBackend(const std::string& service, const std::string& g
   bool own_buffer = false;
   // Serialized straight into the call's buffer (no intermediate string).
   if (!grpc::SerializationTraits<google::protobuf::Message>::Serialize(request, &pending->request, &own_buffer).ok()) {
-    return done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request"), "");
+    return done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request"), nullptr);
   }
   ++inflight;
   it->second.stub->UnaryCall(&pending->ctx, grpc_method, grpc::StubOptions(), &pending->request,
                              &pending->response, [this, pending, done = std::move(done)](grpc::Status status) {
-                               std::string out;
-                               if (status.ok()) {
-                                 std::vector<grpc::Slice> slices;
-                                 if (pending->response.Dump(&slices).ok()) {
-                                   for (const grpc::Slice& s : slices) {
-                                     out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-                                   }
-                                 }
-                               }
-                               done(std::move(status), std::move(out));
+                               done(std::move(status), &pending->response);
                                --inflight;
                              });
 }
@@ -600,10 +597,10 @@ void Gateway::Impl::VerifyKey(const std::string& secret, Callback<VerifiedKey> d
   profiles::v1::VerifyApiKeyRequest request;
   request.set_secret(secret);
   CallBackend(kProfilesService, absl::StrCat("/", kProfilesService, "/VerifyApiKey"), platform, request,
-              [done = std::move(done)](grpc::Status status, std::string bytes) {
+              [done = std::move(done)](grpc::Status status, grpc::ByteBuffer* bytes) {
                 if (!status.ok()) return done(FromGrpcStatus(status));
                 profiles::v1::VerifyApiKeyResponse response;
-                if (!response.ParseFromString(bytes)) return done(absl::InternalError("unparsable VerifyApiKey answer"));
+                if (!ParseResponse(bytes, &response)) return done(absl::InternalError("unparsable VerifyApiKey answer"));
                 VerifiedKey key;
                 key.org_id = response.org_id();
                 key.key_id = response.key_id();
@@ -624,7 +621,7 @@ void Gateway::Impl::CheckUser(const std::string& org, const std::string& user, C
   profiles::v1::GetUserRequest request;
   request.set_user_id(user);
   CallBackend(kProfilesService, absl::StrCat("/", kProfilesService, "/GetUser"), admin, request,
-              [done = std::move(done)](grpc::Status status, std::string) {
+              [done = std::move(done)](grpc::Status status, grpc::ByteBuffer*) {
                 if (status.ok()) return done(true);
                 // A malformed id is as unknown as a missing one.
                 if (status.error_code() == grpc::StatusCode::NOT_FOUND ||

@@ -10,6 +10,8 @@
 #include "rapport/events/v1/events.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "services/common/ids.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
@@ -302,8 +304,8 @@ TEST_F(ProfilesIntegrationTest, UnsignedTamperedOrUnscopedCallsAreRefused) {
   pb::ListContactsResponse listed;
 
   grpc::ClientContext unsigned_ctx;
-  unsigned_ctx.AddMetadata("x-rapport-org", alice.org_id);
-  unsigned_ctx.AddMetadata("x-rapport-user", alice.user_id);
+  unsigned_ctx.AddMetadata(kTenantHeader, absl::StrCat("v2 ", alice.org_id, " ", alice.user_id, " 6 ",
+                                                       absl::ToUnixSeconds(absl::Now()), " req 00"));
   EXPECT_EQ(stub_->ListContacts(&unsigned_ctx, list, &listed).error_code(), grpc::UNAUTHENTICATED);
 
   EXPECT_EQ(stub_->ListContacts(Call(alice, "wrong-key").get(), list, &listed).error_code(),
@@ -312,7 +314,7 @@ TEST_F(ProfilesIntegrationTest, UnsignedTamperedOrUnscopedCallsAreRefused) {
   grpc::ClientContext tampered;
   TenantSigner signer(kTestInternalKey);
   for (auto [k, v] : signer.Metadata(alice)) {
-    if (k == kOrgHeader) v = "someone-elses-org";
+    if (k == kTenantHeader) v = absl::StrReplaceAll(v, {{alice.org_id, "someone-elses-org"}});
     tampered.AddMetadata(k, v);
   }
   EXPECT_EQ(stub_->ListContacts(&tampered, list, &listed).error_code(), grpc::UNAUTHENTICATED);

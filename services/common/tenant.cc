@@ -4,7 +4,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/common/crypto.h"
 
@@ -12,97 +11,66 @@ namespace rapport {
 namespace {
 
 constexpr int64_t kMaxSkewSeconds = 300;
+constexpr char kVersion[] = "v2";
+constexpr size_t kFields = 7;  // version, org, user, scopes, time, request id, mac
 
-std::string SignedString(const TenantContext& ctx, const std::string& scopes, int64_t unix_seconds) {
-  return absl::StrCat("v1\n", ctx.org_id, "\n", ctx.user_id, "\n", scopes, "\n", unix_seconds, "\n",
-                      ctx.request_id);
-}
-
-const grpc::string_ref* Find(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
-                             const char* key) {
-  auto it = md.find(grpc::string_ref(key));
-  return it == md.end() ? nullptr : &it->second;
-}
-
-std::string Str(const grpc::string_ref* ref) {
-  return ref == nullptr ? std::string() : std::string(ref->data(), ref->size());
-}
+bool HasSpace(std::string_view s) { return s.find(' ') != std::string_view::npos; }
 
 }  // namespace
-
-std::string ScopesToString(uint32_t scopes) {
-  std::string out;
-  for (int s = api::v1::Scope_MIN; s <= api::v1::Scope_MAX; ++s) {
-    if (s != api::v1::SCOPE_UNSPECIFIED && ((scopes >> s) & 1u)) {
-      if (!out.empty()) out.push_back(',');
-      out += api::v1::Scope_Name(static_cast<Scope>(s));
-    }
-  }
-  return out;
-}
 
 TenantSigner::TenantSigner(std::string key) : mac_(key) {}
 
 std::string TenantSigner::Mac(std::string_view message) const { return HexEncode(mac_.Mac(message)); }
 
-template <typename Add>
-void TenantSigner::Pairs(const TenantContext& ctx, absl::Time now, Add add) const {
-  const int64_t t = absl::ToUnixSeconds(now);
-  std::string scopes = ScopesToString(ctx.scopes);
-  add(kOrgHeader, ctx.org_id);
-  add(kUserHeader, ctx.user_id);
-  add(kTimeHeader, absl::StrCat(t));
-  add(kSignatureHeader, Mac(SignedString(ctx, scopes, t)));
-  add(kScopesHeader, std::move(scopes));
-  add(kRequestIdHeader, ctx.request_id);
-  if (!ctx.idempotency_key.empty()) add(kIdempotencyHeader, ctx.idempotency_key);
+std::string TenantSigner::Token(const TenantContext& ctx, absl::Time now) const {
+  if (HasSpace(ctx.org_id) || HasSpace(ctx.user_id) || HasSpace(ctx.request_id)) return "";
+  std::string token = absl::StrCat(kVersion, " ", ctx.org_id, " ", ctx.user_id, " ", ctx.scopes, " ",
+                                   absl::ToUnixSeconds(now), " ", ctx.request_id);
+  absl::StrAppend(&token, " ", Mac(token));
+  return token;
 }
 
 std::multimap<std::string, std::string> TenantSigner::Metadata(const TenantContext& ctx,
                                                                absl::Time now) const {
   std::multimap<std::string, std::string> md;
-  Pairs(ctx, now, [&md](const char* key, std::string value) { md.emplace(key, std::move(value)); });
+  md.emplace(kTenantHeader, Token(ctx, now));
+  if (!ctx.idempotency_key.empty()) md.emplace(kIdempotencyHeader, ctx.idempotency_key);
   return md;
 }
 
-// Straight into the call's metadata, without the map: this runs per backend call.
 void TenantSigner::Sign(const TenantContext& ctx, grpc::ClientContext* client) const {
-  Pairs(ctx, absl::Now(), [client](const char* key, const std::string& value) { client->AddMetadata(key, value); });
+  client->AddMetadata(kTenantHeader, Token(ctx));
+  if (!ctx.idempotency_key.empty()) client->AddMetadata(kIdempotencyHeader, ctx.idempotency_key);
 }
 
 absl::StatusOr<TenantContext> TenantSigner::Verify(
     const std::multimap<grpc::string_ref, grpc::string_ref>& md, absl::Time now) const {
-  const grpc::string_ref* sig = Find(md, kSignatureHeader);
-  const grpc::string_ref* time = Find(md, kTimeHeader);
-  if (sig == nullptr || time == nullptr) {
-    return absl::UnauthenticatedError("missing signed tenant metadata");
+  auto it = md.find(grpc::string_ref(kTenantHeader));
+  if (it == md.end()) return absl::UnauthenticatedError("missing signed tenant metadata");
+  const std::string_view token(it->second.data(), it->second.size());
+  const size_t mac_at = token.rfind(' ');
+  if (mac_at == std::string_view::npos ||
+      !ConstantTimeEquals(token.substr(mac_at + 1), Mac(token.substr(0, mac_at)))) {
+    return absl::UnauthenticatedError("invalid tenant signature");
   }
-  TenantContext ctx;
-  ctx.org_id = Str(Find(md, kOrgHeader));
-  ctx.user_id = Str(Find(md, kUserHeader));
-  ctx.request_id = Str(Find(md, kRequestIdHeader));
-  ctx.idempotency_key = Str(Find(md, kIdempotencyHeader));
-  std::string scope_names = Str(Find(md, kScopesHeader));
-  for (absl::string_view name : absl::StrSplit(scope_names, ',', absl::SkipEmpty())) {
-    Scope scope;
-    if (!api::v1::Scope_Parse(std::string(name), &scope)) {
-      return absl::UnauthenticatedError("malformed tenant metadata");
-    }
-    ctx.Add(scope);
-  }
+  std::vector<absl::string_view> fields = absl::StrSplit(absl::string_view(token.data(), token.size()), ' ');
+  uint32_t scopes = 0;
   int64_t t = 0;
-  if (!absl::SimpleAtoi(Str(time), &t)) return absl::UnauthenticatedError("malformed tenant metadata");
-  int64_t skew = absl::ToUnixSeconds(now) - t;
+  if (fields.size() != kFields || fields[0] != kVersion || !absl::SimpleAtoi(fields[3], &scopes) ||
+      !absl::SimpleAtoi(fields[4], &t)) {
+    return absl::UnauthenticatedError("malformed tenant metadata");
+  }
+  const int64_t skew = absl::ToUnixSeconds(now) - t;
   if (skew > kMaxSkewSeconds || skew < -kMaxSkewSeconds) {
     return absl::UnauthenticatedError("stale tenant metadata");
   }
-  std::string expected = Mac(SignedString(ctx, scope_names, t));
-  // Canonical scopes: a reordered scope list would sign differently, so only
-  // the exact string the signer produced verifies.
-  if (ScopesToString(ctx.scopes) != scope_names ||
-      !ConstantTimeEquals(std::string_view(sig->data(), sig->size()), expected)) {
-    return absl::UnauthenticatedError("invalid tenant signature");
-  }
+  TenantContext ctx;
+  ctx.org_id = std::string(fields[1]);
+  ctx.user_id = std::string(fields[2]);
+  ctx.scopes = scopes;
+  ctx.request_id = std::string(fields[5]);
+  auto idem = md.find(grpc::string_ref(kIdempotencyHeader));
+  if (idem != md.end()) ctx.idempotency_key.assign(idem->second.data(), idem->second.size());
   return ctx;
 }
 

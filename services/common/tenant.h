@@ -4,9 +4,15 @@
 // signs; every service verifies, and trusts nothing else: a call without a
 // valid, fresh signature is UNAUTHENTICATED.
 //
-// Signed string: "v1\n<org>\n<user>\n<scopes>\n<unix seconds>\n<request id>",
-// scopes as comma-separated names in ascending enum order. A signature older
-// or newer than five minutes is refused, which bounds replays.
+// One metadata entry carries it all (one header to encode and to parse per
+// call, not six):
+//   x-rapport-tenant: v2 <org> <user> <scopes> <unix seconds> <request id> <mac>
+// fields separated by single spaces, scopes as the decimal bit mask, <mac>
+// the hex HMAC of everything before its separating space. A field is never
+// allowed a space (ids and request ids are tokens), so a value splits into
+// exactly seven fields or is refused. A signature older or newer than five
+// minutes is refused, which bounds replays. The Idempotency-Key travels apart
+// (x-idempotency-key), unsigned: it is scoped by org and user.
 //
 // The signer keeps the key's HMAC pad states (HmacKey), so a signature or a
 // check costs two small SHA-256 digests.
@@ -45,20 +51,18 @@ struct TenantContext {
 };
 
 // Metadata keys.
-inline constexpr char kOrgHeader[] = "x-rapport-org";
-inline constexpr char kUserHeader[] = "x-rapport-user";
-inline constexpr char kScopesHeader[] = "x-rapport-scopes";
-inline constexpr char kTimeHeader[] = "x-rapport-time";
-inline constexpr char kSignatureHeader[] = "x-rapport-signature";
-inline constexpr char kRequestIdHeader[] = "x-request-id";
+inline constexpr char kTenantHeader[] = "x-rapport-tenant";
 inline constexpr char kIdempotencyHeader[] = "x-idempotency-key";
-
-std::string ScopesToString(uint32_t scopes);
 
 class TenantSigner {
  public:
   // key must be non-empty; callers check configuration before building one.
   explicit TenantSigner(std::string key);
+
+  // The x-rapport-tenant value for ctx signed at `now`. Empty when a field
+  // holds a space (never the case for ids and the gateway's request ids); a
+  // call without the header is refused.
+  std::string Token(const TenantContext& ctx, absl::Time now = absl::Now()) const;
 
   // The metadata pairs for ctx, signed at `now`.
   std::multimap<std::string, std::string> Metadata(const TenantContext& ctx,
@@ -74,9 +78,6 @@ class TenantSigner {
 
  private:
   std::string Mac(std::string_view message) const;
-  // Calls add(key, value) for each metadata pair of ctx signed at now.
-  template <typename Add>
-  void Pairs(const TenantContext& ctx, absl::Time now, Add add) const;
   HmacKey mac_;
 };
 
