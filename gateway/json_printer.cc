@@ -214,19 +214,36 @@ bool AppendTimestamp(std::string* out, const Message& ts) {
   int64_t year;
   unsigned month, day;
   CivilFromDays(days, &year, &month, &day);
-  char buf[48];
-  int n = std::snprintf(buf, sizeof(buf), "\"%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(year), month, day,
-                        static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
+  // Fixed-width digits by hand: snprintf showed in the gateway's profile.
+  char buf[40];
+  char* p = buf;
+  auto digits = [&p](int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    p += width;
+  };
+  *p++ = '"';
+  digits(year, 4);
+  *p++ = '-';
+  digits(month, 2);
+  *p++ = '-';
+  digits(day, 2);
+  *p++ = 'T';
+  digits(rem / 3600, 2);
+  *p++ = ':';
+  digits(rem / 60 % 60, 2);
+  *p++ = ':';
+  digits(rem % 60, 2);
   if (nanos != 0) {
+    *p++ = '.';
     if (nanos % 1000000 == 0) {
-      n += std::snprintf(buf + n, sizeof(buf) - n, ".%03d", nanos / 1000000);
+      digits(nanos / 1000000, 3);
     } else if (nanos % 1000 == 0) {
-      n += std::snprintf(buf + n, sizeof(buf) - n, ".%06d", nanos / 1000);
+      digits(nanos / 1000, 6);
     } else {
-      n += std::snprintf(buf + n, sizeof(buf) - n, ".%09d", nanos);
+      digits(nanos, 9);
     }
   }
-  out->append(buf, n);
+  out->append(buf, p - buf);
   out->append("Z\"");
   return true;
 }
