@@ -22,7 +22,6 @@ std::string ReasonPhrase(int s) {
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     default: return "Error";
@@ -75,7 +74,6 @@ Problem ProblemFromStatus(const absl::Status& status) {
       return MakeProblem(503, "UNAVAILABLE", "a backend service is unavailable; retry later");
     case absl::StatusCode::kDeadlineExceeded:
       return MakeProblem(504, "DEADLINE_EXCEEDED", "a backend service did not answer in time");
-    case absl::StatusCode::kUnimplemented: return MakeProblem(501, "UNIMPLEMENTED", "not implemented");
     default:
       return MakeProblem(500, "INTERNAL", "internal error");
   }

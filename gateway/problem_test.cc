@@ -21,6 +21,7 @@ TEST(ProblemTest, MapsCodesToHttpStatuses) {
       {absl::InternalError("sqlite: disk I/O error at /var/x.db"), 500},
       {absl::UnknownError("x"), 500},
       {absl::DataLossError("x"), 500},
+      {absl::UnimplementedError("x"), 500},
   };
   for (const auto& [status, http] : cases) EXPECT_EQ(ProblemFromStatus(status).status, http) << status;
   // Server faults never leak their message.

@@ -19,7 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
+#include "gateway/metrics.h"
 #include "gateway/openapi.h"
 #include "gateway/problem.h"
 #include "gateway/router.h"
@@ -88,55 +88,6 @@ bool ParseResponse(grpc::ByteBuffer* bytes, google::protobuf::Message* out) {
 Response ProblemResponse(const Problem& p, const std::string& request_id) {
   return MakeResponse(p.status, ProblemJson(p, request_id), "application/problem+json");
 }
-
-// Request counts per route and status, and one latency histogram, as Prometheus text.
-class Metrics {
- public:
-  void Observe(const std::string& route, int status, double seconds) {
-    absl::MutexLock lock(&mu_);
-    ++requests_[{route, status}];
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      if (seconds <= kBuckets[i]) ++buckets_[i];
-    }
-    ++count_;
-    sum_ += seconds;
-  }
-  std::string Text(int inflight) {
-    absl::MutexLock lock(&mu_);
-    std::string out =
-        "# HELP rapport_gateway_requests_total HTTP requests by route and status.\n"
-        "# TYPE rapport_gateway_requests_total counter\n";
-    for (const auto& [key, n] : requests_) {
-      std::string route;
-      for (char c : key.first) {
-        if (c == '"' || c == '\\') route.push_back('\\');
-        route.push_back(c);
-      }
-      absl::StrAppend(&out, "rapport_gateway_requests_total{route=\"", route, "\",code=\"", key.second, "\"} ", n, "\n");
-    }
-    out +=
-        "# HELP rapport_gateway_request_duration_seconds Time from a complete request to its answer.\n"
-        "# TYPE rapport_gateway_request_duration_seconds histogram\n";
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      absl::StrAppend(&out, "rapport_gateway_request_duration_seconds_bucket{le=\"", kBuckets[i], "\"} ", buckets_[i], "\n");
-    }
-    absl::StrAppend(&out, "rapport_gateway_request_duration_seconds_bucket{le=\"+Inf\"} ", count_, "\n",
-                    "rapport_gateway_request_duration_seconds_sum ", sum_, "\n",
-                    "rapport_gateway_request_duration_seconds_count ", count_, "\n",
-                    "# HELP rapport_gateway_backend_calls_in_flight Backend calls not yet answered.\n",
-                    "# TYPE rapport_gateway_backend_calls_in_flight gauge\n",
-                    "rapport_gateway_backend_calls_in_flight ", inflight, "\n");
-    return out;
-  }
-
- private:
-  static constexpr std::array<double, 10> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
-  absl::Mutex mu_;
-  std::map<std::pair<std::string, int>, uint64_t> requests_ ABSL_GUARDED_BY(mu_);
-  std::array<uint64_t, kBuckets.size()> buckets_ ABSL_GUARDED_BY(mu_) = {};
-  uint64_t count_ ABSL_GUARDED_BY(mu_) = 0;
-  double sum_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 struct Backend {
   std::string service;
@@ -299,7 +250,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string id = RequestIdFrom(req);
     Response res = ProblemResponse(MakeProblem(status, code, detail), id);
     res.set("X-Request-Id", id);
-    gw_->metrics.Observe("unmatched", status, 0);
+    gw_->metrics.ObserveRequest("unmatched", status, 0);
     log::Info("http", {{"method", std::string(req.method_string())}, {"status", absl::StrCat(status)},
                        {"request_id", id}});
     keep_alive_ = false;
@@ -388,7 +339,7 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, Response res) {
   const int status = static_cast<int>(res.result_int());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count();
-  metrics.Observe(ex->route, status, seconds);
+  metrics.ObserveRequest(ex->route, status, seconds);
   if (log::Enabled(log::Level::kInfo)) log::Info("http", {{"method", ex->method},
                      {"path", ex->path},
                      {"route", ex->route},
@@ -438,7 +389,7 @@ void Gateway::Impl::Handle(std::shared_ptr<Request> req, Reply reply, OpenStream
     }
     if (ex->path == "/metrics") {
       ex->route = ex->path;
-      return Finish(ex, MakeResponse(200, metrics.Text(inflight.load()), "text/plain; version=0.0.4"));
+      return Finish(ex, MakeResponse(200, metrics.Text(), "text/plain; version=0.0.4"));
     }
   }
 
@@ -551,11 +502,14 @@ void Gateway::Impl::Stream(const std::shared_ptr<Exchange>& ex, const Route& rou
         Response head = MakeResponse(200, "", "text/event-stream");
         head.set("X-Accel-Buffering", "no");
         Decorate(ex, head);
-        metrics.Observe(ex->route, 200, std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count());
+        metrics.ObserveRequest(ex->route, 200, std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count());
         log::Info("http stream opened", {{"path", ex->path}, {"route", ex->route}, {"request_id", ex->request_id}});
         return ex->open_stream(std::move(head));
       },
-      [this, ex](grpc::Status status) { Fail(ex, ProblemFromStatus(FromGrpcStatus(status))); },
+      [this, ex, service = route.service](grpc::Status status) {
+        metrics.ObserveBackendError(service, FromGrpcStatus(status).code());
+        Fail(ex, ProblemFromStatus(FromGrpcStatus(status)));
+      },
       [ex](grpc::Status status) {
         log::Info("http stream ended", {{"route", ex->route}, {"code", absl::StrCat(status.error_code())},
                                         {"request_id", ex->request_id}});
@@ -583,9 +537,13 @@ void Gateway::Impl::CallBackend(const std::string& service, const std::string& g
     return done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request"), nullptr);
   }
   ++inflight;
+  metrics.BackendCallStarted();
   it->second.stub->UnaryCall(&pending->ctx, grpc_method, grpc::StubOptions(), &pending->request,
-                             &pending->response, [this, pending, done = std::move(done)](grpc::Status status) {
+                             &pending->response,
+                             [this, pending, &service = it->first, done = std::move(done)](grpc::Status status) {
+                               if (!status.ok()) metrics.ObserveBackendError(service, FromGrpcStatus(status).code());
                                done(std::move(status), &pending->response);
+                               metrics.BackendCallEnded();
                                --inflight;
                              });
 }

@@ -373,7 +373,7 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   EXPECT_TRUE(testing::WaitFor([&] { return Call("GET", "/readyz", {}).status == 200; }, std::chrono::seconds(5)));
   HttpResponse metrics = Call("GET", "/metrics", {});
   ASSERT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{route=\"/readyz\",code=\"200\"} 1"), std::string::npos)
+  EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{code=\"200\",route=\"/readyz\"} 1\n"), std::string::npos)
       << metrics.body;
 
   // A backend down: not ready, and its routes answer 503 without leaking why.
@@ -386,6 +386,15 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_EQ(Problem(down).fields().at("code").string_value(), "UNAVAILABLE");
   EXPECT_EQ(Call("GET", "/v1/contacts", {"Authorization: Bearer " + Jwt(org, user)}).status, 200);
+  // ... and the failed backend calls are counted.
+  metrics = Call("GET", "/metrics", {});
+  EXPECT_NE(metrics.body.find("rapport_gateway_backend_errors_total{code=\"UNAVAILABLE\",service=\"rapport.interactions.v1."
+                              "InteractionsService\"} 1\n"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{code=\"503\",route=\"GET /v1/interactions\"} 1\n"),
+            std::string::npos)
+      << metrics.body;
 }
 
 TEST_F(GatewayIntegrationTest, RateLimitsPerCredentialAndAnswersAllowedOrigins) {

@@ -22,7 +22,7 @@ void LogCall(const char* method, const grpc::Status& status, absl::Time start, c
 RpcHandler::RpcHandler(const TenantSigner* signer, const google::protobuf::ServiceDescriptor* service)
     : signer_(signer) {
   for (int i = 0; i < service->method_count(); ++i) {
-    scopes_.emplace(service->method(i)->name(), RequiredScope(service, service->method(i)->name()));
+    scopes_.emplace(service->method(i)->name(), RequiredScope(service->method(i)));
   }
 }
 

@@ -74,8 +74,7 @@ absl::StatusOr<TenantContext> TenantSigner::Verify(
   return ctx;
 }
 
-Scope RequiredScope(const google::protobuf::ServiceDescriptor* service, std::string_view method) {
-  const google::protobuf::MethodDescriptor* m = service->FindMethodByName(std::string(method));
+Scope RequiredScope(const google::protobuf::MethodDescriptor* m) {
   if (m == nullptr || !m->options().HasExtension(api::v1::http)) return api::v1::PLATFORM;
   return m->options().GetExtension(api::v1::http).scope();
 }
@@ -102,7 +101,7 @@ absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
                                         const grpc::CallbackServerContext& ctx,
                                         const google::protobuf::ServiceDescriptor* service,
                                         std::string_view method) {
-  return Authorize(signer, ctx, RequiredScope(service, method));
+  return Authorize(signer, ctx, RequiredScope(service->FindMethodByName(std::string(method))));
 }
 
 }  // namespace rapport

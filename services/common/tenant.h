@@ -82,15 +82,15 @@ class TenantSigner {
 };
 
 // The scope the method's HTTP rule (rapport.api.v1.http) names; PLATFORM for
-// a method without a rule or a name the service does not have.
-Scope RequiredScope(const google::protobuf::ServiceDescriptor* service, std::string_view method);
+// a method without a rule, or for nullptr.
+Scope RequiredScope(const google::protobuf::MethodDescriptor* method);
 
 // Verifies the call's metadata and checks the scope `needed`.
 // PERMISSION_DENIED when the scope is missing, or when it is a user scope
 // (READ or WRITE) and the credentials name no acting user.
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
                                         const grpc::CallbackServerContext& ctx, Scope needed);
-// The same with the scope of the method's HTTP rule (RequiredScope).
+// The same with the scope of the HTTP rule of `service`'s `method` (RequiredScope).
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
                                         const grpc::CallbackServerContext& ctx,
                                         const google::protobuf::ServiceDescriptor* service,

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+
+namespace rapport::gateway {
+
+// The gateway's /metrics on prometheus-cpp: requests by route and status,
+// latency by route, backend call errors by service and code, backend calls in
+// flight. Routes are the route table's templates (a bounded set), never raw
+// paths. Thread-safe; the per-request cost is one lookup of cached series.
+class Metrics {
+ public:
+  Metrics();
+
+  // One answered HTTP request: `seconds` from a complete request to its answer.
+  void ObserveRequest(const std::string& route, int status, double seconds);
+  // One backend call that ended with `code` (not OK).
+  void ObserveBackendError(const std::string& service, absl::StatusCode code);
+  void BackendCallStarted() { inflight_.Increment(); }
+  void BackendCallEnded() { inflight_.Decrement(); }
+
+  // Prometheus text exposition format 0.0.4.
+  std::string Text() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Counter>& backend_errors_;
+  prometheus::Gauge& inflight_;
+
+  // Series already created, so that a request does not build label maps.
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::pair<std::string, int>, prometheus::Counter*> request_series_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Histogram*> latency_series_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rapport::gateway
