@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -395,6 +396,34 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{code=\"503\",route=\"GET /v1/interactions\"} 1\n"),
             std::string::npos)
       << metrics.body;
+}
+
+TEST_F(GatewayIntegrationTest, HungBackendAnswers504AtTheDeadline) {
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string user = NewUser(admin, "ann@acme.test");
+  const std::string auth = "Authorization: Bearer " + Jwt(org, user);
+  stack_.Stop("gateway");
+  ASSERT_TRUE(stack_.StartGateway({{"RAPPORT_BACKEND_DEADLINE_MS", "300"}}).ok());
+  ASSERT_EQ(Call("GET", "/v1/interactions", {auth}).status, 200);
+
+  // interactions hangs (stopped, its socket still open): the call ends at the deadline.
+  stack_.Signal("interactions", SIGSTOP);
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse hung = Call("GET", "/v1/interactions", {auth});
+  const auto took = std::chrono::steady_clock::now() - start;
+  stack_.Signal("interactions", SIGCONT);
+  EXPECT_EQ(hung.status, 504) << hung.body;
+  EXPECT_EQ(Problem(hung).fields().at("code").string_value(), "DEADLINE_EXCEEDED");
+  EXPECT_GE(took, std::chrono::milliseconds(250));
+  EXPECT_LT(took, std::chrono::seconds(3));
+  EXPECT_NE(Call("GET", "/metrics", {}).body.find(
+                "rapport_gateway_backend_errors_total{code=\"DEADLINE_EXCEEDED\",service=\"rapport.interactions.v1."
+                "InteractionsService\"} 1\n"),
+            std::string::npos);
+  // Resumed, it answers again.
+  EXPECT_TRUE(testing::WaitFor([&] { return Call("GET", "/v1/interactions", {auth}).status == 200; },
+                               std::chrono::seconds(5)));
 }
 
 TEST_F(GatewayIntegrationTest, RateLimitsPerCredentialAndAnswersAllowedOrigins) {

@@ -89,6 +89,10 @@ void Stack::Kill9(const std::string& service) {
   if (processes_[service]) processes_[service]->Kill9();
 }
 
+void Stack::Signal(const std::string& service, int sig) {
+  if (processes_[service]) ::kill(processes_[service]->pid(), sig);
+}
+
 void Stack::Stop(const std::string& service) {
   if (processes_[service]) processes_[service]->Stop(SIGTERM);
 }

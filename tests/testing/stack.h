@@ -39,6 +39,8 @@ class Stack {
   absl::Status Start(const std::string& service, const std::map<std::string, std::string>& extra_env = {});
   void Kill9(const std::string& service);
   void Stop(const std::string& service);
+  // Sends sig to a running service (e.g. SIGSTOP to make it hang, SIGCONT).
+  void Signal(const std::string& service, int sig);
   // "127.0.0.1:<port>", or "unix:<data dir>/<service>.sock" after
   // UseUnixSocket(service) (call it before starting anything).
   std::string Addr(const std::string& service);
