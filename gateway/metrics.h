@@ -30,6 +30,8 @@ class Metrics {
   void ObserveBackendError(const std::string& service, absl::StatusCode code);
   void BackendCallStarted() { inflight_.Increment(); }
   void BackendCallEnded() { inflight_.Decrement(); }
+  // The gauge's value: Gateway::Stop waits for it to reach 0.
+  int BackendCallsInFlight() const { return static_cast<int>(inflight_.Value()); }
 
   // Prometheus text exposition format 0.0.4.
   std::string Text() const;

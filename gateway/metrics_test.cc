@@ -43,6 +43,7 @@ TEST(MetricsTest, CountsBackendErrorsAndCallsInFlight) {
   EXPECT_TRUE(Has(text, R"(rapport_gateway_backend_errors_total{code="DEADLINE_EXCEEDED",service="rapport.profiles.v1.ProfilesService"} 1)"))
       << text;
   EXPECT_TRUE(Has(text, "rapport_gateway_backend_calls_in_flight 1")) << text;
+  EXPECT_EQ(m.BackendCallsInFlight(), 1);
 }
 
 TEST(MetricsTest, EscapesLabelValues) {

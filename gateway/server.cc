@@ -1,7 +1,6 @@
 #include "gateway/server.h"
 
 #include <array>
-#include <atomic>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -141,7 +140,6 @@ struct Gateway::Impl {
   tcp::acceptor acceptor;
   net::thread_pool blocking;  // readiness checks and Redis calls, which block
   std::vector<std::thread> threads;
-  std::atomic<int> inflight{0};
   Metrics metrics;
   EventStreams streams;  // server-streaming routes served as SSE
   int port = 0;
@@ -507,8 +505,9 @@ void Gateway::Impl::Stream(const std::shared_ptr<Exchange>& ex, const Route& rou
         return ex->open_stream(std::move(head));
       },
       [this, ex, service = route.service](grpc::Status status) {
-        metrics.ObserveBackendError(service, FromGrpcStatus(status).code());
-        Fail(ex, ProblemFromStatus(FromGrpcStatus(status)));
+        const absl::Status error = FromGrpcStatus(status);
+        metrics.ObserveBackendError(service, error.code());
+        Fail(ex, ProblemFromStatus(error));
       },
       [ex](grpc::Status status) {
         log::Info("http stream ended", {{"route", ex->route}, {"code", absl::StrCat(status.error_code())},
@@ -536,7 +535,6 @@ void Gateway::Impl::CallBackend(const std::string& service, const std::string& g
   if (!grpc::SerializationTraits<google::protobuf::Message>::Serialize(request, &pending->request, &own_buffer).ok()) {
     return done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request"), nullptr);
   }
-  ++inflight;
   metrics.BackendCallStarted();
   it->second.stub->UnaryCall(&pending->ctx, grpc_method, grpc::StubOptions(), &pending->request,
                              &pending->response,
@@ -544,7 +542,6 @@ void Gateway::Impl::CallBackend(const std::string& service, const std::string& g
                                if (!status.ok()) metrics.ObserveBackendError(service, FromGrpcStatus(status).code());
                                done(std::move(status), &pending->response);
                                metrics.BackendCallEnded();
-                               --inflight;
                              });
 }
 
@@ -685,7 +682,7 @@ void Gateway::Stop() {
   });
   // Calls in flight reference the gateway: let them finish (they are bounded by the deadline).
   const auto until = std::chrono::steady_clock::now() + impl_->options.backend_deadline + std::chrono::seconds(1);
-  while (impl_->inflight.load() > 0 && std::chrono::steady_clock::now() < until) {
+  while (impl_->metrics.BackendCallsInFlight() > 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   impl_->blocking.join();
