@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -19,6 +20,15 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr size_t kMaxCacheEntries = 100000;
+
+// Bounds a verdict cache before an insert: expired entries go first, and
+// only a cache full of live entries is emptied.
+template <typename Map, typename ExpiryOf>
+void MakeRoom(Map& cache, absl::Time now, ExpiryOf expiry_of) {
+  if (cache.size() < kMaxCacheEntries) return;
+  absl::erase_if(cache, [&](const auto& entry) { return expiry_of(entry.second) <= now; });
+  if (cache.size() >= kMaxCacheEntries) cache.clear();
+}
 
 absl::Status Unauthenticated(const std::string& why) { return absl::UnauthenticatedError(why); }
 
@@ -159,8 +169,12 @@ absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOpti
   return ctx;
 }
 
-Authenticator::Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker)
-    : options_(std::move(options)), verifier_(std::move(verifier)), user_checker_(std::move(user_checker)) {}
+Authenticator::Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker,
+                             RateLimiter* failed_lookups)
+    : options_(std::move(options)),
+      verifier_(std::move(verifier)),
+      user_checker_(std::move(user_checker)),
+      failed_lookups_(failed_lookups) {}
 
 void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentials,
                             const Callback<TenantContext>& done) {
@@ -196,8 +210,9 @@ void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentia
                                  const bool found = exists.ok() && *exists;
                                  absl::MutexLock lock(&mu_);
                                  auto& cache = found ? known_users_ : unknown_users_;
-                                 if (cache.size() >= kMaxCacheEntries) cache.clear();
-                                 cache[cache_key] = absl::Now() + options_.key_cache_ttl;
+                                 const absl::Time now = absl::Now();
+                                 MakeRoom(cache, now, [](absl::Time expiry) { return expiry; });
+                                 cache[cache_key] = now + options_.key_cache_ttl;
                                }
                                if (!exists.ok() && !absl::IsNotFound(exists.status())) return done(exists.status());
                                if (!exists.ok() || !*exists) return done(no_such_user);
@@ -242,11 +257,23 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
     if (!cached->ok()) return done(cached->status());
     return FromKey(**cached, credentials, done);
   }
-  verifier_(credentials.api_key, [this, cache_key, credentials, done](absl::StatusOr<VerifiedKey> verdict) {
+  const bool throttled = failed_lookups_ != nullptr && !credentials.client.empty();
+  if (throttled) {
+    const RateDecision d = failed_lookups_->Peek(credentials.client);
+    if (!d.allowed) {
+      absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
+          "too many invalid API keys from this address; retry after ", d.retry_after_seconds, " s"));
+      refused.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(d.retry_after_seconds)));
+      return done(refused);
+    }
+  }
+  verifier_(credentials.api_key, [this, cache_key, credentials, throttled, done](absl::StatusOr<VerifiedKey> verdict) {
+    if (throttled && absl::IsUnauthenticated(verdict.status())) failed_lookups_->Spend(credentials.client);
     if (verdict.ok() || absl::IsUnauthenticated(verdict.status())) {
       absl::MutexLock lock(&mu_);
-      if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-      cache_[cache_key] = CacheEntry{absl::Now() + options_.key_cache_ttl, verdict};
+      const absl::Time now = absl::Now();
+      MakeRoom(cache_, now, [](const CacheEntry& e) { return e.expiry; });
+      cache_[cache_key] = CacheEntry{now + options_.key_cache_ttl, verdict};
     }
     if (!verdict.ok()) {
       // Only "invalid key" reaches the client as such; a backend failure stays a backend failure.

@@ -13,8 +13,15 @@
 // - X-Rapport-User names the acting user, only for keys holding ACT_AS_USER,
 //   and only a user of the key's org (checked through the injected
 //   UserChecker, verdicts cached like keys).
+// - Guessing keys is throttled per client address: every API key that
+//   VerifyApiKey refuses (not a cached verdict) spends a token of the
+//   address's bucket in `failed_lookups`; while that bucket is empty, keys
+//   with no cached verdict are refused without a lookup (RESOURCE_EXHAUSTED,
+//   with the seconds to wait as the kRetryAfterPayload payload). Keys already
+//   verified and JWTs still pass, so one bad client behind a shared address
+//   does not lock out the others.
 // Errors: UNAUTHENTICATED (no or bad credentials, 401), PERMISSION_DENIED
-// (X-Rapport-User without ACT_AS_USER, 403).
+// (X-Rapport-User without ACT_AS_USER, 403), RESOURCE_EXHAUSTED (429).
 //
 // Thread-safety: Authenticator is safe for concurrent use.
 #ifndef RAPPORT_GATEWAY_AUTH_H_
@@ -31,9 +38,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gateway/rate_limit.h"
 #include "services/common/tenant.h"
 
 namespace rapport::gateway {
+
+// The payload of a RESOURCE_EXHAUSTED from Authenticate: seconds to wait, in decimal.
+inline constexpr char kRetryAfterPayload[] = "rapport.retry_after_seconds";
 
 struct AuthOptions {
   std::string admin_key;   // RAPPORT_ADMIN_KEY; empty disables the platform key
@@ -69,12 +80,15 @@ struct Credentials {
   std::string api_key;        // X-Api-Key
   std::string authorization;  // Authorization
   std::string act_as_user;    // X-Rapport-User
+  std::string client;         // the peer's address; empty: not throttled
 };
 
 class Authenticator {
  public:
   // user_checker may be empty: X-Rapport-User is then taken as given.
-  Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker = nullptr);
+  // failed_lookups (may be null: no throttle) must outlive the Authenticator.
+  Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker = nullptr,
+                RateLimiter* failed_lookups = nullptr);
 
   // Calls done exactly once, either before returning or later from the
   // verifier's thread. The context has no request id or idempotency key.
@@ -90,6 +104,7 @@ class Authenticator {
   const AuthOptions options_;
   const KeyVerifier verifier_;
   const UserChecker user_checker_;
+  RateLimiter* const failed_lookups_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);  // by SHA-256 of the secret
   absl::flat_hash_map<std::string, absl::Time> known_users_ ABSL_GUARDED_BY(mu_);  // "org/user" -> expiry

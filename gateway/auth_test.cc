@@ -151,33 +151,33 @@ TEST(AuthenticatorTest, ResolvesKeysAndCachesVerdicts) {
     k.scopes = (1u << api::v1::READ) | (1u << api::v1::ACT_AS_USER);
     done(k);
   });
-  auto platform = AuthRun(auth, {"rpa_admin", "", ""});
+  auto platform = AuthRun(auth, {"rpa_admin", "", "", ""});
   ASSERT_TRUE(platform.ok());
   EXPECT_TRUE(platform->Has(api::v1::PLATFORM));
   EXPECT_TRUE(platform->org_id.empty());
   EXPECT_EQ(calls, 0);
 
-  auto key = AuthRun(auth, {"good", "", "user7"});
+  auto key = AuthRun(auth, {"good", "", "user7", ""});
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(key->org_id, "org1");
   EXPECT_EQ(key->user_id, "user7");
   EXPECT_TRUE(key->Has(api::v1::READ));
-  EXPECT_TRUE(AuthRun(auth, {"good", "", ""}).ok());
+  EXPECT_TRUE(AuthRun(auth, {"good", "", "", ""}).ok());
   EXPECT_EQ(calls, 1);  // cached
 
-  EXPECT_EQ(AuthRun(auth, {"bad", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(AuthRun(auth, {"bad", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthRun(auth, {"bad", "", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthRun(auth, {"bad", "", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(calls, 2);  // negative verdicts are cached too
 
   EXPECT_EQ(AuthRun(auth, {}).status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(AuthRun(auth, {"rpa_admin", "", "user7"}).status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(AuthRun(auth, {"", "Basic abc", ""}).status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(AuthRun(auth, {"good", "Bearer x", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthRun(auth, {"rpa_admin", "", "user7", ""}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthRun(auth, {"", "Basic abc", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(AuthRun(auth, {"good", "Bearer x", "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
   std::string jwt = SignJwtHs256(Claims(absl::StrCat(R"(,"exp":)", absl::ToUnixSeconds(absl::Now()) + 60)), kSecret);
-  auto user = AuthRun(auth, {"", "Bearer " + jwt, ""});
+  auto user = AuthRun(auth, {"", "Bearer " + jwt, "", ""});
   ASSERT_TRUE(user.ok()) << user.status();
   EXPECT_EQ(user->user_id, "user1");
-  EXPECT_EQ(AuthRun(auth, {"", "Bearer " + jwt, "other"}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthRun(auth, {"", "Bearer " + jwt, "other", ""}).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST(AuthenticatorTest, ActsOnlyAsUsersOfTheKeysOrg) {
@@ -195,14 +195,14 @@ TEST(AuthenticatorTest, ActsOnlyAsUsersOfTheKeysOrg) {
         if (user == "down") return done(absl::UnavailableError("profiles down"));
         done(org == "org1" && user == "member");
       });
-  EXPECT_TRUE(AuthRun(auth, {"key", "", "member"}).ok());
-  EXPECT_TRUE(AuthRun(auth, {"key", "", "member"}).ok());
+  EXPECT_TRUE(AuthRun(auth, {"key", "", "member", ""}).ok());
+  EXPECT_TRUE(AuthRun(auth, {"key", "", "member", ""}).ok());
   EXPECT_EQ(checks, 1);  // cached
-  EXPECT_EQ(AuthRun(auth, {"key", "", "stranger"}).status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(AuthRun(auth, {"key", "", "stranger"}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthRun(auth, {"key", "", "stranger", ""}).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthRun(auth, {"key", "", "stranger", ""}).status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(checks, 2);  // negative verdicts too
-  EXPECT_EQ(AuthRun(auth, {"key", "", "down"}).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(AuthRun(auth, {"key", "", "down"}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(AuthRun(auth, {"key", "", "down", ""}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(AuthRun(auth, {"key", "", "down", ""}).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(checks, 4);  // failures are not
 }
 
@@ -212,9 +212,58 @@ TEST(AuthenticatorTest, DoesNotCacheBackendFailures) {
     ++calls;
     done(absl::UnavailableError("profiles down"));
   });
-  EXPECT_EQ(AuthRun(auth, {"k", "", ""}).status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(AuthRun(auth, {"k", "", ""}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(AuthRun(auth, {"k", "", "", ""}).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(AuthRun(auth, {"k", "", "", ""}).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(calls, 2);
+}
+
+TEST(AuthenticatorTest, ThrottlesKeyGuessingPerClientAddress) {
+  int calls = 0;
+  RateLimitOptions limit;
+  limit.per_minute = 60;  // one a second
+  limit.burst = 3;
+  RateLimiter failed(limit, nullptr, nullptr);
+  Authenticator auth(
+      Options(),
+      [&](const std::string& secret, Callback<VerifiedKey> done) {
+        ++calls;
+        if (secret != "good") return done(absl::UnauthenticatedError("invalid API key"));
+        VerifiedKey k;
+        k.org_id = "org1";
+        k.scopes = 1u << api::v1::READ;
+        done(k);
+      },
+      nullptr, &failed);
+  ASSERT_TRUE(AuthRun(auth, {"good", "", "", "10.0.0.1"}).ok());  // verified, cached
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(AuthRun(auth, {absl::StrCat("guess", i), "", "", "10.0.0.1"}).status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  EXPECT_EQ(calls, 4);
+  // The address's bucket is empty: a new key is refused without a lookup, with the wait.
+  absl::Status refused = AuthRun(auth, {"guess3", "", "", "10.0.0.1"}).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  ASSERT_TRUE(refused.GetPayload(kRetryAfterPayload).has_value());
+  EXPECT_EQ(std::string(*refused.GetPayload(kRetryAfterPayload)), "1");
+  EXPECT_EQ(calls, 4);
+  // A key verified before, a cached refusal, a JWT and another address still pass.
+  EXPECT_TRUE(AuthRun(auth, {"good", "", "", "10.0.0.1"}).ok());
+  EXPECT_EQ(AuthRun(auth, {"guess0", "", "", "10.0.0.1"}).status().code(), absl::StatusCode::kUnauthenticated);
+  std::string jwt = SignJwtHs256(Claims(absl::StrCat(R"(,"exp":)", absl::ToUnixSeconds(absl::Now()) + 60)), kSecret);
+  EXPECT_TRUE(AuthRun(auth, {"", "Bearer " + jwt, "", "10.0.0.1"}).ok());
+  EXPECT_EQ(AuthRun(auth, {"guess3", "", "", "10.0.0.2"}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(calls, 5);
+  // Backend failures are not the client's: they spend nothing.
+  RateLimiter failed2(limit, nullptr, nullptr);
+  Authenticator down(
+      Options(), [](const std::string&, Callback<VerifiedKey> done) { done(absl::UnavailableError("down")); },
+      nullptr, &failed2);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(AuthRun(down, {absl::StrCat("k", i), "", "", "10.0.0.1"}).status().code(),
+              absl::StatusCode::kUnavailable);
+  }
+  EXPECT_TRUE(failed2.Peek("10.0.0.1").allowed);
+  EXPECT_EQ(failed2.Peek("10.0.0.1").remaining, 3);
 }
 
 }  // namespace

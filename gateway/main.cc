@@ -26,6 +26,10 @@ ABSL_FLAG(int, threads, 0, "io threads; 0 = one per core (env RAPPORT_HTTP_THREA
 ABSL_FLAG(int, rate_limit_per_minute, 600,
           "per-credential token bucket refill, requests a minute; 0 disables (env RAPPORT_RATE_LIMIT_PER_MINUTE)");
 ABSL_FLAG(int, rate_limit_burst, 100, "per-credential bucket capacity (env RAPPORT_RATE_LIMIT_BURST)");
+ABSL_FLAG(int, failed_keys_per_minute, 60,
+          "per client address, API keys refused by profiles a minute before unverified keys get 429; 0 disables "
+          "(env RAPPORT_FAILED_KEYS_PER_MINUTE)");
+ABSL_FLAG(int, failed_keys_burst, 20, "per client address, refused API keys allowed at once (env RAPPORT_FAILED_KEYS_BURST)");
 ABSL_FLAG(std::string, cors_origins, "", "comma-separated allowed CORS origins (env RAPPORT_CORS_ORIGINS)");
 ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event streams (env RAPPORT_SSE_HEARTBEAT_MS)");
 
@@ -45,7 +49,9 @@ int main(int argc, char** argv) {
                                {"cors_origins", "RAPPORT_CORS_ORIGINS"},
                                {"sse_heartbeat_ms", "RAPPORT_SSE_HEARTBEAT_MS"},
                                {"rate_limit_per_minute", "RAPPORT_RATE_LIMIT_PER_MINUTE"},
-                               {"rate_limit_burst", "RAPPORT_RATE_LIMIT_BURST"}});
+                               {"rate_limit_burst", "RAPPORT_RATE_LIMIT_BURST"},
+                               {"failed_keys_per_minute", "RAPPORT_FAILED_KEYS_PER_MINUTE"},
+                               {"failed_keys_burst", "RAPPORT_FAILED_KEYS_BURST"}});
   rapport::log::Init("gateway", absl::GetFlag(FLAGS_log_level));
   rapport::gateway::GatewayOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
@@ -73,6 +79,8 @@ int main(int argc, char** argv) {
   options.auth.jwt_audience = absl::GetFlag(FLAGS_jwt_audience);
   options.rate_limit.per_minute = absl::GetFlag(FLAGS_rate_limit_per_minute);
   options.rate_limit.burst = std::max(1, absl::GetFlag(FLAGS_rate_limit_burst));
+  options.failed_keys.per_minute = absl::GetFlag(FLAGS_failed_keys_per_minute);
+  options.failed_keys.burst = std::max(1, absl::GetFlag(FLAGS_failed_keys_burst));
   options.redis_addr = absl::GetFlag(FLAGS_redis_addr);
   options.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   options.sse_heartbeat = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_sse_heartbeat_ms)));

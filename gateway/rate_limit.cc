@@ -10,7 +10,7 @@
 namespace rapport::gateway {
 namespace {
 
-// Beyond this many credentials the idle leases are dropped.
+// Beyond this many credentials the idle leases (and the full local buckets) are dropped.
 constexpr size_t kMaxLeases = 100000;
 
 // KEYS[1]: the bucket. ARGV: tokens per ms, capacity, tokens wanted.
@@ -55,10 +55,15 @@ RateDecision RateLimiter::FromLease(Lease& lease) {
   return d;
 }
 
-RateDecision RateLimiter::Local(const std::string& credential) {
+RateDecision RateLimiter::Local(const std::string& credential, bool spend) {
   const auto now = std::chrono::steady_clock::now();
   const double per_second = options_.per_minute / 60.0;
   absl::MutexLock lock(&mu_);
+  if (local_.size() >= kMaxLeases && !local_.contains(credential)) {
+    // Bound the map: a bucket that has refilled to the brim is the same as none.
+    const auto full_after = std::chrono::duration<double>(options_.burst / per_second);
+    absl::erase_if(local_, [&](const auto& entry) { return now - entry.second.last >= full_after; });
+  }
   auto [it, inserted] = local_.try_emplace(credential);
   LocalBucket& b = it->second;
   if (inserted) {
@@ -70,13 +75,22 @@ RateDecision RateLimiter::Local(const std::string& credential) {
   RateDecision d;
   d.limit = options_.per_minute;
   if (b.tokens >= 1) {
-    b.tokens -= 1;
+    if (spend) b.tokens -= 1;
     d.remaining = static_cast<int>(b.tokens);
   } else {
     d.allowed = false;
     d.retry_after_seconds = std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / per_second)));
   }
   return d;
+}
+
+RateDecision RateLimiter::Peek(const std::string& key) {
+  if (!enabled()) return RateDecision{};
+  return Local(key, /*spend=*/false);
+}
+
+void RateLimiter::Spend(const std::string& key) {
+  if (enabled()) Local(key, /*spend=*/true);
 }
 
 void RateLimiter::ServeWaiters(Lease& lease, std::vector<Answer>& out) {

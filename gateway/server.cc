@@ -13,6 +13,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -131,6 +132,7 @@ struct Gateway::Impl {
   std::string openapi;
   TenantSigner signer;
   std::map<std::string, Backend> backends;
+  std::unique_ptr<RateLimiter> failed_keys;  // per client address, auth.h; outlives auth
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<redis::Client> redis;
   std::unique_ptr<RateLimiter> limiter;
@@ -146,7 +148,8 @@ struct Gateway::Impl {
   bool stopped = false;
 
   void Accept();
-  void Handle(std::shared_ptr<Request> req, Reply reply, OpenStream open_stream);
+  // client: the peer's address, for the throttle of failed key lookups.
+  void Handle(std::shared_ptr<Request> req, const std::string& client, Reply reply, OpenStream open_stream);
   void Decorate(const std::shared_ptr<Exchange>& ex, Response& res);
   void Finish(const std::shared_ptr<Exchange>& ex, Response res);
   void Stream(const std::shared_ptr<Exchange>& ex, const Route& route, const google::protobuf::Message& request,
@@ -166,7 +169,11 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Gateway::Impl* gw) : stream_(std::move(socket)), gw_(gw) {}
+  Session(tcp::socket socket, Gateway::Impl* gw) : stream_(std::move(socket)), gw_(gw) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) client_ = peer.address().to_string();
+  }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
@@ -217,7 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto req = std::make_shared<Request>(parser_->release());
     keep_alive_ = req->keep_alive();
     gw_->Handle(
-        req,
+        req, client_,
         [self = shared_from_this()](Response res) {
           net::post(self->stream_.get_executor(),
                     [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
@@ -292,6 +299,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
   bool linger_ = false;
+  std::string client_;  // the peer's address
   size_t lingered_ = 0;
   std::array<char, 16 * 1024> scratch_;
   Gateway::Impl* gw_;
@@ -347,7 +355,8 @@ void Gateway::Impl::Finish(const std::shared_ptr<Exchange>& ex, Response res) {
   ex->reply(std::move(res));
 }
 
-void Gateway::Impl::Handle(std::shared_ptr<Request> req, Reply reply, OpenStream open_stream) {
+void Gateway::Impl::Handle(std::shared_ptr<Request> req, const std::string& client, Reply reply,
+                           OpenStream open_stream) {
   auto ex = std::make_shared<Exchange>();
   ex->request_id = RequestIdFrom(*req);
   ex->method = std::string(req->method_string());
@@ -428,10 +437,19 @@ void Gateway::Impl::Handle(std::shared_ptr<Request> req, Reply reply, OpenStream
     }
   }
 
-  Credentials credentials{Header(*req, "X-Api-Key"), Header(*req, "Authorization"), Header(*req, "X-Rapport-User")};
+  Credentials credentials{Header(*req, "X-Api-Key"), Header(*req, "Authorization"), Header(*req, "X-Rapport-User"),
+                          client};
   auth->Authenticate(credentials, [this, ex, &route, input = std::move(input), idempotency_key,
                                    api_key = credentials.api_key](absl::StatusOr<TenantContext> tenant) mutable {
-    if (!tenant.ok()) return Fail(ex, ProblemFromStatus(tenant.status()));
+    if (!tenant.ok()) {
+      if (auto wait = tenant.status().GetPayload(kRetryAfterPayload); wait.has_value()) {
+        // Too many invalid keys from this address: 429 with Retry-After.
+        ex->rate.allowed = false;
+        ex->rate.limit = options.failed_keys.per_minute;
+        if (!absl::SimpleAtoi(std::string(*wait), &ex->rate.retry_after_seconds)) ex->rate.retry_after_seconds = 1;
+      }
+      return Fail(ex, ProblemFromStatus(tenant.status()));
+    }
     if (!tenant->Has(route.rule.scope())) {
       return Fail(ex, MakeProblem(403, "PERMISSION_DENIED",
                                   absl::StrCat("credentials lack the ", api::v1::Scope_Name(route.rule.scope()),
@@ -633,6 +651,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
     redis_options.addr = gw->options.redis_addr;
     gw->redis = std::make_unique<redis::Client>(redis_options);
   }
+  // This process's buckets only: a lookup refused is already a backend call saved.
+  gw->failed_keys = std::make_unique<RateLimiter>(gw->options.failed_keys, nullptr, nullptr);
   gw->limiter = std::make_unique<RateLimiter>(gw->options.rate_limit, gw->redis.get(),
                                               [gw](std::function<void()> task) { net::post(gw->blocking, std::move(task)); });
   gw->auth = std::make_unique<Authenticator>(
@@ -640,7 +660,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
       [gw](const std::string& secret, Callback<VerifiedKey> done) { gw->VerifyKey(secret, std::move(done)); },
       [gw](const std::string& org, const std::string& user, Callback<bool> done) {
         gw->CheckUser(org, user, std::move(done));
-      });
+      },
+      gw->failed_keys.get());
 
   const std::string& addr = gw->options.addr;
   const size_t colon = addr.rfind(':');

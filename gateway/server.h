@@ -43,6 +43,8 @@ struct GatewayOptions {
   size_t body_limit = 1 << 20;
   std::vector<std::string> cors_origins;  // exact origins allowed; empty: none
   RateLimitOptions rate_limit;
+  // Per client address, API keys refused by VerifyApiKey (auth.h); 0 disables.
+  RateLimitOptions failed_keys{.per_minute = 60, .burst = 20};
   std::string redis_addr;  // rate-limit buckets; empty: local buckets only
   std::chrono::milliseconds sse_heartbeat{15000};  // comment line on idle event streams
 };

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
@@ -458,6 +459,36 @@ TEST_F(GatewayIntegrationTest, RateLimitsPerCredentialAndAnswersAllowedOrigins) 
   EXPECT_EQ(cross.Header("access-control-allow-origin"), "https://app.example");
   HttpResponse foreign = Call("GET", "/healthz", {"Origin: https://evil.example"});
   EXPECT_EQ(foreign.Header("access-control-allow-origin"), "");
+}
+
+// Guessing API keys from one address: after the burst of refused keys, new
+// keys get 429 with Retry-After without reaching profiles, while a key
+// verified before keeps working.
+TEST_F(GatewayIntegrationTest, KeyGuessingFromOneAddressIs429) {
+  stack_.Stop("gateway");
+  absl::Status s = stack_.StartGateway({{"RAPPORT_FAILED_KEYS_PER_MINUTE", "6"}, {"RAPPORT_FAILED_KEYS_BURST", "3"}});
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string admin = NewOrg("acme");
+  ASSERT_EQ(Call("GET", "/v1/apiKeys", {"X-Api-Key: " + admin}).status, 200);
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse refused = Call("GET", "/v1/contacts", {absl::StrCat("X-Api-Key: rpk_guess", i)});
+    EXPECT_EQ(refused.status, 401) << refused.body;
+  }
+  HttpResponse limited = Call("GET", "/v1/contacts", {"X-Api-Key: rpk_guess3"});
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_EQ(Problem(limited).fields().at("code").string_value(), "RESOURCE_EXHAUSTED");
+  int retry_after = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(limited.Header("retry-after"), &retry_after)) << limited.Header("retry-after");
+  EXPECT_GE(retry_after, 1);
+  EXPECT_LE(retry_after, 10);
+  // Three lookups reached profiles, the fourth did not.
+  HttpResponse metrics = Call("GET", "/metrics", {});
+  EXPECT_NE(metrics.body.find("rapport_gateway_backend_errors_total{code=\"UNAUTHENTICATED\",service=\"rapport."
+                              "profiles.v1.ProfilesService\"} 3"),
+            std::string::npos)
+      << metrics.body;
+  // The key verified before still works from the same address.
+  EXPECT_EQ(Call("GET", "/v1/apiKeys", {"X-Api-Key: " + admin}).status, 200);
 }
 
 // Every way of presenting a bad credential is a 401 problem, never a 403 or 500.
