@@ -259,7 +259,7 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
   }
   const bool throttled = failed_lookups_ != nullptr && !credentials.client.empty();
   if (throttled) {
-    const RateDecision d = failed_lookups_->Peek(credentials.client);
+    const RateDecision d = failed_lookups_->Take(credentials.client);
     if (!d.allowed) {
       absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
           "too many invalid API keys from this address; retry after ", d.retry_after_seconds, " s"));
@@ -268,7 +268,8 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
     }
   }
   verifier_(credentials.api_key, [this, cache_key, credentials, throttled, done](absl::StatusOr<VerifiedKey> verdict) {
-    if (throttled && absl::IsUnauthenticated(verdict.status())) failed_lookups_->Spend(credentials.client);
+    // Only a refused key keeps its token: valid keys and backend failures are not guesses.
+    if (throttled && !absl::IsUnauthenticated(verdict.status())) failed_lookups_->Refund(credentials.client);
     if (verdict.ok() || absl::IsUnauthenticated(verdict.status())) {
       absl::MutexLock lock(&mu_);
       const absl::Time now = absl::Now();

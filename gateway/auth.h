@@ -13,13 +13,14 @@
 // - X-Rapport-User names the acting user, only for keys holding ACT_AS_USER,
 //   and only a user of the key's org (checked through the injected
 //   UserChecker, verdicts cached like keys).
-// - Guessing keys is throttled per client address: every API key that
-//   VerifyApiKey refuses (not a cached verdict) spends a token of the
-//   address's bucket in `failed_lookups`; while that bucket is empty, keys
-//   with no cached verdict are refused without a lookup (RESOURCE_EXHAUSTED,
-//   with the seconds to wait as the kRetryAfterPayload payload). Keys already
-//   verified and JWTs still pass, so one bad client behind a shared address
-//   does not lock out the others.
+// - Guessing keys is throttled per client address: a key with no cached
+//   verdict takes a token of the address's bucket in `failed_lookups` before
+//   its VerifyApiKey lookup, given back unless the key is refused; while the
+//   bucket is empty such keys are refused without a lookup
+//   (RESOURCE_EXHAUSTED, with the seconds to wait as the kRetryAfterPayload
+//   payload). Taking before the lookup bounds concurrent guesses too. Keys
+//   with a cached verdict and JWTs still pass, so one bad client behind a
+//   shared address does not lock out the others.
 // Errors: UNAUTHENTICATED (no or bad credentials, 401), PERMISSION_DENIED
 // (X-Rapport-User without ACT_AS_USER, 403), RESOURCE_EXHAUSTED (429).
 //

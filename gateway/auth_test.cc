@@ -234,7 +234,7 @@ TEST(AuthenticatorTest, ThrottlesKeyGuessingPerClientAddress) {
         done(k);
       },
       nullptr, &failed);
-  ASSERT_TRUE(AuthRun(auth, {"good", "", "", "10.0.0.1"}).ok());  // verified, cached
+  ASSERT_TRUE(AuthRun(auth, {"good", "", "", "10.0.0.1"}).ok());  // verified (token given back), cached
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(AuthRun(auth, {absl::StrCat("guess", i), "", "", "10.0.0.1"}).status().code(),
               absl::StatusCode::kUnauthenticated);
@@ -253,17 +253,43 @@ TEST(AuthenticatorTest, ThrottlesKeyGuessingPerClientAddress) {
   EXPECT_TRUE(AuthRun(auth, {"", "Bearer " + jwt, "", "10.0.0.1"}).ok());
   EXPECT_EQ(AuthRun(auth, {"guess3", "", "", "10.0.0.2"}).status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(calls, 5);
-  // Backend failures are not the client's: they spend nothing.
-  RateLimiter failed2(limit, nullptr, nullptr);
-  Authenticator down(
-      Options(), [](const std::string&, Callback<VerifiedKey> done) { done(absl::UnavailableError("down")); },
-      nullptr, &failed2);
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(AuthRun(down, {absl::StrCat("k", i), "", "", "10.0.0.1"}).status().code(),
-              absl::StatusCode::kUnavailable);
+}
+
+// Lookups in flight hold their tokens: a wave of concurrent guesses gets no
+// more lookups than the burst, and the tokens of valid keys and backend
+// failures come back when they answer.
+TEST(AuthenticatorTest, ConcurrentGuessesGetNoMoreLookupsThanTheBurst) {
+  RateLimitOptions limit;
+  limit.per_minute = 1;
+  limit.burst = 3;
+  RateLimiter failed(limit, nullptr, nullptr);
+  std::vector<std::pair<std::string, Callback<VerifiedKey>>> pending;  // lookups not yet answered
+  Authenticator auth(
+      Options(), [&](const std::string& secret, Callback<VerifiedKey> done) { pending.emplace_back(secret, done); },
+      nullptr, &failed);
+  std::vector<absl::StatusOr<TenantContext>> results;
+  for (int i = 0; i < 10; ++i) {
+    auth.Authenticate({absl::StrCat("k", i), "", "", "10.0.0.1"},
+                      [&](absl::StatusOr<TenantContext> r) { results.push_back(std::move(r)); });
   }
-  EXPECT_TRUE(failed2.Peek("10.0.0.1").allowed);
-  EXPECT_EQ(failed2.Peek("10.0.0.1").remaining, 3);
+  ASSERT_EQ(pending.size(), 3u);
+  ASSERT_EQ(results.size(), 7u);
+  for (const auto& r : results) EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  // One valid key and one backend failure give their tokens back; one refusal keeps it.
+  VerifiedKey valid;
+  valid.org_id = "org1";
+  valid.scopes = 1u << api::v1::READ;
+  pending[0].second(valid);
+  pending[1].second(absl::UnavailableError("profiles down"));
+  pending[2].second(absl::UnauthenticatedError("invalid API key"));
+  EXPECT_TRUE(results[7].ok());
+  EXPECT_EQ(results[8].status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(results[9].status().code(), absl::StatusCode::kUnauthenticated);
+  pending.clear();
+  for (int i = 10; i < 15; ++i) {
+    auth.Authenticate({absl::StrCat("k", i), "", "", "10.0.0.1"}, [](absl::StatusOr<TenantContext>) {});
+  }
+  EXPECT_EQ(pending.size(), 2u);  // the two tokens given back
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ RateDecision RateLimiter::FromLease(Lease& lease) {
   return d;
 }
 
-RateDecision RateLimiter::Local(const std::string& credential, bool spend) {
+RateDecision RateLimiter::Local(const std::string& credential) {
   const auto now = std::chrono::steady_clock::now();
   const double per_second = options_.per_minute / 60.0;
   absl::MutexLock lock(&mu_);
@@ -75,7 +75,7 @@ RateDecision RateLimiter::Local(const std::string& credential, bool spend) {
   RateDecision d;
   d.limit = options_.per_minute;
   if (b.tokens >= 1) {
-    if (spend) b.tokens -= 1;
+    b.tokens -= 1;
     d.remaining = static_cast<int>(b.tokens);
   } else {
     d.allowed = false;
@@ -84,13 +84,16 @@ RateDecision RateLimiter::Local(const std::string& credential, bool spend) {
   return d;
 }
 
-RateDecision RateLimiter::Peek(const std::string& key) {
+RateDecision RateLimiter::Take(const std::string& key) {
   if (!enabled()) return RateDecision{};
-  return Local(key, /*spend=*/false);
+  return Local(key);
 }
 
-void RateLimiter::Spend(const std::string& key) {
-  if (enabled()) Local(key, /*spend=*/true);
+void RateLimiter::Refund(const std::string& key) {
+  if (!enabled()) return;
+  absl::MutexLock lock(&mu_);
+  auto it = local_.find(key);
+  if (it != local_.end()) it->second.tokens = std::min<double>(options_.burst, it->second.tokens + 1);
 }
 
 void RateLimiter::ServeWaiters(Lease& lease, std::vector<Answer>& out) {

@@ -54,12 +54,12 @@ class RateLimiter {
   // Spends one token of credential's bucket; done is called exactly once.
   void Acquire(const std::string& credential, std::function<void(RateDecision)> done);
 
-  // Buckets of this process only (never Redis), for counting events rather
-  // than admitting requests (failed API-key lookups per client address):
-  // Peek is the decision a spend would get now, without spending; Spend
-  // takes one token (down to empty).
-  RateDecision Peek(const std::string& key);
-  void Spend(const std::string& key);
+  // Buckets of this process only (never Redis), for work that may be given
+  // back (API-key lookups per client address, refunded unless the key is
+  // refused): Take answers at once, spending a token when one is left;
+  // Refund returns a token taken (the bucket never exceeds its burst).
+  RateDecision Take(const std::string& key);
+  void Refund(const std::string& key);
 
  private:
   using Done = std::function<void(RateDecision)>;
@@ -81,8 +81,7 @@ class RateLimiter {
   RateDecision FromLease(Lease& lease);
   // Answers waiters from lease while it is live and holds tokens.
   void ServeWaiters(Lease& lease, std::vector<Answer>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The local bucket's decision; spend: take the token when there is one.
-  RateDecision Local(const std::string& credential, bool spend = true);
+  RateDecision Local(const std::string& credential);
   // One round of the credential's single refill: runs on executor_.
   void Refill(const std::string& credential);
 

@@ -333,26 +333,27 @@ TEST(RateLimiterTest, DisabledAllowsEverything) {
   o.per_minute = 0;
   RateLimiter limiter(o, nullptr, Inline);
   for (int i = 0; i < 20; ++i) EXPECT_TRUE(AcquireNow(limiter, "k").allowed);
-  limiter.Spend("k");
-  EXPECT_TRUE(limiter.Peek("k").allowed);
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(limiter.Take("k").allowed);
 }
 
-TEST(RateLimiterTest, PeekDoesNotSpendAndSpendEmptiesTheLocalBucket) {
+TEST(RateLimiterTest, TakeSpendsTheLocalBucketAndRefundGivesBack) {
   RateLimitOptions o;
   o.per_minute = 6;  // a token every 10 s
   o.burst = 2;
   RateLimiter limiter(o, nullptr, nullptr);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(limiter.Peek("10.0.0.1").remaining, 2);
-  limiter.Spend("10.0.0.1");
-  EXPECT_EQ(limiter.Peek("10.0.0.1").remaining, 1);
-  limiter.Spend("10.0.0.1");
-  limiter.Spend("10.0.0.1");  // already empty: stays empty
-  RateDecision d = limiter.Peek("10.0.0.1");
+  EXPECT_EQ(limiter.Take("10.0.0.1").remaining, 1);
+  limiter.Refund("10.0.0.1");
+  limiter.Refund("10.0.0.1");  // never above the burst
+  EXPECT_EQ(limiter.Take("10.0.0.1").remaining, 1);
+  EXPECT_EQ(limiter.Take("10.0.0.1").remaining, 0);
+  RateDecision d = limiter.Take("10.0.0.1");
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.limit, 6);
   EXPECT_GE(d.retry_after_seconds, 9);
   EXPECT_LE(d.retry_after_seconds, 10);
-  EXPECT_TRUE(limiter.Peek("10.0.0.2").allowed);  // each key its own bucket
+  EXPECT_TRUE(limiter.Take("10.0.0.2").allowed);  // each key its own bucket
+  limiter.Refund("10.0.0.1");
+  EXPECT_TRUE(limiter.Take("10.0.0.1").allowed);
 }
 
 }  // namespace

@@ -657,7 +657,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
     redis_options.addr = gw->options.redis_addr;
     gw->redis = std::make_unique<redis::Client>(redis_options);
   }
-  // This process's buckets only: a lookup refused is already a backend call saved.
+  // Local buckets: sharing them through Redis would cost a round trip per
+  // lookup; each gateway process throttles on its own.
   gw->failed_keys = std::make_unique<RateLimiter>(gw->options.failed_keys, nullptr, nullptr);
   gw->limiter = std::make_unique<RateLimiter>(gw->options.rate_limit, gw->redis.get(),
                                               [gw](std::function<void()> task) { net::post(gw->blocking, std::move(task)); });
