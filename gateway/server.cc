@@ -1,6 +1,7 @@
 #include "gateway/server.h"
 
 #include <array>
+#include <cerrno>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -114,7 +115,7 @@ struct Exchange {
 struct Gateway::Impl {
   explicit Impl(GatewayOptions o)
       : options(std::move(o)), signer(options.internal_key), loops(MakeLoops(options.threads)),
-        acceptor(*loops[0]), blocking(4) {}
+        acceptor(*loops[0]), accept_retry(*loops[0]), blocking(4) {}
 
   // One io_context per thread (an event loop per core): a connection lives on
   // one loop, so its handlers never run concurrently and need no strand, and
@@ -140,6 +141,8 @@ struct Gateway::Impl {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> loop_guards;  // keep idle loops running
   size_t next_loop = 0;  // round-robin of accepted connections; touched on loops[0] only
   tcp::acceptor acceptor;
+  net::steady_timer accept_retry;  // on loops[0], like the acceptor
+  bool accept_failing = false;     // touched on loops[0] only
   net::thread_pool blocking;  // readiness checks and Redis calls, which block
   std::vector<std::thread> threads;
   Metrics metrics;
@@ -317,7 +320,23 @@ void Gateway::Impl::Accept() {
   net::io_context& loop = *loops[next_loop++ % loops.size()];
   acceptor.async_accept(loop, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), this)->Start();
+    if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space || ec == net::error::no_memory ||
+        ec.value() == ENFILE) {
+      // Out of descriptors or memory: the connection stays queued and accept
+      // would fail again at once, spinning a loop thread. Retry shortly.
+      if (!accept_failing) log::Warn("cannot accept connections; retrying every 100 ms", {{"error", ec.message()}});
+      accept_failing = true;
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor.is_open()) Accept();
+      });
+      return;
+    }
+    if (!ec) {
+      if (accept_failing) log::Info("accepting connections again");
+      accept_failing = false;
+      std::make_shared<Session>(std::move(socket), this)->Start();
+    }
     Accept();
   });
 }
@@ -707,6 +726,7 @@ void Gateway::Stop() {
   net::post(*impl_->loops[0], [gw = impl_.get()] {
     beast::error_code ec;
     gw->acceptor.close(ec);
+    gw->accept_retry.cancel();
   });
   // Calls in flight reference the gateway: let them finish (they are bounded by the deadline).
   const auto until = std::chrono::steady_clock::now() + impl_->options.backend_deadline + std::chrono::seconds(1);

@@ -1,6 +1,7 @@
 #include "services/common/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -53,6 +54,13 @@ void InitProcess() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Every connection is a descriptor: take all the system allows (the soft
+  // limit is often 1024 against a hard limit in the hundreds of thousands).
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &files);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(

@@ -32,7 +32,8 @@ struct ServerOptions {
 
 // Process-wide settings every binary wants, called first thing in main:
 // blocks SIGTERM and SIGINT in the calling thread and every thread it starts
-// later (so that RunServer can wait for them), turns off absl's mutex
+// later (so that RunServer can wait for them), raises the open-file limit to
+// its hard maximum (a descriptor per connection), turns off absl's mutex
 // deadlock detection, which Debian's build leaves on and which costs a few
 // percent of CPU on every lock. (The server binaries run on jemalloc: see
 // rapport_server in CMakeLists.txt.)
