@@ -276,7 +276,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // at most a few seconds and 8 MiB) before closing, so that closing with
   // unread data does not reset the connection before the client read the 413.
   void Linger() {
-    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+    if (scratch_ == nullptr) scratch_ = std::make_unique<std::array<char, 16 * 1024>>();
+    stream_.async_read_some(net::buffer(*scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
       self->lingered_ += n;
       if (ec || self->lingered_ > (8u << 20)) return;
       self->Linger();
@@ -310,7 +311,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool linger_ = false;
   std::string client_;  // the peer's address
   size_t lingered_ = 0;
-  std::array<char, 16 * 1024> scratch_;
+  std::unique_ptr<std::array<char, 16 * 1024>> scratch_;  // only while lingering: idle connections stay small
   Gateway::Impl* gw_;
 };
 
