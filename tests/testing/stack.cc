@@ -1,6 +1,9 @@
 #include "tests/testing/stack.h"
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
@@ -89,8 +92,32 @@ void Stack::Kill9(const std::string& service) {
   if (processes_[service]) processes_[service]->Kill9();
 }
 
+namespace {
+
+// True when every thread of pid is stopped (state T in /proc/<pid>/task/*/stat).
+// A SIGSTOP is delivered to one thread first, which then stops the others: until
+// then the rest of the process keeps serving.
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator tasks(absl::StrCat("/proc/", pid, "/task"), ec);
+  if (ec) return false;
+  for (const auto& task : tasks) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t end_of_name = stat.rfind(") ");
+    if (end_of_name == std::string::npos || end_of_name + 2 >= stat.size()) return false;
+    if (stat[end_of_name + 2] != 'T') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void Stack::Signal(const std::string& service, int sig) {
-  if (processes_[service]) ::kill(processes_[service]->pid(), sig);
+  if (!processes_[service]) return;
+  const pid_t pid = processes_[service]->pid();
+  ::kill(pid, sig);
+  if (sig == SIGSTOP) WaitFor([&] { return AllThreadsStopped(pid); }, std::chrono::seconds(5));
 }
 
 void Stack::Stop(const std::string& service) {

@@ -40,6 +40,7 @@ class Stack {
   void Kill9(const std::string& service);
   void Stop(const std::string& service);
   // Sends sig to a running service (e.g. SIGSTOP to make it hang, SIGCONT).
+  // SIGSTOP returns once every thread of the service is stopped.
   void Signal(const std::string& service, int sig);
   // "127.0.0.1:<port>", or "unix:<data dir>/<service>.sock" after
   // UseUnixSocket(service) (call it before starting anything).
