@@ -35,7 +35,17 @@ Metrics::Metrics()
                     .Name("rapport_gateway_backend_calls_in_flight")
                     .Help("Backend calls not yet answered.")
                     .Register(*registry_)
-                    .Add({})) {}
+                    .Add({})),
+      connections_(prometheus::BuildGauge()
+                       .Name("rapport_gateway_connections")
+                       .Help("HTTP connections open.")
+                       .Register(*registry_)
+                       .Add({})),
+      refused_connections_(prometheus::BuildCounter()
+                               .Name("rapport_gateway_connections_refused_total")
+                               .Help("HTTP connections answered 503 and closed because the limit was reached.")
+                               .Register(*registry_)
+                               .Add({})) {}
 
 void Metrics::ObserveRequest(const std::string& route, int status, double seconds) {
   prometheus::Counter* counter;

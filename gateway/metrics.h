@@ -18,7 +18,7 @@ namespace rapport::gateway {
 
 // The gateway's /metrics on prometheus-cpp: requests by route and status,
 // latency by route, backend call errors by service and code, backend calls in
-// flight. Routes are the route table's templates (a bounded set), never raw
+// flight, open HTTP connections and connections refused over the limit. Routes are the route table's templates (a bounded set), never raw
 // paths. Thread-safe; the per-request cost is one lookup of cached series.
 class Metrics {
  public:
@@ -32,6 +32,12 @@ class Metrics {
   void BackendCallEnded() { inflight_.Decrement(); }
   // The gauge's value: Gateway::Stop waits for it to reach 0.
   int BackendCallsInFlight() const { return static_cast<int>(inflight_.Value()); }
+  void ConnectionOpened() { connections_.Increment(); }
+  void ConnectionClosed() { connections_.Decrement(); }
+  // The gauge's value: HTTP connections open now (refused ones until closed).
+  int OpenConnections() const { return static_cast<int>(connections_.Value()); }
+  // A connection answered 503 and closed because max_connections were open.
+  void ConnectionRefused() { refused_connections_.Increment(); }
 
   // Prometheus text exposition format 0.0.4.
   std::string Text() const;
@@ -42,6 +48,8 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& backend_errors_;
   prometheus::Gauge& inflight_;
+  prometheus::Gauge& connections_;
+  prometheus::Counter& refused_connections_;
 
   // Series already created, so that a request does not build label maps.
   absl::Mutex mu_;

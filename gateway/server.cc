@@ -129,6 +129,9 @@ struct Gateway::Impl {
   }
 
   GatewayOptions options;
+  // Before the loops: sessions still queued in a stopped loop count themselves
+  // out of it when the loops are destroyed.
+  Metrics metrics;
   Router router;
   std::string openapi;
   TenantSigner signer;
@@ -143,9 +146,9 @@ struct Gateway::Impl {
   tcp::acceptor acceptor;
   net::steady_timer accept_retry;  // on loops[0], like the acceptor
   bool accept_failing = false;     // touched on loops[0] only
+  bool refusing = false;           // over max_connections; touched on loops[0] only
   net::thread_pool blocking;  // readiness checks and Redis calls, which block
   std::vector<std::thread> threads;
-  Metrics metrics;
   EventStreams streams;  // server-streaming routes served as SSE
   int port = 0;
   bool stopped = false;
@@ -173,13 +176,35 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Gateway::Impl* gw) : stream_(std::move(socket)), gw_(gw) {
+    gw_->metrics.ConnectionOpened();
     beast::error_code ec;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) client_ = peer.address().to_string();
   }
+  ~Session() { gw_->metrics.ConnectionClosed(); }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // Over the connection limit: answers 503 with Retry-After at once, without
+  // waiting for a request, then drains what the client sends and closes.
+  void Refuse() {
+    gw_->metrics.ConnectionRefused();
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      const std::string id = NewId();
+      Response res = ProblemResponse(
+          MakeProblem(503, "UNAVAILABLE",
+                      absl::StrCat("the gateway serves at most ", self->gw_->options.max_connections,
+                                   " connections at once; retry later")),
+          id);
+      res.set("X-Request-Id", id);
+      res.set(http::field::retry_after, "1");
+      self->gw_->metrics.ObserveRequest("unmatched", 503, 0);
+      self->keep_alive_ = false;
+      self->linger_ = true;
+      self->Write(std::move(res));
+    });
   }
 
  private:
@@ -336,7 +361,17 @@ void Gateway::Impl::Accept() {
     if (!ec) {
       if (accept_failing) log::Info("accepting connections again");
       accept_failing = false;
-      std::make_shared<Session>(std::move(socket), this)->Start();
+      const bool full = options.max_connections > 0 && metrics.OpenConnections() >= options.max_connections;
+      auto session = std::make_shared<Session>(std::move(socket), this);
+      if (full) {
+        if (!refusing) log::Warn("connection limit reached; refusing with 503", {{"max_connections", absl::StrCat(options.max_connections)}});
+        refusing = true;
+        session->Refuse();
+      } else {
+        if (refusing) log::Info("below the connection limit again");
+        refusing = false;
+        session->Start();
+      }
     }
     Accept();
   });

@@ -47,6 +47,9 @@ struct GatewayOptions {
   RateLimitOptions failed_keys{.per_minute = 60, .burst = 20};
   std::string redis_addr;  // rate-limit buckets; empty: local buckets only
   std::chrono::milliseconds sse_heartbeat{15000};  // comment line on idle event streams
+  // Open HTTP connections (event streams included) at most; a connection
+  // over the limit is answered 503 with Retry-After and closed. 0: no limit.
+  int max_connections = 10000;
 };
 
 class Gateway {

@@ -1,5 +1,5 @@
 // The gateway's HTTP server in this process, for what needs the process's own
-// limits: running out of file descriptors.
+// limits: running out of file descriptors, the connection limit.
 #include "gateway/server.h"
 
 #include <arpa/inet.h>
@@ -95,6 +95,76 @@ TEST(GatewayServerTest, OutOfDescriptorsNeitherSpinsNorStopsAccepting) {
   EXPECT_NE(answer.find("\"status\":\"ok\""), std::string::npos) << answer;
 
   for (int fd : clients) close(fd);
+  (*gateway)->Stop();
+}
+
+int Connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// One request on a new connection, answer read to EOF.
+std::string Call(int port, const std::string& path) {
+  const int fd = Connect(port);
+  if (fd < 0) return "";
+  std::string answer = Exchange(fd, "GET " + path + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
+  close(fd);
+  return answer;
+}
+
+// Past max_connections open connections, a new one is answered 503 with
+// Retry-After at once and closed; when one closes, new ones are served again.
+TEST(GatewayServerTest, ConnectionsOverTheLimitAre503UntilOneCloses) {
+  GatewayOptions options;
+  options.addr = "127.0.0.1:0";
+  options.threads = 2;
+  options.internal_key = "test-internal-key";
+  options.max_connections = 3;
+  options.backends.push_back({"rapport.profiles.v1.ProfilesService", "127.0.0.1:1"});  // never called here
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  const int port = (*gateway)->port();
+
+  // Three idle keep-alive connections: the limit. (Accepted one after the
+  // other, so the fourth is counted after them.)
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(Connect(port));
+  for (int fd : idle) ASSERT_GE(fd, 0);
+
+  const std::string refused = Call(port, "/healthz");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Content-Type: application/problem+json"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("\"code\":\"UNAVAILABLE\""), std::string::npos) << refused;
+  EXPECT_NE(refused.find("at most 3 connections"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
+
+  // The idle connections are still served.
+  EXPECT_EQ(Exchange(idle[0], "GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200", 0),
+            0u);
+  close(idle[0]);
+
+  // One closed: a new connection is served (once the gateway saw the close).
+  std::string metrics;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (metrics.rfind("HTTP/1.1 200", 0) != 0 && std::chrono::steady_clock::now() < deadline) {
+    metrics = Call(port, "/metrics");
+    if (metrics.rfind("HTTP/1.1 200", 0) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(metrics.rfind("HTTP/1.1 200", 0), 0u) << metrics;
+  EXPECT_NE(metrics.find("\nrapport_gateway_connections 3\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nrapport_gateway_connections_refused_total "), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("\nrapport_gateway_connections_refused_total 0\n"), std::string::npos) << metrics;
+
+  for (size_t i = 1; i < idle.size(); ++i) close(idle[i]);
   (*gateway)->Stop();
 }
 
