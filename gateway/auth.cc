@@ -194,30 +194,37 @@ void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentia
       const absl::Time now = absl::Now();
       const absl::Status no_such_user =
           absl::PermissionDeniedError("X-Rapport-User names no user of this org");
-      bool known = false, unknown = false;
+      bool known = false, unknown = false, lead = false;
       {
         absl::MutexLock lock(&mu_);
         auto k = known_users_.find(cache_key);
         known = k != known_users_.end() && k->second > now;
         auto u = unknown_users_.find(cache_key);
         unknown = u != unknown_users_.end() && u->second > now;
+        if (!known && !unknown) {
+          auto [flight, inserted] = user_checks_.try_emplace(cache_key);
+          flight->second.push_back([ctx, no_such_user, done](const absl::StatusOr<bool>& exists) mutable {
+            if (!exists.ok() && !absl::IsNotFound(exists.status())) return done(exists.status());
+            if (!exists.ok() || !*exists) return done(no_such_user);
+            done(std::move(ctx));
+          });
+          lead = inserted;
+        }
       }
       if (unknown) return done(no_such_user);
       if (!known) {
-        return user_checker_(ctx.org_id, ctx.user_id,
-                             [this, ctx, cache_key, no_such_user, done](absl::StatusOr<bool> exists) mutable {
-                               if (exists.ok() || absl::IsNotFound(exists.status())) {
-                                 const bool found = exists.ok() && *exists;
-                                 absl::MutexLock lock(&mu_);
-                                 auto& cache = found ? known_users_ : unknown_users_;
-                                 const absl::Time now = absl::Now();
-                                 MakeRoom(cache, now, [](absl::Time expiry) { return expiry; });
-                                 cache[cache_key] = now + options_.key_cache_ttl;
-                               }
-                               if (!exists.ok() && !absl::IsNotFound(exists.status())) return done(exists.status());
-                               if (!exists.ok() || !*exists) return done(no_such_user);
-                               done(std::move(ctx));
-                             });
+        if (!lead) return;  // answered when the check in flight lands
+        return user_checker_(ctx.org_id, ctx.user_id, [this, cache_key](absl::StatusOr<bool> exists) {
+          if (exists.ok() || absl::IsNotFound(exists.status())) {
+            const bool found = exists.ok() && *exists;
+            absl::MutexLock lock(&mu_);
+            auto& cache = found ? known_users_ : unknown_users_;
+            const absl::Time now = absl::Now();
+            MakeRoom(cache, now, [](absl::Time expiry) { return expiry; });
+            cache[cache_key] = now + options_.key_cache_ttl;
+          }
+          Land(user_checks_, cache_key, exists);
+        });
       }
     }
   }
@@ -248,15 +255,27 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
   const std::string cache_key = Sha256(credentials.api_key);
   const absl::Time now = absl::Now();
   std::optional<absl::StatusOr<VerifiedKey>> cached;
+  bool lead = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(cache_key);
-    if (it != cache_.end() && it->second.expiry > now) cached = it->second.verdict;
+    if (it != cache_.end() && it->second.expiry > now) {
+      cached = it->second.verdict;
+    } else {
+      auto [flight, inserted] = key_lookups_.try_emplace(cache_key);
+      flight->second.push_back([this, credentials, done](const absl::StatusOr<VerifiedKey>& verdict) {
+        if (verdict.ok()) return FromKey(*verdict, credentials, done);
+        // Only "invalid key" reaches the client as such; a backend failure stays a backend failure.
+        done(absl::IsUnauthenticated(verdict.status()) ? Unauthenticated("invalid API key") : verdict.status());
+      });
+      lead = inserted;
+    }
   }
   if (cached.has_value()) {
     if (!cached->ok()) return done(cached->status());
     return FromKey(**cached, credentials, done);
   }
+  if (!lead) return;  // answered when the lookup in flight lands
   const bool throttled = failed_lookups_ != nullptr && !credentials.client.empty();
   if (throttled) {
     const RateDecision d = failed_lookups_->Take(credentials.client);
@@ -264,25 +283,33 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
       absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
           "too many invalid API keys from this address; retry after ", d.retry_after_seconds, " s"));
       refused.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(d.retry_after_seconds)));
-      return done(refused);
+      return Land(key_lookups_, cache_key, absl::StatusOr<VerifiedKey>(refused));
     }
   }
-  verifier_(credentials.api_key, [this, cache_key, credentials, throttled, done](absl::StatusOr<VerifiedKey> verdict) {
+  verifier_(credentials.api_key, [this, cache_key, client = credentials.client, throttled](absl::StatusOr<VerifiedKey> verdict) {
     // Only a refused key keeps its token: valid keys and backend failures are not guesses.
-    if (throttled && !absl::IsUnauthenticated(verdict.status())) failed_lookups_->Refund(credentials.client);
+    if (throttled && !absl::IsUnauthenticated(verdict.status())) failed_lookups_->Refund(client);
     if (verdict.ok() || absl::IsUnauthenticated(verdict.status())) {
       absl::MutexLock lock(&mu_);
       const absl::Time now = absl::Now();
       MakeRoom(cache_, now, [](const CacheEntry& e) { return e.expiry; });
       cache_[cache_key] = CacheEntry{now + options_.key_cache_ttl, verdict};
     }
-    if (!verdict.ok()) {
-      // Only "invalid key" reaches the client as such; a backend failure stays a backend failure.
-      return done(absl::IsUnauthenticated(verdict.status()) ? Unauthenticated("invalid API key")
-                                                            : verdict.status());
-    }
-    FromKey(*verdict, credentials, done);
+    Land(key_lookups_, cache_key, verdict);
   });
+}
+
+template <typename T>
+void Authenticator::Land(Flights<T>& flights, const std::string& key, const absl::StatusOr<T>& result) {
+  std::vector<std::function<void(const absl::StatusOr<T>&)>> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = flights.find(key);
+    if (it == flights.end()) return;
+    waiters = std::move(it->second);
+    flights.erase(it);
+  }
+  for (auto& waiter : waiters) waiter(result);
 }
 
 }  // namespace rapport::gateway

@@ -13,6 +13,9 @@
 // - X-Rapport-User names the acting user, only for keys holding ACT_AS_USER,
 //   and only a user of the key's org (checked through the injected
 //   UserChecker, verdicts cached like keys).
+// - Concurrent requests with the same uncached key (or user) share one
+//   lookup: when a verdict expires under load, one VerifyApiKey call (and
+//   one throttle token) serves every request waiting for it.
 // - Guessing keys is throttled per client address: a key with no cached
 //   verdict takes a token of the address's bucket in `failed_lookups` before
 //   its VerifyApiKey lookup, given back unless the key is refused; while the
@@ -32,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <openssl/evp.h>
 
@@ -102,6 +106,15 @@ class Authenticator {
     absl::Time expiry;
     absl::StatusOr<VerifiedKey> verdict;
   };
+  // Requests waiting for one lookup in flight, by cache key: concurrent
+  // requests with the same credential share one backend call (and one token
+  // of the failed-lookups throttle), also when a cached verdict expires
+  // under load.
+  template <typename T>
+  using Flights = absl::flat_hash_map<std::string, std::vector<std::function<void(const absl::StatusOr<T>&)>>>;
+  // Answers and forgets the waiters of one flight.
+  template <typename T>
+  void Land(Flights<T>& flights, const std::string& key, const absl::StatusOr<T>& result);
   const AuthOptions options_;
   const KeyVerifier verifier_;
   const UserChecker user_checker_;
@@ -110,6 +123,8 @@ class Authenticator {
   absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);  // by SHA-256 of the secret
   absl::flat_hash_map<std::string, absl::Time> known_users_ ABSL_GUARDED_BY(mu_);  // "org/user" -> expiry
   absl::flat_hash_map<std::string, absl::Time> unknown_users_ ABSL_GUARDED_BY(mu_);
+  Flights<VerifiedKey> key_lookups_ ABSL_GUARDED_BY(mu_);  // by SHA-256 of the secret
+  Flights<bool> user_checks_ ABSL_GUARDED_BY(mu_);         // "org/user"
 };
 
 // Verifies an HS256 JWT per the rules above and returns its tenant.

@@ -292,5 +292,57 @@ TEST(AuthenticatorTest, ConcurrentGuessesGetNoMoreLookupsThanTheBurst) {
   EXPECT_EQ(pending.size(), 2u);  // the two tokens given back
 }
 
+// Many connections presenting one valid key when its verdict is not cached
+// (at start, and each time it expires): one lookup serves them all, so they
+// are neither refused by the throttle of lookups nor a stampede on profiles.
+TEST(AuthenticatorTest, ConcurrentRequestsWithOneKeyShareOneLookup) {
+  RateLimitOptions limit;
+  limit.per_minute = 1;
+  limit.burst = 3;
+  RateLimiter failed(limit, nullptr, nullptr);
+  std::vector<Callback<VerifiedKey>> key_lookups;
+  std::vector<Callback<bool>> user_checks;
+  Authenticator auth(
+      Options(), [&](const std::string&, Callback<VerifiedKey> done) { key_lookups.push_back(done); },
+      [&](const std::string&, const std::string&, Callback<bool> done) { user_checks.push_back(done); }, &failed);
+  std::vector<absl::StatusOr<TenantContext>> results;
+  for (int i = 0; i < 50; ++i) {
+    auth.Authenticate({"the-key", "", "member", absl::StrCat("10.0.0.", i % 2)},
+                      [&](absl::StatusOr<TenantContext> r) { results.push_back(std::move(r)); });
+  }
+  ASSERT_EQ(key_lookups.size(), 1u);
+  EXPECT_TRUE(results.empty());
+  VerifiedKey valid;
+  valid.org_id = "org1";
+  valid.scopes = (1u << api::v1::READ) | (1u << api::v1::ACT_AS_USER);
+  key_lookups[0](valid);
+  ASSERT_EQ(user_checks.size(), 1u);  // the user's check is shared too
+  EXPECT_TRUE(results.empty());
+  user_checks[0](true);
+  ASSERT_EQ(results.size(), 50u);
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->org_id, "org1");
+    EXPECT_EQ(r->user_id, "member");
+  }
+  // Both verdicts are cached now; a new flight starts only for another key,
+  // and one refused lookup answers all of its waiters.
+  results.clear();
+  auth.Authenticate({"the-key", "", "member", "10.0.0.1"},
+                    [&](absl::StatusOr<TenantContext> r) { results.push_back(std::move(r)); });
+  EXPECT_EQ(key_lookups.size(), 1u);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].ok());
+  results.clear();
+  for (int i = 0; i < 5; ++i) {
+    auth.Authenticate({"a-guess", "", "", "10.0.0.1"},
+                      [&](absl::StatusOr<TenantContext> r) { results.push_back(std::move(r)); });
+  }
+  ASSERT_EQ(key_lookups.size(), 2u);
+  key_lookups[1](absl::UnauthenticatedError("invalid API key"));
+  ASSERT_EQ(results.size(), 5u);
+  for (const auto& r : results) EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
+}
+
 }  // namespace
 }  // namespace rapport::gateway
