@@ -286,7 +286,8 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
       return Land(key_lookups_, cache_key, absl::StatusOr<VerifiedKey>(refused));
     }
   }
-  verifier_(credentials.api_key, [this, cache_key, client = credentials.client, throttled](absl::StatusOr<VerifiedKey> verdict) {
+  verifier_(credentials.api_key, [this, cache_key, client = credentials.client,
+                                  throttled](absl::StatusOr<VerifiedKey> verdict) {
     // Only a refused key keeps its token: valid keys and backend failures are not guesses.
     if (throttled && !absl::IsUnauthenticated(verdict.status())) failed_lookups_->Refund(client);
     if (verdict.ok() || absl::IsUnauthenticated(verdict.status())) {

@@ -364,7 +364,10 @@ void Gateway::Impl::Accept() {
       const bool full = options.max_connections > 0 && metrics.OpenConnections() >= options.max_connections;
       auto session = std::make_shared<Session>(std::move(socket), this);
       if (full) {
-        if (!refusing) log::Warn("connection limit reached; refusing with 503", {{"max_connections", absl::StrCat(options.max_connections)}});
+        if (!refusing) {
+          log::Warn("connection limit reached; refusing with 503",
+                    {{"max_connections", absl::StrCat(options.max_connections)}});
+        }
         refusing = true;
         session->Refuse();
       } else {

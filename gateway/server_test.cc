@@ -44,15 +44,20 @@ std::string Exchange(int fd, const std::string& request) {
   return answer;
 }
 
+// A gateway on a free loopback port whose backend is never called here.
+GatewayOptions LocalOptions(int threads) {
+  GatewayOptions options;
+  options.addr = "127.0.0.1:0";
+  options.threads = threads;
+  options.internal_key = "test-internal-key";
+  options.backends.push_back({"rapport.profiles.v1.ProfilesService", "127.0.0.1:1"});
+  return options;
+}
+
 // Out of descriptors, accept fails while the connection stays queued: the
 // gateway must neither spin a loop thread on it nor stop accepting for good.
 TEST(GatewayServerTest, OutOfDescriptorsNeitherSpinsNorStopsAccepting) {
-  GatewayOptions options;
-  options.addr = "127.0.0.1:0";
-  options.threads = 1;
-  options.internal_key = "test-internal-key";
-  options.backends.push_back({"rapport.profiles.v1.ProfilesService", "127.0.0.1:1"});  // never called here
-  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(LocalOptions(1));
   ASSERT_TRUE(gateway.ok()) << gateway.status();
 
   // Sockets made before the limit drops; the gateway may then accept 3.
@@ -123,12 +128,8 @@ std::string Call(int port, const std::string& path) {
 // Past max_connections open connections, a new one is answered 503 with
 // Retry-After at once and closed; when one closes, new ones are served again.
 TEST(GatewayServerTest, ConnectionsOverTheLimitAre503UntilOneCloses) {
-  GatewayOptions options;
-  options.addr = "127.0.0.1:0";
-  options.threads = 2;
-  options.internal_key = "test-internal-key";
+  GatewayOptions options = LocalOptions(2);
   options.max_connections = 3;
-  options.backends.push_back({"rapport.profiles.v1.ProfilesService", "127.0.0.1:1"});  // never called here
   absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   const int port = (*gateway)->port();
