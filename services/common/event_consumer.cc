@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/log.h"
@@ -30,6 +31,10 @@ CREATE TABLE processed_events (
 ) WITHOUT ROWID;
 )sql";
 
+const char kProcessedEventsByTimeMigration[] = R"sql(
+CREATE INDEX processed_events_by_time ON processed_events (processed_us);
+)sql";
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -37,6 +42,14 @@ using redis::Reply;
 
 // In-memory mode remembers this many recent ids (oldest forgotten first).
 constexpr size_t kSeenCapacity = 100000;
+
+// Durable mode prunes processed_events at most this often, in chunks of
+// kPruneChunk rows, each its own write transaction.
+constexpr std::chrono::minutes kPruneEvery{1};
+constexpr int kPruneChunk = 5000;
+// Rows are kept this much longer than the stream's oldest entry, for clock
+// skew between Redis (entry ids) and this process (processed_us).
+constexpr int64_t kSkewMicros = int64_t{3600} * 1000000;
 
 // One stream entry as XREADGROUP/XAUTOCLAIM return it. A pending entry whose
 // stream entry was trimmed or deleted comes back without fields.
@@ -116,6 +129,9 @@ struct EventConsumer::Impl {
 
   absl::StatusOr<int> Poll();
   absl::Status EnsureGroup();
+  // Deletes one chunk of processed_events rows that can no longer be needed;
+  // true when the chunk was full.
+  absl::StatusOr<bool> PruneProcessed();
   absl::StatusOr<std::vector<Entry>> ReadGroup(const std::string& from);
   absl::StatusOr<std::vector<Entry>> Reclaim();
   // Delivery counts of this consumer's pending entries among entries.
@@ -148,6 +164,7 @@ struct EventConsumer::Impl {
   std::chrono::milliseconds claim_every;
   Clock::time_point next_claim = Clock::now();
   std::string claim_cursor = "0-0";
+  Clock::time_point next_prune = Clock::now();
 
   absl::flat_hash_set<std::string> seen;
   std::deque<std::string> seen_order;
@@ -463,7 +480,32 @@ absl::StatusOr<int> EventConsumer::Impl::Poll() {
   }();
   // The group is gone when Redis lost its data: create it again next time.
   if (!handled.ok() && HasPrefix(handled.status(), "NOGROUP")) group_ready = false;
+  if (handled.ok() && db != nullptr && Clock::now() >= next_prune) {
+    absl::StatusOr<bool> full = PruneProcessed();
+    if (!full.ok()) log::Warn("processed_events prune failed", {{"error", full.status().ToString()}});
+    // A full chunk: the next one at the next poll.
+    if (!full.ok() || !*full) next_prune = Clock::now() + kPruneEvery;
+  }
   return handled;
+}
+
+absl::StatusOr<bool> EventConsumer::Impl::PruneProcessed() {
+  int64_t before = ToMicros(absl::Now()) -
+                   std::chrono::duration_cast<std::chrono::microseconds>(options.processed_retention).count();
+  // The oldest entry still in the stream: its id starts with the
+  // milliseconds at which it was added, and every row processed before that
+  // belongs to an entry already trimmed.
+  ASSIGN_OR_RETURN(Reply oldest, redis->Command({"XRANGE", options.stream, "-", "+", "COUNT", "1"}));
+  if (oldest.type != Reply::Type::kArray) return Malformed("XRANGE reply is not an array");
+  if (!oldest.elements.empty()) {
+    ASSIGN_OR_RETURN(std::vector<Entry> entries, ParseEntries(oldest));
+    int64_t added_ms = 0;
+    if (entries.empty() || !absl::SimpleAtoi(entries[0].id.substr(0, entries[0].id.find('-')), &added_ms)) {
+      return Malformed("XRANGE entry id is not <ms>-<seq>");
+    }
+    before = std::min(before, added_ms * 1000 - kSkewMicros);
+  }
+  return sqlite::DeleteOldest(*db, "processed_events", "org_id, event_id", "processed_us", before, kPruneChunk);
 }
 
 EventConsumer::EventConsumer(redis::Client* redis, sqlite::Database* db, ConsumerOptions options,

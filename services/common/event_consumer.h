@@ -23,7 +23,12 @@
 // at a time, in stream order except that retried and reclaimed entries come
 // after newer ones. claim_idle must exceed the slowest batch, or entries still
 // being handled are reclaimed (dedupe makes that harmless, but wasteful).
-// processed_events has no retention yet: it grows with the event count.
+//
+// Retention (durable mode): the consumer's loop deletes processed_events rows,
+// a chunk at a time, once they are older than processed_retention (7 days)
+// and older than the oldest entry still in the stream (less an hour for clock
+// skew): only an event whose entry is gone can never be delivered again, even
+// to a group created afresh at "0".
 #ifndef RAPPORT_SERVICES_COMMON_EVENT_CONSUMER_H_
 #define RAPPORT_SERVICES_COMMON_EVENT_CONSUMER_H_
 
@@ -42,6 +47,8 @@
 namespace rapport::events {
 
 extern const char kProcessedEventsMigration[];
+// The index retention deletes by; a migration of its own, after the table's.
+extern const char kProcessedEventsByTimeMigration[];
 
 struct ConsumerOptions {
   std::string stream = kEventStream;
@@ -53,6 +60,7 @@ struct ConsumerOptions {
   int max_deliveries = 5;
   std::string dead_letter_stream = std::string(kEventStream) + ":dead";
   std::string start_id = "0";  // where a new group starts ("0" = whole stream, "$" = new only)
+  std::chrono::hours processed_retention{24 * 7};  // durable mode: see Retention above
 };
 
 class EventConsumer {

@@ -12,12 +12,16 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "services/common/event_consumer.h"
 #include "services/common/ids.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
 #include "services/common/sqlite.h"
+#include "services/common/status.h"
+#include "services/common/time_util.h"
 #include "tests/testing/harness.h"
 
 namespace rapport::events {
@@ -62,7 +66,7 @@ class EventsTest : public ::testing::Test {
     so.path = dir_ + "/service.db";
     // effects stands for a handler's own table; no key, so a second run of a
     // handler for one event shows up as a second row.
-    so.migrations = {kOutboxMigration, kProcessedEventsMigration,
+    so.migrations = {kOutboxMigration, kProcessedEventsMigration, kProcessedEventsByTimeMigration,
                      "CREATE TABLE effects (org_id TEXT NOT NULL, event_id TEXT NOT NULL)"};
     auto db = sqlite::Database::Open(so);
     ASSERT_TRUE(db.ok()) << db.status();
@@ -525,6 +529,57 @@ TEST_F(EventsTest, RelayPrunesSentRowsPastRetention) {
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE event_id = '" + old_id + "'"), 0);
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE event_id = '" + recent_id + "'"), 1);
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM outbox WHERE event_id = '" + unsent_id + "'"), 1);
+}
+
+// processed_events rows go once past the retention and older than the
+// stream's oldest entry: an event whose entry is still in the stream may be
+// delivered again (to a group created afresh at "0"), so its row stays.
+TEST_F(EventsTest, ConsumerPrunesProcessedEventsWhoseEntriesAreGone) {
+  const int64_t now_us = ToMicros(absl::Now());
+  const int64_t day_us = int64_t{24} * 3600 * 1000000;
+  // The stream's oldest entry was added 20 days ago.
+  v1::Event old_event = MakeEvent("contact.created");
+  old_event.set_id("e-old");
+  ASSERT_TRUE(redis_
+                  ->Command({"XADD", kEventStream, absl::StrCat((now_us - 20 * day_us) / 1000, "-0"), "id",
+                             old_event.id(), "type", old_event.type(), "org", old_event.org_id(), "data",
+                             old_event.SerializeAsString()})
+                  .ok());
+  ASSERT_TRUE(db_->Write([&](sqlite::Connection& conn) -> absl::Status {
+                   for (const auto& [id, days] : std::vector<std::pair<std::string, int>>{
+                            {"processed-25-days-ago", 25}, {"processed-10-days-ago", 10}, {"processed-1-day-ago", 1}}) {
+                     RETURN_IF_ERROR(conn.Prepare("INSERT INTO processed_events (org_id, event_id, processed_us) "
+                                                  "VALUES ('org1', ?, ?)")
+                                         .Bind(1, id)
+                                         .Bind(2, now_us - days * day_us)
+                                         .Run());
+                   }
+                   return absl::OkStatus();
+                 }).ok());
+  RecordingHandler h;
+  {
+    EventConsumer consumer(redis_.get(), db_.get(), Consumer("c1"), h.Durable());
+    ASSERT_EQ(consumer.PollOnce().value_or(-1), 1);
+  }
+  // Older than 7 days and than the oldest entry: gone. 10 days old, but after
+  // the oldest entry: kept.
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'processed-25-days-ago'"), 0);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'processed-10-days-ago'"), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'processed-1-day-ago'"), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'e-old'"), 1);
+
+  // The stream trimmed to its newest entry: only the 7 days bound is left.
+  v1::Event fresh = MakeEvent("contact.updated");
+  fresh.set_id("e-new");
+  AddToStream(fresh);
+  ASSERT_TRUE(redis_->Command({"XTRIM", kEventStream, "MAXLEN", "1"}).ok());
+  {
+    EventConsumer consumer(redis_.get(), db_.get(), Consumer("c2"), h.Durable());
+    ASSERT_EQ(consumer.PollOnce().value_or(-1), 1);
+  }
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'processed-10-days-ago'"), 0);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'processed-1-day-ago'"), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'e-new'"), 1);
 }
 
 TEST_F(EventsTest, ConsumerRecreatesItsGroupAfterRedisLostItsData) {

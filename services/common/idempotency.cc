@@ -11,6 +11,8 @@ namespace rapport {
 namespace {
 
 constexpr int64_t kRetentionMicros = int64_t{24} * 3600 * 1000000;
+constexpr std::chrono::minutes kPruneEvery{1};
+constexpr int kPruneChunk = 5000;
 
 // Hash of the method and the request's deterministic serialization, so the
 // same request always hashes the same regardless of field order in transit.
@@ -40,6 +42,10 @@ CREATE TABLE idempotency_keys (
   create_us INTEGER NOT NULL,
   PRIMARY KEY (org_id, user_id, key)
 ) WITHOUT ROWID;
+)sql";
+
+const char kIdempotencyByTimeMigration[] = R"sql(
+CREATE INDEX idempotency_keys_by_time ON idempotency_keys (create_us);
 )sql";
 
 bool IsValidIdempotencyKey(const std::string& key) {
@@ -85,6 +91,32 @@ absl::Status RecordIdempotent(sqlite::Connection& conn, const IdempotencyScope& 
   st.Bind(1, scope.org).Bind(2, scope.user).Bind(3, scope.key).BindBlob(4, RequestHash(scope.method, request))
       .BindBlob(5, response.SerializeAsString()).Bind(6, ToMicros(absl::Now()));
   return st.Run();
+}
+
+namespace {
+
+PollingLoop::Options PrunerLoop() {
+  PollingLoop::Options options;
+  options.what = "idempotency key pruner";
+  options.idle = kPruneEvery;
+  options.retry = kPruneEvery;
+  return options;
+}
+
+}  // namespace
+
+IdempotencyPruner::IdempotencyPruner(sqlite::Database* db)
+    : db_(db), loop_(PrunerLoop(), [this] { return PruneOnce(); }) {}
+
+IdempotencyPruner::~IdempotencyPruner() { Stop(); }
+
+void IdempotencyPruner::Start() { loop_.Start(); }
+
+void IdempotencyPruner::Stop() { loop_.Stop(); }
+
+absl::StatusOr<bool> IdempotencyPruner::PruneOnce() {
+  return sqlite::DeleteOldest(*db_, "idempotency_keys", "org_id, user_id, key", "create_us",
+                              ToMicros(absl::Now()) - kRetentionMicros, kPruneChunk);
 }
 
 }  // namespace rapport

@@ -208,18 +208,7 @@ absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, siz
 absl::StatusOr<bool> OutboxRelay::Impl::PruneChunk() {
   const int64_t before =
       NowMicros() - std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
-  int64_t deleted = 0;
-  RETURN_IF_ERROR(db->Write([&](sqlite::Connection& conn) -> absl::Status {
-    RETURN_IF_ERROR(conn.Prepare(
-                            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox "
-                            "WHERE sent_us < ? ORDER BY sent_us LIMIT ?)")
-                        .Bind(1, before)
-                        .Bind(2, kPruneChunk)
-                        .Run());
-    deleted = conn.Changes();
-    return absl::OkStatus();
-  }));
-  return deleted >= kPruneChunk;
+  return sqlite::DeleteOldest(*db, "outbox", "seq", "sent_us", before, kPruneChunk);
 }
 
 OutboxRelay::OutboxRelay(sqlite::Database* db, redis::Client* redis, RelayOptions options)

@@ -617,4 +617,17 @@ int64_t Database::transactions_committed() const {
   return impl_->transactions.load(std::memory_order_relaxed);
 }
 
+absl::StatusOr<bool> DeleteOldest(Database& db, const std::string& table, const std::string& key,
+                                  const std::string& time_column, int64_t before, int limit) {
+  const std::string sql = absl::StrCat("DELETE FROM ", table, " WHERE (", key, ") IN (SELECT ", key, " FROM ", table,
+                                       " WHERE ", time_column, " < ? ORDER BY ", time_column, " LIMIT ?)");
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(db.Write([&](Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(conn.Prepare(sql).Bind(1, before).Bind(2, limit).Run());
+    deleted = conn.Changes();
+    return absl::OkStatus();
+  }));
+  return deleted >= limit;
+}
+
 }  // namespace rapport::sqlite

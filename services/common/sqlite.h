@@ -135,6 +135,14 @@ class Database {
   std::unique_ptr<Impl> impl_;
 };
 
+// Retention, a chunk at a time: deletes up to `limit` rows of `table` whose
+// `time_column` is below `before`, oldest first, in one write transaction,
+// and returns true when it deleted `limit` (more are probably waiting), so a
+// large backlog never holds the writer long. `key` lists the primary key
+// columns ("seq", "org_id, event_id"); `time_column` should be indexed.
+absl::StatusOr<bool> DeleteOldest(Database& db, const std::string& table, const std::string& key,
+                                  const std::string& time_column, int64_t before, int limit);
+
 }  // namespace rapport::sqlite
 
 #endif  // RAPPORT_SERVICES_COMMON_SQLITE_H_

@@ -760,5 +760,42 @@ TEST_F(SqliteTest, CommittedWritesSurviveCloseAndReopen) {
   EXPECT_EQ(QueryInt(*db, "SELECT MAX(version) FROM schema_migrations"), 1);
 }
 
+// ---------------------------------------------------------------------------
+// Retention
+
+// Oldest first, a chunk at a time, by a composite key, never a row at or
+// after the cutoff.
+TEST_F(SqliteTest, DeleteOldestDeletesAChunkOfTheRowsBeforeTheCutoff) {
+  std::unique_ptr<Database> db = OpenDb(MakeOptions(
+      {"CREATE TABLE seen (org TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (org, id)) "
+       "WITHOUT ROWID; CREATE INDEX seen_by_time ON seen (at);"}));
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Write([](Connection& c) -> absl::Status {
+                  // Same id in two orgs: the key is the pair.
+                  for (int i = 0; i < 10; ++i) {
+                    for (const char* org : {"a", "b"}) {
+                      RETURN_IF_ERROR(c.Prepare("INSERT INTO seen (org, id, at) VALUES (?, ?, ?)")
+                                          .Bind(1, org)
+                                          .Bind(2, absl::StrCat("e", i))
+                                          .Bind(3, i * 10 + (org[0] == 'b'))
+                                          .Run());
+                    }
+                  }
+                  return absl::OkStatus();
+                }).ok());
+  // 13 rows are before 61 (at 0, 1, 10, ..., 60): 5 + 5 + 3.
+  absl::StatusOr<bool> full = DeleteOldest(*db, "seen", "org, id", "at", 61, 5);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_TRUE(*full);
+  EXPECT_EQ(QueryInt(*db, "SELECT MIN(at) FROM seen"), 21);  // the 5 oldest went: 0, 1, 10, 11, 20
+  EXPECT_TRUE(DeleteOldest(*db, "seen", "org, id", "at", 61, 5).value_or(false));
+  full = DeleteOldest(*db, "seen", "org, id", "at", 61, 5);
+  ASSERT_TRUE(full.ok());
+  EXPECT_FALSE(*full);  // the last 3
+  EXPECT_EQ(QueryInt(*db, "SELECT COUNT(*) FROM seen"), 7);
+  EXPECT_EQ(QueryInt(*db, "SELECT MIN(at) FROM seen"), 61);
+  EXPECT_FALSE(DeleteOldest(*db, "seen", "org, id", "at", 61, 5).value_or(true));
+}
+
 }  // namespace
 }  // namespace rapport::sqlite

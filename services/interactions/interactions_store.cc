@@ -84,6 +84,8 @@ CREATE TABLE deleted_contacts (
   PRIMARY KEY (org_id, user_id, contact_id)
 ) WITHOUT ROWID;
 )sql",
+      kIdempotencyByTimeMigration,
+      events::kProcessedEventsByTimeMigration,
   };
   return kMigrations;
 }

@@ -4,6 +4,7 @@
 #include "absl/flags/flag.h"
 #include "services/common/channel.h"
 #include "services/common/event_consumer.h"
+#include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
 
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
   relay.Start();
+  rapport::IdempotencyPruner pruner(&(*store)->db());
+  pruner.Start();
   // Contact events keep each ledger row's cadence in step with the contact's tier.
   rapport::events::ConsumerOptions consumer_options;
   consumer_options.group = "interactions";
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   options.health_service = rapport::interactions::pb::InteractionsService::service_full_name();
   absl::Status status = rapport::RunServer(options, {&service, &backfill});
   consumer.Stop();
+  pruner.Stop();
   relay.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});

@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "services/common/channel.h"
 #include "services/common/event_consumer.h"
+#include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/server.h"
 #include "services/notifications/live_hub.h"
@@ -61,6 +62,8 @@ int main(int argc, char** argv) {
       startup.redis.get(), &s->db(), consumer_options,
       [s](rapport::sqlite::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
   consumer.Start();
+  rapport::IdempotencyPruner pruner(&s->db());
+  pruner.Start();
 
   rapport::notifications::SchedulerOptions scheduler_options;
   scheduler_options.replica = absl::GetFlag(FLAGS_consumer_name);
@@ -92,6 +95,7 @@ int main(int argc, char** argv) {
   options.health_service = rapport::notifications::pb::NotificationsService::service_full_name();
   absl::Status status = rapport::RunServer(options, {&service});
   scheduler.Stop();
+  pruner.Stop();
   consumer.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});

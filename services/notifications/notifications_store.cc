@@ -145,6 +145,8 @@ CREATE TABLE fired_timers (
 )sql",
       kIdempotencyMigration,
       events::kProcessedEventsMigration,
+      kIdempotencyByTimeMigration,
+      events::kProcessedEventsByTimeMigration,
   };
   return kMigrations;
 }

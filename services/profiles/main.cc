@@ -1,6 +1,7 @@
 // The profiles service process: flags and environment -> config, open the
 // SQLite store, connect the Redis cache, serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
+#include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
@@ -38,11 +39,14 @@ int main(int argc, char** argv) {
   // Publishes the outbox to the event stream; rows wait while Redis is down.
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
   relay.Start();
+  rapport::IdempotencyPruner pruner(&(*store)->db());
+  pruner.Start();
 
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.health_service = rapport::profiles::pb::ProfilesService::service_full_name();
   absl::Status status = rapport::RunServer(options, {&service, &backfill});
+  pruner.Stop();
   relay.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});

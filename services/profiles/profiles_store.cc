@@ -81,6 +81,7 @@ CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, g
 )sql",
       events::kOutboxMigration,
       kIdempotencyMigration,
+      kIdempotencyByTimeMigration,
   };
   return kMigrations;
 }

@@ -4,9 +4,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "services/common/crypto.h"
+#include "services/common/idempotency.h"
 #include "services/common/ids.h"
+#include "services/common/status.h"
 #include "tests/testing/await.h"
 
 namespace rapport::profiles {
@@ -271,6 +275,45 @@ TEST_F(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
   c.set_id(NewId());
   auto mismatch = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, other, d); });
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Keys past their 24 hours are deleted by the pruner; younger ones stay.
+TEST_F(ProfilesStoreTest, IdempotencyPrunerDeletesExpiredKeysOnly) {
+  pb::CreateContactRequest req;
+  req.mutable_contact()->set_display_name("Once");
+  for (const char* key : {"k-old", "k-new"}) {
+    pb::Contact c = req.contact();
+    c.set_id(NewId());
+    IdempotencyScope scope{alice_.org, alice_.user, key, "CreateContact"};
+    ASSERT_TRUE(Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, d); }).ok());
+  }
+  ASSERT_TRUE(store_->db()
+                  .Write([](sqlite::Connection& conn) {
+                    return conn.Prepare("UPDATE idempotency_keys SET create_us = create_us - ? WHERE key = 'k-old'")
+                        .Bind(1, int64_t{25} * 3600 * 1000000)
+                        .Run();
+                  })
+                  .ok());
+  auto keys = [&] {
+    std::vector<std::string> out;
+    EXPECT_TRUE(store_->db()
+                    .Read([&](sqlite::Connection& conn) -> absl::Status {
+                      auto st = conn.Prepare("SELECT key FROM idempotency_keys ORDER BY key");
+                      for (;;) {
+                        ASSIGN_OR_RETURN(bool row, st.Step());
+                        if (!row) return absl::OkStatus();
+                        out.push_back(st.ColumnText(0));
+                      }
+                    })
+                    .ok());
+    return out;
+  };
+  ASSERT_EQ(keys(), (std::vector<std::string>{"k-new", "k-old"}));
+  IdempotencyPruner pruner(&store_->db());
+  absl::StatusOr<bool> full = pruner.PruneOnce();
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_FALSE(*full);
+  EXPECT_EQ(keys(), (std::vector<std::string>{"k-new"}));
 }
 
 TEST_F(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
