@@ -4,6 +4,7 @@
 
 #include <grpcpp/client_context.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "services/common/ids.h"
@@ -51,6 +52,51 @@ absl::StatusOr<std::string> StreamPosition(redis::Client* redis, const std::stri
   const redis::Reply& entry = reply.elements[0];
   if (entry.type != redis::Reply::Type::kArray || entry.elements.empty()) return std::string("0");
   return entry.elements[0].str;
+}
+
+namespace {
+
+// A field of an XINFO reply entry: RESP2 [name, value, name, value, ...].
+const redis::Reply* InfoField(const redis::Reply& entry, const std::string& name) {
+  if (entry.type != redis::Reply::Type::kArray) return nullptr;
+  for (size_t i = 0; i + 1 < entry.elements.size(); i += 2) {
+    if (entry.elements[i].str == name) return &entry.elements[i + 1];
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<int> SweepGroups(redis::Client* redis, const std::string& stream, const std::string& prefix,
+                                const std::string& own, std::chrono::milliseconds abandoned_after) {
+  absl::StatusOr<redis::Reply> groups = redis->Command({"XINFO", "GROUPS", stream});
+  if (!groups.ok()) {
+    // No stream yet: no group either.
+    if (absl::StrContains(groups.status().message(), "no such key")) return 0;
+    return groups.status();
+  }
+  if (groups->type != redis::Reply::Type::kArray) return absl::InternalError("XINFO GROUPS reply is not an array");
+  int destroyed = 0;
+  for (const redis::Reply& group : groups->elements) {
+    const redis::Reply* name = InfoField(group, "name");
+    if (name == nullptr || !absl::StartsWith(name->str, prefix)) continue;
+    bool abandoned = name->str == own;
+    if (!abandoned) {
+      ASSIGN_OR_RETURN(redis::Reply consumers, redis->Command({"XINFO", "CONSUMERS", stream, name->str}));
+      if (consumers.type != redis::Reply::Type::kArray) {
+        return absl::InternalError("XINFO CONSUMERS reply is not an array");
+      }
+      abandoned = !consumers.elements.empty();
+      for (const redis::Reply& consumer : consumers.elements) {
+        const redis::Reply* idle = InfoField(consumer, "idle");
+        if (idle == nullptr || idle->integer <= abandoned_after.count()) abandoned = false;
+      }
+    }
+    if (!abandoned) continue;
+    ASSIGN_OR_RETURN(redis::Reply gone, redis->Command({"XGROUP", "DESTROY", stream, name->str}));
+    if (gone.integer > 0) ++destroyed;
+  }
+  return destroyed;
 }
 
 absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model) {

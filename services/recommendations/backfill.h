@@ -9,8 +9,11 @@
 //      row to the model. Rows reflect every change committed before they
 //      were read.
 //   3. Consume the stream from the noted position with an in-memory
-//      consumer group of this process alone (each replica needs every event,
-//      so replicas must not share a group; it is destroyed on shutdown).
+//      consumer group of this replica alone, named after its consumer name
+//      (each replica needs every event, so replicas must not share a group;
+//      it is destroyed on shutdown). SweepGroups first destroys what killed
+//      runs left: this replica's group of an earlier run, and other
+//      replicas' groups whose every consumer has been idle for long.
 // A change committed after step 1 has its event after the noted id (the
 // outbox relay publishes after commit), so step 3 sees it even when step 2
 // missed it. A change that both step 2 and step 3 see is applied twice:
@@ -53,6 +56,14 @@ struct BackfillStats {
 // The id of the stream's newest entry, "0" when there is none. UNAVAILABLE
 // when Redis cannot be reached.
 absl::StatusOr<std::string> StreamPosition(redis::Client* redis, const std::string& stream);
+
+// Destroys the stream's groups named `prefix`...: `own` (this replica's
+// group, left by an earlier run that was killed), and any other whose
+// consumers have all been idle longer than `abandoned_after` (a live replica
+// polls every 50 ms; a group with no consumer yet is being created and is
+// kept). Returns how many groups it destroyed.
+absl::StatusOr<int> SweepGroups(redis::Client* redis, const std::string& stream, const std::string& prefix,
+                                const std::string& own, std::chrono::milliseconds abandoned_after);
 
 // Applies every exported row to model: users, contacts, memberships, then
 // interactions, introductions, ledger. UNAVAILABLE (or the RPC's error) when

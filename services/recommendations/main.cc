@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/channel.h"
 #include "services/common/event_consumer.h"
-#include "services/common/ids.h"
 #include "services/common/log.h"
 #include "services/common/outbox.h"
 #include "services/common/server.h"
@@ -22,7 +21,8 @@ ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env 
 ABSL_FLAG(std::string, interactions_addr, "127.0.0.1:50052",
           "interactions service (env INTERACTIONS_SERVICE_ADDR)");
 ABSL_FLAG(std::string, consumer_name, "recommendations-1",
-          "this process's name; its private consumer group is named after it (env RAPPORT_CONSUMER_NAME)");
+          "this replica's name, unique per replica; its private consumer group is named after it "
+          "(env RAPPORT_CONSUMER_NAME)");
 ABSL_FLAG(int, follow_up_days, 7,
           "a conversation, meeting or call needs a later interaction within this many days "
           "(env RAPPORT_FOLLOW_UP_DAYS)");
@@ -30,8 +30,14 @@ ABSL_FLAG(bool, result_cache, true, "cache results in Redis (env RAPPORT_RECOMME
 ABSL_FLAG(int, result_cache_ttl_seconds, 300,
           "TTL of cached results (env RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS)");
 ABSL_FLAG(int, backfill_page_size, 500, "rows per backfill page (env RAPPORT_BACKFILL_PAGE_SIZE)");
+ABSL_FLAG(int, abandoned_group_ms, 600000,
+          "another replica's consumer group idle this long was left by a killed process and is destroyed at "
+          "start (env RAPPORT_ABANDONED_GROUP_MS)");
 
 namespace {
+
+// Every replica's private consumer group is this followed by its consumer name.
+constexpr char kGroupPrefix[] = "recommendations-";
 
 // Retries fn every second until it succeeds: start-up waits for Redis and
 // for the services it backfills from instead of serving an incomplete model.
@@ -57,7 +63,8 @@ int main(int argc, char** argv) {
        {"follow_up_days", "RAPPORT_FOLLOW_UP_DAYS"},
        {"result_cache", "RAPPORT_RECOMMENDATIONS_CACHE"},
        {"result_cache_ttl_seconds", "RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS"},
-       {"backfill_page_size", "RAPPORT_BACKFILL_PAGE_SIZE"}});
+       {"backfill_page_size", "RAPPORT_BACKFILL_PAGE_SIZE"},
+       {"abandoned_group_ms", "RAPPORT_ABANDONED_GROUP_MS"}});
   rapport::redis::Client& redis = *startup.redis;
   const rapport::TenantSigner& signer = *startup.signer;
   namespace reco = rapport::recommendations;
@@ -90,8 +97,17 @@ int main(int argc, char** argv) {
 
   rapport::events::ConsumerOptions consumer_options;
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
-  consumer_options.group = absl::StrCat("recommendations-", consumer_options.consumer, "-", rapport::RandomHex(4));
+  consumer_options.group = absl::StrCat(kGroupPrefix, consumer_options.consumer);
   consumer_options.start_id = position;
+  // What killed runs left in Redis; the group is then created at position.
+  absl::StatusOr<int> swept =
+      reco::SweepGroups(&redis, rapport::events::kEventStream, kGroupPrefix, consumer_options.group,
+                        std::chrono::milliseconds(absl::GetFlag(FLAGS_abandoned_group_ms)));
+  if (!swept.ok()) {
+    rapport::log::Warn("cannot sweep abandoned consumer groups", {{"error", swept.status().ToString()}});
+  } else if (*swept > 0) {
+    rapport::log::Info("destroyed abandoned consumer groups", {{"groups", std::to_string(*swept)}});
+  }
   rapport::events::EventConsumer consumer(&redis, consumer_options, [&](const rapport::events::v1::Event& e) {
     RETURN_IF_ERROR(model.Apply(e));
     // Interactions and introductions change only their owner's answers;
