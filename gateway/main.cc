@@ -31,6 +31,9 @@ ABSL_FLAG(int, failed_keys_per_minute, 60,
           "(env RAPPORT_FAILED_KEYS_PER_MINUTE)");
 ABSL_FLAG(int, failed_keys_burst, 20, "per client address, refused API keys allowed at once (env RAPPORT_FAILED_KEYS_BURST)");
 ABSL_FLAG(std::string, cors_origins, "", "comma-separated allowed CORS origins (env RAPPORT_CORS_ORIGINS)");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "comma-separated addresses and CIDR networks of proxies whose X-Forwarded-For gives the client's address "
+          "(env RAPPORT_TRUSTED_PROXIES); empty: the TCP peer is the client");
 ABSL_FLAG(int, max_connections, 10000,
           "open HTTP connections at most; more are answered 503 and closed; 0: no limit (env RAPPORT_MAX_CONNECTIONS)");
 ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event streams (env RAPPORT_SSE_HEARTBEAT_MS)");
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
                                {"cors_origins", "RAPPORT_CORS_ORIGINS"},
                                {"sse_heartbeat_ms", "RAPPORT_SSE_HEARTBEAT_MS"},
                                {"max_connections", "RAPPORT_MAX_CONNECTIONS"},
+                               {"trusted_proxies", "RAPPORT_TRUSTED_PROXIES"},
                                {"rate_limit_per_minute", "RAPPORT_RATE_LIMIT_PER_MINUTE"},
                                {"rate_limit_burst", "RAPPORT_RATE_LIMIT_BURST"},
                                {"failed_keys_per_minute", "RAPPORT_FAILED_KEYS_PER_MINUTE"},
@@ -87,6 +91,12 @@ int main(int argc, char** argv) {
   options.redis_addr = absl::GetFlag(FLAGS_redis_addr);
   options.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   options.max_connections = std::max(0, absl::GetFlag(FLAGS_max_connections));
+  auto proxies = rapport::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));
+  if (!proxies.ok()) {
+    rapport::log::Error("bad --trusted_proxies (RAPPORT_TRUSTED_PROXIES)", {{"error", proxies.status().ToString()}});
+    return 2;
+  }
+  options.trusted_proxies = *std::move(proxies);
   options.sse_heartbeat = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_sse_heartbeat_ms)));
   for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
     b.anchor();  // registers the service's proto file

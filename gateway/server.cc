@@ -154,7 +154,7 @@ struct Gateway::Impl {
   bool stopped = false;
 
   void Accept();
-  // client: the peer's address, for the throttle of failed key lookups.
+  // client: the client's address (ClientOf), for the throttle of failed key lookups.
   void Handle(std::shared_ptr<Request> req, const std::string& client, Reply reply, OpenStream open_stream);
   void Decorate(const std::shared_ptr<Exchange>& ex, Response& res);
   void Finish(const std::shared_ptr<Exchange>& ex, Response res);
@@ -252,7 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto req = std::make_shared<Request>(parser_->release());
     keep_alive_ = req->keep_alive();
     gw_->Handle(
-        req, client_,
+        req, ClientOf(*req),
         [self = shared_from_this()](Response res) {
           net::post(self->stream_.get_executor(),
                     [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
@@ -270,6 +270,19 @@ class Session : public std::enable_shared_from_this<Session> {
           out << head.base();
           return MakeSocketSink(self->stream_, self, out.str(), self->gw_->options.sse_heartbeat);
         });
+  }
+
+  // The client's address: the peer, or what trusted proxies say it is.
+  std::string ClientOf(const Request& req) const {
+    const TrustedProxies& proxies = gw_->options.trusted_proxies;
+    if (proxies.empty()) return client_;
+    std::string forwarded;
+    const auto [first, last] = req.equal_range("X-Forwarded-For");
+    for (auto field = first; field != last; ++field) {
+      if (!forwarded.empty()) forwarded += ',';
+      forwarded.append(field->value().data(), field->value().size());
+    }
+    return proxies.ClientOf(client_, forwarded);
   }
 
   // A parse error of the client's making (not a closed or timed-out connection).
@@ -334,7 +347,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
   bool linger_ = false;
-  std::string client_;  // the peer's address
+  std::string client_;  // the TCP peer's address
   size_t lingered_ = 0;
   std::unique_ptr<std::array<char, 16 * 1024>> scratch_;  // only while lingering: idle connections stay small
   Gateway::Impl* gw_;

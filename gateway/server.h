@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "gateway/auth.h"
+#include "gateway/client_address.h"
 #include "gateway/rate_limit.h"
 
 namespace rapport::gateway {
@@ -50,6 +51,9 @@ struct GatewayOptions {
   // Open HTTP connections (event streams included) at most; a connection
   // over the limit is answered 503 with Retry-After and closed. 0: no limit.
   int max_connections = 10000;
+  // Proxies whose X-Forwarded-For is believed for the client's address
+  // (client_address.h); none: the TCP peer is the client.
+  TrustedProxies trusted_proxies;
 };
 
 class Gateway {

@@ -492,6 +492,28 @@ TEST_F(GatewayIntegrationTest, KeyGuessingFromOneAddressIs429) {
   EXPECT_EQ(Call("GET", "/v1/apiKeys", {"X-Api-Key: " + admin}).status, 200);
 }
 
+// Behind a trusted proxy (the test, on 127.0.0.1) the throttle counts the
+// address X-Forwarded-For names: one client's guesses do not lock out another
+// behind the same proxy, and a client cannot escape by writing the header.
+TEST_F(GatewayIntegrationTest, BehindATrustedProxyKeyGuessingIsCountedPerForwardedClient) {
+  stack_.Stop("gateway");
+  absl::Status s = stack_.StartGateway({{"RAPPORT_FAILED_KEYS_PER_MINUTE", "6"},
+                                        {"RAPPORT_FAILED_KEYS_BURST", "2"},
+                                        {"RAPPORT_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"}});
+  ASSERT_TRUE(s.ok()) << s;
+  auto guess = [&](int i, const std::string& forwarded_for) {
+    return Call("GET", "/v1/contacts",
+                {absl::StrCat("X-Api-Key: rpk_guess", i), "X-Forwarded-For: " + forwarded_for})
+        .status;
+  };
+  EXPECT_EQ(guess(0, "203.0.113.5"), 401);
+  // What the client wrote itself, left of what the proxies appended, is ignored.
+  EXPECT_EQ(guess(1, "198.51.100.77, 203.0.113.5, 10.0.0.2"), 401);
+  EXPECT_EQ(guess(2, "198.51.100.78, 203.0.113.5"), 429);
+  // Another client behind the same proxy still gets its lookups.
+  EXPECT_EQ(guess(3, "203.0.113.6"), 401);
+}
+
 // Every way of presenting a bad credential is a 401 problem, never a 403 or 500.
 TEST_F(GatewayIntegrationTest, EachAuthFailureIs401) {
   std::string org;
