@@ -17,7 +17,8 @@
 #
 # It starts its own redis-server, the four services, the gateway and nginx on
 # free 127.0.0.1 ports with a temporary data dir, and stops all of them on
-# exit. Binaries come from $RAPPORT_BUILD_DIR/bin (default build/bin; build
+# exit. A gateway run with errors also prints the statuses the gateway answered
+# during it (from its /metrics). Binaries come from $RAPPORT_BUILD_DIR/bin (default build/bin; build
 # them with tools/build). wrk and nginx are installed here when missing (only
 # this benchmark needs them), without letting the package start a system nginx.
 #
@@ -254,6 +255,21 @@ cpu_ticks() {  # pids...: user + system ticks of them and their children
   echo "$total"
 }
 
+# non2xx_by_status url: "status count" lines of the gateway's non-2xx answers
+# so far, from its /metrics (nothing for a url that is not the gateway's).
+non2xx_by_status() {
+  case "$1" in
+    "$GW"/*) ;;
+    *) return 0 ;;
+  esac
+  curl -fsS "$GW/metrics" 2>/dev/null |
+    awk '/^rapport_gateway_requests_total\{/ && match($0, /code="[0-9]+"/) {
+           code = substr($0, RSTART + 6, RLENGTH - 7)
+           if (code !~ /^2/) n[code] += $NF
+         }
+         END { for (c in n) print c, n[c] }' | sort || true
+}
+
 to_ms() {
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000;
                          else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
@@ -274,12 +290,14 @@ run_wrk() {
   if ((WARMUP > 0 && ROUND == 1)); then
     wrk -t"$threads" -c"$conns" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1 || true
   fi
-  local out front0 back0 front1 back1
+  local out front0 back0 front1 back1 codes0 codes1
+  codes0=$(non2xx_by_status "$url")
   front0=$(cpu_ticks "${FRONT_PIDS[@]}")
   back0=$(cpu_ticks "${BACK_PIDS[@]}")
   out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 5s --latency "$@" "$url")
   front1=$(cpu_ticks "${FRONT_PIDS[@]}")
   back1=$(cpu_ticks "${BACK_PIDS[@]}")
+  codes1=$(non2xx_by_status "$url")
   printf '### %s, %s connections, round %s\n%s\n' "$name" "$conns" "$ROUND" "$out" >>"$TMP/wrk.log"
   local rps p50 p99 err requests front back
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
@@ -295,6 +313,11 @@ run_wrk() {
     >>"$TMP/results.tsv"
   printf '  %-30s %3s conns round %s %7s req/s  p50 %7s ms  p99 %7s ms  errors %s  CPU us/req %s + %s\n' "$name" "$conns" \
     "$ROUND" "$rps" "$p50" "$p99" "$err" "$front" "$back" >&2
+  if [ "$err" != 0 ] && [ -n "$codes1" ]; then
+    # Which statuses the gateway answered during this run (its /metrics, after - before).
+    printf '    the gateway answered: %s\n' "$(join -a2 -e0 -o 2.1,1.2,2.2 <(echo "$codes0") <(echo "$codes1") |
+      awk '$3 > $2 { printf "%s%s x%d", sep, $1, $3 - $2; sep = ", " }')" >&2
+  fi
 }
 
 # column name conns col: the values of one column of one case, one per line
