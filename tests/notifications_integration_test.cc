@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <sqlite3.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -491,6 +492,18 @@ TEST_F(NotificationsIntegrationTest, WebhooksAreSignedRetriedAfter500NotAfter400
   EXPECT_EQ(d.attempt_count(), 3);
   EXPECT_EQ(broken.requests().size(), 3u);
   for (const auto& req : broken.requests()) ExpectSigned(req, hooks["broken"].secret());
+  // All three ended, and their rows say when (the retention of deliveries
+  // counts from it), read from the service's database.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((stack_.data_dir() + "/notifications.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM deliveries WHERE finished_us > 0", -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 3);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 
   // Deleted: the next notification is not delivered there.
   npb::DeleteWebhookRequest del;

@@ -11,8 +11,6 @@ namespace rapport {
 namespace {
 
 constexpr int64_t kRetentionMicros = int64_t{24} * 3600 * 1000000;
-constexpr std::chrono::minutes kPruneEvery{1};
-constexpr int kPruneChunk = 5000;
 
 // Hash of the method and the request's deterministic serialization, so the
 // same request always hashes the same regardless of field order in transit.
@@ -93,30 +91,9 @@ absl::Status RecordIdempotent(sqlite::Connection& conn, const IdempotencyScope& 
   return st.Run();
 }
 
-namespace {
-
-PollingLoop::Options PrunerLoop() {
-  PollingLoop::Options options;
-  options.what = "idempotency key pruner";
-  options.idle = kPruneEvery;
-  options.retry = kPruneEvery;
-  return options;
-}
-
-}  // namespace
-
-IdempotencyPruner::IdempotencyPruner(sqlite::Database* db)
-    : db_(db), loop_(PrunerLoop(), [this] { return PruneOnce(); }) {}
-
-IdempotencyPruner::~IdempotencyPruner() { Stop(); }
-
-void IdempotencyPruner::Start() { loop_.Start(); }
-
-void IdempotencyPruner::Stop() { loop_.Stop(); }
-
-absl::StatusOr<bool> IdempotencyPruner::PruneOnce() {
-  return sqlite::DeleteOldest(*db_, "idempotency_keys", "org_id, user_id, key", "create_us",
-                              ToMicros(absl::Now()) - kRetentionMicros, kPruneChunk);
+RetentionRule IdempotencyRetention() {
+  return RetentionRule{"idempotency_keys", "org_id, user_id, key", "create_us",
+                       std::chrono::microseconds(kRetentionMicros)};
 }
 
 }  // namespace rapport

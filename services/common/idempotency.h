@@ -6,8 +6,8 @@
 //   is created again;
 // - seen with a different request: FAILED_PRECONDITION whose message starts
 //   with kIdempotencyMismatch (the gateway answers 422).
-// Keys are scoped per org and user, and kept for 24 hours; an
-// IdempotencyPruner per database deletes them after that.
+// Keys are scoped per org and user, and kept for 24 hours; each service's
+// RetentionPruner deletes them after that (IdempotencyRetention).
 #ifndef RAPPORT_SERVICES_COMMON_IDEMPOTENCY_H_
 #define RAPPORT_SERVICES_COMMON_IDEMPOTENCY_H_
 
@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
-#include "services/common/polling_loop.h"
+#include "services/common/retention.h"
 #include "services/common/sqlite.h"
 
 namespace rapport {
@@ -47,24 +47,9 @@ absl::Status RecordIdempotent(sqlite::Connection& conn, const IdempotencyScope& 
 // Validates a key: up to 255 printable ASCII characters.
 bool IsValidIdempotencyKey(const std::string& key);
 
-// Deletes keys past their 24 hours on a background thread, a chunk per write
-// transaction, then again a minute later. LookupIdempotent already treats
-// them as new; this bounds the table.
-//
-// Thread-safety: Start and Stop from the owner; PruneOnce from anywhere.
-class IdempotencyPruner {
- public:
-  explicit IdempotencyPruner(sqlite::Database* db);
-  ~IdempotencyPruner();  // stops
-  void Start();
-  void Stop();
-  // Deletes one chunk of expired keys now; true when the chunk was full.
-  absl::StatusOr<bool> PruneOnce();
-
- private:
-  sqlite::Database* db_;
-  PollingLoop loop_;
-};
+// The rule that deletes keys past their 24 hours (LookupIdempotent already
+// treats them as new; this bounds the table).
+RetentionRule IdempotencyRetention();
 
 // A copy of request that a queued write transaction can own.
 inline std::shared_ptr<google::protobuf::Message> CopyMessage(const google::protobuf::Message& request) {

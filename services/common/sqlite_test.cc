@@ -20,9 +20,12 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/retention.h"
 #include "services/common/status.h"
+#include "services/common/time_util.h"
 
 namespace rapport::sqlite {
 namespace {
@@ -795,6 +798,34 @@ TEST_F(SqliteTest, DeleteOldestDeletesAChunkOfTheRowsBeforeTheCutoff) {
   EXPECT_EQ(QueryInt(*db, "SELECT COUNT(*) FROM seen"), 7);
   EXPECT_EQ(QueryInt(*db, "SELECT MIN(at) FROM seen"), 61);
   EXPECT_FALSE(DeleteOldest(*db, "seen", "org, id", "at", 61, 5).value_or(true));
+}
+
+// Each rule's table loses its rows older than the rule keeps them; rows
+// without a time (pending) stay whatever their age.
+TEST_F(SqliteTest, RetentionPrunerAppliesEveryRuleAndKeepsRowsWithoutATime) {
+  std::unique_ptr<Database> db = OpenDb(MakeOptions(
+      {"CREATE TABLE a (id TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID; "
+       "CREATE TABLE b (org TEXT, id TEXT, done_us INTEGER, PRIMARY KEY (org, id)) WITHOUT ROWID;"}));
+  ASSERT_NE(db, nullptr);
+  const int64_t now = ToMicros(absl::Now());
+  const int64_t hour = int64_t{3600} * 1000000;
+  ASSERT_TRUE(db->Write([&](Connection& c) -> absl::Status {
+                  RETURN_IF_ERROR(c.Prepare("INSERT INTO a VALUES ('old', ?), ('new', ?)")
+                                      .Bind(1, now - 3 * hour)
+                                      .Bind(2, now - hour / 2)
+                                      .Run());
+                  return c.Prepare("INSERT INTO b VALUES ('o', 'old', ?), ('o', 'pending', NULL), ('o', 'new', ?)")
+                      .Bind(1, now - 50 * hour)
+                      .Bind(2, now - 47 * hour)
+                      .Run();
+                }).ok());
+  rapport::RetentionPruner pruner(db.get(), {{"a", "id", "at", std::chrono::hours(1)},
+                                             {"b", "org, id", "done_us", std::chrono::hours(48)}});
+  absl::StatusOr<bool> more = pruner.PruneOnce();
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_FALSE(*more);
+  EXPECT_EQ(QueryStrings(*db, "SELECT id FROM a"), (std::set<std::string>{"new"}));
+  EXPECT_EQ(QueryStrings(*db, "SELECT id FROM b"), (std::set<std::string>{"new", "pending"}));
 }
 
 }  // namespace

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
 
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
   relay.Start();
-  rapport::IdempotencyPruner pruner(&(*store)->db());
+  rapport::RetentionPruner pruner(&(*store)->db(), {rapport::IdempotencyRetention()});
   pruner.Start();
   // Contact events keep each ledger row's cadence in step with the contact's tier.
   rapport::events::ConsumerOptions consumer_options;

@@ -19,6 +19,8 @@ ABSL_FLAG(std::string, consumer_name, "notifications-1",
           "(env RAPPORT_NOTIFICATIONS_REPLICA)");
 ABSL_FLAG(bool, webhook_allow_private, false,
           "allow webhook URLs on private or loopback addresses (env RAPPORT_WEBHOOK_ALLOW_PRIVATE)");
+ABSL_FLAG(int, delivery_retention_days, 30,
+          "webhook deliveries are deleted this many days after they ended (env RAPPORT_DELIVERY_RETENTION_DAYS)");
 ABSL_FLAG(int, webhook_max_attempts, 8, "attempts per webhook delivery before the dead letter (env RAPPORT_WEBHOOK_MAX_ATTEMPTS)");
 ABSL_FLAG(int, webhook_backoff_ms, 10000, "first retry delay; doubles per attempt, with jitter (env RAPPORT_WEBHOOK_BACKOFF_MS)");
 ABSL_FLAG(int, webhook_backoff_cap_ms, 3600000, "longest retry delay (env RAPPORT_WEBHOOK_BACKOFF_CAP_MS)");
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
                              {"consumer_name", "RAPPORT_NOTIFICATIONS_REPLICA"},
                              {"webhook_allow_private", "RAPPORT_WEBHOOK_ALLOW_PRIVATE"},
                              {"webhook_max_attempts", "RAPPORT_WEBHOOK_MAX_ATTEMPTS"},
+                             {"delivery_retention_days", "RAPPORT_DELIVERY_RETENTION_DAYS"},
                              {"webhook_backoff_ms", "RAPPORT_WEBHOOK_BACKOFF_MS"},
                              {"webhook_backoff_cap_ms", "RAPPORT_WEBHOOK_BACKOFF_CAP_MS"},
                              {"webhook_timeout_ms", "RAPPORT_WEBHOOK_TIMEOUT_MS"},
@@ -62,7 +65,10 @@ int main(int argc, char** argv) {
       startup.redis.get(), &s->db(), consumer_options,
       [s](rapport::sqlite::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
   consumer.Start();
-  rapport::IdempotencyPruner pruner(&s->db());
+  const std::chrono::hours delivery_retention(24 * std::max(1, absl::GetFlag(FLAGS_delivery_retention_days)));
+  rapport::RetentionPruner pruner(
+      &s->db(), {rapport::IdempotencyRetention(),
+                 rapport::notifications::SqliteNotificationsStore::DeliveryRetention(delivery_retention)});
   pruner.Start();
 
   rapport::notifications::SchedulerOptions scheduler_options;

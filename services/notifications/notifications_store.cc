@@ -147,6 +147,11 @@ CREATE TABLE fired_timers (
       events::kProcessedEventsMigration,
       kIdempotencyByTimeMigration,
       events::kProcessedEventsByTimeMigration,
+      // When a delivery ended (NULL while pending), for its retention.
+      R"sql(
+ALTER TABLE deliveries ADD COLUMN finished_us INTEGER;
+CREATE INDEX deliveries_by_finish ON deliveries (finished_us);
+)sql",
   };
   return kMigrations;
 }
@@ -729,6 +734,10 @@ absl::Status ApplyLedger(Connection& conn, const Owner& owner, const events::v1:
 }
 
 }  // namespace
+
+RetentionRule SqliteNotificationsStore::DeliveryRetention(std::chrono::hours keep) {
+  return RetentionRule{"deliveries", "org_id, user_id, delivery_id", "finished_us", keep};
+}
 
 absl::StatusOr<std::unique_ptr<SqliteNotificationsStore>> SqliteNotificationsStore::Open(const std::string& path,
                                                                                          Clock clock) {
@@ -1352,8 +1361,15 @@ absl::Status SqliteNotificationsStore::RecordDeliveryAttempt(const TimerRow& tim
                                                      {"webhook", d->webhook_id()}});
       }
     }
-    auto st = conn.Prepare("UPDATE deliveries SET data = ? WHERE org_id = ? AND user_id = ? AND delivery_id = ?");
-    st.BindBlob(1, d->SerializeAsString()).Bind(2, timer.org).Bind(3, timer.user).Bind(4, timer.ref);
+    auto st = conn.Prepare(
+        "UPDATE deliveries SET data = ?, finished_us = ? WHERE org_id = ? AND user_id = ? AND delivery_id = ?");
+    st.BindBlob(1, d->SerializeAsString());
+    if (d->state() == pb::DELIVERY_PENDING) {
+      st.BindNull(2);
+    } else {
+      st.Bind(2, result.time_us);
+    }
+    st.Bind(3, timer.org).Bind(4, timer.user).Bind(5, timer.ref);
     return st.Run();
   });
 }

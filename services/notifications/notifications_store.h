@@ -149,6 +149,9 @@ class SqliteNotificationsStore : public NotificationsStore {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteNotificationsStore>> Open(const std::string& path,
                                                                         Clock clock = &absl::Now);
+  // Deletes webhook deliveries `keep` after they ended (delivered, failed or
+  // dead-lettered); pending ones stay.
+  static RetentionRule DeliveryRetention(std::chrono::hours keep);
 
   absl::StatusOr<std::vector<std::pair<int64_t, pb::Notification>>> ListNotifications(
       const Owner& owner, pb::ListNotificationsRequest::StateFilter state, int64_t before_seq, int limit) override;

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   // Publishes the outbox to the event stream; rows wait while Redis is down.
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
   relay.Start();
-  rapport::IdempotencyPruner pruner(&(*store)->db());
+  rapport::RetentionPruner pruner(&(*store)->db(), {rapport::IdempotencyRetention()});
   pruner.Start();
 
   rapport::ServerOptions options;

@@ -277,8 +277,8 @@ TEST_F(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-// Keys past their 24 hours are deleted by the pruner; younger ones stay.
-TEST_F(ProfilesStoreTest, IdempotencyPrunerDeletesExpiredKeysOnly) {
+// Keys past their 24 hours are deleted by the service's pruner; younger ones stay.
+TEST_F(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
   pb::CreateContactRequest req;
   req.mutable_contact()->set_display_name("Once");
   for (const char* key : {"k-old", "k-new"}) {
@@ -309,7 +309,7 @@ TEST_F(ProfilesStoreTest, IdempotencyPrunerDeletesExpiredKeysOnly) {
     return out;
   };
   ASSERT_EQ(keys(), (std::vector<std::string>{"k-new", "k-old"}));
-  IdempotencyPruner pruner(&store_->db());
+  RetentionPruner pruner(&store_->db(), {IdempotencyRetention()});
   absl::StatusOr<bool> full = pruner.PruneOnce();
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_FALSE(*full);

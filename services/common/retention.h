@@ -1,0 +1,47 @@
+// Background retention for a service's SQLite tables: each rule deletes the
+// rows of one table whose time column is older than the rule keeps them,
+// oldest first, a chunk per write transaction (sqlite::DeleteOldest), then
+// waits a minute. Rows with a NULL time (e.g. still pending) are never
+// deleted. The outbox relay and the event consumer prune their own tables
+// inside their loops; this is for the rest.
+//
+// Thread-safety: Start and Stop from the owner; PruneOnce from anywhere.
+#ifndef RAPPORT_SERVICES_COMMON_RETENTION_H_
+#define RAPPORT_SERVICES_COMMON_RETENTION_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/common/polling_loop.h"
+#include "services/common/sqlite.h"
+
+namespace rapport {
+
+struct RetentionRule {
+  std::string table;
+  std::string key;          // primary key columns, e.g. "org_id, user_id, key"
+  std::string time_column;  // microseconds since the epoch; should be indexed
+  std::chrono::microseconds keep;
+};
+
+class RetentionPruner {
+ public:
+  RetentionPruner(sqlite::Database* db, std::vector<RetentionRule> rules);
+  ~RetentionPruner();  // stops
+  void Start();
+  void Stop();
+  // One chunk of every rule now; true when some rule's chunk was full (more
+  // are probably waiting).
+  absl::StatusOr<bool> PruneOnce();
+
+ private:
+  sqlite::Database* db_;
+  const std::vector<RetentionRule> rules_;
+  PollingLoop loop_;
+};
+
+}  // namespace rapport
+
+#endif  // RAPPORT_SERVICES_COMMON_RETENTION_H_
