@@ -19,8 +19,9 @@
 # free 127.0.0.1 ports with a temporary data dir, and stops all of them on
 # exit. A gateway run with errors also prints the statuses the gateway
 # answered during it (from its /metrics). Binaries come from
-# $RAPPORT_BUILD_DIR/bin (default build/bin; build them with tools/build). wrk and nginx are installed here when missing (only
-# this benchmark needs them), without letting the package start a system nginx.
+# $RAPPORT_BUILD_DIR/bin (default build/bin; build them with tools/build).
+# wrk and nginx are installed here when missing (only this benchmark needs
+# them), without letting the package start a system nginx.
 #
 #   tools/bench/gateway_wrk.sh
 #   WRK_DURATION=30 tools/bench/gateway_wrk.sh      # seconds per run (default 10)
