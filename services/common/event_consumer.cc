@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "services/common/log.h"
 #include "services/common/polling_loop.h"
+#include "services/common/retention.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 
@@ -43,12 +44,9 @@ using redis::Reply;
 // In-memory mode remembers this many recent ids (oldest forgotten first).
 constexpr size_t kSeenCapacity = 100000;
 
-// Durable mode prunes processed_events at most this often, in chunks of
-// kPruneChunk rows, each its own write transaction.
-constexpr std::chrono::minutes kPruneEvery{1};
-constexpr int kPruneChunk = 5000;
-// Rows are kept this much longer than the stream's oldest entry, for clock
-// skew between Redis (entry ids) and this process (processed_us).
+// Durable mode's processed_events rows are kept this much longer than the
+// stream's oldest entry, for clock skew between Redis (entry ids) and this
+// process (processed_us).
 constexpr int64_t kSkewMicros = int64_t{3600} * 1000000;
 
 // One stream entry as XREADGROUP/XAUTOCLAIM return it. A pending entry whose
@@ -484,7 +482,7 @@ absl::StatusOr<int> EventConsumer::Impl::Poll() {
     absl::StatusOr<bool> full = PruneProcessed();
     if (!full.ok()) log::Warn("processed_events prune failed", {{"error", full.status().ToString()}});
     // A full chunk: the next one at the next poll.
-    if (!full.ok() || !*full) next_prune = Clock::now() + kPruneEvery;
+    if (!full.ok() || !*full) next_prune = Clock::now() + kRetentionEvery;
   }
   return handled;
 }
@@ -505,7 +503,8 @@ absl::StatusOr<bool> EventConsumer::Impl::PruneProcessed() {
     }
     before = std::min(before, added_ms * 1000 - kSkewMicros);
   }
-  return sqlite::DeleteOldest(*db, "processed_events", "org_id, event_id", "processed_us", before, kPruneChunk);
+  return sqlite::DeleteOldest(*db, "processed_events", "org_id, event_id", "processed_us", before,
+                              kRetentionChunk);
 }
 
 EventConsumer::EventConsumer(redis::Client* redis, sqlite::Database* db, ConsumerOptions options,

@@ -12,6 +12,7 @@
 #include "services/common/ids.h"
 #include "services/common/log.h"
 #include "services/common/polling_loop.h"
+#include "services/common/retention.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 
@@ -35,11 +36,6 @@ CREATE INDEX outbox_unsent ON outbox (sent_us, seq);
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Sent rows are pruned at most this often, in chunks, each chunk its own
-// write transaction so other writers are not held up behind a large delete.
-constexpr std::chrono::minutes kPruneEvery{1};
-constexpr int kPruneChunk = 5000;
 
 int64_t NowMicros() { return ToMicros(absl::Now()); }
 
@@ -133,7 +129,7 @@ absl::StatusOr<bool> OutboxRelay::Impl::Step() {
     if (full.ok() && *full) {
       more = true;  // keep pruning, a chunk per turn
     } else {
-      next_prune = Clock::now() + kPruneEvery;
+      next_prune = Clock::now() + kRetentionEvery;
     }
   }
   return more;
@@ -208,7 +204,7 @@ absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, siz
 absl::StatusOr<bool> OutboxRelay::Impl::PruneChunk() {
   const int64_t before =
       NowMicros() - std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
-  return sqlite::DeleteOldest(*db, "outbox", "seq", "sent_us", before, kPruneChunk);
+  return sqlite::DeleteOldest(*db, "outbox", "seq", "sent_us", before, kRetentionChunk);
 }
 
 OutboxRelay::OutboxRelay(sqlite::Database* db, redis::Client* redis, RelayOptions options)

@@ -9,14 +9,11 @@
 namespace rapport {
 namespace {
 
-constexpr std::chrono::minutes kPruneEvery{1};
-constexpr int kPruneChunk = 5000;
-
 PollingLoop::Options PrunerLoop() {
   PollingLoop::Options options;
   options.what = "retention pruner";
-  options.idle = kPruneEvery;
-  options.retry = kPruneEvery;
+  options.idle = kRetentionEvery;
+  options.retry = kRetentionEvery;
   return options;
 }
 
@@ -36,7 +33,7 @@ absl::StatusOr<bool> RetentionPruner::PruneOnce() {
   bool more = false;
   for (const RetentionRule& rule : rules_) {
     ASSIGN_OR_RETURN(bool full, sqlite::DeleteOldest(*db_, rule.table, rule.key, rule.time_column,
-                                                     now - rule.keep.count(), kPruneChunk));
+                                                     now - rule.keep.count(), kRetentionChunk));
     more |= full;
   }
   return more;

@@ -3,7 +3,8 @@
 // oldest first, a chunk per write transaction (sqlite::DeleteOldest), then
 // waits a minute. Rows with a NULL time (e.g. still pending) are never
 // deleted. The outbox relay and the event consumer prune their own tables
-// inside their loops; this is for the rest.
+// inside their loops (the consumer's cutoff depends on the stream), with the
+// same constants; this is for the rest.
 //
 // Thread-safety: Start and Stop from the owner; PruneOnce from anywhere.
 #ifndef RAPPORT_SERVICES_COMMON_RETENTION_H_
@@ -18,6 +19,12 @@
 #include "services/common/sqlite.h"
 
 namespace rapport {
+
+// How often and how much every retention loop deletes (this pruner, the
+// outbox relay's and the event consumer's): a chunk of rows per write
+// transaction, chunk after chunk while they come back full, then a pause.
+inline constexpr std::chrono::minutes kRetentionEvery{1};
+inline constexpr int kRetentionChunk = 5000;
 
 struct RetentionRule {
   std::string table;
