@@ -18,8 +18,9 @@ namespace rapport::gateway {
 
 // The gateway's /metrics on prometheus-cpp: requests by route and status,
 // latency by route, backend call errors by service and code, backend calls in
-// flight, open HTTP connections and connections refused over the limit. Routes are the route table's templates (a bounded set), never raw
-// paths. Thread-safe; the per-request cost is one lookup of cached series.
+// flight, open HTTP connections and connections refused over the limit.
+// Routes are the route table's templates (a bounded set), never raw paths.
+// Thread-safe; the per-request cost is one lookup of cached series.
 class Metrics {
  public:
   Metrics();

@@ -198,12 +198,8 @@ class Session : public std::enable_shared_from_this<Session> {
                       absl::StrCat("the gateway serves at most ", self->gw_->options.max_connections,
                                    " connections at once; retry later")),
           id);
-      res.set("X-Request-Id", id);
       res.set(http::field::retry_after, "1");
-      self->gw_->metrics.ObserveRequest("unmatched", 503, 0);
-      self->keep_alive_ = false;
-      self->linger_ = true;
-      self->Write(std::move(res));
+      self->AnswerAndClose(std::move(res), id);
     });
   }
 
@@ -300,11 +296,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reject(int status, const char* code, const std::string& detail) {
     const auto& req = parser_->get();
     std::string id = RequestIdFrom(req);
-    Response res = ProblemResponse(MakeProblem(status, code, detail), id);
-    res.set("X-Request-Id", id);
-    gw_->metrics.ObserveRequest("unmatched", status, 0);
     log::Info("http", {{"method", std::string(req.method_string())}, {"status", absl::StrCat(status)},
                        {"request_id", id}});
+    AnswerAndClose(ProblemResponse(MakeProblem(status, code, detail), id), id);
+  }
+
+  // Answers outside any route (Reject, Refuse), then drains what the client
+  // still sends and closes.
+  void AnswerAndClose(Response res, const std::string& id) {
+    res.set("X-Request-Id", id);
+    gw_->metrics.ObserveRequest("unmatched", static_cast<int>(res.result_int()), 0);
     keep_alive_ = false;
     linger_ = true;
     Write(std::move(res));

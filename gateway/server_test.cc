@@ -149,8 +149,9 @@ TEST(GatewayServerTest, ConnectionsOverTheLimitAre503UntilOneCloses) {
   EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
 
   // The idle connections are still served.
-  EXPECT_EQ(Exchange(idle[0], "GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 200", 0),
-            0u);
+  const std::string served =
+      Exchange(idle[0], "GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(served.rfind("HTTP/1.1 200", 0), 0u) << served;
   close(idle[0]);
 
   // One closed: a new connection is served (once the gateway saw the close).

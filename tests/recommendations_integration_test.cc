@@ -302,7 +302,8 @@ TEST_F(RecommendationsIntegrationTest, RestartBackfillsTheSameAnswersAndWhatChan
   };
   EXPECT_EQ(groups(), (std::vector<std::string>{"recommendations-recommendations-1"}));
   stack_.Kill9("recommendations");
-  restarted = stack_.Start("recommendations", {{"RAPPORT_CONSUMER_NAME", "reco-2"}, {"RAPPORT_ABANDONED_GROUP_MS", "1"}});
+  restarted =
+      stack_.Start("recommendations", {{"RAPPORT_CONSUMER_NAME", "reco-2"}, {"RAPPORT_ABANDONED_GROUP_MS", "1"}});
   ASSERT_TRUE(restarted.ok()) << restarted;
   EXPECT_EQ(groups(), (std::vector<std::string>{"recommendations-reco-2"}));
 }
