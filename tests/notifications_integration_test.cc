@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
-#include <sqlite3.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -25,6 +24,8 @@
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/crypto.h"
+#include "services/common/db.h"
+#include "services/common/status.h"
 #include "services/common/http_client.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
@@ -494,16 +495,20 @@ TEST_F(NotificationsIntegrationTest, WebhooksAreSignedRetriedAfter500NotAfter400
   for (const auto& req : broken.requests()) ExpectSigned(req, hooks["broken"].secret());
   // All three ended, and their rows say when (the retention of deliveries
   // counts from it), read from the service's database.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((stack_.data_dir() + "/notifications.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
-            SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM deliveries WHERE finished_us > 0", -1, &st, nullptr),
-            SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 3);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  rapport::db::Options inspect;
+  inspect.path = stack_.data_dir() + "/notifications.db";
+  inspect.read_only = true;
+  inspect.read_connections = 1;
+  auto db = rapport::db::Open(inspect);
+  ASSERT_TRUE(db.ok()) << db.status();
+  int64_t finished = -1;
+  ASSERT_TRUE((*db)->Read([&](rapport::db::Connection& conn) -> absl::Status {
+                     auto st = conn.Prepare("SELECT COUNT(*) FROM deliveries WHERE finished_us > 0");
+                     ASSIGN_OR_RETURN(bool row, st.Step());
+                     if (row) finished = st.ColumnInt(0);
+                     return absl::OkStatus();
+                   }).ok());
+  EXPECT_EQ(finished, 3);
 
   // Deleted: the next notification is not delivered there.
   npb::DeleteWebhookRequest del;

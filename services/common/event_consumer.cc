@@ -118,7 +118,7 @@ absl::Status CallHandler(const EventConsumer::Handler& handler, const events::v1
 }  // namespace
 
 struct EventConsumer::Impl {
-  Impl(redis::Client* r, sqlite::Database* d, ConsumerOptions o)
+  Impl(redis::Client* r, db::Database* d, ConsumerOptions o)
       : redis(r), db(d), options(std::move(o)) {
     if (options.batch < 1) options.batch = 1;
     if (options.max_deliveries < 1) options.max_deliveries = 1;
@@ -149,7 +149,7 @@ struct EventConsumer::Impl {
   void Remember(const std::string& id);
 
   redis::Client* redis;
-  sqlite::Database* db;  // null in in-memory mode
+  db::Database* db;  // null in in-memory mode
   ConsumerOptions options;
   TxHandler tx_handler;
   Handler handler;
@@ -293,7 +293,7 @@ std::vector<absl::Status> EventConsumer::Impl::RunHandlers(
   for (size_t i = 0; i < batch.size(); ++i) {
     const events::v1::Event* event = batch[i];
     db->WriteAsync(
-        [this, event, now](sqlite::Connection& conn) -> absl::Status {
+        [this, event, now](db::Connection& conn) -> absl::Status {
           RETURN_IF_ERROR(conn.Prepare(
                                   "INSERT INTO processed_events (org_id, event_id, processed_us) "
                                   "VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
@@ -503,11 +503,11 @@ absl::StatusOr<bool> EventConsumer::Impl::PruneProcessed() {
     }
     before = std::min(before, added_ms * 1000 - kSkewMicros);
   }
-  return sqlite::DeleteOldest(*db, "processed_events", "org_id, event_id", "processed_us", before,
+  return db::DeleteOldest(*db, "processed_events", "org_id, event_id", "processed_us", before,
                               kRetentionChunk);
 }
 
-EventConsumer::EventConsumer(redis::Client* redis, sqlite::Database* db, ConsumerOptions options,
+EventConsumer::EventConsumer(redis::Client* redis, db::Database* db, ConsumerOptions options,
                              TxHandler handler)
     : impl_(std::make_unique<Impl>(redis, db, std::move(options))) {
   impl_->tx_handler = std::move(handler);

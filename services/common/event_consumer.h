@@ -9,7 +9,7 @@
 // success is copied to the dead-letter stream and acknowledged.
 //
 // Two dedupe modes:
-// - Durable (a sqlite::Database is given): the handler runs inside a write
+// - Durable (a db::Database is given): the handler runs inside a write
 //   transaction that also records the event id in the `processed_events`
 //   table (kProcessedEventsMigration); an already recorded id is skipped and
 //   acknowledged. Effects and dedupe commit together.
@@ -42,7 +42,7 @@
 #include "rapport/events/v1/events.pb.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
-#include "services/common/sqlite.h"
+#include "services/common/db.h"
 
 namespace rapport::events {
 
@@ -66,11 +66,11 @@ struct ConsumerOptions {
 class EventConsumer {
  public:
   // Durable mode: handler runs inside a write transaction of db.
-  using TxHandler = std::function<absl::Status(sqlite::Connection&, const events::v1::Event&)>;
+  using TxHandler = std::function<absl::Status(db::Connection&, const events::v1::Event&)>;
   // In-memory mode.
   using Handler = std::function<absl::Status(const events::v1::Event&)>;
 
-  EventConsumer(redis::Client* redis, sqlite::Database* db, ConsumerOptions options, TxHandler handler);
+  EventConsumer(redis::Client* redis, db::Database* db, ConsumerOptions options, TxHandler handler);
   EventConsumer(redis::Client* redis, ConsumerOptions options, Handler handler);
   ~EventConsumer();  // stops the thread
 

@@ -19,7 +19,7 @@
 #include "services/common/ids.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
-#include "services/common/sqlite.h"
+#include "services/common/db.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "tests/testing/harness.h"
@@ -62,13 +62,13 @@ class EventsTest : public ::testing::Test {
     redis_ = std::make_unique<redis::Client>(ro);
     dir_ = ::rapport::testing::TempDir("rapport-events-test");
     ASSERT_FALSE(dir_.empty());
-    sqlite::Options so;
+    db::Options so;
     so.path = dir_ + "/service.db";
     // effects stands for a handler's own table; no key, so a second run of a
     // handler for one event shows up as a second row.
     so.migrations = {kOutboxMigration, kProcessedEventsMigration, kProcessedEventsByTimeMigration,
                      "CREATE TABLE effects (org_id TEXT NOT NULL, event_id TEXT NOT NULL)"};
-    auto db = sqlite::Database::Open(so);
+    auto db = db::Open(so);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(db).value();
   }
@@ -99,7 +99,7 @@ class EventsTest : public ::testing::Test {
   std::string Append(v1::Event e) {
     if (e.id().empty()) e.set_id(NewId());
     const std::string id = e.id();
-    absl::Status s = db_->Write([&](sqlite::Connection& conn) { return AppendEvent(conn, e); });
+    absl::Status s = db_->Write([&](db::Connection& conn) { return AppendEvent(conn, e); });
     EXPECT_TRUE(s.ok()) << s;
     return id;
   }
@@ -141,8 +141,8 @@ class EventsTest : public ::testing::Test {
 
   int64_t CountRows(const std::string& sql) {
     int64_t n = -1;
-    absl::Status s = db_->Read([&](sqlite::Connection& conn) -> absl::Status {
-      sqlite::Statement stmt = conn.Prepare(sql);
+    absl::Status s = db_->Read([&](db::Connection& conn) -> absl::Status {
+      db::Statement stmt = conn.Prepare(sql);
       auto row = stmt.Step();
       if (!row.ok()) return row.status();
       n = stmt.ColumnInt(0);
@@ -155,7 +155,7 @@ class EventsTest : public ::testing::Test {
   std::unique_ptr<RedisServer> server_;
   std::unique_ptr<redis::Client> redis_;
   std::string dir_;
-  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<db::Database> db_;
 };
 
 // A durable handler that records each event it applies in effects.
@@ -165,7 +165,7 @@ struct RecordingHandler {
   std::multiset<std::string> ids;
 
   EventConsumer::TxHandler Durable() {
-    return [this](sqlite::Connection& conn, const v1::Event& e) -> absl::Status {
+    return [this](db::Connection& conn, const v1::Event& e) -> absl::Status {
       ++calls;
       {
         std::lock_guard<std::mutex> lock(mu);
@@ -188,7 +188,7 @@ TEST_F(EventsTest, RelayPublishesCommittedEventsInOrder) {
   for (int i = 0; i < 10; ++i) {
     v1::Event e = MakeEvent("contact.created");
     e.set_id("");  // AppendEvent assigns it
-    absl::Status s = db_->Write([&](sqlite::Connection& conn) { return AppendEvent(conn, e); });
+    absl::Status s = db_->Write([&](db::Connection& conn) { return AppendEvent(conn, e); });
     ASSERT_TRUE(s.ok()) << s;
   }
   relay.Notify();
@@ -199,8 +199,8 @@ TEST_F(EventsTest, RelayPublishesCommittedEventsInOrder) {
 
   std::vector<StreamEntry> entries = Range(kEventStream);
   ASSERT_EQ(entries.size(), 10u);
-  ASSERT_TRUE(db_->Read([&](sqlite::Connection& conn) -> absl::Status {
-                    sqlite::Statement stmt = conn.Prepare("SELECT event_id FROM outbox ORDER BY seq");
+  ASSERT_TRUE(db_->Read([&](db::Connection& conn) -> absl::Status {
+                    db::Statement stmt = conn.Prepare("SELECT event_id FROM outbox ORDER BY seq");
                     for (;;) {
                       auto row = stmt.Step();
                       if (!row.ok()) return row.status();
@@ -227,7 +227,7 @@ TEST_F(EventsTest, RolledBackEventIsNeverPublished) {
   OutboxRelay relay(db_.get(), redis_.get(), Relay());
   v1::Event doomed = MakeEvent("contact.created");
   doomed.set_id("doomed");
-  absl::Status s = db_->Write([&](sqlite::Connection& conn) -> absl::Status {
+  absl::Status s = db_->Write([&](db::Connection& conn) -> absl::Status {
     absl::Status appended = AppendEvent(conn, doomed);
     if (!appended.ok()) return appended;
     return absl::AbortedError("the change failed after the event was appended");
@@ -292,7 +292,7 @@ TEST_F(EventsTest, RepublishedEventsAreProcessedOnceByDurableConsumer) {
   for (int i = 0; i < 10; ++i) Append(MakeEvent("contact.created"));
   ASSERT_EQ(relay.PublishOnce().value_or(-1), 10);
   // A crash between XADD and marking the rows sent: they go out again.
-  ASSERT_TRUE(db_->Write([](sqlite::Connection& conn) {
+  ASSERT_TRUE(db_->Write([](db::Connection& conn) {
                    return conn.Prepare("UPDATE outbox SET sent_us = NULL").Run();
                  }).ok());
   ASSERT_EQ(relay.PublishOnce().value_or(-1), 10);
@@ -384,7 +384,7 @@ TEST_F(EventsTest, PoisonEventIsDeadLetteredOnceAfterMaxDeliveries) {
   co.max_deliveries = 3;
   co.claim_idle = milliseconds(100);
   EventConsumer consumer(redis_.get(), db_.get(), co,
-                         [&](sqlite::Connection& conn, const v1::Event& e) -> absl::Status {
+                         [&](db::Connection& conn, const v1::Event& e) -> absl::Status {
                            if (e.id() == poison) {
                              ++poison_calls;
                              // Its effects must be undone with it.
@@ -484,7 +484,7 @@ TEST_F(EventsTest, EntryIsAckedOnlyAfterTheHandlersEffectsCommit) {
   co.claim_idle = milliseconds(100);
   co.max_deliveries = 100;
   EventConsumer consumer(redis_.get(), db_.get(), co,
-                         [&](sqlite::Connection& conn, const v1::Event& ev) -> absl::Status {
+                         [&](db::Connection& conn, const v1::Event& ev) -> absl::Status {
                            absl::Status s = record(conn, ev);  // the row is written...
                            if (!s.ok()) return s;
                            if (fail) return absl::UnavailableError("downstream failed");  // ...then undone
@@ -514,7 +514,7 @@ TEST_F(EventsTest, RelayPrunesSentRowsPastRetention) {
   const std::string old_id = Append(MakeEvent("contact.created"));
   const std::string recent_id = Append(MakeEvent("contact.updated"));
   ASSERT_EQ(relay.PublishOnce().value_or(-1), 2);
-  ASSERT_TRUE(db_->Write([&](sqlite::Connection& conn) {
+  ASSERT_TRUE(db_->Write([&](db::Connection& conn) {
                    // Sent long before the 24 h retention.
                    return conn.Prepare("UPDATE outbox SET sent_us = 1 WHERE event_id = ?")
                        .Bind(1, old_id)
@@ -545,7 +545,7 @@ TEST_F(EventsTest, ConsumerPrunesProcessedEventsWhoseEntriesAreGone) {
                              old_event.id(), "type", old_event.type(), "org", old_event.org_id(), "data",
                              old_event.SerializeAsString()})
                   .ok());
-  ASSERT_TRUE(db_->Write([&](sqlite::Connection& conn) -> absl::Status {
+  ASSERT_TRUE(db_->Write([&](db::Connection& conn) -> absl::Status {
                    for (const auto& [id, days] : std::vector<std::pair<std::string, int>>{
                             {"processed-25-days-ago", 25}, {"processed-10-days-ago", 10}, {"processed-1-day-ago", 1}}) {
                      RETURN_IF_ERROR(conn.Prepare("INSERT INTO processed_events (org_id, event_id, processed_us) "

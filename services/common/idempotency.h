@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
 #include "services/common/retention.h"
-#include "services/common/sqlite.h"
+#include "services/common/db.h"
 
 namespace rapport {
 
@@ -37,11 +37,11 @@ struct IdempotencyScope {
 
 // The recorded response for this key and request, nullopt when the key is new
 // (or empty). conn must be inside a write transaction.
-absl::StatusOr<std::optional<std::string>> LookupIdempotent(sqlite::Connection& conn,
+absl::StatusOr<std::optional<std::string>> LookupIdempotent(db::Connection& conn,
                                                            const IdempotencyScope& scope,
                                                            const google::protobuf::Message& request);
 // Records response for the key (no-op for an empty key), in the same transaction as the create.
-absl::Status RecordIdempotent(sqlite::Connection& conn, const IdempotencyScope& scope,
+absl::Status RecordIdempotent(db::Connection& conn, const IdempotencyScope& scope,
                               const google::protobuf::Message& request,
                               const google::protobuf::Message& response);
 // Validates a key: up to 255 printable ASCII characters.
@@ -61,7 +61,7 @@ inline std::shared_ptr<google::protobuf::Message> CopyMessage(const google::prot
 // The whole pattern inside one write transaction: replay the recorded
 // response of this key, or run create and record its result.
 template <typename T>
-absl::StatusOr<T> IdempotentCreate(sqlite::Connection& conn, const IdempotencyScope& scope,
+absl::StatusOr<T> IdempotentCreate(db::Connection& conn, const IdempotencyScope& scope,
                                    const google::protobuf::Message& request,
                                    const std::function<absl::StatusOr<T>()>& create) {
   absl::StatusOr<std::optional<std::string>> replay = LookupIdempotent(conn, scope, request);

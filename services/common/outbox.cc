@@ -12,6 +12,7 @@
 #include "services/common/ids.h"
 #include "services/common/log.h"
 #include "services/common/polling_loop.h"
+#include "services/common/db_rows.h"
 #include "services/common/retention.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
@@ -72,7 +73,7 @@ events::v1::Event NewEvent(const std::string& type, const std::string& source, c
   return e;
 }
 
-absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event) {
+absl::Status AppendEvent(db::Connection& conn, events::v1::Event event) {
   if (event.type().empty()) return absl::InvalidArgumentError("outbox: event without a type");
   const int64_t now = NowMicros();
   if (event.id().empty()) event.set_id(NewId());
@@ -93,7 +94,7 @@ absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event) {
 }
 
 struct OutboxRelay::Impl {
-  Impl(sqlite::Database* d, redis::Client* r, RelayOptions o)
+  Impl(db::Database* d, redis::Client* r, RelayOptions o)
       : db(d), redis(r), options(std::move(o)) {
     if (options.batch < 1) options.batch = 1;
   }
@@ -106,7 +107,7 @@ struct OutboxRelay::Impl {
   // Deletes one chunk of sent rows past retention; true when the chunk was full.
   absl::StatusOr<bool> PruneChunk();
 
-  sqlite::Database* db;
+  db::Database* db;
   redis::Client* redis;
   RelayOptions options;
 
@@ -137,17 +138,16 @@ absl::StatusOr<bool> OutboxRelay::Impl::Step() {
 
 absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
   std::vector<OutboxRow> rows;
-  RETURN_IF_ERROR(db->Read([&](sqlite::Connection& conn) -> absl::Status {
-    sqlite::Statement stmt = conn.Prepare(
+  RETURN_IF_ERROR(db->Read([&](db::Connection& conn) -> absl::Status {
+    db::Statement stmt = conn.Prepare(
         "SELECT seq, event_id, org_id, type, data FROM outbox WHERE sent_us IS NULL "
         "ORDER BY seq LIMIT ?");
     stmt.Bind(1, options.batch);
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) return absl::OkStatus();
-      rows.push_back(OutboxRow{stmt.ColumnInt(0), stmt.ColumnText(1), stmt.ColumnText(2),
-                               stmt.ColumnText(3), stmt.ColumnBlob(4)});
-    }
+    ASSIGN_OR_RETURN(rows, db::ListRows<OutboxRow>(stmt, [](const db::Statement& row) {
+                       return OutboxRow{row.ColumnInt(0), row.ColumnText(1), row.ColumnText(2), row.ColumnText(3),
+                                        row.ColumnBlob(4)};
+                     }));
+    return absl::OkStatus();
   }));
   if (rows.empty()) return 0;
 
@@ -190,7 +190,7 @@ absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
 
 absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, size_t count) {
   const int64_t now = NowMicros();
-  return db->Write([&](sqlite::Connection& conn) -> absl::Status {
+  return db->Write([&](db::Connection& conn) -> absl::Status {
     for (size_t i = 0; i < count; ++i) {
       RETURN_IF_ERROR(conn.Prepare("UPDATE outbox SET sent_us = ? WHERE seq = ?")
                           .Bind(1, now)
@@ -204,10 +204,10 @@ absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, siz
 absl::StatusOr<bool> OutboxRelay::Impl::PruneChunk() {
   const int64_t before =
       NowMicros() - std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
-  return sqlite::DeleteOldest(*db, "outbox", "seq", "sent_us", before, kRetentionChunk);
+  return db::DeleteOldest(*db, "outbox", "seq", "sent_us", before, kRetentionChunk);
 }
 
-OutboxRelay::OutboxRelay(sqlite::Database* db, redis::Client* redis, RelayOptions options)
+OutboxRelay::OutboxRelay(db::Database* db, redis::Client* redis, RelayOptions options)
     : impl_(std::make_unique<Impl>(db, redis, std::move(options))) {
   Impl* impl = impl_.get();
   PollingLoop::Options loop;
@@ -233,8 +233,8 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
 
 absl::StatusOr<int64_t> OutboxRelay::PendingCount() {
   int64_t count = 0;
-  RETURN_IF_ERROR(impl_->db->Read([&](sqlite::Connection& conn) -> absl::Status {
-    sqlite::Statement stmt = conn.Prepare("SELECT COUNT(*) FROM outbox WHERE sent_us IS NULL");
+  RETURN_IF_ERROR(impl_->db->Read([&](db::Connection& conn) -> absl::Status {
+    db::Statement stmt = conn.Prepare("SELECT COUNT(*) FROM outbox WHERE sent_us IS NULL");
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (row) count = stmt.ColumnInt(0);
     return absl::OkStatus();
@@ -243,31 +243,27 @@ absl::StatusOr<int64_t> OutboxRelay::PendingCount() {
 }
 
 absl::StatusOr<std::vector<ExportedEvent>> ExportRows(
-    sqlite::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
+    db::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
     size_t key_parts, int limit,
-    const std::function<absl::Status(const sqlite::Statement&, events::v1::Event*)>& row) {
+    const std::function<absl::Status(const db::Statement&, events::v1::Event*)>& row) {
   std::vector<ExportedEvent> out;
   std::vector<std::string> key = after;
   key.resize(key_parts);
-  absl::Status status = db.Read([&](sqlite::Connection& conn) -> absl::Status {
+  absl::Status status = db.Read([&](db::Connection& conn) -> absl::Status {
     auto st = conn.Prepare(sql);
     for (size_t i = 0; i < key_parts; ++i) st.Bind(static_cast<int>(i + 1), key[i]);
     st.Bind(static_cast<int>(key_parts + 1), limit);
-    while (true) {
-      absl::StatusOr<bool> more = st.Step();
-      if (!more.ok()) return more.status();
-      if (!*more) break;
+    return db::ForEachRow(st, [&](const db::Statement& r) -> absl::Status {
       ExportedEvent e;
-      for (size_t i = 0; i < key_parts; ++i) e.key.push_back(st.ColumnText(static_cast<int>(i)));
-      absl::Status filled = row(st, &e.event);
-      if (!filled.ok()) return filled;
+      for (size_t i = 0; i < key_parts; ++i) e.key.push_back(r.ColumnText(static_cast<int>(i)));
+      RETURN_IF_ERROR(row(r, &e.event));
       e.event.set_source(source);
       e.event.set_org_id(e.key[0]);
       if (key_parts > 1) e.event.set_user_id(e.key[1]);
       if (!e.event.has_time()) *e.event.mutable_time() = ToTimestamp(NowMicros());
       out.push_back(std::move(e));
-    }
-    return absl::OkStatus();
+      return absl::OkStatus();
+    });
   });
   if (!status.ok()) return status;
   return out;

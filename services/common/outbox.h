@@ -31,7 +31,7 @@
 #include "absl/status/statusor.h"
 #include "rapport/events/v1/events.pb.h"
 #include "services/common/redis_client.h"
-#include "services/common/sqlite.h"
+#include "services/common/db.h"
 
 namespace rapport::events {
 
@@ -47,7 +47,7 @@ events::v1::Event NewEvent(const std::string& type, const std::string& source, c
 
 // Fills id (a new ULID) and time (now) when empty, and inserts the event into
 // the outbox on conn, which must be inside a write transaction.
-absl::Status AppendEvent(sqlite::Connection& conn, events::v1::Event event);
+absl::Status AppendEvent(db::Connection& conn, events::v1::Event event);
 
 // One row of an internal export (rapport.backfill.v1): the event the row's
 // creation emitted, and the row's keyset key (org, user, id...) for paging.
@@ -63,9 +63,9 @@ struct ExportedEvent {
 // payload from the current row; source, org and user are set here, and time (now)
 // unless row() set it.
 absl::StatusOr<std::vector<ExportedEvent>> ExportRows(
-    sqlite::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
+    db::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
     size_t key_parts, int limit,
-    const std::function<absl::Status(const sqlite::Statement&, events::v1::Event*)>& row);
+    const std::function<absl::Status(const db::Statement&, events::v1::Event*)>& row);
 
 struct RelayOptions {
   std::string stream = kEventStream;
@@ -78,7 +78,7 @@ struct RelayOptions {
 
 class OutboxRelay {
  public:
-  OutboxRelay(sqlite::Database* db, redis::Client* redis, RelayOptions options = {});
+  OutboxRelay(db::Database* db, redis::Client* redis, RelayOptions options = {});
   ~OutboxRelay();  // stops the thread
 
   void Start();

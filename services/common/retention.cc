@@ -19,7 +19,7 @@ PollingLoop::Options PrunerLoop() {
 
 }  // namespace
 
-RetentionPruner::RetentionPruner(sqlite::Database* db, std::vector<RetentionRule> rules)
+RetentionPruner::RetentionPruner(db::Database* db, std::vector<RetentionRule> rules)
     : db_(db), rules_(std::move(rules)), loop_(PrunerLoop(), [this] { return PruneOnce(); }) {}
 
 RetentionPruner::~RetentionPruner() { Stop(); }
@@ -32,7 +32,7 @@ absl::StatusOr<bool> RetentionPruner::PruneOnce() {
   const int64_t now = ToMicros(absl::Now());
   bool more = false;
   for (const RetentionRule& rule : rules_) {
-    ASSIGN_OR_RETURN(bool full, sqlite::DeleteOldest(*db_, rule.table, rule.key, rule.time_column,
+    ASSIGN_OR_RETURN(bool full, db::DeleteOldest(*db_, rule.table, rule.key, rule.time_column,
                                                      now - rule.keep.count(), kRetentionChunk));
     more |= full;
   }

@@ -1,6 +1,6 @@
 // Background retention for a service's SQLite tables: each rule deletes the
 // rows of one table whose time column is older than the rule keeps them,
-// oldest first, a chunk per write transaction (sqlite::DeleteOldest), then
+// oldest first, a chunk per write transaction (db::DeleteOldest), then
 // waits a minute. Rows with a NULL time (e.g. still pending) are never
 // deleted. The outbox relay and the event consumer prune their own tables
 // inside their loops (the consumer's cutoff depends on the stream), with the
@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/common/polling_loop.h"
-#include "services/common/sqlite.h"
+#include "services/common/db.h"
 
 namespace rapport {
 
@@ -35,7 +35,7 @@ struct RetentionRule {
 
 class RetentionPruner {
  public:
-  RetentionPruner(sqlite::Database* db, std::vector<RetentionRule> rules);
+  RetentionPruner(db::Database* db, std::vector<RetentionRule> rules);
   ~RetentionPruner();  // stops
   void Start();
   void Stop();
@@ -44,7 +44,7 @@ class RetentionPruner {
   absl::StatusOr<bool> PruneOnce();
 
  private:
-  sqlite::Database* db_;
+  db::Database* db_;
   const std::vector<RetentionRule> rules_;
   PollingLoop loop_;
 };

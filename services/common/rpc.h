@@ -32,7 +32,7 @@
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/status.h"
-#include "services/common/store_util.h"
+#include "services/common/db_rows.h"
 #include "services/common/tenant.h"
 
 namespace rapport {

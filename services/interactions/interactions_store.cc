@@ -12,9 +12,9 @@
 namespace rapport::interactions {
 namespace {
 
-using sqlite::Connection;
-using sqlite::ParseRow;
-using sqlite::WriteWithResult;
+using db::Connection;
+using db::ParseRow;
+using db::WriteWithResult;
 
 constexpr int32_t kDefaultCadenceDays = 90;
 
@@ -90,7 +90,7 @@ CREATE TABLE deleted_contacts (
   return kMigrations;
 }
 
-using sqlite::RowNotFound;
+using db::RowNotFound;
 
 events::v1::Event NewEvent(const std::string& type, const Owner& owner) {
   return events::NewEvent(type, "interactions", owner.org, owner.user);
@@ -119,7 +119,7 @@ absl::StatusOr<pb::Introduction> ReadIntroduction(Connection& conn, const Owner&
 constexpr char kLedgerColumns[] =
     "contact_id, given_milli, received_milli, anchored, count, last_us, cadence_days";
 
-LedgerRow RowFrom(const sqlite::Statement& st) {
+LedgerRow RowFrom(const db::Statement& st) {
   LedgerRow row;
   row.contact_id = st.ColumnText(0);
   row.given_milli = st.ColumnInt(1);
@@ -251,10 +251,10 @@ absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::I
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteInteractionsStore>> SqliteInteractionsStore::Open(const std::string& path) {
-  sqlite::Options options;
+  db::Options options;
   options.path = path;
   options.migrations = Migrations();
-  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(options));
+  ASSIGN_OR_RETURN(auto db, db::Open(options));
   return std::unique_ptr<SqliteInteractionsStore>(new SqliteInteractionsStore(std::move(db)));
 }
 
@@ -545,7 +545,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::Expo
       *db_, "interactions",
       "SELECT org_id, user_id, interaction_id, data FROM interactions "
       "WHERE (org_id, user_id, interaction_id) > (?, ?, ?) ORDER BY org_id, user_id, interaction_id LIMIT ?",
-      after, 3, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+      after, 3, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
         RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), e->mutable_interaction()));
         e->mutable_interaction()->clear_notes();  // notes stay in this service
         e->set_type("interaction.created");
@@ -559,7 +559,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::Expo
       *db_, "interactions",
       "SELECT org_id, user_id, introduction_id, data FROM introductions "
       "WHERE (org_id, user_id, introduction_id) > (?, ?, ?) ORDER BY org_id, user_id, introduction_id LIMIT ?",
-      after, 3, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+      after, 3, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
         RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), e->mutable_introduction()));
         std::string state = pb::IntroductionState_Name(e->introduction().state());
         for (char& c : state) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -575,7 +575,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::Expo
       *db_, "interactions",
       "SELECT org_id, user_id, contact_id, given_milli, received_milli, anchored, count, last_us, cadence_days "
       "FROM ledger WHERE (org_id, user_id, contact_id) > (?, ?, ?) ORDER BY org_id, user_id, contact_id LIMIT ?",
-      after, 3, limit, [now](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+      after, 3, limit, [now](const db::Statement& st, events::v1::Event* e) -> absl::Status {
         LedgerRow row;
         row.contact_id = st.ColumnText(2);
         row.given_milli = st.ColumnInt(3);

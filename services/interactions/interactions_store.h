@@ -28,8 +28,8 @@
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "services/common/idempotency.h"
 #include "services/common/outbox.h"
-#include "services/common/sqlite.h"
-#include "services/common/store_util.h"
+#include "services/common/db.h"
+#include "services/common/db_rows.h"
 #include "services/interactions/ledger.h"
 
 namespace rapport::interactions {
@@ -154,13 +154,13 @@ class SqliteInteractionsStore : public InteractionsStore {
   // row's cadence; contact.deleted removes the row and its links and records
   // the contact as deleted, so that no interaction can name it again. Runs in
   // the event consumer's transaction.
-  static absl::Status ApplyContactEvent(sqlite::Connection& conn, const events::v1::Event& event);
+  static absl::Status ApplyContactEvent(db::Connection& conn, const events::v1::Event& event);
 
-  sqlite::Database& db() { return *db_; }
+  db::Database& db() { return *db_; }
 
  private:
-  explicit SqliteInteractionsStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
-  std::unique_ptr<sqlite::Database> db_;
+  explicit SqliteInteractionsStore(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
+  std::unique_ptr<db::Database> db_;
 };
 
 }  // namespace rapport::interactions

@@ -75,7 +75,7 @@ class InteractionsStoreTest : public ::testing::Test {
 
   int64_t OutboxCount(const std::string& type) {
     int64_t n = 0;
-    EXPECT_TRUE(store_->db().Read([&](sqlite::Connection& conn) {
+    EXPECT_TRUE(store_->db().Read([&](db::Connection& conn) {
       auto st = conn.Prepare("SELECT COUNT(*) FROM outbox WHERE type = ?");
       st.Bind(1, type);
       auto row = st.Step();
@@ -221,7 +221,7 @@ TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
     e.set_user_id(alice_.user);
     e.mutable_contact()->mutable_contact()->set_id("c1");
     e.mutable_contact()->mutable_contact()->set_effective_cadence_days(cadence);
-    return store_->db().Write([&](sqlite::Connection& conn) { return SqliteInteractionsStore::ApplyContactEvent(conn, e); });
+    return store_->db().Write([&](db::Connection& conn) { return SqliteInteractionsStore::ApplyContactEvent(conn, e); });
   };
   ASSERT_TRUE(apply("contact.updated", 14).ok());
   EXPECT_EQ(store_->GetLedgerRow(alice_, "c1")->cadence_days, 14);

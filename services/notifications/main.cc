@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   consumer_options.start_id = "0";
   rapport::events::EventConsumer consumer(
       startup.redis.get(), &s->db(), consumer_options,
-      [s](rapport::sqlite::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
+      [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
   consumer.Start();
   const std::chrono::hours delivery_retention(24 * std::max(1, absl::GetFlag(FLAGS_delivery_retention_days)));
   rapport::RetentionPruner pruner(

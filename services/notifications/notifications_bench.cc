@@ -17,7 +17,7 @@
 
 #include "absl/time/clock.h"
 #include "services/common/status.h"
-#include "services/common/store_util.h"
+#include "services/common/db_rows.h"
 #include "services/common/time_util.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/scheduler.h"
@@ -75,7 +75,7 @@ void BM_FireTimers(benchmark::State& state) {
     // Lag per notification: its creation time minus its reminder's due time.
     int64_t notifications = 0, within = 0, max_lag = 0, early = 0;
     std::set<std::string> reminders;
-    absl::Status read = (*store)->db().Read([&](sqlite::Connection& conn) -> absl::Status {
+    absl::Status read = (*store)->db().Read([&](db::Connection& conn) -> absl::Status {
       auto all = conn.Prepare("SELECT data FROM notifications WHERE org_id = ? AND user_id = ?");
       all.Bind(1, owner.org).Bind(2, owner.user);
       std::map<std::string, int64_t> created;
@@ -84,7 +84,7 @@ void BM_FireTimers(benchmark::State& state) {
         if (!row.ok()) return row.status();
         if (!*row) break;
         pb::Notification n;
-        RETURN_IF_ERROR(sqlite::ParseRow(all.ColumnBlob(0), &n));
+        RETURN_IF_ERROR(db::ParseRow(all.ColumnBlob(0), &n));
         ++notifications;
         reminders.insert(n.reminder_id());
         created[n.reminder_id()] = TimestampToMicros(n.create_time());
@@ -96,7 +96,7 @@ void BM_FireTimers(benchmark::State& state) {
         if (!row.ok()) return row.status();
         if (!*row) break;
         pb::Reminder r;
-        RETURN_IF_ERROR(sqlite::ParseRow(due.ColumnBlob(0), &r));
+        RETURN_IF_ERROR(db::ParseRow(due.ColumnBlob(0), &r));
         auto it = created.find(r.id());
         if (it == created.end()) continue;
         int64_t lag = it->second - TimestampToMicros(r.due_time());

@@ -19,10 +19,11 @@ namespace {
 
 namespace ppb = ::rapport::profiles::v1;
 namespace ipb = ::rapport::interactions::v1;
-using sqlite::Connection;
-using sqlite::ParseRow;
-using sqlite::RowNotFound;
-using sqlite::WriteWithResult;
+using db::Connection;
+using db::ParseRow;
+using db::RowNotFound;
+using db::WriteWithResult;
+using db::ListBlobs;
 
 // Numbered migrations; append only. org_id leads every key and every index
 // but the timers' due-time index (see the header).
@@ -569,20 +570,7 @@ absl::Status WriteNotification(Connection& conn, const Owner& owner, const pb::N
   return st.Run();
 }
 
-template <typename T>
-absl::StatusOr<std::vector<T>> ListBlobs(sqlite::Statement& st) {
-  std::vector<T> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    T item;
-    RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &item));
-    out.push_back(std::move(item));
-  }
-  return out;
-}
-
-absl::StatusOr<std::vector<std::pair<int64_t, pb::Notification>>> SeqRows(sqlite::Statement& st) {
+absl::StatusOr<std::vector<std::pair<int64_t, pb::Notification>>> SeqRows(db::Statement& st) {
   std::vector<std::pair<int64_t, pb::Notification>> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -741,10 +729,10 @@ RetentionRule SqliteNotificationsStore::DeliveryRetention(std::chrono::hours kee
 
 absl::StatusOr<std::unique_ptr<SqliteNotificationsStore>> SqliteNotificationsStore::Open(const std::string& path,
                                                                                          Clock clock) {
-  sqlite::Options options;
+  db::Options options;
   options.path = path;
   options.migrations = Migrations();
-  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(options));
+  ASSIGN_OR_RETURN(auto db, db::Open(options));
   return std::unique_ptr<SqliteNotificationsStore>(new SqliteNotificationsStore(std::move(db), std::move(clock)));
 }
 

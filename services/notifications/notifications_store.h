@@ -34,8 +34,8 @@
 #include "rapport/events/v1/events.pb.h"
 #include "rapport/notifications/v1/notifications.pb.h"
 #include "services/common/idempotency.h"
-#include "services/common/sqlite.h"
-#include "services/common/store_util.h"
+#include "services/common/db.h"
+#include "services/common/db_rows.h"
 
 namespace rapport::notifications {
 
@@ -189,7 +189,7 @@ class SqliteNotificationsStore : public NotificationsStore {
 
   // The projection and the event-started runs; runs in the event consumer's
   // transaction.
-  absl::Status ApplyEvent(sqlite::Connection& conn, const events::v1::Event& event);
+  absl::Status ApplyEvent(db::Connection& conn, const events::v1::Event& event);
 
   // --- The scheduler's side ---
   // Clears leases left by earlier incarnations of this replica (owner ids
@@ -220,12 +220,12 @@ class SqliteNotificationsStore : public NotificationsStore {
   absl::StatusOr<int64_t> PendingTimers();
   absl::StatusOr<int64_t> CountNotifications(const Owner& owner);
 
-  sqlite::Database& db() { return *db_; }
+  db::Database& db() { return *db_; }
 
  private:
-  SqliteNotificationsStore(std::unique_ptr<sqlite::Database> db, Clock clock)
+  SqliteNotificationsStore(std::unique_ptr<db::Database> db, Clock clock)
       : db_(std::move(db)), clock_(std::move(clock)) {}
-  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<db::Database> db_;
   Clock clock_;
 };
 

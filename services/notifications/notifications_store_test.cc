@@ -64,7 +64,7 @@ class StoreTest : public ::testing::Test {
   void Apply(events::v1::Event e) {
     if (e.id().empty()) e.set_id(NewId());
     if (!e.has_time()) *e.mutable_time() = ToTimestamp(now_.load());
-    absl::Status s = store_->db().Write([&](sqlite::Connection& c) { return store_->ApplyEvent(c, e); });
+    absl::Status s = store_->db().Write([&](db::Connection& c) { return store_->ApplyEvent(c, e); });
     ASSERT_TRUE(s.ok()) << s;
   }
 

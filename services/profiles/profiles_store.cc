@@ -4,16 +4,16 @@
 #include "absl/strings/str_join.h"
 #include "services/common/outbox.h"
 #include "services/common/status.h"
-#include "services/common/store_util.h"
+#include "services/common/db_rows.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
 
 namespace rapport::profiles {
 namespace {
 
-using sqlite::Connection;
-using sqlite::ParseRow;
-using sqlite::WriteWithResult;
+using db::Connection;
+using db::ParseRow;
+using db::WriteWithResult;
 
 // Numbered migrations; append only. org_id leads every primary key and index
 // so that the schema can move to PostgreSQL/Citus sharded by org.
@@ -86,7 +86,7 @@ CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, g
   return kMigrations;
 }
 
-using sqlite::RowNotFound;
+using db::RowNotFound;
 
 std::string SearchText(const pb::Contact& c) {
   std::vector<std::string> parts = {c.display_name(), c.given_name(), c.family_name(), c.company(),
@@ -250,10 +250,10 @@ absl::Status RemoveMemberships(Connection& conn, const Owner& owner, const char*
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteProfilesStore>> SqliteProfilesStore::Open(const std::string& path) {
-  sqlite::Options options;
+  db::Options options;
   options.path = path;
   options.migrations = Migrations();
-  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(options));
+  ASSIGN_OR_RETURN(auto db, db::Open(options));
   return std::unique_ptr<SqliteProfilesStore>(new SqliteProfilesStore(std::move(db)));
 }
 
@@ -742,7 +742,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportUs
   return events::ExportRows(*db_, "profiles",
                      "SELECT org_id, user_id, email, create_us, profile FROM users "
                      "WHERE (org_id, user_id) > (?, ?) ORDER BY org_id, user_id LIMIT ?",
-                     after, 2, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+                     after, 2, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
                        pb::Profile profile;
                        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(4), &profile));
                        e->set_type("user.created");
@@ -758,7 +758,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportCo
   return events::ExportRows(*db_, "profiles",
                      "SELECT org_id, user_id, contact_id, data FROM contacts "
                      "WHERE (org_id, user_id, contact_id) > (?, ?, ?) ORDER BY org_id, user_id, contact_id LIMIT ?",
-                     after, 3, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+                     after, 3, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
                        pb::Contact* c = e->mutable_contact()->mutable_contact();
                        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), c));
                        c->clear_notes();  // notes never leave profiles
@@ -775,7 +775,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportMe
       "JOIN groups g ON g.org_id = m.org_id AND g.user_id = m.user_id AND g.group_id = m.group_id "
       "WHERE (m.org_id, m.user_id, m.group_id, m.member_id) > (?, ?, ?, ?) "
       "ORDER BY m.org_id, m.user_id, m.group_id, m.member_id LIMIT ?",
-      after, 4, limit, [](const sqlite::Statement& st, events::v1::Event* e) -> absl::Status {
+      after, 4, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
         auto* m = e->mutable_group_member();
         RETURN_IF_ERROR(ParseRow(st.ColumnBlob(5), m->mutable_group()));
         m->set_group_id(st.ColumnText(2));

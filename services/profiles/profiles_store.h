@@ -26,8 +26,8 @@
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/idempotency.h"
 #include "services/common/outbox.h"
-#include "services/common/sqlite.h"
-#include "services/common/store_util.h"
+#include "services/common/db.h"
+#include "services/common/db_rows.h"
 
 namespace rapport::profiles {
 
@@ -177,11 +177,11 @@ class SqliteProfilesStore : public ProfilesStore {
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(const std::vector<std::string>& after,
                                                                        int limit) override;
 
-  sqlite::Database& db() { return *db_; }
+  db::Database& db() { return *db_; }
 
  private:
-  explicit SqliteProfilesStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
-  std::unique_ptr<sqlite::Database> db_;
+  explicit SqliteProfilesStore(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
+  std::unique_ptr<db::Database> db_;
 };
 
 }  // namespace rapport::profiles

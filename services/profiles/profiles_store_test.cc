@@ -288,7 +288,7 @@ TEST_F(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
     ASSERT_TRUE(Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, d); }).ok());
   }
   ASSERT_TRUE(store_->db()
-                  .Write([](sqlite::Connection& conn) {
+                  .Write([](db::Connection& conn) {
                     return conn.Prepare("UPDATE idempotency_keys SET create_us = create_us - ? WHERE key = 'k-old'")
                         .Bind(1, int64_t{25} * 3600 * 1000000)
                         .Run();
@@ -297,7 +297,7 @@ TEST_F(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
   auto keys = [&] {
     std::vector<std::string> out;
     EXPECT_TRUE(store_->db()
-                    .Read([&](sqlite::Connection& conn) -> absl::Status {
+                    .Read([&](db::Connection& conn) -> absl::Status {
                       auto st = conn.Prepare("SELECT key FROM idempotency_keys ORDER BY key");
                       for (;;) {
                         ASSIGN_OR_RETURN(bool row, st.Step());

@@ -7,7 +7,7 @@
 #include <future>
 
 #include "absl/status/statusor.h"
-#include "services/common/store_util.h"
+#include "services/common/db_rows.h"
 
 namespace rapport::testing {
 

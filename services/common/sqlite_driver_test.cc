@@ -1,4 +1,4 @@
-#include "services/common/sqlite.h"
+#include "services/common/sqlite_driver.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 
-namespace rapport::sqlite {
+namespace rapport::db {
 namespace {
 
 using ::testing::HasSubstr;
@@ -95,7 +95,7 @@ class SqliteTest : public ::testing::Test {
   }
 
   std::unique_ptr<Database> OpenDb(const Options& o) {
-    absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(o);
+    absl::StatusOr<std::unique_ptr<Database>> db = Open(o);
     if (!db.ok()) {
       ADD_FAILURE() << "Open: " << db.status();
       return nullptr;
@@ -174,7 +174,7 @@ TEST_F(SqliteTest, MigrationsAreAppliedOnceAndInOrder) {
 }
 
 TEST_F(SqliteTest, FailingMigrationIsRolledBackAndStopsOpen) {
-  absl::StatusOr<std::unique_ptr<Database>> failed = Database::Open(MakeOptions(
+  absl::StatusOr<std::unique_ptr<Database>> failed = Open(MakeOptions(
       {"CREATE TABLE a(x)", "CREATE TABLE b(x); INSERT INTO no_such_table VALUES (1)"}));
   ASSERT_FALSE(failed.ok());
   EXPECT_THAT(Message(failed.status()), HasSubstr("migration 2"));
@@ -188,13 +188,13 @@ TEST_F(SqliteTest, FailingMigrationIsRolledBackAndStopsOpen) {
 
 TEST_F(SqliteTest, SchemaNewerThanMigrationsIsRefused) {
   ASSERT_NE(OpenDb(MakeOptions({"CREATE TABLE a(x)", "CREATE TABLE b(x)"})), nullptr);
-  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(MakeOptions({"CREATE TABLE a(x)"}));
+  absl::StatusOr<std::unique_ptr<Database>> db = Open(MakeOptions({"CREATE TABLE a(x)"}));
   EXPECT_EQ(db.status().code(), absl::StatusCode::kFailedPrecondition) << db.status();
 }
 
 TEST_F(SqliteTest, MigrationCannotEndItsOwnTransaction) {
   absl::StatusOr<std::unique_ptr<Database>> db =
-      Database::Open(MakeOptions({"CREATE TABLE a(x); COMMIT"}));
+      Open(MakeOptions({"CREATE TABLE a(x); COMMIT"}));
   EXPECT_FALSE(db.ok());
   std::unique_ptr<Database> reopened = OpenDb(MakeOptions({}));
   ASSERT_NE(reopened, nullptr);
@@ -204,13 +204,13 @@ TEST_F(SqliteTest, MigrationCannotEndItsOwnTransaction) {
 TEST_F(SqliteTest, OpenRejectsBadOptions) {
   Options o = MakeOptions();
   o.read_connections = 0;
-  EXPECT_EQ(Database::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Open(o).status().code(), absl::StatusCode::kInvalidArgument);
   o = MakeOptions();
   o.path = "";
-  EXPECT_EQ(Database::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Open(o).status().code(), absl::StatusCode::kInvalidArgument);
   o = MakeOptions();
   o.path = ":memory:";
-  EXPECT_EQ(Database::Open(o).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Open(o).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(SqliteTest, OpenSetsPragmas) {
@@ -639,8 +639,8 @@ TEST_F(SqliteTest, VanishedTransactionAbortsItsBatchMates) {
   db->WriteAsync(
       [](Connection& conn) {
         RETURN_IF_ERROR(InsertItem("b")(conn));
-        sqlite3_set_authorizer(conn.raw(), nullptr, nullptr);
-        sqlite3_exec(conn.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_set_authorizer(RawSqliteHandle(conn), nullptr, nullptr);
+        sqlite3_exec(RawSqliteHandle(conn), "ROLLBACK", nullptr, nullptr, nullptr);
         return absl::OkStatus();
       },
       [&](absl::Status s) { b.set_value(s); });
@@ -829,4 +829,4 @@ TEST_F(SqliteTest, RetentionPrunerAppliesEveryRuleAndKeepsRowsWithoutATime) {
 }
 
 }  // namespace
-}  // namespace rapport::sqlite
+}  // namespace rapport::db

@@ -18,9 +18,9 @@
 #include <memory>
 #include <string>
 
-#include "services/common/sqlite.h"
+#include "services/common/db.h"
 
-namespace rapport::sqlite {
+namespace rapport::db {
 namespace {
 
 std::string MakeBenchDir() {
@@ -72,7 +72,7 @@ void OpenWriteDb(const benchmark::State&) {
   Options options;
   options.path = write_dir + "/bench.db";
   options.migrations = {"CREATE TABLE events(id INTEGER PRIMARY KEY, payload TEXT NOT NULL)"};
-  absl::StatusOr<std::unique_ptr<Database>> db = Database::Open(options);
+  absl::StatusOr<std::unique_ptr<Database>> db = Open(options);
   if (!db.ok()) return;
   write_db = std::move(db).value();
   // A fresh WAL grows with every commit, and syncing a growing file costs
@@ -132,6 +132,6 @@ BENCHMARK(BM_Write)
     ->Threads(32);
 
 }  // namespace
-}  // namespace rapport::sqlite
+}  // namespace rapport::db
 
 BENCHMARK_MAIN();

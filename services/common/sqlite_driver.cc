@@ -1,4 +1,4 @@
-#include "services/common/sqlite.h"
+#include "services/common/sqlite_driver.h"
 
 #include <sqlite3.h>
 
@@ -13,10 +13,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/common/log.h"
 #include "services/common/status.h"
 
-namespace rapport::sqlite {
+namespace rapport::db {
 
 namespace {
 
@@ -101,6 +103,97 @@ absl::StatusOr<sqlite3*> OpenHandle(const Options& options, int flags) {
   return db;
 }
 
+class SqliteConnection;
+
+// A statement of one SQLite connection. The connection's cache holds idle
+// statements only: Prepare takes one out and Release puts it back, so two
+// live Statements never share a sqlite3_stmt.
+class SqliteStatement final : public StatementImpl {
+ public:
+  SqliteStatement(SqliteConnection* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+
+  absl::Status BindInt(int index, int64_t value) override {
+    return Check(sqlite3_bind_int64(stmt_, index, value), index);
+  }
+  absl::Status BindDouble(int index, double value) override {
+    return Check(sqlite3_bind_double(stmt_, index, value), index);
+  }
+  absl::Status BindText(int index, std::string_view text) override {
+    // A null pointer would bind NULL; an empty string is not NULL.
+    const char* data = text.empty() ? "" : text.data();
+    return Check(sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8), index);
+  }
+  absl::Status BindBlob(int index, std::string_view bytes) override {
+    // Same as above: a null pointer would bind NULL, not an empty blob.
+    return Check(bytes.empty() ? sqlite3_bind_zeroblob(stmt_, index, 0)
+                               : sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT),
+                 index);
+  }
+  absl::Status BindNull(int index) override { return Check(sqlite3_bind_null(stmt_, index), index); }
+  absl::StatusOr<bool> Step() override;
+  int64_t ColumnInt(int col) const override { return sqlite3_column_int64(stmt_, col); }
+  double ColumnDouble(int col) const override { return sqlite3_column_double(stmt_, col); }
+  std::string ColumnText(int col) const override {
+    // The pointer first, then the size: sqlite3_column_bytes refers to the
+    // representation the previous call produced.
+    const unsigned char* text = sqlite3_column_text(stmt_, col);
+    if (text == nullptr) return std::string();
+    return std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  std::string ColumnBlob(int col) const override {
+    const void* blob = sqlite3_column_blob(stmt_, col);
+    if (blob == nullptr) return std::string();
+    return std::string(static_cast<const char*>(blob), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  bool ColumnIsNull(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  void Release() override;
+
+  std::string_view sql() const { return TrimRight(sqlite3_sql(stmt_)); }
+
+ private:
+  absl::Status Check(int rc, int index);
+  SqliteConnection* conn_;
+  sqlite3_stmt* stmt_;
+};
+
+// One open SQLite connection; prepared statements are cached by SQL text.
+class SqliteConnection final : public Connection {
+ public:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  ~SqliteConnection() override {
+    cache_.clear();
+    sqlite3_close_v2(db_);
+  }
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  Statement Prepare(std::string_view sql) override;
+  absl::Status Exec(std::string_view sql) override;
+  int64_t Changes() const override { return sqlite3_changes64(db_); }
+
+  absl::Status Error(std::string_view what) const {
+    return StatusFromCode(sqlite3_extended_errcode(db_), absl::StrCat(Av(what), ": ", sqlite3_errmsg(db_)));
+  }
+  sqlite3* raw() { return db_; }
+  // Takes back a statement Prepare lent out (already reset).
+  void Return(SqliteStatement* stmt) {
+    for (auto& owned : live_) {
+      if (owned.get() == stmt) {
+        cache_.push_back(std::move(owned));
+        owned = std::move(live_.back());
+        live_.pop_back();
+        return;
+      }
+    }
+  }
+
+ private:
+  sqlite3* db_;
+  std::vector<std::unique_ptr<SqliteStatement>> cache_;  // idle
+  std::vector<std::unique_ptr<SqliteStatement>> live_;   // lent out
+};
+
 absl::StatusOr<std::string> QueryText(Connection& conn, std::string_view sql) {
   Statement stmt = conn.Prepare(sql);
   ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -112,7 +205,7 @@ absl::StatusOr<std::string> QueryText(Connection& conn, std::string_view sql) {
 // transaction; *done is set when none was pending. The version is read inside
 // the (IMMEDIATE) transaction so two processes opening the same file cannot
 // both apply one migration.
-absl::Status ApplyNextMigration(Connection& conn, const std::vector<std::string>& migrations,
+absl::Status ApplyNextMigration(SqliteConnection& conn, const std::vector<std::string>& migrations,
                                 bool* in_user_code, bool* done) {
   Statement max = conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   ASSIGN_OR_RETURN(bool row, max.Step());
@@ -138,13 +231,13 @@ absl::Status ApplyNextMigration(Connection& conn, const std::vector<std::string>
   }
   return conn
       .Prepare(
-          "INSERT INTO schema_migrations(version, applied_at) "
-          "VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))")
+          "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)")
       .Bind(1, version)
+      .Bind(2, absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()))
       .Run();
 }
 
-absl::Status Migrate(Connection& conn, const std::vector<std::string>& migrations,
+absl::Status Migrate(SqliteConnection& conn, const std::vector<std::string>& migrations,
                      bool* in_user_code) {
   RETURN_IF_ERROR(conn.Exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations("
@@ -165,172 +258,55 @@ absl::Status Migrate(Connection& conn, const std::vector<std::string>& migration
 // callback must not wait for the thread it runs on.
 thread_local const void* current_writer = nullptr;
 
-}  // namespace
-
 // ---------------------------------------------------------------------------
-// Statement
+// Statement and connection
 
-Statement::Statement(Connection* conn, sqlite3_stmt* stmt, absl::Status status)
-    : conn_(conn), stmt_(stmt), status_(std::move(status)) {}
-
-Statement::Statement(Statement&& other) noexcept
-    : conn_(other.conn_),
-      stmt_(std::exchange(other.stmt_, nullptr)),
-      status_(std::move(other.status_)) {}
-
-// The cache holds idle statements only: Prepare takes one out and the
-// destructor puts it back, so two live Statements never share a sqlite3_stmt.
-Statement::~Statement() {
-  if (stmt_ == nullptr) return;
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-  conn_->cache_.emplace_back(std::string(TrimRight(sqlite3_sql(stmt_))), stmt_);
+absl::Status SqliteStatement::Check(int rc, int index) {
+  if (rc == SQLITE_OK) return absl::OkStatus();
+  return conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]"));
 }
 
-namespace {
-
-// Records the first error of a statement; later calls keep it.
-void Keep(absl::Status* status, const absl::Status& error) {
-  if (status->ok()) *status = error;
-}
-
-}  // namespace
-
-Statement& Statement::Bind(int index, int64_t value) {
-  if (stmt_ != nullptr && status_.ok() && sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) {
-    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
-  }
-  return *this;
-}
-
-Statement& Statement::Bind(int index, double value) {
-  if (stmt_ != nullptr && status_.ok() && sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) {
-    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
-  }
-  return *this;
-}
-
-Statement& Statement::Bind(int index, std::string_view text) {
-  if (stmt_ == nullptr || !status_.ok()) return *this;
-  // A null pointer would bind NULL; an empty string is not NULL.
-  const char* data = text.empty() ? "" : text.data();
-  if (sqlite3_bind_text64(stmt_, index, data, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8) !=
-      SQLITE_OK) {
-    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
-  }
-  return *this;
-}
-
-Statement& Statement::BindBlob(int index, std::string_view bytes) {
-  if (stmt_ == nullptr || !status_.ok()) return *this;
-  // Same as above: a null pointer would bind NULL, not an empty blob.
-  int rc = bytes.empty()
-               ? sqlite3_bind_zeroblob(stmt_, index, 0)
-               : sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
-  if (rc != SQLITE_OK) {
-    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
-  }
-  return *this;
-}
-
-Statement& Statement::BindNull(int index) {
-  if (stmt_ != nullptr && status_.ok() && sqlite3_bind_null(stmt_, index) != SQLITE_OK) {
-    Keep(&status_, conn_->Error(absl::StrCat("bind ", index, " [", sqlite3_sql(stmt_), "]")));
-  }
-  return *this;
-}
-
-absl::StatusOr<bool> Statement::Step() {
-  if (!status_.ok()) return status_;
-  if (stmt_ == nullptr) return absl::FailedPreconditionError("step on a moved-from statement");
+absl::StatusOr<bool> SqliteStatement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  status_ = conn_->Error(absl::StrCat("step [", sqlite3_sql(stmt_), "]"));
-  return status_;
+  return conn_->Error(absl::StrCat("step [", sqlite3_sql(stmt_), "]"));
 }
 
-absl::Status Statement::Run() {
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, Step());
-    if (!row) return absl::OkStatus();
-  }
+void SqliteStatement::Release() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  conn_->Return(this);
 }
 
-int64_t Statement::ColumnInt(int col) const {
-  return stmt_ != nullptr ? sqlite3_column_int64(stmt_, col) : 0;
-}
-
-double Statement::ColumnDouble(int col) const {
-  return stmt_ != nullptr ? sqlite3_column_double(stmt_, col) : 0.0;
-}
-
-std::string Statement::ColumnText(int col) const {
-  if (stmt_ == nullptr) return std::string();
-  // The pointer first, then the size: sqlite3_column_bytes refers to the
-  // representation the previous call produced.
-  const unsigned char* text = sqlite3_column_text(stmt_, col);
-  if (text == nullptr) return std::string();
-  return std::string(reinterpret_cast<const char*>(text),
-                     static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
-}
-
-std::string Statement::ColumnBlob(int col) const {
-  if (stmt_ == nullptr) return std::string();
-  const void* blob = sqlite3_column_blob(stmt_, col);
-  if (blob == nullptr) return std::string();
-  return std::string(static_cast<const char*>(blob),
-                     static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
-}
-
-bool Statement::ColumnIsNull(int col) const {
-  return stmt_ == nullptr || sqlite3_column_type(stmt_, col) == SQLITE_NULL;
-}
-
-// ---------------------------------------------------------------------------
-// Connection
-
-Connection::Connection(sqlite3* db) : db_(db) {}
-
-Connection::~Connection() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
-  sqlite3_close_v2(db_);
-}
-
-Statement Connection::Prepare(std::string_view sql) {
+Statement SqliteConnection::Prepare(std::string_view sql) {
   const std::string_view key = TrimRight(sql);
   for (size_t i = 0; i < cache_.size(); ++i) {
-    if (cache_[i].first == key) {
-      sqlite3_stmt* stmt = cache_[i].second;
+    if (cache_[i]->sql() == key) {
+      live_.push_back(std::move(cache_[i]));
       cache_[i] = std::move(cache_.back());
       cache_.pop_back();
-      return Statement(this, stmt, absl::OkStatus());
+      return Statement(live_.back().get());
     }
   }
   sqlite3_stmt* stmt = nullptr;
   const char* tail = nullptr;
-  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
-                              SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
-  if (rc != SQLITE_OK) {
-    return Statement(this, nullptr, Error(absl::StrCat("prepare [", Av(sql), "]")));
-  }
-  if (stmt == nullptr) {
-    return Statement(this, nullptr,
-                     absl::InvalidArgumentError(absl::StrCat("no statement in [", Av(sql), "]")));
-  }
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+  if (rc != SQLITE_OK) return Statement(Error(absl::StrCat("prepare [", Av(sql), "]")));
+  if (stmt == nullptr) return Statement(absl::InvalidArgumentError(absl::StrCat("no statement in [", Av(sql), "]")));
   // Anything after the first statement would be silently ignored (and would
   // defeat the cache key); scripts go through Exec.
   const std::string_view rest = sql.substr(static_cast<size_t>(tail - sql.data()));
   if (!TrimRight(rest).empty()) {
     sqlite3_finalize(stmt);
-    return Statement(this, nullptr,
-                     absl::InvalidArgumentError(absl::StrCat(
-                         "Prepare takes one statement; text follows it in [", Av(sql), "]")));
+    return Statement(absl::InvalidArgumentError(
+        absl::StrCat("Prepare takes one statement; text follows it in [", Av(sql), "]")));
   }
-  return Statement(this, stmt, absl::OkStatus());
+  live_.push_back(std::make_unique<SqliteStatement>(this, stmt));
+  return Statement(live_.back().get());
 }
 
-absl::Status Connection::Exec(std::string_view sql) {
+absl::Status SqliteConnection::Exec(std::string_view sql) {
   const std::string text(sql);
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
     return Error(absl::StrCat("exec [", text, "]"));
@@ -338,23 +314,31 @@ absl::Status Connection::Exec(std::string_view sql) {
   return absl::OkStatus();
 }
 
-int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
+}  // namespace
 
-absl::Status Connection::Error(std::string_view what) const {
-  return StatusFromCode(sqlite3_extended_errcode(db_),
-                        absl::StrCat(Av(what), ": ", sqlite3_errmsg(db_)));
-}
+sqlite3* RawSqliteHandle(Connection& conn) { return static_cast<SqliteConnection&>(conn).raw(); }
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Database
 
-struct Database::Impl {
+class SqliteDatabase final : public Database {
+ public:
   struct Item {
     Fn fn;
     Done done;
   };
 
-  explicit Impl(Options opts) : options(std::move(opts)) {}
+  explicit SqliteDatabase(Options opts) : options(std::move(opts)) {}
+  ~SqliteDatabase() override;
+
+  absl::Status Read(const Fn& fn) override;
+  void WriteAsync(Fn fn, Done done) override;
+  absl::Status Write(Fn fn) override;
+  Dialect dialect() const override { return Dialect::kSqlite; }
+  int64_t batches_committed() const override { return batches.load(std::memory_order_relaxed); }
+  int64_t transactions_committed() const override { return transactions.load(std::memory_order_relaxed); }
 
   void RunWriter();
   void CommitBatch(std::vector<Item>& batch);
@@ -362,17 +346,17 @@ struct Database::Impl {
   // outcome; sets *abandoned when that transaction no longer exists.
   absl::Status RunInSavepoint(const Fn& fn, bool* abandoned);
   absl::Status WriteOnWriterThread(Fn fn);
-  absl::Status ReadOn(Connection& conn, const Fn& fn);
+  absl::Status ReadOn(SqliteConnection& conn, const Fn& fn);
 
   Options options;
   // Declared first so it is closed last, after the readers: the last
   // connection to close checkpoints the WAL.
-  std::unique_ptr<Connection> writer;
-  std::vector<std::unique_ptr<Connection>> readers;
+  std::unique_ptr<SqliteConnection> writer;
+  std::vector<std::unique_ptr<SqliteConnection>> readers;
 
   std::mutex readers_mu;
   std::condition_variable readers_cv;
-  std::vector<Connection*> idle_readers;
+  std::vector<SqliteConnection*> idle_readers;
 
   std::mutex queue_mu;
   std::condition_variable queue_cv;
@@ -390,7 +374,7 @@ struct Database::Impl {
   std::thread writer_thread;
 };
 
-void Database::Impl::RunWriter() {
+void SqliteDatabase::RunWriter() {
   current_writer = this;
   std::vector<Item> batch;
   for (;;) {
@@ -409,7 +393,7 @@ void Database::Impl::RunWriter() {
   }
 }
 
-void Database::Impl::CommitBatch(std::vector<Item>& batch) {
+void SqliteDatabase::CommitBatch(std::vector<Item>& batch) {
   std::vector<absl::Status> results(batch.size());
   std::vector<size_t> in_transaction;  // items whose changes the open transaction holds
   bool open = false;
@@ -455,7 +439,7 @@ void Database::Impl::CommitBatch(std::vector<Item>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) CallDone(batch[i].done, std::move(results[i]));
 }
 
-absl::Status Database::Impl::RunInSavepoint(const Fn& fn, bool* abandoned) {
+absl::Status SqliteDatabase::RunInSavepoint(const Fn& fn, bool* abandoned) {
   RETURN_IF_ERROR(writer->Prepare("SAVEPOINT rapport_write").Run());
   in_user_code = true;
   absl::Status status = CallFn(fn, *writer);
@@ -482,7 +466,7 @@ absl::Status Database::Impl::RunInSavepoint(const Fn& fn, bool* abandoned) {
   return status;
 }
 
-absl::Status Database::Impl::WriteOnWriterThread(Fn fn) {
+absl::Status SqliteDatabase::WriteOnWriterThread(Fn fn) {
   if (in_user_code) {
     return absl::FailedPreconditionError(
         "Write called inside a write transaction would wait for itself; use WriteAsync");
@@ -500,7 +484,7 @@ absl::Status Database::Impl::WriteOnWriterThread(Fn fn) {
   return result;
 }
 
-absl::Status Database::Impl::ReadOn(Connection& conn, const Fn& fn) {
+absl::Status SqliteDatabase::ReadOn(SqliteConnection& conn, const Fn& fn) {
   RETURN_IF_ERROR(conn.Prepare("BEGIN").Run());
   absl::Status status = CallFn(fn, conn);
   if (status.ok()) status = conn.Prepare("COMMIT").Run();
@@ -508,63 +492,19 @@ absl::Status Database::Impl::ReadOn(Connection& conn, const Fn& fn) {
   return status;
 }
 
-Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const Options& options) {
-  if (options.path.empty()) return absl::InvalidArgumentError("sqlite: empty database path");
-  if (options.read_connections < 1 || options.max_batch < 1 || options.busy_timeout_ms < 0) {
-    return absl::InvalidArgumentError(
-        "sqlite: read_connections and max_batch must be positive, busy_timeout_ms not negative");
-  }
-  auto impl = std::make_unique<Impl>(options);
-
-  ASSIGN_OR_RETURN(sqlite3 * writer_db,
-                   OpenHandle(options, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
-  impl->writer.reset(new Connection(writer_db));
-  Connection& writer = *impl->writer;
-  ASSIGN_OR_RETURN(std::string mode, QueryText(writer, "PRAGMA journal_mode=WAL"));
-  if (mode != "wal") {
-    // Readers on their own connections need a shared file in WAL mode; an
-    // in-memory or otherwise special database would not be shared.
-    return absl::FailedPreconditionError(
-        absl::StrCat("sqlite: ", options.path, " cannot use WAL (journal_mode is ", mode, ")"));
-  }
-  RETURN_IF_ERROR(writer.Exec("PRAGMA synchronous=FULL"));
-  RETURN_IF_ERROR(writer.Exec("PRAGMA foreign_keys=ON"));
-  // A 64 MiB page cache keeps index pages hot across batches, and a larger
-  // WAL between checkpoints (16 MiB instead of 4 MiB) makes the
-  // checkpoint's own fsyncs rarer.
-  RETURN_IF_ERROR(writer.Exec("PRAGMA cache_size=-65536"));
-  RETURN_IF_ERROR(writer.Exec("PRAGMA wal_autocheckpoint=4000"));
-  sqlite3_set_authorizer(writer_db, &AuthorizeWriter, &impl->in_user_code);
-  RETURN_IF_ERROR(Migrate(writer, options.migrations, &impl->in_user_code));
-
-  // Read-only, so that a write slipped into Read fails instead of bypassing
-  // the writer (and its group commit).
-  for (int i = 0; i < options.read_connections; ++i) {
-    ASSIGN_OR_RETURN(sqlite3 * reader_db, OpenHandle(options, SQLITE_OPEN_READONLY));
-    impl->readers.emplace_back(new Connection(reader_db));
-    impl->idle_readers.push_back(impl->readers.back().get());
-  }
-
-  Impl* raw = impl.get();
-  impl->writer_thread = std::thread([raw] { raw->RunWriter(); });
-  return std::unique_ptr<Database>(new Database(std::move(impl)));
-}
-
-Database::~Database() {
+SqliteDatabase::~SqliteDatabase() {
   {
-    std::lock_guard<std::mutex> lock(impl_->queue_mu);
-    impl_->closing = true;
+    std::lock_guard<std::mutex> lock(queue_mu);
+    closing = true;
   }
-  impl_->queue_cv.notify_all();
-  impl_->writer_thread.join();
+  queue_cv.notify_all();
+  if (writer_thread.joinable()) writer_thread.join();
 }
 
-absl::Status Database::Read(const Fn& fn) {
-  Impl& impl = *impl_;
+absl::Status SqliteDatabase::Read(const Fn& fn) {
+  SqliteDatabase& impl = *this;
   struct Lease {
-    explicit Lease(Impl& i) : impl(i) {
+    explicit Lease(SqliteDatabase& i) : impl(i) {
       std::unique_lock<std::mutex> lock(impl.readers_mu);
       impl.readers_cv.wait(lock, [this] { return !impl.idle_readers.empty(); });
       conn = impl.idle_readers.back();
@@ -577,31 +517,35 @@ absl::Status Database::Read(const Fn& fn) {
       }
       impl.readers_cv.notify_one();
     }
-    Impl& impl;
-    Connection* conn = nullptr;
+    SqliteDatabase& impl;
+    SqliteConnection* conn = nullptr;
   } lease(impl);
   return impl.ReadOn(*lease.conn, fn);
 }
 
-void Database::WriteAsync(Fn fn, Done done) {
+void SqliteDatabase::WriteAsync(Fn fn, Done done) {
+  if (options.read_only) {
+    CallDone(done, absl::FailedPreconditionError(absl::StrCat("sqlite: ", options.path, " is open read-only")));
+    return;
+  }
   bool accepted = false;
   {
-    std::lock_guard<std::mutex> lock(impl_->queue_mu);
-    if (!impl_->closing) {
-      impl_->queue.push_back(Impl::Item{std::move(fn), std::move(done)});
+    std::lock_guard<std::mutex> lock(queue_mu);
+    if (!closing) {
+      queue.push_back(Item{std::move(fn), std::move(done)});
       accepted = true;
     }
   }
   if (accepted) {
-    impl_->queue_cv.notify_one();
+    queue_cv.notify_one();
     return;
   }
   // Only a done callback running during shutdown can get here legitimately.
   CallDone(done, absl::UnavailableError("database is closing"));
 }
 
-absl::Status Database::Write(Fn fn) {
-  if (current_writer == impl_.get()) return impl_->WriteOnWriterThread(std::move(fn));
+absl::Status SqliteDatabase::Write(Fn fn) {
+  if (current_writer == this) return WriteOnWriterThread(std::move(fn));
   // Shared, so the promise outlives set_value even after the waiter returns.
   auto promise = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> future = promise->get_future();
@@ -609,25 +553,49 @@ absl::Status Database::Write(Fn fn) {
   return future.get();
 }
 
-int64_t Database::batches_committed() const {
-  return impl_->batches.load(std::memory_order_relaxed);
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const Options& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("sqlite: empty database path");
+  if (options.read_connections < 1 || options.max_batch < 1 || options.busy_timeout_ms < 0) {
+    return absl::InvalidArgumentError(
+        "sqlite: read_connections and max_batch must be positive, busy_timeout_ms not negative");
+  }
+  auto impl = std::make_unique<SqliteDatabase>(options);
+  if (!options.read_only) {
+    ASSIGN_OR_RETURN(sqlite3 * writer_db,
+                     OpenHandle(options, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+    impl->writer.reset(new SqliteConnection(writer_db));
+    SqliteConnection& writer = *impl->writer;
+    ASSIGN_OR_RETURN(std::string mode, QueryText(writer, "PRAGMA journal_mode=WAL"));
+    if (mode != "wal") {
+      // Readers on their own connections need a shared file in WAL mode; an
+      // in-memory or otherwise special database would not be shared.
+      return absl::FailedPreconditionError(
+          absl::StrCat("sqlite: ", options.path, " cannot use WAL (journal_mode is ", mode, ")"));
+    }
+    RETURN_IF_ERROR(writer.Exec("PRAGMA synchronous=FULL"));
+    RETURN_IF_ERROR(writer.Exec("PRAGMA foreign_keys=ON"));
+    // A 64 MiB page cache keeps index pages hot across batches, and a larger
+    // WAL between checkpoints (16 MiB instead of 4 MiB) makes the
+    // checkpoint's own fsyncs rarer.
+    RETURN_IF_ERROR(writer.Exec("PRAGMA cache_size=-65536"));
+    RETURN_IF_ERROR(writer.Exec("PRAGMA wal_autocheckpoint=4000"));
+    sqlite3_set_authorizer(writer_db, &AuthorizeWriter, &impl->in_user_code);
+    RETURN_IF_ERROR(Migrate(writer, options.migrations, &impl->in_user_code));
+  }
+
+  // Read-only, so that a write slipped into Read fails instead of bypassing
+  // the writer (and its group commit).
+  for (int i = 0; i < options.read_connections; ++i) {
+    ASSIGN_OR_RETURN(sqlite3 * reader_db, OpenHandle(options, SQLITE_OPEN_READONLY));
+    impl->readers.emplace_back(new SqliteConnection(reader_db));
+    impl->idle_readers.push_back(impl->readers.back().get());
+  }
+
+  SqliteDatabase* raw = impl.get();
+  if (!options.read_only) impl->writer_thread = std::thread([raw] { raw->RunWriter(); });
+  return std::unique_ptr<Database>(std::move(impl));
 }
 
-int64_t Database::transactions_committed() const {
-  return impl_->transactions.load(std::memory_order_relaxed);
-}
-
-absl::StatusOr<bool> DeleteOldest(Database& db, const std::string& table, const std::string& key,
-                                  const std::string& time_column, int64_t before, int limit) {
-  const std::string sql = absl::StrCat("DELETE FROM ", table, " WHERE (", key, ") IN (SELECT ", key, " FROM ", table,
-                                       " WHERE ", time_column, " < ? ORDER BY ", time_column, " LIMIT ?)");
-  int64_t deleted = 0;
-  RETURN_IF_ERROR(db.Write([&](Connection& conn) -> absl::Status {
-    RETURN_IF_ERROR(conn.Prepare(sql).Bind(1, before).Bind(2, limit).Run());
-    deleted = conn.Changes();
-    return absl::OkStatus();
-  }));
-  return deleted >= limit;
-}
-
-}  // namespace rapport::sqlite
+}  // namespace rapport::db
