@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/postgres_driver.h"
 #include "services/common/sqlite_driver.h"
 #include "services/common/status.h"
 
@@ -56,6 +57,7 @@ absl::Status Statement::Run() {
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Open(const Options& options) {
+  if (!options.url.empty()) return OpenPostgres(options);
   return OpenSqlite(options);
 }
 

@@ -37,9 +37,9 @@
 
 namespace rapport::db {
 
-// The SQL dialects the layer speaks. Stores should not need to ask; it is
-// here for the driver-level differences a caller must know about (none today).
-enum class Dialect { kSqlite };
+// The SQL dialects the layer speaks. Stores should not need to ask: drivers
+// translate the differences they name (see postgres_driver.h).
+enum class Dialect { kSqlite, kPostgres };
 
 // A driver's prepared statement. Drivers implement it; stores use Statement.
 class StatementImpl {
@@ -115,6 +115,12 @@ class Connection {
 };
 
 struct Options {
+  // PostgreSQL: postgresql://user:password@host:port/dbname?sslmode=...; when
+  // set, selects the PostgreSQL driver and `path` is ignored.
+  std::string url;
+  std::string schema;                   // PostgreSQL: this service's schema ("profiles")
+  int pool_size = 8;                    // PostgreSQL: connections
+  int write_workers = 4;                // PostgreSQL: threads running WriteAsync
   std::string path;                     // SQLite: the database file; created if missing
   std::vector<std::string> migrations;  // migration i (1-based) is migrations[i-1]
   int read_connections = 4;
@@ -151,7 +157,8 @@ class Database {
   virtual int64_t transactions_committed() const = 0;
 };
 
-// Opens the database the options name, creating it if missing, and applies
+// Opens the database the options name (PostgreSQL when url is set, else the
+// SQLite file at path), creating it if missing, and applies
 // pending migrations in order, each in its own transaction, recorded in
 // schema_migrations. FAILED_PRECONDITION when the schema is newer than the
 // migrations this binary knows.

@@ -1,0 +1,619 @@
+#include "services/common/postgres_driver.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "services/common/log.h"
+#include "services/common/status.h"
+
+namespace rapport::db {
+namespace {
+
+constexpr Oid kByteaOid = 17;
+// Serialization failures and deadlocks re-run the write this many times,
+// after a random pause that doubles each time (capped), so that writers
+// contending for one row spread out instead of colliding again.
+constexpr int kWriteAttempts = 30;
+constexpr int64_t kRetryPauseCapMicros = 20000;
+
+absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+bool ValidSchema(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!(absl::ascii_islower(s[0]) || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_')) return false;
+  }
+  return true;
+}
+
+// Maps a failed result (or connection) to a status: constraint violations as
+// the SQLite driver maps them, serialization failures to ABORTED (retry the
+// transaction), a lost server to UNAVAILABLE.
+absl::Status StatusFrom(PGconn* conn, const PGresult* res, std::string_view what) {
+  const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = res != nullptr ? PQresultErrorMessage(res) : "";
+  if (message.empty() && conn != nullptr) message = PQerrorMessage(conn);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  std::string text = absl::StrCat(Av(what), ": ", message);
+  if (conn == nullptr || PQstatus(conn) == CONNECTION_BAD) return absl::UnavailableError(text);
+  if (state == nullptr) return absl::InternalError(text);
+  std::string_view code(state);
+  if (code == "23505") return absl::AlreadyExistsError(text);
+  if (code.substr(0, 2) == "23") return absl::FailedPreconditionError(text);
+  if (code == "40001" || code == "40P01") return absl::AbortedError(text);
+  if (code.substr(0, 2) == "08" || code == "57P01" || code == "57P02" || code == "57P03") {
+    return absl::UnavailableError(text);
+  }
+  if (code == "25006") return absl::FailedPreconditionError(text);  // read-only transaction
+  return absl::InternalError(text);
+}
+
+struct Result {
+  explicit Result(PGresult* r = nullptr) : res(r) {}
+  Result(Result&& o) noexcept : res(std::exchange(o.res, nullptr)) {}
+  Result& operator=(Result&& o) noexcept {
+    if (this != &o) {
+      if (res != nullptr) PQclear(res);
+      res = std::exchange(o.res, nullptr);
+    }
+    return *this;
+  }
+  ~Result() {
+    if (res != nullptr) PQclear(res);
+  }
+  PGresult* res;
+};
+
+bool Ok(const PGresult* res) {
+  if (res == nullptr) return false;
+  ExecStatusType s = PQresultStatus(res);
+  return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+class PgConnection;
+
+class PgStatement final : public StatementImpl {
+ public:
+  PgStatement(PgConnection* conn, std::string sql, std::string name) : conn_(conn), sql_(std::move(sql)), name_(std::move(name)) {}
+
+  absl::Status BindInt(int index, int64_t value) override { return Set(index, std::to_string(value), 0); }
+  absl::Status BindDouble(int index, double value) override {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", value);
+    return Set(index, buf, 0);
+  }
+  absl::Status BindText(int index, std::string_view text) override { return Set(index, std::string(text), 0); }
+  absl::Status BindBlob(int index, std::string_view bytes) override { return Set(index, std::string(bytes), 1); }
+  absl::Status BindNull(int index) override {
+    RETURN_IF_ERROR(Grow(index));
+    null_[index - 1] = true;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> Step() override;
+  int64_t ColumnInt(int col) const override {
+    if (!HasCell(col)) return 0;
+    const char* v = PQgetvalue(result_.res, row_, col);
+    if (v[0] == 't' && v[1] == '\0') return 1;  // a boolean expression
+    if (v[0] == 'f' && v[1] == '\0') return 0;
+    return std::strtoll(v, nullptr, 10);
+  }
+  double ColumnDouble(int col) const override {
+    return HasCell(col) ? std::strtod(PQgetvalue(result_.res, row_, col), nullptr) : 0.0;
+  }
+  std::string ColumnText(int col) const override {
+    if (!HasCell(col)) return std::string();
+    return std::string(PQgetvalue(result_.res, row_, col), static_cast<size_t>(PQgetlength(result_.res, row_, col)));
+  }
+  std::string ColumnBlob(int col) const override {
+    if (!HasCell(col)) return std::string();
+    if (PQftype(result_.res, col) != kByteaOid) return ColumnText(col);
+    size_t n = 0;
+    unsigned char* bytes =
+        PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(result_.res, row_, col)), &n);
+    if (bytes == nullptr) return std::string();
+    std::string out(reinterpret_cast<const char*>(bytes), n);
+    PQfreemem(bytes);
+    return out;
+  }
+  bool ColumnIsNull(int col) const override { return !HasCell(col) || PQgetisnull(result_.res, row_, col); }
+  void Release() override;
+
+  const std::string& sql() const { return sql_; }
+  void Reset() {
+    values_.clear();
+    formats_.clear();
+    null_.clear();
+    result_ = Result();
+    executed_ = false;
+    row_ = -1;
+  }
+
+ private:
+  absl::Status Grow(int index) {
+    if (index < 1 || index > 65535) return absl::InvalidArgumentError(absl::StrCat("bind index ", index));
+    if (static_cast<size_t>(index) > values_.size()) {
+      values_.resize(index);
+      formats_.resize(index, 0);
+      null_.resize(index, true);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Set(int index, std::string value, int format) {
+    RETURN_IF_ERROR(Grow(index));
+    values_[index - 1] = std::move(value);
+    formats_[index - 1] = format;
+    null_[index - 1] = false;
+    return absl::OkStatus();
+  }
+  bool HasCell(int col) const {
+    return result_.res != nullptr && row_ >= 0 && row_ < PQntuples(result_.res) && col >= 0 &&
+           col < PQnfields(result_.res);
+  }
+
+  PgConnection* conn_;
+  std::string sql_;
+  std::string name_;
+  std::vector<std::string> values_;
+  std::vector<int> formats_;
+  std::vector<bool> null_;
+  Result result_;
+  bool executed_ = false;
+  int row_ = -1;
+};
+
+// One libpq connection of the pool, with its prepared statements.
+class PgConnection final : public Connection {
+ public:
+  PgConnection(std::string url, std::string schema) : url_(std::move(url)), schema_(std::move(schema)) {}
+  ~PgConnection() override {
+    cache_.clear();
+    live_.clear();
+    if (conn_ != nullptr) PQfinish(conn_);
+  }
+
+  // Connects, or reconnects after the server went away.
+  absl::Status Ensure() {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+    if (conn_ != nullptr) PQfinish(conn_);
+    cache_.clear();
+    live_.clear();
+    prepared_ = 0;
+    const std::string options = absl::StrCat("-c search_path=", schema_, " -c synchronous_commit=on");
+    const char* keys[] = {"dbname", "options", "connect_timeout", "application_name", nullptr};
+    const char* values[] = {url_.c_str(), options.c_str(), "5", "rapport", nullptr};
+    conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      std::string why = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
+      while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+      return absl::UnavailableError(absl::StrCat("postgres: cannot connect to ", RedactUrl(url_), ": ", why));
+    }
+    return absl::OkStatus();
+  }
+
+  Statement Prepare(std::string_view sql) override {
+    for (size_t i = 0; i < cache_.size(); ++i) {
+      if (cache_[i]->sql() == sql) {
+        live_.push_back(std::move(cache_[i]));
+        cache_[i] = std::move(cache_.back());
+        cache_.pop_back();
+        return Statement(live_.back().get());
+      }
+    }
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      return Statement(absl::UnavailableError("postgres: connection lost"));
+    }
+    std::string name = absl::StrCat("s", ++prepared_);
+    Result res(PQprepare(conn_, name.c_str(), PostgresQuery(sql).c_str(), 0, nullptr));
+    if (!Ok(res.res)) return Statement(StatusFrom(conn_, res.res, absl::StrCat("prepare [", Av(sql), "]")));
+    live_.push_back(std::make_unique<PgStatement>(this, std::string(sql), std::move(name)));
+    return Statement(live_.back().get());
+  }
+
+  absl::Status Exec(std::string_view sql) override {
+    if (conn_ == nullptr) return absl::UnavailableError("postgres: not connected");
+    const std::string text(sql);
+    Result res(PQexec(conn_, text.c_str()));
+    if (!Ok(res.res)) return StatusFrom(conn_, res.res, absl::StrCat("exec [", text, "]"));
+    SetChanges(res.res);
+    return absl::OkStatus();
+  }
+
+  int64_t Changes() const override { return changes_; }
+
+  void SetChanges(const PGresult* res) {
+    const char* n = PQcmdTuples(const_cast<PGresult*>(res));
+    changes_ = (n != nullptr && *n != '\0') ? std::strtoll(n, nullptr, 10) : 0;
+  }
+  PGconn* raw() { return conn_; }
+  bool broken() const { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
+  void Return(PgStatement* stmt) {
+    for (auto& owned : live_) {
+      if (owned.get() == stmt) {
+        cache_.push_back(std::move(owned));
+        owned = std::move(live_.back());
+        live_.pop_back();
+        return;
+      }
+    }
+  }
+
+ private:
+  std::string url_;
+  std::string schema_;
+  PGconn* conn_ = nullptr;
+  int64_t prepared_ = 0;
+  int64_t changes_ = 0;
+  std::vector<std::unique_ptr<PgStatement>> cache_;
+  std::vector<std::unique_ptr<PgStatement>> live_;
+};
+
+absl::StatusOr<bool> PgStatement::Step() {
+  if (!executed_) {
+    PGconn* pg = conn_->raw();
+    if (pg == nullptr || conn_->broken()) return absl::UnavailableError("postgres: connection lost");
+    std::vector<const char*> values(values_.size());
+    std::vector<int> lengths(values_.size());
+    for (size_t i = 0; i < values_.size(); ++i) {
+      values[i] = null_[i] ? nullptr : values_[i].data();
+      lengths[i] = static_cast<int>(values_[i].size());
+    }
+    result_ = Result(PQexecPrepared(pg, name_.c_str(), static_cast<int>(values_.size()), values.data(), lengths.data(),
+                                    formats_.data(), /*resultFormat=*/0));
+    executed_ = true;
+    if (!Ok(result_.res)) {
+      absl::Status status = StatusFrom(pg, result_.res, absl::StrCat("step [", sql_, "]"));
+      result_ = Result();
+      return status;
+    }
+    conn_->SetChanges(result_.res);
+    row_ = -1;
+  }
+  if (result_.res == nullptr) return false;
+  ++row_;
+  return row_ < PQntuples(result_.res);
+}
+
+void PgStatement::Release() {
+  Reset();
+  conn_->Return(this);
+}
+
+absl::Status CallFn(const Database::Fn& fn, Connection& conn) {
+  try {
+    return fn(conn);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("transaction threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("transaction threw a non-standard exception");
+  }
+}
+
+void CallDone(const Database::Done& done, absl::Status status) {
+  if (!done) return;
+  try {
+    done(std::move(status));
+  } catch (const std::exception& e) {
+    log::Error("postgres write completion threw", {{"error", e.what()}});
+  } catch (...) {
+    log::Error("postgres write completion threw a non-standard exception");
+  }
+}
+
+class PgDatabase final : public Database {
+ public:
+  explicit PgDatabase(Options options) : options_(std::move(options)) {}
+  ~PgDatabase() override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      closing_ = true;
+    }
+    queue_cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  absl::Status Init() {
+    for (int i = 0; i < options_.pool_size; ++i) {
+      pool_.push_back(std::make_unique<PgConnection>(options_.url, options_.schema));
+      idle_.push_back(pool_.back().get());
+    }
+    // The first connection proves the URL at start: an unreachable database
+    // fails the start with a clear message.
+    RETURN_IF_ERROR(pool_[0]->Ensure());
+    RETURN_IF_ERROR(Migrate(*pool_[0]));
+    for (int i = 0; i < options_.write_workers; ++i) workers_.emplace_back([this] { RunWorker(); });
+    return absl::OkStatus();
+  }
+
+  absl::Status Read(const Fn& fn) override {
+    Lease lease(*this);
+    RETURN_IF_ERROR(lease.conn->Ensure());
+    RETURN_IF_ERROR(lease.conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    absl::Status status = CallFn(fn, *lease.conn);
+    if (status.ok()) status = lease.conn->Exec("COMMIT");
+    if (!status.ok() && !lease.conn->broken()) lease.conn->Exec("ROLLBACK").IgnoreError();
+    return status;
+  }
+
+  void WriteAsync(Fn fn, Done done) override {
+    bool accepted = false;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!closing_) {
+        queue_.push_back(Item{std::move(fn), std::move(done)});
+        accepted = true;
+      }
+    }
+    if (accepted) {
+      queue_cv_.notify_one();
+      return;
+    }
+    CallDone(done, absl::UnavailableError("database is closing"));
+  }
+
+  // The first attempt runs beside every other write; a retry runs alone among
+  // this process's writes (the gate), so a write that keeps losing to its
+  // neighbours on a hot row cannot starve. Across replicas the random pause
+  // spreads contenders.
+  absl::Status Write(Fn fn) override {
+    absl::Status status;
+    for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
+      if (attempt == 1) {
+        absl::ReaderMutexLock shared(&gate_);
+        status = WriteOnce(fn);
+      } else {
+        absl::MutexLock alone(&gate_);
+        status = WriteOnce(fn);
+      }
+      if (status.code() != absl::StatusCode::kAborted || !retryable_) break;
+      const int64_t cap = std::min<int64_t>(kRetryPauseCapMicros, int64_t{100} << std::min(attempt, 16));
+      thread_local std::mt19937_64 rng(std::random_device{}());
+      std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng)));
+    }
+    return status;
+  }
+
+  Dialect dialect() const override { return Dialect::kPostgres; }
+  int64_t batches_committed() const override { return commits_.load(std::memory_order_relaxed); }
+  int64_t transactions_committed() const override { return commits_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Item {
+    Fn fn;
+    Done done;
+  };
+
+  struct Lease {
+    explicit Lease(PgDatabase& d) : db(d) {
+      std::unique_lock<std::mutex> lock(db.pool_mu_);
+      db.pool_cv_.wait(lock, [this] { return !db.idle_.empty(); });
+      conn = db.idle_.back();
+      db.idle_.pop_back();
+    }
+    ~Lease() {
+      {
+        std::lock_guard<std::mutex> lock(db.pool_mu_);
+        db.idle_.push_back(conn);
+      }
+      db.pool_cv_.notify_one();
+    }
+    PgDatabase& db;
+    PgConnection* conn = nullptr;
+  };
+
+  // One attempt; sets retryable_ when the failure was the database's
+  // (serialization, deadlock) rather than fn's own ABORTED.
+  absl::Status WriteOnce(const Fn& fn) {
+    Lease lease(*this);
+    RETURN_IF_ERROR(lease.conn->Ensure());
+    RETURN_IF_ERROR(lease.conn->Exec("BEGIN ISOLATION LEVEL SERIALIZABLE"));
+    absl::Status status = CallFn(fn, *lease.conn);
+    bool from_commit = false;
+    if (status.ok()) {
+      status = lease.conn->Exec("COMMIT");
+      from_commit = true;
+    }
+    if (!status.ok() && !lease.conn->broken()) lease.conn->Exec("ROLLBACK").IgnoreError();
+    if (status.ok()) commits_.fetch_add(1, std::memory_order_relaxed);
+    // A serialization failure surfaces from any statement (or the commit) as
+    // ABORTED with SQLSTATE 40001/40P01 in its message.
+    retryable_ = status.code() == absl::StatusCode::kAborted &&
+                 (from_commit || absl::StrContains(status.message(), "could not serialize") ||
+                  absl::StrContains(status.message(), "deadlock"));
+    return status;
+  }
+
+  void RunWorker() {
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock<std::mutex> lock(queue_mu_);
+        queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      CallDone(item.done, Write(std::move(item.fn)));
+    }
+  }
+
+  // Everything under the lock, CREATE SCHEMA included: two replicas running
+  // CREATE SCHEMA IF NOT EXISTS at once can both try to create it.
+  absl::Status Migrate(PgConnection& conn) {
+    const std::string lock_key = absl::StrCat("'rapport.migrations.", options_.schema, "'");
+    RETURN_IF_ERROR(conn.Exec(absl::StrCat("SELECT pg_advisory_lock(hashtext(", lock_key, "))")));
+    absl::Status status = conn.Exec(absl::StrCat("CREATE SCHEMA IF NOT EXISTS ", options_.schema));
+    if (status.ok()) status = MigrateLocked(conn);
+    if (!conn.broken()) {
+      conn.Exec(absl::StrCat("SELECT pg_advisory_unlock(hashtext(", lock_key, "))")).IgnoreError();
+    }
+    return status;
+  }
+
+  absl::Status MigrateLocked(PgConnection& conn) {
+    RETURN_IF_ERROR(conn.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT)"));
+    for (;;) {
+      RETURN_IF_ERROR(conn.Exec("BEGIN"));
+      absl::Status status = [&]() -> absl::Status {
+        auto max = conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+        ASSIGN_OR_RETURN(bool row, max.Step());
+        if (!row) return absl::InternalError("no row from MAX(version)");
+        const int64_t applied = max.ColumnInt(0);
+        const int64_t known = static_cast<int64_t>(options_.migrations.size());
+        if (applied > known) {
+          return absl::FailedPreconditionError(absl::StrCat("database schema ", options_.schema, " is at version ",
+                                                            applied, " but only ", known, " migrations are known"));
+        }
+        if (applied == known) return absl::CancelledError("done");
+        const int64_t version = applied + 1;
+        absl::Status applied_ok = conn.Exec(PostgresDdl(options_.migrations[version - 1]));
+        if (!applied_ok.ok()) {
+          return absl::Status(applied_ok.code(), absl::StrCat("migration ", version, ": ", applied_ok.message()));
+        }
+        return conn.Prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")
+            .Bind(1, version)
+            .Bind(2, absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()))
+            .Run();
+      }();
+      if (status.code() == absl::StatusCode::kCancelled) {
+        return conn.Exec("COMMIT");
+      }
+      if (status.ok()) status = conn.Exec("COMMIT");
+      if (!status.ok()) {
+        if (!conn.broken()) conn.Exec("ROLLBACK").IgnoreError();
+        return status;
+      }
+    }
+  }
+
+  Options options_;
+  std::vector<std::unique_ptr<PgConnection>> pool_;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<PgConnection*> idle_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Item> queue_;
+  bool closing_ = false;
+  std::vector<std::thread> workers_;
+
+  std::atomic<int64_t> commits_{0};
+  absl::Mutex gate_;
+  static thread_local bool retryable_;
+};
+
+thread_local bool PgDatabase::retryable_ = false;
+
+// Copies a quoted run ('...' or "...") starting at sql[i], doubled quotes
+// included; returns the index after it.
+size_t CopyQuoted(std::string_view sql, size_t i, std::string* out) {
+  const char quote = sql[i];
+  out->push_back(sql[i++]);
+  while (i < sql.size()) {
+    out->push_back(sql[i]);
+    if (sql[i] == quote) {
+      if (i + 1 < sql.size() && sql[i + 1] == quote) {
+        out->push_back(sql[++i]);
+      } else {
+        return i + 1;
+      }
+    }
+    ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
+std::string PostgresQuery(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int next = 0;
+  for (size_t i = 0; i < sql.size();) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      i = CopyQuoted(sql, i, &out);
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      while (i < sql.size() && sql[i] != '\n') out.push_back(sql[i++]);
+    } else if (c == '?') {
+      size_t j = i + 1;
+      while (j < sql.size() && absl::ascii_isdigit(sql[j])) ++j;
+      if (j > i + 1) {
+        const int n = std::atoi(std::string(sql.substr(i + 1, j - i - 1)).c_str());
+        if (n > next) next = n;
+        absl::StrAppend(&out, "$", Av(sql.substr(i + 1, j - i - 1)));
+      } else {
+        absl::StrAppend(&out, "$", ++next);
+      }
+      i = j;
+    } else if ((c == 'i' || c == 'I') && absl::EqualsIgnoreCase(Av(sql.substr(i, 6)), "instr(") &&
+               (i == 0 || !(absl::ascii_isalnum(sql[i - 1]) || sql[i - 1] == '_'))) {
+      out += "strpos(";
+      i += 6;
+    } else {
+      out.push_back(c);
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string PostgresDdl(std::string_view sql) {
+  std::string s(sql);
+  s = std::regex_replace(s, std::regex(R"(\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b)"),
+                         "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+  s = std::regex_replace(s, std::regex(R"(\)\s*WITHOUT\s+ROWID)"), ")");
+  s = std::regex_replace(s, std::regex(R"(\bINTEGER\b)"), "BIGINT");
+  s = std::regex_replace(s, std::regex(R"(\bREAL\b)"), "DOUBLE PRECISION");
+  s = std::regex_replace(s, std::regex(R"(\bBLOB\b)"), "BYTEA");
+  return s;
+}
+
+std::string RedactUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  const size_t at = url.find('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) return std::string(url);
+  const size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return absl::StrCat(Av(url.substr(0, colon + 1)), "***", Av(url.substr(at)));
+}
+
+absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const Options& options) {
+  if (!absl::StartsWith(Av(options.url), "postgresql://") && !absl::StartsWith(Av(options.url), "postgres://")) {
+    return absl::InvalidArgumentError("postgres: the URL must start with postgresql://");
+  }
+  if (!ValidSchema(options.schema)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("postgres: schema must be lowercase letters, digits and _: '", options.schema, "'"));
+  }
+  if (options.pool_size < 1 || options.write_workers < 1) {
+    return absl::InvalidArgumentError("postgres: pool_size and write_workers must be positive");
+  }
+  auto db = std::make_unique<PgDatabase>(options);
+  RETURN_IF_ERROR(db->Init());
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+}  // namespace rapport::db
