@@ -7,11 +7,13 @@
 #include <sstream>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gateway/backends.h"
 #include "gateway/server.h"
 #include "services/common/config.h"
 #include "services/common/log.h"
+#include "services/common/redis_client.h"
 #include "services/common/server.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:8080", "HTTP listen address (env RAPPORT_HTTP_ADDR)");
@@ -40,9 +42,13 @@ ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event str
 
 int main(int argc, char** argv) {
   rapport::InitProcess();
-  rapport::config::ParseFlags(argc, argv,
-                              "rapport HTTP/JSON gateway; backend addresses come from "
-                              "PROFILES_SERVICE_ADDR and INTERACTIONS_SERVICE_ADDR",
+  // The backends' addresses are read from the environment, not flags
+  // (gateway/backends.cc); the usage names them as flags' help does.
+  std::string usage = "rapport HTTP/JSON gateway; its backends:";
+  for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
+    absl::StrAppend(&usage, "\n  ", b.service, " at ", b.default_addr, " (env ", b.addr_env, ")");
+  }
+  rapport::config::ParseFlags(argc, argv, usage,
                               {{"addr", "RAPPORT_HTTP_ADDR"},
                                {"admin_key", "RAPPORT_ADMIN_KEY"},
                                {"jwt_secret", "RAPPORT_JWT_SECRET"},
@@ -88,7 +94,12 @@ int main(int argc, char** argv) {
   options.rate_limit.burst = std::max(1, absl::GetFlag(FLAGS_rate_limit_burst));
   options.failed_keys.per_minute = absl::GetFlag(FLAGS_failed_keys_per_minute);
   options.failed_keys.burst = std::max(1, absl::GetFlag(FLAGS_failed_keys_burst));
-  options.redis_addr = absl::GetFlag(FLAGS_redis_addr);
+  options.redis_addr = rapport::config::RedisAddress();  // empty: local rate-limit buckets only
+  if (absl::Status bad = rapport::redis::ParseAddress(options.redis_addr).status();
+      !options.redis_addr.empty() && !bad.ok()) {
+    rapport::log::Error("bad --redis_url (RAPPORT_REDIS_URL) or --redis_addr", {{"error", bad.ToString()}});
+    return 2;
+  }
   options.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   options.max_connections = std::max(0, absl::GetFlag(FLAGS_max_connections));
   auto proxies = rapport::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));

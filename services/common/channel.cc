@@ -13,6 +13,7 @@ std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& addr) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetLoadBalancingPolicyName("round_robin");
   return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
 }
 

@@ -11,6 +11,8 @@
 ABSL_FLAG(std::string, internal_key, "",
           "HMAC key that signs tenant metadata between processes (env RAPPORT_INTERNAL_KEY); required");
 ABSL_FLAG(std::string, redis_addr, "127.0.0.1:6379", "Redis host:port (env RAPPORT_REDIS_ADDR)");
+ABSL_FLAG(std::string, redis_url, "",
+          "Redis as redis://[user:password@]host:port[/db]; wins over --redis_addr when set (env RAPPORT_REDIS_URL)");
 ABSL_FLAG(std::string, data_dir, "./var", "directory for SQLite files (env RAPPORT_DATA_DIR)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error (env RAPPORT_LOG_LEVEL)");
 
@@ -22,6 +24,7 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
   std::map<std::string, std::string> all = {
       {"internal_key", "RAPPORT_INTERNAL_KEY"},
       {"redis_addr", "RAPPORT_REDIS_ADDR"},
+      {"redis_url", "RAPPORT_REDIS_URL"},
       {"data_dir", "RAPPORT_DATA_DIR"},
       {"log_level", "RAPPORT_LOG_LEVEL"},
   };
@@ -39,6 +42,11 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
     }
   }
   return absl::ParseCommandLine(argc, argv);
+}
+
+std::string RedisAddress() {
+  std::string url = absl::GetFlag(FLAGS_redis_url);
+  return url.empty() ? absl::GetFlag(FLAGS_redis_addr) : url;
 }
 
 }  // namespace rapport::config

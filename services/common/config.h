@@ -12,6 +12,7 @@
 
 ABSL_DECLARE_FLAG(std::string, internal_key);  // RAPPORT_INTERNAL_KEY
 ABSL_DECLARE_FLAG(std::string, redis_addr);    // RAPPORT_REDIS_ADDR
+ABSL_DECLARE_FLAG(std::string, redis_url);     // RAPPORT_REDIS_URL
 ABSL_DECLARE_FLAG(std::string, data_dir);      // RAPPORT_DATA_DIR
 ABSL_DECLARE_FLAG(std::string, log_level);     // RAPPORT_LOG_LEVEL
 
@@ -23,6 +24,10 @@ namespace rapport::config {
 // Returns the positional arguments.
 std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
                               const std::map<std::string, std::string>& env_for_flag = {});
+
+// Where the Redis client connects: --redis_url when set (it may carry a
+// password and a database), else --redis_addr. Call after ParseFlags.
+std::string RedisAddress();
 
 }  // namespace rapport::config
 

@@ -14,8 +14,11 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "services/common/log.h"
 #include "services/common/status.h"
 
 namespace rapport::redis {
@@ -95,7 +98,105 @@ struct Argv {
   std::vector<size_t> lens;
 };
 
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes (RFC 3986 userinfo); false on a malformed escape.
+bool PercentDecode(absl::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    const int hi = HexDigit(in[i + 1]);
+    const int lo = HexDigit(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+// "host:port", "host", "[v6]:port" or "[v6]" into host and port.
+absl::Status ParseHostPort(absl::string_view hostport, std::string* host, int* port) {
+  *port = 6379;
+  absl::string_view h = hostport;
+  absl::string_view p;
+  if (absl::StartsWith(h, "[")) {
+    size_t close = h.find(']');
+    if (close == absl::string_view::npos) return absl::InvalidArgumentError("redis address: unclosed [");
+    if (close + 1 < h.size()) {
+      if (h[close + 1] != ':') return absl::InvalidArgumentError("redis address: junk after ]");
+      p = h.substr(close + 2);
+    }
+    h = h.substr(1, close - 1);
+  } else if (size_t colon = h.rfind(':'); colon != absl::string_view::npos) {
+    p = h.substr(colon + 1);
+    h = h.substr(0, colon);
+  }
+  if (h.empty()) return absl::InvalidArgumentError("redis address: no host");
+  if (!p.empty() && (!absl::SimpleAtoi(p, port) || *port < 1 || *port > 65535)) {
+    return absl::InvalidArgumentError("redis address: bad port (1..65535)");  // no echo: may be a password
+  }
+  *host = std::string(h);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<Endpoint> ParseAddress(const std::string& addr) {
+  Endpoint e;
+  constexpr absl::string_view kScheme = "redis://";
+  absl::string_view rest = addr;
+  if (!absl::StartsWith(rest, kScheme)) {
+    if (rest.find("://") != absl::string_view::npos) {
+      // Never echo the address: it may carry a password.
+      return absl::InvalidArgumentError(
+          "redis address: only redis:// URLs are supported (rediss://, TLS, is not)");
+    }
+    RETURN_IF_ERROR(ParseHostPort(rest, &e.host, &e.port));
+    e.display = addr;
+    return e;
+  }
+  rest.remove_prefix(kScheme.size());
+  if (rest.find_first_of("?#") != absl::string_view::npos) {
+    return absl::InvalidArgumentError("redis URL: query parameters and fragments are not supported");
+  }
+  absl::string_view authority = rest.substr(0, rest.find('/'));
+  absl::string_view path = rest.substr(authority.size());
+  bool has_userinfo = false;
+  if (size_t at = authority.rfind('@'); at != absl::string_view::npos) {
+    has_userinfo = true;
+    absl::string_view userinfo = authority.substr(0, at);
+    authority.remove_prefix(at + 1);
+    size_t colon = userinfo.find(':');
+    if (colon == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          "redis URL: give the password as redis://:password@host or redis://user:password@host");
+    }
+    if (!PercentDecode(userinfo.substr(0, colon), &e.user) ||
+        !PercentDecode(userinfo.substr(colon + 1), &e.password)) {
+      return absl::InvalidArgumentError("redis URL: bad %-escape in user or password");
+    }
+    if (e.password.empty()) return absl::InvalidArgumentError("redis URL: empty password");
+  }
+  RETURN_IF_ERROR(ParseHostPort(authority, &e.host, &e.port));
+  if (path.size() > 1) {
+    absl::string_view db = path.substr(1);
+    if (!absl::SimpleAtoi(db, &e.db) || e.db < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("redis URL: bad database number \"", db, "\""));
+    }
+  }
+  e.display = absl::StrCat(kScheme, has_userinfo ? absl::StrCat(e.user, ":***@") : "",
+                           std::string(authority), "/", e.db);
+  return e;
+}
 
 // Connection pool with a fail-fast "down" state.
 //
@@ -118,17 +219,12 @@ struct Client::Impl {
   };
 
   explicit Impl(ClientOptions o) : options(std::move(o)) {
-    const std::string& addr = options.addr;
-    size_t colon = addr.rfind(':');
-    int p = 6379;
-    if (colon != std::string::npos && absl::SimpleAtoi(addr.substr(colon + 1), &p)) {
-      host = addr.substr(0, colon);
+    absl::StatusOr<Endpoint> parsed = ParseAddress(options.addr);
+    if (parsed.ok()) {
+      endpoint = *std::move(parsed);
     } else {
-      host = addr;
-    }
-    port = p;
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);  // [::1]:6379
+      config_error = parsed.status();
+      endpoint.display = "(bad address)";
     }
     if (options.pool_size < 1) options.pool_size = 1;
   }
@@ -138,11 +234,12 @@ struct Client::Impl {
   }
 
   absl::Status Unavailable(const std::string& why) const {
-    return absl::UnavailableError(absl::StrCat("redis ", options.addr, ": ", why));
+    return absl::UnavailableError(absl::StrCat("redis ", endpoint.display, ": ", why));
   }
 
   absl::StatusOr<redisContext*> Connect() const {
-    redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, ToTimeval(options.connect_timeout));
+    redisContext* ctx =
+        redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, ToTimeval(options.connect_timeout));
     if (ctx == nullptr) return Unavailable("cannot allocate a connection");
     if (ctx->err != 0) {
       absl::Status s = Unavailable(absl::StrCat("connect: ", ctx->errstr));
@@ -155,7 +252,35 @@ struct Client::Impl {
       return s;
     }
     redisEnableKeepAlive(ctx);
+    // Every new connection logs in before it joins the pool, so a reconnect
+    // after a Redis restart is authenticated like the first one.
+    if (!endpoint.password.empty()) {
+      std::vector<std::string> auth = {"AUTH"};
+      if (!endpoint.user.empty()) auth.push_back(endpoint.user);
+      auth.push_back(endpoint.password);
+      if (absl::Status s = Setup(ctx, "AUTH", auth); !s.ok()) return s;
+    }
+    if (endpoint.db != 0) {
+      if (absl::Status s = Setup(ctx, "SELECT", {"SELECT", absl::StrCat(endpoint.db)}); !s.ok()) return s;
+    }
     return ctx;
+  }
+
+  // Sends a connection set-up command; on failure frees ctx and says what
+  // Redis answered (never the arguments: AUTH's carry the password).
+  absl::Status Setup(redisContext* ctx, absl::string_view what, const std::vector<std::string>& args) const {
+    Argv argv(args);
+    auto* r = static_cast<redisReply*>(
+        redisCommandArgv(ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
+    absl::Status s;
+    if (r == nullptr) {
+      s = Unavailable(absl::StrCat(what, ": ", ctx->errstr));
+    } else if (r->type == REDIS_REPLY_ERROR) {
+      s = Unavailable(absl::StrCat(what, " refused: ", ReplyText(r)));
+    }
+    if (r != nullptr) freeReplyObject(r);
+    if (!s.ok()) redisFree(ctx);
+    return s;
   }
 
   // Marks the client down; returns the idle connections to close outside the lock.
@@ -170,11 +295,14 @@ struct Client::Impl {
   }
 
   absl::StatusOr<Conn> Acquire() {
+    if (!config_error.ok()) return config_error;
     std::unique_lock<std::mutex> lock(mu);
     while (true) {
       bool probe = false;
       if (down) {
-        if (probing || Clock::now() < retry_at) return Unavailable("unreachable; retrying later");
+        if (probing || Clock::now() < retry_at) {
+          return Unavailable(absl::StrCat("unreachable; retrying later (last error: ", last_error, ")"));
+        }
         probing = true;
         probe = true;
       } else if (!idle.empty()) {
@@ -193,20 +321,31 @@ struct Client::Impl {
       --open;
       if (probe) probing = false;
       std::vector<Conn> dropped = MarkDownLocked();
+      last_error = std::string(ctx.status().message());
+      // A refused password is a setting to fix, not a blip: say so once per
+      // kind of failure rather than on every retry.
+      const bool report = last_error != reported_error;
+      reported_error = last_error;
       cv.notify_all();
       lock.unlock();
       for (Conn& c : dropped) redisFree(c.ctx);
+      if (report) log::Warn("cannot connect to redis", {{"error", last_error}});
       return ctx.status();
     }
   }
 
   void Release(Conn c, bool healthy) {
     std::vector<Conn> dropped;
+    bool recovered = false;
     {
       std::lock_guard<std::mutex> lock(mu);
       if (c.probe) probing = false;
       const bool current = c.epoch == epoch;
       if (healthy && current) {
+        if (!reported_error.empty()) {
+          reported_error.clear();
+          recovered = true;
+        }
         down = false;
         idle.push_back(c);
         c.ctx = nullptr;
@@ -218,11 +357,12 @@ struct Client::Impl {
     }
     if (c.ctx != nullptr) redisFree(c.ctx);
     for (Conn& d : dropped) redisFree(d.ctx);
+    if (recovered) log::Info("connected to redis", {{"addr", endpoint.display}});
   }
 
   ClientOptions options;
-  std::string host;
-  int port = 6379;
+  Endpoint endpoint;
+  absl::Status config_error;  // addr did not parse: every call fails with it
 
   std::mutex mu;
   std::condition_variable cv;  // a connection was returned or the state changed
@@ -232,6 +372,8 @@ struct Client::Impl {
   bool down = false;
   bool probing = false;
   Clock::time_point retry_at;
+  std::string last_error;      // of the latest failed connect
+  std::string reported_error;  // logged and not yet followed by a success
 };
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {

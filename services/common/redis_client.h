@@ -5,7 +5,10 @@
 // call, so the client recovers by itself after Redis restarts. While Redis is
 // unreachable, calls fail fast with UNAVAILABLE (a reconnect is attempted at
 // most once per retry interval) so that callers can fall back to their store
-// without waiting on timeouts each time.
+// without waiting on timeouts each time. A Redis that wants a password, or a
+// database other than 0, is given as a URL: every connection the pool opens
+// (first connect and every reconnect) sends AUTH and SELECT before anything
+// else, and a refused AUTH fails that call with Redis's own text.
 //
 // Thread-safety: Client and EntityCache are safe for concurrent use.
 #ifndef RAPPORT_SERVICES_COMMON_REDIS_CLIENT_H_
@@ -32,20 +35,44 @@ struct Reply {
 };
 
 struct ClientOptions {
-  std::string addr = "127.0.0.1:6379";  // host:port
+  // "host:port", or "redis://[[user]:password@]host[:port][/db]" (see
+  // ParseAddress). Error messages name it with the password masked.
+  std::string addr = "127.0.0.1:6379";
   std::chrono::milliseconds connect_timeout{200};
   std::chrono::milliseconds command_timeout{200};
   std::chrono::milliseconds retry_interval{500};  // fail fast this long after a failure
   int pool_size = 8;
 };
 
+// Where a Client connects and how it logs in.
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string user;      // empty: the default user (AUTH with the password only)
+  std::string password;  // empty: no AUTH
+  int db = 0;            // SELECT when not 0
+  // The address for messages and logs: "host:port", or the URL with the
+  // password replaced by "***".
+  std::string display;
+};
+
+// Parses ClientOptions::addr: "host:port" ("[::1]:6379"; the port defaults to
+// 6379), or a URL "redis://[[user]:password@]host[:port][/db]" whose user and
+// password are percent-decoded. INVALID_ARGUMENT for anything else: another
+// scheme (rediss://: TLS is not supported), a user without a password, a bad
+// port or database number, query parameters.
+absl::StatusOr<Endpoint> ParseAddress(const std::string& addr);
+
 class Client {
  public:
   explicit Client(ClientOptions options);
   ~Client();
 
-  // Sends one command. UNAVAILABLE when Redis cannot be reached or timed out;
-  // an error reply (e.g. WRONGTYPE) gives FAILED_PRECONDITION with its text.
+  // Sends one command. UNAVAILABLE when Redis cannot be reached, timed out or
+  // refused the password or database (the message says which, with Redis's
+  // text, e.g. "AUTH refused: WRONGPASS ..."); INVALID_ARGUMENT when addr does
+  // not parse; an error reply (e.g. WRONGTYPE) gives FAILED_PRECONDITION with
+  // its text.
   absl::StatusOr<Reply> Command(const std::vector<std::string>& args);
   // Sends commands in one round trip; replies in order. An error reply among
   // them is returned as a kStatus reply whose str starts with "ERR"-like text

@@ -9,14 +9,22 @@
 #include <thread>
 #include <vector>
 
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "services/common/config.h"
 #include "tests/testing/harness.h"
 
 namespace rapport::redis {
 namespace {
 
 using std::chrono::milliseconds;
+using ::rapport::testing::Process;
 using ::rapport::testing::RedisServer;
 using ::rapport::testing::WaitFor;
 
@@ -251,7 +259,239 @@ TEST_F(RedisTest, ConcurrentIncrementsAreExact) {
   EXPECT_EQ(client.Command({"GET", "total"})->str, std::to_string(kThreads * kPerThread));
 }
 
+// ---- Addresses, passwords and databases ----
+
+TEST(RedisAddressTest, ParsesHostPortAndUrls) {
+  struct Case {
+    std::string addr;
+    std::string host;
+    int port;
+    std::string user;
+    std::string password;
+    int db;
+    std::string display;
+  };
+  const std::vector<Case> cases = {
+      {"127.0.0.1:6380", "127.0.0.1", 6380, "", "", 0, "127.0.0.1:6380"},
+      {"redis", "redis", 6379, "", "", 0, "redis"},
+      {"[::1]:7000", "::1", 7000, "", "", 0, "[::1]:7000"},
+      {"redis://cache:6390", "cache", 6390, "", "", 0, "redis://cache:6390/0"},
+      {"redis://cache", "cache", 6379, "", "", 0, "redis://cache/0"},
+      {"redis://:s3cret@cache:6379/2", "cache", 6379, "", "s3cret", 2, "redis://:***@cache:6379/2"},
+      {"redis://app:p%40ss%3Aw%2Fd@[::1]:6379/", "::1", 6379, "app", "p@ss:w/d", 0,
+       "redis://app:***@[::1]:6379/0"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Endpoint> e = ParseAddress(c.addr);
+    ASSERT_TRUE(e.ok()) << c.addr << ": " << e.status();
+    EXPECT_EQ(e->host, c.host) << c.addr;
+    EXPECT_EQ(e->port, c.port) << c.addr;
+    EXPECT_EQ(e->user, c.user) << c.addr;
+    EXPECT_EQ(e->password, c.password) << c.addr;
+    EXPECT_EQ(e->db, c.db) << c.addr;
+    EXPECT_EQ(e->display, c.display) << c.addr;
+  }
+}
+
+TEST(RedisAddressTest, RefusesWhatItCannotHonourWithoutEchoingThePassword) {
+  const std::vector<std::string> bad = {
+      "rediss://:hunter2@cache:6379",   // TLS
+      "http://cache:6379",              // another scheme
+      "redis://hunter2@cache:6379",     // a user without a password would be ignored
+      "redis://:@cache:6379",           // empty password
+      "redis://:hunter2@cache:0",       // port
+      "redis://:hunter2@cache:notaport",
+      "redis://:hunter2",               // forgot the host: "hunter2" would be a port
+      "redis://:hunter2@cache:6379/x",  // database
+      "redis://:hunter2@cache:6379/-1",
+      "redis://:hunter2@cache:6379/0?timeout=1",
+      "redis://:hunt%zzer2@cache:6379",  // escape
+      "redis://:hunter2@:6379",          // host
+      "cache:70000",
+  };
+  for (const std::string& addr : bad) {
+    absl::StatusOr<Endpoint> e = ParseAddress(addr);
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument) << addr;
+    EXPECT_FALSE(absl::StrContains(e.status().message(), "hunter2")) << e.status();
+    // A client on a bad address fails every call with that reason, at once.
+    ClientOptions options;
+    options.addr = addr;
+    Client client(options);
+    absl::StatusOr<Reply> r = client.Command({"PING"});
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << addr;
+  }
+}
+
+TEST(RedisAddressTest, UrlFlagWinsOverAddrFlag) {
+  const std::string saved_addr = absl::GetFlag(FLAGS_redis_addr);
+  const std::string saved_url = absl::GetFlag(FLAGS_redis_url);
+  absl::SetFlag(&FLAGS_redis_addr, "cache:6390");
+  absl::SetFlag(&FLAGS_redis_url, "");
+  EXPECT_EQ(config::RedisAddress(), "cache:6390");
+  absl::SetFlag(&FLAGS_redis_url, "redis://:pw@cache:6391/1");
+  EXPECT_EQ(config::RedisAddress(), "redis://:pw@cache:6391/1");
+  absl::SetFlag(&FLAGS_redis_addr, saved_addr);
+  absl::SetFlag(&FLAGS_redis_url, saved_url);
+}
+
+std::string FindOnPath(const std::string& name) {
+  std::vector<std::string> dirs = {"/usr/bin", "/usr/sbin", "/usr/local/bin"};
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::vector<std::string> on_path = absl::StrSplit(path, ':', absl::SkipEmpty());
+    dirs.insert(dirs.begin(), on_path.begin(), on_path.end());
+  }
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    if (std::filesystem::exists(dir + "/" + name, ec)) return dir + "/" + name;
+  }
+  return name;
+}
+
+// A redis-server started with --requirepass (the default user's password)
+// and an ACL user, as deploy/compose.yaml and the in-cluster Redis run it.
+class RedisAuthTest : public ::testing::Test {
+ protected:
+  static constexpr char kPassword[] = "correct-horse-battery";
+  static constexpr char kAppPassword[] = "app-staple";
+
+  void SetUp() override {
+    dir_ = ::rapport::testing::TempDir("rapport-redis-auth");
+    ASSERT_FALSE(dir_.empty());
+    port_ = ::rapport::testing::FreePort();
+    auto process = Process::Start(
+        FindOnPath("redis-server"),
+        {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", dir_, "--daemonize", "no", "--requirepass", kPassword,
+         "--user", "app", "on", std::string(">") + kAppPassword, "~*", "&*", "+@all"},
+        {}, dir_ + "/redis.log");
+    ASSERT_TRUE(process.ok()) << process.status();
+    process_ = *std::move(process);
+    Client probe(Options(Url(":" + std::string(kPassword))));
+    ASSERT_TRUE(WaitFor([&] { return probe.Command({"PING"}).ok() || !process_->running(); }, kDeadline));
+    ASSERT_TRUE(process_->running()) << "see " << dir_ << "/redis.log";
+  }
+
+  void TearDown() override {
+    process_.reset();  // SIGKILL and reap
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  // userinfo is "user:password" or ":password"; empty for none.
+  std::string Url(const std::string& userinfo, int db = 0) const {
+    return "redis://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(port_) +
+           "/" + std::to_string(db);
+  }
+
+  static ClientOptions Options(const std::string& addr) {
+    ClientOptions o;
+    o.addr = addr;
+    o.connect_timeout = milliseconds(500);
+    o.command_timeout = milliseconds(1000);
+    o.retry_interval = milliseconds(100);
+    o.pool_size = 4;
+    return o;
+  }
+
+  std::string dir_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+TEST_F(RedisAuthTest, WrongPasswordFailsClearlyAndNeverShowsIt) {
+  Client client(Options(Url(":not-the-password")));
+  for (int i = 0; i < 3; ++i) {  // the first call connects; later ones fail fast with the same reason
+    absl::StatusOr<Reply> r = client.Command({"SET", "k", "v"});
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "AUTH refused: WRONGPASS")) << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "redis://:***@127.0.0.1:")) << r.status();
+    EXPECT_FALSE(absl::StrContains(r.status().message(), "not-the-password")) << r.status();
+  }
+  Client wrong_user(Options(Url("app:" + std::string(kPassword))));
+  absl::StatusOr<Reply> r = wrong_user.Command({"PING"});
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "AUTH refused: WRONGPASS")) << r.status();
+
+  // Without a password Redis answers the command itself with NOAUTH.
+  Client none(Options("127.0.0.1:" + std::to_string(port_)));
+  absl::StatusOr<Reply> anonymous = none.Command({"SET", "k", "v"});
+  EXPECT_EQ(anonymous.status().code(), absl::StatusCode::kFailedPrecondition) << anonymous.status();
+  EXPECT_TRUE(absl::StartsWith(anonymous.status().message(), "NOAUTH")) << anonymous.status();
+
+  Client right(Options(Url(":" + std::string(kPassword))));
+  absl::StatusOr<Reply> stored = right.Command({"EXISTS", "k"});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->integer, 0);  // none of the refused writes landed
+}
+
+TEST_F(RedisAuthTest, RightPasswordWorksForTheDefaultUserAndAnAclUser) {
+  Client client(Options(Url(":" + std::string(kPassword))));
+  ASSERT_TRUE(client.Command({"SET", "k", "v"}).ok());
+  absl::StatusOr<Reply> got = client.Command({"GET", "k"});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->str, "v");
+  absl::StatusOr<std::vector<Reply>> piped = client.Pipeline({{"INCR", "n"}, {"INCR", "n"}});
+  ASSERT_TRUE(piped.ok()) << piped.status();
+  EXPECT_EQ((*piped)[1].integer, 2);
+  EXPECT_EQ(client.Command({"ACL", "WHOAMI"})->str, "default");
+
+  Client app(Options(Url("app:" + std::string(kAppPassword))));
+  absl::StatusOr<Reply> whoami = app.Command({"ACL", "WHOAMI"});
+  ASSERT_TRUE(whoami.ok()) << whoami.status();
+  EXPECT_EQ(whoami->str, "app");
+  EXPECT_EQ(app.Command({"GET", "k"})->str, "v");
+}
+
+// Every connection of the pool, and every reconnect after Redis dropped
+// them all, logs in and selects the database before its first command.
+TEST_F(RedisAuthTest, EveryPooledConnectionAndReconnectAuthenticatesAndSelects) {
+  const std::string userinfo = "app:" + std::string(kAppPassword);
+  Client client(Options(Url(userinfo, 3)));
+  Client db0(Options(Url(userinfo, 0)));
+
+  // Hold the pool's four connections busy at once so that all of them open.
+  auto all_connections_work = [&] {
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&, i] {
+        // BLPOP with a short timeout keeps the connection checked out.
+        if (!client.Command({"BLPOP", "nothing-" + std::to_string(i), "0.2"}).ok()) ++failures;
+        if (!client.Command({"SET", "k" + std::to_string(i), "in-db-3"}).ok()) ++failures;
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    return failures.load() == 0;
+  };
+  ASSERT_TRUE(all_connections_work());
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(db0.Command({"EXISTS", "k" + std::to_string(i)})->integer, 0) << "landed in db 0";
+  }
+  // CLIENT LIST shows who each connection is logged in as, and its database.
+  auto client_lines_in_db3 = [&] {
+    absl::StatusOr<Reply> list = db0.Command({"CLIENT", "LIST"});
+    int in_db3 = 0;
+    if (!list.ok()) return -1;
+    for (absl::string_view line : absl::StrSplit(list->str, '\n', absl::SkipEmpty())) {
+      if (absl::StrContains(line, " db=3 ")) {
+        if (!absl::StrContains(line, " user=app ")) return -1;
+        ++in_db3;
+      }
+    }
+    return in_db3;
+  };
+  EXPECT_EQ(client_lines_in_db3(), 4);
+
+  // Drop every connection (as a Redis restart does); the client reconnects
+  // by itself, logged in and in db 3 again.
+  ASSERT_TRUE(db0.Command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}).ok());
+  EXPECT_TRUE(WaitFor([&] { return client.Command({"GET", "k0"}).ok(); }, kDeadline));
+  EXPECT_TRUE(WaitFor([&] { return all_connections_work(); }, kDeadline));
+  EXPECT_EQ(client.Command({"GET", "k0"})->str, "in-db-3");
+  EXPECT_EQ(client_lines_in_db3(), 4);
+}
+
 // ---- EntityCache ----
+
 
 class EntityCacheTest : public RedisTest {
  protected:

@@ -41,7 +41,11 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
   }
   startup.db_path = (dir / (name + ".db")).string();
   redis::ClientOptions redis_options;
-  redis_options.addr = absl::GetFlag(FLAGS_redis_addr);
+  redis_options.addr = config::RedisAddress();
+  if (absl::Status bad = redis::ParseAddress(redis_options.addr).status(); !bad.ok()) {
+    log::Error("bad --redis_url (RAPPORT_REDIS_URL) or --redis_addr", {{"error", bad.ToString()}});
+    std::exit(2);
+  }
   startup.redis = std::make_unique<redis::Client>(redis_options);
   startup.signer = std::make_unique<TenantSigner>(internal_key);
   return startup;

@@ -59,7 +59,7 @@ class RunningServer {
 // What every service process has before it opens its store.
 struct ServiceStartup {
   std::string db_path;  // <data_dir>/<name>.db; the directory exists
-  std::unique_ptr<redis::Client> redis;      // at --redis_addr
+  std::unique_ptr<redis::Client> redis;      // at --redis_url, else --redis_addr
   std::unique_ptr<TenantSigner> signer;      // under --internal_key
 };
 
