@@ -13,12 +13,15 @@
 #include "services/common/log.h"
 #include "services/common/outbox.h"
 #include "services/common/server.h"
+#include "services/common/service_registry.h"
 #include "services/recommendations/backfill.h"
 #include "services/recommendations/recommendations_service.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:50053", "listen address (env RECOMMENDATIONS_SERVICE_ADDR)");
-ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env PROFILES_SERVICE_ADDR)");
-ABSL_FLAG(std::string, interactions_addr, "127.0.0.1:50052",
+ABSL_FLAG(std::string, addr, rapport::registry::kRecommendations.default_addr,
+          "listen address (env RECOMMENDATIONS_SERVICE_ADDR)");
+ABSL_FLAG(std::string, profiles_addr, rapport::registry::kProfiles.default_addr,
+          "profiles service (env PROFILES_SERVICE_ADDR)");
+ABSL_FLAG(std::string, interactions_addr, rapport::registry::kInteractions.default_addr,
           "interactions service (env INTERACTIONS_SERVICE_ADDR)");
 ABSL_FLAG(std::string, consumer_name, "recommendations-1",
           "this replica's name, unique per replica; its private consumer group is named after it "
@@ -56,9 +59,9 @@ auto RetryUntilOk(const char* what, Fn fn) {
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup = rapport::StartService(
       argc, argv, "recommendations",
-      {{"addr", "RECOMMENDATIONS_SERVICE_ADDR"},
-       {"profiles_addr", "PROFILES_SERVICE_ADDR"},
-       {"interactions_addr", "INTERACTIONS_SERVICE_ADDR"},
+      {{"addr", rapport::registry::kRecommendations.addr_env},
+       {"profiles_addr", rapport::registry::kProfiles.addr_env},
+       {"interactions_addr", rapport::registry::kInteractions.addr_env},
        {"consumer_name", "RAPPORT_CONSUMER_NAME"},
        {"follow_up_days", "RAPPORT_FOLLOW_UP_DAYS"},
        {"result_cache", "RAPPORT_RECOMMENDATIONS_CACHE"},
