@@ -2,7 +2,6 @@
 // server in front of the backends of gateway/backends.cc, serve until SIGTERM
 // or SIGINT, drain.
 #include <algorithm>
-#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "services/common/log.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
+#include "services/common/termination.h"
 
 ABSL_FLAG(std::string, addr, rapport::registry::kGateway.default_addr,
           "HTTP listen address (env RAPPORT_HTTP_ADDR)");
@@ -123,14 +123,6 @@ int main(int argc, char** argv) {
     rapport::log::Error("cannot start", {{"error", gateway.status().ToString()}});
     return 1;
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  rapport::log::Info("draining");
-  (*gateway)->Stop();
-  rapport::log::Info("stopped");
+  rapport::ServeUntilSignal([&gateway] { (*gateway)->Stop(); });
   return 0;
 }
