@@ -2,12 +2,13 @@
 // server in front of the backends of gateway/backends.cc, serve until SIGTERM
 // or SIGINT, drain.
 #include <algorithm>
-#include <csignal>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gateway/backends.h"
 #include "gateway/server.h"
@@ -15,8 +16,11 @@
 #include "services/common/log.h"
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
+#include "services/common/service_registry.h"
+#include "services/common/termination.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:8080", "HTTP listen address (env RAPPORT_HTTP_ADDR)");
+ABSL_FLAG(std::string, addr, rapport::registry::kGateway.default_addr,
+          "HTTP listen address (env RAPPORT_HTTP_ADDR)");
 ABSL_FLAG(std::string, admin_key, "", "platform admin key (env RAPPORT_ADMIN_KEY); empty: no platform access");
 ABSL_FLAG(std::string, jwt_secret, "", "HS256 secret of user JWTs (env RAPPORT_JWT_SECRET); empty: no JWTs");
 ABSL_FLAG(std::string, jwt_public_key_file, "",
@@ -40,16 +44,23 @@ ABSL_FLAG(int, max_connections, 10000,
           "open HTTP connections at most; more are answered 503 and closed; 0: no limit (env RAPPORT_MAX_CONNECTIONS)");
 ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event streams (env RAPPORT_SSE_HEARTBEAT_MS)");
 
+namespace {
+
+// "rapport HTTP/JSON gateway; backend addresses come from A, B, ..." naming
+// every backend's variable.
+std::string Usage() {
+  std::vector<std::string> vars;
+  for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) vars.push_back(b.process->addr_env);
+  return absl::StrCat("rapport HTTP/JSON gateway; backend addresses come from ", absl::StrJoin(vars, ", "),
+                      " (host:port or unix:/path)");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   rapport::InitProcess();
-  // The backends' addresses are read from the environment, not flags
-  // (gateway/backends.cc); the usage names them as flags' help does.
-  std::string usage = "rapport HTTP/JSON gateway; its backends:";
-  for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
-    absl::StrAppend(&usage, "\n  ", b.service, " at ", b.default_addr, " (env ", b.addr_env, ")");
-  }
-  rapport::config::ParseFlags(argc, argv, usage,
-                              {{"addr", "RAPPORT_HTTP_ADDR"},
+  rapport::config::ParseFlags(argc, argv, Usage(),
+                              {{"addr", rapport::registry::kGateway.addr_env},
                                {"admin_key", "RAPPORT_ADMIN_KEY"},
                                {"jwt_secret", "RAPPORT_JWT_SECRET"},
                                {"jwt_public_key_file", "RAPPORT_JWT_PUBLIC_KEY_FILE"},
@@ -111,21 +122,13 @@ int main(int argc, char** argv) {
   options.sse_heartbeat = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_sse_heartbeat_ms)));
   for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
     b.anchor();  // registers the service's proto file
-    options.backends.push_back({b.service, rapport::gateway::BackendAddr(b)});
+    options.backends.push_back({b.service(), rapport::gateway::BackendAddr(b)});
   }
   auto gateway = rapport::gateway::Gateway::Start(std::move(options));
   if (!gateway.ok()) {
     rapport::log::Error("cannot start", {{"error", gateway.status().ToString()}});
     return 1;
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  rapport::log::Info("draining");
-  (*gateway)->Stop();
-  rapport::log::Info("stopped");
+  rapport::ServeUntilSignal([&gateway] { (*gateway)->Stop(); });
   return 0;
 }

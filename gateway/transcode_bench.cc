@@ -142,7 +142,7 @@ void BM_RouteMatch(benchmark::State& state) {
   std::vector<std::string> services;
   for (const Backend& b : Backends()) {
     b.anchor();
-    services.push_back(b.service);
+    services.push_back(b.service());
   }
   if (!router.AddServices(services).ok()) {
     state.SkipWithError("no routes");

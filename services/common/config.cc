@@ -6,7 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
+#include "services/common/flags_usage.h"
 
 ABSL_FLAG(std::string, internal_key, "",
           "HMAC key that signs tenant metadata between processes (env RAPPORT_INTERNAL_KEY); required");
@@ -20,7 +20,7 @@ namespace rapport::config {
 
 std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
                               const std::map<std::string, std::string>& env_for_flag) {
-  absl::SetProgramUsageMessage(usage);
+  SetUsage(usage);  // --help lists the project's flags (flags_usage.h)
   std::map<std::string, std::string> all = {
       {"internal_key", "RAPPORT_INTERNAL_KEY"},
       {"redis_addr", "RAPPORT_REDIS_ADDR"},

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -542,6 +543,23 @@ void EventConsumer::Stop() { impl_->loop->Stop(); }
 absl::StatusOr<int> EventConsumer::PollOnce() {
   std::lock_guard<std::mutex> lock(impl_->poll_mu);
   return impl_->Poll();
+}
+
+absl::Status EventConsumer::StopAndDestroyGroup() {
+  Stop();
+  std::lock_guard<std::mutex> lock(impl_->poll_mu);
+  impl_->group_ready = false;  // a later poll creates it again
+  return DestroyGroup(impl_->redis, impl_->options.stream, impl_->options.group).status();
+}
+
+absl::StatusOr<bool> DestroyGroup(redis::Client* redis, const std::string& stream, const std::string& group) {
+  absl::StatusOr<Reply> destroyed = redis->Command({"XGROUP", "DESTROY", stream, group});
+  if (!destroyed.ok()) {
+    // No stream: no group either ("requires the key to exist").
+    if (absl::StrContains(destroyed.status().message(), "key to exist")) return false;
+    return destroyed.status();
+  }
+  return destroyed->integer > 0;
 }
 
 }  // namespace rapport::events

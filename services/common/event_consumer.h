@@ -63,6 +63,10 @@ struct ConsumerOptions {
   std::chrono::hours processed_retention{24 * 7};  // durable mode: see Retention above
 };
 
+// Destroys group on stream (XGROUP DESTROY): its position and pending
+// entries are gone. Returns whether it existed.
+absl::StatusOr<bool> DestroyGroup(redis::Client* redis, const std::string& stream, const std::string& group);
+
 class EventConsumer {
  public:
   // Durable mode: handler runs inside a write transaction of db.
@@ -79,6 +83,10 @@ class EventConsumer {
   // Reclaims idle entries, reads one batch, handles and acknowledges it.
   // Returns the number of entries handled (including skipped duplicates).
   absl::StatusOr<int> PollOnce();
+  // Stops, then destroys the consumer group in Redis (DestroyGroup above):
+  // for a group private to this process, such as an in-memory read model's,
+  // which nobody resumes after it. OK when the group was already gone.
+  absl::Status StopAndDestroyGroup();
 
  private:
   struct Impl;

@@ -1,6 +1,5 @@
 #include "services/common/server.h"
 
-#include <signal.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
@@ -18,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "services/common/log.h"
 #include "services/common/tenant.h"
+#include "services/common/termination.h"
 
 namespace rapport {
 
@@ -53,11 +53,7 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
 
 void InitProcess() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  WatchTerminationSignals();
   // Every connection is a descriptor: take all the system allows (the soft
   // limit is often 1024 against a hard limit in the hundreds of thousands).
   rlimit files{};
@@ -99,18 +95,14 @@ void RunningServer::Shutdown() {
 RunningServer::~RunningServer() { Shutdown(); }
 
 absl::Status RunServer(const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+  if (TerminationRequested()) {
+    log::Info("stopped before serving");
+    return absl::OkStatus();
+  }
   auto running = RunningServer::Start(options, services);
   if (!running.ok()) return running.status();
   log::Info("listening", {{"addr", options.addr}, {"grpc_service", options.health_service}});
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  log::Info("draining", {{"signal", absl::StrCat(sig)}});
-  (*running)->Shutdown();
-  log::Info("stopped");
+  ServeUntilSignal([&running] { (*running)->Shutdown(); });
   return absl::OkStatus();
 }
 

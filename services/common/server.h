@@ -31,8 +31,8 @@ struct ServerOptions {
 };
 
 // Process-wide settings every binary wants, called first thing in main:
-// blocks SIGTERM and SIGINT in the calling thread and every thread it starts
-// later (so that RunServer can wait for them), raises the open-file limit to
+// watches for SIGTERM and SIGINT (WatchTerminationSignals in
+// services/common/termination.h), raises the open-file limit to
 // its hard maximum (a descriptor per connection), turns off absl's mutex
 // deadlock detection, which Debian's build leaves on and which costs a few
 // percent of CPU on every lock. (The server binaries run on jemalloc: see
@@ -70,7 +70,9 @@ struct ServiceStartup {
 ServiceStartup StartService(int argc, char** argv, const std::string& name,
                             const std::map<std::string, std::string>& env_for_flag);
 
-// Starts the server, logs where it listens, waits for SIGTERM/SIGINT, drains.
+// Starts the server, logs where it listens, waits for SIGTERM/SIGINT and
+// drains (ServeUntilSignal). Returns at once, without starting, when the
+// signal came before: a process stopped during its start-up never serves.
 absl::Status RunServer(const ServerOptions& options, const std::vector<grpc::Service*>& services);
 
 }  // namespace rapport

@@ -9,12 +9,15 @@
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
+#include "services/common/service_registry.h"
 #include "services/interactions/contact_checker.h"
 #include "services/interactions/interactions_service.h"
 #include "services/interactions/interactions_store.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:50052", "listen address (env INTERACTIONS_SERVICE_ADDR)");
-ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env PROFILES_SERVICE_ADDR)");
+ABSL_FLAG(std::string, addr, rapport::registry::kInteractions.default_addr,
+          "listen address (env INTERACTIONS_SERVICE_ADDR)");
+ABSL_FLAG(std::string, profiles_addr, rapport::registry::kProfiles.default_addr,
+          "profiles service (env PROFILES_SERVICE_ADDR)");
 ABSL_FLAG(int, profiles_deadline_ms, 2000, "deadline of calls to profiles (env RAPPORT_PROFILES_DEADLINE_MS)");
 ABSL_FLAG(std::string, consumer_name, "interactions-1",
           "this process's name in the event consumer group; unique per replica (env RAPPORT_CONSUMER_NAME)");
@@ -22,8 +25,8 @@ ABSL_FLAG(std::string, consumer_name, "interactions-1",
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
       rapport::StartService(argc, argv, "interactions",
-                            {{"addr", "INTERACTIONS_SERVICE_ADDR"},
-                             {"profiles_addr", "PROFILES_SERVICE_ADDR"},
+                            {{"addr", rapport::registry::kInteractions.addr_env},
+                             {"profiles_addr", rapport::registry::kProfiles.addr_env},
                              {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
                              {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
   auto store = rapport::interactions::SqliteInteractionsStore::Open(startup.db_path);

@@ -8,12 +8,14 @@
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/server.h"
+#include "services/common/service_registry.h"
 #include "services/notifications/live_hub.h"
 #include "services/notifications/notifications_service.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/scheduler.h"
 
-ABSL_FLAG(std::string, addr, "127.0.0.1:50054", "listen address (env NOTIFICATIONS_SERVICE_ADDR)");
+ABSL_FLAG(std::string, addr, rapport::registry::kNotifications.default_addr,
+          "listen address (env NOTIFICATIONS_SERVICE_ADDR)");
 ABSL_FLAG(std::string, consumer_name, "notifications-1",
           "this replica's name in the event consumer group and in timer leases; unique per replica "
           "(env RAPPORT_NOTIFICATIONS_REPLICA)");
@@ -28,14 +30,15 @@ ABSL_FLAG(int, webhook_timeout_ms, 10000, "timeout of one webhook attempt (env R
 ABSL_FLAG(int, timer_lease_ms, 30000, "how long a claimed timer is leased (env RAPPORT_TIMER_LEASE_MS)");
 ABSL_FLAG(int, timer_batch, 2048, "timers claimed and fired in one transaction (env RAPPORT_TIMER_BATCH)");
 ABSL_FLAG(int, scheduler_poll_ms, 50, "timer poll interval when nothing is due (env RAPPORT_SCHEDULER_POLL_MS)");
-ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env PROFILES_SERVICE_ADDR)");
+ABSL_FLAG(std::string, profiles_addr, rapport::registry::kProfiles.default_addr,
+          "profiles service (env PROFILES_SERVICE_ADDR)");
 ABSL_FLAG(int, profiles_deadline_ms, 2000, "deadline of calls to profiles (env RAPPORT_PROFILES_DEADLINE_MS)");
 ABSL_FLAG(int, live_tick_ms, 250, "how often live streams re-read the inbox (env RAPPORT_LIVE_TICK_MS)");
 
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
       rapport::StartService(argc, argv, "notifications",
-                            {{"addr", "NOTIFICATIONS_SERVICE_ADDR"},
+                            {{"addr", rapport::registry::kNotifications.addr_env},
                              {"consumer_name", "RAPPORT_NOTIFICATIONS_REPLICA"},
                              {"webhook_allow_private", "RAPPORT_WEBHOOK_ALLOW_PRIVATE"},
                              {"webhook_max_attempts", "RAPPORT_WEBHOOK_MAX_ATTEMPTS"},
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
                              {"scheduler_poll_ms", "RAPPORT_SCHEDULER_POLL_MS"},
                              {"timer_batch", "RAPPORT_TIMER_BATCH"},
                              {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"},
-                             {"profiles_addr", "PROFILES_SERVICE_ADDR"},
+                             {"profiles_addr", rapport::registry::kProfiles.addr_env},
                              {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"}});
   auto store = rapport::notifications::SqliteNotificationsStore::Open(startup.db_path);
   if (!store.ok()) {

@@ -1,13 +1,14 @@
 #include "services/recommendations/backfill.h"
 
 #include <functional>
+#include <thread>
 
 #include <grpcpp/client_context.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "services/common/ids.h"
+#include "services/common/log.h"
 #include "services/common/status.h"
 
 namespace rapport::recommendations {
@@ -17,11 +18,37 @@ namespace bpb = ::rapport::backfill::v1;
 
 using PageFn = std::function<grpc::Status(grpc::ClientContext*, const bpb::ExportRequest&, bpb::ExportResponse*)>;
 
+// Waits up to timeout (sleeps it when nothing can ask to stop); true when
+// the process is stopping.
+bool StopRequested(const BackfillSources& sources, std::chrono::milliseconds timeout) {
+  if (!sources.stop) {
+    std::this_thread::sleep_for(timeout);
+    return false;
+  }
+  return sources.stop(timeout);
+}
+
+absl::Status Stopped() { return absl::CancelledError("start-up stopped: the process is terminating"); }
+
+// Calls fn until it succeeds, waiting sources.retry_every after each failure
+// (logged); Stopped() when the process is stopping first.
+template <typename Fn>
+auto RetryUntilOk(const BackfillSources& sources, const char* what, Fn fn) -> decltype(fn()) {
+  while (true) {
+    auto result = fn();
+    if (result.ok()) return result;
+    if (StopRequested(sources, std::chrono::milliseconds(0))) return Stopped();
+    log::Warn(absl::StrCat(what, " failed; retrying"), {{"error", result.status().ToString()}});
+    if (StopRequested(sources, sources.retry_every)) return Stopped();
+  }
+}
+
 absl::Status Drain(const BackfillSources& sources, const std::string& what, const PageFn& fetch, ReadModel* model,
                    BackfillStats* stats) {
   bpb::ExportRequest request;
   request.set_page_size(sources.page_size);
   while (true) {
+    if (StopRequested(sources, std::chrono::milliseconds(0))) return Stopped();
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + sources.deadline);
     TenantContext platform;
@@ -54,51 +81,6 @@ absl::StatusOr<std::string> StreamPosition(redis::Client* redis, const std::stri
   return entry.elements[0].str;
 }
 
-namespace {
-
-// A field of an XINFO reply entry: RESP2 [name, value, name, value, ...].
-const redis::Reply* InfoField(const redis::Reply& entry, const std::string& name) {
-  if (entry.type != redis::Reply::Type::kArray) return nullptr;
-  for (size_t i = 0; i + 1 < entry.elements.size(); i += 2) {
-    if (entry.elements[i].str == name) return &entry.elements[i + 1];
-  }
-  return nullptr;
-}
-
-}  // namespace
-
-absl::StatusOr<int> SweepGroups(redis::Client* redis, const std::string& stream, const std::string& prefix,
-                                const std::string& own, std::chrono::milliseconds abandoned_after) {
-  absl::StatusOr<redis::Reply> groups = redis->Command({"XINFO", "GROUPS", stream});
-  if (!groups.ok()) {
-    // No stream yet: no group either.
-    if (absl::StrContains(groups.status().message(), "no such key")) return 0;
-    return groups.status();
-  }
-  if (groups->type != redis::Reply::Type::kArray) return absl::InternalError("XINFO GROUPS reply is not an array");
-  int destroyed = 0;
-  for (const redis::Reply& group : groups->elements) {
-    const redis::Reply* name = InfoField(group, "name");
-    if (name == nullptr || !absl::StartsWith(name->str, prefix)) continue;
-    bool abandoned = name->str == own;
-    if (!abandoned) {
-      ASSIGN_OR_RETURN(redis::Reply consumers, redis->Command({"XINFO", "CONSUMERS", stream, name->str}));
-      if (consumers.type != redis::Reply::Type::kArray) {
-        return absl::InternalError("XINFO CONSUMERS reply is not an array");
-      }
-      abandoned = !consumers.elements.empty();
-      for (const redis::Reply& consumer : consumers.elements) {
-        const redis::Reply* idle = InfoField(consumer, "idle");
-        if (idle == nullptr || idle->integer <= abandoned_after.count()) abandoned = false;
-      }
-    }
-    if (!abandoned) continue;
-    ASSIGN_OR_RETURN(redis::Reply gone, redis->Command({"XGROUP", "DESTROY", stream, name->str}));
-    if (gone.integer > 0) ++destroyed;
-  }
-  return destroyed;
-}
-
 absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model) {
   auto profiles = bpb::ProfilesBackfill::NewStub(sources.profiles);
   auto interactions = bpb::InteractionsBackfill::NewStub(sources.interactions);
@@ -123,6 +105,27 @@ absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel
                         [&](auto* c, const auto& r, auto* p) { return interactions->ExportLedger(c, r, p); }, model,
                         &stats));
   return stats;
+}
+
+absl::StatusOr<std::string> NoteAndBackfill(redis::Client* redis, const std::string& stream,
+                                            const BackfillSources& sources, ReadModel* model) {
+  // 1. Where the stream is now; 2. backfill (3., consuming from there, is
+  // the EventFeed's).
+  ASSIGN_OR_RETURN(const std::string position, RetryUntilOk(sources, "noting the event stream position", [&] {
+                     return StreamPosition(redis, stream);
+                   }));
+  const auto started = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(const BackfillStats stats,
+                   RetryUntilOk(sources, "backfill", [&] { return Backfill(sources, model); }));
+  model->RebuildAll();
+  log::Info("backfill done",
+            {{"events", std::to_string(stats.events)},
+             {"pages", std::to_string(stats.pages)},
+             {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count())},
+             {"stream_position", position}});
+  return position;
 }
 
 }  // namespace rapport::recommendations

@@ -1,7 +1,7 @@
 // The start-up backfill of the recommendations read model, and why it loses
 // no event.
 //
-// Order at start (main.cc):
+// Order at start (NoteAndBackfill, then EventFeed; main.cc wires them):
 //   1. StreamPosition: the id of the newest entry of the event stream
 //      (XREVRANGE + - COUNT 1; "0" when the stream is empty or missing).
 //   2. Backfill: page through the internal exports of profiles and
@@ -9,11 +9,9 @@
 //      row to the model. Rows reflect every change committed before they
 //      were read.
 //   3. Consume the stream from the noted position with an in-memory
-//      consumer group of this replica alone, named after its consumer name
-//      (each replica needs every event, so replicas must not share a group;
-//      it is destroyed on shutdown). SweepGroups first destroys what killed
-//      runs left: this replica's group of an earlier run, and other
-//      replicas' groups whose every consumer has been idle for long.
+//      consumer group of this replica alone (event_feed.h: each replica
+//      needs every event, so replicas must not share a group; it is
+//      destroyed on shutdown, and what killed runs left is swept first).
 // A change committed after step 1 has its event after the noted id (the
 // outbox relay publishes after commit), so step 3 sees it even when step 2
 // missed it. A change that both step 2 and step 3 see is applied twice:
@@ -28,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -40,12 +39,20 @@
 
 namespace rapport::recommendations {
 
+// Waits up to timeout for the process to be asked to stop; true when it has
+// been (at once if it already had; a zero timeout just asks). In the process:
+// WaitForTerminationSignalFor (services/common/termination.h), so that
+// SIGTERM ends a start-up still waiting on a dependency.
+using StopWait = std::function<bool(std::chrono::milliseconds timeout)>;
+
 struct BackfillSources {
   std::shared_ptr<grpc::Channel> profiles;
   std::shared_ptr<grpc::Channel> interactions;
   const TenantSigner* signer = nullptr;
   std::chrono::milliseconds deadline{10000};  // per page
   int page_size = 500;
+  StopWait stop;  // asked between pages and between retries; unset: never stops
+  std::chrono::milliseconds retry_every{1000};  // NoteAndBackfill's wait after a failure
 };
 
 struct BackfillStats {
@@ -57,19 +64,21 @@ struct BackfillStats {
 // when Redis cannot be reached.
 absl::StatusOr<std::string> StreamPosition(redis::Client* redis, const std::string& stream);
 
-// Destroys the stream's groups named `prefix`...: `own` (this replica's
-// group, left by an earlier run that was killed), and any other whose
-// consumers have all been idle longer than `abandoned_after` (a live replica
-// polls every 50 ms; a group with no consumer yet is being created and is
-// kept). Returns how many groups it destroyed.
-absl::StatusOr<int> SweepGroups(redis::Client* redis, const std::string& stream, const std::string& prefix,
-                                const std::string& own, std::chrono::milliseconds abandoned_after);
-
 // Applies every exported row to model: users, contacts, memberships, then
 // interactions, introductions, ledger. UNAVAILABLE (or the RPC's error) when
 // a page cannot be fetched; the caller retries the whole backfill, which is
-// safe because Apply is idempotent.
+// safe because Apply is idempotent. CANCELLED when sources.stop says to stop
+// (asked before each page).
 absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model);
+
+// Steps 1 and 2 at start-up: notes the stream position, backfills model and
+// rebuilds it (RebuildAll), logging the figures. Each step is retried every
+// sources.retry_every until it succeeds, each failure logged: start-up waits
+// for Redis and the services it backfills from rather than serve an
+// incomplete model. Returns the noted position, or CANCELLED as soon as
+// sources.stop says to stop.
+absl::StatusOr<std::string> NoteAndBackfill(redis::Client* redis, const std::string& stream,
+                                            const BackfillSources& sources, ReadModel* model);
 
 }  // namespace rapport::recommendations
 

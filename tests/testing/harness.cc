@@ -21,6 +21,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -202,6 +204,24 @@ bool Process::Stop(int sig, std::chrono::milliseconds timeout) {
   if (!running()) return true;
   kill(pid_, sig);
   return WaitFor([this] { return !running(); }, timeout);
+}
+
+absl::StatusOr<std::string> RunToExit(const std::string& path, const std::vector<std::string>& args,
+                                      const std::map<std::string, std::string>& env,
+                                      std::chrono::milliseconds timeout) {
+  const std::string dir = TempDir("rapport_run");
+  if (dir.empty()) return absl::InternalError("no temp dir");
+  const std::string log = dir + "/output";
+  absl::StatusOr<std::unique_ptr<Process>> process = Process::Start(path, args, env, log);
+  if (!process.ok()) return process.status();
+  const bool exited = WaitFor([&] { return !(*process)->running(); }, timeout);
+  process->reset();  // kills it if still running
+  std::ifstream in(log);
+  std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  if (!exited) return absl::DeadlineExceededError(path + " did not exit in time; it wrote: " + output);
+  return output;
 }
 
 RedisServer::RedisServer(int port) : port_(port), dir_(TempDir("rapport-redis")) {}

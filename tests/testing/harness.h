@@ -53,6 +53,13 @@ class Process {
   bool reaped_ = false;
 };
 
+// Runs path with args and env (added to this process's environment) to its
+// end and returns what it wrote to stdout and stderr; DEADLINE_EXCEEDED (the
+// process killed) when it runs longer than timeout.
+absl::StatusOr<std::string> RunToExit(const std::string& path, const std::vector<std::string>& args,
+                                      const std::map<std::string, std::string>& env,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // A real redis-server on 127.0.0.1:<port>, without persistence, in its own
 // temp dir. Start waits until it answers PING.
 class RedisServer {

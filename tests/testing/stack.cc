@@ -6,32 +6,14 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/ids.h"
 #include "services/common/http_client.h"
+#include "services/common/ids.h"
+#include "services/common/service_registry.h"
+#include "services/common/status.h"
 
 namespace rapport::testing {
-namespace {
-
-struct ServiceInfo {
-  const char* addr_env;
-  const char* health;
-};
-
-const std::map<std::string, ServiceInfo>& Services() {
-  static const std::map<std::string, ServiceInfo> kServices = {
-      {"profiles", {"PROFILES_SERVICE_ADDR", "rapport.profiles.v1.ProfilesService"}},
-      {"interactions", {"INTERACTIONS_SERVICE_ADDR", "rapport.interactions.v1.InteractionsService"}},
-      {"notifications", {"NOTIFICATIONS_SERVICE_ADDR", "rapport.notifications.v1.NotificationsService"}},
-      {"recommendations", {"RECOMMENDATIONS_SERVICE_ADDR", "rapport.recommendations.v1.RecommendationsService"}},
-  };
-  return kServices;
-}
-
-}  // namespace
-
 Stack::Stack() : data_dir_(TempDir("rapport_stack")) {
-  for (const auto& [name, info] : Services()) ports_[name] = FreePort();
-  ports_["gateway"] = FreePort();
+  for (const registry::ProcessInfo& process : registry::Processes()) ports_[process.name] = FreePort();
 }
 
 Stack::~Stack() {
@@ -45,20 +27,37 @@ std::string Stack::Addr(const std::string& service) {
   return absl::StrCat("127.0.0.1:", ports_.at(service));
 }
 
-absl::Status Stack::Start(const std::string& service, const std::map<std::string, std::string>& extra_env) {
-  auto info = Services().find(service);
-  if (info == Services().end()) return absl::InvalidArgumentError("unknown service " + service);
+std::map<std::string, std::string> Stack::Env(const registry::ProcessInfo& process,
+                                               const std::map<std::string, std::string>& extra_env) {
   std::map<std::string, std::string> env = {
       {"RAPPORT_INTERNAL_KEY", kTestInternalKey},
       {"RAPPORT_DATA_DIR", data_dir_},
       {"RAPPORT_REDIS_ADDR", redis_.addr()},
   };
-  for (const auto& [name, other] : Services()) env[other.addr_env] = Addr(name);
+  if (!process.is_grpc_service()) {  // the gateway
+    env.insert({{"RAPPORT_ADMIN_KEY", kTestAdminKey}, {"RAPPORT_JWT_SECRET", kTestJwtSecret}, {"RAPPORT_HTTP_THREADS", "2"}});
+  }
+  for (const registry::ProcessInfo& other : registry::Processes()) env[other.addr_env] = Addr(other.name);
   for (const auto& [k, v] : extra_env) env[k] = v;
-  auto process = Process::Start(BinDir() + "/" + service, {}, env, data_dir_ + "/" + service + ".log");
-  if (!process.ok()) return process.status();
-  processes_[service] = std::move(*process);
-  if (!WaitForGrpcServing(Addr(service), info->second.health, std::chrono::seconds(20))) {
+  return env;
+}
+
+absl::Status Stack::Launch(const std::string& process, const std::map<std::string, std::string>& extra_env) {
+  const registry::ProcessInfo* info = registry::Find(process);
+  if (info == nullptr) return absl::InvalidArgumentError("unknown process " + process);
+  auto started = Process::Start(BinDir() + "/" + info->binary, {}, Env(*info, extra_env), LogPath(process));
+  if (!started.ok()) return started.status();
+  processes_[process] = std::move(*started);
+  return absl::OkStatus();
+}
+
+std::string Stack::LogPath(const std::string& process) const { return absl::StrCat(data_dir_, "/", process, ".log"); }
+
+absl::Status Stack::Start(const std::string& service, const std::map<std::string, std::string>& extra_env) {
+  const registry::ProcessInfo* info = registry::Find(service);
+  if (info == nullptr || !info->is_grpc_service()) return absl::InvalidArgumentError("unknown service " + service);
+  RETURN_IF_ERROR(Launch(service, extra_env));
+  if (!WaitForGrpcServing(Addr(service), info->health_service, std::chrono::seconds(20))) {
     return absl::UnavailableError(absl::StrCat(service, " did not become healthy; see ", data_dir_, "/", service, ".log"));
   }
   return absl::OkStatus();
@@ -67,20 +66,7 @@ absl::Status Stack::Start(const std::string& service, const std::map<std::string
 std::string Stack::GatewayUrl() { return absl::StrCat("http://", Addr("gateway")); }
 
 absl::Status Stack::StartGateway(const std::map<std::string, std::string>& extra_env) {
-  std::map<std::string, std::string> env = {
-      {"RAPPORT_INTERNAL_KEY", kTestInternalKey},
-      {"RAPPORT_DATA_DIR", data_dir_},
-      {"RAPPORT_REDIS_ADDR", redis_.addr()},
-      {"RAPPORT_HTTP_ADDR", Addr("gateway")},
-      {"RAPPORT_ADMIN_KEY", kTestAdminKey},
-      {"RAPPORT_JWT_SECRET", kTestJwtSecret},
-      {"RAPPORT_HTTP_THREADS", "2"},
-  };
-  for (const auto& [name, other] : Services()) env[other.addr_env] = Addr(name);
-  for (const auto& [k, v] : extra_env) env[k] = v;
-  auto process = Process::Start(BinDir() + "/gateway", {}, env, data_dir_ + "/gateway.log");
-  if (!process.ok()) return process.status();
-  processes_["gateway"] = std::move(*process);
+  RETURN_IF_ERROR(Launch(registry::kGateway.name, extra_env));
   const std::string url = GatewayUrl() + "/healthz";
   if (!WaitFor([&] { return HttpCall("GET", url).status == 200; }, std::chrono::seconds(20))) {
     return absl::UnavailableError(absl::StrCat("gateway did not answer /healthz; see ", data_dir_, "/gateway.log"));
@@ -122,6 +108,15 @@ void Stack::Signal(const std::string& service, int sig) {
 
 void Stack::Stop(const std::string& service) {
   if (processes_[service]) processes_[service]->Stop(SIGTERM);
+}
+
+bool Stack::Terminate(const std::string& process, std::chrono::milliseconds deadline) {
+  if (!processes_[process]) return true;
+  return processes_[process]->Stop(SIGTERM, deadline);
+}
+
+bool Stack::Running(const std::string& process) {
+  return processes_[process] != nullptr && processes_[process]->running();
 }
 
 std::unique_ptr<grpc::ClientContext> Stack::Call(const TenantContext& ctx, const std::string& key) {

@@ -1,11 +1,13 @@
 // A Rapport stack for multi-process tests: a real redis-server and the real
-// service binaries on free loopback ports, sharing one data directory and
-// internal key, plus helpers to call them with signed tenant metadata.
+// binaries of the service registry (services/common/service_registry.h) on
+// free loopback ports, sharing one data directory and internal key, plus
+// helpers to call them with signed tenant metadata.
 //
 // Thread-safety: none; use from the test's thread.
 #ifndef RAPPORT_TESTS_TESTING_STACK_H_
 #define RAPPORT_TESTS_TESTING_STACK_H_
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +17,7 @@
 #include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
+#include "services/common/service_registry.h"
 #include "services/common/tenant.h"
 #include "tests/testing/harness.h"
 
@@ -32,13 +35,23 @@ class Stack {
   RedisServer& redis() { return redis_; }
   const std::string& data_dir() const { return data_dir_; }
 
-  // Starts (or restarts) a service binary: "profiles", "interactions" or
-  // "recommendations". Its address is fixed for the stack's lifetime, so
-  // clients survive restarts.
+  // Starts (or restarts) a gRPC service of the registry ("profiles",
+  // "interactions", "recommendations", "notifications") and waits until its
+  // health check answers SERVING. Its address is fixed for the stack's
+  // lifetime, so clients survive restarts.
   // extra_env adds or overrides variables (e.g. the entity cache switch).
   absl::Status Start(const std::string& service, const std::map<std::string, std::string>& extra_env = {});
+  // Starts (or restarts) any process of the registry, the gateway included,
+  // with the stack's environment, without waiting for anything.
+  absl::Status Launch(const std::string& process, const std::map<std::string, std::string>& extra_env = {});
   void Kill9(const std::string& service);
   void Stop(const std::string& service);
+  // Sends SIGTERM and waits up to deadline for the process to exit; true when
+  // it did (or was not running).
+  bool Terminate(const std::string& process, std::chrono::milliseconds deadline);
+  bool Running(const std::string& process);
+  // Where the process's stdout and stderr go.
+  std::string LogPath(const std::string& process) const;
   // Sends sig to a running service (e.g. SIGSTOP to make it hang, SIGCONT).
   // SIGSTOP returns once every thread of the service is stopped.
   void Signal(const std::string& service, int sig);
@@ -61,6 +74,11 @@ class Stack {
   static TenantContext User(const std::string& org, const std::string& user);
 
  private:
+  // The variables process gets: the internal key, data dir, Redis, every
+  // process's address, the gateway's keys for the gateway; then extra_env.
+  std::map<std::string, std::string> Env(const registry::ProcessInfo& process,
+                                         const std::map<std::string, std::string>& extra_env);
+
   RedisServer redis_;
   std::string data_dir_;
   std::map<std::string, int> ports_;
