@@ -14,6 +14,9 @@ ABSL_FLAG(std::string, redis_addr, "127.0.0.1:6379", "Redis host:port (env RAPPO
 ABSL_FLAG(std::string, redis_url, "",
           "Redis as redis://[user:password@]host:port[/db]; wins over --redis_addr when set (env RAPPORT_REDIS_URL)");
 ABSL_FLAG(std::string, data_dir, "./var", "directory for SQLite files (env RAPPORT_DATA_DIR)");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL as postgresql://user:password@host:port/dbname?sslmode=...; each service keeps its tables in "
+          "its own schema; empty: one SQLite file per service under --data_dir (env RAPPORT_DATABASE_URL)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error (env RAPPORT_LOG_LEVEL)");
 
 namespace rapport::config {
@@ -26,6 +29,7 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
       {"redis_addr", "RAPPORT_REDIS_ADDR"},
       {"redis_url", "RAPPORT_REDIS_URL"},
       {"data_dir", "RAPPORT_DATA_DIR"},
+      {"database_url", "RAPPORT_DATABASE_URL"},
       {"log_level", "RAPPORT_LOG_LEVEL"},
   };
   all.insert(env_for_flag.begin(), env_for_flag.end());

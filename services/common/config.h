@@ -14,6 +14,7 @@ ABSL_DECLARE_FLAG(std::string, internal_key);  // RAPPORT_INTERNAL_KEY
 ABSL_DECLARE_FLAG(std::string, redis_addr);    // RAPPORT_REDIS_ADDR
 ABSL_DECLARE_FLAG(std::string, redis_url);     // RAPPORT_REDIS_URL
 ABSL_DECLARE_FLAG(std::string, data_dir);      // RAPPORT_DATA_DIR
+ABSL_DECLARE_FLAG(std::string, database_url);  // RAPPORT_DATABASE_URL
 ABSL_DECLARE_FLAG(std::string, log_level);     // RAPPORT_LOG_LEVEL
 
 namespace rapport::config {

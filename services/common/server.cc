@@ -40,6 +40,9 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
     std::exit(2);
   }
   startup.db_path = (dir / (name + ".db")).string();
+  startup.database.path = startup.db_path;
+  startup.database.url = absl::GetFlag(FLAGS_database_url);
+  startup.database.schema = name;
   redis::ClientOptions redis_options;
   redis_options.addr = config::RedisAddress();
   if (absl::Status bad = redis::ParseAddress(redis_options.addr).status(); !bad.ok()) {

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/common/db.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
 
@@ -59,6 +60,9 @@ class RunningServer {
 // What every service process has before it opens its store.
 struct ServiceStartup {
   std::string db_path;  // <data_dir>/<name>.db; the directory exists
+  // Where the store lives: --database_url (PostgreSQL, schema `name`) when
+  // set, else the SQLite file db_path. Stores add their migrations.
+  db::Options database;
   std::unique_ptr<redis::Client> redis;      // at --redis_url, else --redis_addr
   std::unique_ptr<TenantSigner> signer;      // under --internal_key
 };
