@@ -38,7 +38,7 @@ void BM_FireTimers(benchmark::State& state) {
   const int spread_s = static_cast<int>(state.range(0));
   for (auto _ : state) {
     const std::string dir = MakeBenchDir();
-    auto store = SqliteNotificationsStore::Open(dir + "/notifications.db");
+    auto store = NotificationsStore::Open(dir + "/notifications.db");
     if (!store.ok()) {
       state.SkipWithError(std::string(store.status().message()).c_str());
       return;

@@ -32,7 +32,7 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     now_ = ToMicros(Utc(2026, 3, 27, 12, 0));
-    auto s = SqliteNotificationsStore::Open(rapport::testing::TempDir("notif_store") + "/n.db", TestClock());
+    auto s = NotificationsStore::Open(rapport::testing::TempDir("notif_store") + "/n.db", TestClock());
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -123,7 +123,7 @@ class StoreTest : public ::testing::Test {
   }
 
   std::atomic<int64_t> now_{0};
-  std::unique_ptr<SqliteNotificationsStore> store_;
+  std::unique_ptr<NotificationsStore> store_;
 };
 
 TEST_F(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
