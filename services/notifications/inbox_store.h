@@ -19,10 +19,12 @@
 
 namespace rapport::notifications {
 
+namespace pb = ::rapport::notifications::v1;
+
 // Puts a notification in the inbox once per dedupe key (and queues its
 // "notification.created" webhook event); false when the key was used before
 // (its effect already happened).
-absl::StatusOr<bool> AddNotification(db::Connection& conn, const Owner& owner, rapport::notifications::v1::Notification n,
+absl::StatusOr<bool> AddNotification(db::Connection& conn, const Owner& owner, pb::Notification n,
                                      const std::string& dedupe_key, int64_t now_us);
 
 // A reminder's timer: its notification, and the reminder marked FIRED.

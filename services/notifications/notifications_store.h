@@ -131,9 +131,11 @@ class NotificationsStore final : public TimerStore {
                   std::function<void(std::vector<absl::Status>)> done) override;
   // FireTimers for one timer, in a transaction of its own.
   void FireTimer(const TimerRow& timer, const std::string& owner, absl::Time now, DoneStatus done);
-  // Inserts timers directly (benchmarks and tests): reminders for owner due at each time.
-  absl::Status InsertReminders(const Owner& owner, const std::vector<int64_t>& due_us);
   absl::StatusOr<int64_t> PendingTimers();
+
+  // --- For benchmarks and tests (inbox_store.cc) ---
+  // Reminders for owner due at each time, with their timers, in one transaction.
+  absl::Status InsertReminders(const Owner& owner, const std::vector<int64_t>& due_us);
   absl::StatusOr<int64_t> CountNotifications(const Owner& owner);
 
   db::Database& db() { return *db_; }

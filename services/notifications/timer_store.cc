@@ -55,8 +55,10 @@ absl::Status FireOne(Connection& conn, const TimerRow& timer, const std::string&
 absl::Status NotificationsStore::ReleaseLeases(const std::string& replica) {
   const std::string prefix = replica + "/";
   return db_->Write([&](Connection& conn) -> absl::Status {
-    return conn.Prepare("UPDATE timers SET lease_owner = '', lease_until_us = 0 WHERE substr(lease_owner, 1, ?) = ?")
-        .Bind(1, static_cast<int64_t>(prefix.size()))
+    // Not LIKE: SQLite's ignores case, and the name may hold % or _.
+    return conn
+        .Prepare("UPDATE timers SET lease_owner = '', lease_until_us = 0 WHERE substr(lease_owner, 1, length(?)) = ?")
+        .Bind(1, prefix)
         .Bind(2, prefix)
         .Run();
   });
