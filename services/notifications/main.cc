@@ -1,5 +1,5 @@
 // The notifications service process: flags and environment -> config, open
-// the SQLite store, connect Redis, start the durable consumer of events (the
+// the store, connect Redis, start the durable consumer of events (the
 // projection and event-started workflow runs), the timer scheduler and
 // webhook deliveries, and the live stream hub; serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
@@ -52,12 +52,12 @@ int main(int argc, char** argv) {
                              {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"},
                              {"profiles_addr", rapport::registry::kProfiles.addr_env},
                              {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"}});
-  auto store = rapport::notifications::SqliteNotificationsStore::Open(startup.db_path);
+  auto store = rapport::notifications::NotificationsStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;
   }
-  rapport::notifications::SqliteNotificationsStore* s = store->get();
+  rapport::notifications::NotificationsStore* s = store->get();
   rapport::notifications::LiveHub hub(s, std::chrono::milliseconds(absl::GetFlag(FLAGS_live_tick_ms)));
 
   rapport::events::ConsumerOptions consumer_options;
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   const std::chrono::hours delivery_retention(24 * std::max(1, absl::GetFlag(FLAGS_delivery_retention_days)));
   rapport::RetentionPruner pruner(
       &s->db(), {rapport::IdempotencyRetention(),
-                 rapport::notifications::SqliteNotificationsStore::DeliveryRetention(delivery_retention)});
+                 rapport::notifications::NotificationsStore::DeliveryRetention(delivery_retention)});
   pruner.Start();
 
   rapport::notifications::SchedulerOptions scheduler_options;

@@ -38,7 +38,7 @@ void BM_FireTimers(benchmark::State& state) {
   const int spread_s = static_cast<int>(state.range(0));
   for (auto _ : state) {
     const std::string dir = MakeBenchDir();
-    auto store = SqliteNotificationsStore::Open(dir + "/notifications.db");
+    auto store = NotificationsStore::Open(dir + "/notifications.db");
     if (!store.ok()) {
       state.SkipWithError(std::string(store.status().message()).c_str());
       return;
@@ -76,34 +76,34 @@ void BM_FireTimers(benchmark::State& state) {
     int64_t notifications = 0, within = 0, max_lag = 0, early = 0;
     std::set<std::string> reminders;
     absl::Status read = (*store)->db().Read([&](db::Connection& conn) -> absl::Status {
-      auto all = conn.Prepare("SELECT data FROM notifications WHERE org_id = ? AND user_id = ?");
-      all.Bind(1, owner.org).Bind(2, owner.user);
       std::map<std::string, int64_t> created;
-      while (true) {
-        absl::StatusOr<bool> row = all.Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        pb::Notification n;
-        RETURN_IF_ERROR(db::ParseRow(all.ColumnBlob(0), &n));
-        ++notifications;
-        reminders.insert(n.reminder_id());
-        created[n.reminder_id()] = TimestampToMicros(n.create_time());
-      }
-      auto due = conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ?");
-      due.Bind(1, owner.org).Bind(2, owner.user);
-      while (true) {
-        absl::StatusOr<bool> row = due.Step();
-        if (!row.ok()) return row.status();
-        if (!*row) break;
-        pb::Reminder r;
-        RETURN_IF_ERROR(db::ParseRow(due.ColumnBlob(0), &r));
-        auto it = created.find(r.id());
-        if (it == created.end()) continue;
-        int64_t lag = it->second - TimestampToMicros(r.due_time());
-        if (lag < 0) ++early;
-        if (lag <= 5000000) ++within;
-        max_lag = std::max(max_lag, lag);
-      }
+      RETURN_IF_ERROR(db::ForEachRow(
+          conn.Prepare("SELECT data FROM notifications WHERE org_id = ? AND user_id = ?")
+              .Bind(1, owner.org)
+              .Bind(2, owner.user),
+          [&](const db::Statement& row) -> absl::Status {
+            pb::Notification n;
+            RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &n));
+            ++notifications;
+            reminders.insert(n.reminder_id());
+            created[n.reminder_id()] = TimestampToMicros(n.create_time());
+            return absl::OkStatus();
+          }));
+      RETURN_IF_ERROR(db::ForEachRow(
+          conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ?")
+              .Bind(1, owner.org)
+              .Bind(2, owner.user),
+          [&](const db::Statement& row) -> absl::Status {
+            pb::Reminder r;
+            RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &r));
+            auto it = created.find(r.id());
+            if (it == created.end()) return absl::OkStatus();
+            int64_t lag = it->second - TimestampToMicros(r.due_time());
+            if (lag < 0) ++early;
+            if (lag <= 5000000) ++within;
+            max_lag = std::max(max_lag, lag);
+            return absl::OkStatus();
+          }));
       return absl::OkStatus();
     });
     if (!read.ok()) {

@@ -1,8 +1,10 @@
 // Unit tests of the notifications service's plain logic: local times
 // (daylight-saving changes, Feb 29, year wrap), workflow validation and
-// stepping with an injected clock, templates, filters, webhook signatures,
-// retry policy and address admission.
+// stepping with an injected clock (and when a run stops or completes early),
+// templates, filters, webhook signatures, retry policy and address admission.
 #include <gtest/gtest.h>
+
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/crypto.h"
@@ -189,6 +191,98 @@ TEST(WorkflowEngine, LocalTimeWaitsUseTheUsersZoneAndChainFromTheWakeTime) {
   ASSERT_EQ(effects->size(), 1u);
   EXPECT_EQ((*effects)[0].kind, Effect::Kind::kWebhook);
   EXPECT_EQ((*effects)[0].event_type, "workflow.step");
+}
+
+TEST(WorkflowEngine, EndsARunWhoseWorldChangedBeforeAnyStep) {
+  absl::Time t0 = Utc(2026, 5, 1, 10, 0);
+  absl::Time later = t0 + absl::Hours(2);
+  RunContext ctx;
+  ctx.interacted_since = [](int64_t) -> absl::StatusOr<bool> { return false; };
+  struct Case {
+    std::string what;
+    std::function<void(pb::Workflow&, RunContext&)> change;
+    pb::RunState state;
+    std::string reason;
+  };
+  const Case cases[] = {
+      {"disabled", [](pb::Workflow& w, RunContext&) { w.set_enabled(false); }, pb::STOPPED,
+       "the workflow was disabled"},
+      {"contact deleted", [](pb::Workflow&, RunContext& c) { c.contact_deleted = true; }, pb::STOPPED,
+       "the contact was deleted"},
+  };
+  for (const Case& c : cases) {
+    pb::Workflow w = FollowUp(absl::Hours(1));
+    pb::WorkflowRun run = NewRun(t0);
+    RunContext changed = ctx;
+    ASSERT_TRUE(Advance(w, run, changed, t0).ok());
+    ASSERT_EQ(run.state(), pb::WAITING);
+    c.change(w, changed);
+    auto effects = Advance(w, run, changed, later);
+    ASSERT_TRUE(effects.ok()) << c.what;
+    EXPECT_TRUE(effects->empty()) << c.what;
+    EXPECT_EQ(run.state(), c.state) << c.what;
+    EXPECT_EQ(run.reason(), c.reason) << c.what;
+    EXPECT_EQ(run.history_size(), 1) << c.what;  // the wait only: no step ran
+    EXPECT_EQ(FromMicros(TimestampToMicros(run.update_time())), later) << c.what;
+  }
+}
+
+TEST(WorkflowEngine, TheOverdueDigestSaysNothingWhenNobodyIsOverdue) {
+  absl::Time t0 = Utc(2026, 5, 1, 8, 0);
+  pb::Workflow digest;
+  for (const pb::Workflow& w : BuiltinWorkflows()) {
+    if (w.builtin() == "overdue_digest") digest = w;
+  }
+  ASSERT_EQ(digest.builtin(), "overdue_digest");
+  RunContext ctx;
+  ctx.vars = {{"overdue.count", "0"}, {"overdue.names", ""}};
+  pb::WorkflowRun run;
+  run.set_state(pb::RUNNING);
+  auto effects = Advance(digest, run, ctx, t0);
+  ASSERT_TRUE(effects.ok());
+  EXPECT_TRUE(effects->empty());
+  EXPECT_EQ(run.state(), pb::COMPLETED);
+  EXPECT_EQ(run.reason(), "no contact is overdue");
+  EXPECT_EQ(run.history_size(), 0);
+  // Somebody overdue: the digest names them.
+  ctx.vars = {{"overdue.count", "2"}, {"overdue.names", "Ada, Bob"}};
+  run = pb::WorkflowRun();
+  run.set_state(pb::RUNNING);
+  effects = Advance(digest, run, ctx, t0);
+  ASSERT_TRUE(effects.ok());
+  ASSERT_EQ(effects->size(), 1u);
+  EXPECT_EQ((*effects)[0].title, "2 contacts are due for a catch-up");
+  EXPECT_EQ((*effects)[0].body, "Ada, Bob");
+  EXPECT_EQ(run.state(), pb::COMPLETED);
+  EXPECT_TRUE(run.reason().empty());
+  // A schedule of the user's own is not the digest: it runs with nobody overdue.
+  digest.clear_builtin();
+  ctx.vars = {{"overdue.count", "0"}};
+  run = pb::WorkflowRun();
+  run.set_state(pb::RUNNING);
+  effects = Advance(digest, run, ctx, t0);
+  ASSERT_TRUE(effects.ok());
+  EXPECT_EQ(effects->size(), 1u);
+}
+
+TEST(WorkflowEngine, ARunOfADeletedWorkflowStopsWithoutAWakeTime) {
+  absl::Time t0 = Utc(2026, 5, 1, 10, 0);
+  pb::Workflow w = FollowUp(absl::Hours(1));
+  pb::WorkflowRun run = NewRun(t0);
+  RunContext ctx;
+  ASSERT_TRUE(Advance(w, run, ctx, t0).ok());
+  ASSERT_TRUE(run.has_wake_time());
+  StopRunOfDeletedWorkflow(run, t0 + absl::Minutes(5));
+  EXPECT_EQ(run.state(), pb::STOPPED);
+  EXPECT_EQ(run.reason(), "the workflow was deleted");
+  EXPECT_FALSE(run.has_wake_time());
+  EXPECT_EQ(FromMicros(TimestampToMicros(run.update_time())), t0 + absl::Minutes(5));
+  // A run that was over stays as it ended.
+  pb::WorkflowRun done = NewRun(t0);
+  done.set_state(pb::COMPLETED);
+  StopRunOfDeletedWorkflow(done, t0);
+  EXPECT_EQ(done.state(), pb::COMPLETED);
+  EXPECT_TRUE(done.reason().empty());
 }
 
 TEST(WorkflowEngine, ValidationNamesEveryField) {

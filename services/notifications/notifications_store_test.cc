@@ -1,7 +1,8 @@
 // Store and scheduler tests on a real SQLite file with an injected clock:
 // timers fire once, at or after their due time, across crashes and replicas;
-// workflows started by events wait, notify, and stop on reply; birthdays
-// yearly; snooze; tenant scoping.
+// workflows started by events wait, notify, and stop on reply, or when their
+// workflow or contact goes; birthdays yearly; snooze; webhook bodies and
+// attempts; tenant scoping.
 #include "services/notifications/notifications_store.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
 #include "services/notifications/scheduler.h"
@@ -28,11 +30,17 @@ absl::Time Utc(int y, int m, int d, int hh, int mm, int ss = 0) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, ss), absl::UTCTimeZone());
 }
 
+std::string Json(const google::protobuf::Message& m) {
+  std::string out;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &out).ok());
+  return out;
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     now_ = ToMicros(Utc(2026, 3, 27, 12, 0));
-    auto s = SqliteNotificationsStore::Open(rapport::testing::TempDir("notif_store") + "/n.db", TestClock());
+    auto s = NotificationsStore::Open(rapport::testing::TempDir("notif_store") + "/n.db", TestClock());
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -111,6 +119,30 @@ class StoreTest : public ::testing::Test {
     return out;
   }
 
+  pb::CreateWebhookResponse NewWebhook(const Owner& o, std::vector<std::string> event_types) {
+    pb::Webhook w;
+    w.set_id(NewId());
+    w.set_url("http://127.0.0.1:9/hook");
+    for (const std::string& t : event_types) w.add_event_types(t);
+    auto created = Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
+      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), d);
+    });
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.value_or(pb::CreateWebhookResponse());
+  }
+
+  // The run as stored, whether or not its workflow still exists.
+  pb::WorkflowRun StoredRun(const std::string& id) {
+    pb::WorkflowRun run;
+    absl::Status s = store_->db().Read([&](db::Connection& c) -> absl::Status {
+      ASSIGN_OR_RETURN(run, db::ReadBlob<pb::WorkflowRun>(
+                                c.Prepare("SELECT data FROM runs WHERE run_id = ?").Bind(1, id), "run"));
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return run;
+  }
+
   pb::Workflow Builtin(const Owner& o, const std::string& key) {
     auto all = Await<std::vector<pb::Workflow>>(
         [&](Done<std::vector<pb::Workflow>> d) { store_->ListWorkflows(o, "", 100, d); });
@@ -123,7 +155,7 @@ class StoreTest : public ::testing::Test {
   }
 
   std::atomic<int64_t> now_{0};
-  std::unique_ptr<SqliteNotificationsStore> store_;
+  std::unique_ptr<NotificationsStore> store_;
 };
 
 TEST_F(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
@@ -444,6 +476,155 @@ TEST_F(StoreTest, SnoozedNotificationsComeBackAtTheirTime) {
   });
   EXPECT_EQ(dismissed->state(), pb::DISMISSED);
   EXPECT_TRUE(Inbox(alice).empty());
+}
+
+TEST_F(StoreTest, RunsStopWhenTheirWorkflowIsDisabledOrDeletedOrTheirContactDeleted) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  for (const char* id : {"bob", "carol", "dave"}) {
+    ppb::Contact c;
+    c.set_id(id);
+    c.set_display_name(id);
+    ContactEvent(alice, c);
+  }
+  // Three waiting runs: a thank-you for bob and carol, a follow-up for dave.
+  Interaction(alice, "bob", ipb::MEETING);
+  Interaction(alice, "carol", ipb::MEETING);
+  Interaction(alice, "dave", ipb::CONVERSATION);
+  pb::Workflow thanks = Builtin(alice, "thank_you");
+  pb::Workflow follow = Builtin(alice, "follow_up");
+  auto thanks_runs = store_->ListRuns(alice, thanks.id(), "", 10);
+  auto follow_runs = store_->ListRuns(alice, follow.id(), "", 10);
+  ASSERT_EQ(thanks_runs->size(), 2u);
+  ASSERT_EQ(follow_runs->size(), 1u);
+  std::map<std::string, pb::WorkflowRun> by_contact;
+  for (const auto& r : *thanks_runs) by_contact[r.contact_id()] = r;
+  by_contact["dave"] = (*follow_runs)[0];
+  for (const auto& [contact, run] : by_contact) EXPECT_EQ(run.state(), pb::WAITING) << contact;
+
+  // Deleted: its waiting run stops at once, without a wake time, and its timer goes.
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteWorkflow(alice, follow.id(), d); }).ok());
+  pb::WorkflowRun dave = StoredRun(by_contact["dave"].id());
+  EXPECT_EQ(dave.state(), pb::STOPPED);
+  EXPECT_EQ(dave.reason(), "the workflow was deleted");
+  EXPECT_FALSE(dave.has_wake_time());
+  EXPECT_EQ(TimestampToMicros(dave.update_time()), now_.load());
+  // Carol deleted, then the thank-you disabled: each run stops when it wakes, saying why.
+  ppb::Contact carol;
+  carol.set_id("carol");
+  ContactEvent(alice, carol, "contact.deleted");
+  auto sched = NewScheduler("r1");
+  SetNow(Now() + absl::Hours(48));
+  Drain(*sched);
+  EXPECT_TRUE(Inbox(alice).size() == 1 && Inbox(alice)[0].contact_id() == "bob");  // bob's thank-you only
+  pb::WorkflowRun stopped = StoredRun(by_contact["carol"].id());
+  EXPECT_EQ(stopped.state(), pb::STOPPED);
+  EXPECT_EQ(stopped.reason(), "the contact was deleted");
+  EXPECT_EQ(StoredRun(by_contact["bob"].id()).state(), pb::COMPLETED);
+
+  Interaction(alice, "bob", ipb::MEETING);
+  auto again = store_->ListRuns(alice, thanks.id(), "", 10);
+  ASSERT_EQ(again->size(), 3u);
+  const pb::WorkflowRun& waiting = (*again)[0];  // newest first
+  ASSERT_EQ(waiting.state(), pb::WAITING);
+  ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
+                store_->UpdateWorkflow(alice, thanks.id(), [](pb::Workflow& w) {
+                  w.set_enabled(false);
+                  return absl::OkStatus();
+                }, d);
+              }).ok());
+  SetNow(Now() + absl::Hours(48));
+  Drain(*sched);
+  stopped = StoredRun(waiting.id());
+  EXPECT_EQ(stopped.state(), pb::STOPPED);
+  EXPECT_EQ(stopped.reason(), "the workflow was disabled");
+  EXPECT_EQ(Inbox(alice).size(), 1u);
+}
+
+TEST_F(StoreTest, NotificationWebhookBodyIsTheEnvelopeAroundTheNotification) {
+  Owner alice{"org1", "alice"};
+  pb::CreateWebhookResponse hook = NewWebhook(alice, {"notification.created"});
+  NewWebhook(alice, {"workflow.step"});  // takes other events: no delivery
+  ASSERT_TRUE(store_->InsertReminders(alice, {now_.load()}).ok());
+  auto sched = NewScheduler("r1");
+  ASSERT_EQ(Drain(*sched), 1);
+  pb::Notification n = Inbox(alice).at(0);
+  auto claimed = store_->Claim("r1/x", Now(), absl::Seconds(30), 10, true);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 1u);
+  auto delivery = store_->LoadDelivery((*claimed)[0]);
+  ASSERT_TRUE(delivery.ok()) << delivery.status();
+  EXPECT_EQ(delivery->url, "http://127.0.0.1:9/hook");
+  EXPECT_EQ(delivery->secret, "whsec_test");
+  EXPECT_EQ(delivery->event_id, n.id());
+  EXPECT_EQ(delivery->event_type, "notification.created");
+  EXPECT_EQ(delivery->attempts, 0);
+  // The wire format receivers parse and sign over: keys in this order, the
+  // time in RFC 3339 with a numeric offset.
+  EXPECT_EQ(delivery->body, absl::StrCat(R"({"id":")", n.id(),
+                                         R"(","type":"notification.created","time":"2026-03-27T12:00:00+00:00",)",
+                                         R"("orgId":"org1","userId":"alice","data":)", Json(n), "}"));
+
+  // A 2xx ends it: DELIVERED, its timer gone, when it ended recorded.
+  AttemptResult ok{ToMicros(Now()), 200, "", 12, false, 0};
+  ASSERT_TRUE(store_->RecordDeliveryAttempt((*claimed)[0], "r1/x", ok, false).ok());
+  auto deliveries = store_->ListDeliveries(alice, hook.webhook().id(), "", 10);
+  ASSERT_TRUE(deliveries.ok());
+  ASSERT_EQ(deliveries->size(), 1u);
+  EXPECT_EQ((*deliveries)[0].state(), pb::DELIVERED);
+  EXPECT_EQ((*deliveries)[0].attempt_count(), 1);
+  EXPECT_EQ((*deliveries)[0].attempts(0).duration_ms(), 12);
+  EXPECT_EQ(*store_->PendingTimers(), 0);
+  // Another replica's late record changes nothing.
+  AttemptResult late{ToMicros(Now()), 500, "", 1, true, ToMicros(Now())};
+  ASSERT_TRUE(store_->RecordDeliveryAttempt((*claimed)[0], "r2/y", late, false).ok());
+  EXPECT_EQ(store_->ListDeliveries(alice, hook.webhook().id(), "", 10)->at(0).attempt_count(), 1);
+  // Other users cannot list them.
+  EXPECT_EQ(store_->ListDeliveries(Owner{"org1", "bob"}, hook.webhook().id(), "", 10).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) {
+  Owner alice{"org1", "alice"};
+  ppb::Contact bob;
+  bob.set_id("bob");
+  bob.set_display_name("Bob \"the builder\" Martin");
+  ContactEvent(alice, bob);
+  pb::Workflow w;
+  w.set_id(NewId());
+  w.set_display_name("tell the CRM");
+  w.set_enabled(true);
+  w.mutable_trigger()->set_kind(pb::MANUAL);
+  w.add_steps()->set_kind(pb::WEBHOOK);
+  w.mutable_steps(0)->set_event_type("deal.won");
+  ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
+                store_->CreateWorkflow(alice, w, IdempotencyScope{}, pb::CreateWorkflowRequest(), d);
+              }).ok());
+  NewWebhook(alice, {});  // every event type
+  auto run = Await<pb::WorkflowRun>([&](Done<pb::WorkflowRun> d) { store_->RunWorkflow(alice, w.id(), "bob", d); });
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), pb::COMPLETED);
+  auto claimed = store_->Claim("r1/x", Now(), absl::Seconds(30), 10, true);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  auto delivery = store_->LoadDelivery((*claimed)[0]);
+  ASSERT_TRUE(delivery.ok()) << delivery.status();
+  const std::string event_id = absl::StrCat("run:", run->id(), ":0");
+  EXPECT_EQ(delivery->event_id, event_id);
+  EXPECT_EQ(delivery->event_type, "deal.won");
+  EXPECT_EQ(delivery->body,
+            absl::StrCat(R"({"id":")", event_id, R"(","type":"deal.won","time":"2026-03-27T12:00:00+00:00",)",
+                         R"("orgId":"org1","userId":"alice","data":{"workflow":)", Json(w), R"(,"run":)", Json(*run),
+                         R"(,"contact":)", Json(bob), "}}"));
+  // Run again without a contact: no "contact" at all.
+  auto alone = Await<pb::WorkflowRun>([&](Done<pb::WorkflowRun> d) { store_->RunWorkflow(alice, w.id(), "", d); });
+  ASSERT_TRUE(alone.ok());
+  claimed = store_->Claim("r1/x", Now(), absl::Seconds(30), 10, true);
+  ASSERT_EQ(claimed->size(), 1u);
+  delivery = store_->LoadDelivery((*claimed)[0]);
+  ASSERT_TRUE(delivery.ok());
+  EXPECT_EQ(delivery->body.find("\"contact\""), std::string::npos) << delivery->body;
+  EXPECT_NE(delivery->body.find(absl::StrCat(R"("run":)", Json(*alone), "}}")), std::string::npos) << delivery->body;
 }
 
 }  // namespace

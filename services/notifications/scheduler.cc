@@ -14,7 +14,7 @@
 
 namespace rapport::notifications {
 
-Scheduler::Scheduler(SqliteNotificationsStore* store, SchedulerOptions options, Clock clock,
+Scheduler::Scheduler(TimerStore* store, SchedulerOptions options, Clock clock,
                      std::function<void(const Owner&)> on_fired)
     : store_(store),
       options_(std::move(options)),

@@ -1,7 +1,8 @@
-// The durable timer scheduler of the notifications service. Two loops on
-// PollingLoop: one claims due timers (reminders, run steps, snooze ends,
-// workflow triggers) in batches under a lease and fires each batch through
-// SqliteNotificationsStore::FireTimers (per timer: effects, dedupe record and
+// The durable timer scheduler of the notifications service, over the
+// TimerStore interface (timer_store.h; NotificationsStore implements it). Two
+// loops on PollingLoop: one claims due timers (reminders, run steps, snooze
+// ends, workflow triggers) in batches under a lease and fires each batch
+// through TimerStore::FireTimers (per timer: effects, dedupe record and
 // removal together, in a savepoint of the batch's one transaction; the next
 // claim overlaps the previous batch's commit); the other claims due webhook
 // deliveries and makes their HTTP attempts concurrently, outside any
@@ -27,8 +28,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "services/common/db_rows.h"
 #include "services/common/polling_loop.h"
-#include "services/notifications/notifications_store.h"
+#include "services/notifications/timer_store.h"
 #include "services/notifications/webhook.h"
 
 namespace rapport::notifications {
@@ -47,7 +51,7 @@ struct SchedulerOptions {
 class Scheduler {
  public:
   // on_fired is called after each fired timer committed (wakes live streams).
-  Scheduler(SqliteNotificationsStore* store, SchedulerOptions options, Clock clock = &absl::Now,
+  Scheduler(TimerStore* store, SchedulerOptions options, Clock clock = &absl::Now,
             std::function<void(const Owner&)> on_fired = nullptr);
   ~Scheduler();
 
@@ -69,7 +73,7 @@ class Scheduler {
   void Submit(std::vector<TimerRow> timers, absl::Time now, std::function<void(absl::Status)> batch_done);
   void DeliverOne(const TimerRow& timer);
 
-  SqliteNotificationsStore* store_;
+  TimerStore* store_;
   const SchedulerOptions options_;
   const Clock clock_;
   const std::function<void(const Owner&)> on_fired_;

@@ -12,6 +12,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "rapport/notifications/v1/webhook_events.pb.h"
 #include "services/common/crypto.h"
 
 namespace rapport::notifications {
@@ -27,6 +29,25 @@ bool V4Private(const uint8_t a[4]) {
   if (a[0] == 198 && (a[1] & 0xfe) == 18) return true;    // benchmarking 198.18/15
   if (a[0] >= 224) return true;                           // multicast, reserved, broadcast
   return false;
+}
+
+namespace pb = ::rapport::notifications::v1;
+
+// Fills the envelope fields, which both event messages number alike, and
+// prints the message with the standard proto3 JSON mapping.
+template <typename Event>
+absl::StatusOr<std::string> PrintEvent(const WebhookEnvelope& envelope, Event& event) {
+  event.set_id(envelope.id);
+  event.set_type(envelope.type);
+  event.set_time(absl::FormatTime(absl::RFC3339_full, envelope.time, absl::UTCTimeZone()));
+  event.set_org_id(envelope.org_id);
+  event.set_user_id(envelope.user_id);
+  std::string out;
+  auto printed = google::protobuf::util::MessageToJsonString(event, &out);
+  if (!printed.ok()) {
+    return absl::InternalError(absl::StrCat("webhook body not printed: ", std::string(printed.message())));
+  }
+  return out;
 }
 
 std::string UrlPart(CURLU* u, CURLUPart part) {
@@ -109,6 +130,22 @@ absl::StatusOr<CheckedUrl> CheckWebhookUrl(const std::string& field, const std::
     }
   }
   return out;
+}
+
+absl::StatusOr<std::string> NotificationWebhookBody(const WebhookEnvelope& envelope,
+                                                    const pb::Notification& notification) {
+  pb::NotificationWebhookEvent event;
+  *event.mutable_data() = notification;
+  return PrintEvent(envelope, event);
+}
+
+absl::StatusOr<std::string> WorkflowWebhookBody(const WebhookEnvelope& envelope, const pb::Workflow& workflow,
+                                                const pb::WorkflowRun& run, const profiles::v1::Contact* contact) {
+  pb::WorkflowWebhookEvent event;
+  *event.mutable_data()->mutable_workflow() = workflow;
+  *event.mutable_data()->mutable_run() = run;
+  if (contact != nullptr) *event.mutable_data()->mutable_contact() = *contact;
+  return PrintEvent(envelope, event);
 }
 
 std::string SignatureHeader(const std::string& secret, int64_t unix_seconds, const std::string& body) {

@@ -1,6 +1,7 @@
 // Webhook delivery pieces, apart from storage: URL admission (http(s) only;
 // private, loopback, link-local and other non-public addresses refused unless
-// allowed, checking every address the host resolves to), the
+// allowed, checking every address the host resolves to), the JSON bodies
+// (printed from the messages of webhook_events.proto), the
 // Rapport-Signature header, the retry policy (exponential backoff with full
 // jitter; 5xx, 408, 429 and transport failures are retried, other 4xx are
 // not), and one HTTP attempt over libcurl pinned to the checked addresses.
@@ -14,6 +15,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rapport/notifications/v1/notifications.pb.h"
+#include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/http_client.h"
 
 namespace rapport::notifications {
@@ -33,6 +37,23 @@ absl::StatusOr<CheckedUrl> CheckWebhookUrl(const std::string& field, const std::
 // RFC 1918, link-local, CGNAT, unspecified, multicast, unique-local IPv6,
 // IPv4-mapped forms of these. INVALID_ARGUMENT for a non-numeric address.
 absl::StatusOr<bool> IsPrivateAddress(const std::string& numeric);
+
+// What every webhook body carries besides its data.
+struct WebhookEnvelope {
+  std::string id;    // the event's id (Rapport-Event-Id)
+  std::string type;  // its type (Rapport-Event-Type)
+  absl::Time time;   // printed in RFC 3339 with a numeric offset, in UTC
+  std::string org_id;
+  std::string user_id;
+};
+// The body of a "notification.created" event (NotificationWebhookEvent).
+absl::StatusOr<std::string> NotificationWebhookBody(const WebhookEnvelope& envelope,
+                                                    const rapport::notifications::v1::Notification& notification);
+// The body of a workflow's WEBHOOK step (WorkflowWebhookEvent); contact may be null.
+absl::StatusOr<std::string> WorkflowWebhookBody(const WebhookEnvelope& envelope,
+                                                const rapport::notifications::v1::Workflow& workflow,
+                                                const rapport::notifications::v1::WorkflowRun& run,
+                                                const profiles::v1::Contact* contact);
 
 // "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>".
 std::string SignatureHeader(const std::string& secret, int64_t unix_seconds, const std::string& body);

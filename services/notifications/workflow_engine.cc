@@ -50,6 +50,16 @@ void AddRecord(pb::WorkflowRun& run, int step, pb::StepKind kind, absl::Time now
   r->set_outcome(outcome);
 }
 
+bool IsOver(const pb::WorkflowRun& run) {
+  return run.state() == pb::STOPPED || run.state() == pb::COMPLETED || run.state() == pb::FAILED;
+}
+
+void End(pb::WorkflowRun& run, pb::RunState state, const std::string& reason, absl::Time now) {
+  run.set_state(state);
+  run.set_reason(reason);
+  *run.mutable_update_time() = ToTimestamp(ToMicros(now));
+}
+
 }  // namespace
 
 absl::Status ValidateWorkflow(const pb::Workflow& w) {
@@ -230,7 +240,23 @@ std::string Render(const std::string& text, const TemplateVars& vars) {
 absl::StatusOr<std::vector<Effect>> Advance(const pb::Workflow& workflow, pb::WorkflowRun& run,
                                             const RunContext& context, absl::Time now) {
   std::vector<Effect> effects;
-  if (run.state() == pb::STOPPED || run.state() == pb::COMPLETED || run.state() == pb::FAILED) return effects;
+  if (IsOver(run)) return effects;
+  // The world changed under the run: it ends before its next step.
+  if (!workflow.enabled()) {
+    End(run, pb::STOPPED, "the workflow was disabled", now);
+    return effects;
+  }
+  if (context.contact_deleted) {
+    End(run, pb::STOPPED, "the contact was deleted", now);
+    return effects;
+  }
+  if (workflow.trigger().kind() == pb::SCHEDULE && workflow.builtin() == "overdue_digest") {
+    auto count = context.vars.find("overdue.count");
+    if (count != context.vars.end() && count->second == "0") {
+      End(run, pb::COMPLETED, "no contact is overdue", now);
+      return effects;
+    }
+  }
   // Waits count from when the previous wait was due, not from when a late
   // timer ran, so downtime does not shift the rest of the schedule.
   absl::Time base = now;
@@ -308,6 +334,12 @@ absl::StatusOr<std::vector<Effect>> Advance(const pb::Workflow& workflow, pb::Wo
   }
   run.set_state(pb::COMPLETED);
   return effects;
+}
+
+void StopRunOfDeletedWorkflow(pb::WorkflowRun& run, absl::Time now) {
+  if (IsOver(run)) return;
+  End(run, pb::STOPPED, "the workflow was deleted", now);
+  run.clear_wake_time();
 }
 
 }  // namespace rapport::notifications

@@ -1,9 +1,10 @@
 // Follow-up workflows as plain, testable code: validation of a workflow, the
-// built-in workflows every user starts with, filters, templates, and the
-// stepping of a run. No storage here: Advance moves a run forward as far as
-// it can at `now` and returns the effects (notifications, webhook events)
-// that the caller commits in the same transaction as the new run state.
-// Pure functions; thread-safe.
+// built-in workflows every user starts with, filters, templates, and every
+// decision about a run: each step, and when a run stops or completes early
+// because the world changed under it. No storage here: Advance moves a run
+// forward as far as it can at `now` and returns the effects (notifications,
+// webhook events) that the caller commits in the same transaction as the new
+// run state. Pure functions; thread-safe.
 #ifndef RAPPORT_SERVICES_NOTIFICATIONS_WORKFLOW_ENGINE_H_
 #define RAPPORT_SERVICES_NOTIFICATIONS_WORKFLOW_ENGINE_H_
 
@@ -57,13 +58,19 @@ struct Effect {
 // What Advance may need to know about the world.
 struct RunContext {
   absl::TimeZone zone = absl::UTCTimeZone();
+  // For a SCHEDULE workflow, "overdue.count" and "overdue.names" too.
   TemplateVars vars;
+  // The run names a contact the user no longer has (it was deleted).
+  bool contact_deleted = false;
   // True when an interaction with the run's contact other than the one that
   // started the run was logged at or after since_us.
   std::function<absl::StatusOr<bool>(int64_t since_us)> interacted_since;
 };
 
-// Runs the steps of run from run.next_step at now: WAIT sets state WAITING
+// Runs the steps of run from run.next_step at now. First, a run whose world
+// changed ends without a step: STOPPED when the workflow was disabled or the
+// run's contact deleted, COMPLETED when the overdue digest finds nobody
+// overdue (a digest with nothing to say says nothing). Then WAIT sets state WAITING
 // and wake_time (the caller schedules a timer then), STOP_IF may stop the
 // run, NOTIFY and WEBHOOK add effects; after the last step the run is
 // COMPLETED. A WAITING run is resumed only once now >= wake_time
@@ -72,6 +79,10 @@ struct RunContext {
 // time, so a run started or resumed late after downtime keeps its schedule. Every executed step is appended to run.history.
 absl::StatusOr<std::vector<Effect>> Advance(const pb::Workflow& workflow, pb::WorkflowRun& run,
                                             const RunContext& context, absl::Time now);
+
+// The run's workflow was deleted: a run not yet over stops where it is, with
+// no wake time (the caller cancels its timer).
+void StopRunOfDeletedWorkflow(pb::WorkflowRun& run, absl::Time now);
 
 }  // namespace rapport::notifications
 

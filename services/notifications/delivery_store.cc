@@ -1,0 +1,225 @@
+// The deliveries job of NotificationsStore: webhooks, the deliveries queued
+// for them, and the scheduler's two halves of an attempt (LoadDelivery before
+// the HTTP call, RecordDeliveryAttempt after it).
+#include "services/notifications/delivery_store.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/ids.h"
+#include "services/common/log.h"
+#include "services/common/status.h"
+#include "services/common/time_util.h"
+#include "services/notifications/notifications_rows.h"
+#include "services/notifications/notifications_store.h"
+
+namespace rapport::notifications {
+
+using db::Connection;
+using db::Statement;
+
+absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std::string& type,
+                                 const std::string& event_id, int64_t now_us, const WebhookBodyFn& body) {
+  std::vector<std::string> targets;
+  RETURN_IF_ERROR(db::ForEachRow(
+      conn.Prepare("SELECT data FROM webhooks WHERE org_id = ? AND user_id = ?").Bind(1, owner.org).Bind(2, owner.user),
+      [&](const Statement& row) -> absl::Status {
+        pb::Webhook w;
+        RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &w));
+        bool wanted = w.event_types_size() == 0;
+        for (const std::string& t : w.event_types()) wanted |= (t == type);
+        if (wanted) targets.push_back(w.id());
+        return absl::OkStatus();
+      }));
+  if (targets.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string json, body(WebhookEnvelope{event_id, type, FromMicros(now_us), owner.org, owner.user}));
+  for (const std::string& webhook_id : targets) {
+    pb::Delivery d;
+    d.set_id(NewId());
+    d.set_webhook_id(webhook_id);
+    d.set_event_id(event_id);
+    d.set_event_type(type);
+    d.set_state(pb::DELIVERY_PENDING);
+    *d.mutable_next_attempt_time() = ToTimestamp(now_us);
+    *d.mutable_create_time() = ToTimestamp(now_us);
+    RETURN_IF_ERROR(
+        conn.Prepare(
+                "INSERT INTO deliveries (org_id, user_id, delivery_id, webhook_id, body, data) VALUES (?, ?, ?, ?, ?, ?)")
+            .Bind(1, owner.org)
+            .Bind(2, owner.user)
+            .Bind(3, d.id())
+            .Bind(4, webhook_id)
+            .Bind(5, json)
+            .BindBlob(6, d.SerializeAsString())
+            .Run());
+    RETURN_IF_ERROR(InsertTimer(
+        conn, NewTimer(owner, TimerKind::kDelivery, d.id(), "", now_us, absl::StrCat("delivery:", d.id()))));
+  }
+  return absl::OkStatus();
+}
+
+void NotificationsStore::CreateWebhook(const Owner& owner, const pb::Webhook& webhook, const std::string& secret,
+                                       const IdempotencyScope& idem, const google::protobuf::Message& request,
+                                       Done<pb::CreateWebhookResponse> done) {
+  auto req = CopyMessage(request);
+  db::WriteWithResult<pb::CreateWebhookResponse>(
+      *db_,
+      [=](Connection& conn) -> absl::StatusOr<pb::CreateWebhookResponse> {
+        return IdempotentCreate<pb::CreateWebhookResponse>(
+            conn, idem, *req, [&]() -> absl::StatusOr<pb::CreateWebhookResponse> {
+              RETURN_IF_ERROR(
+                  conn.Prepare("INSERT INTO webhooks (org_id, user_id, webhook_id, secret, data) VALUES (?, ?, ?, ?, ?)")
+                      .Bind(1, owner.org)
+                      .Bind(2, owner.user)
+                      .Bind(3, webhook.id())
+                      .Bind(4, secret)
+                      .BindBlob(5, webhook.SerializeAsString())
+                      .Run());
+              pb::CreateWebhookResponse out;
+              *out.mutable_webhook() = webhook;
+              out.set_secret(secret);
+              return out;
+            });
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::Webhook>> NotificationsStore::ListWebhooks(const Owner& owner,
+                                                                         const std::string& after_id, int limit) {
+  std::vector<pb::Webhook> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, db::ListBlobs<pb::Webhook>(
+                              conn.Prepare("SELECT data FROM webhooks WHERE org_id = ? AND user_id = ? AND "
+                                           "webhook_id > ? ORDER BY webhook_id LIMIT ?")
+                                  .Bind(1, owner.org)
+                                  .Bind(2, owner.user)
+                                  .Bind(3, after_id)
+                                  .Bind(4, limit)));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+void NotificationsStore::DeleteWebhook(const Owner& owner, const std::string& id, DoneStatus done) {
+  db_->WriteAsync(
+      [=](Connection& conn) -> absl::Status {
+        RETURN_IF_ERROR(conn.Prepare("DELETE FROM webhooks WHERE org_id = ? AND user_id = ? AND webhook_id = ?")
+                            .Bind(1, owner.org)
+                            .Bind(2, owner.user)
+                            .Bind(3, id)
+                            .Run());
+        if (conn.Changes() == 0) return db::RowNotFound("webhook");
+        return conn
+            .Prepare(
+                "DELETE FROM timers WHERE org_id = ? AND kind = ? AND ref IN (SELECT delivery_id FROM deliveries "
+                "WHERE org_id = ? AND user_id = ? AND webhook_id = ?)")
+            .Bind(1, owner.org)
+            .Bind(2, static_cast<int>(TimerKind::kDelivery))
+            .Bind(3, owner.org)
+            .Bind(4, owner.user)
+            .Bind(5, id)
+            .Run();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::Delivery>> NotificationsStore::ListDeliveries(const Owner& owner,
+                                                                            const std::string& webhook_id,
+                                                                            const std::string& before_id, int limit) {
+  std::vector<pb::Delivery> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(bool exists,
+                     db::Exists(conn.Prepare("SELECT 1 FROM webhooks WHERE org_id = ? AND user_id = ? AND webhook_id = ?")
+                                    .Bind(1, owner.org)
+                                    .Bind(2, owner.user)
+                                    .Bind(3, webhook_id)));
+    if (!exists) return db::RowNotFound("webhook");
+    ASSIGN_OR_RETURN(out, db::ListBlobs<pb::Delivery>(
+                              conn.Prepare("SELECT data FROM deliveries WHERE org_id = ? AND user_id = ? AND "
+                                           "webhook_id = ? AND (? = '' OR delivery_id < ?) "
+                                           "ORDER BY delivery_id DESC LIMIT ?")
+                                  .Bind(1, owner.org)
+                                  .Bind(2, owner.user)
+                                  .Bind(3, webhook_id)
+                                  .Bind(4, before_id)
+                                  .Bind(5, before_id)
+                                  .Bind(6, limit)));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<PendingDelivery> NotificationsStore::LoadDelivery(const TimerRow& timer) {
+  std::optional<PendingDelivery> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        out, db::ReadRow<PendingDelivery>(
+                 conn.Prepare("SELECT d.body, d.data, w.secret, w.data FROM deliveries d JOIN webhooks w ON "
+                              "w.org_id = d.org_id AND w.user_id = d.user_id AND w.webhook_id = d.webhook_id "
+                              "WHERE d.org_id = ? AND d.user_id = ? AND d.delivery_id = ?")
+                     .Bind(1, timer.org)
+                     .Bind(2, timer.user)
+                     .Bind(3, timer.ref),
+                 [](const Statement& row) -> absl::StatusOr<PendingDelivery> {
+                   pb::Delivery d;
+                   pb::Webhook w;
+                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(1), &d));
+                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(3), &w));
+                   return PendingDelivery{w.url(),        row.ColumnText(2), d.event_id(),
+                                          d.event_type(), row.ColumnText(0), d.attempt_count()};
+                 }));
+    return absl::OkStatus();
+  }));
+  if (!out.has_value()) return db::RowNotFound("delivery");
+  return *std::move(out);
+}
+
+absl::Status NotificationsStore::RecordDeliveryAttempt(const TimerRow& timer, const std::string& owner,
+                                                       const AttemptResult& result, bool retries_exhausted) {
+  return db_->Write([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(bool mine, LeasedBy(conn, timer, owner));
+    if (!mine) return absl::OkStatus();
+    ASSIGN_OR_RETURN(
+        pb::Delivery d,
+        ReadOwned<pb::Delivery>(conn, "SELECT data FROM deliveries WHERE org_id = ? AND user_id = ? AND delivery_id = ?",
+                                Owner{timer.org, timer.user}, timer.ref, "delivery"));
+    pb::DeliveryAttempt* a = d.add_attempts();
+    *a->mutable_time() = ToTimestamp(result.time_us);
+    a->set_status_code(static_cast<int32_t>(result.status));
+    a->set_error(result.error);
+    a->set_duration_ms(result.duration_ms);
+    d.set_attempt_count(d.attempt_count() + 1);
+    d.set_last_status_code(static_cast<int32_t>(result.status));
+    const bool ok = result.status >= 200 && result.status < 300;
+    if (!ok && result.retry && !retries_exhausted) {
+      d.set_state(pb::DELIVERY_PENDING);
+      *d.mutable_next_attempt_time() = ToTimestamp(result.next_us);
+      RETURN_IF_ERROR(
+          conn.Prepare("UPDATE timers SET due_us = ?, lease_owner = '', lease_until_us = 0 WHERE org_id = ? AND "
+                       "timer_id = ?")
+              .Bind(1, result.next_us)
+              .Bind(2, timer.org)
+              .Bind(3, timer.id)
+              .Run());
+    } else {
+      d.set_state(ok ? pb::DELIVERED : (result.retry ? pb::DEAD_LETTER : pb::DELIVERY_FAILED));
+      d.clear_next_attempt_time();
+      RETURN_IF_ERROR(FinishTimer(conn, timer, result.time_us).status());
+      if (d.state() == pb::DEAD_LETTER) {
+        log::Warn("webhook delivery dead-lettered",
+                  {{"org", timer.org}, {"delivery", d.id()}, {"webhook", d.webhook_id()}});
+      }
+    }
+    Statement st = conn.Prepare(
+        "UPDATE deliveries SET data = ?, finished_us = ? WHERE org_id = ? AND user_id = ? AND delivery_id = ?");
+    st.BindBlob(1, d.SerializeAsString());
+    if (d.state() == pb::DELIVERY_PENDING) {
+      st.BindNull(2);
+    } else {
+      st.Bind(2, result.time_us);
+    }
+    return st.Bind(3, timer.org).Bind(4, timer.user).Bind(5, timer.ref).Run();
+  });
+}
+
+}  // namespace rapport::notifications

@@ -1,0 +1,33 @@
+// The deliveries job of NotificationsStore (delivery_store.cc), as the other
+// jobs use it inside their own transactions: queueing a webhook event. The
+// job's public methods (webhooks, deliveries, the scheduler's delivery
+// halves) are declared on NotificationsStore in notifications_store.h.
+//
+// Stateless; thread-safety is that of the Connection passed in.
+#ifndef RAPPORT_SERVICES_NOTIFICATIONS_DELIVERY_STORE_H_
+#define RAPPORT_SERVICES_NOTIFICATIONS_DELIVERY_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/common/db.h"
+#include "services/common/db_rows.h"
+#include "services/notifications/webhook.h"
+
+namespace rapport::notifications {
+
+// Prints an event's JSON body from its envelope (webhook.h).
+using WebhookBodyFn = std::function<absl::StatusOr<std::string>(const WebhookEnvelope&)>;
+
+// Queues a delivery of the event to each of the user's webhooks whose filter
+// takes its type, each with a delivery timer due at now_us. body is called
+// only when some webhook takes the event: JSON printing is costly at timer
+// rates.
+absl::Status EnqueueWebhookEvent(db::Connection& conn, const Owner& owner, const std::string& type,
+                                 const std::string& event_id, int64_t now_us, const WebhookBodyFn& body);
+
+}  // namespace rapport::notifications
+
+#endif  // RAPPORT_SERVICES_NOTIFICATIONS_DELIVERY_STORE_H_

@@ -1,0 +1,196 @@
+// The projection job of NotificationsStore: what the workflows need from
+// other services' events (users' timezones, contacts, interactions per
+// contact, ledger balances and due dates), kept inside the event consumer's
+// transaction, and the runs and trigger timers those events start or move.
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "services/common/status.h"
+#include "services/common/time_util.h"
+#include "services/notifications/notifications_rows.h"
+#include "services/notifications/notifications_store.h"
+#include "services/notifications/run_store.h"
+#include "services/notifications/workflow_engine.h"
+
+namespace rapport::notifications {
+
+namespace ppb = ::rapport::profiles::v1;
+namespace ipb = ::rapport::interactions::v1;
+using db::Connection;
+using db::Statement;
+
+namespace {
+
+// When the event happened (its producer's clock), never after now.
+absl::Time EventTime(const events::v1::Event& e, absl::Time now) {
+  if (!e.has_time()) return now;
+  return std::min(now, FromMicros(TimestampToMicros(e.time())));
+}
+
+absl::Status ApplyUser(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
+  const std::string zone = e.user().has_profile() && !e.user().profile().timezone().empty()
+                               ? e.user().profile().timezone()
+                               : e.user().user().timezone();
+  RETURN_IF_ERROR(conn.Prepare("INSERT INTO users (org_id, user_id, timezone) VALUES (?, ?, ?) "
+                               "ON CONFLICT (org_id, user_id) DO UPDATE SET timezone = excluded.timezone")
+                      .Bind(1, owner.org)
+                      .Bind(2, owner.user)
+                      .Bind(3, zone)
+                      .Run());
+  RETURN_IF_ERROR(EnsureUser(conn, owner, now));
+  // Local times moved with the zone: reschedule the triggers that use them.
+  ASSIGN_OR_RETURN(std::vector<pb::Workflow> workflows, UserWorkflows(conn, owner));
+  for (const pb::Workflow& w : workflows) {
+    if (w.trigger().kind() == pb::SCHEDULE || w.trigger().kind() == pb::DATE_FIELD) {
+      RETURN_IF_ERROR(ScheduleWorkflow(conn, owner, w, now));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyContact(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
+  const ppb::Contact& c = e.contact().contact();
+  if (c.id().empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<pb::Workflow> workflows, UserWorkflows(conn, owner));
+  if (e.type() == "contact.deleted") {
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO contacts (org_id, user_id, contact_id, deleted, data) "
+                                 "VALUES (?, ?, ?, 1, ?) "
+                                 "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET deleted = 1")
+                        .Bind(1, owner.org)
+                        .Bind(2, owner.user)
+                        .Bind(3, c.id())
+                        .BindBlob(4, c.SerializeAsString())
+                        .Run());
+    for (const pb::Workflow& w : workflows) {
+      RETURN_IF_ERROR(CancelTimers(conn, owner.org, w.id(), TimerKind::kDateTrigger, c.id()));
+      RETURN_IF_ERROR(CancelTimers(conn, owner.org, w.id(), TimerKind::kOverdueTrigger, c.id()));
+    }
+    return absl::OkStatus();
+  }
+  // An update that arrives after the delete must not resurrect the contact.
+  RETURN_IF_ERROR(conn.Prepare("INSERT INTO contacts (org_id, user_id, contact_id, deleted, data) "
+                               "VALUES (?, ?, ?, 0, ?) "
+                               "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET data = excluded.data "
+                               "WHERE contacts.deleted = 0")
+                      .Bind(1, owner.org)
+                      .Bind(2, owner.user)
+                      .Bind(3, c.id())
+                      .BindBlob(4, c.SerializeAsString())
+                      .Run());
+  for (const pb::Workflow& w : workflows) {
+    if (w.trigger().kind() == pb::DATE_FIELD) {
+      RETURN_IF_ERROR(ScheduleContactTrigger(conn, owner, w, c, std::nullopt, now));
+    }
+    if (e.type() == "contact.created" && w.enabled() && w.trigger().kind() == pb::CONTACT_CREATED &&
+        MatchesFilter(w.filter(), &c)) {
+      RETURN_IF_ERROR(StartRun(conn, owner, w, c.id(), absl::StrCat("event:", e.id()),
+                               absl::StrCat("contact ", c.id(), " created"), now, EventTime(e, now))
+                          .status());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
+  const ipb::Interaction& i = e.interaction();
+  if (e.type() == "interaction.deleted") {
+    return conn.Prepare("DELETE FROM contact_interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?")
+        .Bind(1, owner.org)
+        .Bind(2, owner.user)
+        .Bind(3, i.id())
+        .Run();
+  }
+  if (e.type() != "interaction.created" && e.type() != "interaction.updated") return absl::OkStatus();
+  const int64_t logged_us = e.has_time() ? TimestampToMicros(e.time()) : ToMicros(now);
+  ASSIGN_OR_RETURN(std::vector<pb::Workflow> workflows, UserWorkflows(conn, owner));
+  for (const std::string& contact_id : i.contact_ids()) {
+    ASSIGN_OR_RETURN(std::optional<int64_t> earlier,
+                     db::ReadRow<int64_t>(conn.Prepare("SELECT COUNT(*) FROM contact_interactions WHERE org_id = ? "
+                                                       "AND user_id = ? AND contact_id = ? AND interaction_id != ?")
+                                              .Bind(1, owner.org)
+                                              .Bind(2, owner.user)
+                                              .Bind(3, contact_id)
+                                              .Bind(4, i.id()),
+                                          [](const Statement& row) { return row.ColumnInt(0); }));
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO contact_interactions (org_id, user_id, contact_id, interaction_id, "
+                                 "occurred_us, logged_us) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                        .Bind(1, owner.org)
+                        .Bind(2, owner.user)
+                        .Bind(3, contact_id)
+                        .Bind(4, i.id())
+                        .Bind(5, TimestampToMicros(i.occurred_at()))
+                        .Bind(6, logged_us)
+                        .Run());
+    if (e.type() != "interaction.created") continue;
+    ASSIGN_OR_RETURN(std::optional<ppb::Contact> contact, ReadContact(conn, owner, contact_id));
+    for (const pb::Workflow& w : workflows) {
+      const pb::Trigger& t = w.trigger();
+      if (!w.enabled() || t.kind() != pb::INTERACTION_CREATED) continue;
+      if (t.interaction_kinds_size() > 0 &&
+          std::find(t.interaction_kinds().begin(), t.interaction_kinds().end(), i.kind()) ==
+              t.interaction_kinds().end()) {
+        continue;
+      }
+      if (t.first_interaction_only() && earlier.value_or(0) > 0) continue;
+      if (!MatchesFilter(w.filter(), contact.has_value() ? &*contact : nullptr)) continue;
+      RETURN_IF_ERROR(StartRun(conn, owner, w, contact_id, absl::StrCat("interaction:", i.id(), ":", contact_id),
+                               absl::StrCat("interaction ", i.id()), now, EventTime(e, now))
+                          .status());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyLedger(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
+  const ipb::LedgerEntry& l = e.ledger();
+  if (l.contact_id().empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::optional<LedgerRow> old, ReadLedger(conn, owner, l.contact_id()));
+  const double before = old.has_value() ? old->balance : 0.0;
+  const int64_t next_due = l.has_next_due_time() ? TimestampToMicros(l.next_due_time()) : 0;
+  RETURN_IF_ERROR(conn.Prepare("INSERT INTO ledger (org_id, user_id, contact_id, balance, next_due_us) "
+                               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET "
+                               "balance = excluded.balance, next_due_us = excluded.next_due_us")
+                      .Bind(1, owner.org)
+                      .Bind(2, owner.user)
+                      .Bind(3, l.contact_id())
+                      .Bind(4, l.balance())
+                      .Bind(5, next_due)
+                      .Run());
+  ASSIGN_OR_RETURN(std::optional<ppb::Contact> contact, ReadContact(conn, owner, l.contact_id()));
+  ASSIGN_OR_RETURN(std::vector<pb::Workflow> workflows, UserWorkflows(conn, owner));
+  for (const pb::Workflow& w : workflows) {
+    if (w.trigger().kind() == pb::CONTACT_OVERDUE && contact.has_value()) {
+      RETURN_IF_ERROR(ScheduleContactTrigger(conn, owner, w, *contact, next_due, now));
+    }
+    if (w.enabled() && w.trigger().kind() == pb::BALANCE_TIPPED &&
+        MatchesFilter(w.filter(), contact.has_value() ? &*contact : nullptr)) {
+      const double threshold = w.trigger().balance_threshold() > 0 ? w.trigger().balance_threshold() : 3.0;
+      // Tipping: from above the threshold to at or below it (you owe them).
+      if (before > -threshold && l.balance() <= -threshold) {
+        RETURN_IF_ERROR(StartRun(conn, owner, w, l.contact_id(), absl::StrCat("event:", e.id()),
+                                 absl::StrFormat("balance %.1f", l.balance()), now, EventTime(e, now))
+                            .status());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status NotificationsStore::ApplyEvent(Connection& conn, const events::v1::Event& e) {
+  if (e.org_id().empty() || e.user_id().empty()) return absl::OkStatus();
+  const Owner owner{e.org_id(), e.user_id()};
+  const absl::Time now = clock_();
+  if (e.has_user()) return ApplyUser(conn, owner, e, now);
+  RETURN_IF_ERROR(EnsureUser(conn, owner, now));
+  if (e.has_contact()) return ApplyContact(conn, owner, e, now);
+  if (e.has_interaction()) return ApplyInteraction(conn, owner, e, now);
+  if (e.has_ledger()) return ApplyLedger(conn, owner, e, now);
+  return absl::OkStatus();
+}
+
+}  // namespace rapport::notifications
