@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
                              {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"},
                              {"profiles_addr", rapport::registry::kProfiles.addr_env},
                              {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"}});
-  auto store = rapport::notifications::NotificationsStore::Open(startup.db_path);
+  auto store = rapport::notifications::NotificationsStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;

@@ -150,6 +150,10 @@ CREATE INDEX deliveries_by_finish ON deliveries (finished_us);
 absl::StatusOr<std::unique_ptr<NotificationsStore>> NotificationsStore::Open(const std::string& path, Clock clock) {
   db::Options options;
   options.path = path;
+  return Open(std::move(options), std::move(clock));
+}
+
+absl::StatusOr<std::unique_ptr<NotificationsStore>> NotificationsStore::Open(db::Options options, Clock clock) {
   options.migrations = Migrations();
   ASSIGN_OR_RETURN(std::unique_ptr<db::Database> db, db::Open(options));
   return std::unique_ptr<NotificationsStore>(new NotificationsStore(std::move(db), std::move(clock)));

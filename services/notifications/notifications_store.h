@@ -56,8 +56,11 @@ inline constexpr char kNoSuchReminderContact[] = "reminder.contactId: no such co
 
 class NotificationsStore final : public TimerStore {
  public:
-  // Opens (creating and migrating) the database at path.
+  // Opens (creating and migrating) the SQLite database at path.
   static absl::StatusOr<std::unique_ptr<NotificationsStore>> Open(const std::string& path, Clock clock = &absl::Now);
+  // Opens (creating and migrating) the database the options name (either
+  // driver); the store supplies the migrations.
+  static absl::StatusOr<std::unique_ptr<NotificationsStore>> Open(db::Options options, Clock clock = &absl::Now);
   // Deletes webhook deliveries `keep` after they ended (delivered, failed or
   // dead-lettered); pending ones stay.
   static RetentionRule DeliveryRetention(std::chrono::hours keep);

@@ -17,6 +17,7 @@
 #include "services/notifications/scheduler.h"
 #include "tests/testing/await.h"
 #include "tests/testing/harness.h"
+#include "tests/testing/test_database.h"
 
 namespace rapport::notifications {
 namespace {
@@ -36,11 +37,15 @@ std::string Json(const google::protobuf::Message& m) {
   return out;
 }
 
-class StoreTest : public ::testing::Test {
+// Every test runs against both drivers of the database layer.
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     now_ = ToMicros(Utc(2026, 3, 27, 12, 0));
-    auto s = NotificationsStore::Open(rapport::testing::TempDir("notif_store") + "/n.db", TestClock());
+    auto options = rapport::testing::TestDatabase(GetParam(), "notifications");
+    if (options.status().code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << options.status();
+    ASSERT_TRUE(options.ok()) << options.status();
+    auto s = NotificationsStore::Open(*options, TestClock());
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -158,7 +163,7 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<NotificationsStore> store_;
 };
 
-TEST_F(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
+TEST_P(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
   Owner alice{"org1", "alice"};
   pb::Reminder r;
   r.set_id(NewId());
@@ -199,7 +204,7 @@ TEST_F(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, ClaimedTimersOfACrashedIncarnationFireExactlyOnceAfterRestart) {
+TEST_P(StoreTest, ClaimedTimersOfACrashedIncarnationFireExactlyOnceAfterRestart) {
   Owner alice{"org1", "alice"};
   std::vector<int64_t> due(500, ToMicros(Now() + absl::Seconds(5)));
   ASSERT_TRUE(store_->InsertReminders(alice, due).ok());
@@ -223,7 +228,7 @@ TEST_F(StoreTest, ClaimedTimersOfACrashedIncarnationFireExactlyOnceAfterRestart)
   EXPECT_EQ(*store_->PendingTimers(), 0);
 }
 
-TEST_F(StoreTest, AnotherReplicaWaitsForTheLeaseToExpire) {
+TEST_P(StoreTest, AnotherReplicaWaitsForTheLeaseToExpire) {
   Owner alice{"org1", "alice"};
   ASSERT_TRUE(store_->InsertReminders(alice, std::vector<int64_t>(10, now_.load())).ok());
   auto a = store_->Claim("a/1", Now(), absl::Seconds(30), 100, false);
@@ -238,7 +243,7 @@ TEST_F(StoreTest, AnotherReplicaWaitsForTheLeaseToExpire) {
   EXPECT_EQ(*store_->CountNotifications(alice), 10);
 }
 
-TEST_F(StoreTest, ThankYouFiresAtNineLocalTheDayAfterAMeeting) {
+TEST_P(StoreTest, ThankYouFiresAtNineLocalTheDayAfterAMeeting) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "Europe/Paris");
   ppb::Contact bob;
@@ -271,7 +276,7 @@ TEST_F(StoreTest, ThankYouFiresAtNineLocalTheDayAfterAMeeting) {
   EXPECT_EQ(store_->ListRuns(Owner{"org1", "bob"}, thanks.id(), "", 10).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, FollowUpStopsWhenTheContactReplied) {
+TEST_P(StoreTest, FollowUpStopsWhenTheContactReplied) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "UTC");
   for (const char* id : {"carol", "dave"}) {
@@ -302,7 +307,7 @@ TEST_F(StoreTest, FollowUpStopsWhenTheContactReplied) {
   EXPECT_EQ(by_contact["dave"].state(), pb::COMPLETED);
 }
 
-TEST_F(StoreTest, ARunBeginsWhenItsEventHappenedNotWhenItWasProcessed) {
+TEST_P(StoreTest, ARunBeginsWhenItsEventHappenedNotWhenItWasProcessed) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "UTC");
   ppb::Contact gus;
@@ -340,7 +345,7 @@ TEST_F(StoreTest, ARunBeginsWhenItsEventHappenedNotWhenItWasProcessed) {
   EXPECT_TRUE(Inbox(alice).empty());
 }
 
-TEST_F(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
+TEST_P(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "America/New_York");
   SetNow(Utc(2027, 2, 1, 0, 0));
@@ -383,7 +388,7 @@ TEST_F(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
   EXPECT_EQ(Inbox(alice).size(), 4u);
 }
 
-TEST_F(StoreTest, GiveBackPromptWhenTheBalanceTipsAndADigestOfOverdueContacts) {
+TEST_P(StoreTest, GiveBackPromptWhenTheBalanceTipsAndADigestOfOverdueContacts) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "Asia/Tokyo");
   ppb::Contact fay;
@@ -431,7 +436,7 @@ TEST_F(StoreTest, GiveBackPromptWhenTheBalanceTipsAndADigestOfOverdueContacts) {
   EXPECT_EQ(Inbox(alice).size(), 3u);
 }
 
-TEST_F(StoreTest, DisabledBuiltinsStartNothing) {
+TEST_P(StoreTest, DisabledBuiltinsStartNothing) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "UTC");
   pb::Workflow thanks = Builtin(alice, "thank_you");
@@ -448,7 +453,7 @@ TEST_F(StoreTest, DisabledBuiltinsStartNothing) {
   EXPECT_TRUE(store_->ListRuns(alice, thanks.id(), "", 10)->empty());
 }
 
-TEST_F(StoreTest, SnoozedNotificationsComeBackAtTheirTime) {
+TEST_P(StoreTest, SnoozedNotificationsComeBackAtTheirTime) {
   Owner alice{"org1", "alice"};
   ASSERT_TRUE(store_->InsertReminders(alice, {now_.load()}).ok());
   auto sched = NewScheduler("r1");
@@ -478,7 +483,7 @@ TEST_F(StoreTest, SnoozedNotificationsComeBackAtTheirTime) {
   EXPECT_TRUE(Inbox(alice).empty());
 }
 
-TEST_F(StoreTest, RunsStopWhenTheirWorkflowIsDisabledOrDeletedOrTheirContactDeleted) {
+TEST_P(StoreTest, RunsStopWhenTheirWorkflowIsDisabledOrDeletedOrTheirContactDeleted) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "UTC");
   for (const char* id : {"bob", "carol", "dave"}) {
@@ -541,7 +546,7 @@ TEST_F(StoreTest, RunsStopWhenTheirWorkflowIsDisabledOrDeletedOrTheirContactDele
   EXPECT_EQ(Inbox(alice).size(), 1u);
 }
 
-TEST_F(StoreTest, NotificationWebhookBodyIsTheEnvelopeAroundTheNotification) {
+TEST_P(StoreTest, NotificationWebhookBodyIsTheEnvelopeAroundTheNotification) {
   Owner alice{"org1", "alice"};
   pb::CreateWebhookResponse hook = NewWebhook(alice, {"notification.created"});
   NewWebhook(alice, {"workflow.step"});  // takes other events: no delivery
@@ -584,7 +589,7 @@ TEST_F(StoreTest, NotificationWebhookBodyIsTheEnvelopeAroundTheNotification) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) {
+TEST_P(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) {
   Owner alice{"org1", "alice"};
   ppb::Contact bob;
   bob.set_id("bob");
@@ -628,4 +633,7 @@ TEST_F(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) 
 }
 
 }  // namespace
+INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),
+                         rapport::testing::DriverName);
+
 }  // namespace rapport::notifications
