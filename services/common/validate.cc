@@ -99,8 +99,11 @@ void Violations::Email(const std::string& field, std::string_view value) {
     ok = dot != std::string_view::npos && dot > 0 && dot + 1 < domain.size() &&
          domain.find("..") == std::string_view::npos;
   }
+  // No space or control character (CR, NUL, DEL... would reach exports and
+  // mail headers as they are), nor the separators of an address list.
   for (char c : value) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '<' || c == '>' || c == ',') ok = false;
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u <= ' ' || u == 0x7f || c == '<' || c == '>' || c == ',') ok = false;
   }
   if (!ok) Add(field, "is not an email address");
 }

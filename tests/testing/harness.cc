@@ -23,7 +23,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -64,6 +66,8 @@ std::string FindExecutable(const std::string& name) {
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -73,7 +77,21 @@ int FreePort() {
     socklen_t len = sizeof(addr);
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
   }
-  close(fd);
+  if (port < 0) {
+    close(fd);
+    return -1;
+  }
+  // The socket stays bound for the rest of the process: closed, the port
+  // went back to the kernel, which handed it to another test's bind(0) or
+  // outgoing connection before the service bound it ("Address already in
+  // use" under ctest -j3). Bound with SO_REUSEADDR but never listening, it
+  // keeps the port from both while the servers (gRPC, redis-server, the
+  // gateway, all with SO_REUSEADDR) can still listen on it, again after a
+  // restart.
+  static std::mutex mu;
+  static std::vector<int>* reserved = new std::vector<int>();
+  std::lock_guard<std::mutex> lock(mu);
+  reserved->push_back(fd);
   return port;
 }
 

@@ -19,7 +19,10 @@
 
 namespace rapport::testing {
 
-// A TCP port on 127.0.0.1 that was free when asked (bound to port 0, then closed).
+// A free TCP port on 127.0.0.1, reserved for the rest of the process: a
+// socket stays bound to it (SO_REUSEADDR, never listening), so the kernel
+// gives it to no other bind(0) or outgoing connection, while a server that
+// sets SO_REUSEADDR may listen on it (and again after a restart).
 int FreePort();
 
 // Directory of the built binaries: $RAPPORT_BIN_DIR, else the directory of
