@@ -7,18 +7,19 @@
 #include <vector>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gateway/json_parser.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "services/common/crypto.h"
 #include "services/common/ids.h"
 
 namespace rapport::gateway {
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kBase64UrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=";
 constexpr size_t kMaxCacheEntries = 100000;
 
 // Bounds a verdict cache before an insert: expired entries go first, and
@@ -32,15 +33,20 @@ void MakeRoom(Map& cache, absl::Time now, ExpiryOf expiry_of) {
 
 absl::Status Unauthenticated(const std::string& why) { return absl::UnauthenticatedError(why); }
 
+// A JWT segment: base64url (RFC 7515 omits the padding; correct padding is
+// still taken), and no whitespace, which Abseil's decoder would skip.
+bool DecodeSegment(absl::string_view segment, std::string* out) {
+  return segment.find_first_not_of(kBase64UrlAlphabet) == absl::string_view::npos &&
+         absl::WebSafeBase64Unescape(segment, out);
+}
+
+// The JSON object of a token's header or claims.
 absl::StatusOr<google::protobuf::Struct> DecodeJsonPart(const std::string& part) {
-  absl::StatusOr<std::string> json = Base64UrlDecode(part);
-  if (!json.ok()) return Unauthenticated("malformed token");
-  google::protobuf::Struct out;
-  google::protobuf::util::JsonParseOptions options;
-  if (!google::protobuf::util::JsonStringToMessage(*json, &out, options).ok()) {
-    return Unauthenticated("malformed token");
-  }
-  return out;
+  std::string json;
+  if (!DecodeSegment(part, &json)) return Unauthenticated("malformed token");
+  absl::StatusOr<google::protobuf::Value> value = ParseJsonValue(json);
+  if (!value.ok() || !value->has_struct_value()) return Unauthenticated("malformed token");
+  return std::move(*value->mutable_struct_value());
 }
 
 const google::protobuf::Value* Field(const google::protobuf::Struct& s, const std::string& name) {
@@ -55,45 +61,6 @@ std::string StringClaim(const google::protobuf::Struct& s, const std::string& na
 
 }  // namespace
 
-std::string Base64UrlEncode(const std::string& bytes) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(buffer >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 0x3f]);
-  return out;
-}
-
-absl::StatusOr<std::string> Base64UrlDecode(const std::string& text) {
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-') v = 62;
-    else if (c == '_') v = 63;
-    else if (c == '=') break;
-    else return absl::InvalidArgumentError("not base64url");
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 absl::StatusOr<std::shared_ptr<EVP_PKEY>> LoadRsaPublicKey(const std::string& pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   if (bio == nullptr) return absl::InternalError("BIO_new_mem_buf failed");
@@ -106,8 +73,9 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> LoadRsaPublicKey(const std::string& pe
 
 std::string SignJwtHs256(const std::string& payload_json, const std::string& secret,
                          const std::string& header_json) {
-  std::string signing_input = Base64UrlEncode(header_json) + "." + Base64UrlEncode(payload_json);
-  return signing_input + "." + Base64UrlEncode(HmacSha256(secret, signing_input));
+  const std::string signing_input =
+      absl::StrCat(absl::WebSafeBase64Escape(header_json), ".", absl::WebSafeBase64Escape(payload_json));
+  return absl::StrCat(signing_input, ".", absl::WebSafeBase64Escape(HmacSha256(secret, signing_input)));
 }
 
 absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOptions& options, absl::Time now) {
@@ -122,17 +90,18 @@ absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOpti
   if (StringClaim(*header, "alg") != (rs256 ? "RS256" : "HS256")) {
     return Unauthenticated("token algorithm not accepted");
   }
-  absl::StatusOr<std::string> signature = Base64UrlDecode(parts[2]);
+  std::string signature;
+  const bool decoded = DecodeSegment(parts[2], &signature);
   const std::string signing_input = parts[0] + "." + parts[1];
   bool valid = false;
-  if (signature.ok() && rs256) {
+  if (decoded && rs256) {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     valid = md != nullptr &&
             EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, options.jwt_public_key.get()) == 1 &&
-            EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature->data()), signature->size(),
+            EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                              reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) == 1;
-  } else if (signature.ok()) {
-    valid = ConstantTimeEquals(*signature, HmacSha256(options.jwt_secret, signing_input));
+  } else if (decoded) {
+    valid = ConstantTimeEquals(signature, HmacSha256(options.jwt_secret, signing_input));
   }
   if (!valid) return Unauthenticated("invalid token signature");
   absl::StatusOr<google::protobuf::Struct> claims = DecodeJsonPart(parts[1]);

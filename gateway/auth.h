@@ -139,10 +139,6 @@ std::string SignJwtHs256(const std::string& payload_json, const std::string& sec
 // when it is not an RSA public key.
 absl::StatusOr<std::shared_ptr<EVP_PKEY>> LoadRsaPublicKey(const std::string& pem);
 
-std::string Base64UrlEncode(const std::string& bytes);
-// INVALID_ARGUMENT on characters outside the URL-safe alphabet.
-absl::StatusOr<std::string> Base64UrlDecode(const std::string& text);
-
 }  // namespace rapport::gateway
 
 #endif  // RAPPORT_GATEWAY_AUTH_H_

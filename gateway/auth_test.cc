@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace rapport::gateway {
@@ -54,7 +55,7 @@ TEST(JwtTest, RefusesBadTokens) {
       {"expired", SignJwtHs256(Claims(R"(,"exp":1799999900)"), kSecret)},
       {"wrong signature", SignJwtHs256(ok_claims, "another-secret")},
       {"tampered", tampered},
-      {"alg none", Base64UrlEncode(R"({"alg":"none"})") + "." + Base64UrlEncode(ok_claims) + "."},
+      {"alg none", absl::WebSafeBase64Escape(R"({"alg":"none"})") + "." + absl::WebSafeBase64Escape(ok_claims) + "."},
       {"alg none signed", SignJwtHs256(ok_claims, kSecret, R"({"alg":"none"})")},
       {"alg HS512", SignJwtHs256(ok_claims, kSecret, R"({"alg":"HS512"})")},
       {"wrong aud", SignJwtHs256(R"({"sub":"u","org":"o","iss":"rapport","aud":"other","exp":1800000100})", kSecret)},
@@ -65,7 +66,7 @@ TEST(JwtTest, RefusesBadTokens) {
       {"not yet valid", SignJwtHs256(Claims(R"(,"exp":1800009999,"nbf":1800000100)"), kSecret)},
       {"no org", SignJwtHs256(R"({"sub":"u","iss":"rapport","aud":"rapport","exp":1800000100})", kSecret)},
       {"garbage", "a.b"},
-      {"not json", Base64UrlEncode("x") + "." + Base64UrlEncode("y") + "." + Base64UrlEncode("z")},
+      {"not json", absl::WebSafeBase64Escape("x") + "." + absl::WebSafeBase64Escape("y") + "." + absl::WebSafeBase64Escape("z")},
   };
   for (const BadToken& c : cases) {
     auto ctx = VerifyJwt(c.token, Options(), kNow);
@@ -78,7 +79,7 @@ TEST(JwtTest, RefusesBadTokens) {
 
 // An RS256 token signed with key over header and claims.
 std::string SignRs256(EVP_PKEY* key, const std::string& header, const std::string& claims) {
-  std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(claims);
+  std::string input = absl::WebSafeBase64Escape(header) + "." + absl::WebSafeBase64Escape(claims);
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   size_t len = 0;
   EXPECT_EQ(EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key), 1);
@@ -88,7 +89,7 @@ std::string SignRs256(EVP_PKEY* key, const std::string& header, const std::strin
                            reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
   sig.resize(len);
   EVP_MD_CTX_free(md);
-  return input + "." + Base64UrlEncode(sig);
+  return input + "." + absl::WebSafeBase64Escape(sig);
 }
 
 std::string PublicPem(EVP_PKEY* key) {
@@ -120,19 +121,35 @@ TEST(JwtTest, Rs256IsPinnedWhenAPublicKeyIsConfigured) {
   EXPECT_FALSE(VerifyJwt(SignRs256(other, rs, claims), o, kNow).ok());
   EXPECT_FALSE(VerifyJwt(SignJwtHs256(claims, kSecret), o, kNow).ok());
   EXPECT_FALSE(VerifyJwt(SignJwtHs256(claims, pem), o, kNow).ok());
-  EXPECT_FALSE(VerifyJwt(Base64UrlEncode(R"({"alg":"none"})") + "." + Base64UrlEncode(claims) + ".", o, kNow).ok());
+  EXPECT_FALSE(VerifyJwt(absl::WebSafeBase64Escape(R"({"alg":"none"})") + "." + absl::WebSafeBase64Escape(claims) + ".", o, kNow).ok());
   EXPECT_FALSE(VerifyJwt(SignRs256(key, rs, Claims(R"(,"exp":1700000000)")), o, kNow).ok());
   EXPECT_FALSE(LoadRsaPublicKey("not a key").ok());
   EVP_PKEY_free(key);
   EVP_PKEY_free(other);
 }
 
-TEST(Base64UrlTest, RoundTrips) {
-  for (const std::string s : {"", "f", "fo", "foo", "foob", "\xff\xfe\x00 ?"}) {
-    EXPECT_EQ(*Base64UrlDecode(Base64UrlEncode(s)), s);
+// Segments are base64url (correct padding taken) without whitespace, and the
+// header and claims strict JSON with each key once.
+TEST(JwtTest, SegmentsAndTheirJsonAreReadStrictly) {
+  const std::string claims = Claims(R"(,"exp":1800000100)");
+  const std::string token = SignJwtHs256(claims, kSecret);
+  ASSERT_TRUE(VerifyJwt(token, Options(), kNow).ok());
+  // The signature (32 bytes: 43 characters) with its padding is the same signature...
+  EXPECT_TRUE(VerifyJwt(token + "=", Options(), kNow).ok());
+  // ...but not with anything after the padding, or with whitespace inside.
+  EXPECT_FALSE(VerifyJwt(token + "=x", Options(), kNow).ok());
+  std::string spaced = token;
+  spaced.insert(spaced.size() - 4, " ");
+  EXPECT_FALSE(VerifyJwt(spaced, Options(), kNow).ok());
+  const std::vector<std::string> bad_claims = {
+      R"({'sub':'user1','org':'org1','iss':'rapport','aud':'rapport','exp':1800000100})",
+      R"({"sub":"user1","org":"org1","iss":"rapport","aud":"rapport","exp":1800000100,})",
+      R"({"sub":"user1","org":"org1","iss":"rapport","aud":"rapport","exp":1800000100,"sub":"user2"})",
+      R"(["sub","user1"])",
+  };
+  for (const std::string& c : bad_claims) {
+    EXPECT_EQ(VerifyJwt(SignJwtHs256(c, kSecret), Options(), kNow).status().message(), "malformed token") << c;
   }
-  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
-  EXPECT_FALSE(Base64UrlDecode("a+b").ok());
 }
 
 absl::StatusOr<TenantContext> AuthRun(Authenticator& auth, const Credentials& c) {

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/json_lexer.h"
 #include "google/protobuf/descriptor.h"
 
 namespace rapport::gateway {
@@ -17,132 +19,6 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-
-constexpr int kMaxDepth = 32;
-
-// A cursor over the body; every method returns false to decline.
-class Reader {
- public:
-  explicit Reader(std::string_view s) : s_(s) {}
-
-  void Space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
-  }
-  bool AtEnd() {
-    Space();
-    return i_ == s_.size();
-  }
-  char Peek() {
-    Space();
-    return i_ < s_.size() ? s_[i_] : '\0';
-  }
-  bool Eat(char c) {
-    if (Peek() != c) return false;
-    ++i_;
-    return true;
-  }
-
-  // A JSON string, unescaped; declines on lone surrogates and bad escapes.
-  bool String(std::string* out) {
-    if (!Eat('"')) return false;
-    out->clear();
-    while (i_ < s_.size()) {
-      const char c = s_[i_++];
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c != '\\') {
-        out->push_back(c);
-        continue;
-      }
-      if (i_ >= s_.size()) return false;
-      const char e = s_[i_++];
-      switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
-        case 'u': {
-          uint32_t cp;
-          if (!Hex4(&cp)) return false;
-          if (cp >= 0xdc00 && cp <= 0xdfff) return false;  // lone low surrogate
-          if (cp >= 0xd800 && cp <= 0xdbff) {
-            uint32_t low;
-            if (i_ + 2 > s_.size() || s_[i_] != '\\' || s_[i_ + 1] != 'u') return false;
-            i_ += 2;
-            if (!Hex4(&low) || low < 0xdc00 || low > 0xdfff) return false;
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-          }
-          AppendUtf8(cp, out);
-          break;
-        }
-        default:
-          return false;
-      }
-    }
-    return false;
-  }
-
-  // The text of a JSON number, by RFC 8259's grammar:
-  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-  bool Number(std::string_view* text, bool* integral) {
-    Space();
-    const size_t start = i_;
-    auto digit = [this] { return i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9'; };
-    auto digits = [&] {
-      if (!digit()) return false;
-      while (digit()) ++i_;
-      return true;
-    };
-    *integral = true;
-    if (i_ < s_.size() && s_[i_] == '-') ++i_;
-    if (i_ < s_.size() && s_[i_] == '0') {
-      ++i_;
-    } else if (!digits()) {
-      return false;
-    }
-    if (i_ < s_.size() && s_[i_] == '.') {
-      ++i_;
-      *integral = false;
-      if (!digits()) return false;
-    }
-    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
-      ++i_;
-      *integral = false;
-      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
-      if (!digits()) return false;
-    }
-    *text = s_.substr(start, i_ - start);
-    return true;
-  }
-
-  bool Literal(std::string_view word) {
-    Space();
-    if (s_.substr(i_, word.size()) != word) return false;
-    i_ += word.size();
-    return true;
-  }
-
- private:
-  bool Hex4(uint32_t* cp) {
-    if (i_ + 4 > s_.size()) return false;
-    *cp = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = s_[i_++];
-      int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (v < 0) return false;
-      *cp = (*cp << 4) | static_cast<uint32_t>(v);
-    }
-    return true;
-  }
-
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
 
 bool IsTimestamp(const Descriptor* d) { return d->full_name() == "google.protobuf.Timestamp"; }
 
@@ -204,10 +80,10 @@ bool ParseTimestamp(const std::string& s, int64_t* seconds, int32_t* nanos) {
   return true;
 }
 
-bool ParseObject(Reader& r, Message* m, int depth);
+bool ParseObject(JsonLexer& r, Message* m, int depth);
 
 // One value (an array element when repeated) of field f.
-bool ParseValue(Reader& r, Message* m, const FieldDescriptor* f, int depth, std::string& scratch) {
+bool ParseValue(JsonLexer& r, Message* m, const FieldDescriptor* f, int depth, std::string& scratch) {
   const Reflection* refl = m->GetReflection();
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
@@ -221,14 +97,9 @@ bool ParseValue(Reader& r, Message* m, const FieldDescriptor* f, int depth, std:
       return true;
     }
     case FieldDescriptor::CPPTYPE_BOOL: {
-      bool v;
-      if (r.Literal("true")) {
-        v = true;
-      } else if (r.Literal("false")) {
-        v = false;
-      } else {
-        return false;
-      }
+      r.SkipSpace();
+      const bool v = r.Peek() == 't';
+      if (!r.Literal(v ? "true" : "false")) return false;
       if (rep) {
         refl->AddBool(m, f, v);
       } else {
@@ -307,14 +178,14 @@ bool ParseValue(Reader& r, Message* m, const FieldDescriptor* f, int depth, std:
   return false;
 }
 
-bool ParseObject(Reader& r, Message* m, int depth) {
-  if (depth > kMaxDepth || !r.Eat('{')) return false;
+bool ParseObject(JsonLexer& r, Message* m, int depth) {
+  if (depth > kMaxJsonDepth || !r.Consume('{')) return false;
   const Descriptor* d = m->GetDescriptor();
   std::vector<const FieldDescriptor*> seen;
   std::string key, scratch;
-  if (r.Eat('}')) return true;
+  if (r.Consume('}')) return true;
   do {
-    if (!r.String(&key) || !r.Eat(':')) return false;
+    if (!r.String(&key) || !r.Consume(':')) return false;
     const FieldDescriptor* f = nullptr;
     for (int i = 0; i < d->field_count(); ++i) {
       const FieldDescriptor* c = d->field(i);
@@ -332,42 +203,94 @@ bool ParseObject(Reader& r, Message* m, int depth) {
     }
     seen.push_back(f);
     if (f->is_repeated()) {
-      if (!r.Eat('[')) return false;
-      if (!r.Eat(']')) {
+      if (!r.Consume('[')) return false;
+      if (!r.Consume(']')) {
         do {
           if (!ParseValue(r, m, f, depth, scratch)) return false;
-        } while (r.Eat(','));
-        if (!r.Eat(']')) return false;
+        } while (r.Consume(','));
+        if (!r.Consume(']')) return false;
       }
     } else if (!ParseValue(r, m, f, depth, scratch)) {
       return false;
     }
-  } while (r.Eat(','));
-  return r.Eat('}');
+  } while (r.Consume(','));
+  return r.Consume('}');
+}
+
+// One JSON value into *out, strictly; objects and arrays nest at most max_depth.
+bool ReadValue(JsonLexer& r, int depth, int max_depth, google::protobuf::Value* out) {
+  r.SkipSpace();
+  const JsonLexer::Token token = r.PeekToken();
+  if ((token == JsonLexer::Token::kObject || token == JsonLexer::Token::kArray) && depth >= max_depth) {
+    return r.Fail(absl::StrCat("JSON nests deeper than ", max_depth, " levels"));
+  }
+  switch (token) {
+    case JsonLexer::Token::kObject: {
+      r.Consume('{');
+      auto* fields = out->mutable_struct_value()->mutable_fields();
+      if (r.Consume('}')) return true;
+      std::string key;
+      do {
+        if (!r.String(&key)) return false;
+        // Refused as protobuf's parser refuses it: which of two values a
+        // reader takes is where parsers disagree.
+        if (fields->count(key) > 0) return r.Fail("a key given twice");
+        if (!r.Consume(':')) return r.Fail("expected ':' after an object key");
+        if (!ReadValue(r, depth + 1, max_depth, &(*fields)[key])) return false;
+      } while (r.Consume(','));
+      return r.Consume('}') || r.Fail("expected ',' or '}' in an object");
+    }
+    case JsonLexer::Token::kArray: {
+      r.Consume('[');
+      auto* values = out->mutable_list_value()->mutable_values();
+      if (r.Consume(']')) return true;
+      do {
+        if (!ReadValue(r, depth + 1, max_depth, values->Add())) return false;
+      } while (r.Consume(','));
+      return r.Consume(']') || r.Fail("expected ',' or ']' in an array");
+    }
+    case JsonLexer::Token::kString:
+      return r.String(out->mutable_string_value());
+    case JsonLexer::Token::kNumber: {
+      std::string_view text;
+      if (!r.Number(&text)) return false;
+      const std::string copy(text);
+      errno = 0;
+      const double v = std::strtod(copy.c_str(), nullptr);
+      if (errno != 0 || !std::isfinite(v)) return r.Fail("number out of range");
+      out->set_number_value(v);
+      return true;
+    }
+    case JsonLexer::Token::kBool: {
+      const bool v = r.Peek() == 't';
+      if (!r.Literal(v ? "true" : "false")) return false;
+      out->set_bool_value(v);
+      return true;
+    }
+    case JsonLexer::Token::kNull:
+      if (!r.Literal("null")) return false;
+      out->set_null_value(google::protobuf::NULL_VALUE);
+      return true;
+    case JsonLexer::Token::kBad:
+      break;
+  }
+  return r.Fail(r.AtEnd() ? "unexpected end of input" : "expected a value");
 }
 
 }  // namespace
 
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xc0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xe0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else {
-    out->push_back(static_cast<char>(0xf0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+absl::StatusOr<google::protobuf::Value> ParseJsonValue(std::string_view json, int max_depth) {
+  JsonLexer r(json);
+  google::protobuf::Value value;
+  if (ReadValue(r, 0, max_depth, &value) && !r.AtEnd()) r.Fail("unexpected data after the value");
+  if (r.failed()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", r.error(), " at offset ", r.offset()));
   }
+  return value;
 }
 
 bool ParseJsonFast(std::string_view json, Message* message) {
-  Reader r(json);
+  JsonLexer r(json);
   return ParseObject(r, message, 0) && r.AtEnd();
 }
 

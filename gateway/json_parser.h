@@ -1,6 +1,13 @@
-// A fast path for reading request bodies as proto3 JSON: fills a message by
-// reflection, giving exactly what protobuf's JsonStringToMessage gives, for
-// the bodies clients normally send.
+// Reading JSON into protobuf messages, on the one lexer (json_lexer.h).
+//
+// ParseJsonValue reads any JSON document, strictly (RFC 8259; a key given
+// twice is refused, as protobuf's parser refuses it), into a
+// google.protobuf.Value: what the gateway reads that is not a request body,
+// e.g. the header and claims of a JWT (auth.h).
+//
+// ParseJsonFast is a fast path for reading request bodies as proto3 JSON:
+// fills a message by reflection, giving exactly what protobuf's
+// JsonStringToMessage gives, for the bodies clients normally send.
 //
 // Why: protobuf 3.21's parser builds a TypeInfo and resolves every type into
 // google.protobuf.Type protos per call, writes binary, then parses that; it
@@ -23,16 +30,20 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
+#include "gateway/json_lexer.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/struct.pb.h"
 
 namespace rapport::gateway {
+
+// INVALID_ARGUMENT ("invalid JSON: <what> at offset <n>") when json is not
+// one JSON value, or nests objects and arrays deeper than max_depth.
+absl::StatusOr<google::protobuf::Value> ParseJsonValue(std::string_view json, int max_depth = kMaxJsonDepth);
 
 // Parses json (one object) into *message, which must be empty. Returns false
 // when it declines; *message is then in an unspecified state (Clear() it).
 bool ParseJsonFast(std::string_view json, google::protobuf::Message* message);
-
-// Appends code point cp (≤ 0x10FFFF) to out as UTF-8.
-void AppendUtf8(uint32_t cp, std::string* out);
 
 }  // namespace rapport::gateway
 

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/transcoder.h"
 #include "google/protobuf/descriptor.h"
@@ -180,6 +181,58 @@ TEST_F(JsonParserTest, RandomMutationsNeverDisagree) {
     fast += Compare(*all_, json) ? 1 : 0;
   }
   EXPECT_GT(fast, 0);  // some mutations stay valid and take the fast path
+}
+
+// ParseJsonValue against protobuf's parser into a google.protobuf.Value: the
+// same value for every valid document.
+TEST(ParseJsonValueTest, ReadsWhatProtobufReads) {
+  for (const std::string json : {
+           R"({"sub":"u1","org":"o1","exp":1800000100,"aud":["a","b"],"n":null,"t":true,"f":false})",
+           R"( [1, -2.5e3, "x\u00e9\ud83d\ude00", {"nested": {"deeper": []}}] )",
+           R"("just a string")",
+           "0",
+           R"({})",
+       }) {
+    absl::StatusOr<google::protobuf::Value> ours = ParseJsonValue(json);
+    ASSERT_TRUE(ours.ok()) << json << ": " << ours.status();
+    google::protobuf::Value reference;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &reference).ok()) << json;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*ours, reference)) << json;
+  }
+}
+
+// Stricter than protobuf where protobuf is lenient; a key given twice is
+// refused by both.
+TEST(ParseJsonValueTest, RefusesWhatIsNotStrictJson) {
+  struct Case {
+    std::string json;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {R"({'a':1})", "invalid JSON: expected a double-quoted string at offset 1"},
+      {R"({"a":1,})", "invalid JSON: expected a double-quoted string at offset 7"},
+      {R"([1,])", "invalid JSON: expected a value at offset 3"},
+      {R"({"a":1,"a":2})", "invalid JSON: a key given twice at offset 10"},
+      {R"({"a":1} x)", "invalid JSON: unexpected data after the value at offset 8"},
+      {R"({"a" 1})", "invalid JSON: expected ':' after an object key at offset 5"},
+      {R"({"a":1e999})", "invalid JSON: number out of range at offset 10"},
+      {R"({"a":01})", "invalid JSON: leading zero in a number at offset 6"},
+      {"", "invalid JSON: unexpected end of input at offset 0"},
+      {"  ", "invalid JSON: unexpected end of input at offset 2"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<google::protobuf::Value> v = ParseJsonValue(c.json);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument) << c.json;
+    EXPECT_EQ(v.status().message(), c.error) << c.json;
+  }
+}
+
+TEST(ParseJsonValueTest, LimitsNesting) {
+  const std::string deep = std::string(3, '[') + std::string(3, ']');
+  EXPECT_TRUE(ParseJsonValue(deep, 3).ok());
+  absl::StatusOr<google::protobuf::Value> v = ParseJsonValue(deep, 2);
+  EXPECT_EQ(v.status().message(), "invalid JSON: JSON nests deeper than 2 levels at offset 2");
+  EXPECT_FALSE(ParseJsonValue(std::string(1000, '[') + std::string(1000, ']')).ok());
 }
 
 }  // namespace

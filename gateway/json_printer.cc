@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/json_writer.h"
 #include "google/protobuf/descriptor.h"
 
 namespace rapport::gateway {
@@ -27,14 +28,6 @@ constexpr int kMaxDepth = 64;
 // Per message type, what the printer does with it.
 enum class Kind { kMessage, kTimestamp, kUnsupported };
 
-bool NeedsEscape(std::string_view s) {
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>') return true;
-  }
-  return false;
-}
-
 Kind ComputeKind(const Descriptor* d) {
   const std::string& name = d->full_name();
   if (name == "google.protobuf.Timestamp") return Kind::kTimestamp;
@@ -45,7 +38,7 @@ Kind ComputeKind(const Descriptor* d) {
   }
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    if (f->is_map() || NeedsEscape(f->json_name())) return Kind::kUnsupported;
+    if (f->is_map() || JsonStringNeedsEscape(f->json_name())) return Kind::kUnsupported;
     if (f->enum_type() != nullptr && f->enum_type()->full_name() == "google.protobuf.NullValue") {
       return Kind::kUnsupported;
     }
@@ -65,96 +58,6 @@ Kind KindOf(const Descriptor* d) {
   Kind k = ComputeKind(d);
   kinds.emplace(d, k);
   return k;
-}
-
-// Reads one UTF-8 code point at s[*i]; false on a malformed, overlong or
-// surrogate sequence or one past U+10FFFF.
-bool NextCodePoint(std::string_view s, size_t* i, uint32_t* cp) {
-  const auto b0 = static_cast<unsigned char>(s[*i]);
-  int extra;
-  uint32_t min;
-  if (b0 < 0x80) {
-    *cp = b0;
-    ++*i;
-    return true;
-  } else if (b0 >= 0xc2 && b0 <= 0xdf) {
-    extra = 1, min = 0x80, *cp = b0 & 0x1f;
-  } else if (b0 >= 0xe0 && b0 <= 0xef) {
-    extra = 2, min = 0x800, *cp = b0 & 0x0f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    extra = 3, min = 0x10000, *cp = b0 & 0x07;
-  } else {
-    return false;
-  }
-  if (*i + extra >= s.size()) return false;  // truncated
-  for (int k = 1; k <= extra; ++k) {
-    const auto b = static_cast<unsigned char>(s[*i + k]);
-    if ((b & 0xc0) != 0x80) return false;
-    *cp = (*cp << 6) | (b & 0x3f);
-  }
-  if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return false;
-  *i += extra + 1;
-  return true;
-}
-
-void AppendU16(std::string* out, uint32_t unit) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  char buf[6] = {'\\', 'u', kHex[(unit >> 12) & 15], kHex[(unit >> 8) & 15], kHex[(unit >> 4) & 15], kHex[unit & 15]};
-  out->append(buf, sizeof(buf));
-}
-
-// protobuf's JSON escaping: ", \ and control characters as JSON requires, <
-// and > for HTML, U+007F..U+009F, and the invisible or direction-changing
-// code points below (as \u escapes, astral ones as surrogate pairs).
-bool EscapedCodePoint(uint32_t cp, std::string* out) {
-  if (cp < 0xa0) {
-    switch (cp) {
-      case '"': out->append("\\\""); return true;
-      case '\\': out->append("\\\\"); return true;
-      case '\b': out->append("\\b"); return true;
-      case '\t': out->append("\\t"); return true;
-      case '\n': out->append("\\n"); return true;
-      case '\f': out->append("\\f"); return true;
-      case '\r': out->append("\\r"); return true;
-      default:
-        if (cp < 0x20 || cp >= 0x7f || cp == '<' || cp == '>') {
-          AppendU16(out, cp);
-          return true;
-        }
-        return false;
-    }
-  }
-  if (cp == 0xfeff || cp == 0xfff9 || cp == 0xfffa || cp == 0xfffb || cp == 0x00ad || cp == 0x06dd ||
-      cp == 0x070f || cp == 0x17b4 || cp == 0x17b5 || (cp >= 0x0600 && cp <= 0x0603) ||
-      (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
-      (cp >= 0x206a && cp <= 0x206f)) {
-    AppendU16(out, cp);
-    return true;
-  }
-  if (cp == 0xe0001 || (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0020 && cp <= 0xe007f)) {
-    const uint32_t v = cp - 0x10000;
-    AppendU16(out, 0xd800 + (v >> 10));
-    AppendU16(out, 0xdc00 + (v & 0x3ff));
-    return true;
-  }
-  return false;
-}
-
-bool AppendString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  if (!NeedsEscape(s)) {
-    out->append(s);
-  } else {
-    size_t i = 0;
-    while (i < s.size()) {
-      const size_t start = i;
-      uint32_t cp;
-      if (!NextCodePoint(s, &i, &cp)) return false;
-      if (!EscapedCodePoint(cp, out)) out->append(s.substr(start, i - start));
-    }
-  }
-  out->push_back('"');
-  return true;
 }
 
 // protobuf's SimpleDtoa / SimpleFtoa: the shortest of %.15g (%.6g) that reads
@@ -283,7 +186,7 @@ bool PrintValue(const Message& m, const Reflection* r, const FieldDescriptor* f,
         absl::StrAppend(out, number);  // unknown values print as numbers
         return true;
       }
-      return AppendString(out, v->name());
+      return AppendJsonStringStrict(out, v->name());
     }
     case FieldDescriptor::CPPTYPE_STRING: {
       std::string scratch;
@@ -294,7 +197,7 @@ bool PrintValue(const Message& m, const Reflection* r, const FieldDescriptor* f,
         out->push_back('"');
         return true;
       }
-      return AppendString(out, s);
+      return AppendJsonStringStrict(out, s);
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& sub = rep ? r->GetRepeatedMessage(m, f, i) : r->GetMessage(m, f);

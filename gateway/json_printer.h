@@ -7,7 +7,8 @@
 // and a fresh TypeInfo per call) and streams the bytes through an object
 // writer; for one contact that was a sixth of the gateway's CPU per request.
 // This printer walks the message with reflection and writes straight into
-// the output string, with what it needs per message type computed once.
+// the output string, with what it needs per message type computed once;
+// strings are escaped by json_writer.h, as protobuf escapes them.
 //
 // It covers what Rapport's responses use: every scalar type, enums, nested
 // messages, repeated fields, proto3 optional and oneofs, and Timestamp. For

@@ -5,18 +5,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/log.h"
+#include "gateway/json_writer.h"
 
 namespace rapport::gateway {
 namespace {
 
 using google::protobuf::FieldDescriptor;
-
-std::string Quote(const std::string& s) {
-  std::string out;
-  log::AppendJsonString(&out, s);
-  return out;
-}
 
 const FieldDescriptor* VarField(const Route& route, const std::string& var) {
   return route.method->input_type()->FindFieldByName(var);
@@ -27,39 +21,50 @@ std::string JsonName(const Route& route, const std::string& var) {
   return f != nullptr ? f->json_name() : var;
 }
 
-// A message's schema: a well-known type inline, else a $ref into components.
-std::string MessageSchema(const google::protobuf::Descriptor* d) {
-  const std::string& name = d->full_name();
-  if (name == "google.protobuf.Timestamp") return R"({"type":"string","format":"date-time"})";
-  if (name == "google.protobuf.FieldMask") return R"({"type":"string","description":"comma-separated field paths"})";
-  return absl::StrCat(R"({"$ref":"#/components/schemas/)", name, R"("})");
+// {"type":type} or {"type":type,"format":format}.
+void TypeSchema(JsonWriter& json, const char* type, const char* format = nullptr) {
+  json.BeginObject().Key("type").String(type);
+  if (format != nullptr) json.Key("format").String(format);
+  json.EndObject();
 }
 
-std::string Schema(const FieldDescriptor* f) {
-  std::string type;
+void Ref(JsonWriter& json, const char* prefix, const std::string& name) {
+  json.BeginObject().Key("$ref").String(absl::StrCat(prefix, name)).EndObject();
+}
+
+// A message's schema: a well-known type inline, else a $ref into components.
+void MessageSchema(JsonWriter& json, const google::protobuf::Descriptor* d) {
+  const std::string& name = d->full_name();
+  if (name == "google.protobuf.Timestamp") return TypeSchema(json, "string", "date-time");
+  if (name == "google.protobuf.FieldMask") {
+    json.BeginObject().Key("type").String("string").Key("description").String("comma-separated field paths").EndObject();
+    return;
+  }
+  Ref(json, "#/components/schemas/", name);
+}
+
+void Schema(JsonWriter& json, const FieldDescriptor* f) {
+  if (f->is_repeated()) json.BeginObject().Key("type").String("array").Key("items");
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_UINT32: type = R"({"type":"integer","format":"int32"})"; break;
+    case FieldDescriptor::CPPTYPE_UINT32: TypeSchema(json, "integer", "int32"); break;
     case FieldDescriptor::CPPTYPE_INT64:
-    case FieldDescriptor::CPPTYPE_UINT64: type = R"({"type":"string","format":"int64"})"; break;
+    case FieldDescriptor::CPPTYPE_UINT64: TypeSchema(json, "string", "int64"); break;
     case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT: type = R"({"type":"number"})"; break;
-    case FieldDescriptor::CPPTYPE_BOOL: type = R"({"type":"boolean"})"; break;
+    case FieldDescriptor::CPPTYPE_FLOAT: TypeSchema(json, "number"); break;
+    case FieldDescriptor::CPPTYPE_BOOL: TypeSchema(json, "boolean"); break;
     case FieldDescriptor::CPPTYPE_ENUM: {
-      type = R"({"type":"string","enum":[)";
-      for (int i = 0; i < f->enum_type()->value_count(); ++i) {
-        if (i > 0) type += ",";
-        type += Quote(f->enum_type()->value(i)->name());
-      }
-      type += "]}";
+      json.BeginObject().Key("type").String("string").Key("enum").BeginArray();
+      for (int i = 0; i < f->enum_type()->value_count(); ++i) json.String(f->enum_type()->value(i)->name());
+      json.EndArray().EndObject();
       break;
     }
     case FieldDescriptor::CPPTYPE_MESSAGE:
-      type = MessageSchema(f->message_type());
+      MessageSchema(json, f->message_type());
       break;
-    default: type = R"({"type":"string"})";
+    default: TypeSchema(json, "string");
   }
-  return f->is_repeated() ? absl::StrCat(R"({"type":"array","items":)", type, "}") : type;
+  if (f->is_repeated()) json.EndObject();
 }
 
 bool QueryCapable(const FieldDescriptor* f) {
@@ -68,21 +73,29 @@ bool QueryCapable(const FieldDescriptor* f) {
   return t == "google.protobuf.Timestamp" || t == "google.protobuf.FieldMask";
 }
 
-std::string Operation(const Route& route) {
-  std::string out = absl::StrCat("{\"operationId\":", Quote(route.method->name()), ",\"tags\":",
-                                 "[", Quote(route.method->service()->name()), "]",
-                                 ",\"x-rapport-scope\":", Quote(api::v1::Scope_Name(route.rule.scope())),
-                                 ",\"parameters\":[");
-  bool first = true;
-  auto param = [&](const std::string& name, const char* in, bool required, const std::string& schema) {
-    if (!first) out += ",";
-    first = false;
-    absl::StrAppend(&out, "{\"name\":", Quote(name), ",\"in\":\"", in, "\",\"required\":",
-                    required ? "true" : "false", ",\"schema\":", schema, "}");
-  };
+// One parameter; schema writes its schema.
+template <typename WriteSchema>
+void Parameter(JsonWriter& json, const std::string& name, const char* in, bool required, WriteSchema schema) {
+  json.BeginObject().Key("name").String(name).Key("in").String(in).Key("required").Bool(required).Key("schema");
+  schema();
+  json.EndObject();
+}
+
+void Operation(JsonWriter& json, const Route& route) {
+  json.BeginObject()
+      .Key("operationId").String(route.method->name())
+      .Key("tags").BeginArray().String(route.method->service()->name()).EndArray()
+      .Key("x-rapport-scope").String(api::v1::Scope_Name(route.rule.scope()))
+      .Key("parameters").BeginArray();
   for (const std::string& var : route.vars) {
     const FieldDescriptor* f = VarField(route, var);
-    param(JsonName(route, var), "path", true, f != nullptr ? Schema(f) : R"({"type":"string"})");
+    Parameter(json, JsonName(route, var), "path", true, [&] {
+      if (f != nullptr) {
+        Schema(json, f);
+      } else {
+        TypeSchema(json, "string");
+      }
+    });
   }
   const std::string& body = route.rule.body();
   if (body != "*") {
@@ -91,24 +104,38 @@ std::string Operation(const Route& route) {
       const FieldDescriptor* f = input->field(i);
       if (f->name() == body || !QueryCapable(f)) continue;
       if (std::find(route.vars.begin(), route.vars.end(), f->name()) != route.vars.end()) continue;
-      param(f->json_name(), "query", false, Schema(f));
+      Parameter(json, f->json_name(), "query", false, [&] { Schema(json, f); });
     }
   }
-  if (route.rule.idempotent_create()) param("Idempotency-Key", "header", false, R"({"type":"string","maxLength":255})");
-  out += "]";
+  if (route.rule.idempotent_create()) {
+    Parameter(json, "Idempotency-Key", "header", false, [&] {
+      json.BeginObject().Key("type").String("string").Key("maxLength").Int(255).EndObject();
+    });
+  }
+  json.EndArray();
   if (!body.empty()) {
     const std::string type = body == "*" ? route.method->input_type()->full_name()
                                          : route.method->input_type()->FindFieldByName(body)->message_type()->full_name();
-    absl::StrAppend(&out, R"(,"requestBody":{"required":true,"content":{"application/json":{"schema":{"$ref":"#/components/schemas/)",
-                    type, R"("}}}})");
+    json.Key("requestBody").BeginObject().Key("required").Bool(true).Key("content").BeginObject();
+    json.Key("application/json").BeginObject().Key("schema");
+    Ref(json, "#/components/schemas/", type);
+    json.EndObject().EndObject().EndObject();
   }
   // A server-streaming route answers Server-Sent Events, one message per event (gateway/sse.h).
   const bool stream = route.method->server_streaming();
-  absl::StrAppend(&out, R"(,"responses":{"200":{"description":")", stream ? "event stream" : "OK",
-                  R"(","content":{")", stream ? "text/event-stream" : "application/json", R"(":{"schema":)",
-                  MessageSchema(route.method->output_type()), R"(}}},"default":{"$ref":"#/components/responses/Problem"}})",
-                  ",\"security\":[{\"apiKey\":[]},{\"bearer\":[]}]}");
-  return out;
+  json.Key("responses").BeginObject();
+  json.Key("200").BeginObject().Key("description").String(stream ? "event stream" : "OK").Key("content").BeginObject();
+  json.Key(stream ? "text/event-stream" : "application/json").BeginObject().Key("schema");
+  MessageSchema(json, route.method->output_type());
+  json.EndObject().EndObject().EndObject();
+  json.Key("default");
+  Ref(json, "#/components/responses/", "Problem");
+  json.EndObject();
+  json.Key("security").BeginArray();
+  json.BeginObject().Key("apiKey").BeginArray().EndArray().EndObject();
+  json.BeginObject().Key("bearer").BeginArray().EndArray().EndObject();
+  json.EndArray();
+  json.EndObject();
 }
 
 void Collect(const google::protobuf::Descriptor* d, std::map<std::string, const google::protobuf::Descriptor*>* out) {
@@ -120,13 +147,46 @@ void Collect(const google::protobuf::Descriptor* d, std::map<std::string, const 
   }
 }
 
-std::string ObjectSchema(const google::protobuf::Descriptor* d) {
-  std::string out = R"({"type":"object","additionalProperties":false,"properties":{)";
+void ObjectSchema(JsonWriter& json, const google::protobuf::Descriptor* d) {
+  json.BeginObject().Key("type").String("object").Key("additionalProperties").Bool(false).Key("properties");
+  json.BeginObject();
   for (int i = 0; i < d->field_count(); ++i) {
-    if (i > 0) out += ",";
-    absl::StrAppend(&out, Quote(d->field(i)->json_name()), ":", Schema(d->field(i)));
+    json.Key(d->field(i)->json_name());
+    Schema(json, d->field(i));
   }
-  return out + "}}";
+  json.EndObject().EndObject();
+}
+
+// The components every document has: security schemes and the problem+json answer.
+void SecuritySchemesAndProblem(JsonWriter& json) {
+  json.Key("securitySchemes").BeginObject();
+  json.Key("apiKey").BeginObject().Key("type").String("apiKey").Key("in").String("header").Key("name").String(
+      "X-Api-Key").EndObject();
+  json.Key("bearer").BeginObject().Key("type").String("http").Key("scheme").String("bearer").Key("bearerFormat").String(
+      "JWT").EndObject();
+  json.EndObject();
+  json.Key("responses").BeginObject().Key("Problem").BeginObject().Key("description").String("error");
+  json.Key("content").BeginObject().Key("application/problem+json").BeginObject().Key("schema").BeginObject();
+  json.Key("type").String("object").Key("properties").BeginObject();
+  for (const char* name : {"type", "title"}) {
+    json.Key(name);
+    TypeSchema(json, "string");
+  }
+  json.Key("status");
+  TypeSchema(json, "integer");
+  for (const char* name : {"detail", "code", "requestId"}) {
+    json.Key(name);
+    TypeSchema(json, "string");
+  }
+  json.Key("violations").BeginObject().Key("type").String("array").Key("items").BeginObject();
+  json.Key("type").String("object").Key("properties").BeginObject();
+  json.Key("field");
+  TypeSchema(json, "string");
+  json.Key("description");
+  TypeSchema(json, "string");
+  json.EndObject().EndObject().EndObject();  // properties, items, violations
+  json.EndObject().EndObject().EndObject().EndObject().EndObject();  // properties, schema, media type, content, Problem
+  json.EndObject();  // responses
 }
 
 }  // namespace
@@ -155,37 +215,28 @@ std::string OpenApiJson(const Router& router) {
     Collect(route.method->input_type(), &messages);
     Collect(route.method->output_type(), &messages);
   }
-  std::string schemas = R"("schemas":{)";
-  bool first_schema = true;
+  std::string out;
+  JsonWriter json(&out);
+  json.BeginObject().Key("openapi").String("3.0.3");
+  json.Key("info").BeginObject().Key("title").String("Rapport API").Key("version").String("v1").EndObject();
+  json.Key("components").BeginObject().Key("schemas").BeginObject();
   for (const auto& [name, d] : messages) {
-    if (!first_schema) schemas += ",";
-    first_schema = false;
-    absl::StrAppend(&schemas, Quote(name), ":", ObjectSchema(d));
+    json.Key(name);
+    ObjectSchema(json, d);
   }
-  schemas += "},";
-  std::string out =
-      R"({"openapi":"3.0.3","info":{"title":"Rapport API","version":"v1"},)"
-      R"("components":)" "{" + schemas + R"("securitySchemes":{"apiKey":{"type":"apiKey","in":"header","name":"X-Api-Key"},)"
-      R"("bearer":{"type":"http","scheme":"bearer","bearerFormat":"JWT"}},)"
-      R"("responses":{"Problem":{"description":"error","content":{"application/problem+json":{"schema":{"type":"object",)"
-      R"("properties":{"type":{"type":"string"},"title":{"type":"string"},"status":{"type":"integer"},)"
-      R"("detail":{"type":"string"},"code":{"type":"string"},"requestId":{"type":"string"},)"
-      R"("violations":{"type":"array","items":{"type":"object","properties":{"field":{"type":"string"},"description":{"type":"string"}}}}}}}}}}},)"
-      R"("paths":{)";
-  bool first_path = true;
+  json.EndObject();
+  SecuritySchemesAndProblem(json);
+  json.EndObject();
+  json.Key("paths").BeginObject();
   for (const auto& [path, methods] : paths) {
-    if (!first_path) out += ",";
-    first_path = false;
-    out += Quote(path) + ":{";
-    bool first_method = true;
+    json.Key(path).BeginObject();
     for (const auto& [method, route] : methods) {
-      if (!first_method) out += ",";
-      first_method = false;
-      out += Quote(method) + ":" + Operation(*route);
+      json.Key(method);
+      Operation(json, *route);
     }
-    out += "}";
+    json.EndObject();
   }
-  out += "}}";
+  json.EndObject().EndObject();
   return out;
 }
 

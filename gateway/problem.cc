@@ -1,10 +1,9 @@
 #include "gateway/problem.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "services/common/log.h"
+#include "gateway/json_writer.h"
 
 namespace rapport::gateway {
 
@@ -80,27 +79,23 @@ Problem ProblemFromStatus(const absl::Status& status) {
 }
 
 std::string ProblemJson(const Problem& p, const std::string& request_id) {
-  std::string out = "{\"type\":\"about:blank\",\"title\":";
-  log::AppendJsonString(&out, ReasonPhrase(p.status));
-  absl::StrAppend(&out, ",\"status\":", p.status, ",\"detail\":");
-  log::AppendJsonString(&out, p.detail);
-  out += ",\"code\":";
-  log::AppendJsonString(&out, p.code);
-  out += ",\"requestId\":";
-  log::AppendJsonString(&out, request_id);
+  std::string out;
+  JsonWriter json(&out);
+  json.BeginObject()
+      .Key("type").String("about:blank")
+      .Key("title").String(ReasonPhrase(p.status))
+      .Key("status").Int(p.status)
+      .Key("detail").String(p.detail)
+      .Key("code").String(p.code)
+      .Key("requestId").String(request_id);
   if (!p.violations.empty()) {
-    out += ",\"violations\":[";
-    for (size_t i = 0; i < p.violations.size(); ++i) {
-      if (i > 0) out += ",";
-      out += "{\"field\":";
-      log::AppendJsonString(&out, p.violations[i].first);
-      out += ",\"description\":";
-      log::AppendJsonString(&out, p.violations[i].second);
-      out += "}";
+    json.Key("violations").BeginArray();
+    for (const auto& [field, description] : p.violations) {
+      json.BeginObject().Key("field").String(field).Key("description").String(description).EndObject();
     }
-    out += "]";
+    json.EndArray();
   }
-  out += "}";
+  json.EndObject();
   return out;
 }
 

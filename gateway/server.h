@@ -1,15 +1,18 @@
-// The gateway's HTTP/1.1 server on Boost.Beast: keep-alive connections served
-// by N event loops (one io_context and thread each, one per core by default),
-// connections handed to the loops round-robin as they are accepted. A request
-// is routed, authenticated, transcoded to the RPC's request message and sent
-// to its backend over a grpc::GenericStub callback call with signed tenant
-// metadata and a deadline (Gateway::Impl::Dispatch); the completion is posted
-// back to the connection's loop, so no io thread ever waits on a backend.
-//
-// Server-streaming routes are served as Server-Sent Events (gateway/sse.h).
-//
+// The gateway's HTTP/1.1 server, start and stop: N event loops (one
+// io_context and thread each, one per core by default), the listener that
+// hands accepted connections to the loops round-robin (refusing those over
+// max_connections, and retrying accept when out of descriptors), and the
+// drain on Stop. The work itself is in three parts, each its own file:
+//   connection.h      one client's connection (read, limits, keep-alive, write)
+//   pipeline.h        one request: auth -> route -> transcode -> call -> answer
+//   backend_client.h  the gRPC calls to the backends, signed, with a deadline
+// Server-streaming routes are served as Server-Sent Events (sse.h).
 // Operations endpoints: /healthz, /readyz (every backend's gRPC health),
 // /openapi.json, /metrics (Prometheus text).
+//
+// A Gateway owns everything it serves with: the loops and their threads, the
+// metrics, the backend client, the pipeline, the event streams, a small
+// thread pool for blocking work (readiness checks, Redis).
 //
 // Thread-safety: Start/Stop from one thread; everything else is internal.
 #ifndef RAPPORT_GATEWAY_SERVER_H_

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gateway/json_lexer.h"
 #include "gateway/json_parser.h"
 #include "gateway/json_printer.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -62,22 +63,22 @@ absl::Status ParseJsonInto(const std::string& json, const std::string& prefix, M
   return absl::OkStatus();
 }
 
-// Strict JSON walker behind ScanJson: a syntax error stops the walk (error_);
-// type violations are collected and the walk goes on.
+// Strict JSON walker behind ScanJson, on the lexer: a syntax error stops the
+// walk (the lexer keeps it); type violations are collected and the walk goes on.
 class JsonScanner {
  public:
   // prefix: the JSON path of the body's value ("" for the whole request).
   JsonScanner(const std::string& s, int max_depth, const std::string& prefix)
-      : s_(s), max_depth_(max_depth), prefix_(prefix), root_(prefix.empty() ? "body" : prefix) {}
+      : lex_(s), max_depth_(max_depth), prefix_(prefix), root_(prefix.empty() ? "body" : prefix) {}
 
   absl::Status Run(const Descriptor* type, std::vector<std::string>* keys) {
-    SkipSpace();
+    lex_.SkipSpace();
     if (type != nullptr) {
-      if (Peek() != '{') {
-        if (PeekKind() == Kind::kBad) {
+      if (lex_.Peek() != '{') {
+        if (lex_.PeekToken() == Kind::kBad) {
           Value(0);  // the syntax error, e.g. a comment
         } else {
-          Fail("expected a JSON object");
+          lex_.Fail("expected a JSON object");
         }
         return SyntaxError();
       }
@@ -85,226 +86,74 @@ class JsonScanner {
     } else {
       Value(0, keys);
     }
-    if (error_.empty()) {
-      SkipSpace();
-      if (pos_ < s_.size()) Fail("unexpected data after the value");
-    }
-    if (!error_.empty()) return SyntaxError();
+    if (!lex_.failed() && !lex_.AtEnd()) lex_.Fail("unexpected data after the value");
+    if (lex_.failed()) return SyntaxError();
     if (!violations_.empty()) return absl::InvalidArgumentError(absl::StrJoin(violations_, "; "));
     return absl::OkStatus();
   }
 
  private:
-  enum class Kind { kObject, kArray, kString, kNumber, kBool, kNull, kBad };
+  using Kind = JsonLexer::Token;
 
   absl::Status SyntaxError() const {
     if (!depth_error_.empty()) return Violation("body", depth_error_);
-    return Violation(root_, absl::StrCat("invalid JSON: ", error_, " at offset ", pos_));
+    return Violation(root_, absl::StrCat("invalid JSON: ", lex_.error(), " at offset ", lex_.offset()));
   }
 
-  // Records a syntax error; returns true so callers can `return !Fail(...)`.
-  bool Fail(const std::string& what) {
-    if (error_.empty()) error_ = what;
-    return true;
-  }
-  bool Failed() const { return !error_.empty(); }
   void Bad(const std::string& path, const std::string& what) { violations_.push_back(absl::StrCat(path, ": ", what)); }
-
-  char Peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
-  void SkipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-  }
-  Kind PeekKind() const {
-    switch (Peek()) {
-      case '{': return Kind::kObject;
-      case '[': return Kind::kArray;
-      case '"': return Kind::kString;
-      case 't': case 'f': return Kind::kBool;
-      case 'n': return Kind::kNull;
-      case '-': case '0': case '1': case '2': case '3': case '4':
-      case '5': case '6': case '7': case '8': case '9': return Kind::kNumber;
-      default: return Kind::kBad;
-    }
-  }
 
   bool Enter(int depth) {
     if (depth + 1 > max_depth_) {
       depth_error_ = absl::StrCat("JSON nests deeper than ", max_depth_, " levels");
-      return !Fail(depth_error_);
+      return lex_.Fail(depth_error_);
     }
     return true;
   }
 
-  bool Literal(const char* word) {
-    size_t n = std::char_traits<char>::length(word);
-    if (s_.compare(pos_, n, word) != 0) return !Fail("invalid literal (only true, false and null)");
-    pos_ += n;
-    return true;
-  }
-
-  static int Hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-  bool Hex4(uint32_t* out) {
-    if (pos_ + 4 > s_.size()) return !Fail("truncated \\u escape");
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      int h = Hex(s_[pos_ + i]);
-      if (h < 0) return !Fail("invalid \\u escape");
-      v = v * 16 + static_cast<uint32_t>(h);
-    }
-    pos_ += 4;
-    *out = v;
-    return true;
-  }
-
-  // A double-quoted string; its unescaped value goes to out (may be null).
-  bool String(std::string* out) {
-    if (Peek() != '"') return !Fail("expected a double-quoted string");
-    ++pos_;
-    while (true) {
-      if (pos_ >= s_.size()) return !Fail("unterminated string");
-      char c = s_[pos_];
-      if (c == '"') {
-        ++pos_;
-        return true;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) return !Fail("unescaped control character in a string");
-      if (c != '\\') {
-        if (out != nullptr) out->push_back(c);
-        ++pos_;
-        continue;
-      }
-      ++pos_;
-      char e = Peek();
-      ++pos_;
-      char simple = 0;
-      switch (e) {
-        case '"': simple = '"'; break;
-        case '\\': simple = '\\'; break;
-        case '/': simple = '/'; break;
-        case 'b': simple = '\b'; break;
-        case 'f': simple = '\f'; break;
-        case 'n': simple = '\n'; break;
-        case 'r': simple = '\r'; break;
-        case 't': simple = '\t'; break;
-        case 'u': {
-          uint32_t cp;
-          if (!Hex4(&cp)) return false;
-          if (cp >= 0xDC00 && cp <= 0xDFFF) return !Fail("unpaired surrogate in a \\u escape");
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            uint32_t low;
-            if (s_.compare(pos_, 2, "\\u") != 0) return !Fail("unpaired surrogate in a \\u escape");
-            pos_ += 2;
-            if (!Hex4(&low)) return false;
-            if (low < 0xDC00 || low > 0xDFFF) return !Fail("unpaired surrogate in a \\u escape");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          }
-          if (out != nullptr) AppendUtf8(cp, out);
-          continue;
-        }
-        default:
-          --pos_;
-          return !Fail("invalid escape in a string");
-      }
-      if (out != nullptr) out->push_back(simple);
-    }
-  }
-
-  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-  bool Number() {
-    auto digit = [&] { return pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9'; };
-    if (Peek() == '-') ++pos_;
-    if (Peek() == '0') {
-      ++pos_;
-      if (digit()) return !Fail("leading zero in a number");
-    } else if (digit()) {
-      while (digit()) ++pos_;
-    } else {
-      return !Fail("invalid number");
-    }
-    if (Peek() == '.') {
-      ++pos_;
-      if (!digit()) return !Fail("invalid number");
-      while (digit()) ++pos_;
-    }
-    if (Peek() == 'e' || Peek() == 'E') {
-      ++pos_;
-      if (Peek() == '+' || Peek() == '-') ++pos_;
-      if (!digit()) return !Fail("invalid number");
-      while (digit()) ++pos_;
-    }
-    return true;
-  }
-
-  // Walks an object; for each member calls member(key) with pos_ at its value,
-  // which must consume the value.
+  // Walks an object; for each member calls member(key) with the cursor at its
+  // value, which must consume the value.
   template <typename F>
   bool Object(int depth, F member) {
     if (!Enter(depth)) return false;
-    ++pos_;  // '{'
-    SkipSpace();
-    if (Peek() == '}') {
-      ++pos_;
-      return true;
-    }
+    lex_.Consume('{');
+    if (lex_.Consume('}')) return true;
     while (true) {
-      SkipSpace();
       std::string key;
-      if (!String(&key)) return false;
-      SkipSpace();
-      if (Peek() != ':') return !Fail("expected ':' after an object key");
-      ++pos_;
-      SkipSpace();
+      if (!lex_.String(&key)) return false;
+      if (!lex_.Consume(':')) return lex_.Fail("expected ':' after an object key");
+      lex_.SkipSpace();
       if (!member(key)) return false;
-      SkipSpace();
-      if (Peek() == ',') {
-        ++pos_;
-        SkipSpace();
-        if (Peek() == '}') return !Fail("trailing comma in an object");
+      if (lex_.Consume(',')) {
+        lex_.SkipSpace();
+        if (lex_.Peek() == '}') return lex_.Fail("trailing comma in an object");
         continue;
       }
-      if (Peek() == '}') {
-        ++pos_;
-        return true;
-      }
-      return !Fail("expected ',' or '}' in an object");
+      if (lex_.Consume('}')) return true;
+      return lex_.Fail("expected ',' or '}' in an object");
     }
   }
 
   template <typename F>
   bool Array(int depth, F element) {
     if (!Enter(depth)) return false;
-    ++pos_;  // '['
-    SkipSpace();
-    if (Peek() == ']') {
-      ++pos_;
-      return true;
-    }
+    lex_.Consume('[');
+    if (lex_.Consume(']')) return true;
     for (int i = 0;; ++i) {
-      SkipSpace();
+      lex_.SkipSpace();
       if (!element(i)) return false;
-      SkipSpace();
-      if (Peek() == ',') {
-        ++pos_;
-        SkipSpace();
-        if (Peek() == ']') return !Fail("trailing comma in an array");
+      if (lex_.Consume(',')) {
+        lex_.SkipSpace();
+        if (lex_.Peek() == ']') return lex_.Fail("trailing comma in an array");
         continue;
       }
-      if (Peek() == ']') {
-        ++pos_;
-        return true;
-      }
-      return !Fail("expected ',' or ']' in an array");
+      if (lex_.Consume(']')) return true;
+      return lex_.Fail("expected ',' or ']' in an array");
     }
   }
 
   // Any JSON value, syntax only. Top-level object keys go to keys.
   bool Value(int depth, std::vector<std::string>* keys = nullptr) {
-    switch (PeekKind()) {
+    switch (lex_.PeekToken()) {
       case Kind::kObject:
         return Object(depth, [&](const std::string& key) {
           if (keys != nullptr) keys->push_back(key);
@@ -313,20 +162,20 @@ class JsonScanner {
       case Kind::kArray:
         return Array(depth, [&](int) { return Value(depth + 1); });
       case Kind::kString:
-        return String(nullptr);
+        return lex_.String(nullptr);
       case Kind::kNumber:
-        return Number();
+        return lex_.Number();
       case Kind::kBool:
-        return Literal(Peek() == 't' ? "true" : "false");
+        return lex_.Literal(lex_.Peek() == 't' ? "true" : "false");
       case Kind::kNull:
-        return Literal("null");
+        return lex_.Literal("null");
       case Kind::kBad:
         break;
     }
-    if (pos_ >= s_.size()) return !Fail("unexpected end of input");
-    if (Peek() == '\'') return !Fail("strings must be in double quotes");
-    if (Peek() == '/') return !Fail("comments are not allowed");
-    return !Fail("expected a value");
+    if (lex_.AtEnd()) return lex_.Fail("unexpected end of input");
+    if (lex_.Peek() == '\'') return lex_.Fail("strings must be in double quotes");
+    if (lex_.Peek() == '/') return lex_.Fail("comments are not allowed");
+    return lex_.Fail("expected a value");
   }
 
   // A message as a JSON object: each key must name a field, set once.
@@ -350,8 +199,8 @@ class JsonScanner {
   // The whole value of a field: null, an array (repeated), an object (map),
   // or one value.
   bool Field(const FieldDescriptor* f, const std::string& path, int depth) {
-    Kind k = PeekKind();
-    if (k == Kind::kNull) return Literal("null");
+    Kind k = lex_.PeekToken();
+    if (k == Kind::kNull) return lex_.Literal("null");
     if (f->is_map()) {
       if (k != Kind::kObject) {
         Bad(path, "must be an object");
@@ -382,7 +231,7 @@ class JsonScanner {
 
   // One value of field f (an element when f is repeated).
   bool Single(const FieldDescriptor* f, const std::string& path, int depth, bool in_list) {
-    const Kind k = PeekKind();
+    const Kind k = lex_.PeekToken();
     if (k == Kind::kBad) return Value(depth);  // the syntax error
     auto want = [&](bool ok, const char* what) {
       if (!ok) Bad(path, what);
@@ -408,13 +257,13 @@ class JsonScanner {
         return want(k == Kind::kNumber || k == Kind::kString, "must be a number");
       case FieldDescriptor::CPPTYPE_ENUM: {
         const google::protobuf::EnumDescriptor* e = f->enum_type();
-        if (k == Kind::kNumber) return Number();
+        if (k == Kind::kNumber) return lex_.Number();
         if (k != Kind::kString) {
           Bad(path, "must be a value name or number");
           return Value(depth);
         }
         std::string name;
-        if (!String(&name)) return false;
+        if (!lex_.String(&name)) return false;
         if (e->FindValueByName(name) == nullptr) {
           std::vector<std::string> names;
           for (int i = 1; i < e->value_count(); ++i) names.push_back(e->value(i)->name());
@@ -428,7 +277,7 @@ class JsonScanner {
         if (name == "google.protobuf.Timestamp") {
           if (k != Kind::kString) return want(false, "must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z");
           std::string value;
-          if (!String(&value)) return false;
+          if (!lex_.String(&value)) return false;
           google::protobuf::Timestamp ts;
           if (!google::protobuf::util::TimeUtil::FromString(value, &ts)) {
             Bad(path, "must be an RFC 3339 time, e.g. 2026-11-27T10:00:00Z");
@@ -450,12 +299,10 @@ class JsonScanner {
     return Value(depth);
   }
 
-  const std::string& s_;
+  JsonLexer lex_;
   const int max_depth_;
   const std::string prefix_;
   const std::string root_;  // names the body in syntax errors
-  size_t pos_ = 0;
-  std::string error_;
   std::string depth_error_;
   std::vector<std::string> violations_;
 };

@@ -25,13 +25,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "gateway/json_lexer.h"
 #include "gateway/router.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
 namespace rapport::gateway {
-
-inline constexpr int kMaxJsonDepth = 32;
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 

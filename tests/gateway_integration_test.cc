@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -145,7 +146,7 @@ RsaKey NewRsaKey() {
 
 std::string SignJwtRs256(const std::string& payload_json, EVP_PKEY* key,
                          const std::string& header_json = R"({"alg":"RS256","typ":"JWT"})") {
-  const std::string input = gateway::Base64UrlEncode(header_json) + "." + gateway::Base64UrlEncode(payload_json);
+  const std::string input = absl::WebSafeBase64Escape(header_json) + "." + absl::WebSafeBase64Escape(payload_json);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   size_t len = 0;
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
@@ -158,7 +159,7 @@ std::string SignJwtRs256(const std::string& payload_json, EVP_PKEY* key,
     return "";
   }
   signature.resize(len);
-  return input + "." + gateway::Base64UrlEncode(signature);
+  return input + "." + absl::WebSafeBase64Escape(signature);
 }
 
 // Services on the gateway's host may listen on unix sockets (a unix: address):
@@ -524,7 +525,7 @@ TEST_F(GatewayIntegrationTest, EachAuthFailureIs401) {
 
   const std::string none_header = R"({"alg":"none","typ":"JWT"})";
   const std::string unsigned_none =
-      absl::StrCat(gateway::Base64UrlEncode(none_header), ".", gateway::Base64UrlEncode(Claims(org, user, 300)), ".");
+      absl::StrCat(absl::WebSafeBase64Escape(none_header), ".", absl::WebSafeBase64Escape(Claims(org, user, 300)), ".");
   const std::string no_exp =
       absl::StrCat(R"({"sub":")", user, R"(","org":")", org, R"(","iss":"rapport","aud":"rapport"})");
   const std::string future_nbf =

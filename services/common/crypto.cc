@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
+
 namespace rapport {
 namespace {
 
@@ -55,14 +57,7 @@ std::string Digest(const EVP_MD_CTX* start, std::string_view data, std::string_v
 }  // namespace
 
 std::string HexEncode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * bytes.size(), '\0');
-  size_t i = 0;
-  for (unsigned char c : bytes) {
-    out[i++] = kHex[c >> 4];
-    out[i++] = kHex[c & 15];
-  }
-  return out;
+  return absl::BytesToHexString(absl::string_view(bytes.data(), bytes.size()));
 }
 
 std::string Sha256(std::string_view data) { return Digest(nullptr, data); }

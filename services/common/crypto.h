@@ -17,6 +17,8 @@
 
 namespace rapport {
 
+// Lowercase hex: absl::BytesToHexString, which new code calls directly (this
+// name stays for the callers that still use it).
 std::string HexEncode(std::string_view bytes);
 std::string Sha256(std::string_view data);  // 32 raw bytes
 std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw bytes

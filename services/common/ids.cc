@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "services/common/crypto.h"
+#include "absl/strings/escaping.h"
 
 namespace rapport {
 namespace {
@@ -62,7 +62,7 @@ std::string NewId() {
 std::string RandomHex(int bytes) {
   std::string raw(bytes, '\0');
   Random(reinterpret_cast<unsigned char*>(raw.data()), bytes);
-  return HexEncode(raw);
+  return absl::BytesToHexString(raw);
 }
 
 bool IsWellFormedId(std::string_view s) {

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -20,7 +21,7 @@ bool HasSpace(std::string_view s) { return s.find(' ') != std::string_view::npos
 
 TenantSigner::TenantSigner(std::string key) : mac_(key) {}
 
-std::string TenantSigner::Mac(std::string_view message) const { return HexEncode(mac_.Mac(message)); }
+std::string TenantSigner::Mac(std::string_view message) const { return absl::BytesToHexString(mac_.Mac(message)); }
 
 std::string TenantSigner::Token(const TenantContext& ctx, absl::Time now) const {
   if (HasSpace(ctx.org_id) || HasSpace(ctx.user_id) || HasSpace(ctx.request_id)) return "";

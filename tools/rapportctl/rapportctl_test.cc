@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/escaping.h"
 #include "gateway/auth.h"
 
 namespace rapport::ctl {
@@ -62,7 +63,7 @@ TEST(RapportctlMintJwtTest, TheGatewayAcceptsIt) {
   EXPECT_EQ(ctx->user_id, "u_123");
   EXPECT_EQ(ctx->org_id, "o_456");
   // Same bytes as the gateway's own signer would produce for the same claims.
-  EXPECT_EQ(token.substr(0, token.find('.')), gateway::Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})"));
+  EXPECT_EQ(token.substr(0, token.find('.')), absl::WebSafeBase64Escape(R"({"alg":"HS256","typ":"JWT"})"));
 
   EXPECT_FALSE(gateway::VerifyJwt(token, options, now + absl::Minutes(12)).ok());  // expired (60 s skew)
   options.jwt_secret = "other";
