@@ -18,7 +18,9 @@
 //
 // SOCI variants, fastest honest first:
 // - Prepared: one session, every statement (BEGIN and COMMIT too) prepared
-//   once and re-executed with fresh values in the bound variables.
+//   once and re-executed with fresh values in the bound variables, a read
+//   statement stepped to its end (DrainOne says why).
+// - PreparedBlob (reads): the same reading into soci::blob, SOCI's BLOB type.
 // - PreparedTxn: the same with soci::transaction (SOCI's BEGIN/COMMIT run
 //   through sqlite3_exec, parsed each time).
 // - Pool: a soci::connection_pool of 4 read-only sessions leased per call,
@@ -26,10 +28,22 @@
 //   reader pool; SOCI has no statement cache of its own, so this is the cache
 //   a SOCI-based layer would have to write).
 // - Naive: `sql << "..."` (prepares the statement on every call), for reference.
+// - Savepoint (writes): Prepared plus the SAVEPOINT/RELEASE our writer puts
+//   around each write of a batch: what a SOCI-based layer with our group
+//   commit would run per write.
+// - PreparedStale (reads): Prepared without ending the statement; wrong (it
+//   reads a stale snapshot), kept to show why it looks faster.
+//
+// Compare reads by CPU time (one thread; on a busy machine the wall time is
+// mostly waiting for a core) and writes by wall time (the fsync), with
+// user_cpu_us for the layers' own work. Interleave the variants in one
+// process to cancel the machine's drift:
+//   soci_compare_bench --benchmark_repetitions=15 --benchmark_enable_random_interleaving=true
+//     --benchmark_report_aggregates_only=true
 //
 // SOCI reports errors by throwing; a throw ends the run with SkipWithError.
 // Files go to a fresh directory under $RAPPORT_BENCH_DIR (default /tmp).
-// Run: soci_compare_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Figures and the decision: docs/benchmarks.md, "Database layer: SOCI or our own".
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -696,8 +710,13 @@ BENCHMARK(BM_CreateInteraction_Rapport)
 // parameters go through soci::blob (a std::string would bind as TEXT here
 // and as text on PostgreSQL too, wrong for bytea).
 struct SociInteractionWriter {
-  explicit SociInteractionWriter(soci::session& s)
+  // savepoint: also wrap the work in SAVEPOINT ... RELEASE, as our writer
+  // wraps each write transaction of a group-committed batch (so that a
+  // failing one is undone alone); a SOCI-based layer with group commit would
+  // run exactly this.
+  SociInteractionWriter(soci::session& s, bool savepoint)
       : sql(s),
+        use_savepoint(savepoint),
         data_blob(sql),
         event_blob(sql),
         hash_blob(sql),
@@ -707,6 +726,8 @@ struct SociInteractionWriter {
         // lookup's read snapshot tries to become a write.
         begin(sql.prepare << "BEGIN IMMEDIATE"),
         commit(sql.prepare << "COMMIT"),
+        savepoint(sql.prepare << "SAVEPOINT rapport_write"),
+        release(sql.prepare << "RELEASE rapport_write"),
         lookup((sql.prepare << kLookupKey, soci::into(seen_hash), soci::into(seen_response), soci::into(seen_us),
                 soci::use(v.org), soci::use(v.user), soci::use(v.idempotency_key))),
         insert_interaction((sql.prepare << kInsertInteraction, soci::use(v.org), soci::use(v.user),
@@ -729,6 +750,7 @@ struct SociInteractionWriter {
     response_blob.write(0, v.data.data(), v.data.size());
     begin.execute(true);
     try {
+      if (use_savepoint) savepoint.execute(true);
       if (lookup.execute(true)) {
         DrainOne(lookup);
         sql << "ROLLBACK";
@@ -738,6 +760,7 @@ struct SociInteractionWriter {
       upsert_ledger.execute(true);
       insert_outbox.execute(true);
       record_key.execute(true);
+      if (use_savepoint) release.execute(true);
       commit.execute(true);
     } catch (...) {
       sql << "ROLLBACK";
@@ -747,6 +770,7 @@ struct SociInteractionWriter {
   }
 
   soci::session& sql;
+  bool use_savepoint;
   Interaction v;
   std::string seen_hash;
   std::string seen_response;
@@ -757,6 +781,8 @@ struct SociInteractionWriter {
   soci::blob response_blob;
   soci::statement begin;
   soci::statement commit;
+  soci::statement savepoint;
+  soci::statement release;
   soci::statement lookup;
   soci::statement insert_interaction;
   soci::statement upsert_ledger;
@@ -778,13 +804,13 @@ void WrapWalOnce(benchmark::State& state, soci::session& sql) {
   sql << kUnwrapWal;
 }
 
-void BM_CreateInteraction_SociPrepared(benchmark::State& state) {
+void RunSociWriter(benchmark::State& state, bool savepoint) {
   if (write_setup_failed) return state.SkipWithError("write database setup failed");
   try {
     soci::session sql(soci::sqlite3, SociWriteConnect());
     SetWriterPragmas(sql);
     WrapWalOnce(state, sql);
-    SociInteractionWriter writer(sql);
+    SociInteractionWriter writer(sql, savepoint);
     InteractionMaker maker(state.thread_index());
     const ProcessCpuCounter cpu(state);
     for (auto _ : state) {
@@ -796,12 +822,20 @@ void BM_CreateInteraction_SociPrepared(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
+void BM_CreateInteraction_SociPrepared(benchmark::State& state) { RunSociWriter(state, false); }
 BENCHMARK(BM_CreateInteraction_SociPrepared)
     ->Setup(SetupSoci)
     ->Teardown(TeardownWrite)
     ->UseRealTime()
     ->Threads(1)
     ->Threads(32);
+
+void BM_CreateInteraction_SociSavepoint(benchmark::State& state) { RunSociWriter(state, true); }
+BENCHMARK(BM_CreateInteraction_SociSavepoint)
+    ->Setup(SetupSoci)
+    ->Teardown(TeardownWrite)
+    ->UseRealTime()
+    ->Threads(1);
 
 void BM_CreateInteraction_SociNaive(benchmark::State& state) {
   if (write_setup_failed) return state.SkipWithError("write database setup failed");
