@@ -71,8 +71,7 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> LoadRsaPublicKey(const std::string& pe
   return out;
 }
 
-std::string SignJwtHs256(const std::string& payload_json, const std::string& secret,
-                         const std::string& header_json) {
+std::string SignJwtHs256(const std::string& payload_json, const std::string& secret, const std::string& header_json) {
   const std::string signing_input =
       absl::StrCat(absl::WebSafeBase64Escape(header_json), ".", absl::WebSafeBase64Escape(payload_json));
   return absl::StrCat(signing_input, ".", absl::WebSafeBase64Escape(HmacSha256(secret, signing_input)));
@@ -161,8 +160,7 @@ void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentia
     if (user_checker_) {
       const std::string cache_key = absl::StrCat(ctx.org_id, "/", ctx.user_id);
       const absl::Time now = absl::Now();
-      const absl::Status no_such_user =
-          absl::PermissionDeniedError("X-Rapport-User names no user of this org");
+      const absl::Status no_such_user = absl::PermissionDeniedError("X-Rapport-User names no user of this org");
       bool known = false, unknown = false, lead = false;
       {
         absl::MutexLock lock(&mu_);
@@ -249,24 +247,24 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
   if (throttled) {
     const RateDecision d = failed_lookups_->Take(credentials.client);
     if (!d.allowed) {
-      absl::Status refused = absl::ResourceExhaustedError(absl::StrCat(
-          "too many invalid API keys from this address; retry after ", d.retry_after_seconds, " s"));
+      absl::Status refused = absl::ResourceExhaustedError(
+          absl::StrCat("too many invalid API keys from this address; retry after ", d.retry_after_seconds, " s"));
       refused.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(d.retry_after_seconds)));
       return Land(key_lookups_, cache_key, absl::StatusOr<VerifiedKey>(refused));
     }
   }
-  verifier_(credentials.api_key, [this, cache_key, client = credentials.client,
-                                  throttled](absl::StatusOr<VerifiedKey> verdict) {
-    // Only a refused key keeps its token: valid keys and backend failures are not guesses.
-    if (throttled && !absl::IsUnauthenticated(verdict.status())) failed_lookups_->Refund(client);
-    if (verdict.ok() || absl::IsUnauthenticated(verdict.status())) {
-      absl::MutexLock lock(&mu_);
-      const absl::Time now = absl::Now();
-      MakeRoom(cache_, now, [](const CacheEntry& e) { return e.expiry; });
-      cache_[cache_key] = CacheEntry{now + options_.key_cache_ttl, verdict};
-    }
-    Land(key_lookups_, cache_key, verdict);
-  });
+  verifier_(credentials.api_key,
+            [this, cache_key, client = credentials.client, throttled](absl::StatusOr<VerifiedKey> verdict) {
+              // Only a refused key keeps its token: valid keys and backend failures are not guesses.
+              if (throttled && !absl::IsUnauthenticated(verdict.status())) failed_lookups_->Refund(client);
+              if (verdict.ok() || absl::IsUnauthenticated(verdict.status())) {
+                absl::MutexLock lock(&mu_);
+                const absl::Time now = absl::Now();
+                MakeRoom(cache_, now, [](const CacheEntry& e) { return e.expiry; });
+                cache_[cache_key] = CacheEntry{now + options_.key_cache_ttl, verdict};
+              }
+              Land(key_lookups_, cache_key, verdict);
+            });
 }
 
 template <typename T>

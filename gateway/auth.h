@@ -31,13 +31,13 @@
 #ifndef RAPPORT_GATEWAY_AUTH_H_
 #define RAPPORT_GATEWAY_AUTH_H_
 
+#include <openssl/evp.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <openssl/evp.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -78,8 +78,7 @@ using KeyVerifier = std::function<void(const std::string& secret, Callback<Verif
 
 // Whether user_id is a user of org_id; calls done exactly once, from any
 // thread. NOT_FOUND means no such user (cached); other errors are not cached.
-using UserChecker =
-    std::function<void(const std::string& org_id, const std::string& user_id, Callback<bool> done)>;
+using UserChecker = std::function<void(const std::string& org_id, const std::string& user_id, Callback<bool> done)>;
 
 struct Credentials {
   std::string api_key;        // X-Api-Key
@@ -120,7 +119,7 @@ class Authenticator {
   const UserChecker user_checker_;
   RateLimiter* const failed_lookups_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);  // by SHA-256 of the secret
+  absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);        // by SHA-256 of the secret
   absl::flat_hash_map<std::string, absl::Time> known_users_ ABSL_GUARDED_BY(mu_);  // "org/user" -> expiry
   absl::flat_hash_map<std::string, absl::Time> unknown_users_ ABSL_GUARDED_BY(mu_);
   Flights<VerifiedKey> key_lookups_ ABSL_GUARDED_BY(mu_);  // by SHA-256 of the secret

@@ -1,7 +1,6 @@
 #include "gateway/auth.h"
 
 #include <gtest/gtest.h>
-
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -37,8 +36,10 @@ TEST(JwtTest, AcceptsAValidToken) {
   EXPECT_TRUE(ctx->Has(api::v1::WRITE));
   EXPECT_FALSE(ctx->Has(api::v1::ADMIN));
   // Audience as a list, and within the clock skew after expiry.
-  auto listed = VerifyJwt(SignJwtHs256(absl::StrCat(R"({"sub":"u","org":"o","iss":"rapport","aud":["x","rapport"],"exp":1799999950})"), kSecret),
-                          Options(), kNow);
+  auto listed = VerifyJwt(
+      SignJwtHs256(absl::StrCat(R"({"sub":"u","org":"o","iss":"rapport","aud":["x","rapport"],"exp":1799999950})"),
+                   kSecret),
+      Options(), kNow);
   EXPECT_TRUE(listed.ok()) << listed.status();
 }
 
@@ -66,7 +67,8 @@ TEST(JwtTest, RefusesBadTokens) {
       {"not yet valid", SignJwtHs256(Claims(R"(,"exp":1800009999,"nbf":1800000100)"), kSecret)},
       {"no org", SignJwtHs256(R"({"sub":"u","iss":"rapport","aud":"rapport","exp":1800000100})", kSecret)},
       {"garbage", "a.b"},
-      {"not json", absl::WebSafeBase64Escape("x") + "." + absl::WebSafeBase64Escape("y") + "." + absl::WebSafeBase64Escape("z")},
+      {"not json",
+       absl::WebSafeBase64Escape("x") + "." + absl::WebSafeBase64Escape("y") + "." + absl::WebSafeBase64Escape("z")},
   };
   for (const BadToken& c : cases) {
     auto ctx = VerifyJwt(c.token, Options(), kNow);
@@ -86,7 +88,8 @@ std::string SignRs256(EVP_PKEY* key, const std::string& header, const std::strin
   EXPECT_EQ(EVP_DigestSign(md, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
   std::string sig(len, '\0');
   EXPECT_EQ(EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                           reinterpret_cast<const unsigned char*>(input.data()), input.size()), 1);
+                           reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+            1);
   sig.resize(len);
   EVP_MD_CTX_free(md);
   return input + "." + absl::WebSafeBase64Escape(sig);
@@ -121,7 +124,9 @@ TEST(JwtTest, Rs256IsPinnedWhenAPublicKeyIsConfigured) {
   EXPECT_FALSE(VerifyJwt(SignRs256(other, rs, claims), o, kNow).ok());
   EXPECT_FALSE(VerifyJwt(SignJwtHs256(claims, kSecret), o, kNow).ok());
   EXPECT_FALSE(VerifyJwt(SignJwtHs256(claims, pem), o, kNow).ok());
-  EXPECT_FALSE(VerifyJwt(absl::WebSafeBase64Escape(R"({"alg":"none"})") + "." + absl::WebSafeBase64Escape(claims) + ".", o, kNow).ok());
+  EXPECT_FALSE(
+      VerifyJwt(absl::WebSafeBase64Escape(R"({"alg":"none"})") + "." + absl::WebSafeBase64Escape(claims) + ".", o, kNow)
+          .ok());
   EXPECT_FALSE(VerifyJwt(SignRs256(key, rs, Claims(R"(,"exp":1700000000)")), o, kNow).ok());
   EXPECT_FALSE(LoadRsaPublicKey("not a key").ok());
   EVP_PKEY_free(key);

@@ -50,8 +50,7 @@ void BackendClient::Call(const std::string& service, const std::string& grpc_met
     return done(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request"), nullptr);
   }
   metrics_->BackendCallStarted();
-  it->second.stub->UnaryCall(&pending->ctx, grpc_method, grpc::StubOptions(), &pending->request,
-                             &pending->response,
+  it->second.stub->UnaryCall(&pending->ctx, grpc_method, grpc::StubOptions(), &pending->request, &pending->response,
                              [this, pending, &service = it->first, done = std::move(done)](grpc::Status status) {
                                if (!status.ok()) metrics_->ObserveBackendError(service, FromGrpcStatus(status).code());
                                done(std::move(status), &pending->response);

@@ -17,14 +17,14 @@
 #ifndef RAPPORT_GATEWAY_BACKEND_CLIENT_H_
 #define RAPPORT_GATEWAY_BACKEND_CLIENT_H_
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
 
 #include "gateway/auth.h"
 #include "gateway/metrics.h"

@@ -13,12 +13,11 @@
 #ifndef RAPPORT_GATEWAY_CLIENT_ADDRESS_H_
 #define RAPPORT_GATEWAY_CLIENT_ADDRESS_H_
 
-#include <string>
-#include <vector>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

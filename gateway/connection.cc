@@ -1,14 +1,13 @@
 #include "gateway/connection.h"
 
 #include <array>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
-
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/client_address.h"
@@ -46,11 +45,11 @@ class Session : public std::enable_shared_from_this<Session> {
     ctx_->metrics->ConnectionRefused();
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       const std::string id = NewId();
-      Response res = ProblemResponse(
-          MakeProblem(503, "UNAVAILABLE",
-                      absl::StrCat("the gateway serves at most ", self->ctx_->options->max_connections,
-                                   " connections at once; retry later")),
-          id);
+      Response res =
+          ProblemResponse(MakeProblem(503, "UNAVAILABLE",
+                                      absl::StrCat("the gateway serves at most ", self->ctx_->options->max_connections,
+                                                   " connections at once; retry later")),
+                          id);
       res.set(http::field::retry_after, "1");
       self->AnswerAndClose(std::move(res), id);
     });
@@ -142,15 +141,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The body is over the limit: answer 413 without reading the rest, then close.
   void RejectTooLarge() {
-    Reject(413, "PAYLOAD_TOO_LARGE", absl::StrCat("the request body is larger than ", ctx_->options->body_limit, " bytes"));
+    Reject(413, "PAYLOAD_TOO_LARGE",
+           absl::StrCat("the request body is larger than ", ctx_->options->body_limit, " bytes"));
   }
 
   // Answers a request that could not be read whole, then closes the connection.
   void Reject(int status, const char* code, const std::string& detail) {
     const auto& req = parser_->get();
     std::string id = RequestIdFrom(req);
-    log::Info("http", {{"method", std::string(req.method_string())}, {"status", absl::StrCat(status)},
-                       {"request_id", id}});
+    log::Info("http",
+              {{"method", std::string(req.method_string())}, {"status", absl::StrCat(status)}, {"request_id", id}});
     AnswerAndClose(ProblemResponse(MakeProblem(status, code, detail), id), id);
   }
 
@@ -204,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string client_;  // the TCP peer's address
   size_t lingered_ = 0;
   std::unique_ptr<std::array<char, 16 * 1024>> scratch_;  // only while lingering: idle connections stay small
-  const ConnectionContext* ctx_;  // the server's, outlives the connection
+  const ConnectionContext* ctx_;                          // the server's, outlives the connection
 };
 
 }  // namespace

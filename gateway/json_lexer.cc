@@ -17,14 +17,31 @@ bool Plain(char c) { return c != '"' && c != '\\' && static_cast<unsigned char>(
 
 JsonLexer::Token JsonLexer::PeekToken() const {
   switch (Peek()) {
-    case '{': return Token::kObject;
-    case '[': return Token::kArray;
-    case '"': return Token::kString;
-    case 't': case 'f': return Token::kBool;
-    case 'n': return Token::kNull;
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9': return Token::kNumber;
-    default: return Token::kBad;
+    case '{':
+      return Token::kObject;
+    case '[':
+      return Token::kArray;
+    case '"':
+      return Token::kString;
+    case 't':
+    case 'f':
+      return Token::kBool;
+    case 'n':
+      return Token::kNull;
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+      return Token::kNumber;
+    default:
+      return Token::kBad;
   }
 }
 
@@ -62,14 +79,30 @@ bool JsonLexer::String(std::string* out) {
     const char e = Peek();
     char simple = 0;
     switch (e) {
-      case '"': simple = '"'; break;
-      case '\\': simple = '\\'; break;
-      case '/': simple = '/'; break;
-      case 'b': simple = '\b'; break;
-      case 'f': simple = '\f'; break;
-      case 'n': simple = '\n'; break;
-      case 'r': simple = '\r'; break;
-      case 't': simple = '\t'; break;
+      case '"':
+        simple = '"';
+        break;
+      case '\\':
+        simple = '\\';
+        break;
+      case '/':
+        simple = '/';
+        break;
+      case 'b':
+        simple = '\b';
+        break;
+      case 'f':
+        simple = '\f';
+        break;
+      case 'n':
+        simple = '\n';
+        break;
+      case 'r':
+        simple = '\r';
+        break;
+      case 't':
+        simple = '\t';
+        break;
       case 'u': {
         ++pos_;
         uint32_t cp;

@@ -56,13 +56,12 @@ bool ParseTimestamp(const std::string& s, int64_t* seconds, int32_t* nanos) {
     return true;
   };
   int64_t y, mo, d, h, mi, se;
-  if (s.size() < 20 || !digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' ||
-      !digits(8, 2, &d) || s[10] != 'T' || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) ||
-      s[16] != ':' || !digits(17, 2, &se)) {
+  if (s.size() < 20 || !digits(0, 4, &y) || s[4] != '-' || !digits(5, 2, &mo) || s[7] != '-' || !digits(8, 2, &d) ||
+      s[10] != 'T' || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &mi) || s[16] != ':' ||
+      !digits(17, 2, &se)) {
     return false;
   }
-  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, static_cast<int>(mo)) || h > 23 || mi > 59 ||
-      se > 59) {
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > DaysInMonth(y, static_cast<int>(mo)) || h > 23 || mi > 59 || se > 59) {
     return false;
   }
   int64_t frac = 0;
@@ -115,8 +114,8 @@ bool ParseValue(JsonLexer& r, Message* m, const FieldDescriptor* f, int depth, s
       bool integral;
       if (!r.Number(&text, &integral) || !integral) return false;
       if (text.size() > 1 && (text[0] == '0' || (text[0] == '-' && text[1] == '0'))) return false;
-      const bool is_signed = f->cpp_type() == FieldDescriptor::CPPTYPE_INT32 ||
-                             f->cpp_type() == FieldDescriptor::CPPTYPE_INT64;
+      const bool is_signed =
+          f->cpp_type() == FieldDescriptor::CPPTYPE_INT32 || f->cpp_type() == FieldDescriptor::CPPTYPE_INT64;
       if (is_signed) {
         int64_t v;
         if (!absl::SimpleAtoi(absl::string_view(text.data(), text.size()), &v)) return false;

@@ -50,13 +50,42 @@ constexpr char kTestFile[] = R"pb(
     field { name: "b" number: 7 type: TYPE_BOOL label: LABEL_OPTIONAL json_name: "b" }
     field { name: "str_field" number: 8 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "strField" }
     field { name: "color" number: 9 type: TYPE_ENUM type_name: ".jpp.Color" label: LABEL_OPTIONAL json_name: "color" }
-    field { name: "inner" number: 10 type: TYPE_MESSAGE type_name: ".jpp.Inner" label: LABEL_OPTIONAL json_name: "inner" }
+    field {
+      name: "inner"
+      number: 10
+      type: TYPE_MESSAGE
+      type_name: ".jpp.Inner"
+      label: LABEL_OPTIONAL
+      json_name: "inner"
+    }
     field { name: "rs" number: 11 type: TYPE_STRING label: LABEL_REPEATED json_name: "rs" }
-    field { name: "rinner" number: 12 type: TYPE_MESSAGE type_name: ".jpp.Inner" label: LABEL_REPEATED json_name: "rinner" }
-    field { name: "opt" number: 13 type: TYPE_INT32 label: LABEL_OPTIONAL json_name: "opt" oneof_index: 1 proto3_optional: true }
+    field {
+      name: "rinner"
+      number: 12
+      type: TYPE_MESSAGE
+      type_name: ".jpp.Inner"
+      label: LABEL_REPEATED
+      json_name: "rinner"
+    }
+    field {
+      name: "opt"
+      number: 13
+      type: TYPE_INT32
+      label: LABEL_OPTIONAL
+      json_name: "opt"
+      oneof_index: 1
+      proto3_optional: true
+    }
     field { name: "one_s" number: 14 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "oneS" oneof_index: 0 }
     field { name: "one_i" number: 15 type: TYPE_INT32 label: LABEL_OPTIONAL json_name: "oneI" oneof_index: 0 }
-    field { name: "ts" number: 16 type: TYPE_MESSAGE type_name: ".google.protobuf.Timestamp" label: LABEL_OPTIONAL json_name: "ts" }
+    field {
+      name: "ts"
+      number: 16
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Timestamp"
+      label: LABEL_OPTIONAL
+      json_name: "ts"
+    }
     field { name: "rd" number: 17 type: TYPE_DOUBLE label: LABEL_REPEATED json_name: "rd" }
     field { name: "fl" number: 18 type: TYPE_FLOAT label: LABEL_OPTIONAL json_name: "fl" }
     field { name: "by" number: 19 type: TYPE_BYTES label: LABEL_OPTIONAL json_name: "by" }
@@ -125,16 +154,41 @@ TEST_F(JsonParserTest, CommonBodiesTakeTheFastPathAndMatch) {
 
 TEST_F(JsonParserTest, DeclinesWhatProtobufMustDecide) {
   const char* declined[] = {
-      R"({"i32":2147483648})",       R"({"i32":1.0})",           R"({"i32":"5"})",        R"({"i32":1e2})",
-      R"({"u32":-1})",               R"({"u64":18446744073709551616})",                   R"({"i32":-0})",
-      R"({"db":"NaN"})",             R"({"db":1e400})",          R"({"fl":1.5})",         R"({"by":"AAE="})",
-      R"({"color":1})",              R"({"color":"BLUE"})",      R"({"color":"red"})",    R"({"i32":null})",
-      R"({"i32":1,"i32":2})",        R"({"oneS":"a","oneI":1})", R"({"strField":"\ud800"})",
-      R"({"strField":"\udc00x"})",   R"({"ts":"2026-02-29T00:00:00Z"})",                  R"({"ts":"2026-11-28T01:02:03+01:00"})",
-      R"({"ts":"2026-11-28T01:02:03.1Z"})", R"({"ts":"2026-11-28 01:02:03Z"})",           R"({"ts":"2026-13-01T00:00:00Z"})",
-      R"({"ts":"2026-11-28T24:00:00Z"})",   R"({"ts":"2026-11-28T01:02:60Z"})",           R"({"ts":"0000-01-01T00:00:00Z"})",
-      R"({"unknown":1})",            R"({"rs":"notalist"})",     R"({"inner":"x"})",      R"([1])",
-      R"({"i32":1} trailing)",       R"({"i32":1,})",            R"({"b":"true"})",       "",
+      R"({"i32":2147483648})",
+      R"({"i32":1.0})",
+      R"({"i32":"5"})",
+      R"({"i32":1e2})",
+      R"({"u32":-1})",
+      R"({"u64":18446744073709551616})",
+      R"({"i32":-0})",
+      R"({"db":"NaN"})",
+      R"({"db":1e400})",
+      R"({"fl":1.5})",
+      R"({"by":"AAE="})",
+      R"({"color":1})",
+      R"({"color":"BLUE"})",
+      R"({"color":"red"})",
+      R"({"i32":null})",
+      R"({"i32":1,"i32":2})",
+      R"({"oneS":"a","oneI":1})",
+      R"({"strField":"\ud800"})",
+      R"({"strField":"\udc00x"})",
+      R"({"ts":"2026-02-29T00:00:00Z"})",
+      R"({"ts":"2026-11-28T01:02:03+01:00"})",
+      R"({"ts":"2026-11-28T01:02:03.1Z"})",
+      R"({"ts":"2026-11-28 01:02:03Z"})",
+      R"({"ts":"2026-13-01T00:00:00Z"})",
+      R"({"ts":"2026-11-28T24:00:00Z"})",
+      R"({"ts":"2026-11-28T01:02:60Z"})",
+      R"({"ts":"0000-01-01T00:00:00Z"})",
+      R"({"unknown":1})",
+      R"({"rs":"notalist"})",
+      R"({"inner":"x"})",
+      R"([1])",
+      R"({"i32":1} trailing)",
+      R"({"i32":1,})",
+      R"({"b":"true"})",
+      "",
   };
   for (const char* json : declined) EXPECT_FALSE(Compare(*all_, json)) << json;
 }
@@ -156,7 +210,8 @@ TEST_F(JsonParserTest, RapportRequestBodies) {
 // Through BuildRequest's caller-facing function: a declined body still parses
 // (by protobuf) and a bad one still gets protobuf's error.
 TEST_F(JsonParserTest, RandomMutationsNeverDisagree) {
-  const std::string base = R"({"i32":12,"db":1.25,"strField":"abc","color":"RED","rs":["x"],"ts":"2026-01-02T03:04:05.678Z"})";
+  const std::string base =
+      R"({"i32":12,"db":1.25,"strField":"abc","color":"RED","rs":["x"],"ts":"2026-01-02T03:04:05.678Z"})";
   const std::string alphabet = "{}[]\":,0123456789.-eE tfnul\\aZT";
   uint64_t state = 88172645463325252ull;
   auto next = [&state] {
@@ -173,9 +228,15 @@ TEST_F(JsonParserTest, RandomMutationsNeverDisagree) {
       const size_t at = next() % json.size();
       const char c = alphabet[next() % alphabet.size()];
       switch (next() % 3) {
-        case 0: json[at] = c; break;
-        case 1: json.insert(json.begin() + static_cast<long>(at), c); break;
-        default: json.erase(at, 1); break;
+        case 0:
+          json[at] = c;
+          break;
+        case 1:
+          json.insert(json.begin() + static_cast<long>(at), c);
+          break;
+        default:
+          json.erase(at, 1);
+          break;
       }
     }
     fast += Compare(*all_, json) ? 1 : 0;

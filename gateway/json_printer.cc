@@ -154,8 +154,7 @@ bool AppendTimestamp(std::string* out, const Message& ts) {
 bool PrintMessage(const Message& m, std::string* out, int depth);
 
 // One value of field f: element i of a repeated field, or the singular value (i < 0).
-bool PrintValue(const Message& m, const Reflection* r, const FieldDescriptor* f, int i, std::string* out,
-                int depth) {
+bool PrintValue(const Message& m, const Reflection* r, const FieldDescriptor* f, int i, std::string* out, int depth) {
   const bool rep = i >= 0;
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
@@ -190,7 +189,8 @@ bool PrintValue(const Message& m, const Reflection* r, const FieldDescriptor* f,
     }
     case FieldDescriptor::CPPTYPE_STRING: {
       std::string scratch;
-      const std::string& s = rep ? r->GetRepeatedStringReference(m, f, i, &scratch) : r->GetStringReference(m, f, &scratch);
+      const std::string& s =
+          rep ? r->GetRepeatedStringReference(m, f, i, &scratch) : r->GetStringReference(m, f, &scratch);
       if (f->type() == FieldDescriptor::TYPE_BYTES) {
         out->push_back('"');
         out->append(absl::Base64Escape(s));

@@ -17,12 +17,12 @@
 #include "gateway/transcoder.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/empty.pb.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/timestamp.pb.h"
-#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
@@ -71,17 +71,67 @@ constexpr char kTestFile[] = R"pb(
     field { name: "str" number: 14 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "str" }
     field { name: "by" number: 15 type: TYPE_BYTES label: LABEL_OPTIONAL json_name: "by" }
     field { name: "color" number: 16 type: TYPE_ENUM type_name: ".jpt.Color" label: LABEL_OPTIONAL json_name: "color" }
-    field { name: "inner" number: 17 type: TYPE_MESSAGE type_name: ".jpt.Inner" label: LABEL_OPTIONAL json_name: "inner" }
+    field {
+      name: "inner"
+      number: 17
+      type: TYPE_MESSAGE
+      type_name: ".jpt.Inner"
+      label: LABEL_OPTIONAL
+      json_name: "inner"
+    }
     field { name: "ri" number: 18 type: TYPE_INT32 label: LABEL_REPEATED json_name: "ri" }
     field { name: "rs" number: 19 type: TYPE_STRING label: LABEL_REPEATED json_name: "rs" }
-    field { name: "rinner" number: 20 type: TYPE_MESSAGE type_name: ".jpt.Inner" label: LABEL_REPEATED json_name: "rinner" }
-    field { name: "rcolor" number: 21 type: TYPE_ENUM type_name: ".jpt.Color" label: LABEL_REPEATED json_name: "rcolor" }
-    field { name: "opt" number: 22 type: TYPE_INT32 label: LABEL_OPTIONAL json_name: "opt" oneof_index: 1 proto3_optional: true }
+    field {
+      name: "rinner"
+      number: 20
+      type: TYPE_MESSAGE
+      type_name: ".jpt.Inner"
+      label: LABEL_REPEATED
+      json_name: "rinner"
+    }
+    field {
+      name: "rcolor"
+      number: 21
+      type: TYPE_ENUM
+      type_name: ".jpt.Color"
+      label: LABEL_REPEATED
+      json_name: "rcolor"
+    }
+    field {
+      name: "opt"
+      number: 22
+      type: TYPE_INT32
+      label: LABEL_OPTIONAL
+      json_name: "opt"
+      oneof_index: 1
+      proto3_optional: true
+    }
     field { name: "one_s" number: 23 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "oneS" oneof_index: 0 }
     field { name: "one_i" number: 24 type: TYPE_INT32 label: LABEL_OPTIONAL json_name: "oneI" oneof_index: 0 }
-    field { name: "ts" number: 25 type: TYPE_MESSAGE type_name: ".google.protobuf.Timestamp" label: LABEL_OPTIONAL json_name: "ts" }
-    field { name: "rts" number: 26 type: TYPE_MESSAGE type_name: ".google.protobuf.Timestamp" label: LABEL_REPEATED json_name: "rts" }
-    field { name: "empty" number: 27 type: TYPE_MESSAGE type_name: ".google.protobuf.Empty" label: LABEL_OPTIONAL json_name: "empty" }
+    field {
+      name: "ts"
+      number: 25
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Timestamp"
+      label: LABEL_OPTIONAL
+      json_name: "ts"
+    }
+    field {
+      name: "rts"
+      number: 26
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Timestamp"
+      label: LABEL_REPEATED
+      json_name: "rts"
+    }
+    field {
+      name: "empty"
+      number: 27
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Empty"
+      label: LABEL_OPTIONAL
+      json_name: "empty"
+    }
     field { name: "snake_case_name" number: 28 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "snakeCaseName" }
     field { name: "renamed" number: 29 type: TYPE_INT32 label: LABEL_OPTIONAL json_name: "customName" }
     field { name: "rd" number: 30 type: TYPE_DOUBLE label: LABEL_REPEATED json_name: "rd" }
@@ -95,7 +145,14 @@ constexpr char kTestFile[] = R"pb(
   }
   message_type {
     name: "WithMap"
-    field { name: "m" number: 1 type: TYPE_MESSAGE type_name: ".jpt.WithMap.MEntry" label: LABEL_REPEATED json_name: "m" }
+    field {
+      name: "m"
+      number: 1
+      type: TYPE_MESSAGE
+      type_name: ".jpt.WithMap.MEntry"
+      label: LABEL_REPEATED
+      json_name: "m"
+    }
     nested_type {
       name: "MEntry"
       field { name: "key" number: 1 type: TYPE_STRING label: LABEL_OPTIONAL json_name: "key" }
@@ -105,16 +162,37 @@ constexpr char kTestFile[] = R"pb(
   }
   message_type {
     name: "WithDuration"
-    field { name: "d" number: 1 type: TYPE_MESSAGE type_name: ".google.protobuf.Duration" label: LABEL_OPTIONAL json_name: "d" }
+    field {
+      name: "d"
+      number: 1
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Duration"
+      label: LABEL_OPTIONAL
+      json_name: "d"
+    }
   }
   message_type {
     name: "WithStruct"
-    field { name: "s" number: 1 type: TYPE_MESSAGE type_name: ".google.protobuf.Struct" label: LABEL_OPTIONAL json_name: "s" }
+    field {
+      name: "s"
+      number: 1
+      type: TYPE_MESSAGE
+      type_name: ".google.protobuf.Struct"
+      label: LABEL_OPTIONAL
+      json_name: "s"
+    }
   }
   message_type {
     name: "Wrapper"
     field { name: "all" number: 1 type: TYPE_MESSAGE type_name: ".jpt.All" label: LABEL_OPTIONAL json_name: "all" }
-    field { name: "with_map" number: 2 type: TYPE_MESSAGE type_name: ".jpt.WithMap" label: LABEL_OPTIONAL json_name: "withMap" }
+    field {
+      name: "with_map"
+      number: 2
+      type: TYPE_MESSAGE
+      type_name: ".jpt.WithMap"
+      label: LABEL_OPTIONAL
+      json_name: "withMap"
+    }
   }
 )pb";
 
@@ -179,13 +257,46 @@ TEST_F(JsonPrinterTest, EmptyMessage) {
 
 TEST_F(JsonPrinterTest, EveryFieldKind) {
   auto m = Parse("All", R"pb(
-    i32: -42 i64: -9007199254740993 u32: 4294967295 u64: 18446744073709551615 s32: -7 s64: -8
-    f32: 9 f64: 10 sf32: -11 sf64: -12 fl: 0.1 db: 0.1 b: true str: "hello" by: "\000\001\377bytes"
-    color: GREEN inner { s: "x" i: 3 } ri: [1, -2, 3] rs: ["a", "", "c"]
-    rinner { s: "first" } rinner {} rinner { i: 9 } rcolor: [RED, GREEN, COLOR_UNSPECIFIED]
-    opt: 0 one_i: 0 ts { seconds: 1700000000 nanos: 123000000 } rts { seconds: 0 } rts { seconds: -1 nanos: 1 }
-    empty {} snake_case_name: "s" renamed: 5 rd: [1.5, -0.0, 1e300] child { i32: 1 child { str: "deep" } }
-    rby: ["", "a", "ab", "abc"] rfl: [3.4028235e38, 1e-45, 16777217] ri64: [0, -1] rb: [true, false]
+    i32: -42
+    i64: -9007199254740993
+    u32: 4294967295
+    u64: 18446744073709551615
+    s32: -7
+    s64: -8
+    f32: 9
+    f64: 10
+    sf32: -11
+    sf64: -12
+    fl: 0.1
+    db: 0.1
+    b: true
+    str: "hello"
+    by: "\000\001\377bytes"
+    color: GREEN
+    inner { s: "x" i: 3 }
+    ri: [ 1, -2, 3 ]
+    rs: [ "a", "", "c" ]
+    rinner { s: "first" }
+    rinner {}
+    rinner { i: 9 }
+    rcolor: [ RED, GREEN, COLOR_UNSPECIFIED ]
+    opt: 0
+    one_i: 0
+    ts { seconds: 1700000000 nanos: 123000000 }
+    rts { seconds: 0 }
+    rts { seconds: -1 nanos: 1 }
+    empty {}
+    snake_case_name: "s"
+    renamed: 5
+    rd: [ 1.5, -0.0, 1e300 ]
+    child {
+      i32: 1
+      child { str: "deep" }
+    }
+    rby: [ "", "a", "ab", "abc" ]
+    rfl: [ 3.4028235e38, 1e-45, 16777217 ]
+    ri64: [ 0, -1 ]
+    rb: [ true, false ]
   )pb");
   ExpectSame(*m);
 }
@@ -200,9 +311,31 @@ TEST_F(JsonPrinterTest, UnknownEnumValuesPrintAsNumbers) {
 }
 
 TEST_F(JsonPrinterTest, Doubles) {
-  const double values[] = {0.1, 1.0 / 3, 2.0 / 3, 1e21, 1e22, 1e-7, 5, -0.0, 123456789.123, 0.30000000000000004,
-                           DBL_MAX, DBL_MIN, 4.9e-324, -1e-300, 1e-40, 1e-45, 1.17549435e-38, 3.4028235e38, 9007199254740993.0, 100, 1e15, 1e16, 1e17,
-                           std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+  const double values[] = {0.1,
+                           1.0 / 3,
+                           2.0 / 3,
+                           1e21,
+                           1e22,
+                           1e-7,
+                           5,
+                           -0.0,
+                           123456789.123,
+                           0.30000000000000004,
+                           DBL_MAX,
+                           DBL_MIN,
+                           4.9e-324,
+                           -1e-300,
+                           1e-40,
+                           1e-45,
+                           1.17549435e-38,
+                           3.4028235e38,
+                           9007199254740993.0,
+                           100,
+                           1e15,
+                           1e16,
+                           1e17,
+                           std::numeric_limits<double>::quiet_NaN(),
+                           std::numeric_limits<double>::infinity(),
                            -std::numeric_limits<double>::infinity()};
   for (double v : values) {
     auto m = New("All");
@@ -251,20 +384,19 @@ TEST_F(JsonPrinterTest, StringEscaping) {
   std::string all_ascii;
   for (int c = 0; c < 0x80; ++c) all_ascii.push_back(static_cast<char>(c));
   const std::string cases[] = {
-      all_ascii,
-      "plain text with spaces",
-      "quote \" backslash \\ slash / <script>&amp;'",
-      "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80",  // é, 中文, 😀
-      "\xc2\x80\xc2\x9f\xc2\xa0\xc2\xad",                     // U+0080 U+009F U+00A0 U+00AD
-      "\xd8\x80\xd8\x83\xd8\x84\xdb\x9d\xdc\x8f",             // U+0600 U+0603 U+0604 U+06DD U+070F
-      "\xe1\x9e\xb4\xe1\x9e\xb5\xe1\x9e\xb6",                 // U+17B4 U+17B5 U+17B6
-      "\xe2\x80\x8a\xe2\x80\x8b\xe2\x80\x8f\xe2\x80\x90",     // U+200A U+200B U+200F U+2010
-      "\xe2\x80\xa8\xe2\x80\xae\xe2\x80\xaf",                 // U+2028 U+202E U+202F
-      "\xe2\x81\xa0\xe2\x81\xa4\xe2\x81\xa5\xe2\x81\xaa\xe2\x81\xaf\xe2\x81\xb0",  // U+2060 U+2064 U+2065 U+206A U+206F U+2070
-      "\xef\xbb\xbf\xef\xbf\xb9\xef\xbf\xbb\xef\xbf\xbc",     // U+FEFF U+FFF9 U+FFFB U+FFFC
-      "\xf3\xa0\x80\x81\xf3\xa0\x80\xa0\xf3\xa0\x81\xbf\xf3\xa0\x82\x80",  // U+E0001 U+E0020 U+E007F U+E0080
-      "\xf0\x9d\x85\xb3\xf0\x9d\x85\xba\xf0\x9d\x85\xbb",     // U+1D173 U+1D17A U+1D17B
-      "\xf4\x8f\xbf\xbf",                                     // U+10FFFF
+      all_ascii, "plain text with spaces", "quote \" backslash \\ slash / <script>&amp;'",
+      "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80",                     // é, 中文, 😀
+      "\xc2\x80\xc2\x9f\xc2\xa0\xc2\xad",                                          // U+0080 U+009F U+00A0 U+00AD
+      "\xd8\x80\xd8\x83\xd8\x84\xdb\x9d\xdc\x8f",                                  // U+0600 U+0603 U+0604 U+06DD U+070F
+      "\xe1\x9e\xb4\xe1\x9e\xb5\xe1\x9e\xb6",                                      // U+17B4 U+17B5 U+17B6
+      "\xe2\x80\x8a\xe2\x80\x8b\xe2\x80\x8f\xe2\x80\x90",                          // U+200A U+200B U+200F U+2010
+      "\xe2\x80\xa8\xe2\x80\xae\xe2\x80\xaf",                                      // U+2028 U+202E U+202F
+      "\xe2\x81\xa0\xe2\x81\xa4\xe2\x81\xa5\xe2\x81\xaa\xe2\x81\xaf\xe2\x81\xb0",  // U+2060 U+2064 U+2065 U+206A U+206F
+                                                                                   // U+2070
+      "\xef\xbb\xbf\xef\xbf\xb9\xef\xbf\xbb\xef\xbf\xbc",                          // U+FEFF U+FFF9 U+FFFB U+FFFC
+      "\xf3\xa0\x80\x81\xf3\xa0\x80\xa0\xf3\xa0\x81\xbf\xf3\xa0\x82\x80",          // U+E0001 U+E0020 U+E007F U+E0080
+      "\xf0\x9d\x85\xb3\xf0\x9d\x85\xba\xf0\x9d\x85\xbb",                          // U+1D173 U+1D17A U+1D17B
+      "\xf4\x8f\xbf\xbf",                                                          // U+10FFFF
   };
   for (const std::string& s : cases) {
     auto m = New("All");
@@ -276,11 +408,24 @@ TEST_F(JsonPrinterTest, StringEscaping) {
 }
 
 TEST_F(JsonPrinterTest, Timestamps) {
-  const std::pair<int64_t, int32_t> values[] = {
-      {0, 0},           {1, 1},           {1, 1000},         {1, 1000000},     {1, 10},
-      {1, 999999999},   {-1, 0},          {-1, 999999999},   {-86400, 0},      {-86401, 5000},
-      {951782400, 0},   {951868800, 0},   {4107542400, 0},   {1700000000, 120000000},
-      {-62135596800, 0}, {253402300799, 999999999}, {-2208988800, 0}, {13569465600, 0}};
+  const std::pair<int64_t, int32_t> values[] = {{0, 0},
+                                                {1, 1},
+                                                {1, 1000},
+                                                {1, 1000000},
+                                                {1, 10},
+                                                {1, 999999999},
+                                                {-1, 0},
+                                                {-1, 999999999},
+                                                {-86400, 0},
+                                                {-86401, 5000},
+                                                {951782400, 0},
+                                                {951868800, 0},
+                                                {4107542400, 0},
+                                                {1700000000, 120000000},
+                                                {-62135596800, 0},
+                                                {253402300799, 999999999},
+                                                {-2208988800, 0},
+                                                {13569465600, 0}};
   for (const auto& [seconds, nanos] : values) {
     auto m = New("All");
     google::protobuf::Timestamp ts;
@@ -294,8 +439,8 @@ TEST_F(JsonPrinterTest, Timestamps) {
 TEST_F(JsonPrinterTest, DeclinesWhatItDoesNotPrint) {
   std::string out;
   // Out of range Timestamps: protobuf refuses them; the fast printer declines.
-  for (const auto& [seconds, nanos] : {std::pair<int64_t, int32_t>{-62135596801, 0}, {253402300800, 0}, {0, -1},
-                                       {0, 1000000000}}) {
+  for (const auto& [seconds, nanos] :
+       {std::pair<int64_t, int32_t>{-62135596801, 0}, {253402300800, 0}, {0, -1}, {0, 1000000000}}) {
     auto m = New("All");
     google::protobuf::Timestamp ts;
     ts.set_seconds(seconds);
@@ -304,10 +449,17 @@ TEST_F(JsonPrinterTest, DeclinesWhatItDoesNotPrint) {
     EXPECT_FALSE(PrintJsonFast(*m, &out)) << seconds << " " << nanos;
   }
   // Maps, Duration, Struct, and a message reaching one of them: protobuf prints them.
-  auto with_map = Parse("WithMap", R"pb(m { key: "b" value: 2 } m { key: "a" value: 1 })pb");
+  auto with_map = Parse("WithMap", R"pb(m { key: "b" value: 2 }
+                                        m { key: "a" value: 1 })pb");
   auto with_duration = Parse("WithDuration", R"pb(d { seconds: 3 nanos: 500000000 })pb");
-  auto with_struct = Parse("WithStruct", R"pb(s { fields { key: "k" value { number_value: 1 } } })pb");
-  auto wrapper = Parse("Wrapper", R"pb(all { i32: 1 } with_map { m { key: "a" value: 1 } })pb");
+  auto with_struct = Parse("WithStruct", R"pb(s {
+                                                fields {
+                                                  key: "k"
+                                                  value { number_value: 1 }
+                                                }
+                                              })pb");
+  auto wrapper = Parse("Wrapper", R"pb(all { i32: 1 }
+                                       with_map { m { key: "a" value: 1 } })pb");
   for (const Message* m : {with_map.get(), with_duration.get(), with_struct.get(), wrapper.get()}) {
     EXPECT_FALSE(PrintJsonFast(*m, &out)) << m->DebugString();
     // ToJson falls back to protobuf, so the answer is the same.
@@ -326,13 +478,24 @@ TEST_F(JsonPrinterTest, DeclinesWhatItDoesNotPrint) {
 TEST_F(JsonPrinterTest, RapportResponses) {
   profiles::v1::Contact contact;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
-    id: "01m8fwsa3wc9wmhnmf141nsjey" display_name: "Grace Hopper" given_name: "Grace" family_name: "Hopper"
-    headline: "Compilers and COBOL" company: "US Navy" emails: ["grace@navy.test", "hopper@example.test"]
-    phones: "+1 555 0100" links: "https://example.test/grace" location: "Arlington, VA"
-    birthday { month: 12 day: 9 year: 1906 } tags: ["mentor", "compilers"] tier: CLOSE
-    notes: "Talked about nanoseconds \"and\" the first bug <3"
-    create_time { seconds: 1764288000 nanos: 123456000 } update_time { seconds: 1764288001 }
-  )pb", &contact));
+                                                              id: "01m8fwsa3wc9wmhnmf141nsjey"
+                                                              display_name: "Grace Hopper"
+                                                              given_name: "Grace"
+                                                              family_name: "Hopper"
+                                                              headline: "Compilers and COBOL"
+                                                              company: "US Navy"
+                                                              emails: [ "grace@navy.test", "hopper@example.test" ]
+                                                              phones: "+1 555 0100"
+                                                              links: "https://example.test/grace"
+                                                              location: "Arlington, VA"
+                                                              birthday { month: 12 day: 9 year: 1906 }
+                                                              tags: [ "mentor", "compilers" ]
+                                                              tier: CLOSE
+                                                              notes: "Talked about nanoseconds \"and\" the first bug <3"
+                                                              create_time { seconds: 1764288000 nanos: 123456000 }
+                                                              update_time { seconds: 1764288001 }
+                                                            )pb",
+                                                            &contact));
   ExpectSame(contact);
   profiles::v1::ListContactsResponse list;
   for (int i = 0; i < 5; ++i) *list.add_contacts() = contact;

@@ -47,13 +47,27 @@ void AppendU16(std::string* out, uint32_t unit) {
 bool EscapedCodePoint(uint32_t cp, std::string* out) {
   if (cp < 0xa0) {
     switch (cp) {
-      case '"': out->append("\\\""); return true;
-      case '\\': out->append("\\\\"); return true;
-      case '\b': out->append("\\b"); return true;
-      case '\t': out->append("\\t"); return true;
-      case '\n': out->append("\\n"); return true;
-      case '\f': out->append("\\f"); return true;
-      case '\r': out->append("\\r"); return true;
+      case '"':
+        out->append("\\\"");
+        return true;
+      case '\\':
+        out->append("\\\\");
+        return true;
+      case '\b':
+        out->append("\\b");
+        return true;
+      case '\t':
+        out->append("\\t");
+        return true;
+      case '\n':
+        out->append("\\n");
+        return true;
+      case '\f':
+        out->append("\\f");
+        return true;
+      case '\r':
+        out->append("\\r");
+        return true;
       default:
         if (cp < 0x20 || cp >= 0x7f || cp == '<' || cp == '>') {
           AppendU16(out, cp);
@@ -62,10 +76,9 @@ bool EscapedCodePoint(uint32_t cp, std::string* out) {
         return false;
     }
   }
-  if (cp == 0xfeff || cp == 0xfff9 || cp == 0xfffa || cp == 0xfffb || cp == 0x00ad || cp == 0x06dd ||
-      cp == 0x070f || cp == 0x17b4 || cp == 0x17b5 || (cp >= 0x0600 && cp <= 0x0603) ||
-      (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
-      (cp >= 0x206a && cp <= 0x206f)) {
+  if (cp == 0xfeff || cp == 0xfff9 || cp == 0xfffa || cp == 0xfffb || cp == 0x00ad || cp == 0x06dd || cp == 0x070f ||
+      cp == 0x17b4 || cp == 0x17b5 || (cp >= 0x0600 && cp <= 0x0603) || (cp >= 0x200b && cp <= 0x200f) ||
+      (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x206a && cp <= 0x206f)) {
     AppendU16(out, cp);
     return true;
   }

@@ -55,7 +55,9 @@ TEST(JsonWriterTest, EscapesStringsAsProtobufDoes) {
 }
 
 TEST(JsonWriterTest, InvalidUtf8IsRefusedStrictlyOrReplaced) {
-  for (const std::string bad : {"a\xff" "b", "\xc3", "\xed\xa0\x80", "\xc0\xaf"}) {
+  for (const std::string bad : {"a\xff"
+                                "b",
+                                "\xc3", "\xed\xa0\x80", "\xc0\xaf"}) {
     std::string strict;
     EXPECT_FALSE(AppendJsonStringStrict(&strict, bad));
     std::string lenient;
@@ -66,8 +68,12 @@ TEST(JsonWriterTest, InvalidUtf8IsRefusedStrictlyOrReplaced) {
     EXPECT_NE(lenient.find("\xef\xbf\xbd"), std::string::npos) << lenient;
   }
   std::string out;
-  AppendJsonString(&out, "a\xff" "b");
-  EXPECT_EQ(out, "\"a\xef\xbf\xbd" "b\"");
+  AppendJsonString(&out,
+                   "a\xff"
+                   "b");
+  EXPECT_EQ(out,
+            "\"a\xef\xbf\xbd"
+            "b\"");
 }
 
 }  // namespace

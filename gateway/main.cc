@@ -19,8 +19,7 @@
 #include "services/common/service_registry.h"
 #include "services/common/termination.h"
 
-ABSL_FLAG(std::string, addr, rapport::registry::kGateway.default_addr,
-          "HTTP listen address (env RAPPORT_HTTP_ADDR)");
+ABSL_FLAG(std::string, addr, rapport::registry::kGateway.default_addr, "HTTP listen address (env RAPPORT_HTTP_ADDR)");
 ABSL_FLAG(std::string, admin_key, "", "platform admin key (env RAPPORT_ADMIN_KEY); empty: no platform access");
 ABSL_FLAG(std::string, jwt_secret, "", "HS256 secret of user JWTs (env RAPPORT_JWT_SECRET); empty: no JWTs");
 ABSL_FLAG(std::string, jwt_public_key_file, "",
@@ -35,7 +34,8 @@ ABSL_FLAG(int, rate_limit_burst, 100, "per-credential bucket capacity (env RAPPO
 ABSL_FLAG(int, failed_keys_per_minute, 60,
           "per client address, API keys refused by profiles a minute before unverified keys get 429; 0 disables "
           "(env RAPPORT_FAILED_KEYS_PER_MINUTE)");
-ABSL_FLAG(int, failed_keys_burst, 20, "per client address, refused API keys allowed at once (env RAPPORT_FAILED_KEYS_BURST)");
+ABSL_FLAG(int, failed_keys_burst, 20,
+          "per client address, refused API keys allowed at once (env RAPPORT_FAILED_KEYS_BURST)");
 ABSL_FLAG(std::string, cors_origins, "", "comma-separated allowed CORS origins (env RAPPORT_CORS_ORIGINS)");
 ABSL_FLAG(std::string, trusted_proxies, "",
           "comma-separated addresses and CIDR networks of proxies whose X-Forwarded-For gives the client's address "

@@ -1,8 +1,8 @@
 #include "gateway/metrics.h"
 
-#include <sstream>
-
 #include <prometheus/text_serializer.h>
+
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 

@@ -37,7 +37,12 @@ void MessageSchema(JsonWriter& json, const google::protobuf::Descriptor* d) {
   const std::string& name = d->full_name();
   if (name == "google.protobuf.Timestamp") return TypeSchema(json, "string", "date-time");
   if (name == "google.protobuf.FieldMask") {
-    json.BeginObject().Key("type").String("string").Key("description").String("comma-separated field paths").EndObject();
+    json.BeginObject()
+        .Key("type")
+        .String("string")
+        .Key("description")
+        .String("comma-separated field paths")
+        .EndObject();
     return;
   }
   Ref(json, "#/components/schemas/", name);
@@ -47,12 +52,20 @@ void Schema(JsonWriter& json, const FieldDescriptor* f) {
   if (f->is_repeated()) json.BeginObject().Key("type").String("array").Key("items");
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-    case FieldDescriptor::CPPTYPE_UINT32: TypeSchema(json, "integer", "int32"); break;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      TypeSchema(json, "integer", "int32");
+      break;
     case FieldDescriptor::CPPTYPE_INT64:
-    case FieldDescriptor::CPPTYPE_UINT64: TypeSchema(json, "string", "int64"); break;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      TypeSchema(json, "string", "int64");
+      break;
     case FieldDescriptor::CPPTYPE_DOUBLE:
-    case FieldDescriptor::CPPTYPE_FLOAT: TypeSchema(json, "number"); break;
-    case FieldDescriptor::CPPTYPE_BOOL: TypeSchema(json, "boolean"); break;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      TypeSchema(json, "number");
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      TypeSchema(json, "boolean");
+      break;
     case FieldDescriptor::CPPTYPE_ENUM: {
       json.BeginObject().Key("type").String("string").Key("enum").BeginArray();
       for (int i = 0; i < f->enum_type()->value_count(); ++i) json.String(f->enum_type()->value(i)->name());
@@ -62,7 +75,8 @@ void Schema(JsonWriter& json, const FieldDescriptor* f) {
     case FieldDescriptor::CPPTYPE_MESSAGE:
       MessageSchema(json, f->message_type());
       break;
-    default: TypeSchema(json, "string");
+    default:
+      TypeSchema(json, "string");
   }
   if (f->is_repeated()) json.EndObject();
 }
@@ -83,10 +97,16 @@ void Parameter(JsonWriter& json, const std::string& name, const char* in, bool r
 
 void Operation(JsonWriter& json, const Route& route) {
   json.BeginObject()
-      .Key("operationId").String(route.method->name())
-      .Key("tags").BeginArray().String(route.method->service()->name()).EndArray()
-      .Key("x-rapport-scope").String(api::v1::Scope_Name(route.rule.scope()))
-      .Key("parameters").BeginArray();
+      .Key("operationId")
+      .String(route.method->name())
+      .Key("tags")
+      .BeginArray()
+      .String(route.method->service()->name())
+      .EndArray()
+      .Key("x-rapport-scope")
+      .String(api::v1::Scope_Name(route.rule.scope()))
+      .Key("parameters")
+      .BeginArray();
   for (const std::string& var : route.vars) {
     const FieldDescriptor* f = VarField(route, var);
     Parameter(json, JsonName(route, var), "path", true, [&] {
@@ -108,14 +128,14 @@ void Operation(JsonWriter& json, const Route& route) {
     }
   }
   if (route.rule.idempotent_create()) {
-    Parameter(json, "Idempotency-Key", "header", false, [&] {
-      json.BeginObject().Key("type").String("string").Key("maxLength").Int(255).EndObject();
-    });
+    Parameter(json, "Idempotency-Key", "header", false,
+              [&] { json.BeginObject().Key("type").String("string").Key("maxLength").Int(255).EndObject(); });
   }
   json.EndArray();
   if (!body.empty()) {
-    const std::string type = body == "*" ? route.method->input_type()->full_name()
-                                         : route.method->input_type()->FindFieldByName(body)->message_type()->full_name();
+    const std::string type = body == "*"
+                                 ? route.method->input_type()->full_name()
+                                 : route.method->input_type()->FindFieldByName(body)->message_type()->full_name();
     json.Key("requestBody").BeginObject().Key("required").Bool(true).Key("content").BeginObject();
     json.Key("application/json").BeginObject().Key("schema");
     Ref(json, "#/components/schemas/", type);
@@ -160,10 +180,24 @@ void ObjectSchema(JsonWriter& json, const google::protobuf::Descriptor* d) {
 // The components every document has: security schemes and the problem+json answer.
 void SecuritySchemesAndProblem(JsonWriter& json) {
   json.Key("securitySchemes").BeginObject();
-  json.Key("apiKey").BeginObject().Key("type").String("apiKey").Key("in").String("header").Key("name").String(
-      "X-Api-Key").EndObject();
-  json.Key("bearer").BeginObject().Key("type").String("http").Key("scheme").String("bearer").Key("bearerFormat").String(
-      "JWT").EndObject();
+  json.Key("apiKey")
+      .BeginObject()
+      .Key("type")
+      .String("apiKey")
+      .Key("in")
+      .String("header")
+      .Key("name")
+      .String("X-Api-Key")
+      .EndObject();
+  json.Key("bearer")
+      .BeginObject()
+      .Key("type")
+      .String("http")
+      .Key("scheme")
+      .String("bearer")
+      .Key("bearerFormat")
+      .String("JWT")
+      .EndObject();
   json.EndObject();
   json.Key("responses").BeginObject().Key("Problem").BeginObject().Key("description").String("error");
   json.Key("content").BeginObject().Key("application/problem+json").BeginObject().Key("schema").BeginObject();
@@ -184,9 +218,9 @@ void SecuritySchemesAndProblem(JsonWriter& json) {
   TypeSchema(json, "string");
   json.Key("description");
   TypeSchema(json, "string");
-  json.EndObject().EndObject().EndObject();  // properties, items, violations
+  json.EndObject().EndObject().EndObject();                          // properties, items, violations
   json.EndObject().EndObject().EndObject().EndObject().EndObject();  // properties, schema, media type, content, Problem
-  json.EndObject();  // responses
+  json.EndObject();                                                  // responses
 }
 
 }  // namespace

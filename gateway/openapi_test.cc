@@ -41,7 +41,8 @@ TEST(OpenApiTest, DescribesEveryRouteWithParametersBodiesAndSchemas) {
   for (const auto& [path, item] : paths) operations += item.struct_value().fields().size();
   EXPECT_EQ(operations, router.routes().size());
 
-  const auto& get_contact = paths.at("/v1/contacts/{contactId}").struct_value().fields().at("get").struct_value().fields();
+  const auto& get_contact =
+      paths.at("/v1/contacts/{contactId}").struct_value().fields().at("get").struct_value().fields();
   const auto& param = get_contact.at("parameters").list_value().values(0).struct_value().fields();
   EXPECT_EQ(param.at("name").string_value(), "contactId");
   EXPECT_EQ(param.at("in").string_value(), "path");
@@ -49,7 +50,8 @@ TEST(OpenApiTest, DescribesEveryRouteWithParametersBodiesAndSchemas) {
 
   const auto& list = paths.at("/v1/contacts").struct_value().fields().at("get").struct_value().fields();
   std::set<std::string> query;
-  for (const Value& p : list.at("parameters").list_value().values()) query.insert(p.struct_value().fields().at("name").string_value());
+  for (const Value& p : list.at("parameters").list_value().values())
+    query.insert(p.struct_value().fields().at("name").string_value());
   EXPECT_EQ(query, (std::set<std::string>{"pageSize", "pageToken", "query", "tag", "tier", "groupId"}));
 
   const auto& create = paths.at("/v1/contacts").struct_value().fields().at("post").struct_value().fields();
@@ -57,7 +59,13 @@ TEST(OpenApiTest, DescribesEveryRouteWithParametersBodiesAndSchemas) {
   EXPECT_TRUE(paths.count("/v1/introductions/{id}:respond"));
 
   const Struct& schemas = root.at("components").struct_value().fields().at("schemas").struct_value();
-  const auto& contact = schemas.fields().at("rapport.profiles.v1.Contact").struct_value().fields().at("properties").struct_value().fields();
+  const auto& contact = schemas.fields()
+                            .at("rapport.profiles.v1.Contact")
+                            .struct_value()
+                            .fields()
+                            .at("properties")
+                            .struct_value()
+                            .fields();
   EXPECT_EQ(contact.at("createTime").struct_value().fields().at("format").string_value(), "date-time");
   EXPECT_EQ(contact.at("tags").struct_value().fields().at("type").string_value(), "array");
   EXPECT_TRUE(contact.at("birthday").struct_value().fields().count("$ref"));

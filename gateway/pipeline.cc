@@ -149,15 +149,15 @@ void Pipeline::Decorate(const ExchangePtr& ex, Response& res) {
 void Pipeline::Finish(const ExchangePtr& ex, Response res) {
   Decorate(ex, res);
   const int status = static_cast<int>(res.result_int());
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count();
   metrics_->ObserveRequest(ex->route, status, seconds);
-  if (log::Enabled(log::Level::kInfo)) log::Info("http", {{"method", ex->method},
-                     {"path", ex->path},
-                     {"route", ex->route},
-                     {"status", absl::StrCat(status)},
-                     {"ms", absl::StrCat(static_cast<int64_t>(seconds * 1000))},
-                     {"request_id", ex->request_id}});
+  if (log::Enabled(log::Level::kInfo))
+    log::Info("http", {{"method", ex->method},
+                       {"path", ex->path},
+                       {"route", ex->route},
+                       {"status", absl::StrCat(status)},
+                       {"ms", absl::StrCat(static_cast<int64_t>(seconds * 1000))},
+                       {"request_id", ex->request_id}});
   ex->reply(std::move(res));
 }
 
@@ -239,8 +239,8 @@ void Pipeline::Handle(std::shared_ptr<Request> req, const std::string& client, R
   if (route.rule.idempotent_create()) {
     idempotency_key = Header(*req, "Idempotency-Key");
     if (idempotency_key.size() > 255 || !IsPrintableAscii(idempotency_key)) {
-      return Fail(ex, ProblemFromStatus(
-                          absl::InvalidArgumentError("Idempotency-Key: up to 255 printable ASCII characters")));
+      return Fail(
+          ex, ProblemFromStatus(absl::InvalidArgumentError("Idempotency-Key: up to 255 printable ASCII characters")));
     }
   }
 
@@ -264,9 +264,9 @@ void Pipeline::Admit(const ExchangePtr& ex, const Route& route, HttpInput input,
     return Fail(ex, ProblemFromStatus(tenant.status()));
   }
   if (!tenant->Has(route.rule.scope())) {
-    return Fail(ex, MakeProblem(403, "PERMISSION_DENIED",
-                                absl::StrCat("credentials lack the ", api::v1::Scope_Name(route.rule.scope()),
-                                             " scope")));
+    return Fail(ex,
+                MakeProblem(403, "PERMISSION_DENIED",
+                            absl::StrCat("credentials lack the ", api::v1::Scope_Name(route.rule.scope()), " scope")));
   }
   tenant->request_id = ex->request_id;
   tenant->idempotency_key = idempotency_key;
@@ -278,10 +278,10 @@ void Pipeline::Admit(const ExchangePtr& ex, const Route& route, HttpInput input,
                              tenant = *std::move(tenant)](RateDecision decision) mutable {
     ex->rate = decision;
     if (!decision.allowed) {
-      return Fail(ex, MakeProblem(429, "RESOURCE_EXHAUSTED",
-                                  absl::StrCat("rate limit of ", decision.limit,
-                                               " requests a minute exceeded; retry after ",
-                                               decision.retry_after_seconds, " s")));
+      return Fail(
+          ex, MakeProblem(429, "RESOURCE_EXHAUSTED",
+                          absl::StrCat("rate limit of ", decision.limit, " requests a minute exceeded; retry after ",
+                                       decision.retry_after_seconds, " s")));
     }
     Dispatch(ex, route, std::move(input), std::move(tenant));
   });
@@ -291,29 +291,29 @@ void Pipeline::Dispatch(const ExchangePtr& ex, const Route& route, HttpInput inp
   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> request = BuildRequest(route, input);
   if (!request.ok()) return Fail(ex, ProblemFromStatus(request.status()));
   if (route.method->server_streaming()) return Stream(ex, route, **request, tenant);
-  backends_->Call(route.service, route.grpc_method, tenant, **request,
-                  [this, ex, &route](grpc::Status status, grpc::ByteBuffer* bytes) {
-                    if (!status.ok()) {
-                      Problem p = ProblemFromStatus(FromGrpcStatus(status));
-                      if (p.status >= 500) {
-                        log::Warn("backend call failed", {{"method", route.grpc_method},
-                                                          {"code", absl::StrCat(status.error_code())},
-                                                          {"error", status.error_message()},
-                                                          {"request_id", ex->request_id}});
-                      }
-                      return Fail(ex, p);
-                    }
-                    const google::protobuf::Message* prototype =
-                        google::protobuf::MessageFactory::generated_factory()->GetPrototype(
-                            route.method->output_type());
-                    std::unique_ptr<google::protobuf::Message> response(prototype->New());
-                    if (!ParseResponse(bytes, response.get())) {
-                      return Fail(ex, ProblemFromStatus(absl::InternalError("unparsable backend response")));
-                    }
-                    absl::StatusOr<std::string> json = ToJson(*response);
-                    if (!json.ok()) return Fail(ex, ProblemFromStatus(json.status()));
-                    Finish(ex, MakeResponse(200, *std::move(json), "application/json"));
-                  });
+  backends_->Call(
+      route.service, route.grpc_method, tenant, **request,
+      [this, ex, &route](grpc::Status status, grpc::ByteBuffer* bytes) {
+        if (!status.ok()) {
+          Problem p = ProblemFromStatus(FromGrpcStatus(status));
+          if (p.status >= 500) {
+            log::Warn("backend call failed", {{"method", route.grpc_method},
+                                              {"code", absl::StrCat(status.error_code())},
+                                              {"error", status.error_message()},
+                                              {"request_id", ex->request_id}});
+          }
+          return Fail(ex, p);
+        }
+        const google::protobuf::Message* prototype =
+            google::protobuf::MessageFactory::generated_factory()->GetPrototype(route.method->output_type());
+        std::unique_ptr<google::protobuf::Message> response(prototype->New());
+        if (!ParseResponse(bytes, response.get())) {
+          return Fail(ex, ProblemFromStatus(absl::InternalError("unparsable backend response")));
+        }
+        absl::StatusOr<std::string> json = ToJson(*response);
+        if (!json.ok()) return Fail(ex, ProblemFromStatus(json.status()));
+        Finish(ex, MakeResponse(200, *std::move(json), "application/json"));
+      });
 }
 
 void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::protobuf::Message& request,
@@ -323,8 +323,8 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
   std::unique_ptr<google::protobuf::Message> copy(request.New());
   copy->CopyFrom(request);
   ApplyLastEventId(ex->last_event_id, copy.get());
-  EventStreams::Call call{stub, route.grpc_method, route.method, backends_->Metadata(tenant),
-                          copy->SerializeAsString(), stream_executor_};
+  EventStreams::Call call{
+      stub, route.grpc_method, route.method, backends_->Metadata(tenant), copy->SerializeAsString(), stream_executor_};
   streams_->Start(
       std::move(call),
       [this, ex]() {
@@ -342,8 +342,8 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
         Fail(ex, ProblemFromStatus(error));
       },
       [ex](grpc::Status status) {
-        log::Info("http stream ended", {{"route", ex->route}, {"code", absl::StrCat(status.error_code())},
-                                        {"request_id", ex->request_id}});
+        log::Info("http stream ended",
+                  {{"route", ex->route}, {"code", absl::StrCat(status.error_code())}, {"request_id", ex->request_id}});
       });
 }
 

@@ -20,12 +20,11 @@
 #ifndef RAPPORT_GATEWAY_PIPELINE_H_
 #define RAPPORT_GATEWAY_PIPELINE_H_
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/beast/http.hpp>
 
 #include "absl/status/statusor.h"
 #include "gateway/auth.h"
@@ -100,7 +99,7 @@ class Pipeline {
   const std::function<void(std::function<void()>)> run_blocking_;
   const boost::asio::any_io_executor stream_executor_;
   Router router_;
-  std::string openapi_;  // /openapi.json, built once
+  std::string openapi_;                       // /openapi.json, built once
   std::unique_ptr<RateLimiter> failed_keys_;  // per client address (auth.h); outlives auth_
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<redis::Client> redis_;  // the rate limit's buckets; null: local buckets only

@@ -9,21 +9,36 @@ namespace rapport::gateway {
 
 std::string ReasonPhrase(int s) {
   switch (s) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
   }
 }
 
@@ -57,18 +72,25 @@ Problem ProblemFromStatus(const absl::Status& status) {
       p.violations = SplitViolations(message);
       return p;
     }
-    case absl::StatusCode::kUnauthenticated: return MakeProblem(401, "UNAUTHENTICATED", message);
-    case absl::StatusCode::kPermissionDenied: return MakeProblem(403, "PERMISSION_DENIED", message);
-    case absl::StatusCode::kNotFound: return MakeProblem(404, "NOT_FOUND", message);
-    case absl::StatusCode::kAlreadyExists: return MakeProblem(409, "ALREADY_EXISTS", message);
-    case absl::StatusCode::kAborted: return MakeProblem(409, "ABORTED", message);
+    case absl::StatusCode::kUnauthenticated:
+      return MakeProblem(401, "UNAUTHENTICATED", message);
+    case absl::StatusCode::kPermissionDenied:
+      return MakeProblem(403, "PERMISSION_DENIED", message);
+    case absl::StatusCode::kNotFound:
+      return MakeProblem(404, "NOT_FOUND", message);
+    case absl::StatusCode::kAlreadyExists:
+      return MakeProblem(409, "ALREADY_EXISTS", message);
+    case absl::StatusCode::kAborted:
+      return MakeProblem(409, "ABORTED", message);
     case absl::StatusCode::kFailedPrecondition:
       if (absl::StartsWith(message, "Idempotency-Key")) {
         return MakeProblem(422, "FAILED_PRECONDITION", message);
       }
       return MakeProblem(400, "FAILED_PRECONDITION", message);
-    case absl::StatusCode::kOutOfRange: return MakeProblem(400, "OUT_OF_RANGE", message);
-    case absl::StatusCode::kResourceExhausted: return MakeProblem(429, "RESOURCE_EXHAUSTED", message);
+    case absl::StatusCode::kOutOfRange:
+      return MakeProblem(400, "OUT_OF_RANGE", message);
+    case absl::StatusCode::kResourceExhausted:
+      return MakeProblem(429, "RESOURCE_EXHAUSTED", message);
     case absl::StatusCode::kUnavailable:
       return MakeProblem(503, "UNAVAILABLE", "a backend service is unavailable; retry later");
     case absl::StatusCode::kDeadlineExceeded:
@@ -82,12 +104,18 @@ std::string ProblemJson(const Problem& p, const std::string& request_id) {
   std::string out;
   JsonWriter json(&out);
   json.BeginObject()
-      .Key("type").String("about:blank")
-      .Key("title").String(ReasonPhrase(p.status))
-      .Key("status").Int(p.status)
-      .Key("detail").String(p.detail)
-      .Key("code").String(p.code)
-      .Key("requestId").String(request_id);
+      .Key("type")
+      .String("about:blank")
+      .Key("title")
+      .String(ReasonPhrase(p.status))
+      .Key("status")
+      .Int(p.status)
+      .Key("detail")
+      .String(p.detail)
+      .Key("code")
+      .String(p.code)
+      .Key("requestId")
+      .String(request_id);
   if (!p.violations.empty()) {
     json.Key("violations").BeginArray();
     for (const auto& [field, description] : p.violations) {

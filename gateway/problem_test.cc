@@ -35,8 +35,9 @@ TEST(ProblemTest, SplitsViolationsAndPrintsProblemJson) {
   EXPECT_EQ(p.violations[0].first, "contact.displayName");
   EXPECT_EQ(p.violations[0].second, "is required");
   EXPECT_EQ(p.violations[1].first, "contact.emails[0]");
-  EXPECT_EQ(ProblemJson(MakeProblem(404, "NOT_FOUND", "contact \"x\""), "r1"),
-            R"({"type":"about:blank","title":"Not Found","status":404,"detail":"contact \"x\"","code":"NOT_FOUND","requestId":"r1"})");
+  EXPECT_EQ(
+      ProblemJson(MakeProblem(404, "NOT_FOUND", "contact \"x\""), "r1"),
+      R"({"type":"about:blank","title":"Not Found","status":404,"detail":"contact \"x\"","code":"NOT_FOUND","requestId":"r1"})");
   EXPECT_EQ(ProblemJson(p, "r2").find(R"("violations":[{"field":"contact.displayName","description":"is required"},)"),
             ProblemJson(p, "r2").find("\"violations\""));
   auto plain = SplitViolations("something went wrong");

@@ -70,7 +70,8 @@ RateDecision RateLimiter::Local(const std::string& credential) {
     b.tokens = options_.burst;
     b.last = now;
   }
-  b.tokens = std::min<double>(options_.burst, b.tokens + std::chrono::duration<double>(now - b.last).count() * per_second);
+  b.tokens =
+      std::min<double>(options_.burst, b.tokens + std::chrono::duration<double>(now - b.last).count() * per_second);
   b.last = now;
   RateDecision d;
   d.limit = options_.per_minute;
@@ -151,8 +152,8 @@ void RateLimiter::Refill(const std::string& credential) {
 
   const double per_ms = options_.per_minute / 60000.0;
   absl::StatusOr<redis::Reply> reply =
-      redis_->Command({"EVAL", kLeaseScript, "1", absl::StrCat("rapport:ratelimit:", credential),
-                       absl::StrCat(per_ms), absl::StrCat(options_.burst), absl::StrCat(want)});
+      redis_->Command({"EVAL", kLeaseScript, "1", absl::StrCat("rapport:ratelimit:", credential), absl::StrCat(per_ms),
+                       absl::StrCat(options_.burst), absl::StrCat(want)});
   if (!reply.ok() || reply->type != redis::Reply::Type::kArray || reply->elements.size() != 3) {
     // Redis down: this instance limits alone, every waiter from the local bucket.
     std::deque<Done> waiters;

@@ -39,16 +39,15 @@ struct RateLimitOptions {
 
 struct RateDecision {
   bool allowed = true;
-  int limit = 0;      // X-RateLimit-Limit (requests per minute)
-  int remaining = 0;  // X-RateLimit-Remaining (approximate across instances)
+  int limit = 0;                // X-RateLimit-Limit (requests per minute)
+  int remaining = 0;            // X-RateLimit-Remaining (approximate across instances)
   int retry_after_seconds = 0;  // when refused
 };
 
 class RateLimiter {
  public:
   // redis may be null (local buckets only). executor runs blocking Redis calls.
-  RateLimiter(RateLimitOptions options, redis::Client* redis,
-              std::function<void(std::function<void()>)> executor);
+  RateLimiter(RateLimitOptions options, redis::Client* redis, std::function<void(std::function<void()>)> executor);
 
   bool enabled() const { return options_.per_minute > 0; }
   // Spends one token of credential's bucket; done is called exactly once.

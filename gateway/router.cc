@@ -25,9 +25,8 @@ const FieldDescriptor* ResolveField(const Descriptor* type, const std::string& d
     if (type == nullptr) return nullptr;
     field = type->FindFieldByName(std::string(part));
     if (field == nullptr) return nullptr;
-    type = (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field->is_repeated())
-               ? field->message_type()
-               : nullptr;
+    type = (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !field->is_repeated()) ? field->message_type()
+                                                                                            : nullptr;
   }
   return field;
 }
@@ -123,16 +122,14 @@ absl::Status Router::AddMethod(const google::protobuf::MethodDescriptor* method)
   const Descriptor* input = method->input_type();
   for (const std::string& var : route.vars) {
     const FieldDescriptor* field = ResolveField(input, var);
-    if (field == nullptr || field->is_repeated() ||
-        field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    if (field == nullptr || field->is_repeated() || field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       return absl::InvalidArgumentError(where + "path variable is not a scalar request field: " + var);
     }
   }
   const std::string& body = route.rule.body();
   if (!body.empty() && body != "*") {
     const FieldDescriptor* field = input->FindFieldByName(body);
-    if (field == nullptr || field->is_repeated() ||
-        field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+    if (field == nullptr || field->is_repeated() || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
       return absl::InvalidArgumentError(where + "body is not a message field of the request: " + body);
     }
   }
@@ -145,9 +142,8 @@ absl::Status Router::AddMethod(const google::protobuf::MethodDescriptor* method)
         same = (a && b) || (!a && !b && other.segments[i] == route.segments[i]);
       }
       if (same) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "route ", route.http_method, " ", route.path_template,
-                         " clashes with ", other.method->full_name()));
+        return absl::InvalidArgumentError(absl::StrCat(where, "route ", route.http_method, " ", route.path_template,
+                                                       " clashes with ", other.method->full_name()));
       }
     }
   }

@@ -26,9 +26,9 @@ struct Route {
   std::string path_template;  // as declared, e.g. /v1/contacts/{contact_id}
   // Segments after the leading '/', the verb removed; "{x}" marks a variable.
   std::vector<std::string> segments;
-  std::string verb;                // "respond" for ".../{id}:respond", else empty
-  std::vector<std::string> vars;   // variable field names, in path order
-  int literal_count = 0;           // more literals wins when two routes match
+  std::string verb;               // "respond" for ".../{id}:respond", else empty
+  std::vector<std::string> vars;  // variable field names, in path order
+  int literal_count = 0;          // more literals wins when two routes match
   api::v1::HttpRule rule;
   const google::protobuf::MethodDescriptor* method = nullptr;
   std::string grpc_method;  // "/rapport.profiles.v1.ProfilesService/CreateContact"

@@ -1,15 +1,14 @@
 #include "gateway/server.h"
 
 #include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/beast/core/error.hpp>
 #include <cerrno>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core/error.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

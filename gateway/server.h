@@ -49,7 +49,7 @@ struct GatewayOptions {
   RateLimitOptions rate_limit;
   // Per client address, API keys refused by VerifyApiKey (auth.h); 0 disables.
   RateLimitOptions failed_keys{.per_minute = 60, .burst = 20};
-  std::string redis_addr;  // rate-limit buckets; empty: local buckets only
+  std::string redis_addr;                          // rate-limit buckets; empty: local buckets only
   std::chrono::milliseconds sse_heartbeat{15000};  // comment line on idle event streams
   // Open HTTP connections (event streams included) at most; a connection
   // over the limit is answered 503 with Retry-After and closed. 0: no limit.

@@ -3,6 +3,7 @@
 #include "gateway/server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -14,8 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace rapport::gateway {
 namespace {
@@ -149,8 +148,7 @@ TEST(GatewayServerTest, ConnectionsOverTheLimitAre503UntilOneCloses) {
   EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
 
   // The idle connections are still served.
-  const std::string served =
-      Exchange(idle[0], "GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
+  const std::string served = Exchange(idle[0], "GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(served.rfind("HTTP/1.1 200", 0), 0u) << served;
   close(idle[0]);
 

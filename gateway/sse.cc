@@ -35,11 +35,12 @@ class SocketSink : public EventSink, public std::enable_shared_from_this<SocketS
   }
 
   void Write(std::string bytes, std::function<void(bool)> done) override {
-    net::post(stream_.get_executor(), [self = shared_from_this(), bytes = std::move(bytes), done = std::move(done)]() mutable {
-      if (self->closed_) return done(false);
-      self->queue_.push_back({std::move(bytes), std::move(done)});
-      self->Pump();
-    });
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), bytes = std::move(bytes), done = std::move(done)]() mutable {
+                if (self->closed_) return done(false);
+                self->queue_.push_back({std::move(bytes), std::move(done)});
+                self->Pump();
+              });
   }
 
   void OnClientGone(std::function<void()> gone) override {
@@ -65,26 +66,27 @@ class SocketSink : public EventSink, public std::enable_shared_from_this<SocketS
   void Pump() {
     if (writing_ || queue_.empty() || closed_) return;
     writing_ = true;
-    net::async_write(stream_, net::buffer(queue_.front().bytes), [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->writing_ = false;
-      Pending sent = std::move(self->queue_.front());
-      self->queue_.pop_front();
-      if (ec) {
-        self->Close();
-      } else {
-        self->idle_since_ = std::chrono::steady_clock::now();
-      }
-      if (sent.done) sent.done(!ec);
-      if (self->closed_) {
-        for (Pending& p : self->queue_) {
-          if (p.done) p.done(false);
-        }
-        self->queue_.clear();
-        return;
-      }
-      if (self->ending_ && self->queue_.empty()) return self->Close();
-      self->Pump();
-    });
+    net::async_write(stream_, net::buffer(queue_.front().bytes),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->writing_ = false;
+                       Pending sent = std::move(self->queue_.front());
+                       self->queue_.pop_front();
+                       if (ec) {
+                         self->Close();
+                       } else {
+                         self->idle_since_ = std::chrono::steady_clock::now();
+                       }
+                       if (sent.done) sent.done(!ec);
+                       if (self->closed_) {
+                         for (Pending& p : self->queue_) {
+                           if (p.done) p.done(false);
+                         }
+                         self->queue_.clear();
+                         return;
+                       }
+                       if (self->ending_ && self->queue_.empty()) return self->Close();
+                       self->Pump();
+                     });
   }
 
   // The client sends nothing more after its request: a completed read means

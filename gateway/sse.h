@@ -29,6 +29,10 @@
 #ifndef RAPPORT_GATEWAY_SSE_H_
 #define RAPPORT_GATEWAY_SSE_H_
 
+#include <grpcpp/generic/generic_stub.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -36,10 +40,6 @@
 #include <mutex>
 #include <set>
 #include <string>
-
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-#include <grpcpp/generic/generic_stub.h>
 
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -91,14 +91,14 @@ class EventStreams {
     std::string grpc_method;  // "/pkg.Service/Method"
     const google::protobuf::MethodDescriptor* method;
     std::multimap<std::string, std::string> metadata;  // signed tenant metadata
-    std::string request;  // serialized request message
-    boost::asio::any_io_executor executor;  // for the open-grace timer
+    std::string request;                               // serialized request message
+    boost::asio::any_io_executor executor;             // for the open-grace timer
   };
   // open: makes the event sink once the backend accepted the call.
   // fail: the call failed before any event (an ordinary error answer).
   // ended: the stream ended after it was opened (for logs and metrics).
-  void Start(Call call, std::function<std::shared_ptr<EventSink>()> open,
-             std::function<void(grpc::Status)> fail, std::function<void(grpc::Status)> ended);
+  void Start(Call call, std::function<std::shared_ptr<EventSink>()> open, std::function<void(grpc::Status)> fail,
+             std::function<void(grpc::Status)> ended);
 
   // Cancels every open stream and waits up to timeout for them to finish.
   void CancelAll(std::chrono::milliseconds timeout);

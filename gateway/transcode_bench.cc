@@ -6,11 +6,10 @@
 //
 //   build/bin/gateway_transcode_bench
 #include <benchmark/benchmark.h>
-
-#include <string>
-
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include <string>
 
 #include "gateway/backends.h"
 #include "gateway/json_parser.h"
@@ -29,16 +28,30 @@ namespace {
 
 profiles::v1::Contact SampleContact() {
   profiles::v1::Contact c;
-  google::protobuf::TextFormat::ParseFromString(R"pb(
-    id: "01m8fwsa3wc9wmhnmf141nsjey" display_name: "Grace Hopper" given_name: "Grace" family_name: "Hopper"
-    headline: "Compilers and COBOL" company: "US Navy" title: "Rear Admiral"
-    emails: ["grace@navy.test", "hopper@example.test"] phones: "+1 555 0100" links: "https://example.test/grace"
-    location: "Arlington, VA" birthday { month: 12 day: 9 year: 1906 } tags: ["mentor", "compilers", "navy"]
-    seeking: "speakers" offering: "introductions to the Navy" tier: CLOSE
-    how_we_met: "a conference on programming languages"
-    notes: "Talked about nanoseconds and the first bug; follow up about the talk in spring."
-    create_time { seconds: 1764288000 nanos: 123456000 } update_time { seconds: 1764288001 }
-  )pb", &c);
+  google::protobuf::TextFormat::ParseFromString(
+      R"pb(
+        id: "01m8fwsa3wc9wmhnmf141nsjey"
+        display_name: "Grace Hopper"
+        given_name: "Grace"
+        family_name: "Hopper"
+        headline: "Compilers and COBOL"
+        company: "US Navy"
+        title: "Rear Admiral"
+        emails: [ "grace@navy.test", "hopper@example.test" ]
+        phones: "+1 555 0100"
+        links: "https://example.test/grace"
+        location: "Arlington, VA"
+        birthday { month: 12 day: 9 year: 1906 }
+        tags: [ "mentor", "compilers", "navy" ]
+        seeking: "speakers"
+        offering: "introductions to the Navy"
+        tier: CLOSE
+        how_we_met: "a conference on programming languages"
+        notes: "Talked about nanoseconds and the first bug; follow up about the talk in spring."
+        create_time { seconds: 1764288000 nanos: 123456000 }
+        update_time { seconds: 1764288001 }
+      )pb",
+      &c);
   return c;
 }
 
@@ -114,7 +127,8 @@ BENCHMARK(BM_HmacCachedKey);
 
 void BM_HmacPerCallKey(benchmark::State& state) {
   const std::string message(100, 'm');
-  for (auto _ : state) benchmark::DoNotOptimize(HmacSha256("an internal key of a realistic length, 48 bytes.", message));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(HmacSha256("an internal key of a realistic length, 48 bytes.", message));
 }
 BENCHMARK(BM_HmacPerCallKey);
 

@@ -284,8 +284,10 @@ class JsonScanner {
           }
           return true;
         }
-        if (name == "google.protobuf.Duration") return want(k == Kind::kString, "must be a duration string, e.g. \"3.5s\"");
-        if (name == "google.protobuf.FieldMask") return want(k == Kind::kString, "must be a string of comma-separated paths");
+        if (name == "google.protobuf.Duration")
+          return want(k == Kind::kString, "must be a duration string, e.g. \"3.5s\"");
+        if (name == "google.protobuf.FieldMask")
+          return want(k == Kind::kString, "must be a string of comma-separated paths");
         if (IsWrapper(name)) return Single(type->FindFieldByName("value"), path, depth, in_list);
         if (name == "google.protobuf.Value") return Value(depth);
         if (name == "google.protobuf.Struct" || name == "google.protobuf.Any") {
@@ -369,7 +371,8 @@ absl::Status SetScalar(Message* message, const FieldDescriptor* field, const std
       const auto* v = field->enum_type()->FindValueByName(value);
       if (v == nullptr) {
         std::vector<std::string> names;
-        for (int i = 1; i < field->enum_type()->value_count(); ++i) names.push_back(field->enum_type()->value(i)->name());
+        for (int i = 1; i < field->enum_type()->value_count(); ++i)
+          names.push_back(field->enum_type()->value(i)->name());
         return bad(absl::StrCat("must be one of ", absl::StrJoin(names, ", ")));
       }
       rep ? r->AddEnum(message, field, v) : r->SetEnum(message, field, v);
@@ -427,8 +430,8 @@ absl::StatusOr<QueryParams> ParseQuery(const std::string& query) {
   return out;
 }
 
-absl::Status ScanJson(const std::string& body, int max_depth, std::vector<std::string>* keys,
-                      const Descriptor* type, const std::string& prefix) {
+absl::Status ScanJson(const std::string& body, int max_depth, std::vector<std::string>* keys, const Descriptor* type,
+                      const std::string& prefix) {
   return JsonScanner(body, max_depth, prefix).Run(type, keys);
 }
 
@@ -486,8 +489,8 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(const Route& route, const 
   for (const auto& [name, value] : input.query) {
     bool is_path_var = false;
     for (const std::string& var : route.vars) is_path_var |= (var == name || var == CamelToSnake(name));
-    absl::Status s = is_path_var ? Violation(name, "is set by the path")
-                                 : SetFieldFromString(request.get(), name, value);
+    absl::Status s =
+        is_path_var ? Violation(name, "is set by the path") : SetFieldFromString(request.get(), name, value);
     if (!s.ok()) violations.emplace_back(s.message());
   }
   if (!violations.empty()) return absl::InvalidArgumentError(absl::StrJoin(violations, "; "));
@@ -507,7 +510,8 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(const Route& route, const 
       if (!body_rule.empty() && body_rule != "*") body_type = type->FindFieldByName(body_rule)->message_type();
       for (const std::string& key : keys) {
         const FieldDescriptor* f = FindField(body_type, key);
-        if (f == nullptr || (body_type == type && (f == mask_field || std::find(route.vars.begin(), route.vars.end(), f->name()) != route.vars.end()))) {
+        if (f == nullptr || (body_type == type && (f == mask_field || std::find(route.vars.begin(), route.vars.end(),
+                                                                                f->name()) != route.vars.end()))) {
           continue;
         }
         mask->add_paths(f->name());

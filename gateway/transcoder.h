@@ -64,12 +64,10 @@ absl::Status ScanJson(const std::string& body, int max_depth, std::vector<std::s
                       const google::protobuf::Descriptor* type = nullptr, const std::string& prefix = "");
 
 // Builds the request message of route.method from the HTTP input.
-absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(const Route& route,
-                                                                        const HttpInput& input);
+absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(const Route& route, const HttpInput& input);
 
 // Sets the field named by a dotted path (proto or JSON names) from a string.
-absl::Status SetFieldFromString(google::protobuf::Message* message, const std::string& path,
-                                const std::string& value);
+absl::Status SetFieldFromString(google::protobuf::Message* message, const std::string& path, const std::string& value);
 
 // Proto3 JSON of a response.
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "gateway/backends.h"
-#include "rapport/interactions/v1/interactions.pb.h"
 #include "google/protobuf/empty.pb.h"
 #include "google/protobuf/struct.pb.h"
+#include "rapport/interactions/v1/interactions.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 
 namespace rapport::gateway {
@@ -49,7 +49,8 @@ class TranscoderTest : public ::testing::Test {
 
 TEST_F(TranscoderTest, BodyFieldAndPathVariables) {
   auto req = Build<ppb::UpdateContactRequest>(
-      "PATCH", "/v1/contacts/c1", R"({"displayName":"Ann","tier":"INNER","tags":["a","b"],"birthday":{"month":2,"day":29}})");
+      "PATCH", "/v1/contacts/c1",
+      R"({"displayName":"Ann","tier":"INNER","tags":["a","b"],"birthday":{"month":2,"day":29}})");
   ASSERT_TRUE(req.ok()) << req.status();
   EXPECT_EQ(req->contact_id(), "c1");
   EXPECT_EQ(req->contact().display_name(), "Ann");
@@ -70,8 +71,8 @@ TEST_F(TranscoderTest, ExplicitUpdateMaskWins) {
 }
 
 TEST_F(TranscoderTest, WholeBodyWithVerbRoute) {
-  auto req = Build<ipb::RespondIntroductionRequest>("POST", "/v1/introductions/i9:respond",
-                                                    R"({"party":"B","accept":true})");
+  auto req =
+      Build<ipb::RespondIntroductionRequest>("POST", "/v1/introductions/i9:respond", R"({"party":"B","accept":true})");
   ASSERT_TRUE(req.ok()) << req.status();
   EXPECT_EQ(req->id(), "i9");
   EXPECT_EQ(req->party(), ipb::B);
@@ -177,7 +178,8 @@ TEST_F(TranscoderTest, RefusesLenientJson) {
       {"POST", "/v1/contacts", "{\"displayName\":\"a\tb\"}", "contact: invalid JSON: unescaped control character"},
       {"POST", "/v1/contacts", R"(["displayName"])", "contact: invalid JSON: expected a JSON object"},
       {"POST", "/v1/contacts", "   ", "contact: invalid JSON"},
-      {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":"yes",})", "body: invalid JSON: trailing comma"},
+      {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":"yes",})",
+       "body: invalid JSON: trailing comma"},
       // Types.
       {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":"yes"})", "accept: must be true or false"},
       {"POST", "/v1/introductions/i9:respond", R"({"party":"A","accept":"no"})", "accept: must be true or false"},
@@ -194,7 +196,8 @@ TEST_F(TranscoderTest, RefusesLenientJson) {
       {"POST", "/v1/contacts", R"({"birthday":{"month":true}})", "contact.birthday.month: must be a number"},
       {"POST", "/v1/contacts", R"({"birthday":{"month":2,"hour":1}})", "contact.birthday.hour: unknown field"},
       {"POST", "/v1/contacts", R"({"tier":true})", "contact.tier: must be a value name or number"},
-      {"POST", "/v1/contacts", R"({"displayName":"a","display_name":"b"})", "contact.display_name: is set more than once"},
+      {"POST", "/v1/contacts", R"({"displayName":"a","display_name":"b"})",
+       "contact.display_name: is set more than once"},
       {"POST", "/v1/interactions", R"({"kind":"MEETING","occurredAt":"yesterday"})",
        "interaction.occurredAt: must be an RFC 3339 time"},
       {"POST", "/v1/interactions", R"({"kind":"MEETING","occurredAt":1767323045})",
@@ -229,7 +232,9 @@ TEST_F(TranscoderTest, AcceptsValidProto3Json) {
       {"POST", "/v1/contacts", " \t\r\n{ \"displayName\" : \"Bob\" , \"tags\" : [ \"a\" , \"b\" ] }\n"},
       {"POST", "/v1/contacts", R"({})"},
       {"POST", "/v1/contacts", R"({"displayName":"B\u00f6b \"q\" \\ \/ \b\f\n\r\t \ud83d\ude00"})"},
-      {"POST", "/v1/contacts", "{\"displayName\":\"B\xc3\xb6" "b\"}"},
+      {"POST", "/v1/contacts",
+       "{\"displayName\":\"B\xc3\xb6"
+       "b\"}"},
       {"POST", "/v1/contacts", R"({"display_name":"Bob","how_we_met":"school"})"},
       {"POST", "/v1/contacts", R"({"birthday":{"month":2,"day":29,"year":1990},"tags":[],"emails":["a@b.c"]})"},
       {"POST", "/v1/contacts", R"({"cadenceDays":"30"})"},
@@ -254,7 +259,9 @@ TEST_F(TranscoderTest, AcceptsValidProto3Json) {
   auto contact = Build<ppb::CreateContactRequest>(
       "POST", "/v1/contacts", R"({"displayName":"B\u00f6b \ud83d\ude00","tier":"CLOSE","tags":["x","y"]})");
   ASSERT_TRUE(contact.ok()) << contact.status();
-  EXPECT_EQ(contact->contact().display_name(), "B\xc3\xb6" "b \xf0\x9f\x98\x80");
+  EXPECT_EQ(contact->contact().display_name(),
+            "B\xc3\xb6"
+            "b \xf0\x9f\x98\x80");
   EXPECT_EQ(contact->contact().tier(), ppb::CLOSE);
   EXPECT_EQ(contact->contact().tags_size(), 2);
   auto interaction = Build<ipb::CreateInteractionRequest>(
@@ -285,7 +292,8 @@ TEST(ScanJsonTest, ChecksTypesAgainstTheDescriptor) {
                        32, &keys, list)
                   .ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"contacts", "nextPageToken"}));
-  absl::Status s = ScanJson(R"({"contacts":[{"tags":"x"},{"birthday":{"month":"x","day":[]}},"c"]})", 32, nullptr, list);
+  absl::Status s =
+      ScanJson(R"({"contacts":[{"tags":"x"},{"birthday":{"month":"x","day":[]}},"c"]})", 32, nullptr, list);
   EXPECT_EQ(s.message(),
             "contacts[0].tags: must be an array; contacts[1].birthday.day: must be a number; "
             "contacts[2]: must be an object");
@@ -307,9 +315,9 @@ TEST(ScanJsonTest, StrictSyntaxWithoutAType) {
   for (const char* good : {"0", "-1.5e+10", "\"s\"", "true", "false", "null", "[]", "{}", " [1, {\"a\": null}] "}) {
     EXPECT_TRUE(ScanJson(good, 32, nullptr).ok()) << good;
   }
-  for (const char* bad : {"", "[1,]", "{\"a\":1,}", "'s'", "tru", "TRUE", "NaN", "Infinity", "-", "01", "1.", ".1",
-                          "1e", "[1 2]", "{\"a\" 1}", "{1:2}", "[1]]", "[", "\"abc", "/**/1", "1 // c", "\"\\x41\"",
-                          "\"\\u12\"", "[,1]"}) {
+  for (const char* bad : {"",     "[1,]", "{\"a\":1,}", "'s'",   "tru",    "TRUE",      "NaN",       "Infinity",
+                          "-",    "01",   "1.",         ".1",    "1e",     "[1 2]",     "{\"a\" 1}", "{1:2}",
+                          "[1]]", "[",    "\"abc",      "/**/1", "1 // c", "\"\\x41\"", "\"\\u12\"", "[,1]"}) {
     absl::Status s = ScanJson(bad, 32, nullptr);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.message().find("body: invalid JSON"), std::string::npos) << bad << ": " << s.message();

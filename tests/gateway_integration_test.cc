@@ -259,8 +259,8 @@ TEST_F(GatewayIntegrationTest, UserTokenLogsInteractionsIdempotentlyAndReadsTheL
   auto bob = Parse<ppb::Contact>(Call("POST", "/v1/contacts", as_user, R"({"displayName":"Bob","tier":"CLOSE"})"));
   ASSERT_FALSE(bob.id().empty());
 
-  const std::string body = absl::StrCat(R"({"kind":"MEETING","direction":"GAVE","contactIds":[")", bob.id(),
-                                        R"("],"summary":"coffee"})");
+  const std::string body =
+      absl::StrCat(R"({"kind":"MEETING","direction":"GAVE","contactIds":[")", bob.id(), R"("],"summary":"coffee"})");
   std::vector<std::string> with_key = as_user;
   with_key.push_back("Idempotency-Key: log-1");
   HttpResponse first = Call("POST", "/v1/interactions", with_key, body);
@@ -285,8 +285,9 @@ TEST_F(GatewayIntegrationTest, UserTokenLogsInteractionsIdempotentlyAndReadsTheL
   EXPECT_EQ(listed.interactions_size(), 1);
 
   // A token signed with another secret, or expired, is refused.
-  std::vector<std::string> forged = {"Authorization: Bearer " +
-                                     gateway::SignJwtHs256(R"({"sub":"u","org":"o","iss":"rapport","aud":"rapport","exp":9999999999})", "wrong")};
+  std::vector<std::string> forged = {
+      "Authorization: Bearer " +
+      gateway::SignJwtHs256(R"({"sub":"u","org":"o","iss":"rapport","aud":"rapport","exp":9999999999})", "wrong")};
   EXPECT_EQ(Call("GET", "/v1/me", forged).status, 401);
 }
 
@@ -335,17 +336,26 @@ TEST_F(GatewayIntegrationTest, ErrorsAreProblemsWithTheRightStatus) {
   EXPECT_FALSE(violations[0].struct_value().fields().at("field").string_value().empty());
   HttpResponse unknown = Call("POST", "/v1/contacts", as_user, R"({"displayName":"Bob","orgId":"x"})");
   ASSERT_EQ(unknown.status, 400) << unknown.body;
-  EXPECT_EQ(Problem(unknown).fields().at("violations").list_value().values(0).struct_value().fields().at("field").string_value(),
+  EXPECT_EQ(Problem(unknown)
+                .fields()
+                .at("violations")
+                .list_value()
+                .values(0)
+                .struct_value()
+                .fields()
+                .at("field")
+                .string_value(),
             "contact.orgId");
   EXPECT_EQ(Call("POST", "/v1/contacts", as_user, R"({"displayName":)").status, 400);
   EXPECT_EQ(Call("GET", "/v1/contacts?pageSize=lots", as_user).status, 400);
 
   // 413 for a 2 MiB body, 415 for text/plain, 404/405 for unknown routes.
-  HttpResponse big = Call("POST", "/v1/contacts", as_user,
-                          absl::StrCat(R"({"displayName":")", std::string(2 << 20, 'a'), R"("})"));
+  HttpResponse big =
+      Call("POST", "/v1/contacts", as_user, absl::StrCat(R"({"displayName":")", std::string(2 << 20, 'a'), R"("})"));
   EXPECT_EQ(big.status, 413) << big.error;
-  HttpResponse plain = Call("POST", "/v1/contacts", {"X-Api-Key: " + admin, "X-Rapport-User: " + user,
-                                                     "Content-Type: text/plain"}, "displayName=Bob");
+  HttpResponse plain =
+      Call("POST", "/v1/contacts", {"X-Api-Key: " + admin, "X-Rapport-User: " + user, "Content-Type: text/plain"},
+           "displayName=Bob");
   EXPECT_EQ(plain.status, 415);
   Problem(plain);
   EXPECT_EQ(Call("GET", "/v1/nothing", as_user).status, 404);
@@ -356,7 +366,10 @@ TEST_F(GatewayIntegrationTest, ErrorsAreProblemsWithTheRightStatus) {
   EXPECT_EQ(Call("GET", "/v1/contacts", {"X-Api-Key: " + admin, "X-Rapport-User: " + other_user}).status, 403);
   EXPECT_EQ(Call("GET", "/v1/contacts", {"X-Api-Key: " + admin, "X-Rapport-User: nobody"}).status, 403);
   // X-Rapport-User needs ACT_AS_USER: the platform key has no org and no such scope.
-  EXPECT_EQ(Call("GET", "/v1/contacts", {"X-Api-Key: " + std::string(testing::kTestAdminKey), "X-Rapport-User: " + user}).status, 403);
+  EXPECT_EQ(
+      Call("GET", "/v1/contacts", {"X-Api-Key: " + std::string(testing::kTestAdminKey), "X-Rapport-User: " + user})
+          .status,
+      403);
 }
 
 TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
@@ -392,9 +405,10 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   EXPECT_EQ(Call("GET", "/v1/contacts", {"Authorization: Bearer " + Jwt(org, user)}).status, 200);
   // ... and the failed backend calls are counted.
   metrics = Call("GET", "/metrics", {});
-  EXPECT_NE(metrics.body.find("rapport_gateway_backend_errors_total{code=\"UNAVAILABLE\",service=\"rapport.interactions.v1."
-                              "InteractionsService\"} 1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.body.find("rapport_gateway_backend_errors_total{code=\"UNAVAILABLE\",service=\"rapport.interactions.v1."
+                        "InteractionsService\"} 1\n"),
+      std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{code=\"503\",route=\"GET /v1/interactions\"} 1\n"),
             std::string::npos)
@@ -420,13 +434,14 @@ TEST_F(GatewayIntegrationTest, HungBackendAnswers504AtTheDeadline) {
   EXPECT_EQ(Problem(hung).fields().at("code").string_value(), "DEADLINE_EXCEEDED");
   EXPECT_GE(took, std::chrono::milliseconds(250));
   EXPECT_LT(took, std::chrono::seconds(3));
-  EXPECT_NE(Call("GET", "/metrics", {}).body.find(
-                "rapport_gateway_backend_errors_total{code=\"DEADLINE_EXCEEDED\",service=\"rapport.interactions.v1."
-                "InteractionsService\"} 1\n"),
+  EXPECT_NE(Call("GET", "/metrics", {})
+                .body.find(
+                    "rapport_gateway_backend_errors_total{code=\"DEADLINE_EXCEEDED\",service=\"rapport.interactions.v1."
+                    "InteractionsService\"} 1\n"),
             std::string::npos);
   // Resumed, it answers again.
-  EXPECT_TRUE(testing::WaitFor([&] { return Call("GET", "/v1/interactions", {auth}).status == 200; },
-                               std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return Call("GET", "/v1/interactions", {auth}).status == 200; }, std::chrono::seconds(5)));
 }
 
 TEST_F(GatewayIntegrationTest, RateLimitsPerCredentialAndAnswersAllowedOrigins) {
@@ -450,10 +465,12 @@ TEST_F(GatewayIntegrationTest, RateLimitsPerCredentialAndAnswersAllowedOrigins) 
   EXPECT_EQ(limited.Header("x-ratelimit-remaining"), "0");
   // Another credential (the platform key) has its own bucket.
   EXPECT_EQ(Call("POST", "/v1/orgs", {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey), kJson},
-                 R"({"displayName":"globex"})").status, 200);
+                 R"({"displayName":"globex"})")
+                .status,
+            200);
 
-  HttpResponse preflight = Call("OPTIONS", "/v1/contacts", {"Origin: https://app.example",
-                                                           "Access-Control-Request-Method: POST"});
+  HttpResponse preflight =
+      Call("OPTIONS", "/v1/contacts", {"Origin: https://app.example", "Access-Control-Request-Method: POST"});
   EXPECT_EQ(preflight.status, 204);
   EXPECT_EQ(preflight.Header("access-control-allow-origin"), "https://app.example");
   EXPECT_NE(preflight.Header("access-control-allow-headers").find("X-Api-Key"), std::string::npos);
@@ -503,8 +520,7 @@ TEST_F(GatewayIntegrationTest, BehindATrustedProxyKeyGuessingIsCountedPerForward
                                         {"RAPPORT_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8"}});
   ASSERT_TRUE(s.ok()) << s;
   auto guess = [&](int i, const std::string& forwarded_for) {
-    return Call("GET", "/v1/contacts",
-                {absl::StrCat("X-Api-Key: rpk_guess", i), "X-Forwarded-For: " + forwarded_for})
+    return Call("GET", "/v1/contacts", {absl::StrCat("X-Api-Key: rpk_guess", i), "X-Forwarded-For: " + forwarded_for})
         .status;
   };
   EXPECT_EQ(guess(0, "203.0.113.5"), 401);
@@ -1014,9 +1030,9 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
             1);
 
   // Recommendations, from the read model the writes above fed through events.
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return Call("GET", "/v1/paths?targetContactId=" + carol.id(), token).status == 200; },
-      std::chrono::seconds(2)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Call("GET", "/v1/paths?targetContactId=" + carol.id(), token).status == 200; },
+                       std::chrono::seconds(2)));
   auto paths = Parse<google::protobuf::Struct>(
       call("GET /v1/paths", "GET", "/v1/paths?targetContactId=" + carol.id() + "&maxHops=3", token));
   EXPECT_EQ(paths.fields().at("paths").list_value().values_size(), 1);  // Ann knows Carol herself

@@ -145,7 +145,7 @@ std::string ValueUnlikeDefault(const FlagSource& flag, const std::string& printe
 struct Binary {
   std::string binary;
   std::string main_source;
-  bool shared_flags;  // links services/common/config.cc's flags
+  bool shared_flags;        // links services/common/config.cc's flags
   bool all_flags_read_env;  // a server: configured by environment in a deployment
 };
 
@@ -155,8 +155,8 @@ std::vector<Binary> Binaries() {
   std::vector<Binary> binaries;
   for (const registry::ProcessInfo& p : registry::Processes()) {
     binaries.push_back({p.binary,
-                        p.is_grpc_service() ? absl::StrCat("services/", p.name, "/main.cc") : "gateway/main.cc",
-                        true, true});
+                        p.is_grpc_service() ? absl::StrCat("services/", p.name, "/main.cc") : "gateway/main.cc", true,
+                        true});
   }
   binaries.push_back({"rapport-healthcheck", "tools/healthcheck.cc", false, false});
   binaries.push_back({"rapport-datagen", "tools/datagen/main.cc", true, false});
@@ -240,7 +240,8 @@ TEST_P(HelpTest, ListsEveryFlagOfItsFilesWithVariableAndDefault) {
     }
     const std::string& value = env[f.env];
     const bool quoted = absl::StrContains(text, "; default: \"");
-    EXPECT_TRUE(absl::StrContains(text, absl::StrCat("currently: ", quoted ? "\"" : "", value, quoted ? "\"" : "", ";")))
+    EXPECT_TRUE(
+        absl::StrContains(text, absl::StrCat("currently: ", quoted ? "\"" : "", value, quoted ? "\"" : "", ";")))
         << f.env << "=" << value << " did not reach the flag: " << text;
   }
 }

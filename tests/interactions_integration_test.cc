@@ -30,8 +30,8 @@ class InteractionsIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(stack_.redis().Start().ok());
     ASSERT_TRUE(stack_.Start("profiles").ok());
     ASSERT_TRUE(stack_.Start("interactions").ok());
-    profiles_ = ppb::ProfilesService::NewStub(
-        grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+    profiles_ =
+        ppb::ProfilesService::NewStub(grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
     interactions_ = ipb::InteractionsService::NewStub(
         grpc::CreateChannel(stack_.Addr("interactions"), grpc::InsecureChannelCredentials()));
   }
@@ -221,12 +221,14 @@ TEST_F(InteractionsIntegrationTest, AcknowledgedCreateSurvivesKill9WithItsEvent)
   ipb::Interaction got;
   ASSERT_TRUE(interactions_->GetInteraction(Stack::Call(alice).get(), get, &got).ok());
   EXPECT_EQ(got.kind(), ipb::GIFT);
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& e : Stream()) {
-      if (e.type == "interaction.created" && e.event.interaction().id() == out.id()) return true;
-    }
-    return false;
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& e : Stream()) {
+          if (e.type == "interaction.created" && e.event.interaction().id() == out.id()) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(10)));
 }
 
 TEST_F(InteractionsIntegrationTest, ProfilesDownGivesUnavailableForContactsNotKnownLocally) {
@@ -305,12 +307,14 @@ TEST_F(InteractionsIntegrationTest, ContactTierChangeReachesTheLedgerThroughEven
   upd.mutable_contact()->set_tier(ppb::INNER);
   ppb::Contact updated;
   ASSERT_TRUE(profiles_->UpdateContact(Stack::Call(alice).get(), upd, &updated).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    ipb::GetLedgerRequest lreq;
-    lreq.set_contact_id(c);
-    ipb::LedgerEntry ledger;
-    return interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok() && ledger.cadence_days() == 14;
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        ipb::GetLedgerRequest lreq;
+        lreq.set_contact_id(c);
+        ipb::LedgerEntry ledger;
+        return interactions_->GetLedger(Stack::Call(alice).get(), lreq, &ledger).ok() && ledger.cadence_days() == 14;
+      },
+      std::chrono::seconds(10)));
 }
 
 // A consumer that read events and died before acknowledging them: the
@@ -320,8 +324,8 @@ TEST(InteractionsConsumerTest, EntriesReadButNotAcknowledgedAreProcessedOnceAfte
   Stack stack;
   ASSERT_TRUE(stack.redis().Start().ok());
   ASSERT_TRUE(stack.Start("profiles").ok());
-  auto profiles = ppb::ProfilesService::NewStub(
-      grpc::CreateChannel(stack.Addr("profiles"), grpc::InsecureChannelCredentials()));
+  auto profiles =
+      ppb::ProfilesService::NewStub(grpc::CreateChannel(stack.Addr("profiles"), grpc::InsecureChannelCredentials()));
   redis::ClientOptions options;
   options.addr = stack.redis().addr();
   redis::Client redis(options);
@@ -346,14 +350,16 @@ TEST(InteractionsConsumerTest, EntriesReadButNotAcknowledgedAreProcessedOnceAfte
 
   // Read everything as the service's consumer and "crash" before XACK.
   int read = 0;
-  ASSERT_TRUE(WaitFor([&] {
-    auto r = redis.Command({"XREADGROUP", "GROUP", "interactions", "interactions-1", "COUNT", "100", "STREAMS",
-                            "rapport:events", ">"});
-    if (r.ok() && r->type == redis::Reply::Type::kArray && !r->elements.empty()) {
-      read += static_cast<int>(r->elements[0].elements[1].elements.size());
-    }
-    return read >= 3;  // org.created, user.created, contact.created
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = redis.Command({"XREADGROUP", "GROUP", "interactions", "interactions-1", "COUNT", "100", "STREAMS",
+                                "rapport:events", ">"});
+        if (r.ok() && r->type == redis::Reply::Type::kArray && !r->elements.empty()) {
+          read += static_cast<int>(r->elements[0].elements[1].elements.size());
+        }
+        return read >= 3;  // org.created, user.created, contact.created
+      },
+      std::chrono::seconds(10)));
   auto pending = redis.Command({"XPENDING", "rapport:events", "interactions"});
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->elements[0].integer, read);
@@ -362,16 +368,20 @@ TEST(InteractionsConsumerTest, EntriesReadButNotAcknowledgedAreProcessedOnceAfte
   auto interactions = ipb::InteractionsService::NewStub(
       grpc::CreateChannel(stack.Addr("interactions"), grpc::InsecureChannelCredentials()));
   // The contact's ledger row comes only from its contact.created event.
-  ASSERT_TRUE(WaitFor([&] {
-    ipb::ListLedgerResponse ledger;
-    return interactions->ListLedger(Stack::Call(alice).get(), ipb::ListLedgerRequest(), &ledger).ok() &&
-           ledger.entries_size() == 1 && ledger.entries(0).contact_id() == contact.id() &&
-           ledger.entries(0).cadence_days() == 14;
-  }, std::chrono::seconds(10)));
-  ASSERT_TRUE(WaitFor([&] {
-    auto p = redis.Command({"XPENDING", "rapport:events", "interactions"});
-    return p.ok() && p->elements[0].integer == 0;
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        ipb::ListLedgerResponse ledger;
+        return interactions->ListLedger(Stack::Call(alice).get(), ipb::ListLedgerRequest(), &ledger).ok() &&
+               ledger.entries_size() == 1 && ledger.entries(0).contact_id() == contact.id() &&
+               ledger.entries(0).cadence_days() == 14;
+      },
+      std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = redis.Command({"XPENDING", "rapport:events", "interactions"});
+        return p.ok() && p->elements[0].integer == 0;
+      },
+      std::chrono::seconds(10)));
   // Processed once, even across another crash. A kill -9 between the relay's
   // XADD and its "sent" mark republishes rows (at-least-once, by design), so
   // the stream may hold the same ledger.changed twice: count distinct event

@@ -2,10 +2,9 @@
 // the real profiles, interactions and notifications binaries: reminders,
 // workflows that stop on reply, exactly-once firing across kill -9, webhooks
 // against a receiver started by the test, the live stream, tenant isolation.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,8 +13,8 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -25,9 +24,9 @@
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/crypto.h"
 #include "services/common/db.h"
-#include "services/common/status.h"
 #include "services/common/http_client.h"
 #include "services/common/ids.h"
+#include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "tests/testing/harness.h"
 #include "tests/testing/http_receiver.h"
@@ -46,12 +45,9 @@ using ::rapport::testing::WaitFor;
 
 const std::map<std::string, std::string>& NotificationsEnv() {
   static const std::map<std::string, std::string> kEnv = {
-      {"RAPPORT_WEBHOOK_ALLOW_PRIVATE", "1"},
-      {"RAPPORT_WEBHOOK_MAX_ATTEMPTS", "3"},
-      {"RAPPORT_WEBHOOK_BACKOFF_MS", "200"},
-      {"RAPPORT_WEBHOOK_BACKOFF_CAP_MS", "1000"},
-      {"RAPPORT_WEBHOOK_TIMEOUT_MS", "2000"},
-      {"RAPPORT_LIVE_TICK_MS", "100"},
+      {"RAPPORT_WEBHOOK_ALLOW_PRIVATE", "1"}, {"RAPPORT_WEBHOOK_MAX_ATTEMPTS", "3"},
+      {"RAPPORT_WEBHOOK_BACKOFF_MS", "200"},  {"RAPPORT_WEBHOOK_BACKOFF_CAP_MS", "1000"},
+      {"RAPPORT_WEBHOOK_TIMEOUT_MS", "2000"}, {"RAPPORT_LIVE_TICK_MS", "100"},
   };
   return kEnv;
 }
@@ -63,8 +59,8 @@ class NotificationsIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(stack_.Start("profiles").ok());
     ASSERT_TRUE(stack_.Start("interactions").ok());
     ASSERT_TRUE(stack_.Start("notifications", NotificationsEnv()).ok());
-    profiles_ = ppb::ProfilesService::NewStub(
-        grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+    profiles_ =
+        ppb::ProfilesService::NewStub(grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
     interactions_ = ipb::InteractionsService::NewStub(
         grpc::CreateChannel(stack_.Addr("interactions"), grpc::InsecureChannelCredentials()));
     notifications_ = npb::NotificationsService::NewStub(
@@ -133,8 +129,8 @@ class NotificationsIntegrationTest : public ::testing::Test {
     return interactions_->CreateInteraction(Stack::Call(who).get(), req, &out);
   }
 
-  std::vector<npb::Notification> Inbox(const TenantContext& who,
-                                       npb::ListNotificationsRequest::StateFilter state = npb::ListNotificationsRequest::ALL) {
+  std::vector<npb::Notification> Inbox(
+      const TenantContext& who, npb::ListNotificationsRequest::StateFilter state = npb::ListNotificationsRequest::ALL) {
     std::vector<npb::Notification> out;
     npb::ListNotificationsRequest req;
     req.set_page_size(500);
@@ -439,8 +435,8 @@ TEST_F(NotificationsIntegrationTest, WebhooksAreSignedRetriedAfter500NotAfter400
   rejecting.set_responder([](int, const ReceivedRequest&) { return 400; });
   broken.set_responder([](int, const ReceivedRequest&) { return 503; });
   std::map<std::string, npb::CreateWebhookResponse> hooks;
-  for (auto [name, receiver] : {std::pair<const char*, HttpReceiver*>{"flaky", &flaky},
-                                {"rejecting", &rejecting}, {"broken", &broken}}) {
+  for (auto [name, receiver] :
+       {std::pair<const char*, HttpReceiver*>{"flaky", &flaky}, {"rejecting", &rejecting}, {"broken", &broken}}) {
     npb::CreateWebhookRequest req;
     req.set_url(receiver->Url("/hooks/" + std::string(name)));
     req.add_event_types("notification.created");
@@ -502,12 +498,14 @@ TEST_F(NotificationsIntegrationTest, WebhooksAreSignedRetriedAfter500NotAfter400
   auto db = rapport::db::Open(inspect);
   ASSERT_TRUE(db.ok()) << db.status();
   int64_t finished = -1;
-  ASSERT_TRUE((*db)->Read([&](rapport::db::Connection& conn) -> absl::Status {
-                     auto st = conn.Prepare("SELECT COUNT(*) FROM deliveries WHERE finished_us > 0");
-                     ASSIGN_OR_RETURN(bool row, st.Step());
-                     if (row) finished = st.ColumnInt(0);
-                     return absl::OkStatus();
-                   }).ok());
+  ASSERT_TRUE((*db)
+                  ->Read([&](rapport::db::Connection& conn) -> absl::Status {
+                    auto st = conn.Prepare("SELECT COUNT(*) FROM deliveries WHERE finished_us > 0");
+                    ASSIGN_OR_RETURN(bool row, st.Step());
+                    if (row) finished = st.ColumnInt(0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
   EXPECT_EQ(finished, 3);
 
   // Deleted: the next notification is not delivered there.
@@ -686,8 +684,10 @@ TEST_F(NotificationsIntegrationTest, BadInputsAreInvalidArgumentNamingTheField) 
   npb::Workflow w;
   npb::Notification n;
   std::vector<Case> cases = {
-      {"reminder without due time", [&] { return Remind(alice, "", absl::InfinitePast(), "x", &r); }, "reminder.dueTime"},
-      {"reminder far past", [&] { return Remind(alice, "", absl::Now() - absl::Hours(48), "x", &r); }, "reminder.dueTime"},
+      {"reminder without due time", [&] { return Remind(alice, "", absl::InfinitePast(), "x", &r); },
+       "reminder.dueTime"},
+      {"reminder far past", [&] { return Remind(alice, "", absl::Now() - absl::Hours(48), "x", &r); },
+       "reminder.dueTime"},
       {"reminder bad contact id", [&] { return Remind(alice, "BAD ID!", absl::Now(), "x", &r); }, "reminder.contactId"},
       {"workflow without trigger",
        [&] {
@@ -883,7 +883,8 @@ TEST_F(NotificationsIntegrationTest, ServerSentEventsThroughTheGatewayResumeWith
 }
 
 TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGateway) {
-  ASSERT_TRUE(stack_.StartGateway({{"RAPPORT_RATE_LIMIT_PER_MINUTE", "100000"}, {"RAPPORT_RATE_LIMIT_BURST", "10000"}}).ok());
+  ASSERT_TRUE(
+      stack_.StartGateway({{"RAPPORT_RATE_LIMIT_PER_MINUTE", "100000"}, {"RAPPORT_RATE_LIMIT_BURST", "10000"}}).ok());
   TenantContext alice = NewUser("acme");
   std::string bob = NewContact(alice, "Bob");
   std::string token = gateway::SignJwtHs256(
@@ -905,18 +906,21 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
   };
 
   std::string due = absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Seconds(1), absl::UTCTimeZone());
-  HttpResponse reminder = call("POST", "/v1/reminders",
-                               absl::StrCat(R"({"contactId":")", bob, R"(","dueTime":")", due, R"(","note":"coffee"})"));
+  HttpResponse reminder =
+      call("POST", "/v1/reminders",
+           absl::StrCat(R"({"contactId":")", bob, R"(","dueTime":")", due, R"(","note":"coffee"})"));
   std::string reminder_id = field(reminder, "id");
   ASSERT_FALSE(reminder_id.empty()) << reminder.body;
   EXPECT_NE(call("GET", "/v1/reminders").body.find(reminder_id), std::string::npos);
-  ASSERT_TRUE(WaitFor([&] { return call("GET", "/v1/notifications?state=UNREAD").body.find("coffee") != std::string::npos; },
-                      std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return call("GET", "/v1/notifications?state=UNREAD").body.find("coffee") != std::string::npos; },
+              std::chrono::seconds(10)));
   std::string notification = field(call("GET", "/v1/notifications?state=UNREAD&pageSize=1"), "id");
   EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":read", "{}"), "state"), "READ");
   std::string later = absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
-  EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":snooze", R"({"until":")" + later + R"("})"), "state"),
-            "SNOOZED");
+  EXPECT_EQ(
+      field(call("POST", "/v1/notifications/" + notification + ":snooze", R"({"until":")" + later + R"("})"), "state"),
+      "SNOOZED");
   EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":dismiss", "{}"), "state"), "DISMISSED");
   EXPECT_EQ(call("GET", "/v1/notifications?state=ALL").body, "{}");
   call("DELETE", "/v1/reminders/" + reminder_id);
@@ -941,8 +945,8 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
 
   HttpReceiver receiver;
   ASSERT_TRUE(receiver.Start().ok());
-  HttpResponse hook = call("POST", "/v1/webhooks",
-                           R"({"url":")" + receiver.Url("/in") + R"(","eventTypes":["notification.created"]})");
+  HttpResponse hook =
+      call("POST", "/v1/webhooks", R"({"url":")" + receiver.Url("/in") + R"(","eventTypes":["notification.created"]})");
   std::string webhook = field(hook, "id");
   EXPECT_EQ(field(hook, "secret").substr(0, 6), "whsec_");
   EXPECT_EQ(call("GET", "/v1/webhooks").body.find("whsec_"), std::string::npos);  // the secret is shown once
@@ -954,7 +958,8 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
   HttpResponse bad = HttpCall("POST", stack_.GatewayUrl() + "/v1/reminders", headers, R"({"note":"x"})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find(R"("field":"reminder.dueTime")"), std::string::npos) << bad.body;
-  EXPECT_EQ(HttpCall("POST", stack_.GatewayUrl() + "/v1/notifications/" + NewId() + ":read", headers, "{}").status, 404);
+  EXPECT_EQ(HttpCall("POST", stack_.GatewayUrl() + "/v1/notifications/" + NewId() + ":read", headers, "{}").status,
+            404);
 }
 
 }  // namespace

@@ -7,11 +7,11 @@
 #include <map>
 #include <set>
 
-#include "rapport/events/v1/events.pb.h"
-#include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "rapport/events/v1/events.pb.h"
+#include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "services/common/ids.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
@@ -43,7 +43,8 @@ class ProfilesIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
   }
 
-  static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx, const std::string& key = kTestInternalKey) {
+  static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx,
+                                                   const std::string& key = kTestInternalKey) {
     return Stack::Call(ctx, key);
   }
   static TenantContext Platform() { return Stack::Platform(); }
@@ -308,8 +309,7 @@ TEST_F(ProfilesIntegrationTest, UnsignedTamperedOrUnscopedCallsAreRefused) {
                                                        absl::ToUnixSeconds(absl::Now()), " req 00"));
   EXPECT_EQ(stub_->ListContacts(&unsigned_ctx, list, &listed).error_code(), grpc::UNAUTHENTICATED);
 
-  EXPECT_EQ(stub_->ListContacts(Call(alice, "wrong-key").get(), list, &listed).error_code(),
-            grpc::UNAUTHENTICATED);
+  EXPECT_EQ(stub_->ListContacts(Call(alice, "wrong-key").get(), list, &listed).error_code(), grpc::UNAUTHENTICATED);
 
   grpc::ClientContext tampered;
   TenantSigner signer(kTestInternalKey);
@@ -330,8 +330,7 @@ TEST_F(ProfilesIntegrationTest, UnsignedTamperedOrUnscopedCallsAreRefused) {
   pb::CreateOrgResponse o;
   EXPECT_EQ(stub_->CreateOrg(Call(Admin(alice.org_id)).get(), oreq, &o).error_code(), grpc::PERMISSION_DENIED);
   // An org admin context without a user cannot use personal routes.
-  EXPECT_EQ(stub_->ListContacts(Call(Admin(alice.org_id)).get(), list, &listed).error_code(),
-            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->ListContacts(Call(Admin(alice.org_id)).get(), list, &listed).error_code(), grpc::PERMISSION_DENIED);
 }
 
 TEST_F(ProfilesIntegrationTest, ApiKeysVerifyAndRevocationTakesEffect) {
@@ -367,10 +366,12 @@ TEST_F(ProfilesIntegrationTest, ApiKeysVerifyAndRevocationTakesEffect) {
   pb::RevokeApiKeyResponse revoked;
   ASSERT_TRUE(stub_->RevokeApiKey(Call(Admin(org.org().id())).get(), revoke, &revoked).ok());
   EXPECT_TRUE(revoked.api_key().has_revoke_time());
-  EXPECT_TRUE(WaitFor([&] {
-    pb::VerifyApiKeyResponse r;
-    return stub_->VerifyApiKey(Call(Platform()).get(), verify, &r).error_code() == grpc::UNAUTHENTICATED;
-  }, std::chrono::seconds(5)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        pb::VerifyApiKeyResponse r;
+        return stub_->VerifyApiKey(Call(Platform()).get(), verify, &r).error_code() == grpc::UNAUTHENTICATED;
+      },
+      std::chrono::seconds(5)));
 
   // A forged secret with a valid shape but wrong random part.
   std::string forged = org.admin_key().secret();
@@ -456,19 +457,21 @@ TEST_F(ProfilesIntegrationTest, EveryChangeIsPublishedAsAnEvent) {
   ASSERT_TRUE(stub_->DeleteContact(Call(alice).get(), del, &dr).ok());
 
   std::map<std::string, std::vector<events::v1::Event>> by_type;
-  const std::vector<std::string> expected = {"org.created", "user.created", "contact.created", "contact.updated",
-                                             "group.member_added", "user.updated", "group.member_removed",
-                                             "contact.deleted"};
-  ASSERT_TRUE(WaitFor([&] {
-    by_type.clear();
-    for (auto& entry : ::rapport::testing::ReadEventStream(stack_.redis().addr())) {
-      by_type[entry.event.type()].push_back(std::move(entry.event));
-    }
-    for (const auto& type : expected) {
-      if (by_type[type].empty()) return false;
-    }
-    return true;
-  }, std::chrono::seconds(10)));
+  const std::vector<std::string> expected = {"org.created",          "user.created",       "contact.created",
+                                             "contact.updated",      "group.member_added", "user.updated",
+                                             "group.member_removed", "contact.deleted"};
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        by_type.clear();
+        for (auto& entry : ::rapport::testing::ReadEventStream(stack_.redis().addr())) {
+          by_type[entry.event.type()].push_back(std::move(entry.event));
+        }
+        for (const auto& type : expected) {
+          if (by_type[type].empty()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10)));
   const events::v1::Event& created = by_type["contact.created"].front();
   EXPECT_EQ(created.org_id(), alice.org_id);
   EXPECT_EQ(created.user_id(), alice.user_id);
@@ -511,10 +514,13 @@ TEST_F(ProfilesCacheIntegrationTest, RedisDownMidTestThenBackWithoutStaleReads) 
 
   ASSERT_TRUE(stack_.redis().Start().ok());
   // After Redis is back, reads are correct and the cache fills again.
-  ASSERT_TRUE(WaitFor([&] {
-    pb::Contact fresh;
-    return stub_->GetContact(Call(alice).get(), get, &fresh).ok() && fresh.title() == "Updated while Redis was down";
-  }, std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        pb::Contact fresh;
+        return stub_->GetContact(Call(alice).get(), get, &fresh).ok() &&
+               fresh.title() == "Updated while Redis was down";
+      },
+      std::chrono::seconds(10)));
   upd.mutable_contact()->set_title("Updated after Redis returned");
   ASSERT_TRUE(stub_->UpdateContact(Call(alice).get(), upd, &out).ok());
   for (int i = 0; i < 3; ++i) {
@@ -532,11 +538,13 @@ TEST_F(ProfilesCacheIntegrationTest, RedisDownMidTestThenBackWithoutStaleReads) 
   options.addr = stack_.redis().addr();
   redis::Client client(options);
   const std::string key = absl::StrCat(alice.org_id, ":profiles:contact:", alice.user_id, ":", other.id());
-  EXPECT_TRUE(WaitFor([&] {
-    if (!stub_->GetContact(Call(alice).get(), get, &out).ok()) return false;
-    auto exists = client.Command({"EXISTS", key});
-    return exists.ok() && exists->integer == 1;
-  }, std::chrono::seconds(5)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        if (!stub_->GetContact(Call(alice).get(), get, &out).ok()) return false;
+        auto exists = client.Command({"EXISTS", key});
+        return exists.ok() && exists->integer == 1;
+      },
+      std::chrono::seconds(5)));
   EXPECT_EQ(out.display_name(), "Created while Redis was down");
 }
 

@@ -2,10 +2,9 @@
 // output captured) against a real redis-server, profiles, interactions and
 // gateway.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
@@ -222,18 +221,18 @@ TEST(RapportctlUsageTest, HelpOnEveryCommandExitsZero) {
 
 TEST(RapportctlUsageTest, BadCommandLinesExitTwo) {
   const std::vector<std::vector<std::string>> bad = {
-      {},                                              // no command
-      {"frobnicate"},                                  // unknown command
-      {"create-org"},                                  // missing NAME
-      {"create-org", "a", "b"},                        // extra argument
-      {"create-user", "--name", "Ann"},                // missing --email
-      {"create-key", "--name", "k"},                   // missing --scopes
-      {"mint-jwt", "--user", "u", "--org", "o"},       // no secret
+      {},                                         // no command
+      {"frobnicate"},                             // unknown command
+      {"create-org"},                             // missing NAME
+      {"create-org", "a", "b"},                   // extra argument
+      {"create-user", "--name", "Ann"},           // missing --email
+      {"create-key", "--name", "k"},              // missing --scopes
+      {"mint-jwt", "--user", "u", "--org", "o"},  // no secret
       {"mint-jwt", "--user", "u", "--org", "o", "--secret", "s", "--ttl", "soon"},
-      {"get"},                                         // missing PATH
-      {"get", "v1/me"},                                // PATH without /
-      {"get", "/v1/me", "--bogus"},                    // unknown flag
-      {"get", "/v1/me", "--data"},                     // flag without its value
+      {"get"},                                              // missing PATH
+      {"get", "v1/me"},                                     // PATH without /
+      {"get", "/v1/me", "--bogus"},                         // unknown flag
+      {"get", "/v1/me", "--data"},                          // flag without its value
       {"get", "/v1/me", "--token", "t", "--api-key", "k"},  // two credentials
   };
   for (const auto& args : bad) {

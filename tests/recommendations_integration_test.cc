@@ -42,8 +42,8 @@ class RecommendationsIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(stack_.Start("interactions").ok());
     absl::Status s = stack_.Start("recommendations");
     ASSERT_TRUE(s.ok()) << s;
-    profiles_ = ppb::ProfilesService::NewStub(
-        grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+    profiles_ =
+        ppb::ProfilesService::NewStub(grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
     interactions_ = ipb::InteractionsService::NewStub(
         grpc::CreateChannel(stack_.Addr("interactions"), grpc::InsecureChannelCredentials()));
     reco_ = rpb::RecommendationsService::NewStub(
@@ -174,8 +174,8 @@ TEST_F(RecommendationsIntegrationTest, WritesShowWithinTwoSecondsAndOrgsStayApar
   // Freshness: a meeting 60 days ago makes the CLOSE (30-day) Ann overdue.
   auto written = std::chrono::steady_clock::now();
   Log(alice, ann, ipb::MEETING, ipb::MUTUAL, 60);
-  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(alice) == std::vector<std::string>{ann}; },
-                      std::chrono::milliseconds(2000)))
+  ASSERT_TRUE(
+      WaitFor([&] { return ReachOutIds(alice) == std::vector<std::string>{ann}; }, std::chrono::milliseconds(2000)))
       << "the meeting did not show within 2 s";
   auto fresh_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - written).count();
@@ -190,8 +190,8 @@ TEST_F(RecommendationsIntegrationTest, WritesShowWithinTwoSecondsAndOrgsStayApar
                       std::chrono::milliseconds(2000)));
   // Theo never met Ann T or Carol (the 0.05 floor each): the teammate tie
   // (0.5 x 0.05) beats going through Ann (~0.3 x 1.1 x 0.05 x 0.05).
-  EXPECT_EQ(Routes(paths), (std::vector<std::vector<std::string>>{{"Alice", "Theo", "Carol"},
-                                                                  {"Alice", "Ann", "Theo", "Carol"}}));
+  EXPECT_EQ(Routes(paths),
+            (std::vector<std::vector<std::string>>{{"Alice", "Theo", "Carol"}, {"Alice", "Ann", "Theo", "Carol"}}));
   EXPECT_FALSE(paths.paths(0).ask().empty());
 
   // Another org: its identical email never connects, its ids are NOT_FOUND.
@@ -436,9 +436,9 @@ TEST_F(RecommendationsIntegrationTest, GatewayServesTheRoutes) {
       std::chrono::milliseconds(2000)))
       << r.status << " " << r.body;
   EXPECT_NE(r.body.find("\"overdueDays\":30"), std::string::npos) << r.body;
-  for (const char* path : {"/v1/recommendations/giveBacks", "/v1/recommendations/followUps",
-                           "/v1/recommendations/introductions", "/v1/recommendations/groups", "/v1/network/health",
-                           "/v1/paths?company=acme&maxHops=2"}) {
+  for (const char* path :
+       {"/v1/recommendations/giveBacks", "/v1/recommendations/followUps", "/v1/recommendations/introductions",
+        "/v1/recommendations/groups", "/v1/network/health", "/v1/paths?company=acme&maxHops=2"}) {
     r = HttpCall("GET", url + path, auth);
     EXPECT_EQ(r.status, 200) << path << " " << r.body;
   }

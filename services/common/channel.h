@@ -8,10 +8,10 @@
 #ifndef RAPPORT_SERVICES_COMMON_CHANNEL_H_
 #define RAPPORT_SERVICES_COMMON_CHANNEL_H_
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/channel.h>
 
 namespace rapport {
 

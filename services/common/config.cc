@@ -25,12 +25,9 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
                               const std::map<std::string, std::string>& env_for_flag) {
   SetUsage(usage);  // --help lists the project's flags (flags_usage.h)
   std::map<std::string, std::string> all = {
-      {"internal_key", "RAPPORT_INTERNAL_KEY"},
-      {"redis_addr", "RAPPORT_REDIS_ADDR"},
-      {"redis_url", "RAPPORT_REDIS_URL"},
-      {"data_dir", "RAPPORT_DATA_DIR"},
-      {"database_url", "RAPPORT_DATABASE_URL"},
-      {"log_level", "RAPPORT_LOG_LEVEL"},
+      {"internal_key", "RAPPORT_INTERNAL_KEY"}, {"redis_addr", "RAPPORT_REDIS_ADDR"},
+      {"redis_url", "RAPPORT_REDIS_URL"},       {"data_dir", "RAPPORT_DATA_DIR"},
+      {"database_url", "RAPPORT_DATABASE_URL"}, {"log_level", "RAPPORT_LOG_LEVEL"},
   };
   all.insert(env_for_flag.begin(), env_for_flag.end());
   for (const auto& [flag_name, env_name] : all) {
@@ -40,8 +37,7 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
     if (flag == nullptr) continue;
     std::string error;
     if (!flag->ParseFrom(value, &error)) {
-      std::fprintf(stderr, "bad value in %s for --%s: %s\n", env_name.c_str(), flag_name.c_str(),
-                   error.c_str());
+      std::fprintf(stderr, "bad value in %s for --%s: %s\n", env_name.c_str(), flag_name.c_str(), error.c_str());
       std::exit(2);
     }
   }

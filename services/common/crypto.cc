@@ -45,8 +45,7 @@ std::string Digest(const EVP_MD_CTX* start, std::string_view data, std::string_v
   EVP_MD_CTX* ctx = ScratchCtx();
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  bool ok = start == nullptr ? EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1
-                             : EVP_MD_CTX_copy_ex(ctx, start) == 1;
+  bool ok = start == nullptr ? EVP_DigestInit_ex(ctx, Sha256Md(), nullptr) == 1 : EVP_MD_CTX_copy_ex(ctx, start) == 1;
   ok = ok && EVP_DigestUpdate(ctx, data.data(), data.size()) == 1;
   if (!more.empty()) ok = ok && EVP_DigestUpdate(ctx, more.data(), more.size()) == 1;
   ok = ok && EVP_DigestFinal_ex(ctx, out, &len) == 1;

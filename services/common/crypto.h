@@ -20,7 +20,7 @@ namespace rapport {
 // Lowercase hex: absl::BytesToHexString, which new code calls directly (this
 // name stays for the callers that still use it).
 std::string HexEncode(std::string_view bytes);
-std::string Sha256(std::string_view data);  // 32 raw bytes
+std::string Sha256(std::string_view data);                            // 32 raw bytes
 std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw bytes
 // Compares without an early exit, so timing does not reveal a matching prefix.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

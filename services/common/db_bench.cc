@@ -7,11 +7,10 @@
 //
 // Files go to a fresh directory under $RAPPORT_BENCH_DIR (default /tmp), so
 // point that at the file system the services will use.
+#include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -49,8 +48,7 @@ void BM_Fdatasync(benchmark::State& state) {
   std::string block(4096, 'x');
   off_t offset = 0;
   for (auto _ : state) {
-    if (pwrite(fd, block.data(), block.size(), offset) != static_cast<ssize_t>(block.size()) ||
-        fdatasync(fd) != 0) {
+    if (pwrite(fd, block.data(), block.size(), offset) != static_cast<ssize_t>(block.size()) || fdatasync(fd) != 0) {
       state.SkipWithError("pwrite/fdatasync failed");
       break;
     }
@@ -84,8 +82,7 @@ void OpenWriteDb(const benchmark::State&) {
     return c.Prepare("INSERT INTO events(id, payload) VALUES (-1, zeroblob(6 * 1024 * 1024))").Run();
   });
   if (status.ok()) {
-    status = write_db->Write(
-        [](Connection& c) { return c.Prepare("DELETE FROM events WHERE id = -1").Run(); });
+    status = write_db->Write([](Connection& c) { return c.Prepare("DELETE FROM events WHERE id = -1").Run(); });
   }
   if (!status.ok()) write_db.reset();
 }
@@ -119,17 +116,11 @@ void BM_Write(benchmark::State& state) {
     const int64_t batches = write_db->batches_committed() - batches_before;
     const int64_t transactions = write_db->transactions_committed() - transactions_before;
     if (batches > 0) {
-      state.counters["writes_per_commit"] =
-          static_cast<double>(transactions) / static_cast<double>(batches);
+      state.counters["writes_per_commit"] = static_cast<double>(transactions) / static_cast<double>(batches);
     }
   }
 }
-BENCHMARK(BM_Write)
-    ->Setup(OpenWriteDb)
-    ->Teardown(CloseWriteDb)
-    ->UseRealTime()
-    ->Threads(1)
-    ->Threads(32);
+BENCHMARK(BM_Write)->Setup(OpenWriteDb)->Teardown(CloseWriteDb)->UseRealTime()->Threads(1)->Threads(32);
 
 }  // namespace
 }  // namespace rapport::db

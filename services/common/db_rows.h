@@ -42,9 +42,7 @@ namespace rapport::db {
 
 // NOT_FOUND "<what> not found": the answer for a missing row and for another
 // tenant's row alike.
-inline absl::Status RowNotFound(const char* what) {
-  return absl::NotFoundError(absl::StrCat(what, " not found"));
-}
+inline absl::Status RowNotFound(const char* what) { return absl::NotFoundError(absl::StrCat(what, " not found")); }
 
 // Runs fn as one write transaction and hands its value to done once the
 // transaction is durable (or its error, or the commit's error).

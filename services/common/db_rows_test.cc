@@ -43,7 +43,8 @@ class DbRowsTest : public ::testing::Test {
                          .Bind(2, n)
                          .BindBlob(3, blob)
                          .Run();
-                   }).ok());
+                   })
+                    .ok());
   }
 
   std::string dir_;
@@ -66,7 +67,8 @@ TEST_F(DbRowsTest, ListRowsReadsEveryRowInOrder) {
                                       return std::make_pair(r.ColumnText(0), r.ColumnInt(1));
                                     })));
                    return absl::OkStatus();
-                 }).ok());
+                 })
+                  .ok());
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].first, "a");
   EXPECT_EQ(rows[1].second, 2);
@@ -86,7 +88,8 @@ TEST_F(DbRowsTest, ReadRowIsEmptyWithoutARowAndStopsAtAReaderError) {
                    });
                    EXPECT_EQ(failed.status().code(), absl::StatusCode::kDataLoss);
                    return absl::OkStatus();
-                 }).ok());
+                 })
+                  .ok());
 }
 
 TEST_F(DbRowsTest, BlobsParseAndACorruptOneIsInternal) {
@@ -107,7 +110,8 @@ TEST_F(DbRowsTest, BlobsParseAndACorruptOneIsInternal) {
                    EXPECT_EQ(none.status().code(), absl::StatusCode::kNotFound);
                    EXPECT_EQ(none.status().message(), "item not found");
                    return absl::OkStatus();
-                 }).ok());
+                 })
+                  .ok());
   Insert("c", 3, std::string("\xff\xff\xff", 3));
   absl::Status corrupt = db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare("SELECT data FROM items WHERE k = 'c'");

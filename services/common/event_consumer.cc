@@ -119,8 +119,7 @@ absl::Status CallHandler(const EventConsumer::Handler& handler, const events::v1
 }  // namespace
 
 struct EventConsumer::Impl {
-  Impl(redis::Client* r, db::Database* d, ConsumerOptions o)
-      : redis(r), db(d), options(std::move(o)) {
+  Impl(redis::Client* r, db::Database* d, ConsumerOptions o) : redis(r), db(d), options(std::move(o)) {
     if (options.batch < 1) options.batch = 1;
     if (options.max_deliveries < 1) options.max_deliveries = 1;
     claim_every = std::max(options.claim_idle / 2, std::chrono::milliseconds(10));
@@ -134,8 +133,7 @@ struct EventConsumer::Impl {
   absl::StatusOr<std::vector<Entry>> ReadGroup(const std::string& from);
   absl::StatusOr<std::vector<Entry>> Reclaim();
   // Delivery counts of this consumer's pending entries among entries.
-  absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> DeliveryCounts(
-      const std::vector<Entry>& entries);
+  absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> DeliveryCounts(const std::vector<Entry>& entries);
   absl::StatusOr<int64_t> DeliveryCount(const std::string& entry_id);
   // Handles entries (delivered `deliveries` times when known, else looked up)
   // and acknowledges those that are done; returns how many were.
@@ -175,8 +173,8 @@ struct EventConsumer::Impl {
 
 absl::Status EventConsumer::Impl::EnsureGroup() {
   if (group_ready) return absl::OkStatus();
-  absl::StatusOr<Reply> created = redis->Command(
-      {"XGROUP", "CREATE", options.stream, options.group, options.start_id, "MKSTREAM"});
+  absl::StatusOr<Reply> created =
+      redis->Command({"XGROUP", "CREATE", options.stream, options.group, options.start_id, "MKSTREAM"});
   if (!created.ok() && !HasPrefix(created.status(), "BUSYGROUP")) return created.status();
   group_ready = true;
   // After Redis lost its data (a new group) there is nothing of ours pending;
@@ -191,26 +189,23 @@ absl::Status EventConsumer::Impl::EnsureGroup() {
 absl::StatusOr<std::vector<Entry>> EventConsumer::Impl::ReadGroup(const std::string& from) {
   // No BLOCK: the client's command timeout is short, and the thread sleeps
   // poll_interval itself when nothing came.
-  ASSIGN_OR_RETURN(Reply reply,
-                   redis->Command({"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT",
-                                   std::to_string(options.batch), "STREAMS", options.stream, from}));
+  ASSIGN_OR_RETURN(Reply reply, redis->Command({"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT",
+                                                std::to_string(options.batch), "STREAMS", options.stream, from}));
   if (reply.type == Reply::Type::kNil) return std::vector<Entry>();
   // [[stream, entries]]
-  if (reply.type != Reply::Type::kArray || reply.elements.empty() ||
-      reply.elements[0].type != Reply::Type::kArray || reply.elements[0].elements.size() != 2) {
+  if (reply.type != Reply::Type::kArray || reply.elements.empty() || reply.elements[0].type != Reply::Type::kArray ||
+      reply.elements[0].elements.size() != 2) {
     return Malformed("XREADGROUP reply is not [[stream, entries]]");
   }
   return ParseEntries(reply.elements[0].elements[1]);
 }
 
 absl::StatusOr<std::vector<Entry>> EventConsumer::Impl::Reclaim() {
-  ASSIGN_OR_RETURN(Reply reply,
-                   redis->Command({"XAUTOCLAIM", options.stream, options.group, options.consumer,
-                                   std::to_string(options.claim_idle.count()), claim_cursor,
-                                   "COUNT", std::to_string(options.batch)}));
+  ASSIGN_OR_RETURN(Reply reply, redis->Command({"XAUTOCLAIM", options.stream, options.group, options.consumer,
+                                                std::to_string(options.claim_idle.count()), claim_cursor, "COUNT",
+                                                std::to_string(options.batch)}));
   // Redis 7: [next-cursor, entries, deleted-ids]; 6.2: [next-cursor, entries].
-  if (reply.type != Reply::Type::kArray || reply.elements.size() < 2 ||
-      !IsString(reply.elements[0])) {
+  if (reply.type != Reply::Type::kArray || reply.elements.size() < 2 || !IsString(reply.elements[0])) {
     return Malformed("XAUTOCLAIM reply is not [cursor, entries, ...]");
   }
   ASSIGN_OR_RETURN(std::vector<Entry> entries, ParseEntries(reply.elements[1]));
@@ -228,9 +223,8 @@ absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> EventConsumer::Impl::D
   // Entries come in id order, so one range covers them; ours that are not in
   // the batch may share the range, hence the slack in the count.
   ASSIGN_OR_RETURN(Reply reply,
-                   redis->Command({"XPENDING", options.stream, options.group, entries.front().id,
-                                   entries.back().id, std::to_string(2 * entries.size() + 16),
-                                   options.consumer}));
+                   redis->Command({"XPENDING", options.stream, options.group, entries.front().id, entries.back().id,
+                                   std::to_string(2 * entries.size() + 16), options.consumer}));
   if (reply.type != Reply::Type::kArray) return Malformed("XPENDING reply is not an array");
   for (const Reply& item : reply.elements) {
     // [id, consumer, idle ms, delivery count]
@@ -244,13 +238,11 @@ absl::StatusOr<absl::flat_hash_map<std::string, int64_t>> EventConsumer::Impl::D
 }
 
 absl::StatusOr<int64_t> EventConsumer::Impl::DeliveryCount(const std::string& entry_id) {
-  ASSIGN_OR_RETURN(Reply reply, redis->Command({"XPENDING", options.stream, options.group,
-                                                entry_id, entry_id, "1"}));
+  ASSIGN_OR_RETURN(Reply reply, redis->Command({"XPENDING", options.stream, options.group, entry_id, entry_id, "1"}));
   if (reply.type != Reply::Type::kArray) return Malformed("XPENDING reply is not an array");
   if (reply.elements.empty()) return 0;  // no longer pending
   const Reply& item = reply.elements[0];
-  if (item.type != Reply::Type::kArray || item.elements.size() < 4 ||
-      item.elements[3].type != Reply::Type::kInteger) {
+  if (item.type != Reply::Type::kArray || item.elements.size() < 4 || item.elements[3].type != Reply::Type::kInteger) {
     return Malformed("XPENDING entry is not [id, consumer, idle, count]");
   }
   return item.elements[3].integer;
@@ -265,8 +257,7 @@ void EventConsumer::Impl::Remember(const std::string& id) {
   }
 }
 
-std::vector<absl::Status> EventConsumer::Impl::RunHandlers(
-    const std::vector<const events::v1::Event*>& batch) {
+std::vector<absl::Status> EventConsumer::Impl::RunHandlers(const std::vector<const events::v1::Event*>& batch) {
   std::vector<absl::Status> results(batch.size());
   if (db == nullptr) {
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -295,9 +286,8 @@ std::vector<absl::Status> EventConsumer::Impl::RunHandlers(
     const events::v1::Event* event = batch[i];
     db->WriteAsync(
         [this, event, now](db::Connection& conn) -> absl::Status {
-          RETURN_IF_ERROR(conn.Prepare(
-                                  "INSERT INTO processed_events (org_id, event_id, processed_us) "
-                                  "VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+          RETURN_IF_ERROR(conn.Prepare("INSERT INTO processed_events (org_id, event_id, processed_us) "
+                                       "VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
                               .Bind(1, event->org_id())
                               .Bind(2, event->id())
                               .Bind(3, now)
@@ -321,28 +311,26 @@ absl::Status EventConsumer::Impl::DeadLetter(const Entry& entry, const std::stri
   // lands in the dead-letter stream once.
   ASSIGN_OR_RETURN(std::vector<Reply> replies,
                    redis->Pipeline({{"MULTI"},
-                                    {"XADD", options.dead_letter_stream, "*", "id",
-                                     entry.FieldOr("id"), "type", entry.FieldOr("type"), "org",
-                                     entry.FieldOr("org"), "data", entry.FieldOr("data"), "error",
-                                     error, "group", options.group, "entry", entry.id},
+                                    {"XADD", options.dead_letter_stream, "*", "id", entry.FieldOr("id"), "type",
+                                     entry.FieldOr("type"), "org", entry.FieldOr("org"), "data", entry.FieldOr("data"),
+                                     "error", error, "group", options.group, "entry", entry.id},
                                     {"XACK", options.stream, options.group, entry.id},
                                     {"EXEC"}}));
-  if (replies.size() != 4 || replies[3].type != Reply::Type::kArray ||
-      replies[3].elements.size() != 2 || !IsString(replies[3].elements[0])) {
+  if (replies.size() != 4 || replies[3].type != Reply::Type::kArray || replies[3].elements.size() != 2 ||
+      !IsString(replies[3].elements[0])) {
     std::string why = "dead-letter transaction failed";
     for (const Reply& r : replies) {
       if (r.type == Reply::Type::kStatus && r.str != "OK" && r.str != "QUEUED") why = r.str;
     }
     return absl::UnavailableError(absl::StrCat("redis: ", why));
   }
-  log::Error("event dead-lettered",
-             {{"stream", options.stream},
-              {"group", options.group},
-              {"entry", entry.id},
-              {"event_id", entry.FieldOr("id")},
-              {"type", entry.FieldOr("type")},
-              {"org", entry.FieldOr("org")},
-              {"error", error}});
+  log::Error("event dead-lettered", {{"stream", options.stream},
+                                     {"group", options.group},
+                                     {"entry", entry.id},
+                                     {"event_id", entry.FieldOr("id")},
+                                     {"type", entry.FieldOr("type")},
+                                     {"org", entry.FieldOr("org")},
+                                     {"error", error}});
   return absl::OkStatus();
 }
 
@@ -353,8 +341,8 @@ absl::Status EventConsumer::Impl::Ack(const std::vector<std::string>& ids) {
   return redis->Command(args).status();
 }
 
-absl::StatusOr<int> EventConsumer::Impl::Process(
-    const std::vector<Entry>& entries, const absl::flat_hash_map<std::string, int64_t>* deliveries) {
+absl::StatusOr<int> EventConsumer::Impl::Process(const std::vector<Entry>& entries,
+                                                 const absl::flat_hash_map<std::string, int64_t>* deliveries) {
   std::vector<std::string> acks;
   int dead = 0;
   absl::Status first_error;
@@ -396,8 +384,7 @@ absl::StatusOr<int> EventConsumer::Impl::Process(
     if (data == nullptr || !parsed[i].ParseFromString(*data) ||
         (parsed[i].id().empty() && entry.FieldOr("id").empty())) {
       // Retrying cannot fix it.
-      log::Warn("malformed event entry",
-                {{"stream", options.stream}, {"group", options.group}, {"entry", entry.id}});
+      log::Warn("malformed event entry", {{"stream", options.stream}, {"group", options.group}, {"entry", entry.id}});
       dead_letter(entry, data == nullptr ? "entry has no data field" : "data is not an Event");
       continue;
     }
@@ -423,17 +410,15 @@ absl::StatusOr<int> EventConsumer::Impl::Process(
       acks.push_back(entry.id);
       continue;
     }
-    std::optional<int64_t> count =
-        deliveries != nullptr ? delivery_count(entry) : std::optional<int64_t>(1);
-    log::Warn("event handler failed",
-              {{"stream", options.stream},
-               {"group", options.group},
-               {"entry", entry.id},
-               {"event_id", event.id()},
-               {"type", event.type()},
-               {"org", event.org_id()},
-               {"deliveries", count.has_value() ? std::to_string(*count) : "unknown"},
-               {"error", results[k].ToString()}});
+    std::optional<int64_t> count = deliveries != nullptr ? delivery_count(entry) : std::optional<int64_t>(1);
+    log::Warn("event handler failed", {{"stream", options.stream},
+                                       {"group", options.group},
+                                       {"entry", entry.id},
+                                       {"event_id", event.id()},
+                                       {"type", event.type()},
+                                       {"org", event.org_id()},
+                                       {"deliveries", count.has_value() ? std::to_string(*count) : "unknown"},
+                                       {"error", results[k].ToString()}});
     // Otherwise it stays pending and is reclaimed once idle past claim_idle.
     if (count.has_value() && *count >= options.max_deliveries) {
       dead_letter(entry, results[k].ToString());
@@ -504,12 +489,10 @@ absl::StatusOr<bool> EventConsumer::Impl::PruneProcessed() {
     }
     before = std::min(before, added_ms * 1000 - kSkewMicros);
   }
-  return db::DeleteOldest(*db, "processed_events", "org_id, event_id", "processed_us", before,
-                              kRetentionChunk);
+  return db::DeleteOldest(*db, "processed_events", "org_id, event_id", "processed_us", before, kRetentionChunk);
 }
 
-EventConsumer::EventConsumer(redis::Client* redis, db::Database* db, ConsumerOptions options,
-                             TxHandler handler)
+EventConsumer::EventConsumer(redis::Client* redis, db::Database* db, ConsumerOptions options, TxHandler handler)
     : impl_(std::make_unique<Impl>(redis, db, std::move(options))) {
   impl_->tx_handler = std::move(handler);
   MakeLoop();

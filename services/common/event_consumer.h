@@ -40,9 +40,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rapport/events/v1/events.pb.h"
+#include "services/common/db.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
-#include "services/common/db.h"
 
 namespace rapport::events {
 
@@ -55,11 +55,11 @@ struct ConsumerOptions {
   std::string group;     // required, e.g. "notifications"
   std::string consumer;  // required and unique per process, e.g. "notifications-<host>-<pid>"
   int batch = 128;
-  std::chrono::milliseconds poll_interval{50};      // wait when the stream is empty
-  std::chrono::milliseconds claim_idle{30000};      // reclaim entries pending this long
+  std::chrono::milliseconds poll_interval{50};  // wait when the stream is empty
+  std::chrono::milliseconds claim_idle{30000};  // reclaim entries pending this long
   int max_deliveries = 5;
   std::string dead_letter_stream = std::string(kEventStream) + ":dead";
-  std::string start_id = "0";  // where a new group starts ("0" = whole stream, "$" = new only)
+  std::string start_id = "0";                      // where a new group starts ("0" = whole stream, "$" = new only)
   std::chrono::hours processed_retention{24 * 7};  // durable mode: see Retention above
 };
 

@@ -15,11 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "services/common/db.h"
 #include "services/common/event_consumer.h"
 #include "services/common/ids.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
-#include "services/common/db.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "tests/testing/harness.h"
@@ -27,9 +27,9 @@
 namespace rapport::events {
 namespace {
 
-using std::chrono::milliseconds;
 using ::rapport::testing::RedisServer;
 using ::rapport::testing::WaitFor;
+using std::chrono::milliseconds;
 
 constexpr milliseconds kDeadline{20000};
 constexpr char kGroup[] = "test";
@@ -106,8 +106,8 @@ class EventsTest : public ::testing::Test {
 
   // XADDs e the way the relay does, bypassing the outbox.
   std::string AddToStream(const v1::Event& e) {
-    auto r = redis_->Command({"XADD", kEventStream, "*", "id", e.id(), "type", e.type(), "org",
-                              e.org_id(), "data", e.SerializeAsString()});
+    auto r = redis_->Command(
+        {"XADD", kEventStream, "*", "id", e.id(), "type", e.type(), "org", e.org_id(), "data", e.SerializeAsString()});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->str : "";
   }
@@ -200,14 +200,15 @@ TEST_F(EventsTest, RelayPublishesCommittedEventsInOrder) {
   std::vector<StreamEntry> entries = Range(kEventStream);
   ASSERT_EQ(entries.size(), 10u);
   ASSERT_TRUE(db_->Read([&](db::Connection& conn) -> absl::Status {
-                    db::Statement stmt = conn.Prepare("SELECT event_id FROM outbox ORDER BY seq");
-                    for (;;) {
-                      auto row = stmt.Step();
-                      if (!row.ok()) return row.status();
-                      if (!*row) return absl::OkStatus();
-                      ids.push_back(stmt.ColumnText(0));
-                    }
-                  }).ok());
+                   db::Statement stmt = conn.Prepare("SELECT event_id FROM outbox ORDER BY seq");
+                   for (;;) {
+                     auto row = stmt.Step();
+                     if (!row.ok()) return row.status();
+                     if (!*row) return absl::OkStatus();
+                     ids.push_back(stmt.ColumnText(0));
+                   }
+                 })
+                  .ok());
   ASSERT_EQ(ids.size(), 10u);
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& f = entries[i].fields;
@@ -277,8 +278,7 @@ TEST_F(EventsTest, RowsStayUnsentWhenRedisRefusesTheWrite) {
   for (int i = 0; i < 3; ++i) Append(MakeEvent("contact.created"));
   auto published = relay.PublishOnce();
   EXPECT_FALSE(published.ok());
-  EXPECT_NE(published.status().message().find("WRONGTYPE"), std::string::npos)
-      << published.status();
+  EXPECT_NE(published.status().message().find("WRONGTYPE"), std::string::npos) << published.status();
   EXPECT_EQ(relay.PendingCount().value_or(-1), 3);
 
   ASSERT_TRUE(redis_->Command({"DEL", kEventStream}).ok());
@@ -292,9 +292,8 @@ TEST_F(EventsTest, RepublishedEventsAreProcessedOnceByDurableConsumer) {
   for (int i = 0; i < 10; ++i) Append(MakeEvent("contact.created"));
   ASSERT_EQ(relay.PublishOnce().value_or(-1), 10);
   // A crash between XADD and marking the rows sent: they go out again.
-  ASSERT_TRUE(db_->Write([](db::Connection& conn) {
-                   return conn.Prepare("UPDATE outbox SET sent_us = NULL").Run();
-                 }).ok());
+  ASSERT_TRUE(
+      db_->Write([](db::Connection& conn) { return conn.Prepare("UPDATE outbox SET sent_us = NULL").Run(); }).ok());
   ASSERT_EQ(relay.PublishOnce().value_or(-1), 10);
   ASSERT_EQ(XLen(kEventStream), 20);
 
@@ -327,8 +326,7 @@ TEST_F(EventsTest, EntriesOfADeadConsumerAreReclaimedAndProcessedOnce) {
   }
   // Consumer "dead" reads everything and dies before acknowledging.
   ASSERT_TRUE(redis_->Command({"XGROUP", "CREATE", kEventStream, kGroup, "0"}).ok());
-  auto read = redis_->Command(
-      {"XREADGROUP", "GROUP", kGroup, "dead", "COUNT", "100", "STREAMS", kEventStream, ">"});
+  auto read = redis_->Command({"XREADGROUP", "GROUP", kGroup, "dead", "COUNT", "100", "STREAMS", kEventStream, ">"});
   ASSERT_TRUE(read.ok()) << read.status();
   ASSERT_EQ(read->elements[0].elements[1].elements.size(), 5u);
   ASSERT_EQ(PendingInGroup(), 5);
@@ -354,9 +352,8 @@ TEST_F(EventsTest, RestartedConsumerReprocessesItsOwnPendingEntriesAtOnce) {
   }
   // The previous process of consumer "c1" read the entries and was killed.
   ASSERT_TRUE(redis_->Command({"XGROUP", "CREATE", kEventStream, kGroup, "0"}).ok());
-  ASSERT_TRUE(redis_->Command({"XREADGROUP", "GROUP", kGroup, "c1", "COUNT", "100", "STREAMS",
-                               kEventStream, ">"})
-                  .ok());
+  ASSERT_TRUE(
+      redis_->Command({"XREADGROUP", "GROUP", kGroup, "c1", "COUNT", "100", "STREAMS", kEventStream, ">"}).ok());
   ConsumerOptions co = Consumer("c1");
   co.claim_idle = milliseconds(600000);  // a reclaim cannot be what finds them
   RecordingHandler h;
@@ -383,17 +380,16 @@ TEST_F(EventsTest, PoisonEventIsDeadLetteredOnceAfterMaxDeliveries) {
   ConsumerOptions co = Consumer();
   co.max_deliveries = 3;
   co.claim_idle = milliseconds(100);
-  EventConsumer consumer(redis_.get(), db_.get(), co,
-                         [&](db::Connection& conn, const v1::Event& e) -> absl::Status {
-                           if (e.id() == poison) {
-                             ++poison_calls;
-                             // Its effects must be undone with it.
-                             absl::Status s = record(conn, e);
-                             if (!s.ok()) return s;
-                             return absl::InternalError("boom");
-                           }
-                           return record(conn, e);
-                         });
+  EventConsumer consumer(redis_.get(), db_.get(), co, [&](db::Connection& conn, const v1::Event& e) -> absl::Status {
+    if (e.id() == poison) {
+      ++poison_calls;
+      // Its effects must be undone with it.
+      absl::Status s = record(conn, e);
+      if (!s.ok()) return s;
+      return absl::InternalError("boom");
+    }
+    return record(conn, e);
+  });
   consumer.Start();
   ASSERT_TRUE(WaitFor([&] { return XLen(kDead) == 1 && PendingInGroup() == 0; }, kDeadline));
   consumer.Stop();
@@ -417,8 +413,9 @@ TEST_F(EventsTest, PoisonEventIsDeadLetteredOnceAfterMaxDeliveries) {
 }
 
 TEST_F(EventsTest, MalformedEntriesAreDeadLetteredAtOnce) {
-  ASSERT_TRUE(redis_->Command({"XADD", kEventStream, "*", "id", "bad1", "type", "x", "org", "o",
-                               "data", std::string("\xff\xff\xff", 3)})
+  ASSERT_TRUE(redis_
+                  ->Command({"XADD", kEventStream, "*", "id", "bad1", "type", "x", "org", "o", "data",
+                             std::string("\xff\xff\xff", 3)})
                   .ok());
   ASSERT_TRUE(redis_->Command({"XADD", kEventStream, "*", "id", "bad2", "type", "x"}).ok());
   v1::Event good = MakeEvent("contact.created");
@@ -483,13 +480,12 @@ TEST_F(EventsTest, EntryIsAckedOnlyAfterTheHandlersEffectsCommit) {
   ConsumerOptions co = Consumer();
   co.claim_idle = milliseconds(100);
   co.max_deliveries = 100;
-  EventConsumer consumer(redis_.get(), db_.get(), co,
-                         [&](db::Connection& conn, const v1::Event& ev) -> absl::Status {
-                           absl::Status s = record(conn, ev);  // the row is written...
-                           if (!s.ok()) return s;
-                           if (fail) return absl::UnavailableError("downstream failed");  // ...then undone
-                           return absl::OkStatus();
-                         });
+  EventConsumer consumer(redis_.get(), db_.get(), co, [&](db::Connection& conn, const v1::Event& ev) -> absl::Status {
+    absl::Status s = record(conn, ev);  // the row is written...
+    if (!s.ok()) return s;
+    if (fail) return absl::UnavailableError("downstream failed");  // ...then undone
+    return absl::OkStatus();
+  });
   auto n = consumer.PollOnce();
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 0);
@@ -516,10 +512,9 @@ TEST_F(EventsTest, RelayPrunesSentRowsPastRetention) {
   ASSERT_EQ(relay.PublishOnce().value_or(-1), 2);
   ASSERT_TRUE(db_->Write([&](db::Connection& conn) {
                    // Sent long before the 24 h retention.
-                   return conn.Prepare("UPDATE outbox SET sent_us = 1 WHERE event_id = ?")
-                       .Bind(1, old_id)
-                       .Run();
-                 }).ok());
+                   return conn.Prepare("UPDATE outbox SET sent_us = 1 WHERE event_id = ?").Bind(1, old_id).Run();
+                 })
+                  .ok());
   const std::string unsent_id = Append(MakeEvent("contact.deleted"));
 
   relay.Start();
@@ -540,11 +535,11 @@ TEST_F(EventsTest, ConsumerPrunesProcessedEventsWhoseEntriesAreGone) {
   // The stream's oldest entry was added 20 days ago.
   v1::Event old_event = MakeEvent("contact.created");
   old_event.set_id("e-old");
-  ASSERT_TRUE(redis_
-                  ->Command({"XADD", kEventStream, absl::StrCat((now_us - 20 * day_us) / 1000, "-0"), "id",
-                             old_event.id(), "type", old_event.type(), "org", old_event.org_id(), "data",
-                             old_event.SerializeAsString()})
-                  .ok());
+  ASSERT_TRUE(
+      redis_
+          ->Command({"XADD", kEventStream, absl::StrCat((now_us - 20 * day_us) / 1000, "-0"), "id", old_event.id(),
+                     "type", old_event.type(), "org", old_event.org_id(), "data", old_event.SerializeAsString()})
+          .ok());
   ASSERT_TRUE(db_->Write([&](db::Connection& conn) -> absl::Status {
                    for (const auto& [id, days] : std::vector<std::pair<std::string, int>>{
                             {"processed-25-days-ago", 25}, {"processed-10-days-ago", 10}, {"processed-1-day-ago", 1}}) {
@@ -555,7 +550,8 @@ TEST_F(EventsTest, ConsumerPrunesProcessedEventsWhoseEntriesAreGone) {
                                          .Run());
                    }
                    return absl::OkStatus();
-                 }).ok());
+                 })
+                  .ok());
   RecordingHandler h;
   {
     EventConsumer consumer(redis_.get(), db_.get(), Consumer("c1"), h.Durable());

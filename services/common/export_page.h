@@ -20,7 +20,7 @@ namespace rapport {
 // list(after, limit) is a store's Export* method; key_parts is its key width.
 template <typename ListFn>
 absl::StatusOr<backfill::v1::ExportResponse> ExportPage(const backfill::v1::ExportRequest& req, size_t key_parts,
-                                                       ListFn list) {
+                                                        ListFn list) {
   ASSIGN_OR_RETURN(Page page, ParsePage(req.page_size(), req.page_token()));
   ASSIGN_OR_RETURN(std::vector<std::string> after, SplitKeyParts(page.after, key_parts));
   if (page.after.empty()) after.clear();

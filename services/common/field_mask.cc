@@ -12,8 +12,7 @@ namespace rapport {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::util::FieldMaskUtil;
 
-absl::Status ApplyFieldMask(const google::protobuf::Message& patch,
-                            const google::protobuf::FieldMask& mask,
+absl::Status ApplyFieldMask(const google::protobuf::Message& patch, const google::protobuf::FieldMask& mask,
                             const std::set<std::string>& read_only, const std::string& json_prefix,
                             google::protobuf::Message* target) {
   google::protobuf::FieldMask effective = mask;

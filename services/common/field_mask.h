@@ -16,8 +16,7 @@ namespace rapport {
 
 // Copies the masked fields of patch into target (repeated fields replaced).
 // INVALID_ARGUMENT "<json_prefix>.<field>: ..." for an unknown or read-only path.
-absl::Status ApplyFieldMask(const google::protobuf::Message& patch,
-                            const google::protobuf::FieldMask& mask,
+absl::Status ApplyFieldMask(const google::protobuf::Message& patch, const google::protobuf::FieldMask& mask,
                             const std::set<std::string>& read_only, const std::string& json_prefix,
                             google::protobuf::Message* target);
 

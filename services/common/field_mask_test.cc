@@ -38,7 +38,7 @@ struct MaskCase {
   const char* patch;               // text format Contact
   std::vector<std::string> paths;  // the update mask
   absl::StatusCode code;
-  const char* want;                // the contact after the patch when OK, else the whole error message
+  const char* want;  // the contact after the patch when OK, else the whole error message
 };
 
 Contact Parse(const char* text) {
@@ -59,8 +59,9 @@ TEST_P(ApplyFieldMaskTest, Answers) {
   ASSERT_EQ(s.code(), c.code) << s;
   if (s.ok()) {
     Contact want = Parse(c.want);
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(target, want))
-        << "got:\n" << target.DebugString() << "want:\n" << want.DebugString();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(target, want)) << "got:\n"
+                                                                                  << target.DebugString() << "want:\n"
+                                                                                  << want.DebugString();
   } else {
     EXPECT_EQ(s.message(), c.want);
     // A refused patch changes nothing.
@@ -75,62 +76,136 @@ INSTANTIATE_TEST_SUITE_P(
     FieldMasks, ApplyFieldMaskTest,
     ::testing::Values(
         MaskCase{"EmptyMaskAndEmptyPatchChangeNothing", "", {}, kOk, kStored},
-        MaskCase{"EmptyMaskCopiesEveryFieldSetInThePatch", R"pb(headline: "Countess" company: "Babbage & Co")pb", {},
-                 kOk, R"pb(
-                   id: "c1" display_name: "Ada" headline: "Countess" company: "Babbage & Co"
-                   tags: "math" tags: "engines" birthday { month: 12 day: 10 year: 1815 } tier: CLOSE
-                   create_time { seconds: 100 })pb"},
-        MaskCase{"EmptyMaskSkipsReadOnlyFieldsSetInThePatch", R"pb(id: "forged" headline: "Countess"
-                                                                 create_time { seconds: 1 })pb",
-                 {}, kOk, R"pb(
-                   id: "c1" display_name: "Ada" headline: "Countess"
-                   tags: "math" tags: "engines" birthday { month: 12 day: 10 year: 1815 } tier: CLOSE
-                   create_time { seconds: 100 })pb"},
-        MaskCase{"MaskCopiesOnlyTheNamedFields", R"pb(headline: "Countess" company: "ignored")pb", {"headline"}, kOk,
+        MaskCase{"EmptyMaskCopiesEveryFieldSetInThePatch",
+                 R"pb(headline: "Countess" company: "Babbage & Co")pb",
+                 {},
+                 kOk,
                  R"pb(
-                   id: "c1" display_name: "Ada" headline: "Countess"
-                   tags: "math" tags: "engines" birthday { month: 12 day: 10 year: 1815 } tier: CLOSE
+                   id: "c1"
+                   display_name: "Ada"
+                   headline: "Countess"
+                   company: "Babbage & Co"
+                   tags: "math"
+                   tags: "engines"
+                   birthday { month: 12 day: 10 year: 1815 }
+                   tier: CLOSE
+                   create_time { seconds: 100 })pb"},
+        MaskCase{"EmptyMaskSkipsReadOnlyFieldsSetInThePatch",
+                 R"pb(id: "forged"
+                      headline: "Countess"
+                      create_time { seconds: 1 })pb",
+                 {},
+                 kOk,
+                 R"pb(
+                   id: "c1"
+                   display_name: "Ada"
+                   headline: "Countess"
+                   tags: "math"
+                   tags: "engines"
+                   birthday { month: 12 day: 10 year: 1815 }
+                   tier: CLOSE
+                   create_time { seconds: 100 })pb"},
+        MaskCase{"MaskCopiesOnlyTheNamedFields",
+                 R"pb(headline: "Countess" company: "ignored")pb",
+                 {"headline"},
+                 kOk,
+                 R"pb(
+                   id: "c1"
+                   display_name: "Ada"
+                   headline: "Countess"
+                   tags: "math"
+                   tags: "engines"
+                   birthday { month: 12 day: 10 year: 1815 }
+                   tier: CLOSE
                    create_time { seconds: 100 })pb"},
         MaskCase{"NamedFieldUnsetInThePatchIsCleared", "", {"headline", "tier"}, kOk, R"pb(
-                   id: "c1" display_name: "Ada"
-                   tags: "math" tags: "engines" birthday { month: 12 day: 10 year: 1815 }
+                   id: "c1"
+                   display_name: "Ada"
+                   tags: "math"
+                   tags: "engines"
+                   birthday { month: 12 day: 10 year: 1815 }
                    create_time { seconds: 100 })pb"},
         MaskCase{"RepeatedFieldIsReplacedNotAppended", R"pb(tags: "poetry")pb", {"tags"}, kOk, R"pb(
-                   id: "c1" display_name: "Ada" headline: "Analyst"
-                   tags: "poetry" birthday { month: 12 day: 10 year: 1815 } tier: CLOSE
+                   id: "c1"
+                   display_name: "Ada"
+                   headline: "Analyst"
+                   tags: "poetry"
+                   birthday { month: 12 day: 10 year: 1815 }
+                   tier: CLOSE
                    create_time { seconds: 100 })pb"},
         MaskCase{"DuplicatePathIsAppliedOnce", R"pb(tags: "poetry")pb", {"tags", "tags"}, kOk, R"pb(
-                   id: "c1" display_name: "Ada" headline: "Analyst"
-                   tags: "poetry" birthday { month: 12 day: 10 year: 1815 } tier: CLOSE
+                   id: "c1"
+                   display_name: "Ada"
+                   headline: "Analyst"
+                   tags: "poetry"
+                   birthday { month: 12 day: 10 year: 1815 }
+                   tier: CLOSE
                    create_time { seconds: 100 })pb"},
         MaskCase{"MessageFieldIsReplacedWhole", R"pb(birthday { month: 1 day: 2 })pb", {"birthday"}, kOk, R"pb(
-                   id: "c1" display_name: "Ada" headline: "Analyst"
-                   tags: "math" tags: "engines" birthday { month: 1 day: 2 } tier: CLOSE
+                   id: "c1"
+                   display_name: "Ada"
+                   headline: "Analyst"
+                   tags: "math"
+                   tags: "engines"
+                   birthday { month: 1 day: 2 }
+                   tier: CLOSE
                    create_time { seconds: 100 })pb"},
-        MaskCase{"NestedPathChangesOnlyThatSubfield", R"pb(birthday { month: 1 day: 2 })pb", {"birthday.month"}, kOk,
+        MaskCase{"NestedPathChangesOnlyThatSubfield",
+                 R"pb(birthday { month: 1 day: 2 })pb",
+                 {"birthday.month"},
+                 kOk,
                  R"pb(
-                   id: "c1" display_name: "Ada" headline: "Analyst"
-                   tags: "math" tags: "engines" birthday { month: 1 day: 10 year: 1815 } tier: CLOSE
+                   id: "c1"
+                   display_name: "Ada"
+                   headline: "Analyst"
+                   tags: "math"
+                   tags: "engines"
+                   birthday { month: 1 day: 10 year: 1815 }
+                   tier: CLOSE
                    create_time { seconds: 100 })pb"},
-        MaskCase{"RejectsUnknownField", R"pb(headline: "x")pb", {"nickname"}, kInvalid,
+        MaskCase{"RejectsUnknownField",
+                 R"pb(headline: "x")pb",
+                 {"nickname"},
+                 kInvalid,
                  "updateMask: unknown field \"nickname\""},
-        MaskCase{"RejectsJsonNameInsteadOfProtoName", R"pb(display_name: "x")pb", {"displayName"}, kInvalid,
+        MaskCase{"RejectsJsonNameInsteadOfProtoName",
+                 R"pb(display_name: "x")pb",
+                 {"displayName"},
+                 kInvalid,
                  "updateMask: unknown field \"displayName\""},
         MaskCase{"RejectsEmptyPath", "", {""}, kInvalid, "updateMask: unknown field \"\""},
-        MaskCase{"RejectsUnknownSubfield", "", {"birthday.era"}, kInvalid,
-                 "updateMask: unknown field \"birthday.era\""},
-        MaskCase{"RejectsPathThroughAScalar", "", {"display_name.first"}, kInvalid,
+        MaskCase{
+            "RejectsUnknownSubfield", "", {"birthday.era"}, kInvalid, "updateMask: unknown field \"birthday.era\""},
+        MaskCase{"RejectsPathThroughAScalar",
+                 "",
+                 {"display_name.first"},
+                 kInvalid,
                  "updateMask: unknown field \"display_name.first\""},
-        MaskCase{"RejectsPathThroughARepeatedField", "", {"tags.value"}, kInvalid,
+        MaskCase{"RejectsPathThroughARepeatedField",
+                 "",
+                 {"tags.value"},
+                 kInvalid,
                  "updateMask: unknown field \"tags.value\""},
-        MaskCase{"RejectsReadOnlyFieldByItsJsonName", R"pb(id: "forged")pb", {"id"}, kInvalid,
+        MaskCase{"RejectsReadOnlyFieldByItsJsonName",
+                 R"pb(id: "forged")pb",
+                 {"id"},
+                 kInvalid,
                  "contact.id: cannot be changed"},
-        MaskCase{"RejectsOutputOnlyField", R"pb(effective_cadence_days: 3)pb", {"effective_cadence_days"}, kInvalid,
+        MaskCase{"RejectsOutputOnlyField",
+                 R"pb(effective_cadence_days: 3)pb",
+                 {"effective_cadence_days"},
+                 kInvalid,
                  "contact.effectiveCadenceDays: cannot be changed"},
-        MaskCase{"RejectsSubfieldOfReadOnlyField", "", {"create_time.seconds"}, kInvalid,
+        MaskCase{"RejectsSubfieldOfReadOnlyField",
+                 "",
+                 {"create_time.seconds"},
+                 kInvalid,
                  "contact.createTime: cannot be changed"},
-        MaskCase{"ListsEveryBadPathAndAppliesNone", R"pb(headline: "x")pb", {"headline", "nickname", "update_time"},
-                 kInvalid, "updateMask: unknown field \"nickname\"; contact.updateTime: cannot be changed"}),
+        MaskCase{"ListsEveryBadPathAndAppliesNone",
+                 R"pb(headline: "x")pb",
+                 {"headline", "nickname", "update_time"},
+                 kInvalid,
+                 "updateMask: unknown field \"nickname\"; contact.updateTime: cannot be changed"}),
     [](const ::testing::TestParamInfo<MaskCase>& info) { return std::string(info.param.name); });
 
 TEST(ApplyFieldMaskPrefixTest, TopLevelResourceNamesTheFieldWithoutPrefix) {

@@ -27,14 +27,13 @@ bool CheckServing(const std::shared_ptr<grpc::Channel>& channel, const std::stri
   return done.get_future().get().ok() && response.status() == api::v1::HealthCheckResponse::SERVING;
 }
 
-bool WaitForServing(const std::string& addr, const std::string& service,
-                    std::chrono::milliseconds deadline) {
+bool WaitForServing(const std::string& addr, const std::string& service, std::chrono::milliseconds deadline) {
   auto channel = CreateServiceChannel(addr);
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (true) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (CheckServing(channel, service, std::clamp(remaining, std::chrono::milliseconds(1),
-                                                  std::chrono::milliseconds(1000)))) {
+    if (CheckServing(channel, service,
+                     std::clamp(remaining, std::chrono::milliseconds(1), std::chrono::milliseconds(1000)))) {
       return true;
     }
     if (std::chrono::steady_clock::now() >= until) return false;

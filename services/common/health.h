@@ -5,11 +5,11 @@
 #ifndef RAPPORT_SERVICES_COMMON_HEALTH_H_
 #define RAPPORT_SERVICES_COMMON_HEALTH_H_
 
+#include <grpcpp/channel.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <grpcpp/channel.h>
 
 namespace rapport {
 
@@ -18,8 +18,7 @@ bool CheckServing(const std::shared_ptr<grpc::Channel>& channel, const std::stri
                   std::chrono::milliseconds timeout);
 
 // Polls CheckServing on addr until it is true or the deadline passes.
-bool WaitForServing(const std::string& addr, const std::string& service,
-                    std::chrono::milliseconds deadline);
+bool WaitForServing(const std::string& addr, const std::string& service, std::chrono::milliseconds deadline);
 
 }  // namespace rapport
 

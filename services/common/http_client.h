@@ -39,9 +39,8 @@ struct HttpOptions {
 
 // headers: "Name: value" lines. A non-empty body is sent as is (set the
 // Content-Type yourself).
-HttpResponse HttpCall(const std::string& method, const std::string& url,
-                      const std::vector<std::string>& headers = {}, const std::string& body = "",
-                      const HttpOptions& options = HttpOptions());
+HttpResponse HttpCall(const std::string& method, const std::string& url, const std::vector<std::string>& headers = {},
+                      const std::string& body = "", const HttpOptions& options = HttpOptions());
 
 }  // namespace rapport
 

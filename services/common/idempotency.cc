@@ -54,9 +54,8 @@ bool IsValidIdempotencyKey(const std::string& key) {
   return true;
 }
 
-absl::StatusOr<std::optional<std::string>> LookupIdempotent(db::Connection& conn,
-                                                           const IdempotencyScope& scope,
-                                                           const google::protobuf::Message& request) {
+absl::StatusOr<std::optional<std::string>> LookupIdempotent(db::Connection& conn, const IdempotencyScope& scope,
+                                                            const google::protobuf::Message& request) {
   if (scope.key.empty()) return std::nullopt;
   if (!IsValidIdempotencyKey(scope.key)) {
     return absl::InvalidArgumentError("Idempotency-Key: must be 1..255 printable ASCII characters");
@@ -80,15 +79,18 @@ absl::StatusOr<std::optional<std::string>> LookupIdempotent(db::Connection& conn
 }
 
 absl::Status RecordIdempotent(db::Connection& conn, const IdempotencyScope& scope,
-                              const google::protobuf::Message& request,
-                              const google::protobuf::Message& response) {
+                              const google::protobuf::Message& request, const google::protobuf::Message& response) {
   if (scope.key.empty()) return absl::OkStatus();
   auto st = conn.Prepare(
       "INSERT INTO idempotency_keys (org_id, user_id, key, request_sha256, response, create_us) "
       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, key) DO UPDATE SET "
       "request_sha256 = excluded.request_sha256, response = excluded.response, create_us = excluded.create_us");
-  st.Bind(1, scope.org).Bind(2, scope.user).Bind(3, scope.key).BindBlob(4, RequestHash(scope.method, request))
-      .BindBlob(5, response.SerializeAsString()).Bind(6, ToMicros(absl::Now()));
+  st.Bind(1, scope.org)
+      .Bind(2, scope.user)
+      .Bind(3, scope.key)
+      .BindBlob(4, RequestHash(scope.method, request))
+      .BindBlob(5, response.SerializeAsString())
+      .Bind(6, ToMicros(absl::Now()));
   return st.Run();
 }
 

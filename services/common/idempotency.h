@@ -18,8 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
-#include "services/common/retention.h"
 #include "services/common/db.h"
+#include "services/common/retention.h"
 
 namespace rapport {
 
@@ -37,13 +37,11 @@ struct IdempotencyScope {
 
 // The recorded response for this key and request, nullopt when the key is new
 // (or empty). conn must be inside a write transaction.
-absl::StatusOr<std::optional<std::string>> LookupIdempotent(db::Connection& conn,
-                                                           const IdempotencyScope& scope,
-                                                           const google::protobuf::Message& request);
+absl::StatusOr<std::optional<std::string>> LookupIdempotent(db::Connection& conn, const IdempotencyScope& scope,
+                                                            const google::protobuf::Message& request);
 // Records response for the key (no-op for an empty key), in the same transaction as the create.
 absl::Status RecordIdempotent(db::Connection& conn, const IdempotencyScope& scope,
-                              const google::protobuf::Message& request,
-                              const google::protobuf::Message& response);
+                              const google::protobuf::Message& request, const google::protobuf::Message& response);
 // Validates a key: up to 255 printable ASCII characters.
 bool IsValidIdempotencyKey(const std::string& key);
 

@@ -9,10 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/db_rows.h"
 #include "services/common/ids.h"
 #include "services/common/log.h"
 #include "services/common/polling_loop.h"
-#include "services/common/db_rows.h"
 #include "services/common/retention.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
@@ -51,8 +51,8 @@ struct OutboxRow {
 // Error replies that clear up by themselves; anything else (WRONGTYPE, a
 // syntax error) needs someone to change something first.
 absl::Status ReplyError(const std::string& text) {
-  for (const char* transient : {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "OOM", "READONLY",
-                                "CLUSTERDOWN", "NOREPLICAS"}) {
+  for (const char* transient :
+       {"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "OOM", "READONLY", "CLUSTERDOWN", "NOREPLICAS"}) {
     const std::string prefix = transient;
     if (text.compare(0, prefix.size(), prefix) == 0) {
       return absl::UnavailableError(absl::StrCat("redis XADD: ", text));
@@ -82,9 +82,7 @@ absl::Status AppendEvent(db::Connection& conn, events::v1::Event event) {
   if (!event.SerializeToString(&data)) {
     return absl::InternalError(absl::StrCat("outbox: cannot serialize event ", event.id()));
   }
-  return conn
-      .Prepare(
-          "INSERT INTO outbox (event_id, org_id, type, data, created_us) VALUES (?, ?, ?, ?, ?)")
+  return conn.Prepare("INSERT INTO outbox (event_id, org_id, type, data, created_us) VALUES (?, ?, ?, ?, ?)")
       .Bind(1, event.id())
       .Bind(2, event.org_id())
       .Bind(3, event.type())
@@ -94,8 +92,7 @@ absl::Status AppendEvent(db::Connection& conn, events::v1::Event event) {
 }
 
 struct OutboxRelay::Impl {
-  Impl(db::Database* d, redis::Client* r, RelayOptions o)
-      : db(d), redis(r), options(std::move(o)) {
+  Impl(db::Database* d, redis::Client* r, RelayOptions o) : db(d), redis(r), options(std::move(o)) {
     if (options.batch < 1) options.batch = 1;
   }
 
@@ -111,7 +108,7 @@ struct OutboxRelay::Impl {
   redis::Client* redis;
   RelayOptions options;
 
-  std::mutex publish_mu;  // one publisher at a time, or rows would go out twice
+  std::mutex publish_mu;                        // one publisher at a time, or rows would go out twice
   Clock::time_point next_prune = Clock::now();  // loop thread only
   std::unique_ptr<PollingLoop> loop;
 };
@@ -159,8 +156,7 @@ absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
     if (options.max_len > 0) {
       xadd.insert(xadd.end(), {"MAXLEN", "~", std::to_string(options.max_len)});
     }
-    xadd.insert(xadd.end(), {"*", "id", row.event_id, "type", row.type, "org", row.org_id,
-                             "data", row.data});
+    xadd.insert(xadd.end(), {"*", "id", row.event_id, "type", row.type, "org", row.org_id, "data", row.data});
     commands.push_back(std::move(xadd));
   }
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis->Pipeline(commands));
@@ -177,9 +173,7 @@ absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
     }
     const redis::Reply& reply = replies[added];
     if (reply.type != redis::Reply::Type::kString) {
-      refused = ReplyError(reply.type == redis::Reply::Type::kStatus
-                               ? reply.str
-                               : "unexpected reply type");
+      refused = ReplyError(reply.type == redis::Reply::Type::kStatus ? reply.str : "unexpected reply type");
       break;
     }
   }
@@ -192,18 +186,15 @@ absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, siz
   const int64_t now = NowMicros();
   return db->Write([&](db::Connection& conn) -> absl::Status {
     for (size_t i = 0; i < count; ++i) {
-      RETURN_IF_ERROR(conn.Prepare("UPDATE outbox SET sent_us = ? WHERE seq = ?")
-                          .Bind(1, now)
-                          .Bind(2, rows[i].seq)
-                          .Run());
+      RETURN_IF_ERROR(
+          conn.Prepare("UPDATE outbox SET sent_us = ? WHERE seq = ?").Bind(1, now).Bind(2, rows[i].seq).Run());
     }
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<bool> OutboxRelay::Impl::PruneChunk() {
-  const int64_t before =
-      NowMicros() - std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
+  const int64_t before = NowMicros() - std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
   return db::DeleteOldest(*db, "outbox", "seq", "sent_us", before, kRetentionChunk);
 }
 
@@ -244,8 +235,7 @@ absl::StatusOr<int64_t> OutboxRelay::PendingCount() {
 
 absl::StatusOr<std::vector<ExportedEvent>> ExportRows(
     db::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
-    size_t key_parts, int limit,
-    const std::function<absl::Status(const db::Statement&, events::v1::Event*)>& row) {
+    size_t key_parts, int limit, const std::function<absl::Status(const db::Statement&, events::v1::Event*)>& row) {
   std::vector<ExportedEvent> out;
   std::vector<std::string> key = after;
   key.resize(key_parts);

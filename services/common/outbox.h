@@ -30,8 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rapport/events/v1/events.pb.h"
-#include "services/common/redis_client.h"
 #include "services/common/db.h"
+#include "services/common/redis_client.h"
 
 namespace rapport::events {
 
@@ -64,14 +64,13 @@ struct ExportedEvent {
 // unless row() set it.
 absl::StatusOr<std::vector<ExportedEvent>> ExportRows(
     db::Database& db, const std::string& source, const std::string& sql, const std::vector<std::string>& after,
-    size_t key_parts, int limit,
-    const std::function<absl::Status(const db::Statement&, events::v1::Event*)>& row);
+    size_t key_parts, int limit, const std::function<absl::Status(const db::Statement&, events::v1::Event*)>& row);
 
 struct RelayOptions {
   std::string stream = kEventStream;
-  int64_t max_len = 1000000;  // approximate MAXLEN of the stream; <= 0: no trimming
-  int batch = 256;            // rows per XADD pipeline
-  std::chrono::milliseconds poll_interval{50};   // idle wait between scans
+  int64_t max_len = 1000000;                      // approximate MAXLEN of the stream; <= 0: no trimming
+  int batch = 256;                                // rows per XADD pipeline
+  std::chrono::milliseconds poll_interval{50};    // idle wait between scans
   std::chrono::milliseconds retry_interval{500};  // wait after Redis failed
   std::chrono::hours retention{24};               // sent rows kept this long
 };

@@ -20,8 +20,8 @@ struct PageSizeCase {
   const char* name;  // the behaviour, used as the test's name
   int requested;
   absl::StatusCode code;
-  int want;                // when OK
-  const char* message;     // a fragment of the error message, when not OK
+  int want;             // when OK
+  const char* message;  // a fragment of the error message, when not OK
 };
 
 class PageSizeTest : public ::testing::TestWithParam<PageSizeCase> {};
@@ -39,24 +39,23 @@ TEST_P(PageSizeTest, Answers) {
 
 INSTANTIATE_TEST_SUITE_P(
     PageSizes, PageSizeTest,
-    ::testing::Values(
-        PageSizeCase{"ZeroMeansTheDefault", 0, absl::StatusCode::kOk, kDefaultPageSize, ""},
-        PageSizeCase{"OneIsKept", 1, absl::StatusCode::kOk, 1, ""},
-        PageSizeCase{"SizeBelowMaximumIsKept", 123, absl::StatusCode::kOk, 123, ""},
-        PageSizeCase{"MaximumIsKept", kMaxPageSize, absl::StatusCode::kOk, kMaxPageSize, ""},
-        PageSizeCase{"ClampsOneAboveMaximum", kMaxPageSize + 1, absl::StatusCode::kOk, kMaxPageSize, ""},
-        PageSizeCase{"ClampsHugeSize", INT_MAX, absl::StatusCode::kOk, kMaxPageSize, ""},
-        PageSizeCase{"RejectsMinusOne", -1, absl::StatusCode::kInvalidArgument, 0,
-                     "pageSize: must not be negative"},
-        PageSizeCase{"RejectsMostNegative", INT_MIN, absl::StatusCode::kInvalidArgument, 0, "pageSize:"}),
+    ::testing::Values(PageSizeCase{"ZeroMeansTheDefault", 0, absl::StatusCode::kOk, kDefaultPageSize, ""},
+                      PageSizeCase{"OneIsKept", 1, absl::StatusCode::kOk, 1, ""},
+                      PageSizeCase{"SizeBelowMaximumIsKept", 123, absl::StatusCode::kOk, 123, ""},
+                      PageSizeCase{"MaximumIsKept", kMaxPageSize, absl::StatusCode::kOk, kMaxPageSize, ""},
+                      PageSizeCase{"ClampsOneAboveMaximum", kMaxPageSize + 1, absl::StatusCode::kOk, kMaxPageSize, ""},
+                      PageSizeCase{"ClampsHugeSize", INT_MAX, absl::StatusCode::kOk, kMaxPageSize, ""},
+                      PageSizeCase{"RejectsMinusOne", -1, absl::StatusCode::kInvalidArgument, 0,
+                                   "pageSize: must not be negative"},
+                      PageSizeCase{"RejectsMostNegative", INT_MIN, absl::StatusCode::kInvalidArgument, 0, "pageSize:"}),
     [](const ::testing::TestParamInfo<PageSizeCase>& info) { return std::string(info.param.name); });
 
 // --- page tokens ---
 
 TEST(PageTokenTest, RoundTripsEveryKeyShape) {
-  for (const std::string& key : std::vector<std::string>{
-           "01hzy3k5n8q2w7e4r6t9y0u1i2", "a", "0", std::string(200, 'z'), "with space and \"quotes\"",
-           std::string("nul\0inside", 10), "\xff\xfe binary", JoinKeyParts({"org", "user", "id"})}) {
+  for (const std::string& key : std::vector<std::string>{"01hzy3k5n8q2w7e4r6t9y0u1i2", "a", "0", std::string(200, 'z'),
+                                                         "with space and \"quotes\"", std::string("nul\0inside", 10),
+                                                         "\xff\xfe binary", JoinKeyParts({"org", "user", "id"})}) {
     std::string token = EncodePageToken(key);
     // Opaque and safe in a URL query without escaping.
     EXPECT_EQ(token.find_first_of("+/=&?# "), std::string::npos) << token;
@@ -163,8 +162,11 @@ INSTANTIATE_TEST_SUITE_P(
         SplitCase{"ExactPartCountSplits", JoinKeyParts({"o", "u", "i"}), 3, absl::StatusCode::kOk, {"o", "u", "i"}},
         SplitCase{"FewerPartsArePadded", JoinKeyParts({"o"}), 3, absl::StatusCode::kOk, {"o", "", ""}},
         SplitCase{"EmptyInnerPartIsKept", JoinKeyParts({"o", "", "i"}), 3, absl::StatusCode::kOk, {"o", "", "i"}},
-        SplitCase{"RejectsMorePartsThanTheKeyHas", JoinKeyParts({"a", "b", "c", "d"}), 3,
-                  absl::StatusCode::kInvalidArgument, {}}),
+        SplitCase{"RejectsMorePartsThanTheKeyHas",
+                  JoinKeyParts({"a", "b", "c", "d"}),
+                  3,
+                  absl::StatusCode::kInvalidArgument,
+                  {}}),
     [](const ::testing::TestParamInfo<SplitCase>& info) { return std::string(info.param.name); });
 
 // --- one row more than the page tells whether another page follows ---

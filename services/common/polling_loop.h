@@ -26,7 +26,7 @@ namespace rapport {
 class PollingLoop {
  public:
   struct Options {
-    std::string what;   // e.g. "outbox relay", for the failure log lines
+    std::string what;    // e.g. "outbox relay", for the failure log lines
     log::Fields fields;  // context on those lines, e.g. the stream
     std::chrono::milliseconds idle{50};
     std::chrono::milliseconds retry{500};

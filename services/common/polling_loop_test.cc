@@ -26,12 +26,12 @@ TEST(PollingLoopTest, RunsAgainAtOnceWhileMoreAndWakesFromALongIdle) {
     return more_left.fetch_sub(1) > 0;
   });
   loop.Start();
-  loop.Start();  // idempotent
+  loop.Start();                                                        // idempotent
   EXPECT_TRUE(WaitFor([&] { return steps.load() == 6; }, kDeadline));  // 5 with more, then idle
   loop.Wake();
   EXPECT_TRUE(WaitFor([&] { return steps.load() == 7; }, kDeadline));
-  loop.Stop();   // returns although the idle wait is an hour
-  loop.Stop();   // idempotent
+  loop.Stop();  // returns although the idle wait is an hour
+  loop.Stop();  // idempotent
   int after = steps.load();
   loop.Wake();
   EXPECT_EQ(steps.load(), after);

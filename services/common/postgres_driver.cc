@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/common/log.h"
@@ -95,7 +95,8 @@ class PgConnection;
 
 class PgStatement final : public StatementImpl {
  public:
-  PgStatement(PgConnection* conn, std::string sql, std::string name) : conn_(conn), sql_(std::move(sql)), name_(std::move(name)) {}
+  PgStatement(PgConnection* conn, std::string sql, std::string name)
+      : conn_(conn), sql_(std::move(sql)), name_(std::move(name)) {}
 
   absl::Status BindInt(int index, int64_t value) override { return Set(index, std::to_string(value), 0); }
   absl::Status BindDouble(int index, double value) override {
@@ -471,8 +472,8 @@ class PgDatabase final : public Database {
   }
 
   absl::Status MigrateLocked(PgConnection& conn) {
-    RETURN_IF_ERROR(conn.Exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT)"));
+    RETURN_IF_ERROR(
+        conn.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT)"));
     for (;;) {
       RETURN_IF_ERROR(conn.Exec("BEGIN"));
       absl::Status status = [&]() -> absl::Status {

@@ -117,9 +117,8 @@ class PostgresDriverTest : public ::testing::Test {
     RETURN_IF_ERROR(db.Read([&](Connection& conn) -> absl::Status {
       auto st = conn.Prepare("SELECT n FROM items WHERE org_id = ? AND k = ?");
       st.Bind(1, "o1").Bind(2, k);
-      ASSIGN_OR_RETURN(std::optional<int64_t> row, ReadRow<int64_t>(st, [](const Statement& r) {
-                         return r.ColumnInt(0);
-                       }));
+      ASSIGN_OR_RETURN(std::optional<int64_t> row,
+                       ReadRow<int64_t>(st, [](const Statement& r) { return r.ColumnInt(0); }));
       if (!row) return RowNotFound("item");
       n = *row;
       return absl::OkStatus();
@@ -166,13 +165,11 @@ TEST_F(PostgresDriverTest, ConstraintViolationsMapLikeSqlite) {
   auto db = OpenDb("constraints");
   ASSERT_NE(db, nullptr);
   ASSERT_TRUE(Put(*db, "a", 1).ok());
-  absl::Status dup = db->Write([](Connection& conn) {
-    return conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'a', 2)").Run();
-  });
+  absl::Status dup = db->Write(
+      [](Connection& conn) { return conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'a', 2)").Run(); });
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists) << dup;
-  absl::Status null = db->Write([](Connection& conn) {
-    return conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'b', NULL)").Run();
-  });
+  absl::Status null = db->Write(
+      [](Connection& conn) { return conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'b', NULL)").Run(); });
   EXPECT_EQ(null.code(), absl::StatusCode::kFailedPrecondition) << null;
   // The failed write left nothing behind, and the connection works on.
   EXPECT_EQ(Get(*db, "b").status().code(), absl::StatusCode::kNotFound);
@@ -196,7 +193,8 @@ TEST_F(PostgresDriverTest, ChangesCountsRowsOfTheLastStatement) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Put(*db, "k" + std::to_string(i), i).ok());
   int64_t changed = -1;
   ASSERT_TRUE(db->Write([&](Connection& conn) -> absl::Status {
-                  RETURN_IF_ERROR(conn.Prepare("DELETE FROM items WHERE org_id = ? AND n < ?").Bind(1, "o1").Bind(2, 3).Run());
+                  RETURN_IF_ERROR(
+                      conn.Prepare("DELETE FROM items WHERE org_id = ? AND n < ?").Bind(1, "o1").Bind(2, 3).Run());
                   changed = conn.Changes();
                   return absl::OkStatus();
                 }).ok());
@@ -249,12 +247,14 @@ TEST_F(PostgresDriverTest, ReplicasStartingTogetherMigrateOnce) {
     dbs.push_back(std::move(db).value());
   }
   int64_t versions = 0;
-  ASSERT_TRUE(dbs[0]->Read([&](Connection& conn) -> absl::Status {
+  ASSERT_TRUE(dbs[0]
+                  ->Read([&](Connection& conn) -> absl::Status {
                     auto st = conn.Prepare("SELECT COUNT(*) FROM schema_migrations");
                     ASSIGN_OR_RETURN(bool row, st.Step());
                     if (row) versions = st.ColumnInt(0);
                     return absl::OkStatus();
-                  }).ok());
+                  })
+                  .ok());
   EXPECT_EQ(versions, 2);
 }
 

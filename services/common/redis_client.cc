@@ -8,9 +8,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <thread>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -49,9 +49,7 @@ void IgnoreSigpipeIfDefault() {
   });
 }
 
-std::string ReplyText(const redisReply* r) {
-  return r->str != nullptr ? std::string(r->str, r->len) : std::string();
-}
+std::string ReplyText(const redisReply* r) { return r->str != nullptr ? std::string(r->str, r->len) : std::string(); }
 
 // Error replies nested in arrays (e.g. from EXEC) and in pipelines become
 // kStatus replies carrying the error text ("WRONGTYPE ...", "ERR ..."); Redis
@@ -158,8 +156,7 @@ absl::StatusOr<Endpoint> ParseAddress(const std::string& addr) {
   if (!absl::StartsWith(rest, kScheme)) {
     if (rest.find("://") != absl::string_view::npos) {
       // Never echo the address: it may carry a password.
-      return absl::InvalidArgumentError(
-          "redis address: only redis:// URLs are supported (rediss://, TLS, is not)");
+      return absl::InvalidArgumentError("redis address: only redis:// URLs are supported (rediss://, TLS, is not)");
     }
     RETURN_IF_ERROR(ParseHostPort(rest, &e.host, &e.port));
     e.display = addr;
@@ -181,8 +178,7 @@ absl::StatusOr<Endpoint> ParseAddress(const std::string& addr) {
       return absl::InvalidArgumentError(
           "redis URL: give the password as redis://:password@host or redis://user:password@host");
     }
-    if (!PercentDecode(userinfo.substr(0, colon), &e.user) ||
-        !PercentDecode(userinfo.substr(colon + 1), &e.password)) {
+    if (!PercentDecode(userinfo.substr(0, colon), &e.user) || !PercentDecode(userinfo.substr(colon + 1), &e.password)) {
       return absl::InvalidArgumentError("redis URL: bad %-escape in user or password");
     }
     if (e.password.empty()) return absl::InvalidArgumentError("redis URL: empty password");
@@ -194,8 +190,8 @@ absl::StatusOr<Endpoint> ParseAddress(const std::string& addr) {
       return absl::InvalidArgumentError(absl::StrCat("redis URL: bad database number \"", db, "\""));
     }
   }
-  e.display = absl::StrCat(kScheme, has_userinfo ? absl::StrCat(e.user, ":***@") : "",
-                           std::string(authority), "/", e.db);
+  e.display =
+      absl::StrCat(kScheme, has_userinfo ? absl::StrCat(e.user, ":***@") : "", std::string(authority), "/", e.db);
   return e;
 }
 
@@ -271,8 +267,7 @@ struct Client::Impl {
   // Redis answered (never the arguments: AUTH's carry the password).
   absl::Status Setup(redisContext* ctx, absl::string_view what, const std::vector<std::string>& args) const {
     Argv argv(args);
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
+    auto* r = static_cast<redisReply*>(redisCommandArgv(ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
     absl::Status s;
     if (r == nullptr) {
       s = Unavailable(absl::StrCat(what, ": ", ctx->errstr));
@@ -377,9 +372,7 @@ struct Client::Impl {
   std::string reported_error;  // logged and not yet followed by a success
 };
 
-Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
-  IgnoreSigpipeIfDefault();
-}
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) { IgnoreSigpipeIfDefault(); }
 
 Client::~Client() = default;
 
@@ -389,8 +382,7 @@ absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("redis: empty command");
   ASSIGN_OR_RETURN(Impl::Conn conn, impl_->Acquire());
   Argv argv(args);
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(conn.ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
+  auto* r = static_cast<redisReply*>(redisCommandArgv(conn.ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
   if (r == nullptr) {
     absl::Status s = impl_->Unavailable(absl::StrCat(args[0], ": ", conn.ctx->errstr));
     impl_->Release(conn, false);
@@ -408,8 +400,7 @@ absl::StatusOr<Reply> Client::Command(const std::vector<std::string>& args) {
   return out;
 }
 
-absl::StatusOr<std::vector<Reply>> Client::Pipeline(
-    const std::vector<std::vector<std::string>>& commands) {
+absl::StatusOr<std::vector<Reply>> Client::Pipeline(const std::vector<std::vector<std::string>>& commands) {
   std::vector<Reply> replies;
   if (commands.empty()) return replies;
   for (const auto& c : commands) {
@@ -495,17 +486,14 @@ struct EntityCache::Impl {
   bool work_stopping = false;
   std::thread worker;
 
-  Impl(Client* c, CacheOptions o)
-      : client(c), options(std::move(o)), script_sha(Sha1Hex(kSetIfGenerationScript)) {
+  Impl(Client* c, CacheOptions o) : client(c), options(std::move(o)), script_sha(Sha1Hex(kSetIfGenerationScript)) {
     if (options.ttl.count() < 1) options.ttl = std::chrono::milliseconds(1);
   }
 
   static std::string GenKey(const std::string& key) { return key + ":gen"; }
 
   std::vector<std::vector<std::string>> InvalidationCommands(const std::string& key) const {
-    return {{"INCR", GenKey(key)},
-            {"PEXPIRE", GenKey(key), std::to_string(2 * options.ttl.count())},
-            {"DEL", key}};
+    return {{"INCR", GenKey(key)}, {"PEXPIRE", GenKey(key), std::to_string(2 * options.ttl.count())}, {"DEL", key}};
   }
 
   void AddPending(const std::string& key) {
@@ -577,16 +565,13 @@ struct EntityCache::Impl {
   }
 
   // Stores value unless the generation moved; every failure is ignored.
-  void StoreIfGeneration(const std::string& key, const std::string& generation,
-                         const std::string& value) {
+  void StoreIfGeneration(const std::string& key, const std::string& generation, const std::string& value) {
     const std::string ttl_ms = std::to_string(options.ttl.count());
-    absl::StatusOr<Reply> r = client->Command(
-        {"EVALSHA", script_sha, "2", key, GenKey(key), generation, value, ttl_ms});
-    if (!r.ok() && absl::IsFailedPrecondition(r.status()) &&
-        r.status().message().substr(0, 8) == "NOSCRIPT") {
+    absl::StatusOr<Reply> r =
+        client->Command({"EVALSHA", script_sha, "2", key, GenKey(key), generation, value, ttl_ms});
+    if (!r.ok() && absl::IsFailedPrecondition(r.status()) && r.status().message().substr(0, 8) == "NOSCRIPT") {
       // EVAL also loads the script, so later calls take the EVALSHA path.
-      r = client->Command({"EVAL", kSetIfGenerationScript, "2", key, GenKey(key), generation,
-                           value, ttl_ms});
+      r = client->Command({"EVAL", kSetIfGenerationScript, "2", key, GenKey(key), generation, value, ttl_ms});
     }
   }
 
@@ -655,13 +640,12 @@ void EntityCache::InvalidateThen(const std::string& key, std::function<void()> t
 
 bool EntityCache::enabled() const { return impl_->options.enabled && impl_->client != nullptr; }
 
-std::string EntityCache::Key(const std::string& org, const std::string& kind,
-                             const std::string& id) const {
+std::string EntityCache::Key(const std::string& org, const std::string& kind, const std::string& id) const {
   return absl::StrCat(org, ":", impl_->options.service, ":", kind, ":", id);
 }
 
-absl::StatusOr<std::string> EntityCache::GetOrLoad(
-    const std::string& key, const std::function<absl::StatusOr<std::string>()>& load) {
+absl::StatusOr<std::string> EntityCache::GetOrLoad(const std::string& key,
+                                                   const std::function<absl::StatusOr<std::string>()>& load) {
   if (!enabled()) return load();
   Impl& d = *impl_;
   if (!d.FlushPending()) return load();

@@ -29,8 +29,8 @@ namespace rapport::redis {
 struct Reply {
   enum class Type { kNil, kString, kInteger, kArray, kStatus };
   Type type = Type::kNil;
-  std::string str;         // kString and kStatus
-  long long integer = 0;   // kInteger
+  std::string str;              // kString and kStatus
+  long long integer = 0;        // kInteger
   std::vector<Reply> elements;  // kArray
 };
 

@@ -3,14 +3,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <cstdlib>
-#include <filesystem>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
@@ -23,10 +22,10 @@
 namespace rapport::redis {
 namespace {
 
-using std::chrono::milliseconds;
 using ::rapport::testing::Process;
 using ::rapport::testing::RedisServer;
 using ::rapport::testing::WaitFor;
+using std::chrono::milliseconds;
 
 constexpr milliseconds kDeadline{10000};
 
@@ -278,8 +277,7 @@ TEST(RedisAddressTest, ParsesHostPortAndUrls) {
       {"redis://cache:6390", "cache", 6390, "", "", 0, "redis://cache:6390/0"},
       {"redis://cache", "cache", 6379, "", "", 0, "redis://cache/0"},
       {"redis://:s3cret@cache:6379/2", "cache", 6379, "", "s3cret", 2, "redis://:***@cache:6379/2"},
-      {"redis://app:p%40ss%3Aw%2Fd@[::1]:6379/", "::1", 6379, "app", "p@ss:w/d", 0,
-       "redis://app:***@[::1]:6379/0"},
+      {"redis://app:p%40ss%3Aw%2Fd@[::1]:6379/", "::1", 6379, "app", "p@ss:w/d", 0, "redis://app:***@[::1]:6379/0"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<Endpoint> e = ParseAddress(c.addr);
@@ -295,11 +293,11 @@ TEST(RedisAddressTest, ParsesHostPortAndUrls) {
 
 TEST(RedisAddressTest, RefusesWhatItCannotHonourWithoutEchoingThePassword) {
   const std::vector<std::string> bad = {
-      "rediss://:hunter2@cache:6379",   // TLS
-      "http://cache:6379",              // another scheme
-      "redis://hunter2@cache:6379",     // a user without a password would be ignored
-      "redis://:@cache:6379",           // empty password
-      "redis://:hunter2@cache:0",       // port
+      "rediss://:hunter2@cache:6379",  // TLS
+      "http://cache:6379",             // another scheme
+      "redis://hunter2@cache:6379",    // a user without a password would be ignored
+      "redis://:@cache:6379",          // empty password
+      "redis://:hunter2@cache:0",      // port
       "redis://:hunter2@cache:notaport",
       "redis://:hunter2",               // forgot the host: "hunter2" would be a port
       "redis://:hunter2@cache:6379/x",  // database
@@ -358,12 +356,29 @@ class RedisAuthTest : public ::testing::Test {
     dir_ = ::rapport::testing::TempDir("rapport-redis-auth");
     ASSERT_FALSE(dir_.empty());
     port_ = ::rapport::testing::FreePort();
-    auto process = Process::Start(
-        FindOnPath("redis-server"),
-        {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", dir_, "--daemonize", "no", "--requirepass", kPassword,
-         "--user", "app", "on", std::string(">") + kAppPassword, "~*", "&*", "+@all"},
-        {}, dir_ + "/redis.log");
+    auto process = Process::Start(FindOnPath("redis-server"),
+                                  {"--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--dir",
+                                   dir_,
+                                   "--daemonize",
+                                   "no",
+                                   "--requirepass",
+                                   kPassword,
+                                   "--user",
+                                   "app",
+                                   "on",
+                                   std::string(">") + kAppPassword,
+                                   "~*",
+                                   "&*",
+                                   "+@all"},
+                                  {}, dir_ + "/redis.log");
     ASSERT_TRUE(process.ok()) << process.status();
     process_ = *std::move(process);
     Client probe(Options(Url(":" + std::string(kPassword))));
@@ -379,8 +394,8 @@ class RedisAuthTest : public ::testing::Test {
 
   // userinfo is "user:password" or ":password"; empty for none.
   std::string Url(const std::string& userinfo, int db = 0) const {
-    return "redis://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(port_) +
-           "/" + std::to_string(db);
+    return "redis://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(port_) + "/" +
+           std::to_string(db);
   }
 
   static ClientOptions Options(const std::string& addr) {
@@ -492,7 +507,6 @@ TEST_F(RedisAuthTest, EveryPooledConnectionAndReconnectAuthenticatesAndSelects) 
 
 // ---- EntityCache ----
 
-
 class EntityCacheTest : public RedisTest {
  protected:
   void SetUp() override {
@@ -574,8 +588,7 @@ TEST_F(EntityCacheTest, ConcurrentMissesLoadOnce) {
   }
   // Every thread has missed (20 GETs of the key, plus the leader's GET of the
   // generation) while the loader is blocked; only then let it finish.
-  EXPECT_TRUE(WaitFor([&] { return loading.load() && CommandCalls("get") >= kThreads + 1; },
-                      kDeadline));
+  EXPECT_TRUE(WaitFor([&] { return loading.load() && CommandCalls("get") >= kThreads + 1; }, kDeadline));
   gate.Open();
   for (auto& t : threads) t.join();
   EXPECT_EQ(loads_.load(), 1);
@@ -640,10 +653,12 @@ TEST_F(EntityCacheTest, InvalidateThenRunsAfterTheInvalidationInOrder) {
       gone_when_called[i] = gone;
     });
   }
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return order.size() == keys.size();
-  }, std::chrono::seconds(5)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return order.size() == keys.size();
+      },
+      std::chrono::seconds(5)));
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
   for (bool gone : gone_when_called) EXPECT_TRUE(gone);
 }

@@ -32,8 +32,8 @@ absl::StatusOr<bool> RetentionPruner::PruneOnce() {
   const int64_t now = ToMicros(absl::Now());
   bool more = false;
   for (const RetentionRule& rule : rules_) {
-    ASSIGN_OR_RETURN(bool full, db::DeleteOldest(*db_, rule.table, rule.key, rule.time_column,
-                                                     now - rule.keep.count(), kRetentionChunk));
+    ASSIGN_OR_RETURN(bool full, db::DeleteOldest(*db_, rule.table, rule.key, rule.time_column, now - rule.keep.count(),
+                                                 kRetentionChunk));
     more |= full;
   }
   return more;

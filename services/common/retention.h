@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/common/polling_loop.h"
 #include "services/common/db.h"
+#include "services/common/polling_loop.h"
 
 namespace rapport {
 

@@ -16,23 +16,23 @@
 #ifndef RAPPORT_SERVICES_COMMON_RPC_H_
 #define RAPPORT_SERVICES_COMMON_RPC_H_
 
+#include <grpcpp/server_context.h>
+
 #include <atomic>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <string_view>
 
-#include <grpcpp/server_context.h>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
+#include "services/common/db_rows.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/status.h"
-#include "services/common/db_rows.h"
 #include "services/common/tenant.h"
 
 namespace rapport {

@@ -34,7 +34,8 @@ class TestService final : public ppb::ProfilesService::CallbackService {
  public:
   using ContactBody = std::function<void(const TenantContext&, Reply<ppb::Contact>)>;
 
-  explicit TestService(const TenantSigner* signer) : rpc_(signer, ppb::GetContactRequest::descriptor()->file()->FindServiceByName("ProfilesService")) {}
+  explicit TestService(const TenantSigner* signer)
+      : rpc_(signer, ppb::GetContactRequest::descriptor()->file()->FindServiceByName("ProfilesService")) {}
 
   void set_contact_body(ContactBody body) { contact_body_ = std::move(body); }
 
@@ -181,7 +182,8 @@ struct AuthCase {
   const char* message;  // a fragment of the error message; "" when OK
 };
 
-std::function<std::multimap<std::string, std::string>()> Signed(TenantContext t, absl::Duration age = absl::ZeroDuration(),
+std::function<std::multimap<std::string, std::string>()> Signed(TenantContext t,
+                                                                absl::Duration age = absl::ZeroDuration(),
                                                                 const std::string& key = kKey) {
   return [=] { return TenantSigner(key).Metadata(t, absl::Now() - age); };
 }
@@ -216,19 +218,22 @@ INSTANTIATE_TEST_SUITE_P(
     Callers, RpcAuthTest,
     ::testing::Values(
         // Tenant metadata: missing, malformed, forged, replayed.
-        AuthCase{"RejectsMissingTenantMetadata", Method::kGetContact, [] { return std::multimap<std::string, std::string>{}; },
-                 grpc::StatusCode::UNAUTHENTICATED, "missing signed tenant metadata"},
+        AuthCase{"RejectsMissingTenantMetadata", Method::kGetContact,
+                 [] { return std::multimap<std::string, std::string>{}; }, grpc::StatusCode::UNAUTHENTICATED,
+                 "missing signed tenant metadata"},
         AuthCase{"RejectsEmptyTenantHeader", Method::kGetContact, Raw(""), grpc::StatusCode::UNAUTHENTICATED,
                  "invalid tenant signature"},
         AuthCase{"RejectsUnsignedHeader", Method::kGetContact, Raw("v2 org1 alice 6 0 req"),
                  grpc::StatusCode::UNAUTHENTICATED, "invalid tenant signature"},
-        AuthCase{"RejectsSignatureUnderAnotherKey", Method::kGetContact, Signed(UserCtx(), absl::ZeroDuration(), "other"),
-                 grpc::StatusCode::UNAUTHENTICATED, "invalid tenant signature"},
+        AuthCase{"RejectsSignatureUnderAnotherKey", Method::kGetContact,
+                 Signed(UserCtx(), absl::ZeroDuration(), "other"), grpc::StatusCode::UNAUTHENTICATED,
+                 "invalid tenant signature"},
         AuthCase{"RejectsWrongVersionEvenWhenSigned", Method::kGetContact,
                  SignedRaw(absl::StrCat("v1 org1 alice 6 ", kNow, " req")), grpc::StatusCode::UNAUTHENTICATED,
                  "malformed tenant metadata"},
-        AuthCase{"RejectsMissingFieldEvenWhenSigned", Method::kGetContact, SignedRaw(absl::StrCat("v2 org1 6 ", kNow, " req")),
-                 grpc::StatusCode::UNAUTHENTICATED, "malformed tenant metadata"},
+        AuthCase{"RejectsMissingFieldEvenWhenSigned", Method::kGetContact,
+                 SignedRaw(absl::StrCat("v2 org1 6 ", kNow, " req")), grpc::StatusCode::UNAUTHENTICATED,
+                 "malformed tenant metadata"},
         AuthCase{"RejectsNonNumericScopesEvenWhenSigned", Method::kGetContact,
                  SignedRaw(absl::StrCat("v2 org1 alice all ", kNow, " req")), grpc::StatusCode::UNAUTHENTICATED,
                  "malformed tenant metadata"},
@@ -292,9 +297,8 @@ class RpcStatusTest : public RpcHandlerTest, public ::testing::WithParamInterfac
 
 TEST_P(RpcStatusTest, BodyErrorReachesTheClientWithTheSameCodeAndMessage) {
   const std::string message = absl::StrCat("contact: ", GetParam().name);
-  service_.set_contact_body([&](const TenantContext&, Reply<ppb::Contact> reply) {
-    reply(absl::Status(GetParam().code, message));
-  });
+  service_.set_contact_body(
+      [&](const TenantContext&, Reply<ppb::Contact> reply) { reply(absl::Status(GetParam().code, message)); });
   ppb::Contact out;
   grpc::Status s = GetContact(UserCtx(), &out);
   EXPECT_EQ(s.error_code(), GetParam().want);
@@ -306,7 +310,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(StatusCase{"InvalidArgument", absl::StatusCode::kInvalidArgument, grpc::INVALID_ARGUMENT},
                       StatusCase{"NotFound", absl::StatusCode::kNotFound, grpc::NOT_FOUND},
                       StatusCase{"AlreadyExists", absl::StatusCode::kAlreadyExists, grpc::ALREADY_EXISTS},
-                      StatusCase{"FailedPrecondition", absl::StatusCode::kFailedPrecondition, grpc::FAILED_PRECONDITION},
+                      StatusCase{"FailedPrecondition", absl::StatusCode::kFailedPrecondition,
+                                 grpc::FAILED_PRECONDITION},
                       StatusCase{"Aborted", absl::StatusCode::kAborted, grpc::ABORTED},
                       StatusCase{"Unavailable", absl::StatusCode::kUnavailable, grpc::UNAVAILABLE},
                       StatusCase{"DeadlineExceeded", absl::StatusCode::kDeadlineExceeded, grpc::DEADLINE_EXCEEDED},
@@ -319,8 +324,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(RpcHandlerTest, BodyMayAnswerLaterFromAnotherThread) {
   std::promise<Reply<ppb::Contact>> held;
-  service_.set_contact_body(
-      [&](const TenantContext&, Reply<ppb::Contact> reply) { held.set_value(std::move(reply)); });
+  service_.set_contact_body([&](const TenantContext&, Reply<ppb::Contact> reply) { held.set_value(std::move(reply)); });
   ppb::Contact out;
   std::future<grpc::Status> call = std::async(std::launch::async, [&] { return GetContact(UserCtx(), &out); });
   // The handler has returned and the client still waits: the answer comes from here.
@@ -405,35 +409,35 @@ TEST_P(RpcAccessLogTest, WritesOneLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Outcomes, RpcAccessLogTest,
-    ::testing::Values(
-        LogCase{"SuccessIsNotLoggedAtInfo", "info", absl::OkStatus(), true, {}, {"\"msg\":\"rpc\""}},
-        LogCase{"SuccessIsLoggedAtDebug",
-                "debug",
-                absl::OkStatus(),
-                true,
-                {"\"level\":\"debug\"", "\"service\":\"rpc_test\"", "\"msg\":\"rpc\"", "\"method\":\"GetContact\"",
-                 "\"code\":\"0\"", "\"org\":\"org1\"", "\"request_id\":\"req-1\"", "\"ms\":\""},
-                {}},
-        LogCase{"RefusalIsLoggedAtInfoWithCodeAndError",
-                "info",
-                absl::NotFoundError("contact \"x\" not found"),
-                true,
-                {"\"level\":\"info\"", "\"method\":\"GetContact\"", "\"code\":\"5\"",
-                 "\"error\":\"contact \\\"x\\\" not found\"", "\"org\":\"org1\""},
-                {}},
-        LogCase{"InternalIsLoggedAtError",
-                "error",
-                absl::InternalError("disk on fire"),
-                true,
-                {"\"level\":\"error\"", "\"code\":\"13\"", "\"error\":\"disk on fire\""},
-                {}},
-        LogCase{"UnauthenticatedCallIsLoggedWithoutTenant",
-                "info",
-                absl::OkStatus(),
-                false,
-                {"\"level\":\"info\"", "\"method\":\"GetContact\"", "\"code\":\"16\"", "\"org\":\"\"",
-                 "\"request_id\":\"\""},
-                {}}),
+    ::testing::Values(LogCase{"SuccessIsNotLoggedAtInfo", "info", absl::OkStatus(), true, {}, {"\"msg\":\"rpc\""}},
+                      LogCase{"SuccessIsLoggedAtDebug",
+                              "debug",
+                              absl::OkStatus(),
+                              true,
+                              {"\"level\":\"debug\"", "\"service\":\"rpc_test\"", "\"msg\":\"rpc\"",
+                               "\"method\":\"GetContact\"", "\"code\":\"0\"", "\"org\":\"org1\"",
+                               "\"request_id\":\"req-1\"", "\"ms\":\""},
+                              {}},
+                      LogCase{"RefusalIsLoggedAtInfoWithCodeAndError",
+                              "info",
+                              absl::NotFoundError("contact \"x\" not found"),
+                              true,
+                              {"\"level\":\"info\"", "\"method\":\"GetContact\"", "\"code\":\"5\"",
+                               "\"error\":\"contact \\\"x\\\" not found\"", "\"org\":\"org1\""},
+                              {}},
+                      LogCase{"InternalIsLoggedAtError",
+                              "error",
+                              absl::InternalError("disk on fire"),
+                              true,
+                              {"\"level\":\"error\"", "\"code\":\"13\"", "\"error\":\"disk on fire\""},
+                              {}},
+                      LogCase{"UnauthenticatedCallIsLoggedWithoutTenant",
+                              "info",
+                              absl::OkStatus(),
+                              false,
+                              {"\"level\":\"info\"", "\"method\":\"GetContact\"", "\"code\":\"16\"", "\"org\":\"\"",
+                               "\"request_id\":\"\""},
+                              {}}),
     [](const ::testing::TestParamInfo<LogCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -1,20 +1,19 @@
 #include "services/common/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server_builder.h>
-
 #include "absl/flags/flag.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/config.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "services/common/config.h"
 #include "services/common/log.h"
 #include "services/common/tenant.h"
 #include "services/common/termination.h"
@@ -66,8 +65,8 @@ void InitProcess() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
-    const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(const ServerOptions& options,
+                                                                    const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::unique_ptr<RunningServer> running(new RunningServer());

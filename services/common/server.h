@@ -7,14 +7,14 @@
 #ifndef RAPPORT_SERVICES_COMMON_SERVER_H_
 #define RAPPORT_SERVICES_COMMON_SERVER_H_
 
+#include <grpcpp/impl/codegen/service_type.h>
+#include <grpcpp/server.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/server.h>
-#include <grpcpp/impl/codegen/service_type.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,8 +43,8 @@ void InitProcess();
 // A started server. Shutdown drains as described above.
 class RunningServer {
  public:
-  static absl::StatusOr<std::unique_ptr<RunningServer>> Start(
-      const ServerOptions& options, const std::vector<grpc::Service*>& services);
+  static absl::StatusOr<std::unique_ptr<RunningServer>> Start(const ServerOptions& options,
+                                                              const std::vector<grpc::Service*>& services);
   ~RunningServer();
   void Shutdown();
   int port() const { return port_; }
@@ -63,8 +63,8 @@ struct ServiceStartup {
   // Where the store lives: --database_url (PostgreSQL, schema `name`) when
   // set, else the SQLite file db_path. Stores add their migrations.
   db::Options database;
-  std::unique_ptr<redis::Client> redis;      // at --redis_url, else --redis_addr
-  std::unique_ptr<TenantSigner> signer;      // under --internal_key
+  std::unique_ptr<redis::Client> redis;  // at --redis_url, else --redis_addr
+  std::unique_ptr<TenantSigner> signer;  // under --internal_key
 };
 
 // The common start of a service's main: InitProcess, reads

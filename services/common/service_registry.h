@@ -33,8 +33,8 @@ inline constexpr ProcessInfo kProfiles = {"profiles", "profiles", "PROFILES_SERV
                                           "rapport.profiles.v1.ProfilesService"};
 inline constexpr ProcessInfo kInteractions = {"interactions", "interactions", "INTERACTIONS_SERVICE_ADDR",
                                               "127.0.0.1:50052", "rapport.interactions.v1.InteractionsService"};
-inline constexpr ProcessInfo kRecommendations = {"recommendations", "recommendations",
-                                                 "RECOMMENDATIONS_SERVICE_ADDR", "127.0.0.1:50053",
+inline constexpr ProcessInfo kRecommendations = {"recommendations", "recommendations", "RECOMMENDATIONS_SERVICE_ADDR",
+                                                 "127.0.0.1:50053",
                                                  "rapport.recommendations.v1.RecommendationsService"};
 inline constexpr ProcessInfo kNotifications = {"notifications", "notifications", "NOTIFICATIONS_SERVICE_ADDR",
                                                "127.0.0.1:50054", "rapport.notifications.v1.NotificationsService"};

@@ -48,8 +48,8 @@ absl::Status StatusFromCode(int code, std::string message) {
 // SQLite ignores trailing whitespace after a statement but keeps it in
 // sqlite3_sql() when there is no semicolon; cache keys compare without it.
 std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
-                        s.back() == '\r' || s.back() == '\f')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r' || s.back() == '\f')) {
     s.remove_suffix(1);
   }
   return s;
@@ -80,8 +80,7 @@ void CallDone(const Database::Done& done, absl::Status status) {
 // COMMIT or ROLLBACK would commit or discard its batch mates' work. The writer
 // connection refuses to prepare such statements while a write fn (or a
 // migration) runs; savepoints stay allowed.
-int AuthorizeWriter(void* in_user_code, int action, const char*, const char*, const char*,
-                    const char*) {
+int AuthorizeWriter(void* in_user_code, int action, const char*, const char*, const char*, const char*) {
   if (action == SQLITE_TRANSACTION && *static_cast<const bool*>(in_user_code)) return SQLITE_DENY;
   return SQLITE_OK;
 }
@@ -93,8 +92,7 @@ absl::StatusOr<sqlite3*> OpenHandle(const Options& options, int flags) {
   int rc = sqlite3_open_v2(options.path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status status = StatusFromCode(
-        rc, absl::StrCat("open ", options.path, ": ",
-                         db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+        rc, absl::StrCat("open ", options.path, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
     sqlite3_close(db);
     return status;
   }
@@ -205,8 +203,8 @@ absl::StatusOr<std::string> QueryText(Connection& conn, std::string_view sql) {
 // transaction; *done is set when none was pending. The version is read inside
 // the (IMMEDIATE) transaction so two processes opening the same file cannot
 // both apply one migration.
-absl::Status ApplyNextMigration(SqliteConnection& conn, const std::vector<std::string>& migrations,
-                                bool* in_user_code, bool* done) {
+absl::Status ApplyNextMigration(SqliteConnection& conn, const std::vector<std::string>& migrations, bool* in_user_code,
+                                bool* done) {
   Statement max = conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   ASSIGN_OR_RETURN(bool row, max.Step());
   if (!row) return absl::InternalError("no row from MAX(version)");
@@ -215,8 +213,7 @@ absl::Status ApplyNextMigration(SqliteConnection& conn, const std::vector<std::s
   if (applied > known) {
     // An older binary must not write to a schema it does not know.
     return absl::FailedPreconditionError(
-        absl::StrCat("database schema is at version ", applied, " but only ", known,
-                     " migrations are known"));
+        absl::StrCat("database schema is at version ", applied, " but only ", known, " migrations are known"));
   }
   if (applied == known) {
     *done = true;
@@ -229,19 +226,16 @@ absl::Status ApplyNextMigration(SqliteConnection& conn, const std::vector<std::s
   if (!status.ok()) {
     return absl::Status(status.code(), absl::StrCat("migration ", version, ": ", status.message()));
   }
-  return conn
-      .Prepare(
-          "INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)")
+  return conn.Prepare("INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)")
       .Bind(1, version)
       .Bind(2, absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()))
       .Run();
 }
 
-absl::Status Migrate(SqliteConnection& conn, const std::vector<std::string>& migrations,
-                     bool* in_user_code) {
-  RETURN_IF_ERROR(conn.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations("
-      "version INTEGER PRIMARY KEY, applied_at TEXT)"));
+absl::Status Migrate(SqliteConnection& conn, const std::vector<std::string>& migrations, bool* in_user_code) {
+  RETURN_IF_ERROR(
+      conn.Exec("CREATE TABLE IF NOT EXISTS schema_migrations("
+                "version INTEGER PRIMARY KEY, applied_at TEXT)"));
   for (bool done = false; !done;) {
     RETURN_IF_ERROR(conn.Exec("BEGIN IMMEDIATE"));
     absl::Status status = ApplyNextMigration(conn, migrations, in_user_code, &done);
@@ -299,8 +293,8 @@ Statement SqliteConnection::Prepare(std::string_view sql) {
   const std::string_view rest = sql.substr(static_cast<size_t>(tail - sql.data()));
   if (!TrimRight(rest).empty()) {
     sqlite3_finalize(stmt);
-    return Statement(absl::InvalidArgumentError(
-        absl::StrCat("Prepare takes one statement; text follows it in [", Av(sql), "]")));
+    return Statement(
+        absl::InvalidArgumentError(absl::StrCat("Prepare takes one statement; text follows it in [", Av(sql), "]")));
   }
   live_.push_back(std::make_unique<SqliteStatement>(this, stmt));
   return Statement(live_.back().get());
@@ -415,9 +409,8 @@ void SqliteDatabase::CommitBatch(std::vector<Item>& batch) {
       // IOERR/FULL/NOMEM, and RunInSavepoint does when it cannot undo one
       // item alone. Its batch mates were sound; they may retry.
       open = false;
-      absl::Status aborted = absl::AbortedError(absl::StrCat(
-          "write batch rolled back: ",
-          results[i].ok() ? "a transaction ended it" : results[i].message()));
+      absl::Status aborted = absl::AbortedError(
+          absl::StrCat("write batch rolled back: ", results[i].ok() ? "a transaction ended it" : results[i].message()));
       for (size_t j : in_transaction) results[j] = aborted;
       in_transaction.clear();
       if (results[i].ok()) results[i] = aborted;
@@ -432,8 +425,7 @@ void SqliteDatabase::CommitBatch(std::vector<Item>& batch) {
       for (size_t j : in_transaction) results[j] = commit;
     } else if (!in_transaction.empty()) {
       batches.fetch_add(1, std::memory_order_relaxed);
-      transactions.fetch_add(static_cast<int64_t>(in_transaction.size()),
-                             std::memory_order_relaxed);
+      transactions.fetch_add(static_cast<int64_t>(in_transaction.size()), std::memory_order_relaxed);
     }
   }
   for (size_t i = 0; i < batch.size(); ++i) CallDone(batch[i].done, std::move(results[i]));
@@ -458,8 +450,7 @@ absl::Status SqliteDatabase::RunInSavepoint(const Fn& fn, bool* abandoned) {
     // fn's partial changes must never commit: give up the whole transaction.
     // Should even ROLLBACK fail, the next BEGIN fails too, so nothing of it
     // can commit later either.
-    log::Error("sqlite writer could not undo a failed write transaction",
-               {{"error", std::string(undo.message())}});
+    log::Error("sqlite writer could not undo a failed write transaction", {{"error", std::string(undo.message())}});
     writer->Prepare("ROLLBACK").Run().IgnoreError();
     *abandoned = true;
   }
@@ -563,8 +554,7 @@ absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const Options& options) {
   }
   auto impl = std::make_unique<SqliteDatabase>(options);
   if (!options.read_only) {
-    ASSIGN_OR_RETURN(sqlite3 * writer_db,
-                     OpenHandle(options, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+    ASSIGN_OR_RETURN(sqlite3 * writer_db, OpenHandle(options, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
     impl->writer.reset(new SqliteConnection(writer_db));
     SqliteConnection& writer = *impl->writer;
     ASSIGN_OR_RETURN(std::string mode, QueryText(writer, "PRAGMA journal_mode=WAL"));

@@ -150,11 +150,11 @@ TEST_F(SqliteTest, MigrationsAreAppliedOnceAndInOrder) {
   {
     std::unique_ptr<Database> db = OpenDb(MakeOptions(migrations));
     ASSERT_NE(db, nullptr);
-    EXPECT_EQ(QueryStrings(*db, "SELECT group_concat(version) FROM "
-                                "(SELECT version FROM schema_migrations ORDER BY version)"),
+    EXPECT_EQ(QueryStrings(*db,
+                           "SELECT group_concat(version) FROM "
+                           "(SELECT version FROM schema_migrations ORDER BY version)"),
               std::set<std::string>{"1,2,3"});
-    EXPECT_EQ(QueryInt(*db, "SELECT COUNT(*) FROM schema_migrations WHERE applied_at LIKE '20%Z'"),
-              3);
+    EXPECT_EQ(QueryInt(*db, "SELECT COUNT(*) FROM schema_migrations WHERE applied_at LIKE '20%Z'"), 3);
     EXPECT_EQ(QueryStrings(*db, "SELECT group_concat(step) FROM (SELECT step FROM log ORDER BY 1)"),
               std::set<std::string>{"2,3"});
   }
@@ -174,8 +174,8 @@ TEST_F(SqliteTest, MigrationsAreAppliedOnceAndInOrder) {
 }
 
 TEST_F(SqliteTest, FailingMigrationIsRolledBackAndStopsOpen) {
-  absl::StatusOr<std::unique_ptr<Database>> failed = Open(MakeOptions(
-      {"CREATE TABLE a(x)", "CREATE TABLE b(x); INSERT INTO no_such_table VALUES (1)"}));
+  absl::StatusOr<std::unique_ptr<Database>> failed =
+      Open(MakeOptions({"CREATE TABLE a(x)", "CREATE TABLE b(x); INSERT INTO no_such_table VALUES (1)"}));
   ASSERT_FALSE(failed.ok());
   EXPECT_THAT(Message(failed.status()), HasSubstr("migration 2"));
   EXPECT_THAT(Message(failed.status()), HasSubstr("no_such_table"));
@@ -193,8 +193,7 @@ TEST_F(SqliteTest, SchemaNewerThanMigrationsIsRefused) {
 }
 
 TEST_F(SqliteTest, MigrationCannotEndItsOwnTransaction) {
-  absl::StatusOr<std::unique_ptr<Database>> db =
-      Open(MakeOptions({"CREATE TABLE a(x); COMMIT"}));
+  absl::StatusOr<std::unique_ptr<Database>> db = Open(MakeOptions({"CREATE TABLE a(x); COMMIT"}));
   EXPECT_FALSE(db.ok());
   std::unique_ptr<Database> reopened = OpenDb(MakeOptions({}));
   ASSERT_NE(reopened, nullptr);
@@ -240,8 +239,8 @@ TEST_F(SqliteTest, OpenSetsPragmas) {
 // Statements
 
 TEST_F(SqliteTest, RoundTripsEveryColumnType) {
-  std::unique_ptr<Database> db = OpenDb(MakeOptions(
-      {"CREATE TABLE t(id INTEGER PRIMARY KEY, i INTEGER, d REAL, s TEXT, b BLOB)"}));
+  std::unique_ptr<Database> db =
+      OpenDb(MakeOptions({"CREATE TABLE t(id INTEGER PRIMARY KEY, i INTEGER, d REAL, s TEXT, b BLOB)"}));
   ASSERT_NE(db, nullptr);
   const std::string blob("\0a\0\xff\0", 5);
   const std::string utf8 = "Zoë Ångström — 日本語 🚀";
@@ -261,11 +260,7 @@ TEST_F(SqliteTest, RoundTripsEveryColumnType) {
                                       .Run());
                   RETURN_IF_ERROR(c.Prepare(sql).Bind(1, 3).BindNull(2).BindNull(3).BindNull(4).BindNull(5).Run());
                   // Empty views with a null data pointer are still empty values.
-                  return c.Prepare(sql)
-                      .Bind(1, 4)
-                      .Bind(4, std::string_view())
-                      .BindBlob(5, std::string_view())
-                      .Run();
+                  return c.Prepare(sql).Bind(1, 4).Bind(4, std::string_view()).BindBlob(5, std::string_view()).Run();
                 }).ok());
 
   ASSERT_TRUE(db->Read([&](Connection& c) {
@@ -308,12 +303,12 @@ TEST_F(SqliteTest, RoundTripsEveryColumnType) {
 }
 
 TEST_F(SqliteTest, ConstraintViolationsMapToStatusCodes) {
-  std::unique_ptr<Database> db = OpenDb(MakeOptions(
-      {"CREATE TABLE parent(id INTEGER PRIMARY KEY, email TEXT UNIQUE);"
-       "CREATE TABLE child(id TEXT PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parent(id),"
-       " n INTEGER CHECK (n >= 0));"
-       "INSERT INTO parent VALUES (1, 'a@example.com');"
-       "INSERT INTO child VALUES ('c1', 1, 0)"}));
+  std::unique_ptr<Database> db =
+      OpenDb(MakeOptions({"CREATE TABLE parent(id INTEGER PRIMARY KEY, email TEXT UNIQUE);"
+                          "CREATE TABLE child(id TEXT PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parent(id),"
+                          " n INTEGER CHECK (n >= 0));"
+                          "INSERT INTO parent VALUES (1, 'a@example.com');"
+                          "INSERT INTO child VALUES ('c1', 1, 0)"}));
   ASSERT_NE(db, nullptr);
   struct Case {
     const char* sql;
@@ -353,8 +348,7 @@ TEST_F(SqliteTest, PrepareAndBindErrorsSurfaceFromRunWithTheSql) {
                   EXPECT_THAT(Message(syntax), HasSubstr("INSERT INTO items VALUE (1)"));
                   EXPECT_THAT(Message(syntax), HasSubstr("syntax error"));
 
-                  absl::Status range =
-                      c.Prepare("INSERT INTO items(k) VALUES (?)").Bind(1, "a").Bind(2, 3).Run();
+                  absl::Status range = c.Prepare("INSERT INTO items(k) VALUES (?)").Bind(1, "a").Bind(2, 3).Run();
                   EXPECT_FALSE(range.ok());
                   EXPECT_THAT(Message(range), HasSubstr("INSERT INTO items(k) VALUES (?)"));
                   EXPECT_THAT(Message(range), HasSubstr("out of range"));
@@ -553,16 +547,14 @@ TEST_F(SqliteTest, DoneMayWriteAgain) {
   std::promise<void> outer_done;
   db->WriteAsync(InsertItem("outer"), [&](absl::Status s) {
     EXPECT_TRUE(s.ok()) << s;
-    db->WriteAsync(InsertItem("async"),
-                   [&](absl::Status s2) { nested_async.set_value(std::move(s2)); });
+    db->WriteAsync(InsertItem("async"), [&](absl::Status s2) { nested_async.set_value(std::move(s2)); });
     nested_sync = db->Write(InsertItem("sync"));
     outer_done.set_value();
   });
   outer_done.get_future().wait();
   EXPECT_TRUE(nested_sync.ok()) << nested_sync;
   EXPECT_TRUE(nested_async.get_future().get().ok());
-  EXPECT_EQ(QueryStrings(*db, "SELECT k FROM items"),
-            (std::set<std::string>{"first", "outer", "async", "sync"}));
+  EXPECT_EQ(QueryStrings(*db, "SELECT k FROM items"), (std::set<std::string>{"first", "outer", "async", "sync"}));
 }
 
 TEST_F(SqliteTest, WriteInsideAWriteTransactionIsRefused) {
@@ -603,8 +595,7 @@ TEST_F(SqliteTest, ExceptionsBecomeInternalAndUndoTheTransaction) {
 
   // The writer survived all of it.
   EXPECT_TRUE(db->Write(InsertItem("after")).ok());
-  EXPECT_EQ(QueryStrings(*db, "SELECT k FROM items"),
-            (std::set<std::string>{"done-throws", "after"}));
+  EXPECT_EQ(QueryStrings(*db, "SELECT k FROM items"), (std::set<std::string>{"done-throws", "after"}));
 }
 
 TEST_F(SqliteTest, WriteCannotEndTheBatchTransaction) {
@@ -803,9 +794,9 @@ TEST_F(SqliteTest, DeleteOldestDeletesAChunkOfTheRowsBeforeTheCutoff) {
 // Each rule's table loses its rows older than the rule keeps them; rows
 // without a time (pending) stay whatever their age.
 TEST_F(SqliteTest, RetentionPrunerAppliesEveryRuleAndKeepsRowsWithoutATime) {
-  std::unique_ptr<Database> db = OpenDb(MakeOptions(
-      {"CREATE TABLE a (id TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID; "
-       "CREATE TABLE b (org TEXT, id TEXT, done_us INTEGER, PRIMARY KEY (org, id)) WITHOUT ROWID;"}));
+  std::unique_ptr<Database> db = OpenDb(
+      MakeOptions({"CREATE TABLE a (id TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID; "
+                   "CREATE TABLE b (org TEXT, id TEXT, done_us INTEGER, PRIMARY KEY (org, id)) WITHOUT ROWID;"}));
   ASSERT_NE(db, nullptr);
   const int64_t now = ToMicros(absl::Now());
   const int64_t hour = int64_t{3600} * 1000000;
@@ -819,8 +810,8 @@ TEST_F(SqliteTest, RetentionPrunerAppliesEveryRuleAndKeepsRowsWithoutATime) {
                       .Bind(2, now - 47 * hour)
                       .Run();
                 }).ok());
-  rapport::RetentionPruner pruner(db.get(), {{"a", "id", "at", std::chrono::hours(1)},
-                                             {"b", "org, id", "done_us", std::chrono::hours(48)}});
+  rapport::RetentionPruner pruner(
+      db.get(), {{"a", "id", "at", std::chrono::hours(1)}, {"b", "org, id", "done_us", std::chrono::hours(48)}});
   absl::StatusOr<bool> more = pruner.PruneOnce();
   ASSERT_TRUE(more.ok()) << more.status();
   EXPECT_FALSE(*more);

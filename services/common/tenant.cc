@@ -31,8 +31,7 @@ std::string TenantSigner::Token(const TenantContext& ctx, absl::Time now) const 
   return token;
 }
 
-std::multimap<std::string, std::string> TenantSigner::Metadata(const TenantContext& ctx,
-                                                               absl::Time now) const {
+std::multimap<std::string, std::string> TenantSigner::Metadata(const TenantContext& ctx, absl::Time now) const {
   std::multimap<std::string, std::string> md;
   md.emplace(kTenantHeader, Token(ctx, now));
   if (!ctx.idempotency_key.empty()) md.emplace(kIdempotencyHeader, ctx.idempotency_key);
@@ -44,14 +43,13 @@ void TenantSigner::Sign(const TenantContext& ctx, grpc::ClientContext* client) c
   if (!ctx.idempotency_key.empty()) client->AddMetadata(kIdempotencyHeader, ctx.idempotency_key);
 }
 
-absl::StatusOr<TenantContext> TenantSigner::Verify(
-    const std::multimap<grpc::string_ref, grpc::string_ref>& md, absl::Time now) const {
+absl::StatusOr<TenantContext> TenantSigner::Verify(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
+                                                   absl::Time now) const {
   auto it = md.find(grpc::string_ref(kTenantHeader));
   if (it == md.end()) return absl::UnauthenticatedError("missing signed tenant metadata");
   const std::string_view token(it->second.data(), it->second.size());
   const size_t mac_at = token.rfind(' ');
-  if (mac_at == std::string_view::npos ||
-      !ConstantTimeEquals(token.substr(mac_at + 1), Mac(token.substr(0, mac_at)))) {
+  if (mac_at == std::string_view::npos || !ConstantTimeEquals(token.substr(mac_at + 1), Mac(token.substr(0, mac_at)))) {
     return absl::UnauthenticatedError("invalid tenant signature");
   }
   std::vector<absl::string_view> fields = absl::StrSplit(absl::string_view(token.data(), token.size()), ' ');
@@ -80,13 +78,12 @@ Scope RequiredScope(const google::protobuf::MethodDescriptor* m) {
   return m->options().GetExtension(api::v1::http).scope();
 }
 
-absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
-                                        const grpc::CallbackServerContext& ctx, Scope needed) {
+absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
+                                        Scope needed) {
   absl::StatusOr<TenantContext> tenant = signer.Verify(ctx.client_metadata());
   if (!tenant.ok()) return tenant.status();
   if (!tenant->Has(needed)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("credentials lack the ", api::v1::Scope_Name(needed), " scope"));
+    return absl::PermissionDeniedError(absl::StrCat("credentials lack the ", api::v1::Scope_Name(needed), " scope"));
   }
   if (needed != api::v1::PLATFORM && tenant->org_id.empty()) {
     return absl::PermissionDeniedError("credentials name no org");
@@ -98,10 +95,8 @@ absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
   return tenant;
 }
 
-absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
-                                        const grpc::CallbackServerContext& ctx,
-                                        const google::protobuf::ServiceDescriptor* service,
-                                        std::string_view method) {
+absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
+                                        const google::protobuf::ServiceDescriptor* service, std::string_view method) {
   return Authorize(signer, ctx, RequiredScope(service->FindMethodByName(std::string(method))));
 }
 

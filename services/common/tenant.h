@@ -21,13 +21,13 @@
 #ifndef RAPPORT_SERVICES_COMMON_TENANT_H_
 #define RAPPORT_SERVICES_COMMON_TENANT_H_
 
+#include <grpcpp/client_context.h>
+#include <grpcpp/server_context.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
-
-#include <grpcpp/client_context.h>
-#include <grpcpp/server_context.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -65,16 +65,14 @@ class TenantSigner {
   std::string Token(const TenantContext& ctx, absl::Time now = absl::Now()) const;
 
   // The metadata pairs for ctx, signed at `now`.
-  std::multimap<std::string, std::string> Metadata(const TenantContext& ctx,
-                                                   absl::Time now = absl::Now()) const;
+  std::multimap<std::string, std::string> Metadata(const TenantContext& ctx, absl::Time now = absl::Now()) const;
   // Adds the signed metadata to an outgoing call.
   void Sign(const TenantContext& ctx, grpc::ClientContext* client) const;
 
   // Checks the signature and freshness of incoming metadata. UNAUTHENTICATED
   // when anything is missing, malformed, stale or does not match.
-  absl::StatusOr<TenantContext> Verify(
-      const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
-      absl::Time now = absl::Now()) const;
+  absl::StatusOr<TenantContext> Verify(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                                       absl::Time now = absl::Now()) const;
 
  private:
   std::string Mac(std::string_view message) const;
@@ -88,13 +86,11 @@ Scope RequiredScope(const google::protobuf::MethodDescriptor* method);
 // Verifies the call's metadata and checks the scope `needed`.
 // PERMISSION_DENIED when the scope is missing, or when it is a user scope
 // (READ or WRITE) and the credentials name no acting user.
-absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
-                                        const grpc::CallbackServerContext& ctx, Scope needed);
+absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
+                                        Scope needed);
 // The same with the scope of the HTTP rule of `service`'s `method` (RequiredScope).
-absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer,
-                                        const grpc::CallbackServerContext& ctx,
-                                        const google::protobuf::ServiceDescriptor* service,
-                                        std::string_view method);
+absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
+                                        const google::protobuf::ServiceDescriptor* service, std::string_view method);
 
 }  // namespace rapport
 

@@ -57,7 +57,7 @@ TEST(TenantSignerTest, OneHeaderCarriesTheContext) {
 
 struct TamperCase {
   const char* name;
-  int field;          // index of the space-separated field replaced; -1 appends one
+  int field;  // index of the space-separated field replaced; -1 appends one
   const char* value;
 };
 
@@ -80,17 +80,18 @@ TEST_P(TamperTest, TamperedFieldIsUnauthenticated) {
   EXPECT_EQ(out.status().code(), absl::StatusCode::kUnauthenticated) << GetParam().name;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Fields, TamperTest,
-    ::testing::Values(TamperCase{"version", 0, "v1"}, TamperCase{"org", 1, "org2"}, TamperCase{"user", 2, "bob"},
-                      TamperCase{"user emptied", 2, ""}, TamperCase{"scopes", 3, "1023"},
-                      TamperCase{"time", 4, "12"}, TamperCase{"request id", 5, "req-2"},
-                      TamperCase{"signature", 6, "00"}, TamperCase{"extra field", -1, "x"}),
-    [](const auto& info) {
-      std::string n = info.param.name;
-      for (char& c : n) if (c == ' ') c = '_';
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Fields, TamperTest,
+                         ::testing::Values(TamperCase{"version", 0, "v1"}, TamperCase{"org", 1, "org2"},
+                                           TamperCase{"user", 2, "bob"}, TamperCase{"user emptied", 2, ""},
+                                           TamperCase{"scopes", 3, "1023"}, TamperCase{"time", 4, "12"},
+                                           TamperCase{"request id", 5, "req-2"}, TamperCase{"signature", 6, "00"},
+                                           TamperCase{"extra field", -1, "x"}),
+                         [](const auto& info) {
+                           std::string n = info.param.name;
+                           for (char& c : n)
+                             if (c == ' ') c = '_';
+                           return n;
+                         });
 
 TEST(TenantSignerTest, MissingMetadataIsUnauthenticated) {
   TenantSigner signer("secret");
@@ -111,8 +112,7 @@ TEST(TenantSignerTest, AFieldWithASpaceIsNeverSigned) {
 
 TEST(TenantSignerTest, WrongKeyIsUnauthenticated) {
   Incoming md{TenantSigner("secret").Metadata(Alice())};
-  EXPECT_EQ(TenantSigner("other").Verify(md.refs()).status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(TenantSigner("other").Verify(md.refs()).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(TenantSignerTest, StaleOrFutureSignatureIsRefused) {

@@ -23,14 +23,11 @@ google::protobuf::Timestamp ToTimestamp(int64_t micros) {
   return ts;
 }
 
-int64_t TimestampToMicros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
+int64_t TimestampToMicros(const google::protobuf::Timestamp& ts) { return ts.seconds() * 1000000 + ts.nanos() / 1000; }
 
 bool IsValidTimestamp(const google::protobuf::Timestamp& ts) {
   // 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, as google/protobuf/timestamp.proto says.
-  return ts.seconds() >= -62135596800LL && ts.seconds() <= 253402300799LL && ts.nanos() >= 0 &&
-         ts.nanos() <= 999999999;
+  return ts.seconds() >= -62135596800LL && ts.seconds() <= 253402300799LL && ts.nanos() >= 0 && ts.nanos() <= 999999999;
 }
 
 }  // namespace rapport

@@ -8,8 +8,7 @@ namespace rapport {
 namespace {
 
 TEST(TimeUtilTest, TimestampRoundTripIncludingNegative) {
-  for (int64_t micros : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{1700000000123456},
-                         int64_t{-1500000}}) {
+  for (int64_t micros : {int64_t{0}, int64_t{1}, int64_t{-1}, int64_t{1700000000123456}, int64_t{-1500000}}) {
     auto ts = ToTimestamp(micros);
     EXPECT_GE(ts.nanos(), 0);
     EXPECT_EQ(TimestampToMicros(ts), micros);

@@ -53,9 +53,7 @@ absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 }  // namespace
 
-std::string NormalizeKey(std::string_view s) {
-  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(AbslView(s)));
-}
+std::string NormalizeKey(std::string_view s) { return absl::AsciiStrToLower(absl::StripAsciiWhitespace(AbslView(s))); }
 
 absl::Status RequireId(const std::string& field, std::string_view id) {
   Violations v;
@@ -75,8 +73,7 @@ absl::Status Violations::ToStatus() const {
   return absl::InvalidArgumentError(absl::StrJoin(parts, "; "));
 }
 
-void Violations::Text(const std::string& field, std::string_view value, size_t max_chars,
-                      bool required) {
+void Violations::Text(const std::string& field, std::string_view value, size_t max_chars, bool required) {
   size_t n = Utf8Length(value);
   if (n == std::string_view::npos) {
     Add(field, "is not valid UTF-8");
@@ -153,8 +150,7 @@ void Violations::Id(const std::string& field, std::string_view value, bool requi
   if (!IsWellFormedId(value)) Add(field, "is not a valid id");
 }
 
-void Violations::TextList(const std::string& field,
-                          const google::protobuf::RepeatedPtrField<std::string>& values,
+void Violations::TextList(const std::string& field, const google::protobuf::RepeatedPtrField<std::string>& values,
                           size_t max_items, size_t max_chars) {
   if (static_cast<size_t>(values.size()) > max_items) {
     Add(field, absl::StrCat("has more than ", max_items, " items"));

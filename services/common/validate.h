@@ -28,8 +28,7 @@ class Violations {
   absl::Status ToStatus() const;
 
   // Valid UTF-8, at most max_chars code points, non-empty when required.
-  void Text(const std::string& field, std::string_view value, size_t max_chars,
-            bool required = false);
+  void Text(const std::string& field, std::string_view value, size_t max_chars, bool required = false);
   void Email(const std::string& field, std::string_view value);
   // http or https URL with a host.
   void Url(const std::string& field, std::string_view value);

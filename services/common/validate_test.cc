@@ -24,41 +24,36 @@ struct Utf8Case {
 
 class Utf8LengthTest : public ::testing::TestWithParam<Utf8Case> {};
 
-TEST_P(Utf8LengthTest, CountsCodePointsOrRefuses) {
-  EXPECT_EQ(Utf8Length(GetParam().input), GetParam().want);
-}
+TEST_P(Utf8LengthTest, CountsCodePointsOrRefuses) { EXPECT_EQ(Utf8Length(GetParam().input), GetParam().want); }
 
 constexpr size_t kNotUtf8 = std::string_view::npos;
 
-INSTANTIATE_TEST_SUITE_P(
-    Utf8, Utf8LengthTest,
-    ::testing::Values(
-        Utf8Case{"EmptyIsZero", "", 0},
-        Utf8Case{"AsciiCountsBytes", "hello", 5},
-        Utf8Case{"NulIsOneCodePoint", std::string("a\0b", 3), 3},
-        Utf8Case{"TwoByteSequenceIsOne", "\xc3\xa9", 1},              // é
-        Utf8Case{"ThreeByteSequenceIsOne", "\xe2\x82\xac", 1},        // €
-        Utf8Case{"FourByteSequenceIsOne", "\xf0\x9f\x98\x80", 1},     // 😀
-        Utf8Case{"LastCodePointIsAccepted", "\xf4\x8f\xbf\xbf", 1},   // U+10FFFF
-        Utf8Case{"RejectsLoneContinuationByte", "a\x80", kNotUtf8},
-        Utf8Case{"RejectsTruncatedSequenceAtEnd", "ab\xc3", kNotUtf8},
-        Utf8Case{"RejectsTruncatedFourByteSequence", "\xf0\x9f\x98", kNotUtf8},
-        Utf8Case{"RejectsSequenceInterruptedByAscii", "\xe2\x82x", kNotUtf8},
-        Utf8Case{"RejectsOverlongSlash", "\xc0\xaf", kNotUtf8},
-        Utf8Case{"RejectsOverlongNul", "\xc0\x80", kNotUtf8},
-        Utf8Case{"RejectsOverlongThreeByte", "\xe0\x80\xaf", kNotUtf8},
-        Utf8Case{"RejectsSurrogate", "\xed\xa0\x80", kNotUtf8},
-        Utf8Case{"RejectsAboveU10FFFF", "\xf4\x90\x80\x80", kNotUtf8},
-        Utf8Case{"RejectsFiveByteLead", "\xf8\x88\x80\x80\x80", kNotUtf8},
-        Utf8Case{"RejectsFfByte", "\xff", kNotUtf8}),
-    [](const ::testing::TestParamInfo<Utf8Case>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Utf8, Utf8LengthTest,
+                         ::testing::Values(Utf8Case{"EmptyIsZero", "", 0}, Utf8Case{"AsciiCountsBytes", "hello", 5},
+                                           Utf8Case{"NulIsOneCodePoint", std::string("a\0b", 3), 3},
+                                           Utf8Case{"TwoByteSequenceIsOne", "\xc3\xa9", 1},             // é
+                                           Utf8Case{"ThreeByteSequenceIsOne", "\xe2\x82\xac", 1},       // €
+                                           Utf8Case{"FourByteSequenceIsOne", "\xf0\x9f\x98\x80", 1},    // 😀
+                                           Utf8Case{"LastCodePointIsAccepted", "\xf4\x8f\xbf\xbf", 1},  // U+10FFFF
+                                           Utf8Case{"RejectsLoneContinuationByte", "a\x80", kNotUtf8},
+                                           Utf8Case{"RejectsTruncatedSequenceAtEnd", "ab\xc3", kNotUtf8},
+                                           Utf8Case{"RejectsTruncatedFourByteSequence", "\xf0\x9f\x98", kNotUtf8},
+                                           Utf8Case{"RejectsSequenceInterruptedByAscii", "\xe2\x82x", kNotUtf8},
+                                           Utf8Case{"RejectsOverlongSlash", "\xc0\xaf", kNotUtf8},
+                                           Utf8Case{"RejectsOverlongNul", "\xc0\x80", kNotUtf8},
+                                           Utf8Case{"RejectsOverlongThreeByte", "\xe0\x80\xaf", kNotUtf8},
+                                           Utf8Case{"RejectsSurrogate", "\xed\xa0\x80", kNotUtf8},
+                                           Utf8Case{"RejectsAboveU10FFFF", "\xf4\x90\x80\x80", kNotUtf8},
+                                           Utf8Case{"RejectsFiveByteLead", "\xf8\x88\x80\x80\x80", kNotUtf8},
+                                           Utf8Case{"RejectsFfByte", "\xff", kNotUtf8}),
+                         [](const ::testing::TestParamInfo<Utf8Case>& info) { return std::string(info.param.name); });
 
 // --- each checker: one field in, at most one violation out ---
 
 struct CheckCase {
   const char* name;
   std::function<void(Violations&)> check;  // runs one checker on field "f"
-  const char* want;  // the whole message, "" when the value is valid
+  const char* want;                        // the whole message, "" when the value is valid
 };
 
 class CheckerTest : public ::testing::TestWithParam<CheckCase> {};
@@ -99,18 +94,17 @@ std::function<void(Violations&)> TextList(std::vector<std::string> values, size_
 
 INSTANTIATE_TEST_SUITE_P(
     Text, CheckerTest,
-    ::testing::Values(
-        CheckCase{"TextAcceptsEmptyWhenOptional", Text("", 10), ""},
-        CheckCase{"TextRejectsEmptyWhenRequired", Text("", 10, true), "f: is required"},
-        CheckCase{"TextRejectsOnlySpacesWhenRequired", Text(" \t\n ", 10, true), "f: is required"},
-        CheckCase{"TextAcceptsExactlyMaxChars", Text("abcde", 5), ""},
-        CheckCase{"TextRejectsOneCharTooMany", Text("abcdef", 5), "f: is longer than 5 characters"},
-        CheckCase{"TextCountsCodePointsNotBytes", Text("\xc3\xa9\xc3\xa9\xc3\xa9", 3), ""},
-        CheckCase{"TextCountsEmojiAsOne", Text("\xf0\x9f\x98\x80", 1), ""},
-        CheckCase{"TextRejectsBadUtf8", Text("ok\xff", 100), "f: is not valid UTF-8"},
-        // Bad UTF-8 is the one problem named, even when also empty-ish or long.
-        CheckCase{"TextRejectsBadUtf8BeforeLength", Text(std::string(20, '\x80'), 5, true),
-                  "f: is not valid UTF-8"}),
+    ::testing::Values(CheckCase{"TextAcceptsEmptyWhenOptional", Text("", 10), ""},
+                      CheckCase{"TextRejectsEmptyWhenRequired", Text("", 10, true), "f: is required"},
+                      CheckCase{"TextRejectsOnlySpacesWhenRequired", Text(" \t\n ", 10, true), "f: is required"},
+                      CheckCase{"TextAcceptsExactlyMaxChars", Text("abcde", 5), ""},
+                      CheckCase{"TextRejectsOneCharTooMany", Text("abcdef", 5), "f: is longer than 5 characters"},
+                      CheckCase{"TextCountsCodePointsNotBytes", Text("\xc3\xa9\xc3\xa9\xc3\xa9", 3), ""},
+                      CheckCase{"TextCountsEmojiAsOne", Text("\xf0\x9f\x98\x80", 1), ""},
+                      CheckCase{"TextRejectsBadUtf8", Text("ok\xff", 100), "f: is not valid UTF-8"},
+                      // Bad UTF-8 is the one problem named, even when also empty-ish or long.
+                      CheckCase{"TextRejectsBadUtf8BeforeLength", Text(std::string(20, '\x80'), 5, true),
+                                "f: is not valid UTF-8"}),
     [](const ::testing::TestParamInfo<CheckCase>& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -140,45 +134,44 @@ INSTANTIATE_TEST_SUITE_P(
 
 INSTANTIATE_TEST_SUITE_P(
     Url, CheckerTest,
-    ::testing::Values(
-        CheckCase{"UrlAcceptsHttps", Url("https://example.com"), ""},
-        CheckCase{"UrlAcceptsHttpWithPathQueryAndFragment", Url("http://example.com:8080/a/b?c=d#e"), ""},
-        CheckCase{"UrlRejectsEmpty", Url(""), "f: is required"},
-        CheckCase{"UrlRejectsOtherScheme", Url("ftp://example.com"), "f: must be an http or https URL"},
-        CheckCase{"UrlRejectsJavascript", Url("javascript:alert(1)"), "f: must be an http or https URL"},
-        CheckCase{"UrlRejectsNoScheme", Url("example.com"), "f: must be an http or https URL"},
-        CheckCase{"UrlRejectsEmptyHost", Url("https://"), "f: is not a valid URL"},
-        CheckCase{"UrlRejectsPathWithoutHost", Url("https:///path"), "f: is not a valid URL"},
-        CheckCase{"UrlRejectsQueryWithoutHost", Url("https://?q=1"), "f: is not a valid URL"},
-        CheckCase{"UrlRejectsSpace", Url("https://example.com/a b"), "f: is not a valid URL"},
-        CheckCase{"UrlRejectsNewline", Url("https://example.com/\nX-Injected: 1"), "f: is not a valid URL"},
-        CheckCase{"UrlRejectsLongerThan2048", Url("https://example.com/" + std::string(2040, 'a')),
-                  "f: is longer than 2048 characters"}),
+    ::testing::Values(CheckCase{"UrlAcceptsHttps", Url("https://example.com"), ""},
+                      CheckCase{"UrlAcceptsHttpWithPathQueryAndFragment", Url("http://example.com:8080/a/b?c=d#e"), ""},
+                      CheckCase{"UrlRejectsEmpty", Url(""), "f: is required"},
+                      CheckCase{"UrlRejectsOtherScheme", Url("ftp://example.com"), "f: must be an http or https URL"},
+                      CheckCase{"UrlRejectsJavascript", Url("javascript:alert(1)"), "f: must be an http or https URL"},
+                      CheckCase{"UrlRejectsNoScheme", Url("example.com"), "f: must be an http or https URL"},
+                      CheckCase{"UrlRejectsEmptyHost", Url("https://"), "f: is not a valid URL"},
+                      CheckCase{"UrlRejectsPathWithoutHost", Url("https:///path"), "f: is not a valid URL"},
+                      CheckCase{"UrlRejectsQueryWithoutHost", Url("https://?q=1"), "f: is not a valid URL"},
+                      CheckCase{"UrlRejectsSpace", Url("https://example.com/a b"), "f: is not a valid URL"},
+                      CheckCase{"UrlRejectsNewline", Url("https://example.com/\nX-Injected: 1"),
+                                "f: is not a valid URL"},
+                      CheckCase{"UrlRejectsLongerThan2048", Url("https://example.com/" + std::string(2040, 'a')),
+                                "f: is longer than 2048 characters"}),
     [](const ::testing::TestParamInfo<CheckCase>& info) { return std::string(info.param.name); });
 
-INSTANTIATE_TEST_SUITE_P(
-    Phone, CheckerTest,
-    ::testing::Values(
-        CheckCase{"PhoneAcceptsInternationalFormat", Phone("+1 (555) 010-9999"), ""},
-        CheckCase{"PhoneAcceptsDots", Phone("555.010.9999"), ""},
-        CheckCase{"PhoneAcceptsThreeDigits", Phone("112"), ""},
-        CheckCase{"PhoneRejectsEmpty", Phone(""), "f: is required"},
-        CheckCase{"PhoneRejectsTwoDigits", Phone("+12"), "f: has too few digits"},
-        CheckCase{"PhoneRejectsLetters", Phone("555-CALL-NOW"), "f: may hold only digits, spaces and + - ( ) ."},
-        CheckCase{"PhoneRejectsLongerThan40", Phone(std::string(41, '1')), "f: is longer than 40 characters"}),
-    [](const ::testing::TestParamInfo<CheckCase>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Phone, CheckerTest,
+                         ::testing::Values(CheckCase{"PhoneAcceptsInternationalFormat", Phone("+1 (555) 010-9999"), ""},
+                                           CheckCase{"PhoneAcceptsDots", Phone("555.010.9999"), ""},
+                                           CheckCase{"PhoneAcceptsThreeDigits", Phone("112"), ""},
+                                           CheckCase{"PhoneRejectsEmpty", Phone(""), "f: is required"},
+                                           CheckCase{"PhoneRejectsTwoDigits", Phone("+12"), "f: has too few digits"},
+                                           CheckCase{"PhoneRejectsLetters", Phone("555-CALL-NOW"),
+                                                     "f: may hold only digits, spaces and + - ( ) ."},
+                                           CheckCase{"PhoneRejectsLongerThan40", Phone(std::string(41, '1')),
+                                                     "f: is longer than 40 characters"}),
+                         [](const ::testing::TestParamInfo<CheckCase>& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
     Id, CheckerTest,
-    ::testing::Values(
-        CheckCase{"IdAcceptsUlid", Id("01hzy3k5n8q2w7e4r6t9y0u1i2", true), ""},
-        CheckCase{"IdAcceptsMe", Id("me", true), ""},
-        CheckCase{"IdAcceptsEmptyWhenOptional", Id("", false), ""},
-        CheckCase{"IdRejectsEmptyWhenRequired", Id("", true), "f: is required"},
-        CheckCase{"IdRejectsUppercase", Id("01HZY3K5N8", true), "f: is not a valid id"},
-        CheckCase{"IdRejectsSlash", Id("a/../b", true), "f: is not a valid id"},
-        CheckCase{"IdRejectsSpace", Id("a b", false), "f: is not a valid id"},
-        CheckCase{"IdRejectsLongerThan64", Id(std::string(65, 'a'), true), "f: is not a valid id"}),
+    ::testing::Values(CheckCase{"IdAcceptsUlid", Id("01hzy3k5n8q2w7e4r6t9y0u1i2", true), ""},
+                      CheckCase{"IdAcceptsMe", Id("me", true), ""},
+                      CheckCase{"IdAcceptsEmptyWhenOptional", Id("", false), ""},
+                      CheckCase{"IdRejectsEmptyWhenRequired", Id("", true), "f: is required"},
+                      CheckCase{"IdRejectsUppercase", Id("01HZY3K5N8", true), "f: is not a valid id"},
+                      CheckCase{"IdRejectsSlash", Id("a/../b", true), "f: is not a valid id"},
+                      CheckCase{"IdRejectsSpace", Id("a b", false), "f: is not a valid id"},
+                      CheckCase{"IdRejectsLongerThan64", Id(std::string(65, 'a'), true), "f: is not a valid id"}),
     [](const ::testing::TestParamInfo<CheckCase>& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -190,9 +183,9 @@ INSTANTIATE_TEST_SUITE_P(
         CheckCase{"TextListNamesTheEmptyItemByIndex", TextList({"a", " "}, 3, 10), "f[1]: is required"},
         CheckCase{"TextListNamesTheLongItemByIndex", TextList({"abcdefghijk"}, 3, 10),
                   "f[0]: is longer than 10 characters"},
-        CheckCase{"TextListNamesTheBadUtf8Item", TextList({"ok", "ok", "\xc0\xaf"}, 3, 10),
-                  "f[2]: is not valid UTF-8"},
-        CheckCase{"TextListNamesEveryBadItem", TextList({"", "ok", ""}, 3, 10), "f[0]: is required; f[2]: is required"}),
+        CheckCase{"TextListNamesTheBadUtf8Item", TextList({"ok", "ok", "\xc0\xaf"}, 3, 10), "f[2]: is not valid UTF-8"},
+        CheckCase{"TextListNamesEveryBadItem", TextList({"", "ok", ""}, 3, 10),
+                  "f[0]: is required; f[2]: is required"}),
     [](const ::testing::TestParamInfo<CheckCase>& info) { return std::string(info.param.name); });
 
 // --- Violations as a whole ---

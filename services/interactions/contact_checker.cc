@@ -22,8 +22,7 @@ ContactChecker::ContactChecker(std::shared_ptr<grpc::Channel> profiles, const Te
     : contacts_(std::move(profiles), signer, deadline) {}
 
 void ContactChecker::Check(const TenantContext& caller, const std::vector<std::string>& ids,
-                           const std::vector<std::string>& fields,
-                           std::function<void(absl::StatusOr<Cadences>)> done) {
+                           const std::vector<std::string>& fields, std::function<void(absl::StatusOr<Cadences>)> done) {
   if (ids.empty()) {
     done(Cadences());
     return;

@@ -8,13 +8,13 @@
 #ifndef RAPPORT_SERVICES_INTERACTIONS_CONTACT_CHECKER_H_
 #define RAPPORT_SERVICES_INTERACTIONS_CONTACT_CHECKER_H_
 
+#include <grpcpp/channel.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "services/common/tenant.h"
@@ -29,8 +29,8 @@ class ContactChecker {
                  std::chrono::milliseconds deadline);
 
   // done receives each contact's cadence (days). fields[i] names ids[i] in errors.
-  void Check(const TenantContext& caller, const std::vector<std::string>& ids,
-             const std::vector<std::string>& fields, std::function<void(absl::StatusOr<Cadences>)> done);
+  void Check(const TenantContext& caller, const std::vector<std::string>& ids, const std::vector<std::string>& fields,
+             std::function<void(absl::StatusOr<Cadences>)> done);
 
  private:
   profiles::ContactClient contacts_;

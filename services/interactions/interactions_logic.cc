@@ -32,8 +32,9 @@ absl::Status ValidateInteraction(const pb::Interaction& i, int64_t now_us) {
       TimestampToMicros(i.occurred_at()) > latest_us) {
     v.Add("interaction.occurredAt", "must be a time between 1900 and a year from now");
   }
-  if (i.has_follow_up_at() && (!IsValidTimestamp(i.follow_up_at()) || TimestampToMicros(i.follow_up_at()) < kYear1900Us ||
-                               TimestampToMicros(i.follow_up_at()) > latest_us + int64_t{9} * 366 * 86400 * 1000000)) {
+  if (i.has_follow_up_at() &&
+      (!IsValidTimestamp(i.follow_up_at()) || TimestampToMicros(i.follow_up_at()) < kYear1900Us ||
+       TimestampToMicros(i.follow_up_at()) > latest_us + int64_t{9} * 366 * 86400 * 1000000)) {
     v.Add("interaction.followUpAt", "must be a time between 1900 and ten years from now");
   }
   v.Text("interaction.summary", i.summary(), 500);
@@ -56,8 +57,8 @@ absl::Status ValidateNewIntroduction(const pb::CreateIntroductionRequest& r) {
 absl::Status Respond(pb::Introduction& intro, pb::Party party, bool accept, int64_t now_us) {
   if (party != pb::A && party != pb::B) return absl::InvalidArgumentError("party: must be A or B");
   if (intro.state() != pb::REQUESTED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("introduction is ", pb::IntroductionState_Name(intro.state()), "; only REQUESTED ones take responses"));
+    return absl::FailedPreconditionError(absl::StrCat("introduction is ", pb::IntroductionState_Name(intro.state()),
+                                                      "; only REQUESTED ones take responses"));
   }
   if (!accept) {
     intro.set_state(pb::DECLINED);
@@ -72,8 +73,8 @@ absl::Status Respond(pb::Introduction& intro, pb::Party party, bool accept, int6
 
 absl::Status MarkMade(pb::Introduction& intro, int64_t now_us) {
   if (intro.state() != pb::ACCEPTED) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "introduction is ", pb::IntroductionState_Name(intro.state()), "; both parties must accept before it is made"));
+    return absl::FailedPreconditionError(absl::StrCat("introduction is ", pb::IntroductionState_Name(intro.state()),
+                                                      "; both parties must accept before it is made"));
   }
   intro.set_state(pb::MADE);
   *intro.mutable_update_time() = ToTimestamp(now_us);

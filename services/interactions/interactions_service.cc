@@ -81,10 +81,10 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateInteraction(Ctx* ctx, c
     IdempotencyScope idem = IdempotencyOf(t, "CreateInteraction");
     pb::CreateInteractionRequest request = *req;
     CheckContacts(t, ids, ContactFields(interaction),
-                    [this, owner, interaction, idem, request, reply](absl::StatusOr<Cadences> cadences) {
-                      if (!cadences.ok()) return reply(cadences.status());
-                      store_->CreateInteraction(owner, interaction, *cadences, idem, request, reply);
-                    });
+                  [this, owner, interaction, idem, request, reply](absl::StatusOr<Cadences> cadences) {
+                    if (!cadences.ok()) return reply(cadences.status());
+                    store_->CreateInteraction(owner, interaction, *cadences, idem, request, reply);
+                  });
   });
 }
 
@@ -111,21 +111,22 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::UpdateInteraction(Ctx* ctx, c
                                : std::find(request.update_mask().paths().begin(), request.update_mask().paths().end(),
                                            "contact_ids") != request.update_mask().paths().end();
     std::vector<std::string> ids;
-    if (contacts_change) ids.assign(request.interaction().contact_ids().begin(), request.interaction().contact_ids().end());
+    if (contacts_change)
+      ids.assign(request.interaction().contact_ids().begin(), request.interaction().contact_ids().end());
     CheckContacts(t, ids, ContactFields(request.interaction()),
-                    [this, owner, request, now, reply](absl::StatusOr<Cadences> cadences) {
-                      if (!cadences.ok()) return reply(cadences.status());
-                      store_->UpdateInteraction(
-                          owner, request.interaction_id(),
-                          [request, now](pb::Interaction& i) -> absl::Status {
-                            RETURN_IF_ERROR(ApplyFieldMask(request.interaction(), request.update_mask(),
-                                                           InteractionReadOnly(), "interaction", &i));
-                            RETURN_IF_ERROR(ValidateInteraction(i, now));
-                            *i.mutable_update_time() = ToTimestamp(now);
-                            return absl::OkStatus();
-                          },
-                          *cadences, reply);
-                    });
+                  [this, owner, request, now, reply](absl::StatusOr<Cadences> cadences) {
+                    if (!cadences.ok()) return reply(cadences.status());
+                    store_->UpdateInteraction(
+                        owner, request.interaction_id(),
+                        [request, now](pb::Interaction& i) -> absl::Status {
+                          RETURN_IF_ERROR(ApplyFieldMask(request.interaction(), request.update_mask(),
+                                                         InteractionReadOnly(), "interaction", &i));
+                          RETURN_IF_ERROR(ValidateInteraction(i, now));
+                          *i.mutable_update_time() = ToTimestamp(now);
+                          return absl::OkStatus();
+                        },
+                        *cadences, reply);
+                  });
   });
 }
 
@@ -141,35 +142,35 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::DeleteInteraction(Ctx* ctx, c
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::ListInteractions(Ctx* ctx, const pb::ListInteractionsRequest* req,
                                                                     pb::ListInteractionsResponse* resp) {
-  return rpc_.Handle(ctx, "ListInteractions", resp,
-                     [=, this](const TenantContext& t, Reply<pb::ListInteractionsResponse> reply) {
-                       absl::StatusOr<int> size = PageSize(req->page_size());
-                       if (!size.ok()) return reply(size.status());
-                       absl::StatusOr<std::optional<Cursor>> after = DecodeCursor(req->page_token());
-                       if (!after.ok()) return reply(after.status());
-                       Violations v;
-                       v.Id("contactId", req->contact_id(), false);
-                       if (!pb::InteractionKind_IsValid(req->kind())) v.Add("kind", "is not an interaction kind");
-                       if (req->has_after() && !IsValidTimestamp(req->after())) v.Add("after", "is not a valid time");
-                       if (req->has_before() && !IsValidTimestamp(req->before())) v.Add("before", "is not a valid time");
-                       if (!v.empty()) return reply(v.ToStatus());
-                       InteractionFilter filter;
-                       filter.contact_id = req->contact_id();
-                       filter.kind = req->kind();
-                       if (req->has_after()) filter.after_us = TimestampToMicros(req->after());
-                       if (req->has_before()) filter.before_us = TimestampToMicros(req->before());
-                       auto items = store_->ListInteractions(OwnerOf(t), filter, *after, *size + 1);
-                       if (!items.ok()) return reply(items.status());
-                       pb::ListInteractionsResponse out;
-                       if (static_cast<int>(items->size()) > *size) {
-                         items->resize(*size);
-                         const pb::Interaction& last = items->back();
-                         out.set_next_page_token(EncodePageToken(CursorKey(
-                             static_cast<double>(TimestampToMicros(last.occurred_at())), last.id())));
-                       }
-                       for (auto& i : *items) *out.add_interactions() = std::move(i);
-                       reply(std::move(out));
-                     });
+  return rpc_.Handle(
+      ctx, "ListInteractions", resp, [=, this](const TenantContext& t, Reply<pb::ListInteractionsResponse> reply) {
+        absl::StatusOr<int> size = PageSize(req->page_size());
+        if (!size.ok()) return reply(size.status());
+        absl::StatusOr<std::optional<Cursor>> after = DecodeCursor(req->page_token());
+        if (!after.ok()) return reply(after.status());
+        Violations v;
+        v.Id("contactId", req->contact_id(), false);
+        if (!pb::InteractionKind_IsValid(req->kind())) v.Add("kind", "is not an interaction kind");
+        if (req->has_after() && !IsValidTimestamp(req->after())) v.Add("after", "is not a valid time");
+        if (req->has_before() && !IsValidTimestamp(req->before())) v.Add("before", "is not a valid time");
+        if (!v.empty()) return reply(v.ToStatus());
+        InteractionFilter filter;
+        filter.contact_id = req->contact_id();
+        filter.kind = req->kind();
+        if (req->has_after()) filter.after_us = TimestampToMicros(req->after());
+        if (req->has_before()) filter.before_us = TimestampToMicros(req->before());
+        auto items = store_->ListInteractions(OwnerOf(t), filter, *after, *size + 1);
+        if (!items.ok()) return reply(items.status());
+        pb::ListInteractionsResponse out;
+        if (static_cast<int>(items->size()) > *size) {
+          items->resize(*size);
+          const pb::Interaction& last = items->back();
+          out.set_next_page_token(
+              EncodePageToken(CursorKey(static_cast<double>(TimestampToMicros(last.occurred_at())), last.id())));
+        }
+        for (auto& i : *items) *out.add_interactions() = std::move(i);
+        reply(std::move(out));
+      });
 }
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::GetLedger(Ctx* ctx, const pb::GetLedgerRequest* req,
@@ -223,10 +224,18 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::ListLedger(Ctx* ctx, const pb
       const LedgerRow& last = rows->back();
       double value = 0;
       switch (order) {
-        case LedgerOrder::kBalance: value = static_cast<double>(last.balance_milli()); break;
-        case LedgerOrder::kStrength: value = last.anchored; break;
-        case LedgerOrder::kNextDue: value = static_cast<double>(last.next_due_us()); break;
-        case LedgerOrder::kLastInteraction: value = static_cast<double>(last.last_us); break;
+        case LedgerOrder::kBalance:
+          value = static_cast<double>(last.balance_milli());
+          break;
+        case LedgerOrder::kStrength:
+          value = last.anchored;
+          break;
+        case LedgerOrder::kNextDue:
+          value = static_cast<double>(last.next_due_us());
+          break;
+        case LedgerOrder::kLastInteraction:
+          value = static_cast<double>(last.last_us);
+          break;
       }
       out.set_next_page_token(EncodePageToken(CursorKey(value, last.contact_id)));
     }
@@ -236,7 +245,8 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::ListLedger(Ctx* ctx, const pb
   });
 }
 
-grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateIntroduction(Ctx* ctx, const pb::CreateIntroductionRequest* req,
+grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateIntroduction(Ctx* ctx,
+                                                                      const pb::CreateIntroductionRequest* req,
                                                                       pb::Introduction* resp) {
   return rpc_.Handle(ctx, "CreateIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
     absl::Status valid = ValidateNewIntroduction(*req);
@@ -255,25 +265,27 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateIntroduction(Ctx* ctx, 
     IdempotencyScope idem = IdempotencyOf(t, "CreateIntroduction");
     pb::CreateIntroductionRequest request = *req;
     CheckContacts(t, {req->contact_a_id(), req->contact_b_id()}, {"contactAId", "contactBId"},
-                    [this, owner, intro, idem, request, reply](absl::StatusOr<Cadences> cadences) {
-                      if (!cadences.ok()) return reply(cadences.status());
-                      store_->CreateIntroduction(owner, intro, idem, request, reply);
-                    });
+                  [this, owner, intro, idem, request, reply](absl::StatusOr<Cadences> cadences) {
+                    if (!cadences.ok()) return reply(cadences.status());
+                    store_->CreateIntroduction(owner, intro, idem, request, reply);
+                  });
   });
 }
 
-grpc::ServerUnaryReactor* InteractionsServiceImpl::RespondIntroduction(Ctx* ctx, const pb::RespondIntroductionRequest* req,
+grpc::ServerUnaryReactor* InteractionsServiceImpl::RespondIntroduction(Ctx* ctx,
+                                                                       const pb::RespondIntroductionRequest* req,
                                                                        pb::Introduction* resp) {
-  return rpc_.Handle(ctx, "RespondIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
-    absl::Status id = RequireId("id", req->id());
-    if (!id.ok()) return reply(id);
-    pb::Party party = req->party();
-    bool accept = req->accept();
-    int64_t now = NowMicros();
-    store_->TransitionIntroduction(
-        OwnerOf(t), req->id(), [party, accept, now](pb::Introduction& i) { return Respond(i, party, accept, now); },
-        std::nullopt, Cadences(), reply);
-  });
+  return rpc_.Handle(
+      ctx, "RespondIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
+        absl::Status id = RequireId("id", req->id());
+        if (!id.ok()) return reply(id);
+        pb::Party party = req->party();
+        bool accept = req->accept();
+        int64_t now = NowMicros();
+        store_->TransitionIntroduction(
+            OwnerOf(t), req->id(), [party, accept, now](pb::Introduction& i) { return Respond(i, party, accept, now); },
+            std::nullopt, Cadences(), reply);
+      });
 }
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::MakeIntroduction(Ctx* ctx, const pb::MakeIntroductionRequest* req,
@@ -289,46 +301,47 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::MakeIntroduction(Ctx* ctx, co
     std::vector<std::string> ids(made.contact_ids().begin(), made.contact_ids().end());
     // The cadences of the contacts whose ledger rows the introduction credits.
     CheckContacts(t, ids, {"contactAId", "contactBId"},
-                    [this, owner, made, now, reply, intro_id = req->id()](absl::StatusOr<Cadences> cadences) {
-                      if (!cadences.ok()) return reply(cadences.status());
-                      store_->TransitionIntroduction(
-                          owner, intro_id, [now](pb::Introduction& i) { return MarkMade(i, now); }, made, *cadences,
-                          reply);
-                    });
+                  [this, owner, made, now, reply, intro_id = req->id()](absl::StatusOr<Cadences> cadences) {
+                    if (!cadences.ok()) return reply(cadences.status());
+                    store_->TransitionIntroduction(
+                        owner, intro_id, [now](pb::Introduction& i) { return MarkMade(i, now); }, made, *cadences,
+                        reply);
+                  });
   });
 }
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::CompleteIntroduction(Ctx* ctx,
                                                                         const pb::CompleteIntroductionRequest* req,
                                                                         pb::Introduction* resp) {
-  return rpc_.Handle(ctx, "CompleteIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
-    absl::Status id = RequireId("id", req->id());
-    if (!id.ok()) return reply(id);
-    std::string outcome = req->outcome(), note = req->note();
-    int64_t now = NowMicros();
-    store_->TransitionIntroduction(
-        OwnerOf(t), req->id(), [outcome, note, now](pb::Introduction& i) { return Complete(i, outcome, note, now); },
-        std::nullopt, Cadences(), reply);
-  });
+  return rpc_.Handle(ctx, "CompleteIntroduction", resp,
+                     [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
+                       absl::Status id = RequireId("id", req->id());
+                       if (!id.ok()) return reply(id);
+                       std::string outcome = req->outcome(), note = req->note();
+                       int64_t now = NowMicros();
+                       store_->TransitionIntroduction(
+                           OwnerOf(t), req->id(),
+                           [outcome, note, now](pb::Introduction& i) { return Complete(i, outcome, note, now); },
+                           std::nullopt, Cadences(), reply);
+                     });
 }
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::ListIntroductions(Ctx* ctx, const pb::ListIntroductionsRequest* req,
                                                                      pb::ListIntroductionsResponse* resp) {
-  return rpc_.Handle(ctx, "ListIntroductions", resp,
-                     [=, this](const TenantContext& t, Reply<pb::ListIntroductionsResponse> reply) {
-                       absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-                       if (!page.ok()) return reply(page.status());
-                       if (!pb::IntroductionState_IsValid(req->state())) {
-                         return reply(absl::InvalidArgumentError("state: is not an introduction state"));
-                       }
-                       auto items = store_->ListIntroductions(OwnerOf(t), req->state(), page->after, page->size + 1);
-                       if (!items.ok()) return reply(items.status());
-                       pb::ListIntroductionsResponse out;
-                       out.set_next_page_token(
-                           TrimToPage(*items, page->size, [](const pb::Introduction& i) { return i.id(); }));
-                       for (auto& i : *items) *out.add_introductions() = std::move(i);
-                       reply(std::move(out));
-                     });
+  return rpc_.Handle(
+      ctx, "ListIntroductions", resp, [=, this](const TenantContext& t, Reply<pb::ListIntroductionsResponse> reply) {
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        if (!pb::IntroductionState_IsValid(req->state())) {
+          return reply(absl::InvalidArgumentError("state: is not an introduction state"));
+        }
+        auto items = store_->ListIntroductions(OwnerOf(t), req->state(), page->after, page->size + 1);
+        if (!items.ok()) return reply(items.status());
+        pb::ListIntroductionsResponse out;
+        out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::Introduction& i) { return i.id(); }));
+        for (auto& i : *items) *out.add_introductions() = std::move(i);
+        reply(std::move(out));
+      });
 }
 
 // --- internal export for backfills ---
@@ -340,8 +353,8 @@ InteractionsBackfillImpl::InteractionsBackfillImpl(InteractionsStore* store, con
 
 grpc::ServerUnaryReactor* InteractionsBackfillImpl::ExportInteractions(Ctx* ctx, const Req* req, Resp* resp) {
   return rpc_.Handle(ctx, "ExportInteractions", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
-    reply(ExportPage(*req, 3,
-                     [this](const auto& after, int limit) { return store_->ExportInteractions(after, limit); }));
+    reply(
+        ExportPage(*req, 3, [this](const auto& after, int limit) { return store_->ExportInteractions(after, limit); }));
   });
 }
 

@@ -116,8 +116,7 @@ absl::StatusOr<pb::Introduction> ReadIntroduction(Connection& conn, const Owner&
   return i;
 }
 
-constexpr char kLedgerColumns[] =
-    "contact_id, given_milli, received_milli, anchored, count, last_us, cadence_days";
+constexpr char kLedgerColumns[] = "contact_id, given_milli, received_milli, anchored, count, last_us, cadence_days";
 
 LedgerRow RowFrom(const db::Statement& st) {
   LedgerRow row;
@@ -133,8 +132,8 @@ LedgerRow RowFrom(const db::Statement& st) {
 
 // The stored row, or nullopt when the contact has none yet.
 absl::StatusOr<std::optional<LedgerRow>> ReadLedger(Connection& conn, const Owner& owner, const std::string& contact) {
-  auto st = conn.Prepare(absl::StrCat("SELECT ", kLedgerColumns,
-                                      " FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?"));
+  auto st = conn.Prepare(
+      absl::StrCat("SELECT ", kLedgerColumns, " FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?"));
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
   ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::nullopt;
@@ -145,9 +144,17 @@ absl::Status WriteLedger(Connection& conn, const Owner& owner, const LedgerRow& 
   auto st = conn.Prepare(
       "INSERT OR REPLACE INTO ledger (org_id, user_id, contact_id, given_milli, received_milli, balance_milli, "
       "anchored, count, last_us, cadence_days, next_due_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, row.contact_id).Bind(4, row.given_milli)
-      .Bind(5, row.received_milli).Bind(6, row.balance_milli()).Bind(7, row.anchored).Bind(8, row.count)
-      .Bind(9, row.last_us).Bind(10, static_cast<int64_t>(row.cadence_days)).Bind(11, row.next_due_us());
+  st.Bind(1, owner.org)
+      .Bind(2, owner.user)
+      .Bind(3, row.contact_id)
+      .Bind(4, row.given_milli)
+      .Bind(5, row.received_milli)
+      .Bind(6, row.balance_milli())
+      .Bind(7, row.anchored)
+      .Bind(8, row.count)
+      .Bind(9, row.last_us)
+      .Bind(10, static_cast<int64_t>(row.cadence_days))
+      .Bind(11, row.next_due_us());
   RETURN_IF_ERROR(st.Run());
   events::v1::Event e = NewEvent("ledger.changed", owner);
   *e.mutable_ledger() = ToEntry(row, absl::Now());
@@ -174,8 +181,12 @@ absl::Status InsertInteraction(Connection& conn, const Owner& owner, const pb::I
   int64_t occurred = TimestampToMicros(interaction.occurred_at());
   auto st = conn.Prepare(
       "INSERT INTO interactions (org_id, user_id, interaction_id, occurred_us, kind, data) VALUES (?, ?, ?, ?, ?, ?)");
-  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, interaction.id()).Bind(4, occurred)
-      .Bind(5, static_cast<int>(interaction.kind())).BindBlob(6, interaction.SerializeAsString());
+  st.Bind(1, owner.org)
+      .Bind(2, owner.user)
+      .Bind(3, interaction.id())
+      .Bind(4, occurred)
+      .Bind(5, static_cast<int>(interaction.kind()))
+      .BindBlob(6, interaction.SerializeAsString());
   RETURN_IF_ERROR(st.Run());
   for (const std::string& contact : interaction.contact_ids()) {
     ASSIGN_OR_RETURN(bool deleted, IsDeletedContact(conn, owner, contact));
@@ -238,7 +249,10 @@ absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::I
                                bool state_changed) {
   auto st = conn.Prepare(
       "INSERT OR REPLACE INTO introductions (org_id, user_id, introduction_id, state, data) VALUES (?, ?, ?, ?, ?)");
-  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, intro.id()).Bind(4, static_cast<int>(intro.state()))
+  st.Bind(1, owner.org)
+      .Bind(2, owner.user)
+      .Bind(3, intro.id())
+      .Bind(4, static_cast<int>(intro.state()))
       .BindBlob(5, intro.SerializeAsString());
   RETURN_IF_ERROR(st.Run());
   std::string state = state_changed ? pb::IntroductionState_Name(intro.state()) : "responded";
@@ -260,8 +274,7 @@ absl::StatusOr<std::unique_ptr<SqliteInteractionsStore>> SqliteInteractionsStore
 
 void SqliteInteractionsStore::CreateInteraction(const Owner& owner, const pb::Interaction& interaction,
                                                 const Cadences& cadences, const IdempotencyScope& idempotency,
-                                                const google::protobuf::Message& request,
-                                                Done<pb::Interaction> done) {
+                                                const google::protobuf::Message& request, Done<pb::Interaction> done) {
   std::shared_ptr<google::protobuf::Message> req = CopyMessage(request);
   WriteWithResult<pb::Interaction>(
       *db_,
@@ -326,10 +339,16 @@ absl::StatusOr<std::vector<pb::Interaction>> SqliteInteractionsStore::ListIntera
   std::vector<pb::Interaction> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(kSql);
-    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, filter.contact_id).Bind(4, static_cast<int>(filter.kind))
-        .Bind(5, filter.after_us).Bind(6, filter.before_us).Bind(7, after.has_value() ? 1 : 0)
+    st.Bind(1, owner.org)
+        .Bind(2, owner.user)
+        .Bind(3, filter.contact_id)
+        .Bind(4, static_cast<int>(filter.kind))
+        .Bind(5, filter.after_us)
+        .Bind(6, filter.before_us)
+        .Bind(7, after.has_value() ? 1 : 0)
         .Bind(8, after.has_value() ? static_cast<int64_t>(after->value) : int64_t{0})
-        .Bind(9, after.has_value() ? after->id : std::string()).Bind(10, limit);
+        .Bind(9, after.has_value() ? after->id : std::string())
+        .Bind(10, limit);
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -353,15 +372,25 @@ absl::StatusOr<LedgerRow> SqliteInteractionsStore::GetLedgerRow(const Owner& own
 }
 
 absl::StatusOr<std::vector<LedgerRow>> SqliteInteractionsStore::ListLedger(const Owner& owner, LedgerOrder order,
-                                                                          const std::optional<Cursor>& after,
-                                                                          int limit) {
+                                                                           const std::optional<Cursor>& after,
+                                                                           int limit) {
   const char* column = "balance_milli";
   bool descending = false;
   switch (order) {
-    case LedgerOrder::kBalance: column = "balance_milli"; break;
-    case LedgerOrder::kStrength: column = "anchored"; descending = true; break;
-    case LedgerOrder::kNextDue: column = "next_due_us"; break;
-    case LedgerOrder::kLastInteraction: column = "last_us"; descending = true; break;
+    case LedgerOrder::kBalance:
+      column = "balance_milli";
+      break;
+    case LedgerOrder::kStrength:
+      column = "anchored";
+      descending = true;
+      break;
+    case LedgerOrder::kNextDue:
+      column = "next_due_us";
+      break;
+    case LedgerOrder::kLastInteraction:
+      column = "last_us";
+      descending = true;
+      break;
   }
   const char* cmp = descending ? "<" : ">";
   const char* dir = descending ? "DESC" : "ASC";
@@ -394,7 +423,7 @@ absl::StatusOr<std::vector<LedgerRow>> SqliteInteractionsStore::ListLedger(const
 }
 
 absl::StatusOr<LedgerRow> SqliteInteractionsStore::RecomputeLedgerRow(const Owner& owner,
-                                                                     const std::string& contact_id) {
+                                                                      const std::string& contact_id) {
   LedgerRow row;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<LedgerRow> stored, ReadLedger(conn, owner, contact_id));
@@ -464,8 +493,8 @@ void SqliteInteractionsStore::TransitionIntroduction(const Owner& owner, const s
                                                      const Cadences& cadences, Done<pb::Introduction> done) {
   WriteWithResult<pb::Introduction>(
       *db_,
-      [owner, id, mutate = std::move(mutate), made_interaction, cadences](
-          Connection& conn) -> absl::StatusOr<pb::Introduction> {
+      [owner, id, mutate = std::move(mutate), made_interaction,
+       cadences](Connection& conn) -> absl::StatusOr<pb::Introduction> {
         ASSIGN_OR_RETURN(pb::Introduction intro, ReadIntroduction(conn, owner, id));
         pb::IntroductionState before = intro.state();
         RETURN_IF_ERROR(mutate(intro));
@@ -482,8 +511,10 @@ void SqliteInteractionsStore::TransitionIntroduction(const Owner& owner, const s
       std::move(done));
 }
 
-absl::StatusOr<std::vector<pb::Introduction>> SqliteInteractionsStore::ListIntroductions(
-    const Owner& owner, pb::IntroductionState state, const std::string& after_id, int limit) {
+absl::StatusOr<std::vector<pb::Introduction>> SqliteInteractionsStore::ListIntroductions(const Owner& owner,
+                                                                                         pb::IntroductionState state,
+                                                                                         const std::string& after_id,
+                                                                                         int limit) {
   std::vector<pb::Introduction> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(

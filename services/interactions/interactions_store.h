@@ -26,10 +26,10 @@
 #include "absl/status/statusor.h"
 #include "rapport/events/v1/events.pb.h"
 #include "rapport/interactions/v1/interactions.pb.h"
-#include "services/common/idempotency.h"
-#include "services/common/outbox.h"
 #include "services/common/db.h"
 #include "services/common/db_rows.h"
+#include "services/common/idempotency.h"
+#include "services/common/outbox.h"
 #include "services/interactions/ledger.h"
 
 namespace rapport::interactions {
@@ -48,7 +48,7 @@ struct InteractionFilter {
 // Position after which a page starts, in the list's order.
 struct Cursor {
   double value = 0;  // sort value of the previous page's last row (exact for integers below 2^53)
-  std::string id;     // its id, breaking ties
+  std::string id;    // its id, breaking ties
 };
 
 enum class LedgerOrder { kBalance, kStrength, kNextDue, kLastInteraction };
@@ -60,23 +60,25 @@ class InteractionsStore {
   // Creates the interaction, updates the ledger of each contact it names, and
   // records the response under the idempotency key (a replay returns the
   // first result and changes nothing).
-  virtual void CreateInteraction(const Owner& owner, const pb::Interaction& interaction,
-                                 const Cadences& cadences, const IdempotencyScope& idempotency,
-                                 const google::protobuf::Message& request, Done<pb::Interaction> done) = 0;
+  virtual void CreateInteraction(const Owner& owner, const pb::Interaction& interaction, const Cadences& cadences,
+                                 const IdempotencyScope& idempotency, const google::protobuf::Message& request,
+                                 Done<pb::Interaction> done) = 0;
   virtual absl::StatusOr<pb::Interaction> GetInteraction(const Owner& owner, const std::string& id) = 0;
   virtual void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
                                  const Cadences& cadences, Done<pb::Interaction> done) = 0;
   virtual void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) = 0;
   // Newest first (occurred_at, then id, descending).
-  virtual absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(
-      const Owner& owner, const InteractionFilter& filter, const std::optional<Cursor>& after, int limit) = 0;
+  virtual absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner,
+                                                                        const InteractionFilter& filter,
+                                                                        const std::optional<Cursor>& after,
+                                                                        int limit) = 0;
 
   // NOT_FOUND when the contact has no ledger row (no interaction yet).
   virtual absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
   // Balance and next due ascending (whom you owe, who is most due: contacts
   // never met come first there); strength and last interaction descending.
   virtual absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
-                                                           const std::optional<Cursor>& after, int limit) = 0;
+                                                            const std::optional<Cursor>& after, int limit) = 0;
   // The row rebuilt from the interactions alone (for audits and tests).
   virtual absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
   // Cadences of those of ids that have a ledger row: contacts this service
@@ -92,22 +94,22 @@ class InteractionsStore {
   // When the new state is MADE, also records made_interaction as an
   // interaction (a give for the connector, a receive for the requester) and
   // links it.
-  virtual void TransitionIntroduction(const Owner& owner, const std::string& id,
-                                      Mutation<pb::Introduction> mutate,
+  virtual void TransitionIntroduction(const Owner& owner, const std::string& id, Mutation<pb::Introduction> mutate,
                                       std::optional<pb::Interaction> made_interaction, const Cadences& cadences,
                                       Done<pb::Introduction> done) = 0;
-  virtual absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(
-      const Owner& owner, pb::IntroductionState state, const std::string& after_id, int limit) = 0;
+  virtual absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(const Owner& owner,
+                                                                          pb::IntroductionState state,
+                                                                          const std::string& after_id, int limit) = 0;
 
   // Internal export across every org (rapport.backfill.v1), keyset-ordered by
   // (org, user, id): interactions as interaction.created without notes,
   // introductions as introduction.<state>, ledger rows as ledger.changed
   // (strength as of now, the event's time). after holds the previous page's
   // last key ({} on the first page).
-  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportInteractions(
-      const std::vector<std::string>& after, int limit) = 0;
-  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportIntroductions(
-      const std::vector<std::string>& after, int limit) = 0;
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportInteractions(const std::vector<std::string>& after,
+                                                                                int limit) = 0;
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportIntroductions(const std::vector<std::string>& after,
+                                                                                 int limit) = 0;
   virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportLedger(const std::vector<std::string>& after,
                                                                           int limit) = 0;
 };
@@ -123,26 +125,21 @@ class SqliteInteractionsStore : public InteractionsStore {
   void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
                          const Cadences& cadences, Done<pb::Interaction> done) override;
   void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) override;
-  absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner,
-                                                               const InteractionFilter& filter,
-                                                               const std::optional<Cursor>& after,
-                                                               int limit) override;
+  absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner, const InteractionFilter& filter,
+                                                                const std::optional<Cursor>& after, int limit) override;
   absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id) override;
   absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
-                                                   const std::optional<Cursor>& after, int limit) override;
+                                                    const std::optional<Cursor>& after, int limit) override;
   absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) override;
   absl::StatusOr<Cadences> KnownContacts(const Owner& owner, const std::vector<std::string>& ids) override;
-  void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
-                          const IdempotencyScope& idempotency, const google::protobuf::Message& request,
-                          Done<pb::Introduction> done) override;
+  void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction, const IdempotencyScope& idempotency,
+                          const google::protobuf::Message& request, Done<pb::Introduction> done) override;
   absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id) override;
   void TransitionIntroduction(const Owner& owner, const std::string& id, Mutation<pb::Introduction> mutate,
                               std::optional<pb::Interaction> made_interaction, const Cadences& cadences,
                               Done<pb::Introduction> done) override;
-  absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(const Owner& owner,
-                                                                 pb::IntroductionState state,
-                                                                 const std::string& after_id,
-                                                                 int limit) override;
+  absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(const Owner& owner, pb::IntroductionState state,
+                                                                  const std::string& after_id, int limit) override;
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportInteractions(const std::vector<std::string>& after,
                                                                         int limit) override;
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportIntroductions(const std::vector<std::string>& after,

@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
-#include "tests/testing/await.h"
 #include "services/common/time_util.h"
+#include "tests/testing/await.h"
 
 namespace rapport::interactions {
 namespace {
@@ -75,14 +75,16 @@ class InteractionsStoreTest : public ::testing::Test {
 
   int64_t OutboxCount(const std::string& type) {
     int64_t n = 0;
-    EXPECT_TRUE(store_->db().Read([&](db::Connection& conn) {
-      auto st = conn.Prepare("SELECT COUNT(*) FROM outbox WHERE type = ?");
-      st.Bind(1, type);
-      auto row = st.Step();
-      if (!row.ok()) return row.status();
-      n = st.ColumnInt(0);
-      return absl::OkStatus();
-    }).ok());
+    EXPECT_TRUE(store_->db()
+                    .Read([&](db::Connection& conn) {
+                      auto st = conn.Prepare("SELECT COUNT(*) FROM outbox WHERE type = ?");
+                      st.Bind(1, type);
+                      auto row = st.Step();
+                      if (!row.ok()) return row.status();
+                      n = st.ColumnInt(0);
+                      return absl::OkStatus();
+                    })
+                    .ok());
     return n;
   }
 
@@ -115,13 +117,16 @@ TEST_F(InteractionsStoreTest, IncrementalLedgerEqualsRecomputedUnderRandomChange
       std::string new_contact = contacts[rng() % 4];
       int64_t when = kBaseUs - static_cast<int64_t>(rng() % 700) * kDayUs;
       auto updated = Await<pb::Interaction>([&](Done<pb::Interaction> d) {
-        store_->UpdateInteraction(alice_, target.id(), [&](pb::Interaction& i) {
-          i.set_kind(kind);
-          i.clear_contact_ids();
-          i.add_contact_ids(new_contact);
-          *i.mutable_occurred_at() = ToTimestamp(when);
-          return absl::OkStatus();
-        }, Cadences{{new_contact, 30}}, d);
+        store_->UpdateInteraction(
+            alice_, target.id(),
+            [&](pb::Interaction& i) {
+              i.set_kind(kind);
+              i.clear_contact_ids();
+              i.add_contact_ids(new_contact);
+              *i.mutable_occurred_at() = ToTimestamp(when);
+              return absl::OkStatus();
+            },
+            Cadences{{new_contact, 30}}, d);
       });
       ASSERT_TRUE(updated.ok()) << updated.status();
       live[k] = *updated;
@@ -205,7 +210,8 @@ TEST_F(InteractionsStoreTest, ChangesAppendEventsInTheSameTransaction) {
   EXPECT_EQ(OutboxCount("ledger.changed"), 4);
   // A failed write leaves no event behind.
   auto failed = Await<pb::Interaction>([&](Done<pb::Interaction> d) {
-    store_->UpdateInteraction(alice_, "missing", [](pb::Interaction&) { return absl::OkStatus(); }, Cadences(), d);
+    store_->UpdateInteraction(
+        alice_, "missing", [](pb::Interaction&) { return absl::OkStatus(); }, Cadences(), d);
   });
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(OutboxCount("interaction.updated"), 0);
@@ -221,7 +227,8 @@ TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
     e.set_user_id(alice_.user);
     e.mutable_contact()->mutable_contact()->set_id("c1");
     e.mutable_contact()->mutable_contact()->set_effective_cadence_days(cadence);
-    return store_->db().Write([&](db::Connection& conn) { return SqliteInteractionsStore::ApplyContactEvent(conn, e); });
+    return store_->db().Write(
+        [&](db::Connection& conn) { return SqliteInteractionsStore::ApplyContactEvent(conn, e); });
   };
   ASSERT_TRUE(apply("contact.updated", 14).ok());
   EXPECT_EQ(store_->GetLedgerRow(alice_, "c1")->cadence_days, 14);
@@ -242,9 +249,9 @@ TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
 
 TEST_F(InteractionsStoreTest, ListsPageInOrder) {
   for (int k = 0; k < 7; ++k) {
-    ASSERT_TRUE(Create(alice_, Interaction(k % 2 ? pb::FAVOR : pb::EMAIL,
-                                           k % 2 ? pb::GAVE : pb::RECEIVED, {absl::StrCat("c", k)},
-                                           kBaseUs - k * kDayUs)).ok());
+    ASSERT_TRUE(Create(alice_, Interaction(k % 2 ? pb::FAVOR : pb::EMAIL, k % 2 ? pb::GAVE : pb::RECEIVED,
+                                           {absl::StrCat("c", k)}, kBaseUs - k * kDayUs))
+                    .ok());
   }
   // Newest first, paged by (time, id).
   std::optional<Cursor> cursor;
@@ -264,8 +271,8 @@ TEST_F(InteractionsStoreTest, ListsPageInOrder) {
   EXPECT_LT(by_balance->front().balance_milli(), 0);
   EXPECT_GT(by_balance->back().balance_milli(), 0);
   auto page1 = store_->ListLedger(alice_, LedgerOrder::kStrength, std::nullopt, 4);
-  auto page2 = store_->ListLedger(alice_, LedgerOrder::kStrength,
-                                  Cursor{page1->back().anchored, page1->back().contact_id}, 4);
+  auto page2 =
+      store_->ListLedger(alice_, LedgerOrder::kStrength, Cursor{page1->back().anchored, page1->back().contact_id}, 4);
   ASSERT_EQ(page1->size() + page2->size(), 7u);
   EXPECT_GE(page1->back().anchored, page2->front().anchored);
   // Filter by time range and kind.

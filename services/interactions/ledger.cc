@@ -16,29 +16,44 @@ constexpr int64_t kDayUs = int64_t{86400} * 1000000;
 
 int64_t KindWeightMilli(pb::InteractionKind kind) {
   switch (kind) {
-    case pb::REFERRAL: return 6000;
-    case pb::INTRODUCTION: return 5000;
-    case pb::RECOMMENDATION: return 4000;
-    case pb::MEETING: return 3000;
-    case pb::FAVOR: return 3000;
-    case pb::CONVERSATION: return 2000;
-    case pb::CALL: return 2000;
-    case pb::ENDORSEMENT: return 2000;
-    case pb::GIFT: return 2000;
-    case pb::EVENT: return 1500;
-    case pb::EMAIL: return 1000;
-    case pb::MESSAGE: return 1000;
-    case pb::BIRTHDAY_GREETING: return 1000;
-    case pb::CONGRATULATION: return 1000;
-    case pb::COMMENT: return 500;
-    case pb::POST_SHARED: return 500;
-    default: return 0;
+    case pb::REFERRAL:
+      return 6000;
+    case pb::INTRODUCTION:
+      return 5000;
+    case pb::RECOMMENDATION:
+      return 4000;
+    case pb::MEETING:
+      return 3000;
+    case pb::FAVOR:
+      return 3000;
+    case pb::CONVERSATION:
+      return 2000;
+    case pb::CALL:
+      return 2000;
+    case pb::ENDORSEMENT:
+      return 2000;
+    case pb::GIFT:
+      return 2000;
+    case pb::EVENT:
+      return 1500;
+    case pb::EMAIL:
+      return 1000;
+    case pb::MESSAGE:
+      return 1000;
+    case pb::BIRTHDAY_GREETING:
+      return 1000;
+    case pb::CONGRATULATION:
+      return 1000;
+    case pb::COMMENT:
+      return 500;
+    case pb::POST_SHARED:
+      return 500;
+    default:
+      return 0;
   }
 }
 
-int64_t LedgerRow::next_due_us() const {
-  return last_us == 0 ? 0 : last_us + int64_t{cadence_days} * kDayUs;
-}
+int64_t LedgerRow::next_due_us() const { return last_us == 0 ? 0 : last_us + int64_t{cadence_days} * kDayUs; }
 
 double AnchoredWeight(int64_t weight_milli, int64_t occurred_us) {
   return (static_cast<double>(weight_milli) / 1000.0) *

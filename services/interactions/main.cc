@@ -23,12 +23,11 @@ ABSL_FLAG(std::string, consumer_name, "interactions-1",
           "this process's name in the event consumer group; unique per replica (env RAPPORT_CONSUMER_NAME)");
 
 int main(int argc, char** argv) {
-  rapport::ServiceStartup startup =
-      rapport::StartService(argc, argv, "interactions",
-                            {{"addr", rapport::registry::kInteractions.addr_env},
-                             {"profiles_addr", rapport::registry::kProfiles.addr_env},
-                             {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
-                             {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
+  rapport::ServiceStartup startup = rapport::StartService(argc, argv, "interactions",
+                                                          {{"addr", rapport::registry::kInteractions.addr_env},
+                                                           {"profiles_addr", rapport::registry::kProfiles.addr_env},
+                                                           {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
+                                                           {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
   auto store = rapport::interactions::SqliteInteractionsStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
@@ -50,8 +49,8 @@ int main(int argc, char** argv) {
   consumer.Start();
 
   auto profiles = rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr));
-  rapport::interactions::ContactChecker checker(
-      profiles, &signer, std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::interactions::ContactChecker checker(profiles, &signer,
+                                                std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
   rapport::interactions::InteractionsServiceImpl service(store->get(), &checker, &signer);
   rapport::interactions::InteractionsBackfillImpl backfill(store->get(), &signer);
 

@@ -42,16 +42,15 @@ absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std
     d.set_state(pb::DELIVERY_PENDING);
     *d.mutable_next_attempt_time() = ToTimestamp(now_us);
     *d.mutable_create_time() = ToTimestamp(now_us);
-    RETURN_IF_ERROR(
-        conn.Prepare(
-                "INSERT INTO deliveries (org_id, user_id, delivery_id, webhook_id, body, data) VALUES (?, ?, ?, ?, ?, ?)")
-            .Bind(1, owner.org)
-            .Bind(2, owner.user)
-            .Bind(3, d.id())
-            .Bind(4, webhook_id)
-            .Bind(5, json)
-            .BindBlob(6, d.SerializeAsString())
-            .Run());
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO deliveries (org_id, user_id, delivery_id, webhook_id, body, data) VALUES "
+                                 "(?, ?, ?, ?, ?, ?)")
+                        .Bind(1, owner.org)
+                        .Bind(2, owner.user)
+                        .Bind(3, d.id())
+                        .Bind(4, webhook_id)
+                        .Bind(5, json)
+                        .BindBlob(6, d.SerializeAsString())
+                        .Run());
     RETURN_IF_ERROR(InsertTimer(
         conn, NewTimer(owner, TimerKind::kDelivery, d.id(), "", now_us, absl::StrCat("delivery:", d.id()))));
   }
@@ -68,7 +67,8 @@ void NotificationsStore::CreateWebhook(const Owner& owner, const pb::Webhook& we
         return IdempotentCreate<pb::CreateWebhookResponse>(
             conn, idem, *req, [&]() -> absl::StatusOr<pb::CreateWebhookResponse> {
               RETURN_IF_ERROR(
-                  conn.Prepare("INSERT INTO webhooks (org_id, user_id, webhook_id, secret, data) VALUES (?, ?, ?, ?, ?)")
+                  conn.Prepare(
+                          "INSERT INTO webhooks (org_id, user_id, webhook_id, secret, data) VALUES (?, ?, ?, ?, ?)")
                       .Bind(1, owner.org)
                       .Bind(2, owner.user)
                       .Bind(3, webhook.id())
@@ -85,16 +85,16 @@ void NotificationsStore::CreateWebhook(const Owner& owner, const pb::Webhook& we
 }
 
 absl::StatusOr<std::vector<pb::Webhook>> NotificationsStore::ListWebhooks(const Owner& owner,
-                                                                         const std::string& after_id, int limit) {
+                                                                          const std::string& after_id, int limit) {
   std::vector<pb::Webhook> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(out, db::ListBlobs<pb::Webhook>(
-                              conn.Prepare("SELECT data FROM webhooks WHERE org_id = ? AND user_id = ? AND "
-                                           "webhook_id > ? ORDER BY webhook_id LIMIT ?")
-                                  .Bind(1, owner.org)
-                                  .Bind(2, owner.user)
-                                  .Bind(3, after_id)
-                                  .Bind(4, limit)));
+    ASSIGN_OR_RETURN(
+        out, db::ListBlobs<pb::Webhook>(conn.Prepare("SELECT data FROM webhooks WHERE org_id = ? AND user_id = ? AND "
+                                                     "webhook_id > ? ORDER BY webhook_id LIMIT ?")
+                                            .Bind(1, owner.org)
+                                            .Bind(2, owner.user)
+                                            .Bind(3, after_id)
+                                            .Bind(4, limit)));
     return absl::OkStatus();
   }));
   return out;
@@ -124,15 +124,16 @@ void NotificationsStore::DeleteWebhook(const Owner& owner, const std::string& id
 }
 
 absl::StatusOr<std::vector<pb::Delivery>> NotificationsStore::ListDeliveries(const Owner& owner,
-                                                                            const std::string& webhook_id,
-                                                                            const std::string& before_id, int limit) {
+                                                                             const std::string& webhook_id,
+                                                                             const std::string& before_id, int limit) {
   std::vector<pb::Delivery> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(bool exists,
-                     db::Exists(conn.Prepare("SELECT 1 FROM webhooks WHERE org_id = ? AND user_id = ? AND webhook_id = ?")
-                                    .Bind(1, owner.org)
-                                    .Bind(2, owner.user)
-                                    .Bind(3, webhook_id)));
+    ASSIGN_OR_RETURN(
+        bool exists,
+        db::Exists(conn.Prepare("SELECT 1 FROM webhooks WHERE org_id = ? AND user_id = ? AND webhook_id = ?")
+                       .Bind(1, owner.org)
+                       .Bind(2, owner.user)
+                       .Bind(3, webhook_id)));
     if (!exists) return db::RowNotFound("webhook");
     ASSIGN_OR_RETURN(out, db::ListBlobs<pb::Delivery>(
                               conn.Prepare("SELECT data FROM deliveries WHERE org_id = ? AND user_id = ? AND "
@@ -152,22 +153,22 @@ absl::StatusOr<std::vector<pb::Delivery>> NotificationsStore::ListDeliveries(con
 absl::StatusOr<PendingDelivery> NotificationsStore::LoadDelivery(const TimerRow& timer) {
   std::optional<PendingDelivery> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(
-        out, db::ReadRow<PendingDelivery>(
-                 conn.Prepare("SELECT d.body, d.data, w.secret, w.data FROM deliveries d JOIN webhooks w ON "
-                              "w.org_id = d.org_id AND w.user_id = d.user_id AND w.webhook_id = d.webhook_id "
-                              "WHERE d.org_id = ? AND d.user_id = ? AND d.delivery_id = ?")
-                     .Bind(1, timer.org)
-                     .Bind(2, timer.user)
-                     .Bind(3, timer.ref),
-                 [](const Statement& row) -> absl::StatusOr<PendingDelivery> {
-                   pb::Delivery d;
-                   pb::Webhook w;
-                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(1), &d));
-                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(3), &w));
-                   return PendingDelivery{w.url(),        row.ColumnText(2), d.event_id(),
-                                          d.event_type(), row.ColumnText(0), d.attempt_count()};
-                 }));
+    ASSIGN_OR_RETURN(out,
+                     db::ReadRow<PendingDelivery>(
+                         conn.Prepare("SELECT d.body, d.data, w.secret, w.data FROM deliveries d JOIN webhooks w ON "
+                                      "w.org_id = d.org_id AND w.user_id = d.user_id AND w.webhook_id = d.webhook_id "
+                                      "WHERE d.org_id = ? AND d.user_id = ? AND d.delivery_id = ?")
+                             .Bind(1, timer.org)
+                             .Bind(2, timer.user)
+                             .Bind(3, timer.ref),
+                         [](const Statement& row) -> absl::StatusOr<PendingDelivery> {
+                           pb::Delivery d;
+                           pb::Webhook w;
+                           RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(1), &d));
+                           RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(3), &w));
+                           return PendingDelivery{w.url(),        row.ColumnText(2), d.event_id(),
+                                                  d.event_type(), row.ColumnText(0), d.attempt_count()};
+                         }));
     return absl::OkStatus();
   }));
   if (!out.has_value()) return db::RowNotFound("delivery");
@@ -179,10 +180,10 @@ absl::Status NotificationsStore::RecordDeliveryAttempt(const TimerRow& timer, co
   return db_->Write([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(bool mine, LeasedBy(conn, timer, owner));
     if (!mine) return absl::OkStatus();
-    ASSIGN_OR_RETURN(
-        pb::Delivery d,
-        ReadOwned<pb::Delivery>(conn, "SELECT data FROM deliveries WHERE org_id = ? AND user_id = ? AND delivery_id = ?",
-                                Owner{timer.org, timer.user}, timer.ref, "delivery"));
+    ASSIGN_OR_RETURN(pb::Delivery d,
+                     ReadOwned<pb::Delivery>(
+                         conn, "SELECT data FROM deliveries WHERE org_id = ? AND user_id = ? AND delivery_id = ?",
+                         Owner{timer.org, timer.user}, timer.ref, "delivery"));
     pb::DeliveryAttempt* a = d.add_attempts();
     *a->mutable_time() = ToTimestamp(result.time_us);
     a->set_status_code(static_cast<int32_t>(result.status));

@@ -74,9 +74,9 @@ absl::StatusOr<bool> AddNotification(Connection& conn, const Owner& owner, pb::N
 
 absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_us) {
   const Owner owner{timer.org, timer.user};
-  absl::StatusOr<pb::Reminder> r = ReadOwned<pb::Reminder>(
-      conn, "SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?", owner, timer.ref,
-      "reminder");
+  absl::StatusOr<pb::Reminder> r =
+      ReadOwned<pb::Reminder>(conn, "SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?",
+                              owner, timer.ref, "reminder");
   if (absl::IsNotFound(r.status())) return absl::OkStatus();  // deleted meanwhile
   if (!r.ok()) return r.status();
   pb::Notification n;
@@ -87,13 +87,12 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
   n.set_title(c.has_value() ? absl::StrCat("Reminder: ", c->display_name()) : "Reminder");
   n.set_body(r->note());
   RETURN_IF_ERROR(AddNotification(conn, owner, n, timer.dedupe_key, now_us).status());
-  ASSIGN_OR_RETURN(
-      std::optional<std::string> notification_id,
-      db::ReadRow<std::string>(
-          conn.Prepare("SELECT notification_id FROM notifications WHERE org_id = ? AND dedupe_key = ?")
-              .Bind(1, owner.org)
-              .Bind(2, timer.dedupe_key),
-          [](const Statement& row) { return row.ColumnText(0); }));
+  ASSIGN_OR_RETURN(std::optional<std::string> notification_id,
+                   db::ReadRow<std::string>(
+                       conn.Prepare("SELECT notification_id FROM notifications WHERE org_id = ? AND dedupe_key = ?")
+                           .Bind(1, owner.org)
+                           .Bind(2, timer.dedupe_key),
+                       [](const Statement& row) { return row.ColumnText(0); }));
   r->set_state(pb::FIRED);
   if (notification_id.has_value()) r->set_notification_id(*notification_id);
   return conn.Prepare("UPDATE reminders SET data = ? WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
@@ -200,11 +199,11 @@ void NotificationsStore::ChangeNotification(const Owner& owner, const std::strin
 absl::StatusOr<int64_t> NotificationsStore::CountNotifications(const Owner& owner) {
   std::optional<int64_t> n;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(n, db::ReadRow<int64_t>(
-                            conn.Prepare("SELECT COUNT(*) FROM notifications WHERE org_id = ? AND user_id = ?")
-                                .Bind(1, owner.org)
-                                .Bind(2, owner.user),
-                            [](const Statement& row) { return row.ColumnInt(0); }));
+    ASSIGN_OR_RETURN(
+        n, db::ReadRow<int64_t>(conn.Prepare("SELECT COUNT(*) FROM notifications WHERE org_id = ? AND user_id = ?")
+                                    .Bind(1, owner.org)
+                                    .Bind(2, owner.user),
+                                [](const Statement& row) { return row.ColumnInt(0); }));
     return absl::OkStatus();
   }));
   return n.value_or(0);
@@ -232,16 +231,16 @@ void NotificationsStore::CreateReminder(const Owner& owner, const pb::Reminder& 
 }
 
 absl::StatusOr<std::vector<pb::Reminder>> NotificationsStore::ListReminders(const Owner& owner,
-                                                                           const std::string& after_id, int limit) {
+                                                                            const std::string& after_id, int limit) {
   std::vector<pb::Reminder> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(out, db::ListBlobs<pb::Reminder>(
-                              conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND "
-                                           "reminder_id > ? ORDER BY reminder_id LIMIT ?")
-                                  .Bind(1, owner.org)
-                                  .Bind(2, owner.user)
-                                  .Bind(3, after_id)
-                                  .Bind(4, limit)));
+    ASSIGN_OR_RETURN(
+        out, db::ListBlobs<pb::Reminder>(conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND "
+                                                      "reminder_id > ? ORDER BY reminder_id LIMIT ?")
+                                             .Bind(1, owner.org)
+                                             .Bind(2, owner.user)
+                                             .Bind(3, after_id)
+                                             .Bind(4, limit)));
     return absl::OkStatus();
   }));
   return out;

@@ -16,13 +16,13 @@
 #ifndef RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_
 #define RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_
 
+#include <grpcpp/support/server_callback.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include <grpcpp/support/server_callback.h>
 
 #include "rapport/notifications/v1/notifications.pb.h"
 #include "services/notifications/notifications_store.h"

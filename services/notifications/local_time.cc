@@ -9,7 +9,8 @@ namespace rapport::notifications {
 absl::StatusOr<absl::TimeZone> LoadZone(const std::string& name) {
   absl::TimeZone zone = absl::UTCTimeZone();
   if (name.empty()) return zone;
-  if (!absl::LoadTimeZone(name, &zone)) return absl::InvalidArgumentError(absl::StrCat("timezone: unknown zone ", name));
+  if (!absl::LoadTimeZone(name, &zone))
+    return absl::InvalidArgumentError(absl::StrCat("timezone: unknown zone ", name));
   return zone;
 }
 
@@ -20,7 +21,9 @@ absl::TimeZone ZoneOrUtc(const std::string& name) {
 
 absl::StatusOr<int> ParseLocalTime(std::string_view field, std::string_view hhmm) {
   if (hhmm.empty()) return 9 * 60;
-  auto bad = [&] { return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": must be HH:MM, 00:00 to 23:59")); };
+  auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": must be HH:MM, 00:00 to 23:59"));
+  };
   if (hhmm.size() != 5 || hhmm[2] != ':') return bad();
   for (int i : {0, 1, 3, 4}) {
     if (!absl::ascii_isdigit(static_cast<unsigned char>(hhmm[i]))) return bad();
@@ -58,8 +61,7 @@ absl::CivilDay AnnualDate(int64_t year, int month, int day) {
   return absl::CivilDay(year, month, day);
 }
 
-absl::Time NextAnnual(absl::Time after, int month, int day, int offset_days, int minute_of_day,
-                      absl::TimeZone zone) {
+absl::Time NextAnnual(absl::Time after, int month, int day, int offset_days, int minute_of_day, absl::TimeZone zone) {
   int64_t year = absl::ToCivilYear(after, zone).year();
   // An offset of up to a year moves the occurrence of year Y into Y-1 or
   // Y+1, so scanning from the year before covers every case.

@@ -41,8 +41,7 @@ absl::CivilDay AnnualDate(int64_t year, int month, int day);
 // The first yearly occurrence strictly after `after` of (month/day +
 // offset_days) at minute_of_day in zone. offset_days may be negative (a
 // heads-up before) or cross a year boundary.
-absl::Time NextAnnual(absl::Time after, int month, int day, int offset_days, int minute_of_day,
-                      absl::TimeZone zone);
+absl::Time NextAnnual(absl::Time after, int month, int day, int offset_days, int minute_of_day, absl::TimeZone zone);
 
 // "YYYY-MM-DD" of t's local day.
 std::string LocalDate(absl::Time t, absl::TimeZone zone);

@@ -23,8 +23,10 @@ ABSL_FLAG(bool, webhook_allow_private, false,
           "allow webhook URLs on private or loopback addresses (env RAPPORT_WEBHOOK_ALLOW_PRIVATE)");
 ABSL_FLAG(int, delivery_retention_days, 30,
           "webhook deliveries are deleted this many days after they ended (env RAPPORT_DELIVERY_RETENTION_DAYS)");
-ABSL_FLAG(int, webhook_max_attempts, 8, "attempts per webhook delivery before the dead letter (env RAPPORT_WEBHOOK_MAX_ATTEMPTS)");
-ABSL_FLAG(int, webhook_backoff_ms, 10000, "first retry delay; doubles per attempt, with jitter (env RAPPORT_WEBHOOK_BACKOFF_MS)");
+ABSL_FLAG(int, webhook_max_attempts, 8,
+          "attempts per webhook delivery before the dead letter (env RAPPORT_WEBHOOK_MAX_ATTEMPTS)");
+ABSL_FLAG(int, webhook_backoff_ms, 10000,
+          "first retry delay; doubles per attempt, with jitter (env RAPPORT_WEBHOOK_BACKOFF_MS)");
 ABSL_FLAG(int, webhook_backoff_cap_ms, 3600000, "longest retry delay (env RAPPORT_WEBHOOK_BACKOFF_CAP_MS)");
 ABSL_FLAG(int, webhook_timeout_ms, 10000, "timeout of one webhook attempt (env RAPPORT_WEBHOOK_TIMEOUT_MS)");
 ABSL_FLAG(int, timer_lease_ms, 30000, "how long a claimed timer is leased (env RAPPORT_TIMER_LEASE_MS)");
@@ -69,9 +71,9 @@ int main(int argc, char** argv) {
       [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
   consumer.Start();
   const std::chrono::hours delivery_retention(24 * std::max(1, absl::GetFlag(FLAGS_delivery_retention_days)));
-  rapport::RetentionPruner pruner(
-      &s->db(), {rapport::IdempotencyRetention(),
-                 rapport::notifications::NotificationsStore::DeliveryRetention(delivery_retention)});
+  rapport::RetentionPruner pruner(&s->db(),
+                                  {rapport::IdempotencyRetention(),
+                                   rapport::notifications::NotificationsStore::DeliveryRetention(delivery_retention)});
   pruner.Start();
 
   rapport::notifications::SchedulerOptions scheduler_options;
@@ -94,9 +96,9 @@ int main(int argc, char** argv) {
 
   rapport::notifications::ServiceOptions service_options;
   service_options.allow_private_webhooks = scheduler_options.allow_private;
-  rapport::profiles::ContactClient contacts(
-      rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)), startup.signer.get(),
-      std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::profiles::ContactClient contacts(rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)),
+                                            startup.signer.get(),
+                                            std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
   rapport::notifications::NotificationsServiceImpl service(s, &hub, startup.signer.get(), &contacts, service_options);
 
   rapport::ServerOptions options;

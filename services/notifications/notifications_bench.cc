@@ -7,17 +7,16 @@
 // (60: "in the same minute"; 0: all at the same instant, the worst burst).
 // Timers are inserted (as reminders) before the first is due. Files go to a
 // fresh directory under $RAPPORT_BENCH_DIR (default /tmp).
-#include <stdlib.h>
-
 #include <benchmark/benchmark.h>
+#include <stdlib.h>
 
 #include <map>
 #include <set>
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "services/common/status.h"
 #include "services/common/db_rows.h"
+#include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/scheduler.h"
@@ -77,33 +76,31 @@ void BM_FireTimers(benchmark::State& state) {
     std::set<std::string> reminders;
     absl::Status read = (*store)->db().Read([&](db::Connection& conn) -> absl::Status {
       std::map<std::string, int64_t> created;
-      RETURN_IF_ERROR(db::ForEachRow(
-          conn.Prepare("SELECT data FROM notifications WHERE org_id = ? AND user_id = ?")
-              .Bind(1, owner.org)
-              .Bind(2, owner.user),
-          [&](const db::Statement& row) -> absl::Status {
-            pb::Notification n;
-            RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &n));
-            ++notifications;
-            reminders.insert(n.reminder_id());
-            created[n.reminder_id()] = TimestampToMicros(n.create_time());
-            return absl::OkStatus();
-          }));
-      RETURN_IF_ERROR(db::ForEachRow(
-          conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ?")
-              .Bind(1, owner.org)
-              .Bind(2, owner.user),
-          [&](const db::Statement& row) -> absl::Status {
-            pb::Reminder r;
-            RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &r));
-            auto it = created.find(r.id());
-            if (it == created.end()) return absl::OkStatus();
-            int64_t lag = it->second - TimestampToMicros(r.due_time());
-            if (lag < 0) ++early;
-            if (lag <= 5000000) ++within;
-            max_lag = std::max(max_lag, lag);
-            return absl::OkStatus();
-          }));
+      RETURN_IF_ERROR(db::ForEachRow(conn.Prepare("SELECT data FROM notifications WHERE org_id = ? AND user_id = ?")
+                                         .Bind(1, owner.org)
+                                         .Bind(2, owner.user),
+                                     [&](const db::Statement& row) -> absl::Status {
+                                       pb::Notification n;
+                                       RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &n));
+                                       ++notifications;
+                                       reminders.insert(n.reminder_id());
+                                       created[n.reminder_id()] = TimestampToMicros(n.create_time());
+                                       return absl::OkStatus();
+                                     }));
+      RETURN_IF_ERROR(db::ForEachRow(conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ?")
+                                         .Bind(1, owner.org)
+                                         .Bind(2, owner.user),
+                                     [&](const db::Statement& row) -> absl::Status {
+                                       pb::Reminder r;
+                                       RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &r));
+                                       auto it = created.find(r.id());
+                                       if (it == created.end()) return absl::OkStatus();
+                                       int64_t lag = it->second - TimestampToMicros(r.due_time());
+                                       if (lag < 0) ++early;
+                                       if (lag <= 5000000) ++within;
+                                       max_lag = std::max(max_lag, lag);
+                                       return absl::OkStatus();
+                                     }));
       return absl::OkStatus();
     });
     if (!read.ok()) {
@@ -123,7 +120,13 @@ void BM_FireTimers(benchmark::State& state) {
     state.counters["commits"] = static_cast<double>((*store)->db().batches_committed());
   }
 }
-BENCHMARK(BM_FireTimers)->Args({60, 2048})->Args({0, 512})->Args({0, 2048})->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+BENCHMARK(BM_FireTimers)
+    ->Args({60, 2048})
+    ->Args({0, 512})
+    ->Args({0, 2048})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace rapport::notifications

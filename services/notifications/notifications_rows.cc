@@ -11,11 +11,10 @@ using db::Statement;
 
 absl::StatusOr<absl::TimeZone> UserZone(Connection& conn, const Owner& owner) {
   ASSIGN_OR_RETURN(std::optional<std::string> zone,
-                   db::ReadRow<std::string>(
-                       conn.Prepare("SELECT timezone FROM users WHERE org_id = ? AND user_id = ?")
-                           .Bind(1, owner.org)
-                           .Bind(2, owner.user),
-                       [](const Statement& row) { return row.ColumnText(0); }));
+                   db::ReadRow<std::string>(conn.Prepare("SELECT timezone FROM users WHERE org_id = ? AND user_id = ?")
+                                                .Bind(1, owner.org)
+                                                .Bind(2, owner.user),
+                                            [](const Statement& row) { return row.ColumnText(0); }));
   return ZoneOrUtc(zone.value_or(""));
 }
 
@@ -46,12 +45,14 @@ absl::StatusOr<std::optional<LedgerRow>> ReadLedger(Connection& conn, const Owne
           .Bind(1, owner.org)
           .Bind(2, owner.user)
           .Bind(3, contact_id),
-      [](const Statement& row) { return LedgerRow{row.ColumnDouble(0), row.ColumnInt(1)}; });
+      [](const Statement& row) {
+        return LedgerRow{row.ColumnDouble(0), row.ColumnInt(1)};
+      });
 }
 
 absl::StatusOr<pb::Workflow> ReadWorkflow(Connection& conn, const Owner& owner, const std::string& id) {
-  return ReadOwned<pb::Workflow>(conn, "SELECT data FROM workflows WHERE org_id = ? AND user_id = ? AND workflow_id = ?",
-                                 owner, id, "workflow");
+  return ReadOwned<pb::Workflow>(
+      conn, "SELECT data FROM workflows WHERE org_id = ? AND user_id = ? AND workflow_id = ?", owner, id, "workflow");
 }
 
 absl::Status WriteWorkflow(Connection& conn, const Owner& owner, const pb::Workflow& workflow) {
@@ -201,12 +202,12 @@ absl::Status CancelTimers(Connection& conn, const std::string& org, const std::s
 }
 
 absl::StatusOr<bool> LeasedBy(Connection& conn, const TimerRow& timer, const std::string& owner) {
-  ASSIGN_OR_RETURN(std::optional<std::string> lease,
-                   db::ReadRow<std::string>(
-                       conn.Prepare("SELECT lease_owner FROM timers WHERE org_id = ? AND timer_id = ?")
-                           .Bind(1, timer.org)
-                           .Bind(2, timer.id),
-                       [](const Statement& row) { return row.ColumnText(0); }));
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> lease,
+      db::ReadRow<std::string>(conn.Prepare("SELECT lease_owner FROM timers WHERE org_id = ? AND timer_id = ?")
+                                   .Bind(1, timer.org)
+                                   .Bind(2, timer.id),
+                               [](const Statement& row) { return row.ColumnText(0); }));
   return lease.has_value() && *lease == owner;
 }
 
@@ -222,10 +223,8 @@ absl::StatusOr<bool> MarkFired(Connection& conn, const std::string& org, const s
 }
 
 absl::StatusOr<bool> FinishTimer(Connection& conn, const TimerRow& timer, int64_t fired_us) {
-  RETURN_IF_ERROR(conn.Prepare("DELETE FROM timers WHERE org_id = ? AND timer_id = ?")
-                      .Bind(1, timer.org)
-                      .Bind(2, timer.id)
-                      .Run());
+  RETURN_IF_ERROR(
+      conn.Prepare("DELETE FROM timers WHERE org_id = ? AND timer_id = ?").Bind(1, timer.org).Bind(2, timer.id).Run());
   return MarkFired(conn, timer.org, timer.dedupe_key, fired_us);
 }
 

@@ -2,13 +2,12 @@
 // database with them, and the retention rule of its deliveries. The DDL is
 // SQLite's dialect for now (WITHOUT ROWID, its types); the queries of the
 // other jobs are portable.
-#include "services/notifications/notifications_store.h"
-
 #include <string>
 #include <vector>
 
 #include "services/common/event_consumer.h"
 #include "services/common/status.h"
+#include "services/notifications/notifications_store.h"
 
 namespace rapport::notifications {
 namespace {

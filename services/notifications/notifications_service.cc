@@ -33,9 +33,8 @@ absl::StatusOr<int64_t> SeqToken(const std::string& token) {
 
 }  // namespace
 
-NotificationsServiceImpl::NotificationsServiceImpl(NotificationsStore* store, LiveHub* hub,
-                                                   const TenantSigner* signer, profiles::ContactClient* contacts,
-                                                   ServiceOptions options)
+NotificationsServiceImpl::NotificationsServiceImpl(NotificationsStore* store, LiveHub* hub, const TenantSigner* signer,
+                                                   profiles::ContactClient* contacts, ServiceOptions options)
     : store_(store),
       hub_(hub),
       signer_(signer),
@@ -101,7 +100,8 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::DismissNotification(Ctx* ctx
   return Change(ctx, "DismissNotification", req->id(), InboxAction::kDismiss, nullptr, resp);
 }
 
-grpc::ServerUnaryReactor* NotificationsServiceImpl::SnoozeNotification(Ctx* ctx, const pb::SnoozeNotificationRequest* req,
+grpc::ServerUnaryReactor* NotificationsServiceImpl::SnoozeNotification(Ctx* ctx,
+                                                                       const pb::SnoozeNotificationRequest* req,
                                                                        pb::Notification* resp) {
   return Change(ctx, "SnoozeNotification", req->id(), InboxAction::kSnooze, req->has_until() ? &req->until() : nullptr,
                 resp);
@@ -169,25 +169,27 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateReminder(Ctx* ctx, con
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::ListReminders(Ctx* ctx, const pb::ListRemindersRequest* req,
                                                                   pb::ListRemindersResponse* resp) {
-  return rpc_.Handle(ctx, "ListReminders", resp, [=, this](const TenantContext& t, Reply<pb::ListRemindersResponse> reply) {
-    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-    if (!page.ok()) return reply(page.status());
-    auto items = store_->ListReminders(OwnerOf(t), page->after, page->size + 1);
-    if (!items.ok()) return reply(items.status());
-    pb::ListRemindersResponse out;
-    out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::Reminder& r) { return r.id(); }));
-    for (auto& r : *items) *out.add_reminders() = std::move(r);
-    reply(std::move(out));
-  });
+  return rpc_.Handle(
+      ctx, "ListReminders", resp, [=, this](const TenantContext& t, Reply<pb::ListRemindersResponse> reply) {
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        auto items = store_->ListReminders(OwnerOf(t), page->after, page->size + 1);
+        if (!items.ok()) return reply(items.status());
+        pb::ListRemindersResponse out;
+        out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::Reminder& r) { return r.id(); }));
+        for (auto& r : *items) *out.add_reminders() = std::move(r);
+        reply(std::move(out));
+      });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::DeleteReminder(Ctx* ctx, const pb::DeleteReminderRequest* req,
                                                                    pb::DeleteReminderResponse* resp) {
-  return rpc_.Handle(ctx, "DeleteReminder", resp, [=, this](const TenantContext& t, Reply<pb::DeleteReminderResponse> reply) {
-    absl::Status id = RequireId("reminderId", req->reminder_id());
-    if (!id.ok()) return reply(id);
-    store_->DeleteReminder(OwnerOf(t), req->reminder_id(), Acknowledge(reply));
-  });
+  return rpc_.Handle(ctx, "DeleteReminder", resp,
+                     [=, this](const TenantContext& t, Reply<pb::DeleteReminderResponse> reply) {
+                       absl::Status id = RequireId("reminderId", req->reminder_id());
+                       if (!id.ok()) return reply(id);
+                       store_->DeleteReminder(OwnerOf(t), req->reminder_id(), Acknowledge(reply));
+                     });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWorkflow(Ctx* ctx, const pb::CreateWorkflowRequest* req,
@@ -211,19 +213,20 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWorkflow(Ctx* ctx, con
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::ListWorkflows(Ctx* ctx, const pb::ListWorkflowsRequest* req,
                                                                   pb::ListWorkflowsResponse* resp) {
-  return rpc_.Handle(ctx, "ListWorkflows", resp, [=, this](const TenantContext& t, Reply<pb::ListWorkflowsResponse> reply) {
-    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-    if (!page.ok()) return reply(page.status());
-    int size = page->size;
-    store_->ListWorkflows(OwnerOf(t), page->after, size + 1,
-                          [reply, size](absl::StatusOr<std::vector<pb::Workflow>> items) {
-                            if (!items.ok()) return reply(items.status());
-                            pb::ListWorkflowsResponse out;
-                            out.set_next_page_token(TrimToPage(*items, size, [](const pb::Workflow& w) { return w.id(); }));
-                            for (auto& w : *items) *out.add_workflows() = std::move(w);
-                            reply(std::move(out));
-                          });
-  });
+  return rpc_.Handle(
+      ctx, "ListWorkflows", resp, [=, this](const TenantContext& t, Reply<pb::ListWorkflowsResponse> reply) {
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        int size = page->size;
+        store_->ListWorkflows(
+            OwnerOf(t), page->after, size + 1, [reply, size](absl::StatusOr<std::vector<pb::Workflow>> items) {
+              if (!items.ok()) return reply(items.status());
+              pb::ListWorkflowsResponse out;
+              out.set_next_page_token(TrimToPage(*items, size, [](const pb::Workflow& w) { return w.id(); }));
+              for (auto& w : *items) *out.add_workflows() = std::move(w);
+              reply(std::move(out));
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::GetWorkflow(Ctx* ctx, const pb::GetWorkflowRequest* req,
@@ -245,7 +248,8 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::UpdateWorkflow(Ctx* ctx, con
     store_->UpdateWorkflow(
         OwnerOf(t), request.workflow_id(),
         [request, now](pb::Workflow& w) -> absl::Status {
-          RETURN_IF_ERROR(ApplyFieldMask(request.workflow(), request.update_mask(), WorkflowReadOnly(), "workflow", &w));
+          RETURN_IF_ERROR(
+              ApplyFieldMask(request.workflow(), request.update_mask(), WorkflowReadOnly(), "workflow", &w));
           RETURN_IF_ERROR(ValidateWorkflow(w));
           *w.mutable_update_time() = ToTimestamp(now);
           return absl::OkStatus();
@@ -256,11 +260,12 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::UpdateWorkflow(Ctx* ctx, con
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::DeleteWorkflow(Ctx* ctx, const pb::DeleteWorkflowRequest* req,
                                                                    pb::DeleteWorkflowResponse* resp) {
-  return rpc_.Handle(ctx, "DeleteWorkflow", resp, [=, this](const TenantContext& t, Reply<pb::DeleteWorkflowResponse> reply) {
-    absl::Status id = RequireId("workflowId", req->workflow_id());
-    if (!id.ok()) return reply(id);
-    store_->DeleteWorkflow(OwnerOf(t), req->workflow_id(), Acknowledge(reply));
-  });
+  return rpc_.Handle(ctx, "DeleteWorkflow", resp,
+                     [=, this](const TenantContext& t, Reply<pb::DeleteWorkflowResponse> reply) {
+                       absl::Status id = RequireId("workflowId", req->workflow_id());
+                       if (!id.ok()) return reply(id);
+                       store_->DeleteWorkflow(OwnerOf(t), req->workflow_id(), Acknowledge(reply));
+                     });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::RunWorkflow(Ctx* ctx, const pb::RunWorkflowRequest* req,
@@ -276,82 +281,85 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::RunWorkflow(Ctx* ctx, const 
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::ListWorkflowRuns(Ctx* ctx, const pb::ListWorkflowRunsRequest* req,
                                                                      pb::ListWorkflowRunsResponse* resp) {
-  return rpc_.Handle(ctx, "ListWorkflowRuns", resp,
-                     [=, this](const TenantContext& t, Reply<pb::ListWorkflowRunsResponse> reply) {
-                       absl::Status id = RequireId("workflowId", req->workflow_id());
-                       if (!id.ok()) return reply(id);
-                       absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-                       if (!page.ok()) return reply(page.status());
-                       auto items = store_->ListRuns(OwnerOf(t), req->workflow_id(), page->after, page->size + 1);
-                       if (!items.ok()) return reply(items.status());
-                       pb::ListWorkflowRunsResponse out;
-                       out.set_next_page_token(
-                           TrimToPage(*items, page->size, [](const pb::WorkflowRun& r) { return r.id(); }));
-                       for (auto& r : *items) *out.add_runs() = std::move(r);
-                       reply(std::move(out));
-                     });
+  return rpc_.Handle(
+      ctx, "ListWorkflowRuns", resp, [=, this](const TenantContext& t, Reply<pb::ListWorkflowRunsResponse> reply) {
+        absl::Status id = RequireId("workflowId", req->workflow_id());
+        if (!id.ok()) return reply(id);
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        auto items = store_->ListRuns(OwnerOf(t), req->workflow_id(), page->after, page->size + 1);
+        if (!items.ok()) return reply(items.status());
+        pb::ListWorkflowRunsResponse out;
+        out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::WorkflowRun& r) { return r.id(); }));
+        for (auto& r : *items) *out.add_runs() = std::move(r);
+        reply(std::move(out));
+      });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWebhook(Ctx* ctx, const pb::CreateWebhookRequest* req,
                                                                   pb::CreateWebhookResponse* resp) {
-  return rpc_.Handle(ctx, "CreateWebhook", resp, [=, this](const TenantContext& t, Reply<pb::CreateWebhookResponse> reply) {
-    Violations v;
-    v.TextList("eventTypes", req->event_types(), 20, 100);
-    v.Text("description", req->description(), 500);
-    absl::StatusOr<CheckedUrl> url = CheckWebhookUrl("url", req->url(), options_.allow_private_webhooks);
-    if (!url.ok()) {
-      std::string message(url.status().message());
-      v.Add("url", message.substr(message.find(": ") == std::string::npos ? 0 : message.find(": ") + 2));
-    }
-    if (!v.empty()) return reply(v.ToStatus());
-    pb::Webhook w;
-    w.set_id(NewId());
-    w.set_url(req->url());
-    *w.mutable_event_types() = req->event_types();
-    w.set_description(req->description());
-    *w.mutable_create_time() = ToTimestamp(NowMicros());
-    store_->CreateWebhook(OwnerOf(t), w, absl::StrCat("whsec_", RandomHex(24)), IdempotencyOf(t, "CreateWebhook"), *req,
-                          reply);
-  });
+  return rpc_.Handle(
+      ctx, "CreateWebhook", resp, [=, this](const TenantContext& t, Reply<pb::CreateWebhookResponse> reply) {
+        Violations v;
+        v.TextList("eventTypes", req->event_types(), 20, 100);
+        v.Text("description", req->description(), 500);
+        absl::StatusOr<CheckedUrl> url = CheckWebhookUrl("url", req->url(), options_.allow_private_webhooks);
+        if (!url.ok()) {
+          std::string message(url.status().message());
+          v.Add("url", message.substr(message.find(": ") == std::string::npos ? 0 : message.find(": ") + 2));
+        }
+        if (!v.empty()) return reply(v.ToStatus());
+        pb::Webhook w;
+        w.set_id(NewId());
+        w.set_url(req->url());
+        *w.mutable_event_types() = req->event_types();
+        w.set_description(req->description());
+        *w.mutable_create_time() = ToTimestamp(NowMicros());
+        store_->CreateWebhook(OwnerOf(t), w, absl::StrCat("whsec_", RandomHex(24)), IdempotencyOf(t, "CreateWebhook"),
+                              *req, reply);
+      });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::ListWebhooks(Ctx* ctx, const pb::ListWebhooksRequest* req,
                                                                  pb::ListWebhooksResponse* resp) {
-  return rpc_.Handle(ctx, "ListWebhooks", resp, [=, this](const TenantContext& t, Reply<pb::ListWebhooksResponse> reply) {
-    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-    if (!page.ok()) return reply(page.status());
-    auto items = store_->ListWebhooks(OwnerOf(t), page->after, page->size + 1);
-    if (!items.ok()) return reply(items.status());
-    pb::ListWebhooksResponse out;
-    out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::Webhook& w) { return w.id(); }));
-    for (auto& w : *items) *out.add_webhooks() = std::move(w);
-    reply(std::move(out));
-  });
+  return rpc_.Handle(
+      ctx, "ListWebhooks", resp, [=, this](const TenantContext& t, Reply<pb::ListWebhooksResponse> reply) {
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        auto items = store_->ListWebhooks(OwnerOf(t), page->after, page->size + 1);
+        if (!items.ok()) return reply(items.status());
+        pb::ListWebhooksResponse out;
+        out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::Webhook& w) { return w.id(); }));
+        for (auto& w : *items) *out.add_webhooks() = std::move(w);
+        reply(std::move(out));
+      });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::DeleteWebhook(Ctx* ctx, const pb::DeleteWebhookRequest* req,
                                                                   pb::DeleteWebhookResponse* resp) {
-  return rpc_.Handle(ctx, "DeleteWebhook", resp, [=, this](const TenantContext& t, Reply<pb::DeleteWebhookResponse> reply) {
-    absl::Status id = RequireId("webhookId", req->webhook_id());
-    if (!id.ok()) return reply(id);
-    store_->DeleteWebhook(OwnerOf(t), req->webhook_id(), Acknowledge(reply));
-  });
+  return rpc_.Handle(ctx, "DeleteWebhook", resp,
+                     [=, this](const TenantContext& t, Reply<pb::DeleteWebhookResponse> reply) {
+                       absl::Status id = RequireId("webhookId", req->webhook_id());
+                       if (!id.ok()) return reply(id);
+                       store_->DeleteWebhook(OwnerOf(t), req->webhook_id(), Acknowledge(reply));
+                     });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::ListDeliveries(Ctx* ctx, const pb::ListDeliveriesRequest* req,
                                                                    pb::ListDeliveriesResponse* resp) {
-  return rpc_.Handle(ctx, "ListDeliveries", resp, [=, this](const TenantContext& t, Reply<pb::ListDeliveriesResponse> reply) {
-    absl::Status id = RequireId("webhookId", req->webhook_id());
-    if (!id.ok()) return reply(id);
-    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-    if (!page.ok()) return reply(page.status());
-    auto items = store_->ListDeliveries(OwnerOf(t), req->webhook_id(), page->after, page->size + 1);
-    if (!items.ok()) return reply(items.status());
-    pb::ListDeliveriesResponse out;
-    out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::Delivery& d) { return d.id(); }));
-    for (auto& d : *items) *out.add_deliveries() = std::move(d);
-    reply(std::move(out));
-  });
+  return rpc_.Handle(
+      ctx, "ListDeliveries", resp, [=, this](const TenantContext& t, Reply<pb::ListDeliveriesResponse> reply) {
+        absl::Status id = RequireId("webhookId", req->webhook_id());
+        if (!id.ok()) return reply(id);
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        auto items = store_->ListDeliveries(OwnerOf(t), req->webhook_id(), page->after, page->size + 1);
+        if (!items.ok()) return reply(items.status());
+        pb::ListDeliveriesResponse out;
+        out.set_next_page_token(TrimToPage(*items, page->size, [](const pb::Delivery& d) { return d.id(); }));
+        for (auto& d : *items) *out.add_deliveries() = std::move(d);
+        reply(std::move(out));
+      });
 }
 
 }  // namespace rapport::notifications

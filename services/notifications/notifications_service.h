@@ -7,9 +7,9 @@
 
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "services/common/rpc.h"
-#include "services/profiles/contact_client.h"
 #include "services/notifications/live_hub.h"
 #include "services/notifications/notifications_store.h"
+#include "services/profiles/contact_client.h"
 
 namespace rapport::notifications {
 

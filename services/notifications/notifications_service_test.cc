@@ -261,11 +261,9 @@ TEST_F(NotificationsServiceTest, BadInputIsInvalidArgumentNamingTheField) {
   pb::ListNotificationsResponse inbox;
   pb::Notification n;
   const Case cases[] = {
-      {"reminder without due time", [&] { return Remind(alice_, "x", absl::InfinitePast(), &r); },
-       "reminder.dueTime"},
+      {"reminder without due time", [&] { return Remind(alice_, "x", absl::InfinitePast(), &r); }, "reminder.dueTime"},
       {"reminder with an unknown contact",
-       [&] { return Remind(alice_, "x", absl::Now() + absl::Hours(1), &r, "no-such-contact"); },
-       "reminder.contactId"},
+       [&] { return Remind(alice_, "x", absl::Now() + absl::Hours(1), &r, "no-such-contact"); }, "reminder.contactId"},
       {"workflow without trigger",
        [&] {
          pb::CreateWorkflowRequest req;

@@ -97,14 +97,13 @@ class NotificationsStore final : public TimerStore {
                       Done<pb::Workflow> done);
   // Deletes the workflow, stops its waiting runs and cancels its timers.
   void DeleteWorkflow(const Owner& owner, const std::string& id, DoneStatus done);
-  void ListWorkflows(const Owner& owner, const std::string& after_id, int limit,
-                     Done<std::vector<pb::Workflow>> done);
+  void ListWorkflows(const Owner& owner, const std::string& after_id, int limit, Done<std::vector<pb::Workflow>> done);
   // Starts a run now (MANUAL workflows, or any other by hand).
   void RunWorkflow(const Owner& owner, const std::string& workflow_id, const std::string& contact_id,
                    Done<pb::WorkflowRun> done);
   // Newest first. NOT_FOUND when the workflow is not the user's.
   absl::StatusOr<std::vector<pb::WorkflowRun>> ListRuns(const Owner& owner, const std::string& workflow_id,
-                                                       const std::string& before_id, int limit);
+                                                        const std::string& before_id, int limit);
 
   // --- Webhooks and deliveries (delivery_store.cc) ---
   // secret is kept to sign deliveries.
@@ -116,7 +115,7 @@ class NotificationsStore final : public TimerStore {
   void DeleteWebhook(const Owner& owner, const std::string& id, DoneStatus done);
   // Newest first. NOT_FOUND when the webhook is not the user's.
   absl::StatusOr<std::vector<pb::Delivery>> ListDeliveries(const Owner& owner, const std::string& webhook_id,
-                                                          const std::string& before_id, int limit);
+                                                           const std::string& before_id, int limit);
   absl::StatusOr<PendingDelivery> LoadDelivery(const TimerRow& timer) override;
   absl::Status RecordDeliveryAttempt(const TimerRow& timer, const std::string& owner, const AttemptResult& result,
                                      bool retries_exhausted) override;
@@ -128,8 +127,8 @@ class NotificationsStore final : public TimerStore {
 
   // --- Timers (timer_store.cc; see timer_store.h) ---
   absl::Status ReleaseLeases(const std::string& replica) override;
-  absl::StatusOr<std::vector<TimerRow>> Claim(const std::string& owner, absl::Time now, absl::Duration lease,
-                                              int limit, bool deliveries) override;
+  absl::StatusOr<std::vector<TimerRow>> Claim(const std::string& owner, absl::Time now, absl::Duration lease, int limit,
+                                              bool deliveries) override;
   void FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,
                   std::function<void(std::vector<absl::Status>)> done) override;
   // FireTimers for one timer, in a transaction of its own.

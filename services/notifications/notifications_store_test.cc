@@ -140,8 +140,8 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   pb::WorkflowRun StoredRun(const std::string& id) {
     pb::WorkflowRun run;
     absl::Status s = store_->db().Read([&](db::Connection& c) -> absl::Status {
-      ASSIGN_OR_RETURN(run, db::ReadBlob<pb::WorkflowRun>(
-                                c.Prepare("SELECT data FROM runs WHERE run_id = ?").Bind(1, id), "run"));
+      ASSIGN_OR_RETURN(
+          run, db::ReadBlob<pb::WorkflowRun>(c.Prepare("SELECT data FROM runs WHERE run_id = ?").Bind(1, id), "run"));
       return absl::OkStatus();
     });
     EXPECT_TRUE(s.ok()) << s;
@@ -196,9 +196,8 @@ TEST_P(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
   Owner mallory{"org2", "alice"};
   EXPECT_TRUE(Inbox(mallory).empty());
   EXPECT_TRUE(store_->ListReminders(mallory, "", 10)->empty());
-  auto stolen = Await<pb::Notification>([&](Done<pb::Notification> d) {
-    store_->ChangeNotification(mallory, inbox[0].id(), InboxAction::kRead, 0, d);
-  });
+  auto stolen = Await<pb::Notification>(
+      [&](Done<pb::Notification> d) { store_->ChangeNotification(mallory, inbox[0].id(), InboxAction::kRead, 0, d); });
   EXPECT_EQ(stolen.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteReminder(mallory, r.id(), d); }).code(),
             absl::StatusCode::kNotFound);
@@ -335,7 +334,8 @@ TEST_P(StoreTest, ARunBeginsWhenItsEventHappenedNotWhenItWasProcessed) {
   EXPECT_EQ(TimestampToMicros((*runs)[0].start_time()), ToMicros(met));
   // Seven days after the conversation's day, 09:00.
   absl::CivilDay day = absl::ToCivilDay(met, absl::UTCTimeZone()) + 7;
-  absl::Time wake = absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 9, 0, 0), absl::UTCTimeZone());
+  absl::Time wake =
+      absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), 9, 0, 0), absl::UTCTimeZone());
   EXPECT_EQ(FromMicros(TimestampToMicros((*runs)[0].wake_time())), wake);
   auto sched = NewScheduler("r1");
   SetNow(wake);
@@ -441,10 +441,13 @@ TEST_P(StoreTest, DisabledBuiltinsStartNothing) {
   UserCreated(alice, "UTC");
   pb::Workflow thanks = Builtin(alice, "thank_you");
   ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
-                store_->UpdateWorkflow(alice, thanks.id(), [](pb::Workflow& w) {
-                  w.set_enabled(false);
-                  return absl::OkStatus();
-                }, d);
+                store_->UpdateWorkflow(
+                    alice, thanks.id(),
+                    [](pb::Workflow& w) {
+                      w.set_enabled(false);
+                      return absl::OkStatus();
+                    },
+                    d);
               }).ok());
   ppb::Contact bob;
   bob.set_id("bob");
@@ -476,9 +479,8 @@ TEST_P(StoreTest, SnoozedNotificationsComeBackAtTheirTime) {
   auto live = store_->StreamSince(alice, seq, 10);
   ASSERT_EQ(live->size(), 1u);  // reappears on the stream with a new position
   EXPECT_GT((*live)[0].first, seq);
-  auto dismissed = Await<pb::Notification>([&](Done<pb::Notification> d) {
-    store_->ChangeNotification(alice, n.id(), InboxAction::kDismiss, 0, d);
-  });
+  auto dismissed = Await<pb::Notification>(
+      [&](Done<pb::Notification> d) { store_->ChangeNotification(alice, n.id(), InboxAction::kDismiss, 0, d); });
   EXPECT_EQ(dismissed->state(), pb::DISMISSED);
   EXPECT_TRUE(Inbox(alice).empty());
 }
@@ -533,10 +535,13 @@ TEST_P(StoreTest, RunsStopWhenTheirWorkflowIsDisabledOrDeletedOrTheirContactDele
   const pb::WorkflowRun& waiting = (*again)[0];  // newest first
   ASSERT_EQ(waiting.state(), pb::WAITING);
   ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
-                store_->UpdateWorkflow(alice, thanks.id(), [](pb::Workflow& w) {
-                  w.set_enabled(false);
-                  return absl::OkStatus();
-                }, d);
+                store_->UpdateWorkflow(
+                    alice, thanks.id(),
+                    [](pb::Workflow& w) {
+                      w.set_enabled(false);
+                      return absl::OkStatus();
+                    },
+                    d);
               }).ok());
   SetNow(Now() + absl::Hours(48));
   Drain(*sched);
@@ -566,9 +571,9 @@ TEST_P(StoreTest, NotificationWebhookBodyIsTheEnvelopeAroundTheNotification) {
   EXPECT_EQ(delivery->attempts, 0);
   // The wire format receivers parse and sign over: keys in this order, the
   // time in RFC 3339 with a numeric offset.
-  EXPECT_EQ(delivery->body, absl::StrCat(R"({"id":")", n.id(),
-                                         R"(","type":"notification.created","time":"2026-03-27T12:00:00+00:00",)",
-                                         R"("orgId":"org1","userId":"alice","data":)", Json(n), "}"));
+  EXPECT_EQ(delivery->body,
+            absl::StrCat(R"({"id":")", n.id(), R"(","type":"notification.created","time":"2026-03-27T12:00:00+00:00",)",
+                         R"("orgId":"org1","userId":"alice","data":)", Json(n), "}"));
 
   // A 2xx ends it: DELIVERED, its timer gone, when it ended recorded.
   AttemptResult ok{ToMicros(Now()), 200, "", 12, false, 0};

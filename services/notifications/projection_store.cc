@@ -129,9 +129,8 @@ absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events
     for (const pb::Workflow& w : workflows) {
       const pb::Trigger& t = w.trigger();
       if (!w.enabled() || t.kind() != pb::INTERACTION_CREATED) continue;
-      if (t.interaction_kinds_size() > 0 &&
-          std::find(t.interaction_kinds().begin(), t.interaction_kinds().end(), i.kind()) ==
-              t.interaction_kinds().end()) {
+      if (t.interaction_kinds_size() > 0 && std::find(t.interaction_kinds().begin(), t.interaction_kinds().end(),
+                                                      i.kind()) == t.interaction_kinds().end()) {
         continue;
       }
       if (t.first_interaction_only() && earlier.value_or(0) > 0) continue;

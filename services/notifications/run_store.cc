@@ -73,8 +73,7 @@ absl::Status StepRun(Connection& conn, const Owner& owner, const pb::Workflow& w
     if (ledger.has_value()) ctx.vars["ledger.balance"] = absl::StrFormat("%.1f", ledger->balance);
   }
   if (workflow.trigger().kind() == pb::SCHEDULE) RETURN_IF_ERROR(AddOverdueVars(conn, owner, now_us, ctx.vars));
-  const std::string trigger_interaction =
-      run.trigger().rfind("interaction ", 0) == 0 ? run.trigger().substr(12) : "";
+  const std::string trigger_interaction = run.trigger().rfind("interaction ", 0) == 0 ? run.trigger().substr(12) : "";
   ctx.interacted_since = [&conn, &owner, &run, trigger_interaction](int64_t since_us) -> absl::StatusOr<bool> {
     return db::Exists(conn.Prepare("SELECT 1 FROM contact_interactions WHERE org_id = ? AND user_id = ? AND "
                                    "contact_id = ? AND logged_us >= ? AND interaction_id != ? LIMIT 1")
@@ -106,9 +105,9 @@ absl::Status StepRun(Connection& conn, const Owner& owner, const pb::Workflow& w
   }
   RETURN_IF_ERROR(UpdateRun(conn, owner, run));
   if (run.state() == pb::WAITING) {
-    RETURN_IF_ERROR(InsertTimer(conn, NewTimer(owner, TimerKind::kRunStep, run.id(), run.contact_id(),
-                                               TimestampToMicros(run.wake_time()),
-                                               absl::StrCat("run:", run.id(), ":wake:", run.next_step()))));
+    RETURN_IF_ERROR(InsertTimer(
+        conn, NewTimer(owner, TimerKind::kRunStep, run.id(), run.contact_id(), TimestampToMicros(run.wake_time()),
+                       absl::StrCat("run:", run.id(), ":wake:", run.next_step()))));
   }
   return absl::OkStatus();
 }
@@ -145,7 +144,8 @@ absl::Status ScheduleContactTrigger(Connection& conn, const Owner& owner, const 
     }
     ASSIGN_OR_RETURN(absl::TimeZone zone, UserZone(conn, owner));
     ASSIGN_OR_RETURN(int minute, ParseLocalTime("localTime", t.local_time()));
-    absl::Time at = NextAnnual(now, contact.birthday().month(), contact.birthday().day(), t.offset_days(), minute, zone);
+    absl::Time at =
+        NextAnnual(now, contact.birthday().month(), contact.birthday().day(), t.offset_days(), minute, zone);
     if (at == absl::InfiniteFuture()) return absl::OkStatus();
     const int64_t at_us = ToMicros(at);
     return InsertTimer(conn, NewTimer(owner, TimerKind::kDateTrigger, w.id(), contact.id(), at_us,
@@ -311,15 +311,15 @@ void NotificationsStore::DeleteWorkflow(const Owner& owner, const std::string& i
                             .Run());
         if (conn.Changes() == 0) return db::RowNotFound("workflow");
         for (TimerKind k : kTriggerKinds) RETURN_IF_ERROR(CancelTimers(conn, owner.org, id, k));
-        ASSIGN_OR_RETURN(std::vector<pb::WorkflowRun> open,
-                         db::ListBlobs<pb::WorkflowRun>(
-                             conn.Prepare("SELECT data FROM runs WHERE org_id = ? AND user_id = ? AND "
-                                          "workflow_id = ? AND state IN (?, ?)")
-                                 .Bind(1, owner.org)
-                                 .Bind(2, owner.user)
-                                 .Bind(3, id)
-                                 .Bind(4, static_cast<int>(pb::RUNNING))
-                                 .Bind(5, static_cast<int>(pb::WAITING))));
+        ASSIGN_OR_RETURN(
+            std::vector<pb::WorkflowRun> open,
+            db::ListBlobs<pb::WorkflowRun>(conn.Prepare("SELECT data FROM runs WHERE org_id = ? AND user_id = ? AND "
+                                                        "workflow_id = ? AND state IN (?, ?)")
+                                               .Bind(1, owner.org)
+                                               .Bind(2, owner.user)
+                                               .Bind(3, id)
+                                               .Bind(4, static_cast<int>(pb::RUNNING))
+                                               .Bind(5, static_cast<int>(pb::WAITING))));
         for (pb::WorkflowRun& run : open) {
           RETURN_IF_ERROR(CancelTimers(conn, owner.org, run.id(), TimerKind::kRunStep));
           StopRunOfDeletedWorkflow(run, clock());
@@ -366,8 +366,8 @@ void NotificationsStore::ListWorkflows(const Owner& owner, const std::string& af
 
 // --- Runs ---
 
-void NotificationsStore::RunWorkflow(const Owner& owner, const std::string& workflow_id,
-                                     const std::string& contact_id, Done<pb::WorkflowRun> done) {
+void NotificationsStore::RunWorkflow(const Owner& owner, const std::string& workflow_id, const std::string& contact_id,
+                                     Done<pb::WorkflowRun> done) {
   Clock clock = clock_;
   db::WriteWithResult<pb::WorkflowRun>(
       *db_,
@@ -387,8 +387,8 @@ void NotificationsStore::RunWorkflow(const Owner& owner, const std::string& work
 }
 
 absl::StatusOr<std::vector<pb::WorkflowRun>> NotificationsStore::ListRuns(const Owner& owner,
-                                                                         const std::string& workflow_id,
-                                                                         const std::string& before_id, int limit) {
+                                                                          const std::string& workflow_id,
+                                                                          const std::string& before_id, int limit) {
   std::vector<pb::WorkflowRun> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     RETURN_IF_ERROR(ReadWorkflow(conn, owner, workflow_id).status());

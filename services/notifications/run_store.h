@@ -29,20 +29,19 @@ namespace pb = ::rapport::notifications::v1;
 // Starts a run of workflow unless trigger_key already started one (nullopt
 // then), and steps it at now. The run began at `started` (the triggering
 // event's time; stop_if and the first wait count from it).
-absl::StatusOr<std::optional<pb::WorkflowRun>> StartRun(
-    db::Connection& conn, const Owner& owner, const pb::Workflow& workflow,
-    const std::string& contact_id, const std::string& trigger_key, const std::string& trigger, absl::Time now,
-    std::optional<absl::Time> started = std::nullopt);
+absl::StatusOr<std::optional<pb::WorkflowRun>> StartRun(db::Connection& conn, const Owner& owner,
+                                                        const pb::Workflow& workflow, const std::string& contact_id,
+                                                        const std::string& trigger_key, const std::string& trigger,
+                                                        absl::Time now,
+                                                        std::optional<absl::Time> started = std::nullopt);
 
 // (Re)schedules every trigger timer of a workflow after it changed (or the
 // user's timezone did).
-absl::Status ScheduleWorkflow(db::Connection& conn, const Owner& owner,
-                              const pb::Workflow& workflow, absl::Time now);
+absl::Status ScheduleWorkflow(db::Connection& conn, const Owner& owner, const pb::Workflow& workflow, absl::Time now);
 
 // The trigger timers of one workflow for one contact: its date trigger, and
 // its overdue trigger when the ledger's next due time is given.
-absl::Status ScheduleContactTrigger(db::Connection& conn, const Owner& owner,
-                                    const pb::Workflow& workflow,
+absl::Status ScheduleContactTrigger(db::Connection& conn, const Owner& owner, const pb::Workflow& workflow,
                                     const profiles::v1::Contact& contact, std::optional<int64_t> next_due_us,
                                     absl::Time now);
 

@@ -49,8 +49,7 @@ void Scheduler::Stop() {
   pump_cv_.wait(lock, [this] { return in_flight_ == 0; });
 }
 
-void Scheduler::Submit(std::vector<TimerRow> timers, absl::Time now,
-                       std::function<void(absl::Status)> batch_done) {
+void Scheduler::Submit(std::vector<TimerRow> timers, absl::Time now, std::function<void(absl::Status)> batch_done) {
   auto owners = std::make_shared<std::vector<Owner>>();
   for (const TimerRow& t : timers) owners->push_back(Owner{t.org, t.user});
   store_->FireTimers(std::move(timers), owner_, now,
@@ -143,8 +142,8 @@ void Scheduler::DeliverOne(const TimerRow& timer) {
     result.retry = IsRetriable(resp.status);
   }
   int attempt = d->attempts + 1;
-  result.next_us = ToMicros(clock_()) + std::chrono::duration_cast<std::chrono::microseconds>(
-                                            Backoff(options_.retry, attempt)).count();
+  result.next_us = ToMicros(clock_()) +
+                   std::chrono::duration_cast<std::chrono::microseconds>(Backoff(options_.retry, attempt)).count();
   absl::Status s = store_->RecordDeliveryAttempt(timer, owner_, result, attempt >= options_.retry.max_attempts);
   if (!s.ok()) log::Error("delivery attempt not recorded", {{"org", timer.org}, {"error", s.ToString()}});
 }

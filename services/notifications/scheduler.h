@@ -21,11 +21,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
-#include <vector>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -39,12 +39,12 @@ namespace rapport::notifications {
 
 struct SchedulerOptions {
   std::string replica = "notifications-1";  // unique per replica
-  int batch = 2048;                          // timers claimed (and fired in one transaction) at once
+  int batch = 2048;                         // timers claimed (and fired in one transaction) at once
   absl::Duration lease = absl::Seconds(30);
-  std::chrono::milliseconds idle{50};        // poll interval when nothing is due
-  int delivery_concurrency = 8;              // HTTP attempts in flight
+  std::chrono::milliseconds idle{50};  // poll interval when nothing is due
+  int delivery_concurrency = 8;        // HTTP attempts in flight
   RetryPolicy retry;
-  bool allow_private = false;                // RAPPORT_WEBHOOK_ALLOW_PRIVATE
+  bool allow_private = false;  // RAPPORT_WEBHOOK_ALLOW_PRIVATE
   std::chrono::milliseconds webhook_timeout{10000};
 };
 

@@ -89,24 +89,19 @@ absl::StatusOr<std::vector<TimerRow>> NotificationsStore::Claim(const std::strin
                                                      .Bind(5, static_cast<int>(TimerKind::kDelivery))
                                                      .Bind(6, limit),
                                                  [](const Statement& row) {
-                                                   return TimerRow{row.ColumnText(0),
-                                                                   row.ColumnText(1),
-                                                                   row.ColumnText(2),
-                                                                   static_cast<TimerKind>(row.ColumnInt(3)),
-                                                                   row.ColumnText(4),
-                                                                   row.ColumnText(5),
-                                                                   row.ColumnInt(6),
-                                                                   row.ColumnText(7)};
+                                                   return TimerRow{
+                                                       row.ColumnText(0), row.ColumnText(1),
+                                                       row.ColumnText(2), static_cast<TimerKind>(row.ColumnInt(3)),
+                                                       row.ColumnText(4), row.ColumnText(5),
+                                                       row.ColumnInt(6),  row.ColumnText(7)};
                                                  }));
     return absl::OkStatus();
   }));
   return out;
 }
 
-void NotificationsStore::FireTimer(const TimerRow& timer, const std::string& owner, absl::Time now,
-                                   DoneStatus done) {
-  db_->WriteAsync([timer, owner, now](Connection& conn) { return FireOne(conn, timer, owner, now); },
-                  std::move(done));
+void NotificationsStore::FireTimer(const TimerRow& timer, const std::string& owner, absl::Time now, DoneStatus done) {
+  db_->WriteAsync([timer, owner, now](Connection& conn) { return FireOne(conn, timer, owner, now); }, std::move(done));
 }
 
 void NotificationsStore::FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,

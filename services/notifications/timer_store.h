@@ -80,8 +80,8 @@ class TimerStore {
   // "<replica>/<incarnation>"), so their claimed timers fire at once.
   virtual absl::Status ReleaseLeases(const std::string& replica) = 0;
   // Leases up to limit timers due at now (deliveries or everything else).
-  virtual absl::StatusOr<std::vector<TimerRow>> Claim(const std::string& owner, absl::Time now,
-                                                      absl::Duration lease, int limit, bool deliveries) = 0;
+  virtual absl::StatusOr<std::vector<TimerRow>> Claim(const std::string& owner, absl::Time now, absl::Duration lease,
+                                                      int limit, bool deliveries) = 0;
   // Fires a claimed batch in one transaction (one commit), each timer inside
   // its own savepoint: effects, dedupe record and removal together. A timer
   // no longer leased by owner, or already fired, is dropped without effects;

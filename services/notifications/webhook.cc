@@ -24,10 +24,10 @@ bool V4Private(const uint8_t a[4]) {
   if (a[0] == 169 && a[1] == 254) return true;
   if (a[0] == 172 && (a[1] & 0xf0) == 16) return true;
   if (a[0] == 192 && a[1] == 168) return true;
-  if (a[0] == 100 && (a[1] & 0xc0) == 64) return true;   // CGNAT 100.64/10
+  if (a[0] == 100 && (a[1] & 0xc0) == 64) return true;     // CGNAT 100.64/10
   if (a[0] == 192 && a[1] == 0 && a[2] == 0) return true;  // IETF protocol assignments
-  if (a[0] == 198 && (a[1] & 0xfe) == 18) return true;    // benchmarking 198.18/15
-  if (a[0] >= 224) return true;                           // multicast, reserved, broadcast
+  if (a[0] == 198 && (a[1] & 0xfe) == 18) return true;     // benchmarking 198.18/15
+  if (a[0] >= 224) return true;                            // multicast, reserved, broadcast
   return false;
 }
 
@@ -71,9 +71,9 @@ absl::StatusOr<bool> IsPrivateAddress(const std::string& numeric) {
   if (std::memcmp(v6, kZero, 15) == 0 && (v6[15] == 0 || v6[15] == 1)) return true;  // :: and ::1
   static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (std::memcmp(v6, kMapped, 12) == 0) return V4Private(v6 + 12);
-  if ((v6[0] & 0xfe) == 0xfc) return true;                   // fc00::/7 unique local
-  if (v6[0] == 0xfe && (v6[1] & 0xc0) == 0x80) return true;  // fe80::/10 link local
-  if (v6[0] == 0xff) return true;                            // multicast
+  if ((v6[0] & 0xfe) == 0xfc) return true;                                            // fc00::/7 unique local
+  if (v6[0] == 0xfe && (v6[1] & 0xc0) == 0x80) return true;                           // fe80::/10 link local
+  if (v6[0] == 0xff) return true;                                                     // multicast
   if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x0d && v6[3] == 0xb8) return true;  // documentation
   if (v6[0] == 0 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b) return V4Private(v6 + 12);  // NAT64
   return false;
@@ -110,8 +110,9 @@ absl::StatusOr<CheckedUrl> CheckWebhookUrl(const std::string& field, const std::
   }
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
     char buf[INET6_ADDRSTRLEN] = {};
-    const void* src = a->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                                              : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    const void* src = a->ai_family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
     if (inet_ntop(a->ai_family, src, buf, sizeof buf) == nullptr) continue;
     std::string numeric(buf);
     if (std::find(out.addresses.begin(), out.addresses.end(), numeric) == out.addresses.end()) {
@@ -124,7 +125,8 @@ absl::StatusOr<CheckedUrl> CheckWebhookUrl(const std::string& field, const std::
     for (const std::string& a : out.addresses) {
       absl::StatusOr<bool> priv = IsPrivateAddress(a);
       if (!priv.ok() || *priv) {
-        return bad(absl::StrCat("resolves to ", a, ", a private or loopback address (refused unless "
+        return bad(absl::StrCat("resolves to ", a,
+                                ", a private or loopback address (refused unless "
                                 "RAPPORT_WEBHOOK_ALLOW_PRIVATE=1)"));
       }
     }
@@ -153,9 +155,7 @@ std::string SignatureHeader(const std::string& secret, int64_t unix_seconds, con
   return absl::StrCat("t=", t, ",v1=", HexEncode(HmacSha256(secret, absl::StrCat(t, ".", body))));
 }
 
-bool IsRetriable(long status) {
-  return status == 0 || status == 408 || status == 429 || status >= 500;
-}
+bool IsRetriable(long status) { return status == 0 || status == 408 || status == 429 || status >= 500; }
 
 std::chrono::milliseconds Backoff(const RetryPolicy& policy, int attempt) {
   int64_t d = policy.base.count();

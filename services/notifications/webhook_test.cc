@@ -36,9 +36,9 @@ TEST(Webhook, RetriesOnlyWhatMaySucceedLater) {
 }
 
 TEST(Webhook, RefusesPrivateAddressesAndOtherSchemes) {
-  for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
-                        "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1",
-                        "::ffff:10.0.0.1"}) {
+  for (const char* a :
+       {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+        "0.0.0.0", "224.0.0.1", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"}) {
     EXPECT_TRUE(*IsPrivateAddress(a)) << a;
   }
   for (const char* a : {"8.8.8.8", "172.32.0.1", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"}) {
@@ -54,8 +54,8 @@ TEST(Webhook, RefusesPrivateAddressesAndOtherSchemes) {
   ASSERT_TRUE(allowed.ok()) << allowed.status();
   EXPECT_EQ(allowed->port, 9);
   EXPECT_EQ(allowed->addresses, std::vector<std::string>{"127.0.0.1"});
-  for (const char* bad : {"ftp://example.com/x", "file:///etc/passwd", "gopher://x", "not a url", "",
-                          "http://user:pw@127.0.0.1/"}) {
+  for (const char* bad :
+       {"ftp://example.com/x", "file:///etc/passwd", "gopher://x", "not a url", "", "http://user:pw@127.0.0.1/"}) {
     EXPECT_FALSE(CheckWebhookUrl("url", bad, true).ok()) << bad;
   }
 }

@@ -67,11 +67,13 @@ absl::Status ValidateWorkflow(const pb::Workflow& w) {
   v.Text("workflow.displayName", w.display_name(), 200, true);
   const pb::Trigger& t = w.trigger();
   if (t.kind() == pb::TRIGGER_KIND_UNSPECIFIED || !pb::TriggerKind_IsValid(t.kind())) {
-    v.Add("workflow.trigger.kind", "is required: INTERACTION_CREATED, CONTACT_CREATED, CONTACT_OVERDUE, "
-                                   "DATE_FIELD, SCHEDULE, MANUAL or BALANCE_TIPPED");
+    v.Add("workflow.trigger.kind",
+          "is required: INTERACTION_CREATED, CONTACT_CREATED, CONTACT_OVERDUE, "
+          "DATE_FIELD, SCHEDULE, MANUAL or BALANCE_TIPPED");
   }
   for (int i = 0; i < t.interaction_kinds_size(); ++i) {
-    if (t.interaction_kinds(i) == ipb::INTERACTION_KIND_UNSPECIFIED || !ipb::InteractionKind_IsValid(t.interaction_kinds(i))) {
+    if (t.interaction_kinds(i) == ipb::INTERACTION_KIND_UNSPECIFIED ||
+        !ipb::InteractionKind_IsValid(t.interaction_kinds(i))) {
       v.Add(absl::StrCat("workflow.trigger.interactionKinds[", i, "]"), "is not an interaction kind");
     }
   }
@@ -82,7 +84,8 @@ absl::Status ValidateWorkflow(const pb::Workflow& w) {
   if (auto m = ParseLocalTime("workflow.trigger.localTime", t.local_time()); !m.ok()) {
     v.Add("workflow.trigger.localTime", "must be HH:MM, 00:00 to 23:59");
   }
-  if (t.balance_threshold() < 0 || t.balance_threshold() > 1e6) v.Add("workflow.trigger.balanceThreshold", "must be 0..1000000");
+  if (t.balance_threshold() < 0 || t.balance_threshold() > 1e6)
+    v.Add("workflow.trigger.balanceThreshold", "must be 0..1000000");
   for (int i = 0; i < w.filter().tiers_size(); ++i) {
     if (w.filter().tiers(i) == ppb::TIER_UNSPECIFIED || !ppb::Tier_IsValid(w.filter().tiers(i))) {
       v.Add(absl::StrCat("workflow.filter.tiers[", i, "]"), "is not a tier");
@@ -135,8 +138,9 @@ std::vector<pb::Workflow> BuiltinWorkflows() {
     pb::Workflow w = Builtin("thank_you", "Thank-you the day after a meeting", pb::INTERACTION_CREATED);
     w.mutable_trigger()->add_interaction_kinds(ipb::MEETING);
     *w.add_steps() = Wait(1, "09:00");
-    *w.add_steps() = Notify("Say thank you to {{contact.displayName}}",
-                            "You met {{contact.displayName}} yesterday. A short thank-you keeps the conversation going.");
+    *w.add_steps() =
+        Notify("Say thank you to {{contact.displayName}}",
+               "You met {{contact.displayName}} yesterday. A short thank-you keeps the conversation going.");
     out.push_back(std::move(w));
   }
   {
@@ -147,8 +151,9 @@ std::vector<pb::Workflow> BuiltinWorkflows() {
     pb::Step stop;
     stop.set_kind(pb::STOP_IF);
     *w.add_steps() = stop;
-    *w.add_steps() = Notify("Follow up with {{contact.displayName}}",
-                            "A week ago you had a first conversation with {{contact.displayName}}. Suggest a follow-up meeting.");
+    *w.add_steps() =
+        Notify("Follow up with {{contact.displayName}}",
+               "A week ago you had a first conversation with {{contact.displayName}}. Suggest a follow-up meeting.");
     out.push_back(std::move(w));
   }
   {
@@ -315,13 +320,15 @@ absl::StatusOr<std::vector<Effect>> Advance(const pb::Workflow& workflow, pb::Wo
         continue;
       }
       case pb::NOTIFY: {
-        Effect e{Effect::Kind::kNotify, index, Render(step.title(), context.vars), Render(step.body(), context.vars), ""};
+        Effect e{Effect::Kind::kNotify, index, Render(step.title(), context.vars), Render(step.body(), context.vars),
+                 ""};
         effects.push_back(std::move(e));
         AddRecord(run, index, pb::NOTIFY, now, "notified");
         continue;
       }
       case pb::WEBHOOK: {
-        Effect e{Effect::Kind::kWebhook, index, "", "", step.event_type().empty() ? "workflow.step" : step.event_type()};
+        Effect e{Effect::Kind::kWebhook, index, "", "",
+                 step.event_type().empty() ? "workflow.step" : step.event_type()};
         effects.push_back(std::move(e));
         AddRecord(run, index, pb::WEBHOOK, now, "webhook event queued");
         continue;

@@ -76,7 +76,8 @@ struct RunContext {
 // COMPLETED. A WAITING run is resumed only once now >= wake_time
 // (FAILED_PRECONDITION before: nothing fires early). The first wait is
 // measured from the run's start_time, later ones from the previous wake
-// time, so a run started or resumed late after downtime keeps its schedule. Every executed step is appended to run.history.
+// time, so a run started or resumed late after downtime keeps its schedule. Every executed step is appended to
+// run.history.
 absl::StatusOr<std::vector<Effect>> Advance(const pb::Workflow& workflow, pb::WorkflowRun& run,
                                             const RunContext& context, absl::Time now);
 

@@ -145,9 +145,9 @@ TEST(WorkflowEngine, ValidationNamesEveryField) {
   w.add_steps();
   absl::Status st = ValidateWorkflow(w);
   ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  for (const char* field : {"workflow.displayName", "workflow.trigger.kind", "workflow.trigger.localTime",
-                            "workflow.filter.tiers[0]", "workflow.steps[0]", "workflow.steps[1].title",
-                            "workflow.steps[2].kind"}) {
+  for (const char* field :
+       {"workflow.displayName", "workflow.trigger.kind", "workflow.trigger.localTime", "workflow.filter.tiers[0]",
+        "workflow.steps[0]", "workflow.steps[1].title", "workflow.steps[2].kind"}) {
     EXPECT_NE(st.message().find(absl::StrCat(field, ":")), std::string::npos) << field << " in " << st.message();
   }
   pb::Workflow sched;
@@ -285,7 +285,6 @@ TEST(WorkflowEngine, ARunOfADeletedWorkflowStopsWithoutAWakeTime) {
   EXPECT_EQ(done.state(), pb::COMPLETED);
   EXPECT_TRUE(done.reason().empty());
 }
-
 
 }  // namespace
 }  // namespace rapport::notifications

@@ -24,19 +24,17 @@ void ContactClient::Find(const TenantContext& caller, const std::string& contact
   call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
   signer_->Sign(as_reader, &call->context);
   call->request.set_contact_id(contact_id);
-  stub_->async()->GetContact(&call->context, &call->request, &call->response,
-                             [call, field, done = std::move(done)](grpc::Status s) {
-                               if (s.ok()) return done(std::move(call->response));
-                               if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
-                                   s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-                                 return done(absl::InvalidArgumentError(absl::StrCat(field, ": no such contact")));
-                               }
-                               if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                                   s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-                                 return done(absl::UnavailableError("profiles is unavailable; try again"));
-                               }
-                               done(FromGrpcStatus(s));
-                             });
+  stub_->async()->GetContact(
+      &call->context, &call->request, &call->response, [call, field, done = std::move(done)](grpc::Status s) {
+        if (s.ok()) return done(std::move(call->response));
+        if (s.error_code() == grpc::StatusCode::NOT_FOUND || s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+          return done(absl::InvalidArgumentError(absl::StrCat(field, ": no such contact")));
+        }
+        if (s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+          return done(absl::UnavailableError("profiles is unavailable; try again"));
+        }
+        done(FromGrpcStatus(s));
+      });
 }
 
 }  // namespace rapport::profiles

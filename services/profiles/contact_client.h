@@ -10,12 +10,12 @@
 #ifndef RAPPORT_SERVICES_PROFILES_CONTACT_CLIENT_H_
 #define RAPPORT_SERVICES_PROFILES_CONTACT_CLIENT_H_
 
+#include <grpcpp/channel.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"

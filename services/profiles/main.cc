@@ -10,19 +10,17 @@
 #include "services/profiles/profiles_service.h"
 #include "services/profiles/profiles_store.h"
 
-ABSL_FLAG(std::string, addr, rapport::registry::kProfiles.default_addr,
-          "listen address (env PROFILES_SERVICE_ADDR)");
+ABSL_FLAG(std::string, addr, rapport::registry::kProfiles.default_addr, "listen address (env PROFILES_SERVICE_ADDR)");
 ABSL_FLAG(bool, entity_cache, false,
           "cache contacts and profiles in Redis (env RAPPORT_PROFILES_ENTITY_CACHE); off by default "
           "because a local SQLite point read is faster than a Redis round trip");
 ABSL_FLAG(int, cache_ttl_seconds, 300, "entity cache TTL (env RAPPORT_CACHE_TTL_SECONDS)");
 
 int main(int argc, char** argv) {
-  rapport::ServiceStartup startup =
-      rapport::StartService(argc, argv, "profiles",
-                            {{"addr", rapport::registry::kProfiles.addr_env},
-                             {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
-                             {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"}});
+  rapport::ServiceStartup startup = rapport::StartService(argc, argv, "profiles",
+                                                          {{"addr", rapport::registry::kProfiles.addr_env},
+                                                           {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
+                                                           {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"}});
   auto store = rapport::profiles::SqliteProfilesStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});

@@ -41,10 +41,14 @@ void ValidateCommonTags(Violations& v, const std::string& prefix,
 
 int TierCadenceDays(pb::Tier tier) {
   switch (tier) {
-    case pb::INNER: return 14;
-    case pb::CLOSE: return 30;
-    case pb::ACQUAINTANCE: return 180;
-    default: return 90;
+    case pb::INNER:
+      return 14;
+    case pb::CLOSE:
+      return 30;
+    case pb::ACQUAINTANCE:
+      return 180;
+    default:
+      return 90;
   }
 }
 
@@ -61,8 +65,7 @@ void NormalizeContact(pb::Contact* c) {
   TidyList(c->mutable_tags());
   TidyList(c->mutable_seeking());
   TidyList(c->mutable_offering());
-  c->set_effective_cadence_days(c->cadence_days() > 0 ? c->cadence_days()
-                                                      : TierCadenceDays(c->tier()));
+  c->set_effective_cadence_days(c->cadence_days() > 0 ? c->cadence_days() : TierCadenceDays(c->tier()));
 }
 
 absl::Status ValidateContact(const pb::Contact& c) {
@@ -189,8 +192,8 @@ absl::CivilDay NextBirthday(int month, int day, absl::CivilDay today) {
   }
 }
 
-std::vector<pb::UpcomingBirthday> UpcomingBirthdays(const std::vector<pb::Contact>& contacts,
-                                                    absl::CivilDay today, int within_days) {
+std::vector<pb::UpcomingBirthday> UpcomingBirthdays(const std::vector<pb::Contact>& contacts, absl::CivilDay today,
+                                                    int within_days) {
   std::vector<pb::UpcomingBirthday> out;
   for (const pb::Contact& c : contacts) {
     if (!c.has_birthday() || c.birthday().month() == 0) continue;

@@ -48,8 +48,8 @@ absl::CivilDay NextBirthday(int month, int day, absl::CivilDay today);
 
 // Upcoming birthdays within `within_days` of `today`, soonest first (then by
 // name). Contacts without a birthday are skipped.
-std::vector<pb::UpcomingBirthday> UpcomingBirthdays(const std::vector<pb::Contact>& contacts,
-                                                    absl::CivilDay today, int within_days);
+std::vector<pb::UpcomingBirthday> UpcomingBirthdays(const std::vector<pb::Contact>& contacts, absl::CivilDay today,
+                                                    int within_days);
 
 }  // namespace rapport::profiles
 

@@ -45,34 +45,80 @@ INSTANTIATE_TEST_SUITE_P(
         ContactCase{"missing_name", [](pb::Contact& c) { c.clear_display_name(); }, "displayName: is required"},
         ContactCase{"blank_name", [](pb::Contact& c) { c.set_display_name("   "); }, "displayName: is required"},
         ContactCase{"name_200_ok", [](pb::Contact& c) { c.set_display_name(std::string(200, 'x')); }, nullptr},
-        ContactCase{"name_201", [](pb::Contact& c) { c.set_display_name(std::string(201, 'x')); }, "displayName: is longer than 200"},
+        ContactCase{"name_201", [](pb::Contact& c) { c.set_display_name(std::string(201, 'x')); },
+                    "displayName: is longer than 200"},
         // 200 two-byte characters are 200 characters, not 400.
-        ContactCase{"name_200_utf8", [](pb::Contact& c) {
+        ContactCase{"name_200_utf8",
+                    [](pb::Contact& c) {
                       std::string s;
                       for (int i = 0; i < 200; ++i) s += "\xc3\xa9";
                       c.set_display_name(s);
-                    }, nullptr},
-        ContactCase{"invalid_utf8", [](pb::Contact& c) { c.set_company("bad \xff byte"); }, "company: is not valid UTF-8"},
+                    },
+                    nullptr},
+        ContactCase{"invalid_utf8", [](pb::Contact& c) { c.set_company("bad \xff byte"); },
+                    "company: is not valid UTF-8"},
         ContactCase{"overlong_utf8", [](pb::Contact& c) { c.set_title("\xc0\xaf"); }, "title: is not valid UTF-8"},
         ContactCase{"notes_10000_ok", [](pb::Contact& c) { c.set_notes(std::string(10000, 'n')); }, nullptr},
-        ContactCase{"notes_10001", [](pb::Contact& c) { c.set_notes(std::string(10001, 'n')); }, "notes: is longer than 10000"},
+        ContactCase{"notes_10001", [](pb::Contact& c) { c.set_notes(std::string(10001, 'n')); },
+                    "notes: is longer than 10000"},
         ContactCase{"bad_email", [](pb::Contact& c) { c.set_emails(0, "not-an-email"); }, "emails[0]: is not an email"},
         ContactCase{"email_no_tld", [](pb::Contact& c) { c.add_emails("a@b"); }, "emails[1]"},
-        ContactCase{"bad_url_scheme", [](pb::Contact& c) { c.set_links(0, "ftp://x.org"); }, "links[0]: must be an http or https URL"},
-        ContactCase{"url_no_host", [](pb::Contact& c) { c.set_links(0, "https:///path"); }, "links[0]: is not a valid URL"},
+        ContactCase{"bad_url_scheme", [](pb::Contact& c) { c.set_links(0, "ftp://x.org"); },
+                    "links[0]: must be an http or https URL"},
+        ContactCase{"url_no_host", [](pb::Contact& c) { c.set_links(0, "https:///path"); },
+                    "links[0]: is not a valid URL"},
         ContactCase{"bad_phone", [](pb::Contact& c) { c.set_phones(0, "call me"); }, "phones[0]"},
-        ContactCase{"feb29_no_year_ok", [](pb::Contact& c) { c.mutable_birthday()->set_month(2); c.mutable_birthday()->set_day(29); }, nullptr},
-        ContactCase{"feb29_leap_ok", [](pb::Contact& c) { auto* b = c.mutable_birthday(); b->set_month(2); b->set_day(29); b->set_year(2000); }, nullptr},
-        ContactCase{"feb29_common_year", [](pb::Contact& c) { auto* b = c.mutable_birthday(); b->set_month(2); b->set_day(29); b->set_year(1999); }, "birthday"},
-        ContactCase{"april31", [](pb::Contact& c) { c.mutable_birthday()->set_month(4); c.mutable_birthday()->set_day(31); }, "birthday"},
-        ContactCase{"month13", [](pb::Contact& c) { c.mutable_birthday()->set_month(13); c.mutable_birthday()->set_day(1); }, "birthday"},
-        ContactCase{"tags_50_ok", [](pb::Contact& c) { for (int i = 0; i < 50; ++i) c.add_tags(absl::StrCat("t", i)); }, nullptr},
-        ContactCase{"tags_51", [](pb::Contact& c) { for (int i = 0; i < 51; ++i) c.add_tags(absl::StrCat("t", i)); }, "tags: has more than 50"},
+        ContactCase{"feb29_no_year_ok",
+                    [](pb::Contact& c) {
+                      c.mutable_birthday()->set_month(2);
+                      c.mutable_birthday()->set_day(29);
+                    },
+                    nullptr},
+        ContactCase{"feb29_leap_ok",
+                    [](pb::Contact& c) {
+                      auto* b = c.mutable_birthday();
+                      b->set_month(2);
+                      b->set_day(29);
+                      b->set_year(2000);
+                    },
+                    nullptr},
+        ContactCase{"feb29_common_year",
+                    [](pb::Contact& c) {
+                      auto* b = c.mutable_birthday();
+                      b->set_month(2);
+                      b->set_day(29);
+                      b->set_year(1999);
+                    },
+                    "birthday"},
+        ContactCase{"april31",
+                    [](pb::Contact& c) {
+                      c.mutable_birthday()->set_month(4);
+                      c.mutable_birthday()->set_day(31);
+                    },
+                    "birthday"},
+        ContactCase{"month13",
+                    [](pb::Contact& c) {
+                      c.mutable_birthday()->set_month(13);
+                      c.mutable_birthday()->set_day(1);
+                    },
+                    "birthday"},
+        ContactCase{"tags_50_ok",
+                    [](pb::Contact& c) {
+                      for (int i = 0; i < 50; ++i) c.add_tags(absl::StrCat("t", i));
+                    },
+                    nullptr},
+        ContactCase{"tags_51",
+                    [](pb::Contact& c) {
+                      for (int i = 0; i < 51; ++i) c.add_tags(absl::StrCat("t", i));
+                    },
+                    "tags: has more than 50"},
         ContactCase{"empty_seeking", [](pb::Contact& c) { c.add_seeking(""); }, "seeking[0]: is required"},
         ContactCase{"bad_tier", [](pb::Contact& c) { c.set_tier(static_cast<pb::Tier>(42)); }, "tier"},
-        ContactCase{"bad_visibility", [](pb::Contact& c) { c.set_visibility(static_cast<pb::Visibility>(9)); }, "visibility"},
+        ContactCase{"bad_visibility", [](pb::Contact& c) { c.set_visibility(static_cast<pb::Visibility>(9)); },
+                    "visibility"},
         ContactCase{"negative_cadence", [](pb::Contact& c) { c.set_cadence_days(-1); }, "cadenceDays"},
-        ContactCase{"bad_met_through", [](pb::Contact& c) { c.set_met_through_contact_id("../etc"); }, "metThroughContactId: is not a valid id"}),
+        ContactCase{"bad_met_through", [](pb::Contact& c) { c.set_met_through_contact_id("../etc"); },
+                    "metThroughContactId: is not a valid id"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ContactLogicTest, NormalizeFillsDefaultsAndTidiesTags) {

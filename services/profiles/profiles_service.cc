@@ -6,9 +6,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "services/common/crypto.h"
+#include "services/common/export_page.h"
 #include "services/common/field_mask.h"
 #include "services/common/ids.h"
-#include "services/common/export_page.h"
 #include "services/common/pagination.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
@@ -20,8 +20,7 @@ namespace {
 using api::v1::Scope;
 
 const std::set<std::string>& ContactReadOnly() {
-  static const std::set<std::string> kFields = {"id", "create_time", "update_time",
-                                                "effective_cadence_days"};
+  static const std::set<std::string> kFields = {"id", "create_time", "update_time", "effective_cadence_days"};
   return kFields;
 }
 
@@ -56,10 +55,11 @@ bool ParseApiKeySecret(const std::string& secret, std::string* org_id, std::stri
   return true;
 }
 
-ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache,
-                                         const TenantSigner* signer)
-    : store_(store), cache_(cache), rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-                                  pb::ProfilesService::service_full_name())) {}
+ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer)
+    : store_(store),
+      cache_(cache),
+      rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+                       pb::ProfilesService::service_full_name())) {}
 
 std::string ProfilesServiceImpl::ContactKey(const Owner& owner, const std::string& id) const {
   return cache_->Key(owner.org, "contact", absl::StrCat(owner.user, ":", id));
@@ -110,8 +110,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateOrg(Ctx* ctx, const pb::Cre
   });
 }
 
-grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateUser(Ctx* ctx, const pb::CreateUserRequest* req,
-                                                          pb::User* resp) {
+grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateUser(Ctx* ctx, const pb::CreateUserRequest* req, pb::User* resp) {
   return rpc_.Handle(ctx, "CreateUser", resp, [=, this](const TenantContext& t, Reply<pb::User> reply) {
     absl::Status valid = ValidateNewUser(*req);
     if (!valid.ok()) return reply(valid);
@@ -121,8 +120,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateUser(Ctx* ctx, const pb::Cr
     user.set_email(req->email());
     user.set_timezone(req->timezone().empty() ? "UTC" : req->timezone());
     *user.mutable_create_time() = ToTimestamp(NowMicros());
-    store_->CreateUser(t.org_id, user, IdempotencyOf(t, "CreateUser"), *req,
-                       reply);
+    store_->CreateUser(t.org_id, user, IdempotencyOf(t, "CreateUser"), *req, reply);
   });
 }
 
@@ -200,16 +198,16 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ListApiKeys(Ctx* ctx, const pb::L
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req,
                                                             pb::RevokeApiKeyResponse* resp) {
-  return rpc_.Handle(ctx, "RevokeApiKey", resp, [=, this](const TenantContext& t, Reply<pb::RevokeApiKeyResponse> reply) {
-    absl::Status id = RequireId("keyId", req->key_id());
-    if (!id.ok()) return reply(id);
-    store_->RevokeApiKey(t.org_id, req->key_id(), NowMicros(),
-                         Then<pb::ApiKey>(reply, [](pb::ApiKey key) {
-                           pb::RevokeApiKeyResponse out;
-                           *out.mutable_api_key() = std::move(key);
-                           return out;
-                         }));
-  });
+  return rpc_.Handle(
+      ctx, "RevokeApiKey", resp, [=, this](const TenantContext& t, Reply<pb::RevokeApiKeyResponse> reply) {
+        absl::Status id = RequireId("keyId", req->key_id());
+        if (!id.ok()) return reply(id);
+        store_->RevokeApiKey(t.org_id, req->key_id(), NowMicros(), Then<pb::ApiKey>(reply, [](pb::ApiKey key) {
+                               pb::RevokeApiKeyResponse out;
+                               *out.mutable_api_key() = std::move(key);
+                               return out;
+                             }));
+      });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req,
@@ -236,9 +234,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::VerifyApiKey(Ctx* ctx, const pb::
 // --- own profile ---
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::GetMe(Ctx* ctx, const pb::GetMeRequest*, pb::Profile* resp) {
-  return rpc_.Handle(ctx, "GetMe", resp, [=, this](const TenantContext& t, Reply<pb::Profile> reply) {
-    reply(CachedProfile(OwnerOf(t)));
-  });
+  return rpc_.Handle(ctx, "GetMe", resp,
+                     [=, this](const TenantContext& t, Reply<pb::Profile> reply) { reply(CachedProfile(OwnerOf(t))); });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateMe(Ctx* ctx, const pb::UpdateMeRequest* req, pb::Profile* resp) {
@@ -280,7 +277,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateContact(Ctx* ctx, const pb:
     pb::Contact contact = req->contact();
     Violations v;
     if (!contact.id().empty()) v.Add("contact.id", "is assigned by the server");
-    if (contact.has_create_time() || contact.has_update_time()) v.Add("contact.createTime", "is assigned by the server");
+    if (contact.has_create_time() || contact.has_update_time())
+      v.Add("contact.createTime", "is assigned by the server");
     if (!v.empty()) return reply(v.ToStatus());
     contact.set_id(NewId());
     NormalizeContact(&contact);
@@ -289,8 +287,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateContact(Ctx* ctx, const pb:
     int64_t now = NowMicros();
     *contact.mutable_create_time() = ToTimestamp(now);
     *contact.mutable_update_time() = ToTimestamp(now);
-    store_->CreateContact(OwnerOf(t), contact,
-                          IdempotencyOf(t, "CreateContact"), *req, reply);
+    store_->CreateContact(OwnerOf(t), contact, IdempotencyOf(t, "CreateContact"), *req, reply);
   });
 }
 
@@ -314,8 +311,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateContact(Ctx* ctx, const pb:
     store_->UpdateContact(
         owner, req->contact_id(),
         [request, now](pb::Contact& contact) -> absl::Status {
-          RETURN_IF_ERROR(ApplyFieldMask(request.contact(), request.update_mask(), ContactReadOnly(),
-                                         "contact", &contact));
+          RETURN_IF_ERROR(
+              ApplyFieldMask(request.contact(), request.update_mask(), ContactReadOnly(), "contact", &contact));
           NormalizeContact(&contact);
           RETURN_IF_ERROR(ValidateContact(contact));
           *contact.mutable_update_time() = ToTimestamp(now);
@@ -330,72 +327,75 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateContact(Ctx* ctx, const pb:
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteContact(Ctx* ctx, const pb::DeleteContactRequest* req,
                                                              pb::DeleteContactResponse* resp) {
-  return rpc_.Handle(ctx, "DeleteContact", resp, [=, this](const TenantContext& t, Reply<pb::DeleteContactResponse> reply) {
-    absl::Status id = RequireId("contactId", req->contact_id());
-    if (!id.ok()) return reply(id);
-    Owner owner = OwnerOf(t);
-    store_->DeleteContact(owner, req->contact_id(),
-                          [this, owner, reply, contact_id = req->contact_id()](absl::Status s) {
-                            if (!s.ok()) return reply(s);
-                            cache_->InvalidateThen(ContactKey(owner, contact_id),
-                                                   [reply] { reply(pb::DeleteContactResponse()); });
-                          });
-  });
+  return rpc_.Handle(
+      ctx, "DeleteContact", resp, [=, this](const TenantContext& t, Reply<pb::DeleteContactResponse> reply) {
+        absl::Status id = RequireId("contactId", req->contact_id());
+        if (!id.ok()) return reply(id);
+        Owner owner = OwnerOf(t);
+        store_->DeleteContact(
+            owner, req->contact_id(), [this, owner, reply, contact_id = req->contact_id()](absl::Status s) {
+              if (!s.ok()) return reply(s);
+              cache_->InvalidateThen(ContactKey(owner, contact_id), [reply] { reply(pb::DeleteContactResponse()); });
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContacts(Ctx* ctx, const pb::ListContactsRequest* req,
                                                             pb::ListContactsResponse* resp) {
-  return rpc_.Handle(ctx, "ListContacts", resp, [=, this](const TenantContext& t, Reply<pb::ListContactsResponse> reply) {
-    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-    if (!page.ok()) return reply(page.status());
-    Violations v;
-    v.Text("query", req->query(), kMaxNameChars);
-    v.Text("tag", req->tag(), 50);
-    if (!pb::Tier_IsValid(req->tier())) v.Add("tier", "is not INNER, CLOSE, NETWORK or ACQUAINTANCE");
-    v.Id("groupId", req->group_id(), /*required=*/false);
-    if (!v.empty()) return reply(v.ToStatus());
-    ContactFilter filter{req->query(), req->tag(), req->tier(), req->group_id()};
-    absl::StatusOr<std::vector<pb::Contact>> contacts = store_->ListContacts(OwnerOf(t), filter, page->after, page->size + 1);
-    if (!contacts.ok()) return reply(contacts.status());
-    pb::ListContactsResponse out;
-    out.set_next_page_token(TrimToPage(*contacts, page->size, [](const pb::Contact& c) { return c.id(); }));
-    for (auto& c : *contacts) *out.add_contacts() = std::move(c);
-    reply(std::move(out));
-  });
+  return rpc_.Handle(
+      ctx, "ListContacts", resp, [=, this](const TenantContext& t, Reply<pb::ListContactsResponse> reply) {
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        Violations v;
+        v.Text("query", req->query(), kMaxNameChars);
+        v.Text("tag", req->tag(), 50);
+        if (!pb::Tier_IsValid(req->tier())) v.Add("tier", "is not INNER, CLOSE, NETWORK or ACQUAINTANCE");
+        v.Id("groupId", req->group_id(), /*required=*/false);
+        if (!v.empty()) return reply(v.ToStatus());
+        ContactFilter filter{req->query(), req->tag(), req->tier(), req->group_id()};
+        absl::StatusOr<std::vector<pb::Contact>> contacts =
+            store_->ListContacts(OwnerOf(t), filter, page->after, page->size + 1);
+        if (!contacts.ok()) return reply(contacts.status());
+        pb::ListContactsResponse out;
+        out.set_next_page_token(TrimToPage(*contacts, page->size, [](const pb::Contact& c) { return c.id(); }));
+        for (auto& c : *contacts) *out.add_contacts() = std::move(c);
+        reply(std::move(out));
+      });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListBirthdays(Ctx* ctx, const pb::ListBirthdaysRequest* req,
                                                              pb::ListBirthdaysResponse* resp) {
-  return rpc_.Handle(ctx, "ListBirthdays", resp, [=, this](const TenantContext& t, Reply<pb::ListBirthdaysResponse> reply) {
-    int within = req->within_days() == 0 ? 30 : req->within_days();
-    if (within < 0 || within > 366) return reply(absl::InvalidArgumentError("withinDays: must be 0..366"));
-    Owner owner = OwnerOf(t);
-    absl::StatusOr<pb::Profile> profile = CachedProfile(owner);
-    if (!profile.ok()) return reply(profile.status());
-    absl::TimeZone tz = absl::UTCTimeZone();
-    absl::LoadTimeZone(profile->timezone(), &tz);  // validated on write; UTC if the zone vanished
-    absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
-    absl::StatusOr<std::vector<pb::Contact>> contacts = store_->ListContactsWithBirthday(owner);
-    if (!contacts.ok()) return reply(contacts.status());
-    pb::ListBirthdaysResponse out;
-    for (auto& b : UpcomingBirthdays(*contacts, today, within)) *out.add_birthdays() = std::move(b);
-    reply(std::move(out));
-  });
+  return rpc_.Handle(ctx, "ListBirthdays", resp,
+                     [=, this](const TenantContext& t, Reply<pb::ListBirthdaysResponse> reply) {
+                       int within = req->within_days() == 0 ? 30 : req->within_days();
+                       if (within < 0 || within > 366)
+                         return reply(absl::InvalidArgumentError("withinDays: must be 0..366"));
+                       Owner owner = OwnerOf(t);
+                       absl::StatusOr<pb::Profile> profile = CachedProfile(owner);
+                       if (!profile.ok()) return reply(profile.status());
+                       absl::TimeZone tz = absl::UTCTimeZone();
+                       absl::LoadTimeZone(profile->timezone(), &tz);  // validated on write; UTC if the zone vanished
+                       absl::CivilDay today = absl::ToCivilDay(absl::Now(), tz);
+                       absl::StatusOr<std::vector<pb::Contact>> contacts = store_->ListContactsWithBirthday(owner);
+                       if (!contacts.ok()) return reply(contacts.status());
+                       pb::ListBirthdaysResponse out;
+                       for (auto& b : UpcomingBirthdays(*contacts, today, within)) *out.add_birthdays() = std::move(b);
+                       reply(std::move(out));
+                     });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContactGroups(Ctx* ctx, const pb::ListContactGroupsRequest* req,
                                                                  pb::ListContactGroupsResponse* resp) {
-  return rpc_.Handle(ctx, "ListContactGroups", resp,
-                     [=, this](const TenantContext& t, Reply<pb::ListContactGroupsResponse> reply) {
-                       absl::Status id = RequireId("contactId", req->contact_id());
-                       if (!id.ok()) return reply(id);
-                       absl::StatusOr<std::vector<pb::ContactGroup>> groups =
-                           store_->ListMemberGroups(OwnerOf(t), req->contact_id());
-                       if (!groups.ok()) return reply(groups.status());
-                       pb::ListContactGroupsResponse out;
-                       for (auto& g : *groups) *out.add_groups() = std::move(g);
-                       reply(std::move(out));
-                     });
+  return rpc_.Handle(
+      ctx, "ListContactGroups", resp, [=, this](const TenantContext& t, Reply<pb::ListContactGroupsResponse> reply) {
+        absl::Status id = RequireId("contactId", req->contact_id());
+        if (!id.ok()) return reply(id);
+        absl::StatusOr<std::vector<pb::ContactGroup>> groups = store_->ListMemberGroups(OwnerOf(t), req->contact_id());
+        if (!groups.ok()) return reply(groups.status());
+        pb::ListContactGroupsResponse out;
+        for (auto& g : *groups) *out.add_groups() = std::move(g);
+        reply(std::move(out));
+      });
 }
 
 // --- groups and memberships ---
@@ -412,8 +412,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateGroup(Ctx* ctx, const pb::C
     int64_t now = NowMicros();
     *group.mutable_create_time() = ToTimestamp(now);
     *group.mutable_update_time() = ToTimestamp(now);
-    store_->CreateGroup(OwnerOf(t), group, IdempotencyOf(t, "CreateGroup"),
-                        *req, reply);
+    store_->CreateGroup(OwnerOf(t), group, IdempotencyOf(t, "CreateGroup"), *req, reply);
   });
 }
 
@@ -432,16 +431,16 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateGroup(Ctx* ctx, const pb::U
     if (!id.ok()) return reply(id);
     pb::UpdateGroupRequest request = *req;
     int64_t now = NowMicros();
-    store_->UpdateGroup(OwnerOf(t), req->group_id(),
-                        [request, now](pb::Group& group) -> absl::Status {
-                          static const std::set<std::string> kReadOnly = {"id", "create_time", "update_time"};
-                          RETURN_IF_ERROR(ApplyFieldMask(request.group(), request.update_mask(), kReadOnly,
-                                                         "group", &group));
-                          RETURN_IF_ERROR(ValidateGroup(group));
-                          *group.mutable_update_time() = ToTimestamp(now);
-                          return absl::OkStatus();
-                        },
-                        reply);
+    store_->UpdateGroup(
+        OwnerOf(t), req->group_id(),
+        [request, now](pb::Group& group) -> absl::Status {
+          static const std::set<std::string> kReadOnly = {"id", "create_time", "update_time"};
+          RETURN_IF_ERROR(ApplyFieldMask(request.group(), request.update_mask(), kReadOnly, "group", &group));
+          RETURN_IF_ERROR(ValidateGroup(group));
+          *group.mutable_update_time() = ToTimestamp(now);
+          return absl::OkStatus();
+        },
+        reply);
   });
 }
 
@@ -483,13 +482,14 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::PutMember(Ctx* ctx, const pb::Put
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::RemoveMember(Ctx* ctx, const pb::RemoveMemberRequest* req,
                                                             pb::RemoveMemberResponse* resp) {
-  return rpc_.Handle(ctx, "RemoveMember", resp, [=, this](const TenantContext& t, Reply<pb::RemoveMemberResponse> reply) {
-    Violations v;
-    v.Id("groupId", req->group_id(), true);
-    v.Id("memberId", req->member_id(), true);
-    if (!v.empty()) return reply(v.ToStatus());
-    store_->RemoveMember(OwnerOf(t), req->group_id(), req->member_id(), Acknowledge(reply));
-  });
+  return rpc_.Handle(ctx, "RemoveMember", resp,
+                     [=, this](const TenantContext& t, Reply<pb::RemoveMemberResponse> reply) {
+                       Violations v;
+                       v.Id("groupId", req->group_id(), true);
+                       v.Id("memberId", req->member_id(), true);
+                       if (!v.empty()) return reply(v.ToStatus());
+                       store_->RemoveMember(OwnerOf(t), req->group_id(), req->member_id(), Acknowledge(reply));
+                     });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListMembers(Ctx* ctx, const pb::ListMembersRequest* req,
@@ -530,8 +530,8 @@ grpc::ServerUnaryReactor* ProfilesBackfillImpl::ExportContacts(Ctx* ctx, const R
 
 grpc::ServerUnaryReactor* ProfilesBackfillImpl::ExportMemberships(Ctx* ctx, const Req* req, Resp* resp) {
   return rpc_.Handle(ctx, "ExportMemberships", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
-    reply(ExportPage(*req, 4,
-                     [this](const auto& after, int limit) { return store_->ExportMemberships(after, limit); }));
+    reply(
+        ExportPage(*req, 4, [this](const auto& after, int limit) { return store_->ExportMemberships(after, limit); }));
   });
 }
 

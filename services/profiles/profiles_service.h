@@ -43,16 +43,14 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req, pb::VerifyApiKeyResponse* resp) override;
   R* GetMe(Ctx* ctx, const pb::GetMeRequest* req, pb::Profile* resp) override;
   R* UpdateMe(Ctx* ctx, const pb::UpdateMeRequest* req, pb::Profile* resp) override;
-  R* GetCompleteness(Ctx* ctx, const pb::GetCompletenessRequest* req,
-                     pb::GetCompletenessResponse* resp) override;
+  R* GetCompleteness(Ctx* ctx, const pb::GetCompletenessRequest* req, pb::GetCompletenessResponse* resp) override;
   R* CreateContact(Ctx* ctx, const pb::CreateContactRequest* req, pb::Contact* resp) override;
   R* GetContact(Ctx* ctx, const pb::GetContactRequest* req, pb::Contact* resp) override;
   R* UpdateContact(Ctx* ctx, const pb::UpdateContactRequest* req, pb::Contact* resp) override;
   R* DeleteContact(Ctx* ctx, const pb::DeleteContactRequest* req, pb::DeleteContactResponse* resp) override;
   R* ListContacts(Ctx* ctx, const pb::ListContactsRequest* req, pb::ListContactsResponse* resp) override;
   R* ListBirthdays(Ctx* ctx, const pb::ListBirthdaysRequest* req, pb::ListBirthdaysResponse* resp) override;
-  R* ListContactGroups(Ctx* ctx, const pb::ListContactGroupsRequest* req,
-                       pb::ListContactGroupsResponse* resp) override;
+  R* ListContactGroups(Ctx* ctx, const pb::ListContactGroupsRequest* req, pb::ListContactGroupsResponse* resp) override;
   R* CreateGroup(Ctx* ctx, const pb::CreateGroupRequest* req, pb::Group* resp) override;
   R* GetGroup(Ctx* ctx, const pb::GetGroupRequest* req, pb::Group* resp) override;
   R* UpdateGroup(Ctx* ctx, const pb::UpdateGroupRequest* req, pb::Group* resp) override;

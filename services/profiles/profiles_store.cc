@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/db_rows.h"
 #include "services/common/outbox.h"
 #include "services/common/status.h"
-#include "services/common/db_rows.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
 
@@ -89,8 +89,7 @@ CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, g
 using db::RowNotFound;
 
 std::string SearchText(const pb::Contact& c) {
-  std::vector<std::string> parts = {c.display_name(), c.given_name(), c.family_name(), c.company(),
-                                    c.title()};
+  std::vector<std::string> parts = {c.display_name(), c.given_name(), c.family_name(), c.company(), c.title()};
   for (const std::string& e : c.emails()) parts.push_back(e);
   return NormalizeKey(absl::StrJoin(parts, "\x1f"));
 }
@@ -148,8 +147,12 @@ absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contac
   auto st = conn.Prepare(
       "INSERT OR REPLACE INTO contacts (org_id, user_id, contact_id, display_name, search, tier, "
       "has_birthday, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.id()).Bind(4, c.display_name())
-      .Bind(5, SearchText(c)).Bind(6, static_cast<int>(c.tier()))
+  st.Bind(1, owner.org)
+      .Bind(2, owner.user)
+      .Bind(3, c.id())
+      .Bind(4, c.display_name())
+      .Bind(5, SearchText(c))
+      .Bind(6, static_cast<int>(c.tier()))
       .Bind(7, c.has_birthday() && c.birthday().month() > 0 ? 1 : 0)
       .BindBlob(8, c.SerializeAsString());
   RETURN_IF_ERROR(st.Run());
@@ -157,8 +160,8 @@ absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contac
   clear.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.id());
   RETURN_IF_ERROR(clear.Run());
   for (const std::string& tag : c.tags()) {
-    auto ins = conn.Prepare(
-        "INSERT OR IGNORE INTO contact_tags (org_id, user_id, tag, contact_id) VALUES (?, ?, ?, ?)");
+    auto ins =
+        conn.Prepare("INSERT OR IGNORE INTO contact_tags (org_id, user_id, tag, contact_id) VALUES (?, ?, ?, ?)");
     ins.Bind(1, owner.org).Bind(2, owner.user).Bind(3, NormalizeKey(tag)).Bind(4, c.id());
     RETURN_IF_ERROR(ins.Run());
   }
@@ -166,8 +169,7 @@ absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contac
 }
 
 absl::Status WriteGroup(Connection& conn, const Owner& owner, const pb::Group& g) {
-  auto st = conn.Prepare(
-      "INSERT OR REPLACE INTO groups (org_id, user_id, group_id, data) VALUES (?, ?, ?, ?)");
+  auto st = conn.Prepare("INSERT OR REPLACE INTO groups (org_id, user_id, group_id, data) VALUES (?, ?, ?, ?)");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, g.id()).BindBlob(4, g.SerializeAsString());
   return st.Run();
 }
@@ -178,8 +180,7 @@ absl::StatusOr<std::string> MemberName(Connection& conn, const Owner& owner, con
     ASSIGN_OR_RETURN(pb::Profile profile, ReadProfile(conn, owner));
     return profile.display_name();
   }
-  auto st = conn.Prepare(
-      "SELECT display_name FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+  auto st = conn.Prepare("SELECT display_name FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, member_id);
   ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return RowNotFound("contact");
@@ -228,8 +229,8 @@ absl::Status EmitMember(Connection& conn, const char* type, const Owner& owner, 
 absl::Status RemoveMemberships(Connection& conn, const Owner& owner, const char* column, const std::string& id) {
   std::vector<std::pair<std::string, std::string>> removed;
   {
-    auto st = conn.Prepare(absl::StrCat("SELECT group_id, member_id FROM memberships WHERE org_id = ? AND user_id = ? AND ",
-                                        column, " = ?"));
+    auto st = conn.Prepare(absl::StrCat(
+        "SELECT group_id, member_id FROM memberships WHERE org_id = ? AND user_id = ? AND ", column, " = ?"));
     st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());
@@ -237,12 +238,13 @@ absl::Status RemoveMemberships(Connection& conn, const Owner& owner, const char*
       removed.emplace_back(st.ColumnText(0), st.ColumnText(1));
     }
   }
-  auto del = conn.Prepare(absl::StrCat("DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND ", column, " = ?"));
+  auto del =
+      conn.Prepare(absl::StrCat("DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND ", column, " = ?"));
   del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
   RETURN_IF_ERROR(del.Run());
   for (const auto& [group_id, member_id] : removed) {
-    RETURN_IF_ERROR(EmitMember(conn, "group.member_removed", owner, group_id, member_id,
-                               pb::MEMBER_ROLE_UNSPECIFIED, nullptr));
+    RETURN_IF_ERROR(
+        EmitMember(conn, "group.member_removed", owner, group_id, member_id, pb::MEMBER_ROLE_UNSPECIFIED, nullptr));
   }
   return absl::OkStatus();
 }
@@ -267,7 +269,9 @@ void SqliteProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admi
         RETURN_IF_ERROR(st.Run());
         auto key = conn.Prepare(
             "INSERT INTO api_keys (org_id, key_id, secret_sha256, revoke_us, key) VALUES (?, ?, ?, NULL, ?)");
-        key.Bind(1, admin_key.org_id).Bind(2, admin_key.key.id()).BindBlob(3, admin_key.secret_sha256)
+        key.Bind(1, admin_key.org_id)
+            .Bind(2, admin_key.key.id())
+            .BindBlob(3, admin_key.secret_sha256)
             .BindBlob(4, admin_key.key.SerializeAsString());
         RETURN_IF_ERROR(key.Run());
         events::v1::Event e = NewEvent("org.created", org.id(), "");
@@ -277,9 +281,8 @@ void SqliteProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admi
       std::move(done));
 }
 
-void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& user,
-                                     const IdempotencyScope& idempotency, const google::protobuf::Message& request,
-                                     Done<pb::User> done) {
+void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
+                                     const google::protobuf::Message& request, Done<pb::User> done) {
   WriteWithResult<pb::User>(
       *db_,
       [org, user, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::User> {
@@ -294,10 +297,13 @@ void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& use
           profile.add_emails(user.email());
           profile.set_timezone(user.timezone());
           *profile.mutable_update_time() = user.create_time();
-          auto st = conn.Prepare(
-              "INSERT INTO users (org_id, user_id, email, create_us, profile) VALUES (?, ?, ?, ?, ?)");
-          st.Bind(1, org).Bind(2, user.id()).Bind(3, NormalizeKey(user.email()))
-              .Bind(4, TimestampToMicros(user.create_time())).BindBlob(5, profile.SerializeAsString());
+          auto st =
+              conn.Prepare("INSERT INTO users (org_id, user_id, email, create_us, profile) VALUES (?, ?, ?, ?, ?)");
+          st.Bind(1, org)
+              .Bind(2, user.id())
+              .Bind(3, NormalizeKey(user.email()))
+              .Bind(4, TimestampToMicros(user.create_time()))
+              .BindBlob(5, profile.SerializeAsString());
           absl::Status s = st.Run();
           if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("email: a user with this email exists");
           RETURN_IF_ERROR(s);
@@ -324,7 +330,7 @@ absl::StatusOr<pb::User> SqliteProfilesStore::GetUser(const std::string& org, co
 }
 
 absl::StatusOr<std::vector<pb::User>> SqliteProfilesStore::ListUsers(const std::string& org,
-                                                                    const std::string& after_id, int limit) {
+                                                                     const std::string& after_id, int limit) {
   std::vector<pb::User> users;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(
@@ -350,7 +356,9 @@ void SqliteProfilesStore::CreateApiKey(const StoredApiKey& key, DoneStatus done)
       [key](Connection& conn) -> absl::Status {
         auto st = conn.Prepare(
             "INSERT INTO api_keys (org_id, key_id, secret_sha256, revoke_us, key) VALUES (?, ?, ?, NULL, ?)");
-        st.Bind(1, key.org_id).Bind(2, key.key.id()).BindBlob(3, key.secret_sha256)
+        st.Bind(1, key.org_id)
+            .Bind(2, key.key.id())
+            .BindBlob(3, key.secret_sha256)
             .BindBlob(4, key.key.SerializeAsString());
         return st.Run();
       },
@@ -360,8 +368,7 @@ void SqliteProfilesStore::CreateApiKey(const StoredApiKey& key, DoneStatus done)
 absl::StatusOr<StoredApiKey> SqliteProfilesStore::GetApiKey(const std::string& org, const std::string& key_id) {
   StoredApiKey out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st = conn.Prepare(
-        "SELECT secret_sha256, revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
+    auto st = conn.Prepare("SELECT secret_sha256, revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
     st.Bind(1, org).Bind(2, key_id);
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return RowNotFound("api key");
@@ -376,12 +383,11 @@ absl::StatusOr<StoredApiKey> SqliteProfilesStore::GetApiKey(const std::string& o
 }
 
 absl::StatusOr<std::vector<pb::ApiKey>> SqliteProfilesStore::ListApiKeys(const std::string& org,
-                                                                        const std::string& after_id,
-                                                                        int limit) {
+                                                                         const std::string& after_id, int limit) {
   std::vector<pb::ApiKey> keys;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st = conn.Prepare(
-        "SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id > ? ORDER BY key_id LIMIT ?");
+    auto st =
+        conn.Prepare("SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id > ? ORDER BY key_id LIMIT ?");
     st.Bind(1, org).Bind(2, after_id).Bind(3, limit);
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());
@@ -395,13 +401,13 @@ absl::StatusOr<std::vector<pb::ApiKey>> SqliteProfilesStore::ListApiKeys(const s
   return keys;
 }
 
-void SqliteProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_id,
-                                       int64_t now_micros, Done<pb::ApiKey> done) {
+void SqliteProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros,
+                                       Done<pb::ApiKey> done) {
   WriteWithResult<pb::ApiKey>(
       *db_,
       [org, key_id, now_micros](Connection& conn) -> absl::StatusOr<pb::ApiKey> {
-        auto upd = conn.Prepare(
-            "UPDATE api_keys SET revoke_us = COALESCE(revoke_us, ?) WHERE org_id = ? AND key_id = ?");
+        auto upd =
+            conn.Prepare("UPDATE api_keys SET revoke_us = COALESCE(revoke_us, ?) WHERE org_id = ? AND key_id = ?");
         upd.Bind(1, now_micros).Bind(2, org).Bind(3, key_id);
         RETURN_IF_ERROR(upd.Run());
         if (conn.Changes() == 0) return RowNotFound("api key");
@@ -427,8 +433,7 @@ absl::StatusOr<pb::Profile> SqliteProfilesStore::GetProfile(const Owner& owner) 
   return profile;
 }
 
-void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate,
-                                        Done<pb::Profile> done) {
+void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate, Done<pb::Profile> done) {
   WriteWithResult<pb::Profile>(
       *db_,
       [owner, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Profile> {
@@ -474,8 +479,8 @@ absl::StatusOr<pb::Contact> SqliteProfilesStore::GetContact(const Owner& owner, 
   return contact;
 }
 
-void SqliteProfilesStore::UpdateContact(const Owner& owner, const std::string& id,
-                                        Mutation<pb::Contact> mutate, Done<pb::Contact> done) {
+void SqliteProfilesStore::UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate,
+                                        Done<pb::Contact> done) {
   WriteWithResult<pb::Contact>(
       *db_,
       [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Contact> {
@@ -509,9 +514,8 @@ void SqliteProfilesStore::DeleteContact(const Owner& owner, const std::string& i
 }
 
 absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContacts(const Owner& owner,
-                                                                          const ContactFilter& filter,
-                                                                          const std::string& after_id,
-                                                                          int limit) {
+                                                                           const ContactFilter& filter,
+                                                                           const std::string& after_id, int limit) {
   // Each optional filter is written so that an empty value disables it, which
   // keeps one prepared statement for every combination.
   static constexpr char kSql[] =
@@ -526,8 +530,13 @@ absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContacts(const
   std::vector<pb::Contact> contacts;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(kSql);
-    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, after_id).Bind(4, NormalizeKey(filter.query))
-        .Bind(5, static_cast<int>(filter.tier)).Bind(6, NormalizeKey(filter.tag)).Bind(7, filter.group_id)
+    st.Bind(1, owner.org)
+        .Bind(2, owner.user)
+        .Bind(3, after_id)
+        .Bind(4, NormalizeKey(filter.query))
+        .Bind(5, static_cast<int>(filter.tier))
+        .Bind(6, NormalizeKey(filter.tag))
+        .Bind(7, filter.group_id)
         .Bind(8, limit);
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());
@@ -544,8 +553,7 @@ absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContacts(const
 absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContactsWithBirthday(const Owner& owner) {
   std::vector<pb::Contact> contacts;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st = conn.Prepare(
-        "SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND has_birthday = 1");
+    auto st = conn.Prepare("SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND has_birthday = 1");
     st.Bind(1, owner.org).Bind(2, owner.user);
     while (true) {
       ASSIGN_OR_RETURN(bool row, st.Step());
@@ -561,9 +569,8 @@ absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContactsWithBi
 
 // --- groups and memberships ---
 
-void SqliteProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group,
-                                      const IdempotencyScope& idempotency, const google::protobuf::Message& request,
-                                      Done<pb::Group> done) {
+void SqliteProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group, const IdempotencyScope& idempotency,
+                                      const google::protobuf::Message& request, Done<pb::Group> done) {
   WriteWithResult<pb::Group>(
       *db_,
       [owner, group, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Group> {
@@ -584,8 +591,8 @@ absl::StatusOr<pb::Group> SqliteProfilesStore::GetGroup(const Owner& owner, cons
   return group;
 }
 
-void SqliteProfilesStore::UpdateGroup(const Owner& owner, const std::string& id,
-                                      Mutation<pb::Group> mutate, Done<pb::Group> done) {
+void SqliteProfilesStore::UpdateGroup(const Owner& owner, const std::string& id, Mutation<pb::Group> mutate,
+                                      Done<pb::Group> done) {
   WriteWithResult<pb::Group>(
       *db_,
       [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Group> {
@@ -609,9 +616,8 @@ void SqliteProfilesStore::DeleteGroup(const Owner& owner, const std::string& id,
       std::move(done));
 }
 
-absl::StatusOr<std::vector<pb::Group>> SqliteProfilesStore::ListGroups(const Owner& owner,
-                                                                      const std::string& after_id,
-                                                                      int limit) {
+absl::StatusOr<std::vector<pb::Group>> SqliteProfilesStore::ListGroups(const Owner& owner, const std::string& after_id,
+                                                                       int limit) {
   std::vector<pb::Group> groups;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(
@@ -629,9 +635,8 @@ absl::StatusOr<std::vector<pb::Group>> SqliteProfilesStore::ListGroups(const Own
   return groups;
 }
 
-void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group_id,
-                                    const std::string& member_id, pb::MemberRole role,
-                                    int64_t now_micros, Done<pb::GroupMember> done) {
+void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
+                                    pb::MemberRole role, int64_t now_micros, Done<pb::GroupMember> done) {
   WriteWithResult<pb::GroupMember>(
       *db_,
       [owner, group_id, member_id, role, now_micros](Connection& conn) -> absl::StatusOr<pb::GroupMember> {
@@ -642,8 +647,12 @@ void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group
             "INSERT INTO memberships (org_id, user_id, group_id, member_id, role, join_us) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, group_id, member_id) "
             "DO UPDATE SET role = excluded.role");
-        st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id)
-            .Bind(5, static_cast<int>(role)).Bind(6, now_micros);
+        st.Bind(1, owner.org)
+            .Bind(2, owner.user)
+            .Bind(3, group_id)
+            .Bind(4, member_id)
+            .Bind(5, static_cast<int>(role))
+            .Bind(6, now_micros);
         RETURN_IF_ERROR(st.Run());
         auto join = conn.Prepare(
             "SELECT join_us FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
@@ -660,12 +669,12 @@ void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group
       std::move(done));
 }
 
-void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& group_id,
-                                       const std::string& member_id, DoneStatus done) {
+void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
+                                       DoneStatus done) {
   db_->WriteAsync(
       [owner, group_id, member_id](Connection& conn) -> absl::Status {
-        auto st = conn.Prepare(
-            "DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
+        auto st =
+            conn.Prepare("DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
         st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id);
         RETURN_IF_ERROR(st.Run());
         if (conn.Changes() == 0) return RowNotFound("membership");
@@ -676,9 +685,8 @@ void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& gr
 }
 
 absl::StatusOr<std::vector<pb::GroupMember>> SqliteProfilesStore::ListMembers(const Owner& owner,
-                                                                             const std::string& group_id,
-                                                                             const std::string& after_id,
-                                                                             int limit) {
+                                                                              const std::string& group_id,
+                                                                              const std::string& after_id, int limit) {
   std::vector<pb::GroupMember> members;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     RETURN_IF_ERROR(ReadGroup(conn, owner, group_id).status());
@@ -712,8 +720,8 @@ absl::StatusOr<std::vector<pb::GroupMember>> SqliteProfilesStore::ListMembers(co
   return members;
 }
 
-absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGroups(
-    const Owner& owner, const std::string& member_id) {
+absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGroups(const Owner& owner,
+                                                                                    const std::string& member_id) {
   std::vector<pb::ContactGroup> groups;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     if (member_id != "me") RETURN_IF_ERROR(ReadContact(conn, owner, member_id).status());
@@ -740,31 +748,32 @@ absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGro
 absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportUsers(
     const std::vector<std::string>& after, int limit) {
   return events::ExportRows(*db_, "profiles",
-                     "SELECT org_id, user_id, email, create_us, profile FROM users "
-                     "WHERE (org_id, user_id) > (?, ?) ORDER BY org_id, user_id LIMIT ?",
-                     after, 2, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
-                       pb::Profile profile;
-                       RETURN_IF_ERROR(ParseRow(st.ColumnBlob(4), &profile));
-                       e->set_type("user.created");
-                       *e->mutable_user()->mutable_user() =
-                           UserFromRow(st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3), profile);
-                       *e->mutable_user()->mutable_profile() = std::move(profile);
-                       return absl::OkStatus();
-                     });
+                            "SELECT org_id, user_id, email, create_us, profile FROM users "
+                            "WHERE (org_id, user_id) > (?, ?) ORDER BY org_id, user_id LIMIT ?",
+                            after, 2, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
+                              pb::Profile profile;
+                              RETURN_IF_ERROR(ParseRow(st.ColumnBlob(4), &profile));
+                              e->set_type("user.created");
+                              *e->mutable_user()->mutable_user() =
+                                  UserFromRow(st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3), profile);
+                              *e->mutable_user()->mutable_profile() = std::move(profile);
+                              return absl::OkStatus();
+                            });
 }
 
 absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportContacts(
     const std::vector<std::string>& after, int limit) {
-  return events::ExportRows(*db_, "profiles",
-                     "SELECT org_id, user_id, contact_id, data FROM contacts "
-                     "WHERE (org_id, user_id, contact_id) > (?, ?, ?) ORDER BY org_id, user_id, contact_id LIMIT ?",
-                     after, 3, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
-                       pb::Contact* c = e->mutable_contact()->mutable_contact();
-                       RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), c));
-                       c->clear_notes();  // notes never leave profiles
-                       e->set_type("contact.created");
-                       return absl::OkStatus();
-                     });
+  return events::ExportRows(
+      *db_, "profiles",
+      "SELECT org_id, user_id, contact_id, data FROM contacts "
+      "WHERE (org_id, user_id, contact_id) > (?, ?, ?) ORDER BY org_id, user_id, contact_id LIMIT ?",
+      after, 3, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
+        pb::Contact* c = e->mutable_contact()->mutable_contact();
+        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), c));
+        c->clear_notes();  // notes never leave profiles
+        e->set_type("contact.created");
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportMemberships(

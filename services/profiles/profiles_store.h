@@ -24,10 +24,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rapport/profiles/v1/profiles.pb.h"
-#include "services/common/idempotency.h"
-#include "services/common/outbox.h"
 #include "services/common/db.h"
 #include "services/common/db_rows.h"
+#include "services/common/idempotency.h"
+#include "services/common/outbox.h"
 
 namespace rapport::profiles {
 
@@ -56,36 +56,33 @@ class ProfilesStore {
   virtual void CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
                           const google::protobuf::Message& request, Done<pb::User> done) = 0;
   virtual absl::StatusOr<pb::User> GetUser(const std::string& org, const std::string& user_id) = 0;
-  virtual absl::StatusOr<std::vector<pb::User>> ListUsers(const std::string& org,
-                                                         const std::string& after_id, int limit) = 0;
+  virtual absl::StatusOr<std::vector<pb::User>> ListUsers(const std::string& org, const std::string& after_id,
+                                                          int limit) = 0;
 
   // API keys.
   virtual void CreateApiKey(const StoredApiKey& key, DoneStatus done) = 0;
   virtual absl::StatusOr<StoredApiKey> GetApiKey(const std::string& org, const std::string& key_id) = 0;
-  virtual absl::StatusOr<std::vector<pb::ApiKey>> ListApiKeys(const std::string& org,
-                                                             const std::string& after_id, int limit) = 0;
+  virtual absl::StatusOr<std::vector<pb::ApiKey>> ListApiKeys(const std::string& org, const std::string& after_id,
+                                                              int limit) = 0;
   // Sets revoke_time (once; revoking again keeps the first time).
   virtual void RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros,
                             Done<pb::ApiKey> done) = 0;
 
   // Own profile of owner.user.
   virtual absl::StatusOr<pb::Profile> GetProfile(const Owner& owner) = 0;
-  virtual void UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate,
-                             Done<pb::Profile> done) = 0;
+  virtual void UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate, Done<pb::Profile> done) = 0;
 
   // Contacts. INVALID_ARGUMENT when met_through_contact_id names no contact of the owner.
   virtual void CreateContact(const Owner& owner, const pb::Contact& contact, const IdempotencyScope& idempotency,
                              const google::protobuf::Message& request, Done<pb::Contact> done) = 0;
   virtual absl::StatusOr<pb::Contact> GetContact(const Owner& owner, const std::string& id) = 0;
-  virtual void UpdateContact(const Owner& owner, const std::string& id,
-                             Mutation<pb::Contact> mutate, Done<pb::Contact> done) = 0;
+  virtual void UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate,
+                             Done<pb::Contact> done) = 0;
   // Also removes the contact's group memberships.
   virtual void DeleteContact(const Owner& owner, const std::string& id, DoneStatus done) = 0;
   // In id (= creation) order, after after_id, at most limit.
-  virtual absl::StatusOr<std::vector<pb::Contact>> ListContacts(const Owner& owner,
-                                                               const ContactFilter& filter,
-                                                               const std::string& after_id,
-                                                               int limit) = 0;
+  virtual absl::StatusOr<std::vector<pb::Contact>> ListContacts(const Owner& owner, const ContactFilter& filter,
+                                                                const std::string& after_id, int limit) = 0;
   virtual absl::StatusOr<std::vector<pb::Contact>> ListContactsWithBirthday(const Owner& owner) = 0;
 
   // Groups and memberships. A member is a contact id or "me".
@@ -95,20 +92,17 @@ class ProfilesStore {
   virtual void UpdateGroup(const Owner& owner, const std::string& id, Mutation<pb::Group> mutate,
                            Done<pb::Group> done) = 0;
   virtual void DeleteGroup(const Owner& owner, const std::string& id, DoneStatus done) = 0;
-  virtual absl::StatusOr<std::vector<pb::Group>> ListGroups(const Owner& owner,
-                                                           const std::string& after_id, int limit) = 0;
+  virtual absl::StatusOr<std::vector<pb::Group>> ListGroups(const Owner& owner, const std::string& after_id,
+                                                            int limit) = 0;
   // NOT_FOUND when the group or the contact does not exist for the owner.
-  virtual void PutMember(const Owner& owner, const std::string& group_id,
-                         const std::string& member_id, pb::MemberRole role, int64_t now_micros,
-                         Done<pb::GroupMember> done) = 0;
-  virtual void RemoveMember(const Owner& owner, const std::string& group_id,
-                            const std::string& member_id, DoneStatus done) = 0;
-  virtual absl::StatusOr<std::vector<pb::GroupMember>> ListMembers(const Owner& owner,
-                                                                  const std::string& group_id,
-                                                                  const std::string& after_id,
-                                                                  int limit) = 0;
-  virtual absl::StatusOr<std::vector<pb::ContactGroup>> ListMemberGroups(
-      const Owner& owner, const std::string& member_id) = 0;
+  virtual void PutMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
+                         pb::MemberRole role, int64_t now_micros, Done<pb::GroupMember> done) = 0;
+  virtual void RemoveMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
+                            DoneStatus done) = 0;
+  virtual absl::StatusOr<std::vector<pb::GroupMember>> ListMembers(const Owner& owner, const std::string& group_id,
+                                                                   const std::string& after_id, int limit) = 0;
+  virtual absl::StatusOr<std::vector<pb::ContactGroup>> ListMemberGroups(const Owner& owner,
+                                                                         const std::string& member_id) = 0;
 
   // Internal export across every org (rapport.backfill.v1), keyset-ordered by
   // (org, user, id...): users as user.created with the own profile, contacts
@@ -118,8 +112,8 @@ class ProfilesStore {
                                                                          int limit) = 0;
   virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportContacts(const std::vector<std::string>& after,
                                                                             int limit) = 0;
-  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(
-      const std::vector<std::string>& after, int limit) = 0;
+  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(const std::vector<std::string>& after,
+                                                                               int limit) = 0;
 };
 
 class SqliteProfilesStore : public ProfilesStore {
@@ -131,11 +125,11 @@ class SqliteProfilesStore : public ProfilesStore {
                   const google::protobuf::Message& request, Done<pb::User> done) override;
   absl::StatusOr<pb::User> GetUser(const std::string& org, const std::string& user_id) override;
   absl::StatusOr<std::vector<pb::User>> ListUsers(const std::string& org, const std::string& after_id,
-                                                 int limit) override;
+                                                  int limit) override;
   void CreateApiKey(const StoredApiKey& key, DoneStatus done) override;
   absl::StatusOr<StoredApiKey> GetApiKey(const std::string& org, const std::string& key_id) override;
-  absl::StatusOr<std::vector<pb::ApiKey>> ListApiKeys(const std::string& org,
-                                                     const std::string& after_id, int limit) override;
+  absl::StatusOr<std::vector<pb::ApiKey>> ListApiKeys(const std::string& org, const std::string& after_id,
+                                                      int limit) override;
   void RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros,
                     Done<pb::ApiKey> done) override;
   absl::StatusOr<pb::Profile> GetProfile(const Owner& owner) override;
@@ -146,10 +140,8 @@ class SqliteProfilesStore : public ProfilesStore {
   void UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate,
                      Done<pb::Contact> done) override;
   void DeleteContact(const Owner& owner, const std::string& id, DoneStatus done) override;
-  absl::StatusOr<std::vector<pb::Contact>> ListContacts(const Owner& owner,
-                                                       const ContactFilter& filter,
-                                                       const std::string& after_id,
-                                                       int limit) override;
+  absl::StatusOr<std::vector<pb::Contact>> ListContacts(const Owner& owner, const ContactFilter& filter,
+                                                        const std::string& after_id, int limit) override;
   absl::StatusOr<std::vector<pb::Contact>> ListContactsWithBirthday(const Owner& owner) override;
   void CreateGroup(const Owner& owner, const pb::Group& group, const IdempotencyScope& idempotency,
                    const google::protobuf::Message& request, Done<pb::Group> done) override;
@@ -158,17 +150,15 @@ class SqliteProfilesStore : public ProfilesStore {
                    Done<pb::Group> done) override;
   void DeleteGroup(const Owner& owner, const std::string& id, DoneStatus done) override;
   absl::StatusOr<std::vector<pb::Group>> ListGroups(const Owner& owner, const std::string& after_id,
-                                                   int limit) override;
-  void PutMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
-                 pb::MemberRole role, int64_t now_micros, Done<pb::GroupMember> done) override;
+                                                    int limit) override;
+  void PutMember(const Owner& owner, const std::string& group_id, const std::string& member_id, pb::MemberRole role,
+                 int64_t now_micros, Done<pb::GroupMember> done) override;
   void RemoveMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
                     DoneStatus done) override;
-  absl::StatusOr<std::vector<pb::GroupMember>> ListMembers(const Owner& owner,
-                                                          const std::string& group_id,
-                                                          const std::string& after_id,
-                                                          int limit) override;
+  absl::StatusOr<std::vector<pb::GroupMember>> ListMembers(const Owner& owner, const std::string& group_id,
+                                                           const std::string& after_id, int limit) override;
   absl::StatusOr<std::vector<pb::ContactGroup>> ListMemberGroups(const Owner& owner,
-                                                                const std::string& member_id) override;
+                                                                 const std::string& member_id) override;
 
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportUsers(const std::vector<std::string>& after,
                                                                  int limit) override;

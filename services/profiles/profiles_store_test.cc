@@ -68,7 +68,9 @@ class ProfilesStoreTest : public ::testing::Test {
     c.set_company("Initech");
     c.set_tier(pb::NETWORK);
     for (auto& t : tags) c.add_tags(t);
-    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(owner, c, IdempotencyScope{}, pb::CreateContactRequest(), d); });
+    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) {
+      store_->CreateContact(owner, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
+    });
     EXPECT_TRUE(r.ok()) << r.status();
     return c;
   }
@@ -84,9 +86,8 @@ TEST_F(ProfilesStoreTest, UserEmailIsUniquePerOrg) {
   dup.set_id(NewId());
   dup.set_display_name("Alice 2");
   dup.set_email("ALICE@acme.test");
-  auto s = Await<pb::User>([&](Done<pb::User> d) {
-    store_->CreateUser(org_, dup, IdempotencyScope{}, pb::CreateUserRequest(), d);
-  });
+  auto s = Await<pb::User>(
+      [&](Done<pb::User> d) { store_->CreateUser(org_, dup, IdempotencyScope{}, pb::CreateUserRequest(), d); });
   EXPECT_EQ(s.status().code(), absl::StatusCode::kAlreadyExists);
   // Same email in another org is fine.
   std::string other = NewOrg("Other");
@@ -106,24 +107,39 @@ TEST_F(ProfilesStoreTest, ContactCrudAndOwnership) {
   EXPECT_EQ(store_->GetContact(Owner{NewOrg("Evil"), alice_.user}, c.id()).status().code(),
             absl::StatusCode::kNotFound);
   auto bob_update = Await<pb::Contact>([&](Done<pb::Contact> d) {
-    store_->UpdateContact(bob_, c.id(), [](pb::Contact& x) { x.set_title("pwned"); return absl::OkStatus(); }, d);
+    store_->UpdateContact(
+        bob_, c.id(),
+        [](pb::Contact& x) {
+          x.set_title("pwned");
+          return absl::OkStatus();
+        },
+        d);
   });
   EXPECT_EQ(bob_update.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(bob_, c.id(), d); }).code(),
             absl::StatusCode::kNotFound);
 
   auto updated = Await<pb::Contact>([&](Done<pb::Contact> d) {
-    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) { x.set_title("Programmer"); return absl::OkStatus(); }, d);
+    store_->UpdateContact(
+        alice_, c.id(),
+        [](pb::Contact& x) {
+          x.set_title("Programmer");
+          return absl::OkStatus();
+        },
+        d);
   });
   ASSERT_TRUE(updated.ok());
   EXPECT_EQ(store_->GetContact(alice_, c.id())->title(), "Programmer");
 
   // A failing mutation changes nothing.
   auto failed = Await<pb::Contact>([&](Done<pb::Contact> d) {
-    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) {
-      x.set_title("half-written");
-      return absl::InvalidArgumentError("title: no");
-    }, d);
+    store_->UpdateContact(
+        alice_, c.id(),
+        [](pb::Contact& x) {
+          x.set_title("half-written");
+          return absl::InvalidArgumentError("title: no");
+        },
+        d);
   });
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->GetContact(alice_, c.id())->title(), "Programmer");
@@ -154,10 +170,12 @@ TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
   g.set_id(NewId());
   g.set_display_name("Chess club");
   g.set_kind(pb::HOBBY);
-  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, IdempotencyScope{}, pb::CreateGroupRequest(), d); })).ok());
+  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) {
+                store_->CreateGroup(alice_, g, IdempotencyScope{}, pb::CreateGroupRequest(), d);
+              })).ok());
   ASSERT_TRUE((Await<pb::GroupMember>([&](Done<pb::GroupMember> d) {
-                 store_->PutMember(alice_, g.id(), a.id(), pb::LEADER, 1, d);
-               })).ok());
+                store_->PutMember(alice_, g.id(), a.id(), pb::LEADER, 1, d);
+              })).ok());
   auto in_group = store_->ListContacts(alice_, ContactFilter{"", "", pb::TIER_UNSPECIFIED, g.id()}, "", 10);
   ASSERT_EQ(in_group->size(), 1u);
   EXPECT_EQ((*in_group)[0].id(), a.id());
@@ -169,9 +187,12 @@ TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {
   g.set_id(NewId());
   g.set_display_name("Alumni");
   g.set_kind(pb::ALUMNI);
-  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) { store_->CreateGroup(alice_, g, IdempotencyScope{}, pb::CreateGroupRequest(), d); })).ok());
+  ASSERT_TRUE((Await<pb::Group>([&](Done<pb::Group> d) {
+                store_->CreateGroup(alice_, g, IdempotencyScope{}, pb::CreateGroupRequest(), d);
+              })).ok());
   auto put = [&](const std::string& member, pb::MemberRole role, int64_t now) {
-    return Await<pb::GroupMember>([&](Done<pb::GroupMember> d) { store_->PutMember(alice_, g.id(), member, role, now, d); });
+    return Await<pb::GroupMember>(
+        [&](Done<pb::GroupMember> d) { store_->PutMember(alice_, g.id(), member, role, now, d); });
   };
   auto me = put("me", pb::ORGANIZER, 100);
   ASSERT_TRUE(me.ok()) << me.status();
@@ -183,7 +204,8 @@ TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {
   EXPECT_EQ(again->join_time().nanos(), 200000);
   EXPECT_EQ(put("nosuchcontact", pb::MEMBER, 1).status().code(), absl::StatusCode::kNotFound);
   // Bob cannot add members to Alice's group.
-  auto bob_put = Await<pb::GroupMember>([&](Done<pb::GroupMember> d) { store_->PutMember(bob_, g.id(), "me", pb::MEMBER, 1, d); });
+  auto bob_put =
+      Await<pb::GroupMember>([&](Done<pb::GroupMember> d) { store_->PutMember(bob_, g.id(), "me", pb::MEMBER, 1, d); });
   EXPECT_EQ(bob_put.status().code(), absl::StatusCode::kNotFound);
 
   auto members = store_->ListMembers(alice_, g.id(), "", 10);
@@ -214,7 +236,8 @@ TEST_F(ProfilesStoreTest, ApiKeysRevokeOnceAndSurviveReopen) {
   auto second = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 5000, d); });
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->revoke_time().nanos(), 1000000);  // 1000 us, the first revocation
-  auto other_org = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(NewOrg("x"), key.key.id(), 1, d); });
+  auto other_org =
+      Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(NewOrg("x"), key.key.id(), 1, d); });
   EXPECT_EQ(other_org.status().code(), absl::StatusCode::kNotFound);
   OpenStore();
   auto stored = store_->GetApiKey(org_, key.key.id());
@@ -229,7 +252,9 @@ TEST_F(ProfilesStoreTest, MetThroughMustBeAnOwnContact) {
   c.set_id(NewId());
   c.set_display_name("Lumbergh");
   c.set_met_through_contact_id(bobs.id());
-  auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d); });
+  auto r = Await<pb::Contact>([&](Done<pb::Contact> d) {
+    store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
+  });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
 }
@@ -241,16 +266,28 @@ TEST_F(ProfilesStoreTest, DeletingAMetThroughContactDoesNotLockTheOthers) {
   c.set_display_name("Met through");
   c.set_met_through_contact_id(via.id());
   ASSERT_TRUE((Await<pb::Contact>([&](Done<pb::Contact> d) {
-                 store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
-               })).ok());
+                store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
+              })).ok());
   ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(alice_, via.id(), d); }).ok());
   auto updated = Await<pb::Contact>([&](Done<pb::Contact> d) {
-    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) { x.set_title("still editable"); return absl::OkStatus(); }, d);
+    store_->UpdateContact(
+        alice_, c.id(),
+        [](pb::Contact& x) {
+          x.set_title("still editable");
+          return absl::OkStatus();
+        },
+        d);
   });
   ASSERT_TRUE(updated.ok()) << updated.status();
   // Pointing it at a missing contact anew is still refused.
   auto repointed = Await<pb::Contact>([&](Done<pb::Contact> d) {
-    store_->UpdateContact(alice_, c.id(), [](pb::Contact& x) { x.set_met_through_contact_id("nosuch"); return absl::OkStatus(); }, d);
+    store_->UpdateContact(
+        alice_, c.id(),
+        [](pb::Contact& x) {
+          x.set_met_through_contact_id("nosuch");
+          return absl::OkStatus();
+        },
+        d);
   });
   EXPECT_EQ(repointed.status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -318,7 +355,14 @@ TEST_F(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
 
 TEST_F(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
   auto r = Await<pb::Profile>([&](Done<pb::Profile> d) {
-    store_->UpdateProfile(alice_, [](pb::Profile& p) { p.set_headline("Builder"); p.set_timezone("Europe/Paris"); return absl::OkStatus(); }, d);
+    store_->UpdateProfile(
+        alice_,
+        [](pb::Profile& p) {
+          p.set_headline("Builder");
+          p.set_timezone("Europe/Paris");
+          return absl::OkStatus();
+        },
+        d);
   });
   ASSERT_TRUE(r.ok());
   OpenStore();

@@ -1,9 +1,9 @@
 #include "services/recommendations/backfill.h"
 
+#include <grpcpp/client_context.h>
+
 #include <functional>
 #include <thread>
-
-#include <grpcpp/client_context.h>
 
 #include "absl/strings/str_cat.h"
 #include "rapport/backfill/v1/backfill.grpc.pb.h"
@@ -87,23 +87,24 @@ absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel
   BackfillStats stats;
   // Users and contacts first, so that later rows find their owners filled in
   // (placeholders would also do; this just keeps the model tidy).
-  RETURN_IF_ERROR(Drain(sources, "users",
-                        [&](auto* c, const auto& r, auto* p) { return profiles->ExportUsers(c, r, p); }, model, &stats));
-  RETURN_IF_ERROR(Drain(sources, "contacts",
-                        [&](auto* c, const auto& r, auto* p) { return profiles->ExportContacts(c, r, p); }, model,
-                        &stats));
-  RETURN_IF_ERROR(Drain(sources, "memberships",
-                        [&](auto* c, const auto& r, auto* p) { return profiles->ExportMemberships(c, r, p); }, model,
-                        &stats));
-  RETURN_IF_ERROR(Drain(sources, "interactions",
-                        [&](auto* c, const auto& r, auto* p) { return interactions->ExportInteractions(c, r, p); },
-                        model, &stats));
-  RETURN_IF_ERROR(Drain(sources, "introductions",
-                        [&](auto* c, const auto& r, auto* p) { return interactions->ExportIntroductions(c, r, p); },
-                        model, &stats));
-  RETURN_IF_ERROR(Drain(sources, "ledger",
-                        [&](auto* c, const auto& r, auto* p) { return interactions->ExportLedger(c, r, p); }, model,
-                        &stats));
+  RETURN_IF_ERROR(Drain(
+      sources, "users", [&](auto* c, const auto& r, auto* p) { return profiles->ExportUsers(c, r, p); }, model,
+      &stats));
+  RETURN_IF_ERROR(Drain(
+      sources, "contacts", [&](auto* c, const auto& r, auto* p) { return profiles->ExportContacts(c, r, p); }, model,
+      &stats));
+  RETURN_IF_ERROR(Drain(
+      sources, "memberships", [&](auto* c, const auto& r, auto* p) { return profiles->ExportMemberships(c, r, p); },
+      model, &stats));
+  RETURN_IF_ERROR(Drain(
+      sources, "interactions",
+      [&](auto* c, const auto& r, auto* p) { return interactions->ExportInteractions(c, r, p); }, model, &stats));
+  RETURN_IF_ERROR(Drain(
+      sources, "introductions",
+      [&](auto* c, const auto& r, auto* p) { return interactions->ExportIntroductions(c, r, p); }, model, &stats));
+  RETURN_IF_ERROR(Drain(
+      sources, "ledger", [&](auto* c, const auto& r, auto* p) { return interactions->ExportLedger(c, r, p); }, model,
+      &stats));
   return stats;
 }
 
@@ -111,20 +112,20 @@ absl::StatusOr<std::string> NoteAndBackfill(redis::Client* redis, const std::str
                                             const BackfillSources& sources, ReadModel* model) {
   // 1. Where the stream is now; 2. backfill (3., consuming from there, is
   // the EventFeed's).
-  ASSIGN_OR_RETURN(const std::string position, RetryUntilOk(sources, "noting the event stream position", [&] {
-                     return StreamPosition(redis, stream);
-                   }));
+  ASSIGN_OR_RETURN(const std::string position, RetryUntilOk(sources, "noting the event stream position",
+                                                            [&] { return StreamPosition(redis, stream); }));
   const auto started = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(const BackfillStats stats,
                    RetryUntilOk(sources, "backfill", [&] { return Backfill(sources, model); }));
   model->RebuildAll();
-  log::Info("backfill done",
-            {{"events", std::to_string(stats.events)},
-             {"pages", std::to_string(stats.pages)},
-             {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::steady_clock::now() - started)
-                                       .count())},
-             {"stream_position", position}});
+  log::Info(
+      "backfill done",
+      {{"events", std::to_string(stats.events)},
+       {"pages", std::to_string(stats.pages)},
+       {"ms",
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count())},
+       {"stream_position", position}});
   return position;
 }
 

@@ -24,13 +24,13 @@
 #ifndef RAPPORT_SERVICES_RECOMMENDATIONS_BACKFILL_H_
 #define RAPPORT_SERVICES_RECOMMENDATIONS_BACKFILL_H_
 
+#include <grpcpp/channel.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "services/common/redis_client.h"
@@ -51,7 +51,7 @@ struct BackfillSources {
   const TenantSigner* signer = nullptr;
   std::chrono::milliseconds deadline{10000};  // per page
   int page_size = 500;
-  StopWait stop;  // asked between pages and between retries; unset: never stops
+  StopWait stop;                                // asked between pages and between retries; unset: never stops
   std::chrono::milliseconds retry_every{1000};  // NoteAndBackfill's wait after a failure
 };
 

@@ -27,8 +27,8 @@ constexpr int kMaxCatchUpPolls = 10000;
 
 absl::Status ApplyAndInvalidate(const events::v1::Event& e, ReadModel* model, ResultCache* cache) {
   RETURN_IF_ERROR(model->Apply(e));
-  const bool org_wide = e.payload_case() != events::v1::Event::kInteraction &&
-                        e.payload_case() != events::v1::Event::kIntroduction;
+  const bool org_wide =
+      e.payload_case() != events::v1::Event::kInteraction && e.payload_case() != events::v1::Event::kIntroduction;
   cache->Invalidate(e.org_id(), e.user_id(), org_wide);
   return absl::OkStatus();
 }

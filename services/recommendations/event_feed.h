@@ -32,7 +32,7 @@ inline constexpr char kGroupPrefix[] = "recommendations-";
 struct EventFeedOptions {
   std::string stream = events::kEventStream;
   std::string consumer_name = "recommendations-1";  // unique per replica
-  std::string start_id = "0";  // the position noted before the backfill
+  std::string start_id = "0";                       // the position noted before the backfill
   // Another replica's group whose consumers have all been idle this long was
   // left by a killed process.
   std::chrono::milliseconds abandoned_after{600000};

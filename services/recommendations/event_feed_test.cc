@@ -93,14 +93,16 @@ TEST_F(EventFeedTest, InteractionsChangeOnlyTheirOwnersAnswersAndContactsTheWhol
 TEST_F(EventFeedTest, CatchesUpFromTheNotedPositionAndDestroysItsGroupOnStop) {
   // Before the noted position: the backfill's; after it: the feed's.
   events::v1::Event before = ContactOf("u1");
-  ASSERT_TRUE(redis_->Command({"XADD", events::kEventStream, "*", "id", before.id(), "type", before.type(), "org",
-                               kOrg, "data", before.SerializeAsString()})
+  ASSERT_TRUE(redis_
+                  ->Command({"XADD", events::kEventStream, "*", "id", before.id(), "type", before.type(), "org", kOrg,
+                             "data", before.SerializeAsString()})
                   .ok());
   absl::StatusOr<std::string> position = StreamPosition(redis_.get(), events::kEventStream);
   ASSERT_TRUE(position.ok()) << position.status();
   events::v1::Event after = ContactOf("u2");
-  ASSERT_TRUE(redis_->Command({"XADD", events::kEventStream, "*", "id", after.id(), "type", after.type(), "org",
-                               kOrg, "data", after.SerializeAsString()})
+  ASSERT_TRUE(redis_
+                  ->Command({"XADD", events::kEventStream, "*", "id", after.id(), "type", after.type(), "org", kOrg,
+                             "data", after.SerializeAsString()})
                   .ok());
 
   EventFeedOptions options;
@@ -170,8 +172,7 @@ TEST_F(NoteAndBackfillTest, RetriesWhileRedisIsDownUntilAskedToStop) {
   options.retry_interval = std::chrono::milliseconds(0);
   redis::Client redis(options);
   std::atomic<int> waits{0};
-  absl::StatusOr<std::string> position =
-      NoteAndBackfill(&redis, events::kEventStream, Sources(&waits, 3), &model_);
+  absl::StatusOr<std::string> position = NoteAndBackfill(&redis, events::kEventStream, Sources(&waits, 3), &model_);
   EXPECT_EQ(position.status().code(), absl::StatusCode::kCancelled) << position.status();
   EXPECT_EQ(waits.load(), 3);  // three failed attempts, each followed by a wait
 }
@@ -183,8 +184,7 @@ TEST_F(NoteAndBackfillTest, RetriesTheBackfillWhileItsServicesAreDownUntilAskedT
   options.addr = server.addr();
   redis::Client redis(options);
   std::atomic<int> waits{0};
-  absl::StatusOr<std::string> position =
-      NoteAndBackfill(&redis, events::kEventStream, Sources(&waits, 2), &model_);
+  absl::StatusOr<std::string> position = NoteAndBackfill(&redis, events::kEventStream, Sources(&waits, 2), &model_);
   EXPECT_EQ(position.status().code(), absl::StatusCode::kCancelled) << position.status();
   EXPECT_EQ(waits.load(), 2);
 }

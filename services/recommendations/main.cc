@@ -31,25 +31,24 @@ ABSL_FLAG(int, follow_up_days, 7,
           "a conversation, meeting or call needs a later interaction within this many days "
           "(env RAPPORT_FOLLOW_UP_DAYS)");
 ABSL_FLAG(bool, result_cache, true, "cache results in Redis (env RAPPORT_RECOMMENDATIONS_CACHE)");
-ABSL_FLAG(int, result_cache_ttl_seconds, 300,
-          "TTL of cached results (env RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS)");
+ABSL_FLAG(int, result_cache_ttl_seconds, 300, "TTL of cached results (env RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS)");
 ABSL_FLAG(int, backfill_page_size, 500, "rows per backfill page (env RAPPORT_BACKFILL_PAGE_SIZE)");
 ABSL_FLAG(int, abandoned_group_ms, 600000,
           "another replica's consumer group idle this long was left by a killed process and is destroyed at "
           "start (env RAPPORT_ABANDONED_GROUP_MS)");
 
 int main(int argc, char** argv) {
-  rapport::ServiceStartup startup = rapport::StartService(
-      argc, argv, "recommendations",
-      {{"addr", rapport::registry::kRecommendations.addr_env},
-       {"profiles_addr", rapport::registry::kProfiles.addr_env},
-       {"interactions_addr", rapport::registry::kInteractions.addr_env},
-       {"consumer_name", "RAPPORT_CONSUMER_NAME"},
-       {"follow_up_days", "RAPPORT_FOLLOW_UP_DAYS"},
-       {"result_cache", "RAPPORT_RECOMMENDATIONS_CACHE"},
-       {"result_cache_ttl_seconds", "RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS"},
-       {"backfill_page_size", "RAPPORT_BACKFILL_PAGE_SIZE"},
-       {"abandoned_group_ms", "RAPPORT_ABANDONED_GROUP_MS"}});
+  rapport::ServiceStartup startup =
+      rapport::StartService(argc, argv, "recommendations",
+                            {{"addr", rapport::registry::kRecommendations.addr_env},
+                             {"profiles_addr", rapport::registry::kProfiles.addr_env},
+                             {"interactions_addr", rapport::registry::kInteractions.addr_env},
+                             {"consumer_name", "RAPPORT_CONSUMER_NAME"},
+                             {"follow_up_days", "RAPPORT_FOLLOW_UP_DAYS"},
+                             {"result_cache", "RAPPORT_RECOMMENDATIONS_CACHE"},
+                             {"result_cache_ttl_seconds", "RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS"},
+                             {"backfill_page_size", "RAPPORT_BACKFILL_PAGE_SIZE"},
+                             {"abandoned_group_ms", "RAPPORT_ABANDONED_GROUP_MS"}});
   rapport::redis::Client& redis = *startup.redis;
   const rapport::TenantSigner& signer = *startup.signer;
   namespace reco = rapport::recommendations;

@@ -21,10 +21,14 @@ constexpr double kStrengthScale = 10.0;  // as interactions/ledger.h
 
 int16_t TierCadence(int tier) {
   switch (tier) {
-    case ppb::INNER: return 14;
-    case ppb::CLOSE: return 30;
-    case ppb::ACQUAINTANCE: return 180;
-    default: return 90;
+    case ppb::INNER:
+      return 14;
+    case ppb::CLOSE:
+      return 30;
+    case ppb::ACQUAINTANCE:
+      return 180;
+    default:
+      return 90;
   }
 }
 
@@ -96,7 +100,7 @@ void ApplyContact(OrgGraph& g, const std::string& owner_id, const std::string& t
   uint32_t owner = g.InternUser(owner_id);
   uint32_t c = g.InternContact(pc.id(), owner);
   ContactEdge& edge = g.edges[c];
-  if (edge.owner != owner) return;  // an id that is another user's: never mix owners
+  if (edge.owner != owner) return;                 // an id that is another user's: never mix owners
   if (edge.flags & ContactEdge::kDeleted) return;  // tombstone
   ContactInfo& info = g.info[c];
   const bool deleted = type == "contact.deleted";
@@ -131,8 +135,8 @@ void ApplyContact(OrgGraph& g, const std::string& owner_id, const std::string& t
   info.create_us = pc.has_create_time() ? TimestampToMicros(pc.create_time()) : 0;
   info.tier = static_cast<uint8_t>(pc.tier() == ppb::TIER_UNSPECIFIED ? ppb::NETWORK : pc.tier());
   info.cadence_days = pc.effective_cadence_days() > 0 ? pc.effective_cadence_days()
-                      : pc.cadence_days() > 0        ? pc.cadence_days()
-                                                     : TierCadence(info.tier);
+                      : pc.cadence_days() > 0         ? pc.cadence_days()
+                                                      : TierCadence(info.tier);
   info.birthday_month = static_cast<uint8_t>(pc.has_birthday() ? pc.birthday().month() : 0);
   info.birthday_day = static_cast<uint8_t>(pc.has_birthday() ? pc.birthday().day() : 0);
   g.users[owner].contacts.push_back(c);
@@ -155,8 +159,7 @@ void ApplyLedger(OrgGraph& g, const std::string& owner_id, int64_t as_of_us, con
   if (!edge.alive() && l.cadence_days() > 0) info.cadence_days = static_cast<int16_t>(l.cadence_days());
 }
 
-void ApplyInteraction(OrgGraph& g, const std::string& owner_id, const std::string& type,
-                      const ipb::Interaction& pi) {
+void ApplyInteraction(OrgGraph& g, const std::string& owner_id, const std::string& type, const ipb::Interaction& pi) {
   if (pi.id().empty() || owner_id.empty()) return;
   uint32_t owner = g.InternUser(owner_id);
   auto [it, inserted] = g.interaction_index.try_emplace(pi.id(), static_cast<uint32_t>(g.interactions.size()));
@@ -183,8 +186,7 @@ void ApplyInteraction(OrgGraph& g, const std::string& owner_id, const std::strin
 void ApplyIntroduction(OrgGraph& g, const std::string& owner_id, const ipb::Introduction& pi) {
   if (pi.id().empty() || owner_id.empty()) return;
   uint32_t owner = g.InternUser(owner_id);
-  auto [it, inserted] =
-      g.introduction_index.try_emplace(pi.id(), static_cast<uint32_t>(g.introductions.size()));
+  auto [it, inserted] = g.introduction_index.try_emplace(pi.id(), static_cast<uint32_t>(g.introductions.size()));
   if (inserted) {
     IntroductionRec rec;
     rec.owner = owner;
@@ -223,7 +225,8 @@ void ApplyMember(OrgGraph& g, const std::string& owner_id, const std::string& ty
   uint32_t member = m.member_id() == "me" ? kMe : g.InternContact(m.member_id(), owner);
   if (member != kMe && g.edges[member].owner != owner) return;
   auto& members = group.members;
-  auto found = std::find_if(members.begin(), members.end(), [&](const GroupMemberRec& r) { return r.member == member; });
+  auto found =
+      std::find_if(members.begin(), members.end(), [&](const GroupMemberRec& r) { return r.member == member; });
   if (type == "group.member_removed") {
     if (found != members.end()) members.erase(found);
     return;

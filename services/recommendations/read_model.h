@@ -62,13 +62,13 @@ double StrengthAt(float log_anchor, int64_t now_us);
 
 // The hot part of a contact: what path search reads, 20 bytes.
 struct ContactEdge {
-  uint32_t owner : 24 = 0xffffff;  // user index (an org has fewer than 2^24 users)
-  uint32_t flags : 8 = 0;          // kAlive | kOrgVisible | kDeleted
-  uint32_t person = kNone;         // person index
-  uint32_t next_in_person = kNone; // next contact of the same person
-  float log_anchor = kNoStrength;  // strength, see above
-  float balance = 0;               // given - received (weighted)
-  static constexpr uint8_t kAlive = 1;       // contact.created seen, not deleted
+  uint32_t owner : 24 = 0xffffff;       // user index (an org has fewer than 2^24 users)
+  uint32_t flags : 8 = 0;               // kAlive | kOrgVisible | kDeleted
+  uint32_t person = kNone;              // person index
+  uint32_t next_in_person = kNone;      // next contact of the same person
+  float log_anchor = kNoStrength;       // strength, see above
+  float balance = 0;                    // given - received (weighted)
+  static constexpr uint8_t kAlive = 1;  // contact.created seen, not deleted
   static constexpr uint8_t kOrgVisible = 2;
   static constexpr uint8_t kDeleted = 4;
   bool alive() const { return flags & kAlive; }
@@ -81,7 +81,7 @@ struct ContactInfo {
   std::string display_name;
   std::string company;
   std::string title;
-  uint32_t company_key = kNone;  // interned lowercased company
+  uint32_t company_key = kNone;             // interned lowercased company
   std::vector<uint32_t> seeking, offering;  // interned normalized tags
   std::vector<std::string> person_keys;     // normalized emails and LinkedIn URLs
   int64_t create_us = 0;
@@ -99,10 +99,10 @@ struct UserNode {
   std::string display_name, email, headline, company, title, timezone;
   std::string company_key, industry_key;
   std::vector<uint32_t> seeking, offering;  // tags
-  std::vector<uint32_t> contacts;      // owned contact indexes, alive ones (unordered)
-  std::vector<uint32_t> interactions;  // owned interaction indexes (including deleted slots)
+  std::vector<uint32_t> contacts;           // owned contact indexes, alive ones (unordered)
+  std::vector<uint32_t> interactions;       // owned interaction indexes (including deleted slots)
   std::vector<uint32_t> introductions;
-  std::vector<uint32_t> groups;        // owned groups
+  std::vector<uint32_t> groups;  // owned groups
 };
 
 struct InteractionRec {
@@ -141,7 +141,7 @@ struct OrgGraph {
   std::vector<ContactEdge> edges;  // by contact index
   std::vector<ContactInfo> info;   // by contact index
   absl::flat_hash_map<std::string, uint32_t> contact_index;
-  std::vector<uint32_t> person_head;  // first contact of each person (kNone: empty)
+  std::vector<uint32_t> person_head;                         // first contact of each person (kNone: empty)
   absl::flat_hash_map<std::string, uint32_t> person_of_key;  // ORG-visible keys only
   bool persons_dirty = false;
   std::vector<std::string> tags;  // by tag index

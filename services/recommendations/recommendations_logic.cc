@@ -35,10 +35,14 @@ double Goodwill(double owed) { return 0.5 + 1.0 / (1.0 + std::exp(-owed / 5.0));
 
 int TierWeight(int tier) {
   switch (tier) {
-    case ppb::INNER: return 8;
-    case ppb::CLOSE: return 4;
-    case ppb::ACQUAINTANCE: return 1;
-    default: return 2;
+    case ppb::INNER:
+      return 8;
+    case ppb::CLOSE:
+      return 4;
+    case ppb::ACQUAINTANCE:
+      return 1;
+    default:
+      return 2;
   }
 }
 
@@ -119,9 +123,7 @@ absl::flat_hash_map<uint32_t, int64_t> LatestPerContact(const OrgGraph& g, const
   return latest;
 }
 
-bool IsConversation(uint8_t kind) {
-  return kind == ipb::CONVERSATION || kind == ipb::MEETING || kind == ipb::CALL;
-}
+bool IsConversation(uint8_t kind) { return kind == ipb::CONVERSATION || kind == ipb::MEETING || kind == ipb::CALL; }
 
 std::string KindWord(uint8_t kind) {
   std::string s = absl::AsciiStrToLower(ipb::InteractionKind_Name(static_cast<ipb::InteractionKind>(kind)));
@@ -197,9 +199,9 @@ std::vector<pb::ReachOut> ReachOuts(const Query& q) {
                                   ", cadence ", info.cadence_days, " days."));
     item.add_reasons(absl::StrCat(TierName(info.tier), " tie, strength ", Whole(s.strength), "."));
     if (s.birthday_in >= 0) {
-      item.add_reasons(s.birthday_in == 0
-                           ? std::string("Their birthday is today.")
-                           : absl::StrCat("Their birthday is in ", s.birthday_in, s.birthday_in == 1 ? " day." : " days."));
+      item.add_reasons(s.birthday_in == 0 ? std::string("Their birthday is today.")
+                                          : absl::StrCat("Their birthday is in ", s.birthday_in,
+                                                         s.birthday_in == 1 ? " day." : " days."));
     }
     if (balance < 0) {
       item.add_reasons(absl::StrCat("You owe them: balance ", Num(balance), " (they gave ", Num(info.received),
@@ -275,7 +277,8 @@ std::vector<pb::GiveBack> GiveBacks(const Query& q) {
       }
     }
     const std::string& name = info.display_name;
-    std::string because = act == ipb::FAVOR ? std::string() : absl::StrCat(", as they gave you ", WithArticle(KindWord(act)));
+    std::string because =
+        act == ipb::FAVOR ? std::string() : absl::StrCat(", as they gave you ", WithArticle(KindWord(act)));
     if (act != ipb::FAVOR) item.add_reasons(absl::StrCat("They gave you ", WithArticle(KindWord(act)), "."));
     if (!info.seeking.empty()) item.add_reasons(absl::StrCat("They are seeking: ", TagList(g, info.seeking), "."));
     if ((act == ipb::INTRODUCTION || act == ipb::FAVOR) && match != kNone) {
@@ -419,8 +422,8 @@ std::vector<pb::IntroductionSuggestion> IntroductionSuggestions(const Query& q) 
   std::sort(out.begin(), out.end(), [](const pb::IntroductionSuggestion& a, const pb::IntroductionSuggestion& b) {
     if (a.score() != b.score()) return a.score() > b.score();
     return std::tie(a.contact_a().display_name(), a.contact_b().display_name(), a.contact_a().id(),
-                    a.contact_b().id()) < std::tie(b.contact_a().display_name(), b.contact_b().display_name(),
-                                                   b.contact_a().id(), b.contact_b().id());
+                    a.contact_b().id()) <
+           std::tie(b.contact_a().display_name(), b.contact_b().display_name(), b.contact_a().id(), b.contact_b().id());
   });
   return out;
 }
@@ -474,9 +477,9 @@ std::vector<pb::GroupSuggestion> GroupSuggestions(const Query& q) {
     }
     Candidate& cand = candidates.try_emplace(gr.name_key, Candidate{gi, 0, {}}).first->second;
     cand.score += score;
-    cand.reasons.push_back(absl::StrCat(members.size(), members.size() == 1 ? " of your contacts is a member: "
-                                                                             : " of your contacts are members: ",
-                                        absl::StrJoin(names, ", "), "."));
+    cand.reasons.push_back(absl::StrCat(
+        members.size(), members.size() == 1 ? " of your contacts is a member: " : " of your contacts are members: ",
+        absl::StrJoin(names, ", "), "."));
   }
   for (uint32_t o = 0; o < g.users.size(); ++o) {
     if (o == me || !g.users[o].known) continue;
@@ -581,10 +584,12 @@ pb::NetworkHealth NetworkHealth(const Query& q) {
   h.add_reasons(received > 0 ? absl::StrCat("You gave ", Num(given), " and received ", Num(received), " (ratio ",
                                             absl::StrFormat("%.2f", given / received), ").")
                              : absl::StrCat("You gave ", Num(given), " and received nothing yet."));
-  h.add_reasons(firsts > 0 ? absl::StrCat(followed, " of ", firsts, " first conversations (",
-                                          Whole(100.0 * followed / firsts), "%) were followed by another interaction "
-                                          "within ", q.settings.follow_up_rate_days, " days.")
-                           : std::string("No first conversation to measure follow-ups on yet."));
+  h.add_reasons(firsts > 0
+                    ? absl::StrCat(followed, " of ", firsts, " first conversations (", Whole(100.0 * followed / firsts),
+                                   "%) were followed by another interaction "
+                                   "within ",
+                                   q.settings.follow_up_rate_days, " days.")
+                    : std::string("No first conversation to measure follow-ups on yet."));
   h.add_reasons(absl::StrCat(added, " contacts added in the last 90 days."));
   return h;
 }
@@ -611,18 +616,17 @@ namespace {
 // Whether text contains lowercase needle, ignoring ASCII case, without
 // building a lowercased copy per contact.
 bool ContainsIgnoringCase(std::string_view text, std::string_view needle) {
-  auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
-    return absl::ascii_tolower(static_cast<unsigned char>(a)) == b;
-  });
+  auto it = std::search(text.begin(), text.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return absl::ascii_tolower(static_cast<unsigned char>(a)) == b; });
   return it != text.end();
 }
 
 struct Candidate {
   double score;
   int hops;
-  uint32_t target;    // the contact record holding the target (owned by YOU or the teammate)
-  uint32_t teammate;  // kNone for 1 hop
-  uint32_t via_mine;  // 3 hops: your contact P
+  uint32_t target;      // the contact record holding the target (owned by YOU or the teammate)
+  uint32_t teammate;    // kNone for 1 hop
+  uint32_t via_mine;    // 3 hops: your contact P
   uint32_t via_theirs;  // 3 hops: the teammate's contact for P
 };
 
@@ -846,12 +850,12 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
       contact_hop(path, cand.target);
       path->add_reasons(absl::StrCat(t.display_name, " knows ", target.display_name, " (strength ",
                                      Whole(StrengthAt(g.edges[cand.target].log_anchor, now)), ")."));
-      std::string request_line =
-          cand.hops == 3 ? absl::StrCat("could you introduce me to ", t.display_name, "? They know ", target_desc,
-                                        ", whom I would like to meet.")
-                         : absl::StrCat("could you introduce me to ", target_desc, "?");
-      path->set_ask(absl::StrCat("Hi ", first, ", ", request_line, " Here is a short note you can forward: \"",
-                                 blurb, " Hoping to meet ", target.display_name,
+      std::string request_line = cand.hops == 3
+                                     ? absl::StrCat("could you introduce me to ", t.display_name, "? They know ",
+                                                    target_desc, ", whom I would like to meet.")
+                                     : absl::StrCat("could you introduce me to ", target_desc, "?");
+      path->set_ask(absl::StrCat("Hi ", first, ", ", request_line, " Here is a short note you can forward: \"", blurb,
+                                 " Hoping to meet ", target.display_name,
                                  target.company.empty() ? "" : absl::StrCat(" of ", target.company), ".\" Thank you!"));
     }
     path->set_score(cand.score);

@@ -48,9 +48,9 @@ namespace rapport::recommendations {
 namespace pb = ::rapport::recommendations::v1;
 
 struct Settings {
-  int follow_up_days = 7;          // a conversation needs a later interaction within this
-  int follow_up_rate_days = 30;    // network health's follow-up window
-  double teammate_tie = 0.5;       // weight of the tie to a teammate (no ledger between users)
+  int follow_up_days = 7;        // a conversation needs a later interaction within this
+  int follow_up_rate_days = 30;  // network health's follow-up window
+  double teammate_tie = 0.5;     // weight of the tie to a teammate (no ledger between users)
   int max_introduction_pool = 2000;
   // Paths: below this many teammate contacts to scan, the best connector per
   // teammate is found by scanning their contacts; above, by walking your

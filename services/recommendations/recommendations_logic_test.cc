@@ -37,7 +37,6 @@ std::vector<std::vector<std::string>> Routes(const pb::FindPathsResponse& r) {
   return out;
 }
 
-
 // --- reach outs ---
 
 TEST(ReachOuts, RanksOverdueByTierStrengthBirthdayAndDebt) {
@@ -54,14 +53,14 @@ TEST(ReachOuts, RanksOverdueByTierStrengthBirthdayAndDebt) {
     });
     n.Ledger(kOrg, "u", id, 50, balance > 0 ? balance : 0, balance < 0 ? -balance : 0, last_days);
   };
-  contact("Ann", ppb::INNER, 20, 0);           // 6 days late: 8 x (1 + 6/14) x 0.5 = 5.714
-  contact("Bea", ppb::ACQUAINTANCE, 500, 0);   // 320 late: 1 x (1 + 3 capped... 320/180) x 0.5 = 1.389
-  contact("Cal", ppb::NETWORK, 10, 0);         // not due
-  contact("Eve", ppb::CLOSE, 40, 0, 3);        // 4 x (1 + 10/30) x 0.5 x 1.5 = 4.0
-  contact("Fay", ppb::CLOSE, 40, 0);           // 2.667
-  contact("Gus", ppb::CLOSE, 40, 0);           // 2.667, after Fay by name
-  contact("Hal", ppb::CLOSE, 40, -10);         // 2.667 x 2 = 5.333
-  n.Contact(kOrg, "u", "Ida", "Ida");          // never met: no due date
+  contact("Ann", ppb::INNER, 20, 0);          // 6 days late: 8 x (1 + 6/14) x 0.5 = 5.714
+  contact("Bea", ppb::ACQUAINTANCE, 500, 0);  // 320 late: 1 x (1 + 3 capped... 320/180) x 0.5 = 1.389
+  contact("Cal", ppb::NETWORK, 10, 0);        // not due
+  contact("Eve", ppb::CLOSE, 40, 0, 3);       // 4 x (1 + 10/30) x 0.5 x 1.5 = 4.0
+  contact("Fay", ppb::CLOSE, 40, 0);          // 2.667
+  contact("Gus", ppb::CLOSE, 40, 0);          // 2.667, after Fay by name
+  contact("Hal", ppb::CLOSE, 40, -10);        // 2.667 x 2 = 5.333
+  n.Contact(kOrg, "u", "Ida", "Ida");         // never met: no due date
 
   auto items = n.With(kOrg, "u", [](const Query& q) { return ReachOuts(q); });
   EXPECT_THAT(Names(items), ElementsAre("Ann", "Hal", "Eve", "Fay", "Gus", "Bea"));
@@ -98,10 +97,10 @@ TEST(GiveBacks, WhomYouOweWithActsMirroringWhatTheyGave) {
   n.Contact(kOrg, "u", "r", "Rex");
   n.Contact(kOrg, "u", "s", "Sam");
   n.Contact(kOrg, "u", "t", "Tom");
-  n.Ledger(kOrg, "u", "p", 40, 2, 8, 5);   // -6 x 1.4 = 8.4
-  n.Ledger(kOrg, "u", "r", 30, 0, 2, 5);   // -2 x 1.3 = 2.6
-  n.Ledger(kOrg, "u", "s", 30, 3, 0, 5);   // they owe you: absent
-  n.Ledger(kOrg, "u", "t", 10, 0, 2, 5);   // -2 x 1.1 = 2.2
+  n.Ledger(kOrg, "u", "p", 40, 2, 8, 5);  // -6 x 1.4 = 8.4
+  n.Ledger(kOrg, "u", "r", 30, 0, 2, 5);  // -2 x 1.3 = 2.6
+  n.Ledger(kOrg, "u", "s", 30, 3, 0, 5);  // they owe you: absent
+  n.Ledger(kOrg, "u", "t", 10, 0, 2, 5);  // -2 x 1.1 = 2.2
   n.Interaction(kOrg, "u", "i1", ipb::INTRODUCTION, ipb::RECEIVED, 5, {"p"});
   n.Interaction(kOrg, "u", "i2", ipb::ENDORSEMENT, ipb::RECEIVED, 5, {"r"});
   n.Interaction(kOrg, "u", "i3", ipb::MEETING, ipb::MUTUAL, 5, {"t"});
@@ -122,8 +121,8 @@ TEST(GiveBacks, WhomYouOweWithActsMirroringWhatTheyGave) {
 TEST(FollowUps, ConversationsWithoutLaterInteractionNewestFirst) {
   TestNetwork n;
   for (const char* id : {"x", "y", "z", "w"}) n.Contact(kOrg, "u", id, std::string(1, id[0] - 32));
-  n.Interaction(kOrg, "u", "m1", ipb::MEETING, ipb::MUTUAL, 10, {"x"});            // listed
-  n.Interaction(kOrg, "u", "c1", ipb::CONVERSATION, ipb::MUTUAL, 20, {"y"});       // followed by e1
+  n.Interaction(kOrg, "u", "m1", ipb::MEETING, ipb::MUTUAL, 10, {"x"});       // listed
+  n.Interaction(kOrg, "u", "c1", ipb::CONVERSATION, ipb::MUTUAL, 20, {"y"});  // followed by e1
   n.Interaction(kOrg, "u", "e1", ipb::EMAIL, ipb::GAVE, 15, {"y"});
   n.Interaction(kOrg, "u", "k1", ipb::CALL, ipb::MUTUAL, 3, {"z"});                // window still open
   n.Interaction(kOrg, "u", "c2", ipb::CONVERSATION, ipb::MUTUAL, 30, {"x", "w"});  // W only: X met later
@@ -202,16 +201,17 @@ TEST(Groups, FromStrongContactsAndSimilarTeammatesNeverOnesYouAreIn) {
 
 TEST(NetworkHealth, CountsTiesBalanceAndFollowUpRate) {
   TestNetwork n;
-  n.Contact(kOrg, "u", "a", "A", [&](ppb::Contact& c) { *c.mutable_create_time() = ToTimestamp(n.now - 10 * TestNetwork::kDayUs); });
+  n.Contact(kOrg, "u", "a", "A",
+            [&](ppb::Contact& c) { *c.mutable_create_time() = ToTimestamp(n.now - 10 * TestNetwork::kDayUs); });
   n.Contact(kOrg, "u", "b", "B");
   n.Contact(kOrg, "u", "c", "C");
   n.Contact(kOrg, "u", "d", "D");
   n.Ledger(kOrg, "u", "a", 50, 6, 2, 5, 30);    // active
   n.Ledger(kOrg, "u", "b", 20, 0, 2, 100, 30);  // decaying
   n.Interaction(kOrg, "u", "i1", ipb::CONVERSATION, ipb::MUTUAL, 100, {"a"});
-  n.Interaction(kOrg, "u", "i2", ipb::EMAIL, ipb::GAVE, 90, {"a"});        // a: followed within 30 days
-  n.Interaction(kOrg, "u", "i3", ipb::MEETING, ipb::MUTUAL, 100, {"b"});   // b: never followed
-  n.Interaction(kOrg, "u", "i4", ipb::CALL, ipb::MUTUAL, 5, {"c"});        // c: window still open
+  n.Interaction(kOrg, "u", "i2", ipb::EMAIL, ipb::GAVE, 90, {"a"});       // a: followed within 30 days
+  n.Interaction(kOrg, "u", "i3", ipb::MEETING, ipb::MUTUAL, 100, {"b"});  // b: never followed
+  n.Interaction(kOrg, "u", "i4", ipb::CALL, ipb::MUTUAL, 5, {"c"});       // c: window still open
 
   auto h = n.With(kOrg, "u", [](const Query& q) { return NetworkHealth(q); });
   EXPECT_EQ(h.size(), 4);
@@ -263,11 +263,13 @@ class PathsTest : public ::testing::Test {
            double strength, double balance, const std::string& company = "", const std::string& title = "") {
     Contact(user, id, name, email, ppb::ORG, strength, balance, company, title);
   }
-  absl::StatusOr<pb::FindPathsResponse> Find(const std::string& user, const std::function<void(pb::FindPathsRequest&)>& edit,
+  absl::StatusOr<pb::FindPathsResponse> Find(const std::string& user,
+                                             const std::function<void(pb::FindPathsRequest&)>& edit,
                                              const std::string& org = kOrg, Settings settings = Settings{}) {
     pb::FindPathsRequest r;
     edit(r);
-    return n.With(org, user, [&](const Query& q) { return FindPaths(q, r); }, settings);
+    return n.With(
+        org, user, [&](const Query& q) { return FindPaths(q, r); }, settings);
   }
   TestNetwork n;
 };
@@ -287,7 +289,8 @@ TEST_F(PathsTest, ThroughYourContactAndTeammatesRankedByStrengthAndGoodwill) {
   EXPECT_EQ(r->paths(0).hops(2).kind(), pb::TEAMMATE);
   EXPECT_EQ(r->paths(0).hops(3).contact_id(), "t1c");
   EXPECT_NEAR(r->paths(0).hops(3).strength(), 70, 0.01);
-  EXPECT_THAT(r->paths(0).ask(), HasSubstr("Hi Ann, could you introduce me to Theo? They know Carol (Hiring Manager at Acme)"));
+  EXPECT_THAT(r->paths(0).ask(),
+              HasSubstr("Hi Ann, could you introduce me to Theo? They know Carol (Hiring Manager at Acme)"));
   EXPECT_THAT(r->paths(0).ask(), HasSubstr("Uma, Product designer. Looking for: design leadership role."));
   EXPECT_THAT(r->paths(1).ask(), HasSubstr("Hi Theo, could you introduce me to Carol (Hiring Manager at Acme)?"));
 }
@@ -348,11 +351,15 @@ TEST_F(PathsTest, AnotherOrgsIdenticalEmailNeverConnects) {
     c.set_company("Acme");
   });
   n.Ledger("org2", "z", "zc", 40, 0, 0, 1);
-  auto z = Find("z", [](auto& r) { r.set_company("Acme"); }, "org2");
+  auto z = Find(
+      "z", [](auto& r) { r.set_company("Acme"); }, "org2");
   ASSERT_TRUE(z.ok());
   EXPECT_THAT(Routes(*z), ElementsAre(ElementsAre("Zed", "Carol Z")));
   // Org 1's contact id from org 2: NOT_FOUND; and org 1 never sees Zed's Carol.
-  EXPECT_EQ(Find("z", [](auto& r) { r.set_target_contact_id("t1c"); }, "org2").status().code(),
+  EXPECT_EQ(Find(
+                "z", [](auto& r) { r.set_target_contact_id("t1c"); }, "org2")
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(Find("u", [](auto& r) { r.set_target_contact_id("zc"); }).status().code(), absl::StatusCode::kNotFound);
 }
@@ -385,7 +392,8 @@ TEST_F(PathsTest, BothConnectorSearchesGiveTheSameAnswers) {
   chains.path_scan_budget = 0;  // always walk your people's holder chains
   for (const char* target : {"t1c", "t2c", "a1", "t2v"}) {
     auto scan = Find("u", [&](auto& r) { r.set_target_contact_id(target); });
-    auto walk = Find("u", [&](auto& r) { r.set_target_contact_id(target); }, kOrg, chains);
+    auto walk = Find(
+        "u", [&](auto& r) { r.set_target_contact_id(target); }, kOrg, chains);
     ASSERT_TRUE(scan.ok() && walk.ok()) << target;
     EXPECT_EQ(Routes(*scan), Routes(*walk)) << target;
     ASSERT_EQ(scan->paths_size(), walk->paths_size());
@@ -396,15 +404,16 @@ TEST_F(PathsTest, BothConnectorSearchesGiveTheSameAnswers) {
   // Tara 0.5 x 0.3 = 0.15.
   auto carol = Find("u", [](auto& r) { r.set_target_contact_id("t2c"); });
   ASSERT_TRUE(carol.ok());
-  EXPECT_THAT(Routes(*carol), ElementsAre(ElementsAre("Uma", "Ann", "Theo", "Carol"), ElementsAre("Uma", "Theo", "Carol"),
-                                          ElementsAre("Uma", "Ann", "Tara", "Carol K."),
-                                          ElementsAre("Uma", "Tara", "Carol K.")));
+  EXPECT_THAT(Routes(*carol),
+              ElementsAre(ElementsAre("Uma", "Ann", "Theo", "Carol"), ElementsAre("Uma", "Theo", "Carol"),
+                          ElementsAre("Uma", "Ann", "Tara", "Carol K."), ElementsAre("Uma", "Tara", "Carol K.")));
   // To Ann herself the best connector (Ann) cannot be used: Tara falls back
   // to the second best, Eve (0.42 x 0.7 = 0.29) x 0.65; Theo has no other.
   auto ann = Find("u", [](auto& r) { r.set_target_contact_id("a1"); });
   ASSERT_TRUE(ann.ok());
-  EXPECT_THAT(Routes(*ann), ElementsAre(ElementsAre("Uma", "Ann"), ElementsAre("Uma", "Tara", "Ann C."),
-                                        ElementsAre("Uma", "Theo", "Ann B."), ElementsAre("Uma", "Eve", "Tara", "Ann C.")));
+  EXPECT_THAT(Routes(*ann),
+              ElementsAre(ElementsAre("Uma", "Ann"), ElementsAre("Uma", "Tara", "Ann C."),
+                          ElementsAre("Uma", "Theo", "Ann B."), ElementsAre("Uma", "Eve", "Tara", "Ann C.")));
   EXPECT_NEAR(ann->paths(3).score(), 0.4 * (0.5 + 1 / (1 + std::exp(-0.2))) * 0.7 * 0.65, 1e-4);
 }
 
@@ -417,14 +426,18 @@ TEST(PathsValidation, RefusesBadQueries) {
     EXPECT_THAT(std::string(s.message()), HasSubstr(field + ":"));
   };
   check([](auto& r) {}, "targetContactId");
-  check([](auto& r) {
-    r.set_target_contact_id("c1");
-    r.set_max_hops(4);
-  }, "maxHops");
-  check([](auto& r) {
-    r.set_target_contact_id("c1");
-    r.set_company("acme");
-  }, "company");
+  check(
+      [](auto& r) {
+        r.set_target_contact_id("c1");
+        r.set_max_hops(4);
+      },
+      "maxHops");
+  check(
+      [](auto& r) {
+        r.set_target_contact_id("c1");
+        r.set_company("acme");
+      },
+      "company");
   check([](auto& r) { r.set_title_keyword("cto"); }, "titleKeyword");
   check([](auto& r) { r.set_target_contact_id("bad id!"); }, "targetContactId");
 }

@@ -41,8 +41,8 @@ Resp Slice(std::vector<Item> items, const Page& page) {
 
 }  // namespace
 
-RecommendationsServiceImpl::RecommendationsServiceImpl(ReadModel* model, ResultCache* cache,
-                                                       const TenantSigner* signer, Settings settings)
+RecommendationsServiceImpl::RecommendationsServiceImpl(ReadModel* model, ResultCache* cache, const TenantSigner* signer,
+                                                       Settings settings)
     : model_(model),
       cache_(cache),
       settings_(settings),
@@ -53,32 +53,31 @@ template <typename Resp>
 absl::StatusOr<Resp> RecommendationsServiceImpl::Answer(
     const TenantContext& t, const char* rpc, const google::protobuf::Message& req, bool org_wide,
     const std::function<absl::StatusOr<Resp>(const Query&)>& compute) {
-  absl::StatusOr<std::string> bytes =
-      cache_->GetOrCompute(t.org_id, t.user_id, rpc, req.SerializeAsString(), org_wide,
-                           [&]() -> absl::StatusOr<std::string> {
-                             absl::StatusOr<Resp> result = absl::InternalError("not computed");
-                             model_->Read(t.org_id, [&](const OrgGraph& g) {
-                               result = compute(Query{g, t.user_id, NowMicros(), settings_});
-                             });
-                             if (!result.ok()) return result.status();
-                             return result->SerializeAsString();
-                           });
+  absl::StatusOr<std::string> bytes = cache_->GetOrCompute(
+      t.org_id, t.user_id, rpc, req.SerializeAsString(), org_wide, [&]() -> absl::StatusOr<std::string> {
+        absl::StatusOr<Resp> result = absl::InternalError("not computed");
+        model_->Read(t.org_id, [&](const OrgGraph& g) {
+          result = compute(Query{g, t.user_id, NowMicros(), settings_});
+        });
+        if (!result.ok()) return result.status();
+        return result->SerializeAsString();
+      });
   if (!bytes.ok()) return bytes.status();
   Resp out;
   if (!out.ParseFromString(*bytes)) return absl::InternalError("corrupt cached result");
   return out;
 }
 
-#define RAPPORT_RANKING_RPC(Method, Req, Resp, Fn, org_wide)                                             \
+#define RAPPORT_RANKING_RPC(Method, Req, Resp, Fn, org_wide)                                                   \
   grpc::ServerUnaryReactor* RecommendationsServiceImpl::Method(Ctx* ctx, const pb::Req* req, pb::Resp* resp) { \
-    return rpc_.Handle(ctx, #Method, resp, [=, this](const TenantContext& t, Reply<pb::Resp> reply) {        \
-      absl::StatusOr<Page> page = ParseRankingPage(req->page_size(), req->page_token());                    \
-      if (!page.ok()) return reply(page.status());                                                          \
-      reply(Answer<pb::Resp>(t, #Method, *req, org_wide, [&](Query q) -> absl::StatusOr<pb::Resp> {         \
-        q.limit = PageEnd(*page) + 1;                                                                       \
-        return Slice<pb::Resp>(Fn(q), *page);                                                               \
-      }));                                                                                                  \
-    });                                                                                                     \
+    return rpc_.Handle(ctx, #Method, resp, [=, this](const TenantContext& t, Reply<pb::Resp> reply) {          \
+      absl::StatusOr<Page> page = ParseRankingPage(req->page_size(), req->page_token());                       \
+      if (!page.ok()) return reply(page.status());                                                             \
+      reply(Answer<pb::Resp>(t, #Method, *req, org_wide, [&](Query q) -> absl::StatusOr<pb::Resp> {            \
+        q.limit = PageEnd(*page) + 1;                                                                          \
+        return Slice<pb::Resp>(Fn(q), *page);                                                                  \
+      }));                                                                                                     \
+    });                                                                                                        \
   }
 
 RAPPORT_RANKING_RPC(ListReachOuts, ListReachOutsRequest, ListReachOutsResponse, ReachOuts, false)
@@ -86,8 +85,8 @@ RAPPORT_RANKING_RPC(ListGiveBacks, ListGiveBacksRequest, ListGiveBacksResponse, 
 RAPPORT_RANKING_RPC(ListFollowUps, ListFollowUpsRequest, ListFollowUpsResponse, FollowUps, false)
 RAPPORT_RANKING_RPC(ListIntroductionSuggestions, ListIntroductionSuggestionsRequest,
                     ListIntroductionSuggestionsResponse, IntroductionSuggestions, false)
-RAPPORT_RANKING_RPC(ListGroupSuggestions, ListGroupSuggestionsRequest, ListGroupSuggestionsResponse,
-                    GroupSuggestions, true)
+RAPPORT_RANKING_RPC(ListGroupSuggestions, ListGroupSuggestionsRequest, ListGroupSuggestionsResponse, GroupSuggestions,
+                    true)
 
 #undef RAPPORT_RANKING_RPC
 
@@ -104,10 +103,9 @@ grpc::ServerUnaryReactor* RecommendationsServiceImpl::FindPaths(Ctx* ctx, const 
 grpc::ServerUnaryReactor* RecommendationsServiceImpl::GetNetworkHealth(Ctx* ctx, const pb::GetNetworkHealthRequest* req,
                                                                        pb::NetworkHealth* resp) {
   return rpc_.Handle(ctx, "GetNetworkHealth", resp, [=, this](const TenantContext& t, Reply<pb::NetworkHealth> reply) {
-    reply(Answer<pb::NetworkHealth>(t, "GetNetworkHealth", *req, false,
-                                    [&](const Query& q) -> absl::StatusOr<pb::NetworkHealth> {
-                                      return recommendations::NetworkHealth(q);
-                                    }));
+    reply(Answer<pb::NetworkHealth>(
+        t, "GetNetworkHealth", *req, false,
+        [&](const Query& q) -> absl::StatusOr<pb::NetworkHealth> { return recommendations::NetworkHealth(q); }));
   });
 }
 

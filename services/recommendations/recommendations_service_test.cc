@@ -116,9 +116,9 @@ TEST_F(RecommendationsServiceTest, CallsWithoutValidMetadataAreUnauthenticated) 
 
 TEST_F(RecommendationsServiceTest, AScopeShortOfReadIsPermissionDenied) {
   pb::ListReachOutsResponse resp;
-  EXPECT_EQ(stub_->ListReachOuts(As("org-a", "alice", /*read=*/false).get(), pb::ListReachOutsRequest(), &resp)
-                .error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      stub_->ListReachOuts(As("org-a", "alice", /*read=*/false).get(), pb::ListReachOutsRequest(), &resp).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(RecommendationsServiceTest, BadInputIsInvalidArgument) {

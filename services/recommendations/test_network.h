@@ -54,8 +54,8 @@ class TestNetwork {
     });
   }
 
-  ppb::Contact Contact(const std::string& org, const std::string& user, const std::string& id,
-                       const std::string& name, const std::function<void(ppb::Contact&)>& edit = nullptr) {
+  ppb::Contact Contact(const std::string& org, const std::string& user, const std::string& id, const std::string& name,
+                       const std::function<void(ppb::Contact&)>& edit = nullptr) {
     ppb::Contact c;
     c.set_id(id);
     c.set_display_name(name);
@@ -68,7 +68,8 @@ class TestNetwork {
   }
 
   void DeleteContact(const std::string& org, const std::string& user, const std::string& id) {
-    Apply(org, user, "contact.deleted", [&](events::v1::Event& e) { e.mutable_contact()->mutable_contact()->set_id(id); });
+    Apply(org, user, "contact.deleted",
+          [&](events::v1::Event& e) { e.mutable_contact()->mutable_contact()->set_id(id); });
   }
 
   // The ledger row as interactions would publish it at now.

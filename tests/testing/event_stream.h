@@ -10,8 +10,8 @@
 namespace rapport::testing {
 
 struct StreamEntry {
-  std::string type;      // the entry's "type" field
-  std::string event_id;  // its "id" field
+  std::string type;         // the entry's "type" field
+  std::string event_id;     // its "id" field
   events::v1::Event event;  // its "data" field, parsed
 };
 

@@ -1,7 +1,5 @@
 #include "tests/testing/harness.h"
 
-#include "services/common/health.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -13,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
 
 #include <algorithm>
 #include <cerrno>
@@ -28,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "services/common/health.h"
 
 extern char** environ;
 
@@ -35,9 +33,7 @@ namespace rapport::testing {
 
 namespace {
 
-std::string ErrnoText(const std::string& what) {
-  return what + ": " + std::strerror(errno);
-}
+std::string ErrnoText(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // Finds an executable by name on $PATH, then in the usual system directories.
 std::string FindExecutable(const std::string& name) {
@@ -122,9 +118,9 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds deadli
 }
 
 // argv is {path, args...}: args are the arguments after the program name.
-absl::StatusOr<std::unique_ptr<Process>> Process::Start(
-    const std::string& path, const std::vector<std::string>& args,
-    const std::map<std::string, std::string>& env, const std::string& log_path) {
+absl::StatusOr<std::unique_ptr<Process>> Process::Start(const std::string& path, const std::vector<std::string>& args,
+                                                        const std::map<std::string, std::string>& env,
+                                                        const std::string& log_path) {
   // Everything the child needs is prepared before fork: after fork in a
   // multi-threaded process only async-signal-safe calls are allowed.
   std::vector<std::string> argv_storage;
@@ -257,17 +253,16 @@ absl::Status RedisServer::Start() {
   process_.reset();
   if (dir_.empty()) return absl::InternalError("no temp dir for redis-server");
   const std::string port = std::to_string(port_);
-  auto process = Process::Start(FindExecutable("redis-server"),
-                                {"--port", port, "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", dir_, "--daemonize", "no"},
-                                {}, dir_ + "/redis.log");
+  auto process = Process::Start(
+      FindExecutable("redis-server"),
+      {"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no"},
+      {}, dir_ + "/redis.log");
   if (!process.ok()) return process.status();
   process_ = std::move(process).value();
   bool up = WaitFor([this] { return Ping() || !process_->running(); }, std::chrono::seconds(10));
   if (up && process_->running()) return absl::OkStatus();
   process_.reset();
-  return absl::UnavailableError("redis-server on port " + port + " did not answer PING; see " +
-                                dir_ + "/redis.log");
+  return absl::UnavailableError("redis-server on port " + port + " did not answer PING; see " + dir_ + "/redis.log");
 }
 
 void RedisServer::Kill9() {
@@ -296,8 +291,7 @@ bool RedisServer::Ping() {
   return ok;
 }
 
-bool WaitForGrpcServing(const std::string& addr, const std::string& service,
-                        std::chrono::milliseconds deadline) {
+bool WaitForGrpcServing(const std::string& addr, const std::string& service, std::chrono::milliseconds deadline) {
   return WaitForServing(addr, service, deadline);
 }
 

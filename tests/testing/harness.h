@@ -38,9 +38,9 @@ bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds deadli
 // A child process. Its stdout and stderr go to log_path (appended).
 class Process {
  public:
-  static absl::StatusOr<std::unique_ptr<Process>> Start(
-      const std::string& path, const std::vector<std::string>& args,
-      const std::map<std::string, std::string>& env, const std::string& log_path);
+  static absl::StatusOr<std::unique_ptr<Process>> Start(const std::string& path, const std::vector<std::string>& args,
+                                                        const std::map<std::string, std::string>& env,
+                                                        const std::string& log_path);
   ~Process();  // SIGKILL and reap if still running
 
   pid_t pid() const { return pid_; }
@@ -70,8 +70,8 @@ class RedisServer {
   explicit RedisServer(int port = FreePort());
   ~RedisServer();
   absl::Status Start();
-  void Kill9();   // SIGKILL: data is gone
-  void Stop();    // SIGTERM and wait
+  void Kill9();  // SIGKILL: data is gone
+  void Stop();   // SIGTERM and wait
   int port() const { return port_; }
   std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
   bool Ping();
@@ -83,8 +83,7 @@ class RedisServer {
 };
 
 // True once a gRPC health check naming service answers SERVING at addr.
-bool WaitForGrpcServing(const std::string& addr, const std::string& service,
-                        std::chrono::milliseconds deadline);
+bool WaitForGrpcServing(const std::string& addr, const std::string& service, std::chrono::milliseconds deadline);
 
 }  // namespace rapport::testing
 

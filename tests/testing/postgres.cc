@@ -76,9 +76,9 @@ absl::Status PostgresServer::Start() {
     }
     std::vector<std::string> initdb = AsPostgres();
     for (const char* a : {"/initdb"}) initdb.push_back(absl::StrCat(kBin, a));
-    for (const std::string& a : {std::string("-D"), data, std::string("-U"), std::string("postgres"),
-                                 std::string("--auth=trust"), std::string("-E"), std::string("UTF8"),
-                                 std::string("--no-sync"), std::string("--locale=C")}) {
+    for (const std::string& a :
+         {std::string("-D"), data, std::string("-U"), std::string("postgres"), std::string("--auth=trust"),
+          std::string("-E"), std::string("UTF8"), std::string("--no-sync"), std::string("--locale=C")}) {
       initdb.push_back(a);
     }
     absl::Status made = RunToCompletion(initdb, dir_ + "/initdb.log");

@@ -28,14 +28,15 @@ std::string Stack::Addr(const std::string& service) {
 }
 
 std::map<std::string, std::string> Stack::Env(const registry::ProcessInfo& process,
-                                               const std::map<std::string, std::string>& extra_env) {
+                                              const std::map<std::string, std::string>& extra_env) {
   std::map<std::string, std::string> env = {
       {"RAPPORT_INTERNAL_KEY", kTestInternalKey},
       {"RAPPORT_DATA_DIR", data_dir_},
       {"RAPPORT_REDIS_ADDR", redis_.addr()},
   };
   if (!process.is_grpc_service()) {  // the gateway
-    env.insert({{"RAPPORT_ADMIN_KEY", kTestAdminKey}, {"RAPPORT_JWT_SECRET", kTestJwtSecret}, {"RAPPORT_HTTP_THREADS", "2"}});
+    env.insert(
+        {{"RAPPORT_ADMIN_KEY", kTestAdminKey}, {"RAPPORT_JWT_SECRET", kTestJwtSecret}, {"RAPPORT_HTTP_THREADS", "2"}});
   }
   for (const registry::ProcessInfo& other : registry::Processes()) env[other.addr_env] = Addr(other.name);
   for (const auto& [k, v] : extra_env) env[k] = v;
@@ -58,7 +59,8 @@ absl::Status Stack::Start(const std::string& service, const std::map<std::string
   if (info == nullptr || !info->is_grpc_service()) return absl::InvalidArgumentError("unknown service " + service);
   RETURN_IF_ERROR(Launch(service, extra_env));
   if (!WaitForGrpcServing(Addr(service), info->health_service, std::chrono::seconds(20))) {
-    return absl::UnavailableError(absl::StrCat(service, " did not become healthy; see ", data_dir_, "/", service, ".log"));
+    return absl::UnavailableError(
+        absl::StrCat(service, " did not become healthy; see ", data_dir_, "/", service, ".log"));
   }
   return absl::OkStatus();
 }

@@ -7,14 +7,14 @@
 #ifndef RAPPORT_TESTS_TESTING_STACK_H_
 #define RAPPORT_TESTS_TESTING_STACK_H_
 
+#include <grpcpp/client_context.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
 #include "services/common/service_registry.h"
@@ -67,8 +67,7 @@ class Stack {
   std::string GatewayUrl();
 
   // A client context carrying ctx signed with key, and a 5 s deadline.
-  static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx,
-                                                   const std::string& key = kTestInternalKey);
+  static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx, const std::string& key = kTestInternalKey);
   static TenantContext Platform();
   static TenantContext Admin(const std::string& org);
   static TenantContext User(const std::string& org, const std::string& user);

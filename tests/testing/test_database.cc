@@ -1,11 +1,11 @@
 #include "tests/testing/test_database.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-
-#include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "tests/testing/harness.h"

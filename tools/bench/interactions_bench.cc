@@ -12,11 +12,11 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <filesystem>
-#include <future>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -42,7 +42,7 @@ struct Fixture {
   std::unique_ptr<ipb::InteractionsService::Stub> interactions;
   TenantContext writer;  // a user with one contact, for create throughput
   std::string contact;
-  TenantContext big;     // a user with 10,000 contacts, each with an interaction
+  TenantContext big;  // a user with 10,000 contacts, each with an interaction
 };
 
 TenantContext NewUser(Fixture* f, const std::string& org_id, const std::string& email) {
@@ -165,21 +165,21 @@ void BM_CreateInteractionAsync(benchmark::State& state) {
     start_one = [&] {
       auto call = std::make_shared<Call>();
       call->context = Stack::Call(f->writer);
-      f->interactions->async()->CreateInteraction(
-          call->context.get(), &req, &call->response, [&, call](grpc::Status s) {
-            bool more = false;
-            {
-              std::lock_guard<std::mutex> lock(mu);
-              ++finished;
-              if (!s.ok()) ++failed;
-              if (started < kPerIteration) {
-                ++started;
-                more = true;
-              }
-            }
-            cv.notify_one();
-            if (more) start_one();
-          });
+      f->interactions->async()->CreateInteraction(call->context.get(), &req, &call->response,
+                                                  [&, call](grpc::Status s) {
+                                                    bool more = false;
+                                                    {
+                                                      std::lock_guard<std::mutex> lock(mu);
+                                                      ++finished;
+                                                      if (!s.ok()) ++failed;
+                                                      if (started < kPerIteration) {
+                                                        ++started;
+                                                        more = true;
+                                                      }
+                                                    }
+                                                    cv.notify_one();
+                                                    if (more) start_one();
+                                                  });
     };
     {
       std::lock_guard<std::mutex> lock(mu);

@@ -34,7 +34,8 @@ Fixture* StartStack(bool cache) {
     std::fprintf(stderr, "cannot start the stack\n");
     std::exit(1);
   }
-  f->stub = pb::ProfilesService::NewStub(grpc::CreateChannel(f->stack->Addr("profiles"), grpc::InsecureChannelCredentials()));
+  f->stub =
+      pb::ProfilesService::NewStub(grpc::CreateChannel(f->stack->Addr("profiles"), grpc::InsecureChannelCredentials()));
   pb::CreateOrgRequest oreq;
   oreq.set_display_name("bench");
   pb::CreateOrgResponse org;

@@ -44,10 +44,9 @@
 // SOCI reports errors by throwing; a throw ends the run with SkipWithError.
 // Files go to a fresh directory under $RAPPORT_BENCH_DIR (default /tmp).
 // Figures and the decision: docs/benchmarks.md, "Database layer: SOCI or our own".
+#include <benchmark/benchmark.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-
-#include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <atomic>
@@ -155,8 +154,7 @@ const char kUpsertLedger[] =
     "INSERT INTO ledger (org_id, user_id, contact_id, given_milli, count, last_us) VALUES (?, ?, ?, ?, 1, ?) "
     "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET given_milli = given_milli + excluded.given_milli, "
     "count = count + 1, last_us = excluded.last_us";
-const char kInsertOutbox[] =
-    "INSERT INTO outbox (event_id, org_id, type, data, created_us) VALUES (?, ?, ?, ?, ?)";
+const char kInsertOutbox[] = "INSERT INTO outbox (event_id, org_id, type, data, created_us) VALUES (?, ?, ?, ?, ?)";
 const char kRecordKey[] =
     "INSERT INTO idempotency_keys (org_id, user_id, key, request_sha256, response, create_us) "
     "VALUES (?, ?, ?, ?, ?, ?)";
@@ -426,7 +424,8 @@ void BM_GetContact_SociPreparedBlob(benchmark::State& state) {
     soci::blob blob(sql);
     soci::statement begin = (sql.prepare << "BEGIN");
     soci::statement commit = (sql.prepare << "COMMIT");
-    soci::statement get = (sql.prepare << kGetContact, soci::into(blob), soci::use(org), soci::use(user), soci::use(id));
+    soci::statement get =
+        (sql.prepare << kGetContact, soci::into(blob), soci::use(org), soci::use(user), soci::use(id));
     size_t next = 0;
     for (auto _ : state) {
       const ContactKey& key = f.keys[next++ % f.keys.size()];
@@ -562,7 +561,8 @@ std::atomic<bool> write_setup_failed{false};
 // that: one commit larger than the 4000-page auto-checkpoint, after which the
 // WAL restarts from its beginning and later commits overwrite it.
 const char kWrapWal[] =
-    "INSERT INTO outbox (event_id, org_id, type, data, created_us) VALUES ('wrap', '', '', zeroblob(24 * 1024 * 1024), 0)";
+    "INSERT INTO outbox (event_id, org_id, type, data, created_us) VALUES ('wrap', '', '', zeroblob(24 * 1024 * 1024), "
+    "0)";
 const char kUnwrapWal[] = "DELETE FROM outbox WHERE event_id = 'wrap'";
 
 void OpenWriteDb(bool keep_open) {
@@ -831,11 +831,7 @@ BENCHMARK(BM_CreateInteraction_SociPrepared)
     ->Threads(32);
 
 void BM_CreateInteraction_SociSavepoint(benchmark::State& state) { RunSociWriter(state, true); }
-BENCHMARK(BM_CreateInteraction_SociSavepoint)
-    ->Setup(SetupSoci)
-    ->Teardown(TeardownWrite)
-    ->UseRealTime()
-    ->Threads(1);
+BENCHMARK(BM_CreateInteraction_SociSavepoint)->Setup(SetupSoci)->Teardown(TeardownWrite)->UseRealTime()->Threads(1);
 
 void BM_CreateInteraction_SociNaive(benchmark::State& state) {
   if (write_setup_failed) return state.SkipWithError("write database setup failed");
@@ -874,11 +870,7 @@ void BM_CreateInteraction_SociNaive(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_CreateInteraction_SociNaive)
-    ->Setup(SetupSoci)
-    ->Teardown(TeardownWrite)
-    ->UseRealTime()
-    ->Threads(1);
+BENCHMARK(BM_CreateInteraction_SociNaive)->Setup(SetupSoci)->Teardown(TeardownWrite)->UseRealTime()->Threads(1);
 
 }  // namespace
 }  // namespace rapport

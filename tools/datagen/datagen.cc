@@ -19,18 +19,31 @@ namespace ipb = ::rapport::interactions::v1;
 
 constexpr int64_t kDayUs = int64_t{86400} * 1000000;
 
-constexpr const char* kFirst[] = {"Ada", "Ben", "Cleo", "Dev", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jun",
-                                  "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tara",
-                                  "Uma", "Victor", "Wen", "Xavi", "Yara", "Zoe"};
-constexpr const char* kLast[] = {"Abe", "Baker", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Haddad", "Ito",
-                                 "Jensen", "Kim", "Lopez", "Martin", "Nguyen", "Okafor", "Patel", "Quint", "Rossi",
-                                 "Silva", "Tanaka", "Ueda", "Varga", "Weber", "Xu", "Young", "Zimmer"};
-constexpr const char* kTitles[] = {"Engineer", "Senior Engineer", "Engineering Manager", "Hiring Manager",
-                                   "Recruiter", "Product Manager", "Designer", "CTO", "CEO", "Founder",
-                                   "Data Scientist", "Sales Director", "Marketing Lead", "Investor", "Consultant"};
+constexpr const char* kFirst[] = {"Ada",  "Ben",  "Cleo", "Dev",    "Eli", "Fatima", "Gus",   "Hana",  "Ivan",
+                                  "Jun",  "Kofi", "Lena", "Mateo",  "Nia", "Omar",   "Priya", "Quinn", "Rosa",
+                                  "Sami", "Tara", "Uma",  "Victor", "Wen", "Xavi",   "Yara",  "Zoe"};
+constexpr const char* kLast[] = {"Abe",    "Baker", "Chen",   "Diaz",  "Evans", "Fischer", "Garcia",
+                                 "Haddad", "Ito",   "Jensen", "Kim",   "Lopez", "Martin",  "Nguyen",
+                                 "Okafor", "Patel", "Quint",  "Rossi", "Silva", "Tanaka",  "Ueda",
+                                 "Varga",  "Weber", "Xu",     "Young", "Zimmer"};
+constexpr const char* kTitles[] = {"Engineer",
+                                   "Senior Engineer",
+                                   "Engineering Manager",
+                                   "Hiring Manager",
+                                   "Recruiter",
+                                   "Product Manager",
+                                   "Designer",
+                                   "CTO",
+                                   "CEO",
+                                   "Founder",
+                                   "Data Scientist",
+                                   "Sales Director",
+                                   "Marketing Lead",
+                                   "Investor",
+                                   "Consultant"};
 constexpr const char* kIndustries[] = {"fintech", "healthcare", "retail", "education", "energy", "media", "logistics"};
-constexpr const char* kTags[] = {"hiring", "funding", "design", "mentoring", "sales", "partnerships",
-                                 "engineering", "marketing", "speaking", "advice", "introductions", "jobs"};
+constexpr const char* kTags[] = {"hiring",      "funding",   "design",   "mentoring", "sales",         "partnerships",
+                                 "engineering", "marketing", "speaking", "advice",    "introductions", "jobs"};
 constexpr int kCompanies = 300;
 
 // Kinds by how often people log them, with the direction they usually take.
@@ -39,10 +52,10 @@ struct KindShare {
   int percent;
 };
 constexpr KindShare kKinds[] = {
-    {ipb::EMAIL, 22}, {ipb::MESSAGE, 18}, {ipb::MEETING, 12}, {ipb::CONVERSATION, 10}, {ipb::CALL, 8},
-    {ipb::COMMENT, 8}, {ipb::CONGRATULATION, 4}, {ipb::BIRTHDAY_GREETING, 3}, {ipb::ENDORSEMENT, 3},
-    {ipb::EVENT, 3}, {ipb::INTRODUCTION, 2}, {ipb::FAVOR, 2}, {ipb::RECOMMENDATION, 2}, {ipb::REFERRAL, 1},
-    {ipb::GIFT, 1}, {ipb::POST_SHARED, 1}};
+    {ipb::EMAIL, 22},         {ipb::MESSAGE, 18}, {ipb::MEETING, 12},       {ipb::CONVERSATION, 10},
+    {ipb::CALL, 8},           {ipb::COMMENT, 8},  {ipb::CONGRATULATION, 4}, {ipb::BIRTHDAY_GREETING, 3},
+    {ipb::ENDORSEMENT, 3},    {ipb::EVENT, 3},    {ipb::INTRODUCTION, 2},   {ipb::FAVOR, 2},
+    {ipb::RECOMMENDATION, 2}, {ipb::REFERRAL, 1}, {ipb::GIFT, 1},           {ipb::POST_SHARED, 1}};
 
 struct Person {
   uint32_t first, last, company, title;
@@ -99,7 +112,8 @@ class Generator {
       ppb::Profile* p = ue.mutable_user()->mutable_profile();
       p->set_user_id(user);
       p->set_display_name(name);
-      p->set_headline(absl::StrCat(kTitles[Pick(std::size(kTitles))], " in ", kIndustries[Pick(std::size(kIndustries))]));
+      p->set_headline(
+          absl::StrCat(kTitles[Pick(std::size(kTitles))], " in ", kIndustries[Pick(std::size(kIndustries))]));
       p->set_company(absl::StrCat("Company ", Pick(kCompanies) + 1));
       p->set_industry(kIndustries[Pick(std::size(kIndustries))]);
       p->set_timezone("UTC");
@@ -108,8 +122,9 @@ class Generator {
       sink_(ue);
       ++stats_.users;
 
-      int contacts = o_.heavy_tail ? std::clamp(static_cast<int>(Pareto(o_.contacts_per_user)), 5, 20 * o_.contacts_per_user)
-                                   : o_.contacts_per_user;
+      int contacts = o_.heavy_tail
+                         ? std::clamp(static_cast<int>(Pareto(o_.contacts_per_user)), 5, 20 * o_.contacts_per_user)
+                         : o_.contacts_per_user;
       std::unordered_set<uint32_t> mine;  // a user knows each person once
       for (int c = 0; c < contacts; ++c) {
         uint32_t person = UINT32_MAX;
@@ -181,7 +196,9 @@ class Generator {
       const bool exchange = in.kind() == ipb::MEETING || in.kind() == ipb::CONVERSATION || in.kind() == ipb::CALL ||
                             in.kind() == ipb::EVENT;
       double d = Uniform();
-      in.set_direction(exchange ? (d < 0.8 ? ipb::MUTUAL : d < 0.9 ? ipb::GAVE : ipb::RECEIVED)
+      in.set_direction(exchange ? (d < 0.8   ? ipb::MUTUAL
+                                   : d < 0.9 ? ipb::GAVE
+                                             : ipb::RECEIVED)
                                 : (d < 0.5 ? ipb::GAVE : ipb::RECEIVED));
       in.add_contact_ids(id);
       int64_t at = now_ - static_cast<int64_t>(Uniform() * o_.days * kDayUs);

@@ -27,15 +27,15 @@ struct Options {
   uint64_t seed = 42;
   int orgs = 1;
   int users_per_org = 10;
-  int contacts_per_user = 200;    // the mean when heavy_tail, else exact
-  bool heavy_tail = true;         // contacts per user Pareto-distributed (alpha 1.5), at least 5
-  double shared = 0.3;            // chance a new contact is someone already known in the org
-  double org_visible = 0.6;       // chance a contact is ORG-visible
+  int contacts_per_user = 200;          // the mean when heavy_tail, else exact
+  bool heavy_tail = true;               // contacts per user Pareto-distributed (alpha 1.5), at least 5
+  double shared = 0.3;                  // chance a new contact is someone already known in the org
+  double org_visible = 0.6;             // chance a contact is ORG-visible
   double interactions_per_contact = 4;  // mean (Pareto, alpha 1.5), capped at 200
-  bool emit_interactions = true;  // false: ledger rows only (memory-light, for large benchmarks)
-  int days = 730;                 // interactions happen within this many days before now
-  int64_t now_us = 0;             // 0: the current time
-  std::string org_prefix = "org";  // org ids are <prefix><n>
+  bool emit_interactions = true;        // false: ledger rows only (memory-light, for large benchmarks)
+  int days = 730;                       // interactions happen within this many days before now
+  int64_t now_us = 0;                   // 0: the current time
+  std::string org_prefix = "org";       // org ids are <prefix><n>
 };
 
 struct Stats {

@@ -38,9 +38,9 @@ struct Command {
 
 const std::vector<FlagSpec>& GlobalFlags() {
   static const std::vector<FlagSpec> kFlags = {
-      {"url", true, "gateway base URL (env RAPPORT_URL; default http://$RAPPORT_HTTP_ADDR, else http://127.0.0.1:8080)"},
-      {"api-key", true,
-       "X-Api-Key secret (env RAPPORT_API_KEY; create-org falls back to RAPPORT_ADMIN_KEY)"},
+      {"url", true,
+       "gateway base URL (env RAPPORT_URL; default http://$RAPPORT_HTTP_ADDR, else http://127.0.0.1:8080)"},
+      {"api-key", true, "X-Api-Key secret (env RAPPORT_API_KEY; create-org falls back to RAPPORT_ADMIN_KEY)"},
       {"token", true, "Bearer JWT for an end user (env RAPPORT_TOKEN); sent instead of the API key"},
       {"as-user", true, "X-Rapport-User: the user an ACT_AS_USER key acts as"},
       {"help", false, "print usage and exit"},
@@ -57,23 +57,27 @@ const std::vector<Command>& Commands() {
   };
   static const std::vector<Command> kCommands = [&] {
     std::vector<Command> c = {
-        {"create-org", "create-org NAME [--json]",
+        {"create-org",
+         "create-org NAME [--json]",
          "Creates an org (POST /v1/orgs) with the platform admin key. Prints two lines:\n"
          "the org id, then the org-admin API key's secret (shown only this once).",
          {kJson}},
-        {"create-user", "create-user --name NAME --email EMAIL [--timezone TZ] [--json]",
+        {"create-user",
+         "create-user --name NAME --email EMAIL [--timezone TZ] [--json]",
          "Creates a user of the key's org (POST /v1/users) with an org-admin key. Prints the user id.",
          {{"name", true, "display name (required)"},
           {"email", true, "email address (required)"},
           {"timezone", true, "IANA time zone, e.g. Europe/Paris (default: the server's, UTC)"},
           kJson}},
-        {"create-key", "create-key --name NAME --scopes READ,WRITE,... [--json]",
+        {"create-key",
+         "create-key --name NAME --scopes READ,WRITE,... [--json]",
          "Creates an API key in the key's org (POST /v1/apiKeys) with an org-admin key.\n"
          "Prints the new key's secret (shown only this once).",
          {{"name", true, "display name (required)"},
           {"scopes", true, "comma-separated: READ, WRITE, ADMIN, ACT_AS_USER (required)"},
           kJson}},
-        {"mint-jwt", "mint-jwt --user USER_ID --org ORG_ID [--ttl 1h] [--secret S]",
+        {"mint-jwt",
+         "mint-jwt --user USER_ID --org ORG_ID [--ttl 1h] [--secret S]",
          "Prints a development HS256 JWT for a user (offline: no call is made). Claims: sub, org,\n"
          "iss, aud, iat, exp = now + ttl.",
          {{"user", true, "user id, the sub claim (required)"},
@@ -288,7 +292,8 @@ int CreateUser(const ParsedArgs& args) {
   std::string error;
   auto headers = CredentialHeaders(args, true, &error);
   if (!error.empty()) return UsageError(args.command, error);
-  std::string body = absl::StrCat("{\"displayName\":", JsonQuote(args.Get("name")), ",\"email\":", JsonQuote(args.Get("email")));
+  std::string body =
+      absl::StrCat("{\"displayName\":", JsonQuote(args.Get("name")), ",\"email\":", JsonQuote(args.Get("email")));
   if (args.Has("timezone")) absl::StrAppend(&body, ",\"timezone\":", JsonQuote(args.Get("timezone")));
   body += "}";
   Response r;

@@ -25,11 +25,21 @@ std::string JsonQuote(const std::string& text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -123,10 +133,9 @@ std::string MintJwt(const JwtClaims& claims, const std::string& secret, absl::Ti
   const int64_t exp = absl::ToUnixSeconds(now + claims.ttl);
   const std::string payload =
       absl::StrCat("{\"sub\":", JsonQuote(claims.user_id), ",\"org\":", JsonQuote(claims.org_id),
-                   ",\"iss\":", JsonQuote(claims.issuer), ",\"aud\":", JsonQuote(claims.audience),
-                   ",\"iat\":", iat, ",\"exp\":", exp, "}");
-  const std::string signing_input =
-      absl::StrCat(Base64Url(R"({"alg":"HS256","typ":"JWT"})"), ".", Base64Url(payload));
+                   ",\"iss\":", JsonQuote(claims.issuer), ",\"aud\":", JsonQuote(claims.audience), ",\"iat\":", iat,
+                   ",\"exp\":", exp, "}");
+  const std::string signing_input = absl::StrCat(Base64Url(R"({"alg":"HS256","typ":"JWT"})"), ".", Base64Url(payload));
   return absl::StrCat(signing_input, ".", Base64Url(HmacSha256(secret, signing_input)));
 }
 

@@ -20,7 +20,7 @@ struct FlagSpec {
 };
 
 struct ParsedArgs {
-  std::string command;  // empty when none was given
+  std::string command;                       // empty when none was given
   std::map<std::string, std::string> flags;  // boolean flags map to "true"
   std::vector<std::string> positional;       // after the command
   bool Has(const std::string& name) const { return flags.count(name) > 0; }
