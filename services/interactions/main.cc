@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
                              {"profiles_addr", "PROFILES_SERVICE_ADDR"},
                              {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
                              {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
-  auto store = rapport::interactions::SqliteInteractionsStore::Open(startup.db_path);
+  auto store = rapport::interactions::InteractionsStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   consumer_options.group = "interactions";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
   rapport::events::EventConsumer consumer(&redis, &(*store)->db(), consumer_options,
-                                          &rapport::interactions::SqliteInteractionsStore::ApplyContactEvent);
+                                          &rapport::interactions::InteractionsStore::ApplyContactEvent);
   consumer.Start();
 
   auto profiles = rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr));

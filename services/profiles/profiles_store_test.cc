@@ -35,7 +35,7 @@ class ProfilesStoreTest : public ::testing::Test {
   }
   void OpenStore() {
     store_.reset();
-    auto s = SqliteProfilesStore::Open((dir_ / "profiles.db").string());
+    auto s = ProfilesStore::Open((dir_ / "profiles.db").string());
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -74,7 +74,7 @@ class ProfilesStoreTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<SqliteProfilesStore> store_;
+  std::unique_ptr<ProfilesStore> store_;
   std::string org_;
   Owner alice_, bob_;
 };
@@ -161,6 +161,36 @@ TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
   auto in_group = store_->ListContacts(alice_, ContactFilter{"", "", pb::TIER_UNSPECIFIED, g.id()}, "", 10);
   ASSERT_EQ(in_group->size(), 1u);
   EXPECT_EQ((*in_group)[0].id(), a.id());
+}
+
+// The query is a plain substring: LIKE's wildcards and the escape character
+// in it match only themselves.
+TEST_F(ProfilesStoreTest, QueryMatchesWildcardCharactersLiterally) {
+  pb::Contact percent = NewContact(alice_, "100% Dana");
+  pb::Contact underscore = NewContact(alice_, "Eve_Smith");
+  pb::Contact bang = NewContact(alice_, "Frank!");
+  NewContact(alice_, "1000 Dana");
+  NewContact(alice_, "EveXSmith");
+  struct Case {
+    std::string query;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"%", {percent.id()}},
+      {"0% d", {percent.id()}},
+      {"_", {underscore.id()}},
+      {"e_s", {underscore.id()}},
+      {"!", {bang.id()}},
+      {"k!", {bang.id()}},
+      {"%%", {}},
+  };
+  for (const Case& c : cases) {
+    auto found = store_->ListContacts(alice_, ContactFilter{c.query, "", pb::TIER_UNSPECIFIED, ""}, "", 10);
+    ASSERT_TRUE(found.ok()) << c.query << ": " << found.status();
+    std::vector<std::string> ids;
+    for (const pb::Contact& contact : *found) ids.push_back(contact.id());
+    EXPECT_EQ(ids, c.want) << c.query;
+  }
 }
 
 TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {
