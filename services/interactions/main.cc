@@ -9,9 +9,10 @@
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
-#include "services/interactions/contact_checker.h"
+#include "services/interactions/interactions_logic.h"
 #include "services/interactions/interactions_service.h"
 #include "services/interactions/interactions_store.h"
+#include "services/profiles/contact_client.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50052", "listen address (env INTERACTIONS_SERVICE_ADDR)");
 ABSL_FLAG(std::string, profiles_addr, "127.0.0.1:50051", "profiles service (env PROFILES_SERVICE_ADDR)");
@@ -46,9 +47,9 @@ int main(int argc, char** argv) {
                                           &rapport::interactions::InteractionsStore::ApplyContactEvent);
   consumer.Start();
 
-  auto profiles = rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr));
-  rapport::interactions::ContactChecker checker(
-      profiles, &signer, std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::profiles::ContactClient profiles(rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)), &signer,
+                                            std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::interactions::ContactChecker checker(store->get(), &profiles);
   rapport::interactions::InteractionsServiceImpl service(store->get(), &checker, &signer);
   rapport::interactions::InteractionsBackfillImpl backfill(store->get(), &signer);
 
