@@ -139,8 +139,9 @@ std::vector<std::string> ContactFields(const pb::Interaction& interaction) {
 
 std::vector<std::string> ContactsToAsk(const std::vector<std::string>& ids, const Cadences& known) {
   std::vector<std::string> ask;
+  std::set<std::string> asked;
   for (const std::string& id : ids) {
-    if (!known.contains(id)) ask.push_back(id);
+    if (!known.contains(id) && asked.insert(id).second) ask.push_back(id);
   }
   return ask;
 }

@@ -60,8 +60,8 @@ std::vector<std::string> ContactsNamedByPatch(const pb::UpdateInteractionRequest
 // "interaction.contactIds[<i>]".
 std::vector<std::string> ContactFields(const pb::Interaction& interaction);
 
-// Of ids, those the local ledger does not know (not in known), in order:
-// the ones profiles must be asked about.
+// Of ids, those the local ledger does not know (not in known), in order and
+// each once: the ones profiles must be asked about.
 std::vector<std::string> ContactsToAsk(const std::vector<std::string>& ids, const Cadences& known);
 
 // The outcome of a check: the cadence of every id, from known (the local
@@ -77,7 +77,8 @@ absl::StatusOr<Cadences> ResolveContacts(const std::vector<std::string>& ids, co
 // with a ledger row was confirmed by profiles before (or announced by its
 // contact.created event), and contact.deleted removes the row, so a local hit
 // needs no round trip; the others are asked of profiles, the source of truth,
-// in one call. A contact that is not the caller's is INVALID_ARGUMENT naming
+// in one call (BatchGetContacts; a request names at most
+// kMaxContactsPerInteraction, well under its limit of 100). A contact that is not the caller's is INVALID_ARGUMENT naming
 // its field; profiles down or slow is UNAVAILABLE, never a wrong answer.
 class ContactChecker {
  public:

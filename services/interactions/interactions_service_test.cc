@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
@@ -73,6 +74,9 @@ class CountingFactory : public grpc::experimental::ServerInterceptorFactoryInter
  private:
   CallCounts* counts_;
 };
+
+constexpr char kGetContact[] = "/rapport.profiles.v1.ProfilesService/GetContact";
+constexpr char kBatchGetContacts[] = "/rapport.profiles.v1.ProfilesService/BatchGetContacts";
 
 class InteractionsServiceTest : public ::testing::Test {
  protected:
@@ -234,19 +238,29 @@ TEST_F(InteractionsServiceTest, InteractionLifecycleWithTheCadenceFromProfiles) 
   EXPECT_EQ(ledger.interaction_count(), 0);
 }
 
-// A contact confirmed once has a ledger row; naming it again asks profiles
-// nothing.
-TEST_F(InteractionsServiceTest, ContactsTheLedgerKnowsCostNoCallToProfiles) {
+// The contacts an interaction names are confirmed with one BatchGetContacts
+// call, however many they are; a contact confirmed once has a ledger row, and
+// naming it again asks profiles nothing.
+TEST_F(InteractionsServiceTest, ContactsAreConfirmedInOneCallAndOnlyOnce) {
   TenantContext alice = NewUser("acme");
-  std::string bob = NewContact(alice, "Bob");
-  std::string carol = NewContact(alice, "Carol");
+  std::vector<std::string> contacts;
+  for (int i = 0; i < 5; ++i) contacts.push_back(NewContact(alice, absl::StrCat("Contact ", i)));
   pb::Interaction out;
   const int before = profiles_calls_.Total();
-  ASSERT_TRUE(Log(alice, {bob, carol}, &out).ok());
-  const int after_first = profiles_calls_.Total();
-  EXPECT_GT(after_first, before);
-  ASSERT_TRUE(Log(alice, {carol, bob}, &out).ok());
-  EXPECT_EQ(profiles_calls_.Total(), after_first);
+  ASSERT_TRUE(Log(alice, contacts, &out).ok());
+  EXPECT_EQ(profiles_calls_.Of(kBatchGetContacts), 1);
+  EXPECT_EQ(profiles_calls_.Of(kGetContact), 0);
+  EXPECT_EQ(profiles_calls_.Total(), before + 1);
+
+  ASSERT_TRUE(Log(alice, {contacts[3], contacts[0]}, &out).ok());
+  EXPECT_EQ(profiles_calls_.Total(), before + 1);
+
+  // A new contact beside known ones: profiles is asked about the new one only.
+  std::string fresh = NewContact(alice, "Fresh");
+  const int before_fresh = profiles_calls_.Total();
+  ASSERT_TRUE(Log(alice, {contacts[1], fresh}, &out).ok());
+  EXPECT_EQ(profiles_calls_.Of(kBatchGetContacts), 2);
+  EXPECT_EQ(profiles_calls_.Total(), before_fresh + 1);
 }
 
 TEST_F(InteractionsServiceTest, IntroductionMadeCreditsBothContacts) {

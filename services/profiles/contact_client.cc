@@ -1,7 +1,6 @@
 #include "services/profiles/contact_client.h"
 
-#include <mutex>
-#include <optional>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,15 +21,6 @@ TenantContext AsReader(const TenantContext& caller) {
 bool IsUnavailable(const grpc::Status& s) {
   return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
-
-// Joins the answers of one FindMany: one GetContact per id.
-struct Pending {
-  std::mutex mu;
-  int remaining = 0;
-  std::vector<std::optional<v1::Contact>> found;  // by position in ids
-  absl::Status error;
-  std::function<void(absl::StatusOr<std::vector<v1::Contact>>)> done;
-};
 
 }  // namespace
 
@@ -66,37 +56,25 @@ void ContactClient::Find(const TenantContext& caller, const std::string& contact
 void ContactClient::FindMany(const TenantContext& caller, const std::vector<std::string>& ids,
                              std::function<void(absl::StatusOr<std::vector<v1::Contact>>)> done) {
   if (ids.empty()) return done(std::vector<v1::Contact>());
-  auto pending = std::make_shared<Pending>();
-  pending->remaining = static_cast<int>(ids.size());
-  pending->found.resize(ids.size());
-  pending->done = std::move(done);
-  for (size_t i = 0; i < ids.size(); ++i) {
-    Find(caller, ids[i], ids[i], [pending, i](absl::StatusOr<v1::Contact> contact) {
-      std::function<void(absl::StatusOr<std::vector<v1::Contact>>)> finish;
-      absl::StatusOr<std::vector<v1::Contact>> result;
-      {
-        std::lock_guard<std::mutex> lock(pending->mu);
-        if (contact.ok()) {
-          pending->found[i] = *std::move(contact);
-        } else if (!absl::IsInvalidArgument(contact.status()) && pending->error.ok()) {
-          pending->error = contact.status();  // not "no such contact": profiles could not answer
+  struct Call {
+    grpc::ClientContext context;
+    v1::BatchGetContactsRequest request;
+    v1::BatchGetContactsResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
+  signer_->Sign(AsReader(caller), &call->context);
+  for (const std::string& id : ids) call->request.add_contact_ids(id);
+  stub_->async()->BatchGetContacts(
+      &call->context, &call->request, &call->response, [call, done = std::move(done)](grpc::Status s) {
+        if (s.ok()) {
+          std::vector<v1::Contact> contacts(std::make_move_iterator(call->response.mutable_contacts()->begin()),
+                                            std::make_move_iterator(call->response.mutable_contacts()->end()));
+          return done(std::move(contacts));
         }
-        if (--pending->remaining == 0) {
-          finish = std::move(pending->done);
-          if (!pending->error.ok()) {
-            result = pending->error;
-          } else {
-            std::vector<v1::Contact> contacts;
-            for (auto& c : pending->found) {
-              if (c.has_value()) contacts.push_back(*std::move(c));
-            }
-            result = std::move(contacts);
-          }
-        }
-      }
-      if (finish) finish(std::move(result));
-    });
-  }
+        if (IsUnavailable(s)) return done(absl::UnavailableError("profiles is unavailable; try again"));
+        done(FromGrpcStatus(s));
+      });
 }
 
 }  // namespace rapport::profiles

@@ -28,9 +28,11 @@ namespace rapport::profiles {
 class ContactDirectory {
  public:
   virtual ~ContactDirectory() = default;
-  // The caller's contacts among ids, in the order of ids; an id that names no
-  // contact of the caller (missing, another user's or org's) is simply absent.
-  // UNAVAILABLE when profiles cannot answer in time.
+  // The caller's contacts among ids (at most 100, none repeated), in the
+  // order of ids, in one call (BatchGetContacts); an id that names no contact
+  // of the caller (missing, another user's or org's) is simply absent.
+  // UNAVAILABLE when profiles cannot answer in time; INVALID_ARGUMENT for
+  // more than 100 ids, a repeated or a malformed one.
   virtual void FindMany(const TenantContext& caller, const std::vector<std::string>& ids,
                         std::function<void(absl::StatusOr<std::vector<v1::Contact>>)> done) = 0;
 };

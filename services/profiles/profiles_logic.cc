@@ -102,6 +102,23 @@ absl::Status ValidateContact(const pb::Contact& c) {
   return v.ToStatus();
 }
 
+absl::Status ValidateBatchGetContacts(const pb::BatchGetContactsRequest& request) {
+  Violations v;
+  const int n = request.contact_ids_size();
+  if (n == 0) v.Add("contactIds", "name at least one contact");
+  if (n > kMaxBatchGetContacts) {
+    v.Add("contactIds", absl::StrCat("has more than ", kMaxBatchGetContacts, " ids"));
+    return v.ToStatus();  // one violation, not one per id past the limit
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < n; ++i) {
+    std::string field = absl::StrCat("contactIds[", i, "]");
+    v.Id(field, request.contact_ids(i), /*required=*/true);
+    if (!seen.insert(request.contact_ids(i)).second) v.Add(field, "is repeated");
+  }
+  return v.ToStatus();
+}
+
 absl::Status ValidateGroup(const pb::Group& g) {
   Violations v;
   v.Text("displayName", g.display_name(), kMaxNameChars, true);

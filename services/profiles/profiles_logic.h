@@ -24,6 +24,8 @@ namespace pb = ::rapport::profiles::v1;
 inline constexpr int kMaxNameChars = 200;
 inline constexpr int kMaxNotesChars = 10000;
 inline constexpr int kMaxTags = 50;
+// Ids one BatchGetContacts call may name.
+inline constexpr int kMaxBatchGetContacts = 100;
 
 // Default keep-in-touch cadence of a tier, in days (NETWORK when unspecified).
 int TierCadenceDays(pb::Tier tier);
@@ -34,6 +36,10 @@ absl::Status ValidateContact(const pb::Contact& contact);
 // Fills defaults (tier NETWORK, visibility PRIVATE), trims and de-duplicates
 // tag lists, and computes effective_cadence_days.
 void NormalizeContact(pb::Contact* contact);
+
+// 1..kMaxBatchGetContacts well-formed ids, none repeated: INVALID_ARGUMENT
+// naming every bad one ("contactIds[3]").
+absl::Status ValidateBatchGetContacts(const pb::BatchGetContactsRequest& request);
 
 absl::Status ValidateGroup(const pb::Group& group);
 absl::Status ValidateProfile(const pb::Profile& profile);

@@ -189,6 +189,57 @@ TEST(UpcomingBirthdaysTest, WithinWindowSoonestFirstAcrossYearEnd) {
   EXPECT_EQ(out[1].next_date(), "2027-01-02");
 }
 
+// --- BatchGetContacts ---
+
+struct BatchCase {
+  const char* name;
+  std::vector<std::string> ids;
+  std::vector<std::string> want_fields;  // bad fields named in the error; empty when valid
+};
+
+std::vector<std::string> Ids(int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(absl::StrCat("c", i));
+  return ids;
+}
+
+class BatchGetContactsValidationTest : public ::testing::TestWithParam<BatchCase> {};
+
+TEST_P(BatchGetContactsValidationTest, NamesTheBadIds) {
+  const BatchCase& c = GetParam();
+  pb::BatchGetContactsRequest request;
+  for (const std::string& id : c.ids) request.add_contact_ids(id);
+  absl::Status s = ValidateBatchGetContacts(request);
+  if (c.want_fields.empty()) {
+    EXPECT_TRUE(s.ok()) << c.name << ": " << s;
+    return;
+  }
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name;
+  for (const std::string& field : c.want_fields) {
+    EXPECT_NE(s.message().find(field + ":"), absl::string_view::npos) << c.name << ": " << s.message();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BatchGetContactsValidationTest,
+    ::testing::Values(BatchCase{"one", {"c1"}, {}},
+                      BatchCase{"hundred", Ids(100), {}},
+                      BatchCase{"none", {}, {"contactIds"}},
+                      BatchCase{"hundred_and_one", Ids(101), {"contactIds"}},
+                      BatchCase{"empty_id", {"c1", ""}, {"contactIds[1]"}},
+                      BatchCase{"malformed_id", {"Not An Id!"}, {"contactIds[0]"}},
+                      BatchCase{"repeated_id", {"c1", "c2", "c1"}, {"contactIds[2]"}},
+                      BatchCase{"every_bad_id_named", {"", "c1", "X", "c1"},
+                                {"contactIds[0]", "contactIds[2]", "contactIds[3]"}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(BatchGetContactsValidationTest, TooManyIsOneViolation) {
+  pb::BatchGetContactsRequest request;
+  for (const std::string& id : Ids(500)) request.add_contact_ids(id);
+  absl::Status s = ValidateBatchGetContacts(request);
+  EXPECT_EQ(s.message(), "contactIds: has more than 100 ids");
+}
+
 // --- API keys ---
 
 using api::v1::Scope;

@@ -43,6 +43,8 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
                      pb::GetCompletenessResponse* resp) override;
   R* CreateContact(Ctx* ctx, const pb::CreateContactRequest* req, pb::Contact* resp) override;
   R* GetContact(Ctx* ctx, const pb::GetContactRequest* req, pb::Contact* resp) override;
+  R* BatchGetContacts(Ctx* ctx, const pb::BatchGetContactsRequest* req,
+                      pb::BatchGetContactsResponse* resp) override;
   R* UpdateContact(Ctx* ctx, const pb::UpdateContactRequest* req, pb::Contact* resp) override;
   R* DeleteContact(Ctx* ctx, const pb::DeleteContactRequest* req, pb::DeleteContactResponse* resp) override;
   R* ListContacts(Ctx* ctx, const pb::ListContactsRequest* req, pb::ListContactsResponse* resp) override;

@@ -305,6 +305,66 @@ TEST_F(ProfilesServiceTest, BadInputIsInvalidArgument) {
   }
 }
 
+// BatchGetContacts is scoped exactly like GetContact: the caller's org and
+// user. Ids of another tenant, or of nothing, are absent from the answer.
+TEST_F(ProfilesServiceTest, BatchGetContactsAnswersOnlyTheCallersContactsInOrder) {
+  std::string acme = NewOrg("Acme");
+  TenantContext alice = NewUser(acme, "alice@acme.test");
+  TenantContext carol = NewUser(acme, "carol@acme.test");
+  TenantContext zed = NewUser(NewOrg("Globex"), "zed@globex.test");
+  pb::Contact bob = NewContact(alice, "Bob", pb::INNER);
+  pb::Contact dan = NewContact(alice, "Dan");
+  pb::Contact carols = NewContact(carol, "Erin");
+  pb::Contact zeds = NewContact(zed, "Fay");
+
+  pb::BatchGetContactsRequest req;
+  for (const std::string& id : {dan.id(), zeds.id(), NewId(), carols.id(), bob.id()}) req.add_contact_ids(id);
+  pb::BatchGetContactsResponse out;
+  grpc::Status s = stub_->BatchGetContacts(Stack::Call(alice).get(), req, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(out.contacts_size(), 2);
+  EXPECT_EQ(out.contacts(0).SerializeAsString(), dan.SerializeAsString());
+  EXPECT_EQ(out.contacts(1).SerializeAsString(), bob.SerializeAsString());  // what GetContact answers
+
+  // Each tenant sees its own only.
+  ASSERT_TRUE(stub_->BatchGetContacts(Stack::Call(zed).get(), req, &out).ok());
+  ASSERT_EQ(out.contacts_size(), 1);
+  EXPECT_EQ(out.contacts(0).id(), zeds.id());
+  pb::BatchGetContactsRequest only_alices;
+  only_alices.add_contact_ids(bob.id());
+  only_alices.add_contact_ids(dan.id());
+  ASSERT_TRUE(stub_->BatchGetContacts(Stack::Call(carol).get(), only_alices, &out).ok());
+  EXPECT_EQ(out.contacts_size(), 0);
+}
+
+TEST_F(ProfilesServiceTest, BatchGetContactsRefusesBadRequests) {
+  std::string org = NewOrg("Acme");
+  TenantContext alice = NewUser(org, "alice@acme.test");
+  pb::Contact bob = NewContact(alice, "Bob");
+  auto call = [&](const std::vector<std::string>& ids, std::unique_ptr<grpc::ClientContext> ctx) {
+    pb::BatchGetContactsRequest req;
+    for (const std::string& id : ids) req.add_contact_ids(id);
+    pb::BatchGetContactsResponse out;
+    return stub_->BatchGetContacts(ctx.get(), req, &out);
+  };
+  std::vector<std::string> hundred;
+  for (int i = 0; i < 99; ++i) hundred.push_back(NewId());
+  hundred.push_back(bob.id());
+  std::vector<std::string> hundred_and_one = hundred;
+  hundred_and_one.push_back(NewId());
+  EXPECT_TRUE(call(hundred, Stack::Call(alice)).ok());
+  EXPECT_EQ(call(hundred_and_one, Stack::Call(alice)).error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(call({}, Stack::Call(alice)).error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(call({bob.id(), "Not An Id!"}, Stack::Call(alice)).error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(call({bob.id(), bob.id()}, Stack::Call(alice)).error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(call({bob.id()}, Unsigned()).error_code(), grpc::UNAUTHENTICATED);
+  TenantContext writer = alice;
+  writer.scopes = 0;
+  writer.Add(api::v1::WRITE);
+  EXPECT_EQ(call({bob.id()}, Stack::Call(writer)).error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(call({bob.id()}, Stack::Call(Stack::Admin(org))).error_code(), grpc::PERMISSION_DENIED);  // no acting user
+}
+
 TEST_F(ProfilesServiceTest, MissingScopeIsPermissionDenied) {
   std::string org = NewOrg("Acme");
   TenantContext alice = NewUser(org, "alice@acme.test");

@@ -76,6 +76,10 @@ class ProfilesStore {
   void CreateContact(const Owner& owner, const pb::Contact& contact, const IdempotencyScope& idempotency,
                      const google::protobuf::Message& request, Done<pb::Contact> done);
   absl::StatusOr<pb::Contact> GetContact(const Owner& owner, const std::string& id);
+  // The owner's contacts among ids, in the order of ids, from one snapshot; an
+  // id that names no contact of the owner is absent (no error). ids should
+  // hold no repeats.
+  absl::StatusOr<std::vector<pb::Contact>> GetContacts(const Owner& owner, const std::vector<std::string>& ids);
   void UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate,
                      Done<pb::Contact> done);
   // Also removes the contact's group memberships.

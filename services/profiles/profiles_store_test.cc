@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/crypto.h"
 #include "services/common/idempotency.h"
 #include "services/common/ids.h"
@@ -130,6 +131,37 @@ TEST_F(ProfilesStoreTest, ContactCrudAndOwnership) {
 
   EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(alice_, c.id(), d); }).ok());
   EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
+}
+
+// GetContacts answers the owner's contacts in the order asked, whatever the
+// count (the IN list is padded to a few lengths), and leaves out ids that
+// name nothing of the owner's.
+TEST_F(ProfilesStoreTest, GetContactsAnswersTheOwnersContactsInTheOrderAsked) {
+  std::vector<std::string> mine;
+  for (int i = 0; i < 101; ++i) mine.push_back(NewContact(alice_, absl::StrCat("Contact ", i)).id());
+  const std::string bobs = NewContact(bob_, "Milton").id();
+  const std::string other_org = NewContact(Owner{NewOrg("Globex"), alice_.user}, "Nina").id();
+  for (size_t n : {1u, 2u, 4u, 5u, 16u, 17u, 99u, 100u, 101u}) {
+    // Newest first, so that the order asked is not the key order.
+    std::vector<std::string> ids(mine.rbegin(), mine.rbegin() + n);
+    auto got = store_->GetContacts(alice_, ids);
+    ASSERT_TRUE(got.ok()) << n << ": " << got.status();
+    std::vector<std::string> got_ids;
+    for (const pb::Contact& c : *got) got_ids.push_back(c.id());
+    EXPECT_EQ(got_ids, ids) << n;
+  }
+  auto mixed = store_->GetContacts(alice_, {bobs, mine[3], NewId(), other_org, mine[1]});
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  ASSERT_EQ(mixed->size(), 2u);
+  EXPECT_EQ((*mixed)[0].id(), mine[3]);
+  EXPECT_EQ((*mixed)[0].display_name(), "Contact 3");
+  EXPECT_EQ((*mixed)[1].id(), mine[1]);
+  auto none = store_->GetContacts(bob_, {mine[0], mine[1]});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto empty = store_->GetContacts(alice_, {});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
 }
 
 TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
