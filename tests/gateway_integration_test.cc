@@ -325,6 +325,24 @@ TEST_F(GatewayIntegrationTest, ErrorsAreProblemsWithTheRightStatus) {
   ASSERT_FALSE(theirs.id().empty());
   EXPECT_EQ(Call("GET", "/v1/contacts/" + theirs.id(), as_user).status, 404);
   EXPECT_EQ(Call("GET", "/v1/contacts/" + theirs.id() + "/ledger", as_user).status, 404);
+  // A batch lookup leaves another org's contact out, and names a bad id.
+  HttpResponse batch =
+      Call("POST", "/v1/contacts:batchGet", as_user, absl::StrCat(R"({"contactIds":[")", theirs.id(), R"("]})"));
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  EXPECT_EQ(Parse<ppb::BatchGetContactsResponse>(batch).contacts_size(), 0);
+  HttpResponse bad_batch = Call("POST", "/v1/contacts:batchGet", as_user, R"({"contactIds":["ok","Not An Id"]})");
+  ASSERT_EQ(bad_batch.status, 400) << bad_batch.body;
+  EXPECT_EQ(Problem(bad_batch)
+                .fields()
+                .at("violations")
+                .list_value()
+                .values(0)
+                .struct_value()
+                .fields()
+                .at("field")
+                .string_value(),
+            "contactIds[1]");
+  EXPECT_EQ(Call("POST", "/v1/contacts:batchGet", as_user, R"({"contactIds":[]})").status, 400);
 
   // 400 with violations from the service, and for an unknown field.
   HttpResponse bad = Call("POST", "/v1/contacts", as_user, R"({"displayName":"","emails":["not-an-email"]})");
@@ -902,6 +920,13 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   auto listed = Parse<ppb::ListContactsResponse>(call("GET /v1/contacts", "GET", "/v1/contacts?query=initech", me));
   ASSERT_EQ(listed.contacts_size(), 1);
   EXPECT_EQ(listed.contacts(0).id(), bob.id());
+  auto batch = Parse<ppb::BatchGetContactsResponse>(
+      call("POST /v1/contacts:batchGet", "POST", "/v1/contacts:batchGet", me,
+           absl::StrCat(R"({"contactIds":[")", carol.id(), R"(","no-such-contact",")", bob.id(), R"("]})")));
+  ASSERT_EQ(batch.contacts_size(), 2);  // the unknown id is simply absent
+  EXPECT_EQ(batch.contacts(0).id(), carol.id());
+  EXPECT_EQ(batch.contacts(0).title(), "CTO");
+  EXPECT_EQ(batch.contacts(1).id(), bob.id());
   auto birthdays =
       Parse<ppb::ListBirthdaysResponse>(call("GET /v1/birthdays", "GET", "/v1/birthdays?withinDays=30", me));
   ASSERT_EQ(birthdays.birthdays_size(), 1);
@@ -1376,7 +1401,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 63);  // profiles and interactions: 37; recommendations: 7; notifications: 19
+  EXPECT_EQ(annotated, 64);  // profiles and interactions: 38; recommendations: 7; notifications: 19
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1389,6 +1414,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/me/completeness",
                            "/v1/contacts",
                            "/v1/contacts/{contactId}",
+                           "/v1/contacts:batchGet",
                            "/v1/birthdays",
                            "/v1/groups",
                            "/v1/groups/{groupId}",

@@ -1,6 +1,8 @@
 #include "services/interactions/interactions_logic.h"
 
+#include <algorithm>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/time_util.h"
@@ -116,6 +118,69 @@ pb::Interaction MadeInteraction(const pb::Introduction& intro, const std::string
     i.set_summary("They made an introduction for me");
   }
   return i;
+}
+
+// --- contacts a request names ---
+
+std::vector<std::string> ContactsNamedByPatch(const pb::UpdateInteractionRequest& request) {
+  const auto& paths = request.update_mask().paths();
+  bool changes = paths.empty() ? request.interaction().contact_ids_size() > 0
+                               : std::find(paths.begin(), paths.end(), "contact_ids") != paths.end();
+  if (!changes) return {};
+  return {request.interaction().contact_ids().begin(), request.interaction().contact_ids().end()};
+}
+
+std::vector<std::string> ContactFields(const pb::Interaction& interaction) {
+  std::vector<std::string> fields;
+  for (int k = 0; k < interaction.contact_ids_size(); ++k) {
+    fields.push_back(absl::StrCat("interaction.contactIds[", k, "]"));
+  }
+  return fields;
+}
+
+std::vector<std::string> ContactsToAsk(const std::vector<std::string>& ids, const Cadences& known) {
+  std::vector<std::string> ask;
+  std::set<std::string> asked;
+  for (const std::string& id : ids) {
+    if (!known.contains(id) && asked.insert(id).second) ask.push_back(id);
+  }
+  return ask;
+}
+
+absl::StatusOr<Cadences> ResolveContacts(const std::vector<std::string>& ids, const std::vector<std::string>& fields,
+                                         const Cadences& known,
+                                         const std::vector<profiles::v1::Contact>& from_profiles) {
+  Cadences found;
+  for (const profiles::v1::Contact& c : from_profiles) found[c.id()] = c.effective_cadence_days();
+  Cadences out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto local = known.find(ids[i]);
+    if (local != known.end()) {
+      out[ids[i]] = local->second;
+      continue;
+    }
+    auto remote = found.find(ids[i]);
+    if (remote == found.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(i < fields.size() ? fields[i] : ids[i], ": no such contact"));
+    }
+    out[ids[i]] = remote->second;
+  }
+  return out;
+}
+
+void ContactChecker::Check(const TenantContext& caller, const std::vector<std::string>& ids,
+                           const std::vector<std::string>& fields, std::function<void(absl::StatusOr<Cadences>)> done) {
+  // A local read error only costs the shortcut: profiles answers for all.
+  absl::StatusOr<Cadences> local = store_->KnownContacts(Owner{caller.org_id, caller.user_id}, ids);
+  Cadences known = local.ok() ? *std::move(local) : Cadences();
+  std::vector<std::string> ask = ContactsToAsk(ids, known);
+  if (ask.empty()) return done(ResolveContacts(ids, fields, known, {}));
+  profiles_->FindMany(caller, ask,
+                      [ids, fields, known = std::move(known),
+                       done = std::move(done)](absl::StatusOr<std::vector<profiles::v1::Contact>> found) {
+                        if (!found.ok()) return done(found.status());
+                        done(ResolveContacts(ids, fields, known, *found));
+                      });
 }
 
 }  // namespace rapport::interactions

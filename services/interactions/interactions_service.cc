@@ -30,12 +30,6 @@ absl::StatusOr<std::optional<Cursor>> DecodeCursor(const std::string& token) {
   return c;
 }
 
-std::vector<std::string> ContactFields(const pb::Interaction& i) {
-  std::vector<std::string> fields;
-  for (int k = 0; k < i.contact_ids_size(); ++k) fields.push_back(absl::StrCat("interaction.contactIds[", k, "]"));
-  return fields;
-}
-
 const std::set<std::string>& InteractionReadOnly() {
   static const std::set<std::string> kFields = {"id", "introduction_id", "create_time", "update_time"};
   return kFields;
@@ -49,17 +43,6 @@ InteractionsServiceImpl::InteractionsServiceImpl(InteractionsStore* store, Conta
       checker_(checker),
       rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
                        pb::InteractionsService::service_full_name())) {}
-
-void InteractionsServiceImpl::CheckContacts(const TenantContext& t, const std::vector<std::string>& ids,
-                                            const std::vector<std::string>& fields,
-                                            std::function<void(absl::StatusOr<Cadences>)> done) {
-  // A contact with a ledger row was confirmed by profiles before (or announced
-  // by its contact.created event), and contact.deleted removes the row, so a
-  // local hit needs no round trip. A miss asks profiles, the source of truth.
-  absl::StatusOr<Cadences> known = store_->KnownContacts(Owner{t.org_id, t.user_id}, ids);
-  if (known.ok() && known->size() == ids.size()) return done(*std::move(known));
-  checker_->Check(t, ids, fields, std::move(done));
-}
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateInteraction(Ctx* ctx, const pb::CreateInteractionRequest* req,
                                                                      pb::Interaction* resp) {
@@ -80,11 +63,11 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateInteraction(Ctx* ctx, c
     Owner owner = OwnerOf(t);
     IdempotencyScope idem = IdempotencyOf(t, "CreateInteraction");
     pb::CreateInteractionRequest request = *req;
-    CheckContacts(t, ids, ContactFields(interaction),
-                  [this, owner, interaction, idem, request, reply](absl::StatusOr<Cadences> cadences) {
-                    if (!cadences.ok()) return reply(cadences.status());
-                    store_->CreateInteraction(owner, interaction, *cadences, idem, request, reply);
-                  });
+    checker_->Check(t, ids, ContactFields(interaction),
+                    [this, owner, interaction, idem, request, reply](absl::StatusOr<Cadences> cadences) {
+                      if (!cadences.ok()) return reply(cadences.status());
+                      store_->CreateInteraction(owner, interaction, *cadences, idem, request, reply);
+                    });
   });
 }
 
@@ -105,28 +88,21 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::UpdateInteraction(Ctx* ctx, c
     pb::UpdateInteractionRequest request = *req;
     Owner owner = OwnerOf(t);
     int64_t now = NowMicros();
-    // Contacts named by the patch must be the user's: ask profiles first.
-    bool contacts_change = request.update_mask().paths().empty()
-                               ? request.interaction().contact_ids_size() > 0
-                               : std::find(request.update_mask().paths().begin(), request.update_mask().paths().end(),
-                                           "contact_ids") != request.update_mask().paths().end();
-    std::vector<std::string> ids;
-    if (contacts_change)
-      ids.assign(request.interaction().contact_ids().begin(), request.interaction().contact_ids().end());
-    CheckContacts(t, ids, ContactFields(request.interaction()),
-                  [this, owner, request, now, reply](absl::StatusOr<Cadences> cadences) {
-                    if (!cadences.ok()) return reply(cadences.status());
-                    store_->UpdateInteraction(
-                        owner, request.interaction_id(),
-                        [request, now](pb::Interaction& i) -> absl::Status {
-                          RETURN_IF_ERROR(ApplyFieldMask(request.interaction(), request.update_mask(),
-                                                         InteractionReadOnly(), "interaction", &i));
-                          RETURN_IF_ERROR(ValidateInteraction(i, now));
-                          *i.mutable_update_time() = ToTimestamp(now);
-                          return absl::OkStatus();
-                        },
-                        *cadences, reply);
-                  });
+    // Contacts named by the patch must be the user's before the write.
+    checker_->Check(t, ContactsNamedByPatch(request), ContactFields(request.interaction()),
+                    [this, owner, request, now, reply](absl::StatusOr<Cadences> cadences) {
+                      if (!cadences.ok()) return reply(cadences.status());
+                      store_->UpdateInteraction(
+                          owner, request.interaction_id(),
+                          [request, now](pb::Interaction& i) -> absl::Status {
+                            RETURN_IF_ERROR(ApplyFieldMask(request.interaction(), request.update_mask(),
+                                                           InteractionReadOnly(), "interaction", &i));
+                            RETURN_IF_ERROR(ValidateInteraction(i, now));
+                            *i.mutable_update_time() = ToTimestamp(now);
+                            return absl::OkStatus();
+                          },
+                          *cadences, reply);
+                    });
   });
 }
 
@@ -183,7 +159,7 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::GetLedger(Ctx* ctx, const pb:
     if (!absl::IsNotFound(row.status())) return reply(row.status());
     // No interaction yet: an empty entry, if the contact is the user's.
     std::string contact_id = req->contact_id();
-    CheckContacts(t, {contact_id}, {"contactId"}, [reply, contact_id](absl::StatusOr<Cadences> cadences) {
+    checker_->Check(t, {contact_id}, {"contactId"}, [reply, contact_id](absl::StatusOr<Cadences> cadences) {
       if (!cadences.ok()) {
         if (absl::IsInvalidArgument(cadences.status())) return reply(absl::NotFoundError("contact not found"));
         return reply(cadences.status());
@@ -264,11 +240,11 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateIntroduction(Ctx* ctx,
     Owner owner = OwnerOf(t);
     IdempotencyScope idem = IdempotencyOf(t, "CreateIntroduction");
     pb::CreateIntroductionRequest request = *req;
-    CheckContacts(t, {req->contact_a_id(), req->contact_b_id()}, {"contactAId", "contactBId"},
-                  [this, owner, intro, idem, request, reply](absl::StatusOr<Cadences> cadences) {
-                    if (!cadences.ok()) return reply(cadences.status());
-                    store_->CreateIntroduction(owner, intro, idem, request, reply);
-                  });
+    checker_->Check(t, {req->contact_a_id(), req->contact_b_id()}, {"contactAId", "contactBId"},
+                    [this, owner, intro, idem, request, reply](absl::StatusOr<Cadences> cadences) {
+                      if (!cadences.ok()) return reply(cadences.status());
+                      store_->CreateIntroduction(owner, intro, idem, request, reply);
+                    });
   });
 }
 
@@ -300,13 +276,13 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::MakeIntroduction(Ctx* ctx, co
     pb::Interaction made = MadeInteraction(*current, NewId(), now);
     std::vector<std::string> ids(made.contact_ids().begin(), made.contact_ids().end());
     // The cadences of the contacts whose ledger rows the introduction credits.
-    CheckContacts(t, ids, {"contactAId", "contactBId"},
-                  [this, owner, made, now, reply, intro_id = req->id()](absl::StatusOr<Cadences> cadences) {
-                    if (!cadences.ok()) return reply(cadences.status());
-                    store_->TransitionIntroduction(
-                        owner, intro_id, [now](pb::Introduction& i) { return MarkMade(i, now); }, made, *cadences,
-                        reply);
-                  });
+    checker_->Check(t, ids, {"contactAId", "contactBId"},
+                    [this, owner, made, now, reply, intro_id = req->id()](absl::StatusOr<Cadences> cadences) {
+                      if (!cadences.ok()) return reply(cadences.status());
+                      store_->TransitionIntroduction(
+                          owner, intro_id, [now](pb::Introduction& i) { return MarkMade(i, now); }, made, *cadences,
+                          reply);
+                    });
   });
 }
 

@@ -1,14 +1,16 @@
-// The gRPC adapter of the interactions service (callback API): authorizes
-// from signed metadata, validates, checks contacts with profiles, maps proto
-// <-> store. No SQL here. Handlers never wait on the disk or on profiles:
-// they answer from the completion callbacks.
+// The gRPC adapter of the interactions service (callback API): each handler
+// decodes the request, calls the rules in interactions_logic.h (validation,
+// the introduction lifecycle, ContactChecker) and the store, and encodes the
+// answer. Authorization from signed tenant metadata is RpcHandler's
+// (services/common/rpc.h). No SQL and no business rule here. Handlers never
+// wait on the disk or on profiles: they answer from the completion callbacks.
 #ifndef RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_SERVICE_H_
 #define RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_SERVICE_H_
 
 #include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "services/common/rpc.h"
-#include "services/interactions/contact_checker.h"
+#include "services/interactions/interactions_logic.h"
 #include "services/interactions/interactions_store.h"
 
 namespace rapport::interactions {
@@ -35,11 +37,6 @@ class InteractionsServiceImpl final : public pb::InteractionsService::CallbackSe
   R* ListIntroductions(Ctx* ctx, const pb::ListIntroductionsRequest* req, pb::ListIntroductionsResponse* resp) override;
 
  private:
-  // Checks that ids are the caller's contacts: from the local ledger rows when
-  // every one is known there, else by asking profiles.
-  void CheckContacts(const TenantContext& t, const std::vector<std::string>& ids,
-                     const std::vector<std::string>& fields, std::function<void(absl::StatusOr<Cadences>)> done);
-
   InteractionsStore* store_;
   ContactChecker* checker_;
   RpcHandler rpc_;

@@ -1,5 +1,6 @@
 #include "services/interactions/interactions_store.h"
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -13,7 +14,10 @@ namespace rapport::interactions {
 namespace {
 
 using db::Connection;
+using db::ListBlobs;
 using db::ParseRow;
+using db::ReadBlob;
+using db::RowNotFound;
 using db::WriteWithResult;
 
 constexpr int32_t kDefaultCadenceDays = 90;
@@ -90,8 +94,6 @@ CREATE TABLE deleted_contacts (
   return kMigrations;
 }
 
-using db::RowNotFound;
-
 events::v1::Event NewEvent(const std::string& type, const Owner& owner) {
   return events::NewEvent(type, "interactions", owner.org, owner.user);
 }
@@ -99,21 +101,13 @@ events::v1::Event NewEvent(const std::string& type, const Owner& owner) {
 absl::StatusOr<pb::Interaction> ReadInteraction(Connection& conn, const Owner& owner, const std::string& id) {
   auto st = conn.Prepare("SELECT data FROM interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return RowNotFound("interaction");
-  pb::Interaction i;
-  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
-  return i;
+  return ReadBlob<pb::Interaction>(st, "interaction");
 }
 
 absl::StatusOr<pb::Introduction> ReadIntroduction(Connection& conn, const Owner& owner, const std::string& id) {
   auto st = conn.Prepare("SELECT data FROM introductions WHERE org_id = ? AND user_id = ? AND introduction_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return RowNotFound("introduction");
-  pb::Introduction i;
-  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
-  return i;
+  return ReadBlob<pb::Introduction>(st, "introduction");
 }
 
 constexpr char kLedgerColumns[] = "contact_id, given_milli, received_milli, anchored, count, last_us, cadence_days";
@@ -135,15 +129,19 @@ absl::StatusOr<std::optional<LedgerRow>> ReadLedger(Connection& conn, const Owne
   auto st = conn.Prepare(
       absl::StrCat("SELECT ", kLedgerColumns, " FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?"));
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return std::nullopt;
-  return RowFrom(st);
+  return db::ReadRow<LedgerRow>(st, RowFrom);
 }
 
 absl::Status WriteLedger(Connection& conn, const Owner& owner, const LedgerRow& row) {
+  // The ledger has no unique index besides its key, so this upsert replaces
+  // exactly the row INSERT OR REPLACE used to.
   auto st = conn.Prepare(
-      "INSERT OR REPLACE INTO ledger (org_id, user_id, contact_id, given_milli, received_milli, balance_milli, "
-      "anchored, count, last_us, cadence_days, next_due_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO ledger (org_id, user_id, contact_id, given_milli, received_milli, balance_milli, "
+      "anchored, count, last_us, cadence_days, next_due_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET given_milli = excluded.given_milli, "
+      "received_milli = excluded.received_milli, balance_milli = excluded.balance_milli, "
+      "anchored = excluded.anchored, count = excluded.count, last_us = excluded.last_us, "
+      "cadence_days = excluded.cadence_days, next_due_us = excluded.next_due_us");
   st.Bind(1, owner.org)
       .Bind(2, owner.user)
       .Bind(3, row.contact_id)
@@ -164,15 +162,18 @@ absl::Status WriteLedger(Connection& conn, const Owner& owner, const LedgerRow& 
 absl::StatusOr<bool> IsDeletedContact(Connection& conn, const Owner& owner, const std::string& contact) {
   auto st = conn.Prepare("SELECT 1 FROM deleted_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
-  return st.Step();
+  return db::Exists(st);
 }
 
 absl::StatusOr<int64_t> LatestInteractionUs(Connection& conn, const Owner& owner, const std::string& contact) {
   auto st = conn.Prepare(
       "SELECT MAX(occurred_us) FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  return row && !st.ColumnIsNull(0) ? st.ColumnInt(0) : 0;
+  // MAX over no rows is one NULL row: 0, no interaction left.
+  ASSIGN_OR_RETURN(std::optional<int64_t> latest, db::ReadRow<int64_t>(st, [](const db::Statement& row) {
+                     return row.ColumnIsNull(0) ? int64_t{0} : row.ColumnInt(0);
+                   }));
+  return latest.value_or(0);
 }
 
 // Inserts the interaction and adds its contribution to each contact's ledger.
@@ -247,8 +248,10 @@ absl::Status EmitInteraction(Connection& conn, const char* type, const Owner& ow
 // party of two accepted).
 absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::Introduction& intro,
                                bool state_changed) {
+  // introductions has no unique index besides its key (as for the ledger).
   auto st = conn.Prepare(
-      "INSERT OR REPLACE INTO introductions (org_id, user_id, introduction_id, state, data) VALUES (?, ?, ?, ?, ?)");
+      "INSERT INTO introductions (org_id, user_id, introduction_id, state, data) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (org_id, user_id, introduction_id) DO UPDATE SET state = excluded.state, data = excluded.data");
   st.Bind(1, owner.org)
       .Bind(2, owner.user)
       .Bind(3, intro.id())
@@ -264,17 +267,17 @@ absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::I
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteInteractionsStore>> SqliteInteractionsStore::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<InteractionsStore>> InteractionsStore::Open(const std::string& path) {
   db::Options options;
   options.path = path;
   options.migrations = Migrations();
   ASSIGN_OR_RETURN(auto db, db::Open(options));
-  return std::unique_ptr<SqliteInteractionsStore>(new SqliteInteractionsStore(std::move(db)));
+  return std::unique_ptr<InteractionsStore>(new InteractionsStore(std::move(db)));
 }
 
-void SqliteInteractionsStore::CreateInteraction(const Owner& owner, const pb::Interaction& interaction,
-                                                const Cadences& cadences, const IdempotencyScope& idempotency,
-                                                const google::protobuf::Message& request, Done<pb::Interaction> done) {
+void InteractionsStore::CreateInteraction(const Owner& owner, const pb::Interaction& interaction,
+                                          const Cadences& cadences, const IdempotencyScope& idempotency,
+                                          const google::protobuf::Message& request, Done<pb::Interaction> done) {
   std::shared_ptr<google::protobuf::Message> req = CopyMessage(request);
   WriteWithResult<pb::Interaction>(
       *db_,
@@ -288,7 +291,7 @@ void SqliteInteractionsStore::CreateInteraction(const Owner& owner, const pb::In
       std::move(done));
 }
 
-absl::StatusOr<pb::Interaction> SqliteInteractionsStore::GetInteraction(const Owner& owner, const std::string& id) {
+absl::StatusOr<pb::Interaction> InteractionsStore::GetInteraction(const Owner& owner, const std::string& id) {
   pb::Interaction out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(out, ReadInteraction(conn, owner, id));
@@ -297,9 +300,8 @@ absl::StatusOr<pb::Interaction> SqliteInteractionsStore::GetInteraction(const Ow
   return out;
 }
 
-void SqliteInteractionsStore::UpdateInteraction(const Owner& owner, const std::string& id,
-                                                Mutation<pb::Interaction> mutate, const Cadences& cadences,
-                                                Done<pb::Interaction> done) {
+void InteractionsStore::UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
+                                          const Cadences& cadences, Done<pb::Interaction> done) {
   WriteWithResult<pb::Interaction>(
       *db_,
       [owner, id, mutate = std::move(mutate), cadences](Connection& conn) -> absl::StatusOr<pb::Interaction> {
@@ -316,7 +318,7 @@ void SqliteInteractionsStore::UpdateInteraction(const Owner& owner, const std::s
       std::move(done));
 }
 
-void SqliteInteractionsStore::DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) {
+void InteractionsStore::DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) {
   db_->WriteAsync(
       [owner, id](Connection& conn) -> absl::Status {
         ASSIGN_OR_RETURN(pb::Interaction old, ReadInteraction(conn, owner, id));
@@ -326,8 +328,10 @@ void SqliteInteractionsStore::DeleteInteraction(const Owner& owner, const std::s
       std::move(done));
 }
 
-absl::StatusOr<std::vector<pb::Interaction>> SqliteInteractionsStore::ListInteractions(
-    const Owner& owner, const InteractionFilter& filter, const std::optional<Cursor>& after, int limit) {
+absl::StatusOr<std::vector<pb::Interaction>> InteractionsStore::ListInteractions(const Owner& owner,
+                                                                                 const InteractionFilter& filter,
+                                                                                 const std::optional<Cursor>& after,
+                                                                                 int limit) {
   static constexpr char kSql[] =
       "SELECT i.data FROM interactions i WHERE i.org_id = ?1 AND i.user_id = ?2 "
       "AND (?3 = '' OR EXISTS (SELECT 1 FROM interaction_contacts c WHERE c.org_id = ?1 AND c.user_id = ?2 "
@@ -349,19 +353,13 @@ absl::StatusOr<std::vector<pb::Interaction>> SqliteInteractionsStore::ListIntera
         .Bind(8, after.has_value() ? static_cast<int64_t>(after->value) : int64_t{0})
         .Bind(9, after.has_value() ? after->id : std::string())
         .Bind(10, limit);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::Interaction i;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
-      out.push_back(std::move(i));
-    }
+    ASSIGN_OR_RETURN(out, ListBlobs<pb::Interaction>(st));
     return absl::OkStatus();
   }));
   return out;
 }
 
-absl::StatusOr<LedgerRow> SqliteInteractionsStore::GetLedgerRow(const Owner& owner, const std::string& contact_id) {
+absl::StatusOr<LedgerRow> InteractionsStore::GetLedgerRow(const Owner& owner, const std::string& contact_id) {
   std::optional<LedgerRow> row;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(row, ReadLedger(conn, owner, contact_id));
@@ -371,9 +369,8 @@ absl::StatusOr<LedgerRow> SqliteInteractionsStore::GetLedgerRow(const Owner& own
   return *row;
 }
 
-absl::StatusOr<std::vector<LedgerRow>> SqliteInteractionsStore::ListLedger(const Owner& owner, LedgerOrder order,
-                                                                           const std::optional<Cursor>& after,
-                                                                           int limit) {
+absl::StatusOr<std::vector<LedgerRow>> InteractionsStore::ListLedger(const Owner& owner, LedgerOrder order,
+                                                                     const std::optional<Cursor>& after, int limit) {
   const char* column = "balance_milli";
   bool descending = false;
   switch (order) {
@@ -412,18 +409,13 @@ absl::StatusOr<std::vector<LedgerRow>> SqliteInteractionsStore::ListLedger(const
       st.Bind(4, after->id);
     }
     st.Bind(5, limit);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(RowFrom(st));
-    }
+    ASSIGN_OR_RETURN(out, db::ListRows<LedgerRow>(st, RowFrom));
     return absl::OkStatus();
   }));
   return out;
 }
 
-absl::StatusOr<LedgerRow> SqliteInteractionsStore::RecomputeLedgerRow(const Owner& owner,
-                                                                      const std::string& contact_id) {
+absl::StatusOr<LedgerRow> InteractionsStore::RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) {
   LedgerRow row;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<LedgerRow> stored, ReadLedger(conn, owner, contact_id));
@@ -435,37 +427,35 @@ absl::StatusOr<LedgerRow> SqliteInteractionsStore::RecomputeLedgerRow(const Owne
         "AND i.user_id = c.user_id AND i.interaction_id = c.interaction_id "
         "WHERE c.org_id = ? AND c.user_id = ? AND c.contact_id = ?");
     st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact_id);
-    while (true) {
-      ASSIGN_OR_RETURN(bool found, st.Step());
-      if (!found) break;
+    return db::ForEachRow(st, [&](const db::Statement& linked) -> absl::Status {
       pb::Interaction i;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
+      RETURN_IF_ERROR(ParseRow(linked.ColumnBlob(0), &i));
       ApplyContribution(i, +1, &row);
-    }
-    return absl::OkStatus();
+      return absl::OkStatus();
+    });
   }));
   return row;
 }
 
-absl::StatusOr<Cadences> SqliteInteractionsStore::KnownContacts(const Owner& owner,
-                                                                const std::vector<std::string>& ids) {
+absl::StatusOr<Cadences> InteractionsStore::KnownContacts(const Owner& owner, const std::vector<std::string>& ids) {
   Cadences known;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     for (const std::string& id : ids) {
       auto st = conn.Prepare("SELECT cadence_days FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?");
       st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (row) known[id] = static_cast<int32_t>(st.ColumnInt(0));
+      ASSIGN_OR_RETURN(std::optional<int32_t> cadence, db::ReadRow<int32_t>(st, [](const db::Statement& row) {
+                         return static_cast<int32_t>(row.ColumnInt(0));
+                       }));
+      if (cadence.has_value()) known[id] = *cadence;
     }
     return absl::OkStatus();
   }));
   return known;
 }
 
-void SqliteInteractionsStore::CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
-                                                 const IdempotencyScope& idempotency,
-                                                 const google::protobuf::Message& request,
-                                                 Done<pb::Introduction> done) {
+void InteractionsStore::CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
+                                           const IdempotencyScope& idempotency,
+                                           const google::protobuf::Message& request, Done<pb::Introduction> done) {
   std::shared_ptr<google::protobuf::Message> req = CopyMessage(request);
   WriteWithResult<pb::Introduction>(
       *db_,
@@ -478,7 +468,7 @@ void SqliteInteractionsStore::CreateIntroduction(const Owner& owner, const pb::I
       std::move(done));
 }
 
-absl::StatusOr<pb::Introduction> SqliteInteractionsStore::GetIntroduction(const Owner& owner, const std::string& id) {
+absl::StatusOr<pb::Introduction> InteractionsStore::GetIntroduction(const Owner& owner, const std::string& id) {
   pb::Introduction out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(out, ReadIntroduction(conn, owner, id));
@@ -487,10 +477,10 @@ absl::StatusOr<pb::Introduction> SqliteInteractionsStore::GetIntroduction(const 
   return out;
 }
 
-void SqliteInteractionsStore::TransitionIntroduction(const Owner& owner, const std::string& id,
-                                                     Mutation<pb::Introduction> mutate,
-                                                     std::optional<pb::Interaction> made_interaction,
-                                                     const Cadences& cadences, Done<pb::Introduction> done) {
+void InteractionsStore::TransitionIntroduction(const Owner& owner, const std::string& id,
+                                               Mutation<pb::Introduction> mutate,
+                                               std::optional<pb::Interaction> made_interaction,
+                                               const Cadences& cadences, Done<pb::Introduction> done) {
   WriteWithResult<pb::Introduction>(
       *db_,
       [owner, id, mutate = std::move(mutate), made_interaction,
@@ -511,29 +501,23 @@ void SqliteInteractionsStore::TransitionIntroduction(const Owner& owner, const s
       std::move(done));
 }
 
-absl::StatusOr<std::vector<pb::Introduction>> SqliteInteractionsStore::ListIntroductions(const Owner& owner,
-                                                                                         pb::IntroductionState state,
-                                                                                         const std::string& after_id,
-                                                                                         int limit) {
+absl::StatusOr<std::vector<pb::Introduction>> InteractionsStore::ListIntroductions(const Owner& owner,
+                                                                                   pb::IntroductionState state,
+                                                                                   const std::string& after_id,
+                                                                                   int limit) {
   std::vector<pb::Introduction> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(
         "SELECT data FROM introductions WHERE org_id = ?1 AND user_id = ?2 AND (?3 = 0 OR state = ?3) "
         "AND introduction_id > ?4 ORDER BY introduction_id LIMIT ?5");
     st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, static_cast<int>(state)).Bind(4, after_id).Bind(5, limit);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::Introduction i;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &i));
-      out.push_back(std::move(i));
-    }
+    ASSIGN_OR_RETURN(out, ListBlobs<pb::Introduction>(st));
     return absl::OkStatus();
   }));
   return out;
 }
 
-absl::Status SqliteInteractionsStore::ApplyContactEvent(Connection& conn, const events::v1::Event& event) {
+absl::Status InteractionsStore::ApplyContactEvent(Connection& conn, const events::v1::Event& event) {
   if (!event.has_contact()) return absl::OkStatus();
   Owner owner{event.org_id(), event.user_id()};
   const auto& contact = event.contact().contact();
@@ -546,8 +530,10 @@ absl::Status SqliteInteractionsStore::ApplyContactEvent(Connection& conn, const 
       st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id());
       RETURN_IF_ERROR(st.Run());
     }
+    // The first deletion's time stays.
     auto tomb = conn.Prepare(
-        "INSERT OR IGNORE INTO deleted_contacts (org_id, user_id, contact_id, deleted_us) VALUES (?, ?, ?, ?)");
+        "INSERT INTO deleted_contacts (org_id, user_id, contact_id, deleted_us) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING");
     tomb.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id()).Bind(4, TimestampToMicros(event.time()));
     return tomb.Run();
   }
@@ -570,7 +556,7 @@ absl::Status SqliteInteractionsStore::ApplyContactEvent(Connection& conn, const 
 
 // --- internal export ---
 
-absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::ExportInteractions(
+absl::StatusOr<std::vector<events::ExportedEvent>> InteractionsStore::ExportInteractions(
     const std::vector<std::string>& after, int limit) {
   return events::ExportRows(
       *db_, "interactions",
@@ -584,7 +570,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::Expo
       });
 }
 
-absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::ExportIntroductions(
+absl::StatusOr<std::vector<events::ExportedEvent>> InteractionsStore::ExportIntroductions(
     const std::vector<std::string>& after, int limit) {
   return events::ExportRows(
       *db_, "interactions",
@@ -599,7 +585,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::Expo
       });
 }
 
-absl::StatusOr<std::vector<events::ExportedEvent>> SqliteInteractionsStore::ExportLedger(
+absl::StatusOr<std::vector<events::ExportedEvent>> InteractionsStore::ExportLedger(
     const std::vector<std::string>& after, int limit) {
   absl::Time now = absl::Now();
   return events::ExportRows(

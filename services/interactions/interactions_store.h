@@ -2,9 +2,10 @@
 // name, the reciprocity ledger per (user, contact), introductions, idempotency
 // keys, the event outbox and the processed-events table of its consumer.
 //
-// InteractionsStore is the interface (a PostgreSQL twin can implement it);
-// SqliteInteractionsStore implements it on services/common/sqlite. Every call
-// is scoped by org and owning user: other tenants' rows answer NOT_FOUND.
+// InteractionsStore holds the SQL, written once in the portable dialect of
+// the database layer (services/common/db.h): a second engine is a second db
+// driver, not a second store. Every call is scoped by org and owning user:
+// other tenants' rows answer NOT_FOUND.
 //
 // The ledger is maintained incrementally in the same transaction as each
 // interaction change (create, update, delete), and RecomputeLedgerRow
@@ -55,97 +56,59 @@ enum class LedgerOrder { kBalance, kStrength, kNextDue, kLastInteraction };
 
 class InteractionsStore {
  public:
-  virtual ~InteractionsStore() = default;
+  // Opens (creating and migrating) the service's database at path.
+  static absl::StatusOr<std::unique_ptr<InteractionsStore>> Open(const std::string& path);
 
   // Creates the interaction, updates the ledger of each contact it names, and
   // records the response under the idempotency key (a replay returns the
   // first result and changes nothing).
-  virtual void CreateInteraction(const Owner& owner, const pb::Interaction& interaction, const Cadences& cadences,
-                                 const IdempotencyScope& idempotency, const google::protobuf::Message& request,
-                                 Done<pb::Interaction> done) = 0;
-  virtual absl::StatusOr<pb::Interaction> GetInteraction(const Owner& owner, const std::string& id) = 0;
-  virtual void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
-                                 const Cadences& cadences, Done<pb::Interaction> done) = 0;
-  virtual void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) = 0;
+  void CreateInteraction(const Owner& owner, const pb::Interaction& interaction, const Cadences& cadences,
+                         const IdempotencyScope& idempotency, const google::protobuf::Message& request,
+                         Done<pb::Interaction> done);
+  absl::StatusOr<pb::Interaction> GetInteraction(const Owner& owner, const std::string& id);
+  void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
+                         const Cadences& cadences, Done<pb::Interaction> done);
+  void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done);
   // Newest first (occurred_at, then id, descending).
-  virtual absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner,
-                                                                        const InteractionFilter& filter,
-                                                                        const std::optional<Cursor>& after,
-                                                                        int limit) = 0;
+  absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner, const InteractionFilter& filter,
+                                                                const std::optional<Cursor>& after, int limit);
 
   // NOT_FOUND when the contact has no ledger row (no interaction yet).
-  virtual absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
+  absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id);
   // Balance and next due ascending (whom you owe, who is most due: contacts
   // never met come first there); strength and last interaction descending.
-  virtual absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
-                                                            const std::optional<Cursor>& after, int limit) = 0;
+  absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
+                                                    const std::optional<Cursor>& after, int limit);
   // The row rebuilt from the interactions alone (for audits and tests).
-  virtual absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) = 0;
+  absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id);
   // Cadences of those of ids that have a ledger row: contacts this service
   // already knows (from an earlier check with profiles or a contact event).
-  virtual absl::StatusOr<Cadences> KnownContacts(const Owner& owner, const std::vector<std::string>& ids) = 0;
+  absl::StatusOr<Cadences> KnownContacts(const Owner& owner, const std::vector<std::string>& ids);
 
-  virtual void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction,
-                                  const IdempotencyScope& idempotency, const google::protobuf::Message& request,
-                                  Done<pb::Introduction> done) = 0;
-  virtual absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id) = 0;
+  void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction, const IdempotencyScope& idempotency,
+                          const google::protobuf::Message& request, Done<pb::Introduction> done);
+  absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id);
   // Applies mutate (a state transition) and emits introduction.<new state>
   // (introduction.responded when the state stayed as it was).
   // When the new state is MADE, also records made_interaction as an
   // interaction (a give for the connector, a receive for the requester) and
   // links it.
-  virtual void TransitionIntroduction(const Owner& owner, const std::string& id, Mutation<pb::Introduction> mutate,
-                                      std::optional<pb::Interaction> made_interaction, const Cadences& cadences,
-                                      Done<pb::Introduction> done) = 0;
-  virtual absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(const Owner& owner,
-                                                                          pb::IntroductionState state,
-                                                                          const std::string& after_id, int limit) = 0;
+  void TransitionIntroduction(const Owner& owner, const std::string& id, Mutation<pb::Introduction> mutate,
+                              std::optional<pb::Interaction> made_interaction, const Cadences& cadences,
+                              Done<pb::Introduction> done);
+  absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(const Owner& owner, pb::IntroductionState state,
+                                                                  const std::string& after_id, int limit);
 
   // Internal export across every org (rapport.backfill.v1), keyset-ordered by
   // (org, user, id): interactions as interaction.created without notes,
   // introductions as introduction.<state>, ledger rows as ledger.changed
   // (strength as of now, the event's time). after holds the previous page's
   // last key ({} on the first page).
-  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportInteractions(const std::vector<std::string>& after,
-                                                                                int limit) = 0;
-  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportIntroductions(const std::vector<std::string>& after,
-                                                                                 int limit) = 0;
-  virtual absl::StatusOr<std::vector<events::ExportedEvent>> ExportLedger(const std::vector<std::string>& after,
-                                                                          int limit) = 0;
-};
-
-class SqliteInteractionsStore : public InteractionsStore {
- public:
-  static absl::StatusOr<std::unique_ptr<SqliteInteractionsStore>> Open(const std::string& path);
-
-  void CreateInteraction(const Owner& owner, const pb::Interaction& interaction, const Cadences& cadences,
-                         const IdempotencyScope& idempotency, const google::protobuf::Message& request,
-                         Done<pb::Interaction> done) override;
-  absl::StatusOr<pb::Interaction> GetInteraction(const Owner& owner, const std::string& id) override;
-  void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
-                         const Cadences& cadences, Done<pb::Interaction> done) override;
-  void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done) override;
-  absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner, const InteractionFilter& filter,
-                                                                const std::optional<Cursor>& after, int limit) override;
-  absl::StatusOr<LedgerRow> GetLedgerRow(const Owner& owner, const std::string& contact_id) override;
-  absl::StatusOr<std::vector<LedgerRow>> ListLedger(const Owner& owner, LedgerOrder order,
-                                                    const std::optional<Cursor>& after, int limit) override;
-  absl::StatusOr<LedgerRow> RecomputeLedgerRow(const Owner& owner, const std::string& contact_id) override;
-  absl::StatusOr<Cadences> KnownContacts(const Owner& owner, const std::vector<std::string>& ids) override;
-  void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction, const IdempotencyScope& idempotency,
-                          const google::protobuf::Message& request, Done<pb::Introduction> done) override;
-  absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id) override;
-  void TransitionIntroduction(const Owner& owner, const std::string& id, Mutation<pb::Introduction> mutate,
-                              std::optional<pb::Interaction> made_interaction, const Cadences& cadences,
-                              Done<pb::Introduction> done) override;
-  absl::StatusOr<std::vector<pb::Introduction>> ListIntroductions(const Owner& owner, pb::IntroductionState state,
-                                                                  const std::string& after_id, int limit) override;
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportInteractions(const std::vector<std::string>& after,
-                                                                        int limit) override;
+                                                                        int limit);
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportIntroductions(const std::vector<std::string>& after,
-                                                                         int limit) override;
-  absl::StatusOr<std::vector<events::ExportedEvent>> ExportLedger(const std::vector<std::string>& after,
-                                                                  int limit) override;
+                                                                         int limit);
+  absl::StatusOr<std::vector<events::ExportedEvent>> ExportLedger(const std::vector<std::string>& after, int limit);
 
   // Keeps the ledger in step with profiles: contact.created/updated set the
   // row's cadence; contact.deleted removes the row and its links and records
@@ -153,10 +116,11 @@ class SqliteInteractionsStore : public InteractionsStore {
   // the event consumer's transaction.
   static absl::Status ApplyContactEvent(db::Connection& conn, const events::v1::Event& event);
 
+  // The database, for the outbox relay, the event consumer and retention.
   db::Database& db() { return *db_; }
 
  private:
-  explicit SqliteInteractionsStore(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
+  explicit InteractionsStore(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
   std::unique_ptr<db::Database> db_;
 };
 

@@ -24,7 +24,7 @@ class InteractionsStoreTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("interactions_store_test_" + NewId());
     std::filesystem::create_directories(dir_);
-    auto s = SqliteInteractionsStore::Open((dir_ / "interactions.db").string());
+    auto s = InteractionsStore::Open((dir_ / "interactions.db").string());
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -89,7 +89,7 @@ class InteractionsStoreTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<SqliteInteractionsStore> store_;
+  std::unique_ptr<InteractionsStore> store_;
   Owner alice_{"org1", "alice"};
 };
 
@@ -227,8 +227,7 @@ TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
     e.set_user_id(alice_.user);
     e.mutable_contact()->mutable_contact()->set_id("c1");
     e.mutable_contact()->mutable_contact()->set_effective_cadence_days(cadence);
-    return store_->db().Write(
-        [&](db::Connection& conn) { return SqliteInteractionsStore::ApplyContactEvent(conn, e); });
+    return store_->db().Write([&](db::Connection& conn) { return InteractionsStore::ApplyContactEvent(conn, e); });
   };
   ASSERT_TRUE(apply("contact.updated", 14).ok());
   EXPECT_EQ(store_->GetLedgerRow(alice_, "c1")->cadence_days, 14);

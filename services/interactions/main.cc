@@ -10,9 +10,10 @@
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
-#include "services/interactions/contact_checker.h"
+#include "services/interactions/interactions_logic.h"
 #include "services/interactions/interactions_service.h"
 #include "services/interactions/interactions_store.h"
+#include "services/profiles/contact_client.h"
 
 ABSL_FLAG(std::string, addr, rapport::registry::kInteractions.default_addr,
           "listen address (env INTERACTIONS_SERVICE_ADDR)");
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
                                                            {"profiles_addr", rapport::registry::kProfiles.addr_env},
                                                            {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
                                                            {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
-  auto store = rapport::interactions::SqliteInteractionsStore::Open(startup.db_path);
+  auto store = rapport::interactions::InteractionsStore::Open(startup.db_path);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;
@@ -45,12 +46,12 @@ int main(int argc, char** argv) {
   consumer_options.group = "interactions";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
   rapport::events::EventConsumer consumer(&redis, &(*store)->db(), consumer_options,
-                                          &rapport::interactions::SqliteInteractionsStore::ApplyContactEvent);
+                                          &rapport::interactions::InteractionsStore::ApplyContactEvent);
   consumer.Start();
 
-  auto profiles = rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr));
-  rapport::interactions::ContactChecker checker(profiles, &signer,
-                                                std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::profiles::ContactClient profiles(rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)), &signer,
+                                            std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  rapport::interactions::ContactChecker checker(store->get(), &profiles);
   rapport::interactions::InteractionsServiceImpl service(store->get(), &checker, &signer);
   rapport::interactions::InteractionsBackfillImpl backfill(store->get(), &signer);
 

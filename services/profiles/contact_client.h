@@ -1,12 +1,11 @@
-// The other services' client for profiles' contacts: asks for one of the
-// caller's contacts on the caller's behalf (same org and user, read access),
-// over gRPC with a deadline, without blocking. Interactions checks the
-// contacts an interaction names with it; notifications uses it for a contact
-// its projection has not seen yet (its contact.created event is still on the
-// way). A missing contact (or another user's) is INVALID_ARGUMENT naming the
-// field; profiles down or slow is UNAVAILABLE, never a wrong answer.
+// The other services' client for profiles' contacts: asks about the caller's
+// contacts on the caller's behalf (same org and user, read access), over gRPC
+// with a deadline, without blocking. Interactions confirms the contacts an
+// interaction names with it (ContactDirectory); notifications uses Find for a
+// contact its projection has not seen yet (its contact.created event is still
+// on the way). Profiles down or slow is UNAVAILABLE, never a wrong answer.
 //
-// Thread-safety: Find may be called concurrently.
+// Thread-safety: every method may be called concurrently.
 #ifndef RAPPORT_SERVICES_PROFILES_CONTACT_CLIENT_H_
 #define RAPPORT_SERVICES_PROFILES_CONTACT_CLIENT_H_
 
@@ -16,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
@@ -23,13 +23,32 @@
 
 namespace rapport::profiles {
 
-class ContactClient {
+// What another service's logic needs of profiles' contacts; an interface so
+// that logic tests can answer in place of profiles.
+class ContactDirectory {
+ public:
+  virtual ~ContactDirectory() = default;
+  // The caller's contacts among ids (at most 100, none repeated), in the
+  // order of ids, in one call (BatchGetContacts); an id that names no contact
+  // of the caller (missing, another user's or org's) is simply absent.
+  // UNAVAILABLE when profiles cannot answer in time; INVALID_ARGUMENT for
+  // more than 100 ids, a repeated or a malformed one.
+  virtual void FindMany(const TenantContext& caller, const std::vector<std::string>& ids,
+                        std::function<void(absl::StatusOr<std::vector<v1::Contact>>)> done) = 0;
+};
+
+class ContactClient : public ContactDirectory {
  public:
   ContactClient(std::shared_ptr<grpc::Channel> profiles, const TenantSigner* signer,
                 std::chrono::milliseconds deadline);
 
+  // One contact: a missing one (or another user's) is INVALID_ARGUMENT
+  // "<field>: no such contact".
   void Find(const TenantContext& caller, const std::string& contact_id, const std::string& field,
             std::function<void(absl::StatusOr<v1::Contact>)> done);
+
+  void FindMany(const TenantContext& caller, const std::vector<std::string>& ids,
+                std::function<void(absl::StatusOr<std::vector<v1::Contact>>)> done) override;
 
  private:
   std::unique_ptr<v1::ProfilesService::Stub> stub_;

@@ -5,8 +5,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
+#include "services/common/crypto.h"
+#include "services/common/ids.h"
+#include "services/common/time_util.h"
 #include "services/common/validate.h"
 
 namespace rapport::profiles {
@@ -97,6 +101,23 @@ absl::Status ValidateContact(const pb::Contact& c) {
   v.Id("metThroughContactId", c.met_through_contact_id(), /*required=*/false);
   if (!c.id().empty() && c.met_through_contact_id() == c.id()) {
     v.Add("metThroughContactId", "cannot be the contact itself");
+  }
+  return v.ToStatus();
+}
+
+absl::Status ValidateBatchGetContacts(const pb::BatchGetContactsRequest& request) {
+  Violations v;
+  const int n = request.contact_ids_size();
+  if (n == 0) v.Add("contactIds", "name at least one contact");
+  if (n > kMaxBatchGetContacts) {
+    v.Add("contactIds", absl::StrCat("has more than ", kMaxBatchGetContacts, " ids"));
+    return v.ToStatus();  // one violation, not one per id past the limit
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < n; ++i) {
+    std::string field = absl::StrCat("contactIds[", i, "]");
+    v.Id(field, request.contact_ids(i), /*required=*/true);
+    if (!seen.insert(request.contact_ids(i)).second) v.Add(field, "is repeated");
   }
   return v.ToStatus();
 }
@@ -210,6 +231,88 @@ std::vector<pb::UpcomingBirthday> UpcomingBirthdays(const std::vector<pb::Contac
     if (a.days_until() != b.days_until()) return a.days_until() < b.days_until();
     return a.contact().display_name() < b.contact().display_name();
   });
+  return out;
+}
+
+// --- API keys ---
+
+namespace {
+
+bool IsOrgScope(int scope) {
+  return scope == api::v1::READ || scope == api::v1::WRITE || scope == api::v1::ADMIN || scope == api::v1::ACT_AS_USER;
+}
+
+NewApiKey KeyWithSecret(const std::string& org_id, const std::string& key_id, const std::string& display_name,
+                        int64_t now_us) {
+  NewApiKey out;
+  out.stored.org_id = org_id;
+  out.stored.key.set_id(key_id);
+  out.stored.key.set_display_name(display_name);
+  *out.stored.key.mutable_create_time() = ToTimestamp(now_us);
+  out.secret = MakeApiKeySecret(org_id, key_id);
+  out.stored.secret_sha256 = Sha256(out.secret);
+  return out;
+}
+
+}  // namespace
+
+std::string MakeApiKeySecret(const std::string& org_id, const std::string& key_id) {
+  return absl::StrCat("rpk.", org_id, ".", key_id, ".", RandomHex(24));
+}
+
+bool ParseApiKeySecret(const std::string& secret, std::string* org_id, std::string* key_id) {
+  std::vector<std::string> parts = absl::StrSplit(secret, '.');
+  if (parts.size() != 4 || parts[0] != "rpk" || !IsWellFormedId(parts[1]) || !IsWellFormedId(parts[2]) ||
+      parts[3].size() != 48) {
+    return false;
+  }
+  *org_id = parts[1];
+  *key_id = parts[2];
+  return true;
+}
+
+absl::StatusOr<NewApiKey> MakeApiKey(const std::string& org_id, const std::string& key_id,
+                                     const pb::CreateApiKeyRequest& request, int64_t now_us) {
+  Violations v;
+  v.Text("displayName", request.display_name(), kMaxNameChars, true);
+  if (request.scopes_size() == 0) v.Add("scopes", "name at least one of READ, WRITE, ADMIN, ACT_AS_USER");
+  for (int i = 0; i < request.scopes_size(); ++i) {
+    if (!IsOrgScope(request.scopes(i))) {
+      v.Add(absl::StrCat("scopes[", i, "]"), "must be READ, WRITE, ADMIN or ACT_AS_USER");
+    }
+  }
+  if (!v.empty()) return v.ToStatus();
+  NewApiKey out = KeyWithSecret(org_id, key_id, request.display_name(), now_us);
+  uint32_t seen = 0;
+  for (int s : request.scopes()) {
+    if (!((seen >> s) & 1u)) out.stored.key.add_scopes(static_cast<api::v1::Scope>(s));
+    seen |= 1u << s;
+  }
+  return out;
+}
+
+NewApiKey MakeOrgAdminKey(const std::string& org_id, const std::string& key_id, int64_t now_us) {
+  NewApiKey out = KeyWithSecret(org_id, key_id, "org admin", now_us);
+  for (api::v1::Scope s : {api::v1::READ, api::v1::WRITE, api::v1::ADMIN, api::v1::ACT_AS_USER}) {
+    out.stored.key.add_scopes(s);
+  }
+  return out;
+}
+
+absl::StatusOr<pb::VerifyApiKeyResponse> VerifyApiKeySecret(
+    const std::string& secret,
+    absl::FunctionRef<absl::StatusOr<StoredApiKey>(const std::string& org_id, const std::string& key_id)> lookup) {
+  const absl::Status invalid = absl::UnauthenticatedError("invalid API key");
+  std::string org_id, key_id;
+  if (!ParseApiKeySecret(secret, &org_id, &key_id)) return invalid;
+  absl::StatusOr<StoredApiKey> stored = lookup(org_id, key_id);
+  if (absl::IsNotFound(stored.status())) return invalid;
+  if (!stored.ok()) return stored.status();
+  if (!ConstantTimeEquals(Sha256(secret), stored->secret_sha256) || stored->key.has_revoke_time()) return invalid;
+  pb::VerifyApiKeyResponse out;
+  out.set_org_id(org_id);
+  out.set_key_id(key_id);
+  *out.mutable_scopes() = stored->key.scopes();
   return out;
 }
 

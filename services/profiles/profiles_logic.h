@@ -1,16 +1,21 @@
-// Domain rules of the profiles service that need no store: validation of
-// contacts, groups, users and profiles; tier cadences; profile completeness;
-// upcoming birthdays. Pure functions, safe from any thread.
+// Domain rules of the profiles service, kept out of the gRPC adapter so that
+// they are tested on their own: validation of contacts, groups, users and
+// profiles; tier cadences; profile completeness; upcoming birthdays; API-key
+// secrets and scopes. Functions of their arguments (new secrets draw random
+// bytes), safe from any thread.
 #ifndef RAPPORT_SERVICES_PROFILES_PROFILES_LOGIC_H_
 #define RAPPORT_SERVICES_PROFILES_PROFILES_LOGIC_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rapport/profiles/v1/profiles.pb.h"
+#include "services/profiles/profiles_store.h"
 
 namespace rapport::profiles {
 
@@ -19,6 +24,8 @@ namespace pb = ::rapport::profiles::v1;
 inline constexpr int kMaxNameChars = 200;
 inline constexpr int kMaxNotesChars = 10000;
 inline constexpr int kMaxTags = 50;
+// Ids one BatchGetContacts call may name.
+inline constexpr int kMaxBatchGetContacts = 100;
 
 // Default keep-in-touch cadence of a tier, in days (NETWORK when unspecified).
 int TierCadenceDays(pb::Tier tier);
@@ -29,6 +36,10 @@ absl::Status ValidateContact(const pb::Contact& contact);
 // Fills defaults (tier NETWORK, visibility PRIVATE), trims and de-duplicates
 // tag lists, and computes effective_cadence_days.
 void NormalizeContact(pb::Contact* contact);
+
+// 1..kMaxBatchGetContacts well-formed ids, none repeated: INVALID_ARGUMENT
+// naming every bad one ("contactIds[3]").
+absl::Status ValidateBatchGetContacts(const pb::BatchGetContactsRequest& request);
 
 absl::Status ValidateGroup(const pb::Group& group);
 absl::Status ValidateProfile(const pb::Profile& profile);
@@ -50,6 +61,39 @@ absl::CivilDay NextBirthday(int month, int day, absl::CivilDay today);
 // name). Contacts without a birthday are skipped.
 std::vector<pb::UpcomingBirthday> UpcomingBirthdays(const std::vector<pb::Contact>& contacts, absl::CivilDay today,
                                                     int within_days);
+
+// --- API keys ---
+//
+// A secret is "rpk.<org id>.<key id>.<48 hex digits>": the ids let
+// VerifyApiKey find the row by primary key, and only the SHA-256 of the whole
+// secret is stored. A key holds org scopes only (READ, WRITE, ADMIN,
+// ACT_AS_USER); PLATFORM belongs to the platform admin key, never to a key.
+
+std::string MakeApiKeySecret(const std::string& org_id, const std::string& key_id);
+// False when secret is not of the form above.
+bool ParseApiKeySecret(const std::string& secret, std::string* org_id, std::string* key_id);
+
+// A key about to be stored and its secret, shown once to its creator.
+struct NewApiKey {
+  StoredApiKey stored;
+  std::string secret;
+};
+
+// The key a CreateApiKey request makes in org_id: INVALID_ARGUMENT naming
+// every bad field (display name; no scope; a scope that is not an org scope).
+// Scopes keep the order they were first named in; repeats are dropped.
+absl::StatusOr<NewApiKey> MakeApiKey(const std::string& org_id, const std::string& key_id,
+                                     const pb::CreateApiKeyRequest& request, int64_t now_us);
+// The "org admin" key every new org gets: all four org scopes.
+NewApiKey MakeOrgAdminKey(const std::string& org_id, const std::string& key_id, int64_t now_us);
+
+// The answer to VerifyApiKey: lookup(org id, key id) is the store's GetApiKey.
+// Every refusal (malformed secret, no such key, wrong secret, revoked key) is
+// the same UNAUTHENTICATED "invalid API key", so a caller learns nothing about
+// which part was wrong; other lookup errors pass through.
+absl::StatusOr<pb::VerifyApiKeyResponse> VerifyApiKeySecret(
+    const std::string& secret,
+    absl::FunctionRef<absl::StatusOr<StoredApiKey>(const std::string& org_id, const std::string& key_id)> lookup);
 
 }  // namespace rapport::profiles
 

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "services/common/crypto.h"
 
 namespace rapport::profiles {
 namespace {
@@ -230,6 +234,232 @@ TEST(UpcomingBirthdaysTest, WithinWindowSoonestFirstAcrossYearEnd) {
   EXPECT_EQ(out[1].days_until(), 5);
   EXPECT_EQ(out[1].next_date(), "2027-01-02");
 }
+
+// --- BatchGetContacts ---
+
+struct BatchCase {
+  const char* name;
+  std::vector<std::string> ids;
+  std::vector<std::string> want_fields;  // bad fields named in the error; empty when valid
+};
+
+std::vector<std::string> Ids(int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(absl::StrCat("c", i));
+  return ids;
+}
+
+class BatchGetContactsValidationTest : public ::testing::TestWithParam<BatchCase> {};
+
+TEST_P(BatchGetContactsValidationTest, NamesTheBadIds) {
+  const BatchCase& c = GetParam();
+  pb::BatchGetContactsRequest request;
+  for (const std::string& id : c.ids) request.add_contact_ids(id);
+  absl::Status s = ValidateBatchGetContacts(request);
+  if (c.want_fields.empty()) {
+    EXPECT_TRUE(s.ok()) << c.name << ": " << s;
+    return;
+  }
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name;
+  for (const std::string& field : c.want_fields) {
+    EXPECT_NE(s.message().find(field + ":"), absl::string_view::npos) << c.name << ": " << s.message();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BatchGetContactsValidationTest,
+                         ::testing::Values(BatchCase{"one", {"c1"}, {}}, BatchCase{"hundred", Ids(100), {}},
+                                           BatchCase{"none", {}, {"contactIds"}},
+                                           BatchCase{"hundred_and_one", Ids(101), {"contactIds"}},
+                                           BatchCase{"empty_id", {"c1", ""}, {"contactIds[1]"}},
+                                           BatchCase{"malformed_id", {"Not An Id!"}, {"contactIds[0]"}},
+                                           BatchCase{"repeated_id", {"c1", "c2", "c1"}, {"contactIds[2]"}},
+                                           BatchCase{"every_bad_id_named",
+                                                     {"", "c1", "X", "c1"},
+                                                     {"contactIds[0]", "contactIds[2]", "contactIds[3]"}}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(BatchGetContactsValidationTest, TooManyIsOneViolation) {
+  pb::BatchGetContactsRequest request;
+  for (const std::string& id : Ids(500)) request.add_contact_ids(id);
+  absl::Status s = ValidateBatchGetContacts(request);
+  EXPECT_EQ(s.message(), "contactIds: has more than 100 ids");
+}
+
+// --- API keys ---
+
+using api::v1::Scope;
+
+TEST(ApiKeySecretTest, RoundTripsTheIdsAndDiffersEachTime) {
+  std::string first = MakeApiKeySecret("org-1", "key_2");
+  EXPECT_NE(first, MakeApiKeySecret("org-1", "key_2"));
+  std::string org, key;
+  ASSERT_TRUE(ParseApiKeySecret(first, &org, &key)) << first;
+  EXPECT_EQ(org, "org-1");
+  EXPECT_EQ(key, "key_2");
+}
+
+struct SecretCase {
+  const char* name;
+  std::string secret;
+};
+
+class MalformedSecretTest : public ::testing::TestWithParam<SecretCase> {};
+
+TEST_P(MalformedSecretTest, IsRefused) {
+  std::string org = "unchanged", key = "unchanged";
+  EXPECT_FALSE(ParseApiKeySecret(GetParam().secret, &org, &key)) << GetParam().secret;
+  EXPECT_EQ(org, "unchanged");
+  EXPECT_EQ(key, "unchanged");
+}
+
+const std::string kHex48(48, 'a');
+
+INSTANTIATE_TEST_SUITE_P(Table, MalformedSecretTest,
+                         ::testing::Values(SecretCase{"empty", ""}, SecretCase{"wrong_prefix", "rpx.o.k." + kHex48},
+                                           SecretCase{"three_parts", "rpk.o." + kHex48},
+                                           SecretCase{"five_parts", "rpk.o.k.x." + kHex48},
+                                           SecretCase{"short_random", "rpk.o.k." + std::string(47, 'a')},
+                                           SecretCase{"long_random", "rpk.o.k." + std::string(49, 'a')},
+                                           SecretCase{"empty_org", "rpk..k." + kHex48},
+                                           SecretCase{"uppercase_org", "rpk.Org.k." + kHex48},
+                                           SecretCase{"space_in_key", "rpk.o.k y." + kHex48}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+struct NewKeyCase {
+  const char* name;
+  std::string display_name;
+  std::vector<int> scopes;
+  std::vector<int> want_scopes;          // when valid
+  std::vector<std::string> want_fields;  // bad fields named in the error, when invalid
+};
+
+class MakeApiKeyTest : public ::testing::TestWithParam<NewKeyCase> {};
+
+TEST_P(MakeApiKeyTest, ValidatesAndKeepsScopesOnce) {
+  const NewKeyCase& c = GetParam();
+  pb::CreateApiKeyRequest request;
+  request.set_display_name(c.display_name);
+  for (int s : c.scopes) request.add_scopes(static_cast<Scope>(s));
+  absl::StatusOr<NewApiKey> key = MakeApiKey("org1", "key1", request, 1'700'000'000'000'000);
+  if (!c.want_fields.empty()) {
+    ASSERT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    for (const std::string& field : c.want_fields) {
+      EXPECT_NE(key.status().message().find(field), absl::string_view::npos)
+          << c.name << ": " << key.status().message() << " should name " << field;
+    }
+    return;
+  }
+  ASSERT_TRUE(key.ok()) << c.name << ": " << key.status();
+  EXPECT_EQ(std::vector<int>(key->stored.key.scopes().begin(), key->stored.key.scopes().end()), c.want_scopes)
+      << c.name;
+  EXPECT_EQ(key->stored.org_id, "org1");
+  EXPECT_EQ(key->stored.key.id(), "key1");
+  EXPECT_EQ(key->stored.key.display_name(), c.display_name);
+  EXPECT_EQ(key->stored.key.create_time().seconds(), 1'700'000'000);
+  EXPECT_EQ(key->stored.secret_sha256, Sha256(key->secret));  // only the hash is stored
+  std::string org, id;
+  ASSERT_TRUE(ParseApiKeySecret(key->secret, &org, &id));
+  EXPECT_EQ(org, "org1");
+  EXPECT_EQ(id, "key1");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, MakeApiKeyTest,
+    ::testing::Values(NewKeyCase{"one_scope", "ci", {api::v1::READ}, {api::v1::READ}, {}},
+                      NewKeyCase{"all_org_scopes",
+                                 "ops",
+                                 {api::v1::ACT_AS_USER, api::v1::ADMIN, api::v1::WRITE, api::v1::READ},
+                                 {api::v1::ACT_AS_USER, api::v1::ADMIN, api::v1::WRITE, api::v1::READ},
+                                 {}},
+                      NewKeyCase{"repeats_dropped_first_order_kept",
+                                 "k",
+                                 {api::v1::WRITE, api::v1::READ, api::v1::WRITE, api::v1::READ},
+                                 {api::v1::WRITE, api::v1::READ},
+                                 {}},
+                      NewKeyCase{"no_scope", "k", {}, {}, {"scopes"}},
+                      NewKeyCase{
+                          "platform_is_not_an_org_scope", "k", {api::v1::READ, api::v1::PLATFORM}, {}, {"scopes[1]"}},
+                      NewKeyCase{"unspecified_scope", "k", {api::v1::SCOPE_UNSPECIFIED}, {}, {"scopes[0]"}},
+                      NewKeyCase{"unknown_scope_number", "k", {99}, {}, {"scopes[0]"}},
+                      NewKeyCase{"no_name", "", {api::v1::READ}, {}, {"displayName"}},
+                      NewKeyCase{"every_bad_field_named", "", {api::v1::PLATFORM}, {}, {"displayName", "scopes[0]"}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ApiKeyTest, OrgAdminKeyHoldsEveryOrgScope) {
+  NewApiKey key = MakeOrgAdminKey("org1", "key1", 0);
+  EXPECT_EQ(key.stored.key.display_name(), "org admin");
+  EXPECT_EQ(std::vector<int>(key.stored.key.scopes().begin(), key.stored.key.scopes().end()),
+            (std::vector<int>{api::v1::READ, api::v1::WRITE, api::v1::ADMIN, api::v1::ACT_AS_USER}));
+  EXPECT_EQ(key.stored.secret_sha256, Sha256(key.secret));
+}
+
+struct VerifyCase {
+  const char* name;
+  // Turns a freshly made key and its secret into the case: what is presented
+  // and what the lookup answers.
+  void (*arrange)(NewApiKey& key, std::string& presented, absl::Status& lookup_error);
+  absl::StatusCode want;
+};
+
+class VerifyApiKeyTest : public ::testing::TestWithParam<VerifyCase> {};
+
+TEST_P(VerifyApiKeyTest, AcceptsOnlyALiveKeysExactSecret) {
+  pb::CreateApiKeyRequest request;
+  request.set_display_name("k");
+  request.add_scopes(api::v1::READ);
+  request.add_scopes(api::v1::ACT_AS_USER);
+  absl::StatusOr<NewApiKey> key = MakeApiKey("org1", "key1", request, 0);
+  ASSERT_TRUE(key.ok());
+  std::string presented = key->secret;
+  absl::Status lookup_error;
+  GetParam().arrange(*key, presented, lookup_error);
+  int lookups = 0;
+  absl::StatusOr<pb::VerifyApiKeyResponse> out =
+      VerifyApiKeySecret(presented, [&](const std::string& org, const std::string& id) -> absl::StatusOr<StoredApiKey> {
+        ++lookups;
+        if (!lookup_error.ok()) return lookup_error;
+        if (org != key->stored.org_id || id != key->stored.key.id()) return absl::NotFoundError("api key not found");
+        return key->stored;
+      });
+  EXPECT_EQ(out.status().code(), GetParam().want) << GetParam().name << ": " << out.status();
+  if (GetParam().want == absl::StatusCode::kUnauthenticated) {
+    EXPECT_EQ(out.status().message(), "invalid API key");  // the same answer for every refusal
+  }
+  if (out.ok()) {
+    EXPECT_EQ(out->org_id(), "org1");
+    EXPECT_EQ(out->key_id(), "key1");
+    ASSERT_EQ(out->scopes_size(), 2);
+    EXPECT_EQ(out->scopes(0), api::v1::READ);
+    EXPECT_EQ(out->scopes(1), api::v1::ACT_AS_USER);
+  }
+  if (std::string(GetParam().name) == "malformed") {
+    EXPECT_EQ(lookups, 0);  // no store read for garbage
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, VerifyApiKeyTest,
+    ::testing::Values(
+        VerifyCase{"live_key", [](NewApiKey&, std::string&, absl::Status&) {}, absl::StatusCode::kOk},
+        VerifyCase{"malformed", [](NewApiKey&, std::string& p, absl::Status&) { p = "rpk.nope"; },
+                   absl::StatusCode::kUnauthenticated},
+        VerifyCase{"wrong_random_part",
+                   [](NewApiKey&, std::string& p, absl::Status&) { p = "rpk.org1.key1." + std::string(48, '0'); },
+                   absl::StatusCode::kUnauthenticated},
+        VerifyCase{"no_such_key",
+                   [](NewApiKey&, std::string& p, absl::Status&) { p = MakeApiKeySecret("org1", "key9"); },
+                   absl::StatusCode::kUnauthenticated},
+        VerifyCase{"another_orgs_ids",
+                   [](NewApiKey&, std::string& p, absl::Status&) { p = MakeApiKeySecret("org2", "key1"); },
+                   absl::StatusCode::kUnauthenticated},
+        VerifyCase{
+            "revoked",
+            [](NewApiKey& k, std::string&, absl::Status&) { k.stored.key.mutable_revoke_time()->set_seconds(1); },
+            absl::StatusCode::kUnauthenticated},
+        VerifyCase{"store_unavailable",
+                   [](NewApiKey&, std::string&, absl::Status& e) { e = absl::UnavailableError("disk"); },
+                   absl::StatusCode::kUnavailable}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace rapport::profiles

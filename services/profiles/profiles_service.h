@@ -1,7 +1,9 @@
-// The gRPC adapter of the profiles service (callback API). It authorizes each
-// call from signed tenant metadata, validates input, applies update masks,
-// maps proto <-> store, and keeps the entity cache (when enabled) coherent by
-// deleting keys after each committed write. No SQL here.
+// The gRPC adapter of the profiles service (callback API): each handler
+// decodes the request, calls the rules in profiles_logic.h and the store, and
+// encodes the answer. It also keeps the entity cache (when enabled) coherent
+// by deleting keys after each committed write. Authorization from signed
+// tenant metadata is RpcHandler's (services/common/rpc.h). No SQL and no
+// business rule here.
 //
 // Thread-safety: handlers run concurrently; the service holds no mutable state
 // of its own.
@@ -18,12 +20,6 @@
 #include "services/profiles/profiles_store.h"
 
 namespace rapport::profiles {
-
-// Formats and parses API-key secrets: "rpk.<org>.<key>.<random hex>". The org
-// and key ids let VerifyApiKey find the row by primary key; only the SHA-256
-// of the whole secret is stored.
-std::string MakeApiKeySecret(const std::string& org_id, const std::string& key_id);
-bool ParseApiKeySecret(const std::string& secret, std::string* org_id, std::string* key_id);
 
 class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
  public:
@@ -46,6 +42,7 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* GetCompleteness(Ctx* ctx, const pb::GetCompletenessRequest* req, pb::GetCompletenessResponse* resp) override;
   R* CreateContact(Ctx* ctx, const pb::CreateContactRequest* req, pb::Contact* resp) override;
   R* GetContact(Ctx* ctx, const pb::GetContactRequest* req, pb::Contact* resp) override;
+  R* BatchGetContacts(Ctx* ctx, const pb::BatchGetContactsRequest* req, pb::BatchGetContactsResponse* resp) override;
   R* UpdateContact(Ctx* ctx, const pb::UpdateContactRequest* req, pb::Contact* resp) override;
   R* DeleteContact(Ctx* ctx, const pb::DeleteContactRequest* req, pb::DeleteContactResponse* resp) override;
   R* ListContacts(Ctx* ctx, const pb::ListContactsRequest* req, pb::ListContactsResponse* resp) override;

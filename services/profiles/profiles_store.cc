@@ -1,5 +1,11 @@
 #include "services/profiles/profiles_store.h"
 
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/db_rows.h"
@@ -12,7 +18,10 @@ namespace rapport::profiles {
 namespace {
 
 using db::Connection;
+using db::ListBlobs;
 using db::ParseRow;
+using db::ReadBlob;
+using db::RowNotFound;
 using db::WriteWithResult;
 
 // Numbered migrations; append only. org_id leads every primary key and index
@@ -86,12 +95,24 @@ CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, g
   return kMigrations;
 }
 
-using db::RowNotFound;
-
 std::string SearchText(const pb::Contact& c) {
   std::vector<std::string> parts = {c.display_name(), c.given_name(), c.family_name(), c.company(), c.title()};
   for (const std::string& e : c.emails()) parts.push_back(e);
   return NormalizeKey(absl::StrJoin(parts, "\x1f"));
+}
+
+// A LIKE pattern that matches any text containing s. LIKE with an escape
+// character is the substring search SQLite and PostgreSQL share (instr and
+// strpos are one engine's each). Both sides are normalized to lowercase, so
+// SQLite's ASCII case folding in LIKE changes nothing.
+std::string SubstringPattern(std::string_view s) {
+  std::string out = "%";
+  for (char c : s) {
+    if (c == '%' || c == '_' || c == '!') out.push_back('!');
+    out.push_back(c);
+  }
+  out.push_back('%');
+  return out;
 }
 
 pb::User UserFromRow(const std::string& user_id, const std::string& email, int64_t create_us,
@@ -108,31 +129,19 @@ pb::User UserFromRow(const std::string& user_id, const std::string& email, int64
 absl::StatusOr<pb::Profile> ReadProfile(Connection& conn, const Owner& owner) {
   auto st = conn.Prepare("SELECT profile FROM users WHERE org_id = ? AND user_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return RowNotFound("user");
-  pb::Profile profile;
-  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &profile));
-  return profile;
+  return ReadBlob<pb::Profile>(st, "user");
 }
 
 absl::StatusOr<pb::Contact> ReadContact(Connection& conn, const Owner& owner, const std::string& id) {
   auto st = conn.Prepare("SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return RowNotFound("contact");
-  pb::Contact contact;
-  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &contact));
-  return contact;
+  return ReadBlob<pb::Contact>(st, "contact");
 }
 
 absl::StatusOr<pb::Group> ReadGroup(Connection& conn, const Owner& owner, const std::string& id) {
   auto st = conn.Prepare("SELECT data FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return RowNotFound("group");
-  pb::Group group;
-  RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &group));
-  return group;
+  return ReadBlob<pb::Group>(st, "group");
 }
 
 // Writes the contact row and its tag index (replacing both). With
@@ -141,12 +150,16 @@ absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contac
   if (check_met_through && !c.met_through_contact_id().empty()) {
     auto exists = conn.Prepare("SELECT 1 FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
     exists.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.met_through_contact_id());
-    ASSIGN_OR_RETURN(bool found, exists.Step());
+    ASSIGN_OR_RETURN(bool found, db::Exists(exists));
     if (!found) return absl::InvalidArgumentError("contact.metThroughContactId: no such contact");
   }
+  // contacts has no unique index besides its key, so this upsert replaces
+  // exactly the row INSERT OR REPLACE used to.
   auto st = conn.Prepare(
-      "INSERT OR REPLACE INTO contacts (org_id, user_id, contact_id, display_name, search, tier, "
-      "has_birthday, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO contacts (org_id, user_id, contact_id, display_name, search, tier, has_birthday, data) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET "
+      "display_name = excluded.display_name, search = excluded.search, tier = excluded.tier, "
+      "has_birthday = excluded.has_birthday, data = excluded.data");
   st.Bind(1, owner.org)
       .Bind(2, owner.user)
       .Bind(3, c.id())
@@ -160,8 +173,9 @@ absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contac
   clear.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.id());
   RETURN_IF_ERROR(clear.Run());
   for (const std::string& tag : c.tags()) {
-    auto ins =
-        conn.Prepare("INSERT OR IGNORE INTO contact_tags (org_id, user_id, tag, contact_id) VALUES (?, ?, ?, ?)");
+    auto ins = conn.Prepare(
+        "INSERT INTO contact_tags (org_id, user_id, tag, contact_id) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING");
     ins.Bind(1, owner.org).Bind(2, owner.user).Bind(3, NormalizeKey(tag)).Bind(4, c.id());
     RETURN_IF_ERROR(ins.Run());
   }
@@ -169,7 +183,10 @@ absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contac
 }
 
 absl::Status WriteGroup(Connection& conn, const Owner& owner, const pb::Group& g) {
-  auto st = conn.Prepare("INSERT OR REPLACE INTO groups (org_id, user_id, group_id, data) VALUES (?, ?, ?, ?)");
+  // groups has no unique index besides its key (as for contacts above).
+  auto st = conn.Prepare(
+      "INSERT INTO groups (org_id, user_id, group_id, data) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (org_id, user_id, group_id) DO UPDATE SET data = excluded.data");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, g.id()).BindBlob(4, g.SerializeAsString());
   return st.Run();
 }
@@ -182,13 +199,25 @@ absl::StatusOr<std::string> MemberName(Connection& conn, const Owner& owner, con
   }
   auto st = conn.Prepare("SELECT display_name FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, member_id);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return RowNotFound("contact");
-  return st.ColumnText(0);
+  ASSIGN_OR_RETURN(std::optional<std::string> name,
+                   db::ReadRow<std::string>(st, [](const db::Statement& row) { return row.ColumnText(0); }));
+  if (!name.has_value()) return RowNotFound("contact");
+  return *std::move(name);
 }
 
-pb::ApiKey KeyWithRevocation(pb::ApiKey key, bool revoked, int64_t revoke_us) {
-  if (revoked) *key.mutable_revoke_time() = ToTimestamp(revoke_us);
+// A user from the columns (user_id, email, create_us, profile).
+absl::StatusOr<pb::User> ReadUser(const db::Statement& row) {
+  pb::Profile profile;
+  RETURN_IF_ERROR(ParseRow(row.ColumnBlob(3), &profile));
+  return UserFromRow(row.ColumnText(0), row.ColumnText(1), row.ColumnInt(2), profile);
+}
+
+// An API key from the columns (revoke_us, key): the stored message with its
+// revocation time, which lives in its own column so that revoking is one UPDATE.
+absl::StatusOr<pb::ApiKey> ReadApiKey(const db::Statement& row) {
+  pb::ApiKey key;
+  RETURN_IF_ERROR(ParseRow(row.ColumnBlob(1), &key));
+  if (!row.ColumnIsNull(0)) *key.mutable_revoke_time() = ToTimestamp(row.ColumnInt(0));
   return key;
 }
 
@@ -227,16 +256,15 @@ absl::Status EmitMember(Connection& conn, const char* type, const Owner& owner, 
 // Deletes the memberships of a member or of a group (column names which),
 // emitting group.member_removed for each.
 absl::Status RemoveMemberships(Connection& conn, const Owner& owner, const char* column, const std::string& id) {
-  std::vector<std::pair<std::string, std::string>> removed;
+  using GroupAndMember = std::pair<std::string, std::string>;
+  std::vector<GroupAndMember> removed;
   {
     auto st = conn.Prepare(absl::StrCat(
         "SELECT group_id, member_id FROM memberships WHERE org_id = ? AND user_id = ? AND ", column, " = ?"));
     st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      removed.emplace_back(st.ColumnText(0), st.ColumnText(1));
-    }
+    ASSIGN_OR_RETURN(removed, db::ListRows<GroupAndMember>(st, [](const db::Statement& row) {
+                       return GroupAndMember(row.ColumnText(0), row.ColumnText(1));
+                     }));
   }
   auto del =
       conn.Prepare(absl::StrCat("DELETE FROM memberships WHERE org_id = ? AND user_id = ? AND ", column, " = ?"));
@@ -251,17 +279,17 @@ absl::Status RemoveMemberships(Connection& conn, const Owner& owner, const char*
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteProfilesStore>> SqliteProfilesStore::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<ProfilesStore>> ProfilesStore::Open(const std::string& path) {
   db::Options options;
   options.path = path;
   options.migrations = Migrations();
   ASSIGN_OR_RETURN(auto db, db::Open(options));
-  return std::unique_ptr<SqliteProfilesStore>(new SqliteProfilesStore(std::move(db)));
+  return std::unique_ptr<ProfilesStore>(new ProfilesStore(std::move(db)));
 }
 
 // --- orgs and users ---
 
-void SqliteProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done) {
+void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done) {
   db_->WriteAsync(
       [org, admin_key](Connection& conn) -> absl::Status {
         auto st = conn.Prepare("INSERT INTO orgs (org_id, display_name, create_us) VALUES (?, ?, ?)");
@@ -281,15 +309,15 @@ void SqliteProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admi
       std::move(done));
 }
 
-void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
-                                     const google::protobuf::Message& request, Done<pb::User> done) {
+void ProfilesStore::CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
+                               const google::protobuf::Message& request, Done<pb::User> done) {
   WriteWithResult<pb::User>(
       *db_,
       [org, user, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::User> {
         return IdempotentCreate<pb::User>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::User> {
           auto exists = conn.Prepare("SELECT 1 FROM orgs WHERE org_id = ?");
           exists.Bind(1, org);
-          ASSIGN_OR_RETURN(bool found, exists.Step());
+          ASSIGN_OR_RETURN(bool found, db::Exists(exists));
           if (!found) return RowNotFound("org");
           pb::Profile profile;
           profile.set_user_id(user.id());
@@ -314,36 +342,27 @@ void SqliteProfilesStore::CreateUser(const std::string& org, const pb::User& use
       std::move(done));
 }
 
-absl::StatusOr<pb::User> SqliteProfilesStore::GetUser(const std::string& org, const std::string& user_id) {
-  pb::User user;
+absl::StatusOr<pb::User> ProfilesStore::GetUser(const std::string& org, const std::string& user_id) {
+  std::optional<pb::User> user;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st = conn.Prepare("SELECT email, create_us, profile FROM users WHERE org_id = ? AND user_id = ?");
+    auto st = conn.Prepare("SELECT user_id, email, create_us, profile FROM users WHERE org_id = ? AND user_id = ?");
     st.Bind(1, org).Bind(2, user_id);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return RowNotFound("user");
-    pb::Profile profile;
-    RETURN_IF_ERROR(ParseRow(st.ColumnBlob(2), &profile));
-    user = UserFromRow(user_id, st.ColumnText(0), st.ColumnInt(1), profile);
+    ASSIGN_OR_RETURN(user, db::ReadRow<pb::User>(st, ReadUser));
     return absl::OkStatus();
   }));
-  return user;
+  if (!user.has_value()) return RowNotFound("user");
+  return *std::move(user);
 }
 
-absl::StatusOr<std::vector<pb::User>> SqliteProfilesStore::ListUsers(const std::string& org,
-                                                                     const std::string& after_id, int limit) {
+absl::StatusOr<std::vector<pb::User>> ProfilesStore::ListUsers(const std::string& org, const std::string& after_id,
+                                                               int limit) {
   std::vector<pb::User> users;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(
         "SELECT user_id, email, create_us, profile FROM users WHERE org_id = ? AND user_id > ? "
         "ORDER BY user_id LIMIT ?");
     st.Bind(1, org).Bind(2, after_id).Bind(3, limit);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::Profile profile;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), &profile));
-      users.push_back(UserFromRow(st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2), profile));
-    }
+    ASSIGN_OR_RETURN(users, db::ListRows<pb::User>(st, ReadUser));
     return absl::OkStatus();
   }));
   return users;
@@ -351,7 +370,7 @@ absl::StatusOr<std::vector<pb::User>> SqliteProfilesStore::ListUsers(const std::
 
 // --- API keys ---
 
-void SqliteProfilesStore::CreateApiKey(const StoredApiKey& key, DoneStatus done) {
+void ProfilesStore::CreateApiKey(const StoredApiKey& key, DoneStatus done) {
   db_->WriteAsync(
       [key](Connection& conn) -> absl::Status {
         auto st = conn.Prepare(
@@ -365,44 +384,39 @@ void SqliteProfilesStore::CreateApiKey(const StoredApiKey& key, DoneStatus done)
       std::move(done));
 }
 
-absl::StatusOr<StoredApiKey> SqliteProfilesStore::GetApiKey(const std::string& org, const std::string& key_id) {
-  StoredApiKey out;
+absl::StatusOr<StoredApiKey> ProfilesStore::GetApiKey(const std::string& org, const std::string& key_id) {
+  std::optional<StoredApiKey> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st = conn.Prepare("SELECT secret_sha256, revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
+    auto st = conn.Prepare("SELECT revoke_us, key, secret_sha256 FROM api_keys WHERE org_id = ? AND key_id = ?");
     st.Bind(1, org).Bind(2, key_id);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return RowNotFound("api key");
-    pb::ApiKey key;
-    RETURN_IF_ERROR(ParseRow(st.ColumnBlob(2), &key));
-    out.org_id = org;
-    out.secret_sha256 = st.ColumnBlob(0);
-    out.key = KeyWithRevocation(std::move(key), !st.ColumnIsNull(1), st.ColumnInt(1));
+    ASSIGN_OR_RETURN(out, db::ReadRow<StoredApiKey>(st, [&](const db::Statement& row) -> absl::StatusOr<StoredApiKey> {
+                       StoredApiKey stored;
+                       stored.org_id = org;
+                       ASSIGN_OR_RETURN(stored.key, ReadApiKey(row));
+                       stored.secret_sha256 = row.ColumnBlob(2);
+                       return stored;
+                     }));
     return absl::OkStatus();
   }));
-  return out;
+  if (!out.has_value()) return RowNotFound("api key");
+  return *std::move(out);
 }
 
-absl::StatusOr<std::vector<pb::ApiKey>> SqliteProfilesStore::ListApiKeys(const std::string& org,
-                                                                         const std::string& after_id, int limit) {
+absl::StatusOr<std::vector<pb::ApiKey>> ProfilesStore::ListApiKeys(const std::string& org, const std::string& after_id,
+                                                                   int limit) {
   std::vector<pb::ApiKey> keys;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st =
         conn.Prepare("SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id > ? ORDER BY key_id LIMIT ?");
     st.Bind(1, org).Bind(2, after_id).Bind(3, limit);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::ApiKey key;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(1), &key));
-      keys.push_back(KeyWithRevocation(std::move(key), !st.ColumnIsNull(0), st.ColumnInt(0)));
-    }
+    ASSIGN_OR_RETURN(keys, db::ListRows<pb::ApiKey>(st, ReadApiKey));
     return absl::OkStatus();
   }));
   return keys;
 }
 
-void SqliteProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros,
-                                       Done<pb::ApiKey> done) {
+void ProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros,
+                                 Done<pb::ApiKey> done) {
   WriteWithResult<pb::ApiKey>(
       *db_,
       [org, key_id, now_micros](Connection& conn) -> absl::StatusOr<pb::ApiKey> {
@@ -413,18 +427,16 @@ void SqliteProfilesStore::RevokeApiKey(const std::string& org, const std::string
         if (conn.Changes() == 0) return RowNotFound("api key");
         auto st = conn.Prepare("SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
         st.Bind(1, org).Bind(2, key_id);
-        ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) return RowNotFound("api key");
-        pb::ApiKey key;
-        RETURN_IF_ERROR(ParseRow(st.ColumnBlob(1), &key));
-        return KeyWithRevocation(std::move(key), true, st.ColumnInt(0));
+        ASSIGN_OR_RETURN(std::optional<pb::ApiKey> key, db::ReadRow<pb::ApiKey>(st, ReadApiKey));
+        if (!key.has_value()) return RowNotFound("api key");
+        return *std::move(key);
       },
       std::move(done));
 }
 
 // --- own profile ---
 
-absl::StatusOr<pb::Profile> SqliteProfilesStore::GetProfile(const Owner& owner) {
+absl::StatusOr<pb::Profile> ProfilesStore::GetProfile(const Owner& owner) {
   pb::Profile profile;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(profile, ReadProfile(conn, owner));
@@ -433,7 +445,7 @@ absl::StatusOr<pb::Profile> SqliteProfilesStore::GetProfile(const Owner& owner) 
   return profile;
 }
 
-void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate, Done<pb::Profile> done) {
+void ProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate, Done<pb::Profile> done) {
   WriteWithResult<pb::Profile>(
       *db_,
       [owner, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Profile> {
@@ -444,10 +456,11 @@ void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile
         RETURN_IF_ERROR(st.Run());
         auto row = conn.Prepare("SELECT email, create_us FROM users WHERE org_id = ? AND user_id = ?");
         row.Bind(1, owner.org).Bind(2, owner.user);
-        ASSIGN_OR_RETURN(bool found, row.Step());
-        if (!found) return RowNotFound("user");
-        RETURN_IF_ERROR(EmitUser(conn, "user.updated", owner.org,
-                                 UserFromRow(owner.user, row.ColumnText(0), row.ColumnInt(1), profile), profile));
+        ASSIGN_OR_RETURN(std::optional<pb::User> user, db::ReadRow<pb::User>(row, [&](const db::Statement& r) {
+                           return UserFromRow(owner.user, r.ColumnText(0), r.ColumnInt(1), profile);
+                         }));
+        if (!user.has_value()) return RowNotFound("user");
+        RETURN_IF_ERROR(EmitUser(conn, "user.updated", owner.org, *user, profile));
         return profile;
       },
       std::move(done));
@@ -455,9 +468,8 @@ void SqliteProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile
 
 // --- contacts ---
 
-void SqliteProfilesStore::CreateContact(const Owner& owner, const pb::Contact& contact,
-                                        const IdempotencyScope& idempotency, const google::protobuf::Message& request,
-                                        Done<pb::Contact> done) {
+void ProfilesStore::CreateContact(const Owner& owner, const pb::Contact& contact, const IdempotencyScope& idempotency,
+                                  const google::protobuf::Message& request, Done<pb::Contact> done) {
   WriteWithResult<pb::Contact>(
       *db_,
       [owner, contact, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Contact> {
@@ -470,7 +482,7 @@ void SqliteProfilesStore::CreateContact(const Owner& owner, const pb::Contact& c
       std::move(done));
 }
 
-absl::StatusOr<pb::Contact> SqliteProfilesStore::GetContact(const Owner& owner, const std::string& id) {
+absl::StatusOr<pb::Contact> ProfilesStore::GetContact(const Owner& owner, const std::string& id) {
   pb::Contact contact;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(contact, ReadContact(conn, owner, id));
@@ -479,8 +491,47 @@ absl::StatusOr<pb::Contact> SqliteProfilesStore::GetContact(const Owner& owner, 
   return contact;
 }
 
-void SqliteProfilesStore::UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate,
-                                        Done<pb::Contact> done) {
+absl::StatusOr<std::vector<pb::Contact>> ProfilesStore::GetContacts(const Owner& owner,
+                                                                    const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<pb::Contact>();
+  // One query with an IN list: a single round trip on any engine. The list
+  // is padded (repeating the last id) to one of a few lengths, so that each
+  // connection caches four statement texts rather than one per count.
+  static constexpr size_t kListSizes[] = {1, 4, 16, 100};
+  size_t length = ids.size();
+  for (size_t n : kListSizes) {
+    if (n >= ids.size()) {
+      length = n;
+      break;
+    }
+  }
+  std::string sql = "SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id IN (?";
+  for (size_t i = 1; i < length; ++i) sql += ", ?";
+  sql += ")";
+  std::vector<pb::Contact> rows;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(sql);
+    st.Bind(1, owner.org).Bind(2, owner.user);
+    for (size_t i = 0; i < length; ++i) st.Bind(static_cast<int>(i) + 3, ids[std::min(i, ids.size() - 1)]);
+    ASSIGN_OR_RETURN(rows, ListBlobs<pb::Contact>(st));
+    return absl::OkStatus();
+  }));
+  // Rows come in key order; answer in the order asked, each row once.
+  absl::flat_hash_map<std::string, pb::Contact*> by_id;
+  for (pb::Contact& row : rows) by_id[row.id()] = &row;
+  std::vector<pb::Contact> out;
+  out.reserve(rows.size());
+  for (const std::string& id : ids) {
+    auto it = by_id.find(id);
+    if (it == by_id.end() || it->second == nullptr) continue;
+    out.push_back(std::move(*it->second));
+    it->second = nullptr;
+  }
+  return out;
+}
+
+void ProfilesStore::UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate,
+                                  Done<pb::Contact> done) {
   WriteWithResult<pb::Contact>(
       *db_,
       [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Contact> {
@@ -495,7 +546,7 @@ void SqliteProfilesStore::UpdateContact(const Owner& owner, const std::string& i
       std::move(done));
 }
 
-void SqliteProfilesStore::DeleteContact(const Owner& owner, const std::string& id, DoneStatus done) {
+void ProfilesStore::DeleteContact(const Owner& owner, const std::string& id, DoneStatus done) {
   db_->WriteAsync(
       [owner, id](Connection& conn) -> absl::Status {
         auto del = conn.Prepare("DELETE FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
@@ -513,14 +564,13 @@ void SqliteProfilesStore::DeleteContact(const Owner& owner, const std::string& i
       std::move(done));
 }
 
-absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContacts(const Owner& owner,
-                                                                           const ContactFilter& filter,
-                                                                           const std::string& after_id, int limit) {
+absl::StatusOr<std::vector<pb::Contact>> ProfilesStore::ListContacts(const Owner& owner, const ContactFilter& filter,
+                                                                     const std::string& after_id, int limit) {
   // Each optional filter is written so that an empty value disables it, which
   // keeps one prepared statement for every combination.
   static constexpr char kSql[] =
       "SELECT c.data FROM contacts c WHERE c.org_id = ?1 AND c.user_id = ?2 AND c.contact_id > ?3 "
-      "AND (?4 = '' OR instr(c.search, ?4) > 0) "
+      "AND (?4 = '' OR c.search LIKE ?9 ESCAPE '!') "
       "AND (?5 = 0 OR c.tier = ?5) "
       "AND (?6 = '' OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.org_id = ?1 AND t.user_id = ?2 "
       "     AND t.tag = ?6 AND t.contact_id = c.contact_id)) "
@@ -537,31 +587,20 @@ absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContacts(const
         .Bind(5, static_cast<int>(filter.tier))
         .Bind(6, NormalizeKey(filter.tag))
         .Bind(7, filter.group_id)
-        .Bind(8, limit);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::Contact c;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &c));
-      contacts.push_back(std::move(c));
-    }
+        .Bind(8, limit)
+        .Bind(9, SubstringPattern(NormalizeKey(filter.query)));
+    ASSIGN_OR_RETURN(contacts, ListBlobs<pb::Contact>(st));
     return absl::OkStatus();
   }));
   return contacts;
 }
 
-absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContactsWithBirthday(const Owner& owner) {
+absl::StatusOr<std::vector<pb::Contact>> ProfilesStore::ListContactsWithBirthday(const Owner& owner) {
   std::vector<pb::Contact> contacts;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare("SELECT data FROM contacts WHERE org_id = ? AND user_id = ? AND has_birthday = 1");
     st.Bind(1, owner.org).Bind(2, owner.user);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::Contact c;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &c));
-      contacts.push_back(std::move(c));
-    }
+    ASSIGN_OR_RETURN(contacts, ListBlobs<pb::Contact>(st));
     return absl::OkStatus();
   }));
   return contacts;
@@ -569,8 +608,8 @@ absl::StatusOr<std::vector<pb::Contact>> SqliteProfilesStore::ListContactsWithBi
 
 // --- groups and memberships ---
 
-void SqliteProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group, const IdempotencyScope& idempotency,
-                                      const google::protobuf::Message& request, Done<pb::Group> done) {
+void ProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group, const IdempotencyScope& idempotency,
+                                const google::protobuf::Message& request, Done<pb::Group> done) {
   WriteWithResult<pb::Group>(
       *db_,
       [owner, group, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Group> {
@@ -582,7 +621,7 @@ void SqliteProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group
       std::move(done));
 }
 
-absl::StatusOr<pb::Group> SqliteProfilesStore::GetGroup(const Owner& owner, const std::string& id) {
+absl::StatusOr<pb::Group> ProfilesStore::GetGroup(const Owner& owner, const std::string& id) {
   pb::Group group;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(group, ReadGroup(conn, owner, id));
@@ -591,8 +630,8 @@ absl::StatusOr<pb::Group> SqliteProfilesStore::GetGroup(const Owner& owner, cons
   return group;
 }
 
-void SqliteProfilesStore::UpdateGroup(const Owner& owner, const std::string& id, Mutation<pb::Group> mutate,
-                                      Done<pb::Group> done) {
+void ProfilesStore::UpdateGroup(const Owner& owner, const std::string& id, Mutation<pb::Group> mutate,
+                                Done<pb::Group> done) {
   WriteWithResult<pb::Group>(
       *db_,
       [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Group> {
@@ -604,7 +643,7 @@ void SqliteProfilesStore::UpdateGroup(const Owner& owner, const std::string& id,
       std::move(done));
 }
 
-void SqliteProfilesStore::DeleteGroup(const Owner& owner, const std::string& id, DoneStatus done) {
+void ProfilesStore::DeleteGroup(const Owner& owner, const std::string& id, DoneStatus done) {
   db_->WriteAsync(
       [owner, id](Connection& conn) -> absl::Status {
         auto del = conn.Prepare("DELETE FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
@@ -616,27 +655,21 @@ void SqliteProfilesStore::DeleteGroup(const Owner& owner, const std::string& id,
       std::move(done));
 }
 
-absl::StatusOr<std::vector<pb::Group>> SqliteProfilesStore::ListGroups(const Owner& owner, const std::string& after_id,
-                                                                       int limit) {
+absl::StatusOr<std::vector<pb::Group>> ProfilesStore::ListGroups(const Owner& owner, const std::string& after_id,
+                                                                 int limit) {
   std::vector<pb::Group> groups;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(
         "SELECT data FROM groups WHERE org_id = ? AND user_id = ? AND group_id > ? ORDER BY group_id LIMIT ?");
     st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, after_id).Bind(4, limit);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::Group g;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), &g));
-      groups.push_back(std::move(g));
-    }
+    ASSIGN_OR_RETURN(groups, ListBlobs<pb::Group>(st));
     return absl::OkStatus();
   }));
   return groups;
 }
 
-void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
-                                    pb::MemberRole role, int64_t now_micros, Done<pb::GroupMember> done) {
+void ProfilesStore::PutMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
+                              pb::MemberRole role, int64_t now_micros, Done<pb::GroupMember> done) {
   WriteWithResult<pb::GroupMember>(
       *db_,
       [owner, group_id, member_id, role, now_micros](Connection& conn) -> absl::StatusOr<pb::GroupMember> {
@@ -657,20 +690,21 @@ void SqliteProfilesStore::PutMember(const Owner& owner, const std::string& group
         auto join = conn.Prepare(
             "SELECT join_us FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
         join.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id);
-        ASSIGN_OR_RETURN(bool row, join.Step());
+        ASSIGN_OR_RETURN(std::optional<int64_t> join_us,
+                         db::ReadRow<int64_t>(join, [](const db::Statement& row) { return row.ColumnInt(0); }));
         pb::GroupMember member;
         member.set_member_id(member_id);
         member.set_display_name(name);
         member.set_role(role);
-        *member.mutable_join_time() = ToTimestamp(row ? join.ColumnInt(0) : now_micros);
+        *member.mutable_join_time() = ToTimestamp(join_us.value_or(now_micros));
         RETURN_IF_ERROR(EmitMember(conn, "group.member_added", owner, group_id, member_id, role, &group));
         return member;
       },
       std::move(done));
 }
 
-void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
-                                       DoneStatus done) {
+void ProfilesStore::RemoveMember(const Owner& owner, const std::string& group_id, const std::string& member_id,
+                                 DoneStatus done) {
   db_->WriteAsync(
       [owner, group_id, member_id](Connection& conn) -> absl::Status {
         auto st =
@@ -684,9 +718,8 @@ void SqliteProfilesStore::RemoveMember(const Owner& owner, const std::string& gr
       std::move(done));
 }
 
-absl::StatusOr<std::vector<pb::GroupMember>> SqliteProfilesStore::ListMembers(const Owner& owner,
-                                                                              const std::string& group_id,
-                                                                              const std::string& after_id, int limit) {
+absl::StatusOr<std::vector<pb::GroupMember>> ProfilesStore::ListMembers(const Owner& owner, const std::string& group_id,
+                                                                        const std::string& after_id, int limit) {
   std::vector<pb::GroupMember> members;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     RETURN_IF_ERROR(ReadGroup(conn, owner, group_id).status());
@@ -696,32 +729,27 @@ absl::StatusOr<std::vector<pb::GroupMember>> SqliteProfilesStore::ListMembers(co
         "WHERE m.org_id = ? AND m.user_id = ? AND m.group_id = ? AND m.member_id > ? "
         "ORDER BY m.member_id LIMIT ?");
     st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, after_id).Bind(5, limit);
-    std::string my_name;
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::GroupMember m;
-      m.set_member_id(st.ColumnText(0));
-      m.set_role(static_cast<pb::MemberRole>(st.ColumnInt(1)));
-      *m.mutable_join_time() = ToTimestamp(st.ColumnInt(2));
-      if (m.member_id() == "me") {
-        if (my_name.empty()) {
-          ASSIGN_OR_RETURN(pb::Profile profile, ReadProfile(conn, owner));
-          my_name = profile.display_name();
-        }
-        m.set_display_name(my_name);
-      } else {
-        m.set_display_name(st.ColumnText(3));
-      }
-      members.push_back(std::move(m));
+    ASSIGN_OR_RETURN(members, db::ListRows<pb::GroupMember>(st, [](const db::Statement& row) {
+                       pb::GroupMember m;
+                       m.set_member_id(row.ColumnText(0));
+                       m.set_role(static_cast<pb::MemberRole>(row.ColumnInt(1)));
+                       *m.mutable_join_time() = ToTimestamp(row.ColumnInt(2));
+                       m.set_display_name(row.ColumnText(3));  // empty for "me", filled below
+                       return m;
+                     }));
+    // "me" is no contact: the user's own name comes from the profile.
+    for (pb::GroupMember& m : members) {
+      if (m.member_id() != "me") continue;
+      ASSIGN_OR_RETURN(pb::Profile profile, ReadProfile(conn, owner));
+      m.set_display_name(profile.display_name());
     }
     return absl::OkStatus();
   }));
   return members;
 }
 
-absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGroups(const Owner& owner,
-                                                                                    const std::string& member_id) {
+absl::StatusOr<std::vector<pb::ContactGroup>> ProfilesStore::ListMemberGroups(const Owner& owner,
+                                                                              const std::string& member_id) {
   std::vector<pb::ContactGroup> groups;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     if (member_id != "me") RETURN_IF_ERROR(ReadContact(conn, owner, member_id).status());
@@ -730,14 +758,13 @@ absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGro
         "AND g.user_id = m.user_id AND g.group_id = m.group_id "
         "WHERE m.org_id = ? AND m.user_id = ? AND m.member_id = ? ORDER BY m.group_id");
     st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, member_id);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      pb::ContactGroup cg;
-      RETURN_IF_ERROR(ParseRow(st.ColumnBlob(0), cg.mutable_group()));
-      cg.set_role(static_cast<pb::MemberRole>(st.ColumnInt(1)));
-      groups.push_back(std::move(cg));
-    }
+    ASSIGN_OR_RETURN(
+        groups, db::ListRows<pb::ContactGroup>(st, [](const db::Statement& row) -> absl::StatusOr<pb::ContactGroup> {
+          pb::ContactGroup cg;
+          RETURN_IF_ERROR(ParseRow(row.ColumnBlob(0), cg.mutable_group()));
+          cg.set_role(static_cast<pb::MemberRole>(row.ColumnInt(1)));
+          return cg;
+        }));
     return absl::OkStatus();
   }));
   return groups;
@@ -745,8 +772,8 @@ absl::StatusOr<std::vector<pb::ContactGroup>> SqliteProfilesStore::ListMemberGro
 
 // --- internal export ---
 
-absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportUsers(
-    const std::vector<std::string>& after, int limit) {
+absl::StatusOr<std::vector<events::ExportedEvent>> ProfilesStore::ExportUsers(const std::vector<std::string>& after,
+                                                                              int limit) {
   return events::ExportRows(*db_, "profiles",
                             "SELECT org_id, user_id, email, create_us, profile FROM users "
                             "WHERE (org_id, user_id) > (?, ?) ORDER BY org_id, user_id LIMIT ?",
@@ -761,8 +788,8 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportUs
                             });
 }
 
-absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportContacts(
-    const std::vector<std::string>& after, int limit) {
+absl::StatusOr<std::vector<events::ExportedEvent>> ProfilesStore::ExportContacts(const std::vector<std::string>& after,
+                                                                                 int limit) {
   return events::ExportRows(
       *db_, "profiles",
       "SELECT org_id, user_id, contact_id, data FROM contacts "
@@ -776,7 +803,7 @@ absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportCo
       });
 }
 
-absl::StatusOr<std::vector<events::ExportedEvent>> SqliteProfilesStore::ExportMemberships(
+absl::StatusOr<std::vector<events::ExportedEvent>> ProfilesStore::ExportMemberships(
     const std::vector<std::string>& after, int limit) {
   return events::ExportRows(
       *db_, "profiles",

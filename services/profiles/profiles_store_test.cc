@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/crypto.h"
 #include "services/common/idempotency.h"
 #include "services/common/ids.h"
@@ -35,7 +36,7 @@ class ProfilesStoreTest : public ::testing::Test {
   }
   void OpenStore() {
     store_.reset();
-    auto s = SqliteProfilesStore::Open((dir_ / "profiles.db").string());
+    auto s = ProfilesStore::Open((dir_ / "profiles.db").string());
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -76,7 +77,7 @@ class ProfilesStoreTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<SqliteProfilesStore> store_;
+  std::unique_ptr<ProfilesStore> store_;
   std::string org_;
   Owner alice_, bob_;
 };
@@ -148,6 +149,37 @@ TEST_F(ProfilesStoreTest, ContactCrudAndOwnership) {
   EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
 }
 
+// GetContacts answers the owner's contacts in the order asked, whatever the
+// count (the IN list is padded to a few lengths), and leaves out ids that
+// name nothing of the owner's.
+TEST_F(ProfilesStoreTest, GetContactsAnswersTheOwnersContactsInTheOrderAsked) {
+  std::vector<std::string> mine;
+  for (int i = 0; i < 101; ++i) mine.push_back(NewContact(alice_, absl::StrCat("Contact ", i)).id());
+  const std::string bobs = NewContact(bob_, "Milton").id();
+  const std::string other_org = NewContact(Owner{NewOrg("Globex"), alice_.user}, "Nina").id();
+  for (size_t n : {1u, 2u, 4u, 5u, 16u, 17u, 99u, 100u, 101u}) {
+    // Newest first, so that the order asked is not the key order.
+    std::vector<std::string> ids(mine.rbegin(), mine.rbegin() + n);
+    auto got = store_->GetContacts(alice_, ids);
+    ASSERT_TRUE(got.ok()) << n << ": " << got.status();
+    std::vector<std::string> got_ids;
+    for (const pb::Contact& c : *got) got_ids.push_back(c.id());
+    EXPECT_EQ(got_ids, ids) << n;
+  }
+  auto mixed = store_->GetContacts(alice_, {bobs, mine[3], NewId(), other_org, mine[1]});
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  ASSERT_EQ(mixed->size(), 2u);
+  EXPECT_EQ((*mixed)[0].id(), mine[3]);
+  EXPECT_EQ((*mixed)[0].display_name(), "Contact 3");
+  EXPECT_EQ((*mixed)[1].id(), mine[1]);
+  auto none = store_->GetContacts(bob_, {mine[0], mine[1]});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto empty = store_->GetContacts(alice_, {});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
 TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
   pb::Contact a = NewContact(alice_, "Samir Nagheenanajar", {"Engineering", "Chess"});
   pb::Contact b = NewContact(alice_, "Michael Bolton", {"engineering"});
@@ -179,6 +211,36 @@ TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
   auto in_group = store_->ListContacts(alice_, ContactFilter{"", "", pb::TIER_UNSPECIFIED, g.id()}, "", 10);
   ASSERT_EQ(in_group->size(), 1u);
   EXPECT_EQ((*in_group)[0].id(), a.id());
+}
+
+// The query is a plain substring: LIKE's wildcards and the escape character
+// in it match only themselves.
+TEST_F(ProfilesStoreTest, QueryMatchesWildcardCharactersLiterally) {
+  pb::Contact percent = NewContact(alice_, "100% Dana");
+  pb::Contact underscore = NewContact(alice_, "Eve_Smith");
+  pb::Contact bang = NewContact(alice_, "Frank!");
+  NewContact(alice_, "1000 Dana");
+  NewContact(alice_, "EveXSmith");
+  struct Case {
+    std::string query;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"%", {percent.id()}},
+      {"0% d", {percent.id()}},
+      {"_", {underscore.id()}},
+      {"e_s", {underscore.id()}},
+      {"!", {bang.id()}},
+      {"k!", {bang.id()}},
+      {"%%", {}},
+  };
+  for (const Case& c : cases) {
+    auto found = store_->ListContacts(alice_, ContactFilter{c.query, "", pb::TIER_UNSPECIFIED, ""}, "", 10);
+    ASSERT_TRUE(found.ok()) << c.query << ": " << found.status();
+    std::vector<std::string> ids;
+    for (const pb::Contact& contact : *found) ids.push_back(contact.id());
+    EXPECT_EQ(ids, c.want) << c.query;
+  }
 }
 
 TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {

@@ -203,7 +203,7 @@ void BM_StoreCreateInteraction(benchmark::State& state) {
   static auto* store = [] {
     std::string dir = Get()->stack.data_dir() + "/store_bench";
     std::filesystem::create_directories(dir);
-    return rapport::interactions::SqliteInteractionsStore::Open(dir + "/interactions.db")->release();
+    return rapport::interactions::InteractionsStore::Open(dir + "/interactions.db")->release();
   }();
   const int concurrency = static_cast<int>(state.range(0));
   rapport::Owner owner{"bench-org", "bench-user"};
