@@ -270,6 +270,10 @@ absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::I
 absl::StatusOr<std::unique_ptr<InteractionsStore>> InteractionsStore::Open(const std::string& path) {
   db::Options options;
   options.path = path;
+  return Open(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<InteractionsStore>> InteractionsStore::Open(db::Options options) {
   options.migrations = Migrations();
   ASSIGN_OR_RETURN(auto db, db::Open(options));
   return std::unique_ptr<InteractionsStore>(new InteractionsStore(std::move(db)));

@@ -58,6 +58,9 @@ class InteractionsStore {
  public:
   // Opens (creating and migrating) the service's database at path.
   static absl::StatusOr<std::unique_ptr<InteractionsStore>> Open(const std::string& path);
+  // Opens (creating and migrating) the database the options name, on either
+  // driver (db::Open); the store supplies the migrations.
+  static absl::StatusOr<std::unique_ptr<InteractionsStore>> Open(db::Options options);
 
   // Creates the interaction, updates the ledger of each contact it names, and
   // records the response under the idempotency key (a replay returns the

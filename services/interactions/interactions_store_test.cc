@@ -9,6 +9,7 @@
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
 #include "tests/testing/await.h"
+#include "tests/testing/test_database.h"
 
 namespace rapport::interactions {
 namespace {
@@ -19,18 +20,21 @@ using ::rapport::testing::AwaitStatus;
 constexpr int64_t kDayUs = int64_t{86400} * 1000000;
 constexpr int64_t kBaseUs = int64_t{1780000000} * 1000000;
 
-class InteractionsStoreTest : public ::testing::Test {
+// Every test runs against both drivers of the database layer.
+class InteractionsStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("interactions_store_test_" + NewId());
-    std::filesystem::create_directories(dir_);
-    auto s = InteractionsStore::Open((dir_ / "interactions.db").string());
+    auto options = rapport::testing::TestDatabase(GetParam(), "interactions");
+    if (options.status().code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << options.status();
+    ASSERT_TRUE(options.ok()) << options.status();
+    if (!options->path.empty()) dir_ = std::filesystem::path(options->path).parent_path();
+    auto s = InteractionsStore::Open(*options);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   pb::Interaction Interaction(pb::InteractionKind kind, pb::Direction dir, std::vector<std::string> contacts,
@@ -93,7 +97,7 @@ class InteractionsStoreTest : public ::testing::Test {
   Owner alice_{"org1", "alice"};
 };
 
-TEST_F(InteractionsStoreTest, IncrementalLedgerEqualsRecomputedUnderRandomChanges) {
+TEST_P(InteractionsStoreTest, IncrementalLedgerEqualsRecomputedUnderRandomChanges) {
   std::mt19937 rng(42);
   std::vector<std::string> contacts = {"c1", "c2", "c3", "c4"};
   std::vector<pb::Interaction> live;
@@ -142,7 +146,7 @@ TEST_F(InteractionsStoreTest, IncrementalLedgerEqualsRecomputedUnderRandomChange
   }
 }
 
-TEST_F(InteractionsStoreTest, DeletingTheLatestMovesLastInteractionBack) {
+TEST_P(InteractionsStoreTest, DeletingTheLatestMovesLastInteractionBack) {
   auto older = Create(alice_, Interaction(pb::EMAIL, pb::GAVE, {"c1"}, kBaseUs - 10 * kDayUs));
   auto latest = Create(alice_, Interaction(pb::MEETING, pb::RECEIVED, {"c1"}, kBaseUs));
   ASSERT_TRUE(older.ok() && latest.ok());
@@ -160,7 +164,7 @@ TEST_F(InteractionsStoreTest, DeletingTheLatestMovesLastInteractionBack) {
   ExpectLedgerExact(alice_, "c1");
 }
 
-TEST_F(InteractionsStoreTest, IdempotentCreateReplaysAndRejectsADifferentRequest) {
+TEST_P(InteractionsStoreTest, IdempotentCreateReplaysAndRejectsADifferentRequest) {
   pb::Interaction i = Interaction(pb::CALL, pb::MUTUAL, {"c1"}, kBaseUs);
   pb::CreateInteractionRequest req;
   *req.mutable_interaction()->mutable_contact_ids() = i.contact_ids();
@@ -187,7 +191,7 @@ TEST_F(InteractionsStoreTest, IdempotentCreateReplaysAndRejectsADifferentRequest
   EXPECT_TRUE(Create(bob, Interaction(pb::CALL, pb::MUTUAL, {"c9"}, kBaseUs), "key-1", &other).ok());
 }
 
-TEST_F(InteractionsStoreTest, OtherUsersAndOrgsSeeNothing) {
+TEST_P(InteractionsStoreTest, OtherUsersAndOrgsSeeNothing) {
   auto mine = Create(alice_, Interaction(pb::GIFT, pb::GAVE, {"c1"}, kBaseUs));
   ASSERT_TRUE(mine.ok());
   for (const Owner& other : {Owner{"org1", "bob"}, Owner{"org2", "alice"}}) {
@@ -200,7 +204,7 @@ TEST_F(InteractionsStoreTest, OtherUsersAndOrgsSeeNothing) {
   EXPECT_TRUE(store_->GetInteraction(alice_, mine->id()).ok());
 }
 
-TEST_F(InteractionsStoreTest, ChangesAppendEventsInTheSameTransaction) {
+TEST_P(InteractionsStoreTest, ChangesAppendEventsInTheSameTransaction) {
   auto i = Create(alice_, Interaction(pb::MEETING, pb::GAVE, {"c1", "c2"}, kBaseUs));
   ASSERT_TRUE(i.ok());
   EXPECT_EQ(OutboxCount("interaction.created"), 1);
@@ -217,7 +221,7 @@ TEST_F(InteractionsStoreTest, ChangesAppendEventsInTheSameTransaction) {
   EXPECT_EQ(OutboxCount("interaction.updated"), 0);
 }
 
-TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
+TEST_P(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
   auto i = Create(alice_, Interaction(pb::MEETING, pb::GAVE, {"c1", "c2"}, kBaseUs));
   ASSERT_TRUE(i.ok());
   auto apply = [&](const std::string& type, int32_t cadence) {
@@ -246,7 +250,7 @@ TEST_F(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
   EXPECT_EQ(store_->GetLedgerRow(alice_, "c2")->count, 0);
 }
 
-TEST_F(InteractionsStoreTest, ListsPageInOrder) {
+TEST_P(InteractionsStoreTest, ListsPageInOrder) {
   for (int k = 0; k < 7; ++k) {
     ASSERT_TRUE(Create(alice_, Interaction(k % 2 ? pb::FAVOR : pb::EMAIL, k % 2 ? pb::GAVE : pb::RECEIVED,
                                            {absl::StrCat("c", k)}, kBaseUs - k * kDayUs))
@@ -283,4 +287,7 @@ TEST_F(InteractionsStoreTest, ListsPageInOrder) {
 }
 
 }  // namespace
+INSTANTIATE_TEST_SUITE_P(Drivers, InteractionsStoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),
+                         rapport::testing::DriverName);
+
 }  // namespace rapport::interactions

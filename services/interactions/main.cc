@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
                                                            {"profiles_addr", rapport::registry::kProfiles.addr_env},
                                                            {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
                                                            {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
-  auto store = rapport::interactions::InteractionsStore::Open(startup.db_path);
+  auto store = rapport::interactions::InteractionsStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
                                                           {{"addr", rapport::registry::kProfiles.addr_env},
                                                            {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
                                                            {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"}});
-  auto store = rapport::profiles::ProfilesStore::Open(startup.db_path);
+  auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
     return 1;

@@ -282,6 +282,10 @@ absl::Status RemoveMemberships(Connection& conn, const Owner& owner, const char*
 absl::StatusOr<std::unique_ptr<ProfilesStore>> ProfilesStore::Open(const std::string& path) {
   db::Options options;
   options.path = path;
+  return Open(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<ProfilesStore>> ProfilesStore::Open(db::Options options) {
   options.migrations = Migrations();
   ASSIGN_OR_RETURN(auto db, db::Open(options));
   return std::unique_ptr<ProfilesStore>(new ProfilesStore(std::move(db)));

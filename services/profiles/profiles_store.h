@@ -51,6 +51,9 @@ class ProfilesStore {
  public:
   // Opens (creating and migrating) the service's database at path.
   static absl::StatusOr<std::unique_ptr<ProfilesStore>> Open(const std::string& path);
+  // Opens (creating and migrating) the database the options name, on either
+  // driver (db::Open); the store supplies the migrations.
+  static absl::StatusOr<std::unique_ptr<ProfilesStore>> Open(db::Options options);
 
   // Orgs and users. CreateUser: ALREADY_EXISTS when the email is taken in the org.
   void CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done);

@@ -13,6 +13,7 @@
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "tests/testing/await.h"
+#include "tests/testing/test_database.h"
 
 namespace rapport::profiles {
 namespace {
@@ -20,11 +21,15 @@ namespace {
 using ::rapport::testing::Await;
 using ::rapport::testing::AwaitStatus;
 
-class ProfilesStoreTest : public ::testing::Test {
+// Every test runs against both drivers of the database layer.
+class ProfilesStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("profiles_store_test_" + NewId());
-    std::filesystem::create_directories(dir_);
+    auto options = rapport::testing::TestDatabase(GetParam(), "profiles");
+    if (options.status().code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << options.status();
+    ASSERT_TRUE(options.ok()) << options.status();
+    options_ = *options;
+    if (!options_.path.empty()) dir_ = std::filesystem::path(options_.path).parent_path();
     OpenStore();
     org_ = NewOrg("Acme");
     alice_ = Owner{org_, NewUser(org_, "alice@acme.test")};
@@ -32,11 +37,11 @@ class ProfilesStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   void OpenStore() {
     store_.reset();
-    auto s = ProfilesStore::Open((dir_ / "profiles.db").string());
+    auto s = ProfilesStore::Open(options_);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
@@ -76,13 +81,14 @@ class ProfilesStoreTest : public ::testing::Test {
     return c;
   }
 
+  db::Options options_;
   std::filesystem::path dir_;
   std::unique_ptr<ProfilesStore> store_;
   std::string org_;
   Owner alice_, bob_;
 };
 
-TEST_F(ProfilesStoreTest, UserEmailIsUniquePerOrg) {
+TEST_P(ProfilesStoreTest, UserEmailIsUniquePerOrg) {
   pb::User dup;
   dup.set_id(NewId());
   dup.set_display_name("Alice 2");
@@ -98,7 +104,7 @@ TEST_F(ProfilesStoreTest, UserEmailIsUniquePerOrg) {
   EXPECT_EQ(users->size(), 2u);
 }
 
-TEST_F(ProfilesStoreTest, ContactCrudAndOwnership) {
+TEST_P(ProfilesStoreTest, ContactCrudAndOwnership) {
   pb::Contact c = NewContact(alice_, "Peter Gibbons", {"Engineering"});
   auto got = store_->GetContact(alice_, c.id());
   ASSERT_TRUE(got.ok()) << got.status();
@@ -152,7 +158,7 @@ TEST_F(ProfilesStoreTest, ContactCrudAndOwnership) {
 // GetContacts answers the owner's contacts in the order asked, whatever the
 // count (the IN list is padded to a few lengths), and leaves out ids that
 // name nothing of the owner's.
-TEST_F(ProfilesStoreTest, GetContactsAnswersTheOwnersContactsInTheOrderAsked) {
+TEST_P(ProfilesStoreTest, GetContactsAnswersTheOwnersContactsInTheOrderAsked) {
   std::vector<std::string> mine;
   for (int i = 0; i < 101; ++i) mine.push_back(NewContact(alice_, absl::StrCat("Contact ", i)).id());
   const std::string bobs = NewContact(bob_, "Milton").id();
@@ -180,7 +186,7 @@ TEST_F(ProfilesStoreTest, GetContactsAnswersTheOwnersContactsInTheOrderAsked) {
   EXPECT_TRUE(empty->empty());
 }
 
-TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
+TEST_P(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
   pb::Contact a = NewContact(alice_, "Samir Nagheenanajar", {"Engineering", "Chess"});
   pb::Contact b = NewContact(alice_, "Michael Bolton", {"engineering"});
   NewContact(bob_, "Milton Waddams", {"engineering"});
@@ -215,7 +221,7 @@ TEST_F(ProfilesStoreTest, ListFiltersByQueryTagTierAndGroup) {
 
 // The query is a plain substring: LIKE's wildcards and the escape character
 // in it match only themselves.
-TEST_F(ProfilesStoreTest, QueryMatchesWildcardCharactersLiterally) {
+TEST_P(ProfilesStoreTest, QueryMatchesWildcardCharactersLiterally) {
   pb::Contact percent = NewContact(alice_, "100% Dana");
   pb::Contact underscore = NewContact(alice_, "Eve_Smith");
   pb::Contact bang = NewContact(alice_, "Frank!");
@@ -243,7 +249,7 @@ TEST_F(ProfilesStoreTest, QueryMatchesWildcardCharactersLiterally) {
   }
 }
 
-TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {
+TEST_P(ProfilesStoreTest, MembershipsOfContactsAndMe) {
   pb::Contact a = NewContact(alice_, "Joanna");
   pb::Group g;
   g.set_id(NewId());
@@ -285,7 +291,7 @@ TEST_F(ProfilesStoreTest, MembershipsOfContactsAndMe) {
   EXPECT_EQ(store_->ListMembers(alice_, g.id(), "", 10).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(ProfilesStoreTest, ApiKeysRevokeOnceAndSurviveReopen) {
+TEST_P(ProfilesStoreTest, ApiKeysRevokeOnceAndSurviveReopen) {
   StoredApiKey key;
   key.org_id = org_;
   key.key.set_id(NewId());
@@ -308,7 +314,7 @@ TEST_F(ProfilesStoreTest, ApiKeysRevokeOnceAndSurviveReopen) {
   EXPECT_TRUE(stored->key.has_revoke_time());
 }
 
-TEST_F(ProfilesStoreTest, MetThroughMustBeAnOwnContact) {
+TEST_P(ProfilesStoreTest, MetThroughMustBeAnOwnContact) {
   pb::Contact bobs = NewContact(bob_, "Bob's friend");
   pb::Contact c;
   c.set_id(NewId());
@@ -321,7 +327,7 @@ TEST_F(ProfilesStoreTest, MetThroughMustBeAnOwnContact) {
   EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(ProfilesStoreTest, DeletingAMetThroughContactDoesNotLockTheOthers) {
+TEST_P(ProfilesStoreTest, DeletingAMetThroughContactDoesNotLockTheOthers) {
   pb::Contact via = NewContact(alice_, "Introducer");
   pb::Contact c;
   c.set_id(NewId());
@@ -354,7 +360,7 @@ TEST_F(ProfilesStoreTest, DeletingAMetThroughContactDoesNotLockTheOthers) {
   EXPECT_EQ(repointed.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
+TEST_P(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
   pb::CreateContactRequest req;
   req.mutable_contact()->set_display_name("Once");
   IdempotencyScope scope{alice_.org, alice_.user, "k-1", "CreateContact"};
@@ -377,7 +383,7 @@ TEST_F(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
 }
 
 // Keys past their 24 hours are deleted by the service's pruner; younger ones stay.
-TEST_F(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
+TEST_P(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
   pb::CreateContactRequest req;
   req.mutable_contact()->set_display_name("Once");
   for (const char* key : {"k-old", "k-new"}) {
@@ -415,7 +421,7 @@ TEST_F(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
   EXPECT_EQ(keys(), (std::vector<std::string>{"k-new"}));
 }
 
-TEST_F(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
+TEST_P(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
   auto r = Await<pb::Profile>([&](Done<pb::Profile> d) {
     store_->UpdateProfile(
         alice_,
@@ -435,4 +441,7 @@ TEST_F(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
 }
 
 }  // namespace
+INSTANTIATE_TEST_SUITE_P(Drivers, ProfilesStoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),
+                         rapport::testing::DriverName);
+
 }  // namespace rapport::profiles
