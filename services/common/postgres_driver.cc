@@ -30,6 +30,9 @@ namespace rapport::db {
 namespace {
 
 constexpr Oid kByteaOid = 17;
+constexpr Oid kTextOid = 25;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kFloat8Oid = 701;
 // Serialization failures and deadlocks re-run the write this many times,
 // after a random pause that doubles each time (capped), so that writers
 // contending for one row spread out instead of colliding again.
@@ -95,14 +98,16 @@ class PgConnection;
 
 class PgStatement final : public StatementImpl {
  public:
-  PgStatement(PgConnection* conn, std::string sql, std::string name)
-      : conn_(conn), sql_(std::move(sql)), name_(std::move(name)) {}
+  // The statement is prepared on the server at its first execution, when
+  // the kinds of its first bindings are known (see Step).
+  PgStatement(PgConnection* conn, std::string sql, std::string text, std::string name, std::vector<bool> used)
+      : conn_(conn), sql_(std::move(sql)), text_(std::move(text)), name_(std::move(name)), used_(std::move(used)) {}
 
-  absl::Status BindInt(int index, int64_t value) override { return Set(index, std::to_string(value), 0); }
+  absl::Status BindInt(int index, int64_t value) override { return Set(index, std::to_string(value), 0, kInt8Oid); }
   absl::Status BindDouble(int index, double value) override {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.17g", value);
-    return Set(index, buf, 0);
+    return Set(index, buf, 0, kFloat8Oid);
   }
   absl::Status BindText(int index, std::string_view text) override { return Set(index, std::string(text), 0); }
   absl::Status BindBlob(int index, std::string_view bytes) override { return Set(index, std::string(bytes), 1); }
@@ -143,6 +148,7 @@ class PgStatement final : public StatementImpl {
   const std::string& sql() const { return sql_; }
   void Reset() {
     values_.clear();
+    kinds_.clear();
     formats_.clear();
     null_.clear();
     result_ = Result();
@@ -155,13 +161,15 @@ class PgStatement final : public StatementImpl {
     if (index < 1 || index > 65535) return absl::InvalidArgumentError(absl::StrCat("bind index ", index));
     if (static_cast<size_t>(index) > values_.size()) {
       values_.resize(index);
+      kinds_.resize(index, 0);
       formats_.resize(index, 0);
       null_.resize(index, true);
     }
     return absl::OkStatus();
   }
-  absl::Status Set(int index, std::string value, int format) {
+  absl::Status Set(int index, std::string value, int format, Oid kind = 0) {
     RETURN_IF_ERROR(Grow(index));
+    kinds_[index - 1] = kind;
     values_[index - 1] = std::move(value);
     formats_[index - 1] = format;
     null_[index - 1] = false;
@@ -174,7 +182,11 @@ class PgStatement final : public StatementImpl {
 
   PgConnection* conn_;
   std::string sql_;
+  std::string text_;  // in PostgreSQL's dialect
   std::string name_;
+  std::vector<bool> used_;  // which $N the text names; unbound ones go as NULL
+  bool server_prepared_ = false;
+  std::vector<Oid> kinds_;  // per bound parameter: int8, float8, or 0 (inferred)
   std::vector<std::string> values_;
   std::vector<int> formats_;
   std::vector<bool> null_;
@@ -225,9 +237,16 @@ class PgConnection final : public Connection {
       return Statement(absl::UnavailableError("postgres: connection lost"));
     }
     std::string name = absl::StrCat("s", ++prepared_);
-    Result res(PQprepare(conn_, name.c_str(), PostgresQuery(sql).c_str(), 0, nullptr));
-    if (!Ok(res.res)) return Statement(StatusFrom(conn_, res.res, absl::StrCat("prepare [", Av(sql), "]")));
-    live_.push_back(std::make_unique<PgStatement>(this, std::string(sql), std::move(name)));
+    std::string text = PostgresQuery(sql);
+    std::vector<bool> used;
+    static const std::regex kParam(R"(\$(\d+))");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), kParam); it != std::sregex_iterator(); ++it) {
+      const size_t n = std::stoul((*it)[1].str());
+      if (n > used.size()) used.resize(n, false);
+      used[n - 1] = true;
+    }
+    live_.push_back(
+        std::make_unique<PgStatement>(this, std::string(sql), std::move(text), std::move(name), std::move(used)));
     return Statement(live_.back().get());
   }
 
@@ -273,6 +292,23 @@ absl::StatusOr<bool> PgStatement::Step() {
   if (!executed_) {
     PGconn* pg = conn_->raw();
     if (pg == nullptr || conn_->broken()) return absl::UnavailableError("postgres: connection lost");
+    const size_t params = std::max(used_.size(), values_.size());
+    if (values_.size() < params) {
+      values_.resize(params);
+      kinds_.resize(params, 0);
+      formats_.resize(params, 0);
+      null_.resize(params, true);
+    }
+    if (!server_prepared_) {
+      // Integers and doubles are declared int8 and float8, so that `? = 0`
+      // does not make PostgreSQL infer a 32-bit integer; a parameter the text
+      // skips (?1, ?2, ?5) is declared text; the rest are inferred.
+      std::vector<Oid> types(params);
+      for (size_t i = 0; i < params; ++i) types[i] = i < used_.size() && !used_[i] ? kTextOid : kinds_[i];
+      Result prep(PQprepare(pg, name_.c_str(), text_.c_str(), static_cast<int>(types.size()), types.data()));
+      if (!Ok(prep.res)) return StatusFrom(pg, prep.res, absl::StrCat("prepare [", sql_, "]"));
+      server_prepared_ = true;
+    }
     std::vector<const char*> values(values_.size());
     std::vector<int> lengths(values_.size());
     for (size_t i = 0; i < values_.size(); ++i) {
