@@ -46,13 +46,15 @@ ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event str
 
 namespace {
 
-// "rapport HTTP/JSON gateway; backend addresses come from A, B, ..." naming
-// every backend's variable.
+// The usage line names every backend with its default address and its
+// variable, as flags' help does, so that --help lists what the gateway reads.
 std::string Usage() {
-  std::vector<std::string> vars;
-  for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) vars.push_back(b.process->addr_env);
-  return absl::StrCat("rapport HTTP/JSON gateway; backend addresses come from ", absl::StrJoin(vars, ", "),
-                      " (host:port or unix:/path)");
+  std::vector<std::string> backends;
+  for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
+    backends.push_back(absl::StrCat(b.service(), " at ", b.process->default_addr, " (env ", b.process->addr_env, ")"));
+  }
+  return absl::StrCat("rapport HTTP/JSON gateway; backends (host:port, several comma-separated, or unix:/path): ",
+                      absl::StrJoin(backends, "; "));
 }
 
 }  // namespace
