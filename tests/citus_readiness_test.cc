@@ -36,7 +36,10 @@ const std::set<std::string> kLocalTables = {"outbox", "schema_migrations", "sqli
 // Non-unique indexes of cross-org background scans: retention by time and
 // the scheduler's claim of due timers.
 const std::set<std::string> kMaintenanceIndexes = {
-    "processed_events_by_time", "idempotency_keys_by_time", "deliveries_by_finish", "timers_by_due",
+    "processed_events_by_time",
+    "idempotency_keys_by_time",
+    "deliveries_by_finish",
+    "timers_by_due",
 };
 
 struct IndexInfo {
@@ -106,8 +109,8 @@ void ExpectDistributable(const std::string& service, const std::string& path) {
     if (i.unique) {
       EXPECT_EQ(i.first_column, "org_id") << service << "." << i.name << ": a unique index must start with org_id";
     } else if (!kMaintenanceIndexes.count(i.name)) {
-      EXPECT_EQ(i.first_column, "org_id") << service << "." << i.name
-                                          << ": an index must start with org_id (or be a named maintenance index)";
+      EXPECT_EQ(i.first_column, "org_id")
+          << service << "." << i.name << ": an index must start with org_id (or be a named maintenance index)";
     }
   }
 }
