@@ -1,8 +1,10 @@
 #include "services/common/db.h"
 
+#include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/log.h"
 #include "services/common/postgres_driver.h"
 #include "services/common/sqlite_driver.h"
 #include "services/common/status.h"
@@ -53,6 +55,27 @@ absl::Status Statement::Run() {
   for (;;) {
     ASSIGN_OR_RETURN(bool row, Step());
     if (!row) return absl::OkStatus();
+  }
+}
+
+absl::Status CallFn(const Database::Fn& fn, Connection& conn) {
+  try {
+    return fn(conn);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("transaction threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("transaction threw a non-standard exception");
+  }
+}
+
+void CallDone(const Database::Done& done, absl::Status status) {
+  if (!done) return;
+  try {
+    done(std::move(status));
+  } catch (const std::exception& e) {
+    log::Error("database write completion threw", {{"error", e.what()}});
+  } catch (...) {
+    log::Error("database write completion threw a non-standard exception");
   }
 }
 

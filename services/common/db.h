@@ -164,6 +164,12 @@ class Database {
 // migrations this binary knows.
 absl::StatusOr<std::unique_ptr<Database>> Open(const Options& options);
 
+// For drivers: runs a transaction's function, an exception becoming INTERNAL
+// (one must never cross the driver), and calls a write's completion, logging
+// an exception it throws.
+absl::Status CallFn(const Database::Fn& fn, Connection& conn);
+void CallDone(const Database::Done& done, absl::Status status);
+
 // Retention, a chunk at a time: deletes up to `limit` rows of `table` whose
 // `time_column` is below `before`, oldest first, in one write transaction,
 // and returns true when it deleted `limit` (more are probably waiting), so a

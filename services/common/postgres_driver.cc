@@ -336,27 +336,6 @@ void PgStatement::Release() {
   conn_->Return(this);
 }
 
-absl::Status CallFn(const Database::Fn& fn, Connection& conn) {
-  try {
-    return fn(conn);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("transaction threw: ", e.what()));
-  } catch (...) {
-    return absl::InternalError("transaction threw a non-standard exception");
-  }
-}
-
-void CallDone(const Database::Done& done, absl::Status status) {
-  if (!done) return;
-  try {
-    done(std::move(status));
-  } catch (const std::exception& e) {
-    log::Error("postgres write completion threw", {{"error", e.what()}});
-  } catch (...) {
-    log::Error("postgres write completion threw a non-standard exception");
-  }
-}
-
 class PgDatabase final : public Database {
  public:
   explicit PgDatabase(Options options) : options_(std::move(options)) {}

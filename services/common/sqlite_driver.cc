@@ -55,27 +55,6 @@ std::string_view TrimRight(std::string_view s) {
   return s;
 }
 
-absl::Status CallFn(const Database::Fn& fn, Connection& conn) {
-  try {
-    return fn(conn);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("transaction threw: ", e.what()));
-  } catch (...) {
-    return absl::InternalError("transaction threw a non-standard exception");
-  }
-}
-
-void CallDone(const Database::Done& done, absl::Status status) {
-  if (!done) return;
-  try {
-    done(std::move(status));
-  } catch (const std::exception& e) {
-    log::Error("sqlite write completion threw", {{"error", e.what()}});
-  } catch (...) {
-    log::Error("sqlite write completion threw a non-standard exception");
-  }
-}
-
 // Write transactions run inside the batch's transaction, so one that ran
 // COMMIT or ROLLBACK would commit or discard its batch mates' work. The writer
 // connection refuses to prepare such statements while a write fn (or a
