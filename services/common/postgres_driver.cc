@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/common/connection_pool.h"
 #include "services/common/log.h"
 #include "services/common/status.h"
 
@@ -351,7 +352,7 @@ class PgDatabase final : public Database {
   absl::Status Init() {
     for (int i = 0; i < options_.pool_size; ++i) {
       pool_.push_back(std::make_unique<PgConnection>(options_.url, options_.schema));
-      idle_.push_back(pool_.back().get());
+      idle_.Add(pool_.back().get());
     }
     // The first connection proves the URL at start: an unreachable database
     // fails the start with a clear message.
@@ -362,12 +363,12 @@ class PgDatabase final : public Database {
   }
 
   absl::Status Read(const Fn& fn) override {
-    Lease lease(*this);
-    RETURN_IF_ERROR(lease.conn->Ensure());
-    RETURN_IF_ERROR(lease.conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    absl::Status status = CallFn(fn, *lease.conn);
-    if (status.ok()) status = lease.conn->Exec("COMMIT");
-    if (!status.ok() && !lease.conn->broken()) lease.conn->Exec("ROLLBACK").IgnoreError();
+    Lease lease(idle_);
+    RETURN_IF_ERROR(lease->Ensure());
+    RETURN_IF_ERROR(lease->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    absl::Status status = CallFn(fn, *lease);
+    if (status.ok()) status = lease->Exec("COMMIT");
+    if (!status.ok() && !lease->broken()) lease->Exec("ROLLBACK").IgnoreError();
     return status;
   }
 
@@ -419,37 +420,21 @@ class PgDatabase final : public Database {
     Done done;
   };
 
-  struct Lease {
-    explicit Lease(PgDatabase& d) : db(d) {
-      std::unique_lock<std::mutex> lock(db.pool_mu_);
-      db.pool_cv_.wait(lock, [this] { return !db.idle_.empty(); });
-      conn = db.idle_.back();
-      db.idle_.pop_back();
-    }
-    ~Lease() {
-      {
-        std::lock_guard<std::mutex> lock(db.pool_mu_);
-        db.idle_.push_back(conn);
-      }
-      db.pool_cv_.notify_one();
-    }
-    PgDatabase& db;
-    PgConnection* conn = nullptr;
-  };
+  using Lease = ConnectionPool<PgConnection>::Lease;
 
   // One attempt; sets retryable_ when the failure was the database's
   // (serialization, deadlock) rather than fn's own ABORTED.
   absl::Status WriteOnce(const Fn& fn) {
-    Lease lease(*this);
-    RETURN_IF_ERROR(lease.conn->Ensure());
-    RETURN_IF_ERROR(lease.conn->Exec("BEGIN ISOLATION LEVEL SERIALIZABLE"));
-    absl::Status status = CallFn(fn, *lease.conn);
+    Lease lease(idle_);
+    RETURN_IF_ERROR(lease->Ensure());
+    RETURN_IF_ERROR(lease->Exec("BEGIN ISOLATION LEVEL SERIALIZABLE"));
+    absl::Status status = CallFn(fn, *lease);
     bool from_commit = false;
     if (status.ok()) {
-      status = lease.conn->Exec("COMMIT");
+      status = lease->Exec("COMMIT");
       from_commit = true;
     }
-    if (!status.ok() && !lease.conn->broken()) lease.conn->Exec("ROLLBACK").IgnoreError();
+    if (!status.ok() && !lease->broken()) lease->Exec("ROLLBACK").IgnoreError();
     if (status.ok()) commits_.fetch_add(1, std::memory_order_relaxed);
     // A serialization failure surfaces from any statement (or the commit) as
     // ABORTED with SQLSTATE 40001/40P01 in its message.
@@ -525,9 +510,7 @@ class PgDatabase final : public Database {
 
   Options options_;
   std::vector<std::unique_ptr<PgConnection>> pool_;
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
-  std::vector<PgConnection*> idle_;
+  ConnectionPool<PgConnection> idle_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

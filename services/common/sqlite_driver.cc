@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/common/connection_pool.h"
 #include "services/common/log.h"
 #include "services/common/status.h"
 
@@ -327,9 +328,7 @@ class SqliteDatabase final : public Database {
   std::unique_ptr<SqliteConnection> writer;
   std::vector<std::unique_ptr<SqliteConnection>> readers;
 
-  std::mutex readers_mu;
-  std::condition_variable readers_cv;
-  std::vector<SqliteConnection*> idle_readers;
+  ConnectionPool<SqliteConnection> idle_readers;
 
   std::mutex queue_mu;
   std::condition_variable queue_cv;
@@ -472,25 +471,8 @@ SqliteDatabase::~SqliteDatabase() {
 }
 
 absl::Status SqliteDatabase::Read(const Fn& fn) {
-  SqliteDatabase& impl = *this;
-  struct Lease {
-    explicit Lease(SqliteDatabase& i) : impl(i) {
-      std::unique_lock<std::mutex> lock(impl.readers_mu);
-      impl.readers_cv.wait(lock, [this] { return !impl.idle_readers.empty(); });
-      conn = impl.idle_readers.back();
-      impl.idle_readers.pop_back();
-    }
-    ~Lease() {
-      {
-        std::lock_guard<std::mutex> lock(impl.readers_mu);
-        impl.idle_readers.push_back(conn);
-      }
-      impl.readers_cv.notify_one();
-    }
-    SqliteDatabase& impl;
-    SqliteConnection* conn = nullptr;
-  } lease(impl);
-  return impl.ReadOn(*lease.conn, fn);
+  ConnectionPool<SqliteConnection>::Lease reader(idle_readers);
+  return ReadOn(*reader, fn);
 }
 
 void SqliteDatabase::WriteAsync(Fn fn, Done done) {
@@ -559,7 +541,7 @@ absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const Options& options) {
   for (int i = 0; i < options.read_connections; ++i) {
     ASSIGN_OR_RETURN(sqlite3 * reader_db, OpenHandle(options, SQLITE_OPEN_READONLY));
     impl->readers.emplace_back(new SqliteConnection(reader_db));
-    impl->idle_readers.push_back(impl->readers.back().get());
+    impl->idle_readers.Add(impl->readers.back().get());
   }
 
   SqliteDatabase* raw = impl.get();
