@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   }
   rapport::notifications::NotificationsStore* s = store->get();
   rapport::notifications::LiveHub hub(s, std::chrono::milliseconds(absl::GetFlag(FLAGS_live_tick_ms)));
+  // Every replica's streams wake when any replica's scheduler commits.
+  hub.ShareWakes(startup.redis.get(), "rapport:notifications:wake");
 
   rapport::events::ConsumerOptions consumer_options;
   consumer_options.group = "notifications";
