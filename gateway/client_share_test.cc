@@ -11,9 +11,9 @@ namespace {
 TEST(ShareOfTest, APercentOfTheCapAtLeastOne) {
   EXPECT_EQ(ShareOf(10000, 10), 1000);
   EXPECT_EQ(ShareOf(3, 10), 1);
-  EXPECT_EQ(ShareOf(0, 10), 0);      // no cap
-  EXPECT_EQ(ShareOf(10000, 0), 0);   // no share
-  EXPECT_EQ(ShareOf(10000, 100), 0); // the whole cap: no share
+  EXPECT_EQ(ShareOf(0, 10), 0);       // no cap
+  EXPECT_EQ(ShareOf(10000, 0), 0);    // no share
+  EXPECT_EQ(ShareOf(10000, 100), 0);  // the whole cap: no share
 }
 
 TEST(ShareCounterTest, OneKeyPastItsShareIsRefusedWhileOthersGetIn) {

@@ -244,8 +244,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
   bool linger_ = false;
-  std::string client_;  // the TCP peer's address
-  bool peer_is_proxy_ = false;  // one of options.trusted_proxies
+  std::string client_;                         // the TCP peer's address
+  bool peer_is_proxy_ = false;                 // one of options.trusted_proxies
   std::unique_ptr<ShareCounter::Slot> share_;  // of the peer's connection share, while open
   size_t lingered_ = 0;
   std::unique_ptr<std::array<char, 16 * 1024>> scratch_;  // only while lingering: idle connections stay small

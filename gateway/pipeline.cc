@@ -75,11 +75,11 @@ struct Pipeline::Exchange {
   std::string method;
   std::string path;
   std::string route = "unmatched";
-  std::string client;      // the client's address (client_address.h)
-  std::string credential;  // the rate-limit bucket, once authenticated
+  std::string client;            // the client's address (client_address.h)
+  std::string credential;        // the rate-limit bucket, once authenticated
   bool unauthenticated = false;  // refused for its credentials: logged sampled, per client
-  std::string origin;  // allowed CORS origin, or empty
-  RateDecision rate;   // rate.limit > 0: add X-RateLimit-* headers
+  std::string origin;            // allowed CORS origin, or empty
+  RateDecision rate;             // rate.limit > 0: add X-RateLimit-* headers
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   Reply reply;
   OpenStream open_stream;     // for server-streaming routes
@@ -406,9 +406,9 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
         Decorate(ex, head);
         metrics_->ObserveRequest(ex->route, 200,
                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count());
-        log::Info("http stream opened", {{"path", ex->path.substr(0, kLoggedPathChars)},
-                                         {"route", ex->route},
-                                         {"request_id", ex->request_id}});
+        log::Info(
+            "http stream opened",
+            {{"path", ex->path.substr(0, kLoggedPathChars)}, {"route", ex->route}, {"request_id", ex->request_id}});
         return ex->open_stream(std::move(head));
       },
       [this, ex, service = route.service, slot](grpc::Status status) {

@@ -115,7 +115,7 @@ class Pipeline {
   const std::function<void(std::function<void()>)> run_blocking_;
   const boost::asio::any_io_executor stream_executor_;
   Router router_;
-  std::string openapi_;                       // /openapi.json, built once
+  std::string openapi_;                           // /openapi.json, built once
   std::unique_ptr<RateLimiter> failed_keys_;      // per client address (auth.h); outlives auth_
   std::unique_ptr<RateLimiter> unauthenticated_;  // requests refused for credentials, per client address
   LogSampler unauthenticated_log_;                // their log lines, per client address

@@ -53,13 +53,13 @@ class ReadinessCache {
   const std::chrono::milliseconds min_interval_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, bool> result_;                // guarded by mu_
-  bool have_result_ = false;                          // guarded by mu_
-  std::chrono::steady_clock::time_point result_at_;   // start of the check that gave result_; guarded by mu_
-  std::vector<Done> waiters_;                         // guarded by mu_
-  int checks_ = 0;                                    // guarded by mu_
-  bool stopping_ = false;                             // guarded by mu_
-  std::thread thread_;                                // last: starts once the rest is built
+  std::map<std::string, bool> result_;               // guarded by mu_
+  bool have_result_ = false;                         // guarded by mu_
+  std::chrono::steady_clock::time_point result_at_;  // start of the check that gave result_; guarded by mu_
+  std::vector<Done> waiters_;                        // guarded by mu_
+  int checks_ = 0;                                   // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  std::thread thread_;                               // last: starts once the rest is built
 };
 
 }  // namespace rapport::gateway

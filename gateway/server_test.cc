@@ -130,8 +130,7 @@ int Connect(int port, const char* source = "127.0.0.1") {
 }
 
 // One request on a new connection, answer read to EOF.
-std::string Call(int port, const std::string& path, const std::string& headers = "",
-                 const char* source = "127.0.0.1") {
+std::string Call(int port, const std::string& path, const std::string& headers = "", const char* source = "127.0.0.1") {
   const int fd = Connect(port, source);
   if (fd < 0) return "";
   std::string answer =
