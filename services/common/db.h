@@ -120,12 +120,12 @@ struct Options {
   std::string url;
   std::string schema;                   // PostgreSQL: this service's schema ("profiles")
   int pool_size = 8;                    // PostgreSQL: connections
-  int write_workers = 4;                // PostgreSQL: threads running WriteAsync
+  int write_workers = 1;                // PostgreSQL: threads committing WriteAsync batches
   std::string path;                     // SQLite: the database file; created if missing
   std::vector<std::string> migrations;  // migration i (1-based) is migrations[i-1]
   int read_connections = 4;
   int busy_timeout_ms = 5000;
-  int max_batch = 512;  // SQLite: write transactions committed together at most
+  int max_batch = 512;  // write transactions committed together at most (group commit)
   // Opens an existing database to inspect it (tools, tests reading a running
   // service's data): no migrations are applied and every write fails with
   // FAILED_PRECONDITION.

@@ -415,7 +415,7 @@ class PgDatabase final : public Database {
 
   Dialect dialect() const override { return Dialect::kPostgres; }
   int64_t batches_committed() const override { return commits_.load(std::memory_order_relaxed); }
-  int64_t transactions_committed() const override { return commits_.load(std::memory_order_relaxed); }
+  int64_t transactions_committed() const override { return transactions_.load(std::memory_order_relaxed); }
 
  private:
   struct Item {
@@ -424,6 +424,15 @@ class PgDatabase final : public Database {
   };
 
   using Lease = ConnectionPool<PgConnection>::Lease;
+
+  // The database's own abort, worth a retry: a serialization failure or a
+  // deadlock surfaces from any statement (or the commit) as ABORTED with
+  // SQLSTATE 40001/40P01 in its message; an ABORTED commit is one too.
+  static bool DatabaseAborted(const absl::Status& status, bool from_commit) {
+    return status.code() == absl::StatusCode::kAborted &&
+           (from_commit || absl::StrContains(status.message(), "could not serialize") ||
+            absl::StrContains(status.message(), "deadlock"));
+  }
 
   // One attempt; sets retryable_ when the failure was the database's
   // (serialization, deadlock) rather than fn's own ABORTED.
@@ -438,26 +447,79 @@ class PgDatabase final : public Database {
       from_commit = true;
     }
     if (!status.ok() && !lease->broken()) lease->Exec("ROLLBACK").IgnoreError();
-    if (status.ok()) commits_.fetch_add(1, std::memory_order_relaxed);
-    // A serialization failure surfaces from any statement (or the commit) as
-    // ABORTED with SQLSTATE 40001/40P01 in its message.
-    retryable_ = status.code() == absl::StatusCode::kAborted &&
-                 (from_commit || absl::StrContains(status.message(), "could not serialize") ||
-                  absl::StrContains(status.message(), "deadlock"));
+    if (status.ok()) {
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      transactions_.fetch_add(1, std::memory_order_relaxed);
+    }
+    retryable_ = DatabaseAborted(status, from_commit);
     return status;
   }
 
+  // Takes what is queued, up to max_batch writes at a time: one runs through
+  // Write; several commit together (CommitBatch).
   void RunWorker() {
+    std::vector<Item> batch;
     for (;;) {
-      Item item;
       {
         std::unique_lock<std::mutex> lock(queue_mu_);
         queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
         if (queue_.empty()) return;
-        item = std::move(queue_.front());
-        queue_.pop_front();
+        const size_t n = std::min(queue_.size(), static_cast<size_t>(std::max(1, options_.max_batch)));
+        for (size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
       }
-      CallDone(item.done, Write(std::move(item.fn)));
+      if (batch.size() == 1) {
+        CallDone(batch[0].done, Write(std::move(batch[0].fn)));
+      } else {
+        CommitBatch(batch);
+      }
+      batch.clear();
+    }
+  }
+
+  // Group commit, as the SQLite writer does: the batch's writes run in one
+  // SERIALIZABLE transaction, each in its own savepoint, and are
+  // acknowledged after its one commit (one WAL flush for all). A write whose
+  // function fails is undone alone and its batch mates go on. Should the
+  // database abort the transaction itself (a serialization failure or
+  // deadlock with another replica's writes, a lost connection, a failed
+  // commit), nothing of it is kept and each write runs again alone through
+  // Write, with its retries.
+  void CommitBatch(std::vector<Item>& batch) {
+    std::vector<absl::Status> results(batch.size());
+    const bool committed = [&] {
+      absl::ReaderMutexLock shared(&gate_);
+      Lease lease(idle_);
+      if (!lease->Ensure().ok() || !lease->Exec("BEGIN ISOLATION LEVEL SERIALIZABLE").ok()) return false;
+      auto abandon = [&] {
+        if (!lease->broken()) lease->Exec("ROLLBACK").IgnoreError();
+        return false;
+      };
+      int64_t kept = 0;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!lease->Exec("SAVEPOINT rapport_write").ok()) return abandon();
+        absl::Status status = CallFn(batch[i].fn, *lease);
+        if (status.ok()) status = lease->Exec("RELEASE rapport_write");
+        if (!status.ok()) {
+          if (lease->broken() || DatabaseAborted(status, false)) return abandon();
+          if (!lease->Exec("ROLLBACK TO rapport_write").ok() || !lease->Exec("RELEASE rapport_write").ok()) {
+            return abandon();
+          }
+        } else {
+          ++kept;
+        }
+        results[i] = std::move(status);
+      }
+      if (!lease->Exec("COMMIT").ok()) return abandon();
+      commits_.fetch_add(1, std::memory_order_relaxed);
+      transactions_.fetch_add(kept, std::memory_order_relaxed);
+      return true;
+    }();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!committed) results[i] = Write(std::move(batch[i].fn));
+      CallDone(batch[i].done, std::move(results[i]));
     }
   }
 
@@ -521,7 +583,8 @@ class PgDatabase final : public Database {
   bool closing_ = false;
   std::vector<std::thread> workers_;
 
-  std::atomic<int64_t> commits_{0};
+  std::atomic<int64_t> commits_{0};       // transactions committed
+  std::atomic<int64_t> transactions_{0};  // writes they held
   absl::Mutex gate_;
   static thread_local bool retryable_;
 };

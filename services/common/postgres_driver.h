@@ -10,7 +10,12 @@
 //   transaction, so stores written for SQLite's single writer keep their
 //   read-then-write logic; a serialization failure or deadlock re-runs the
 //   function (a few times) before answering ABORTED. WriteAsync runs on a
-//   small pool of worker threads and calls done after the commit.
+//   small pool of worker threads (Options::write_workers) that group-commit
+//   what is queued, like the SQLite writer: up to Options::max_batch writes
+//   in one transaction, a savepoint each, one commit (one WAL flush) for all;
+//   should the database abort the batch, each write runs again alone. done
+//   is called after the commit. A write function must therefore not use
+//   transaction-level commands (SET TRANSACTION): only Write's are its own.
 // - Statements are prepared once per connection (PQprepare) and cached by
 //   SQL text; `?` and `?N` placeholders become `$N`.
 // - A lost connection answers UNAVAILABLE for the call that needed it and is
