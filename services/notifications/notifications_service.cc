@@ -301,7 +301,10 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWebhook(Ctx* ctx, cons
   return rpc_.Handle(
       ctx, "CreateWebhook", resp, [=, this](const TenantContext& t, Reply<pb::CreateWebhookResponse> reply) {
         Violations v;
-        v.TextList("eventTypes", req->event_types(), 20, 100);
+        if (req->event_types_size() > 20) v.Add("eventTypes", "has more than 20 items");
+        for (int i = 0; i < req->event_types_size() && i < 20; ++i) {
+          if (!IsValidEventType(req->event_types(i))) v.Add(absl::StrCat("eventTypes[", i, "]"), kEventTypeRule);
+        }
         v.Text("description", req->description(), 500);
         absl::StatusOr<CheckedUrl> url = CheckWebhookUrl("url", req->url(), options_.allow_private_webhooks);
         if (!url.ok()) {

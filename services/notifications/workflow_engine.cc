@@ -7,6 +7,7 @@
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
 #include "services/notifications/local_time.h"
+#include "services/notifications/webhook.h"
 
 namespace rapport::notifications {
 namespace {
@@ -123,7 +124,9 @@ absl::Status ValidateWorkflow(const pb::Workflow& w) {
         v.Text(f + ".body", s.body(), 2000);
         break;
       case pb::WEBHOOK:
-        v.Text(f + ".eventType", s.event_type(), 100);
+        // Sent as the Rapport-Event-Type header: empty (the default) or a
+        // plain token, never anything that could end the header line.
+        if (!s.event_type().empty() && !IsValidEventType(s.event_type())) v.Add(f + ".eventType", kEventTypeRule);
         break;
       default:
         v.Add(f + ".kind", "is required: WAIT, STOP_IF, NOTIFY or WEBHOOK");
