@@ -27,6 +27,9 @@ namespace ipb = ::rapport::interactions::v1;
 using ::rapport::testing::Await;
 using ::rapport::testing::AwaitStatus;
 
+// A quota no test meets, for tests about something else.
+constexpr int64_t kNoQuota = int64_t{1} << 40;
+
 absl::Time Utc(int y, int m, int d, int hh, int mm, int ss = 0) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, ss), absl::UTCTimeZone());
 }
@@ -130,7 +133,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     w.set_url("http://127.0.0.1:9/hook");
     for (const std::string& t : event_types) w.add_event_types(t);
     auto created = Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
-      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), d);
+      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), kNoQuota, d);
     });
     EXPECT_TRUE(created.ok()) << created.status();
     return created.value_or(pb::CreateWebhookResponse());
@@ -171,7 +174,7 @@ TEST_P(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
   *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + absl::Seconds(10)));
   pb::CreateReminderRequest req;
   ASSERT_TRUE(Await<pb::Reminder>([&](Done<pb::Reminder> d) {
-                store_->CreateReminder(alice, r, IdempotencyScope{}, req, false, d);
+                store_->CreateReminder(alice, r, IdempotencyScope{}, req, false, kNoQuota, d);
               }).ok());
   auto sched = NewScheduler("r1");
   SetNow(Now() + absl::Seconds(9));
@@ -608,7 +611,7 @@ TEST_P(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) 
   w.add_steps()->set_kind(pb::WEBHOOK);
   w.mutable_steps(0)->set_event_type("deal.won");
   ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
-                store_->CreateWorkflow(alice, w, IdempotencyScope{}, pb::CreateWorkflowRequest(), d);
+                store_->CreateWorkflow(alice, w, IdempotencyScope{}, pb::CreateWorkflowRequest(), kNoQuota, d);
               }).ok());
   NewWebhook(alice, {});  // every event type
   auto run = Await<pb::WorkflowRun>([&](Done<pb::WorkflowRun> d) { store_->RunWorkflow(alice, w.id(), "bob", d); });

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/common/crypto.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
@@ -39,6 +40,33 @@ void TidyList(google::protobuf::RepeatedPtrField<std::string>* values) {
 void ValidateCommonTags(Violations& v, const std::string& prefix,
                         const google::protobuf::RepeatedPtrField<std::string>& list) {
   v.TextList(prefix, list, kMaxTags, 50);
+}
+
+size_t JsonBytes(const google::protobuf::Message& m) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(m, &json).ok()) return 0;
+  return json.size();
+}
+
+// The set field of c whose value alone prints the largest JSON: the one to
+// name when the whole contact is too large.
+const google::protobuf::FieldDescriptor* LargestField(const pb::Contact& c) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  c.GetReflection()->ListFields(c, &fields);
+  const google::protobuf::FieldDescriptor* largest = nullptr;
+  size_t largest_bytes = 0;
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    pb::Contact only = c;
+    for (const google::protobuf::FieldDescriptor* other : fields) {
+      if (other != f) only.GetReflection()->ClearField(&only, other);
+    }
+    size_t bytes = JsonBytes(only);
+    if (largest == nullptr || bytes > largest_bytes) {
+      largest = f;
+      largest_bytes = bytes;
+    }
+  }
+  return largest;
 }
 
 }  // namespace
@@ -101,6 +129,16 @@ absl::Status ValidateContact(const pb::Contact& c) {
   v.Id("metThroughContactId", c.met_through_contact_id(), /*required=*/false);
   if (!c.id().empty() && c.met_through_contact_id() == c.id()) {
     v.Add("metThroughContactId", "cannot be the contact itself");
+  }
+  if (v.empty()) {
+    // Within every field's limit, the whole may still be too large (long
+    // multi-byte texts in every field at once): named by its largest field.
+    const size_t bytes = JsonBytes(c);
+    if (bytes > kMaxContactJsonBytes) {
+      const google::protobuf::FieldDescriptor* f = LargestField(c);
+      v.Add(f != nullptr ? f->json_name() : "contact",
+            absl::StrCat("makes the contact ", bytes, " bytes as JSON, over the 32 KiB limit; shorten it"));
+    }
   }
   return v.ToStatus();
 }
