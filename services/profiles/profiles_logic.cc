@@ -1,6 +1,7 @@
 #include "services/profiles/profiles_logic.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -48,25 +49,37 @@ size_t JsonBytes(const google::protobuf::Message& m) {
   return json.size();
 }
 
-// The set field of c whose value alone prints the largest JSON: the one to
-// name when the whole contact is too large.
-const google::protobuf::FieldDescriptor* LargestField(const pb::Contact& c) {
+// The set field of m whose value alone prints the largest JSON: the one to
+// name when the whole message is too large.
+const google::protobuf::FieldDescriptor* LargestField(const google::protobuf::Message& m) {
   std::vector<const google::protobuf::FieldDescriptor*> fields;
-  c.GetReflection()->ListFields(c, &fields);
+  m.GetReflection()->ListFields(m, &fields);
   const google::protobuf::FieldDescriptor* largest = nullptr;
   size_t largest_bytes = 0;
   for (const google::protobuf::FieldDescriptor* f : fields) {
-    pb::Contact only = c;
+    std::unique_ptr<google::protobuf::Message> only(m.New());
+    only->CopyFrom(m);
     for (const google::protobuf::FieldDescriptor* other : fields) {
-      if (other != f) only.GetReflection()->ClearField(&only, other);
+      if (other != f) only->GetReflection()->ClearField(only.get(), other);
     }
-    size_t bytes = JsonBytes(only);
+    size_t bytes = JsonBytes(*only);
     if (largest == nullptr || bytes > largest_bytes) {
       largest = f;
       largest_bytes = bytes;
     }
   }
   return largest;
+}
+
+// Within every field's limit, the whole may still be too large (long
+// multi-byte texts in every field at once): named by its largest field.
+void CheckWholeSize(Violations& v, const google::protobuf::Message& m, const char* what) {
+  if (!v.empty()) return;
+  const size_t bytes = JsonBytes(m);
+  if (bytes <= kMaxContactJsonBytes) return;
+  const google::protobuf::FieldDescriptor* f = LargestField(m);
+  v.Add(f != nullptr ? f->json_name() : what,
+        absl::StrCat("makes the ", what, " ", bytes, " bytes as JSON, over the 32 KiB limit; shorten it"));
 }
 
 }  // namespace
@@ -130,16 +143,7 @@ absl::Status ValidateContact(const pb::Contact& c) {
   if (!c.id().empty() && c.met_through_contact_id() == c.id()) {
     v.Add("metThroughContactId", "cannot be the contact itself");
   }
-  if (v.empty()) {
-    // Within every field's limit, the whole may still be too large (long
-    // multi-byte texts in every field at once): named by its largest field.
-    const size_t bytes = JsonBytes(c);
-    if (bytes > kMaxContactJsonBytes) {
-      const google::protobuf::FieldDescriptor* f = LargestField(c);
-      v.Add(f != nullptr ? f->json_name() : "contact",
-            absl::StrCat("makes the contact ", bytes, " bytes as JSON, over the 32 KiB limit; shorten it"));
-    }
-  }
+  CheckWholeSize(v, c, "contact");
   return v.ToStatus();
 }
 
@@ -193,6 +197,7 @@ absl::Status ValidateProfile(const pb::Profile& p) {
   ValidateCommonTags(v, "seeking", p.seeking());
   ValidateCommonTags(v, "offering", p.offering());
   if (!IsValidTimeZone(p.timezone())) v.Add("timezone", "is not an IANA time zone name (e.g. Europe/Paris)");
+  CheckWholeSize(v, p, "profile");
   return v.ToStatus();
 }
 

@@ -28,7 +28,8 @@ namespace pb = ::rapport::profiles::v1;
 // 20 links (2048); tags, seeking and offering kMaxTags items of 50
 // characters each. Lengths count code points, so these alone would let a
 // contact grow past what the bus and caches should carry: the whole
-// contact is also bounded, to kMaxContactJsonBytes as proto3 JSON.
+// contact is also bounded, to kMaxContactJsonBytes as proto3 JSON (and so is
+// the own profile).
 inline constexpr int kMaxNameChars = 200;
 inline constexpr int kMaxNotesChars = 10000;
 inline constexpr int kMaxTags = 50;

@@ -178,6 +178,19 @@ TEST(ProfileLogicTest, TimeZones) {
   EXPECT_FALSE(IsValidTimeZone("../../etc/passwd"));
 }
 
+// The own profile is bounded like a contact: 32 KiB as JSON, named by its
+// largest field (here 20 long links, each within its own limit).
+TEST(ProfileLogicTest, AProfileOver32KiBNamesItsLargestField) {
+  pb::Profile p;
+  p.set_display_name("Ann");
+  p.set_timezone("Europe/Paris");
+  EXPECT_TRUE(ValidateProfile(p).ok()) << ValidateProfile(p);
+  for (int i = 0; i < 20; ++i) p.add_links("https://example.com/" + std::string(2000, 'p'));
+  absl::Status s = ValidateProfile(p);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("links: makes the profile"), std::string::npos) << s.message();
+}
+
 TEST(ProfileLogicTest, CompletenessScoresAndExplains) {
   pb::Profile p;
   p.set_display_name("Ada");
