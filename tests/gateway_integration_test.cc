@@ -1163,7 +1163,7 @@ TEST_F(GatewayIntegrationTest, QuotasAre429AndOrgUsageShowsThem) {
   auto quotas = Parse<npb::OrgUsage>(usage);
   std::map<std::string, ppb::QuotaUsage> by_name;
   for (const auto& q : quotas.quotas()) by_name[q.quota()] = q;
-  ASSERT_EQ(by_name.size(), 6u) << usage.body;
+  ASSERT_EQ(by_name.size(), 7u) << usage.body;
   EXPECT_EQ(by_name["contactsPerUser"].limit(), 2);
   EXPECT_EQ(by_name["contactsPerUser"].used(), 2);
   EXPECT_EQ(by_name["contactsPerUser"].subject_id(), ann);
@@ -1178,11 +1178,12 @@ TEST_F(GatewayIntegrationTest, QuotasAre429AndOrgUsageShowsThem) {
   EXPECT_EQ(by_name["webhooksPerUser"].limit(), 1);
   EXPECT_EQ(by_name["remindersPerContact"].used(), 0);
   EXPECT_EQ(by_name["remindersPerContact"].limit(), 100);
+  EXPECT_EQ(by_name["remindersWithoutContact"].limit(), 1000);
   // Another org's admin sees its own (empty) use; a user may not look.
   HttpResponse other = Call("GET", "/v1/org/usage", {"X-Api-Key: " + NewOrg("globex")});
   ASSERT_EQ(other.status, 200) << other.body;
   const npb::OrgUsage other_usage = Parse<npb::OrgUsage>(other);
-  EXPECT_EQ(other_usage.quotas_size(), 6);
+  EXPECT_EQ(other_usage.quotas_size(), 7);
   for (const auto& q : other_usage.quotas()) {
     EXPECT_EQ(q.used(), q.quota() == "apiKeysPerOrg" ? 1 : 0) << q.quota();
   }

@@ -963,7 +963,7 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
       HttpCall("GET", stack_.GatewayUrl() + "/v1/org/usage", {"X-Api-Key: " + field(org, "secret")});
   EXPECT_EQ(usage.status, 200) << usage.body;
   for (const char* quota : {"contactsPerUser", "apiKeysPerOrg", "workflowsPerUser", "stepsPerWorkflow",
-                            "webhooksPerUser", "remindersPerContact"}) {
+                            "webhooksPerUser", "remindersPerContact", "remindersWithoutContact"}) {
     EXPECT_NE(usage.body.find(absl::StrCat(R"("quota":")", quota, R"(")")), std::string::npos) << usage.body;
   }
 

@@ -251,7 +251,10 @@ void NotificationsStore::CreateReminder(const Owner& owner, const pb::Reminder& 
             if (!c.has_value()) return absl::InvalidArgumentError(kNoSuchReminderContact);
           }
           ASSIGN_OR_RETURN(int64_t pending, PendingReminders(conn, owner, reminder.contact_id()));
-          RETURN_IF_ERROR(CheckQuota(kRemindersPerContact, pending, max_pending, "pending reminders per contact"));
+          RETURN_IF_ERROR(reminder.contact_id().empty()
+                              ? CheckQuota(kRemindersWithoutContact, pending, max_pending,
+                                           "pending reminders about no contact per user")
+                              : CheckQuota(kRemindersPerContact, pending, max_pending, "pending reminders per contact"));
           RETURN_IF_ERROR(InsertReminder(conn, owner, reminder));
           return reminder;
         });

@@ -44,6 +44,10 @@ ABSL_FLAG(int64_t, quota_webhooks_per_user, rapport::notifications::Notification
           "most webhooks one user may have; more is 429 (env RAPPORT_QUOTA_WEBHOOKS_PER_USER)");
 ABSL_FLAG(int64_t, quota_reminders_per_contact, rapport::notifications::NotificationsQuotas().reminders_per_contact,
           "most pending reminders about one contact; more is 429 (env RAPPORT_QUOTA_REMINDERS_PER_CONTACT)");
+ABSL_FLAG(int64_t, quota_reminders_without_contact,
+          rapport::notifications::NotificationsQuotas().reminders_without_contact,
+          "most pending reminders about no contact one user may have; more is 429 "
+          "(env RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT)");
 
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
@@ -65,7 +69,8 @@ int main(int argc, char** argv) {
                              {"quota_workflows_per_user", "RAPPORT_QUOTA_WORKFLOWS_PER_USER"},
                              {"quota_steps_per_workflow", "RAPPORT_QUOTA_STEPS_PER_WORKFLOW"},
                              {"quota_webhooks_per_user", "RAPPORT_QUOTA_WEBHOOKS_PER_USER"},
-                             {"quota_reminders_per_contact", "RAPPORT_QUOTA_REMINDERS_PER_CONTACT"}});
+                             {"quota_reminders_per_contact", "RAPPORT_QUOTA_REMINDERS_PER_CONTACT"},
+                             {"quota_reminders_without_contact", "RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT"}});
   auto store = rapport::notifications::NotificationsStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
@@ -112,6 +117,7 @@ int main(int argc, char** argv) {
   service_options.quotas.steps_per_workflow = absl::GetFlag(FLAGS_quota_steps_per_workflow);
   service_options.quotas.webhooks_per_user = absl::GetFlag(FLAGS_quota_webhooks_per_user);
   service_options.quotas.reminders_per_contact = absl::GetFlag(FLAGS_quota_reminders_per_contact);
+  service_options.quotas.reminders_without_contact = absl::GetFlag(FLAGS_quota_reminders_without_contact);
   rapport::profiles::ContactClient contacts(rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)),
                                             startup.signer.get(),
                                             std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));

@@ -360,7 +360,7 @@ TEST_F(NotificationsServiceTest, StepQuotaAndOrgUsage) {
             grpc::StatusCode::PERMISSION_DENIED);
   s = stub_->GetOrgUsage(Call(Stack::Admin("org-a")).get(), pb::GetOrgUsageRequest(), &usage);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(usage.quotas_size(), 4);
+  ASSERT_EQ(usage.quotas_size(), 5);
   EXPECT_EQ(usage.quotas(0).quota(), "workflowsPerUser");
   EXPECT_EQ(usage.quotas(0).used(), 7);  // the built-ins and the nudge
   EXPECT_EQ(usage.quotas(0).subject_id(), "alice");

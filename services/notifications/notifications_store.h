@@ -86,9 +86,9 @@ class NotificationsStore final : public TimerStore {
   // Creating one schedules its timer. Unless contact_verified,
   // kNoSuchReminderContact (INVALID_ARGUMENT) when contact_id is set but is
   // not one of the user's contacts in the projection. RESOURCE_EXHAUSTED
-  // (quota remindersPerContact) when the contact already has max_pending
-  // pending reminders (counted in reminder_counts with each create, fire
-  // and delete).
+  // when the contact already has max_pending pending reminders (quota
+  // remindersPerContact; remindersWithoutContact for those about no
+  // contact), counted in reminder_counts with each create, fire and delete.
   void CreateReminder(const Owner& owner, const pb::Reminder& reminder, const IdempotencyScope& idem,
                       const google::protobuf::Message& request, bool contact_verified, int64_t max_pending,
                       Done<pb::Reminder> done);

@@ -690,14 +690,14 @@ TEST_P(StoreTest, QuotasRefuseOverTheLimitAndUsageShowsTheBusiest) {
   carol.set_id("carol");
   carol.set_display_name("Carol");
   ContactEvent(alice, carol);
-  auto reminder = [&](const std::string& contact, absl::Duration in) {
+  auto reminder = [&](const std::string& contact, absl::Duration in, int64_t quota = 2) {
     pb::Reminder r;
     r.set_id(NewId());
     r.set_contact_id(contact);
     r.set_state(pb::PENDING);
     *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + in));
     return Await<pb::Reminder>([&](Done<pb::Reminder> d) {
-      store_->CreateReminder(alice, r, IdempotencyScope{}, pb::CreateReminderRequest(), false, 2, d);
+      store_->CreateReminder(alice, r, IdempotencyScope{}, pb::CreateReminderRequest(), false, quota, d);
     });
   };
   auto soon = reminder("carol", absl::Seconds(10));
@@ -707,13 +707,17 @@ TEST_P(StoreTest, QuotasRefuseOverTheLimitAndUsageShowsTheBusiest) {
   auto third = reminder("carol", absl::Hours(20));
   ASSERT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(third.status().message().find("quota remindersPerContact"), std::string::npos);
-  EXPECT_TRUE(reminder("", absl::Hours(1)).ok());  // about no contact: its own count
+  // About no contact: their own count and quota.
+  EXPECT_TRUE(reminder("", absl::Hours(1), 1).ok());
+  auto contactless = reminder("", absl::Hours(2), 1);
+  ASSERT_EQ(contactless.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(contactless.status().message().find("quota remindersWithoutContact"), std::string::npos);
 
   NotificationsQuotas quotas;
   quotas.reminders_per_contact = 2;
   auto usage = store_->Usage("org1", quotas);
   ASSERT_TRUE(usage.ok()) << usage.status();
-  ASSERT_EQ(usage->size(), 4u);
+  ASSERT_EQ(usage->size(), 5u);
   EXPECT_EQ((*usage)[0].quota(), "workflowsPerUser");
   EXPECT_EQ((*usage)[0].used(), 7);
   EXPECT_EQ((*usage)[0].subject_id(), "alice");
@@ -729,6 +733,10 @@ TEST_P(StoreTest, QuotasRefuseOverTheLimitAndUsageShowsTheBusiest) {
   EXPECT_EQ((*usage)[3].used(), 2);
   EXPECT_EQ((*usage)[3].subject_id(), "carol");
   EXPECT_EQ((*usage)[3].limit(), 2);
+  EXPECT_EQ((*usage)[4].quota(), "remindersWithoutContact");
+  EXPECT_EQ((*usage)[4].per(), "user");
+  EXPECT_EQ((*usage)[4].used(), 1);
+  EXPECT_EQ((*usage)[4].subject_id(), "alice");
   // Another org has used nothing.
   auto other = store_->Usage("org2", quotas);
   ASSERT_TRUE(other.ok());

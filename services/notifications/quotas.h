@@ -14,11 +14,13 @@ inline constexpr char kWorkflowsPerUser[] = "workflowsPerUser";
 inline constexpr char kStepsPerWorkflow[] = "stepsPerWorkflow";
 inline constexpr char kWebhooksPerUser[] = "webhooksPerUser";
 inline constexpr char kRemindersPerContact[] = "remindersPerContact";
+inline constexpr char kRemindersWithoutContact[] = "remindersWithoutContact";
 struct NotificationsQuotas {
   int64_t workflows_per_user = 100;  // the six built-ins count
   int64_t steps_per_workflow = 20;
   int64_t webhooks_per_user = 20;
-  int64_t reminders_per_contact = 100;  // pending ones; reminders about no contact count as one more contact
+  int64_t reminders_per_contact = 100;       // pending ones about one contact
+  int64_t reminders_without_contact = 1000;  // pending ones about no contact, per user
 };
 
 }  // namespace rapport::notifications

@@ -389,7 +389,11 @@ absl::StatusOr<std::vector<ppb::QuotaUsage>> NotificationsStore::Usage(const std
        "SELECT user_id, COUNT(*) AS n FROM webhooks WHERE org_id = ? GROUP BY user_id ORDER BY n DESC, user_id "
        "LIMIT 1"},
       {kRemindersPerContact, "contact", quotas.reminders_per_contact,
-       "SELECT contact_id, pending FROM reminder_counts WHERE org_id = ? ORDER BY pending DESC, contact_id LIMIT 1"},
+       "SELECT contact_id, pending FROM reminder_counts WHERE org_id = ? AND contact_id <> '' "
+       "ORDER BY pending DESC, contact_id LIMIT 1"},
+      {kRemindersWithoutContact, "user", quotas.reminders_without_contact,
+       "SELECT user_id, pending FROM reminder_counts WHERE org_id = ? AND contact_id = '' "
+       "ORDER BY pending DESC, user_id LIMIT 1"},
   };
   std::vector<ppb::QuotaUsage> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
