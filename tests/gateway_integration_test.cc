@@ -1101,9 +1101,9 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
 // that would inject a webhook header is 400 naming the field; and
 // GET /v1/org/usage shows the org admin each quota with its use.
 TEST_F(GatewayIntegrationTest, QuotasAre429AndOrgUsageShowsThem) {
-  ASSERT_TRUE(stack_
-                  .Start("profiles", {{"RAPPORT_QUOTA_CONTACTS_PER_USER", "2"}, {"RAPPORT_QUOTA_API_KEYS_PER_ORG", "2"}})
-                  .ok());
+  ASSERT_TRUE(
+      stack_.Start("profiles", {{"RAPPORT_QUOTA_CONTACTS_PER_USER", "2"}, {"RAPPORT_QUOTA_API_KEYS_PER_ORG", "2"}})
+          .ok());
   ASSERT_TRUE(stack_
                   .Start("notifications", {{"RAPPORT_QUOTA_WEBHOOKS_PER_USER", "1"},
                                            {"RAPPORT_QUOTA_STEPS_PER_WORKFLOW", "2"},

@@ -959,8 +959,7 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
                               {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey), "Content-Type: application/json"},
                               R"({"displayName":"usage"})");
   ASSERT_EQ(org.status, 200) << org.body;
-  HttpResponse usage =
-      HttpCall("GET", stack_.GatewayUrl() + "/v1/org/usage", {"X-Api-Key: " + field(org, "secret")});
+  HttpResponse usage = HttpCall("GET", stack_.GatewayUrl() + "/v1/org/usage", {"X-Api-Key: " + field(org, "secret")});
   EXPECT_EQ(usage.status, 200) << usage.body;
   for (const char* quota : {"contactsPerUser", "apiKeysPerOrg", "workflowsPerUser", "stepsPerWorkflow",
                             "webhooksPerUser", "remindersPerContact", "remindersWithoutContact"}) {

@@ -46,8 +46,7 @@ absl::Status ApplyFieldMask(const google::protobuf::Message& patch, const google
 }
 
 google::protobuf::FieldMask ChangedFields(const google::protobuf::Message& before,
-                                          const google::protobuf::Message& after,
-                                          const std::set<std::string>& ignore) {
+                                          const google::protobuf::Message& after, const std::set<std::string>& ignore) {
   google::protobuf::FieldMask out;
   const google::protobuf::Descriptor* descriptor = before.GetDescriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {

@@ -36,9 +36,10 @@ absl::StatusOr<std::vector<SeqRow>> SeqRows(Statement& st) {
 // Adds delta to the pending reminders of (owner, contact_id).
 absl::Status CountPendingReminders(Connection& conn, const Owner& owner, const std::string& contact_id, int delta) {
   return conn
-      .Prepare("INSERT INTO reminder_counts (org_id, user_id, contact_id, pending) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET pending = reminder_counts.pending + "
-               "excluded.pending")
+      .Prepare(
+          "INSERT INTO reminder_counts (org_id, user_id, contact_id, pending) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET pending = reminder_counts.pending + "
+          "excluded.pending")
       .Bind(1, owner.org)
       .Bind(2, owner.user)
       .Bind(3, contact_id)
@@ -251,10 +252,10 @@ void NotificationsStore::CreateReminder(const Owner& owner, const pb::Reminder& 
             if (!c.has_value()) return absl::InvalidArgumentError(kNoSuchReminderContact);
           }
           ASSIGN_OR_RETURN(int64_t pending, PendingReminders(conn, owner, reminder.contact_id()));
-          RETURN_IF_ERROR(reminder.contact_id().empty()
-                              ? CheckQuota(kRemindersWithoutContact, pending, max_pending,
-                                           "pending reminders about no contact per user")
-                              : CheckQuota(kRemindersPerContact, pending, max_pending, "pending reminders per contact"));
+          RETURN_IF_ERROR(reminder.contact_id().empty() ? CheckQuota(kRemindersWithoutContact, pending, max_pending,
+                                                                     "pending reminders about no contact per user")
+                                                        : CheckQuota(kRemindersPerContact, pending, max_pending,
+                                                                     "pending reminders per contact"));
           RETURN_IF_ERROR(InsertReminder(conn, owner, reminder));
           return reminder;
         });
@@ -281,10 +282,10 @@ absl::StatusOr<std::vector<pb::Reminder>> NotificationsStore::ListReminders(cons
 void NotificationsStore::DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done) {
   db_->WriteAsync(
       [=](Connection& conn) -> absl::Status {
-        ASSIGN_OR_RETURN(
-            pb::Reminder r,
-            ReadOwned<pb::Reminder>(conn, "SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?",
-                                    owner, id, "reminder"));
+        ASSIGN_OR_RETURN(pb::Reminder r,
+                         ReadOwned<pb::Reminder>(
+                             conn, "SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?",
+                             owner, id, "reminder"));
         RETURN_IF_ERROR(conn.Prepare("DELETE FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
                             .Bind(1, owner.org)
                             .Bind(2, owner.user)

@@ -152,21 +152,21 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateReminder(Ctx* ctx, con
     auto request = std::make_shared<pb::CreateReminderRequest>(*req);
     // A contact the projection has not seen yet (its event is on the way) is
     // confirmed with profiles, the source of truth, before giving up.
-    const int64_t max_pending = r.contact_id().empty() ? options_.quotas.reminders_without_contact
-                                                       : options_.quotas.reminders_per_contact;
-    store_->CreateReminder(owner, r, idem, *request, false, max_pending,
-                           [this, t, owner, r, idem, request, max_pending, reply](absl::StatusOr<pb::Reminder> created) {
-                             if (created.ok() || contacts_ == nullptr || !absl::IsInvalidArgument(created.status()) ||
-                                 created.status().message() != kNoSuchReminderContact) {
-                               return reply(created);
-                             }
-                             contacts_->Find(t, r.contact_id(), "reminder.contactId",
-                                             [this, owner, r, idem, request, max_pending, reply](auto contact) {
-                                               if (!contact.ok()) return reply(contact.status());
-                                               store_->CreateReminder(owner, r, idem, *request, true, max_pending,
-                                                                      reply);
-                                             });
-                           });
+    const int64_t max_pending =
+        r.contact_id().empty() ? options_.quotas.reminders_without_contact : options_.quotas.reminders_per_contact;
+    store_->CreateReminder(
+        owner, r, idem, *request, false, max_pending,
+        [this, t, owner, r, idem, request, max_pending, reply](absl::StatusOr<pb::Reminder> created) {
+          if (created.ok() || contacts_ == nullptr || !absl::IsInvalidArgument(created.status()) ||
+              created.status().message() != kNoSuchReminderContact) {
+            return reply(created);
+          }
+          contacts_->Find(t, r.contact_id(), "reminder.contactId",
+                          [this, owner, r, idem, request, max_pending, reply](auto contact) {
+                            if (!contact.ok()) return reply(contact.status());
+                            store_->CreateReminder(owner, r, idem, *request, true, max_pending, reply);
+                          });
+        });
   });
 }
 

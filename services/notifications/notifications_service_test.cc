@@ -352,8 +352,7 @@ TEST_F(NotificationsServiceTest, StepQuotaAndOrgUsage) {
   update.set_workflow_id(nudge.id());
   *update.mutable_workflow()->mutable_steps() = req.workflow().steps();
   update.mutable_update_mask()->add_paths("steps");
-  EXPECT_EQ(stub_->UpdateWorkflow(Call(alice_).get(), update, &w).error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(stub_->UpdateWorkflow(Call(alice_).get(), update, &w).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   pb::OrgUsage usage;
   EXPECT_EQ(stub_->GetOrgUsage(Call(alice_).get(), pb::GetOrgUsageRequest(), &usage).error_code(),

@@ -57,7 +57,6 @@ enum class InboxAction { kRead, kDismiss, kSnooze };
 
 inline constexpr char kNoSuchReminderContact[] = "reminder.contactId: no such contact";
 
-
 class NotificationsStore final : public TimerStore {
  public:
   // Opens (creating and migrating) the SQLite database at path.

@@ -371,7 +371,7 @@ void NotificationsStore::ListWorkflows(const Owner& owner, const std::string& af
 // --- Quotas ---
 
 absl::StatusOr<std::vector<ppb::QuotaUsage>> NotificationsStore::Usage(const std::string& org,
-                                                                        const NotificationsQuotas& quotas) {
+                                                                       const NotificationsQuotas& quotas) {
   struct Row {
     const char* quota;
     const char* per;
@@ -402,12 +402,11 @@ absl::StatusOr<std::vector<ppb::QuotaUsage>> NotificationsStore::Usage(const std
       q.set_quota(r.quota);
       q.set_per(r.per);
       q.set_limit(r.limit);
-      RETURN_IF_ERROR(
-          db::ForEachRow(conn.Prepare(r.sql).Bind(1, org), [&](const Statement& row) -> absl::Status {
-            q.set_subject_id(row.ColumnText(0));
-            q.set_used(row.ColumnInt(1));
-            return absl::OkStatus();
-          }));
+      RETURN_IF_ERROR(db::ForEachRow(conn.Prepare(r.sql).Bind(1, org), [&](const Statement& row) -> absl::Status {
+        q.set_subject_id(row.ColumnText(0));
+        q.set_used(row.ColumnInt(1));
+        return absl::OkStatus();
+      }));
       out.push_back(std::move(q));
     }
     return absl::OkStatus();

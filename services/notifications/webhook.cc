@@ -47,24 +47,24 @@ bool InAnyBlock(const uint8_t* a, const Block (&blocks)[N]) {
 // customer's webhook receiver.
 bool V4Private(const uint8_t a[4]) {
   static const Block kBlocks[] = {
-      {{0}, 8},                 // "this network" (RFC 791), 0.0.0.0/32
-      {{10}, 8},                // private-use (RFC 1918)
-      {{100, 64}, 10},          // shared address space, CGNAT (RFC 6598)
-      {{127}, 8},               // loopback
-      {{169, 254}, 16},         // link local
-      {{172, 16}, 12},          // private-use
-      {{192, 0, 0}, 24},        // IETF protocol assignments (DS-Lite, NAT64 discovery, PCP, TURN...)
-      {{192, 0, 2}, 24},        // documentation TEST-NET-1
-      {{192, 31, 196}, 24},     // AS112-v4
-      {{192, 52, 193}, 24},     // AMT
-      {{192, 88, 99}, 24},      // deprecated 6to4 relay anycast
-      {{192, 168}, 16},         // private-use
-      {{192, 175, 48}, 24},     // direct delegation AS112
-      {{198, 18}, 15},          // benchmarking
-      {{198, 51, 100}, 24},     // documentation TEST-NET-2
-      {{203, 0, 113}, 24},      // documentation TEST-NET-3
-      {{224}, 4},               // multicast
-      {{240}, 4},               // reserved, and 255.255.255.255 limited broadcast
+      {{0}, 8},              // "this network" (RFC 791), 0.0.0.0/32
+      {{10}, 8},             // private-use (RFC 1918)
+      {{100, 64}, 10},       // shared address space, CGNAT (RFC 6598)
+      {{127}, 8},            // loopback
+      {{169, 254}, 16},      // link local
+      {{172, 16}, 12},       // private-use
+      {{192, 0, 0}, 24},     // IETF protocol assignments (DS-Lite, NAT64 discovery, PCP, TURN...)
+      {{192, 0, 2}, 24},     // documentation TEST-NET-1
+      {{192, 31, 196}, 24},  // AS112-v4
+      {{192, 52, 193}, 24},  // AMT
+      {{192, 88, 99}, 24},   // deprecated 6to4 relay anycast
+      {{192, 168}, 16},      // private-use
+      {{192, 175, 48}, 24},  // direct delegation AS112
+      {{198, 18}, 15},       // benchmarking
+      {{198, 51, 100}, 24},  // documentation TEST-NET-2
+      {{203, 0, 113}, 24},   // documentation TEST-NET-3
+      {{224}, 4},            // multicast
+      {{240}, 4},            // reserved, and 255.255.255.255 limited broadcast
   };
   return InAnyBlock(a, kBlocks);
 }

@@ -39,26 +39,26 @@ TEST(Webhook, RetriesOnlyWhatMaySucceedLater) {
 // Every block of the IANA special-purpose registries (IPv4 and IPv6) is
 // refused, and only those: the table pairs each with an address inside it.
 TEST(Webhook, RefusesEveryIanaSpecialPurposeBlock) {
-  for (const char* a : {
-           "0.1.2.3", "10.0.0.1", "100.64.0.1", "100.127.255.254", "127.8.8.8", "169.254.169.254", "172.16.0.1",
-           "192.0.0.8", "192.0.0.170", "192.0.2.10", "192.31.196.1", "192.52.193.1", "192.88.99.1", "192.168.0.1",
-           "192.175.48.1", "198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.251",
-           "240.0.0.1", "255.255.255.255",
-           // IPv6: unspecified, loopback, IPv4-compatible, discard, dummy prefix, IETF assignments (Teredo,
-           // benchmarking, ORCHID), documentation (old and new), 6to4, AS112, SRv6, ULA, site and link local,
-           // multicast, local-use NAT64, and the mapped and NAT64 forms of private IPv4 addresses.
-           "::", "::1", "::10.0.0.1", "100::1", "100:0:0:1::1", "2001::1", "2001:2::1", "2001:20::1", "2001:db8::1",
-           "3fff::1", "2002:808:808::1", "2620:4f:8000::1", "5f00::1", "fc00::1", "fd12:3456::1", "fec0::1",
-           "fe80::1", "ff02::1", "64:ff9b:1::1", "::ffff:192.168.1.1", "::ffff:198.51.100.1", "64:ff9b::a00:1",
-           "64:ff9b::c000:201", "4000::1"}) {
+  for (const char* a :
+       {"0.1.2.3", "10.0.0.1", "100.64.0.1", "100.127.255.254", "127.8.8.8", "169.254.169.254", "172.16.0.1",
+        "192.0.0.8", "192.0.0.170", "192.0.2.10", "192.31.196.1", "192.52.193.1", "192.88.99.1", "192.168.0.1",
+        "192.175.48.1", "198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.251", "240.0.0.1",
+        "255.255.255.255",
+        // IPv6: unspecified, loopback, IPv4-compatible, discard, dummy prefix, IETF assignments (Teredo,
+        // benchmarking, ORCHID), documentation (old and new), 6to4, AS112, SRv6, ULA, site and link local,
+        // multicast, local-use NAT64, and the mapped and NAT64 forms of private IPv4 addresses.
+        "::", "::1", "::10.0.0.1", "100::1", "100:0:0:1::1", "2001::1", "2001:2::1", "2001:20::1", "2001:db8::1",
+        "3fff::1", "2002:808:808::1", "2620:4f:8000::1", "5f00::1", "fc00::1", "fd12:3456::1", "fec0::1", "fe80::1",
+        "ff02::1", "64:ff9b:1::1", "::ffff:192.168.1.1", "::ffff:198.51.100.1", "64:ff9b::a00:1", "64:ff9b::c000:201",
+        "4000::1"}) {
     absl::StatusOr<bool> priv = IsPrivateAddress(a);
     ASSERT_TRUE(priv.ok()) << a;
     EXPECT_TRUE(*priv) << a;
   }
-  for (const char* a : {"1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.15.255.255", "192.0.1.1",
-                        "192.169.0.1", "198.20.0.1", "203.0.114.1", "223.255.255.255", "2606:4700::1111",
-                        "2a00:1450:4001::200e", "2001:200::1", "2001:4860::8888", "64:ff9b::808:808",
-                        "::ffff:8.8.4.4"}) {
+  for (const char* a :
+       {"1.1.1.1", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.15.255.255", "192.0.1.1", "192.169.0.1",
+        "198.20.0.1", "203.0.114.1", "223.255.255.255", "2606:4700::1111", "2a00:1450:4001::200e", "2001:200::1",
+        "2001:4860::8888", "64:ff9b::808:808", "::ffff:8.8.4.4"}) {
     absl::StatusOr<bool> priv = IsPrivateAddress(a);
     ASSERT_TRUE(priv.ok()) << a;
     EXPECT_FALSE(*priv) << a;
@@ -86,8 +86,8 @@ TEST(Webhook, EventTypesArePlainTokens) {
   for (const char* ok : {"workflow.step", "notification.created", "deal-won_2", "a"}) {
     EXPECT_TRUE(IsValidEventType(ok)) << ok;
   }
-  for (const char* bad : {"", "x\r\nX-Injected: yes", "x\n", "Deal.Won", "deal won", "deal:won", "contact.*",
-                          "caf\xc3\xa9", "x\ty"}) {
+  for (const char* bad :
+       {"", "x\r\nX-Injected: yes", "x\n", "Deal.Won", "deal won", "deal:won", "contact.*", "caf\xc3\xa9", "x\ty"}) {
     EXPECT_FALSE(IsValidEventType(bad)) << bad;
   }
   EXPECT_TRUE(IsValidEventType(std::string(64, 'x')));

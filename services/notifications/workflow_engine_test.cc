@@ -168,7 +168,8 @@ TEST(WorkflowEngine, AWebhookEventTypeIsAPlainToken) {
   w.add_steps()->set_kind(pb::WEBHOOK);
   w.mutable_steps(1)->set_event_type("deal.won");
   EXPECT_TRUE(ValidateWorkflow(w).ok()) << ValidateWorkflow(w);
-  for (const std::string& bad : std::vector<std::string>{"x\r\nX-Injected: yes", "Deal.Won", "deal won", std::string(65, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"x\r\nX-Injected: yes", "Deal.Won", "deal won", std::string(65, 'a')}) {
     w.mutable_steps(1)->set_event_type(bad);
     absl::Status st = ValidateWorkflow(w);
     ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;

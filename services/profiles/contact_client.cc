@@ -91,17 +91,16 @@ void ContactClient::Usage(const TenantContext& caller,
   platform.request_id = caller.request_id;
   platform.Add(api::v1::PLATFORM);
   signer_->Sign(platform, &call->context);
-  stub_->async()->GetUsage(&call->context, &call->request, &call->response,
-                           [call, done = std::move(done)](grpc::Status s) {
-                             if (s.ok()) {
-                               std::vector<v1::QuotaUsage> quotas(
-                                   std::make_move_iterator(call->response.mutable_quotas()->begin()),
-                                   std::make_move_iterator(call->response.mutable_quotas()->end()));
-                               return done(std::move(quotas));
-                             }
-                             if (IsUnavailable(s)) return done(absl::UnavailableError("profiles is unavailable; try again"));
-                             done(FromGrpcStatus(s));
-                           });
+  stub_->async()->GetUsage(
+      &call->context, &call->request, &call->response, [call, done = std::move(done)](grpc::Status s) {
+        if (s.ok()) {
+          std::vector<v1::QuotaUsage> quotas(std::make_move_iterator(call->response.mutable_quotas()->begin()),
+                                             std::make_move_iterator(call->response.mutable_quotas()->end()));
+          return done(std::move(quotas));
+        }
+        if (IsUnavailable(s)) return done(absl::UnavailableError("profiles is unavailable; try again"));
+        done(FromGrpcStatus(s));
+      });
 }
 
 }  // namespace rapport::profiles

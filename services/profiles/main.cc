@@ -21,12 +21,13 @@ ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().a
           "most active API keys one org may have; more is 429 (env RAPPORT_QUOTA_API_KEYS_PER_ORG)");
 
 int main(int argc, char** argv) {
-  rapport::ServiceStartup startup = rapport::StartService(argc, argv, "profiles",
-                                                          {{"addr", rapport::registry::kProfiles.addr_env},
-                                                           {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
-                                                           {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"},
-                                                           {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
-                                                           {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"}});
+  rapport::ServiceStartup startup =
+      rapport::StartService(argc, argv, "profiles",
+                            {{"addr", rapport::registry::kProfiles.addr_env},
+                             {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
+                             {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"},
+                             {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
+                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"}});
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});

@@ -277,8 +277,9 @@ absl::Status EmitContact(Connection& conn, const char* type, const Owner& owner,
 // Adds delta to the owner's contact count.
 absl::Status CountContacts(Connection& conn, const Owner& owner, int delta) {
   return conn
-      .Prepare("INSERT INTO contact_counts (org_id, user_id, contacts) VALUES (?, ?, ?) "
-               "ON CONFLICT (org_id, user_id) DO UPDATE SET contacts = contact_counts.contacts + excluded.contacts")
+      .Prepare(
+          "INSERT INTO contact_counts (org_id, user_id, contacts) VALUES (?, ?, ?) "
+          "ON CONFLICT (org_id, user_id) DO UPDATE SET contacts = contact_counts.contacts + excluded.contacts")
       .Bind(1, owner.org)
       .Bind(2, owner.user)
       .Bind(3, delta)
@@ -495,8 +496,7 @@ void ProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_
 
 // --- quotas ---
 
-absl::StatusOr<std::vector<pb::QuotaUsage>> ProfilesStore::Usage(const std::string& org,
-                                                                  const ProfilesQuotas& quotas) {
+absl::StatusOr<std::vector<pb::QuotaUsage>> ProfilesStore::Usage(const std::string& org, const ProfilesQuotas& quotas) {
   pb::QuotaUsage contacts;
   contacts.set_quota(kContactsPerUser);
   contacts.set_per("user");
@@ -632,8 +632,8 @@ void ProfilesStore::UpdateContact(const Owner& owner, const std::string& id, Mut
         const pb::Contact before = contact;
         RETURN_IF_ERROR(mutate(contact));
         // Only a changed reference is checked: one to a since-deleted contact may stay.
-        RETURN_IF_ERROR(WriteContact(conn, owner, contact,
-                                     contact.met_through_contact_id() != before.met_through_contact_id()));
+        RETURN_IF_ERROR(
+            WriteContact(conn, owner, contact, contact.met_through_contact_id() != before.met_through_contact_id()));
         // Notes never leave profiles, not even the fact that they changed.
         const google::protobuf::FieldMask changed = ChangedFields(before, contact, {"notes"});
         RETURN_IF_ERROR(EmitContact(conn, "contact.updated", owner, contact, &changed));

@@ -371,7 +371,8 @@ TEST_P(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
   for (int i = 0; i < 3; ++i) {
     pb::Contact c = req.contact();
     c.set_id(NewId());
-    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, kNoQuota, d); });
+    auto r =
+        Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, kNoQuota, d); });
     ASSERT_TRUE(r.ok()) << r.status();
     if (i == 0) first_id = r->id();
     EXPECT_EQ(r->id(), first_id);
@@ -381,7 +382,8 @@ TEST_P(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
   other.mutable_contact()->set_display_name("Twice");
   pb::Contact c = other.contact();
   c.set_id(NewId());
-  auto mismatch = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, other, kNoQuota, d); });
+  auto mismatch =
+      Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, other, kNoQuota, d); });
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -393,7 +395,9 @@ TEST_P(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
     pb::Contact c = req.contact();
     c.set_id(NewId());
     IdempotencyScope scope{alice_.org, alice_.user, key, "CreateContact"};
-    ASSERT_TRUE(Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, kNoQuota, d); }).ok());
+    ASSERT_TRUE(Await<pb::Contact>([&](Done<pb::Contact> d) {
+                  store_->CreateContact(alice_, c, scope, req, kNoQuota, d);
+                }).ok());
   }
   ASSERT_TRUE(store_->db()
                   .Write([](db::Connection& conn) {
@@ -503,9 +507,7 @@ TEST_P(ProfilesStoreTest, ApiKeysPerOrgQuotaCountsActiveKeys) {
   auto keys = store_->ListApiKeys(org_, "", 10);
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->size(), 3u);
-  ASSERT_TRUE(Await<pb::ApiKey>([&](Done<pb::ApiKey> d) {
-                store_->RevokeApiKey(org_, (*keys)[2].id(), 1, d);
-              }).ok());
+  ASSERT_TRUE(Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, (*keys)[2].id(), 1, d); }).ok());
   EXPECT_TRUE(create().ok());  // a revoked key frees its place
 }
 
@@ -529,11 +531,11 @@ TEST_P(ProfilesStoreTest, UpdateEventsNameTheChangedFields) {
                     db::Statement st = conn.Prepare("SELECT data FROM outbox WHERE type = ?");
                     st.Bind(1, "contact.updated");
                     return db::ForEachRow(st, [&](const db::Statement& row) -> absl::Status {
-                                            events::v1::Event e;
-                                            RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &e));
-                                            updated.push_back(e);
-                                            return absl::OkStatus();
-                                          });
+                      events::v1::Event e;
+                      RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &e));
+                      updated.push_back(e);
+                      return absl::OkStatus();
+                    });
                   })
                   .ok());
   ASSERT_EQ(updated.size(), 1u);
