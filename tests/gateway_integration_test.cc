@@ -34,6 +34,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "rapport/api/v1/annotations.pb.h"
 #include "rapport/interactions/v1/interactions.pb.h"
+#include "rapport/notifications/v1/notifications.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/crypto.h"
 #include "services/common/http_client.h"
@@ -44,6 +45,7 @@ namespace {
 
 namespace ppb = ::rapport::profiles::v1;
 namespace ipb = ::rapport::interactions::v1;
+namespace npb = ::rapport::notifications::v1;
 using ::rapport::HttpCall;
 using ::rapport::HttpResponse;
 using ::rapport::testing::Stack;
@@ -1185,6 +1187,101 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   EXPECT_EQ(static_cast<int>(seen.size()), annotated);
 }
 
+// Quotas through the gateway, with the services restarted on small limits:
+// a create over one is 429 RESOURCE_EXHAUSTED naming it (contacts per user,
+// API keys per org, steps per workflow, webhooks per user); an event type
+// that would inject a webhook header is 400 naming the field; and
+// GET /v1/org/usage shows the org admin each quota with its use.
+TEST_F(GatewayIntegrationTest, QuotasAre429AndOrgUsageShowsThem) {
+  ASSERT_TRUE(
+      stack_.Start("profiles", {{"RAPPORT_QUOTA_CONTACTS_PER_USER", "2"}, {"RAPPORT_QUOTA_API_KEYS_PER_ORG", "2"}})
+          .ok());
+  ASSERT_TRUE(stack_
+                  .Start("notifications", {{"RAPPORT_QUOTA_WEBHOOKS_PER_USER", "1"},
+                                           {"RAPPORT_QUOTA_STEPS_PER_WORKFLOW", "2"},
+                                           {"RAPPORT_WEBHOOK_ALLOW_PRIVATE", "1"}})
+                  .ok());
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string ann = NewUser(admin, "ann@acme.test");
+  const std::string bea = NewUser(admin, "bea@acme.test");
+  const std::vector<std::string> as_ann = {"X-Api-Key: " + admin, "X-Rapport-User: " + ann, kJson};
+  const std::vector<std::string> as_bea = {"X-Api-Key: " + admin, "X-Rapport-User: " + bea, kJson};
+  auto expect_429 = [&](const HttpResponse& r, const std::string& quota) {
+    EXPECT_EQ(r.status, 429) << r.body;
+    EXPECT_EQ(r.Header("content-type"), "application/problem+json");
+    google::protobuf::Struct p = Problem(r);
+    EXPECT_EQ(p.fields().at("code").string_value(), "RESOURCE_EXHAUSTED");
+    EXPECT_NE(p.fields().at("detail").string_value().find("quota " + quota + ":"), std::string::npos) << r.body;
+  };
+
+  // Contacts per user: ann's third is refused; bea has her own two.
+  EXPECT_EQ(Call("POST", "/v1/contacts", as_ann, R"({"displayName":"A1"})").status, 200);
+  EXPECT_EQ(Call("POST", "/v1/contacts", as_ann, R"({"displayName":"A2"})").status, 200);
+  expect_429(Call("POST", "/v1/contacts", as_ann, R"({"displayName":"A3"})"), "contactsPerUser");
+  EXPECT_EQ(Call("POST", "/v1/contacts", as_bea, R"({"displayName":"B1"})").status, 200);
+
+  // API keys per org: the admin key and one more.
+  const std::vector<std::string> as_admin = {"X-Api-Key: " + admin, kJson};
+  EXPECT_EQ(Call("POST", "/v1/apiKeys", as_admin, R"({"displayName":"app","scopes":["READ"]})").status, 200);
+  expect_429(Call("POST", "/v1/apiKeys", as_admin, R"({"displayName":"app2","scopes":["READ"]})"), "apiKeysPerOrg");
+
+  // Steps per workflow, webhooks per user.
+  EXPECT_EQ(Call("POST", "/v1/workflows", as_ann,
+                 R"({"displayName":"w","trigger":{"kind":"MANUAL"},"steps":[{"kind":"WEBHOOK"},{"kind":"WEBHOOK"}]})")
+                .status,
+            200);
+  expect_429(Call("POST", "/v1/workflows", as_ann,
+                  R"({"displayName":"w","trigger":{"kind":"MANUAL"},)"
+                  R"("steps":[{"kind":"WEBHOOK"},{"kind":"WEBHOOK"},{"kind":"WEBHOOK"}]})"),
+             "stepsPerWorkflow");
+  EXPECT_EQ(Call("POST", "/v1/webhooks", as_ann, R"({"url":"http://127.0.0.1:9/hook"})").status, 200);
+  expect_429(Call("POST", "/v1/webhooks", as_ann, R"({"url":"http://127.0.0.1:9/other"})"), "webhooksPerUser");
+
+  // The reproduced header injection is refused at create, naming the field.
+  HttpResponse injected = Call("POST", "/v1/workflows", as_bea,
+                               R"({"displayName":"w","trigger":{"kind":"MANUAL"},)"
+                               R"("steps":[{"kind":"WEBHOOK","eventType":"x\r\nX-Injected: yes"}]})");
+  EXPECT_EQ(injected.status, 400) << injected.body;
+  EXPECT_NE(injected.body.find(R"("field":"workflow.steps[0].eventType")"), std::string::npos) << injected.body;
+  HttpResponse filter = Call("POST", "/v1/webhooks", as_bea,
+                             R"({"url":"http://127.0.0.1:9/hook","eventTypes":["deal.won","x\nX-Injected: yes"]})");
+  EXPECT_EQ(filter.status, 400) << filter.body;
+  EXPECT_NE(filter.body.find(R"("field":"eventTypes[1]")"), std::string::npos) << filter.body;
+
+  // The org admin sees every quota, its limit and the org's use.
+  HttpResponse usage = Call("GET", "/v1/org/usage", {"X-Api-Key: " + admin});
+  ASSERT_EQ(usage.status, 200) << usage.body;
+  auto quotas = Parse<npb::OrgUsage>(usage);
+  std::map<std::string, ppb::QuotaUsage> by_name;
+  for (const auto& q : quotas.quotas()) by_name[q.quota()] = q;
+  ASSERT_EQ(by_name.size(), 7u) << usage.body;
+  EXPECT_EQ(by_name["contactsPerUser"].limit(), 2);
+  EXPECT_EQ(by_name["contactsPerUser"].used(), 2);
+  EXPECT_EQ(by_name["contactsPerUser"].subject_id(), ann);
+  EXPECT_EQ(by_name["apiKeysPerOrg"].per(), "org");
+  EXPECT_EQ(by_name["apiKeysPerOrg"].used(), 2);
+  EXPECT_EQ(by_name["apiKeysPerOrg"].limit(), 2);
+  EXPECT_EQ(by_name["workflowsPerUser"].used(), 7);  // the six built-ins and "w"
+  EXPECT_EQ(by_name["workflowsPerUser"].limit(), 100);
+  EXPECT_EQ(by_name["stepsPerWorkflow"].used(), 3);  // follow_up, a built-in: built-ins are not held to it
+  EXPECT_EQ(by_name["stepsPerWorkflow"].limit(), 2);
+  EXPECT_EQ(by_name["webhooksPerUser"].used(), 1);
+  EXPECT_EQ(by_name["webhooksPerUser"].limit(), 1);
+  EXPECT_EQ(by_name["remindersPerContact"].used(), 0);
+  EXPECT_EQ(by_name["remindersPerContact"].limit(), 100);
+  EXPECT_EQ(by_name["remindersWithoutContact"].limit(), 1000);
+  // Another org's admin sees its own (empty) use; a user may not look.
+  HttpResponse other = Call("GET", "/v1/org/usage", {"X-Api-Key: " + NewOrg("globex")});
+  ASSERT_EQ(other.status, 200) << other.body;
+  const npb::OrgUsage other_usage = Parse<npb::OrgUsage>(other);
+  EXPECT_EQ(other_usage.quotas_size(), 7);
+  for (const auto& q : other_usage.quotas()) {
+    EXPECT_EQ(q.used(), q.quota() == "apiKeysPerOrg" ? 1 : 0) << q.quota();
+  }
+  EXPECT_EQ(Call("GET", "/v1/org/usage", {"Authorization: Bearer " + Jwt(org, ann)}).status, 403);
+}
+
 // Malformed bodies, queries, paths and headers are the client's fault: each
 // answers a 4xx problem, never a 5xx, and the gateway keeps serving.
 TEST_F(GatewayIntegrationTest, BadInputsAre4xxNever5xx) {
@@ -1493,7 +1590,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 64);  // profiles and interactions: 38; recommendations: 7; notifications: 19
+  EXPECT_EQ(annotated, 65);  // profiles and interactions: 38; recommendations: 7; notifications: 20
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1527,7 +1624,8 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/recommendations/introductions",
                            "/v1/recommendations/groups",
                            "/v1/paths",
-                           "/v1/network/health"}) {
+                           "/v1/network/health",
+                           "/v1/org/usage"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }

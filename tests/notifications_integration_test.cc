@@ -954,6 +954,18 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
   EXPECT_EQ(call("GET", "/v1/webhooks/" + webhook + "/deliveries").body, "{}");
   call("DELETE", "/v1/webhooks/" + webhook);
 
+  // The org's use of every quota, for an org admin's key.
+  HttpResponse org = HttpCall("POST", stack_.GatewayUrl() + "/v1/orgs",
+                              {absl::StrCat("X-Api-Key: ", testing::kTestAdminKey), "Content-Type: application/json"},
+                              R"({"displayName":"usage"})");
+  ASSERT_EQ(org.status, 200) << org.body;
+  HttpResponse usage = HttpCall("GET", stack_.GatewayUrl() + "/v1/org/usage", {"X-Api-Key: " + field(org, "secret")});
+  EXPECT_EQ(usage.status, 200) << usage.body;
+  for (const char* quota : {"contactsPerUser", "apiKeysPerOrg", "workflowsPerUser", "stepsPerWorkflow",
+                            "webhooksPerUser", "remindersPerContact", "remindersWithoutContact"}) {
+    EXPECT_NE(usage.body.find(absl::StrCat(R"("quota":")", quota, R"(")")), std::string::npos) << usage.body;
+  }
+
   // Bad input is a 400 naming the field; another user's id a 404.
   HttpResponse bad = HttpCall("POST", stack_.GatewayUrl() + "/v1/reminders", headers, R"({"note":"x"})");
   EXPECT_EQ(bad.status, 400);

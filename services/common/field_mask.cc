@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/field_mask_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "services/common/validate.h"
 
 namespace rapport {
@@ -42,6 +43,19 @@ absl::Status ApplyFieldMask(const google::protobuf::Message& patch, const google
   options.set_replace_repeated_fields(true);
   FieldMaskUtil::MergeMessageTo(patch, effective, options, target);
   return absl::OkStatus();
+}
+
+google::protobuf::FieldMask ChangedFields(const google::protobuf::Message& before,
+                                          const google::protobuf::Message& after, const std::set<std::string>& ignore) {
+  google::protobuf::FieldMask out;
+  const google::protobuf::Descriptor* descriptor = before.GetDescriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* f = descriptor->field(i);
+    if (ignore.count(f->name()) > 0) continue;
+    google::protobuf::util::MessageDifferencer differencer;
+    if (!differencer.CompareWithFields(before, after, {f}, {f})) out.add_paths(f->name());
+  }
+  return out;
 }
 
 }  // namespace rapport

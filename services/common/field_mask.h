@@ -20,6 +20,13 @@ absl::Status ApplyFieldMask(const google::protobuf::Message& patch, const google
                             const std::set<std::string>& read_only, const std::string& json_prefix,
                             google::protobuf::Message* target);
 
+// The top-level fields (proto names, in field-number order) whose values
+// differ between before and after, of one message type, leaving out those
+// named in ignore (e.g. update_time). What an update event names as changed.
+google::protobuf::FieldMask ChangedFields(const google::protobuf::Message& before,
+                                          const google::protobuf::Message& after,
+                                          const std::set<std::string>& ignore = {});
+
 }  // namespace rapport
 
 #endif  // RAPPORT_SERVICES_COMMON_FIELD_MASK_H_

@@ -218,5 +218,26 @@ TEST(ApplyFieldMaskPrefixTest, TopLevelResourceNamesTheFieldWithoutPrefix) {
   EXPECT_EQ(s.message(), "createTime: cannot be changed");
 }
 
+// ChangedFields names the top-level fields whose values differ (repeated
+// and nested ones compared whole), in field-number order, minus those ignored.
+TEST(ChangedFieldsTest, NamesWhatDiffers) {
+  Contact before;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(kStored, &before));
+  Contact after = before;
+  EXPECT_TRUE(ChangedFields(before, after).paths().empty());
+  after.add_tags("poetry");
+  after.mutable_birthday()->set_day(11);
+  after.set_notes("secret");
+  after.mutable_update_time()->set_seconds(200);
+  google::protobuf::FieldMask changed = ChangedFields(before, after, {"notes"});
+  EXPECT_EQ(std::vector<std::string>(changed.paths().begin(), changed.paths().end()),
+            (std::vector<std::string>{"birthday", "tags", "update_time"}));
+  after = before;
+  after.clear_headline();
+  changed = ChangedFields(before, after);
+  EXPECT_EQ(std::vector<std::string>(changed.paths().begin(), changed.paths().end()),
+            std::vector<std::string>{"headline"});
+}
+
 }  // namespace
 }  // namespace rapport

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/event_consumer.h"
+#include "services/common/event_size.h"
+#include "services/common/field_mask.h"
 #include "services/common/outbox.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
@@ -156,6 +158,7 @@ absl::Status WriteLedger(Connection& conn, const Owner& owner, const LedgerRow& 
   RETURN_IF_ERROR(st.Run());
   events::v1::Event e = NewEvent("ledger.changed", owner);
   *e.mutable_ledger() = ToEntry(row, absl::Now());
+  RETURN_IF_ERROR(events::CheckEventSize(e));
   return events::AppendEvent(conn, std::move(e));
 }
 
@@ -236,10 +239,14 @@ absl::Status RemoveInteraction(Connection& conn, const Owner& owner, const pb::I
   return absl::OkStatus();
 }
 
-absl::Status EmitInteraction(Connection& conn, const char* type, const Owner& owner, const pb::Interaction& i) {
+// changed: on interaction.updated, the fields the update changed (Event.changed).
+absl::Status EmitInteraction(Connection& conn, const char* type, const Owner& owner, const pb::Interaction& i,
+                             const google::protobuf::FieldMask* changed = nullptr) {
   events::v1::Event e = NewEvent(type, owner);
   *e.mutable_interaction() = i;
   e.mutable_interaction()->clear_notes();  // notes stay in this service
+  if (changed != nullptr) *e.mutable_changed() = *changed;
+  RETURN_IF_ERROR(events::CheckEventSize(e));
   return events::AppendEvent(conn, std::move(e));
 }
 
@@ -262,6 +269,7 @@ absl::Status WriteIntroduction(Connection& conn, const Owner& owner, const pb::I
   for (char& c : state) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   events::v1::Event e = NewEvent(absl::StrCat("introduction.", state), owner);
   *e.mutable_introduction() = intro;
+  RETURN_IF_ERROR(events::CheckEventSize(e));
   return events::AppendEvent(conn, std::move(e));
 }
 
@@ -316,7 +324,9 @@ void InteractionsStore::UpdateInteraction(const Owner& owner, const std::string&
         // direction, time and contacts may all have changed.
         RETURN_IF_ERROR(RemoveInteraction(conn, owner, old));
         RETURN_IF_ERROR(InsertInteraction(conn, owner, updated, cadences));
-        RETURN_IF_ERROR(EmitInteraction(conn, "interaction.updated", owner, updated));
+        // Notes stay in this service, and so does the fact that they changed.
+        const google::protobuf::FieldMask changed = ChangedFields(old, updated, {"notes"});
+        RETURN_IF_ERROR(EmitInteraction(conn, "interaction.updated", owner, updated, &changed));
         return updated;
       },
       std::move(done));

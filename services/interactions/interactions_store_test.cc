@@ -221,6 +221,38 @@ TEST_P(InteractionsStoreTest, ChangesAppendEventsInTheSameTransaction) {
   EXPECT_EQ(OutboxCount("interaction.updated"), 0);
 }
 
+// interaction.updated names the fields the update changed (Event.changed),
+// never notes, which stay in this service.
+TEST_P(InteractionsStoreTest, UpdateEventNamesTheChangedFields) {
+  auto i = Create(alice_, Interaction(pb::MEETING, pb::GAVE, {"c1"}, kBaseUs));
+  ASSERT_TRUE(i.ok());
+  auto updated = Await<pb::Interaction>([&](Done<pb::Interaction> d) {
+    store_->UpdateInteraction(
+        alice_, i->id(),
+        [](pb::Interaction& x) {
+          x.set_summary("lunch");
+          x.set_notes("private");
+          return absl::OkStatus();
+        },
+        Cadences{{"c1", 30}}, d);
+  });
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  std::vector<std::string> paths;
+  ASSERT_TRUE(store_->db()
+                  .Read([&](db::Connection& conn) -> absl::Status {
+                    auto st = conn.Prepare("SELECT data FROM outbox WHERE type = ?");
+                    st.Bind(1, "interaction.updated");
+                    return db::ForEachRow(st, [&](const db::Statement& row) -> absl::Status {
+                      events::v1::Event e;
+                      RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &e));
+                      paths.assign(e.changed().paths().begin(), e.changed().paths().end());
+                      return absl::OkStatus();
+                    });
+                  })
+                  .ok());
+  EXPECT_EQ(paths, std::vector<std::string>{"summary"});
+}
+
 TEST_P(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
   auto i = Create(alice_, Interaction(pb::MEETING, pb::GAVE, {"c1", "c2"}, kBaseUs));
   ASSERT_TRUE(i.ok());

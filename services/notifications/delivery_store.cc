@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
 #include "services/common/log.h"
+#include "services/common/quota.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/notifications_rows.h"
@@ -59,13 +60,15 @@ absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std
 
 void NotificationsStore::CreateWebhook(const Owner& owner, const pb::Webhook& webhook, const std::string& secret,
                                        const IdempotencyScope& idem, const google::protobuf::Message& request,
-                                       Done<pb::CreateWebhookResponse> done) {
+                                       int64_t max_webhooks, Done<pb::CreateWebhookResponse> done) {
   auto req = CopyMessage(request);
   db::WriteWithResult<pb::CreateWebhookResponse>(
       *db_,
       [=](Connection& conn) -> absl::StatusOr<pb::CreateWebhookResponse> {
         return IdempotentCreate<pb::CreateWebhookResponse>(
             conn, idem, *req, [&]() -> absl::StatusOr<pb::CreateWebhookResponse> {
+              ASSIGN_OR_RETURN(int64_t used, CountOwned(conn, "webhooks", owner));
+              RETURN_IF_ERROR(CheckQuota(kWebhooksPerUser, used, max_webhooks, "webhooks per user"));
               RETURN_IF_ERROR(
                   conn.Prepare(
                           "INSERT INTO webhooks (org_id, user_id, webhook_id, secret, data) VALUES (?, ?, ?, ?, ?)")

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
+#include "services/common/quota.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/delivery_store.h"
@@ -32,7 +33,33 @@ absl::StatusOr<std::vector<SeqRow>> SeqRows(Statement& st) {
   });
 }
 
+// Adds delta to the pending reminders of (owner, contact_id).
+absl::Status CountPendingReminders(Connection& conn, const Owner& owner, const std::string& contact_id, int delta) {
+  return conn
+      .Prepare(
+          "INSERT INTO reminder_counts (org_id, user_id, contact_id, pending) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET pending = reminder_counts.pending + "
+          "excluded.pending")
+      .Bind(1, owner.org)
+      .Bind(2, owner.user)
+      .Bind(3, contact_id)
+      .Bind(4, delta)
+      .Run();
+}
+
+absl::StatusOr<int64_t> PendingReminders(Connection& conn, const Owner& owner, const std::string& contact_id) {
+  ASSIGN_OR_RETURN(std::optional<int64_t> n,
+                   db::ReadRow<int64_t>(conn.Prepare("SELECT pending FROM reminder_counts WHERE org_id = ? AND "
+                                                     "user_id = ? AND contact_id = ?")
+                                            .Bind(1, owner.org)
+                                            .Bind(2, owner.user)
+                                            .Bind(3, contact_id),
+                                        [](const Statement& row) { return row.ColumnInt(0); }));
+  return n.value_or(0);
+}
+
 absl::Status InsertReminder(Connection& conn, const Owner& owner, const pb::Reminder& reminder) {
+  RETURN_IF_ERROR(CountPendingReminders(conn, owner, reminder.contact_id(), +1));
   RETURN_IF_ERROR(conn.Prepare("INSERT INTO reminders (org_id, user_id, reminder_id, data) VALUES (?, ?, ?, ?)")
                       .Bind(1, owner.org)
                       .Bind(2, owner.user)
@@ -79,6 +106,7 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
                               owner, timer.ref, "reminder");
   if (absl::IsNotFound(r.status())) return absl::OkStatus();  // deleted meanwhile
   if (!r.ok()) return r.status();
+  if (r->state() == pb::PENDING) RETURN_IF_ERROR(CountPendingReminders(conn, owner, r->contact_id(), -1));
   pb::Notification n;
   n.set_kind("reminder");
   n.set_reminder_id(r->id());
@@ -213,7 +241,7 @@ absl::StatusOr<int64_t> NotificationsStore::CountNotifications(const Owner& owne
 
 void NotificationsStore::CreateReminder(const Owner& owner, const pb::Reminder& reminder, const IdempotencyScope& idem,
                                         const google::protobuf::Message& request, bool contact_verified,
-                                        Done<pb::Reminder> done) {
+                                        int64_t max_pending, Done<pb::Reminder> done) {
   auto req = CopyMessage(request);
   db::WriteWithResult<pb::Reminder>(
       *db_,
@@ -223,6 +251,11 @@ void NotificationsStore::CreateReminder(const Owner& owner, const pb::Reminder& 
             ASSIGN_OR_RETURN(std::optional<profiles::v1::Contact> c, ReadContact(conn, owner, reminder.contact_id()));
             if (!c.has_value()) return absl::InvalidArgumentError(kNoSuchReminderContact);
           }
+          ASSIGN_OR_RETURN(int64_t pending, PendingReminders(conn, owner, reminder.contact_id()));
+          RETURN_IF_ERROR(reminder.contact_id().empty() ? CheckQuota(kRemindersWithoutContact, pending, max_pending,
+                                                                     "pending reminders about no contact per user")
+                                                        : CheckQuota(kRemindersPerContact, pending, max_pending,
+                                                                     "pending reminders per contact"));
           RETURN_IF_ERROR(InsertReminder(conn, owner, reminder));
           return reminder;
         });
@@ -249,12 +282,16 @@ absl::StatusOr<std::vector<pb::Reminder>> NotificationsStore::ListReminders(cons
 void NotificationsStore::DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done) {
   db_->WriteAsync(
       [=](Connection& conn) -> absl::Status {
+        ASSIGN_OR_RETURN(pb::Reminder r,
+                         ReadOwned<pb::Reminder>(
+                             conn, "SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?",
+                             owner, id, "reminder"));
         RETURN_IF_ERROR(conn.Prepare("DELETE FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
                             .Bind(1, owner.org)
                             .Bind(2, owner.user)
                             .Bind(3, id)
                             .Run());
-        if (conn.Changes() == 0) return db::RowNotFound("reminder");
+        if (r.state() == pb::PENDING) RETURN_IF_ERROR(CountPendingReminders(conn, owner, r.contact_id(), -1));
         return CancelTimers(conn, owner.org, id, TimerKind::kReminder);
       },
       std::move(done));

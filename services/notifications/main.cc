@@ -36,6 +36,18 @@ ABSL_FLAG(std::string, profiles_addr, rapport::registry::kProfiles.default_addr,
           "profiles service (env PROFILES_SERVICE_ADDR)");
 ABSL_FLAG(int, profiles_deadline_ms, 2000, "deadline of calls to profiles (env RAPPORT_PROFILES_DEADLINE_MS)");
 ABSL_FLAG(int, live_tick_ms, 250, "how often live streams re-read the inbox (env RAPPORT_LIVE_TICK_MS)");
+ABSL_FLAG(int64_t, quota_workflows_per_user, rapport::notifications::NotificationsQuotas().workflows_per_user,
+          "most workflows one user may have, built-ins included; more is 429 (env RAPPORT_QUOTA_WORKFLOWS_PER_USER)");
+ABSL_FLAG(int64_t, quota_steps_per_workflow, rapport::notifications::NotificationsQuotas().steps_per_workflow,
+          "most steps in one workflow; more is 429 (env RAPPORT_QUOTA_STEPS_PER_WORKFLOW)");
+ABSL_FLAG(int64_t, quota_webhooks_per_user, rapport::notifications::NotificationsQuotas().webhooks_per_user,
+          "most webhooks one user may have; more is 429 (env RAPPORT_QUOTA_WEBHOOKS_PER_USER)");
+ABSL_FLAG(int64_t, quota_reminders_per_contact, rapport::notifications::NotificationsQuotas().reminders_per_contact,
+          "most pending reminders about one contact; more is 429 (env RAPPORT_QUOTA_REMINDERS_PER_CONTACT)");
+ABSL_FLAG(int64_t, quota_reminders_without_contact,
+          rapport::notifications::NotificationsQuotas().reminders_without_contact,
+          "most pending reminders about no contact one user may have; more is 429 "
+          "(env RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT)");
 
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
@@ -53,7 +65,12 @@ int main(int argc, char** argv) {
                              {"timer_batch", "RAPPORT_TIMER_BATCH"},
                              {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"},
                              {"profiles_addr", rapport::registry::kProfiles.addr_env},
-                             {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"}});
+                             {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
+                             {"quota_workflows_per_user", "RAPPORT_QUOTA_WORKFLOWS_PER_USER"},
+                             {"quota_steps_per_workflow", "RAPPORT_QUOTA_STEPS_PER_WORKFLOW"},
+                             {"quota_webhooks_per_user", "RAPPORT_QUOTA_WEBHOOKS_PER_USER"},
+                             {"quota_reminders_per_contact", "RAPPORT_QUOTA_REMINDERS_PER_CONTACT"},
+                             {"quota_reminders_without_contact", "RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT"}});
   auto store = rapport::notifications::NotificationsStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
@@ -98,6 +115,11 @@ int main(int argc, char** argv) {
 
   rapport::notifications::ServiceOptions service_options;
   service_options.allow_private_webhooks = scheduler_options.allow_private;
+  service_options.quotas.workflows_per_user = absl::GetFlag(FLAGS_quota_workflows_per_user);
+  service_options.quotas.steps_per_workflow = absl::GetFlag(FLAGS_quota_steps_per_workflow);
+  service_options.quotas.webhooks_per_user = absl::GetFlag(FLAGS_quota_webhooks_per_user);
+  service_options.quotas.reminders_per_contact = absl::GetFlag(FLAGS_quota_reminders_per_contact);
+  service_options.quotas.reminders_without_contact = absl::GetFlag(FLAGS_quota_reminders_without_contact);
   rapport::profiles::ContactClient contacts(rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)),
                                             startup.signer.get(),
                                             std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));

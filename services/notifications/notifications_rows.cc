@@ -1,5 +1,6 @@
 #include "services/notifications/notifications_rows.h"
 
+#include "absl/strings/str_cat.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/notifications/local_time.h"
@@ -58,13 +59,24 @@ absl::StatusOr<pb::Workflow> ReadWorkflow(Connection& conn, const Owner& owner, 
 absl::Status WriteWorkflow(Connection& conn, const Owner& owner, const pb::Workflow& workflow) {
   return conn
       .Prepare(
-          "INSERT INTO workflows (org_id, user_id, workflow_id, data) VALUES (?, ?, ?, ?) "
-          "ON CONFLICT (org_id, user_id, workflow_id) DO UPDATE SET data = excluded.data")
+          "INSERT INTO workflows (org_id, user_id, workflow_id, data, steps) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (org_id, user_id, workflow_id) DO UPDATE SET data = excluded.data, steps = excluded.steps")
       .Bind(1, owner.org)
       .Bind(2, owner.user)
       .Bind(3, workflow.id())
       .BindBlob(4, workflow.SerializeAsString())
+      .Bind(5, static_cast<int64_t>(workflow.steps_size()))
       .Run();
+}
+
+absl::StatusOr<int64_t> CountOwned(Connection& conn, const char* table, const Owner& owner) {
+  ASSIGN_OR_RETURN(std::optional<int64_t> n,
+                   db::ReadRow<int64_t>(
+                       conn.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table, " WHERE org_id = ? AND user_id = ?"))
+                           .Bind(1, owner.org)
+                           .Bind(2, owner.user),
+                       [](const Statement& row) { return row.ColumnInt(0); }));
+  return n.value_or(0);
 }
 
 absl::StatusOr<std::vector<pb::Workflow>> UserWorkflows(Connection& conn, const Owner& owner) {

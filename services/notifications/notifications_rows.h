@@ -61,6 +61,9 @@ absl::StatusOr<std::optional<LedgerRow>> ReadLedger(db::Connection& conn, const 
 absl::StatusOr<pb::Workflow> ReadWorkflow(db::Connection& conn, const Owner& owner, const std::string& id);
 // Inserts or replaces the workflow.
 absl::Status WriteWorkflow(db::Connection& conn, const Owner& owner, const pb::Workflow& workflow);
+// How many rows the owner has in table ("workflows", "webhooks": a few
+// dozen per user, read on the key), for their quotas.
+absl::StatusOr<int64_t> CountOwned(db::Connection& conn, const char* table, const Owner& owner);
 // All of the user's workflows, by id.
 absl::StatusOr<std::vector<pb::Workflow>> UserWorkflows(db::Connection& conn, const Owner& owner);
 

@@ -140,6 +140,22 @@ CREATE TABLE fired_timers (
 ALTER TABLE deliveries ADD COLUMN finished_us INTEGER;
 CREATE INDEX deliveries_by_finish ON deliveries (finished_us);
 )sql",
+      // Quotas: pending reminders per (user, contact), kept with each
+      // create, fire and delete (a pending reminder is one with a timer, so
+      // the timers seed it), and each workflow's step count, so that
+      // GET /v1/org/usage reads columns rather than every workflow's blob.
+      R"sql(
+CREATE TABLE reminder_counts (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,           -- '' for reminders about no contact
+  pending INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, contact_id)
+) WITHOUT ROWID;
+INSERT INTO reminder_counts (org_id, user_id, contact_id, pending)
+  SELECT org_id, user_id, contact_id, COUNT(*) FROM timers WHERE kind = 1 GROUP BY org_id, user_id, contact_id;
+ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -152,18 +152,21 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateReminder(Ctx* ctx, con
     auto request = std::make_shared<pb::CreateReminderRequest>(*req);
     // A contact the projection has not seen yet (its event is on the way) is
     // confirmed with profiles, the source of truth, before giving up.
-    store_->CreateReminder(owner, r, idem, *request, false,
-                           [this, t, owner, r, idem, request, reply](absl::StatusOr<pb::Reminder> created) {
-                             if (created.ok() || contacts_ == nullptr || !absl::IsInvalidArgument(created.status()) ||
-                                 created.status().message() != kNoSuchReminderContact) {
-                               return reply(created);
-                             }
-                             contacts_->Find(t, r.contact_id(), "reminder.contactId",
-                                             [this, owner, r, idem, request, reply](auto contact) {
-                                               if (!contact.ok()) return reply(contact.status());
-                                               store_->CreateReminder(owner, r, idem, *request, true, reply);
-                                             });
-                           });
+    const int64_t max_pending =
+        r.contact_id().empty() ? options_.quotas.reminders_without_contact : options_.quotas.reminders_per_contact;
+    store_->CreateReminder(
+        owner, r, idem, *request, false, max_pending,
+        [this, t, owner, r, idem, request, max_pending, reply](absl::StatusOr<pb::Reminder> created) {
+          if (created.ok() || contacts_ == nullptr || !absl::IsInvalidArgument(created.status()) ||
+              created.status().message() != kNoSuchReminderContact) {
+            return reply(created);
+          }
+          contacts_->Find(t, r.contact_id(), "reminder.contactId",
+                          [this, owner, r, idem, request, max_pending, reply](auto contact) {
+                            if (!contact.ok()) return reply(contact.status());
+                            store_->CreateReminder(owner, r, idem, *request, true, max_pending, reply);
+                          });
+        });
   });
 }
 
@@ -202,12 +205,15 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWorkflow(Ctx* ctx, con
     if (!v.empty()) return reply(v.ToStatus());
     absl::Status valid = ValidateWorkflow(w);
     if (!valid.ok()) return reply(valid);
+    absl::Status steps = CheckStepQuota(w, options_.quotas);
+    if (!steps.ok()) return reply(steps);
     if (!w.has_enabled()) w.set_enabled(true);
     int64_t now = NowMicros();
     w.set_id(NewId());
     *w.mutable_create_time() = ToTimestamp(now);
     *w.mutable_update_time() = ToTimestamp(now);
-    store_->CreateWorkflow(OwnerOf(t), w, IdempotencyOf(t, "CreateWorkflow"), *req, reply);
+    store_->CreateWorkflow(OwnerOf(t), w, IdempotencyOf(t, "CreateWorkflow"), *req, options_.quotas.workflows_per_user,
+                           reply);
   });
 }
 
@@ -245,12 +251,14 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::UpdateWorkflow(Ctx* ctx, con
     if (!id.ok()) return reply(id);
     pb::UpdateWorkflowRequest request = *req;
     int64_t now = NowMicros();
+    NotificationsQuotas quotas = options_.quotas;
     store_->UpdateWorkflow(
         OwnerOf(t), request.workflow_id(),
-        [request, now](pb::Workflow& w) -> absl::Status {
+        [request, now, quotas](pb::Workflow& w) -> absl::Status {
           RETURN_IF_ERROR(
               ApplyFieldMask(request.workflow(), request.update_mask(), WorkflowReadOnly(), "workflow", &w));
           RETURN_IF_ERROR(ValidateWorkflow(w));
+          RETURN_IF_ERROR(CheckStepQuota(w, quotas));
           *w.mutable_update_time() = ToTimestamp(now);
           return absl::OkStatus();
         },
@@ -301,7 +309,10 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWebhook(Ctx* ctx, cons
   return rpc_.Handle(
       ctx, "CreateWebhook", resp, [=, this](const TenantContext& t, Reply<pb::CreateWebhookResponse> reply) {
         Violations v;
-        v.TextList("eventTypes", req->event_types(), 20, 100);
+        if (req->event_types_size() > 20) v.Add("eventTypes", "has more than 20 items");
+        for (int i = 0; i < req->event_types_size() && i < 20; ++i) {
+          if (!IsValidEventType(req->event_types(i))) v.Add(absl::StrCat("eventTypes[", i, "]"), kEventTypeRule);
+        }
         v.Text("description", req->description(), 500);
         absl::StatusOr<CheckedUrl> url = CheckWebhookUrl("url", req->url(), options_.allow_private_webhooks);
         if (!url.ok()) {
@@ -316,7 +327,7 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWebhook(Ctx* ctx, cons
         w.set_description(req->description());
         *w.mutable_create_time() = ToTimestamp(NowMicros());
         store_->CreateWebhook(OwnerOf(t), w, absl::StrCat("whsec_", RandomHex(24)), IdempotencyOf(t, "CreateWebhook"),
-                              *req, reply);
+                              *req, options_.quotas.webhooks_per_user, reply);
       });
 }
 
@@ -360,6 +371,27 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::ListDeliveries(Ctx* ctx, con
         for (auto& d : *items) *out.add_deliveries() = std::move(d);
         reply(std::move(out));
       });
+}
+
+grpc::ServerUnaryReactor* NotificationsServiceImpl::GetOrgUsage(Ctx* ctx, const pb::GetOrgUsageRequest*,
+                                                                pb::OrgUsage* resp) {
+  return rpc_.Handle(ctx, "GetOrgUsage", resp, [=, this](const TenantContext& t, Reply<pb::OrgUsage> reply) {
+    absl::StatusOr<std::vector<profiles::v1::QuotaUsage>> own = store_->Usage(t.org_id, options_.quotas);
+    if (!own.ok()) return reply(own.status());
+    pb::OrgUsage out;
+    if (contacts_ == nullptr) {
+      for (auto& q : *own) *out.add_quotas() = std::move(q);
+      return reply(std::move(out));
+    }
+    // Profiles' quotas first (contacts, API keys), then ours.
+    contacts_->Usage(t, [own = *std::move(own), reply](absl::StatusOr<std::vector<profiles::v1::QuotaUsage>> theirs) {
+      if (!theirs.ok()) return reply(theirs.status());
+      pb::OrgUsage out;
+      for (auto& q : *theirs) *out.add_quotas() = std::move(q);
+      for (const auto& q : own) *out.add_quotas() = q;
+      reply(std::move(out));
+    });
+  });
 }
 
 }  // namespace rapport::notifications

@@ -15,6 +15,7 @@ namespace rapport::notifications {
 
 struct ServiceOptions {
   bool allow_private_webhooks = false;  // RAPPORT_WEBHOOK_ALLOW_PRIVATE
+  NotificationsQuotas quotas;           // RAPPORT_QUOTA_*
 };
 
 class NotificationsServiceImpl final : public pb::NotificationsService::CallbackService {
@@ -46,6 +47,9 @@ class NotificationsServiceImpl final : public pb::NotificationsService::Callback
   R* ListWebhooks(Ctx* ctx, const pb::ListWebhooksRequest* req, pb::ListWebhooksResponse* resp) override;
   R* DeleteWebhook(Ctx* ctx, const pb::DeleteWebhookRequest* req, pb::DeleteWebhookResponse* resp) override;
   R* ListDeliveries(Ctx* ctx, const pb::ListDeliveriesRequest* req, pb::ListDeliveriesResponse* resp) override;
+  // Notifications' quotas and profiles' (asked through contacts_; without
+  // it, notifications' alone).
+  R* GetOrgUsage(Ctx* ctx, const pb::GetOrgUsageRequest* req, pb::OrgUsage* resp) override;
 
  private:
   R* Change(Ctx* ctx, const char* method, const std::string& id, InboxAction action,

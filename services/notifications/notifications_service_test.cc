@@ -301,5 +301,74 @@ TEST_F(NotificationsServiceTest, BadInputIsInvalidArgumentNamingTheField) {
   }
 }
 
+// A webhook's event types and a WEBHOOK step's event type become a header:
+// anything but a plain token is refused at create, naming the field.
+TEST_F(NotificationsServiceTest, EventTypesThatCouldInjectAHeaderAreInvalid) {
+  pb::CreateWebhookRequest hook;
+  hook.set_url("https://example.com/hook");
+  hook.add_event_types("notification.created");
+  hook.add_event_types("x\r\nX-Injected: yes");
+  pb::CreateWebhookResponse created;
+  grpc::Status s = stub_->CreateWebhook(Call(alice_).get(), hook, &created);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("eventTypes[1]:"), std::string::npos) << s.error_message();
+  EXPECT_EQ(s.error_message().find("eventTypes[0]"), std::string::npos) << s.error_message();
+
+  pb::CreateWorkflowRequest req;
+  req.mutable_workflow()->set_display_name("hook");
+  req.mutable_workflow()->mutable_trigger()->set_kind(pb::MANUAL);
+  pb::Step* step = req.mutable_workflow()->add_steps();
+  step->set_kind(pb::WEBHOOK);
+  step->set_event_type("x\r\nX-Injected: yes");
+  pb::Workflow w;
+  s = stub_->CreateWorkflow(Call(alice_).get(), req, &w);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("workflow.steps[0].eventType:"), std::string::npos) << s.error_message();
+  // Nor can an update bring one in.
+  pb::Workflow nudge = NudgeWorkflow(alice_);
+  pb::UpdateWorkflowRequest update;
+  update.set_workflow_id(nudge.id());
+  *update.mutable_workflow()->add_steps() = *step;
+  update.mutable_update_mask()->add_paths("steps");
+  s = stub_->UpdateWorkflow(Call(alice_).get(), update, &w);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("workflow.steps[0].eventType:"), std::string::npos) << s.error_message();
+}
+
+// More steps than the quota is RESOURCE_EXHAUSTED at create and update;
+// GET /v1/org/usage is for org admins and, without a profiles client, lists
+// notifications' own quotas.
+TEST_F(NotificationsServiceTest, StepQuotaAndOrgUsage) {
+  pb::CreateWorkflowRequest req;
+  req.mutable_workflow()->set_display_name("long");
+  req.mutable_workflow()->mutable_trigger()->set_kind(pb::MANUAL);
+  for (int i = 0; i < 21; ++i) req.mutable_workflow()->add_steps()->set_kind(pb::STOP_IF);
+  pb::Workflow w;
+  grpc::Status s = stub_->CreateWorkflow(Call(alice_).get(), req, &w);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_message().substr(0, 23), "quota stepsPerWorkflow:") << s.error_message();
+  pb::Workflow nudge = NudgeWorkflow(alice_);
+  pb::UpdateWorkflowRequest update;
+  update.set_workflow_id(nudge.id());
+  *update.mutable_workflow()->mutable_steps() = req.workflow().steps();
+  update.mutable_update_mask()->add_paths("steps");
+  EXPECT_EQ(stub_->UpdateWorkflow(Call(alice_).get(), update, &w).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  pb::OrgUsage usage;
+  EXPECT_EQ(stub_->GetOrgUsage(Call(alice_).get(), pb::GetOrgUsageRequest(), &usage).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  s = stub_->GetOrgUsage(Call(Stack::Admin("org-a")).get(), pb::GetOrgUsageRequest(), &usage);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(usage.quotas_size(), 5);
+  EXPECT_EQ(usage.quotas(0).quota(), "workflowsPerUser");
+  EXPECT_EQ(usage.quotas(0).used(), 7);  // the built-ins and the nudge
+  EXPECT_EQ(usage.quotas(0).subject_id(), "alice");
+  EXPECT_EQ(usage.quotas(1).quota(), "stepsPerWorkflow");
+  EXPECT_EQ(usage.quotas(1).limit(), 20);
+  s = stub_->GetOrgUsage(Call(Stack::Admin("org-m")).get(), pb::GetOrgUsageRequest(), &usage);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(usage.quotas(0).used(), 0);  // another org's use is its own
+}
+
 }  // namespace
 }  // namespace rapport::notifications

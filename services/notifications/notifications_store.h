@@ -30,6 +30,7 @@
 #define RAPPORT_SERVICES_NOTIFICATIONS_NOTIFICATIONS_STORE_H_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,10 +41,12 @@
 #include "absl/time/time.h"
 #include "rapport/events/v1/events.pb.h"
 #include "rapport/notifications/v1/notifications.pb.h"
+#include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/db.h"
 #include "services/common/db_rows.h"
 #include "services/common/idempotency.h"
 #include "services/common/retention.h"
+#include "services/notifications/quotas.h"
 #include "services/notifications/timer_store.h"
 
 namespace rapport::notifications {
@@ -81,17 +84,23 @@ class NotificationsStore final : public TimerStore {
   // --- Reminders (inbox_store.cc) ---
   // Creating one schedules its timer. Unless contact_verified,
   // kNoSuchReminderContact (INVALID_ARGUMENT) when contact_id is set but is
-  // not one of the user's contacts in the projection.
+  // not one of the user's contacts in the projection. RESOURCE_EXHAUSTED
+  // when the contact already has max_pending pending reminders (quota
+  // remindersPerContact; remindersWithoutContact for those about no
+  // contact), counted in reminder_counts with each create, fire and delete.
   void CreateReminder(const Owner& owner, const pb::Reminder& reminder, const IdempotencyScope& idem,
-                      const google::protobuf::Message& request, bool contact_verified, Done<pb::Reminder> done);
+                      const google::protobuf::Message& request, bool contact_verified, int64_t max_pending,
+                      Done<pb::Reminder> done);
   absl::StatusOr<std::vector<pb::Reminder>> ListReminders(const Owner& owner, const std::string& after_id, int limit);
   void DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done);
 
   // --- Workflows and runs (run_store.cc) ---
   // The user's built-ins are created on first use. Creating, updating and
   // deleting reschedule the workflow's trigger timers.
+  // RESOURCE_EXHAUSTED (quota workflowsPerUser) when the user already has
+  // max_workflows (built-ins included).
   void CreateWorkflow(const Owner& owner, const pb::Workflow& workflow, const IdempotencyScope& idem,
-                      const google::protobuf::Message& request, Done<pb::Workflow> done);
+                      const google::protobuf::Message& request, int64_t max_workflows, Done<pb::Workflow> done);
   absl::StatusOr<pb::Workflow> GetWorkflow(const Owner& owner, const std::string& id);
   void UpdateWorkflow(const Owner& owner, const std::string& id, Mutation<pb::Workflow> mutate,
                       Done<pb::Workflow> done);
@@ -106,9 +115,10 @@ class NotificationsStore final : public TimerStore {
                                                         const std::string& before_id, int limit);
 
   // --- Webhooks and deliveries (delivery_store.cc) ---
-  // secret is kept to sign deliveries.
+  // secret is kept to sign deliveries. RESOURCE_EXHAUSTED (quota
+  // webhooksPerUser) when the user already has max_webhooks.
   void CreateWebhook(const Owner& owner, const pb::Webhook& webhook, const std::string& secret,
-                     const IdempotencyScope& idem, const google::protobuf::Message& request,
+                     const IdempotencyScope& idem, const google::protobuf::Message& request, int64_t max_webhooks,
                      Done<pb::CreateWebhookResponse> done);
   absl::StatusOr<std::vector<pb::Webhook>> ListWebhooks(const Owner& owner, const std::string& after_id, int limit);
   // Deletes the webhook and cancels its pending deliveries.
@@ -119,6 +129,12 @@ class NotificationsStore final : public TimerStore {
   absl::StatusOr<PendingDelivery> LoadDelivery(const TimerRow& timer) override;
   absl::Status RecordDeliveryAttempt(const TimerRow& timer, const std::string& owner, const AttemptResult& result,
                                      bool retries_exhausted) override;
+
+  // --- Quotas (run_store.cc) ---
+  // The org's use of each of notifications' quotas: for each, the highest
+  // use of any one user, workflow or contact, and which.
+  absl::StatusOr<std::vector<profiles::v1::QuotaUsage>> Usage(const std::string& org,
+                                                              const NotificationsQuotas& quotas);
 
   // --- The projection (projection_store.cc) ---
   // Applies one event of another service, and starts the runs it triggers,

@@ -28,6 +28,9 @@ namespace ipb = ::rapport::interactions::v1;
 using ::rapport::testing::Await;
 using ::rapport::testing::AwaitStatus;
 
+// A quota no test meets, for tests about something else.
+constexpr int64_t kNoQuota = int64_t{1} << 40;
+
 absl::Time Utc(int y, int m, int d, int hh, int mm, int ss = 0) {
   return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, ss), absl::UTCTimeZone());
 }
@@ -131,7 +134,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     w.set_url("http://127.0.0.1:9/hook");
     for (const std::string& t : event_types) w.add_event_types(t);
     auto created = Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
-      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), d);
+      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), kNoQuota, d);
     });
     EXPECT_TRUE(created.ok()) << created.status();
     return created.value_or(pb::CreateWebhookResponse());
@@ -172,7 +175,7 @@ TEST_P(StoreTest, ReminderFiresOnceAtItsDueTimeNeverEarly) {
   *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + absl::Seconds(10)));
   pb::CreateReminderRequest req;
   ASSERT_TRUE(Await<pb::Reminder>([&](Done<pb::Reminder> d) {
-                store_->CreateReminder(alice, r, IdempotencyScope{}, req, false, d);
+                store_->CreateReminder(alice, r, IdempotencyScope{}, req, false, kNoQuota, d);
               }).ok());
   auto sched = NewScheduler("r1");
   SetNow(Now() + absl::Seconds(9));
@@ -638,7 +641,7 @@ TEST_P(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) 
   w.add_steps()->set_kind(pb::WEBHOOK);
   w.mutable_steps(0)->set_event_type("deal.won");
   ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
-                store_->CreateWorkflow(alice, w, IdempotencyScope{}, pb::CreateWorkflowRequest(), d);
+                store_->CreateWorkflow(alice, w, IdempotencyScope{}, pb::CreateWorkflowRequest(), kNoQuota, d);
               }).ok());
   NewWebhook(alice, {});  // every event type
   auto run = Await<pb::WorkflowRun>([&](Done<pb::WorkflowRun> d) { store_->RunWorkflow(alice, w.id(), "bob", d); });
@@ -665,6 +668,121 @@ TEST_P(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) 
   ASSERT_TRUE(delivery.ok());
   EXPECT_EQ(delivery->body.find("\"contact\""), std::string::npos) << delivery->body;
   EXPECT_NE(delivery->body.find(absl::StrCat(R"("run":)", Json(*alone), "}}")), std::string::npos) << delivery->body;
+}
+
+// Each quota refuses the create that would go over it with
+// RESOURCE_EXHAUSTED naming it, counts per its subject (user, contact), and
+// frees a place when one goes (a deleted workflow or webhook, a fired or
+// deleted reminder); Usage reports the busiest subject of the org.
+TEST_P(StoreTest, QuotasRefuseOverTheLimitAndUsageShowsTheBusiest) {
+  Owner alice{"org1", "alice"}, bob{"org1", "bob"};
+  auto workflow = [&](const Owner& o, int64_t quota) {
+    pb::Workflow w;
+    w.set_id(NewId());
+    w.set_display_name("mine");
+    w.set_enabled(true);
+    w.mutable_trigger()->set_kind(pb::MANUAL);
+    w.add_steps()->set_kind(pb::NOTIFY);
+    w.mutable_steps(0)->set_title("hi");
+    w.add_steps()->set_kind(pb::NOTIFY);
+    w.mutable_steps(1)->set_title("again");
+    *w.add_steps() = w.steps(1);
+    *w.add_steps() = w.steps(1);  // 4 steps: more than any built-in
+    return Await<pb::Workflow>([&](Done<pb::Workflow> d) {
+      store_->CreateWorkflow(o, w, IdempotencyScope{}, pb::CreateWorkflowRequest(), quota, d);
+    });
+  };
+  // The six built-ins count: a quota of 7 leaves room for one more.
+  auto mine = workflow(alice, 7);
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  auto over = workflow(alice, 7);
+  ASSERT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.status().message().substr(0, 23), "quota workflowsPerUser:") << over.status();
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteWorkflow(alice, mine->id(), d); }).ok());
+  ASSERT_TRUE(workflow(alice, 7).ok());
+
+  auto webhook = [&](const Owner& o, int64_t quota) {
+    pb::Webhook w;
+    w.set_id(NewId());
+    w.set_url("http://127.0.0.1:9/hook");
+    return Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
+      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), quota, d);
+    });
+  };
+  ASSERT_TRUE(webhook(alice, 2).ok());
+  ASSERT_TRUE(webhook(alice, 2).ok());
+  auto hook_over = webhook(alice, 2);
+  ASSERT_EQ(hook_over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(hook_over.status().message().find("quota webhooksPerUser"), std::string::npos);
+  ASSERT_TRUE(webhook(bob, 2).ok());  // per user
+
+  ppb::Contact carol;
+  carol.set_id("carol");
+  carol.set_display_name("Carol");
+  ContactEvent(alice, carol);
+  auto reminder = [&](const std::string& contact, absl::Duration in, int64_t quota = 2) {
+    pb::Reminder r;
+    r.set_id(NewId());
+    r.set_contact_id(contact);
+    r.set_state(pb::PENDING);
+    *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + in));
+    return Await<pb::Reminder>([&](Done<pb::Reminder> d) {
+      store_->CreateReminder(alice, r, IdempotencyScope{}, pb::CreateReminderRequest(), false, quota, d);
+    });
+  };
+  auto soon = reminder("carol", absl::Seconds(10));
+  ASSERT_TRUE(soon.ok()) << soon.status();
+  auto later = reminder("carol", absl::Hours(10));
+  ASSERT_TRUE(later.ok());
+  auto third = reminder("carol", absl::Hours(20));
+  ASSERT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(third.status().message().find("quota remindersPerContact"), std::string::npos);
+  // About no contact: their own count and quota.
+  EXPECT_TRUE(reminder("", absl::Hours(1), 1).ok());
+  auto contactless = reminder("", absl::Hours(2), 1);
+  ASSERT_EQ(contactless.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(contactless.status().message().find("quota remindersWithoutContact"), std::string::npos);
+
+  NotificationsQuotas quotas;
+  quotas.reminders_per_contact = 2;
+  auto usage = store_->Usage("org1", quotas);
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  ASSERT_EQ(usage->size(), 5u);
+  EXPECT_EQ((*usage)[0].quota(), "workflowsPerUser");
+  EXPECT_EQ((*usage)[0].used(), 7);
+  EXPECT_EQ((*usage)[0].subject_id(), "alice");
+  EXPECT_EQ((*usage)[0].limit(), 100);
+  EXPECT_EQ((*usage)[1].quota(), "stepsPerWorkflow");
+  EXPECT_EQ((*usage)[1].per(), "workflow");
+  EXPECT_EQ((*usage)[1].used(), 4);
+  EXPECT_EQ((*usage)[2].quota(), "webhooksPerUser");
+  EXPECT_EQ((*usage)[2].used(), 2);
+  EXPECT_EQ((*usage)[2].subject_id(), "alice");
+  EXPECT_EQ((*usage)[3].quota(), "remindersPerContact");
+  EXPECT_EQ((*usage)[3].per(), "contact");
+  EXPECT_EQ((*usage)[3].used(), 2);
+  EXPECT_EQ((*usage)[3].subject_id(), "carol");
+  EXPECT_EQ((*usage)[3].limit(), 2);
+  EXPECT_EQ((*usage)[4].quota(), "remindersWithoutContact");
+  EXPECT_EQ((*usage)[4].per(), "user");
+  EXPECT_EQ((*usage)[4].used(), 1);
+  EXPECT_EQ((*usage)[4].subject_id(), "alice");
+  // Another org has used nothing.
+  auto other = store_->Usage("org2", quotas);
+  ASSERT_TRUE(other.ok());
+  for (const auto& q : *other) EXPECT_EQ(q.used(), 0) << q.quota();
+
+  // A fired reminder and a deleted one each free a place.
+  auto sched = NewScheduler("r1");
+  SetNow(Now() + absl::Seconds(11));
+  EXPECT_EQ(Drain(*sched), 1);
+  EXPECT_TRUE(reminder("carol", absl::Hours(30)).ok());
+  EXPECT_EQ(reminder("carol", absl::Hours(31)).status().code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteReminder(alice, later->id(), d); }).ok());
+  // Deleting the fired one changes nothing: it was no longer pending.
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteReminder(alice, soon->id(), d); }).ok());
+  EXPECT_TRUE(reminder("carol", absl::Hours(32)).ok());
+  EXPECT_EQ(reminder("carol", absl::Hours(33)).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "services/common/ids.h"
+#include "services/common/quota.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/delivery_store.h"
@@ -259,7 +260,8 @@ absl::Status FireTrigger(Connection& conn, const TimerRow& t, absl::Time now) {
 // --- Workflows ---
 
 void NotificationsStore::CreateWorkflow(const Owner& owner, const pb::Workflow& workflow, const IdempotencyScope& idem,
-                                        const google::protobuf::Message& request, Done<pb::Workflow> done) {
+                                        const google::protobuf::Message& request, int64_t max_workflows,
+                                        Done<pb::Workflow> done) {
   auto req = CopyMessage(request);
   Clock clock = clock_;
   db::WriteWithResult<pb::Workflow>(
@@ -268,6 +270,8 @@ void NotificationsStore::CreateWorkflow(const Owner& owner, const pb::Workflow& 
         absl::Time now = clock();
         RETURN_IF_ERROR(EnsureUser(conn, owner, now));
         return IdempotentCreate<pb::Workflow>(conn, idem, *req, [&]() -> absl::StatusOr<pb::Workflow> {
+          ASSIGN_OR_RETURN(int64_t used, CountOwned(conn, "workflows", owner));
+          RETURN_IF_ERROR(CheckQuota(kWorkflowsPerUser, used, max_workflows, "workflows per user"));
           RETURN_IF_ERROR(WriteWorkflow(conn, owner, workflow));
           RETURN_IF_ERROR(ScheduleWorkflow(conn, owner, workflow, now));
           return workflow;
@@ -362,6 +366,52 @@ void NotificationsStore::ListWorkflows(const Owner& owner, const std::string& af
         return list(conn);
       },
       std::move(done));
+}
+
+// --- Quotas ---
+
+absl::StatusOr<std::vector<ppb::QuotaUsage>> NotificationsStore::Usage(const std::string& org,
+                                                                       const NotificationsQuotas& quotas) {
+  struct Row {
+    const char* quota;
+    const char* per;
+    int64_t limit;
+    // (subject, use) of the org's busiest subject, highest first.
+    const char* sql;
+  };
+  const Row rows[] = {
+      {kWorkflowsPerUser, "user", quotas.workflows_per_user,
+       "SELECT user_id, COUNT(*) AS n FROM workflows WHERE org_id = ? GROUP BY user_id ORDER BY n DESC, user_id "
+       "LIMIT 1"},
+      {kStepsPerWorkflow, "workflow", quotas.steps_per_workflow,
+       "SELECT workflow_id, steps FROM workflows WHERE org_id = ? ORDER BY steps DESC, workflow_id LIMIT 1"},
+      {kWebhooksPerUser, "user", quotas.webhooks_per_user,
+       "SELECT user_id, COUNT(*) AS n FROM webhooks WHERE org_id = ? GROUP BY user_id ORDER BY n DESC, user_id "
+       "LIMIT 1"},
+      {kRemindersPerContact, "contact", quotas.reminders_per_contact,
+       "SELECT contact_id, pending FROM reminder_counts WHERE org_id = ? AND contact_id <> '' "
+       "ORDER BY pending DESC, contact_id LIMIT 1"},
+      {kRemindersWithoutContact, "user", quotas.reminders_without_contact,
+       "SELECT user_id, pending FROM reminder_counts WHERE org_id = ? AND contact_id = '' "
+       "ORDER BY pending DESC, user_id LIMIT 1"},
+  };
+  std::vector<ppb::QuotaUsage> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    for (const Row& r : rows) {
+      ppb::QuotaUsage q;
+      q.set_quota(r.quota);
+      q.set_per(r.per);
+      q.set_limit(r.limit);
+      RETURN_IF_ERROR(db::ForEachRow(conn.Prepare(r.sql).Bind(1, org), [&](const Statement& row) -> absl::Status {
+        q.set_subject_id(row.ColumnText(0));
+        q.set_used(row.ColumnInt(1));
+        return absl::OkStatus();
+      }));
+      out.push_back(std::move(q));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 // --- Runs ---

@@ -19,16 +19,77 @@
 namespace rapport::notifications {
 namespace {
 
-bool V4Private(const uint8_t a[4]) {
-  if (a[0] == 0 || a[0] == 10 || a[0] == 127) return true;
-  if (a[0] == 169 && a[1] == 254) return true;
-  if (a[0] == 172 && (a[1] & 0xf0) == 16) return true;
-  if (a[0] == 192 && a[1] == 168) return true;
-  if (a[0] == 100 && (a[1] & 0xc0) == 64) return true;     // CGNAT 100.64/10
-  if (a[0] == 192 && a[1] == 0 && a[2] == 0) return true;  // IETF protocol assignments
-  if (a[0] == 198 && (a[1] & 0xfe) == 18) return true;     // benchmarking 198.18/15
-  if (a[0] >= 224) return true;                            // multicast, reserved, broadcast
+// One block of an IANA special-purpose address registry: the first
+// prefix_bits of the address equal those of prefix.
+struct Block {
+  uint8_t prefix[16];
+  int prefix_bits;
+};
+
+template <size_t N>
+bool InAnyBlock(const uint8_t* a, const Block (&blocks)[N]) {
+  for (const Block& b : blocks) {
+    int full = b.prefix_bits / 8, rest = b.prefix_bits % 8;
+    if (std::memcmp(a, b.prefix, full) != 0) continue;
+    if (rest != 0) {
+      uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+      if ((a[full] & mask) != (b.prefix[full] & mask)) continue;
+    }
+    return true;
+  }
   return false;
+}
+
+// Every block of the IANA IPv4 Special-Purpose Address Registry
+// (iana-ipv4-special-registry, as of 2025), plus multicast (224/4, its own
+// registry). The registry's few "globally reachable" entries (AS112, AMT,
+// anycast PCP/TURN relays) are refused too: they are infrastructure, never a
+// customer's webhook receiver.
+bool V4Private(const uint8_t a[4]) {
+  static const Block kBlocks[] = {
+      {{0}, 8},              // "this network" (RFC 791), 0.0.0.0/32
+      {{10}, 8},             // private-use (RFC 1918)
+      {{100, 64}, 10},       // shared address space, CGNAT (RFC 6598)
+      {{127}, 8},            // loopback
+      {{169, 254}, 16},      // link local
+      {{172, 16}, 12},       // private-use
+      {{192, 0, 0}, 24},     // IETF protocol assignments (DS-Lite, NAT64 discovery, PCP, TURN...)
+      {{192, 0, 2}, 24},     // documentation TEST-NET-1
+      {{192, 31, 196}, 24},  // AS112-v4
+      {{192, 52, 193}, 24},  // AMT
+      {{192, 88, 99}, 24},   // deprecated 6to4 relay anycast
+      {{192, 168}, 16},      // private-use
+      {{192, 175, 48}, 24},  // direct delegation AS112
+      {{198, 18}, 15},       // benchmarking
+      {{198, 51, 100}, 24},  // documentation TEST-NET-2
+      {{203, 0, 113}, 24},   // documentation TEST-NET-3
+      {{224}, 4},            // multicast
+      {{240}, 4},            // reserved, and 255.255.255.255 limited broadcast
+  };
+  return InAnyBlock(a, kBlocks);
+}
+
+// The IANA IPv6 Special-Purpose Address Registry (iana-ipv6-special-registry)
+// and the address space registry around it: only global unicast (2000::/3)
+// outside the registry's blocks is public. The two forms that embed an IPv4
+// address reachable through a translator or the local stack (IPv4-mapped
+// ::ffff:0:0/96, NAT64 64:ff9b::/96) are judged by that IPv4 address; every
+// other embedding (IPv4-compatible, 6to4, Teredo, local NAT64) is refused
+// whole, since the address it reaches depends on relays we do not control.
+bool V6Private(const uint8_t a[16]) {
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static const uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(a, kMapped, 12) == 0 || std::memcmp(a, kNat64, 12) == 0) return V4Private(a + 12);
+  if ((a[0] & 0xe0) != 0x20) return true;  // outside 2000::/3: ::, ::1, 100::/64, fc00::/7, fe80::/10, ff00::/8...
+  static const Block kBlocks[] = {
+      {{0x20, 0x01, 0x00}, 23},              // IETF protocol assignments: Teredo, PCP, benchmarking, AMT, ORCHID...
+      {{0x20, 0x01, 0x0d, 0xb8}, 32},        // documentation
+      {{0x20, 0x02}, 16},                    // 6to4
+      {{0x26, 0x20, 0x00, 0x4f, 0x80}, 48},  // direct delegation AS112
+      {{0x3f, 0xff, 0x00}, 20},              // documentation (RFC 9637)
+      {{0x5f, 0x00}, 16},                    // SRv6 SIDs (RFC 9602)
+  };
+  return InAnyBlock(a, kBlocks);
 }
 
 namespace pb = ::rapport::notifications::v1;
@@ -67,16 +128,15 @@ absl::StatusOr<bool> IsPrivateAddress(const std::string& numeric) {
   if (inet_pton(AF_INET6, numeric.c_str(), v6) != 1) {
     return absl::InvalidArgumentError(absl::StrCat(numeric, " is not an IP address"));
   }
-  static const uint8_t kZero[16] = {};
-  if (std::memcmp(v6, kZero, 15) == 0 && (v6[15] == 0 || v6[15] == 1)) return true;  // :: and ::1
-  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::memcmp(v6, kMapped, 12) == 0) return V4Private(v6 + 12);
-  if ((v6[0] & 0xfe) == 0xfc) return true;                                            // fc00::/7 unique local
-  if (v6[0] == 0xfe && (v6[1] & 0xc0) == 0x80) return true;                           // fe80::/10 link local
-  if (v6[0] == 0xff) return true;                                                     // multicast
-  if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x0d && v6[3] == 0xb8) return true;  // documentation
-  if (v6[0] == 0 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b) return V4Private(v6 + 12);  // NAT64
-  return false;
+  return V6Private(v6);
+}
+
+bool IsValidEventType(std::string_view type) {
+  if (type.empty() || type.size() > kMaxEventTypeChars) return false;
+  for (char c : type) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return true;
 }
 
 absl::StatusOr<CheckedUrl> CheckWebhookUrl(const std::string& field, const std::string& url, bool allow_private) {
@@ -125,9 +185,10 @@ absl::StatusOr<CheckedUrl> CheckWebhookUrl(const std::string& field, const std::
     for (const std::string& a : out.addresses) {
       absl::StatusOr<bool> priv = IsPrivateAddress(a);
       if (!priv.ok() || *priv) {
-        return bad(absl::StrCat("resolves to ", a,
-                                ", a private or loopback address (refused unless "
-                                "RAPPORT_WEBHOOK_ALLOW_PRIVATE=1)"));
+        // The same words whatever the address and port: a refusal that named
+        // them, or differed by port, would let a tenant map the internal
+        // network through the delivery log.
+        return bad(kRefusedAddress);
       }
     }
   }
@@ -167,6 +228,15 @@ std::chrono::milliseconds Backoff(const RetryPolicy& policy, int attempt) {
 }
 
 HttpResponse SendWebhook(const WebhookRequest& r, const CheckedUrl& checked, std::chrono::milliseconds timeout) {
+  // Defence in depth: libcurl sends header lines as given, so a CR or LF in
+  // a value would add headers of the sender's choosing.
+  bool id_ok = !r.event_id.empty() && r.event_id.size() <= 200 &&
+               std::all_of(r.event_id.begin(), r.event_id.end(), [](char c) { return c > ' ' && c < 0x7f; });
+  if (!IsValidEventType(r.event_type) || !id_ok) {
+    HttpResponse refused;
+    refused.error = "refused: the event type or id is not a valid header value";
+    return refused;
+  }
   HttpOptions options;
   options.timeout_ms = timeout.count();
   options.connect_timeout_ms = std::min<int64_t>(timeout.count(), 5000);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,15 +29,34 @@ struct CheckedUrl {
   std::vector<std::string> addresses;  // numeric, as resolved
 };
 
+// The refusal of a non-public address, after "<field>: ". It names neither
+// the address nor the port, so that creating webhooks (or reading their
+// delivery log) cannot map an internal network: every refused address and
+// port reads the same.
+inline constexpr char kRefusedAddress[] =
+    "is not a public address: private, loopback and other special-purpose addresses are refused "
+    "(unless RAPPORT_WEBHOOK_ALLOW_PRIVATE=1)";
+
 // Parses and admits url. INVALID_ARGUMENT "<field>: ..." for a malformed URL,
 // another scheme, a host that does not resolve, or (unless allow_private) a
-// host with any non-public address.
+// host with any non-public address (kRefusedAddress).
 absl::StatusOr<CheckedUrl> CheckWebhookUrl(const std::string& field, const std::string& url, bool allow_private);
 
-// True for addresses a webhook may not reach by default: loopback,
-// RFC 1918, link-local, CGNAT, unspecified, multicast, unique-local IPv6,
-// IPv4-mapped forms of these. INVALID_ARGUMENT for a non-numeric address.
+// True for addresses a webhook may not reach by default: every block of the
+// IANA special-purpose address registries for IPv4 and IPv6 (loopback,
+// private-use, link-local, CGNAT, documentation, benchmarking, protocol
+// assignments, 6to4, Teredo...), multicast, and IPv6 outside global unicast;
+// IPv4-mapped and NAT64 (64:ff9b::/96) addresses are judged by the IPv4
+// address they embed. INVALID_ARGUMENT for a non-numeric address.
 absl::StatusOr<bool> IsPrivateAddress(const std::string& numeric);
+
+// An event type is what the Rapport-Event-Type header carries, so it is
+// checked where a user gives one (a workflow's WEBHOOK step, a webhook's
+// filter): 1 to kMaxEventTypeChars of [a-z0-9._-], nothing that could end a
+// header line.
+inline constexpr size_t kMaxEventTypeChars = 64;
+inline constexpr char kEventTypeRule[] = "must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-'";
+bool IsValidEventType(std::string_view type);
 
 // What every webhook body carries besides its data.
 struct WebhookEnvelope {
@@ -78,6 +98,9 @@ struct WebhookRequest {
   int64_t unix_seconds = 0;
 };
 // One POST, with the Rapport-* headers, connecting only to checked.addresses.
+// A header value that is not a valid event type or id (a row stored before
+// event types were checked) is refused without connecting: status 0, error
+// set.
 HttpResponse SendWebhook(const WebhookRequest& request, const CheckedUrl& checked, std::chrono::milliseconds timeout);
 
 }  // namespace rapport::notifications

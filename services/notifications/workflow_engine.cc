@@ -4,9 +4,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "services/common/quota.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
 #include "services/notifications/local_time.h"
+#include "services/notifications/webhook.h"
 
 namespace rapport::notifications {
 namespace {
@@ -14,7 +16,6 @@ namespace {
 namespace ipb = ::rapport::interactions::v1;
 namespace ppb = ::rapport::profiles::v1;
 
-constexpr int kMaxSteps = 20;
 constexpr int64_t kMaxWaitSeconds = 400LL * 24 * 3600;
 
 pb::Step Wait(int days, const std::string& local_time) {
@@ -93,9 +94,11 @@ absl::Status ValidateWorkflow(const pb::Workflow& w) {
   }
   v.TextList("workflow.filter.tags", w.filter().tags(), 50, 100);
   if (w.steps_size() == 0) v.Add("workflow.steps", "needs at least one step");
-  if (w.steps_size() > kMaxSteps) v.Add("workflow.steps", absl::StrCat("has more than ", kMaxSteps, " steps"));
+  if (w.steps_size() > kMaxStepsEver) {
+    v.Add("workflow.steps", absl::StrCat("has more than ", kMaxStepsEver, " steps"));
+  }
   bool has_contact = t.kind() != pb::SCHEDULE;
-  for (int i = 0; i < w.steps_size() && i < kMaxSteps; ++i) {
+  for (int i = 0; i < w.steps_size() && i < kMaxStepsEver; ++i) {
     const pb::Step& s = w.steps(i);
     std::string f = absl::StrCat("workflow.steps[", i, "]");
     switch (s.kind()) {
@@ -123,13 +126,22 @@ absl::Status ValidateWorkflow(const pb::Workflow& w) {
         v.Text(f + ".body", s.body(), 2000);
         break;
       case pb::WEBHOOK:
-        v.Text(f + ".eventType", s.event_type(), 100);
+        // Sent as the Rapport-Event-Type header: empty (the default) or a
+        // plain token, never anything that could end the header line.
+        if (!s.event_type().empty() && !IsValidEventType(s.event_type())) v.Add(f + ".eventType", kEventTypeRule);
         break;
       default:
         v.Add(f + ".kind", "is required: WAIT, STOP_IF, NOTIFY or WEBHOOK");
     }
   }
   return v.ToStatus();
+}
+
+absl::Status CheckStepQuota(const pb::Workflow& workflow, const NotificationsQuotas& quotas) {
+  if (workflow.steps_size() > quotas.steps_per_workflow) {
+    return QuotaExceeded(kStepsPerWorkflow, quotas.steps_per_workflow, "steps per workflow");
+  }
+  return absl::OkStatus();
 }
 
 std::vector<pb::Workflow> BuiltinWorkflows() {

@@ -18,13 +18,21 @@
 #include "absl/time/time.h"
 #include "rapport/notifications/v1/notifications.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
+#include "services/notifications/quotas.h"
 
 namespace rapport::notifications {
 
 namespace pb = ::rapport::notifications::v1;
 
 // INVALID_ARGUMENT listing every problem ("workflow.steps[1].duration: ...").
+// The number of steps is a quota (CheckStepQuota); only an absurd count
+// (over kMaxStepsEver) is invalid here.
 absl::Status ValidateWorkflow(const pb::Workflow& workflow);
+inline constexpr int kMaxStepsEver = 1000;
+
+// RESOURCE_EXHAUSTED (quota stepsPerWorkflow) when workflow has more steps
+// than quotas allow.
+absl::Status CheckStepQuota(const pb::Workflow& workflow, const NotificationsQuotas& quotas);
 
 // The built-in workflows, enabled, without ids or times: thank_you,
 // follow_up, birthday, birthday_heads_up, overdue_digest, give_back.

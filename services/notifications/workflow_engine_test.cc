@@ -157,6 +157,26 @@ TEST(WorkflowEngine, ValidationNamesEveryField) {
   EXPECT_NE(ValidateWorkflow(sched).message().find("workflow.steps[0]:"), std::string::npos);
 }
 
+// The reproduced attack: a WEBHOOK step whose event type would end the
+// Rapport-Event-Type header line and add one. Refused at create, naming the
+// step's field; a plain type and the default (empty) pass.
+TEST(WorkflowEngine, AWebhookEventTypeIsAPlainToken) {
+  pb::Workflow w;
+  w.set_display_name("hook");
+  w.mutable_trigger()->set_kind(pb::MANUAL);
+  w.add_steps()->set_kind(pb::WEBHOOK);
+  w.add_steps()->set_kind(pb::WEBHOOK);
+  w.mutable_steps(1)->set_event_type("deal.won");
+  EXPECT_TRUE(ValidateWorkflow(w).ok()) << ValidateWorkflow(w);
+  for (const std::string& bad :
+       std::vector<std::string>{"x\r\nX-Injected: yes", "Deal.Won", "deal won", std::string(65, 'a')}) {
+    w.mutable_steps(1)->set_event_type(bad);
+    absl::Status st = ValidateWorkflow(w);
+    ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("workflow.steps[1].eventType:"), std::string::npos) << st.message();
+  }
+}
+
 TEST(WorkflowEngine, BuiltinsAreValid) {
   std::vector<pb::Workflow> builtins = BuiltinWorkflows();
   ASSERT_EQ(builtins.size(), 6u);

@@ -76,4 +76,31 @@ void ContactClient::FindMany(const TenantContext& caller, const std::vector<std:
       });
 }
 
+void ContactClient::Usage(const TenantContext& caller,
+                          std::function<void(absl::StatusOr<std::vector<v1::QuotaUsage>>)> done) {
+  struct Call {
+    grpc::ClientContext context;
+    v1::GetUsageRequest request;
+    v1::GetUsageResponse response;
+  };
+  auto call = std::make_shared<Call>();
+  call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
+  // Internal RPCs answer platform calls only; the org stays the caller's.
+  TenantContext platform;
+  platform.org_id = caller.org_id;
+  platform.request_id = caller.request_id;
+  platform.Add(api::v1::PLATFORM);
+  signer_->Sign(platform, &call->context);
+  stub_->async()->GetUsage(
+      &call->context, &call->request, &call->response, [call, done = std::move(done)](grpc::Status s) {
+        if (s.ok()) {
+          std::vector<v1::QuotaUsage> quotas(std::make_move_iterator(call->response.mutable_quotas()->begin()),
+                                             std::make_move_iterator(call->response.mutable_quotas()->end()));
+          return done(std::move(quotas));
+        }
+        if (IsUnavailable(s)) return done(absl::UnavailableError("profiles is unavailable; try again"));
+        done(FromGrpcStatus(s));
+      });
+}
+
 }  // namespace rapport::profiles

@@ -3,7 +3,9 @@
 // with a deadline, without blocking. Interactions confirms the contacts an
 // interaction names with it (ContactDirectory); notifications uses Find for a
 // contact its projection has not seen yet (its contact.created event is still
-// on the way). Profiles down or slow is UNAVAILABLE, never a wrong answer.
+// on the way), and Usage for the org's use of profiles' quotas (its
+// GET /v1/org/usage). Profiles down or slow is UNAVAILABLE, never a wrong
+// answer.
 //
 // Thread-safety: every method may be called concurrently.
 #ifndef RAPPORT_SERVICES_PROFILES_CONTACT_CLIENT_H_
@@ -49,6 +51,10 @@ class ContactClient : public ContactDirectory {
 
   void FindMany(const TenantContext& caller, const std::vector<std::string>& ids,
                 std::function<void(absl::StatusOr<std::vector<v1::Contact>>)> done) override;
+
+  // The use of profiles' quotas in the caller's org (ProfilesService.GetUsage,
+  // an internal RPC: signed as a platform call for the caller's org).
+  void Usage(const TenantContext& caller, std::function<void(absl::StatusOr<std::vector<v1::QuotaUsage>>)> done);
 
  private:
   std::unique_ptr<v1::ProfilesService::Stub> stub_;

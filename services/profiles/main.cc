@@ -15,12 +15,19 @@ ABSL_FLAG(bool, entity_cache, false,
           "cache contacts and profiles in Redis (env RAPPORT_PROFILES_ENTITY_CACHE); off by default "
           "because a local SQLite point read is faster than a Redis round trip");
 ABSL_FLAG(int, cache_ttl_seconds, 300, "entity cache TTL (env RAPPORT_CACHE_TTL_SECONDS)");
+ABSL_FLAG(int64_t, quota_contacts_per_user, rapport::profiles::ProfilesQuotas().contacts_per_user,
+          "most contacts one user may have; more is 429 (env RAPPORT_QUOTA_CONTACTS_PER_USER)");
+ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().api_keys_per_org,
+          "most active API keys one org may have; more is 429 (env RAPPORT_QUOTA_API_KEYS_PER_ORG)");
 
 int main(int argc, char** argv) {
-  rapport::ServiceStartup startup = rapport::StartService(argc, argv, "profiles",
-                                                          {{"addr", rapport::registry::kProfiles.addr_env},
-                                                           {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
-                                                           {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"}});
+  rapport::ServiceStartup startup =
+      rapport::StartService(argc, argv, "profiles",
+                            {{"addr", rapport::registry::kProfiles.addr_env},
+                             {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
+                             {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"},
+                             {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
+                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"}});
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});
@@ -33,7 +40,10 @@ int main(int argc, char** argv) {
   cache_options.service = "profiles";
   rapport::redis::EntityCache cache(&redis, cache_options);
   const rapport::TenantSigner& signer = *startup.signer;
-  rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer);
+  rapport::profiles::ProfilesQuotas quotas;
+  quotas.contacts_per_user = absl::GetFlag(FLAGS_quota_contacts_per_user);
+  quotas.api_keys_per_org = absl::GetFlag(FLAGS_quota_api_keys_per_org);
+  rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer, quotas);
   rapport::profiles::ProfilesBackfillImpl backfill(store->get(), &signer);
 
   // Publishes the outbox to the event stream; rows wait while Redis is down.

@@ -1,6 +1,7 @@
 #include "services/profiles/profiles_logic.h"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/common/crypto.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
@@ -39,6 +41,45 @@ void TidyList(google::protobuf::RepeatedPtrField<std::string>* values) {
 void ValidateCommonTags(Violations& v, const std::string& prefix,
                         const google::protobuf::RepeatedPtrField<std::string>& list) {
   v.TextList(prefix, list, kMaxTags, 50);
+}
+
+size_t JsonBytes(const google::protobuf::Message& m) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(m, &json).ok()) return 0;
+  return json.size();
+}
+
+// The set field of m whose value alone prints the largest JSON: the one to
+// name when the whole message is too large.
+const google::protobuf::FieldDescriptor* LargestField(const google::protobuf::Message& m) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  m.GetReflection()->ListFields(m, &fields);
+  const google::protobuf::FieldDescriptor* largest = nullptr;
+  size_t largest_bytes = 0;
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    std::unique_ptr<google::protobuf::Message> only(m.New());
+    only->CopyFrom(m);
+    for (const google::protobuf::FieldDescriptor* other : fields) {
+      if (other != f) only->GetReflection()->ClearField(only.get(), other);
+    }
+    size_t bytes = JsonBytes(*only);
+    if (largest == nullptr || bytes > largest_bytes) {
+      largest = f;
+      largest_bytes = bytes;
+    }
+  }
+  return largest;
+}
+
+// Within every field's limit, the whole may still be too large (long
+// multi-byte texts in every field at once): named by its largest field.
+void CheckWholeSize(Violations& v, const google::protobuf::Message& m, const char* what) {
+  if (!v.empty()) return;
+  const size_t bytes = JsonBytes(m);
+  if (bytes <= kMaxContactJsonBytes) return;
+  const google::protobuf::FieldDescriptor* f = LargestField(m);
+  v.Add(f != nullptr ? f->json_name() : what,
+        absl::StrCat("makes the ", what, " ", bytes, " bytes as JSON, over the 32 KiB limit; shorten it"));
 }
 
 }  // namespace
@@ -102,6 +143,7 @@ absl::Status ValidateContact(const pb::Contact& c) {
   if (!c.id().empty() && c.met_through_contact_id() == c.id()) {
     v.Add("metThroughContactId", "cannot be the contact itself");
   }
+  CheckWholeSize(v, c, "contact");
   return v.ToStatus();
 }
 
@@ -155,6 +197,7 @@ absl::Status ValidateProfile(const pb::Profile& p) {
   ValidateCommonTags(v, "seeking", p.seeking());
   ValidateCommonTags(v, "offering", p.offering());
   if (!IsValidTimeZone(p.timezone())) v.Add("timezone", "is not an IANA time zone name (e.g. Europe/Paris)");
+  CheckWholeSize(v, p, "profile");
   return v.ToStatus();
 }
 

@@ -6,6 +6,7 @@
 #ifndef RAPPORT_SERVICES_PROFILES_PROFILES_LOGIC_H_
 #define RAPPORT_SERVICES_PROFILES_PROFILES_LOGIC_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,9 +22,18 @@ namespace rapport::profiles {
 
 namespace pb = ::rapport::profiles::v1;
 
+// Per-field limits of a contact (README "Limits"): names, headline, company,
+// title and location kMaxNameChars each; howWeMet 1000; notes
+// kMaxNotesChars; at most 20 emails (254 characters each), 20 phones (40),
+// 20 links (2048); tags, seeking and offering kMaxTags items of 50
+// characters each. Lengths count code points, so these alone would let a
+// contact grow past what the bus and caches should carry: the whole
+// contact is also bounded, to kMaxContactJsonBytes as proto3 JSON (and so is
+// the own profile).
 inline constexpr int kMaxNameChars = 200;
 inline constexpr int kMaxNotesChars = 10000;
 inline constexpr int kMaxTags = 50;
+inline constexpr size_t kMaxContactJsonBytes = 32 * 1024;
 // Ids one BatchGetContacts call may name.
 inline constexpr int kMaxBatchGetContacts = 100;
 
@@ -31,7 +41,8 @@ inline constexpr int kMaxBatchGetContacts = 100;
 int TierCadenceDays(pb::Tier tier);
 
 // Validates a contact as it will be stored (after defaults and, for updates,
-// after the mask was applied). INVALID_ARGUMENT naming every bad field.
+// after the mask was applied). INVALID_ARGUMENT naming every bad field; a
+// contact over kMaxContactJsonBytes as JSON names its largest field.
 absl::Status ValidateContact(const pb::Contact& contact);
 // Fills defaults (tier NETWORK, visibility PRIVATE), trims and de-duplicates
 // tag lists, and computes effective_cadence_days.

@@ -122,7 +122,24 @@ INSTANTIATE_TEST_SUITE_P(
                     "visibility"},
         ContactCase{"negative_cadence", [](pb::Contact& c) { c.set_cadence_days(-1); }, "cadenceDays"},
         ContactCase{"bad_met_through", [](pb::Contact& c) { c.set_met_through_contact_id("../etc"); },
-                    "metThroughContactId: is not a valid id"}),
+                    "metThroughContactId: is not a valid id"},
+        // Every field within its own limit, and the whole over 32 KiB as
+        // JSON: 10 000 three-byte characters of notes and 20 long links.
+        // Named by its largest field.
+        ContactCase{"over_32_kib",
+                    [](pb::Contact& c) {
+                      std::string notes;
+                      for (int i = 0; i < 10000; ++i) notes += "\xe2\x82\xac";
+                      c.set_notes(notes);
+                      for (int i = 0; i < 19; ++i) c.add_links("https://example.com/" + std::string(200, 'p'));
+                    },
+                    "notes: makes the contact"},
+        ContactCase{"links_over_32_kib",
+                    [](pb::Contact& c) {
+                      for (int i = 0; i < 19; ++i) c.add_links("https://example.com/" + std::string(2000, 'p'));
+                    },
+                    "links: makes the contact"},
+        ContactCase{"notes_at_limit_ok", [](pb::Contact& c) { c.set_notes(std::string(10000, 'n')); }, nullptr}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ContactLogicTest, NormalizeFillsDefaultsAndTidiesTags) {
@@ -159,6 +176,19 @@ TEST(ProfileLogicTest, TimeZones) {
   EXPECT_FALSE(IsValidTimeZone("Mars/Olympus"));
   EXPECT_FALSE(IsValidTimeZone(""));
   EXPECT_FALSE(IsValidTimeZone("../../etc/passwd"));
+}
+
+// The own profile is bounded like a contact: 32 KiB as JSON, named by its
+// largest field (here 20 long links, each within its own limit).
+TEST(ProfileLogicTest, AProfileOver32KiBNamesItsLargestField) {
+  pb::Profile p;
+  p.set_display_name("Ann");
+  p.set_timezone("Europe/Paris");
+  EXPECT_TRUE(ValidateProfile(p).ok()) << ValidateProfile(p);
+  for (int i = 0; i < 20; ++i) p.add_links("https://example.com/" + std::string(2000, 'p'));
+  absl::Status s = ValidateProfile(p);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("links: makes the profile"), std::string::npos) << s.message();
 }
 
 TEST(ProfileLogicTest, CompletenessScoresAndExplains) {

@@ -36,9 +36,11 @@ absl::StatusOr<Msg> ReadThrough(redis::EntityCache& cache, Key key, Load load) {
 
 }  // namespace
 
-ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer)
+ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer,
+                                         ProfilesQuotas quotas)
     : store_(store),
       cache_(cache),
+      quotas_(quotas),
       rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
                        pb::ProfilesService::service_full_name())) {}
 
@@ -130,7 +132,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateApiKey(Ctx* ctx, const pb::
     pb::ApiKeySecret out;
     out.set_secret(key->secret);
     *out.mutable_api_key() = key->stored.key;
-    store_->CreateApiKey(key->stored, [reply, out](absl::Status s) {
+    store_->CreateApiKey(key->stored, quotas_.api_keys_per_org, [reply, out](absl::Status s) {
       if (!s.ok()) return reply(s);
       reply(out);
     });
@@ -171,6 +173,18 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::VerifyApiKey(Ctx* ctx, const pb::
     reply(VerifyApiKeySecret(req->secret(), [this](const std::string& org_id, const std::string& key_id) {
       return store_->GetApiKey(org_id, key_id);
     }));
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::GetUsage(Ctx* ctx, const pb::GetUsageRequest*,
+                                                        pb::GetUsageResponse* resp) {
+  return rpc_.Handle(ctx, "GetUsage", resp, [=, this](const TenantContext& t, Reply<pb::GetUsageResponse> reply) {
+    if (t.org_id.empty()) return reply(absl::InvalidArgumentError("org: the call names no org"));
+    absl::StatusOr<std::vector<pb::QuotaUsage>> usage = store_->Usage(t.org_id, quotas_);
+    if (!usage.ok()) return reply(usage.status());
+    pb::GetUsageResponse out;
+    for (pb::QuotaUsage& q : *usage) *out.add_quotas() = std::move(q);
+    reply(std::move(out));
   });
 }
 
@@ -230,7 +244,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateContact(Ctx* ctx, const pb:
     int64_t now = NowMicros();
     *contact.mutable_create_time() = ToTimestamp(now);
     *contact.mutable_update_time() = ToTimestamp(now);
-    store_->CreateContact(OwnerOf(t), contact, IdempotencyOf(t, "CreateContact"), *req, reply);
+    store_->CreateContact(OwnerOf(t), contact, IdempotencyOf(t, "CreateContact"), *req, quotas_.contacts_per_user,
+                          reply);
   });
 }
 

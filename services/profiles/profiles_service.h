@@ -24,7 +24,8 @@ namespace rapport::profiles {
 class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
  public:
   // store, cache and signer must outlive the service.
-  ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer);
+  ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer,
+                      ProfilesQuotas quotas = {});
 
   using Ctx = grpc::CallbackServerContext;
   using R = grpc::ServerUnaryReactor;
@@ -37,6 +38,7 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* ListApiKeys(Ctx* ctx, const pb::ListApiKeysRequest* req, pb::ListApiKeysResponse* resp) override;
   R* RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req, pb::RevokeApiKeyResponse* resp) override;
   R* VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req, pb::VerifyApiKeyResponse* resp) override;
+  R* GetUsage(Ctx* ctx, const pb::GetUsageRequest* req, pb::GetUsageResponse* resp) override;
   R* GetMe(Ctx* ctx, const pb::GetMeRequest* req, pb::Profile* resp) override;
   R* UpdateMe(Ctx* ctx, const pb::UpdateMeRequest* req, pb::Profile* resp) override;
   R* GetCompleteness(Ctx* ctx, const pb::GetCompletenessRequest* req, pb::GetCompletenessResponse* resp) override;
@@ -65,6 +67,7 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
 
   ProfilesStore* store_;
   redis::EntityCache* cache_;
+  ProfilesQuotas quotas_;
   RpcHandler rpc_;
 };
 

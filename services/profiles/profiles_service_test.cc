@@ -388,5 +388,30 @@ TEST_F(ProfilesServiceTest, MissingScopeIsPermissionDenied) {
             grpc::PERMISSION_DENIED);
 }
 
+// GetUsage is internal: a platform-signed call for an org answers that
+// org's use; an org admin (or anyone else) calling it directly is refused.
+TEST_F(ProfilesServiceTest, GetUsageAnswersPlatformCallsForTheirOrg) {
+  const std::string org = NewOrg("Acme");
+  TenantContext alice = NewUser(org, "alice@acme.test");
+  NewContact(alice, "Bob");
+  NewContact(alice, "Carol");
+  TenantContext platform = Stack::Platform();
+  platform.org_id = org;
+  pb::GetUsageResponse out;
+  grpc::Status s = stub_->GetUsage(Stack::Call(platform).get(), pb::GetUsageRequest(), &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(out.quotas_size(), 2);
+  EXPECT_EQ(out.quotas(0).quota(), "contactsPerUser");
+  EXPECT_EQ(out.quotas(0).used(), 2);
+  EXPECT_EQ(out.quotas(0).limit(), 50000);
+  EXPECT_EQ(out.quotas(0).subject_id(), alice.user_id);
+  EXPECT_EQ(out.quotas(1).quota(), "apiKeysPerOrg");
+  EXPECT_EQ(out.quotas(1).used(), 1);
+  EXPECT_EQ(stub_->GetUsage(Stack::Call(Stack::Admin(org)).get(), pb::GetUsageRequest(), &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->GetUsage(Stack::Call(alice).get(), pb::GetUsageRequest(), &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
 }  // namespace
 }  // namespace rapport::profiles

@@ -9,7 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/db_rows.h"
+#include "services/common/event_size.h"
+#include "services/common/field_mask.h"
 #include "services/common/outbox.h"
+#include "services/common/quota.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
@@ -91,6 +94,19 @@ CREATE INDEX memberships_by_member ON memberships (org_id, user_id, member_id, g
       events::kOutboxMigration,
       kIdempotencyMigration,
       kIdempotencyByTimeMigration,
+      // Contacts per user, kept with every create and delete, so that the
+      // quota check costs one row read rather than a count of 50 000 rows on
+      // the writer.
+      R"sql(
+CREATE TABLE contact_counts (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  contacts INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id)
+) WITHOUT ROWID;
+INSERT INTO contact_counts (org_id, user_id, contacts)
+  SELECT org_id, user_id, COUNT(*) FROM contacts GROUP BY org_id, user_id;
+)sql",
   };
   return kMigrations;
 }
@@ -142,6 +158,26 @@ absl::StatusOr<pb::Group> ReadGroup(Connection& conn, const Owner& owner, const 
   auto st = conn.Prepare("SELECT data FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
   return ReadBlob<pb::Group>(st, "group");
+}
+
+absl::StatusOr<int64_t> ContactCount(Connection& conn, const Owner& owner) {
+  ASSIGN_OR_RETURN(std::optional<int64_t> n,
+                   db::ReadRow<int64_t>(conn.Prepare("SELECT contacts FROM contact_counts WHERE org_id = ? AND "
+                                                     "user_id = ?")
+                                            .Bind(1, owner.org)
+                                            .Bind(2, owner.user),
+                                        [](const db::Statement& row) { return row.ColumnInt(0); }));
+  return n.value_or(0);
+}
+
+// At most a few hundred rows per org (the quota), read on the key.
+absl::StatusOr<int64_t> CountActiveApiKeys(Connection& conn, const std::string& org) {
+  ASSIGN_OR_RETURN(std::optional<int64_t> n,
+                   db::ReadRow<int64_t>(conn.Prepare("SELECT COUNT(*) FROM api_keys WHERE org_id = ? AND "
+                                                     "revoke_us IS NULL")
+                                            .Bind(1, org),
+                                        [](const db::Statement& row) { return row.ColumnInt(0); }));
+  return n.value_or(0);
 }
 
 // Writes the contact row and its tag index (replacing both). With
@@ -226,12 +262,28 @@ events::v1::Event NewEvent(const char* type, const std::string& org, const std::
   return events::NewEvent(type, "profiles", org, user);
 }
 
-absl::Status EmitContact(Connection& conn, const char* type, const Owner& owner, const pb::Contact& c) {
+// changed: on contact.updated, the fields the update changed (Event.changed).
+absl::Status EmitContact(Connection& conn, const char* type, const Owner& owner, const pb::Contact& c,
+                         const google::protobuf::FieldMask* changed = nullptr) {
   events::v1::Event e = NewEvent(type, owner.org, owner.user);
   pb::Contact* payload = e.mutable_contact()->mutable_contact();
   *payload = c;
   payload->clear_notes();  // notes never leave profiles
+  if (changed != nullptr) *e.mutable_changed() = *changed;
+  RETURN_IF_ERROR(events::CheckEventSize(e));
   return events::AppendEvent(conn, std::move(e));
+}
+
+// Adds delta to the owner's contact count.
+absl::Status CountContacts(Connection& conn, const Owner& owner, int delta) {
+  return conn
+      .Prepare(
+          "INSERT INTO contact_counts (org_id, user_id, contacts) VALUES (?, ?, ?) "
+          "ON CONFLICT (org_id, user_id) DO UPDATE SET contacts = contact_counts.contacts + excluded.contacts")
+      .Bind(1, owner.org)
+      .Bind(2, owner.user)
+      .Bind(3, delta)
+      .Run();
 }
 
 absl::Status EmitUser(Connection& conn, const char* type, const std::string& org, const pb::User& user,
@@ -239,6 +291,7 @@ absl::Status EmitUser(Connection& conn, const char* type, const std::string& org
   events::v1::Event e = NewEvent(type, org, user.id());
   *e.mutable_user()->mutable_user() = user;
   *e.mutable_user()->mutable_profile() = profile;
+  RETURN_IF_ERROR(events::CheckEventSize(e));
   return events::AppendEvent(conn, std::move(e));
 }
 
@@ -250,6 +303,7 @@ absl::Status EmitMember(Connection& conn, const char* type, const Owner& owner, 
   m->set_member_id(member_id);
   m->set_role(role);
   if (group != nullptr) *m->mutable_group() = *group;
+  RETURN_IF_ERROR(events::CheckEventSize(e));
   return events::AppendEvent(conn, std::move(e));
 }
 
@@ -374,9 +428,11 @@ absl::StatusOr<std::vector<pb::User>> ProfilesStore::ListUsers(const std::string
 
 // --- API keys ---
 
-void ProfilesStore::CreateApiKey(const StoredApiKey& key, DoneStatus done) {
+void ProfilesStore::CreateApiKey(const StoredApiKey& key, int64_t max_keys, DoneStatus done) {
   db_->WriteAsync(
-      [key](Connection& conn) -> absl::Status {
+      [key, max_keys](Connection& conn) -> absl::Status {
+        ASSIGN_OR_RETURN(int64_t active, CountActiveApiKeys(conn, key.org_id));
+        RETURN_IF_ERROR(CheckQuota(kApiKeysPerOrg, active, max_keys, "active API keys per org"));
         auto st = conn.Prepare(
             "INSERT INTO api_keys (org_id, key_id, secret_sha256, revoke_us, key) VALUES (?, ?, ?, NULL, ?)");
         st.Bind(1, key.org_id)
@@ -438,6 +494,34 @@ void ProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_
       std::move(done));
 }
 
+// --- quotas ---
+
+absl::StatusOr<std::vector<pb::QuotaUsage>> ProfilesStore::Usage(const std::string& org, const ProfilesQuotas& quotas) {
+  pb::QuotaUsage contacts;
+  contacts.set_quota(kContactsPerUser);
+  contacts.set_per("user");
+  contacts.set_limit(quotas.contacts_per_user);
+  pb::QuotaUsage keys;
+  keys.set_quota(kApiKeysPerOrg);
+  keys.set_per("org");
+  keys.set_limit(quotas.api_keys_per_org);
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(db::ForEachRow(
+        conn.Prepare("SELECT user_id, contacts FROM contact_counts WHERE org_id = ? ORDER BY contacts DESC, user_id "
+                     "LIMIT 1")
+            .Bind(1, org),
+        [&](const db::Statement& row) -> absl::Status {
+          contacts.set_subject_id(row.ColumnText(0));
+          contacts.set_used(row.ColumnInt(1));
+          return absl::OkStatus();
+        }));
+    ASSIGN_OR_RETURN(int64_t active, CountActiveApiKeys(conn, org));
+    keys.set_used(active);
+    return absl::OkStatus();
+  }));
+  return std::vector<pb::QuotaUsage>{contacts, keys};
+}
+
 // --- own profile ---
 
 absl::StatusOr<pb::Profile> ProfilesStore::GetProfile(const Owner& owner) {
@@ -473,12 +557,17 @@ void ProfilesStore::UpdateProfile(const Owner& owner, Mutation<pb::Profile> muta
 // --- contacts ---
 
 void ProfilesStore::CreateContact(const Owner& owner, const pb::Contact& contact, const IdempotencyScope& idempotency,
-                                  const google::protobuf::Message& request, Done<pb::Contact> done) {
+                                  const google::protobuf::Message& request, int64_t max_contacts,
+                                  Done<pb::Contact> done) {
   WriteWithResult<pb::Contact>(
       *db_,
-      [owner, contact, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Contact> {
+      [owner, contact, idempotency, max_contacts,
+       req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Contact> {
         return IdempotentCreate<pb::Contact>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::Contact> {
+          ASSIGN_OR_RETURN(int64_t used, ContactCount(conn, owner));
+          RETURN_IF_ERROR(CheckQuota(kContactsPerUser, used, max_contacts, "contacts per user"));
           RETURN_IF_ERROR(WriteContact(conn, owner, contact, /*check_met_through=*/true));
+          RETURN_IF_ERROR(CountContacts(conn, owner, +1));
           RETURN_IF_ERROR(EmitContact(conn, "contact.created", owner, contact));
           return contact;
         });
@@ -540,11 +629,14 @@ void ProfilesStore::UpdateContact(const Owner& owner, const std::string& id, Mut
       *db_,
       [owner, id, mutate = std::move(mutate)](Connection& conn) -> absl::StatusOr<pb::Contact> {
         ASSIGN_OR_RETURN(pb::Contact contact, ReadContact(conn, owner, id));
-        std::string met_through = contact.met_through_contact_id();
+        const pb::Contact before = contact;
         RETURN_IF_ERROR(mutate(contact));
         // Only a changed reference is checked: one to a since-deleted contact may stay.
-        RETURN_IF_ERROR(WriteContact(conn, owner, contact, contact.met_through_contact_id() != met_through));
-        RETURN_IF_ERROR(EmitContact(conn, "contact.updated", owner, contact));
+        RETURN_IF_ERROR(
+            WriteContact(conn, owner, contact, contact.met_through_contact_id() != before.met_through_contact_id()));
+        // Notes never leave profiles, not even the fact that they changed.
+        const google::protobuf::FieldMask changed = ChangedFields(before, contact, {"notes"});
+        RETURN_IF_ERROR(EmitContact(conn, "contact.updated", owner, contact, &changed));
         return contact;
       },
       std::move(done));
@@ -557,6 +649,7 @@ void ProfilesStore::DeleteContact(const Owner& owner, const std::string& id, Don
         del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
         RETURN_IF_ERROR(del.Run());
         if (conn.Changes() == 0) return RowNotFound("contact");
+        RETURN_IF_ERROR(CountContacts(conn, owner, -1));
         RETURN_IF_ERROR(RemoveMemberships(conn, owner, "member_id", id));
         auto tags = conn.Prepare("DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?");
         tags.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);

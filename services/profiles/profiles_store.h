@@ -17,6 +17,7 @@
 #ifndef RAPPORT_SERVICES_PROFILES_PROFILES_STORE_H_
 #define RAPPORT_SERVICES_PROFILES_PROFILES_STORE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -47,6 +48,16 @@ struct ContactFilter {
   std::string group_id;
 };
 
+// The quotas profiles enforces (services/common/quota.h), set from flags;
+// the defaults are far above any real use. Names as GET /v1/org/usage and a
+// 429's detail give them.
+inline constexpr char kContactsPerUser[] = "contactsPerUser";
+inline constexpr char kApiKeysPerOrg[] = "apiKeysPerOrg";
+struct ProfilesQuotas {
+  int64_t contacts_per_user = 50000;
+  int64_t api_keys_per_org = 200;  // active (not revoked) keys
+};
+
 class ProfilesStore {
  public:
   // Opens (creating and migrating) the service's database at path.
@@ -63,8 +74,9 @@ class ProfilesStore {
   absl::StatusOr<pb::User> GetUser(const std::string& org, const std::string& user_id);
   absl::StatusOr<std::vector<pb::User>> ListUsers(const std::string& org, const std::string& after_id, int limit);
 
-  // API keys.
-  void CreateApiKey(const StoredApiKey& key, DoneStatus done);
+  // API keys. RESOURCE_EXHAUSTED (quota apiKeysPerOrg) when the org already
+  // has max_keys active keys.
+  void CreateApiKey(const StoredApiKey& key, int64_t max_keys, DoneStatus done);
   absl::StatusOr<StoredApiKey> GetApiKey(const std::string& org, const std::string& key_id);
   absl::StatusOr<std::vector<pb::ApiKey>> ListApiKeys(const std::string& org, const std::string& after_id, int limit);
   // Sets revoke_time (once; revoking again keeps the first time).
@@ -74,9 +86,13 @@ class ProfilesStore {
   absl::StatusOr<pb::Profile> GetProfile(const Owner& owner);
   void UpdateProfile(const Owner& owner, Mutation<pb::Profile> mutate, Done<pb::Profile> done);
 
-  // Contacts. INVALID_ARGUMENT when met_through_contact_id names no contact of the owner.
+  // Contacts. INVALID_ARGUMENT when met_through_contact_id names no contact
+  // of the owner; RESOURCE_EXHAUSTED (quota contactsPerUser) when the owner
+  // already has max_contacts. The owner's count is kept in the same
+  // transaction as each create and delete (contact_counts). contact.updated
+  // events name the fields that changed (Event.changed).
   void CreateContact(const Owner& owner, const pb::Contact& contact, const IdempotencyScope& idempotency,
-                     const google::protobuf::Message& request, Done<pb::Contact> done);
+                     const google::protobuf::Message& request, int64_t max_contacts, Done<pb::Contact> done);
   absl::StatusOr<pb::Contact> GetContact(const Owner& owner, const std::string& id);
   // The owner's contacts among ids, in the order of ids, from one snapshot; an
   // id that names no contact of the owner is absent (no error). ids should
@@ -113,6 +129,10 @@ class ProfilesStore {
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportContacts(const std::vector<std::string>& after, int limit);
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(const std::vector<std::string>& after,
                                                                        int limit);
+
+  // The org's use of each of profiles' quotas: contacts of its busiest user,
+  // its active API keys.
+  absl::StatusOr<std::vector<pb::QuotaUsage>> Usage(const std::string& org, const ProfilesQuotas& quotas);
 
   // The database, for the outbox relay and retention.
   db::Database& db() { return *db_; }

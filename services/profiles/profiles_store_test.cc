@@ -21,6 +21,9 @@ namespace {
 using ::rapport::testing::Await;
 using ::rapport::testing::AwaitStatus;
 
+// A quota no test meets, for tests about something else.
+constexpr int64_t kNoQuota = int64_t{1} << 40;
+
 // Every test runs against both drivers of the database layer.
 class ProfilesStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -75,7 +78,7 @@ class ProfilesStoreTest : public ::testing::TestWithParam<std::string> {
     c.set_tier(pb::NETWORK);
     for (auto& t : tags) c.add_tags(t);
     auto r = Await<pb::Contact>([&](Done<pb::Contact> d) {
-      store_->CreateContact(owner, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
+      store_->CreateContact(owner, c, IdempotencyScope{}, pb::CreateContactRequest(), kNoQuota, d);
     });
     EXPECT_TRUE(r.ok()) << r.status();
     return c;
@@ -298,7 +301,7 @@ TEST_P(ProfilesStoreTest, ApiKeysRevokeOnceAndSurviveReopen) {
   key.key.set_display_name("ci");
   key.key.add_scopes(api::v1::READ);
   key.secret_sha256 = Sha256("s3cret");
-  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, d); }).ok());
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, kNoQuota, d); }).ok());
   auto first = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 1000, d); });
   ASSERT_TRUE(first.ok());
   auto second = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 5000, d); });
@@ -321,7 +324,7 @@ TEST_P(ProfilesStoreTest, MetThroughMustBeAnOwnContact) {
   c.set_display_name("Lumbergh");
   c.set_met_through_contact_id(bobs.id());
   auto r = Await<pb::Contact>([&](Done<pb::Contact> d) {
-    store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
+    store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), kNoQuota, d);
   });
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->GetContact(alice_, c.id()).status().code(), absl::StatusCode::kNotFound);
@@ -334,7 +337,7 @@ TEST_P(ProfilesStoreTest, DeletingAMetThroughContactDoesNotLockTheOthers) {
   c.set_display_name("Met through");
   c.set_met_through_contact_id(via.id());
   ASSERT_TRUE((Await<pb::Contact>([&](Done<pb::Contact> d) {
-                store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), d);
+                store_->CreateContact(alice_, c, IdempotencyScope{}, pb::CreateContactRequest(), kNoQuota, d);
               })).ok());
   ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(alice_, via.id(), d); }).ok());
   auto updated = Await<pb::Contact>([&](Done<pb::Contact> d) {
@@ -368,7 +371,8 @@ TEST_P(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
   for (int i = 0; i < 3; ++i) {
     pb::Contact c = req.contact();
     c.set_id(NewId());
-    auto r = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, d); });
+    auto r =
+        Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, kNoQuota, d); });
     ASSERT_TRUE(r.ok()) << r.status();
     if (i == 0) first_id = r->id();
     EXPECT_EQ(r->id(), first_id);
@@ -378,7 +382,8 @@ TEST_P(ProfilesStoreTest, IdempotentCreateReplaysTheFirstContact) {
   other.mutable_contact()->set_display_name("Twice");
   pb::Contact c = other.contact();
   c.set_id(NewId());
-  auto mismatch = Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, other, d); });
+  auto mismatch =
+      Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, other, kNoQuota, d); });
   EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -390,7 +395,9 @@ TEST_P(ProfilesStoreTest, IdempotencyRetentionDeletesExpiredKeysOnly) {
     pb::Contact c = req.contact();
     c.set_id(NewId());
     IdempotencyScope scope{alice_.org, alice_.user, key, "CreateContact"};
-    ASSERT_TRUE(Await<pb::Contact>([&](Done<pb::Contact> d) { store_->CreateContact(alice_, c, scope, req, d); }).ok());
+    ASSERT_TRUE(Await<pb::Contact>([&](Done<pb::Contact> d) {
+                  store_->CreateContact(alice_, c, scope, req, kNoQuota, d);
+                }).ok());
   }
   ASSERT_TRUE(store_->db()
                   .Write([](db::Connection& conn) {
@@ -438,6 +445,102 @@ TEST_P(ProfilesStoreTest, ProfileUpdateIsAtomicAndPersistent) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->headline(), "Builder");
   EXPECT_EQ(store_->GetUser(org_, alice_.user)->timezone(), "Europe/Paris");
+}
+
+TEST_P(ProfilesStoreTest, ContactsPerUserQuotaIsKeptWithCreatesAndDeletes) {
+  auto create = [&](const Owner& owner, int64_t quota) {
+    pb::Contact c;
+    c.set_id(NewId());
+    c.set_display_name("Q");
+    return Await<pb::Contact>([&](Done<pb::Contact> d) {
+      store_->CreateContact(owner, c, IdempotencyScope{}, pb::CreateContactRequest(), quota, d);
+    });
+  };
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto c = create(alice_, 3);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ids.push_back(c->id());
+  }
+  auto over = create(alice_, 3);
+  ASSERT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.status().message().substr(0, 22), "quota contactsPerUser:") << over.status();
+  EXPECT_TRUE(create(bob_, 3).ok());  // per user: bob has his own
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteContact(alice_, ids[0], d); }).ok());
+  EXPECT_TRUE(create(alice_, 3).ok());
+  EXPECT_EQ(create(alice_, 3).status().code(), absl::StatusCode::kResourceExhausted);
+
+  ProfilesQuotas quotas;
+  quotas.contacts_per_user = 3;
+  quotas.api_keys_per_org = 7;
+  auto usage = store_->Usage(org_, quotas);
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  ASSERT_EQ(usage->size(), 2u);
+  EXPECT_EQ((*usage)[0].quota(), "contactsPerUser");
+  EXPECT_EQ((*usage)[0].per(), "user");
+  EXPECT_EQ((*usage)[0].limit(), 3);
+  EXPECT_EQ((*usage)[0].used(), 3);
+  EXPECT_EQ((*usage)[0].subject_id(), alice_.user);
+  EXPECT_EQ((*usage)[1].quota(), "apiKeysPerOrg");
+  EXPECT_EQ((*usage)[1].used(), 1);  // the org's admin key
+  EXPECT_EQ((*usage)[1].limit(), 7);
+  // Another org's use is its own.
+  auto other = store_->Usage(NewOrg("Other"), quotas);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ((*other)[0].used(), 0);
+  EXPECT_EQ((*other)[0].subject_id(), "");
+}
+
+TEST_P(ProfilesStoreTest, ApiKeysPerOrgQuotaCountsActiveKeys) {
+  auto create = [&]() {
+    StoredApiKey key;
+    key.org_id = org_;
+    key.key.set_id(NewId());
+    key.secret_sha256 = Sha256(key.key.id());
+    return AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, 3, d); });
+  };
+  ASSERT_TRUE(create().ok());  // the admin key and this one
+  ASSERT_TRUE(create().ok());
+  absl::Status over = create();
+  ASSERT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.message().find("quota apiKeysPerOrg"), std::string::npos) << over;
+  auto keys = store_->ListApiKeys(org_, "", 10);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 3u);
+  ASSERT_TRUE(Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, (*keys)[2].id(), 1, d); }).ok());
+  EXPECT_TRUE(create().ok());  // a revoked key frees its place
+}
+
+// contact.updated names the fields the update changed, and never notes.
+TEST_P(ProfilesStoreTest, UpdateEventsNameTheChangedFields) {
+  pb::Contact c = NewContact(alice_, "Milton", {"stapler"});
+  ASSERT_TRUE(Await<pb::Contact>([&](Done<pb::Contact> d) {
+                store_->UpdateContact(
+                    alice_, c.id(),
+                    [](pb::Contact& x) {
+                      x.add_tags("basement");
+                      x.set_notes("red stapler");
+                      x.set_title("Collator");
+                      return absl::OkStatus();
+                    },
+                    d);
+              }).ok());
+  std::vector<events::v1::Event> updated;
+  ASSERT_TRUE(store_->db()
+                  .Read([&](db::Connection& conn) -> absl::Status {
+                    db::Statement st = conn.Prepare("SELECT data FROM outbox WHERE type = ?");
+                    st.Bind(1, "contact.updated");
+                    return db::ForEachRow(st, [&](const db::Statement& row) -> absl::Status {
+                      events::v1::Event e;
+                      RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &e));
+                      updated.push_back(e);
+                      return absl::OkStatus();
+                    });
+                  })
+                  .ok());
+  ASSERT_EQ(updated.size(), 1u);
+  std::vector<std::string> paths(updated[0].changed().paths().begin(), updated[0].changed().paths().end());
+  EXPECT_EQ(paths, (std::vector<std::string>{"title", "tags"}));
 }
 
 }  // namespace
