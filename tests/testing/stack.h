@@ -66,7 +66,9 @@ class Stack {
   // "http://127.0.0.1:<port>", fixed for the stack's lifetime.
   std::string GatewayUrl();
 
-  // A client context carrying ctx signed with key, and a 5 s deadline.
+  // A client context carrying ctx signed with key, and a 5 s deadline. The
+  // signature names the method the context is used for: it is made when the
+  // call goes out (a client interceptor), so one context serves one call.
   static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx, const std::string& key = kTestInternalKey);
   static TenantContext Platform();
   static TenantContext Admin(const std::string& org);
