@@ -50,6 +50,7 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
   }
   startup.redis = std::make_unique<redis::Client>(redis_options);
   startup.signer = std::make_unique<TenantSigner>(internal_key);
+  startup.internal_key = internal_key;
   return startup;
 }
 

@@ -65,6 +65,7 @@ struct ServiceStartup {
   db::Options database;
   std::unique_ptr<redis::Client> redis;  // at --redis_url, else --redis_addr
   std::unique_ptr<TenantSigner> signer;  // under --internal_key
+  std::string internal_key;              // --internal_key: also signs events (outbox.h)
 };
 
 // The common start of a service's main: InitProcess, reads

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   rapport::notifications::LiveHub hub(s, std::chrono::milliseconds(absl::GetFlag(FLAGS_live_tick_ms)));
 
   rapport::events::ConsumerOptions consumer_options;
+  consumer_options.internal_key = startup.internal_key;  // verifies every entry
   consumer_options.group = "notifications";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
   consumer_options.start_id = "0";
