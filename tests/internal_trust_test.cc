@@ -3,11 +3,14 @@
 // recommendations backfill's platform export) is good for that one method
 // only, and for 60 seconds; an event written straight into the Redis stream
 // without the internal key's signature is dead-lettered and nothing of it is
-// applied.
+// applied; the services work against a Redis that wants a password and an
+// ACL user, given as RAPPORT_REDIS_URL.
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "rapport/events/v1/events.pb.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
@@ -210,10 +214,10 @@ TEST_F(InternalTrustTest, AHeaderOlderThanSixtySecondsIsRefused) {
   const std::string list = FullMethod(ppb::ProfilesService::service_full_name(), "ListContacts");
   TenantSigner signer(kTestInternalKey);
   ppb::ListContactsResponse listed;
-  for (auto [age, code] : std::vector<std::pair<absl::Duration, grpc::StatusCode>>{
-           {absl::Seconds(61), grpc::StatusCode::UNAUTHENTICATED},
-           {-absl::Seconds(61), grpc::StatusCode::UNAUTHENTICATED},
-           {absl::Seconds(30), grpc::StatusCode::OK}}) {
+  for (auto [age, code] :
+       std::vector<std::pair<absl::Duration, grpc::StatusCode>>{{absl::Seconds(61), grpc::StatusCode::UNAUTHENTICATED},
+                                                                {-absl::Seconds(61), grpc::StatusCode::UNAUTHENTICATED},
+                                                                {absl::Seconds(30), grpc::StatusCode::OK}}) {
     const std::string header = signer.Token(alice, list, absl::Now() - age);
     grpc::Status s = profiles_->ListContacts(Replay(header).get(), ppb::ListContactsRequest(), &listed);
     EXPECT_EQ(s.error_code(), code) << absl::FormatDuration(age) << ": " << s.error_message();
@@ -238,8 +242,8 @@ TEST_F(InternalTrustTest, ForgedEventInTheStreamIsDeadLetteredAndNotApplied) {
   ireq.mutable_interaction()->set_direction(ipb::GAVE);
   ireq.mutable_interaction()->add_contact_ids(leo.id());
   ipb::Interaction logged;
-  ASSERT_TRUE(WaitFor([&] { return interactions->CreateInteraction(Stack::Call(alice).get(), ireq, &logged).ok(); },
-                      kWait));
+  ASSERT_TRUE(
+      WaitFor([&] { return interactions->CreateInteraction(Stack::Call(alice).get(), ireq, &logged).ok(); }, kWait));
   auto ledger = [&]() -> std::optional<ipb::LedgerEntry> {
     ipb::GetLedgerRequest lreq;
     lreq.set_contact_id(leo.id());
@@ -292,8 +296,11 @@ TEST_F(InternalTrustTest, ForgedEventInTheStreamIsDeadLetteredAndNotApplied) {
     }
     return ids;
   };
-  ASSERT_TRUE(WaitFor([&] { return dead_for_interactions() == std::set<std::string>{deletion.id(), update.id()}; },
-                      kWait));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return dead_for_interactions() == std::set<std::string>{deletion.id(), update.id()};
+      },
+      kWait));
   std::optional<ipb::LedgerEntry> after = ledger();
   ASSERT_TRUE(after.has_value()) << "the forged deletion was applied";
   EXPECT_EQ(after->cadence_days(), 90) << "the forged update was applied";
@@ -305,6 +312,112 @@ TEST_F(InternalTrustTest, ForgedEventInTheStreamIsDeadLetteredAndNotApplied) {
   ppb::Contact updated;
   ASSERT_TRUE(profiles_->UpdateContact(Stack::Call(alice).get(), upd, &updated).ok());
   EXPECT_TRUE(WaitFor([&] { return ledger().has_value() && ledger()->cadence_days() == 14; }, kWait));
+}
+
+std::string RedisServerPath() {
+  std::vector<std::string> dirs = absl::StrSplit(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "", ':');
+  dirs.push_back("/usr/bin");
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    if (!dir.empty() && std::filesystem::exists(dir + "/redis-server", ec)) return dir + "/redis-server";
+  }
+  return "redis-server";
+}
+
+// Profiles and interactions on a Redis with requirepass and an ACL user,
+// reached only through RAPPORT_REDIS_URL (user, password, database 3; the
+// stack's RAPPORT_REDIS_ADDR names a port where nothing listens): signed
+// events flow from profiles' outbox to interactions' consumer in database 3.
+TEST(InternalTrustRedisTest, ServicesWorkAgainstAPasswordAndAclUserGivenAsAUrl) {
+  Stack stack;  // its own Redis is never started
+  const std::string dir = ::rapport::testing::TempDir("rapport-redis-acl");
+  const int port = ::rapport::testing::FreePort();
+  auto redis_process = ::rapport::testing::Process::Start(RedisServerPath(),
+                                                          {"--port",
+                                                           std::to_string(port),
+                                                           "--bind",
+                                                           "127.0.0.1",
+                                                           "--save",
+                                                           "",
+                                                           "--appendonly",
+                                                           "no",
+                                                           "--dir",
+                                                           dir,
+                                                           "--daemonize",
+                                                           "no",
+                                                           "--requirepass",
+                                                           "default-secret",
+                                                           "--user",
+                                                           "rapport",
+                                                           "on",
+                                                           ">app-secret",
+                                                           "~*",
+                                                           "&*",
+                                                           "+@all"},
+                                                          {}, dir + "/redis.log");
+  ASSERT_TRUE(redis_process.ok()) << redis_process.status();
+  const std::string url = "redis://rapport:app-secret@127.0.0.1:" + std::to_string(port) + "/3";
+  redis::ClientOptions ro;
+  ro.addr = url;
+  redis::Client redis(ro);
+  ASSERT_TRUE(WaitFor([&] { return redis.Command({"PING"}).ok(); }, kWait));
+  redis::ClientOptions wrong;
+  wrong.addr = "redis://rapport:not-it@127.0.0.1:" + std::to_string(port) + "/3";
+  EXPECT_EQ(redis::Client(wrong).Command({"PING"}).status().code(), absl::StatusCode::kUnavailable);
+
+  ASSERT_TRUE(stack.Start("profiles", {{"RAPPORT_REDIS_URL", url}}).ok());
+  ASSERT_TRUE(stack.Start("interactions", {{"RAPPORT_REDIS_URL", url}}).ok());
+  auto profiles =
+      ppb::ProfilesService::NewStub(grpc::CreateChannel(stack.Addr("profiles"), grpc::InsecureChannelCredentials()));
+  auto interactions = ipb::InteractionsService::NewStub(
+      grpc::CreateChannel(stack.Addr("interactions"), grpc::InsecureChannelCredentials()));
+  ppb::CreateOrgRequest oreq;
+  oreq.set_display_name("acme");
+  ppb::CreateOrgResponse org;
+  ASSERT_TRUE(profiles->CreateOrg(Stack::Call(Stack::Platform()).get(), oreq, &org).ok());
+  ppb::CreateUserRequest ureq;
+  ureq.set_display_name("user");
+  ureq.set_email("user@acme.test");
+  ppb::User user;
+  ASSERT_TRUE(profiles->CreateUser(Stack::Call(Stack::Admin(org.org().id())).get(), ureq, &user).ok());
+  TenantContext alice = Stack::User(org.org().id(), user.id());
+  ppb::CreateContactRequest creq;
+  creq.mutable_contact()->set_display_name("Leo");
+  creq.mutable_contact()->set_tier(ppb::NETWORK);
+  ppb::Contact leo;
+  ASSERT_TRUE(profiles->CreateContact(Stack::Call(alice).get(), creq, &leo).ok());
+  ipb::CreateInteractionRequest ireq;
+  ireq.mutable_interaction()->set_kind(ipb::CALL);
+  ireq.mutable_interaction()->set_direction(ipb::GAVE);
+  ireq.mutable_interaction()->add_contact_ids(leo.id());
+  ipb::Interaction logged;
+  ASSERT_TRUE(interactions->CreateInteraction(Stack::Call(alice).get(), ireq, &logged).ok());
+
+  // The tier change travels as an event through the authenticated Redis.
+  ppb::UpdateContactRequest upd;
+  upd.set_contact_id(leo.id());
+  upd.mutable_contact()->set_tier(ppb::INNER);
+  ppb::Contact updated;
+  ASSERT_TRUE(profiles->UpdateContact(Stack::Call(alice).get(), upd, &updated).ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        ipb::GetLedgerRequest lreq;
+        lreq.set_contact_id(leo.id());
+        ipb::LedgerEntry entry;
+        return interactions->GetLedger(Stack::Call(alice).get(), lreq, &entry).ok() && entry.cadence_days() == 14;
+      },
+      kWait));
+  // In database 3, and nowhere else.
+  absl::StatusOr<redis::Reply> len = redis.Command({"XLEN", events::kEventStream});
+  ASSERT_TRUE(len.ok()) << len.status();
+  EXPECT_GT(len->integer, 0);
+  redis::ClientOptions db0;
+  db0.addr = "redis://rapport:app-secret@127.0.0.1:" + std::to_string(port) + "/0";
+  absl::StatusOr<redis::Reply> len0 = redis::Client(db0).Command({"XLEN", events::kEventStream});
+  ASSERT_TRUE(len0.ok()) << len0.status();
+  EXPECT_EQ(len0->integer, 0);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 }  // namespace
