@@ -311,14 +311,14 @@ std::vector<absl::Status> EventConsumer::Impl::RunHandlers(const std::vector<con
 absl::Status EventConsumer::Impl::DeadLetter(const Entry& entry, const std::string& error) {
   // MULTI/EXEC: the copy and the acknowledgement happen together, so an entry
   // lands in the dead-letter stream once.
-  ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                   redis->Pipeline({{"MULTI"},
-                                    {"XADD", options.dead_letter_stream, "*", "id", entry.FieldOr("id"), "type",
-                                     entry.FieldOr("type"), "org", entry.FieldOr("org"), "data", entry.FieldOr("data"),
-                                     "sig", entry.FieldOr("sig"), "error", error, "group", options.group, "entry",
-                                     entry.id},
-                                    {"XACK", options.stream, options.group, entry.id},
-                                    {"EXEC"}}));
+  ASSIGN_OR_RETURN(
+      std::vector<Reply> replies,
+      redis->Pipeline({{"MULTI"},
+                       {"XADD", options.dead_letter_stream, "*", "id", entry.FieldOr("id"), "type",
+                        entry.FieldOr("type"), "org", entry.FieldOr("org"), "data", entry.FieldOr("data"), "sig",
+                        entry.FieldOr("sig"), "error", error, "group", options.group, "entry", entry.id},
+                       {"XACK", options.stream, options.group, entry.id},
+                       {"EXEC"}}));
   if (replies.size() != 4 || replies[3].type != Reply::Type::kArray || replies[3].elements.size() != 2 ||
       !IsString(replies[3].elements[0])) {
     std::string why = "dead-letter transaction failed";

@@ -545,8 +545,8 @@ TEST_F(EventsTest, ConsumerPrunesProcessedEventsWhoseEntriesAreGone) {
   // The stream's oldest entry was added 20 days ago.
   v1::Event old_event = MakeEvent("contact.created");
   old_event.set_id("e-old");
-  ASSERT_FALSE(AddToStream(old_event, EventSigner(kInternalKey), absl::StrCat((now_us - 20 * day_us) / 1000, "-0"))
-                   .empty());
+  ASSERT_FALSE(
+      AddToStream(old_event, EventSigner(kInternalKey), absl::StrCat((now_us - 20 * day_us) / 1000, "-0")).empty());
   ASSERT_TRUE(db_->Write([&](db::Connection& conn) -> absl::Status {
                    for (const auto& [id, days] : std::vector<std::pair<std::string, int>>{
                             {"processed-25-days-ago", 25}, {"processed-10-days-ago", 10}, {"processed-1-day-ago", 1}}) {

@@ -54,7 +54,8 @@ TEST(TenantSignerTest, OneHeaderCarriesTheContext) {
   auto md = signer.Metadata(Alice(), kGetContact);
   ASSERT_EQ(md.size(), 1u);  // no idempotency key: the signed header only
   EXPECT_EQ(md.begin()->first, kTenantHeader);
-  EXPECT_TRUE(md.begin()->second.starts_with("v3 /rapport.profiles.v1.ProfilesService/GetContact org1 alice ")) << md.begin()->second;
+  EXPECT_TRUE(md.begin()->second.starts_with("v3 /rapport.profiles.v1.ProfilesService/GetContact org1 alice "))
+      << md.begin()->second;
 }
 
 struct TamperCase {
@@ -136,8 +137,8 @@ TEST(TenantSignerTest, AHeaderIsGoodForTheOneMethodItNames) {
   TenantSigner signer("secret");
   Incoming md{signer.Metadata(Alice(), kGetContact)};
   ASSERT_TRUE(signer.Verify(md.refs(), kGetContact).ok());
-  for (const char* other : {"/rapport.profiles.v1.ProfilesService/ListContacts",  // another method
-                            "/rapport.backfill.v1.ProfilesBackfill/ExportContacts",  // an export
+  for (const char* other : {"/rapport.profiles.v1.ProfilesService/ListContacts",        // another method
+                            "/rapport.backfill.v1.ProfilesBackfill/ExportContacts",     // an export
                             "/rapport.interactions.v1.InteractionsService/GetContact",  // another service
                             "/rapport.profiles.v1.ProfilesService/GetContactX", "GetContact", ""}) {
     absl::StatusOr<TenantContext> out = signer.Verify(md.refs(), other);

@@ -4,8 +4,8 @@
 // (mutual TLS); LoadTls refuses what it cannot honour; reflection is off
 // unless asked for.
 #include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>

@@ -107,10 +107,10 @@ TEST_F(RecommendationsServiceTest, CallsWithoutValidMetadataAreUnauthenticated) 
   t.org_id = "org-a";
   t.user_id = "alice";
   t.Add(api::v1::READ);
-  EXPECT_EQ(stub_->ListReachOuts(::rapport::testing::Stack::Call(t, "another-key").get(), pb::ListReachOutsRequest(),
-                                 &resp)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      stub_->ListReachOuts(::rapport::testing::Stack::Call(t, "another-key").get(), pb::ListReachOutsRequest(), &resp)
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(RecommendationsServiceTest, AScopeShortOfReadIsPermissionDenied) {

@@ -1,11 +1,11 @@
 #include "tests/testing/stack.h"
 
+#include <grpcpp/support/client_interceptor.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-
-#include <grpcpp/support/client_interceptor.h>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
