@@ -24,6 +24,11 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+// How long a keep-alive connection may wait for its next request, and a
+// request's body (after its header) to arrive.
+constexpr std::chrono::seconds kIdleTimeout{60};
+constexpr std::chrono::seconds kBodyTimeout{60};
+
 // One connection (connection.h), alive while an operation of it is pending.
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -31,11 +36,27 @@ class Session : public std::enable_shared_from_this<Session> {
     ctx_->metrics->ConnectionOpened();
     beast::error_code ec;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) client_ = peer.address().to_string();
+    if (!ec) {
+      client_ = peer.address().to_string();
+      peer_is_proxy_ = ctx_->options->trusted_proxies.Trusts(peer.address());
+    }
   }
   ~Session() { ctx_->metrics->ConnectionClosed(); }
 
   void Start() {
+    // A client address takes one unit of its share for as long as the
+    // connection is open. A trusted proxy speaks for many clients: its
+    // connections count against the cap only.
+    const int share = ShareOf(ctx_->options->max_connections, ctx_->options->client_share_percent);
+    if (share > 0 && !peer_is_proxy_) {
+      share_ = ctx_->shares->TryTake(client_, share);
+      if (share_ == nullptr) {
+        ctx_->metrics->ShareRefused("connection");
+        return Answer(429, "RESOURCE_EXHAUSTED",
+                      absl::StrCat("one client address may hold at most ", share,
+                                   " connections to the gateway at once; retry later"));
+      }
+    }
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
 
@@ -43,24 +64,34 @@ class Session : public std::enable_shared_from_this<Session> {
   // waiting for a request, then drains what the client sends and closes.
   void Refuse() {
     ctx_->metrics->ConnectionRefused();
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      const std::string id = NewId();
-      Response res =
-          ProblemResponse(MakeProblem(503, "UNAVAILABLE",
-                                      absl::StrCat("the gateway serves at most ", self->ctx_->options->max_connections,
-                                                   " connections at once; retry later")),
-                          id);
-      res.set(http::field::retry_after, "1");
-      self->AnswerAndClose(std::move(res), id);
-    });
+    Answer(503, "UNAVAILABLE",
+           absl::StrCat("the gateway serves at most ", ctx_->options->max_connections,
+                        " connections at once; retry later"));
   }
 
  private:
+  // Waits (up to kIdleTimeout) for the first byte of the next request, then
+  // gives its header header_timeout to arrive whole: a client that dribbles
+  // a header (slowloris) is cut off then, while an idle keep-alive
+  // connection may still wait for its next request.
   void ReadHeader() {
     parser_.emplace();
     parser_->body_limit(ctx_->options->body_limit);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(std::chrono::seconds(60));
+    if (buffer_.size() > 0) return ReadRestOfHeader();  // pipelined: the request has begun
+    stream_.expires_after(kIdleTimeout);
+    // As much as a header read would ask for (512 bytes on a new
+    // connection), so that waiting costs an idle connection no more memory.
+    stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 64 * 1024)),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) return self->Close();
+                              self->ReadRestOfHeader();
+                            });
+  }
+
+  void ReadRestOfHeader() {
+    stream_.expires_after(ctx_->options->header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
@@ -89,6 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    stream_.expires_after(kBodyTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -154,6 +186,17 @@ class Session : public std::enable_shared_from_this<Session> {
     AnswerAndClose(ProblemResponse(MakeProblem(status, code, detail), id), id);
   }
 
+  // Answers a connection refused before any request (over the cap or the
+  // client's share) at once, with Retry-After, then drains and closes.
+  void Answer(int status, const char* code, const std::string& detail) {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this(), status, code, detail] {
+      const std::string id = NewId();
+      Response res = ProblemResponse(MakeProblem(status, code, detail), id);
+      res.set(http::field::retry_after, "1");
+      self->AnswerAndClose(std::move(res), id);
+    });
+  }
+
   // Answers outside any route (Reject, Refuse), then drains what the client
   // still sends and closes.
   void AnswerAndClose(Response res, const std::string& id) {
@@ -201,7 +244,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
   bool linger_ = false;
-  std::string client_;  // the TCP peer's address
+  std::string client_;                         // the TCP peer's address
+  bool peer_is_proxy_ = false;                 // one of options.trusted_proxies
+  std::unique_ptr<ShareCounter::Slot> share_;  // of the peer's connection share, while open
   size_t lingered_ = 0;
   std::unique_ptr<std::array<char, 16 * 1024>> scratch_;  // only while lingering: idle connections stay small
   const ConnectionContext* ctx_;                          // the server's, outlives the connection

@@ -1,5 +1,7 @@
-// One client's HTTP/1.1 connection on Boost.Beast: reads a request header
-// (at most 16 KiB, 60 s), answers `Expect: 100-continue` once the header is
+// One client's HTTP/1.1 connection on Boost.Beast: waits for a request (at
+// most 60 s idle), reads its header (at most 16 KiB, within header_timeout,
+// 10 s, of its first byte: a slowloris client dribbling a header is cut
+// off), answers `Expect: 100-continue` once the header is
 // accepted, reads the body (at most body_limit: a larger Content-Length, or a
 // chunked body passing the limit, is answered 413 without reading the rest),
 // hands the request to the Pipeline, writes its answer and, with keep-alive,
@@ -7,7 +9,10 @@
 // header 431; after such an answer (and after a refusal over the connection
 // limit, 503 with Retry-After) what the client still sends is drained for a
 // few seconds before the connection closes, so that the client reads the
-// answer rather than a reset. A server-streaming route turns the connection
+// answer rather than a reset. A client address (the TCP peer, unless it is
+// a trusted proxy) holds at most its share of max_connections
+// (client_share_percent): a connection past it is answered 429 with
+// Retry-After and closed the same way. A server-streaming route turns the connection
 // into an event stream (sse.h) that owns it until the stream ends.
 //
 // A connection lives on the io_context of its socket (one event loop), so its
@@ -24,6 +29,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "gateway/client_share.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/server.h"
@@ -32,12 +38,14 @@ namespace rapport::gateway {
 
 // What every connection shares, owned by the server.
 struct ConnectionContext {
-  const GatewayOptions* options;  // body_limit, max_connections, sse_heartbeat, trusted_proxies
+  const GatewayOptions* options;  // limits, timeouts, sse_heartbeat, trusted_proxies
   Metrics* metrics;
   Pipeline* pipeline;
+  ShareCounter* shares;  // open connections per client address
 };
 
-// Serves requests on socket until the client leaves or keep-alive ends.
+// Serves requests on socket until the client leaves or keep-alive ends (or
+// refuses it with 429 when its address already holds its share).
 void ServeConnection(boost::asio::ip::tcp::socket socket, const ConnectionContext* context);
 
 // Over the connection limit: answers 503 (UNAVAILABLE, Retry-After: 1) at

@@ -42,6 +42,17 @@ ABSL_FLAG(std::string, trusted_proxies, "",
           "(env RAPPORT_TRUSTED_PROXIES); empty: the TCP peer is the client");
 ABSL_FLAG(int, max_connections, 10000,
           "open HTTP connections at most; more are answered 503 and closed; 0: no limit (env RAPPORT_MAX_CONNECTIONS)");
+ABSL_FLAG(int, client_share_percent, 10,
+          "percent of max_connections one client address may hold open, and of event streams one credential may; "
+          "more are answered 429; 0 or 100: no share (env RAPPORT_CLIENT_SHARE_PERCENT)");
+ABSL_FLAG(int, header_timeout_ms, 10000,
+          "a request's header must arrive within this of its first byte, else the connection is closed "
+          "(env RAPPORT_HEADER_TIMEOUT_MS)");
+ABSL_FLAG(int, unauthenticated_per_minute, 120,
+          "per client address, requests refused for missing or bad credentials a minute before they get 429; "
+          "0 disables (env RAPPORT_UNAUTHENTICATED_PER_MINUTE)");
+ABSL_FLAG(int, unauthenticated_burst, 60,
+          "per client address, requests refused for credentials allowed at once (env RAPPORT_UNAUTHENTICATED_BURST)");
 ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event streams (env RAPPORT_SSE_HEARTBEAT_MS)");
 
 namespace {
@@ -73,6 +84,10 @@ int main(int argc, char** argv) {
                                {"cors_origins", "RAPPORT_CORS_ORIGINS"},
                                {"sse_heartbeat_ms", "RAPPORT_SSE_HEARTBEAT_MS"},
                                {"max_connections", "RAPPORT_MAX_CONNECTIONS"},
+                               {"client_share_percent", "RAPPORT_CLIENT_SHARE_PERCENT"},
+                               {"header_timeout_ms", "RAPPORT_HEADER_TIMEOUT_MS"},
+                               {"unauthenticated_per_minute", "RAPPORT_UNAUTHENTICATED_PER_MINUTE"},
+                               {"unauthenticated_burst", "RAPPORT_UNAUTHENTICATED_BURST"},
                                {"trusted_proxies", "RAPPORT_TRUSTED_PROXIES"},
                                {"rate_limit_per_minute", "RAPPORT_RATE_LIMIT_PER_MINUTE"},
                                {"rate_limit_burst", "RAPPORT_RATE_LIMIT_BURST"},
@@ -115,6 +130,10 @@ int main(int argc, char** argv) {
   }
   options.cors_origins = absl::StrSplit(absl::GetFlag(FLAGS_cors_origins), ',', absl::SkipWhitespace());
   options.max_connections = std::max(0, absl::GetFlag(FLAGS_max_connections));
+  options.client_share_percent = std::clamp(absl::GetFlag(FLAGS_client_share_percent), 0, 100);
+  options.header_timeout = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_header_timeout_ms)));
+  options.unauthenticated.per_minute = absl::GetFlag(FLAGS_unauthenticated_per_minute);
+  options.unauthenticated.burst = std::max(1, absl::GetFlag(FLAGS_unauthenticated_burst));
   auto proxies = rapport::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));
   if (!proxies.ok()) {
     rapport::log::Error("bad --trusted_proxies (RAPPORT_TRUSTED_PROXIES)", {{"error", proxies.status().ToString()}});

@@ -45,7 +45,12 @@ Metrics::Metrics()
                                .Name("rapport_gateway_connections_refused_total")
                                .Help("HTTP connections answered 503 and closed because the limit was reached.")
                                .Register(*registry_)
-                               .Add({})) {}
+                               .Add({})),
+      share_refusals_(prometheus::BuildCounter()
+                          .Name("rapport_gateway_share_refusals_total")
+                          .Help("Connections (per client address) and event streams (per credential) answered 429 "
+                                "because the client held its share already, by kind.")
+                          .Register(*registry_)) {}
 
 void Metrics::ObserveRequest(const std::string& route, int status, double seconds) {
   prometheus::Counter* counter;
@@ -66,6 +71,11 @@ void Metrics::ObserveRequest(const std::string& route, int status, double second
 void Metrics::ObserveBackendError(const std::string& service, absl::StatusCode code) {
   // Rare: the family's own lookup is cheap enough.
   backend_errors_.Add({{"service", service}, {"code", absl::StatusCodeToString(code)}}).Increment();
+}
+
+void Metrics::ShareRefused(const std::string& kind) {
+  // Rare, and two kinds: the family's own lookup is cheap enough.
+  share_refusals_.Add({{"kind", kind}}).Increment();
 }
 
 std::string Metrics::Text() const {

@@ -18,7 +18,8 @@ namespace rapport::gateway {
 
 // The gateway's /metrics on prometheus-cpp: requests by route and status,
 // latency by route, backend call errors by service and code, backend calls in
-// flight, open HTTP connections and connections refused over the limit.
+// flight, open HTTP connections, connections refused over the limit and
+// connections or event streams refused over a client's share.
 // Routes are the route table's templates (a bounded set), never raw paths.
 // Thread-safe; the per-request cost is one lookup of cached series.
 class Metrics {
@@ -39,6 +40,9 @@ class Metrics {
   int OpenConnections() const { return static_cast<int>(connections_.Value()); }
   // A connection answered 503 and closed because max_connections were open.
   void ConnectionRefused() { refused_connections_.Increment(); }
+  // A connection ("connection") or event stream ("stream") refused because
+  // its client address or credential held its share already.
+  void ShareRefused(const std::string& kind);
 
   // Prometheus text exposition format 0.0.4.
   std::string Text() const;
@@ -51,6 +55,7 @@ class Metrics {
   prometheus::Gauge& inflight_;
   prometheus::Gauge& connections_;
   prometheus::Counter& refused_connections_;
+  prometheus::Family<prometheus::Counter>& share_refusals_;
 
   // Series already created, so that a request does not build label maps.
   absl::Mutex mu_;

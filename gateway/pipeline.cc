@@ -34,6 +34,10 @@ bool IsPrintableAscii(const std::string& s) {
   return true;
 }
 
+// Paths are cut to this many characters in logs: a client cannot write
+// kilobytes into the log with each request.
+constexpr size_t kLoggedPathChars = 256;
+
 // {"status":"ok"}: the process serves (readiness is /readyz).
 std::string HealthyJson() {
   std::string out;
@@ -71,8 +75,11 @@ struct Pipeline::Exchange {
   std::string method;
   std::string path;
   std::string route = "unmatched";
-  std::string origin;  // allowed CORS origin, or empty
-  RateDecision rate;   // rate.limit > 0: add X-RateLimit-* headers
+  std::string client;            // the client's address (client_address.h)
+  std::string credential;        // the rate-limit bucket, once authenticated
+  bool unauthenticated = false;  // refused for its credentials: logged sampled, per client
+  std::string origin;            // allowed CORS origin, or empty
+  RateDecision rate;             // rate.limit > 0: add X-RateLimit-* headers
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   Reply reply;
   OpenStream open_stream;     // for server-streaming routes
@@ -109,6 +116,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const GatewayOptions&
   // Local buckets: sharing them through Redis would cost a round trip per
   // lookup; each gateway process throttles on its own.
   p->failed_keys_ = std::make_unique<RateLimiter>(options.failed_keys, nullptr, nullptr);
+  p->unauthenticated_ = std::make_unique<RateLimiter>(options.unauthenticated, nullptr, nullptr);
   p->limiter_ = std::make_unique<RateLimiter>(options.rate_limit, p->redis_.get(), p->run_blocking_);
   p->auth_ = std::make_unique<Authenticator>(
       options.auth,
@@ -119,8 +127,14 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const GatewayOptions&
         backends->CheckUser(org, user, std::move(done));
       },
       p->failed_keys_.get());
+  // Its own thread: a check blocks up to ready_timeout per backend, which
+  // must not hold the pool that refills rate-limit leases.
+  p->readiness_ = std::make_unique<ReadinessCache>(
+      [backends, timeout = options.ready_timeout] { return backends->Serving(timeout); });
   return p;
 }
+
+void Pipeline::Stop() { readiness_->Stop(); }
 
 std::string Pipeline::AllowedOrigin(const Request& req) const {
   std::string origin = Header(req, "Origin");
@@ -151,20 +165,62 @@ void Pipeline::Finish(const ExchangePtr& ex, Response res) {
   const int status = static_cast<int>(res.result_int());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count();
   metrics_->ObserveRequest(ex->route, status, seconds);
-  if (log::Enabled(log::Level::kInfo))
-    log::Info("http", {{"method", ex->method},
-                       {"path", ex->path},
-                       {"route", ex->route},
-                       {"status", absl::StrCat(status)},
-                       {"ms", absl::StrCat(static_cast<int64_t>(seconds * 1000))},
-                       {"request_id", ex->request_id}});
+  if (log::Enabled(log::Level::kInfo)) {
+    // Refusals for credentials are sampled per client: a flood of them
+    // would otherwise flood the log.
+    LogSampler::Verdict sample;
+    if (ex->unauthenticated) sample = unauthenticated_log_.Sample(ex->client);
+    if (sample.write) {
+      log::Fields fields = {{"method", ex->method},
+                            {"path", ex->path.substr(0, kLoggedPathChars)},
+                            {"route", ex->route},
+                            {"status", absl::StrCat(status)},
+                            {"ms", absl::StrCat(static_cast<int64_t>(seconds * 1000))},
+                            {"request_id", ex->request_id}};
+      if (ex->path.size() > kLoggedPathChars) fields.push_back({"path_length", absl::StrCat(ex->path.size())});
+      if (ex->unauthenticated) {
+        fields.push_back({"client", ex->client});
+        if (sample.suppressed > 0) fields.push_back({"suppressed", absl::StrCat(sample.suppressed)});
+      }
+      log::Info("http", fields);
+    }
+  }
   ex->reply(std::move(res));
 }
 
 void Pipeline::Fail(const ExchangePtr& ex, const Problem& p) { Finish(ex, ProblemResponse(p, ex->request_id)); }
 
+void Pipeline::AuthFailed(const ExchangePtr& ex, const absl::Status& status) {
+  if (auto wait = status.GetPayload(kRetryAfterPayload); wait.has_value()) {
+    // Too many invalid keys from this address: 429 with Retry-After.
+    ex->unauthenticated = true;
+    ex->rate.allowed = false;
+    ex->rate.limit = options_.failed_keys.per_minute;
+    if (!absl::SimpleAtoi(std::string(*wait), &ex->rate.retry_after_seconds)) ex->rate.retry_after_seconds = 1;
+    return Fail(ex, ProblemFromStatus(status));
+  }
+  if (status.code() != absl::StatusCode::kUnauthenticated) return Fail(ex, ProblemFromStatus(status));
+  Unauthenticated(ex, ProblemFromStatus(status));
+}
+
+void Pipeline::Unauthenticated(const ExchangePtr& ex, const Problem& p) {
+  ex->unauthenticated = true;
+  // Refusing costs little, but a client that keeps sending no or bad
+  // credentials is told to slow down, from its own address's bucket.
+  const RateDecision decision = unauthenticated_->Take(ex->client);
+  if (!decision.allowed) {
+    ex->rate = decision;
+    return Fail(ex, MakeProblem(429, "RESOURCE_EXHAUSTED",
+                                absl::StrCat("too many requests without valid credentials from this address; "
+                                             "retry after ",
+                                             decision.retry_after_seconds, " s")));
+  }
+  Fail(ex, p);
+}
+
 void Pipeline::Handle(std::shared_ptr<Request> req, const std::string& client, Reply reply, OpenStream open_stream) {
   auto ex = std::make_shared<Exchange>();
+  ex->client = client;
   ex->request_id = RequestIdFrom(*req);
   ex->method = std::string(req->method_string());
   ex->reply = std::move(reply);
@@ -202,8 +258,16 @@ void Pipeline::Handle(std::shared_ptr<Request> req, const std::string& client, R
       return Finish(ex, MakeResponse(200, openapi_, "application/json"));
     }
     if (ex->path == "/metrics") {
+      // The platform admin's: the figures tell every org's traffic.
       ex->route = ex->path;
-      return Finish(ex, MakeResponse(200, metrics_->Text(), "text/plain; version=0.0.4"));
+      Credentials credentials{Header(*req, "X-Api-Key"), Header(*req, "Authorization"), "", client};
+      return auth_->Authenticate(credentials, [this, ex](absl::StatusOr<TenantContext> tenant) {
+        if (!tenant.ok()) return AuthFailed(ex, tenant.status());
+        if (!tenant->Has(api::v1::PLATFORM)) {
+          return Fail(ex, MakeProblem(403, "PERMISSION_DENIED", "/metrics needs the platform admin key"));
+        }
+        Finish(ex, MakeResponse(200, metrics_->Text(), "text/plain; version=0.0.4"));
+      });
     }
   }
 
@@ -254,15 +318,7 @@ void Pipeline::Handle(std::shared_ptr<Request> req, const std::string& client, R
 
 void Pipeline::Admit(const ExchangePtr& ex, const Route& route, HttpInput input, const std::string& idempotency_key,
                      const std::string& api_key, absl::StatusOr<TenantContext> tenant) {
-  if (!tenant.ok()) {
-    if (auto wait = tenant.status().GetPayload(kRetryAfterPayload); wait.has_value()) {
-      // Too many invalid keys from this address: 429 with Retry-After.
-      ex->rate.allowed = false;
-      ex->rate.limit = options_.failed_keys.per_minute;
-      if (!absl::SimpleAtoi(std::string(*wait), &ex->rate.retry_after_seconds)) ex->rate.retry_after_seconds = 1;
-    }
-    return Fail(ex, ProblemFromStatus(tenant.status()));
-  }
+  if (!tenant.ok()) return AuthFailed(ex, tenant.status());
   if (!tenant->Has(route.rule.scope())) {
     return Fail(ex,
                 MakeProblem(403, "PERMISSION_DENIED",
@@ -274,6 +330,7 @@ void Pipeline::Admit(const ExchangePtr& ex, const Route& route, HttpInput input,
   const std::string bucket = api_key.empty()
                                  ? absl::StrCat("user:", tenant->org_id, ":", tenant->user_id)
                                  : absl::StrCat("key:", absl::BytesToHexString(Sha256(api_key)).substr(0, 32));
+  ex->credential = bucket;
   limiter_->Acquire(bucket, [this, ex, &route, input = std::move(input),
                              tenant = *std::move(tenant)](RateDecision decision) mutable {
     ex->rate = decision;
@@ -320,6 +377,22 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
                       const TenantContext& tenant) {
   grpc::GenericStub* stub = backends_->Stub(route.service);
   if (stub == nullptr) return Fail(ex, MakeProblem(503, "UNAVAILABLE", "no backend for " + route.service));
+  // One credential holds at most its share of the connection cap as event
+  // streams; the slot goes back when the stream's call is done (the
+  // callbacks holding it are destroyed with the call).
+  std::shared_ptr<ShareCounter::Slot> slot;
+  if (const int share = ShareOf(options_.max_connections, options_.client_share_percent); share > 0) {
+    slot = stream_shares_.TryTake(ex->credential, share);
+    if (slot == nullptr) {
+      metrics_->ShareRefused("stream");
+      Response res = ProblemResponse(
+          MakeProblem(429, "RESOURCE_EXHAUSTED",
+                      absl::StrCat("one credential may hold at most ", share, " event streams open at once")),
+          ex->request_id);
+      res.set(http::field::retry_after, "1");
+      return Finish(ex, std::move(res));
+    }
+  }
   std::unique_ptr<google::protobuf::Message> copy(request.New());
   copy->CopyFrom(request);
   ApplyLastEventId(ex->last_event_id, copy.get());
@@ -337,29 +410,31 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
         Decorate(ex, head);
         metrics_->ObserveRequest(ex->route, 200,
                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count());
-        log::Info("http stream opened", {{"path", ex->path}, {"route", ex->route}, {"request_id", ex->request_id}});
+        log::Info(
+            "http stream opened",
+            {{"path", ex->path.substr(0, kLoggedPathChars)}, {"route", ex->route}, {"request_id", ex->request_id}});
         return ex->open_stream(std::move(head));
       },
-      [this, ex, service = route.service](grpc::Status status) {
+      [this, ex, service = route.service, slot](grpc::Status status) {
         const absl::Status error = FromGrpcStatus(status);
         metrics_->ObserveBackendError(service, error.code());
         Fail(ex, ProblemFromStatus(error));
       },
-      [ex](grpc::Status status) {
+      [ex, slot](grpc::Status status) {
         log::Info("http stream ended",
                   {{"route", ex->route}, {"code", absl::StrCat(status.error_code())}, {"request_id", ex->request_id}});
       });
 }
 
 // {"backends":{"<service>":"SERVING"|"NOT_SERVING",...}}: 200 when every
-// backend serves, else 503. The checks block, so they run off the io threads.
+// backend serves, else 503 (also with no result, when stopping). From the
+// readiness cache: at most one check a second, on its own thread.
 void Pipeline::Ready(const ExchangePtr& ex) {
-  run_blocking_([this, ex] {
-    const std::map<std::string, bool> serving = backends_->Serving(options_.ready_timeout);
+  readiness_->Get([this, ex](const std::map<std::string, bool>& serving) {
     std::string body;
     JsonWriter json(&body);
     json.BeginObject().Key("backends").BeginObject();
-    bool all = true;
+    bool all = !serving.empty();
     for (const auto& [name, ok] : serving) {
       all &= ok;
       json.Key(name).String(ok ? "SERVING" : "NOT_SERVING");

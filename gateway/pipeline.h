@@ -1,18 +1,23 @@
 // The gateway's request pipeline: one parsed HTTP request in, one answer (or
 // an event stream) out, in this order: operations endpoints (/healthz,
-// /readyz, /openapi.json, /metrics) and CORS preflight; route (404, 405 with
-// Allow); Content-Type (415); Idempotency-Key; credentials (401/403, the
-// Authenticator); the route's scope (403); rate limit (429, Retry-After);
-// transcoding to the RPC's request message (400); the backend call
-// (BackendClient), or an event stream for server-streaming routes
-// (EventStreams); the answer as proto3 JSON or application/problem+json, with
-// X-Request-Id, X-RateLimit-* and CORS headers, counted in Metrics and logged.
+// /readyz from the ReadinessCache, /openapi.json, /metrics for the platform
+// admin key) and CORS preflight; route (404, 405 with Allow); Content-Type
+// (415); Idempotency-Key; credentials (401/403, the Authenticator; a client
+// address refused for its credentials too often gets 429 instead); the
+// route's scope (403); rate limit (429, Retry-After); transcoding to the
+// RPC's request message (400); the backend call (BackendClient), or an event
+// stream for server-streaming routes (EventStreams; at most a share of the
+// connection cap per credential, else 429); the answer as proto3 JSON or
+// application/problem+json, with X-Request-Id, X-RateLimit-* and CORS
+// headers, counted in Metrics and logged (paths cut at 256 characters;
+// refusals for credentials sampled per client address, log_sampler.h).
 // It knows nothing of sockets: a connection (connection.h) hands it each
 // request with a Reply that writes the answer, and an OpenStream that turns
 // the connection into an event stream.
 //
-// Owns the route table, the OpenAPI document, the Authenticator and the rate
-// limiters (with their Redis client); the options, Metrics, BackendClient and
+// Owns the route table, the OpenAPI document, the Authenticator, the rate
+// limiters (with their Redis client), the event-stream shares, the log
+// sampler and the readiness cache (with its thread); the options, Metrics, BackendClient and
 // EventStreams it is created with belong to the server and outlive it.
 //
 // Thread-safety: Handle may be called from any thread, concurrently; a
@@ -29,9 +34,12 @@
 #include "absl/status/statusor.h"
 #include "gateway/auth.h"
 #include "gateway/backend_client.h"
+#include "gateway/client_share.h"
+#include "gateway/log_sampler.h"
 #include "gateway/metrics.h"
 #include "gateway/problem.h"
 #include "gateway/rate_limit.h"
+#include "gateway/readiness.h"
 #include "gateway/router.h"
 #include "gateway/server.h"
 #include "gateway/sse.h"
@@ -73,6 +81,10 @@ class Pipeline {
 
   const Router& router() const { return router_; }
 
+  // Stops the readiness thread, answering /readyz requests that wait for it;
+  // call before the connections' loops stop.
+  void Stop();
+
  private:
   struct Exchange;
   using ExchangePtr = std::shared_ptr<Exchange>;
@@ -87,6 +99,10 @@ class Pipeline {
   void Stream(const ExchangePtr& ex, const Route& route, const google::protobuf::Message& request,
               const TenantContext& tenant);
   void Ready(const ExchangePtr& ex);
+  // Credentials refused: 401/403 as the status says, 429 for key guessing
+  // or, through Unauthenticated, for too many refusals from one address.
+  void AuthFailed(const ExchangePtr& ex, const absl::Status& status);
+  void Unauthenticated(const ExchangePtr& ex, const Problem& p);
   void Decorate(const ExchangePtr& ex, Response& res);
   void Finish(const ExchangePtr& ex, Response res);
   void Fail(const ExchangePtr& ex, const Problem& p);
@@ -99,11 +115,15 @@ class Pipeline {
   const std::function<void(std::function<void()>)> run_blocking_;
   const boost::asio::any_io_executor stream_executor_;
   Router router_;
-  std::string openapi_;                       // /openapi.json, built once
-  std::unique_ptr<RateLimiter> failed_keys_;  // per client address (auth.h); outlives auth_
+  std::string openapi_;                           // /openapi.json, built once
+  std::unique_ptr<RateLimiter> failed_keys_;      // per client address (auth.h); outlives auth_
+  std::unique_ptr<RateLimiter> unauthenticated_;  // requests refused for credentials, per client address
+  LogSampler unauthenticated_log_;                // their log lines, per client address
+  ShareCounter stream_shares_;                    // open event streams per credential
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<redis::Client> redis_;  // the rate limit's buckets; null: local buckets only
   std::unique_ptr<RateLimiter> limiter_;
+  std::unique_ptr<ReadinessCache> readiness_;
 };
 
 }  // namespace rapport::gateway

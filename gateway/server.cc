@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/backend_client.h"
+#include "gateway/client_share.h"
 #include "gateway/connection.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
@@ -52,6 +53,7 @@ struct Gateway::Impl {
   // themselves out of the metrics (through connection_context) when the
   // loops are destroyed.
   Metrics metrics;
+  ShareCounter connection_shares;  // per client address; like metrics, outlives the connections
   BackendClient backends;
   std::unique_ptr<Pipeline> pipeline;
   ConnectionContext connection_context{};
@@ -125,7 +127,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayOptions options) 
   if (!gw->backends.Has(kProfilesService)) {
     return absl::InvalidArgumentError("the profiles backend is required to verify API keys");
   }
-  gw->connection_context = ConnectionContext{&gw->options, &gw->metrics, gw->pipeline.get()};
+  gw->connection_context = ConnectionContext{&gw->options, &gw->metrics, gw->pipeline.get(), &gw->connection_shares};
 
   const std::string& addr = gw->options.addr;
   const size_t colon = addr.rfind(':');
@@ -171,6 +173,7 @@ void Gateway::Stop() {
   while (impl_->metrics.BackendCallsInFlight() > 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  impl_->pipeline->Stop();  // the readiness thread, answering whoever waits while the loops still run
   impl_->blocking.join();
   impl_->loop_guards.clear();
   for (auto& loop : impl_->loops) loop->stop();

@@ -7,12 +7,13 @@
 //   pipeline.h        one request: auth -> route -> transcode -> call -> answer
 //   backend_client.h  the gRPC calls to the backends, signed, with a deadline
 // Server-streaming routes are served as Server-Sent Events (sse.h).
-// Operations endpoints: /healthz, /readyz (every backend's gRPC health),
-// /openapi.json, /metrics (Prometheus text).
+// Operations endpoints: /healthz, /readyz (every backend's gRPC health,
+// cached, readiness.h), /openapi.json, /metrics (Prometheus text, with the
+// platform admin key).
 //
 // A Gateway owns everything it serves with: the loops and their threads, the
-// metrics, the backend client, the pipeline, the event streams, a small
-// thread pool for blocking work (readiness checks, Redis).
+// metrics, the connection shares per client address, the backend client, the
+// pipeline, the event streams, a small thread pool for blocking work (Redis).
 //
 // Thread-safety: Start/Stop from one thread; everything else is internal.
 #ifndef RAPPORT_GATEWAY_SERVER_H_
@@ -54,6 +55,17 @@ struct GatewayOptions {
   // Open HTTP connections (event streams included) at most; a connection
   // over the limit is answered 503 with Retry-After and closed. 0: no limit.
   int max_connections = 10000;
+  // The share of max_connections one client address may hold (its TCP peer;
+  // trusted proxies count against the cap only), and of event streams one
+  // credential may hold open, in percent; past it, 429 with Retry-After.
+  // 0 or 100: no share.
+  int client_share_percent = 10;
+  // A request's header must arrive whole within this of its first byte
+  // (an idle keep-alive connection still waits 60 s for it).
+  std::chrono::milliseconds header_timeout{10000};
+  // Per client address, requests refused for missing or bad credentials;
+  // past it they are answered 429 with Retry-After. 0 disables.
+  RateLimitOptions unauthenticated{.per_minute = 120, .burst = 60};
   // Proxies whose X-Forwarded-For is believed for the client's address
   // (client_address.h); none: the TCP peer is the client.
   TrustedProxies trusted_proxies;

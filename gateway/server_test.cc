@@ -10,11 +10,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace rapport::gateway {
 namespace {
@@ -43,12 +47,15 @@ std::string Exchange(int fd, const std::string& request) {
   return answer;
 }
 
+constexpr char kAdminKey[] = "rpa_server-test-admin-key";
+
 // A gateway on a free loopback port whose backend is never called here.
 GatewayOptions LocalOptions(int threads) {
   GatewayOptions options;
   options.addr = "127.0.0.1:0";
   options.threads = threads;
   options.internal_key = "test-internal-key";
+  options.auth.admin_key = kAdminKey;
   options.backends.push_back({"rapport.profiles.v1.ProfilesService", "127.0.0.1:1"});
   return options;
 }
@@ -102,13 +109,20 @@ TEST(GatewayServerTest, OutOfDescriptorsNeitherSpinsNorStopsAccepting) {
   (*gateway)->Stop();
 }
 
-int Connect(int port) {
+// A connection to the gateway from source (another loopback address is
+// another client).
+int Connect(int port, const char* source = "127.0.0.1") {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof(from)) != 0 ||
+      connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
     return -1;
   }
@@ -116,12 +130,29 @@ int Connect(int port) {
 }
 
 // One request on a new connection, answer read to EOF.
-std::string Call(int port, const std::string& path) {
-  const int fd = Connect(port);
+std::string Call(int port, const std::string& path, const std::string& headers = "", const char* source = "127.0.0.1") {
+  const int fd = Connect(port, source);
   if (fd < 0) return "";
-  std::string answer = Exchange(fd, "GET " + path + " HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
+  std::string answer =
+      Exchange(fd, "GET " + path + " HTTP/1.1\r\nHost: gateway\r\n" + headers + "Connection: close\r\n\r\n");
   close(fd);
   return answer;
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Whether the gateway closed fd (EOF or reset) within timeout; reads and drops what it sends.
+bool ClosedWithin(int fd, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  timeval tick{0, 50 * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof(tick));
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0) return true;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return true;
+  }
+  return false;
 }
 
 // Past max_connections open connections, a new one is answered 503 with
@@ -129,6 +160,7 @@ std::string Call(int port, const std::string& path) {
 TEST(GatewayServerTest, ConnectionsOverTheLimitAre503UntilOneCloses) {
   GatewayOptions options = LocalOptions(2);
   options.max_connections = 3;
+  options.client_share_percent = 0;  // all from 127.0.0.1: the cap alone
   absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
   ASSERT_TRUE(gateway.ok()) << gateway.status();
   const int port = (*gateway)->port();
@@ -156,7 +188,7 @@ TEST(GatewayServerTest, ConnectionsOverTheLimitAre503UntilOneCloses) {
   std::string metrics;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (metrics.rfind("HTTP/1.1 200", 0) != 0 && std::chrono::steady_clock::now() < deadline) {
-    metrics = Call(port, "/metrics");
+    metrics = Call(port, "/metrics", absl::StrCat("X-Api-Key: ", kAdminKey, "\r\n"));
     if (metrics.rfind("HTTP/1.1 200", 0) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(metrics.rfind("HTTP/1.1 200", 0), 0u) << metrics;
@@ -165,6 +197,184 @@ TEST(GatewayServerTest, ConnectionsOverTheLimitAre503UntilOneCloses) {
   EXPECT_EQ(metrics.find("\nrapport_gateway_connections_refused_total 0\n"), std::string::npos) << metrics;
 
   for (size_t i = 1; i < idle.size(); ++i) close(idle[i]);
+  (*gateway)->Stop();
+}
+
+// One client address holds at most its share of the cap: past it, its new
+// connections are answered 429 at once while another address still gets in.
+TEST(GatewayServerTest, OneAddressPastItsShareIs429WhileOthersGetIn) {
+  GatewayOptions options = LocalOptions(2);
+  options.max_connections = 10;
+  options.client_share_percent = 30;  // 3 connections per address
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  const int port = (*gateway)->port();
+
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(Connect(port, "127.0.0.1"));
+  for (int fd : idle) ASSERT_GE(fd, 0);
+  // The gateway counts a connection once it accepted it: wait for the fourth to be refused.
+  std::string refused;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!StartsWith(refused, "HTTP/1.1 429") && std::chrono::steady_clock::now() < deadline) {
+    refused = Call(port, "/healthz", "", "127.0.0.1");
+  }
+  ASSERT_TRUE(StartsWith(refused, "HTTP/1.1 429")) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1\r\n"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Content-Type: application/problem+json"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("\"code\":\"RESOURCE_EXHAUSTED\""), std::string::npos) << refused;
+  EXPECT_NE(refused.find("at most 3 connections"), std::string::npos) << refused;
+
+  // Another address is served, well below the cap.
+  const std::string other = Call(port, "/healthz", "", "127.0.0.2");
+  EXPECT_TRUE(StartsWith(other, "HTTP/1.1 200")) << other;
+  // The first address's open connections are still served.
+  const std::string served = Exchange(idle[0], "GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(StartsWith(served, "HTTP/1.1 200")) << served;
+  close(idle[0]);
+  // One closed: the first address gets in again (once the gateway saw the close).
+  std::string again;
+  const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!StartsWith(again, "HTTP/1.1 200") && std::chrono::steady_clock::now() < deadline2) {
+    again = Call(port, "/metrics", absl::StrCat("X-Api-Key: ", kAdminKey, "\r\n"), "127.0.0.1");
+  }
+  ASSERT_TRUE(StartsWith(again, "HTTP/1.1 200")) << again;
+  EXPECT_NE(again.find("\nrapport_gateway_share_refusals_total{kind=\"connection\"} "), std::string::npos) << again;
+
+  for (size_t i = 1; i < idle.size(); ++i) close(idle[i]);
+  (*gateway)->Stop();
+}
+
+// A client that dribbles its header (slowloris) is cut off header_timeout
+// after its first byte, however steadily it sends; an idle keep-alive
+// connection may still wait longer than that for its request.
+TEST(GatewayServerTest, AHeaderDribbledPastTheTimeoutIsCutOff) {
+  GatewayOptions options = LocalOptions(1);
+  options.header_timeout = std::chrono::milliseconds(1000);
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  const int port = (*gateway)->port();
+
+  const int slow = Connect(port);
+  ASSERT_GE(slow, 0);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string first = "GET /healthz HTTP/1.1\r\n";
+  ASSERT_EQ(send(slow, first.data(), first.size(), MSG_NOSIGNAL), static_cast<ssize_t>(first.size()));
+  bool closed = false;
+  for (int i = 0; i < 50 && !closed; ++i) {  // one header line every 100 ms, for up to 5 s
+    const std::string line = absl::StrCat("X-Slow-", i, ": x\r\n");
+    if (send(slow, line.data(), line.size(), MSG_NOSIGNAL) < 0) break;
+    closed = ClosedWithin(slow, std::chrono::milliseconds(100));
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closed || ClosedWithin(slow, std::chrono::milliseconds(500))) << "a dribbled header kept the connection";
+  EXPECT_GE(elapsed, std::chrono::milliseconds(900));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(3000));
+  close(slow);
+
+  // Idle for longer than the header timeout, then a whole request: served.
+  const int idle = Connect(port);
+  ASSERT_GE(idle, 0);
+  EXPECT_FALSE(ClosedWithin(idle, std::chrono::milliseconds(1500)));
+  const std::string served = Exchange(idle, "GET /healthz HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(StartsWith(served, "HTTP/1.1 200")) << served;
+  close(idle);
+  (*gateway)->Stop();
+}
+
+// /readyz answers from one check shared by concurrent requests, on the
+// readiness thread: 16 at once cost one check of the unreachable backend
+// (ready_timeout each), not 16 of them queued on the blocking pool.
+TEST(GatewayServerTest, ConcurrentReadyzShareOneCheck) {
+  GatewayOptions options = LocalOptions(2);
+  options.ready_timeout = std::chrono::milliseconds(500);
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  const int port = (*gateway)->port();
+
+  std::vector<std::string> answers(16);
+  std::vector<std::thread> callers;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::string& answer : answers) {
+    callers.emplace_back([&answer, port] { answer = Call(port, "/readyz"); });
+  }
+  for (std::thread& t : callers) t.join();
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  for (const std::string& answer : answers) {
+    EXPECT_TRUE(StartsWith(answer, "HTTP/1.1 503")) << answer;
+    EXPECT_NE(answer.find("\"rapport.profiles.v1.ProfilesService\":\"NOT_SERVING\""), std::string::npos) << answer;
+  }
+  // One check (500 ms), two if requests straddle one; queued on a pool of 4
+  // threads, 16 checks took 2 s.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1400));
+  (*gateway)->Stop();
+}
+
+// /metrics tells every org's traffic: the platform admin key only.
+TEST(GatewayServerTest, MetricsNeedThePlatformAdminKey) {
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(LocalOptions(1));
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  const int port = (*gateway)->port();
+  const std::string anonymous = Call(port, "/metrics");
+  EXPECT_TRUE(StartsWith(anonymous, "HTTP/1.1 401")) << anonymous;
+  EXPECT_EQ(anonymous.find("rapport_gateway_requests_total"), std::string::npos) << anonymous;
+  const std::string admin = Call(port, "/metrics", absl::StrCat("X-Api-Key: ", kAdminKey, "\r\n"));
+  EXPECT_TRUE(StartsWith(admin, "HTTP/1.1 200")) << admin;
+  EXPECT_NE(admin.find("rapport_gateway_requests_total{code=\"401\",route=\"/metrics\"} 1"), std::string::npos)
+      << admin;
+  (*gateway)->Stop();
+}
+
+// Requests refused for their credentials are limited per client address:
+// past the burst they get 429 with Retry-After, while another address still
+// gets its 401s. Their log lines are sampled per address (the first ten a
+// minute, then one in a hundred with the count suppressed), and paths are
+// cut at 256 characters in the log.
+TEST(GatewayServerTest, UnauthenticatedRequestsAreLimitedAndTheirLogSampledPerAddress) {
+  GatewayOptions options = LocalOptions(2);
+  options.unauthenticated = RateLimitOptions{.per_minute = 6, .burst = 3};
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(options);
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  const int port = (*gateway)->port();
+
+  for (int i = 0; i < 3; ++i) {
+    const std::string refused = Call(port, "/v1/me");
+    EXPECT_TRUE(StartsWith(refused, "HTTP/1.1 401")) << refused;
+  }
+  const std::string limited = Call(port, "/v1/me");
+  EXPECT_TRUE(StartsWith(limited, "HTTP/1.1 429")) << limited;
+  EXPECT_NE(limited.find("\"code\":\"RESOURCE_EXHAUSTED\""), std::string::npos) << limited;
+  EXPECT_NE(limited.find("Retry-After: "), std::string::npos) << limited;
+  EXPECT_NE(limited.find("Content-Type: application/problem+json"), std::string::npos) << limited;
+  // /metrics without the key is one of them.
+  EXPECT_TRUE(StartsWith(Call(port, "/metrics"), "HTTP/1.1 429"));
+  // Another address is not limited by the first one's refusals.
+  const std::string other = Call(port, "/v1/me", "", "127.0.0.2");
+  EXPECT_TRUE(StartsWith(other, "HTTP/1.1 401")) << other;
+
+  // 120 refusals with a long path from a third address: ten lines, then one
+  // for the 110th (99 suppressed).
+  const std::string long_path = "/v1/contacts/" + std::string(1000, 'a');
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 120; ++i) Call(port, long_path, "", "127.0.0.3");
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  int lines = 0;
+  size_t longest_path = 0;
+  for (size_t at = 0; (at = log.find("\"msg\":\"http\"", at)) != std::string::npos; ++at) {
+    const size_t end = log.find('\n', at);
+    const std::string line = log.substr(at, end - at);
+    if (line.find("\"client\":\"127.0.0.3\"") == std::string::npos) continue;
+    ++lines;
+    const size_t path = line.find("\"path\":\"");
+    ASSERT_NE(path, std::string::npos) << line;
+    longest_path = std::max(longest_path, line.find('"', path + 8) - (path + 8));
+    if (lines == 11) {
+      EXPECT_NE(line.find("\"suppressed\":\"99\""), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(lines, 11) << log.substr(0, 4000);
+  EXPECT_EQ(longest_path, 256u);
+  EXPECT_NE(log.find("\"path_length\":\"1013\""), std::string::npos);
   (*gateway)->Stop();
 }
 

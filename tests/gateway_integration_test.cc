@@ -1,9 +1,14 @@
 // End-to-end tests of the HTTP/JSON gateway: a real redis-server, the real
 // profiles, interactions and gateway binaries, and HTTP through libcurl.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -89,6 +94,9 @@ class GatewayIntegrationTest : public ::testing::Test {
     if (org_id != nullptr) *org_id = org.org().id();
     return org.admin_key().secret();
   }
+
+  // /metrics needs the platform admin key.
+  static std::string AdminKey() { return absl::StrCat("X-Api-Key: ", testing::kTestAdminKey); }
 
   std::string NewUser(const std::string& admin_key, const std::string& email) {
     HttpResponse r = Call("POST", "/v1/users", {"X-Api-Key: " + admin_key, kJson},
@@ -406,7 +414,7 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   EXPECT_EQ(Call("GET", "/readyz", {}).status, 503);
   ASSERT_TRUE(stack_.Start("recommendations").ok());
   EXPECT_TRUE(testing::WaitFor([&] { return Call("GET", "/readyz", {}).status == 200; }, std::chrono::seconds(5)));
-  HttpResponse metrics = Call("GET", "/metrics", {});
+  HttpResponse metrics = Call("GET", "/metrics", {AdminKey()});
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("rapport_gateway_requests_total{code=\"200\",route=\"/readyz\"} 1\n"), std::string::npos)
       << metrics.body;
@@ -416,13 +424,14 @@ TEST_F(GatewayIntegrationTest, OperationsEndpoints) {
   const std::string admin = NewOrg("acme", &org);
   const std::string user = NewUser(admin, "ann@acme.test");
   stack_.Stop("interactions");
-  EXPECT_EQ(Call("GET", "/readyz", {}).status, 503);
+  // /readyz is checked at most once a second: not ready within that.
+  EXPECT_TRUE(testing::WaitFor([&] { return Call("GET", "/readyz", {}).status == 503; }, std::chrono::seconds(5)));
   HttpResponse down = Call("GET", "/v1/interactions", {"Authorization: Bearer " + Jwt(org, user)});
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_EQ(Problem(down).fields().at("code").string_value(), "UNAVAILABLE");
   EXPECT_EQ(Call("GET", "/v1/contacts", {"Authorization: Bearer " + Jwt(org, user)}).status, 200);
   // ... and the failed backend calls are counted.
-  metrics = Call("GET", "/metrics", {});
+  metrics = Call("GET", "/metrics", {AdminKey()});
   EXPECT_NE(
       metrics.body.find("rapport_gateway_backend_errors_total{code=\"UNAVAILABLE\",service=\"rapport.interactions.v1."
                         "InteractionsService\"} 1\n"),
@@ -452,7 +461,7 @@ TEST_F(GatewayIntegrationTest, HungBackendAnswers504AtTheDeadline) {
   EXPECT_EQ(Problem(hung).fields().at("code").string_value(), "DEADLINE_EXCEEDED");
   EXPECT_GE(took, std::chrono::milliseconds(250));
   EXPECT_LT(took, std::chrono::seconds(3));
-  EXPECT_NE(Call("GET", "/metrics", {})
+  EXPECT_NE(Call("GET", "/metrics", {AdminKey()})
                 .body.find(
                     "rapport_gateway_backend_errors_total{code=\"DEADLINE_EXCEEDED\",service=\"rapport.interactions.v1."
                     "InteractionsService\"} 1\n"),
@@ -498,6 +507,89 @@ TEST_F(GatewayIntegrationTest, RateLimitsPerCredentialAndAnswersAllowedOrigins) 
   EXPECT_EQ(foreign.Header("access-control-allow-origin"), "");
 }
 
+// An event stream opened on a raw socket: the connection, and the answer's
+// head (status line and headers) once it arrived.
+struct RawStream {
+  int fd = -1;
+  std::string head;
+  ~RawStream() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+std::unique_ptr<RawStream> OpenStream(int port, const std::string& token) {
+  auto stream = std::make_unique<RawStream>();
+  stream->fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(stream->fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) return stream;
+  const std::string request = absl::StrCat("GET /v1/notifications:stream HTTP/1.1\r\nHost: gateway\r\n",
+                                           "Authorization: Bearer ", token, "\r\n\r\n");
+  if (send(stream->fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    return stream;
+  }
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{stream->fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = recv(stream->fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  stream->head = got.substr(0, got.find("\r\n\r\n"));
+  return stream;
+}
+
+// One credential holds at most its share of the connection cap as open event
+// streams: past it, 429 with Retry-After, while another user's streams open;
+// closing one makes room again.
+TEST_F(GatewayIntegrationTest, EventStreamsPastACredentialsShareAre429) {
+  stack_.Stop("gateway");
+  // 20 connections, 10 %: 2 streams per credential. The test's address is a
+  // trusted proxy, so its connections count against the cap only.
+  ASSERT_TRUE(stack_
+                  .StartGateway({{"RAPPORT_MAX_CONNECTIONS", "20"},
+                                 {"RAPPORT_CLIENT_SHARE_PERCENT", "10"},
+                                 {"RAPPORT_TRUSTED_PROXIES", "127.0.0.1"}})
+                  .ok());
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(stack_.Addr("gateway").substr(stack_.Addr("gateway").rfind(':') + 1), &port));
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string ann = Jwt(org, NewUser(admin, "ann@acme.test"));
+  const std::string bob = Jwt(org, NewUser(admin, "bob@acme.test"));
+
+  std::vector<std::unique_ptr<RawStream>> open;
+  for (int i = 0; i < 2; ++i) {
+    open.push_back(OpenStream(port, ann));
+    ASSERT_EQ(open.back()->head.rfind("HTTP/1.1 200", 0), 0u) << open.back()->head;
+  }
+  std::unique_ptr<RawStream> third = OpenStream(port, ann);
+  EXPECT_EQ(third->head.rfind("HTTP/1.1 429", 0), 0u) << third->head;
+  EXPECT_NE(third->head.find("Retry-After: 1"), std::string::npos) << third->head;
+  EXPECT_NE(third->head.find("application/problem+json"), std::string::npos) << third->head;
+  // Another user is not refused for ann's streams.
+  std::unique_ptr<RawStream> other = OpenStream(port, bob);
+  EXPECT_EQ(other->head.rfind("HTTP/1.1 200", 0), 0u) << other->head;
+  // One of ann's closed: she gets a stream again once the gateway saw it go.
+  open.pop_back();
+  std::unique_ptr<RawStream> again;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        again = OpenStream(port, ann);
+        return again->head.rfind("HTTP/1.1 200", 0) == 0;
+      },
+      std::chrono::seconds(10)))
+      << again->head;
+  HttpResponse metrics = Call("GET", "/metrics", {AdminKey()});
+  EXPECT_NE(metrics.body.find("rapport_gateway_share_refusals_total{kind=\"stream\"} "), std::string::npos)
+      << metrics.body;
+}
+
 // Guessing API keys from one address: after the burst of refused keys, new
 // keys get 429 with Retry-After without reaching profiles, while a key
 // verified before keeps working.
@@ -519,7 +611,7 @@ TEST_F(GatewayIntegrationTest, KeyGuessingFromOneAddressIs429) {
   EXPECT_GE(retry_after, 1);
   EXPECT_LE(retry_after, 10);
   // Three lookups reached profiles, the fourth did not.
-  HttpResponse metrics = Call("GET", "/metrics", {});
+  HttpResponse metrics = Call("GET", "/metrics", {AdminKey()});
   EXPECT_NE(metrics.body.find("rapport_gateway_backend_errors_total{code=\"UNAUTHENTICATED\",service=\"rapport."
                               "profiles.v1.ProfilesService\"} 3"),
             std::string::npos)

@@ -201,7 +201,7 @@ TEST_F(RapportctlIntegrationTest, FailedCallsExitNonZero) {
   // And one that is: /healthz needs no credentials.
   EXPECT_EQ(Ctl({"get", "/healthz"}).exit_code, 0);
   // Text answers are printed as received, not squeezed as JSON.
-  Result metrics = Ctl({"get", "/metrics"});
+  Result metrics = Ctl({"get", "/metrics", "--api-key", testing::kTestAdminKey});
   EXPECT_EQ(metrics.exit_code, 0) << metrics.err;
   EXPECT_GT(metrics.Lines().size(), 1u) << metrics.out;
 }

@@ -8,6 +8,13 @@
 // the caller's to retry; the gateway answers 503) and no BDP pings (the peer
 // is on the same network).
 //
+// Replicas: an address may list several, "10.0.0.5:50051,10.0.0.6:50051"
+// (host names are resolved once, at channel creation), or be any gRPC target
+// such as "dns:///profiles.rapport.svc:50051" (a headless service: every
+// address the name resolves to, re-resolved as it changes). Calls balance
+// round-robin over the replicas that are up and route around one that is
+// down.
+//
 // Transport: plaintext on a trusted internal network unless TLS is set up
 // (--tls_cert, --tls_key, --tls_ca; config::ParseFlags loads the files into
 // the process's TlsConfig). With a certificate and key a server speaks TLS
@@ -63,6 +70,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const
 
 std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& addr);  // the process's TLS
 std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& addr, const TlsConfig& tls);
+
+// The gRPC target for addr: a list becomes "ipv4:a,b" (or "ipv6:"), anything
+// else is kept. INVALID_ARGUMENT for a list entry without a port, a name that
+// does not resolve, or a list mixing IPv4 and IPv6.
+absl::StatusOr<std::string> ChannelTarget(const std::string& addr);
 
 }  // namespace rapport
 

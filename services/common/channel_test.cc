@@ -23,7 +23,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "rapport/api/v1/health.pb.h"
+#include "tests/testing/harness.h"
 
 namespace rapport {
 namespace {
@@ -142,6 +144,83 @@ TEST(ServiceChannelTest, PeerSlowToCompleteTheHandshakeIsWaitedForNotFailed) {
   EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
   EXPECT_EQ(proxy.accepted(), 1);  // one attempt, not one per timeout
   server->Shutdown();
+}
+
+TEST(ChannelTargetTest, ListsBecomeIpTargetsAndOtherTargetsAreKept) {
+  EXPECT_EQ(*ChannelTarget("127.0.0.1:50051"), "127.0.0.1:50051");
+  EXPECT_EQ(*ChannelTarget("profiles:50051"), "profiles:50051");
+  EXPECT_EQ(*ChannelTarget("dns:///profiles.rapport.svc:50051"), "dns:///profiles.rapport.svc:50051");
+  EXPECT_EQ(*ChannelTarget("unix:/tmp/a.sock"), "unix:/tmp/a.sock");
+  EXPECT_EQ(*ChannelTarget("10.0.0.5:50051,10.0.0.6:50051"), "ipv4:10.0.0.5:50051,10.0.0.6:50051");
+  EXPECT_EQ(*ChannelTarget(" 10.0.0.5:1 , 10.0.0.6:2 "), "ipv4:10.0.0.5:1,10.0.0.6:2");
+  EXPECT_EQ(*ChannelTarget("[::1]:1,[fd00::2]:2"), "ipv6:[::1]:1,[fd00::2]:2");
+  EXPECT_EQ(*ChannelTarget("localhost:7,127.0.0.1:8"), "ipv4:127.0.0.1:7,127.0.0.1:8");
+  for (const char* bad : {"10.0.0.5,10.0.0.6:1", "10.0.0.5:x,10.0.0.6:1", "10.0.0.5:0,10.0.0.6:1",
+                          "no-such-host.invalid:1,10.0.0.6:1", "10.0.0.5:1,[::1]:2"}) {
+    absl::StatusOr<std::string> target = ChannelTarget(bad);
+    EXPECT_EQ(target.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+// A health server answering SERVING for `name` only: which replica served a
+// check shows in whether `name` was known.
+struct NamedServer {
+  NamedServer(const std::string& name) {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.RegisterCallbackGenericService(&unimplemented);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    server = builder.BuildAndStart();
+    if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(name, true);
+  }
+  grpc::CallbackGenericService unimplemented;  // a server needs one service besides health
+  int port = 0;
+  std::unique_ptr<grpc::Server> server;
+};
+
+grpc::Status CheckNamed(const std::shared_ptr<grpc::Channel>& channel, const std::string& name) {
+  grpc::TemplatedGenericStub<api::v1::HealthCheckRequest, api::v1::HealthCheckResponse> stub(channel);
+  api::v1::HealthCheckRequest request;
+  request.set_service(name);
+  api::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+TEST(ServiceChannelTest, ReplicasOfAListShareTheCallsAndADownOneIsRoutedAround) {
+  auto a = std::make_unique<NamedServer>("a");
+  auto b = std::make_unique<NamedServer>("b");
+  ASSERT_TRUE(a->server != nullptr && b->server != nullptr);
+  auto channel = CreateServiceChannel(absl::StrCat("127.0.0.1:", a->port, ",127.0.0.1:", b->port));
+  ASSERT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)));
+  // Round-robin: once both replicas are connected, calls alternate.
+  int on_a = 0, on_b = 0;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        grpc::Status s = CheckNamed(channel, "a");
+        if (s.ok()) {
+          ++on_a;
+        } else {
+          EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();  // b does not know "a"
+          ++on_b;
+        }
+        return on_a >= 10 && on_b >= 10;
+      },
+      std::chrono::seconds(10)))
+      << on_a << " on a, " << on_b << " on b";
+
+  b->server->Shutdown();
+  b.reset();
+  // After b is seen down, every call goes to a.
+  int failures = 0;
+  EXPECT_TRUE(testing::WaitFor([&] { return CheckNamed(channel, "a").ok(); }, std::chrono::seconds(10)));
+  for (int i = 0; i < 20; ++i) failures += CheckNamed(channel, "a").ok() ? 0 : 1;
+  EXPECT_EQ(failures, 0);
+  a->server->Shutdown();
 }
 
 }  // namespace

@@ -357,6 +357,7 @@ class PgDatabase final : public Database {
     // The first connection proves the URL at start: an unreachable database
     // fails the start with a clear message.
     RETURN_IF_ERROR(pool_[0]->Ensure());
+    if (options_.read_only) return absl::OkStatus();  // inspection: no migrations, no writers
     RETURN_IF_ERROR(Migrate(*pool_[0]));
     for (int i = 0; i < options_.write_workers; ++i) workers_.emplace_back([this] { RunWorker(); });
     return absl::OkStatus();
@@ -373,6 +374,7 @@ class PgDatabase final : public Database {
   }
 
   void WriteAsync(Fn fn, Done done) override {
+    if (options_.read_only) return CallDone(done, absl::FailedPreconditionError("database opened read-only"));
     bool accepted = false;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
@@ -393,6 +395,7 @@ class PgDatabase final : public Database {
   // neighbours on a hot row cannot starve. Across replicas the random pause
   // spreads contenders.
   absl::Status Write(Fn fn) override {
+    if (options_.read_only) return absl::FailedPreconditionError("database opened read-only");
     absl::Status status;
     for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
       if (attempt == 1) {

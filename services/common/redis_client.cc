@@ -1,7 +1,9 @@
 #include "services/common/redis_client.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/time.h>
 
@@ -96,6 +98,54 @@ struct Argv {
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
 };
+
+absl::Status Unavailable(const Endpoint& endpoint, const std::string& why) {
+  return absl::UnavailableError(absl::StrCat("redis ", endpoint.display, ": ", why));
+}
+
+// Sends a connection set-up command; on failure frees ctx and says what
+// Redis answered (never the arguments: AUTH's carry the password).
+absl::Status Setup(const Endpoint& endpoint, redisContext* ctx, absl::string_view what,
+                   const std::vector<std::string>& args) {
+  Argv argv(args);
+  auto* r = static_cast<redisReply*>(redisCommandArgv(ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
+  absl::Status s;
+  if (r == nullptr) {
+    s = Unavailable(endpoint, absl::StrCat(what, ": ", ctx->errstr));
+  } else if (r->type == REDIS_REPLY_ERROR) {
+    s = Unavailable(endpoint, absl::StrCat(what, " refused: ", ReplyText(r)));
+  }
+  if (r != nullptr) freeReplyObject(r);
+  if (!s.ok()) redisFree(ctx);
+  return s;
+}
+
+// A new connection with the client's timeouts, logged in: every connection
+// (first connect and every reconnect, pooled or subscribed) sends AUTH and
+// SELECT before anything else.
+absl::StatusOr<redisContext*> OpenConnection(const Endpoint& endpoint, const ClientOptions& options) {
+  redisContext* ctx = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, ToTimeval(options.connect_timeout));
+  if (ctx == nullptr) return Unavailable(endpoint, "cannot allocate a connection");
+  if (ctx->err != 0) {
+    absl::Status s = Unavailable(endpoint, absl::StrCat("connect: ", ctx->errstr));
+    redisFree(ctx);
+    return s;
+  }
+  if (redisSetTimeout(ctx, ToTimeval(options.command_timeout)) != REDIS_OK) {
+    absl::Status s = Unavailable(endpoint, absl::StrCat("set timeout: ", ctx->errstr));
+    redisFree(ctx);
+    return s;
+  }
+  redisEnableKeepAlive(ctx);
+  if (!endpoint.password.empty()) {
+    std::vector<std::string> auth = {"AUTH"};
+    if (!endpoint.user.empty()) auth.push_back(endpoint.user);
+    auth.push_back(endpoint.password);
+    RETURN_IF_ERROR(Setup(endpoint, ctx, "AUTH", auth));
+  }
+  if (endpoint.db != 0) RETURN_IF_ERROR(Setup(endpoint, ctx, "SELECT", {"SELECT", absl::StrCat(endpoint.db)}));
+  return ctx;
+}
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -230,54 +280,9 @@ struct Client::Impl {
     for (Conn& c : idle) redisFree(c.ctx);
   }
 
-  absl::Status Unavailable(const std::string& why) const {
-    return absl::UnavailableError(absl::StrCat("redis ", endpoint.display, ": ", why));
-  }
+  absl::Status Unavailable(const std::string& why) const { return redis::Unavailable(endpoint, why); }
 
-  absl::StatusOr<redisContext*> Connect() const {
-    redisContext* ctx =
-        redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, ToTimeval(options.connect_timeout));
-    if (ctx == nullptr) return Unavailable("cannot allocate a connection");
-    if (ctx->err != 0) {
-      absl::Status s = Unavailable(absl::StrCat("connect: ", ctx->errstr));
-      redisFree(ctx);
-      return s;
-    }
-    if (redisSetTimeout(ctx, ToTimeval(options.command_timeout)) != REDIS_OK) {
-      absl::Status s = Unavailable(absl::StrCat("set timeout: ", ctx->errstr));
-      redisFree(ctx);
-      return s;
-    }
-    redisEnableKeepAlive(ctx);
-    // Every new connection logs in before it joins the pool, so a reconnect
-    // after a Redis restart is authenticated like the first one.
-    if (!endpoint.password.empty()) {
-      std::vector<std::string> auth = {"AUTH"};
-      if (!endpoint.user.empty()) auth.push_back(endpoint.user);
-      auth.push_back(endpoint.password);
-      if (absl::Status s = Setup(ctx, "AUTH", auth); !s.ok()) return s;
-    }
-    if (endpoint.db != 0) {
-      if (absl::Status s = Setup(ctx, "SELECT", {"SELECT", absl::StrCat(endpoint.db)}); !s.ok()) return s;
-    }
-    return ctx;
-  }
-
-  // Sends a connection set-up command; on failure frees ctx and says what
-  // Redis answered (never the arguments: AUTH's carry the password).
-  absl::Status Setup(redisContext* ctx, absl::string_view what, const std::vector<std::string>& args) const {
-    Argv argv(args);
-    auto* r = static_cast<redisReply*>(redisCommandArgv(ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()));
-    absl::Status s;
-    if (r == nullptr) {
-      s = Unavailable(absl::StrCat(what, ": ", ctx->errstr));
-    } else if (r->type == REDIS_REPLY_ERROR) {
-      s = Unavailable(absl::StrCat(what, " refused: ", ReplyText(r)));
-    }
-    if (r != nullptr) freeReplyObject(r);
-    if (!s.ok()) redisFree(ctx);
-    return s;
-  }
+  absl::StatusOr<redisContext*> Connect() const { return OpenConnection(endpoint, options); }
 
   // Marks the client down; returns the idle connections to close outside the lock.
   std::vector<Conn> MarkDownLocked() {
@@ -458,6 +463,100 @@ constexpr size_t kFlushBatch = 500;
 bool IsInteger(const Reply& r) { return r.type == Reply::Type::kInteger; }
 
 }  // namespace
+
+// The subscribed connection's loop. Waits for input with poll(2) in short
+// slices, so a stop is seen within one slice, and parses with hiredis's
+// reader: a blocking redisGetReply would leave the context unusable after
+// its timeout. Any failure closes the connection and reconnects (after
+// retry_interval): messages published meanwhile are lost, which is why
+// subscribers must treat a message as a hint, never as the data.
+struct Subscription::Impl {
+  Impl(ClientOptions o, std::string ch, std::function<void(std::string)> cb)
+      : options(std::move(o)), channel(std::move(ch)), on_message(std::move(cb)) {}
+
+  void Run() {
+    absl::StatusOr<Endpoint> endpoint = ParseAddress(options.addr);
+    if (!endpoint.ok()) {
+      log::Error("redis subscription not started", {{"channel", channel}, {"error", endpoint.status().ToString()}});
+      return;
+    }
+    std::string reported;
+    while (!stopping.load()) {
+      absl::Status s = ListenOnce(*endpoint);
+      if (stopping.load()) break;
+      if (std::string why(s.message()); why != reported) {
+        log::Warn("redis subscription lost; reconnecting", {{"channel", channel}, {"error", why}});
+        reported = why;
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, options.retry_interval, [this] { return stopping.load(); });
+    }
+  }
+
+  // One connection's life: SUBSCRIBE, then messages until a failure or stop.
+  absl::Status ListenOnce(const Endpoint& endpoint) {
+    ASSIGN_OR_RETURN(redisContext * ctx, OpenConnection(endpoint, options));
+    std::unique_ptr<redisContext, void (*)(redisContext*)> owned(ctx, redisFree);
+    const std::vector<std::string> subscribe = {"SUBSCRIBE", channel};
+    Argv argv(subscribe);
+    if (redisAppendCommandArgv(ctx, argv.argc(), argv.ptrs.data(), argv.lens.data()) != REDIS_OK) {
+      return Unavailable(endpoint, absl::StrCat("subscribe: ", ctx->errstr));
+    }
+    for (int done = 0; !done;) {
+      if (redisBufferWrite(ctx, &done) != REDIS_OK) {
+        return Unavailable(endpoint, absl::StrCat("subscribe: ", ctx->errstr));
+      }
+    }
+    subscribed.store(true);
+    while (!stopping.load()) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(ctx, &raw) != REDIS_OK) {
+        return Unavailable(endpoint, absl::StrCat("read: ", ctx->errstr));
+      }
+      if (raw != nullptr) {
+        std::unique_ptr<redisReply, void (*)(void*)> reply(static_cast<redisReply*>(raw), freeReplyObject);
+        // ["message", channel, payload]; the subscribe confirmation is skipped.
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 && ReplyText(reply->element[0]) == "message") {
+          on_message(ReplyText(reply->element[2]));
+        }
+        continue;
+      }
+      pollfd pfd{ctx->fd, POLLIN, 0};
+      const int ready = ::poll(&pfd, 1, 200);
+      if (ready < 0 && errno != EINTR) return Unavailable(endpoint, "poll failed");
+      if (ready > 0 && redisBufferRead(ctx) != REDIS_OK) {
+        return Unavailable(endpoint, absl::StrCat("read: ", ctx->errstr));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  const ClientOptions options;
+  const std::string channel;
+  const std::function<void(std::string)> on_message;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> subscribed{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread thread;
+};
+
+Subscription::Subscription(ClientOptions options, std::string channel, std::function<void(std::string)> on_message)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(channel), std::move(on_message))) {
+  IgnoreSigpipeIfDefault();
+  impl_->thread = std::thread([this] { impl_->Run(); });
+}
+
+Subscription::~Subscription() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping.store(true);
+  }
+  impl_->cv.notify_all();
+  impl_->thread.join();
+}
+
+bool Subscription::subscribed() const { return impl_->subscribed.load(); }
 
 // Cache-aside with a per-key generation "<key>:gen".
 //

@@ -86,6 +86,26 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// A subscriber to one pub/sub channel, on a connection of its own (a
+// subscribed connection can do nothing else), logged in like the client's.
+// on_message runs on the subscription's thread for each message published
+// while it is connected; after a failure it reconnects by itself, and what
+// was published meanwhile is lost: use messages as hints (wake up, look
+// again), never as the only copy of anything. Publish with Client::Command
+// ({"PUBLISH", channel, payload}).
+class Subscription {
+ public:
+  Subscription(ClientOptions options, std::string channel, std::function<void(std::string)> on_message);
+  ~Subscription();  // stops and joins the thread (within about 200 ms)
+
+  // True once the SUBSCRIBE was sent on a connection (for tests and health).
+  bool subscribed() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct CacheOptions {
   bool enabled = false;
   std::chrono::milliseconds ttl{std::chrono::minutes(5)};

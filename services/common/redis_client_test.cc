@@ -211,6 +211,46 @@ TEST_F(RedisTest, FailsFastWhileDownAndRecoversAfterRestart) {
   EXPECT_EQ(client.Command({"GET", "k"})->str, "again");
 }
 
+TEST_F(RedisTest, SubscriptionHearsPublishesAndReconnectsAfterARestart) {
+  std::mutex mu;
+  std::vector<std::string> heard;
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return heard.size();
+  };
+  ClientOptions options = Options();
+  options.retry_interval = milliseconds(50);
+  Subscription sub(options, "wake", [&](std::string message) {
+    std::lock_guard<std::mutex> lock(mu);
+    heard.push_back(std::move(message));
+  });
+  Client client(options);
+  // A publish before the SUBSCRIBE reached Redis has no receiver: publish
+  // until one is counted (PUBLISH answers with the number of receivers).
+  auto publish = [&](const std::string& message) {
+    return WaitFor(
+        [&] {
+          absl::StatusOr<Reply> r = client.Command({"PUBLISH", "wake", message});
+          return r.ok() && r->integer == 1;
+        },
+        kDeadline);
+  };
+  ASSERT_TRUE(publish("org-1\nuser-1"));
+  ASSERT_TRUE(WaitFor([&] { return count() >= 1; }, kDeadline));
+  ASSERT_TRUE(client.Command({"PUBLISH", "other", "x"}).ok());  // another channel: not heard
+  ASSERT_TRUE(client.Command({"PUBLISH", "wake", std::string("a\0b", 3)}).ok());
+  ASSERT_TRUE(WaitFor([&] { return count() >= 2; }, kDeadline));
+
+  server_->Kill9();
+  ASSERT_TRUE(server_->Start().ok());
+  ASSERT_TRUE(publish("after restart"));
+  ASSERT_TRUE(WaitFor([&] { return count() >= 3; }, kDeadline));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(heard[0], "org-1\nuser-1");
+  EXPECT_EQ(heard[1], std::string("a\0b", 3));
+  EXPECT_EQ(heard.back(), "after restart");
+}
+
 TEST(RedisClientNoServerTest, UnreachableServerIsUnavailable) {
   ClientOptions options;
   options.addr = "127.0.0.1:" + std::to_string(::rapport::testing::FreePort());
@@ -454,6 +494,20 @@ TEST_F(RedisAuthTest, RightPasswordWorksForTheDefaultUserAndAnAclUser) {
   ASSERT_TRUE(whoami.ok()) << whoami.status();
   EXPECT_EQ(whoami->str, "app");
   EXPECT_EQ(app.Command({"GET", "k"})->str, "v");
+}
+
+TEST_F(RedisAuthTest, SubscriptionLogsInLikeThePool) {
+  const std::string url = Url("app:" + std::string(kAppPassword), 3);
+  std::atomic<int> heard{0};
+  Subscription sub(Options(url), "wake", [&](std::string) { heard.fetch_add(1); });
+  Client client(Options(url));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::StatusOr<Reply> r = client.Command({"PUBLISH", "wake", "x"});
+        return r.ok() && r->integer == 1;
+      },
+      kDeadline));
+  EXPECT_TRUE(WaitFor([&] { return heard.load() >= 1; }, kDeadline));
 }
 
 // Every connection of the pool, and every reconnect after Redis dropped

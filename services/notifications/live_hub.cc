@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "services/common/log.h"
 
 namespace rapport::notifications {
@@ -155,7 +156,26 @@ size_t LiveHub::streams() {
   return streams_.size();
 }
 
+void LiveHub::ShareWakes(redis::Client* redis, const std::string& channel) {
+  redis_ = redis;
+  channel_ = channel;
+  subscription_ = std::make_unique<redis::Subscription>(redis->options(), channel, [this](std::string message) {
+    // "<org>\n<user>", as Wake publishes it.
+    std::pair<std::string, std::string> owner = absl::StrSplit(message, absl::MaxSplits('\n', 1));
+    if (!owner.first.empty() && !owner.second.empty()) WakeHere(Owner{owner.first, owner.second});
+  });
+}
+
 void LiveHub::Wake(const Owner& owner) {
+  WakeHere(owner);
+  if (redis_ == nullptr) return;
+  // A failed publish costs the other replicas at most one tick.
+  absl::StatusOr<redis::Reply> published =
+      redis_->Command({"PUBLISH", channel_, absl::StrCat(owner.org, "\n", owner.user)});
+  if (!published.ok()) log::Debug("live wake not published", {{"error", published.status().ToString()}});
+}
+
+void LiveHub::WakeHere(const Owner& owner) {
   std::lock_guard<std::mutex> lock(mu_);
   for (LiveStream* s : streams_) {
     if (s->owner().org == owner.org && s->owner().user == owner.user) s->Poke();

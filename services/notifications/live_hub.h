@@ -8,9 +8,11 @@
 // New notifications are announced by Wake (the scheduler calls it after a
 // timer's transaction committed); a tick every `tick` also re-reads every
 // stream, which covers notifications committed by the event consumer and
-// bounds the delay. One process serves its own streams: a second replica
-// would need a cross-process wake (e.g. Redis pub/sub); the tick covers it
-// meanwhile.
+// bounds the delay. Across replicas (ShareWakes), Wake also publishes the
+// owner on a Redis channel that every replica subscribes to, so a stream
+// served by one replica wakes when another replica's scheduler commits; the
+// message is only a hint (the stream re-reads the store), and while Redis is
+// down the tick still bounds the delay.
 //
 // Thread-safety: all methods may be called from any thread.
 #ifndef RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_
@@ -20,11 +22,14 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "rapport/notifications/v1/notifications.pb.h"
+#include "services/common/redis_client.h"
 #include "services/notifications/notifications_store.h"
 
 namespace rapport::notifications {
@@ -41,7 +46,12 @@ class LiveHub {
   // A reactor that finishes at once with status (refused calls).
   static grpc::ServerWriteReactor<pb::NotificationEvent>* Refuse(const grpc::Status& status);
 
-  // New notifications may be waiting for owner's streams.
+  // Shares wakes with the other replicas through Redis pub/sub on channel.
+  // Call once, before streams open.
+  void ShareWakes(redis::Client* redis, const std::string& channel);
+
+  // New notifications may be waiting for owner's streams (on every replica
+  // after ShareWakes).
   void Wake(const Owner& owner);
   size_t streams();
 
@@ -50,6 +60,7 @@ class LiveHub {
   void Add(LiveStream* s);
   void Remove(LiveStream* s);
   void Tick();
+  void WakeHere(const Owner& owner);
 
   NotificationsStore* store_;
   const std::chrono::milliseconds tick_;
@@ -58,6 +69,9 @@ class LiveHub {
   std::set<LiveStream*> streams_;
   bool stopping_ = false;
   std::thread thread_;
+  redis::Client* redis_ = nullptr;
+  std::string channel_;
+  std::unique_ptr<redis::Subscription> subscription_;
 };
 
 }  // namespace rapport::notifications

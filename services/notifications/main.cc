@@ -18,7 +18,7 @@ ABSL_FLAG(std::string, addr, rapport::registry::kNotifications.default_addr,
           "listen address (env NOTIFICATIONS_SERVICE_ADDR)");
 ABSL_FLAG(std::string, consumer_name, "notifications-1",
           "this replica's name in the event consumer group and in timer leases; unique per replica "
-          "(env RAPPORT_NOTIFICATIONS_REPLICA)");
+          "(env RAPPORT_CONSUMER_NAME)");
 ABSL_FLAG(bool, webhook_allow_private, false,
           "allow webhook URLs on private or loopback addresses (env RAPPORT_WEBHOOK_ALLOW_PRIVATE)");
 ABSL_FLAG(int, delivery_retention_days, 30,
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
       rapport::StartService(argc, argv, "notifications",
                             {{"addr", rapport::registry::kNotifications.addr_env},
-                             {"consumer_name", "RAPPORT_NOTIFICATIONS_REPLICA"},
+                             {"consumer_name", "RAPPORT_CONSUMER_NAME"},
                              {"webhook_allow_private", "RAPPORT_WEBHOOK_ALLOW_PRIVATE"},
                              {"webhook_max_attempts", "RAPPORT_WEBHOOK_MAX_ATTEMPTS"},
                              {"delivery_retention_days", "RAPPORT_DELIVERY_RETENTION_DAYS"},
@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   }
   rapport::notifications::NotificationsStore* s = store->get();
   rapport::notifications::LiveHub hub(s, std::chrono::milliseconds(absl::GetFlag(FLAGS_live_tick_ms)));
+  // Every replica's streams wake when any replica's scheduler commits.
+  hub.ShareWakes(startup.redis.get(), "rapport:notifications:wake");
 
   rapport::events::ConsumerOptions consumer_options;
   consumer_options.internal_key = startup.internal_key;  // verifies every entry

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/inbox_store.h"
@@ -67,21 +68,23 @@ absl::Status NotificationsStore::ReleaseLeases(const std::string& replica) {
 absl::StatusOr<std::vector<TimerRow>> NotificationsStore::Claim(const std::string& owner, absl::Time now,
                                                                 absl::Duration lease, int limit, bool deliveries) {
   // Deliveries and the other timers are claimed by separate loops, so that
-  // slow HTTP attempts never hold back reminders.
-  static constexpr char kClaimDeliveries[] =
+  // slow HTTP attempts never hold back reminders. On PostgreSQL, replicas
+  // claiming at once skip each other's locked rows (FOR UPDATE SKIP LOCKED)
+  // instead of queueing behind them; the claim runs at READ COMMITTED, where
+  // SKIP LOCKED means what it says (under SERIALIZABLE two claimers reading
+  // the same index range would abort each other). Exactly-once does not rest
+  // on the claim: FireOne re-checks the lease and the dedupe record.
+  const bool postgres = db_->dialect() == db::Dialect::kPostgres;
+  const std::string claim = absl::StrCat(
       "UPDATE timers SET lease_owner = ?, lease_until_us = ? WHERE (org_id, timer_id) IN ("
-      "SELECT org_id, timer_id FROM timers WHERE due_us <= ? AND lease_until_us <= ? AND kind = ? "
-      "ORDER BY due_us LIMIT ?) "
-      "RETURNING org_id, timer_id, user_id, kind, ref, contact_id, due_us, dedupe_key";
-  static constexpr char kClaimOthers[] =
-      "UPDATE timers SET lease_owner = ?, lease_until_us = ? WHERE (org_id, timer_id) IN ("
-      "SELECT org_id, timer_id FROM timers WHERE due_us <= ? AND lease_until_us <= ? AND kind <> ? "
-      "ORDER BY due_us LIMIT ?) "
-      "RETURNING org_id, timer_id, user_id, kind, ref, contact_id, due_us, dedupe_key";
+      "SELECT org_id, timer_id FROM timers WHERE due_us <= ? AND lease_until_us <= ? AND kind ",
+      deliveries ? "=" : "<>", " ? ORDER BY due_us LIMIT ?", postgres ? " FOR UPDATE SKIP LOCKED" : "",
+      ") RETURNING org_id, timer_id, user_id, kind, ref, contact_id, due_us, dedupe_key");
   const int64_t now_us = ToMicros(now);
   std::vector<TimerRow> out;
   RETURN_IF_ERROR(db_->Write([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(out, db::ListRows<TimerRow>(conn.Prepare(deliveries ? kClaimDeliveries : kClaimOthers)
+    if (postgres) RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+    ASSIGN_OR_RETURN(out, db::ListRows<TimerRow>(conn.Prepare(claim)
                                                      .Bind(1, owner)
                                                      .Bind(2, now_us + absl::ToInt64Microseconds(lease))
                                                      .Bind(3, now_us)

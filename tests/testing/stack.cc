@@ -2,6 +2,7 @@
 
 #include <grpcpp/support/client_interceptor.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/common/http_client.h"
 #include "services/common/ids.h"
@@ -17,8 +19,25 @@
 #include "services/common/status.h"
 
 namespace rapport::testing {
-Stack::Stack() : data_dir_(TempDir("rapport_stack")) {
-  for (const registry::ProcessInfo& process : registry::Processes()) ports_[process.name] = FreePort();
+Stack::Stack(StackOptions options) : options_(std::move(options)), data_dir_(TempDir("rapport_stack")) {
+  options_.replicas = std::max(1, options_.replicas);
+  for (const registry::ProcessInfo& process : registry::Processes()) {
+    for (const std::string& replica : Replicas(process.name)) ports_[replica] = FreePort();
+  }
+}
+
+std::vector<std::string> Stack::Replicas(const std::string& service) const {
+  std::vector<std::string> names = {service};
+  for (int r = 2; r <= options_.replicas; ++r) names.push_back(absl::StrCat(service, "-", r));
+  return names;
+}
+
+const registry::ProcessInfo* Stack::Info(const std::string& process) {
+  if (const registry::ProcessInfo* info = registry::Find(process); info != nullptr) return info;
+  const size_t dash = process.rfind('-');
+  int replica = 0;
+  if (dash == std::string::npos || !absl::SimpleAtoi(process.substr(dash + 1), &replica)) return nullptr;
+  return registry::Find(process.substr(0, dash));
 }
 
 Stack::~Stack() {
@@ -32,26 +51,38 @@ std::string Stack::Addr(const std::string& service) {
   return absl::StrCat("127.0.0.1:", ports_.at(service));
 }
 
-std::map<std::string, std::string> Stack::Env(const registry::ProcessInfo& process,
+std::map<std::string, std::string> Stack::Env(const std::string& name, const registry::ProcessInfo& process,
                                               const std::map<std::string, std::string>& extra_env) {
   std::map<std::string, std::string> env = {
       {"RAPPORT_INTERNAL_KEY", kTestInternalKey},
       {"RAPPORT_DATA_DIR", data_dir_},
       {"RAPPORT_REDIS_ADDR", redis_.addr()},
   };
+  if (name != process.name) {  // a replica ("-2"...): its own files and consumer name (the first is "<name>-1")
+    env["RAPPORT_DATA_DIR"] = absl::StrCat(data_dir_, "/", name);
+    std::filesystem::create_directories(env["RAPPORT_DATA_DIR"]);
+    env["RAPPORT_CONSUMER_NAME"] = name;
+  }
+  if (!options_.database_url.empty()) env["RAPPORT_DATABASE_URL"] = options_.database_url;
   if (!process.is_grpc_service()) {  // the gateway
     env.insert(
         {{"RAPPORT_ADMIN_KEY", kTestAdminKey}, {"RAPPORT_JWT_SECRET", kTestJwtSecret}, {"RAPPORT_HTTP_THREADS", "2"}});
   }
-  for (const registry::ProcessInfo& other : registry::Processes()) env[other.addr_env] = Addr(other.name);
+  // Callers balance over every replica; a process listens on its own address.
+  for (const registry::ProcessInfo& other : registry::Processes()) {
+    std::vector<std::string> addrs;
+    for (const std::string& replica : Replicas(other.name)) addrs.push_back(Addr(replica));
+    env[other.addr_env] = absl::StrJoin(addrs, ",");
+  }
+  env[process.addr_env] = Addr(name);
   for (const auto& [k, v] : extra_env) env[k] = v;
   return env;
 }
 
 absl::Status Stack::Launch(const std::string& process, const std::map<std::string, std::string>& extra_env) {
-  const registry::ProcessInfo* info = registry::Find(process);
-  if (info == nullptr) return absl::InvalidArgumentError("unknown process " + process);
-  auto started = Process::Start(BinDir() + "/" + info->binary, {}, Env(*info, extra_env), LogPath(process));
+  const registry::ProcessInfo* info = Info(process);
+  if (info == nullptr || ports_.count(process) == 0) return absl::InvalidArgumentError("unknown process " + process);
+  auto started = Process::Start(BinDir() + "/" + info->binary, {}, Env(process, *info, extra_env), LogPath(process));
   if (!started.ok()) return started.status();
   processes_[process] = std::move(*started);
   return absl::OkStatus();
@@ -60,7 +91,7 @@ absl::Status Stack::Launch(const std::string& process, const std::map<std::strin
 std::string Stack::LogPath(const std::string& process) const { return absl::StrCat(data_dir_, "/", process, ".log"); }
 
 absl::Status Stack::Start(const std::string& service, const std::map<std::string, std::string>& extra_env) {
-  const registry::ProcessInfo* info = registry::Find(service);
+  const registry::ProcessInfo* info = Info(service);
   if (info == nullptr || !info->is_grpc_service()) return absl::InvalidArgumentError("unknown service " + service);
   RETURN_IF_ERROR(Launch(service, extra_env));
   if (!WaitForGrpcServing(Addr(service), info->health_service, std::chrono::seconds(20))) {
@@ -70,13 +101,13 @@ absl::Status Stack::Start(const std::string& service, const std::map<std::string
   return absl::OkStatus();
 }
 
-std::string Stack::GatewayUrl() { return absl::StrCat("http://", Addr("gateway")); }
+std::string Stack::GatewayUrl(const std::string& gateway) { return absl::StrCat("http://", Addr(gateway)); }
 
-absl::Status Stack::StartGateway(const std::map<std::string, std::string>& extra_env) {
-  RETURN_IF_ERROR(Launch(registry::kGateway.name, extra_env));
-  const std::string url = GatewayUrl() + "/healthz";
+absl::Status Stack::StartGateway(const std::map<std::string, std::string>& extra_env, const std::string& gateway) {
+  RETURN_IF_ERROR(Launch(gateway, extra_env));
+  const std::string url = GatewayUrl(gateway) + "/healthz";
   if (!WaitFor([&] { return HttpCall("GET", url).status == 200; }, std::chrono::seconds(20))) {
-    return absl::UnavailableError(absl::StrCat("gateway did not answer /healthz; see ", data_dir_, "/gateway.log"));
+    return absl::UnavailableError(absl::StrCat(gateway, " did not answer /healthz; see ", LogPath(gateway)));
   }
   return absl::OkStatus();
 }

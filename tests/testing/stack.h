@@ -3,6 +3,13 @@
 // free loopback ports, sharing one data directory and internal key, plus
 // helpers to call them with signed tenant metadata.
 //
+// With StackOptions::replicas > 1 every process runs that many times: the
+// first keeps the registry's name ("profiles"), the others are "profiles-2",
+// ...; each listens on its own port, has its own consumer name and data
+// directory, and is given every other service's replicas as one
+// comma-separated address. Replicas share state through
+// StackOptions::database_url (PostgreSQL) and Redis.
+//
 // Thread-safety: none; use from the test's thread.
 #ifndef RAPPORT_TESTS_TESTING_STACK_H_
 #define RAPPORT_TESTS_TESTING_STACK_H_
@@ -27,17 +34,22 @@ inline constexpr char kTestInternalKey[] = "integration-test-internal-key";
 inline constexpr char kTestAdminKey[] = "rpa_integration-test-admin-key";
 inline constexpr char kTestJwtSecret[] = "integration-test-jwt-secret";
 
+struct StackOptions {
+  int replicas = 1;
+  std::string database_url;  // RAPPORT_DATABASE_URL for every service; empty: SQLite
+};
+
 class Stack {
  public:
-  Stack();
+  explicit Stack(StackOptions options = {});
   ~Stack();
 
   RedisServer& redis() { return redis_; }
   const std::string& data_dir() const { return data_dir_; }
 
   // Starts (or restarts) a gRPC service of the registry ("profiles",
-  // "interactions", "recommendations", "notifications") and waits until its
-  // health check answers SERVING. Its address is fixed for the stack's
+  // "interactions", "recommendations", "notifications"; or a replica,
+  // "profiles-2") and waits until its health check answers SERVING. Its address is fixed for the stack's
   // lifetime, so clients survive restarts.
   // extra_env adds or overrides variables (e.g. the entity cache switch).
   absl::Status Start(const std::string& service, const std::map<std::string, std::string>& extra_env = {});
@@ -58,13 +70,17 @@ class Stack {
   // "127.0.0.1:<port>", or "unix:<data dir>/<service>.sock" after
   // UseUnixSocket(service) (call it before starting anything).
   std::string Addr(const std::string& service);
+  // The process names of service's replicas: {"profiles", "profiles-2", ...}.
+  std::vector<std::string> Replicas(const std::string& service) const;
   void UseUnixSocket(const std::string& service) { unix_sockets_.insert(service); }
 
   // Starts (or restarts) the gateway binary in front of the services, with
   // kTestAdminKey and kTestJwtSecret, and waits until GET /healthz answers 200.
-  absl::Status StartGateway(const std::map<std::string, std::string>& extra_env = {});
-  // "http://127.0.0.1:<port>", fixed for the stack's lifetime.
-  std::string GatewayUrl();
+  absl::Status StartGateway(const std::map<std::string, std::string>& extra_env = {},
+                            const std::string& gateway = "gateway");
+  // "http://127.0.0.1:<port>", fixed for the stack's lifetime (gateway
+  // names a replica: "gateway-2").
+  std::string GatewayUrl(const std::string& gateway = "gateway");
 
   // A client context carrying ctx signed with key, and a 5 s deadline. The
   // signature names the method the context is used for: it is made when the
@@ -77,9 +93,13 @@ class Stack {
  private:
   // The variables process gets: the internal key, data dir, Redis, every
   // process's address, the gateway's keys for the gateway; then extra_env.
-  std::map<std::string, std::string> Env(const registry::ProcessInfo& process,
+  std::map<std::string, std::string> Env(const std::string& name, const registry::ProcessInfo& process,
                                          const std::map<std::string, std::string>& extra_env);
 
+  // The registry's entry for a process or one of its replicas.
+  static const registry::ProcessInfo* Info(const std::string& process);
+
+  StackOptions options_;
   RedisServer redis_;
   std::string data_dir_;
   std::map<std::string, int> ports_;

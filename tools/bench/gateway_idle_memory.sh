@@ -18,7 +18,9 @@ ulimit -n $((N + 256)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 PORT=$((20000 + RANDOM % 20000))  # the first port from there that nothing answers on
 while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do PORT=$((PORT + 1)); done
-RAPPORT_INTERNAL_KEY=idle-memory RAPPORT_HTTP_ADDR="127.0.0.1:$PORT" RAPPORT_LOG_LEVEL=warn "$GATEWAY" 2>/dev/null &
+# Every connection comes from 127.0.0.1: no per-address share here.
+RAPPORT_INTERNAL_KEY=idle-memory RAPPORT_HTTP_ADDR="127.0.0.1:$PORT" RAPPORT_LOG_LEVEL=warn RAPPORT_CLIENT_SHARE_PERCENT=0 \
+  "$GATEWAY" 2>/dev/null &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true' EXIT
 for ((i = 0; i < 100; i++)); do

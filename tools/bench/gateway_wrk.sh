@@ -263,7 +263,7 @@ non2xx_by_status() {
     "$GW"/*) ;;
     *) return 0 ;;
   esac
-  curl -fsS "$GW/metrics" 2>/dev/null |
+  curl -fsS -H "X-Api-Key: $ADMIN_KEY" "$GW/metrics" 2>/dev/null |
     awk '/^rapport_gateway_requests_total\{/ && match($0, /code="[0-9]+"/) {
            code = substr($0, RSTART + 6, RLENGTH - 7)
            if (code !~ /^2/) n[code] += $NF
