@@ -219,6 +219,13 @@ std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& addr, con
     log::Error("bad service address", {{"addr", addr}, {"error", target.status().ToString()}});
     target = addr;
   }
+  if (tls.enabled() && *target != addr) {
+    // An address list became "ipv4:a,b", whose default authority is the
+    // whole list, a name no certificate has: check every replica's
+    // certificate against the first entry as written instead.
+    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY,
+                   std::string(absl::StripAsciiWhitespace(absl::string_view(addr).substr(0, addr.find(',')))));
+  }
   return grpc::CreateCustomChannel(*target, ClientCredentials(tls), args);
 }
 

@@ -21,8 +21,10 @@
 // only; with the CA too it also demands a client certificate issued by that
 // CA (mutual TLS). A client speaks TLS whenever anything is set, checks the
 // server's certificate against the CA (the system's roots without one) and
-// the address it dials (certificates name 127.0.0.1 or the host names used),
-// and presents its own certificate when it has one.
+// the address it dials (certificates name 127.0.0.1 or the host names used;
+// for an address list, the host of its first entry, which every replica's
+// certificate must then name, e.g. a name they share), and presents its own
+// certificate when it has one.
 //
 // Thread-safety: SetProcessTls once at start, before channels and servers
 // are made; everything else is safe from any thread.

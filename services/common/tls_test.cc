@@ -165,6 +165,21 @@ TEST_F(TlsTest, ServerWithACertificateSpeaksTlsOnly) {
   EXPECT_EQ(Check(*server, TlsConfig{"", "", other_ca_.cert_pem()}), kRefused);
 }
 
+// Replicas given as an address list become one "ipv4:" target: the
+// handshake still checks each server's certificate against the CA.
+TEST_F(TlsTest, AnAddressListOfReplicasSpeaksTlsToEach) {
+  auto one = Serve(ServerTls(true));
+  auto two = Serve(ServerTls(true));
+  ASSERT_NE(one, nullptr);
+  ASSERT_NE(two, nullptr);
+  const std::string list = "127.0.0.1:" + std::to_string(one->port()) + ",127.0.0.1:" + std::to_string(two->port());
+  // Round-robin: consecutive calls go to each replica in turn.
+  auto channel = CreateServiceChannel(list, TlsConfig{client_.cert_pem(), client_.key_pem(), ca_.cert_pem()});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(HealthCheck(channel), kOk) << i;
+  EXPECT_EQ(HealthCheck(CreateServiceChannel(list, TlsConfig{})), kRefused);
+  EXPECT_EQ(HealthCheck(CreateServiceChannel(list, TlsConfig{"", "", other_ca_.cert_pem()})), kRefused);
+}
+
 TEST_F(TlsTest, MutualTlsDemandsAClientCertificateFromTheCa) {
   auto server = Serve(ServerTls(true));
   ASSERT_NE(server, nullptr);
