@@ -43,7 +43,7 @@ void BackendClient::Call(const std::string& service, const std::string& grpc_met
   };
   auto pending = std::make_shared<Pending>();
   pending->ctx.set_deadline(std::chrono::system_clock::now() + deadline_);
-  signer_.Sign(tenant, &pending->ctx);
+  signer_.Sign(tenant, grpc_method, &pending->ctx);
   bool own_buffer = false;
   // Serialized straight into the call's buffer (no intermediate string).
   if (!grpc::SerializationTraits<google::protobuf::Message>::Serialize(request, &pending->request, &own_buffer).ok()) {

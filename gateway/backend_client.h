@@ -53,10 +53,11 @@ class BackendClient {
             const google::protobuf::Message& request, Done done);
 
   // For server-streaming calls (EventStreams): the service's stub (null when
-  // there is no such backend) and the signed metadata of tenant.
+  // there is no such backend) and the metadata of tenant signed for
+  // grpc_method ("/pkg.Service/Method", the only method it is good for).
   grpc::GenericStub* Stub(const std::string& service) const;
-  std::multimap<std::string, std::string> Metadata(const TenantContext& tenant) const {
-    return signer_.Metadata(tenant);
+  std::multimap<std::string, std::string> Metadata(const TenantContext& tenant, const std::string& grpc_method) const {
+    return signer_.Metadata(tenant, grpc_method);
   }
 
   // Each backend's gRPC health, by service name, each waited for up to

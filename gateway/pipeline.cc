@@ -396,8 +396,12 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
   std::unique_ptr<google::protobuf::Message> copy(request.New());
   copy->CopyFrom(request);
   ApplyLastEventId(ex->last_event_id, copy.get());
-  EventStreams::Call call{
-      stub, route.grpc_method, route.method, backends_->Metadata(tenant), copy->SerializeAsString(), stream_executor_};
+  EventStreams::Call call{stub,
+                          route.grpc_method,
+                          route.method,
+                          backends_->Metadata(tenant, route.grpc_method),
+                          copy->SerializeAsString(),
+                          stream_executor_};
   streams_->Start(
       std::move(call),
       [this, ex]() {

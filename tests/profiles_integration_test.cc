@@ -305,15 +305,16 @@ TEST_F(ProfilesIntegrationTest, UnsignedTamperedOrUnscopedCallsAreRefused) {
   pb::ListContactsResponse listed;
 
   grpc::ClientContext unsigned_ctx;
-  unsigned_ctx.AddMetadata(kTenantHeader, absl::StrCat("v2 ", alice.org_id, " ", alice.user_id, " 6 ",
-                                                       absl::ToUnixSeconds(absl::Now()), " req 00"));
+  unsigned_ctx.AddMetadata(kTenantHeader,
+                           absl::StrCat("v3 /rapport.profiles.v1.ProfilesService/ListContacts ", alice.org_id, " ",
+                                        alice.user_id, " 6 ", absl::ToUnixSeconds(absl::Now()), " req 00"));
   EXPECT_EQ(stub_->ListContacts(&unsigned_ctx, list, &listed).error_code(), grpc::UNAUTHENTICATED);
 
   EXPECT_EQ(stub_->ListContacts(Call(alice, "wrong-key").get(), list, &listed).error_code(), grpc::UNAUTHENTICATED);
 
   grpc::ClientContext tampered;
   TenantSigner signer(kTestInternalKey);
-  for (auto [k, v] : signer.Metadata(alice)) {
+  for (auto [k, v] : signer.Metadata(alice, FullMethod(pb::ProfilesService::service_full_name(), "ListContacts"))) {
     if (k == kTenantHeader) v = absl::StrReplaceAll(v, {{alice.org_id, "someone-elses-org"}});
     tampered.AddMetadata(k, v);
   }

@@ -2,14 +2,21 @@
 
 #include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 
+#include <fstream>
+#include <sstream>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -17,9 +24,119 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/log.h"
 
 namespace rapport {
+namespace {
+
+absl::Mutex process_tls_mu;
+TlsConfig& ProcessTlsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(process_tls_mu) {
+  static TlsConfig* tls = new TlsConfig();
+  return *tls;
+}
+
+// The file's contents; flag names the setting in errors.
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read ", path));
+  std::ostringstream out;
+  out << in.rdbuf();
+  std::string pem = out.str();
+  if (pem.find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " holds no PEM block"));
+  }
+  return pem;
+}
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+
+std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& pem) {
+  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+}
+
+// Parses the certificate and the key and checks that they belong together,
+// so that a wrong pair fails at start with a message rather than at the
+// first handshake.
+absl::Status CheckPair(const TlsConfig& tls) {
+  auto cert_bio = MemoryBio(tls.cert_pem);
+  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) return absl::InvalidArgumentError("--tls_cert: not a PEM certificate");
+  auto key_bio = MemoryBio(tls.key_pem);
+  std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) return absl::InvalidArgumentError("--tls_key: not a PEM private key (or it is encrypted)");
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError("--tls_key: does not belong to the certificate of --tls_cert");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TlsConfig> LoadTls(const std::string& cert_file, const std::string& key_file,
+                                  const std::string& ca_file) {
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key come together: give both or neither");
+  }
+  TlsConfig tls;
+  if (!cert_file.empty()) {
+    absl::StatusOr<std::string> cert = ReadPem(cert_file, "tls_cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPem(key_file, "tls_key");
+    if (!key.ok()) return key.status();
+    tls.cert_pem = *std::move(cert);
+    tls.key_pem = *std::move(key);
+    if (absl::Status s = CheckPair(tls); !s.ok()) return s;
+  }
+  if (!ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem(ca_file, "tls_ca");
+    if (!ca.ok()) return ca.status();
+    auto ca_bio = MemoryBio(*ca);
+    std::unique_ptr<X509, X509Free> first(PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr));
+    if (first == nullptr) return absl::InvalidArgumentError("--tls_ca: not a PEM certificate");
+    tls.ca_pem = *std::move(ca);
+  }
+  return tls;
+}
+
+void SetProcessTls(TlsConfig tls) {
+  absl::MutexLock lock(&process_tls_mu);
+  ProcessTlsLocked() = std::move(tls);
+}
+
+TlsConfig ProcessTls() {
+  absl::MutexLock lock(&process_tls_mu);
+  return ProcessTlsLocked();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(const TlsConfig& tls) {
+  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = tls.ca_pem;  // empty: the system's roots
+  options.pem_private_key = tls.key_pem;
+  options.pem_cert_chain = tls.cert_pem;
+  return grpc::SslCredentials(options);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(const TlsConfig& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  if (tls.cert_pem.empty()) {
+    return absl::InvalidArgumentError("--tls_ca without --tls_cert and --tls_key: a server needs its own certificate");
+  }
+  grpc::SslServerCredentialsOptions options(tls.mutual() ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                         : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  options.pem_root_certs = tls.ca_pem;
+  options.pem_key_cert_pairs.push_back({tls.key_pem, tls.cert_pem});
+  return grpc::SslServerCredentials(options);
+}
 
 namespace {
 
@@ -78,6 +195,10 @@ absl::StatusOr<std::string> ChannelTarget(const std::string& addr) {
 }
 
 std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& addr) {
+  return CreateServiceChannel(addr, ProcessTls());
+}
+
+std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& addr, const TlsConfig& tls) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   // Despite its name, this is gRPC's minimum connect timeout: the time one
@@ -98,7 +219,14 @@ std::shared_ptr<grpc::Channel> CreateServiceChannel(const std::string& addr) {
     log::Error("bad service address", {{"addr", addr}, {"error", target.status().ToString()}});
     target = addr;
   }
-  return grpc::CreateCustomChannel(*target, grpc::InsecureChannelCredentials(), args);
+  if (tls.enabled() && *target != addr) {
+    // An address list became "ipv4:a,b", whose default authority is the
+    // whole list, a name no certificate has: check every replica's
+    // certificate against the first entry as written instead.
+    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY,
+                   std::string(absl::StripAsciiWhitespace(absl::string_view(addr).substr(0, addr.find(',')))));
+  }
+  return grpc::CreateCustomChannel(*target, ClientCredentials(tls), args);
 }
 
 }  // namespace rapport

@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "services/common/channel.h"
 #include "services/common/flags_usage.h"
 
 ABSL_FLAG(std::string, internal_key, "",
@@ -18,6 +19,14 @@ ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL as postgresql://user:password@host:port/dbname?sslmode=...; each service keeps its tables in "
           "its own schema; empty: one SQLite file per service under --data_dir (env RAPPORT_DATABASE_URL)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error (env RAPPORT_LOG_LEVEL)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate (chain) of this process for TLS between processes, with --tls_key; empty: plaintext "
+          "(env RAPPORT_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert (env RAPPORT_TLS_KEY)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA that peers' certificates must chain to; with --tls_cert and --tls_key: mutual TLS "
+          "(env RAPPORT_TLS_CA)");
+ABSL_FLAG(bool, grpc_reflection, false, "serve gRPC server reflection (env RAPPORT_GRPC_REFLECTION)");
 
 namespace rapport::config {
 
@@ -25,9 +34,16 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
                               const std::map<std::string, std::string>& env_for_flag) {
   SetUsage(usage);  // --help lists the project's flags (flags_usage.h)
   std::map<std::string, std::string> all = {
-      {"internal_key", "RAPPORT_INTERNAL_KEY"}, {"redis_addr", "RAPPORT_REDIS_ADDR"},
-      {"redis_url", "RAPPORT_REDIS_URL"},       {"data_dir", "RAPPORT_DATA_DIR"},
-      {"database_url", "RAPPORT_DATABASE_URL"}, {"log_level", "RAPPORT_LOG_LEVEL"},
+      {"internal_key", "RAPPORT_INTERNAL_KEY"},
+      {"redis_addr", "RAPPORT_REDIS_ADDR"},
+      {"redis_url", "RAPPORT_REDIS_URL"},
+      {"data_dir", "RAPPORT_DATA_DIR"},
+      {"database_url", "RAPPORT_DATABASE_URL"},
+      {"log_level", "RAPPORT_LOG_LEVEL"},
+      {"tls_cert", "RAPPORT_TLS_CERT"},
+      {"tls_key", "RAPPORT_TLS_KEY"},
+      {"tls_ca", "RAPPORT_TLS_CA"},
+      {"grpc_reflection", "RAPPORT_GRPC_REFLECTION"},
   };
   all.insert(env_for_flag.begin(), env_for_flag.end());
   for (const auto& [flag_name, env_name] : all) {
@@ -41,7 +57,15 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
       std::exit(2);
     }
   }
-  return absl::ParseCommandLine(argc, argv);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<TlsConfig> tls =
+      LoadTls(absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_tls_ca));
+  if (!tls.ok()) {
+    std::fprintf(stderr, "bad TLS settings: %s\n", std::string(tls.status().message()).c_str());
+    std::exit(2);
+  }
+  SetProcessTls(*std::move(tls));
+  return positional;
 }
 
 std::string RedisAddress() {

@@ -16,13 +16,18 @@ ABSL_DECLARE_FLAG(std::string, redis_url);     // RAPPORT_REDIS_URL
 ABSL_DECLARE_FLAG(std::string, data_dir);      // RAPPORT_DATA_DIR
 ABSL_DECLARE_FLAG(std::string, database_url);  // RAPPORT_DATABASE_URL
 ABSL_DECLARE_FLAG(std::string, log_level);     // RAPPORT_LOG_LEVEL
+ABSL_DECLARE_FLAG(std::string, tls_cert);      // RAPPORT_TLS_CERT
+ABSL_DECLARE_FLAG(std::string, tls_key);       // RAPPORT_TLS_KEY
+ABSL_DECLARE_FLAG(std::string, tls_ca);        // RAPPORT_TLS_CA
+ABSL_DECLARE_FLAG(bool, grpc_reflection);      // RAPPORT_GRPC_REFLECTION
 
 namespace rapport::config {
 
 // Applies environment values to flags (for the shared flags above and for
-// env_for_flag: flag name -> variable), then parses argv. Exits with a
-// message on a bad flag or a bad environment value, as absl does for argv.
-// Returns the positional arguments.
+// env_for_flag: flag name -> variable), then parses argv, then loads the TLS
+// files into the process's TlsConfig (SetProcessTls, channel.h). Exits with
+// a message on a bad flag or a bad environment value, as absl does for argv,
+// and on TLS files it cannot use. Returns the positional arguments.
 std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
                               const std::map<std::string, std::string>& env_for_flag = {});
 

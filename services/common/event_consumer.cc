@@ -123,6 +123,7 @@ struct EventConsumer::Impl {
     if (options.batch < 1) options.batch = 1;
     if (options.max_deliveries < 1) options.max_deliveries = 1;
     claim_every = std::max(options.claim_idle / 2, std::chrono::milliseconds(10));
+    if (!options.internal_key.empty()) signer = std::make_unique<EventSigner>(options.internal_key);
   }
 
   absl::StatusOr<int> Poll();
@@ -152,6 +153,7 @@ struct EventConsumer::Impl {
   ConsumerOptions options;
   TxHandler tx_handler;
   Handler handler;
+  std::unique_ptr<EventSigner> signer;  // null without an internal key: Poll refuses to run
 
   bool group_ready = false;
   // Entries this consumer read before a restart are re-read once, from the
@@ -309,13 +311,14 @@ std::vector<absl::Status> EventConsumer::Impl::RunHandlers(const std::vector<con
 absl::Status EventConsumer::Impl::DeadLetter(const Entry& entry, const std::string& error) {
   // MULTI/EXEC: the copy and the acknowledgement happen together, so an entry
   // lands in the dead-letter stream once.
-  ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                   redis->Pipeline({{"MULTI"},
-                                    {"XADD", options.dead_letter_stream, "*", "id", entry.FieldOr("id"), "type",
-                                     entry.FieldOr("type"), "org", entry.FieldOr("org"), "data", entry.FieldOr("data"),
-                                     "error", error, "group", options.group, "entry", entry.id},
-                                    {"XACK", options.stream, options.group, entry.id},
-                                    {"EXEC"}}));
+  ASSIGN_OR_RETURN(
+      std::vector<Reply> replies,
+      redis->Pipeline({{"MULTI"},
+                       {"XADD", options.dead_letter_stream, "*", "id", entry.FieldOr("id"), "type",
+                        entry.FieldOr("type"), "org", entry.FieldOr("org"), "data", entry.FieldOr("data"), "sig",
+                        entry.FieldOr("sig"), "error", error, "group", options.group, "entry", entry.id},
+                       {"XACK", options.stream, options.group, entry.id},
+                       {"EXEC"}}));
   if (replies.size() != 4 || replies[3].type != Reply::Type::kArray || replies[3].elements.size() != 2 ||
       !IsString(replies[3].elements[0])) {
     std::string why = "dead-letter transaction failed";
@@ -380,6 +383,16 @@ absl::StatusOr<int> EventConsumer::Impl::Process(const std::vector<Entry>& entri
       acks.push_back(entry.id);  // trimmed from the stream: nothing left to handle
       continue;
     }
+    // Only what a holder of the internal key wrote is acted on; anything else
+    // (an entry XADDed by whoever reached Redis) is set aside untouched.
+    const std::string* sig = entry.Field("sig");
+    if (sig == nullptr || !signer->Verify(entry.FieldOr("id"), entry.FieldOr("type"), entry.FieldOr("org"),
+                                          entry.FieldOr("data"), *sig)) {
+      log::Warn("event entry not signed with the internal key",
+                {{"stream", options.stream}, {"group", options.group}, {"entry", entry.id}});
+      dead_letter(entry, sig == nullptr ? "entry is not signed" : "bad signature: not signed with the internal key");
+      continue;
+    }
     const std::string* data = entry.Field("data");
     if (data == nullptr || !parsed[i].ParseFromString(*data) ||
         (parsed[i].id().empty() && entry.FieldOr("id").empty())) {
@@ -434,6 +447,7 @@ absl::StatusOr<int> EventConsumer::Impl::Poll() {
   if (options.group.empty() || options.consumer.empty()) {
     return absl::InvalidArgumentError("event consumer needs a group and a consumer name");
   }
+  if (signer == nullptr) return absl::InvalidArgumentError("event consumer needs the internal key to verify events");
   RETURN_IF_ERROR(EnsureGroup());
   absl::StatusOr<int> handled = [this]() -> absl::StatusOr<int> {
     int total = 0;

@@ -8,6 +8,11 @@
 // claim_idle. An entry whose delivery count reaches max_deliveries without
 // success is copied to the dead-letter stream and acknowledged.
 //
+// Entries must carry the signature the outbox relay makes under the internal
+// key (EventSigner, outbox.h): an entry without one, or with a wrong one, is
+// dead-lettered at once, before anything of it is parsed or handled, as a
+// malformed entry is.
+//
 // Two dedupe modes:
 // - Durable (a db::Database is given): the handler runs inside a write
 //   transaction that also records the event id in the `processed_events`
@@ -51,6 +56,9 @@ extern const char kProcessedEventsMigration[];
 extern const char kProcessedEventsByTimeMigration[];
 
 struct ConsumerOptions {
+  // Required: entries not signed under it are dead-lettered (without it,
+  // PollOnce answers INVALID_ARGUMENT).
+  std::string internal_key;
   std::string stream = kEventStream;
   std::string group;     // required, e.g. "notifications"
   std::string consumer;  // required and unique per process, e.g. "notifications-<host>-<pid>"

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "services/common/crypto.h"
 #include "services/common/db.h"
 #include "services/common/event_consumer.h"
 #include "services/common/ids.h"
@@ -34,6 +35,7 @@ using std::chrono::milliseconds;
 constexpr milliseconds kDeadline{20000};
 constexpr char kGroup[] = "test";
 constexpr char kDead[] = "rapport:events:dead";
+constexpr char kInternalKey[] = "events-test-internal-key";
 
 // A stream entry as XRANGE returns it.
 struct StreamEntry {
@@ -81,6 +83,7 @@ class EventsTest : public ::testing::Test {
 
   RelayOptions Relay() const {
     RelayOptions o;
+    o.internal_key = kInternalKey;
     o.poll_interval = milliseconds(10);
     o.retry_interval = milliseconds(50);
     return o;
@@ -88,6 +91,7 @@ class EventsTest : public ::testing::Test {
 
   ConsumerOptions Consumer(const std::string& name = "c1") const {
     ConsumerOptions o;
+    o.internal_key = kInternalKey;
     o.group = kGroup;
     o.consumer = name;
     o.poll_interval = milliseconds(10);
@@ -104,10 +108,16 @@ class EventsTest : public ::testing::Test {
     return id;
   }
 
-  // XADDs e the way the relay does, bypassing the outbox.
-  std::string AddToStream(const v1::Event& e) {
-    auto r = redis_->Command(
-        {"XADD", kEventStream, "*", "id", e.id(), "type", e.type(), "org", e.org_id(), "data", e.SerializeAsString()});
+  // XADDs e the way the relay does, bypassing the outbox: signed under the
+  // internal key unless `as` says otherwise.
+  std::string AddToStream(const v1::Event& e, const EventSigner& as = EventSigner(kInternalKey),
+                          const std::string& entry_id = "*") {
+    return XAdd(entry_id, EntryFields(as, e));
+  }
+  std::string XAdd(const std::string& entry_id, const std::vector<std::string>& fields) {
+    std::vector<std::string> xadd = {"XADD", kEventStream, entry_id};
+    xadd.insert(xadd.end(), fields.begin(), fields.end());
+    auto r = redis_->Command(xadd);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->str : "";
   }
@@ -413,11 +423,11 @@ TEST_F(EventsTest, PoisonEventIsDeadLetteredOnceAfterMaxDeliveries) {
 }
 
 TEST_F(EventsTest, MalformedEntriesAreDeadLetteredAtOnce) {
-  ASSERT_TRUE(redis_
-                  ->Command({"XADD", kEventStream, "*", "id", "bad1", "type", "x", "org", "o", "data",
-                             std::string("\xff\xff\xff", 3)})
-                  .ok());
-  ASSERT_TRUE(redis_->Command({"XADD", kEventStream, "*", "id", "bad2", "type", "x"}).ok());
+  // Signed under the internal key, so that it is the shape that is refused.
+  const EventSigner signer(kInternalKey);
+  const std::string garbage("\xff\xff\xff", 3);
+  XAdd("*", {"id", "bad1", "type", "x", "org", "o", "data", garbage, "sig", signer.Sign("bad1", "x", "o", garbage)});
+  XAdd("*", {"id", "bad2", "type", "x", "sig", signer.Sign("bad2", "x", "", "")});
   v1::Event good = MakeEvent("contact.created");
   good.set_id("good");
   AddToStream(good);
@@ -535,11 +545,8 @@ TEST_F(EventsTest, ConsumerPrunesProcessedEventsWhoseEntriesAreGone) {
   // The stream's oldest entry was added 20 days ago.
   v1::Event old_event = MakeEvent("contact.created");
   old_event.set_id("e-old");
-  ASSERT_TRUE(
-      redis_
-          ->Command({"XADD", kEventStream, absl::StrCat((now_us - 20 * day_us) / 1000, "-0"), "id", old_event.id(),
-                     "type", old_event.type(), "org", old_event.org_id(), "data", old_event.SerializeAsString()})
-          .ok());
+  ASSERT_FALSE(
+      AddToStream(old_event, EventSigner(kInternalKey), absl::StrCat((now_us - 20 * day_us) / 1000, "-0")).empty());
   ASSERT_TRUE(db_->Write([&](db::Connection& conn) -> absl::Status {
                    for (const auto& [id, days] : std::vector<std::pair<std::string, int>>{
                             {"processed-25-days-ago", 25}, {"processed-10-days-ago", 10}, {"processed-1-day-ago", 1}}) {
@@ -618,6 +625,110 @@ TEST_F(EventsTest, OutboxToConsumerEndToEnd) {
   relay.Stop();
   EXPECT_EQ(h.calls.load(), 50);
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events"), 50);
+}
+
+TEST_F(EventsTest, RelaySignsEveryEntryUnderTheInternalKey) {
+  OutboxRelay relay(db_.get(), redis_.get(), Relay());
+  for (int i = 0; i < 3; ++i) Append(MakeEvent("contact.created"));
+  ASSERT_EQ(relay.PublishOnce().value_or(-1), 3);
+  const EventSigner ours(kInternalKey);
+  const EventSigner theirs("another-key");
+  for (StreamEntry& e : Range(kEventStream)) {
+    ASSERT_EQ(e.fields.count("sig"), 1u);
+    EXPECT_TRUE(ours.Verify(e.fields["id"], e.fields["type"], e.fields["org"], e.fields["data"], e.fields["sig"]));
+    EXPECT_FALSE(theirs.Verify(e.fields["id"], e.fields["type"], e.fields["org"], e.fields["data"], e.fields["sig"]));
+  }
+}
+
+TEST_F(EventsTest, EventSignatureCoversEveryFieldAndIsNotTheInternalKeysOwnMac) {
+  const EventSigner signer(kInternalKey);
+  const std::string sig = signer.Sign("e1", "contact.created", "org1", "data");
+  EXPECT_TRUE(signer.Verify("e1", "contact.created", "org1", "data", sig));
+  EXPECT_FALSE(signer.Verify("e2", "contact.created", "org1", "data", sig));
+  EXPECT_FALSE(signer.Verify("e1", "contact.deleted", "org1", "data", sig));
+  EXPECT_FALSE(signer.Verify("e1", "contact.created", "org2", "data", sig));
+  EXPECT_FALSE(signer.Verify("e1", "contact.created", "org1", "datb", sig));
+  // Moving bytes between fields changes the message (lengths are signed).
+  EXPECT_FALSE(signer.Verify("e1c", "ontact.created", "org1", "data", sig));
+  EXPECT_FALSE(signer.Verify("e1", "contact.created", "org1", "data", ""));
+  // A key derived for events: an HMAC made directly under the internal key
+  // (as tenant metadata is) over the same bytes is no event signature.
+  EXPECT_NE(sig, HexEncode(HmacSha256(kInternalKey, "rapport-event-v1;2:e1;15:contact.created;4:org1;4:data;")));
+}
+
+// An entry written straight into the stream by whoever can reach Redis, with
+// no signature, another key's, or a real signature over other fields: each
+// is dead-lettered at once and nothing of it is applied.
+TEST_F(EventsTest, ForgedEntriesAreDeadLetteredAndNothingOfThemIsApplied) {
+  v1::Event unsigned_event = MakeEvent("contact.deleted");
+  unsigned_event.set_id("forged-unsigned");
+  XAdd("*", {"id", unsigned_event.id(), "type", unsigned_event.type(), "org", unsigned_event.org_id(), "data",
+             unsigned_event.SerializeAsString()});
+  v1::Event other_key = MakeEvent("contact.deleted");
+  other_key.set_id("forged-other-key");
+  AddToStream(other_key, EventSigner("guessed-key"));
+  // A genuine entry's signature on another org's event.
+  v1::Event genuine = MakeEvent("contact.created");
+  genuine.set_id("genuine");
+  std::vector<std::string> fields = EntryFields(EventSigner(kInternalKey), genuine);
+  v1::Event swapped = genuine;
+  swapped.set_id("forged-swapped");
+  swapped.set_org_id("org2");
+  fields[1] = swapped.id();
+  fields[5] = swapped.org_id();
+  fields[7] = swapped.SerializeAsString();
+  XAdd("*", fields);
+  AddToStream(genuine);
+
+  RecordingHandler h;
+  EventConsumer consumer(redis_.get(), db_.get(), Consumer(), h.Durable());
+  auto n = consumer.PollOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 4);
+  EXPECT_EQ(h.calls.load(), 1);
+  EXPECT_EQ(h.ids, std::multiset<std::string>{"genuine"});
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects"), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events"), 1);
+  EXPECT_EQ(CountRows("SELECT COUNT(*) FROM effects WHERE event_id = 'genuine'"), 1);
+  std::vector<StreamEntry> dead = Range(kDead);
+  ASSERT_EQ(dead.size(), 3u);
+  EXPECT_EQ(dead[0].fields["id"], "forged-unsigned");
+  EXPECT_EQ(dead[0].fields["error"], "entry is not signed");
+  EXPECT_EQ(dead[1].fields["id"], "forged-other-key");
+  EXPECT_NE(dead[1].fields["error"].find("bad signature"), std::string::npos);
+  EXPECT_EQ(dead[2].fields["id"], "forged-swapped");
+  EXPECT_NE(dead[2].fields["error"].find("bad signature"), std::string::npos);
+  EXPECT_EQ(PendingInGroup(), 0);  // acknowledged: never delivered again
+
+  // The same in memory (a read model's consumer).
+  std::atomic<int> calls{0};
+  ConsumerOptions co = Consumer();
+  co.group = "memory";
+  EventConsumer memory(redis_.get(), co, [&](const v1::Event& e) {
+    EXPECT_EQ(e.id(), "genuine");
+    ++calls;
+    return absl::OkStatus();
+  });
+  auto m = memory.PollOnce();
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(XLen(kDead), 6);
+}
+
+TEST_F(EventsTest, WithoutTheInternalKeyNothingIsPublishedOrConsumed) {
+  RelayOptions ro = Relay();
+  ro.internal_key.clear();
+  OutboxRelay relay(db_.get(), redis_.get(), ro);
+  Append(MakeEvent("contact.created"));
+  EXPECT_EQ(relay.PublishOnce().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(relay.PendingCount().value_or(-1), 1);  // waits in the outbox
+  EXPECT_EQ(XLen(kEventStream), 0);
+
+  ConsumerOptions co = Consumer();
+  co.internal_key.clear();
+  RecordingHandler h;
+  EventConsumer consumer(redis_.get(), db_.get(), co, h.Durable());
+  EXPECT_EQ(consumer.PollOnce().status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/common/db_rows.h"
@@ -63,6 +65,41 @@ absl::Status ReplyError(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// The derivation label of the event key (see EventSigner).
+constexpr char kEventKeyLabel[] = "rapport event stream v1";
+
+void AppendField(std::string* message, std::string_view field) {
+  absl::StrAppend(message, field.size(), ":", absl::string_view(field.data(), field.size()), ";");
+}
+
+}  // namespace
+
+EventSigner::EventSigner(std::string_view internal_key) : key_(HmacSha256(internal_key, kEventKeyLabel)) {}
+
+std::string EventSigner::Sign(std::string_view id, std::string_view type, std::string_view org,
+                              std::string_view data) const {
+  std::string message = "rapport-event-v1;";
+  message.reserve(message.size() + id.size() + type.size() + org.size() + data.size() + 32);
+  for (std::string_view field : {id, type, org, data}) AppendField(&message, field);
+  return absl::BytesToHexString(key_.Mac(message));
+}
+
+bool EventSigner::Verify(std::string_view id, std::string_view type, std::string_view org, std::string_view data,
+                         std::string_view sig) const {
+  return ConstantTimeEquals(sig, Sign(id, type, org, data));
+}
+
+std::vector<std::string> EntryFields(const EventSigner& signer, const std::string& id, const std::string& type,
+                                     const std::string& org, const std::string& data) {
+  return {"id", id, "type", type, "org", org, "data", data, "sig", signer.Sign(id, type, org, data)};
+}
+
+std::vector<std::string> EntryFields(const EventSigner& signer, const events::v1::Event& event) {
+  return EntryFields(signer, event.id(), event.type(), event.org_id(), event.SerializeAsString());
+}
+
 events::v1::Event NewEvent(const std::string& type, const std::string& source, const std::string& org,
                            const std::string& user) {
   events::v1::Event e;
@@ -94,6 +131,7 @@ absl::Status AppendEvent(db::Connection& conn, events::v1::Event event) {
 struct OutboxRelay::Impl {
   Impl(db::Database* d, redis::Client* r, RelayOptions o) : db(d), redis(r), options(std::move(o)) {
     if (options.batch < 1) options.batch = 1;
+    if (!options.internal_key.empty()) signer = std::make_unique<EventSigner>(options.internal_key);
   }
 
   // One turn of the relay loop: publish a batch, prune when due. True when
@@ -107,6 +145,7 @@ struct OutboxRelay::Impl {
   db::Database* db;
   redis::Client* redis;
   RelayOptions options;
+  std::unique_ptr<EventSigner> signer;  // null without an internal key: nothing is published
 
   std::mutex publish_mu;                        // one publisher at a time, or rows would go out twice
   Clock::time_point next_prune = Clock::now();  // loop thread only
@@ -134,6 +173,9 @@ absl::StatusOr<bool> OutboxRelay::Impl::Step() {
 }
 
 absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
+  if (signer == nullptr) {
+    return absl::FailedPreconditionError("outbox relay: no internal key to sign events with");
+  }
   std::vector<OutboxRow> rows;
   RETURN_IF_ERROR(db->Read([&](db::Connection& conn) -> absl::Status {
     db::Statement stmt = conn.Prepare(
@@ -156,7 +198,9 @@ absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
     if (options.max_len > 0) {
       xadd.insert(xadd.end(), {"MAXLEN", "~", std::to_string(options.max_len)});
     }
-    xadd.insert(xadd.end(), {"*", "id", row.event_id, "type", row.type, "org", row.org_id, "data", row.data});
+    xadd.push_back("*");
+    std::vector<std::string> fields = EntryFields(*signer, row.event_id, row.type, row.org_id, row.data);
+    xadd.insert(xadd.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
     commands.push_back(std::move(xadd));
   }
   ASSIGN_OR_RETURN(std::vector<redis::Reply> replies, redis->Pipeline(commands));

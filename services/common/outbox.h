@@ -13,7 +13,9 @@
 // every other table its primary key is the sequence, not the org.
 //
 // Stream entry fields: "id" (event id), "type", "org", "data" (serialized
-// rapport.events.v1.Event).
+// rapport.events.v1.Event), "sig" (EventSigner below). Every entry is signed
+// under the internal key and consumers verify it (event_consumer.h), so
+// nobody who can merely write to Redis can make a service act on an event.
 //
 // Thread-safety: AppendEvent runs on the caller's transaction; OutboxRelay
 // methods are safe from any thread.
@@ -25,17 +27,46 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rapport/events/v1/events.pb.h"
+#include "services/common/crypto.h"
 #include "services/common/db.h"
 #include "services/common/redis_client.h"
 
 namespace rapport::events {
 
 inline constexpr char kEventStream[] = "rapport:events";
+
+// Signs stream entries and checks their signatures: HMAC-SHA256, hex, under a
+// key derived from the internal key (HMAC of "rapport event stream v1" under
+// it, so that a MAC made for one purpose, such as tenant metadata, is never
+// good for another), over the entry's id, type, org and data fields, each
+// length-prefixed so that no two entries share a signed message.
+// Immutable; thread-safe.
+class EventSigner {
+ public:
+  // internal_key must not be empty.
+  explicit EventSigner(std::string_view internal_key);
+
+  std::string Sign(std::string_view id, std::string_view type, std::string_view org, std::string_view data) const;
+  // Whether sig is Sign's answer for these fields (compared in constant time).
+  bool Verify(std::string_view id, std::string_view type, std::string_view org, std::string_view data,
+              std::string_view sig) const;
+
+ private:
+  HmacKey key_;
+};
+
+// The fields of the stream entry for an event, signed: id, type, org, data
+// and sig, names and values alternating as XADD takes them. The relay writes
+// these; so may tests and tools that publish an event themselves.
+std::vector<std::string> EntryFields(const EventSigner& signer, const std::string& id, const std::string& type,
+                                     const std::string& org, const std::string& data);
+std::vector<std::string> EntryFields(const EventSigner& signer, const events::v1::Event& event);
 
 // The migration that creates the outbox table; append it to a service's
 // migrations list once.
@@ -67,6 +98,9 @@ absl::StatusOr<std::vector<ExportedEvent>> ExportRows(
     size_t key_parts, int limit, const std::function<absl::Status(const db::Statement&, events::v1::Event*)>& row);
 
 struct RelayOptions {
+  // Required: signs every entry (EventSigner). Without it nothing is
+  // published (PublishOnce answers FAILED_PRECONDITION; rows wait).
+  std::string internal_key;
   std::string stream = kEventStream;
   int64_t max_len = 1000000;                      // approximate MAXLEN of the stream; <= 0: no trimming
   int batch = 256;                                // rows per XADD pipeline

@@ -22,13 +22,15 @@ void LogCall(const char* method, const grpc::Status& status, absl::Time start, c
 RpcHandler::RpcHandler(const TenantSigner* signer, const google::protobuf::ServiceDescriptor* service)
     : signer_(signer) {
   for (int i = 0; i < service->method_count(); ++i) {
-    scopes_.emplace(service->method(i)->name(), RequiredScope(service->method(i)));
+    const google::protobuf::MethodDescriptor* m = service->method(i);
+    methods_.emplace(m->name(), MethodInfo{RequiredScope(m), FullMethod(service->full_name(), m->name())});
   }
+  unknown_.path = FullMethod(service->full_name(), "(unknown)");
 }
 
-Scope RpcHandler::ScopeOf(std::string_view method) const {
-  auto it = scopes_.find(absl::string_view(method.data(), method.size()));
-  return it == scopes_.end() ? api::v1::PLATFORM : it->second;
+const RpcHandler::MethodInfo& RpcHandler::InfoOf(std::string_view method) const {
+  auto it = methods_.find(absl::string_view(method.data(), method.size()));
+  return it == methods_.end() ? unknown_ : it->second;
 }
 
 }  // namespace rapport

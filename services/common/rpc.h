@@ -7,8 +7,9 @@
 //     });
 //   }
 //
-// Handle verifies the signed tenant metadata and the scope the method's HTTP
-// rule names, then runs the body. The body answers through `reply`, either at
+// Handle verifies the signed tenant metadata (signed for this very method:
+// the full path of the service's method) and the scope the method's HTTP rule
+// names, then runs the body. The body answers through `reply`, either at
 // once or later from another thread (e.g. a store's write completion), so
 // that no gRPC thread waits on a disk flush. Only the first answer counts (a
 // second one is logged and dropped), and exceptions never cross the RPC
@@ -73,7 +74,8 @@ void LogCall(const char* method, const grpc::Status& status, absl::Time start, c
 
 class RpcHandler {
  public:
-  // The scope of every method's HTTP rule is looked up once, here.
+  // The scope of every method's HTTP rule, and its full path, are looked up
+  // once, here.
   RpcHandler(const TenantSigner* signer, const google::protobuf::ServiceDescriptor* service);
 
   // method names the RPC; a string literal (it is kept until the answer).
@@ -82,7 +84,8 @@ class RpcHandler {
                                    Body&& body) const {
     const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    absl::StatusOr<TenantContext> tenant = Authorize(*signer_, *ctx, ScopeOf(method));
+    const MethodInfo& info = InfoOf(method);
+    absl::StatusOr<TenantContext> tenant = Authorize(*signer_, *ctx, info.path, info.scope);
     if (!tenant.ok()) {
       grpc::Status status = ToGrpcStatus(tenant.status());
       LogCall(method, status, start, nullptr);
@@ -125,10 +128,17 @@ class RpcHandler {
   }
 
  private:
-  Scope ScopeOf(std::string_view method) const;
+  struct MethodInfo {
+    Scope scope = api::v1::PLATFORM;
+    std::string path;  // "/<service>/<method>", what the caller signed
+  };
+  // A name the service does not have (a misspelt handler) gets the strictest
+  // scope and a path no caller signs for: every call to it is refused.
+  const MethodInfo& InfoOf(std::string_view method) const;
 
   const TenantSigner* signer_;
-  absl::flat_hash_map<std::string, Scope> scopes_;
+  absl::flat_hash_map<std::string, MethodInfo> methods_;
+  MethodInfo unknown_;
 };
 
 }  // namespace rapport

@@ -129,6 +129,12 @@ class RpcHandlerTest : public ::testing::Test {
     return ctx;
   }
 
+  // The full path gRPC calls for method.
+  static std::string PathOf(Method method) {
+    const char* names[] = {"GetContact", "UpdateContact", "GetUser", "CreateOrg", "VerifyApiKey", "ListContacts"};
+    return FullMethod(ppb::ProfilesService::service_full_name(), names[static_cast<int>(method)]);
+  }
+
   grpc::Status Call(Method method, const std::multimap<std::string, std::string>& md) {
     auto ctx = Context(md);
     switch (method) {
@@ -161,7 +167,7 @@ class RpcHandlerTest : public ::testing::Test {
   }
 
   grpc::Status GetContact(const TenantContext& t, ppb::Contact* out) {
-    auto ctx = Context(signer_.Metadata(t));
+    auto ctx = Context(signer_.Metadata(t, PathOf(Method::kGetContact)));
     return stub_->GetContact(ctx.get(), ppb::GetContactRequest(), out);
   }
 
@@ -176,26 +182,33 @@ class RpcHandlerTest : public ::testing::Test {
 struct AuthCase {
   const char* name;
   Method method;
-  // The metadata the client sends, built from a signer with the test's key.
-  std::function<std::multimap<std::string, std::string>()> metadata;
+  // The metadata the client sends for the method path it is given, built
+  // from a signer with the test's key.
+  std::function<std::multimap<std::string, std::string>(const std::string& path)> metadata;
   grpc::StatusCode code;
   const char* message;  // a fragment of the error message; "" when OK
 };
 
-std::function<std::multimap<std::string, std::string>()> Signed(TenantContext t,
-                                                                absl::Duration age = absl::ZeroDuration(),
-                                                                const std::string& key = kKey) {
-  return [=] { return TenantSigner(key).Metadata(t, absl::Now() - age); };
+using MetadataFn = std::function<std::multimap<std::string, std::string>(const std::string& path)>;
+
+MetadataFn Signed(TenantContext t, absl::Duration age = absl::ZeroDuration(), const std::string& key = kKey) {
+  return [=](const std::string& path) { return TenantSigner(key).Metadata(t, path, absl::Now() - age); };
 }
 
-std::function<std::multimap<std::string, std::string>()> Raw(std::string header) {
-  return [=] { return std::multimap<std::string, std::string>{{kTenantHeader, header}}; };
+// Signed as the test's key does, but for another method than the one called:
+// a header captured from one call and replayed on another.
+MetadataFn SignedFor(TenantContext t, std::string signed_path) {
+  return [=](const std::string&) { return TenantSigner(kKey).Metadata(t, signed_path); };
+}
+
+MetadataFn Raw(std::string header) {
+  return [=](const std::string&) { return std::multimap<std::string, std::string>{{kTenantHeader, header}}; };
 }
 
 // A well-formed signature over a token of the wrong shape: the MAC passes,
 // the parse must not.
-std::function<std::multimap<std::string, std::string>()> SignedRaw(std::string body) {
-  return [=] {
+MetadataFn SignedRaw(std::string body) {
+  return [=](const std::string&) {
     std::string token = absl::StrCat(body, " ", HexEncode(HmacSha256(kKey, body)));
     return std::multimap<std::string, std::string>{{kTenantHeader, token}};
   };
@@ -205,7 +218,7 @@ class RpcAuthTest : public RpcHandlerTest, public ::testing::WithParamInterface<
 
 TEST_P(RpcAuthTest, Answers) {
   const AuthCase& c = GetParam();
-  grpc::Status s = Call(c.method, c.metadata());
+  grpc::Status s = Call(c.method, c.metadata(PathOf(c.method)));
   EXPECT_EQ(s.error_code(), c.code) << s.error_message();
   EXPECT_NE(s.error_message().find(c.message), std::string::npos) << s.error_message();
 }
@@ -219,30 +232,42 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         // Tenant metadata: missing, malformed, forged, replayed.
         AuthCase{"RejectsMissingTenantMetadata", Method::kGetContact,
-                 [] { return std::multimap<std::string, std::string>{}; }, grpc::StatusCode::UNAUTHENTICATED,
-                 "missing signed tenant metadata"},
+                 [](const std::string&) { return std::multimap<std::string, std::string>{}; },
+                 grpc::StatusCode::UNAUTHENTICATED, "missing signed tenant metadata"},
         AuthCase{"RejectsEmptyTenantHeader", Method::kGetContact, Raw(""), grpc::StatusCode::UNAUTHENTICATED,
                  "invalid tenant signature"},
-        AuthCase{"RejectsUnsignedHeader", Method::kGetContact, Raw("v2 org1 alice 6 0 req"),
+        AuthCase{"RejectsUnsignedHeader", Method::kGetContact,
+                 Raw("v3 /rapport.profiles.v1.ProfilesService/GetContact org1 alice 6 0 req"),
                  grpc::StatusCode::UNAUTHENTICATED, "invalid tenant signature"},
         AuthCase{"RejectsSignatureUnderAnotherKey", Method::kGetContact,
                  Signed(UserCtx(), absl::ZeroDuration(), "other"), grpc::StatusCode::UNAUTHENTICATED,
                  "invalid tenant signature"},
         AuthCase{"RejectsWrongVersionEvenWhenSigned", Method::kGetContact,
-                 SignedRaw(absl::StrCat("v1 org1 alice 6 ", kNow, " req")), grpc::StatusCode::UNAUTHENTICATED,
+                 SignedRaw(absl::StrCat("v2 org1 alice 6 ", kNow, " req")), grpc::StatusCode::UNAUTHENTICATED,
                  "malformed tenant metadata"},
         AuthCase{"RejectsMissingFieldEvenWhenSigned", Method::kGetContact,
-                 SignedRaw(absl::StrCat("v2 org1 6 ", kNow, " req")), grpc::StatusCode::UNAUTHENTICATED,
-                 "malformed tenant metadata"},
-        AuthCase{"RejectsNonNumericScopesEvenWhenSigned", Method::kGetContact,
-                 SignedRaw(absl::StrCat("v2 org1 alice all ", kNow, " req")), grpc::StatusCode::UNAUTHENTICATED,
-                 "malformed tenant metadata"},
-        AuthCase{"RejectsSignatureOlderThanFiveMinutes", Method::kGetContact, Signed(UserCtx(), absl::Minutes(6)),
+                 SignedRaw(absl::StrCat("v3 /rapport.profiles.v1.ProfilesService/GetContact org1 6 ", kNow, " req")),
+                 grpc::StatusCode::UNAUTHENTICATED, "malformed tenant metadata"},
+        AuthCase{
+            "RejectsNonNumericScopesEvenWhenSigned", Method::kGetContact,
+            SignedRaw(absl::StrCat("v3 /rapport.profiles.v1.ProfilesService/GetContact org1 alice all ", kNow, " req")),
+            grpc::StatusCode::UNAUTHENTICATED, "malformed tenant metadata"},
+        AuthCase{"RejectsSignatureOlderThanSixtySeconds", Method::kGetContact, Signed(UserCtx(), absl::Seconds(61)),
                  grpc::StatusCode::UNAUTHENTICATED, "stale tenant metadata"},
-        AuthCase{"RejectsSignatureFromTheFuture", Method::kGetContact, Signed(UserCtx(), -absl::Minutes(6)),
+        AuthCase{"RejectsSignatureFromTheFuture", Method::kGetContact, Signed(UserCtx(), -absl::Seconds(61)),
                  grpc::StatusCode::UNAUTHENTICATED, "stale tenant metadata"},
-        AuthCase{"AcceptsSignatureWithinTheSkew", Method::kGetContact, Signed(UserCtx(), absl::Minutes(4)),
+        AuthCase{"AcceptsSignatureWithinItsLifetime", Method::kGetContact, Signed(UserCtx(), absl::Seconds(50)),
                  grpc::StatusCode::OK, ""},
+        // A header captured from one call, replayed on another method or service.
+        AuthCase{"RejectsHeaderSignedForAnotherMethod", Method::kUpdateContact,
+                 SignedFor(UserCtx(), "/rapport.profiles.v1.ProfilesService/GetContact"),
+                 grpc::StatusCode::UNAUTHENTICATED, "signed for another method"},
+        AuthCase{"RejectsPlatformHeaderOfAnExport", Method::kCreateOrg,
+                 SignedFor(Only(api::v1::PLATFORM, ""), "/rapport.backfill.v1.ProfilesBackfill/ExportUsers"),
+                 grpc::StatusCode::UNAUTHENTICATED, "signed for another method"},
+        AuthCase{"RejectsHeaderSignedForAnotherService", Method::kGetContact,
+                 SignedFor(UserCtx(), "/rapport.interactions.v1.InteractionsService/GetContact"),
+                 grpc::StatusCode::UNAUTHENTICATED, "signed for another method"},
         // Scopes, as each method's HTTP rule names them.
         AuthCase{"ReadMethodAcceptsReadScope", Method::kGetContact, Signed(UserCtx(kRead)), grpc::StatusCode::OK, ""},
         AuthCase{"ReadMethodRejectsWriteOnlyScope", Method::kGetContact, Signed(UserCtx(kWrite)),
@@ -269,8 +294,10 @@ INSTANTIATE_TEST_SUITE_P(
                  grpc::StatusCode::PERMISSION_DENIED, "credentials lack the PLATFORM scope"},
         AuthCase{"MethodWithoutHttpRuleAcceptsPlatform", Method::kVerifyApiKey, Signed(Only(api::v1::PLATFORM, "")),
                  grpc::StatusCode::OK, ""},
-        AuthCase{"UnknownMethodNameNeedsPlatform", Method::kMisspelt, Signed(UserCtx()),
-                 grpc::StatusCode::PERMISSION_DENIED, "credentials lack the PLATFORM scope"}),
+        // The caller signs for ListContacts; the handler's misspelt name is no
+        // method of the service: nobody gets in, not even the platform.
+        AuthCase{"MisspeltHandlerNameRefusesEveryCaller", Method::kMisspelt, Signed(Only(api::v1::PLATFORM, "")),
+                 grpc::StatusCode::UNAUTHENTICATED, "signed for another method"}),
     [](const ::testing::TestParamInfo<AuthCase>& info) { return std::string(info.param.name); });
 
 // --- what the body sees and answers ---

@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <sys/resource.h>
@@ -19,6 +20,26 @@
 #include "services/common/termination.h"
 
 namespace rapport {
+namespace {
+
+// Reflection on or off for one server. Linking gRPC's reflection library
+// registers its plugin for every server the process builds (a static
+// initializer), so "off" has to take it out again.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool on) : on_(on) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string name = grpc::reflection::ProtoServerReflectionPlugin().name();
+    std::erase_if(*plugins, [&](const auto& plugin) { return plugin->name() == name; });
+    if (on_) plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+  }
+
+ private:
+  const bool on_;
+};
+
+}  // namespace
 
 ServiceStartup StartService(int argc, char** argv, const std::string& name,
                             const std::map<std::string, std::string>& env_for_flag) {
@@ -50,6 +71,7 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
   }
   startup.redis = std::make_unique<redis::Client>(redis_options);
   startup.signer = std::make_unique<TenantSigner>(internal_key);
+  startup.internal_key = internal_key;
   return startup;
 }
 
@@ -68,11 +90,15 @@ void InitProcess() {
 absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(const ServerOptions& options,
                                                                     const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(options.tls.has_value() ? *options.tls : ProcessTls());
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<RunningServer> running(new RunningServer());
   running->options_ = options;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.addr, grpc::InsecureServerCredentials(), &running->port_);
+  builder.AddListeningPort(options.addr, *credentials, &running->port_);
+  builder.SetOption(
+      std::make_unique<ReflectionOption>(options.reflection.value_or(absl::GetFlag(FLAGS_grpc_reflection))));
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);

@@ -1,6 +1,8 @@
 // The bootstrap every service's main.cc uses: a gRPC server on the callback
 // API with the standard health service (the named service marked SERVING once
-// started), server reflection, a maximum message size, and a graceful drain
+// started), server reflection only when asked for (--grpc_reflection: it
+// tells anyone who connects every method), TLS when the process has it
+// (channel.h), a maximum message size, and a graceful drain
 // on SIGTERM or SIGINT: health turns NOT_SERVING, new calls are refused, calls
 // in flight get up to `grace` to finish. The access log is RpcHandler's
 // (services/common/rpc.h): a server interceptor costs every call.
@@ -13,11 +15,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/common/channel.h"
 #include "services/common/db.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
@@ -29,6 +33,9 @@ struct ServerOptions {
   std::string health_service;  // e.g. "rapport.profiles.v1.ProfilesService"
   int max_message_bytes = 4 * 1024 * 1024;
   std::chrono::seconds grace{10};
+  // Unset: the process's settings (ProcessTls(), --grpc_reflection).
+  std::optional<TlsConfig> tls;
+  std::optional<bool> reflection;
 };
 
 // Process-wide settings every binary wants, called first thing in main:
@@ -65,6 +72,7 @@ struct ServiceStartup {
   db::Options database;
   std::unique_ptr<redis::Client> redis;  // at --redis_url, else --redis_addr
   std::unique_ptr<TenantSigner> signer;  // under --internal_key
+  std::string internal_key;              // --internal_key: also signs events (outbox.h)
 };
 
 // The common start of a service's main: InitProcess, reads

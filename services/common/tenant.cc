@@ -11,40 +11,55 @@
 namespace rapport {
 namespace {
 
-constexpr int64_t kMaxSkewSeconds = 300;
-constexpr char kVersion[] = "v2";
-constexpr size_t kFields = 7;  // version, org, user, scopes, time, request id, mac
+constexpr char kVersion[] = "v3";
+constexpr size_t kFields = 8;  // version, method, org, user, scopes, time, request id, mac
+
+// Debian's absl::string_view is its own type, not std::string_view.
+absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 bool HasSpace(std::string_view s) { return s.find(' ') != std::string_view::npos; }
 
+// "/<service>/<method>", neither part empty.
+bool IsMethodPath(std::string_view m) {
+  if (m.size() < 4 || m[0] != '/' || HasSpace(m)) return false;
+  const size_t slash = m.find('/', 1);
+  return slash != std::string_view::npos && slash > 1 && slash + 1 < m.size() &&
+         m.find('/', slash + 1) == std::string_view::npos;
+}
+
 }  // namespace
+
+std::string FullMethod(std::string_view service, std::string_view method) {
+  return absl::StrCat("/", Absl(service), "/", Absl(method));
+}
 
 TenantSigner::TenantSigner(std::string key) : mac_(key) {}
 
 std::string TenantSigner::Mac(std::string_view message) const { return absl::BytesToHexString(mac_.Mac(message)); }
 
-std::string TenantSigner::Token(const TenantContext& ctx, absl::Time now) const {
-  if (HasSpace(ctx.org_id) || HasSpace(ctx.user_id) || HasSpace(ctx.request_id)) return "";
-  std::string token = absl::StrCat(kVersion, " ", ctx.org_id, " ", ctx.user_id, " ", ctx.scopes, " ",
+std::string TenantSigner::Token(const TenantContext& ctx, std::string_view method, absl::Time now) const {
+  if (!IsMethodPath(method) || HasSpace(ctx.org_id) || HasSpace(ctx.user_id) || HasSpace(ctx.request_id)) return "";
+  std::string token = absl::StrCat(kVersion, " ", Absl(method), " ", ctx.org_id, " ", ctx.user_id, " ", ctx.scopes, " ",
                                    absl::ToUnixSeconds(now), " ", ctx.request_id);
   absl::StrAppend(&token, " ", Mac(token));
   return token;
 }
 
-std::multimap<std::string, std::string> TenantSigner::Metadata(const TenantContext& ctx, absl::Time now) const {
+std::multimap<std::string, std::string> TenantSigner::Metadata(const TenantContext& ctx, std::string_view method,
+                                                               absl::Time now) const {
   std::multimap<std::string, std::string> md;
-  md.emplace(kTenantHeader, Token(ctx, now));
+  md.emplace(kTenantHeader, Token(ctx, method, now));
   if (!ctx.idempotency_key.empty()) md.emplace(kIdempotencyHeader, ctx.idempotency_key);
   return md;
 }
 
-void TenantSigner::Sign(const TenantContext& ctx, grpc::ClientContext* client) const {
-  client->AddMetadata(kTenantHeader, Token(ctx));
+void TenantSigner::Sign(const TenantContext& ctx, std::string_view method, grpc::ClientContext* client) const {
+  client->AddMetadata(kTenantHeader, Token(ctx, method));
   if (!ctx.idempotency_key.empty()) client->AddMetadata(kIdempotencyHeader, ctx.idempotency_key);
 }
 
 absl::StatusOr<TenantContext> TenantSigner::Verify(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
-                                                   absl::Time now) const {
+                                                   std::string_view method, absl::Time now) const {
   auto it = md.find(grpc::string_ref(kTenantHeader));
   if (it == md.end()) return absl::UnauthenticatedError("missing signed tenant metadata");
   const std::string_view token(it->second.data(), it->second.size());
@@ -55,19 +70,24 @@ absl::StatusOr<TenantContext> TenantSigner::Verify(const std::multimap<grpc::str
   std::vector<absl::string_view> fields = absl::StrSplit(absl::string_view(token.data(), token.size()), ' ');
   uint32_t scopes = 0;
   int64_t t = 0;
-  if (fields.size() != kFields || fields[0] != kVersion || !absl::SimpleAtoi(fields[3], &scopes) ||
-      !absl::SimpleAtoi(fields[4], &t)) {
+  if (fields.size() != kFields || fields[0] != kVersion || !absl::SimpleAtoi(fields[4], &scopes) ||
+      !absl::SimpleAtoi(fields[5], &t)) {
     return absl::UnauthenticatedError("malformed tenant metadata");
   }
+  // Signed for another method or another service: a replay.
+  if (fields[1] != Absl(method)) {
+    return absl::UnauthenticatedError("tenant metadata signed for another method");
+  }
   const int64_t skew = absl::ToUnixSeconds(now) - t;
-  if (skew > kMaxSkewSeconds || skew < -kMaxSkewSeconds) {
+  const int64_t lifetime = absl::ToInt64Seconds(kTenantHeaderLifetime);
+  if (skew > lifetime || skew < -lifetime) {
     return absl::UnauthenticatedError("stale tenant metadata");
   }
   TenantContext ctx;
-  ctx.org_id = std::string(fields[1]);
-  ctx.user_id = std::string(fields[2]);
+  ctx.org_id = std::string(fields[2]);
+  ctx.user_id = std::string(fields[3]);
   ctx.scopes = scopes;
-  ctx.request_id = std::string(fields[5]);
+  ctx.request_id = std::string(fields[6]);
   auto idem = md.find(grpc::string_ref(kIdempotencyHeader));
   if (idem != md.end()) ctx.idempotency_key.assign(idem->second.data(), idem->second.size());
   return ctx;
@@ -79,8 +99,8 @@ Scope RequiredScope(const google::protobuf::MethodDescriptor* m) {
 }
 
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
-                                        Scope needed) {
-  absl::StatusOr<TenantContext> tenant = signer.Verify(ctx.client_metadata());
+                                        std::string_view method, Scope needed) {
+  absl::StatusOr<TenantContext> tenant = signer.Verify(ctx.client_metadata(), method);
   if (!tenant.ok()) return tenant.status();
   if (!tenant->Has(needed)) {
     return absl::PermissionDeniedError(absl::StrCat("credentials lack the ", api::v1::Scope_Name(needed), " scope"));
@@ -97,7 +117,8 @@ absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::
 
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
                                         const google::protobuf::ServiceDescriptor* service, std::string_view method) {
-  return Authorize(signer, ctx, RequiredScope(service->FindMethodByName(std::string(method))));
+  return Authorize(signer, ctx, FullMethod(service->full_name(), method),
+                   RequiredScope(service->FindMethodByName(std::string(method))));
 }
 
 }  // namespace rapport

@@ -2,16 +2,20 @@
 // transport between processes as gRPC metadata signed with HMAC-SHA256 under
 // the internal key. The gateway (and a service calling another service)
 // signs; every service verifies, and trusts nothing else: a call without a
-// valid, fresh signature is UNAUTHENTICATED.
+// valid, fresh signature for the very method it calls is UNAUTHENTICATED.
 //
 // One metadata entry carries it all (one header to encode and to parse per
 // call, not six):
-//   x-rapport-tenant: v2 <org> <user> <scopes> <unix seconds> <request id> <mac>
-// fields separated by single spaces, scopes as the decimal bit mask, <mac>
-// the hex HMAC of everything before its separating space. A field is never
-// allowed a space (ids and request ids are tokens), so a value splits into
-// exactly seven fields or is refused. A signature older or newer than five
-// minutes is refused, which bounds replays. The Idempotency-Key travels apart
+//   x-rapport-tenant: v3 <method> <org> <user> <scopes> <unix seconds> <request id> <mac>
+// fields separated by single spaces, <method> the full gRPC method path
+// "/<package>.<Service>/<Method>" (so it names the target service as well as
+// the method), scopes as the decimal bit mask, <mac> the hex HMAC of
+// everything before its separating space. A field is never allowed a space
+// (method paths, ids and request ids are tokens), so a value splits into
+// exactly eight fields or is refused. A header is good for the one method it
+// names, and for 60 seconds either side of its time: one captured from a call
+// cannot be replayed on another method or service (an export, a platform
+// call), nor kept for later. The Idempotency-Key travels apart
 // (x-idempotency-key), unsigned: it is scoped by org and user.
 //
 // The signer keeps the key's HMAC pad states (HmacKey), so a signature or a
@@ -54,25 +58,37 @@ struct TenantContext {
 inline constexpr char kTenantHeader[] = "x-rapport-tenant";
 inline constexpr char kIdempotencyHeader[] = "x-idempotency-key";
 
+// How long a signed header is good for, either side of its time.
+inline constexpr absl::Duration kTenantHeaderLifetime = absl::Seconds(60);
+
+// The full gRPC method path of service's method, "/<service>/<method>" (what
+// gRPC sends as :path, and what a signature names), e.g.
+// FullMethod("rapport.profiles.v1.ProfilesService", "GetContact").
+std::string FullMethod(std::string_view service, std::string_view method);
+
 class TenantSigner {
  public:
   // key must be non-empty; callers check configuration before building one.
   explicit TenantSigner(std::string key);
 
-  // The x-rapport-tenant value for ctx signed at `now`. Empty when a field
-  // holds a space (never the case for ids and the gateway's request ids); a
-  // call without the header is refused.
-  std::string Token(const TenantContext& ctx, absl::Time now = absl::Now()) const;
+  // The x-rapport-tenant value for ctx calling method (a full path, see
+  // FullMethod) signed at `now`. Empty when a field holds a space or the
+  // method is not a path (never the case for ids, the gateway's request ids
+  // and generated method names); a call without the header is refused.
+  std::string Token(const TenantContext& ctx, std::string_view method, absl::Time now = absl::Now()) const;
 
-  // The metadata pairs for ctx, signed at `now`.
-  std::multimap<std::string, std::string> Metadata(const TenantContext& ctx, absl::Time now = absl::Now()) const;
-  // Adds the signed metadata to an outgoing call.
-  void Sign(const TenantContext& ctx, grpc::ClientContext* client) const;
+  // The metadata pairs for ctx calling method, signed at `now`.
+  std::multimap<std::string, std::string> Metadata(const TenantContext& ctx, std::string_view method,
+                                                   absl::Time now = absl::Now()) const;
+  // Adds the signed metadata for method (a full path) to an outgoing call.
+  void Sign(const TenantContext& ctx, std::string_view method, grpc::ClientContext* client) const;
 
-  // Checks the signature and freshness of incoming metadata. UNAUTHENTICATED
-  // when anything is missing, malformed, stale or does not match.
+  // Checks the signature, the method it names (the full path of the method
+  // being served) and the freshness of incoming metadata. UNAUTHENTICATED
+  // when anything is missing, malformed, stale, signed for another method or
+  // does not match.
   absl::StatusOr<TenantContext> Verify(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
-                                       absl::Time now = absl::Now()) const;
+                                       std::string_view method, absl::Time now = absl::Now()) const;
 
  private:
   std::string Mac(std::string_view message) const;
@@ -83,11 +99,12 @@ class TenantSigner {
 // a method without a rule, or for nullptr.
 Scope RequiredScope(const google::protobuf::MethodDescriptor* method);
 
-// Verifies the call's metadata and checks the scope `needed`.
-// PERMISSION_DENIED when the scope is missing, or when it is a user scope
-// (READ or WRITE) and the credentials name no acting user.
+// Verifies the call's metadata for method (the full path being served) and
+// checks the scope `needed`. PERMISSION_DENIED when the scope is missing, or
+// when it is a user scope (READ or WRITE) and the credentials name no acting
+// user.
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
-                                        Scope needed);
+                                        std::string_view method, Scope needed);
 // The same with the scope of the HTTP rule of `service`'s `method` (RequiredScope).
 absl::StatusOr<TenantContext> Authorize(const TenantSigner& signer, const grpc::CallbackServerContext& ctx,
                                         const google::protobuf::ServiceDescriptor* service, std::string_view method);

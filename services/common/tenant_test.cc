@@ -20,6 +20,8 @@ struct Incoming {
   }
 };
 
+constexpr char kGetContact[] = "/rapport.profiles.v1.ProfilesService/GetContact";
+
 TenantContext Alice() {
   TenantContext ctx;
   ctx.org_id = "org1";
@@ -34,8 +36,8 @@ TEST(TenantSignerTest, RoundTripKeepsEveryField) {
   TenantSigner signer("secret");
   TenantContext in = Alice();
   in.idempotency_key = "idem-7";
-  Incoming md{signer.Metadata(in)};
-  auto out = signer.Verify(md.refs());
+  Incoming md{signer.Metadata(in, kGetContact)};
+  auto out = signer.Verify(md.refs(), kGetContact);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->org_id, "org1");
   EXPECT_EQ(out->user_id, "alice");
@@ -49,10 +51,11 @@ TEST(TenantSignerTest, RoundTripKeepsEveryField) {
 
 TEST(TenantSignerTest, OneHeaderCarriesTheContext) {
   TenantSigner signer("secret");
-  auto md = signer.Metadata(Alice());
+  auto md = signer.Metadata(Alice(), kGetContact);
   ASSERT_EQ(md.size(), 1u);  // no idempotency key: the signed header only
   EXPECT_EQ(md.begin()->first, kTenantHeader);
-  EXPECT_TRUE(md.begin()->second.starts_with("v2 org1 alice ")) << md.begin()->second;
+  EXPECT_TRUE(md.begin()->second.starts_with("v3 /rapport.profiles.v1.ProfilesService/GetContact org1 alice "))
+      << md.begin()->second;
 }
 
 struct TamperCase {
@@ -65,27 +68,28 @@ class TamperTest : public ::testing::TestWithParam<TamperCase> {};
 
 TEST_P(TamperTest, TamperedFieldIsUnauthenticated) {
   TenantSigner signer("secret");
-  Incoming md{signer.Metadata(Alice())};
+  Incoming md{signer.Metadata(Alice(), kGetContact)};
   auto it = md.owned.find(kTenantHeader);
   ASSERT_NE(it, md.owned.end());
   std::vector<std::string> fields = absl::StrSplit(it->second, ' ');
-  ASSERT_EQ(fields.size(), 7u);
+  ASSERT_EQ(fields.size(), 8u);
   if (GetParam().field < 0) {
     fields.insert(fields.end() - 1, GetParam().value);
   } else {
     fields[GetParam().field] = GetParam().value;
   }
   it->second = absl::StrJoin(fields, " ");
-  auto out = signer.Verify(md.refs());
+  auto out = signer.Verify(md.refs(), kGetContact);
   EXPECT_EQ(out.status().code(), absl::StatusCode::kUnauthenticated) << GetParam().name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fields, TamperTest,
-                         ::testing::Values(TamperCase{"version", 0, "v1"}, TamperCase{"org", 1, "org2"},
-                                           TamperCase{"user", 2, "bob"}, TamperCase{"user emptied", 2, ""},
-                                           TamperCase{"scopes", 3, "1023"}, TamperCase{"time", 4, "12"},
-                                           TamperCase{"request id", 5, "req-2"}, TamperCase{"signature", 6, "00"},
-                                           TamperCase{"extra field", -1, "x"}),
+                         ::testing::Values(TamperCase{"version", 0, "v2"},
+                                           TamperCase{"method", 1, "/rapport.profiles.v1.ProfilesService/ListContacts"},
+                                           TamperCase{"org", 2, "org2"}, TamperCase{"user", 3, "bob"},
+                                           TamperCase{"user emptied", 3, ""}, TamperCase{"scopes", 4, "1023"},
+                                           TamperCase{"time", 5, "12"}, TamperCase{"request id", 6, "req-2"},
+                                           TamperCase{"signature", 7, "00"}, TamperCase{"extra field", -1, "x"}),
                          [](const auto& info) {
                            std::string n = info.param.name;
                            for (char& c : n)
@@ -95,35 +99,61 @@ INSTANTIATE_TEST_SUITE_P(Fields, TamperTest,
 
 TEST(TenantSignerTest, MissingMetadataIsUnauthenticated) {
   TenantSigner signer("secret");
-  EXPECT_EQ(signer.Verify(MD{}).status().code(), absl::StatusCode::kUnauthenticated);
-  Incoming md{signer.Metadata(Alice())};
+  EXPECT_EQ(signer.Verify(MD{}, kGetContact).status().code(), absl::StatusCode::kUnauthenticated);
+  Incoming md{signer.Metadata(Alice(), kGetContact)};
   md.owned.begin()->second = "";
-  EXPECT_EQ(signer.Verify(md.refs()).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(signer.Verify(md.refs(), kGetContact).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(TenantSignerTest, AFieldWithASpaceIsNeverSigned) {
   TenantSigner signer("secret");
   TenantContext ctx = Alice();
   ctx.request_id = "two words";
-  EXPECT_EQ(signer.Token(ctx), "");
-  Incoming md{signer.Metadata(ctx)};
-  EXPECT_EQ(signer.Verify(md.refs()).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(signer.Token(ctx, kGetContact), "");
+  Incoming md{signer.Metadata(ctx, kGetContact)};
+  EXPECT_EQ(signer.Verify(md.refs(), kGetContact).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(TenantSignerTest, WrongKeyIsUnauthenticated) {
-  Incoming md{TenantSigner("secret").Metadata(Alice())};
-  EXPECT_EQ(TenantSigner("other").Verify(md.refs()).status().code(), absl::StatusCode::kUnauthenticated);
+  Incoming md{TenantSigner("secret").Metadata(Alice(), kGetContact)};
+  EXPECT_EQ(TenantSigner("other").Verify(md.refs(), kGetContact).status().code(), absl::StatusCode::kUnauthenticated);
 }
 
-TEST(TenantSignerTest, StaleOrFutureSignatureIsRefused) {
+TEST(TenantSignerTest, AHeaderLivesSixtySecondsAtMost) {
   TenantSigner signer("secret");
   absl::Time now = absl::Now();
-  Incoming old{signer.Metadata(Alice(), now - absl::Minutes(6))};
-  EXPECT_EQ(signer.Verify(old.refs(), now).status().code(), absl::StatusCode::kUnauthenticated);
-  Incoming future{signer.Metadata(Alice(), now + absl::Minutes(6))};
-  EXPECT_EQ(signer.Verify(future.refs(), now).status().code(), absl::StatusCode::kUnauthenticated);
-  Incoming recent{signer.Metadata(Alice(), now - absl::Minutes(4))};
-  EXPECT_TRUE(signer.Verify(recent.refs(), now).ok());
+  Incoming old{signer.Metadata(Alice(), kGetContact, now - absl::Seconds(61))};
+  EXPECT_EQ(signer.Verify(old.refs(), kGetContact, now).status().code(), absl::StatusCode::kUnauthenticated);
+  Incoming future{signer.Metadata(Alice(), kGetContact, now + absl::Seconds(61))};
+  EXPECT_EQ(signer.Verify(future.refs(), kGetContact, now).status().code(), absl::StatusCode::kUnauthenticated);
+  Incoming recent{signer.Metadata(Alice(), kGetContact, now - absl::Seconds(59))};
+  EXPECT_TRUE(signer.Verify(recent.refs(), kGetContact, now).ok());
+  // Four minutes passed under the old five-minute window; no longer.
+  Incoming four{signer.Metadata(Alice(), kGetContact, now - absl::Minutes(4))};
+  EXPECT_EQ(signer.Verify(four.refs(), kGetContact, now).status().message(), "stale tenant metadata");
+}
+
+TEST(TenantSignerTest, AHeaderIsGoodForTheOneMethodItNames) {
+  TenantSigner signer("secret");
+  Incoming md{signer.Metadata(Alice(), kGetContact)};
+  ASSERT_TRUE(signer.Verify(md.refs(), kGetContact).ok());
+  for (const char* other : {"/rapport.profiles.v1.ProfilesService/ListContacts",        // another method
+                            "/rapport.backfill.v1.ProfilesBackfill/ExportContacts",     // an export
+                            "/rapport.interactions.v1.InteractionsService/GetContact",  // another service
+                            "/rapport.profiles.v1.ProfilesService/GetContactX", "GetContact", ""}) {
+    absl::StatusOr<TenantContext> out = signer.Verify(md.refs(), other);
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kUnauthenticated) << other;
+  }
+  EXPECT_EQ(signer.Verify(md.refs(), "/rapport.profiles.v1.ProfilesService/ListContacts").status().message(),
+            "tenant metadata signed for another method");
+}
+
+TEST(TenantSignerTest, OnlyAFullMethodPathIsSigned) {
+  TenantSigner signer("secret");
+  EXPECT_EQ(FullMethod("rapport.profiles.v1.ProfilesService", "GetContact"), kGetContact);
+  for (const char* bad : {"", "GetContact", "/GetContact", "//GetContact", "/svc/", "/svc/a/b", "/svc/Get Contact"}) {
+    EXPECT_EQ(signer.Token(Alice(), bad), "") << bad;
+  }
 }
 
 }  // namespace

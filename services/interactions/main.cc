@@ -37,12 +37,15 @@ int main(int argc, char** argv) {
   rapport::redis::Client& redis = *startup.redis;
   const rapport::TenantSigner& signer = *startup.signer;
 
-  rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
+  rapport::events::RelayOptions relay_options;
+  relay_options.internal_key = startup.internal_key;  // signs every entry
+  rapport::events::OutboxRelay relay(&(*store)->db(), &redis, relay_options);
   relay.Start();
   rapport::RetentionPruner pruner(&(*store)->db(), {rapport::IdempotencyRetention()});
   pruner.Start();
   // Contact events keep each ledger row's cadence in step with the contact's tier.
   rapport::events::ConsumerOptions consumer_options;
+  consumer_options.internal_key = startup.internal_key;  // verifies every entry
   consumer_options.group = "interactions";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
   rapport::events::EventConsumer consumer(&redis, &(*store)->db(), consumer_options,

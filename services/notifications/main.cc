@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   hub.ShareWakes(startup.redis.get(), "rapport:notifications:wake");
 
   rapport::events::ConsumerOptions consumer_options;
+  consumer_options.internal_key = startup.internal_key;  // verifies every entry
   consumer_options.group = "notifications";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
   consumer_options.start_id = "0";

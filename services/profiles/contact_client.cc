@@ -18,6 +18,10 @@ TenantContext AsReader(const TenantContext& caller) {
   return as_reader;
 }
 
+// The methods called, as their signatures name them.
+const std::string kGetContact = FullMethod(v1::ProfilesService::service_full_name(), "GetContact");
+const std::string kBatchGetContacts = FullMethod(v1::ProfilesService::service_full_name(), "BatchGetContacts");
+
 bool IsUnavailable(const grpc::Status& s) {
   return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
@@ -37,7 +41,7 @@ void ContactClient::Find(const TenantContext& caller, const std::string& contact
   };
   auto call = std::make_shared<Call>();
   call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
-  signer_->Sign(AsReader(caller), &call->context);
+  signer_->Sign(AsReader(caller), kGetContact, &call->context);
   call->request.set_contact_id(contact_id);
   stub_->async()->GetContact(
       &call->context, &call->request, &call->response, [call, field, done = std::move(done)](grpc::Status s) {
@@ -62,7 +66,7 @@ void ContactClient::FindMany(const TenantContext& caller, const std::vector<std:
   };
   auto call = std::make_shared<Call>();
   call->context.set_deadline(std::chrono::system_clock::now() + deadline_);
-  signer_->Sign(AsReader(caller), &call->context);
+  signer_->Sign(AsReader(caller), kBatchGetContacts, &call->context);
   for (const std::string& id : ids) call->request.add_contact_ids(id);
   stub_->async()->BatchGetContacts(
       &call->context, &call->request, &call->response, [call, done = std::move(done)](grpc::Status s) {

@@ -47,7 +47,9 @@ int main(int argc, char** argv) {
   rapport::profiles::ProfilesBackfillImpl backfill(store->get(), &signer);
 
   // Publishes the outbox to the event stream; rows wait while Redis is down.
-  rapport::events::OutboxRelay relay(&(*store)->db(), &redis);
+  rapport::events::RelayOptions relay_options;
+  relay_options.internal_key = startup.internal_key;  // signs every entry
+  rapport::events::OutboxRelay relay(&(*store)->db(), &redis, relay_options);
   relay.Start();
   rapport::RetentionPruner pruner(&(*store)->db(), {rapport::IdempotencyRetention()});
   pruner.Start();

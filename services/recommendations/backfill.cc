@@ -43,8 +43,10 @@ auto RetryUntilOk(const BackfillSources& sources, const char* what, Fn fn) -> de
   }
 }
 
-absl::Status Drain(const BackfillSources& sources, const std::string& what, const PageFn& fetch, ReadModel* model,
-                   BackfillStats* stats) {
+// Pages through one export; method is its full path, which each page's
+// platform signature names (services/common/tenant.h).
+absl::Status Drain(const BackfillSources& sources, const std::string& what, const std::string& method,
+                   const PageFn& fetch, ReadModel* model, BackfillStats* stats) {
   bpb::ExportRequest request;
   request.set_page_size(sources.page_size);
   while (true) {
@@ -54,7 +56,7 @@ absl::Status Drain(const BackfillSources& sources, const std::string& what, cons
     TenantContext platform;
     platform.Add(api::v1::PLATFORM);
     platform.request_id = NewId();
-    sources.signer->Sign(platform, &ctx);
+    sources.signer->Sign(platform, method, &ctx);
     bpb::ExportResponse page;
     grpc::Status status = fetch(&ctx, request, &page);
     if (!status.ok()) {
@@ -87,24 +89,26 @@ absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel
   BackfillStats stats;
   // Users and contacts first, so that later rows find their owners filled in
   // (placeholders would also do; this just keeps the model tidy).
+  const std::string from_profiles = bpb::ProfilesBackfill::service_full_name();
+  const std::string from_interactions = bpb::InteractionsBackfill::service_full_name();
   RETURN_IF_ERROR(Drain(
-      sources, "users", [&](auto* c, const auto& r, auto* p) { return profiles->ExportUsers(c, r, p); }, model,
-      &stats));
+      sources, "users", FullMethod(from_profiles, "ExportUsers"),
+      [&](auto* c, const auto& r, auto* p) { return profiles->ExportUsers(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "contacts", [&](auto* c, const auto& r, auto* p) { return profiles->ExportContacts(c, r, p); }, model,
-      &stats));
+      sources, "contacts", FullMethod(from_profiles, "ExportContacts"),
+      [&](auto* c, const auto& r, auto* p) { return profiles->ExportContacts(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "memberships", [&](auto* c, const auto& r, auto* p) { return profiles->ExportMemberships(c, r, p); },
-      model, &stats));
+      sources, "memberships", FullMethod(from_profiles, "ExportMemberships"),
+      [&](auto* c, const auto& r, auto* p) { return profiles->ExportMemberships(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "interactions",
+      sources, "interactions", FullMethod(from_interactions, "ExportInteractions"),
       [&](auto* c, const auto& r, auto* p) { return interactions->ExportInteractions(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "introductions",
+      sources, "introductions", FullMethod(from_interactions, "ExportIntroductions"),
       [&](auto* c, const auto& r, auto* p) { return interactions->ExportIntroductions(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "ledger", [&](auto* c, const auto& r, auto* p) { return interactions->ExportLedger(c, r, p); }, model,
-      &stats));
+      sources, "ledger", FullMethod(from_interactions, "ExportLedger"),
+      [&](auto* c, const auto& r, auto* p) { return interactions->ExportLedger(c, r, p); }, model, &stats));
   return stats;
 }
 

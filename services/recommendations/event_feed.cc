@@ -69,6 +69,7 @@ namespace {
 
 events::ConsumerOptions ConsumerOptionsOf(const EventFeedOptions& options) {
   events::ConsumerOptions consumer;
+  consumer.internal_key = options.internal_key;
   consumer.stream = options.stream;
   consumer.consumer = options.consumer_name;
   consumer.group = absl::StrCat(kGroupPrefix, options.consumer_name);

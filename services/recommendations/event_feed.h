@@ -30,6 +30,7 @@ namespace rapport::recommendations {
 inline constexpr char kGroupPrefix[] = "recommendations-";
 
 struct EventFeedOptions {
+  std::string internal_key;  // required: entries not signed under it are dead-lettered
   std::string stream = events::kEventStream;
   std::string consumer_name = "recommendations-1";  // unique per replica
   std::string start_id = "0";                       // the position noted before the backfill

@@ -25,6 +25,7 @@ using ::rapport::testing::FreePort;
 using ::rapport::testing::RedisServer;
 
 constexpr char kOrg[] = "org1";
+constexpr char kInternalKey[] = "event-feed-test-internal-key";
 
 events::v1::Event InteractionOf(const std::string& user) {
   events::v1::Event e;
@@ -92,20 +93,22 @@ TEST_F(EventFeedTest, InteractionsChangeOnlyTheirOwnersAnswersAndContactsTheWhol
 
 TEST_F(EventFeedTest, CatchesUpFromTheNotedPositionAndDestroysItsGroupOnStop) {
   // Before the noted position: the backfill's; after it: the feed's.
+  const events::EventSigner signer(kInternalKey);
+  auto publish = [&](const events::EventSigner& as, const events::v1::Event& e) {
+    std::vector<std::string> xadd = {"XADD", events::kEventStream, "*"};
+    for (std::string& f : events::EntryFields(as, e)) xadd.push_back(std::move(f));
+    return redis_->Command(xadd).ok();
+  };
   events::v1::Event before = ContactOf("u1");
-  ASSERT_TRUE(redis_
-                  ->Command({"XADD", events::kEventStream, "*", "id", before.id(), "type", before.type(), "org", kOrg,
-                             "data", before.SerializeAsString()})
-                  .ok());
+  ASSERT_TRUE(publish(signer, before));
   absl::StatusOr<std::string> position = StreamPosition(redis_.get(), events::kEventStream);
   ASSERT_TRUE(position.ok()) << position.status();
-  events::v1::Event after = ContactOf("u2");
-  ASSERT_TRUE(redis_
-                  ->Command({"XADD", events::kEventStream, "*", "id", after.id(), "type", after.type(), "org", kOrg,
-                             "data", after.SerializeAsString()})
-                  .ok());
+  ASSERT_TRUE(publish(signer, ContactOf("u2")));
+  // Written straight into the stream by someone without the internal key.
+  ASSERT_TRUE(publish(events::EventSigner("not-the-internal-key"), ContactOf("u3")));
 
   EventFeedOptions options;
+  options.internal_key = kInternalKey;
   options.consumer_name = "feed-test";
   options.start_id = *position;
   EventFeed feed(redis_.get(), &model_, cache_.get(), options);
@@ -116,7 +119,7 @@ TEST_F(EventFeedTest, CatchesUpFromTheNotedPositionAndDestroysItsGroupOnStop) {
     model_.Read(kOrg, [&](const OrgGraph& g) { users = static_cast<int>(g.users.size()); });
     return users;
   };
-  EXPECT_EQ(owners(), 1);  // u2 only: u1's contact came before the position
+  EXPECT_EQ(owners(), 1);  // u2 only: u1's contact came before the position, u3's is forged
 
   auto groups = [&] {
     absl::StatusOr<redis::Reply> r = redis_->Command({"XINFO", "GROUPS", events::kEventStream});

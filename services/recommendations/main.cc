@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   }
 
   reco::EventFeedOptions feed_options;
+  feed_options.internal_key = startup.internal_key;  // verifies every entry
   feed_options.consumer_name = absl::GetFlag(FLAGS_consumer_name);
   feed_options.start_id = *position;
   feed_options.abandoned_after = std::chrono::milliseconds(absl::GetFlag(FLAGS_abandoned_group_ms));

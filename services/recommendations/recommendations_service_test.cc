@@ -16,6 +16,7 @@
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
 #include "services/recommendations/test_network.h"
+#include "tests/testing/stack.h"
 
 namespace rapport::recommendations {
 namespace {
@@ -52,14 +53,12 @@ class RecommendationsServiceTest : public ::testing::Test {
 
   // A context carrying what the gateway signs for (org, user) with READ.
   std::unique_ptr<grpc::ClientContext> As(const std::string& org, const std::string& user, bool read = true) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
     TenantContext t;
     t.org_id = org;
     t.user_id = user;
     t.request_id = "req-1";
     if (read) t.Add(api::v1::READ);
-    signer_.Sign(t, ctx.get());
-    return ctx;
+    return ::rapport::testing::Stack::Call(t, kKey);  // signed for the method it is used on
   }
 
   TestNetwork net_;
@@ -104,14 +103,14 @@ TEST_F(RecommendationsServiceTest, CallsWithoutValidMetadataAreUnauthenticated) 
   pb::ListReachOutsResponse resp;
   EXPECT_EQ(stub_->ListReachOuts(&bare, pb::ListReachOutsRequest(), &resp).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
-  grpc::ClientContext forged;
   TenantContext t;
   t.org_id = "org-a";
   t.user_id = "alice";
   t.Add(api::v1::READ);
-  TenantSigner("another-key").Sign(t, &forged);
-  EXPECT_EQ(stub_->ListReachOuts(&forged, pb::ListReachOutsRequest(), &resp).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      stub_->ListReachOuts(::rapport::testing::Stack::Call(t, "another-key").get(), pb::ListReachOutsRequest(), &resp)
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(RecommendationsServiceTest, AScopeShortOfReadIsPermissionDenied) {

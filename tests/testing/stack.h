@@ -82,7 +82,9 @@ class Stack {
   // names a replica: "gateway-2").
   std::string GatewayUrl(const std::string& gateway = "gateway");
 
-  // A client context carrying ctx signed with key, and a 5 s deadline.
+  // A client context carrying ctx signed with key, and a 5 s deadline. The
+  // signature names the method the context is used for: it is made when the
+  // call goes out (a client interceptor), so one context serves one call.
   static std::unique_ptr<grpc::ClientContext> Call(const TenantContext& ctx, const std::string& key = kTestInternalKey);
   static TenantContext Platform();
   static TenantContext Admin(const std::string& org);
