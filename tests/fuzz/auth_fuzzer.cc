@@ -36,8 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckRefusal(rapport::gateway::VerifyJwt(input, options, now).status(), "raw token");
   const size_t eol = input.find('\n');
   if (eol != std::string::npos) {
-    const std::string token =
-        rapport::gateway::SignJwtHs256(input.substr(eol + 1), kSecret, input.substr(0, eol));
+    const std::string token = rapport::gateway::SignJwtHs256(input.substr(eol + 1), kSecret, input.substr(0, eol));
     absl::StatusOr<rapport::TenantContext> tenant = rapport::gateway::VerifyJwt(token, options, now);
     CheckRefusal(tenant.status(), "signed token");
     if (tenant.ok() && (tenant->org_id.empty() || tenant->user_id.empty())) {

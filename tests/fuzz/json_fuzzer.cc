@@ -4,8 +4,8 @@
 // match exactly whenever it accepts a body (json_parser.h).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
