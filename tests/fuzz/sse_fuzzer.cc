@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_replace.h"
 #include "gateway/sse.h"
 #include "rapport/notifications/v1/notifications.pb.h"
 
@@ -54,10 +55,15 @@ ParsedEvent ParseStream(const std::string& s) {
   return out;
 }
 
+// FormatEvent drops CR, LF (and NUL from the id) from the one-line fields
+// and splits data at every line ending, which a reader joins with LF.
 void CheckEvent(const std::string& event, const std::string& id, const std::string& data) {
   const std::string text = rapport::gateway::FormatEvent(event, id, data);
   ParsedEvent p = ParseStream(text);
-  if (p.events != 1 || p.event != event || p.id != id || p.data != data) {
+  const std::string want_event = absl::StrReplaceAll(event, {{"\r", ""}, {"\n", ""}});
+  const std::string want_id = absl::StrReplaceAll(id, {{"\r", ""}, {"\n", ""}, {std::string(1, '\0'), ""}});
+  const std::string want_data = absl::StrReplaceAll(absl::StrReplaceAll(data, {{"\r\n", "\n"}}), {{"\r", "\n"}});
+  if (p.events != 1 || p.event != want_event || p.id != want_id || p.data != want_data) {
     std::fprintf(stderr, "FormatEvent does not read back as one event: %d events, %s\n", p.events, text.c_str());
     std::abort();
   }
@@ -74,6 +80,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rapport::notifications::v1::SubscribeRequest request;
   rapport::gateway::ApplyLastEventId(header, &request);
   if (request.last_event_id() != header) std::abort();
+
+  // FormatEvent on arbitrary strings too: the header as the id, the rest as data.
+  CheckEvent("message", header, bytes);
 
   rapport::notifications::v1::NotificationEvent message;
   if (!message.ParseFromString(bytes)) return 0;
