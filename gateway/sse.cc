@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gateway/transcoder.h"
 #include "services/common/log.h"
@@ -272,10 +273,17 @@ std::shared_ptr<EventSink> MakeSocketSink(beast::tcp_stream& stream, std::shared
 }
 
 std::string FormatEvent(const std::string& event, const std::string& id, const std::string& data) {
+  // A reader ends a line at CR, LF or CRLF, and ignores an id holding NUL: a
+  // string carrying one would end the field (or the whole event) early and
+  // let the rest pass for fields of its own. So the one-line fields drop
+  // them and data is split at each (tests/fuzz/sse).
+  const std::string one_line_event = absl::StrReplaceAll(event, {{"\r", ""}, {"\n", ""}});
+  const std::string one_line_id = absl::StrReplaceAll(id, {{"\r", ""}, {"\n", ""}, {std::string(1, '\0'), ""}});
+  const std::string lines = absl::StrReplaceAll(absl::StrReplaceAll(data, {{"\r\n", "\n"}}), {{"\r", "\n"}});
   std::string out;
-  if (!event.empty()) absl::StrAppend(&out, "event: ", event, "\n");
-  if (!id.empty()) absl::StrAppend(&out, "id: ", id, "\n");
-  for (absl::string_view line : absl::StrSplit(data, '\n')) absl::StrAppend(&out, "data: ", line, "\n");
+  if (!one_line_event.empty()) absl::StrAppend(&out, "event: ", one_line_event, "\n");
+  if (!one_line_id.empty()) absl::StrAppend(&out, "id: ", one_line_id, "\n");
+  for (absl::string_view line : absl::StrSplit(lines, '\n')) absl::StrAppend(&out, "data: ", line, "\n");
   out += "\n";
   return out;
 }

@@ -17,6 +17,15 @@ TEST(SseTest, FormatsEventsWithEveryDataLinePrefixed) {
   EXPECT_EQ(FormatEvent("message", "", "line1\nline2"), "event: message\ndata: line1\ndata: line2\n\n");
 }
 
+// Found by fuzz_sse (tests/fuzz/sse/regression_newline_in_id): an id ending
+// in a newline ended the event early, and the rest read as a second event.
+TEST(SseTest, LineBreaksCannotEndAFieldOrTheEventEarly) {
+  EXPECT_EQ(FormatEvent("message", "4\n", "{}"), "event: message\nid: 4\ndata: {}\n\n");
+  EXPECT_EQ(FormatEvent("message", "1\r\nevent: forged", "a\rb\r\nc"),
+            "event: message\nid: 1event: forged\ndata: a\ndata: b\ndata: c\n\n");
+  EXPECT_EQ(FormatEvent("x\r\n", std::string("9\0", 2), ""), "event: x\nid: 9\ndata: \n\n");
+}
+
 TEST(SseTest, AnIdAndOnePayloadBecomeANamedEvent) {
   npb::NotificationEvent e;
   e.set_id("42");

@@ -78,9 +78,11 @@ absl::StatusOr<TenantContext> TenantSigner::Verify(const std::multimap<grpc::str
   if (fields[1] != Absl(method)) {
     return absl::UnauthenticatedError("tenant metadata signed for another method");
   }
-  const int64_t skew = absl::ToUnixSeconds(now) - t;
+  // Bounds around now rather than now - t, which overflows for a t near
+  // INT64_MIN (tests/fuzz/tenant/regression_time_overflow).
+  const int64_t now_s = absl::ToUnixSeconds(now);
   const int64_t lifetime = absl::ToInt64Seconds(kTenantHeaderLifetime);
-  if (skew > lifetime || skew < -lifetime) {
+  if (t < now_s - lifetime || t > now_s + lifetime) {
     return absl::UnauthenticatedError("stale tenant metadata");
   }
   TenantContext ctx;
