@@ -2,9 +2,9 @@
 
 #include <deque>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gateway/json_writer.h"
 #include "gateway/transcoder.h"
 #include "services/common/log.h"
 
@@ -266,8 +266,14 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
     if (credential_refused_) return;
     credential_refused_ = true;
     log::Info("event stream ended: credential refused", {{"method", call_.grpc_method}, {"error", why.ToString()}});
-    std::string data = absl::StrCat("{\"code\":\"", absl::StatusCodeToString(why.code()), "\",\"detail\":\"",
-                                    absl::CEscape(why.message()), "\"}");
+    std::string data;
+    JsonWriter json(&data);
+    json.BeginObject()
+        .Key("code")
+        .String(absl::StatusCodeToString(why.code()))
+        .Key("detail")
+        .String(std::string(why.message()))
+        .EndObject();
     sink_->Write(FormatEvent("error", "", data), [](bool) {});
     ctx_.TryCancel();
   }
