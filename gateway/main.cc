@@ -54,6 +54,9 @@ ABSL_FLAG(int, unauthenticated_per_minute, 120,
 ABSL_FLAG(int, unauthenticated_burst, 60,
           "per client address, requests refused for credentials allowed at once (env RAPPORT_UNAUTHENTICATED_BURST)");
 ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event streams (env RAPPORT_SSE_HEARTBEAT_MS)");
+ABSL_FLAG(int, stream_recheck_ms, 2000,
+          "how often an open event stream's credential is checked again; a revoked or expired one ends the stream "
+          "(env RAPPORT_STREAM_RECHECK_MS)");
 
 namespace {
 
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
                                {"threads", "RAPPORT_HTTP_THREADS"},
                                {"cors_origins", "RAPPORT_CORS_ORIGINS"},
                                {"sse_heartbeat_ms", "RAPPORT_SSE_HEARTBEAT_MS"},
+                               {"stream_recheck_ms", "RAPPORT_STREAM_RECHECK_MS"},
                                {"max_connections", "RAPPORT_MAX_CONNECTIONS"},
                                {"client_share_percent", "RAPPORT_CLIENT_SHARE_PERCENT"},
                                {"header_timeout_ms", "RAPPORT_HEADER_TIMEOUT_MS"},
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
   }
   options.trusted_proxies = *std::move(proxies);
   options.sse_heartbeat = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_sse_heartbeat_ms)));
+  options.stream_recheck = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_stream_recheck_ms)));
   for (const rapport::gateway::Backend& b : rapport::gateway::Backends()) {
     b.anchor();  // registers the service's proto file
     options.backends.push_back({b.service(), rapport::gateway::BackendAddr(b)});

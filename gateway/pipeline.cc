@@ -84,6 +84,7 @@ struct Pipeline::Exchange {
   Reply reply;
   OpenStream open_stream;     // for server-streaming routes
   std::string last_event_id;  // the Last-Event-ID header
+  Credentials credentials;    // as sent, for event streams' re-checks
 };
 
 Pipeline::Pipeline(const GatewayOptions& options, Metrics* metrics, BackendClient* backends, EventStreams* streams,
@@ -310,6 +311,7 @@ void Pipeline::Handle(std::shared_ptr<Request> req, const std::string& client, R
 
   Credentials credentials{Header(*req, "X-Api-Key"), Header(*req, "Authorization"), Header(*req, "X-Rapport-User"),
                           client};
+  if (route.method->server_streaming()) ex->credentials = credentials;
   auth_->Authenticate(credentials, [this, ex, &route, input = std::move(input), idempotency_key,
                                     api_key = credentials.api_key](absl::StatusOr<TenantContext> tenant) mutable {
     Admit(ex, route, std::move(input), idempotency_key, api_key, std::move(tenant));
@@ -402,6 +404,15 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
                           backends_->Metadata(tenant, route.grpc_method),
                           copy->SerializeAsString(),
                           stream_executor_};
+  // The credential is validated again while the stream is open (through the
+  // key cache, so a key costs at most one lookup per cache lifetime): a
+  // revoked key or an expired token ends the stream.
+  call.recheck = [this, credentials = ex->credentials](std::function<void(absl::Status)> verdict) {
+    auth_->Authenticate(credentials, [verdict = std::move(verdict)](absl::StatusOr<TenantContext> tenant) {
+      verdict(tenant.status());
+    });
+  };
+  call.recheck_every = options_.stream_recheck;
   streams_->Start(
       std::move(call),
       [this, ex]() {

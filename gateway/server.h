@@ -52,6 +52,9 @@ struct GatewayOptions {
   RateLimitOptions failed_keys{.per_minute = 60, .burst = 20};
   std::string redis_addr;                          // rate-limit buckets; empty: local buckets only
   std::chrono::milliseconds sse_heartbeat{15000};  // comment line on idle event streams
+  // How often an open event stream's credential is validated again (the
+  // key cache's 5 s included, a revoked key's streams end within 10 s).
+  std::chrono::milliseconds stream_recheck{2000};
   // Open HTTP connections (event streams included) at most; a connection
   // over the limit is answered 503 with Retry-After and closed. 0: no limit.
   int max_connections = 10000;

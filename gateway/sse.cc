@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "gateway/json_writer.h"
 #include "gateway/transcoder.h"
 #include "services/common/log.h"
 
@@ -233,6 +234,49 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
       std::lock_guard<std::mutex> lock(shared->mu);
       if (shared->call != nullptr) shared->call->ctx_.TryCancel();
     });
+    ArmRecheckLocked();
+  }
+
+  // The next credential check. Caller holds shared_->mu. The timer and the
+  // verdict's callback reach the call only through shared_, since either may
+  // land after the call is done.
+  void ArmRecheckLocked() {
+    if (!call_.recheck || call_.recheck_every.count() <= 0) return;
+    auto timer = std::make_shared<net::steady_timer>(call_.executor, call_.recheck_every);
+    timer->async_wait([shared = shared_, timer, recheck = call_.recheck](beast::error_code ec) {
+      if (ec) return;
+      {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        if (shared->call == nullptr) return;
+      }
+      recheck([shared](absl::Status verdict) {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        if (shared->call == nullptr) return;
+        if (absl::IsUnauthenticated(verdict) || absl::IsPermissionDenied(verdict)) {
+          shared->call->EndForCredentialLocked(verdict);
+        } else {
+          shared->call->ArmRecheckLocked();  // valid, or unknown for now (backend down): keep going
+        }
+      });
+    });
+  }
+
+  // A final event saying why, then the end of the stream. Caller holds
+  // shared_->mu.
+  void EndForCredentialLocked(const absl::Status& why) {
+    if (credential_refused_) return;
+    credential_refused_ = true;
+    log::Info("event stream ended: credential refused", {{"method", call_.grpc_method}, {"error", why.ToString()}});
+    std::string data;
+    JsonWriter json(&data);
+    json.BeginObject()
+        .Key("code")
+        .String(absl::StatusCodeToString(why.code()))
+        .Key("detail")
+        .String(std::string(why.message()))
+        .EndObject();
+    sink_->Write(FormatEvent("error", "", data), [](bool) {});
+    ctx_.TryCancel();
   }
 
   std::string EventText() {
@@ -263,6 +307,7 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   std::shared_ptr<EventSink> sink_;
+  bool credential_refused_ = false;  // guarded by shared_->mu
 };
 
 std::shared_ptr<EventSink> MakeSocketSink(beast::tcp_stream& stream, std::shared_ptr<void> owner, std::string head,

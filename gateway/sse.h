@@ -22,7 +22,11 @@
 // header unless the query set it. Heartbeat comments (": heartbeat") keep
 // idle connections open through proxies; a client that goes away cancels the
 // backend call; the next message is read only once the previous event was
-// written (backpressure).
+// written (backpressure). When the call carries a `recheck`, the stream's
+// credential is validated again every `recheck_every`; once it is refused
+// (UNAUTHENTICATED or PERMISSION_DENIED: a revoked key, an expired token;
+// not a backend outage) the client gets a final `event: error` with the
+// reason and the stream ends.
 //
 // Thread-safety: EventStreams is safe from any thread; each stream runs on
 // gRPC callback threads and its sink's executor.
@@ -92,7 +96,10 @@ class EventStreams {
     const google::protobuf::MethodDescriptor* method;
     std::multimap<std::string, std::string> metadata;  // signed tenant metadata
     std::string request;                               // serialized request message
-    boost::asio::any_io_executor executor;             // for the open-grace timer
+    boost::asio::any_io_executor executor;             // for the open-grace and recheck timers
+    // Validates the stream's credential again; calls back with the verdict.
+    std::function<void(std::function<void(absl::Status)>)> recheck;
+    std::chrono::milliseconds recheck_every{0};  // 0: never
   };
   // open: makes the event sink once the backend accepted the call.
   // fail: the call failed before any event (an ordinary error answer).

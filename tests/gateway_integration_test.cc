@@ -519,7 +519,14 @@ struct RawStream {
   }
 };
 
+std::unique_ptr<RawStream> OpenStreamWith(int port, const std::string& credential_headers);
+
 std::unique_ptr<RawStream> OpenStream(int port, const std::string& token) {
+  return OpenStreamWith(port, absl::StrCat("Authorization: Bearer ", token, "\r\n"));
+}
+
+// credential_headers: header lines, each ending in CRLF.
+std::unique_ptr<RawStream> OpenStreamWith(int port, const std::string& credential_headers) {
   auto stream = std::make_unique<RawStream>();
   stream->fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -527,8 +534,8 @@ std::unique_ptr<RawStream> OpenStream(int port, const std::string& token) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(stream->fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) return stream;
-  const std::string request = absl::StrCat("GET /v1/notifications:stream HTTP/1.1\r\nHost: gateway\r\n",
-                                           "Authorization: Bearer ", token, "\r\n\r\n");
+  const std::string request =
+      absl::StrCat("GET /v1/notifications:stream HTTP/1.1\r\nHost: gateway\r\n", credential_headers, "\r\n");
   if (send(stream->fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
     return stream;
   }
@@ -590,6 +597,55 @@ TEST_F(GatewayIntegrationTest, EventStreamsPastACredentialsShareAre429) {
   HttpResponse metrics = Call("GET", "/metrics", {AdminKey()});
   EXPECT_NE(metrics.body.find("rapport_gateway_share_refusals_total{kind=\"stream\"} "), std::string::npos)
       << metrics.body;
+}
+
+// A revoked API key's open event streams end within 10 s, with a final
+// `event: error` saying why; another credential's stream stays open. Before
+// the gateway re-checked the credential of open streams, the stream went on
+// (heartbeats) after the revocation and this test failed.
+TEST_F(GatewayIntegrationTest, RevokedKeysEventStreamsCloseWithinTenSeconds) {
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(stack_.Addr("gateway").substr(stack_.Addr("gateway").rfind(':') + 1), &port));
+  std::string org;
+  const std::string admin = NewOrg("acme", &org);
+  const std::string user = NewUser(admin, "ann@acme.test");
+  HttpResponse created = Call("POST", "/v1/apiKeys", {"X-Api-Key: " + admin, kJson},
+                              R"({"displayName":"app","scopes":["READ","WRITE","ACT_AS_USER"]})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  auto key = Parse<ppb::ApiKeySecret>(created);
+  const std::string with_key = absl::StrCat("X-Api-Key: ", key.secret(), "\r\nX-Rapport-User: ", user, "\r\n");
+  std::unique_ptr<RawStream> revoked_stream = OpenStreamWith(port, with_key);
+  ASSERT_EQ(revoked_stream->head.rfind("HTTP/1.1 200", 0), 0u) << revoked_stream->head;
+  std::unique_ptr<RawStream> other = OpenStream(port, Jwt(org, user));
+  ASSERT_EQ(other->head.rfind("HTTP/1.1 200", 0), 0u) << other->head;
+
+  ASSERT_EQ(Call("DELETE", "/v1/apiKeys/" + key.api_key().id(), {"X-Api-Key: " + admin}).status, 200);
+  const auto revoked_at = std::chrono::steady_clock::now();
+  // Read until the gateway closes the stream.
+  std::string got;
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - revoked_at < std::chrono::seconds(15)) {
+    pollfd p{revoked_stream->fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = recv(revoked_stream->fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      closed = true;
+    } else {
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  const auto took = std::chrono::steady_clock::now() - revoked_at;
+  ASSERT_TRUE(closed) << got;
+  EXPECT_LE(took, std::chrono::seconds(10));
+  EXPECT_NE(got.find("event: error\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("UNAUTHENTICATED"), std::string::npos) << got;
+  // The token's stream is still open: nothing to read but heartbeats.
+  pollfd p{other->fd, POLLIN, 0};
+  if (poll(&p, 1, 0) > 0) {
+    char buf[4096];
+    EXPECT_GT(recv(other->fd, buf, sizeof(buf), MSG_DONTWAIT), 0);
+  }
 }
 
 // Guessing API keys from one address: after the burst of refused keys, new

@@ -515,6 +515,54 @@ TEST_F(EventsTest, EntryIsAckedOnlyAfterTheHandlersEffectsCommit) {
   EXPECT_EQ(CountRows("SELECT COUNT(*) FROM processed_events WHERE event_id = 'only'"), 1);
 }
 
+// The relay bounds the stream, but a lagging group's pending entries and the
+// entries it has not read yet survive every trim. Before TrimStream the relay
+// trimmed with XADD MAXLEN ~, which ignores groups: this test lost the
+// pending entries (the stream fell to about max_len + one macro node).
+TEST_F(EventsTest, TrimKeepsWhatALaggingGroupStillNeeds) {
+  ASSERT_TRUE(redis_->Command({"XGROUP", "CREATE", kEventStream, "lag", "0", "MKSTREAM"}).ok());
+  RelayOptions ro = Relay();
+  ro.max_len = 10;
+  ro.trim_interval = milliseconds(0);
+  OutboxRelay relay(db_.get(), redis_.get(), ro);
+  for (int i = 0; i < 5; ++i) Append(MakeEvent("contact.created"));
+  ASSERT_EQ(relay.PublishOnce().value_or(-1), 5);
+  // The lagging group reads the first 5 and acknowledges nothing.
+  auto read = redis_->Command({"XREADGROUP", "GROUP", "lag", "c", "COUNT", "5", "STREAMS", kEventStream, ">"});
+  ASSERT_TRUE(read.ok()) << read.status();
+  std::vector<std::string> pending;
+  for (const redis::Reply& e : read->elements[0].elements[1].elements) pending.push_back(e.elements[0].str);
+  ASSERT_EQ(pending.size(), 5u);
+
+  relay.Start();
+  for (int i = 0; i < 500; ++i) Append(MakeEvent("contact.updated"));
+  relay.Notify();
+  ASSERT_TRUE(WaitFor([&] { return relay.PendingCount().value_or(-1) == 0; }, kDeadline));
+  relay.Stop();
+  auto trimmed = TrimStream(*redis_, kEventStream, 10, milliseconds(1), absl::ToUnixMillis(absl::Now()) + 60000);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  EXPECT_EQ(*trimmed, 0);
+  EXPECT_EQ(XLen(kEventStream), 505);
+  EXPECT_EQ(Range(kEventStream).front().entry_id, pending.front());
+
+  // Once the group acknowledged the first 3, exactly those go; once it read
+  // and acknowledged everything, the length bound (and then the age) rules.
+  ASSERT_TRUE(redis_->Command({"XACK", kEventStream, "lag", pending[0], pending[1], pending[2]}).ok());
+  trimmed = TrimStream(*redis_, kEventStream, 10, std::chrono::hours(1), absl::ToUnixMillis(absl::Now()));
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  EXPECT_EQ(*trimmed, 3);
+  EXPECT_EQ(Range(kEventStream).front().entry_id, pending[3]);
+  ASSERT_TRUE(redis_->Command({"XGROUP", "SETID", kEventStream, "lag", "$"}).ok());
+  ASSERT_TRUE(redis_->Command({"XACK", kEventStream, "lag", pending[3], pending[4]}).ok());
+  trimmed = TrimStream(*redis_, kEventStream, 10, std::chrono::hours(1), absl::ToUnixMillis(absl::Now()));
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  EXPECT_EQ(XLen(kEventStream), 10);
+  trimmed = TrimStream(*redis_, kEventStream, 10, milliseconds(1), absl::ToUnixMillis(absl::Now()) + 60000);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  // The group's last-delivered entry (the newest) is kept.
+  EXPECT_EQ(XLen(kEventStream), 1);
+}
+
 TEST_F(EventsTest, RelayPrunesSentRowsPastRetention) {
   OutboxRelay relay(db_.get(), redis_.get(), Relay());
   const std::string old_id = Append(MakeEvent("contact.created"));

@@ -4,12 +4,16 @@
 #include <condition_variable>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "services/common/db_rows.h"
 #include "services/common/ids.h"
@@ -149,6 +153,7 @@ struct OutboxRelay::Impl {
 
   std::mutex publish_mu;                        // one publisher at a time, or rows would go out twice
   Clock::time_point next_prune = Clock::now();  // loop thread only
+  Clock::time_point next_trim = Clock::now();   // loop thread only
   std::unique_ptr<PollingLoop> loop;
 };
 
@@ -160,6 +165,13 @@ absl::StatusOr<bool> OutboxRelay::Impl::Step() {
   if (!published.ok()) return published.status();
   // A full batch means more rows are probably waiting.
   bool more = *published >= options.batch;
+  if (Clock::now() >= next_trim) {
+    next_trim = Clock::now() + options.trim_interval;
+    absl::StatusOr<int64_t> trimmed =
+        TrimStream(*redis, options.stream, options.max_len,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(options.max_age), absl::ToUnixMillis(absl::Now()));
+    if (!trimmed.ok()) log::Warn("event stream trim failed", {{"error", trimmed.status().ToString()}});
+  }
   if (Clock::now() >= next_prune) {
     absl::StatusOr<bool> full = PruneChunk();
     if (!full.ok()) log::Warn("outbox prune failed", {{"error", full.status().ToString()}});
@@ -193,12 +205,9 @@ absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
   std::vector<std::vector<std::string>> commands;
   commands.reserve(rows.size());
   for (const OutboxRow& row : rows) {
-    std::vector<std::string> xadd = {"XADD", options.stream};
-    // MAXLEN ~ 0 would empty the stream; a non-positive max_len means no trimming.
-    if (options.max_len > 0) {
-      xadd.insert(xadd.end(), {"MAXLEN", "~", std::to_string(options.max_len)});
-    }
-    xadd.push_back("*");
+    // No MAXLEN here: it would trim entries that consumer groups still have
+    // pending. TrimStream bounds the stream instead.
+    std::vector<std::string> xadd = {"XADD", options.stream, "*"};
     std::vector<std::string> fields = EntryFields(*signer, row.event_id, row.type, row.org_id, row.data);
     xadd.insert(xadd.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
     commands.push_back(std::move(xadd));
@@ -275,6 +284,74 @@ absl::StatusOr<int64_t> OutboxRelay::PendingCount() {
     return absl::OkStatus();
   }));
   return count;
+}
+
+namespace {
+
+// A stream entry id "<ms>-<seq>" as a comparable pair; nullopt when malformed.
+std::optional<std::pair<uint64_t, uint64_t>> ParseStreamId(const std::string& id) {
+  std::pair<std::string, std::string> parts = absl::StrSplit(id, absl::MaxSplits('-', 1));
+  uint64_t ms = 0, seq = 0;
+  if (!absl::SimpleAtoi(parts.first, &ms)) return std::nullopt;
+  if (!parts.second.empty() && !absl::SimpleAtoi(parts.second, &seq)) return std::nullopt;
+  return std::make_pair(ms, seq);
+}
+
+// The value of key in a flat [key, value, key, value...] reply, or nullptr.
+const redis::Reply* Field(const redis::Reply& flat, const std::string& key) {
+  for (size_t i = 0; i + 1 < flat.elements.size(); i += 2) {
+    if (flat.elements[i].str == key) return &flat.elements[i + 1];
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> TrimStream(redis::Client& redis, const std::string& stream, int64_t max_len,
+                                   std::chrono::milliseconds max_age, int64_t now_ms, int64_t max_step) {
+  using Id = std::pair<uint64_t, uint64_t>;
+  // The cut: entries below it go. Age: every entry older than max_age.
+  std::optional<Id> cut;
+  if (max_age.count() > 0 && now_ms > max_age.count()) cut = Id{static_cast<uint64_t>(now_ms - max_age.count()), 0};
+  if (max_len > 0) {
+    ASSIGN_OR_RETURN(redis::Reply len, redis.Command({"XLEN", stream}));
+    const int64_t excess = std::min<int64_t>(len.integer - max_len, std::max<int64_t>(max_step, 1));
+    if (excess > 0) {
+      // The first entry kept is the (excess + 1)-th oldest.
+      ASSIGN_OR_RETURN(redis::Reply range,
+                       redis.Command({"XRANGE", stream, "-", "+", "COUNT", std::to_string(excess + 1)}));
+      if (static_cast<int64_t>(range.elements.size()) == excess + 1 && !range.elements.back().elements.empty()) {
+        std::optional<Id> keep = ParseStreamId(range.elements.back().elements[0].str);
+        if (keep && (!cut || *keep > *cut)) cut = keep;
+      }
+    }
+  }
+  if (!cut) return 0;
+  // The floor: nothing a group still needs goes.
+  absl::StatusOr<redis::Reply> groups = redis.Command({"XINFO", "GROUPS", stream});
+  if (!groups.ok()) {
+    if (absl::StrContains(groups.status().message(), "no such key")) return 0;
+    return groups.status();
+  }
+  for (const redis::Reply& group : groups->elements) {
+    const redis::Reply* name = Field(group, "name");
+    const redis::Reply* delivered = Field(group, "last-delivered-id");
+    if (name == nullptr || delivered == nullptr) {
+      return absl::InternalError("redis XINFO GROUPS: unexpected reply");
+    }
+    std::optional<Id> last = ParseStreamId(delivered->str);
+    if (!last) return absl::InternalError(absl::StrCat("redis XINFO GROUPS: bad id ", delivered->str));
+    if (*last < *cut) cut = last;
+    ASSIGN_OR_RETURN(redis::Reply pending, redis.Command({"XPENDING", stream, name->str}));
+    if (pending.elements.size() >= 2 && pending.elements[1].type == redis::Reply::Type::kString) {
+      std::optional<Id> oldest = ParseStreamId(pending.elements[1].str);
+      if (oldest && *oldest < *cut) cut = oldest;
+    }
+  }
+  if (cut->first == 0 && cut->second == 0) return 0;
+  ASSIGN_OR_RETURN(redis::Reply trimmed,
+                   redis.Command({"XTRIM", stream, "MINID", absl::StrCat(cut->first, "-", cut->second)}));
+  return static_cast<int64_t>(trimmed.integer);
 }
 
 absl::StatusOr<std::vector<ExportedEvent>> ExportRows(

@@ -3,8 +3,9 @@
 // A service appends events with AppendEvent inside the same write
 // transaction as the change they describe, so an event exists exactly when
 // its change committed. OutboxRelay (one thread) publishes unsent rows in
-// commit order with XADD (approximate MAXLEN trimming) in pipelined batches,
-// then marks them sent in one write. If Redis is down the rows wait and are
+// commit order with XADD in pipelined batches, then marks them sent in one
+// write. Every trim_interval it trims the stream (TrimStream) by age and
+// length, but never past an entry a consumer group still needs. If Redis is down the rows wait and are
 // published when it returns; nothing is lost. A crash between XADD and the
 // mark republishes those rows: delivery is at-least-once and consumers dedupe
 // on the event id. Sent rows are pruned after a retention period.
@@ -102,12 +103,26 @@ struct RelayOptions {
   // published (PublishOnce answers FAILED_PRECONDITION; rows wait).
   std::string internal_key;
   std::string stream = kEventStream;
-  int64_t max_len = 1000000;                      // approximate MAXLEN of the stream; <= 0: no trimming
+  int64_t max_len = 1000000;                      // entries kept at most (TrimStream); <= 0: no length bound
+  std::chrono::hours max_age{24 * 7};             // entries older are trimmed (TrimStream); <= 0: no age bound
+  std::chrono::milliseconds trim_interval{10000};  // how often the relay trims the stream
   int batch = 256;                                // rows per XADD pipeline
   std::chrono::milliseconds poll_interval{50};    // idle wait between scans
   std::chrono::milliseconds retry_interval{500};  // wait after Redis failed
   std::chrono::hours retention{24};               // sent rows kept this long
 };
+
+// Trims stream by age and length without losing what a consumer group still
+// needs: entries older than max_age (by their id's millisecond part, against
+// now_ms) or beyond the newest max_len are cut, but never an entry at or
+// after the oldest one any group has pending (XPENDING) or at or after its
+// last-delivered id (XINFO GROUPS), so a lagging or crashed consumer finds
+// everything it has not acknowledged. One XTRIM MINID (exact); the length
+// bound is found with XRANGE over at most max_step entries per call, so a
+// long backlog is cut over several calls. Returns the number of entries
+// removed. XADD's own MAXLEN is not used: it ignores consumer groups.
+absl::StatusOr<int64_t> TrimStream(redis::Client& redis, const std::string& stream, int64_t max_len,
+                                   std::chrono::milliseconds max_age, int64_t now_ms, int64_t max_step = 10000);
 
 class OutboxRelay {
  public:

@@ -22,16 +22,29 @@ using db::Statement;
 absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std::string& type,
                                  const std::string& event_id, int64_t now_us, const WebhookBodyFn& body) {
   std::vector<std::string> targets;
-  RETURN_IF_ERROR(db::ForEachRow(
-      conn.Prepare("SELECT data FROM webhooks WHERE org_id = ? AND user_id = ?").Bind(1, owner.org).Bind(2, owner.user),
-      [&](const Statement& row) -> absl::Status {
-        pb::Webhook w;
-        RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &w));
-        bool wanted = w.event_types_size() == 0;
-        for (const std::string& t : w.event_types()) wanted |= (t == type);
-        if (wanted) targets.push_back(w.id());
-        return absl::OkStatus();
-      }));
+  int64_t skipped = 0;
+  // Ids are ULIDs, so id order is creation order: the oldest webhooks win.
+  RETURN_IF_ERROR(db::ForEachRow(conn.Prepare("SELECT data FROM webhooks WHERE org_id = ? AND user_id = ? ORDER BY "
+                                              "webhook_id")
+                                     .Bind(1, owner.org)
+                                     .Bind(2, owner.user),
+                                 [&](const Statement& row) -> absl::Status {
+                                   pb::Webhook w;
+                                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &w));
+                                   bool wanted = w.event_types_size() == 0;
+                                   for (const std::string& t : w.event_types()) wanted |= (t == type);
+                                   if (!wanted) return absl::OkStatus();
+                                   if (targets.size() < kMaxWebhookFanOut) {
+                                     targets.push_back(w.id());
+                                   } else {
+                                     ++skipped;
+                                   }
+                                   return absl::OkStatus();
+                                 }));
+  if (skipped > 0) {
+    log::Warn("webhook fan-out capped: the newest matching webhooks get no delivery",
+              {{"org", owner.org}, {"type", type}, {"skipped", absl::StrCat(skipped)}});
+  }
   if (targets.empty()) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::string json, body(WebhookEnvelope{event_id, type, FromMicros(now_us), owner.org, owner.user}));
   for (const std::string& webhook_id : targets) {
@@ -148,6 +161,77 @@ absl::StatusOr<std::vector<pb::Delivery>> NotificationsStore::ListDeliveries(con
                                   .Bind(4, before_id)
                                   .Bind(5, before_id)
                                   .Bind(6, limit)));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<DeliveryQueue>> NotificationsStore::DueDeliveryQueues(absl::Time now, int limit) {
+  const int64_t now_us = ToMicros(now);
+  std::vector<DeliveryQueue> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(
+        out, db::ListRows<DeliveryQueue>(
+                 conn.Prepare("SELECT t.org_id, t.user_id, d.webhook_id, w.data, MIN(t.due_us) FROM timers t "
+                              "JOIN deliveries d ON d.org_id = t.org_id AND d.user_id = t.user_id AND "
+                              "d.delivery_id = t.ref "
+                              "JOIN webhooks w ON w.org_id = d.org_id AND w.user_id = d.user_id AND "
+                              "w.webhook_id = d.webhook_id "
+                              "WHERE t.kind = ? AND t.due_us <= ? AND t.lease_until_us <= ? "
+                              "GROUP BY t.org_id, t.user_id, d.webhook_id, w.data ORDER BY MIN(t.due_us) LIMIT ?")
+                     .Bind(1, static_cast<int>(TimerKind::kDelivery))
+                     .Bind(2, now_us)
+                     .Bind(3, now_us)
+                     .Bind(4, limit),
+                 [](const Statement& row) {
+                   pb::Webhook w;
+                   // An unparsable row gives an empty URL: one shared endpoint, still bounded.
+                   (void)db::ParseRow(row.ColumnBlob(3), &w);
+                   return DeliveryQueue{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2), w.url(),
+                                        row.ColumnInt(4)};
+                 }));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<TimerRow>>> NotificationsStore::ClaimDeliveries(const std::string& owner, absl::Time now,
+                                                                          absl::Duration lease,
+                                                                          const std::vector<QueueClaim>& claims) {
+  const bool postgres = db_->dialect() == db::Dialect::kPostgres;
+  const std::string claim = absl::StrCat(
+      "UPDATE timers SET lease_owner = ?, lease_until_us = ? WHERE (org_id, timer_id) IN ("
+      "SELECT t.org_id, t.timer_id FROM timers t JOIN deliveries d ON d.org_id = t.org_id AND d.user_id = t.user_id "
+      "AND d.delivery_id = t.ref WHERE t.org_id = ? AND t.user_id = ? AND d.webhook_id = ? AND t.kind = ? AND "
+      "t.due_us <= ? AND t.lease_until_us <= ? ORDER BY t.due_us LIMIT ?",
+      postgres ? " FOR UPDATE OF t SKIP LOCKED" : "",
+      ") RETURNING org_id, timer_id, user_id, kind, ref, contact_id, due_us, dedupe_key");
+  const int64_t now_us = ToMicros(now);
+  std::vector<std::vector<TimerRow>> out;
+  RETURN_IF_ERROR(db_->Write([&](Connection& conn) -> absl::Status {
+    out.assign(claims.size(), {});  // a retried transaction starts over
+    if (postgres) RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+    for (size_t i = 0; i < claims.size(); ++i) {
+      const QueueClaim& c = claims[i];
+      RETURN_IF_ERROR(db::ForEachRow(conn.Prepare(claim)
+                                         .Bind(1, owner)
+                                         .Bind(2, now_us + absl::ToInt64Microseconds(lease))
+                                         .Bind(3, c.queue.org)
+                                         .Bind(4, c.queue.user)
+                                         .Bind(5, c.queue.webhook_id)
+                                         .Bind(6, static_cast<int>(TimerKind::kDelivery))
+                                         .Bind(7, now_us)
+                                         .Bind(8, now_us)
+                                         .Bind(9, c.limit),
+                                     [&](const Statement& row) -> absl::Status {
+                                       out[i].push_back(TimerRow{row.ColumnText(0), row.ColumnText(1),
+                                                              row.ColumnText(2),
+                                                              static_cast<TimerKind>(row.ColumnInt(3)),
+                                                              row.ColumnText(4), row.ColumnText(5), row.ColumnInt(6),
+                                                              row.ColumnText(7)});
+                                       return absl::OkStatus();
+                                     }));
+    }
     return absl::OkStatus();
   }));
   return out;

@@ -21,8 +21,14 @@ namespace rapport::notifications {
 // Prints an event's JSON body from its envelope (webhook.h).
 using WebhookBodyFn = std::function<absl::StatusOr<std::string>(const WebhookEnvelope&)>;
 
+// The most deliveries one event makes: a webhook quota raised above it does
+// not multiply the HTTP work one workflow run or notification causes.
+inline constexpr size_t kMaxWebhookFanOut = 20;
+
 // Queues a delivery of the event to each of the user's webhooks whose filter
-// takes its type, each with a delivery timer due at now_us. body is called
+// takes its type, each with a delivery timer due at now_us; to the first
+// kMaxWebhookFanOut of them by creation when more match (the rest get
+// nothing, and a warning is logged). body is called
 // only when some webhook takes the event: JSON printing is costly at timer
 // rates.
 absl::Status EnqueueWebhookEvent(db::Connection& conn, const Owner& owner, const std::string& type,

@@ -1,6 +1,7 @@
 #include "services/notifications/live_hub.h"
 
 #include <deque>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -10,14 +11,28 @@ namespace rapport::notifications {
 
 class LiveStream : public grpc::ServerWriteReactor<pb::NotificationEvent> {
  public:
-  LiveStream(LiveHub* hub, Owner owner, int64_t after_seq) : hub_(hub), owner_(std::move(owner)), last_(after_seq) {}
+  LiveStream(LiveHub* hub, Owner owner, int64_t after_seq)
+      : hub_(hub), owner_(std::move(owner)), opened_(std::chrono::steady_clock::now()), last_(after_seq) {}
 
   void Begin() {
-    // Headers go out at once, so a client (the gateway's SSE) knows the
-    // stream was accepted before the first notification exists.
-    StartSendInitialMetadata();
-    hub_->Add(this);
+    {
+      // Headers go out at once, so a client (the gateway's SSE) knows the
+      // stream was accepted before the first notification exists. Under mu_:
+      // the hub's thread may poke the stream already.
+      std::lock_guard<std::mutex> lock(mu_);
+      StartSendInitialMetadata();
+      begun_ = true;
+    }
     Poke();
+  }
+
+  // Ends the stream (OK) once what is queued was written: its lifetime is
+  // over, and the client resumes with Last-Event-ID.
+  void Expire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_ || cancelled_ || expired_) return;
+    expired_ = true;
+    if (!writing_) FinishLocked(grpc::Status::OK);
   }
 
   // Reads what is newer than the last message queued and starts writing it.
@@ -25,7 +40,7 @@ class LiveStream : public grpc::ServerWriteReactor<pb::NotificationEvent> {
     const pb::NotificationEvent* next = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (finished_ || cancelled_) return;
+      if (!begun_ || finished_ || cancelled_ || expired_) return;
       if (writing_) {
         poke_again_ = true;
         return;
@@ -64,6 +79,10 @@ class LiveStream : public grpc::ServerWriteReactor<pb::NotificationEvent> {
         next = &queue_.front();
       } else {
         writing_ = false;
+        if (expired_) {
+          FinishLocked(grpc::Status::OK);
+          return;
+        }
         poke = poke_again_;
         poke_again_ = false;
       }
@@ -89,6 +108,7 @@ class LiveStream : public grpc::ServerWriteReactor<pb::NotificationEvent> {
   }
 
   const Owner& owner() const { return owner_; }
+  std::chrono::steady_clock::time_point opened() const { return opened_; }
 
  private:
   void FinishLocked(const grpc::Status& status) {
@@ -99,9 +119,12 @@ class LiveStream : public grpc::ServerWriteReactor<pb::NotificationEvent> {
 
   LiveHub* hub_;
   const Owner owner_;
+  const std::chrono::steady_clock::time_point opened_;
   std::mutex mu_;
   int64_t last_;
   std::deque<pb::NotificationEvent> queue_;
+  bool begun_ = false;
+  bool expired_ = false;
   bool writing_ = false;
   bool poke_again_ = false;
   bool finished_ = false;
@@ -118,9 +141,12 @@ class Refused : public grpc::ServerWriteReactor<pb::NotificationEvent> {
 
 }  // namespace
 
-LiveHub::LiveHub(NotificationsStore* store, std::chrono::milliseconds tick) : store_(store), tick_(tick) {
-  thread_ = std::thread([this] { Tick(); });
+LiveHub::LiveHub(NotificationsStore* store, LiveHubOptions options) : store_(store), options_(options) {
+  thread_ = std::thread([this] { Run(); });
 }
+
+LiveHub::LiveHub(NotificationsStore* store, std::chrono::milliseconds tick)
+    : LiveHub(store, LiveHubOptions{tick}) {}
 
 LiveHub::~LiveHub() {
   {
@@ -132,7 +158,23 @@ LiveHub::~LiveHub() {
 }
 
 grpc::ServerWriteReactor<pb::NotificationEvent>* LiveHub::Open(const Owner& owner, int64_t after_seq) {
-  auto* s = new LiveStream(this, owner, after_seq);
+  LiveStream* s;
+  {
+    // Counted and added under one lock, so concurrent opens cannot overshoot.
+    std::lock_guard<std::mutex> lock(mu_);
+    int open = 0;
+    for (LiveStream* other : streams_) {
+      if (other->owner().org == owner.org && other->owner().user == owner.user) ++open;
+    }
+    if (open >= options_.max_per_user) {
+      return Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 absl::StrCat("quota ", kLiveStreamsPerUser, ": at most ", options_.max_per_user,
+                                              " open live streams per user; close one, or ask the operator to raise "
+                                              "the quota")));
+    }
+    s = new LiveStream(this, owner, after_seq);
+    streams_.insert(s);
+  }
   s->Begin();
   return s;
 }
@@ -141,13 +183,11 @@ grpc::ServerWriteReactor<pb::NotificationEvent>* LiveHub::Refuse(const grpc::Sta
   return new Refused(status);
 }
 
-void LiveHub::Add(LiveStream* s) {
-  std::lock_guard<std::mutex> lock(mu_);
-  streams_.insert(s);
-}
-
 void LiveHub::Remove(LiveStream* s) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  // The hub's thread may be poking s outside the lock: s is deleted after
+  // this returns, so wait for that round to end (unless this is that thread).
+  if (std::this_thread::get_id() != thread_.get_id()) cv_.wait(lock, [this] { return !poking_; });
   streams_.erase(s);
 }
 
@@ -176,18 +216,44 @@ void LiveHub::Wake(const Owner& owner) {
 }
 
 void LiveHub::WakeHere(const Owner& owner) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (LiveStream* s : streams_) {
-    if (s->owner().org == owner.org && s->owner().user == owner.user) s->Poke();
+  // Only noted: the reads happen on the hub's thread, not on the caller's
+  // (the scheduler's commit callback, on the database writer's thread).
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_.emplace(owner.org, owner.user);
   }
+  cv_.notify_all();
 }
 
-void LiveHub::Tick() {
+void LiveHub::Run() {
   std::unique_lock<std::mutex> lock(mu_);
+  auto next_tick = std::chrono::steady_clock::now() + options_.tick;
   while (!stopping_) {
-    cv_.wait_for(lock, tick_, [this] { return stopping_; });
+    cv_.wait_until(lock, next_tick, [this] { return stopping_ || !woken_.empty(); });
     if (stopping_) break;
-    for (LiveStream* s : streams_) s->Poke();
+    const auto now = std::chrono::steady_clock::now();
+    const bool tick = now >= next_tick;
+    if (tick) next_tick = now + options_.tick;
+    std::vector<LiveStream*> poke, expire;
+    for (LiveStream* s : streams_) {
+      if (options_.max_lifetime.count() > 0 && now - s->opened() >= options_.max_lifetime) {
+        expire.push_back(s);
+      } else if (tick || woken_.count({s->owner().org, s->owner().user}) > 0) {
+        poke.push_back(s);
+      }
+    }
+    woken_.clear();
+    if (poke.empty() && expire.empty()) continue;
+    // The reads run without the hub's lock: a Wake meanwhile only waits for
+    // the set insert, never for these reads. Remove waits for poking_ to end,
+    // so none of these streams is deleted under us.
+    poking_ = true;
+    lock.unlock();
+    for (LiveStream* s : expire) s->Expire();
+    for (LiveStream* s : poke) s->Poke();
+    lock.lock();
+    poking_ = false;
+    cv_.notify_all();
   }
 }
 

@@ -14,6 +14,17 @@
 // message is only a hint (the stream re-reads the store), and while Redis is
 // down the tick still bounds the delay.
 //
+// Limits: at most max_per_user streams open per user on this replica (more
+// are refused RESOURCE_EXHAUSTED, quota liveStreamsPerUser), and each stream
+// ends (OK) after max_lifetime; the client reconnects with Last-Event-ID and
+// loses nothing.
+//
+// Locking: the store is read only on the hub's own thread (ticks and wakes)
+// and on gRPC threads (a write done, a stream's first read), never under the
+// hub's lock. Wake only records the owner and signals that thread, so the
+// scheduler's commit callback (the SQLite writer's thread) never waits for
+// stream reads.
+//
 // Thread-safety: all methods may be called from any thread.
 #ifndef RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_
 #define RAPPORT_SERVICES_NOTIFICATIONS_LIVE_HUB_H_
@@ -25,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <utility>
 #include <string>
 #include <thread>
 
@@ -36,12 +48,22 @@ namespace rapport::notifications {
 
 class LiveStream;
 
+struct LiveHubOptions {
+  std::chrono::milliseconds tick{250};                // RAPPORT_LIVE_TICK_MS
+  int max_per_user = 5;                               // RAPPORT_QUOTA_LIVE_STREAMS_PER_USER
+  std::chrono::milliseconds max_lifetime{3600000};    // RAPPORT_LIVE_STREAM_MAX_LIFETIME_MS
+};
+
+inline constexpr char kLiveStreamsPerUser[] = "liveStreamsPerUser";
+
 class LiveHub {
  public:
-  LiveHub(NotificationsStore* store, std::chrono::milliseconds tick = std::chrono::milliseconds(250));
+  LiveHub(NotificationsStore* store, LiveHubOptions options);
+  explicit LiveHub(NotificationsStore* store, std::chrono::milliseconds tick = std::chrono::milliseconds(250));
   ~LiveHub();  // stops the tick thread; streams must have finished
 
-  // A reactor streaming owner's notifications after after_seq.
+  // A reactor streaming owner's notifications after after_seq, or one that
+  // refuses with RESOURCE_EXHAUSTED when owner has max_per_user open.
   grpc::ServerWriteReactor<pb::NotificationEvent>* Open(const Owner& owner, int64_t after_seq);
   // A reactor that finishes at once with status (refused calls).
   static grpc::ServerWriteReactor<pb::NotificationEvent>* Refuse(const grpc::Status& status);
@@ -57,16 +79,17 @@ class LiveHub {
 
  private:
   friend class LiveStream;
-  void Add(LiveStream* s);
   void Remove(LiveStream* s);
-  void Tick();
+  void Run();
   void WakeHere(const Owner& owner);
 
   NotificationsStore* store_;
-  const std::chrono::milliseconds tick_;
+  const LiveHubOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<LiveStream*> streams_;
+  std::set<std::pair<std::string, std::string>> woken_;  // (org, user) to re-read at once
+  bool poking_ = false;  // the hub's thread is reading for streams, outside mu_
   bool stopping_ = false;
   std::thread thread_;
   redis::Client* redis_ = nullptr;

@@ -29,6 +29,12 @@ ABSL_FLAG(int, webhook_backoff_ms, 10000,
           "first retry delay; doubles per attempt, with jitter (env RAPPORT_WEBHOOK_BACKOFF_MS)");
 ABSL_FLAG(int, webhook_backoff_cap_ms, 3600000, "longest retry delay (env RAPPORT_WEBHOOK_BACKOFF_CAP_MS)");
 ABSL_FLAG(int, webhook_timeout_ms, 10000, "timeout of one webhook attempt (env RAPPORT_WEBHOOK_TIMEOUT_MS)");
+ABSL_FLAG(int, webhook_concurrency, rapport::notifications::SchedulerOptions().delivery_concurrency,
+          "webhook attempts in flight at once (env RAPPORT_WEBHOOK_CONCURRENCY)");
+ABSL_FLAG(int, webhook_org_concurrency, rapport::notifications::SchedulerOptions().org_concurrency,
+          "of which one org's at most; slots go round-robin by org (env RAPPORT_WEBHOOK_ORG_CONCURRENCY)");
+ABSL_FLAG(int, webhook_endpoint_concurrency, rapport::notifications::SchedulerOptions().endpoint_concurrency,
+          "of which to one webhook URL at most (env RAPPORT_WEBHOOK_ENDPOINT_CONCURRENCY)");
 ABSL_FLAG(int, timer_lease_ms, 30000, "how long a claimed timer is leased (env RAPPORT_TIMER_LEASE_MS)");
 ABSL_FLAG(int, timer_batch, 2048, "timers claimed and fired in one transaction (env RAPPORT_TIMER_BATCH)");
 ABSL_FLAG(int, scheduler_poll_ms, 50, "timer poll interval when nothing is due (env RAPPORT_SCHEDULER_POLL_MS)");
@@ -36,6 +42,12 @@ ABSL_FLAG(std::string, profiles_addr, rapport::registry::kProfiles.default_addr,
           "profiles service (env PROFILES_SERVICE_ADDR)");
 ABSL_FLAG(int, profiles_deadline_ms, 2000, "deadline of calls to profiles (env RAPPORT_PROFILES_DEADLINE_MS)");
 ABSL_FLAG(int, live_tick_ms, 250, "how often live streams re-read the inbox (env RAPPORT_LIVE_TICK_MS)");
+ABSL_FLAG(int, quota_live_streams_per_user, rapport::notifications::LiveHubOptions().max_per_user,
+          "most live streams one user may have open (per replica); more is 429 "
+          "(env RAPPORT_QUOTA_LIVE_STREAMS_PER_USER)");
+ABSL_FLAG(int, live_stream_max_lifetime_ms, 3600000,
+          "a live stream ends after this long; clients resume with Last-Event-ID "
+          "(env RAPPORT_LIVE_STREAM_MAX_LIFETIME_MS)");
 ABSL_FLAG(int64_t, quota_workflows_per_user, rapport::notifications::NotificationsQuotas().workflows_per_user,
           "most workflows one user may have, built-ins included; more is 429 (env RAPPORT_QUOTA_WORKFLOWS_PER_USER)");
 ABSL_FLAG(int64_t, quota_steps_per_workflow, rapport::notifications::NotificationsQuotas().steps_per_workflow,
@@ -60,10 +72,15 @@ int main(int argc, char** argv) {
                              {"webhook_backoff_ms", "RAPPORT_WEBHOOK_BACKOFF_MS"},
                              {"webhook_backoff_cap_ms", "RAPPORT_WEBHOOK_BACKOFF_CAP_MS"},
                              {"webhook_timeout_ms", "RAPPORT_WEBHOOK_TIMEOUT_MS"},
+                             {"webhook_concurrency", "RAPPORT_WEBHOOK_CONCURRENCY"},
+                             {"webhook_org_concurrency", "RAPPORT_WEBHOOK_ORG_CONCURRENCY"},
+                             {"webhook_endpoint_concurrency", "RAPPORT_WEBHOOK_ENDPOINT_CONCURRENCY"},
                              {"timer_lease_ms", "RAPPORT_TIMER_LEASE_MS"},
                              {"scheduler_poll_ms", "RAPPORT_SCHEDULER_POLL_MS"},
                              {"timer_batch", "RAPPORT_TIMER_BATCH"},
                              {"live_tick_ms", "RAPPORT_LIVE_TICK_MS"},
+                             {"quota_live_streams_per_user", "RAPPORT_QUOTA_LIVE_STREAMS_PER_USER"},
+                             {"live_stream_max_lifetime_ms", "RAPPORT_LIVE_STREAM_MAX_LIFETIME_MS"},
                              {"profiles_addr", rapport::registry::kProfiles.addr_env},
                              {"profiles_deadline_ms", "RAPPORT_PROFILES_DEADLINE_MS"},
                              {"quota_workflows_per_user", "RAPPORT_QUOTA_WORKFLOWS_PER_USER"},
@@ -77,7 +94,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   rapport::notifications::NotificationsStore* s = store->get();
-  rapport::notifications::LiveHub hub(s, std::chrono::milliseconds(absl::GetFlag(FLAGS_live_tick_ms)));
+  rapport::notifications::LiveHubOptions hub_options;
+  hub_options.tick = std::chrono::milliseconds(absl::GetFlag(FLAGS_live_tick_ms));
+  hub_options.max_per_user = std::max(1, absl::GetFlag(FLAGS_quota_live_streams_per_user));
+  hub_options.max_lifetime = std::chrono::milliseconds(absl::GetFlag(FLAGS_live_stream_max_lifetime_ms));
+  rapport::notifications::LiveHub hub(s, hub_options);
   // Every replica's streams wake when any replica's scheduler commits.
   hub.ShareWakes(startup.redis.get(), "rapport:notifications:wake");
 
@@ -106,6 +127,9 @@ int main(int argc, char** argv) {
   scheduler_options.retry.base = std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_backoff_ms));
   scheduler_options.retry.cap = std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_backoff_cap_ms));
   scheduler_options.webhook_timeout = std::chrono::milliseconds(absl::GetFlag(FLAGS_webhook_timeout_ms));
+  scheduler_options.delivery_concurrency = std::max(1, absl::GetFlag(FLAGS_webhook_concurrency));
+  scheduler_options.org_concurrency = std::max(1, absl::GetFlag(FLAGS_webhook_org_concurrency));
+  scheduler_options.endpoint_concurrency = std::max(1, absl::GetFlag(FLAGS_webhook_endpoint_concurrency));
   rapport::notifications::Scheduler scheduler(s, scheduler_options, &absl::Now,
                                               [&hub](const rapport::Owner& owner) { hub.Wake(owner); });
   absl::Status started = scheduler.Start();

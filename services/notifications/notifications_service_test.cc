@@ -36,7 +36,15 @@ class NotificationsServiceTest : public ::testing::Test {
     auto store = NotificationsStore::Open(rapport::testing::TempDir("notif_service") + "/n.db");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    hub_ = std::make_unique<LiveHub>(store_.get(), std::chrono::milliseconds(50));
+    StartServer(LiveHubOptions{std::chrono::milliseconds(50)});
+  }
+
+  // (Re)starts the service on a hub with these options.
+  void StartServer(LiveHubOptions hub_options) {
+    if (server_ != nullptr) server_->Shutdown();
+    server_.reset();
+    service_.reset();
+    hub_ = std::make_unique<LiveHub>(store_.get(), hub_options);
     service_ = std::make_unique<NotificationsServiceImpl>(store_.get(), hub_.get(), &signer_, nullptr);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
@@ -191,6 +199,62 @@ TEST_F(NotificationsServiceTest, AWorkflowRunByHandNotifiesAndTheInboxListsIt) {
   ASSERT_TRUE(stub_->ListWorkflowRuns(Call(alice_).get(), runs_req, &runs).ok());
   ASSERT_EQ(runs.runs_size(), 1);
   EXPECT_EQ(runs.runs(0).id(), run.id());
+}
+
+// At most max_per_user live streams per user (RESOURCE_EXHAUSTED naming the
+// quota; another user is not refused), and each ends OK after its lifetime,
+// which frees its place. Before the limits, the third stream opened and no
+// stream ever ended: this test failed.
+TEST_F(NotificationsServiceTest, LiveStreamsArePerUserLimitedAndEndAfterTheirLifetime) {
+  LiveHubOptions o;
+  o.tick = std::chrono::milliseconds(50);
+  o.max_per_user = 2;
+  o.max_lifetime = std::chrono::milliseconds(1500);
+  StartServer(o);
+  pb::SubscribeRequest req;
+  req.set_last_event_id("0");
+  struct Open {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<pb::NotificationEvent>> reader;
+  };
+  auto open = [&](const TenantContext& t) {
+    Open s{Call(t), nullptr};
+    s.reader = stub_->Subscribe(s.ctx.get(), req);
+    s.reader->WaitForInitialMetadata();
+    return s;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Open> streams;
+  streams.push_back(open(alice_));
+  streams.push_back(open(alice_));
+  ASSERT_TRUE(rapport::testing::WaitFor([&] { return hub_->streams() == 2; }, std::chrono::seconds(5)));
+  Open third = open(alice_);
+  pb::NotificationEvent event;
+  EXPECT_FALSE(third.reader->Read(&event));
+  grpc::Status refused = third.reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("quota liveStreamsPerUser"), std::string::npos) << refused.error_message();
+  Open mallorys = open(mallory_);  // another user's own quota
+  ASSERT_TRUE(rapport::testing::WaitFor([&] { return hub_->streams() == 3; }, std::chrono::seconds(5)));
+
+  // Each ends by itself, OK, once its lifetime is over.
+  for (Open& s : streams) {
+    while (s.reader->Read(&event)) {
+    }
+    EXPECT_TRUE(s.reader->Finish().ok());
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  ASSERT_TRUE(rapport::testing::WaitFor([&] { return hub_->streams() <= 1; }, std::chrono::seconds(5)));
+  Open again = open(alice_);
+  ASSERT_TRUE(rapport::testing::WaitFor([&] { return hub_->streams() >= 1; }, std::chrono::seconds(5)));
+  again.ctx->TryCancel();
+  while (again.reader->Read(&event)) {
+  }
+  again.reader->Finish();
+  mallorys.ctx->TryCancel();
+  while (mallorys.reader->Read(&event)) {
+  }
+  mallorys.reader->Finish();
 }
 
 TEST_F(NotificationsServiceTest, CallsWithoutValidMetadataAreUnauthenticated) {

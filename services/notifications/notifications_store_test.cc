@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -15,9 +18,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
+#include "services/notifications/delivery_store.h"
 #include "services/notifications/scheduler.h"
 #include "tests/testing/await.h"
 #include "tests/testing/harness.h"
+#include "tests/testing/http_receiver.h"
 #include "tests/testing/test_database.h"
 
 namespace rapport::notifications {
@@ -128,10 +133,11 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
-  pb::CreateWebhookResponse NewWebhook(const Owner& o, std::vector<std::string> event_types) {
+  pb::CreateWebhookResponse NewWebhook(const Owner& o, std::vector<std::string> event_types,
+                                       const std::string& url = "http://127.0.0.1:9/hook") {
     pb::Webhook w;
     w.set_id(NewId());
-    w.set_url("http://127.0.0.1:9/hook");
+    w.set_url(url);
     for (const std::string& t : event_types) w.add_event_types(t);
     auto created = Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
       store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), kNoQuota, d);
@@ -674,6 +680,97 @@ TEST_P(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) 
 // RESOURCE_EXHAUSTED naming it, counts per its subject (user, contact), and
 // frees a place when one goes (a deleted workflow or webhook, a fired or
 // deleted reminder); Usage reports the busiest subject of the org.
+// A slow receiver: answers 200 after `delay` unless released earlier (so the
+// test's teardown does not wait for every held request).
+class SlowReceiver {
+ public:
+  explicit SlowReceiver(std::chrono::milliseconds delay) : delay_(delay) {
+    receiver_.set_responder([this](int, const rapport::testing::ReceivedRequest&) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, delay_, [this] { return released_; });
+      return 200;
+    });
+  }
+  ~SlowReceiver() { Release(); }
+  absl::Status Start() { return receiver_.Start(); }
+  std::string Url() const { return receiver_.Url("/hook"); }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  const std::chrono::milliseconds delay_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  rapport::testing::HttpReceiver receiver_;
+};
+
+// Org A's 20 webhooks on endpoints that answer after 5 s hold neither org B's
+// delivery nor B's reminders: B's webhook gets its deliveries within 2 s.
+// Before the fair scheduler, the delivery loop claimed 8 due deliveries in
+// due order (A's first) and waited for all of them: B's first delivery came
+// after 5 s or more, and this test failed.
+TEST_P(StoreTest, SlowEndpointsOfOneOrgDelayNeitherAnotherOrgsDeliveriesNorReminders) {
+  Owner a{"orgA", "alice"}, b{"orgB", "bob"};
+  std::vector<std::unique_ptr<SlowReceiver>> slow;
+  for (int i = 0; i < 5; ++i) {
+    slow.push_back(std::make_unique<SlowReceiver>(std::chrono::seconds(5)));
+    ASSERT_TRUE(slow.back()->Start().ok());
+  }
+  rapport::testing::HttpReceiver fast;
+  ASSERT_TRUE(fast.Start().ok());
+  for (int i = 0; i < 20; ++i) NewWebhook(a, {"notification.created"}, slow[i % 5]->Url());
+  NewWebhook(b, {"notification.created"}, fast.Url("/hook"));
+  // Two notifications for A (40 slow deliveries), then one for B: A's are
+  // due first.
+  ASSERT_TRUE(store_->InsertReminders(a, {now_.load(), now_.load()}).ok());
+  auto firing = NewScheduler("fire");
+  ASSERT_EQ(Drain(*firing), 2);
+  ASSERT_TRUE(store_->InsertReminders(b, {now_.load()}).ok());
+  ASSERT_EQ(Drain(*firing), 1);
+
+  SchedulerOptions o;
+  o.replica = "r1";
+  o.allow_private = true;
+  o.idle = std::chrono::milliseconds(10);
+  auto sched = std::make_unique<Scheduler>(store_.get(), o, TestClock());
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sched->Start().ok());
+  ASSERT_TRUE(rapport::testing::WaitFor([&] { return fast.requests().size() == 1; }, std::chrono::seconds(2)))
+      << "org B's delivery waited behind org A's slow endpoints";
+  // A holds at most its share of the attempts.
+  EXPECT_LE(sched->deliveries_in_flight(), o.org_concurrency + 1);
+  // A reminder of B's fires (the timer loop) and its delivery goes out too,
+  // while A's endpoints are still busy.
+  ASSERT_TRUE(store_->InsertReminders(b, {now_.load()}).ok());
+  ASSERT_TRUE(rapport::testing::WaitFor([&] { return Inbox(b).size() == 2; }, std::chrono::seconds(2)));
+  ASSERT_TRUE(rapport::testing::WaitFor([&] { return fast.requests().size() == 2; }, std::chrono::seconds(2)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  for (auto& r : slow) r->Release();
+  sched->Stop();
+}
+
+// One event reaches at most kMaxWebhookFanOut webhooks: the oldest 20.
+TEST_P(StoreTest, AnEventFansOutToTheFirstTwentyWebhooksByCreation) {
+  Owner alice{"org1", "alice"};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) ids.push_back(NewWebhook(alice, {"notification.created"}).webhook().id());
+  ASSERT_TRUE(store_->InsertReminders(alice, {now_.load()}).ok());
+  auto sched = NewScheduler("r1");
+  ASSERT_EQ(Drain(*sched), 1);
+  auto claimed = store_->Claim("r1/x", Now(), absl::Seconds(30), 100, true);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(claimed->size(), kMaxWebhookFanOut);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto deliveries = store_->ListDeliveries(alice, ids[i], "", 10);
+    ASSERT_TRUE(deliveries.ok()) << deliveries.status();
+    EXPECT_EQ(deliveries->size(), i < kMaxWebhookFanOut ? 1u : 0u) << "webhook " << i;
+  }
+}
+
 TEST_P(StoreTest, QuotasRefuseOverTheLimitAndUsageShowsTheBusiest) {
   Owner alice{"org1", "alice"}, bob{"org1", "bob"};
   auto workflow = [&](const Owner& o, int64_t quota) {

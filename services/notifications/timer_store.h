@@ -62,6 +62,23 @@ struct PendingDelivery {
   int attempts = 0;  // made so far
 };
 
+// The due, unleased deliveries of one webhook: the unit the scheduler shares
+// out fairly (its URL is the endpoint that at most a few attempts may hit at
+// once).
+struct DeliveryQueue {
+  std::string org;
+  std::string user;
+  std::string webhook_id;
+  std::string url;
+  int64_t oldest_due_us = 0;
+};
+
+// A claim on up to `limit` due deliveries of one queue, oldest first.
+struct QueueClaim {
+  DeliveryQueue queue;
+  int limit = 1;
+};
+
 struct AttemptResult {
   int64_t time_us = 0;
   long status = 0;
@@ -90,6 +107,14 @@ class TimerStore {
   // commit.
   virtual void FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,
                           std::function<void(std::vector<absl::Status>)> done) = 0;
+  // Up to limit webhooks with due, unleased deliveries at now, the longest
+  // waiting first. Only reads.
+  virtual absl::StatusOr<std::vector<DeliveryQueue>> DueDeliveryQueues(absl::Time now, int limit) = 0;
+  // Leases the due deliveries each claim asks for, in one transaction; the
+  // timers leased for each claim, in the claims' order.
+  virtual absl::StatusOr<std::vector<std::vector<TimerRow>>> ClaimDeliveries(const std::string& owner, absl::Time now,
+                                                                absl::Duration lease,
+                                                                const std::vector<QueueClaim>& claims) = 0;
   // The delivery a claimed delivery timer points at; NOT_FOUND when it (or
   // its webhook) is gone.
   virtual absl::StatusOr<PendingDelivery> LoadDelivery(const TimerRow& timer) = 0;
