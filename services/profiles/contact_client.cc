@@ -21,6 +21,7 @@ TenantContext AsReader(const TenantContext& caller) {
 // The methods called, as their signatures name them.
 const std::string kGetContact = FullMethod(v1::ProfilesService::service_full_name(), "GetContact");
 const std::string kBatchGetContacts = FullMethod(v1::ProfilesService::service_full_name(), "BatchGetContacts");
+const std::string kGetUsage = FullMethod(v1::ProfilesService::service_full_name(), "GetUsage");
 
 bool IsUnavailable(const grpc::Status& s) {
   return s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
@@ -94,7 +95,7 @@ void ContactClient::Usage(const TenantContext& caller,
   platform.org_id = caller.org_id;
   platform.request_id = caller.request_id;
   platform.Add(api::v1::PLATFORM);
-  signer_->Sign(platform, &call->context);
+  signer_->Sign(platform, kGetUsage, &call->context);
   stub_->async()->GetUsage(
       &call->context, &call->request, &call->response, [call, done = std::move(done)](grpc::Status s) {
         if (s.ok()) {
