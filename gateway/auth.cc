@@ -112,6 +112,14 @@ absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOpti
     return Unauthenticated("token has no expiry");
   }
   if (t > exp->number_value() + skew) return Unauthenticated("token expired");
+  const double max_lifetime = absl::ToDoubleSeconds(options.jwt_max_lifetime);
+  if (exp->number_value() - t > max_lifetime + skew) return Unauthenticated("token lives longer than allowed");
+  if (const google::protobuf::Value* iat = Field(*claims, "iat"); iat != nullptr) {
+    if (iat->kind_case() != google::protobuf::Value::kNumberValue) return Unauthenticated("malformed token");
+    if (exp->number_value() - iat->number_value() > max_lifetime) {
+      return Unauthenticated("token lives longer than allowed");
+    }
+  }
   if (const google::protobuf::Value* nbf = Field(*claims, "nbf"); nbf != nullptr) {
     if (nbf->kind_case() != google::protobuf::Value::kNumberValue) return Unauthenticated("malformed token");
     if (t + skew < nbf->number_value()) return Unauthenticated("token not yet valid");

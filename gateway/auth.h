@@ -7,7 +7,9 @@
 // - Authorization: Bearer <JWT>: HS256 with the shared secret, alg pinned
 //   ("none" and every other alg refused), exp required, nbf honoured, iss and
 //   aud checked, 60 s clock skew; sub = user id, org = org id, scopes READ and
-//   WRITE. When an RS256 public key is configured (RAPPORT_JWT_PUBLIC_KEY_FILE)
+//   WRITE. A token may live at most `jwt_max_lifetime` (24 h): one whose exp
+//   is further than that from now, or from its iat, is refused, so a leaked
+//   token cannot be minted to last for years. When an RS256 public key is configured (RAPPORT_JWT_PUBLIC_KEY_FILE)
 //   RS256 is the pinned algorithm instead and HS256 tokens are refused, so a
 //   token cannot pick the weaker or a confused algorithm.
 // - X-Rapport-User names the acting user, only for keys holding ACT_AS_USER,
@@ -59,6 +61,7 @@ struct AuthOptions {
   std::string jwt_issuer = "rapport";
   std::string jwt_audience = "rapport";
   absl::Duration jwt_skew = absl::Seconds(60);
+  absl::Duration jwt_max_lifetime = absl::Hours(24);  // RAPPORT_JWT_MAX_LIFETIME_SECONDS
   absl::Duration key_cache_ttl = absl::Seconds(5);
 };
 

@@ -105,6 +105,30 @@ std::string PublicPem(EVP_PKEY* key) {
   return pem;
 }
 
+// A token may live at most jwt_max_lifetime (24 h by default), counted from
+// now and from its iat, plus the clock skew for clocks ahead.
+TEST(JwtTest, RefusesTokensThatLiveLongerThanTheMaximum) {
+  const int64_t now = absl::ToUnixSeconds(kNow);
+  auto verify = [&](const std::string& extra, const AuthOptions& o = Options()) {
+    return VerifyJwt(SignJwtHs256(Claims(extra), kSecret), o, kNow);
+  };
+  EXPECT_TRUE(verify(absl::StrCat(R"(,"exp":)", now + 86400)).ok());
+  EXPECT_TRUE(verify(absl::StrCat(R"(,"iat":)", now, R"(,"exp":)", now + 86400)).ok());
+  EXPECT_EQ(verify(absl::StrCat(R"(,"exp":)", now + 86400 + 61)).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(verify(absl::StrCat(R"(,"exp":)", int64_t{9999999999})).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // Issued an hour ago for 24 h and a minute: within 24 h of now, but not of iat.
+  EXPECT_EQ(verify(absl::StrCat(R"(,"iat":)", now - 3600, R"(,"exp":)", now - 3600 + 86460)).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(verify(absl::StrCat(R"(,"iat":"yesterday","exp":)", now + 60)).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  AuthOptions hour = Options();
+  hour.jwt_max_lifetime = absl::Hours(1);
+  EXPECT_TRUE(verify(absl::StrCat(R"(,"exp":)", now + 3600), hour).ok());
+  EXPECT_EQ(verify(absl::StrCat(R"(,"exp":)", now + 7200), hour).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
 TEST(JwtTest, Rs256IsPinnedWhenAPublicKeyIsConfigured) {
   EVP_PKEY* key = EVP_RSA_gen(2048);
   EVP_PKEY* other = EVP_RSA_gen(2048);

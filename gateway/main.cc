@@ -26,6 +26,9 @@ ABSL_FLAG(std::string, jwt_public_key_file, "",
           "RS256 public key (PEM) of user JWTs (env RAPPORT_JWT_PUBLIC_KEY_FILE); when set, RS256 is pinned");
 ABSL_FLAG(std::string, jwt_issuer, "rapport", "required JWT iss (env RAPPORT_JWT_ISSUER)");
 ABSL_FLAG(std::string, jwt_audience, "rapport", "required JWT aud (env RAPPORT_JWT_AUDIENCE)");
+ABSL_FLAG(int64_t, jwt_max_lifetime_seconds, 86400,
+          "longest a JWT may live: exp at most this far from now and from iat; longer is 401 "
+          "(env RAPPORT_JWT_MAX_LIFETIME_SECONDS)");
 ABSL_FLAG(int, backend_deadline_ms, 5000, "deadline of each backend call (env RAPPORT_BACKEND_DEADLINE_MS)");
 ABSL_FLAG(int, threads, 0, "io threads; 0 = one per core (env RAPPORT_HTTP_THREADS)");
 ABSL_FLAG(int, rate_limit_per_minute, 600,
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
                                {"jwt_public_key_file", "RAPPORT_JWT_PUBLIC_KEY_FILE"},
                                {"jwt_issuer", "RAPPORT_JWT_ISSUER"},
                                {"jwt_audience", "RAPPORT_JWT_AUDIENCE"},
+                               {"jwt_max_lifetime_seconds", "RAPPORT_JWT_MAX_LIFETIME_SECONDS"},
                                {"backend_deadline_ms", "RAPPORT_BACKEND_DEADLINE_MS"},
                                {"threads", "RAPPORT_HTTP_THREADS"},
                                {"cors_origins", "RAPPORT_CORS_ORIGINS"},
@@ -109,6 +113,11 @@ int main(int argc, char** argv) {
   options.backend_deadline = std::chrono::milliseconds(absl::GetFlag(FLAGS_backend_deadline_ms));
   options.auth.admin_key = absl::GetFlag(FLAGS_admin_key);
   options.auth.jwt_secret = absl::GetFlag(FLAGS_jwt_secret);
+  if (absl::GetFlag(FLAGS_jwt_max_lifetime_seconds) <= 0) {
+    rapport::log::Error("--jwt_max_lifetime_seconds (RAPPORT_JWT_MAX_LIFETIME_SECONDS) must be positive");
+    return 2;
+  }
+  options.auth.jwt_max_lifetime = absl::Seconds(absl::GetFlag(FLAGS_jwt_max_lifetime_seconds));
   if (const std::string path = absl::GetFlag(FLAGS_jwt_public_key_file); !path.empty()) {
     std::ifstream in(path);
     std::stringstream pem;

@@ -731,6 +731,8 @@ TEST_F(GatewayIntegrationTest, EachAuthFailureIs401) {
        {"Authorization: Bearer " + valid.substr(0, valid.size() - 2) + (valid.back() == 'A' ? "BB" : "AA")}},
       {"expired", {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, -120), secret)}},
       {"no exp", {"Authorization: Bearer " + gateway::SignJwtHs256(no_exp, secret)}},
+      {"lives longer than 24 h",
+       {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, 2 * 86400), secret)}},
       {"not yet valid", {"Authorization: Bearer " + gateway::SignJwtHs256(future_nbf, secret)}},
       {"wrong audience",
        {"Authorization: Bearer " + gateway::SignJwtHs256(Claims(org, user, 300, "someone-else"), secret)}},

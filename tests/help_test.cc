@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "services/common/flags_usage.h"
 #include "services/common/service_registry.h"
 #include "tests/testing/harness.h"
 
@@ -215,6 +216,9 @@ TEST_P(HelpTest, ListsEveryFlagOfItsFilesWithVariableAndDefault) {
     if (printed.has_value()) {
       EXPECT_EQ(shown_default, *printed) << text;
     }
+    if (config::IsSecretFlag(f.name)) {
+      EXPECT_EQ(f.default_expr, "\"\"") << "a secret flag has a built-in value";
+    }
     // A default that is an expression is a registry address: the process
     // whose variable the flag reads.
     for (const registry::ProcessInfo& p : registry::Processes()) {
@@ -239,6 +243,13 @@ TEST_P(HelpTest, ListsEveryFlagOfItsFilesWithVariableAndDefault) {
       continue;
     }
     const std::string& value = env[f.env];
+    if (config::IsSecretFlag(f.name)) {
+      // A secret is read but never printed: --help shows it redacted.
+      EXPECT_FALSE(absl::StrContains(*with_env, value)) << f.env << "'s value printed by --help";
+      EXPECT_TRUE(absl::StrContains(text, absl::StrCat("currently: \"", config::kRedacted, "\";")))
+          << f.env << " did not reach the flag: " << text;
+      continue;
+    }
     const bool quoted = absl::StrContains(text, "; default: \"");
     EXPECT_TRUE(
         absl::StrContains(text, absl::StrCat("currently: ", quoted ? "\"" : "", value, quoted ? "\"" : "", ";")))
@@ -254,6 +265,23 @@ INSTANTIATE_TEST_SUITE_P(EveryBinary, HelpTest, ::testing::ValuesIn(Binaries()),
                            }
                            return name;
                          });
+
+// Secrets given on the command line, in either form, are not printed either.
+TEST(GatewayHelpTest, SecretsOnTheCommandLineArePrintedRedacted) {
+  absl::StatusOr<std::string> output =
+      testing::RunToExit(testing::BinDir() + "/" + registry::kGateway.binary,
+                         {"--internal_key=argv-secret-one", "--admin_key", "argv-secret-two", "--help"}, {});
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_FALSE(absl::StrContains(*output, "argv-secret-one")) << *output;
+  EXPECT_FALSE(absl::StrContains(*output, "argv-secret-two")) << *output;
+  const Help help = ParseHelp(*output);
+  for (const char* name : {"internal_key", "admin_key"}) {
+    auto shown = help.flags.find(name);
+    ASSERT_NE(shown, help.flags.end()) << name;
+    EXPECT_TRUE(absl::StrContains(shown->second.text, absl::StrCat("currently: \"", config::kRedacted, "\";")))
+        << shown->second.text;
+  }
+}
 
 TEST(GatewayHelpTest, UsageNamesEveryBackendVariable) {
   absl::StatusOr<std::string> output = RunHelp(registry::kGateway.binary, {});

@@ -370,8 +370,8 @@ def check_live_health_services(bin_dir, c):
             [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         addrs = {p: f"127.0.0.1:{free_port()}" for p in REGISTRY}
-        env = dict(os.environ, RAPPORT_INTERNAL_KEY="deploy-check-key", RAPPORT_DATA_DIR=tmp,
-                   RAPPORT_REDIS_ADDR=f"127.0.0.1:{redis_port}", RAPPORT_LOG_LEVEL="warn")
+        env = dict(os.environ, RAPPORT_INTERNAL_KEY="deploy-check-key", RAPPORT_SECRETS_KEY="ab" * 32,
+                   RAPPORT_DATA_DIR=tmp, RAPPORT_REDIS_ADDR=f"127.0.0.1:{redis_port}", RAPPORT_LOG_LEVEL="warn")
         env.pop("RAPPORT_REDIS_URL", None)
         for p, (_, var, _) in REGISTRY.items():
             env[var] = addrs[p]

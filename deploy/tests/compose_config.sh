@@ -18,7 +18,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 RAPPORT_DEPLOY_DIR="$TMP" "$DEPLOY/gen-secrets.sh" >/dev/null
 # Only the env file speaks: nothing from the caller's environment.
-unset RAPPORT_INTERNAL_KEY RAPPORT_ADMIN_KEY RAPPORT_JWT_SECRET REDIS_PASSWORD POSTGRES_PASSWORD
+unset RAPPORT_INTERNAL_KEY RAPPORT_ADMIN_KEY RAPPORT_JWT_SECRET RAPPORT_SECRETS_KEY REDIS_PASSWORD POSTGRES_PASSWORD
 
 "${COMPOSE[@]}" --env-file "$TMP/.env" -f "$DEPLOY/compose.yaml" config >"$TMP/config.yaml"
 echo "ok: ${COMPOSE[*]} config"

@@ -11,7 +11,7 @@ export RAPPORT_DEPLOY_DIR="$TMP"
 fail() { echo "FAIL: $*"; exit 1; }
 
 "$GEN" >/dev/null
-for v in RAPPORT_INTERNAL_KEY RAPPORT_ADMIN_KEY RAPPORT_JWT_SECRET REDIS_PASSWORD POSTGRES_PASSWORD; do
+for v in RAPPORT_INTERNAL_KEY RAPPORT_ADMIN_KEY RAPPORT_JWT_SECRET RAPPORT_SECRETS_KEY REDIS_PASSWORD POSTGRES_PASSWORD; do
   value=$(sed -n "s/^$v=//p" "$TMP/.env")
   [ "${#value}" -ge 48 ] || fail "$v is missing or short: '$value'"
 done
@@ -38,7 +38,7 @@ password = sys.argv[2]
 redis = {k: base64.b64decode(v).decode() for k, v in docs["rapport-redis"]["data"].items()}
 assert redis["password"] == password, "Secret rapport-redis: password differs"
 assert redis["url"] == f"redis://:{password}@redis:6379/0", "Secret rapport-redis: url does not carry it"
-assert set(docs["rapport-keys"]["data"]) == {"internal-key", "admin-key", "jwt-secret"}, docs["rapport-keys"]
+assert set(docs["rapport-keys"]["data"]) == {"internal-key", "admin-key", "jwt-secret", "secrets-key"}, docs["rapport-keys"]
 assert all(d["metadata"]["namespace"] == "rapport" for d in docs.values())
 PY
 echo "ok: gen-secrets.sh"

@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "services/common/channel.h"
+#include "services/common/crypto.h"
 #include "services/common/flags_usage.h"
 
 ABSL_FLAG(std::string, internal_key, "",
@@ -26,6 +27,9 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert (env RAPPORT_
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA that peers' certificates must chain to; with --tls_cert and --tls_key: mutual TLS "
           "(env RAPPORT_TLS_CA)");
+ABSL_FLAG(std::string, secrets_key, "",
+          "AES-256-GCM key that seals secrets at rest (webhook signing secrets, recorded idempotent replies): 32 "
+          "bytes as 64 hex digits or as base64; required by profiles and notifications (env RAPPORT_SECRETS_KEY)");
 ABSL_FLAG(bool, grpc_reflection, false, "serve gRPC server reflection (env RAPPORT_GRPC_REFLECTION)");
 
 namespace rapport::config {
@@ -44,18 +48,34 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
       {"tls_key", "RAPPORT_TLS_KEY"},
       {"tls_ca", "RAPPORT_TLS_CA"},
       {"grpc_reflection", "RAPPORT_GRPC_REFLECTION"},
+      {"secrets_key", "RAPPORT_SECRETS_KEY"},
   };
+  // --help prints each flag's current value next to its default: a secret
+  // flag set from the environment or argv would be printed in clear.
+  const bool help = IsUsageRequest(argc, argv);
   all.insert(env_for_flag.begin(), env_for_flag.end());
   for (const auto& [flag_name, env_name] : all) {
     const char* value = std::getenv(env_name.c_str());
     if (value == nullptr) continue;
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
     if (flag == nullptr) continue;
+    if (help && IsSecretFlag(flag_name)) value = kRedacted;
     std::string error;
     if (!flag->ParseFrom(value, &error)) {
       std::fprintf(stderr, "bad value in %s for --%s: %s\n", env_name.c_str(), flag_name.c_str(), error.c_str());
       std::exit(2);
     }
+  }
+  // Static: the positional arguments returned point into them (absl exits
+  // after printing usage, so this runs at most once).
+  static std::vector<std::string> redacted_args;
+  static std::vector<char*> redacted_argv;
+  if (help) {  // absl handles --help inside ParseCommandLine: it must see no secret
+    redacted_args = RedactSecretArgs(argc, argv);
+    for (std::string& arg : redacted_args) redacted_argv.push_back(arg.data());
+    argc = static_cast<int>(redacted_argv.size());
+    redacted_argv.push_back(nullptr);
+    argv = redacted_argv.data();
   }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   absl::StatusOr<TlsConfig> tls =
@@ -65,6 +85,15 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
     std::exit(2);
   }
   SetProcessTls(*std::move(tls));
+  const std::string secrets_key = absl::GetFlag(FLAGS_secrets_key);
+  if (!secrets_key.empty()) {
+    absl::StatusOr<std::unique_ptr<SecretBox>> box = SecretBox::FromText(secrets_key);
+    if (!box.ok()) {
+      std::fprintf(stderr, "bad --secrets_key (RAPPORT_SECRETS_KEY): %s\n", std::string(box.status().message()).c_str());
+      std::exit(2);
+    }
+    SetProcessSecretBox(*std::move(box));
+  }
   return positional;
 }
 

@@ -20,6 +20,7 @@ ABSL_DECLARE_FLAG(std::string, tls_cert);      // RAPPORT_TLS_CERT
 ABSL_DECLARE_FLAG(std::string, tls_key);       // RAPPORT_TLS_KEY
 ABSL_DECLARE_FLAG(std::string, tls_ca);        // RAPPORT_TLS_CA
 ABSL_DECLARE_FLAG(bool, grpc_reflection);      // RAPPORT_GRPC_REFLECTION
+ABSL_DECLARE_FLAG(std::string, secrets_key);   // RAPPORT_SECRETS_KEY
 
 namespace rapport::config {
 
@@ -27,7 +28,10 @@ namespace rapport::config {
 // env_for_flag: flag name -> variable), then parses argv, then loads the TLS
 // files into the process's TlsConfig (SetProcessTls, channel.h). Exits with
 // a message on a bad flag or a bad environment value, as absl does for argv,
-// and on TLS files it cannot use. Returns the positional arguments.
+// and on TLS files it cannot use. Sets the process's secrets key
+// (SetProcessSecretBox, crypto.h) from --secrets_key when given, and exits on
+// a malformed one. Under --help, secret flags (IsSecretFlag) show as
+// "<redacted>" whatever their value. Returns the positional arguments.
 std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
                               const std::map<std::string, std::string>& env_for_flag = {});
 

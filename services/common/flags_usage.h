@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rapport::config {
 
@@ -26,6 +27,24 @@ void SetUsage(const std::string& usage);
 // relative to the build directory as under ccache's base_dir); empty when
 // the file is not one of the project's.
 std::string ProjectPath(std::string_view file);
+
+// What --help shows instead of a secret flag's value.
+inline constexpr char kRedacted[] = "<redacted>";
+
+// A flag whose value is a secret or may carry one: its name ends in "_key",
+// "_secret", "_password" or "_url" (URLs carry credentials). Such a flag must
+// default to "" (help_test checks), and --help shows its value as kRedacted.
+bool IsSecretFlag(std::string_view name);
+
+// Whether argv asks for usage (--help, --helpfull, --helpshort, --helppackage,
+// --helpon=, --helpmatch=, with one dash or two), which absl answers inside
+// ParseCommandLine, printing each set flag's current value.
+bool IsUsageRequest(int argc, char** argv);
+
+// argv with the value of every secret flag replaced by kRedacted and the
+// flag-file options (--flagfile, --fromenv, --tryfromenv) dropped, for a
+// usage request only.
+std::vector<std::string> RedactSecretArgs(int argc, char** argv);
 
 }  // namespace rapport::config
 

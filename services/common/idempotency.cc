@@ -28,6 +28,17 @@ std::string RequestHash(const std::string& method, const google::protobuf::Messa
   return Sha256(keyed);
 }
 
+// What a recorded response is sealed with: its row, so that a response
+// copied into another row does not open there.
+std::string RecordContext(const IdempotencyScope& scope) {
+  std::string context = "idempotency_keys";
+  for (const std::string* part : {&scope.org, &scope.user, &scope.key}) {
+    context.push_back('\0');
+    context += *part;
+  }
+  return context;
+}
+
 }  // namespace
 
 const char kIdempotencyMigration[] = R"sql(
@@ -75,7 +86,9 @@ absl::StatusOr<std::optional<std::string>> LookupIdempotent(db::Connection& conn
   if (!ConstantTimeEquals(st.ColumnBlob(0), RequestHash(scope.method, request))) {
     return absl::FailedPreconditionError(kIdempotencyMismatch);
   }
-  return st.ColumnBlob(1);
+  // Responses may carry secrets (a webhook's signing secret): they are
+  // sealed; rows recorded before sealing are read as they are.
+  return OpenFromStorage(st.ColumnBlob(1), RecordContext(scope));
 }
 
 absl::Status RecordIdempotent(db::Connection& conn, const IdempotencyScope& scope,
@@ -89,7 +102,7 @@ absl::Status RecordIdempotent(db::Connection& conn, const IdempotencyScope& scop
       .Bind(2, scope.user)
       .Bind(3, scope.key)
       .BindBlob(4, RequestHash(scope.method, request))
-      .BindBlob(5, response.SerializeAsString())
+      .BindBlob(5, SealForStorage(response.SerializeAsString(), RecordContext(scope)))
       .Bind(6, ToMicros(absl::Now()));
   return st.Run();
 }

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "services/common/config.h"
+#include "services/common/crypto.h"
 #include "services/common/log.h"
 #include "services/common/tenant.h"
 #include "services/common/termination.h"
@@ -73,6 +74,13 @@ ServiceStartup StartService(int argc, char** argv, const std::string& name,
   startup.signer = std::make_unique<TenantSigner>(internal_key);
   startup.internal_key = internal_key;
   return startup;
+}
+
+void RequireSecretsKey() {
+  if (ProcessSecretBox() == nullptr) {
+    log::Error("--secrets_key (RAPPORT_SECRETS_KEY) is required: 32 bytes as 64 hex digits or as base64");
+    std::exit(2);
+  }
 }
 
 void InitProcess() {

@@ -82,6 +82,11 @@ struct ServiceStartup {
 ServiceStartup StartService(int argc, char** argv, const std::string& name,
                             const std::map<std::string, std::string>& env_for_flag);
 
+// For a service that keeps secrets at rest (profiles, notifications): exits
+// with status 2 and a message when --secrets_key (RAPPORT_SECRETS_KEY) is
+// not set. Call after StartService.
+void RequireSecretsKey();
+
 // Starts the server, logs where it listens, waits for SIGTERM/SIGINT and
 // drains (ServeUntilSignal). Returns at once, without starting, when the
 // signal came before: a process stopped during its start-up never serves.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/crypto.h"
 #include "services/common/ids.h"
 #include "services/common/log.h"
 #include "services/common/quota.h"
@@ -18,6 +19,17 @@ namespace rapport::notifications {
 
 using db::Connection;
 using db::Statement;
+
+namespace {
+
+// What a webhook's signing secret is sealed with at rest (crypto.h): its row,
+// so that a sealed secret copied to another webhook does not open there.
+std::string WebhookSecretContext(const Owner& owner, const std::string& webhook_id) {
+  return absl::StrCat("webhooks.secret", absl::string_view("\0", 1), owner.org, absl::string_view("\0", 1), owner.user,
+                      absl::string_view("\0", 1), webhook_id);
+}
+
+}  // namespace
 
 absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std::string& type,
                                  const std::string& event_id, int64_t now_us, const WebhookBodyFn& body) {
@@ -88,7 +100,7 @@ void NotificationsStore::CreateWebhook(const Owner& owner, const pb::Webhook& we
                       .Bind(1, owner.org)
                       .Bind(2, owner.user)
                       .Bind(3, webhook.id())
-                      .Bind(4, secret)
+                      .Bind(4, SealForStorage(secret, WebhookSecretContext(owner, webhook.id())))
                       .BindBlob(5, webhook.SerializeAsString())
                       .Run());
               pb::CreateWebhookResponse out;
@@ -248,12 +260,15 @@ absl::StatusOr<PendingDelivery> NotificationsStore::LoadDelivery(const TimerRow&
                              .Bind(1, timer.org)
                              .Bind(2, timer.user)
                              .Bind(3, timer.ref),
-                         [](const Statement& row) -> absl::StatusOr<PendingDelivery> {
+                         [&](const Statement& row) -> absl::StatusOr<PendingDelivery> {
                            pb::Delivery d;
                            pb::Webhook w;
                            RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(1), &d));
                            RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(3), &w));
-                           return PendingDelivery{w.url(),        row.ColumnText(2), d.event_id(),
+                           ASSIGN_OR_RETURN(std::string secret,
+                                            OpenFromStorage(row.ColumnText(2), WebhookSecretContext(
+                                                                                   Owner{timer.org, timer.user}, w.id())));
+                           return PendingDelivery{w.url(),        std::move(secret), d.event_id(),
                                                   d.event_type(), row.ColumnText(0), d.attempt_count()};
                          }));
     return absl::OkStatus();

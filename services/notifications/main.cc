@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
                              {"quota_webhooks_per_user", "RAPPORT_QUOTA_WEBHOOKS_PER_USER"},
                              {"quota_reminders_per_contact", "RAPPORT_QUOTA_REMINDERS_PER_CONTACT"},
                              {"quota_reminders_without_contact", "RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT"}});
+  rapport::RequireSecretsKey();  // webhook secrets and idempotent replies are sealed at rest
   auto store = rapport::notifications::NotificationsStore::Open(startup.database);
   if (!store.ok()) {
     rapport::log::Error("cannot open store", {{"error", store.status().ToString()}});

@@ -10,13 +10,18 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/common/crypto.h"
 #include "services/common/ids.h"
+#include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/delivery_store.h"
 #include "services/notifications/scheduler.h"
@@ -54,10 +59,13 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     auto options = rapport::testing::TestDatabase(GetParam(), "notifications");
     if (options.status().code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << options.status();
     ASSERT_TRUE(options.ok()) << options.status();
+    options_ = *options;
     auto s = NotificationsStore::Open(*options, TestClock());
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
   }
+
+  db::Options options_;
 
   Clock TestClock() {
     return [this] { return FromMicros(now_.load()); };
@@ -882,7 +890,98 @@ TEST_P(StoreTest, QuotasRefuseOverTheLimitAndUsageShowsTheBusiest) {
   EXPECT_EQ(reminder("carol", absl::Hours(33)).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+// Secrets at rest: a webhook's signing secret and the recorded idempotent
+// reply that carries it are sealed (AES-256-GCM, crypto.h) in their rows and,
+// on SQLite, nowhere in the database files in clear; both still read back,
+// and a row written before sealing (plaintext) still signs deliveries.
+TEST_P(StoreTest, WebhookSecretAndIdempotentReplyAreSealedAtRest) {
+  auto box = SecretBox::FromText("8f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbccddeeff");
+  ASSERT_TRUE(box.ok()) << box.status();
+  SetProcessSecretBox(*std::move(box));
+  Owner alice{"org1", "alice"};
+  const std::string secret = absl::StrCat("whsec_", NewId(), NewId());
+  pb::Webhook w;
+  w.set_id(NewId());
+  w.set_url("http://127.0.0.1:9/hook");
+  w.add_event_types("notification.created");
+  pb::CreateWebhookRequest request;
+  request.set_url(w.url());
+  const IdempotencyScope idem{alice.org, alice.user, "retry-1", "CreateWebhook"};
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second replays the recorded reply
+    auto created = Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
+      store_->CreateWebhook(alice, w, secret, idem, request, kNoQuota, d);
+    });
+    ASSERT_TRUE(created.ok()) << created.status();
+    EXPECT_EQ(created->secret(), secret) << "attempt " << attempt;
+  }
+
+  std::string stored_secret, stored_reply;
+  ASSERT_TRUE(store_->db()
+                  .Read([&](db::Connection& c) -> absl::Status {
+                    auto st = c.Prepare("SELECT secret FROM webhooks WHERE webhook_id = ?");
+                    st.Bind(1, w.id());
+                    ASSIGN_OR_RETURN(bool row, st.Step());
+                    if (!row) return absl::NotFoundError("webhook row");
+                    stored_secret = st.ColumnText(0);
+                    auto reply = c.Prepare("SELECT response FROM idempotency_keys WHERE key = ?");
+                    reply.Bind(1, idem.key);
+                    ASSIGN_OR_RETURN(row, reply.Step());
+                    if (!row) return absl::NotFoundError("idempotency row");
+                    stored_reply = reply.ColumnBlob(0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_TRUE(SecretBox::IsSealed(stored_secret)) << stored_secret;
+  EXPECT_FALSE(absl::StrContains(stored_secret, secret));
+  EXPECT_TRUE(SecretBox::IsSealed(stored_reply));
+  EXPECT_FALSE(absl::StrContains(stored_reply, secret));
+  if (!options_.path.empty()) {  // SQLite: the bytes of the file and its write-ahead log
+    for (const std::string& file : {options_.path, options_.path + "-wal"}) {
+      std::ifstream in(file, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      EXPECT_FALSE(absl::StrContains(bytes, secret)) << file;
+      EXPECT_FALSE(absl::StrContains(bytes, secret.substr(6))) << file;
+    }
+  }
+
+  // Deliveries are signed with the secret itself.
+  ASSERT_TRUE(store_->InsertReminders(alice, {now_.load()}).ok());
+  auto sched = NewScheduler("r1");
+  ASSERT_EQ(Drain(*sched), 1);
+  auto claimed = store_->Claim("r1/x", Now(), absl::Seconds(30), 10, true);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 1u);
+  auto delivery = store_->LoadDelivery((*claimed)[0]);
+  ASSERT_TRUE(delivery.ok()) << delivery.status();
+  EXPECT_EQ(delivery->secret, secret);
+
+  // A row written before sealing reads as it is.
+  ASSERT_TRUE(store_->db()
+                  .Write([&](db::Connection& c) {
+                    return c.Prepare("UPDATE webhooks SET secret = ? WHERE webhook_id = ?")
+                        .Bind(1, "whsec_written_in_clear")
+                        .Bind(2, w.id())
+                        .Run();
+                  })
+                  .ok());
+  delivery = store_->LoadDelivery((*claimed)[0]);
+  ASSERT_TRUE(delivery.ok()) << delivery.status();
+  EXPECT_EQ(delivery->secret, "whsec_written_in_clear");
+
+  // A sealed secret copied from another webhook's row does not open here.
+  ASSERT_TRUE(store_->db()
+                  .Write([&](db::Connection& c) {
+                    return c.Prepare("UPDATE webhooks SET secret = ? WHERE webhook_id = ?")
+                        .Bind(1, ProcessSecretBox()->Seal(secret, "another webhook"))
+                        .Bind(2, w.id())
+                        .Run();
+                  })
+                  .ok());
+  EXPECT_EQ(store_->LoadDelivery((*claimed)[0]).status().code(), absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
+
 INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),
                          rapport::testing::DriverName);
 

@@ -55,6 +55,7 @@ std::map<std::string, std::string> Stack::Env(const std::string& name, const reg
                                               const std::map<std::string, std::string>& extra_env) {
   std::map<std::string, std::string> env = {
       {"RAPPORT_INTERNAL_KEY", kTestInternalKey},
+      {"RAPPORT_SECRETS_KEY", kTestSecretsKey},
       {"RAPPORT_DATA_DIR", data_dir_},
       {"RAPPORT_REDIS_ADDR", redis_.addr()},
   };

@@ -31,6 +31,8 @@
 namespace rapport::testing {
 
 inline constexpr char kTestInternalKey[] = "integration-test-internal-key";
+// RAPPORT_SECRETS_KEY of the stack's services: 32 bytes as hex.
+inline constexpr char kTestSecretsKey[] = "7465737420736563726574732b6b65792d2d33322d62797465732d2d2d2d2121";
 inline constexpr char kTestAdminKey[] = "rpa_integration-test-admin-key";
 inline constexpr char kTestJwtSecret[] = "integration-test-jwt-secret";
 

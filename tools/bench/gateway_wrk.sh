@@ -147,7 +147,8 @@ start_stack() {
     sleep 0.1
   done
   local -a env=(
-    RAPPORT_INTERNAL_KEY="$INTERNAL_KEY" RAPPORT_DATA_DIR="$dir" RAPPORT_REDIS_ADDR="127.0.0.1:$redis_port"
+    RAPPORT_INTERNAL_KEY="$INTERNAL_KEY" RAPPORT_SECRETS_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    RAPPORT_DATA_DIR="$dir" RAPPORT_REDIS_ADDR="127.0.0.1:$redis_port"
     RAPPORT_LOG_LEVEL="$LOG_LEVEL"
   )
   if [ "$transport" = unix ]; then
