@@ -114,8 +114,7 @@ TEST(JwtTest, RefusesTokensThatLiveLongerThanTheMaximum) {
   };
   EXPECT_TRUE(verify(absl::StrCat(R"(,"exp":)", now + 86400)).ok());
   EXPECT_TRUE(verify(absl::StrCat(R"(,"iat":)", now, R"(,"exp":)", now + 86400)).ok());
-  EXPECT_EQ(verify(absl::StrCat(R"(,"exp":)", now + 86400 + 61)).status().code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(verify(absl::StrCat(R"(,"exp":)", now + 86400 + 61)).status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(verify(absl::StrCat(R"(,"exp":)", int64_t{9999999999})).status().code(),
             absl::StatusCode::kUnauthenticated);
   // Issued an hour ago for 24 h and a minute: within 24 h of now, but not of iat.

@@ -89,7 +89,8 @@ std::vector<char*> ParseFlags(int argc, char** argv, const std::string& usage,
   if (!secrets_key.empty()) {
     absl::StatusOr<std::unique_ptr<SecretBox>> box = SecretBox::FromText(secrets_key);
     if (!box.ok()) {
-      std::fprintf(stderr, "bad --secrets_key (RAPPORT_SECRETS_KEY): %s\n", std::string(box.status().message()).c_str());
+      std::fprintf(stderr, "bad --secrets_key (RAPPORT_SECRETS_KEY): %s\n",
+                   std::string(box.status().message()).c_str());
       std::exit(2);
     }
     SetProcessSecretBox(*std::move(box));

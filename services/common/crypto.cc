@@ -181,14 +181,14 @@ absl::StatusOr<std::string> SecretBox::Open(std::string_view sealed, std::string
   auto* out = reinterpret_cast<unsigned char*>(plain.data());
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   int len = 0;
-  bool ok = ctx != nullptr &&
-            EVP_DecryptInit_ex2(ctx.get(), Aes256Gcm(), reinterpret_cast<const unsigned char*>(key_.data()), in,
-                                nullptr) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(context.data()),
-                              static_cast<int>(context.size())) == 1 &&
-            EVP_DecryptUpdate(ctx.get(), out, &len, in + kNonce, static_cast<int>(n)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag,
-                                const_cast<unsigned char*>(in + kNonce + n)) == 1;
+  bool ok =
+      ctx != nullptr &&
+      EVP_DecryptInit_ex2(ctx.get(), Aes256Gcm(), reinterpret_cast<const unsigned char*>(key_.data()), in, nullptr) ==
+          1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(context.data()),
+                        static_cast<int>(context.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), out, &len, in + kNonce, static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, const_cast<unsigned char*>(in + kNonce + n)) == 1;
   // Final checks the tag: a changed byte, another key or another context fail here.
   if (!ok || EVP_DecryptFinal_ex(ctx.get(), out + len, &len) != 1) {
     OPENSSL_cleanse(plain.data(), plain.size());

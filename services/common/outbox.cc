@@ -167,9 +167,9 @@ absl::StatusOr<bool> OutboxRelay::Impl::Step() {
   bool more = *published >= options.batch;
   if (Clock::now() >= next_trim) {
     next_trim = Clock::now() + options.trim_interval;
-    absl::StatusOr<int64_t> trimmed =
-        TrimStream(*redis, options.stream, options.max_len,
-                   std::chrono::duration_cast<std::chrono::milliseconds>(options.max_age), absl::ToUnixMillis(absl::Now()));
+    absl::StatusOr<int64_t> trimmed = TrimStream(*redis, options.stream, options.max_len,
+                                                 std::chrono::duration_cast<std::chrono::milliseconds>(options.max_age),
+                                                 absl::ToUnixMillis(absl::Now()));
     if (!trimmed.ok()) log::Warn("event stream trim failed", {{"error", trimmed.status().ToString()}});
   }
   if (Clock::now() >= next_prune) {

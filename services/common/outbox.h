@@ -103,13 +103,13 @@ struct RelayOptions {
   // published (PublishOnce answers FAILED_PRECONDITION; rows wait).
   std::string internal_key;
   std::string stream = kEventStream;
-  int64_t max_len = 1000000;                      // entries kept at most (TrimStream); <= 0: no length bound
-  std::chrono::hours max_age{24 * 7};             // entries older are trimmed (TrimStream); <= 0: no age bound
+  int64_t max_len = 1000000;                       // entries kept at most (TrimStream); <= 0: no length bound
+  std::chrono::hours max_age{24 * 7};              // entries older are trimmed (TrimStream); <= 0: no age bound
   std::chrono::milliseconds trim_interval{10000};  // how often the relay trims the stream
-  int batch = 256;                                // rows per XADD pipeline
-  std::chrono::milliseconds poll_interval{50};    // idle wait between scans
-  std::chrono::milliseconds retry_interval{500};  // wait after Redis failed
-  std::chrono::hours retention{24};               // sent rows kept this long
+  int batch = 256;                                 // rows per XADD pipeline
+  std::chrono::milliseconds poll_interval{50};     // idle wait between scans
+  std::chrono::milliseconds retry_interval{500};   // wait after Redis failed
+  std::chrono::hours retention{24};                // sent rows kept this long
 };
 
 // Trims stream by age and length without losing what a consumer group still

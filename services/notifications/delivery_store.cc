@@ -183,33 +183,32 @@ absl::StatusOr<std::vector<DeliveryQueue>> NotificationsStore::DueDeliveryQueues
   std::vector<DeliveryQueue> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     ASSIGN_OR_RETURN(
-        out, db::ListRows<DeliveryQueue>(
-                 conn.Prepare("SELECT t.org_id, t.user_id, d.webhook_id, w.data, MIN(t.due_us) FROM timers t "
-                              "JOIN deliveries d ON d.org_id = t.org_id AND d.user_id = t.user_id AND "
-                              "d.delivery_id = t.ref "
-                              "JOIN webhooks w ON w.org_id = d.org_id AND w.user_id = d.user_id AND "
-                              "w.webhook_id = d.webhook_id "
-                              "WHERE t.kind = ? AND t.due_us <= ? AND t.lease_until_us <= ? "
-                              "GROUP BY t.org_id, t.user_id, d.webhook_id, w.data ORDER BY MIN(t.due_us) LIMIT ?")
-                     .Bind(1, static_cast<int>(TimerKind::kDelivery))
-                     .Bind(2, now_us)
-                     .Bind(3, now_us)
-                     .Bind(4, limit),
-                 [](const Statement& row) {
-                   pb::Webhook w;
-                   // An unparsable row gives an empty URL: one shared endpoint, still bounded.
-                   (void)db::ParseRow(row.ColumnBlob(3), &w);
-                   return DeliveryQueue{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2), w.url(),
-                                        row.ColumnInt(4)};
-                 }));
+        out,
+        db::ListRows<DeliveryQueue>(
+            conn.Prepare("SELECT t.org_id, t.user_id, d.webhook_id, w.data, MIN(t.due_us) FROM timers t "
+                         "JOIN deliveries d ON d.org_id = t.org_id AND d.user_id = t.user_id AND "
+                         "d.delivery_id = t.ref "
+                         "JOIN webhooks w ON w.org_id = d.org_id AND w.user_id = d.user_id AND "
+                         "w.webhook_id = d.webhook_id "
+                         "WHERE t.kind = ? AND t.due_us <= ? AND t.lease_until_us <= ? "
+                         "GROUP BY t.org_id, t.user_id, d.webhook_id, w.data ORDER BY MIN(t.due_us) LIMIT ?")
+                .Bind(1, static_cast<int>(TimerKind::kDelivery))
+                .Bind(2, now_us)
+                .Bind(3, now_us)
+                .Bind(4, limit),
+            [](const Statement& row) {
+              pb::Webhook w;
+              // An unparsable row gives an empty URL: one shared endpoint, still bounded.
+              (void)db::ParseRow(row.ColumnBlob(3), &w);
+              return DeliveryQueue{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2), w.url(), row.ColumnInt(4)};
+            }));
     return absl::OkStatus();
   }));
   return out;
 }
 
-absl::StatusOr<std::vector<std::vector<TimerRow>>> NotificationsStore::ClaimDeliveries(const std::string& owner, absl::Time now,
-                                                                          absl::Duration lease,
-                                                                          const std::vector<QueueClaim>& claims) {
+absl::StatusOr<std::vector<std::vector<TimerRow>>> NotificationsStore::ClaimDeliveries(
+    const std::string& owner, absl::Time now, absl::Duration lease, const std::vector<QueueClaim>& claims) {
   const bool postgres = db_->dialect() == db::Dialect::kPostgres;
   const std::string claim = absl::StrCat(
       "UPDATE timers SET lease_owner = ?, lease_until_us = ? WHERE (org_id, timer_id) IN ("
@@ -236,11 +235,10 @@ absl::StatusOr<std::vector<std::vector<TimerRow>>> NotificationsStore::ClaimDeli
                                          .Bind(8, now_us)
                                          .Bind(9, c.limit),
                                      [&](const Statement& row) -> absl::Status {
-                                       out[i].push_back(TimerRow{row.ColumnText(0), row.ColumnText(1),
-                                                              row.ColumnText(2),
-                                                              static_cast<TimerKind>(row.ColumnInt(3)),
-                                                              row.ColumnText(4), row.ColumnText(5), row.ColumnInt(6),
-                                                              row.ColumnText(7)});
+                                       out[i].push_back(
+                                           TimerRow{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2),
+                                                    static_cast<TimerKind>(row.ColumnInt(3)), row.ColumnText(4),
+                                                    row.ColumnText(5), row.ColumnInt(6), row.ColumnText(7)});
                                        return absl::OkStatus();
                                      }));
     }
@@ -252,25 +250,25 @@ absl::StatusOr<std::vector<std::vector<TimerRow>>> NotificationsStore::ClaimDeli
 absl::StatusOr<PendingDelivery> NotificationsStore::LoadDelivery(const TimerRow& timer) {
   std::optional<PendingDelivery> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    ASSIGN_OR_RETURN(out,
-                     db::ReadRow<PendingDelivery>(
-                         conn.Prepare("SELECT d.body, d.data, w.secret, w.data FROM deliveries d JOIN webhooks w ON "
-                                      "w.org_id = d.org_id AND w.user_id = d.user_id AND w.webhook_id = d.webhook_id "
-                                      "WHERE d.org_id = ? AND d.user_id = ? AND d.delivery_id = ?")
-                             .Bind(1, timer.org)
-                             .Bind(2, timer.user)
-                             .Bind(3, timer.ref),
-                         [&](const Statement& row) -> absl::StatusOr<PendingDelivery> {
-                           pb::Delivery d;
-                           pb::Webhook w;
-                           RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(1), &d));
-                           RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(3), &w));
-                           ASSIGN_OR_RETURN(std::string secret,
-                                            OpenFromStorage(row.ColumnText(2), WebhookSecretContext(
-                                                                                   Owner{timer.org, timer.user}, w.id())));
-                           return PendingDelivery{w.url(),        std::move(secret), d.event_id(),
-                                                  d.event_type(), row.ColumnText(0), d.attempt_count()};
-                         }));
+    ASSIGN_OR_RETURN(
+        out, db::ReadRow<PendingDelivery>(
+                 conn.Prepare("SELECT d.body, d.data, w.secret, w.data FROM deliveries d JOIN webhooks w ON "
+                              "w.org_id = d.org_id AND w.user_id = d.user_id AND w.webhook_id = d.webhook_id "
+                              "WHERE d.org_id = ? AND d.user_id = ? AND d.delivery_id = ?")
+                     .Bind(1, timer.org)
+                     .Bind(2, timer.user)
+                     .Bind(3, timer.ref),
+                 [&](const Statement& row) -> absl::StatusOr<PendingDelivery> {
+                   pb::Delivery d;
+                   pb::Webhook w;
+                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(1), &d));
+                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(3), &w));
+                   ASSIGN_OR_RETURN(
+                       std::string secret,
+                       OpenFromStorage(row.ColumnText(2), WebhookSecretContext(Owner{timer.org, timer.user}, w.id())));
+                   return PendingDelivery{w.url(),        std::move(secret), d.event_id(),
+                                          d.event_type(), row.ColumnText(0), d.attempt_count()};
+                 }));
     return absl::OkStatus();
   }));
   if (!out.has_value()) return db::RowNotFound("delivery");

@@ -145,8 +145,7 @@ LiveHub::LiveHub(NotificationsStore* store, LiveHubOptions options) : store_(sto
   thread_ = std::thread([this] { Run(); });
 }
 
-LiveHub::LiveHub(NotificationsStore* store, std::chrono::milliseconds tick)
-    : LiveHub(store, LiveHubOptions{tick}) {}
+LiveHub::LiveHub(NotificationsStore* store, std::chrono::milliseconds tick) : LiveHub(store, LiveHubOptions{tick}) {}
 
 LiveHub::~LiveHub() {
   {

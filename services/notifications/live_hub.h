@@ -36,9 +36,9 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <utility>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "rapport/notifications/v1/notifications.pb.h"
 #include "services/common/redis_client.h"
@@ -49,9 +49,9 @@ namespace rapport::notifications {
 class LiveStream;
 
 struct LiveHubOptions {
-  std::chrono::milliseconds tick{250};                // RAPPORT_LIVE_TICK_MS
-  int max_per_user = 5;                               // RAPPORT_QUOTA_LIVE_STREAMS_PER_USER
-  std::chrono::milliseconds max_lifetime{3600000};    // RAPPORT_LIVE_STREAM_MAX_LIFETIME_MS
+  std::chrono::milliseconds tick{250};              // RAPPORT_LIVE_TICK_MS
+  int max_per_user = 5;                             // RAPPORT_QUOTA_LIVE_STREAMS_PER_USER
+  std::chrono::milliseconds max_lifetime{3600000};  // RAPPORT_LIVE_STREAM_MAX_LIFETIME_MS
 };
 
 inline constexpr char kLiveStreamsPerUser[] = "liveStreamsPerUser";
@@ -89,7 +89,7 @@ class LiveHub {
   std::condition_variable cv_;
   std::set<LiveStream*> streams_;
   std::set<std::pair<std::string, std::string>> woken_;  // (org, user) to re-read at once
-  bool poking_ = false;  // the hub's thread is reading for streams, outside mu_
+  bool poking_ = false;                                  // the hub's thread is reading for streams, outside mu_
   bool stopping_ = false;
   std::thread thread_;
   redis::Client* redis_ = nullptr;

@@ -127,8 +127,9 @@ class NotificationsStore final : public TimerStore {
   absl::StatusOr<std::vector<pb::Delivery>> ListDeliveries(const Owner& owner, const std::string& webhook_id,
                                                            const std::string& before_id, int limit);
   absl::StatusOr<std::vector<DeliveryQueue>> DueDeliveryQueues(absl::Time now, int limit) override;
-  absl::StatusOr<std::vector<std::vector<TimerRow>>> ClaimDeliveries(const std::string& owner, absl::Time now, absl::Duration lease,
-                                                        const std::vector<QueueClaim>& claims) override;
+  absl::StatusOr<std::vector<std::vector<TimerRow>>> ClaimDeliveries(const std::string& owner, absl::Time now,
+                                                                     absl::Duration lease,
+                                                                     const std::vector<QueueClaim>& claims) override;
   absl::StatusOr<PendingDelivery> LoadDelivery(const TimerRow& timer) override;
   absl::Status RecordDeliveryAttempt(const TimerRow& timer, const std::string& owner, const AttemptResult& result,
                                      bool retries_exhausted) override;

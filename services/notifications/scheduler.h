@@ -99,7 +99,7 @@ class Scheduler {
   std::atomic<int64_t> fired_{0};
   std::mutex pump_mu_;
   std::condition_variable pump_cv_;
-  int in_flight_ = 0;  // batches submitted and not yet committed
+  int in_flight_ = 0;      // batches submitted and not yet committed
   std::mutex deliver_mu_;  // guards the delivery counters below
   std::condition_variable deliver_cv_;
   int delivering_ = 0;                            // attempts running

@@ -113,8 +113,8 @@ class TimerStore {
   // Leases the due deliveries each claim asks for, in one transaction; the
   // timers leased for each claim, in the claims' order.
   virtual absl::StatusOr<std::vector<std::vector<TimerRow>>> ClaimDeliveries(const std::string& owner, absl::Time now,
-                                                                absl::Duration lease,
-                                                                const std::vector<QueueClaim>& claims) = 0;
+                                                                             absl::Duration lease,
+                                                                             const std::vector<QueueClaim>& claims) = 0;
   // The delivery a claimed delivery timer points at; NOT_FOUND when it (or
   // its webhook) is gone.
   virtual absl::StatusOr<PendingDelivery> LoadDelivery(const TimerRow& timer) = 0;

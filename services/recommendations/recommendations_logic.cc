@@ -579,8 +579,8 @@ pb::NetworkHealth NetworkHealth(const Query& q) {
   h.set_follow_up_rate(firsts > 0 ? static_cast<double>(followed) / firsts : 0);
   h.set_contacts_added_90d(added);
   h.set_growth_90d(size - added > 0 ? static_cast<double>(added) / (size - added) : 0);
-  h.add_reasons(absl::StrCat("You have ", size, size == 1 ? " contact: " : " contacts: ", active, " active, ",
-                             decaying, " decaying, ", never, " never contacted."));
+  h.add_reasons(absl::StrCat("You have ", size, size == 1 ? " contact: " : " contacts: ", active, " active, ", decaying,
+                             " decaying, ", never, " never contacted."));
   h.add_reasons(received > 0 ? absl::StrCat("You gave ", Num(given), " and received ", Num(received), " (ratio ",
                                             absl::StrFormat("%.2f", given / received), ").")
                              : absl::StrCat("You gave ", Num(given), " and received nothing yet."));
