@@ -398,12 +398,13 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
   std::unique_ptr<google::protobuf::Message> copy(request.New());
   copy->CopyFrom(request);
   ApplyLastEventId(ex->last_event_id, copy.get());
-  EventStreams::Call call{stub,
-                          route.grpc_method,
-                          route.method,
-                          backends_->Metadata(tenant, route.grpc_method),
-                          copy->SerializeAsString(),
-                          stream_executor_};
+  EventStreams::Call call;
+  call.stub = stub;
+  call.grpc_method = route.grpc_method;
+  call.method = route.method;
+  call.metadata = backends_->Metadata(tenant, route.grpc_method);
+  call.request = copy->SerializeAsString();
+  call.executor = stream_executor_;
   // The credential is validated again while the stream is open (through the
   // key cache, so a key costs at most one lookup per cache lifetime): a
   // revoked key or an expired token ends the stream.

@@ -91,9 +91,9 @@ class EventStreams {
   ~EventStreams();  // cancels and waits (bounded) for the streams
 
   struct Call {
-    grpc::GenericStub* stub;
+    grpc::GenericStub* stub = nullptr;
     std::string grpc_method;  // "/pkg.Service/Method"
-    const google::protobuf::MethodDescriptor* method;
+    const google::protobuf::MethodDescriptor* method = nullptr;
     std::multimap<std::string, std::string> metadata;  // signed tenant metadata
     std::string request;                               // serialized request message
     boost::asio::any_io_executor executor;             // for the open-grace and recheck timers

@@ -130,7 +130,7 @@ TEST(SecretBoxTest, KeyIsHexOrBase64OfExactly32Bytes) {
   EXPECT_EQ(*from_upper_hex->Open(sealed, "c"), "x");
   EXPECT_EQ(*from_base64->Open(sealed, "c"), "x");
   EXPECT_EQ(*from_unpadded->Open(sealed, "c"), "x");
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string(62, 'a'), std::string(66, 'a'), absl::Base64Escape(std::string(31, 'k')),
         absl::Base64Escape(std::string(33, 'k')), std::string("zz") + std::string(62, 'a'), std::string("not a key")}) {
     EXPECT_EQ(SecretBox::FromText(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
