@@ -196,8 +196,11 @@ size_t LiveHub::streams() {
 }
 
 void LiveHub::ShareWakes(redis::Client* redis, const std::string& channel) {
-  redis_ = redis;
-  channel_ = channel;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // read by Note and the hub's thread
+    redis_ = redis;
+    channel_ = channel;
+  }
   subscription_ = std::make_unique<redis::Subscription>(redis->options(), channel, [this](std::string message) {
     // "<org>\n<user>", as Wake publishes it.
     std::pair<std::string, std::string> owner = absl::StrSplit(message, absl::MaxSplits('\n', 1));
@@ -205,21 +208,18 @@ void LiveHub::ShareWakes(redis::Client* redis, const std::string& channel) {
   });
 }
 
-void LiveHub::Wake(const Owner& owner) {
-  WakeHere(owner);
-  if (redis_ == nullptr) return;
-  // A failed publish costs the other replicas at most one tick.
-  absl::StatusOr<redis::Reply> published =
-      redis_->Command({"PUBLISH", channel_, absl::StrCat(owner.org, "\n", owner.user)});
-  if (!published.ok()) log::Debug("live wake not published", {{"error", published.status().ToString()}});
-}
+void LiveHub::Wake(const Owner& owner) { Note(owner, /*publish=*/true); }
 
-void LiveHub::WakeHere(const Owner& owner) {
-  // Only noted: the reads happen on the hub's thread, not on the caller's
-  // (the scheduler's commit callback, on the database writer's thread).
+void LiveHub::WakeHere(const Owner& owner) { Note(owner, /*publish=*/false); }
+
+void LiveHub::Note(const Owner& owner, bool publish) {
+  // Only noted: the reads and the publish happen on the hub's thread, not on
+  // the caller's (the scheduler's commit callback, on the database writer's
+  // thread, which must not wait on Redis).
   {
     std::lock_guard<std::mutex> lock(mu_);
     woken_.emplace(owner.org, owner.user);
+    if (publish && redis_ != nullptr) to_publish_.emplace(owner.org, owner.user);
   }
   cv_.notify_all();
 }
@@ -242,12 +242,19 @@ void LiveHub::Run() {
       }
     }
     woken_.clear();
-    if (poke.empty() && expire.empty()) continue;
+    std::set<std::pair<std::string, std::string>> publish;
+    publish.swap(to_publish_);
+    if (poke.empty() && expire.empty() && publish.empty()) continue;
     // The reads run without the hub's lock: a Wake meanwhile only waits for
     // the set insert, never for these reads. Remove waits for poking_ to end,
     // so none of these streams is deleted under us.
     poking_ = true;
     lock.unlock();
+    for (const auto& [org, user] : publish) {
+      // A failed publish costs the other replicas at most one tick.
+      absl::StatusOr<redis::Reply> published = redis_->Command({"PUBLISH", channel_, absl::StrCat(org, "\n", user)});
+      if (!published.ok()) log::Debug("live wake not published", {{"error", published.status().ToString()}});
+    }
     for (LiveStream* s : expire) s->Expire();
     for (LiveStream* s : poke) s->Poke();
     lock.lock();

@@ -82,14 +82,18 @@ class LiveHub {
   void Remove(LiveStream* s);
   void Run();
   void WakeHere(const Owner& owner);
+  // Marks owner's streams for a re-read on the hub's thread, and with
+  // publish (a wake from this replica) for announcing to the others.
+  void Note(const Owner& owner, bool publish);
 
   NotificationsStore* store_;
   const LiveHubOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<LiveStream*> streams_;
-  std::set<std::pair<std::string, std::string>> woken_;  // (org, user) to re-read at once
-  bool poking_ = false;                                  // the hub's thread is reading for streams, outside mu_
+  std::set<std::pair<std::string, std::string>> woken_;       // (org, user) to re-read at once
+  std::set<std::pair<std::string, std::string>> to_publish_;  // woken here: to announce to the other replicas
+  bool poking_ = false;                                       // the hub's thread is reading for streams, outside mu_
   bool stopping_ = false;
   std::thread thread_;
   redis::Client* redis_ = nullptr;
