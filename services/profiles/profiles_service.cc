@@ -10,6 +10,7 @@
 #include "services/common/pagination.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
+#include "services/profiles/contact_merge.h"
 #include "services/profiles/profiles_logic.h"
 
 namespace rapport::profiles {
@@ -508,6 +509,76 @@ grpc::ServerUnaryReactor* ProfilesBackfillImpl::ExportMemberships(Ctx* ctx, cons
   return rpc_.Handle(ctx, "ExportMemberships", resp, [=, this](const TenantContext&, Reply<Resp> reply) {
     reply(
         ExportPage(*req, 4, [this](const auto& after, int limit) { return store_->ExportMemberships(after, limit); }));
+  });
+}
+
+// --- duplicates and merge ---
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListDuplicateContacts(Ctx* ctx,
+                                                                     const pb::ListDuplicateContactsRequest* req,
+                                                                     pb::ListDuplicateContactsResponse* resp) {
+  return rpc_.Handle(
+      ctx, "ListDuplicateContacts", resp,
+      [=, this](const TenantContext& t, Reply<pb::ListDuplicateContactsResponse> reply) {
+        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+        if (!page.ok()) return reply(page.status());
+        Owner owner = OwnerOf(t);
+        // From the store, not the entity cache: one read of the key index.
+        store_->EnsureContactKeys(owner, [this, owner, page = *page, reply](absl::Status ready) {
+          if (!ready.ok()) return reply(ready);
+          absl::StatusOr<std::vector<pb::DuplicateSet>> sets =
+              store_->ListDuplicates(owner, page.after, page.size + 1);
+          if (!sets.ok()) return reply(sets.status());
+          pb::ListDuplicateContactsResponse out;
+          out.set_next_page_token(
+              TrimToPage(*sets, page.size, [](const pb::DuplicateSet& s) { return s.contacts(0).id(); }));
+          for (auto& s : *sets) *out.add_sets() = std::move(s);
+          reply(std::move(out));
+        });
+      });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::MergeContacts(Ctx* ctx, const pb::MergeContactsRequest* req,
+                                                             pb::MergeContactsResponse* resp) {
+  return rpc_.Handle(
+      ctx, "MergeContacts", resp, [=, this](const TenantContext& t, Reply<pb::MergeContactsResponse> reply) {
+        absl::Status valid = ValidateMergeContacts(*req);
+        if (!valid.ok()) return reply(valid);
+        Owner owner = OwnerOf(t);
+        int64_t now = NowMicros();
+        auto combine = [now](const pb::Contact& survivor,
+                             const std::vector<pb::Contact>& others) -> absl::StatusOr<pb::Contact> {
+          pb::Contact merged = CombineContacts(survivor, others);
+          NormalizeContact(&merged);
+          // United lists or joined notes over a contact's limits: the merge
+          // would lose data, so it is refused and the user trims first.
+          absl::Status valid = ValidateContact(merged);
+          if (!valid.ok()) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("the merged contact would exceed a limit: ", valid.message()));
+          }
+          *merged.mutable_update_time() = ToTimestamp(now);
+          return merged;
+        };
+        std::vector<std::string> ids = {req->contact_id()};
+        ids.insert(ids.end(), req->other_ids().begin(), req->other_ids().end());
+        store_->MergeContacts(
+            owner, *req, IdempotencyOf(t, "MergeContacts"), std::move(combine),
+            [this, owner, ids, reply](absl::StatusOr<pb::MergeContactsResponse> result) {
+              if (!result.ok()) return reply(result.status());
+              InvalidateContacts(owner, ids, [reply, result] { reply(result); });
+            });
+      });
+}
+
+// Invalidates the cached entries of ids, one after the other, then calls then.
+void ProfilesServiceImpl::InvalidateContacts(const Owner& owner, std::vector<std::string> ids,
+                                             std::function<void()> then) {
+  if (ids.empty()) return then();
+  std::string key = ContactKey(owner, ids.back());
+  ids.pop_back();
+  cache_->InvalidateThen(key, [this, owner, ids = std::move(ids), then = std::move(then)]() mutable {
+    InvalidateContacts(owner, std::move(ids), std::move(then));
   });
 }
 

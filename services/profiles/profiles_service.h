@@ -10,7 +10,9 @@
 #ifndef RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
 #define RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
@@ -58,12 +60,16 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* PutMember(Ctx* ctx, const pb::PutMemberRequest* req, pb::GroupMember* resp) override;
   R* RemoveMember(Ctx* ctx, const pb::RemoveMemberRequest* req, pb::RemoveMemberResponse* resp) override;
   R* ListMembers(Ctx* ctx, const pb::ListMembersRequest* req, pb::ListMembersResponse* resp) override;
+  R* ListDuplicateContacts(Ctx* ctx, const pb::ListDuplicateContactsRequest* req,
+                           pb::ListDuplicateContactsResponse* resp) override;
+  R* MergeContacts(Ctx* ctx, const pb::MergeContactsRequest* req, pb::MergeContactsResponse* resp) override;
 
  private:
   absl::StatusOr<pb::Contact> CachedContact(const Owner& owner, const std::string& id);
   absl::StatusOr<pb::Profile> CachedProfile(const Owner& owner);
   std::string ContactKey(const Owner& owner, const std::string& id) const;
   std::string ProfileKey(const Owner& owner) const;
+  void InvalidateContacts(const Owner& owner, std::vector<std::string> ids, std::function<void()> then);
 
   ProfilesStore* store_;
   redis::EntityCache* cache_;

@@ -1,13 +1,16 @@
 #include "services/profiles/profiles_store.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "services/common/db_rows.h"
 #include "services/common/event_size.h"
 #include "services/common/field_mask.h"
@@ -16,6 +19,8 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
+#include "services/profiles/contact_keys.h"
+#include "services/profiles/contact_merge.h"
 
 namespace rapport::profiles {
 namespace {
@@ -107,6 +112,37 @@ CREATE TABLE contact_counts (
 INSERT INTO contact_counts (org_id, user_id, contacts)
   SELECT org_id, user_id, COUNT(*) FROM contacts GROUP BY org_id, user_id;
 )sql",
+      // Duplicates and merge: every contact's normalized match keys
+      // (contact_keys.h), so that duplicates are one indexed GROUP BY rather
+      // than a comparison of every pair; the owners whose keys are complete
+      // (contacts written before this migration get theirs on the owner's
+      // first duplicates call); contacts merged away, pointing at their
+      // survivor, so that a repeated merge answers it.
+      R"sql(
+CREATE TABLE contact_keys (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  key_kind TEXT NOT NULL,
+  key_value TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  PRIMARY KEY (org_id, user_id, key_kind, key_value, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX contact_keys_by_contact ON contact_keys (org_id, user_id, contact_id);
+CREATE TABLE contact_keys_ready (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (org_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE merged_contacts (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  survivor_id TEXT NOT NULL,
+  merge_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX merged_contacts_by_survivor ON merged_contacts (org_id, user_id, survivor_id);
+)sql",
   };
   return kMigrations;
 }
@@ -180,6 +216,21 @@ absl::StatusOr<int64_t> CountActiveApiKeys(Connection& conn, const std::string& 
   return n.value_or(0);
 }
 
+// Replaces the contact's match keys (contact_keys.h) in contact_keys.
+absl::Status WriteContactKeys(Connection& conn, const Owner& owner, const pb::Contact& c) {
+  auto clear = conn.Prepare("DELETE FROM contact_keys WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+  clear.Bind(1, owner.org).Bind(2, owner.user).Bind(3, c.id());
+  RETURN_IF_ERROR(clear.Run());
+  for (const MatchKey& k : MatchKeys(c)) {
+    auto ins = conn.Prepare(
+        "INSERT INTO contact_keys (org_id, user_id, key_kind, key_value, contact_id) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING");
+    ins.Bind(1, owner.org).Bind(2, owner.user).Bind(3, k.kind).Bind(4, k.key).Bind(5, c.id());
+    RETURN_IF_ERROR(ins.Run());
+  }
+  return absl::OkStatus();
+}
+
 // Writes the contact row and its tag index (replacing both). With
 // check_met_through, met_through_contact_id must name one of the owner's contacts.
 absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contact& c, bool check_met_through) {
@@ -215,7 +266,7 @@ absl::Status WriteContact(Connection& conn, const Owner& owner, const pb::Contac
     ins.Bind(1, owner.org).Bind(2, owner.user).Bind(3, NormalizeKey(tag)).Bind(4, c.id());
     RETURN_IF_ERROR(ins.Run());
   }
-  return absl::OkStatus();
+  return WriteContactKeys(conn, owner, c);
 }
 
 absl::Status WriteGroup(Connection& conn, const Owner& owner, const pb::Group& g) {
@@ -654,6 +705,9 @@ void ProfilesStore::DeleteContact(const Owner& owner, const std::string& id, Don
         auto tags = conn.Prepare("DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?");
         tags.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
         RETURN_IF_ERROR(tags.Run());
+        auto keys = conn.Prepare("DELETE FROM contact_keys WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+        keys.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+        RETURN_IF_ERROR(keys.Run());
         pb::Contact deleted;
         deleted.set_id(id);
         return EmitContact(conn, "contact.deleted", owner, deleted);
@@ -917,6 +971,232 @@ absl::StatusOr<std::vector<events::ExportedEvent>> ProfilesStore::ExportMembersh
         e->set_type("group.member_added");
         return absl::OkStatus();
       });
+}
+
+// --- duplicates and merge ---
+
+namespace {
+
+// Union-find over contact ids, for the sets of ListDuplicates.
+class IdSets {
+ public:
+  const std::string& Find(const std::string& id) {
+    auto it = parent_.find(id);
+    if (it == parent_.end()) it = parent_.emplace(id, id).first;
+    if (it->second == id) return it->second;
+    std::string root = Find(it->second);
+    parent_[id] = root;
+    return parent_.find(id)->second;
+  }
+  void Join(const std::string& a, const std::string& b) {
+    std::string ra = Find(a), rb = Find(b);
+    if (ra == rb) return;
+    // The smaller id becomes the root, so a set's root is its first id.
+    if (rb < ra) std::swap(ra, rb);
+    parent_[rb] = ra;
+  }
+
+ private:
+  absl::flat_hash_map<std::string, std::string> parent_;
+};
+
+}  // namespace
+
+void ProfilesStore::EnsureContactKeys(const Owner& owner, DoneStatus done) {
+  absl::StatusOr<bool> ready = false;
+  absl::Status read = db_->Read([&](Connection& conn) -> absl::Status {
+    ready = db::Exists(
+        conn.Prepare("SELECT 1 FROM contact_keys_ready WHERE org_id = ? AND user_id = ?").Bind(1, owner.org).Bind(2,
+                                                                                                          owner.user));
+    return ready.status();
+  });
+  if (!read.ok()) return done(read);
+  if (*ready) return done(absl::OkStatus());
+  db_->WriteAsync(
+      [owner](Connection& conn) -> absl::Status {
+        auto st = conn.Prepare("SELECT data FROM contacts WHERE org_id = ? AND user_id = ?");
+        st.Bind(1, owner.org).Bind(2, owner.user);
+        ASSIGN_OR_RETURN(std::vector<pb::Contact> contacts, ListBlobs<pb::Contact>(st));
+        for (const pb::Contact& c : contacts) RETURN_IF_ERROR(WriteContactKeys(conn, owner, c));
+        return conn
+            .Prepare("INSERT INTO contact_keys_ready (org_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .Bind(1, owner.org)
+            .Bind(2, owner.user)
+            .Run();
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::DuplicateSet>> ProfilesStore::ListDuplicates(const Owner& owner,
+                                                                            const std::string& after_first_id,
+                                                                            int limit) {
+  struct KeyRow {
+    std::string kind, value, contact_id;
+  };
+  std::vector<pb::DuplicateSet> sets;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    // Only keys shared by two or more contacts: the GROUP BY walks the
+    // owner's part of the primary key in order, without comparing pairs.
+    auto st = conn.Prepare(
+        "SELECT k.key_kind, k.key_value, k.contact_id FROM contact_keys k "
+        "JOIN (SELECT key_kind, key_value FROM contact_keys WHERE org_id = ?1 AND user_id = ?2 "
+        "      GROUP BY key_kind, key_value HAVING COUNT(*) > 1) d "
+        "ON k.key_kind = d.key_kind AND k.key_value = d.key_value "
+        "WHERE k.org_id = ?1 AND k.user_id = ?2 ORDER BY k.key_kind, k.key_value, k.contact_id");
+    st.Bind(1, owner.org).Bind(2, owner.user);
+    ASSIGN_OR_RETURN(std::vector<KeyRow> rows, db::ListRows<KeyRow>(st, [](const db::Statement& row) {
+                       return KeyRow{row.ColumnText(0), row.ColumnText(1), row.ColumnText(2)};
+                     }));
+    IdSets ids;
+    for (size_t i = 1; i < rows.size(); ++i) {
+      if (rows[i].kind == rows[i - 1].kind && rows[i].value == rows[i - 1].value) {
+        ids.Join(rows[i - 1].contact_id, rows[i].contact_id);
+      }
+    }
+    // Sets by their root (= first id), matches in key order, each set's ids sorted.
+    std::map<std::string, pb::DuplicateSet> by_root;
+    std::map<std::string, std::set<std::string>> members;
+    for (size_t i = 0; i < rows.size();) {
+      size_t j = i;
+      while (j < rows.size() && rows[j].kind == rows[i].kind && rows[j].value == rows[i].value) ++j;
+      const std::string root = ids.Find(rows[i].contact_id);
+      if (root > after_first_id) {
+        pb::DuplicateMatch* m = by_root[root].add_matches();
+        m->set_reason(rows[i].kind);
+        m->set_value(absl::StrReplaceAll(rows[i].value, {{"\x1f", " / "}}));
+        for (size_t k = i; k < j; ++k) {
+          m->add_contact_ids(rows[k].contact_id);
+          members[root].insert(rows[k].contact_id);
+        }
+      }
+      i = j;
+    }
+    for (auto& [root, set] : by_root) {
+      if (static_cast<int>(sets.size()) >= limit) break;
+      for (const std::string& id : members[root]) {
+        ASSIGN_OR_RETURN(*set.add_contacts(), ReadContact(conn, owner, id));
+      }
+      sets.push_back(std::move(set));
+    }
+    return absl::OkStatus();
+  }));
+  return sets;
+}
+
+void ProfilesStore::MergeContacts(const Owner& owner, const pb::MergeContactsRequest& request,
+                                  const IdempotencyScope& idempotency, CombineFn combine,
+                                  Done<pb::MergeContactsResponse> done) {
+  WriteWithResult<pb::MergeContactsResponse>(
+      *db_,
+      [owner, request, idempotency,
+       combine = std::move(combine)](Connection& conn) -> absl::StatusOr<pb::MergeContactsResponse> {
+        return IdempotentCreate<pb::MergeContactsResponse>(
+            conn, idempotency, request, [&]() -> absl::StatusOr<pb::MergeContactsResponse> {
+              const std::string& survivor_id = request.contact_id();
+              ASSIGN_OR_RETURN(pb::Contact survivor, ReadContact(conn, owner, survivor_id));
+              std::vector<pb::Contact> others;
+              for (int i = 0; i < request.other_ids_size(); ++i) {
+                const std::string& id = request.other_ids(i);
+                absl::StatusOr<pb::Contact> other = ReadContact(conn, owner, id);
+                if (other.ok()) {
+                  others.push_back(*std::move(other));
+                  continue;
+                }
+                if (!absl::IsNotFound(other.status())) return other.status();
+                // Merged by an earlier call into this very survivor: a retry.
+                auto merged = conn.Prepare(
+                    "SELECT survivor_id FROM merged_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+                merged.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
+                ASSIGN_OR_RETURN(std::optional<std::string> into,
+                                 db::ReadRow<std::string>(merged, [](const db::Statement& row) {
+                                   return row.ColumnText(0);
+                                 }));
+                if (into != survivor_id) {
+                  return absl::NotFoundError(absl::StrCat("otherIds[", i, "]: no such contact"));
+                }
+              }
+              pb::MergeContactsResponse out;
+              *out.mutable_merged_ids() = request.other_ids();
+              if (others.empty()) {  // everything was merged already: answer the survivor as it is
+                *out.mutable_contact() = std::move(survivor);
+                return out;
+              }
+              ASSIGN_OR_RETURN(pb::Contact combined, combine(survivor, others));
+              combined.set_id(survivor_id);
+              RETURN_IF_ERROR(WriteContact(conn, owner, combined, /*check_met_through=*/false));
+              const google::protobuf::FieldMask changed = ChangedFields(survivor, combined, {"notes"});
+              RETURN_IF_ERROR(EmitContact(conn, "contact.updated", owner, combined, &changed));
+              const int64_t merge_us = TimestampToMicros(combined.update_time());
+              for (const pb::Contact& other : others) {
+                // Memberships move to the survivor; where it was a member
+                // already, its own membership (role, join time) stays.
+                struct Membership {
+                  std::string group_id;
+                  int role;
+                  int64_t join_us;
+                };
+                auto list = conn.Prepare(
+                    "SELECT group_id, role, join_us FROM memberships WHERE org_id = ? AND user_id = ? AND member_id "
+                    "= ?");
+                list.Bind(1, owner.org).Bind(2, owner.user).Bind(3, other.id());
+                ASSIGN_OR_RETURN(std::vector<Membership> memberships,
+                                 db::ListRows<Membership>(list, [](const db::Statement& row) {
+                                   return Membership{row.ColumnText(0), static_cast<int>(row.ColumnInt(1)),
+                                                     row.ColumnInt(2)};
+                                 }));
+                for (const Membership& m : memberships) {
+                  auto ins = conn.Prepare(
+                      "INSERT INTO memberships (org_id, user_id, group_id, member_id, role, join_us) "
+                      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+                  ins.Bind(1, owner.org)
+                      .Bind(2, owner.user)
+                      .Bind(3, m.group_id)
+                      .Bind(4, survivor_id)
+                      .Bind(5, m.role)
+                      .Bind(6, m.join_us);
+                  RETURN_IF_ERROR(ins.Run());
+                  if (conn.Changes() == 0) continue;
+                  ASSIGN_OR_RETURN(pb::Group group, ReadGroup(conn, owner, m.group_id));
+                  RETURN_IF_ERROR(EmitMember(conn, "group.member_added", owner, m.group_id, survivor_id,
+                                             static_cast<pb::MemberRole>(m.role), &group));
+                }
+                RETURN_IF_ERROR(RemoveMemberships(conn, owner, "member_id", other.id()));
+                for (const char* sql : {"DELETE FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+                                        "DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+                                        "DELETE FROM contact_keys WHERE org_id = ? AND user_id = ? AND contact_id = ?"}) {
+                  RETURN_IF_ERROR(conn.Prepare(sql).Bind(1, owner.org).Bind(2, owner.user).Bind(3, other.id()).Run());
+                }
+                RETURN_IF_ERROR(CountContacts(conn, owner, -1));
+                // Contacts merged into this one earlier now point at the survivor.
+                RETURN_IF_ERROR(conn.Prepare("UPDATE merged_contacts SET survivor_id = ? WHERE org_id = ? AND "
+                                             "user_id = ? AND survivor_id = ?")
+                                    .Bind(1, survivor_id)
+                                    .Bind(2, owner.org)
+                                    .Bind(3, owner.user)
+                                    .Bind(4, other.id())
+                                    .Run());
+                RETURN_IF_ERROR(conn.Prepare("INSERT INTO merged_contacts (org_id, user_id, contact_id, survivor_id, "
+                                             "merge_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, "
+                                             "contact_id) DO UPDATE SET survivor_id = excluded.survivor_id")
+                                    .Bind(1, owner.org)
+                                    .Bind(2, owner.user)
+                                    .Bind(3, other.id())
+                                    .Bind(4, survivor_id)
+                                    .Bind(5, merge_us)
+                                    .Run());
+              }
+              events::v1::Event e = NewEvent("contact.merged", owner.org, owner.user);
+              pb::Contact* payload = e.mutable_contact_merged()->mutable_survivor();
+              *payload = combined;
+              payload->clear_notes();  // notes never leave profiles
+              for (const pb::Contact& other : others) e.mutable_contact_merged()->add_merged_ids(other.id());
+              RETURN_IF_ERROR(events::CheckEventSize(e));
+              RETURN_IF_ERROR(events::AppendEvent(conn, std::move(e)));
+              *out.mutable_contact() = std::move(combined);
+              return out;
+            });
+      },
+      std::move(done));
 }
 
 }  // namespace rapport::profiles

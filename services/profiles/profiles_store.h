@@ -130,6 +130,29 @@ class ProfilesStore {
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(const std::vector<std::string>& after,
                                                                        int limit);
 
+  // Duplicates (contact_keys.h). EnsureContactKeys completes at once when the
+  // owner's match keys are complete, else builds them in one write first
+  // (contacts written before the key index existed). ListDuplicates: the sets
+  // of the owner's contacts linked by shared keys, ordered by their first
+  // contact id, those whose first id is after after_first_id, at most limit.
+  void EnsureContactKeys(const Owner& owner, DoneStatus done);
+  absl::StatusOr<std::vector<pb::DuplicateSet>> ListDuplicates(const Owner& owner, const std::string& after_first_id,
+                                                               int limit);
+
+  // Merges request.other_ids into request.contact_id in one transaction:
+  // combine(survivor, others) gives the survivor's new fields; the others'
+  // group memberships move to the survivor (its own role wins where both
+  // were members); the others are deleted, leaving merged_contacts rows that
+  // point at the survivor; contact.updated, group member events and
+  // contact.merged go through the outbox. An other id already merged into
+  // this survivor counts as merged (a retry answers the same); one that names
+  // no contact of the owner is NOT_FOUND "otherIds[i]: ...". Idempotency-Key
+  // replays the first answer.
+  using CombineFn =
+      std::function<absl::StatusOr<pb::Contact>(const pb::Contact& survivor, const std::vector<pb::Contact>& others)>;
+  void MergeContacts(const Owner& owner, const pb::MergeContactsRequest& request, const IdempotencyScope& idempotency,
+                     CombineFn combine, Done<pb::MergeContactsResponse> done);
+
   // The org's use of each of profiles' quotas: contacts of its busiest user,
   // its active API keys.
   absl::StatusOr<std::vector<pb::QuotaUsage>> Usage(const std::string& org, const ProfilesQuotas& quotas);
