@@ -532,6 +532,7 @@ absl::StatusOr<std::vector<pb::Introduction>> InteractionsStore::ListIntroductio
 }
 
 absl::Status InteractionsStore::ApplyContactEvent(Connection& conn, const events::v1::Event& event) {
+  if (event.type() == "contact.merged") return ApplyContactMerged(conn, event);
   if (!event.has_contact()) return absl::OkStatus();
   Owner owner{event.org_id(), event.user_id()};
   const auto& contact = event.contact().contact();
@@ -620,6 +621,113 @@ absl::StatusOr<std::vector<events::ExportedEvent>> InteractionsStore::ExportLedg
         *e->mutable_time() = ToTimestamp(ToMicros(now));
         return absl::OkStatus();
       });
+}
+
+// --- contact merges ---
+
+absl::Status InteractionsStore::ApplyContactMerged(Connection& conn, const events::v1::Event& event) {
+  if (!event.has_contact_merged()) return absl::OkStatus();
+  const Owner owner{event.org_id(), event.user_id()};
+  const ::rapport::profiles::v1::Contact& survivor_contact = event.contact_merged().survivor();
+  const std::string& survivor = survivor_contact.id();
+  if (survivor.empty()) return absl::OkStatus();
+  std::set<std::string> merged;
+  for (const std::string& id : event.contact_merged().merged_ids()) {
+    if (id != survivor) merged.insert(id);
+  }
+  for (const std::string& gone : merged) {
+    // Interactions naming the merged contact name the survivor (once).
+    auto list = conn.Prepare(
+        "SELECT interaction_id FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+    list.Bind(1, owner.org).Bind(2, owner.user).Bind(3, gone);
+    ASSIGN_OR_RETURN(std::vector<std::string> interaction_ids,
+                     db::ListRows<std::string>(list, [](const db::Statement& row) { return row.ColumnText(0); }));
+    for (const std::string& interaction_id : interaction_ids) {
+      ASSIGN_OR_RETURN(pb::Interaction interaction, ReadInteraction(conn, owner, interaction_id));
+      const pb::Interaction before = interaction;
+      google::protobuf::RepeatedPtrField<std::string> ids;
+      std::set<std::string> seen;
+      for (const std::string& id : before.contact_ids()) {
+        const std::string& now = merged.contains(id) ? survivor : id;
+        if (seen.insert(now).second) *ids.Add() = now;
+      }
+      *interaction.mutable_contact_ids() = std::move(ids);
+      RETURN_IF_ERROR(conn.Prepare("UPDATE interactions SET data = ? WHERE org_id = ? AND user_id = ? AND "
+                                   "interaction_id = ?")
+                          .BindBlob(1, interaction.SerializeAsString())
+                          .Bind(2, owner.org)
+                          .Bind(3, owner.user)
+                          .Bind(4, interaction_id)
+                          .Run());
+      RETURN_IF_ERROR(conn.Prepare("INSERT INTO interaction_contacts (org_id, user_id, contact_id, interaction_id, "
+                                   "occurred_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                          .Bind(1, owner.org)
+                          .Bind(2, owner.user)
+                          .Bind(3, survivor)
+                          .Bind(4, interaction_id)
+                          .Bind(5, TimestampToMicros(interaction.occurred_at()))
+                          .Run());
+      const google::protobuf::FieldMask changed = ChangedFields(before, interaction, {"notes"});
+      RETURN_IF_ERROR(EmitInteraction(conn, "interaction.updated", owner, interaction, &changed));
+    }
+    for (const char* sql : {"DELETE FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+                            "DELETE FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?"}) {
+      RETURN_IF_ERROR(conn.Prepare(sql).Bind(1, owner.org).Bind(2, owner.user).Bind(3, gone).Run());
+    }
+    // Never again part of an interaction: a late request naming the merged
+    // id is refused like one naming a deleted contact.
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO deleted_contacts (org_id, user_id, contact_id, deleted_us) VALUES "
+                                 "(?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                        .Bind(1, owner.org)
+                        .Bind(2, owner.user)
+                        .Bind(3, gone)
+                        .Bind(4, TimestampToMicros(event.time()))
+                        .Run());
+  }
+  // Introductions: a user has few, so they are read whole rather than indexed
+  // by contact. The row moves without an introduction.<state> event: its
+  // state did not change, and a repeated event would notify again.
+  {
+    auto st = conn.Prepare("SELECT data FROM introductions WHERE org_id = ? AND user_id = ?");
+    st.Bind(1, owner.org).Bind(2, owner.user);
+    ASSIGN_OR_RETURN(std::vector<pb::Introduction> intros, ListBlobs<pb::Introduction>(st));
+    for (pb::Introduction& intro : intros) {
+      bool moved = false;
+      for (std::string* id : {intro.mutable_contact_a_id(), intro.mutable_contact_b_id()}) {
+        if (merged.contains(*id)) {
+          *id = survivor;
+          moved = true;
+        }
+      }
+      if (!moved) continue;
+      RETURN_IF_ERROR(conn.Prepare("UPDATE introductions SET data = ? WHERE org_id = ? AND user_id = ? AND "
+                                   "introduction_id = ?")
+                          .BindBlob(1, intro.SerializeAsString())
+                          .Bind(2, owner.org)
+                          .Bind(3, owner.user)
+                          .Bind(4, intro.id())
+                          .Run());
+    }
+  }
+  // The survivor's row, recomputed from the interactions it now has.
+  ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, survivor));
+  LedgerRow row;
+  row.contact_id = survivor;
+  row.cadence_days = existing.has_value()                         ? existing->cadence_days
+                     : survivor_contact.effective_cadence_days() > 0 ? survivor_contact.effective_cadence_days()
+                                                                      : kDefaultCadenceDays;
+  auto st = conn.Prepare(
+      "SELECT i.data FROM interaction_contacts c JOIN interactions i ON i.org_id = c.org_id "
+      "AND i.user_id = c.user_id AND i.interaction_id = c.interaction_id "
+      "WHERE c.org_id = ? AND c.user_id = ? AND c.contact_id = ?");
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, survivor);
+  RETURN_IF_ERROR(db::ForEachRow(st, [&](const db::Statement& linked) -> absl::Status {
+    pb::Interaction i;
+    RETURN_IF_ERROR(ParseRow(linked.ColumnBlob(0), &i));
+    ApplyContribution(i, +1, &row);
+    return absl::OkStatus();
+  }));
+  return WriteLedger(conn, owner, row);
 }
 
 }  // namespace rapport::interactions

@@ -118,6 +118,13 @@ class InteractionsStore {
   // the contact as deleted, so that no interaction can name it again. Runs in
   // the event consumer's transaction.
   static absl::Status ApplyContactEvent(db::Connection& conn, const events::v1::Event& event);
+  // contact.merged (ApplyContactEvent passes it here): every interaction and
+  // introduction naming a merged contact names the survivor instead
+  // (interaction.updated for each interaction moved), the merged contacts'
+  // ledger rows and links go and they are recorded as deleted, and the
+  // survivor's row is recomputed from its interactions (ledger.changed).
+  // Applying it twice changes nothing more. Runs in the consumer's transaction.
+  static absl::Status ApplyContactMerged(db::Connection& conn, const events::v1::Event& event);
 
   // The database, for the outbox relay, the event consumer and retention.
   db::Database& db() { return *db_; }

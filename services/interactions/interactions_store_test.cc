@@ -282,6 +282,59 @@ TEST_P(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
   EXPECT_EQ(store_->GetLedgerRow(alice_, "c2")->count, 0);
 }
 
+TEST_P(InteractionsStoreTest, ContactMergedMovesEverythingToTheSurvivorOnce) {
+  // c1 survives; c2 and c3 merge into it. One interaction names c1 and c2.
+  auto i1 = Create(alice_, Interaction(pb::MEETING, pb::GAVE, {"c1"}, kBaseUs - 3 * kDayUs));
+  auto i2 = Create(alice_, Interaction(pb::CALL, pb::RECEIVED, {"c2"}, kBaseUs - 2 * kDayUs));
+  auto i3 = Create(alice_, Interaction(pb::FAVOR, pb::GAVE, {"c1", "c2", "c4"}, kBaseUs - kDayUs));
+  auto i4 = Create(alice_, Interaction(pb::EMAIL, pb::GAVE, {"c3"}, kBaseUs));
+  Owner bob{"org1", "bob"};
+  auto bobs = Create(bob, Interaction(pb::CALL, pb::GAVE, {"c2"}, kBaseUs));  // same id, another user: untouched
+  for (const auto* i : {&i1, &i2, &i3, &i4, &bobs}) ASSERT_TRUE(i->ok()) << i->status();
+  pb::Introduction intro;
+  intro.set_id(NewId());
+  intro.set_contact_a_id("c2");
+  intro.set_contact_b_id("c4");
+  intro.set_state(pb::REQUESTED);
+  ASSERT_TRUE(Await<pb::Introduction>([&](Done<pb::Introduction> d) {
+                store_->CreateIntroduction(alice_, intro, IdempotencyScope{}, pb::CreateIntroductionRequest(), d);
+              }).ok());
+  events::v1::Event e;
+  e.set_id(NewId());
+  e.set_type("contact.merged");
+  e.set_org_id(alice_.org);
+  e.set_user_id(alice_.user);
+  *e.mutable_time() = ToTimestamp(kBaseUs);
+  e.mutable_contact_merged()->mutable_survivor()->set_id("c1");
+  e.mutable_contact_merged()->add_merged_ids("c2");
+  e.mutable_contact_merged()->add_merged_ids("c3");
+  const int64_t updated_before = OutboxCount("interaction.updated");
+  for (int round = 0; round < 2; ++round) {  // a second application changes nothing more
+    ASSERT_TRUE(
+        store_->db().Write([&](db::Connection& conn) { return InteractionsStore::ApplyContactEvent(conn, e); }).ok());
+    auto moved = store_->GetInteraction(alice_, i3->id());
+    ASSERT_TRUE(moved.ok());
+    EXPECT_EQ(std::vector<std::string>(moved->contact_ids().begin(), moved->contact_ids().end()),
+              (std::vector<std::string>{"c1", "c4"}));
+    EXPECT_EQ(store_->GetInteraction(alice_, i2->id())->contact_ids(0), "c1");
+    EXPECT_EQ(store_->GetInteraction(alice_, i4->id())->contact_ids(0), "c1");
+    auto row = store_->GetLedgerRow(alice_, "c1");
+    ASSERT_TRUE(row.ok());
+    EXPECT_EQ(row->count, 4);
+    ExpectLedgerExact(alice_, "c1");
+    ExpectLedgerExact(alice_, "c4");
+    EXPECT_EQ(store_->GetLedgerRow(alice_, "c2").status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store_->GetLedgerRow(alice_, "c3").status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(store_->GetIntroduction(alice_, intro.id())->contact_a_id(), "c1");
+    EXPECT_EQ(OutboxCount("interaction.updated") - updated_before, 3);  // i2, i3, i4, once
+  }
+  EXPECT_EQ(store_->GetInteraction(bob, bobs->id())->contact_ids(0), "c2");
+  EXPECT_EQ(store_->GetLedgerRow(bob, "c2")->count, 1);
+  // The merged ids are no longer accepted.
+  EXPECT_EQ(Create(alice_, Interaction(pb::CALL, pb::GAVE, {"c2"}, kBaseUs)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(InteractionsStoreTest, ListsPageInOrder) {
   for (int k = 0; k < 7; ++k) {
     ASSERT_TRUE(Create(alice_, Interaction(k % 2 ? pb::FAVOR : pb::EMAIL, k % 2 ? pb::GAVE : pb::RECEIVED,

@@ -642,6 +642,74 @@ TEST_P(StoreTest, NotificationWebhookBodyIsTheEnvelopeAroundTheNotification) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_P(StoreTest, ContactMergedMovesRemindersRunsAndTheProjectionToTheSurvivor) {
+  Owner alice{"org1", "alice"};
+  SetNow(absl::FromUnixSeconds(1780000000));
+  UserCreated(alice, "UTC");
+  ppb::Contact survivor, gone;
+  survivor.set_id("dee");
+  survivor.set_display_name("Dee");
+  gone.set_id("dee2");
+  gone.set_display_name("Dee R.");
+  ContactEvent(alice, survivor);
+  ContactEvent(alice, gone);
+  Interaction(alice, "dee2", ipb::CALL);
+  pb::Reminder r;
+  r.set_id(NewId());
+  r.set_contact_id("dee2");
+  r.set_state(pb::PENDING);
+  *r.mutable_due_time() = ToTimestamp(ToMicros(Now() + absl::Hours(1)));
+  ASSERT_TRUE(Await<pb::Reminder>([&](Done<pb::Reminder> d) {
+                store_->CreateReminder(alice, r, IdempotencyScope{}, pb::CreateReminderRequest(), false, kNoQuota, d);
+              }).ok());
+  pb::Workflow w;
+  w.set_id(NewId());
+  w.set_display_name("nudge");
+  w.set_enabled(true);
+  w.mutable_trigger()->set_kind(pb::MANUAL);
+  w.add_steps()->set_kind(pb::NOTIFY);
+  w.mutable_steps(0)->set_title("Nudge {{contact.displayName}}");
+  ASSERT_TRUE(Await<pb::Workflow>([&](Done<pb::Workflow> d) {
+                store_->CreateWorkflow(alice, w, IdempotencyScope{}, pb::CreateWorkflowRequest(), kNoQuota, d);
+              }).ok());
+  auto run = Await<pb::WorkflowRun>([&](Done<pb::WorkflowRun> d) { store_->RunWorkflow(alice, w.id(), "dee2", d); });
+  ASSERT_TRUE(run.ok()) << run.status();
+
+  events::v1::Event e;
+  e.set_id(NewId());
+  e.set_type("contact.merged");
+  e.set_org_id(alice.org);
+  e.set_user_id(alice.user);
+  survivor.set_company("Initech");
+  *e.mutable_contact_merged()->mutable_survivor() = survivor;
+  e.mutable_contact_merged()->add_merged_ids("dee2");
+  Apply(e);
+  Apply(e);  // applying it again changes nothing more
+  auto reminders = store_->ListReminders(alice, "", 10);
+  ASSERT_TRUE(reminders.ok());
+  ASSERT_EQ(reminders->size(), 1u);
+  EXPECT_EQ((*reminders)[0].contact_id(), "dee");
+  EXPECT_EQ(StoredRun(run->id()).contact_id(), "dee");
+  auto runs = store_->ListRuns(alice, w.id(), "", 10);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].contact_id(), "dee");
+  // The merged contact is gone from the projection: a run for it finds no
+  // contact; one for the survivor sees its merged fields.
+  auto again = Await<pb::WorkflowRun>([&](Done<pb::WorkflowRun> d) { store_->RunWorkflow(alice, w.id(), "dee", d); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  bool nudged = false;
+  for (const auto& n : Inbox(alice)) nudged |= n.title() == "Nudge Dee";
+  EXPECT_TRUE(nudged);
+  // The reminder fires for the survivor.
+  SetNow(Now() + absl::Hours(2));
+  auto scheduler = NewScheduler("r1");
+  EXPECT_GE(Drain(*scheduler), 1);
+  bool reminded = false;
+  for (const auto& n : Inbox(alice)) reminded |= n.kind() == "reminder" && n.contact_id() == "dee";
+  EXPECT_TRUE(reminded);
+}
+
 TEST_P(StoreTest, WorkflowWebhookStepBodyCarriesTheWorkflowTheRunAndTheContact) {
   Owner alice{"org1", "alice"};
   ppb::Contact bob;

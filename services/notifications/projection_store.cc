@@ -178,6 +178,121 @@ absl::Status ApplyLedger(Connection& conn, const Owner& owner, const events::v1:
   return absl::OkStatus();
 }
 
+// contact.merged: the survivor takes over what notifications keeps of the
+// merged contacts. The projection forgets them (deleted, as on
+// contact.deleted, with their date and overdue triggers cancelled) and moves
+// their interactions to the survivor; reminders (rows, timers, counts) and
+// workflow runs (rows and their step timers) name the survivor. Idempotent:
+// a second application finds nothing left to move.
+absl::Status ApplyContactMerged(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
+  const ppb::Contact& survivor = e.contact_merged().survivor();
+  if (survivor.id().empty()) return absl::OkStatus();
+  RETURN_IF_ERROR(conn.Prepare("INSERT INTO contacts (org_id, user_id, contact_id, deleted, data) "
+                               "VALUES (?, ?, ?, 0, ?) "
+                               "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET data = excluded.data "
+                               "WHERE contacts.deleted = 0")
+                      .Bind(1, owner.org)
+                      .Bind(2, owner.user)
+                      .Bind(3, survivor.id())
+                      .BindBlob(4, survivor.SerializeAsString())
+                      .Run());
+  ASSIGN_OR_RETURN(std::vector<pb::Workflow> workflows, UserWorkflows(conn, owner));
+  // Reminders carry their contact in the row's blob only: a user's reminders
+  // are read once for all the merged ids.
+  ASSIGN_OR_RETURN(std::vector<pb::Reminder> reminders,
+                   db::ListBlobs<pb::Reminder>(
+                       conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ?").Bind(1, owner.org).Bind(
+                           2, owner.user)));
+  for (const std::string& gone : e.contact_merged().merged_ids()) {
+    if (gone == survivor.id() || gone.empty()) continue;
+    ppb::Contact tombstone;
+    tombstone.set_id(gone);
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO contacts (org_id, user_id, contact_id, deleted, data) "
+                                 "VALUES (?, ?, ?, 1, ?) "
+                                 "ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET deleted = 1")
+                        .Bind(1, owner.org)
+                        .Bind(2, owner.user)
+                        .Bind(3, gone)
+                        .BindBlob(4, tombstone.SerializeAsString())
+                        .Run());
+    for (const pb::Workflow& w : workflows) {
+      RETURN_IF_ERROR(CancelTimers(conn, owner.org, w.id(), TimerKind::kDateTrigger, gone));
+      RETURN_IF_ERROR(CancelTimers(conn, owner.org, w.id(), TimerKind::kOverdueTrigger, gone));
+    }
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO contact_interactions (org_id, user_id, contact_id, interaction_id, "
+                                 "occurred_us, logged_us) SELECT org_id, user_id, ?, interaction_id, occurred_us, "
+                                 "logged_us FROM contact_interactions WHERE org_id = ? AND user_id = ? AND "
+                                 "contact_id = ? ON CONFLICT DO NOTHING")
+                        .Bind(1, survivor.id())
+                        .Bind(2, owner.org)
+                        .Bind(3, owner.user)
+                        .Bind(4, gone)
+                        .Run());
+    for (const char* sql : {"DELETE FROM contact_interactions WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+                            "DELETE FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?"}) {
+      RETURN_IF_ERROR(conn.Prepare(sql).Bind(1, owner.org).Bind(2, owner.user).Bind(3, gone).Run());
+    }
+    for (pb::Reminder& r : reminders) {
+      if (r.contact_id() != gone) continue;
+      r.set_contact_id(survivor.id());
+      RETURN_IF_ERROR(conn.Prepare("UPDATE reminders SET data = ? WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
+                          .BindBlob(1, r.SerializeAsString())
+                          .Bind(2, owner.org)
+                          .Bind(3, owner.user)
+                          .Bind(4, r.id())
+                          .Run());
+    }
+    // Pending reminders counted against the merged contact count against the survivor.
+    ASSIGN_OR_RETURN(std::optional<int64_t> pending,
+                     db::ReadRow<int64_t>(conn.Prepare("SELECT pending FROM reminder_counts WHERE org_id = ? AND "
+                                                       "user_id = ? AND contact_id = ?")
+                                              .Bind(1, owner.org)
+                                              .Bind(2, owner.user)
+                                              .Bind(3, gone),
+                                          [](const Statement& row) { return row.ColumnInt(0); }));
+    if (pending.has_value()) {
+      RETURN_IF_ERROR(conn.Prepare("INSERT INTO reminder_counts (org_id, user_id, contact_id, pending) VALUES (?, ?, "
+                                   "?, ?) ON CONFLICT (org_id, user_id, contact_id) DO UPDATE SET pending = "
+                                   "reminder_counts.pending + excluded.pending")
+                          .Bind(1, owner.org)
+                          .Bind(2, owner.user)
+                          .Bind(3, survivor.id())
+                          .Bind(4, *pending)
+                          .Run());
+      RETURN_IF_ERROR(conn.Prepare("DELETE FROM reminder_counts WHERE org_id = ? AND user_id = ? AND contact_id = ?")
+                          .Bind(1, owner.org)
+                          .Bind(2, owner.user)
+                          .Bind(3, gone)
+                          .Run());
+    }
+    // Runs: the row's column and blob.
+    ASSIGN_OR_RETURN(std::vector<pb::WorkflowRun> runs,
+                     db::ListBlobs<pb::WorkflowRun>(conn.Prepare("SELECT data FROM runs WHERE org_id = ? AND "
+                                                                 "user_id = ? AND contact_id = ?")
+                                                        .Bind(1, owner.org)
+                                                        .Bind(2, owner.user)
+                                                        .Bind(3, gone)));
+    for (pb::WorkflowRun& run : runs) {
+      run.set_contact_id(survivor.id());
+      RETURN_IF_ERROR(UpdateRun(conn, owner, run));
+    }
+    // The timers left (reminders, run steps) fire for the survivor.
+    RETURN_IF_ERROR(conn.Prepare("UPDATE timers SET contact_id = ? WHERE org_id = ? AND user_id = ? AND contact_id = ?")
+                        .Bind(1, survivor.id())
+                        .Bind(2, owner.org)
+                        .Bind(3, owner.user)
+                        .Bind(4, gone)
+                        .Run());
+  }
+  // The survivor's date triggers follow its (possibly new) birthday.
+  for (const pb::Workflow& w : workflows) {
+    if (w.trigger().kind() == pb::DATE_FIELD) {
+      RETURN_IF_ERROR(ScheduleContactTrigger(conn, owner, w, survivor, std::nullopt, now));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status NotificationsStore::ApplyEvent(Connection& conn, const events::v1::Event& e) {
@@ -187,6 +302,7 @@ absl::Status NotificationsStore::ApplyEvent(Connection& conn, const events::v1::
   if (e.has_user()) return ApplyUser(conn, owner, e, now);
   RETURN_IF_ERROR(EnsureUser(conn, owner, now));
   if (e.has_contact()) return ApplyContact(conn, owner, e, now);
+  if (e.has_contact_merged()) return ApplyContactMerged(conn, owner, e, now);
   if (e.has_interaction()) return ApplyInteraction(conn, owner, e, now);
   if (e.has_ledger()) return ApplyLedger(conn, owner, e, now);
   return absl::OkStatus();

@@ -468,6 +468,44 @@ ReadModel::Org* ReadModel::FindOrg(const std::string& org) {
   return it == orgs_.end() ? nullptr : it->second.get();
 }
 
+namespace {
+
+// contact.merged: the survivor's fields as profiles combined them; the
+// interactions and introductions that named a merged contact name the
+// survivor; the merged contacts are deleted (tombstones, as on
+// contact.deleted). Interactions, the ledger and group memberships also
+// follow through their own events (interaction.updated, ledger.changed,
+// group.member_*); doing it here too keeps the model right in between.
+// Applying it twice changes nothing more.
+void ApplyContactMerged(OrgGraph& g, const std::string& owner_id, const events::v1::ContactMergedEvent& merged) {
+  const ppb::Contact& survivor = merged.survivor();
+  if (survivor.id().empty() || owner_id.empty()) return;
+  ApplyContact(g, owner_id, "contact.updated", survivor);
+  const uint32_t owner = g.InternUser(owner_id);
+  const uint32_t s = g.FindContact(survivor.id());
+  if (s == kNone || g.edges[s].owner != owner) return;
+  for (const std::string& id : merged.merged_ids()) {
+    const uint32_t m = g.FindContact(id);
+    if (m == kNone || m == s || g.edges[m].owner != owner) continue;
+    for (uint32_t i : g.users[owner].interactions) {
+      std::vector<uint32_t>& contacts = g.interactions[i].contacts;
+      if (std::find(contacts.begin(), contacts.end(), m) == contacts.end()) continue;
+      EraseValue(contacts, m);
+      if (std::find(contacts.begin(), contacts.end(), s) == contacts.end()) contacts.push_back(s);
+    }
+    for (uint32_t i : g.users[owner].introductions) {
+      IntroductionRec& rec = g.introductions[i];
+      if (rec.a == m) rec.a = s;
+      if (rec.b == m) rec.b = s;
+    }
+    ppb::Contact gone;
+    gone.set_id(id);
+    ApplyContact(g, owner_id, "contact.deleted", gone);
+  }
+}
+
+}  // namespace
+
 ReadModel::Org* ReadModel::GetOrg(const std::string& org) {
   if (Org* o = FindOrg(org)) return o;
   std::unique_lock lock(mu_);
@@ -503,6 +541,9 @@ absl::Status ReadModel::Apply(const events::v1::Event& event) {
         break;
       case events::v1::Event::kLedger:
         ApplyLedger(g, user, time_us, event.ledger());
+        break;
+      case events::v1::Event::kContactMerged:
+        ApplyContactMerged(g, user, event.contact_merged());
         break;
       default:
         break;
