@@ -31,8 +31,9 @@ TEST_P(PhoneTest, Normalizes) { EXPECT_EQ(NormalizePhone(GetParam().in), GetPara
 INSTANTIATE_TEST_SUITE_P(Table, PhoneTest,
                          ::testing::Values(NormCase{"+33 6 12 34 56 78", "+33612345678"},
                                            NormCase{" +1 (555) 010-0199", "+15550100199"},
-                                           NormCase{"(555) 010-0199", "5550100199"}, NormCase{"555.010.0199", "5550100199"},
-                                           NormCase{"ext 12", ""}, NormCase{"1234", ""}, NormCase{"", ""}));
+                                           NormCase{"(555) 010-0199", "5550100199"},
+                                           NormCase{"555.010.0199", "5550100199"}, NormCase{"ext 12", ""},
+                                           NormCase{"1234", ""}, NormCase{"", ""}));
 
 class LinkedInTest : public ::testing::TestWithParam<NormCase> {};
 TEST_P(LinkedInTest, Normalizes) { EXPECT_EQ(NormalizeLinkedInUrl(GetParam().in), GetParam().want); }
@@ -61,7 +62,9 @@ TEST(MatchKeysTest, EveryKindOnceSorted) {
   EXPECT_EQ(keys[0].key, "ada@example.com");
   EXPECT_EQ(keys[1].kind, kKeyLinkedIn);
   EXPECT_EQ(keys[2].kind, kKeyNameAndCompany);
-  EXPECT_EQ(keys[2].key, "ada lovelace\x1f" "analytical engines");
+  EXPECT_EQ(keys[2].key,
+            "ada lovelace\x1f"
+            "analytical engines");
   EXPECT_EQ(keys[3].kind, kKeyPhone);
   EXPECT_EQ(keys[3].key, "+442079460000");
 }

@@ -1005,9 +1005,9 @@ class IdSets {
 void ProfilesStore::EnsureContactKeys(const Owner& owner, DoneStatus done) {
   absl::StatusOr<bool> ready = false;
   absl::Status read = db_->Read([&](Connection& conn) -> absl::Status {
-    ready = db::Exists(
-        conn.Prepare("SELECT 1 FROM contact_keys_ready WHERE org_id = ? AND user_id = ?").Bind(1, owner.org).Bind(2,
-                                                                                                          owner.user));
+    ready = db::Exists(conn.Prepare("SELECT 1 FROM contact_keys_ready WHERE org_id = ? AND user_id = ?")
+                           .Bind(1, owner.org)
+                           .Bind(2, owner.user));
     return ready.status();
   });
   if (!read.ok()) return done(read);
@@ -1018,8 +1018,7 @@ void ProfilesStore::EnsureContactKeys(const Owner& owner, DoneStatus done) {
         st.Bind(1, owner.org).Bind(2, owner.user);
         ASSIGN_OR_RETURN(std::vector<pb::Contact> contacts, ListBlobs<pb::Contact>(st));
         for (const pb::Contact& c : contacts) RETURN_IF_ERROR(WriteContactKeys(conn, owner, c));
-        return conn
-            .Prepare("INSERT INTO contact_keys_ready (org_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        return conn.Prepare("INSERT INTO contact_keys_ready (org_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .Bind(1, owner.org)
             .Bind(2, owner.user)
             .Run();
@@ -1107,10 +1106,9 @@ void ProfilesStore::MergeContacts(const Owner& owner, const pb::MergeContactsReq
                 auto merged = conn.Prepare(
                     "SELECT survivor_id FROM merged_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
                 merged.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
-                ASSIGN_OR_RETURN(std::optional<std::string> into,
-                                 db::ReadRow<std::string>(merged, [](const db::Statement& row) {
-                                   return row.ColumnText(0);
-                                 }));
+                ASSIGN_OR_RETURN(
+                    std::optional<std::string> into,
+                    db::ReadRow<std::string>(merged, [](const db::Statement& row) { return row.ColumnText(0); }));
                 if (into != survivor_id) {
                   return absl::NotFoundError(absl::StrCat("otherIds[", i, "]: no such contact"));
                 }
@@ -1139,11 +1137,10 @@ void ProfilesStore::MergeContacts(const Owner& owner, const pb::MergeContactsReq
                     "SELECT group_id, role, join_us FROM memberships WHERE org_id = ? AND user_id = ? AND member_id "
                     "= ?");
                 list.Bind(1, owner.org).Bind(2, owner.user).Bind(3, other.id());
-                ASSIGN_OR_RETURN(std::vector<Membership> memberships,
-                                 db::ListRows<Membership>(list, [](const db::Statement& row) {
-                                   return Membership{row.ColumnText(0), static_cast<int>(row.ColumnInt(1)),
-                                                     row.ColumnInt(2)};
-                                 }));
+                ASSIGN_OR_RETURN(
+                    std::vector<Membership> memberships, db::ListRows<Membership>(list, [](const db::Statement& row) {
+                      return Membership{row.ColumnText(0), static_cast<int>(row.ColumnInt(1)), row.ColumnInt(2)};
+                    }));
                 for (const Membership& m : memberships) {
                   auto ins = conn.Prepare(
                       "INSERT INTO memberships (org_id, user_id, group_id, member_id, role, join_us) "
@@ -1161,9 +1158,10 @@ void ProfilesStore::MergeContacts(const Owner& owner, const pb::MergeContactsReq
                                              static_cast<pb::MemberRole>(m.role), &group));
                 }
                 RETURN_IF_ERROR(RemoveMemberships(conn, owner, "member_id", other.id()));
-                for (const char* sql : {"DELETE FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?",
-                                        "DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?",
-                                        "DELETE FROM contact_keys WHERE org_id = ? AND user_id = ? AND contact_id = ?"}) {
+                for (const char* sql :
+                     {"DELETE FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+                      "DELETE FROM contact_tags WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+                      "DELETE FROM contact_keys WHERE org_id = ? AND user_id = ? AND contact_id = ?"}) {
                   RETURN_IF_ERROR(conn.Prepare(sql).Bind(1, owner.org).Bind(2, owner.user).Bind(3, other.id()).Run());
                 }
                 RETURN_IF_ERROR(CountContacts(conn, owner, -1));
