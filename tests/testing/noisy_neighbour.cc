@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -207,6 +210,34 @@ void RaiseFileLimit() {
   }
 }
 
+// CPU seconds (user + system) of this process ("driver") and of each child
+// process by name, from /proc.
+std::map<std::string, double> CpuSeconds() {
+  std::map<std::string, double> out;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const std::string self = absl::StrCat(getpid());
+  auto read = [&](const std::string& pid, bool child_only) {
+    std::ifstream in("/proc/" + pid + "/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return;
+    // "pid (comm) state ppid ... utime stime": fields after the comm's ')'.
+    size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) return;
+    std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+    if (fields.size() < 13) return;
+    if (child_only && fields[1] != self) return;
+    double utime = 0, stime = 0;
+    if (!absl::SimpleAtod(fields[11], &utime) || !absl::SimpleAtod(fields[12], &stime)) return;
+    out[child_only ? stat.substr(open + 1, close - open - 1) : "driver"] += (utime + stime) / tick;
+  };
+  read("self", false);
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (!name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) && name != self) read(name, true);
+  }
+  return out;
+}
+
 }  // namespace
 
 NoisyNeighbour::NoisyNeighbour(NoisyOptions options) : options_(std::move(options)) {}
@@ -275,7 +306,7 @@ absl::Status NoisyNeighbour::Start() {
   if (!absl::SimpleAtoi(url.substr(url.rfind(':') + 1), &port_)) return absl::InternalError("gateway port: " + url);
 
   ASSIGN_OR_RETURN(b_, MakeOrg("orgb", 1));
-  ASSIGN_OR_RETURN(a_, MakeOrg("orga", options_.stream_users));
+  ASSIGN_OR_RETURN(a_, MakeOrg("orga", std::max(1, options_.stream_users)));
   const std::string kJson = "Content-Type: application/json";
   const std::vector<std::string> as_b = {"X-Api-Key: " + b_.admin_key, "X-Rapport-User: " + b_.users[0], kJson};
   const std::vector<std::string> as_a = {"X-Api-Key: " + a_.admin_key, "X-Rapport-User: " + a_.users[0], kJson};
@@ -339,6 +370,7 @@ absl::StatusOr<OrgBFigures> NoisyNeighbour::Measure(const std::string& phase_nam
   const auto interval = std::chrono::microseconds(
       static_cast<int64_t>(1e6 * options_.get_connections / std::max(1, options_.get_per_second)));
 
+  const std::map<std::string, double> cpu_before = CpuSeconds();
   std::vector<std::thread> getters;
   for (int c = 0; c < options_.get_connections; ++c) {
     getters.emplace_back([&, c] {
@@ -392,6 +424,11 @@ absl::StatusOr<OrgBFigures> NoisyNeighbour::Measure(const std::string& phase_nam
     }
   }
   for (std::thread& t : getters) t.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const auto& [name, cpu] : CpuSeconds()) {
+    auto before = cpu_before.find(name);
+    f.cpu_cores[name] = (cpu - (before == cpu_before.end() ? 0 : before->second)) / seconds;
+  }
 
   // Fired: the inbox's notifications of this phase; delivered: what the fast
   // receiver got of them.
@@ -520,7 +557,8 @@ absl::Status NoisyNeighbour::StartNoise() {
     }
     return std::make_pair(fd, status);
   };
-  for (const std::string& user : a_.users) {
+  for (int u = 0; u < options_.stream_users; ++u) {
+    const std::string& user = a_.users[static_cast<size_t>(u)];
     for (int i = 0; i <= options_.streams_per_user; ++i) {
       auto [fd, status] = open_stream(user);
       if (status == 200) {
@@ -538,7 +576,7 @@ absl::Status NoisyNeighbour::StartNoise() {
   }
 
   noisy_ = true;
-  noise_threads_.emplace_back([this] { WorkflowLoop(); });
+  if (options_.slow_webhooks > 0) noise_threads_.emplace_back([this] { WorkflowLoop(); });
   for (int i = 0; i < options_.flood_connections; ++i) noise_threads_.emplace_back([this] { FloodLoop(); });
   return absl::OkStatus();
 }
@@ -616,6 +654,7 @@ std::string FormatComparison(const OrgBFigures& quiet, const OrgBFigures& noisy,
     return without > 0 ? absl::StrFormat("%.2fx", with / without) : std::string("-");
   };
   std::string out = absl::StrFormat("%-26s %12s %12s %8s\n", "org B", "alone", "with org A", "ratio");
+  absl::StrAppendFormat(&out, "%-26s %12d %12d\n", "reminders made", quiet.reminders, noisy.reminders);
   auto row = [&](const char* name, double q, double n) {
     absl::StrAppendFormat(&out, "%-26s %12.2f %12.2f %8s\n", name, q, n, ratio(n, q));
   };
@@ -626,7 +665,7 @@ std::string FormatComparison(const OrgBFigures& quiet, const OrgBFigures& noisy,
   row("GET contact p50 ms", quiet.get_p50_ms, noisy.get_p50_ms);
   row("GET contact p99 ms", quiet.get_p99_ms, noisy.get_p99_ms);
   row("GET contact max ms", quiet.get_max_ms, noisy.get_max_ms);
-  count("reminders fired/made", quiet.reminders_fired, noisy.reminders_fired);
+  count("reminders fired", quiet.reminders_fired, noisy.reminders_fired);
   row("reminder p50 ms", quiet.reminder_p50_ms, noisy.reminder_p50_ms);
   row("reminder p99 ms", quiet.reminder_p99_ms, noisy.reminder_p99_ms);
   row("reminder max ms", quiet.reminder_max_ms, noisy.reminder_max_ms);
@@ -635,6 +674,10 @@ std::string FormatComparison(const OrgBFigures& quiet, const OrgBFigures& noisy,
   row("webhook p99 ms", quiet.webhook_p99_ms, noisy.webhook_p99_ms);
   row("webhook max ms", quiet.webhook_max_ms, noisy.webhook_max_ms);
   count("errors", quiet.errors(), noisy.errors());
+  for (const auto& [name, cores] : noisy.cpu_cores) {
+    auto q = quiet.cpu_cores.find(name);
+    row(absl::StrCat("CPU cores ", name).c_str(), q == quiet.cpu_cores.end() ? 0 : q->second, cores);
+  }
   if (!quiet.first_error.empty()) absl::StrAppend(&out, "first error alone: ", quiet.first_error, "\n");
   if (!noisy.first_error.empty()) absl::StrAppend(&out, "first error with org A: ", noisy.first_error, "\n");
   absl::StrAppendFormat(&out,

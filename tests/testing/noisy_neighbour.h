@@ -71,6 +71,10 @@ struct OrgBFigures {
   int webhooks_delivered = 0;                                            // at the fast receiver
   double webhook_p50_ms = 0, webhook_p99_ms = 0, webhook_max_ms = 0;     // arrival - notification's creation
   std::string first_error;                                               // the first failure, for the report
+  // CPU each process used during the phase, in cores (CPU seconds a second):
+  // "gateway", "profiles", "notifications", ... and "driver" (this process:
+  // both orgs' clients, the flood's included, and the receivers).
+  std::map<std::string, double> cpu_cores;
   int64_t errors() const {
     return get_errors + reminder_errors + (reminders - reminders_fired) + (reminders - webhooks_delivered);
   }

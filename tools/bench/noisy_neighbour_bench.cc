@@ -12,10 +12,15 @@
 //   build/bin/noisy_neighbour_bench
 //   NOISY_PHASE_SECONDS=30 NOISY_GETS_PER_SECOND=400 build/bin/noisy_neighbour_bench
 //
+// NOISY_REMINDER_EVERY_MS sets org B's reminder pace (500); NOISY_IDLE_CONNECTIONS,
+// NOISY_STREAM_USERS, NOISY_SLOW_WEBHOOKS and NOISY_FLOOD_CONNECTIONS set
+// org A's parts (500, 4, 20, 2; 0 turns one off).
+//
 // The machine's load counts: run it on a quiet machine, and compare ratios
 // rather than absolute figures between machines.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -30,7 +35,7 @@ namespace {
 int EnvInt(const char* name, int fallback) {
   const char* value = std::getenv(name);
   int n = 0;
-  return value != nullptr && absl::SimpleAtoi(value, &n) && n > 0 ? n : fallback;
+  return value != nullptr && absl::SimpleAtoi(value, &n) && n >= 0 ? n : fallback;
 }
 
 std::string LoadAverage() {
@@ -49,6 +54,12 @@ int main() {
   NoisyOptions options;
   options.phase = std::chrono::seconds(EnvInt("NOISY_PHASE_SECONDS", 20));
   options.get_per_second = EnvInt("NOISY_GETS_PER_SECOND", 200);
+  options.reminder_every = std::chrono::milliseconds(EnvInt("NOISY_REMINDER_EVERY_MS", 500));
+  // Parts of org A's noise, to find which one costs what (0 turns one off).
+  options.idle_connections = EnvInt("NOISY_IDLE_CONNECTIONS", options.idle_connections);
+  options.stream_users = EnvInt("NOISY_STREAM_USERS", options.stream_users);
+  options.slow_webhooks = EnvInt("NOISY_SLOW_WEBHOOKS", options.slow_webhooks);
+  options.flood_connections = EnvInt("NOISY_FLOOD_CONNECTIONS", options.flood_connections);
   NoisyNeighbour scenario(options);
   if (absl::Status s = scenario.Start(); !s.ok()) {
     std::fprintf(stderr, "noisy_neighbour_bench: %s\n", s.ToString().c_str());
@@ -71,7 +82,10 @@ int main() {
     return 1;
   }
   // Org A's slow deliveries hold their slots before org B is measured.
-  rapport::testing::WaitFor([&] { return scenario.SlowRequests() >= 8; }, std::chrono::seconds(15));
+  if (options.slow_webhooks > 0) {
+    rapport::testing::WaitFor([&] { return scenario.SlowRequests() >= std::min(8, options.slow_webhooks); },
+                              std::chrono::seconds(15));
+  }
   absl::StatusOr<OrgBFigures> noisy = scenario.Measure("noisy", options.phase);
   rapport::testing::OrgAReport a = scenario.StopNoise();
   if (!noisy.ok()) {
