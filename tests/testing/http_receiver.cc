@@ -11,14 +11,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 
 namespace rapport::testing {
 
 HttpReceiver::HttpReceiver() : responder_([](int, const ReceivedRequest&) { return 200; }) {}
 
 HttpReceiver::~HttpReceiver() {
-  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (std::thread& t : handlers_) t.join();
   if (fd_ >= 0) close(fd_);
 }
 
@@ -46,6 +52,11 @@ void HttpReceiver::set_responder(std::function<int(int, const ReceivedRequest&)>
   responder_ = std::move(responder);
 }
 
+void HttpReceiver::set_delay(std::chrono::milliseconds delay) {
+  std::lock_guard<std::mutex> lock(mu_);
+  delay_ = delay;
+}
+
 std::vector<ReceivedRequest> HttpReceiver::requests() {
   std::lock_guard<std::mutex> lock(mu_);
   return requests_;
@@ -59,58 +70,73 @@ void HttpReceiver::Serve() {
     if (poll(&p, 1, 50) <= 0) continue;
     int c = accept(fd_, nullptr, nullptr);
     if (c < 0) continue;
-    timeval tv{2, 0};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string data;
-    char buf[4096];
-    size_t header_end = std::string::npos;
-    size_t want = 0;
-    while (true) {
-      if (header_end == std::string::npos) {
-        header_end = data.find("\r\n\r\n");
-        if (header_end != std::string::npos) {
-          want = header_end + 4;
-          for (absl::string_view line : absl::StrSplit(absl::string_view(data).substr(0, header_end), "\r\n")) {
-            size_t colon = line.find(':');
-            if (colon == absl::string_view::npos) continue;
-            if (absl::AsciiStrToLower(line.substr(0, colon)) == "content-length") {
-              size_t n = 0;
-              if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(colon + 1)), &n)) want += n;
-            }
+    bool delayed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      delayed = delay_.count() > 0;
+    }
+    if (delayed) {
+      handlers_.emplace_back([this, c] { Handle(c); });  // only this thread touches handlers_
+    } else {
+      Handle(c);
+    }
+  }
+}
+
+void HttpReceiver::Handle(int c) {
+  timeval tv{2, 0};
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string data;
+  char buf[4096];
+  size_t header_end = std::string::npos;
+  size_t want = 0;
+  while (true) {
+    if (header_end == std::string::npos) {
+      header_end = data.find("\r\n\r\n");
+      if (header_end != std::string::npos) {
+        want = header_end + 4;
+        for (absl::string_view line : absl::StrSplit(absl::string_view(data).substr(0, header_end), "\r\n")) {
+          size_t colon = line.find(':');
+          if (colon == absl::string_view::npos) continue;
+          if (absl::AsciiStrToLower(line.substr(0, colon)) == "content-length") {
+            size_t n = 0;
+            if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(colon + 1)), &n)) want += n;
           }
         }
       }
-      if (header_end != std::string::npos && data.size() >= want) break;
-      ssize_t n = read(c, buf, sizeof buf);
-      if (n <= 0) break;
-      data.append(buf, static_cast<size_t>(n));
     }
-    ReceivedRequest req;
-    if (header_end != std::string::npos) {
-      std::vector<std::string> lines = absl::StrSplit(data.substr(0, header_end), "\r\n");
-      std::vector<std::string> first = absl::StrSplit(lines[0], ' ');
-      if (first.size() >= 2) {
-        req.method = first[0];
-        req.path = first[1];
-      }
-      for (size_t i = 1; i < lines.size(); ++i) {
-        size_t colon = lines[i].find(':');
-        if (colon == std::string::npos) continue;
-        req.headers[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
-            std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
-      }
-      req.body = data.substr(header_end + 4);
-    }
-    int status;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      status = responder_(static_cast<int>(requests_.size()), req);
-      requests_.push_back(req);
-    }
-    std::string resp = absl::StrCat("HTTP/1.1 ", status, " Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    (void)!write(c, resp.data(), resp.size());
-    close(c);
+    if (header_end != std::string::npos && data.size() >= want) break;
+    ssize_t n = read(c, buf, sizeof buf);
+    if (n <= 0) break;
+    data.append(buf, static_cast<size_t>(n));
   }
+  ReceivedRequest req;
+  if (header_end != std::string::npos) {
+    std::vector<std::string> lines = absl::StrSplit(data.substr(0, header_end), "\r\n");
+    std::vector<std::string> first = absl::StrSplit(lines[0], ' ');
+    if (first.size() >= 2) {
+      req.method = first[0];
+      req.path = first[1];
+    }
+    for (size_t i = 1; i < lines.size(); ++i) {
+      size_t colon = lines[i].find(':');
+      if (colon == std::string::npos) continue;
+      req.headers[absl::AsciiStrToLower(lines[i].substr(0, colon))] =
+          std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
+    }
+    req.body = data.substr(header_end + 4);
+  }
+  req.received = absl::Now();
+  int status;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    status = responder_(static_cast<int>(requests_.size()), req);
+    requests_.push_back(req);
+    if (delay_.count() > 0) stop_cv_.wait_for(lock, delay_, [this] { return stopping_.load(); });
+  }
+  std::string resp = absl::StrCat("HTTP/1.1 ", status, " Status\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  (void)!write(c, resp.data(), resp.size());
+  close(c);
 }
 
 }  // namespace rapport::testing
