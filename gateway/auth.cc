@@ -146,11 +146,12 @@ absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOpti
 }
 
 Authenticator::Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker,
-                             RateLimiter* failed_lookups)
+                             RateLimiter* failed_lookups, JwtKeyResolver jwt_keys)
     : options_(std::move(options)),
       verifier_(std::move(verifier)),
       user_checker_(std::move(user_checker)),
-      failed_lookups_(failed_lookups) {}
+      failed_lookups_(failed_lookups),
+      jwt_keys_(jwt_keys ? std::make_unique<JwtKeyCache>(std::move(jwt_keys), options_.jwt_key_cache_ttl) : nullptr) {}
 
 void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentials,
                             const Callback<TenantContext>& done) {
@@ -218,7 +219,7 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
     if (!credentials.act_as_user.empty()) {
       return done(absl::PermissionDeniedError("X-Rapport-User needs a key with the ACT_AS_USER scope"));
     }
-    return done(VerifyJwt(h.substr(7), options_));
+    return FromJwt(h.substr(7), done);
   }
   if (credentials.api_key.empty()) return done(Unauthenticated("credentials required: X-Api-Key or Authorization"));
 
@@ -286,6 +287,51 @@ void Authenticator::Land(Flights<T>& flights, const std::string& key, const absl
     flights.erase(it);
   }
   for (auto& waiter : waiters) waiter(result);
+}
+
+// --- orgs' signing keys (kid) ---
+
+absl::StatusOr<std::string> JwtKeyId(const std::string& token) {
+  const size_t dot = token.find('.');
+  if (dot == std::string::npos) return Unauthenticated("malformed token");
+  absl::StatusOr<google::protobuf::Struct> header = DecodeJsonPart(token.substr(0, dot));
+  if (!header.ok()) return header.status();
+  const google::protobuf::Value* kid = Field(*header, "kid");
+  if (kid == nullptr) return std::string();
+  if (kid->kind_case() != google::protobuf::Value::kStringValue || kid->string_value().empty()) {
+    return Unauthenticated("malformed token");
+  }
+  return kid->string_value();
+}
+
+absl::StatusOr<TenantContext> VerifyOrgJwt(const std::string& token, const JwtKey& key, const AuthOptions& options,
+                                           absl::Time now) {
+  // The org key's algorithm (HS256) is pinned by the key, whatever the
+  // global configuration pins for tokens without kid.
+  AuthOptions with_key = options;
+  with_key.jwt_secret = key.secret;
+  with_key.jwt_public_key = nullptr;
+  if (key.secret.empty()) return Unauthenticated("unknown token key");
+  absl::StatusOr<TenantContext> ctx = VerifyJwt(token, with_key, now);
+  if (!ctx.ok()) return ctx;
+  if (ctx->org_id != key.org_id) return Unauthenticated("token org does not match its signing key");
+  if (now >= key.expire_time) return Unauthenticated("token signing key has expired");
+  return ctx;
+}
+
+void Authenticator::FromJwt(const std::string& token, const Callback<TenantContext>& done) {
+  absl::StatusOr<std::string> kid = JwtKeyId(token);
+  if (!kid.ok()) return done(kid.status());
+  if (kid->empty()) return done(VerifyJwt(token, options_));
+  if (jwt_keys_ == nullptr) return done(Unauthenticated("token signing key (kid) not accepted here"));
+  jwt_keys_->Resolve(*kid, [this, token, named = *kid, done](absl::StatusOr<JwtKey> key) {
+    if (!key.ok()) {
+      // Only "no such key" reaches the client as such; a backend failure stays a backend failure.
+      return done(absl::IsNotFound(key.status()) ? Unauthenticated("unknown token signing key") : key.status());
+    }
+    if (key->kid != named) return done(Unauthenticated("unknown token signing key"));
+    done(VerifyOrgJwt(token, *key, options_));
+  });
 }
 
 }  // namespace rapport::gateway

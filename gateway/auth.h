@@ -12,6 +12,13 @@
 //   token cannot be minted to last for years. When an RS256 public key is configured (RAPPORT_JWT_PUBLIC_KEY_FILE)
 //   RS256 is the pinned algorithm instead and HS256 tokens are refused, so a
 //   token cannot pick the weaker or a confused algorithm.
+// - A JWT whose header names a "kid" is verified instead with that org key's
+//   secret (HS256, the key's pinned algorithm; jwt_key_cache.h resolves kids
+//   through the injected JwtKeyResolver, cached for `jwt_key_cache_ttl`),
+//   with the same claim rules; the token's org claim must be the key's org
+//   (a token for org A signed with org B's key is 401), an unknown kid or
+//   one past its grace period is 401. Tokens without kid keep the global
+//   secret or public key above, as a fallback (FromJwt).
 // - X-Rapport-User names the acting user, only for keys holding ACT_AS_USER,
 //   and only a user of the key's org (checked through the injected
 //   UserChecker, verdicts cached like keys).
@@ -45,6 +52,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "gateway/jwt_key_cache.h"
 #include "gateway/rate_limit.h"
 #include "services/common/tenant.h"
 
@@ -63,6 +71,7 @@ struct AuthOptions {
   absl::Duration jwt_skew = absl::Seconds(60);
   absl::Duration jwt_max_lifetime = absl::Hours(24);  // RAPPORT_JWT_MAX_LIFETIME_SECONDS
   absl::Duration key_cache_ttl = absl::Seconds(5);
+  absl::Duration jwt_key_cache_ttl = absl::Seconds(30);  // RAPPORT_JWT_KEY_CACHE_SECONDS
 };
 
 struct VerifiedKey {
@@ -94,8 +103,9 @@ class Authenticator {
  public:
   // user_checker may be empty: X-Rapport-User is then taken as given.
   // failed_lookups (may be null: no throttle) must outlive the Authenticator.
+  // jwt_keys may be empty: tokens naming a kid are then refused.
   Authenticator(AuthOptions options, KeyVerifier verifier, UserChecker user_checker = nullptr,
-                RateLimiter* failed_lookups = nullptr);
+                RateLimiter* failed_lookups = nullptr, JwtKeyResolver jwt_keys = nullptr);
 
   // Calls done exactly once, either before returning or later from the
   // verifier's thread. The context has no request id or idempotency key.
@@ -103,6 +113,9 @@ class Authenticator {
 
  private:
   void FromKey(const VerifiedKey& key, const Credentials& credentials, const Callback<TenantContext>& done);
+  // A Bearer token: with a kid, verified with the org key it names (after a
+  // lookup through jwt_keys_); without, with the global secret or key.
+  void FromJwt(const std::string& token, const Callback<TenantContext>& done);
 
   struct CacheEntry {
     absl::Time expiry;
@@ -127,11 +140,22 @@ class Authenticator {
   absl::flat_hash_map<std::string, absl::Time> unknown_users_ ABSL_GUARDED_BY(mu_);
   Flights<VerifiedKey> key_lookups_ ABSL_GUARDED_BY(mu_);  // by SHA-256 of the secret
   Flights<bool> user_checks_ ABSL_GUARDED_BY(mu_);         // "org/user"
+  std::unique_ptr<JwtKeyCache> jwt_keys_;                  // null: no org keys
 };
 
 // Verifies an HS256 JWT per the rules above and returns its tenant.
 absl::StatusOr<TenantContext> VerifyJwt(const std::string& token, const AuthOptions& options,
                                         absl::Time now = absl::Now());
+
+// The "kid" of a JWT's header, "" when it names none; UNAUTHENTICATED when
+// the token or its header is malformed (or kid is not a string).
+absl::StatusOr<std::string> JwtKeyId(const std::string& token);
+
+// Verifies a JWT signed with an org's key: HS256 with key.secret and every
+// claim rule of VerifyJwt, then the token's org claim must be key.org_id and
+// now before key.expire_time; UNAUTHENTICATED otherwise.
+absl::StatusOr<TenantContext> VerifyOrgJwt(const std::string& token, const JwtKey& key, const AuthOptions& options,
+                                           absl::Time now = absl::Now());
 
 // Signs payload_json as an HS256 JWT; with header_json to test other algs.
 std::string SignJwtHs256(const std::string& payload_json, const std::string& secret,

@@ -8,6 +8,7 @@
 #include "services/common/health.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
+#include "services/common/time_util.h"
 
 namespace rapport::gateway {
 
@@ -101,6 +102,28 @@ void BackendClient::CheckUser(const std::string& org, const std::string& user, C
            return done(false);
          }
          done(FromGrpcStatus(status));
+       });
+}
+
+void BackendClient::ResolveJwtKey(const std::string& kid, Callback<JwtKey> done) {
+  TenantContext platform;
+  platform.Add(api::v1::PLATFORM);
+  platform.request_id = NewId();
+  profiles::v1::ResolveJwtKeyRequest request;
+  request.set_kid(kid);
+  Call(kProfilesService, absl::StrCat("/", kProfilesService, "/ResolveJwtKey"), platform, request,
+       [done = std::move(done)](grpc::Status status, grpc::ByteBuffer* bytes) {
+         if (!status.ok()) return done(FromGrpcStatus(status));
+         profiles::v1::ResolveJwtKeyResponse response;
+         if (!ParseResponse(bytes, &response)) return done(absl::InternalError("unparsable ResolveJwtKey answer"));
+         JwtKey key;
+         key.kid = response.kid();
+         key.org_id = response.org_id();
+         key.secret = response.secret();
+         if (response.has_expire_time()) {
+           key.expire_time = absl::FromUnixMicros(TimestampToMicros(response.expire_time()));
+         }
+         done(std::move(key));
        });
 }
 

@@ -70,6 +70,9 @@ class BackendClient {
   // administrator (the gateway vouches for the question, not the caller's
   // key): the Authenticator's UserChecker.
   void CheckUser(const std::string& org, const std::string& user, Callback<bool> done);
+  // ProfilesService.ResolveJwtKey as the platform: the Authenticator's
+  // JwtKeyResolver (NOT_FOUND: no such kid, or past its grace period).
+  void ResolveJwtKey(const std::string& kid, Callback<JwtKey> done);
 
  private:
   struct Backend {

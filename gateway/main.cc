@@ -29,6 +29,9 @@ ABSL_FLAG(std::string, jwt_audience, "rapport", "required JWT aud (env RAPPORT_J
 ABSL_FLAG(int64_t, jwt_max_lifetime_seconds, 86400,
           "longest a JWT may live: exp at most this far from now and from iat; longer is 401 "
           "(env RAPPORT_JWT_MAX_LIFETIME_SECONDS)");
+ABSL_FLAG(int64_t, jwt_key_cache_seconds, 30,
+          "how long an org JWT signing key (kid) looked up in profiles, or its absence, is cached "
+          "(env RAPPORT_JWT_KEY_CACHE_SECONDS)");
 ABSL_FLAG(int, backend_deadline_ms, 5000, "deadline of each backend call (env RAPPORT_BACKEND_DEADLINE_MS)");
 ABSL_FLAG(int, threads, 0, "io threads; 0 = one per core (env RAPPORT_HTTP_THREADS)");
 ABSL_FLAG(int, rate_limit_per_minute, 600,
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
                                {"jwt_issuer", "RAPPORT_JWT_ISSUER"},
                                {"jwt_audience", "RAPPORT_JWT_AUDIENCE"},
                                {"jwt_max_lifetime_seconds", "RAPPORT_JWT_MAX_LIFETIME_SECONDS"},
+                               {"jwt_key_cache_seconds", "RAPPORT_JWT_KEY_CACHE_SECONDS"},
                                {"backend_deadline_ms", "RAPPORT_BACKEND_DEADLINE_MS"},
                                {"threads", "RAPPORT_HTTP_THREADS"},
                                {"cors_origins", "RAPPORT_CORS_ORIGINS"},
@@ -118,6 +122,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.auth.jwt_max_lifetime = absl::Seconds(absl::GetFlag(FLAGS_jwt_max_lifetime_seconds));
+  if (absl::GetFlag(FLAGS_jwt_key_cache_seconds) < 0) {
+    rapport::log::Error("--jwt_key_cache_seconds (RAPPORT_JWT_KEY_CACHE_SECONDS) must not be negative");
+    return 2;
+  }
+  options.auth.jwt_key_cache_ttl = absl::Seconds(absl::GetFlag(FLAGS_jwt_key_cache_seconds));
   if (const std::string path = absl::GetFlag(FLAGS_jwt_public_key_file); !path.empty()) {
     std::ifstream in(path);
     std::stringstream pem;

@@ -127,7 +127,8 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(const GatewayOptions&
       [backends](const std::string& org, const std::string& user, Callback<bool> done) {
         backends->CheckUser(org, user, std::move(done));
       },
-      p->failed_keys_.get());
+      p->failed_keys_.get(),
+      [backends](const std::string& kid, Callback<JwtKey> done) { backends->ResolveJwtKey(kid, std::move(done)); });
   // Its own thread: a check blocks up to ready_timeout per backend, which
   // must not hold the pool that refills rate-limit leases.
   p->readiness_ = std::make_unique<ReadinessCache>(

@@ -1039,6 +1039,13 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   EXPECT_EQ(keys.api_keys_size(), 2);  // the org admin's and the new one
   for (const auto& k : keys.api_keys()) EXPECT_FALSE(k.has_revoke_time());
   EXPECT_NE(keys.DebugString().find("mobile"), std::string::npos);
+  // The org's JWT signing keys: the one made with the org, then a rotation.
+  ASSERT_FALSE(org.jwt_key().secret().empty());
+  auto rotated =
+      Parse<ppb::JwtKeySecret>(call("POST /v1/org/jwtKeys:rotate", "POST", "/v1/org/jwtKeys:rotate", admin, "{}"));
+  EXPECT_NE(rotated.jwt_key().kid(), org.jwt_key().jwt_key().kid());
+  auto jwt_keys = Parse<ppb::ListJwtKeysResponse>(call("GET /v1/org/jwtKeys", "GET", "/v1/org/jwtKeys", admin));
+  EXPECT_EQ(jwt_keys.jwt_keys_size(), 2);
 
   // The user's own profile, through the new key acting as the user.
   const std::vector<std::string> me = {"X-Api-Key: " + key.secret(), "X-Rapport-User: " + user.id(), kJson};
@@ -1648,7 +1655,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 65);  // profiles and interactions: 38; recommendations: 7; notifications: 20
+  EXPECT_EQ(annotated, 67);  // profiles and interactions: 40; recommendations: 7; notifications: 20
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1683,7 +1690,9 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/recommendations/groups",
                            "/v1/paths",
                            "/v1/network/health",
-                           "/v1/org/usage"}) {
+                           "/v1/org/usage",
+                           "/v1/org/jwtKeys",
+                           "/v1/org/jwtKeys:rotate"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }

@@ -19,6 +19,9 @@ ABSL_FLAG(int64_t, quota_contacts_per_user, rapport::profiles::ProfilesQuotas().
           "most contacts one user may have; more is 429 (env RAPPORT_QUOTA_CONTACTS_PER_USER)");
 ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().api_keys_per_org,
           "most active API keys one org may have; more is 429 (env RAPPORT_QUOTA_API_KEYS_PER_ORG)");
+ABSL_FLAG(int64_t, jwt_key_grace_seconds, 86400,
+          "how long an org's JWT signing key stays valid after a rotation replaced it "
+          "(env RAPPORT_JWT_KEY_GRACE_SECONDS)");
 
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
@@ -27,7 +30,8 @@ int main(int argc, char** argv) {
                              {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
                              {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"},
                              {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
-                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"}});
+                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"},
+                             {"jwt_key_grace_seconds", "RAPPORT_JWT_KEY_GRACE_SECONDS"}});
   rapport::RequireSecretsKey();  // recorded idempotent replies are sealed at rest
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
@@ -44,7 +48,13 @@ int main(int argc, char** argv) {
   rapport::profiles::ProfilesQuotas quotas;
   quotas.contacts_per_user = absl::GetFlag(FLAGS_quota_contacts_per_user);
   quotas.api_keys_per_org = absl::GetFlag(FLAGS_quota_api_keys_per_org);
-  rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer, quotas);
+  rapport::profiles::JwtKeyOptions jwt_keys;
+  if (absl::GetFlag(FLAGS_jwt_key_grace_seconds) < 0) {
+    rapport::log::Error("--jwt_key_grace_seconds (RAPPORT_JWT_KEY_GRACE_SECONDS) must not be negative");
+    return 1;
+  }
+  jwt_keys.grace = absl::Seconds(absl::GetFlag(FLAGS_jwt_key_grace_seconds));
+  rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer, quotas, jwt_keys);
   rapport::profiles::ProfilesBackfillImpl backfill(store->get(), &signer);
 
   // Publishes the outbox to the event stream; rows wait while Redis is down.

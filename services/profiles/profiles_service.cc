@@ -38,10 +38,12 @@ absl::StatusOr<Msg> ReadThrough(redis::EntityCache& cache, Key key, Load load) {
 }  // namespace
 
 ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer,
-                                         ProfilesQuotas quotas)
+                                         ProfilesQuotas quotas, JwtKeyOptions jwt_keys)
     : store_(store),
       cache_(cache),
       quotas_(quotas),
+      jwt_keys_(&store->db()),
+      jwt_key_options_(jwt_keys),
       rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
                        pb::ProfilesService::service_full_name())) {}
 
@@ -80,10 +82,16 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateOrg(Ctx* ctx, const pb::Cre
     NewApiKey key = MakeOrgAdminKey(org->id(), NewId(), now);
     *out.mutable_admin_key()->mutable_api_key() = key.stored.key;
     out.mutable_admin_key()->set_secret(key.secret);
-    store_->CreateOrg(*org, key.stored, [reply, out](absl::Status s) {
-      if (!s.ok()) return reply(s);
-      reply(out);
-    });
+    StoredJwtKey jwt_key = NewJwtKey(org->id(), NewId(), now);
+    *out.mutable_jwt_key()->mutable_jwt_key() = jwt_key.key;
+    out.mutable_jwt_key()->set_secret(jwt_key.secret);
+    store_->CreateOrg(
+        *org, key.stored,
+        [reply, out](absl::Status s) {
+          if (!s.ok()) return reply(s);
+          reply(out);
+        },
+        std::move(jwt_key));
   });
 }
 

@@ -19,6 +19,8 @@
 #include "services/common/redis_client.h"
 #include "services/common/rpc.h"
 #include "services/common/tenant.h"
+#include "services/profiles/jwt_keys_logic.h"
+#include "services/profiles/jwt_keys_store.h"
 #include "services/profiles/profiles_store.h"
 
 namespace rapport::profiles {
@@ -27,7 +29,7 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
  public:
   // store, cache and signer must outlive the service.
   ProfilesServiceImpl(ProfilesStore* store, redis::EntityCache* cache, const TenantSigner* signer,
-                      ProfilesQuotas quotas = {});
+                      ProfilesQuotas quotas = {}, JwtKeyOptions jwt_keys = {});
 
   using Ctx = grpc::CallbackServerContext;
   using R = grpc::ServerUnaryReactor;
@@ -41,6 +43,10 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req, pb::RevokeApiKeyResponse* resp) override;
   R* VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req, pb::VerifyApiKeyResponse* resp) override;
   R* GetUsage(Ctx* ctx, const pb::GetUsageRequest* req, pb::GetUsageResponse* resp) override;
+  // JWT signing keys: jwt_keys_service.cc.
+  R* RotateJwtKey(Ctx* ctx, const pb::RotateJwtKeyRequest* req, pb::JwtKeySecret* resp) override;
+  R* ListJwtKeys(Ctx* ctx, const pb::ListJwtKeysRequest* req, pb::ListJwtKeysResponse* resp) override;
+  R* ResolveJwtKey(Ctx* ctx, const pb::ResolveJwtKeyRequest* req, pb::ResolveJwtKeyResponse* resp) override;
   R* GetMe(Ctx* ctx, const pb::GetMeRequest* req, pb::Profile* resp) override;
   R* UpdateMe(Ctx* ctx, const pb::UpdateMeRequest* req, pb::Profile* resp) override;
   R* GetCompleteness(Ctx* ctx, const pb::GetCompletenessRequest* req, pb::GetCompletenessResponse* resp) override;
@@ -74,6 +80,8 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   ProfilesStore* store_;
   redis::EntityCache* cache_;
   ProfilesQuotas quotas_;
+  JwtKeysStore jwt_keys_;
+  JwtKeyOptions jwt_key_options_;
   RpcHandler rpc_;
 };
 

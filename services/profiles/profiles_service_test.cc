@@ -413,5 +413,69 @@ TEST_F(ProfilesServiceTest, GetUsageAnswersPlatformCallsForTheirOrg) {
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// Orgs' JWT signing keys: made with the org, rotated and listed by its
+// admin, resolved only for platform callers (the gateway).
+TEST_F(ProfilesServiceTest, JwtKeysAreMadeWithTheOrgRotatedByItsAdminAndResolvedForThePlatform) {
+  pb::CreateOrgRequest create;
+  create.set_display_name("Acme");
+  pb::CreateOrgResponse org;
+  ASSERT_TRUE(stub_->CreateOrg(Stack::Call(Stack::Platform()).get(), create, &org).ok());
+  const std::string first_kid = org.jwt_key().jwt_key().kid();
+  EXPECT_EQ(first_kid.substr(0, org.org().id().size() + 1), org.org().id() + ".");
+  ASSERT_EQ(org.jwt_key().secret().size(), 64u);
+
+  auto resolve = [&](const TenantContext& who, const std::string& kid, pb::ResolveJwtKeyResponse* out) {
+    pb::ResolveJwtKeyRequest req;
+    req.set_kid(kid);
+    return stub_->ResolveJwtKey(Stack::Call(who).get(), req, out).error_code();
+  };
+  pb::ResolveJwtKeyResponse resolved;
+  ASSERT_EQ(resolve(Stack::Platform(), first_kid, &resolved), grpc::OK);
+  EXPECT_EQ(resolved.org_id(), org.org().id());
+  EXPECT_EQ(resolved.secret(), org.jwt_key().secret());
+  EXPECT_FALSE(resolved.has_expire_time());
+  // Internal: an org admin (or a caller without metadata) cannot read secrets.
+  EXPECT_EQ(resolve(Stack::Admin(org.org().id()), first_kid, &resolved), grpc::PERMISSION_DENIED);
+  pb::ResolveJwtKeyRequest anonymous;
+  anonymous.set_kid(first_kid);
+  EXPECT_EQ(stub_->ResolveJwtKey(Unsigned().get(), anonymous, &resolved).error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_EQ(resolve(Stack::Platform(), org.org().id() + ".01jzzzzzzzzzzzzzzzzzzzzzzz", &resolved), grpc::NOT_FOUND);
+  EXPECT_EQ(resolve(Stack::Platform(), "garbage", &resolved), grpc::NOT_FOUND);
+
+  // Rotation by the org admin: a new current key; the old one is in its grace period.
+  pb::JwtKeySecret rotated;
+  ASSERT_TRUE(
+      stub_->RotateJwtKey(Stack::Call(Stack::Admin(org.org().id())).get(), pb::RotateJwtKeyRequest(), &rotated).ok());
+  EXPECT_NE(rotated.jwt_key().kid(), first_kid);
+  EXPECT_NE(rotated.secret(), org.jwt_key().secret());
+  ASSERT_EQ(resolve(Stack::Platform(), first_kid, &resolved), grpc::OK);
+  EXPECT_TRUE(resolved.has_expire_time());
+  ASSERT_EQ(resolve(Stack::Platform(), rotated.jwt_key().kid(), &resolved), grpc::OK);
+  EXPECT_EQ(resolved.secret(), rotated.secret());
+
+  pb::ListJwtKeysResponse listed;
+  ASSERT_TRUE(
+      stub_->ListJwtKeys(Stack::Call(Stack::Admin(org.org().id())).get(), pb::ListJwtKeysRequest(), &listed).ok());
+  ASSERT_EQ(listed.jwt_keys_size(), 2);
+  EXPECT_EQ(listed.DebugString().find(rotated.secret()), std::string::npos);
+  // Paged one at a time.
+  pb::ListJwtKeysRequest paged;
+  paged.set_page_size(1);
+  ASSERT_TRUE(stub_->ListJwtKeys(Stack::Call(Stack::Admin(org.org().id())).get(), paged, &listed).ok());
+  ASSERT_EQ(listed.jwt_keys_size(), 1);
+  EXPECT_FALSE(listed.next_page_token().empty());
+
+  // Another org's admin sees its own key only; a user cannot rotate or list.
+  const std::string other = NewOrg("Other");
+  ASSERT_TRUE(stub_->ListJwtKeys(Stack::Call(Stack::Admin(other)).get(), pb::ListJwtKeysRequest(), &listed).ok());
+  ASSERT_EQ(listed.jwt_keys_size(), 1);
+  EXPECT_NE(listed.jwt_keys(0).kid(), first_kid);
+  const TenantContext user = NewUser(org.org().id(), "ann@acme.test");
+  EXPECT_EQ(stub_->RotateJwtKey(Stack::Call(user).get(), pb::RotateJwtKeyRequest(), &rotated).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->ListJwtKeys(Stack::Call(user).get(), pb::ListJwtKeysRequest(), &listed).error_code(),
+            grpc::PERMISSION_DENIED);
+}
+
 }  // namespace
 }  // namespace rapport::profiles

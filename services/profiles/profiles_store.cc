@@ -143,6 +143,7 @@ CREATE TABLE merged_contacts (
 ) WITHOUT ROWID;
 CREATE INDEX merged_contacts_by_survivor ON merged_contacts (org_id, user_id, survivor_id);
 )sql",
+      kJwtKeysMigration,
   };
   return kMigrations;
 }
@@ -398,9 +399,10 @@ absl::StatusOr<std::unique_ptr<ProfilesStore>> ProfilesStore::Open(db::Options o
 
 // --- orgs and users ---
 
-void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done) {
+void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done,
+                              std::optional<StoredJwtKey> jwt_key) {
   db_->WriteAsync(
-      [org, admin_key](Connection& conn) -> absl::Status {
+      [org, admin_key, jwt_key = std::move(jwt_key)](Connection& conn) -> absl::Status {
         auto st = conn.Prepare("INSERT INTO orgs (org_id, display_name, create_us) VALUES (?, ?, ?)");
         st.Bind(1, org.id()).Bind(2, org.display_name()).Bind(3, TimestampToMicros(org.create_time()));
         RETURN_IF_ERROR(st.Run());
@@ -411,6 +413,7 @@ void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key,
             .BindBlob(3, admin_key.secret_sha256)
             .BindBlob(4, admin_key.key.SerializeAsString());
         RETURN_IF_ERROR(key.Run());
+        if (jwt_key.has_value()) RETURN_IF_ERROR(InsertJwtKey(conn, *jwt_key));
         events::v1::Event e = NewEvent("org.created", org.id(), "");
         *e.mutable_org()->mutable_org() = org;
         return events::AppendEvent(conn, std::move(e));

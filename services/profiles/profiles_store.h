@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@
 #include "services/common/db_rows.h"
 #include "services/common/idempotency.h"
 #include "services/common/outbox.h"
+#include "services/profiles/jwt_keys_store.h"
 
 namespace rapport::profiles {
 
@@ -67,7 +69,10 @@ class ProfilesStore {
   static absl::StatusOr<std::unique_ptr<ProfilesStore>> Open(db::Options options);
 
   // Orgs and users. CreateUser: ALREADY_EXISTS when the email is taken in the org.
-  void CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done);
+  // CreateOrg also writes the org's first JWT signing key when one is given
+  // (jwt_keys_store.h), in the org's transaction.
+  void CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done,
+                 std::optional<StoredJwtKey> jwt_key = std::nullopt);
   // Creates replay the first result for a repeated idempotency key.
   void CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
                   const google::protobuf::Message& request, Done<pb::User> done);

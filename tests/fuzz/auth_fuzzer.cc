@@ -1,7 +1,9 @@
 // Fuzzes the gateway's credential parsers: VerifyJwt on raw bytes, and on
 // tokens whose header and claims come from the input but carry a valid
 // HS256 signature (so the claims parser is reached, not just the MAC
-// check); the API-key secret format (ParseApiKeySecret, VerifyApiKeySecret).
+// check), also as an org key's token (JwtKeyId, VerifyOrgJwt: only the
+// key's org passes); the API-key secret format (ParseApiKeySecret,
+// VerifyApiKeySecret) and the org key's kid (ParseKid).
 // Input: "<header JSON>\n<claims JSON>" for the signed case; the whole input
 // is also tried as a raw token and as an API-key secret.
 #include <cstddef>
@@ -13,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gateway/auth.h"
+#include "services/profiles/jwt_keys_logic.h"
 #include "services/profiles/profiles_logic.h"
 
 namespace {
@@ -34,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::Time now = absl::FromUnixSeconds(1767225600);  // 2026-01-01
 
   CheckRefusal(rapport::gateway::VerifyJwt(input, options, now).status(), "raw token");
+  CheckRefusal(rapport::gateway::JwtKeyId(input).status(), "kid of a raw token");
   const size_t eol = input.find('\n');
   if (eol != std::string::npos) {
     const std::string token = rapport::gateway::SignJwtHs256(input.substr(eol + 1), kSecret, input.substr(0, eol));
@@ -43,6 +47,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::fprintf(stderr, "a token without org or user was accepted\n");
       std::abort();
     }
+    CheckRefusal(rapport::gateway::JwtKeyId(token).status(), "kid of a signed token");
+    const rapport::gateway::JwtKey org_key{"o1.k1", "o1", kSecret, absl::InfiniteFuture()};
+    absl::StatusOr<rapport::TenantContext> org_tenant = rapport::gateway::VerifyOrgJwt(token, org_key, options, now);
+    CheckRefusal(org_tenant.status(), "org-key token");
+    if (org_tenant.ok() && org_tenant->org_id != org_key.org_id) {
+      std::fprintf(stderr, "a token of another org passed an org's key\n");
+      std::abort();
+    }
+  }
+
+  std::string kid_org;
+  if (rapport::profiles::ParseKid(input, &kid_org) && input.substr(0, kid_org.size() + 1) != kid_org + ".") {
+    std::fprintf(stderr, "a kid names another org than its first part\n");
+    std::abort();
   }
 
   std::string org, key;

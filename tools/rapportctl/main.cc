@@ -77,13 +77,14 @@ const std::vector<Command>& Commands() {
           {"scopes", true, "comma-separated: READ, WRITE, ADMIN, ACT_AS_USER (required)"},
           kJson}},
         {"mint-jwt",
-         "mint-jwt --user USER_ID --org ORG_ID [--ttl 1h] [--secret S]",
+         "mint-jwt --user USER_ID --org ORG_ID [--ttl 1h] [--secret S] [--kid KID]",
          "Prints a development HS256 JWT for a user (offline: no call is made). Claims: sub, org,\n"
-         "iss, aud, iat, exp = now + ttl.",
+         "iss, aud, iat, exp = now + ttl. With --kid, signed with that org key's secret.",
          {{"user", true, "user id, the sub claim (required)"},
           {"org", true, "org id, the org claim (required)"},
           {"ttl", true, "lifetime: 3600, 90s, 15m, 1h, 7d (default 1h)"},
-          {"secret", true, "HS256 secret (env RAPPORT_JWT_SECRET; required)"},
+          {"secret", true, "HS256 secret (env RAPPORT_JWT_SECRET; required): the org key's with --kid"},
+          {"kid", true, "an org signing key's kid (POST /v1/org/jwtKeys:rotate), put in the header"},
           {"issuer", true, "iss claim (env RAPPORT_JWT_ISSUER; default rapport)"},
           {"audience", true, "aud claim (env RAPPORT_JWT_AUDIENCE; default rapport)"}}},
     };
@@ -342,6 +343,7 @@ int MintJwtCommand(const ParsedArgs& args) {
   if (secret.empty()) return UsageError(args.command, "no secret: set RAPPORT_JWT_SECRET or give --secret");
   claims.issuer = pick("issuer", "RAPPORT_JWT_ISSUER", "rapport");
   claims.audience = pick("audience", "RAPPORT_JWT_AUDIENCE", "rapport");
+  claims.kid = args.Get("kid");
   std::cout << MintJwt(claims, secret) << "\n";
   return kOk;
 }

@@ -135,7 +135,10 @@ std::string MintJwt(const JwtClaims& claims, const std::string& secret, absl::Ti
       absl::StrCat("{\"sub\":", JsonQuote(claims.user_id), ",\"org\":", JsonQuote(claims.org_id),
                    ",\"iss\":", JsonQuote(claims.issuer), ",\"aud\":", JsonQuote(claims.audience), ",\"iat\":", iat,
                    ",\"exp\":", exp, "}");
-  const std::string signing_input = absl::StrCat(Base64Url(R"({"alg":"HS256","typ":"JWT"})"), ".", Base64Url(payload));
+  const std::string header = claims.kid.empty()
+                                 ? std::string(R"({"alg":"HS256","typ":"JWT"})")
+                                 : absl::StrCat(R"({"alg":"HS256","typ":"JWT","kid":)", JsonQuote(claims.kid), "}");
+  const std::string signing_input = absl::StrCat(Base64Url(header), ".", Base64Url(payload));
   return absl::StrCat(signing_input, ".", Base64Url(HmacSha256(secret, signing_input)));
 }
 

@@ -48,10 +48,14 @@ struct JwtClaims {
   std::string issuer = "rapport";
   std::string audience = "rapport";
   absl::Duration ttl = absl::Hours(1);
+  // The header's kid: an org signing key's (the secret is then that key's,
+  // from POST /v1/orgs or POST /v1/org/jwtKeys:rotate); empty: none, the
+  // gateway's global secret.
+  std::string kid;
 };
 
-// An HS256 JWT as the gateway accepts it: {"alg":"HS256","typ":"JWT"} and
-// claims sub, org, iss, aud, iat, exp = now + ttl.
+// An HS256 JWT as the gateway accepts it: {"alg":"HS256","typ":"JWT"} (plus
+// "kid" when claims.kid is set) and claims sub, org, iss, aud, iat, exp = now + ttl.
 std::string MintJwt(const JwtClaims& claims, const std::string& secret, absl::Time now = absl::Now());
 
 // A JSON string literal for text (taken as UTF-8): quotes, backslashes and

@@ -73,6 +73,24 @@ TEST(RapportctlMintJwtTest, TheGatewayAcceptsIt) {
   EXPECT_FALSE(gateway::VerifyJwt(token, options, now).ok());
 }
 
+TEST(RapportctlMintJwtTest, WithAKidTheGatewayVerifiesItWithThatOrgKey) {
+  JwtClaims claims;
+  claims.user_id = "u_123";
+  claims.org_id = "o_456";
+  claims.kid = "o_456.k_1";
+  const absl::Time now = absl::Now();
+  const std::string token = MintJwt(claims, "org-secret", now);
+  auto kid = gateway::JwtKeyId(token);
+  ASSERT_TRUE(kid.ok()) << kid.status();
+  EXPECT_EQ(*kid, "o_456.k_1");
+  gateway::JwtKey key{"o_456.k_1", "o_456", "org-secret", absl::InfiniteFuture()};
+  auto ctx = gateway::VerifyOrgJwt(token, key, gateway::AuthOptions(), now);
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  EXPECT_EQ(ctx->org_id, "o_456");
+  key.org_id = "o_789";  // another org's key
+  EXPECT_FALSE(gateway::VerifyOrgJwt(token, key, gateway::AuthOptions(), now).ok());
+}
+
 TEST(RapportctlJsonQuoteTest, Escapes) {
   EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), R"("a\"b\\c\n\u0001")");
   EXPECT_EQ(JsonQuote("Zoë"), "\"Zoë\"");
