@@ -4,6 +4,7 @@
 #ifndef RAPPORT_SERVICES_COMMON_PAGINATION_H_
 #define RAPPORT_SERVICES_COMMON_PAGINATION_H_
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,27 @@ template <typename T, typename KeyFn>
 std::string TrimToPage(std::vector<T>& items, int limit, KeyFn key) {
   if (static_cast<int>(items.size()) <= limit) return std::string();
   items.resize(limit);
+  return EncodePageToken(key(items.back()));
+}
+
+// TrimToPage that also bounds the page by bytes: items are kept while their
+// bytes(item) add up to at most max_bytes (the first is always kept: a single
+// row is bounded by its own input limits), so that a page of large rows
+// stays under a message limit (gRPC's 4 MiB) whatever the page size asks.
+// Returns the token after the last kept item, or "" when nothing follows.
+template <typename T, typename BytesFn, typename KeyFn>
+std::string TrimToPageBytes(std::vector<T>& items, int limit, size_t max_bytes, BytesFn bytes, KeyFn key) {
+  const size_t rows = std::min(items.size(), static_cast<size_t>(std::max(limit, 0)));
+  size_t kept = 0;
+  size_t total = 0;
+  for (; kept < rows; ++kept) {
+    const size_t b = bytes(items[kept]);
+    if (kept > 0 && total + b > max_bytes) break;
+    total += b;
+  }
+  if (kept == items.size()) return std::string();
+  items.resize(kept);
+  if (items.empty()) return std::string();
   return EncodePageToken(key(items.back()));
 }
 

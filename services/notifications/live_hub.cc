@@ -1,6 +1,7 @@
 #include "services/notifications/live_hub.h"
 
 #include <deque>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -193,6 +194,26 @@ void LiveHub::Remove(LiveStream* s) {
 size_t LiveHub::streams() {
   std::lock_guard<std::mutex> lock(mu_);
   return streams_.size();
+}
+
+profiles::v1::QuotaUsage LiveHub::Usage(const std::string& org) {
+  std::map<std::string, int64_t> open;  // by user
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (LiveStream* s : streams_) {
+      if (s->owner().org == org) ++open[s->owner().user];
+    }
+  }
+  profiles::v1::QuotaUsage q;
+  q.set_quota(kLiveStreamsPerUser);
+  q.set_per("user");
+  q.set_limit(options_.max_per_user);
+  for (const auto& [user, n] : open) {
+    if (n <= q.used()) continue;  // ties: the lowest user id
+    q.set_used(n);
+    q.set_subject_id(user);
+  }
+  return q;
 }
 
 void LiveHub::ShareWakes(redis::Client* redis, const std::string& channel) {

@@ -41,6 +41,7 @@
 #include <utility>
 
 #include "rapport/notifications/v1/notifications.pb.h"
+#include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/redis_client.h"
 #include "services/notifications/notifications_store.h"
 
@@ -76,6 +77,11 @@ class LiveHub {
   // after ShareWakes).
   void Wake(const Owner& owner);
   size_t streams();
+  // The liveStreamsPerUser quota's use in org on this replica (GET
+  // /v1/org/usage): the most streams any one user of org has open here, and
+  // who. The limit is enforced per replica, so a user reaching several
+  // replicas may hold max_per_user on each.
+  profiles::v1::QuotaUsage Usage(const std::string& org);
 
  private:
   friend class LiveStream;

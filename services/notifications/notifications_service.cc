@@ -378,6 +378,8 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::GetOrgUsage(Ctx* ctx, const 
   return rpc_.Handle(ctx, "GetOrgUsage", resp, [=, this](const TenantContext& t, Reply<pb::OrgUsage> reply) {
     absl::StatusOr<std::vector<profiles::v1::QuotaUsage>> own = store_->Usage(t.org_id, options_.quotas);
     if (!own.ok()) return reply(own.status());
+    // Streams are counted by the replica that serves them (live_hub.h).
+    if (hub_ != nullptr) own->push_back(hub_->Usage(t.org_id));
     pb::OrgUsage out;
     if (contacts_ == nullptr) {
       for (auto& q : *own) *out.add_quotas() = std::move(q);

@@ -423,12 +423,15 @@ TEST_F(NotificationsServiceTest, StepQuotaAndOrgUsage) {
             grpc::StatusCode::PERMISSION_DENIED);
   s = stub_->GetOrgUsage(Call(Stack::Admin("org-a")).get(), pb::GetOrgUsageRequest(), &usage);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  ASSERT_EQ(usage.quotas_size(), 5);
+  ASSERT_EQ(usage.quotas_size(), 6);
   EXPECT_EQ(usage.quotas(0).quota(), "workflowsPerUser");
   EXPECT_EQ(usage.quotas(0).used(), 7);  // the built-ins and the nudge
   EXPECT_EQ(usage.quotas(0).subject_id(), "alice");
   EXPECT_EQ(usage.quotas(1).quota(), "stepsPerWorkflow");
   EXPECT_EQ(usage.quotas(1).limit(), 20);
+  EXPECT_EQ(usage.quotas(5).quota(), "liveStreamsPerUser");  // no stream open
+  EXPECT_EQ(usage.quotas(5).used(), 0);
+  EXPECT_EQ(usage.quotas(5).limit(), 5);
   s = stub_->GetOrgUsage(Call(Stack::Admin("org-m")).get(), pb::GetOrgUsageRequest(), &usage);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(usage.quotas(0).used(), 0);  // another org's use is its own

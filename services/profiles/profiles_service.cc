@@ -590,4 +590,19 @@ void ProfilesServiceImpl::InvalidateContacts(const Owner& owner, std::vector<std
   });
 }
 
+grpc::ServerUnaryReactor* ProfilesBackfillImpl::ListOrgs(Ctx* ctx, const backfill::v1::ListOrgsRequest* req,
+                                                         backfill::v1::ListOrgsResponse* resp) {
+  using Out = backfill::v1::ListOrgsResponse;
+  return rpc_.Handle(ctx, "ListOrgs", resp, [=, this](const TenantContext&, Reply<Out> reply) {
+    absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+    if (!page.ok()) return reply(page.status());
+    absl::StatusOr<std::vector<std::string>> ids = store_->ListOrgIds(page->after, page->size + 1);
+    if (!ids.ok()) return reply(ids.status());
+    Out out;
+    out.set_next_page_token(TrimToPage(*ids, page->size, [](const std::string& id) { return id; }));
+    for (auto& id : *ids) out.add_org_ids(std::move(id));
+    reply(std::move(out));
+  });
+}
+
 }  // namespace rapport::profiles

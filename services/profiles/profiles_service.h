@@ -101,6 +101,7 @@ class ProfilesBackfillImpl final : public backfill::v1::ProfilesBackfill::Callba
   R* ExportUsers(Ctx* ctx, const Req* req, Resp* resp) override;
   R* ExportContacts(Ctx* ctx, const Req* req, Resp* resp) override;
   R* ExportMemberships(Ctx* ctx, const Req* req, Resp* resp) override;
+  R* ListOrgs(Ctx* ctx, const backfill::v1::ListOrgsRequest* req, backfill::v1::ListOrgsResponse* resp) override;
 
  private:
   ProfilesStore* store_;

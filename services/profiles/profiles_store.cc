@@ -1200,4 +1200,17 @@ void ProfilesStore::MergeContacts(const Owner& owner, const pb::MergeContactsReq
       std::move(done));
 }
 
+absl::StatusOr<std::vector<std::string>> ProfilesStore::ListOrgIds(const std::string& after_org, int limit) {
+  std::vector<std::string> ids;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare("SELECT org_id FROM orgs WHERE org_id > ? ORDER BY org_id LIMIT ?");
+    st.Bind(1, after_org).Bind(2, limit);
+    return db::ForEachRow(st, [&](const db::Statement& r) -> absl::Status {
+      ids.push_back(r.ColumnText(0));
+      return absl::OkStatus();
+    });
+  }));
+  return ids;
+}
+
 }  // namespace rapport::profiles

@@ -134,6 +134,9 @@ class ProfilesStore {
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportContacts(const std::vector<std::string>& after, int limit);
   absl::StatusOr<std::vector<events::ExportedEvent>> ExportMemberships(const std::vector<std::string>& after,
                                                                        int limit);
+  // Every org's id after after_org, in id order, at most limit (the list an
+  // org-by-org backfill walks).
+  absl::StatusOr<std::vector<std::string>> ListOrgIds(const std::string& after_org, int limit);
 
   // Duplicates (contact_keys.h). EnsureContactKeys completes at once when the
   // owner's match keys are complete, else builds them in one write first

@@ -9,6 +9,7 @@
 #include "rapport/backfill/v1/backfill.grpc.pb.h"
 #include "services/common/ids.h"
 #include "services/common/log.h"
+#include "services/common/pagination.h"
 #include "services/common/status.h"
 
 namespace rapport::recommendations {
@@ -45,10 +46,11 @@ auto RetryUntilOk(const BackfillSources& sources, const char* what, Fn fn) -> de
 
 // Pages through one export; method is its full path, which each page's
 // platform signature names (services/common/tenant.h).
-absl::Status Drain(const BackfillSources& sources, const std::string& what, const std::string& method,
-                   const PageFn& fetch, ReadModel* model, BackfillStats* stats) {
+absl::Status Drain(const BackfillSources& sources, const std::string& org, const std::string& what,
+                   const std::string& method, const PageFn& fetch, ReadModel* model, BackfillStats* stats) {
   bpb::ExportRequest request;
   request.set_page_size(sources.page_size);
+  request.set_org_id(org);
   while (true) {
     if (StopRequested(sources, std::chrono::milliseconds(0))) return Stopped();
     grpc::ClientContext ctx;
@@ -61,7 +63,8 @@ absl::Status Drain(const BackfillSources& sources, const std::string& what, cons
     grpc::Status status = fetch(&ctx, request, &page);
     if (!status.ok()) {
       absl::Status s = FromGrpcStatus(status);
-      return absl::Status(s.code(), absl::StrCat("backfill of ", what, ": ", s.message()));
+      return absl::Status(s.code(),
+                          absl::StrCat("backfill of ", what, org.empty() ? "" : " of org " + org, ": ", s.message()));
     }
     for (const events::v1::Event& e : page.events()) {
       RETURN_IF_ERROR(model->Apply(e));
@@ -83,7 +86,7 @@ absl::StatusOr<std::string> StreamPosition(redis::Client* redis, const std::stri
   return entry.elements[0].str;
 }
 
-absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model) {
+absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model, const std::string& org) {
   auto profiles = bpb::ProfilesBackfill::NewStub(sources.profiles);
   auto interactions = bpb::InteractionsBackfill::NewStub(sources.interactions);
   BackfillStats stats;
@@ -92,40 +95,92 @@ absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel
   const std::string from_profiles = bpb::ProfilesBackfill::service_full_name();
   const std::string from_interactions = bpb::InteractionsBackfill::service_full_name();
   RETURN_IF_ERROR(Drain(
-      sources, "users", FullMethod(from_profiles, "ExportUsers"),
+      sources, org, "users", FullMethod(from_profiles, "ExportUsers"),
       [&](auto* c, const auto& r, auto* p) { return profiles->ExportUsers(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "contacts", FullMethod(from_profiles, "ExportContacts"),
+      sources, org, "contacts", FullMethod(from_profiles, "ExportContacts"),
       [&](auto* c, const auto& r, auto* p) { return profiles->ExportContacts(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "memberships", FullMethod(from_profiles, "ExportMemberships"),
+      sources, org, "memberships", FullMethod(from_profiles, "ExportMemberships"),
       [&](auto* c, const auto& r, auto* p) { return profiles->ExportMemberships(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "interactions", FullMethod(from_interactions, "ExportInteractions"),
+      sources, org, "interactions", FullMethod(from_interactions, "ExportInteractions"),
       [&](auto* c, const auto& r, auto* p) { return interactions->ExportInteractions(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "introductions", FullMethod(from_interactions, "ExportIntroductions"),
+      sources, org, "introductions", FullMethod(from_interactions, "ExportIntroductions"),
       [&](auto* c, const auto& r, auto* p) { return interactions->ExportIntroductions(c, r, p); }, model, &stats));
   RETURN_IF_ERROR(Drain(
-      sources, "ledger", FullMethod(from_interactions, "ExportLedger"),
+      sources, org, "ledger", FullMethod(from_interactions, "ExportLedger"),
       [&](auto* c, const auto& r, auto* p) { return interactions->ExportLedger(c, r, p); }, model, &stats));
   return stats;
 }
 
+absl::StatusOr<std::vector<std::string>> ListOrgs(const BackfillSources& sources) {
+  auto profiles = bpb::ProfilesBackfill::NewStub(sources.profiles);
+  const std::string method = FullMethod(bpb::ProfilesBackfill::service_full_name(), "ListOrgs");
+  std::vector<std::string> orgs;
+  bpb::ListOrgsRequest request;
+  request.set_page_size(kMaxPageSize);
+  while (true) {
+    if (StopRequested(sources, std::chrono::milliseconds(0))) return Stopped();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + sources.deadline);
+    TenantContext platform;
+    platform.Add(api::v1::PLATFORM);
+    platform.request_id = NewId();
+    sources.signer->Sign(platform, method, &ctx);
+    bpb::ListOrgsResponse page;
+    grpc::Status status = profiles->ListOrgs(&ctx, request, &page);
+    if (!status.ok()) {
+      absl::Status s = FromGrpcStatus(status);
+      return absl::Status(s.code(), absl::StrCat("listing the orgs: ", s.message()));
+    }
+    for (const std::string& id : page.org_ids()) orgs.push_back(id);
+    if (page.next_page_token().empty()) return orgs;
+    request.set_page_token(page.next_page_token());
+  }
+}
+
 absl::StatusOr<std::string> NoteAndBackfill(redis::Client* redis, const std::string& stream,
-                                            const BackfillSources& sources, ReadModel* model) {
+                                            const BackfillSources& sources, ReadModel* model, OrgBackfills* orgs) {
   // 1. Where the stream is now; 2. backfill (3., consuming from there, is
   // the EventFeed's).
   ASSIGN_OR_RETURN(const std::string position, RetryUntilOk(sources, "noting the event stream position",
                                                             [&] { return StreamPosition(redis, stream); }));
   const auto started = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(const BackfillStats stats,
-                   RetryUntilOk(sources, "backfill", [&] { return Backfill(sources, model); }));
+  BackfillStats stats;
+  int failed = 0;
+  if (orgs == nullptr) {
+    ASSIGN_OR_RETURN(stats, RetryUntilOk(sources, "backfill", [&] { return Backfill(sources, model); }));
+  } else {
+    ASSIGN_OR_RETURN(const std::vector<std::string> ids,
+                     RetryUntilOk(sources, "listing the orgs", [&] { return ListOrgs(sources); }));
+    for (const std::string& org : ids) {
+      // A source that cannot be reached fails every org alike: wait for it
+      // as for Redis. Any other failure is this org's (a row that cannot be
+      // read, a page that times out): it waits for a retry, the rest go on.
+      absl::StatusOr<BackfillStats> one = Backfill(sources, model, org);
+      while (one.status().code() == absl::StatusCode::kUnavailable) {
+        log::Warn("backfill failed; retrying", {{"org_id", org}, {"error", one.status().ToString()}});
+        if (StopRequested(sources, sources.retry_every)) return Stopped();
+        one = Backfill(sources, model, org);
+      }
+      if (one.status().code() == absl::StatusCode::kCancelled) return Stopped();
+      if (!one.ok()) {
+        orgs->Failed(org, one.status());
+        ++failed;
+        continue;
+      }
+      stats.events += one->events;
+      stats.pages += one->pages;
+    }
+  }
   model->RebuildAll();
   log::Info(
       "backfill done",
       {{"events", std::to_string(stats.events)},
        {"pages", std::to_string(stats.pages)},
+       {"orgs_failed", std::to_string(failed)},
        {"ms",
         std::to_string(
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count())},

@@ -20,6 +20,12 @@
 // state once the consumer has caught up. Health turns SERVING only after
 // step 2 and a first drain of step 3.
 //
+// Step 2 goes org by org (ListOrgs, then each export restricted to the org):
+// an org whose backfill fails is handed to OrgBackfills (org_backfills.h),
+// refused UNAVAILABLE and retried with capped exponential backoff, while
+// every other org is served. An org created after step 1 is not listed and
+// needs no backfill: all of its events are after the noted position.
+//
 // Thread-safety: functions, no shared state.
 #ifndef RAPPORT_SERVICES_RECOMMENDATIONS_BACKFILL_H_
 #define RAPPORT_SERVICES_RECOMMENDATIONS_BACKFILL_H_
@@ -31,10 +37,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
+#include "services/recommendations/org_backfills.h"
 #include "services/recommendations/read_model.h"
 
 namespace rapport::recommendations {
@@ -53,6 +61,9 @@ struct BackfillSources {
   int page_size = 500;
   StopWait stop;                                // asked between pages and between retries; unset: never stops
   std::chrono::milliseconds retry_every{1000};  // NoteAndBackfill's wait after a failure
+  // An org's failed backfill is retried after retry_every, then twice as
+  // long after each further failure, at most this far apart (OrgBackfills).
+  std::chrono::milliseconds retry_max{60000};
 };
 
 struct BackfillStats {
@@ -64,21 +75,28 @@ struct BackfillStats {
 // when Redis cannot be reached.
 absl::StatusOr<std::string> StreamPosition(redis::Client* redis, const std::string& stream);
 
-// Applies every exported row to model: users, contacts, memberships, then
-// interactions, introductions, ledger. UNAVAILABLE (or the RPC's error) when
-// a page cannot be fetched; the caller retries the whole backfill, which is
-// safe because Apply is idempotent. CANCELLED when sources.stop says to stop
-// (asked before each page).
-absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model);
+// Applies every exported row of org (of every org when org is "") to model:
+// users, contacts, memberships, then interactions, introductions, ledger.
+// UNAVAILABLE (or the RPC's error) when a page cannot be fetched; the caller
+// retries, which is safe because Apply is idempotent. CANCELLED when
+// sources.stop says to stop (asked before each page).
+absl::StatusOr<BackfillStats> Backfill(const BackfillSources& sources, ReadModel* model, const std::string& org = "");
 
-// Steps 1 and 2 at start-up: notes the stream position, backfills model and
-// rebuilds it (RebuildAll), logging the figures. Each step is retried every
-// sources.retry_every until it succeeds, each failure logged: start-up waits
-// for Redis and the services it backfills from rather than serve an
-// incomplete model. Returns the noted position, or CANCELLED as soon as
+// Every org's id (rapport.backfill.v1.ProfilesBackfill/ListOrgs).
+absl::StatusOr<std::vector<std::string>> ListOrgs(const BackfillSources& sources);
+
+// Steps 1 and 2 at start-up: notes the stream position, lists the orgs,
+// backfills model org by org and rebuilds it (RebuildAll), logging the
+// figures. Noting the position and listing the orgs are retried every
+// sources.retry_every until they succeed, each failure logged: start-up
+// waits for Redis and the services it backfills from rather than serve an
+// incomplete model. An org whose backfill fails goes to orgs (refused and
+// retried later by a BackfillRetrier); with orgs null the whole backfill is
+// retried instead. Returns the noted position, or CANCELLED as soon as
 // sources.stop says to stop.
 absl::StatusOr<std::string> NoteAndBackfill(redis::Client* redis, const std::string& stream,
-                                            const BackfillSources& sources, ReadModel* model);
+                                            const BackfillSources& sources, ReadModel* model,
+                                            OrgBackfills* orgs = nullptr);
 
 }  // namespace rapport::recommendations
 

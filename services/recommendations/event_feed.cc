@@ -83,8 +83,11 @@ EventFeed::EventFeed(redis::Client* redis, ReadModel* model, ResultCache* cache,
     : redis_(redis),
       options_(std::move(options)),
       group_(absl::StrCat(kGroupPrefix, options_.consumer_name)),
-      consumer_(redis, ConsumerOptionsOf(options_),
-                [model, cache](const events::v1::Event& e) { return ApplyAndInvalidate(e, model, cache); }) {}
+      consumer_(redis, ConsumerOptionsOf(options_), [model, cache, mu = options_.apply_mu](const events::v1::Event& e) {
+        if (mu == nullptr) return ApplyAndInvalidate(e, model, cache);
+        std::lock_guard<std::mutex> lock(*mu);
+        return ApplyAndInvalidate(e, model, cache);
+      }) {}
 
 EventFeed::~EventFeed() { Stop(); }
 

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -37,6 +38,9 @@ struct EventFeedOptions {
   // Another replica's group whose consumers have all been idle this long was
   // left by a killed process.
   std::chrono::milliseconds abandoned_after{600000};
+  // When set, each event is applied under it (a late org backfill holds it:
+  // org_backfills.h).
+  std::mutex* apply_mu = nullptr;
 };
 
 // Applies e to model, then bumps the cache generations of the answers it may

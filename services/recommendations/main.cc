@@ -6,6 +6,7 @@
 // complete model. SIGTERM during the start-up ends it (the retries wait on
 // the termination signal).
 #include <chrono>
+#include <mutex>
 
 #include "absl/flags/flag.h"
 #include "services/common/channel.h"
@@ -33,6 +34,11 @@ ABSL_FLAG(int, follow_up_days, 7,
 ABSL_FLAG(bool, result_cache, true, "cache results in Redis (env RAPPORT_RECOMMENDATIONS_CACHE)");
 ABSL_FLAG(int, result_cache_ttl_seconds, 300, "TTL of cached results (env RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS)");
 ABSL_FLAG(int, backfill_page_size, 500, "rows per backfill page (env RAPPORT_BACKFILL_PAGE_SIZE)");
+ABSL_FLAG(int, backfill_retry_ms, 1000,
+          "an org whose backfill failed is retried after this long, then twice as long after each further "
+          "failure (env RAPPORT_BACKFILL_RETRY_MS)");
+ABSL_FLAG(int, backfill_retry_max_ms, 60000,
+          "at most this long between an org's backfill retries (env RAPPORT_BACKFILL_RETRY_MAX_MS)");
 ABSL_FLAG(int, abandoned_group_ms, 600000,
           "another replica's consumer group idle this long was left by a killed process and is destroyed at "
           "start (env RAPPORT_ABANDONED_GROUP_MS)");
@@ -48,7 +54,9 @@ int main(int argc, char** argv) {
                              {"result_cache", "RAPPORT_RECOMMENDATIONS_CACHE"},
                              {"result_cache_ttl_seconds", "RAPPORT_RECOMMENDATIONS_CACHE_TTL_SECONDS"},
                              {"backfill_page_size", "RAPPORT_BACKFILL_PAGE_SIZE"},
-                             {"abandoned_group_ms", "RAPPORT_ABANDONED_GROUP_MS"}});
+                             {"abandoned_group_ms", "RAPPORT_ABANDONED_GROUP_MS"},
+                             {"backfill_retry_ms", "RAPPORT_BACKFILL_RETRY_MS"},
+                             {"backfill_retry_max_ms", "RAPPORT_BACKFILL_RETRY_MAX_MS"}});
   rapport::redis::Client& redis = *startup.redis;
   const rapport::TenantSigner& signer = *startup.signer;
   namespace reco = rapport::recommendations;
@@ -65,8 +73,14 @@ int main(int argc, char** argv) {
   sources.signer = &signer;
   sources.page_size = absl::GetFlag(FLAGS_backfill_page_size);
   sources.stop = &rapport::WaitForTerminationSignalFor;
+  sources.retry_every = std::chrono::milliseconds(absl::GetFlag(FLAGS_backfill_retry_ms));
+  sources.retry_max = std::chrono::milliseconds(absl::GetFlag(FLAGS_backfill_retry_max_ms));
+  // An org whose backfill fails is refused and retried (org_backfills.h);
+  // the feed applies each event under apply_mu, which a retry holds.
+  reco::OrgBackfills backfills(sources.retry_every, sources.retry_max);
+  std::mutex apply_mu;
   const absl::StatusOr<std::string> position =
-      reco::NoteAndBackfill(&redis, rapport::events::kEventStream, sources, &model);
+      reco::NoteAndBackfill(&redis, rapport::events::kEventStream, sources, &model, &backfills);
   if (!position.ok()) {
     rapport::log::Info("stopped before serving", {{"reason", position.status().ToString()}});
     return 0;
@@ -77,18 +91,28 @@ int main(int argc, char** argv) {
   feed_options.consumer_name = absl::GetFlag(FLAGS_consumer_name);
   feed_options.start_id = *position;
   feed_options.abandoned_after = std::chrono::milliseconds(absl::GetFlag(FLAGS_abandoned_group_ms));
+  feed_options.apply_mu = &apply_mu;
   reco::EventFeed feed(&redis, &model, &cache, feed_options);
   feed.CatchUp(&rapport::TerminationRequested);
   feed.Start();
+  reco::BackfillRetrier retrier(&backfills, &apply_mu, [&](const std::string& org) -> absl::Status {
+    absl::StatusOr<reco::BackfillStats> stats = reco::Backfill(sources, &model, org);
+    if (!stats.ok()) return stats.status();
+    model.RebuildAll();
+    cache.Invalidate(org, "", true);  // nothing of the org was answered meanwhile; be sure
+    return absl::OkStatus();
+  });
+  retrier.Start();
 
   reco::Settings settings;
   settings.follow_up_days = absl::GetFlag(FLAGS_follow_up_days);
-  reco::RecommendationsServiceImpl service(&model, &cache, &signer, settings);
+  reco::RecommendationsServiceImpl service(&model, &cache, &signer, settings, &backfills);
 
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.health_service = reco::pb::RecommendationsService::service_full_name();
   absl::Status status = rapport::RunServer(options, {&service});
+  retrier.Stop();
   feed.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});

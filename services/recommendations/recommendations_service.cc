@@ -42,10 +42,11 @@ Resp Slice(std::vector<Item> items, const Page& page) {
 }  // namespace
 
 RecommendationsServiceImpl::RecommendationsServiceImpl(ReadModel* model, ResultCache* cache, const TenantSigner* signer,
-                                                       Settings settings)
+                                                       Settings settings, const OrgBackfills* backfills)
     : model_(model),
       cache_(cache),
       settings_(settings),
+      backfills_(backfills),
       rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
                        pb::RecommendationsService::service_full_name())) {}
 
@@ -53,6 +54,11 @@ template <typename Resp>
 absl::StatusOr<Resp> RecommendationsServiceImpl::Answer(
     const TenantContext& t, const char* rpc, const google::protobuf::Message& req, bool org_wide,
     const std::function<absl::StatusOr<Resp>(const Query&)>& compute) {
+  if (backfills_ != nullptr && !backfills_->Ready(t.org_id)) {
+    // The org's model is incomplete: no answer rather than a wrong one.
+    return absl::UnavailableError(
+        "recommendations for this org are not available yet: its backfill failed and is being retried");
+  }
   absl::StatusOr<std::string> bytes = cache_->GetOrCompute(
       t.org_id, t.user_id, rpc, req.SerializeAsString(), org_wide, [&]() -> absl::StatusOr<std::string> {
         absl::StatusOr<Resp> result = absl::InternalError("not computed");
@@ -106,6 +112,14 @@ grpc::ServerUnaryReactor* RecommendationsServiceImpl::GetNetworkHealth(Ctx* ctx,
     reply(Answer<pb::NetworkHealth>(
         t, "GetNetworkHealth", *req, false,
         [&](const Query& q) -> absl::StatusOr<pb::NetworkHealth> { return recommendations::NetworkHealth(q); }));
+  });
+}
+
+grpc::ServerUnaryReactor* RecommendationsServiceImpl::GetBackfillStatus(Ctx* ctx, const pb::GetBackfillStatusRequest*,
+                                                                        pb::BackfillStatus* resp) {
+  return rpc_.Handle(ctx, "GetBackfillStatus", resp, [this](const TenantContext&, Reply<pb::BackfillStatus> reply) {
+    if (backfills_ == nullptr) return reply(pb::BackfillStatus());
+    reply(backfills_->Status());
   });
 }
 

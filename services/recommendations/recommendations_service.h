@@ -10,6 +10,7 @@
 
 #include "rapport/recommendations/v1/recommendations.grpc.pb.h"
 #include "services/common/rpc.h"
+#include "services/recommendations/org_backfills.h"
 #include "services/recommendations/read_model.h"
 #include "services/recommendations/recommendations_logic.h"
 #include "services/recommendations/result_cache.h"
@@ -18,8 +19,11 @@ namespace rapport::recommendations {
 
 class RecommendationsServiceImpl final : public pb::RecommendationsService::CallbackService {
  public:
-  // model, cache and signer must outlive the service.
-  RecommendationsServiceImpl(ReadModel* model, ResultCache* cache, const TenantSigner* signer, Settings settings);
+  // model, cache, signer and backfills must outlive the service. An org
+  // that backfills names pending (its backfill failed) is refused
+  // UNAVAILABLE; without backfills every org is answered.
+  RecommendationsServiceImpl(ReadModel* model, ResultCache* cache, const TenantSigner* signer, Settings settings,
+                             const OrgBackfills* backfills = nullptr);
 
   using Ctx = grpc::CallbackServerContext;
   using R = grpc::ServerUnaryReactor;
@@ -33,6 +37,8 @@ class RecommendationsServiceImpl final : public pb::RecommendationsService::Call
                           pb::ListGroupSuggestionsResponse* resp) override;
   R* FindPaths(Ctx* ctx, const pb::FindPathsRequest* req, pb::FindPathsResponse* resp) override;
   R* GetNetworkHealth(Ctx* ctx, const pb::GetNetworkHealthRequest* req, pb::NetworkHealth* resp) override;
+  // Platform only (no HTTP rule): the org-by-org backfill's health detail.
+  R* GetBackfillStatus(Ctx* ctx, const pb::GetBackfillStatusRequest* req, pb::BackfillStatus* resp) override;
 
  private:
   // The answer for (t's org and user, rpc, req): cached, or compute(query)
@@ -44,6 +50,7 @@ class RecommendationsServiceImpl final : public pb::RecommendationsService::Call
   ReadModel* model_;
   ResultCache* cache_;
   Settings settings_;
+  const OrgBackfills* backfills_;
   RpcHandler rpc_;
 };
 
