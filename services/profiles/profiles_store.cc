@@ -16,6 +16,7 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
+#include "services/profiles/import_store.h"
 
 namespace rapport::profiles {
 namespace {
@@ -107,6 +108,8 @@ CREATE TABLE contact_counts (
 INSERT INTO contact_counts (org_id, user_id, contacts)
   SELECT org_id, user_id, COUNT(*) FROM contacts GROUP BY org_id, user_id;
 )sql",
+      // Contact imports (import_store.h).
+      kImportsMigration,
   };
   return kMigrations;
 }
@@ -917,6 +920,27 @@ absl::StatusOr<std::vector<events::ExportedEvent>> ProfilesStore::ExportMembersh
         e->set_type("group.member_added");
         return absl::OkStatus();
       });
+}
+
+// --- contact rows inside another writer's transaction (the import job) ---
+
+absl::StatusOr<pb::Contact> ReadContactRow(Connection& conn, const Owner& owner, const std::string& id) {
+  return ReadContact(conn, owner, id);
+}
+
+absl::Status CreateContactRow(Connection& conn, const Owner& owner, const pb::Contact& contact, int64_t max_contacts) {
+  ASSIGN_OR_RETURN(int64_t used, ContactCount(conn, owner));
+  RETURN_IF_ERROR(CheckQuota(kContactsPerUser, used, max_contacts, "contacts per user"));
+  RETURN_IF_ERROR(WriteContact(conn, owner, contact, /*check_met_through=*/false));
+  RETURN_IF_ERROR(CountContacts(conn, owner, +1));
+  return EmitContact(conn, "contact.created", owner, contact);
+}
+
+absl::Status UpdateContactRow(Connection& conn, const Owner& owner, const pb::Contact& before,
+                              const pb::Contact& after) {
+  RETURN_IF_ERROR(WriteContact(conn, owner, after, /*check_met_through=*/false));
+  const google::protobuf::FieldMask changed = ChangedFields(before, after, {"notes"});
+  return EmitContact(conn, "contact.updated", owner, after, &changed);
 }
 
 }  // namespace rapport::profiles
