@@ -7,6 +7,8 @@
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
+#include "services/profiles/import_jobs.h"
+#include "services/profiles/import_store.h"
 #include "services/profiles/profiles_service.h"
 #include "services/profiles/profiles_store.h"
 
@@ -22,6 +24,9 @@ ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().a
 ABSL_FLAG(int64_t, jwt_key_grace_seconds, 86400,
           "how long an org's JWT signing key stays valid after a rotation replaced it "
           "(env RAPPORT_JWT_KEY_GRACE_SECONDS)");
+ABSL_FLAG(int, import_lease_ms, 15000,
+          "how long an import job stays with the process running it without news; after a crash the job "
+          "resumes once this lapses (env RAPPORT_IMPORT_LEASE_MS)");
 
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
@@ -31,7 +36,8 @@ int main(int argc, char** argv) {
                              {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"},
                              {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
                              {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"},
-                             {"jwt_key_grace_seconds", "RAPPORT_JWT_KEY_GRACE_SECONDS"}});
+                             {"jwt_key_grace_seconds", "RAPPORT_JWT_KEY_GRACE_SECONDS"},
+                             {"import_lease_ms", "RAPPORT_IMPORT_LEASE_MS"}});
   rapport::RequireSecretsKey();  // recorded idempotent replies are sealed at rest
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
@@ -56,6 +62,14 @@ int main(int argc, char** argv) {
   jwt_keys.grace = absl::Seconds(absl::GetFlag(FLAGS_jwt_key_grace_seconds));
   rapport::profiles::ProfilesServiceImpl service(store->get(), &cache, &signer, quotas, jwt_keys);
   rapport::profiles::ProfilesBackfillImpl backfill(store->get(), &signer);
+  // Contact imports: jobs in the profiles database, run by a thread here.
+  rapport::profiles::ImportStore imports(&(*store)->db());
+  rapport::profiles::ImportRunnerOptions import_options;
+  import_options.lease = std::chrono::milliseconds(absl::GetFlag(FLAGS_import_lease_ms));
+  import_options.max_contacts = quotas.contacts_per_user;
+  rapport::profiles::ImportRunner import_runner(&imports, &cache, import_options);
+  service.ServeImports(&imports, &import_runner);
+  import_runner.Start();
 
   // Publishes the outbox to the event stream; rows wait while Redis is down.
   rapport::events::RelayOptions relay_options;
@@ -68,7 +82,10 @@ int main(int argc, char** argv) {
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.health_service = rapport::profiles::pb::ProfilesService::service_full_name();
+  // An import file (up to 20 MiB) arrives in one message.
+  options.max_message_bytes = static_cast<int>(rapport::profiles::kMaxImportBytes) + 1024 * 1024;
   absl::Status status = rapport::RunServer(options, {&service, &backfill});
+  import_runner.Stop();
   pruner.Stop();
   relay.Stop();
   if (!status.ok()) {

@@ -24,6 +24,11 @@
 #include "services/profiles/profiles_store.h"
 
 namespace rapport::profiles {
+class ImportStore;
+class ImportRunner;
+}  // namespace rapport::profiles
+
+namespace rapport::profiles {
 
 class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
  public:
@@ -69,6 +74,13 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* ListDuplicateContacts(Ctx* ctx, const pb::ListDuplicateContactsRequest* req,
                            pb::ListDuplicateContactsResponse* resp) override;
   R* MergeContacts(Ctx* ctx, const pb::MergeContactsRequest* req, pb::MergeContactsResponse* resp) override;
+  // Imports (import_service.cc).
+  R* CreateImport(Ctx* ctx, const pb::CreateImportRequest* req, pb::Import* resp) override;
+  R* GetImport(Ctx* ctx, const pb::GetImportRequest* req, pb::Import* resp) override;
+  R* ListImports(Ctx* ctx, const pb::ListImportsRequest* req, pb::ListImportsResponse* resp) override;
+  // Serves the import RPCs from store, waking runner after each new job;
+  // without this call they answer UNAVAILABLE. Both must outlive the service.
+  void ServeImports(ImportStore* store, ImportRunner* runner);
 
  private:
   absl::StatusOr<pb::Contact> CachedContact(const Owner& owner, const std::string& id);
@@ -83,6 +95,8 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   JwtKeysStore jwt_keys_;
   JwtKeyOptions jwt_key_options_;
   RpcHandler rpc_;
+  ImportStore* import_store_ = nullptr;
+  ImportRunner* import_runner_ = nullptr;
 };
 
 // The internal export of every org's users, contacts and memberships for

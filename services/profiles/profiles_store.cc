@@ -21,6 +21,7 @@
 #include "services/common/validate.h"
 #include "services/profiles/contact_keys.h"
 #include "services/profiles/contact_merge.h"
+#include "services/profiles/import_store.h"
 
 namespace rapport::profiles {
 namespace {
@@ -144,6 +145,8 @@ CREATE TABLE merged_contacts (
 CREATE INDEX merged_contacts_by_survivor ON merged_contacts (org_id, user_id, survivor_id);
 )sql",
       kJwtKeysMigration,
+      // Contact imports (import_store.h).
+      kImportsMigration,
   };
   return kMigrations;
 }
@@ -1211,6 +1214,27 @@ absl::StatusOr<std::vector<std::string>> ProfilesStore::ListOrgIds(const std::st
     });
   }));
   return ids;
+}
+
+// --- contact rows inside another writer's transaction (the import job) ---
+
+absl::StatusOr<pb::Contact> ReadContactRow(Connection& conn, const Owner& owner, const std::string& id) {
+  return ReadContact(conn, owner, id);
+}
+
+absl::Status CreateContactRow(Connection& conn, const Owner& owner, const pb::Contact& contact, int64_t max_contacts) {
+  ASSIGN_OR_RETURN(int64_t used, ContactCount(conn, owner));
+  RETURN_IF_ERROR(CheckQuota(kContactsPerUser, used, max_contacts, "contacts per user"));
+  RETURN_IF_ERROR(WriteContact(conn, owner, contact, /*check_met_through=*/false));
+  RETURN_IF_ERROR(CountContacts(conn, owner, +1));
+  return EmitContact(conn, "contact.created", owner, contact);
+}
+
+absl::Status UpdateContactRow(Connection& conn, const Owner& owner, const pb::Contact& before,
+                              const pb::Contact& after) {
+  RETURN_IF_ERROR(WriteContact(conn, owner, after, /*check_met_through=*/false));
+  const google::protobuf::FieldMask changed = ChangedFields(before, after, {"notes"});
+  return EmitContact(conn, "contact.updated", owner, after, &changed);
 }
 
 }  // namespace rapport::profiles

@@ -173,6 +173,18 @@ class ProfilesStore {
   std::unique_ptr<db::Database> db_;
 };
 
+// Contact rows for code that commits contacts inside a transaction of its
+// own (the import job, import_store.cc): the same row, tag index, count and
+// event as CreateContact / UpdateContact, on the connection of that
+// transaction. ReadContactRow: NOT_FOUND when the owner has no such
+// contact. CreateContactRow: RESOURCE_EXHAUSTED (quota contactsPerUser)
+// when the owner already has max_contacts.
+absl::StatusOr<pb::Contact> ReadContactRow(db::Connection& conn, const Owner& owner, const std::string& id);
+absl::Status CreateContactRow(db::Connection& conn, const Owner& owner, const pb::Contact& contact,
+                              int64_t max_contacts);
+absl::Status UpdateContactRow(db::Connection& conn, const Owner& owner, const pb::Contact& before,
+                              const pb::Contact& after);
+
 }  // namespace rapport::profiles
 
 #endif  // RAPPORT_SERVICES_PROFILES_PROFILES_STORE_H_
