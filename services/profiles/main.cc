@@ -1,12 +1,15 @@
 // The profiles service process: flags and environment -> config, open the
 // SQLite store, connect the Redis cache, serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
+#include "services/common/channel.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
+#include "services/common/retention.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
+#include "services/profiles/account_export.h"
 #include "services/profiles/profiles_service.h"
 #include "services/profiles/profiles_store.h"
 
@@ -17,6 +20,12 @@ ABSL_FLAG(bool, entity_cache, false,
 ABSL_FLAG(int, cache_ttl_seconds, 300, "entity cache TTL (env RAPPORT_CACHE_TTL_SECONDS)");
 ABSL_FLAG(int64_t, quota_contacts_per_user, rapport::profiles::ProfilesQuotas().contacts_per_user,
           "most contacts one user may have; more is 429 (env RAPPORT_QUOTA_CONTACTS_PER_USER)");
+ABSL_FLAG(std::string, interactions_addr, rapport::registry::kInteractions.default_addr,
+          "interactions, asked for a user's records by account exports (env INTERACTIONS_SERVICE_ADDR)");
+ABSL_FLAG(std::string, notifications_addr, rapport::registry::kNotifications.default_addr,
+          "notifications, asked for a user's records by account exports (env NOTIFICATIONS_SERVICE_ADDR)");
+ABSL_FLAG(int, export_deadline_ms, 10000,
+          "deadline of each call an account export makes (env RAPPORT_EXPORT_DEADLINE_MS)");
 ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().api_keys_per_org,
           "most active API keys one org may have; more is 429 (env RAPPORT_QUOTA_API_KEYS_PER_ORG)");
 
@@ -27,7 +36,10 @@ int main(int argc, char** argv) {
                              {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
                              {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"},
                              {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
-                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"}});
+                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"},
+                             {"interactions_addr", rapport::registry::kInteractions.addr_env},
+                             {"notifications_addr", rapport::registry::kNotifications.addr_env},
+                             {"export_deadline_ms", "RAPPORT_EXPORT_DEADLINE_MS"}});
   rapport::RequireSecretsKey();  // recorded idempotent replies are sealed at rest
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
@@ -52,13 +64,29 @@ int main(int argc, char** argv) {
   relay_options.internal_key = startup.internal_key;  // signs every entry
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis, relay_options);
   relay.Start();
-  rapport::RetentionPruner pruner(&(*store)->db(), {rapport::IdempotencyRetention()});
+  std::vector<rapport::RetentionRule> retention = {rapport::IdempotencyRetention()};
+  for (rapport::RetentionRule& rule : rapport::profiles::ExportRetention()) retention.push_back(std::move(rule));
+  rapport::RetentionPruner pruner(&(*store)->db(), std::move(retention));
   pruner.Start();
+
+  // Whole-account exports: jobs in the database, run on the exporter's thread.
+  rapport::profiles::AccountExportStore exports(&(*store)->db());
+  const std::chrono::milliseconds export_deadline(absl::GetFlag(FLAGS_export_deadline_ms));
+  std::vector<std::unique_ptr<rapport::profiles::AccountSource>> sources;
+  sources.push_back(rapport::profiles::ProfilesAccountSource(store->get()));
+  sources.push_back(rapport::profiles::InteractionsAccountSource(
+      rapport::CreateServiceChannel(absl::GetFlag(FLAGS_interactions_addr)), &signer, export_deadline));
+  sources.push_back(rapport::profiles::NotificationsAccountSource(
+      rapport::CreateServiceChannel(absl::GetFlag(FLAGS_notifications_addr)), &signer, export_deadline));
+  rapport::profiles::AccountExporter exporter(&exports, std::move(sources));
+  exporter.Start();
+  service.SetAccountExports(&exports, &exporter);
 
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
   options.health_service = rapport::profiles::pb::ProfilesService::service_full_name();
   absl::Status status = rapport::RunServer(options, {&service, &backfill});
+  exporter.Stop();
   pruner.Stop();
   relay.Stop();
   if (!status.ok()) {

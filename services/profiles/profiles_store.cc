@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/db_rows.h"
+#include "services/common/erasure.h"
 #include "services/common/event_size.h"
 #include "services/common/field_mask.h"
 #include "services/common/outbox.h"
@@ -16,6 +17,7 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
+#include "services/profiles/account_export.h"
 
 namespace rapport::profiles {
 namespace {
@@ -107,6 +109,8 @@ CREATE TABLE contact_counts (
 INSERT INTO contact_counts (org_id, user_id, contacts)
   SELECT org_id, user_id, COUNT(*) FROM contacts GROUP BY org_id, user_id;
 )sql",
+      kErasedSubjectsMigration,
+      kAccountExportMigration,
   };
   return kMigrations;
 }
