@@ -148,7 +148,10 @@ class Session : public std::enable_shared_from_this<Session> {
           self->stream_.socket().set_option(tcp::no_delay(true), nodelay_ec);
           std::ostringstream out;
           out << head.base();
-          return MakeSocketSink(self->stream_, self, out.str(), self->ctx_->options->sse_heartbeat);
+          // Heartbeat comments belong to event streams only, never in a download's bytes.
+          const bool events = head[http::field::content_type] == "text/event-stream";
+          return MakeSocketSink(self->stream_, self, out.str(),
+                                events ? self->ctx_->options->sse_heartbeat : std::chrono::milliseconds(0));
         });
   }
 

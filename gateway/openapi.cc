@@ -141,13 +141,27 @@ void Operation(JsonWriter& json, const Route& route) {
     Ref(json, "#/components/schemas/", type);
     json.EndObject().EndObject().EndObject();
   }
-  // A server-streaming route answers Server-Sent Events, one message per event (gateway/sse.h).
+  // A server-streaming route answers Server-Sent Events, one message per event (gateway/sse.h);
+  // one returning HttpBody answers a file in the content types its rule names.
   const bool stream = route.method->server_streaming();
+  const bool download = route.method->output_type()->full_name() == api::v1::HttpBody::descriptor()->full_name();
   json.Key("responses").BeginObject();
-  json.Key("200").BeginObject().Key("description").String(stream ? "event stream" : "OK").Key("content").BeginObject();
-  json.Key(stream ? "text/event-stream" : "application/json").BeginObject().Key("schema");
-  MessageSchema(json, route.method->output_type());
-  json.EndObject().EndObject().EndObject();
+  json.Key("200").BeginObject();
+  json.Key("description").String(download ? "the file" : stream ? "event stream" : "OK").Key("content").BeginObject();
+  if (download) {
+    std::vector<std::string> types(route.rule.produces().begin(), route.rule.produces().end());
+    if (types.empty()) types.push_back("*/*");
+    for (const std::string& type : types) {
+      json.Key(type).BeginObject().Key("schema").BeginObject();
+      json.Key("type").String("string").Key("format").String("binary");
+      json.EndObject().EndObject();
+    }
+    json.EndObject().EndObject();
+  } else {
+    json.Key(stream ? "text/event-stream" : "application/json").BeginObject().Key("schema");
+    MessageSchema(json, route.method->output_type());
+    json.EndObject().EndObject().EndObject();
+  }
   json.Key("default");
   Ref(json, "#/components/responses/", "Problem");
   json.EndObject();

@@ -417,9 +417,14 @@ void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::p
   call.recheck_every = options_.stream_recheck;
   streams_->Start(
       std::move(call),
-      [this, ex]() {
-        Response head = MakeResponse(200, "", "text/event-stream");
+      [this, ex](const std::string& content_type) {
+        Response head = MakeResponse(200, "", content_type.c_str());
         head.set("X-Accel-Buffering", "no");
+        if (content_type != "text/event-stream") {
+          // A download (sse.h): its chunks as they come, saved as a file by browsers.
+          head.chunked(true);
+          head.set(http::field::content_disposition, "attachment");
+        }
         Decorate(ex, head);
         metrics_->ObserveRequest(ex->route, 200,
                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - ex->start).count());

@@ -5,8 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "gateway/backend_client.h"
 #include "gateway/json_writer.h"
 #include "gateway/transcoder.h"
+#include "rapport/api/v1/annotations.pb.h"
 #include "services/common/log.h"
 
 namespace rapport::gateway {
@@ -101,6 +103,7 @@ class SocketSink : public EventSink, public std::enable_shared_from_this<SocketS
   }
 
   void ArmHeartbeat() {
+    if (heartbeat_.count() <= 0) return;  // a download: no comments in its body
     timer_.expires_after(heartbeat_);
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
@@ -151,9 +154,11 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
     SseCall* call = nullptr;  // null once done
   };
 
-  SseCall(EventStreams* owner, EventStreams::Call call, std::function<std::shared_ptr<EventSink>()> open,
-          std::function<void(grpc::Status)> fail, std::function<void(grpc::Status)> ended)
-      : owner_(owner),
+  SseCall(EventStreams* owner, EventStreams::Call call,
+          std::function<std::shared_ptr<EventSink>(const std::string&)> open, std::function<void(grpc::Status)> fail,
+          std::function<void(grpc::Status)> ended)
+      : download_(IsDownload(call.method)),
+        owner_(owner),
         call_(std::move(call)),
         open_(std::move(open)),
         fail_(std::move(fail)),
@@ -176,12 +181,13 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
   void Cancel() { ctx_.TryCancel(); }
 
   void OnReadInitialMetadataDone(bool ok) override {
-    if (!ok) return;
+    // A download opens with its first chunk, which names the content type.
+    if (!ok || download_) return;
     auto timer = std::make_shared<net::steady_timer>(call_.executor, kOpenGrace);
     timer->async_wait([shared = shared_, timer](beast::error_code ec) {
       if (ec) return;
       std::lock_guard<std::mutex> lock(shared->mu);
-      if (shared->call != nullptr) shared->call->OpenLocked();
+      if (shared->call != nullptr) shared->call->OpenLocked(kEventStreamType);
     });
   }
 
@@ -190,8 +196,12 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
     std::string text;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
-      OpenLocked();
-      text = EventText();
+      if (download_) {
+        text = DownloadChunkLocked();
+      } else {
+        OpenLocked(kEventStreamType);
+        text = EventText();
+      }
     }
     if (text.empty()) {  // unconvertible message: skip it
       StartRead(&response_);
@@ -211,11 +221,15 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
       opened = sink_ != nullptr;
     }
     if (opened) {
+      // A download's last chunk says it is complete; after an error the
+      // connection closes without it, so the client sees a truncated body.
+      if (download_ && status.ok()) sink_->Write(std::string(kLastChunk), [](bool) {});
       sink_->End();
       if (ended_) ended_(status);
     } else if (status.ok()) {
       // Accepted and ended before the grace: an empty but successful stream.
-      sink_ = open_();
+      sink_ = open_(download_ ? kOctetStreamType : kEventStreamType);
+      if (sink_ && download_) sink_->Write(std::string(kLastChunk), [](bool) {});
       if (sink_) sink_->End();
       if (ended_) ended_(status);
     } else {
@@ -226,10 +240,34 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
   }
 
  private:
-  // Turns the connection into the event stream, once. Caller holds shared_->mu.
-  void OpenLocked() {
+  static constexpr char kEventStreamType[] = "text/event-stream";
+  static constexpr char kOctetStreamType[] = "application/octet-stream";
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+  static bool IsDownload(const google::protobuf::MethodDescriptor* method) {
+    return method != nullptr && method->output_type()->full_name() == api::v1::HttpBody::descriptor()->full_name();
+  }
+
+  // A download's message as one chunk of the chunked body, opening the
+  // response with the first message's content type; "" for an empty or
+  // unparsable message (a zero-size chunk would end the body). Caller holds
+  // shared_->mu.
+  std::string DownloadChunkLocked() {
+    api::v1::HttpBody body;
+    if (!ParseResponse(&response_, &body)) {
+      log::Warn("unparsable download chunk", {{"method", call_.grpc_method}});
+      return "";
+    }
+    OpenLocked(body.content_type().empty() ? kOctetStreamType : body.content_type());
+    if (body.data().empty()) return "";
+    return absl::StrCat(absl::Hex(body.data().size()), "\r\n", body.data(), "\r\n");
+  }
+
+  // Turns the connection into the event stream (or download), once. Caller
+  // holds shared_->mu.
+  void OpenLocked(const std::string& content_type) {
     if (sink_ != nullptr) return;
-    sink_ = open_();
+    sink_ = open_(content_type);
     sink_->OnClientGone([shared = shared_] {
       std::lock_guard<std::mutex> lock(shared->mu);
       if (shared->call != nullptr) shared->call->ctx_.TryCancel();
@@ -297,9 +335,10 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
     return FormatEvent(parts->event, parts->id, parts->data);
   }
 
+  const bool download_;  // the method returns HttpBody: raw bytes, chunked, not events
   EventStreams* owner_;
   EventStreams::Call call_;
-  std::function<std::shared_ptr<EventSink>()> open_;
+  std::function<std::shared_ptr<EventSink>(const std::string&)> open_;
   std::function<void(grpc::Status)> fail_;
   std::function<void(grpc::Status)> ended_;
   std::shared_ptr<Shared> shared_;
@@ -377,7 +416,7 @@ void ApplyLastEventId(const std::string& header, google::protobuf::Message* requ
 
 EventStreams::~EventStreams() { CancelAll(std::chrono::seconds(5)); }
 
-void EventStreams::Start(Call call, std::function<std::shared_ptr<EventSink>()> open,
+void EventStreams::Start(Call call, std::function<std::shared_ptr<EventSink>(const std::string&)> open,
                          std::function<void(grpc::Status)> fail, std::function<void(grpc::Status)> ended) {
   auto* c = new SseCall(this, std::move(call), std::move(open), std::move(fail), std::move(ended));
   {

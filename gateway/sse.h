@@ -28,6 +28,16 @@
 // not a backend outage) the client gets a final `event: error` with the
 // reason and the stream ends.
 //
+// Downloads: a method returning a stream of rapport.api.v1.HttpBody (a
+// contact export) goes through the same call, with its differences: it opens
+// with its first message (whose content_type is the response's Content-Type;
+// application/octet-stream when the stream ends without one), each message's
+// data is written as it comes as one chunk of a chunked body
+// (Transfer-Encoding: chunked), no heartbeat is written into it, and the last
+// chunk (0 CRLF CRLF) is written only when the call ends OK: after a backend
+// error the connection closes without it, so the client sees a truncated
+// download rather than a complete-looking wrong file.
+//
 // Thread-safety: EventStreams is safe from any thread; each stream runs on
 // gRPC callback threads and its sink's executor.
 #ifndef RAPPORT_GATEWAY_SSE_H_
@@ -101,11 +111,12 @@ class EventStreams {
     std::function<void(std::function<void(absl::Status)>)> recheck;
     std::chrono::milliseconds recheck_every{0};  // 0: never
   };
-  // open: makes the event sink once the backend accepted the call.
+  // open: makes the event sink once the backend accepted the call, for the
+  // answer's content type (text/event-stream, or a download's).
   // fail: the call failed before any event (an ordinary error answer).
   // ended: the stream ended after it was opened (for logs and metrics).
-  void Start(Call call, std::function<std::shared_ptr<EventSink>()> open, std::function<void(grpc::Status)> fail,
-             std::function<void(grpc::Status)> ended);
+  void Start(Call call, std::function<std::shared_ptr<EventSink>(const std::string& content_type)> open,
+             std::function<void(grpc::Status)> fail, std::function<void(grpc::Status)> ended);
 
   // Cancels every open stream and waits up to timeout for them to finish.
   void CancelAll(std::chrono::milliseconds timeout);

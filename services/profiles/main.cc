@@ -1,14 +1,17 @@
 // The profiles service process: flags and environment -> config, open the
 // SQLite store, connect the Redis cache, serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
+#include "services/common/channel.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/outbox.h"
 #include "services/common/redis_client.h"
+#include "services/common/retention.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
 #include "services/profiles/import_jobs.h"
 #include "services/profiles/import_store.h"
+#include "services/profiles/account_export.h"
 #include "services/profiles/profiles_service.h"
 #include "services/profiles/profiles_store.h"
 
@@ -19,6 +22,12 @@ ABSL_FLAG(bool, entity_cache, false,
 ABSL_FLAG(int, cache_ttl_seconds, 300, "entity cache TTL (env RAPPORT_CACHE_TTL_SECONDS)");
 ABSL_FLAG(int64_t, quota_contacts_per_user, rapport::profiles::ProfilesQuotas().contacts_per_user,
           "most contacts one user may have; more is 429 (env RAPPORT_QUOTA_CONTACTS_PER_USER)");
+ABSL_FLAG(std::string, interactions_addr, rapport::registry::kInteractions.default_addr,
+          "interactions, asked for a user's records by account exports (env INTERACTIONS_SERVICE_ADDR)");
+ABSL_FLAG(std::string, notifications_addr, rapport::registry::kNotifications.default_addr,
+          "notifications, asked for a user's records by account exports (env NOTIFICATIONS_SERVICE_ADDR)");
+ABSL_FLAG(int, export_deadline_ms, 10000,
+          "deadline of each call an account export makes (env RAPPORT_EXPORT_DEADLINE_MS)");
 ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().api_keys_per_org,
           "most active API keys one org may have; more is 429 (env RAPPORT_QUOTA_API_KEYS_PER_ORG)");
 ABSL_FLAG(int64_t, jwt_key_grace_seconds, 86400,
@@ -37,7 +46,10 @@ int main(int argc, char** argv) {
                              {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
                              {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"},
                              {"jwt_key_grace_seconds", "RAPPORT_JWT_KEY_GRACE_SECONDS"},
-                             {"import_lease_ms", "RAPPORT_IMPORT_LEASE_MS"}});
+                             {"import_lease_ms", "RAPPORT_IMPORT_LEASE_MS"},
+                             {"interactions_addr", rapport::registry::kInteractions.addr_env},
+                             {"notifications_addr", rapport::registry::kNotifications.addr_env},
+                             {"export_deadline_ms", "RAPPORT_EXPORT_DEADLINE_MS"}});
   rapport::RequireSecretsKey();  // recorded idempotent replies are sealed at rest
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
@@ -76,8 +88,23 @@ int main(int argc, char** argv) {
   relay_options.internal_key = startup.internal_key;  // signs every entry
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis, relay_options);
   relay.Start();
-  rapport::RetentionPruner pruner(&(*store)->db(), {rapport::IdempotencyRetention()});
+  std::vector<rapport::RetentionRule> retention = {rapport::IdempotencyRetention()};
+  for (rapport::RetentionRule& rule : rapport::profiles::ExportRetention()) retention.push_back(std::move(rule));
+  rapport::RetentionPruner pruner(&(*store)->db(), std::move(retention));
   pruner.Start();
+
+  // Whole-account exports: jobs in the database, run on the exporter's thread.
+  rapport::profiles::AccountExportStore exports(&(*store)->db());
+  const std::chrono::milliseconds export_deadline(absl::GetFlag(FLAGS_export_deadline_ms));
+  std::vector<std::unique_ptr<rapport::profiles::AccountSource>> sources;
+  sources.push_back(rapport::profiles::ProfilesAccountSource(store->get()));
+  sources.push_back(rapport::profiles::InteractionsAccountSource(
+      rapport::CreateServiceChannel(absl::GetFlag(FLAGS_interactions_addr)), &signer, export_deadline));
+  sources.push_back(rapport::profiles::NotificationsAccountSource(
+      rapport::CreateServiceChannel(absl::GetFlag(FLAGS_notifications_addr)), &signer, export_deadline));
+  rapport::profiles::AccountExporter exporter(&exports, std::move(sources));
+  exporter.Start();
+  service.SetAccountExports(&exports, &exporter);
 
   rapport::ServerOptions options;
   options.addr = absl::GetFlag(FLAGS_addr);
@@ -86,6 +113,7 @@ int main(int argc, char** argv) {
   options.max_message_bytes = static_cast<int>(rapport::profiles::kMaxImportBytes) + 1024 * 1024;
   absl::Status status = rapport::RunServer(options, {&service, &backfill});
   import_runner.Stop();
+  exporter.Stop();
   pruner.Stop();
   relay.Stop();
   if (!status.ok()) {

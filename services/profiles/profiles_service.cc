@@ -11,6 +11,7 @@
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
 #include "services/profiles/contact_merge.h"
+#include "services/profiles/contact_export.h"
 #include "services/profiles/profiles_logic.h"
 
 namespace rapport::profiles {
@@ -45,7 +46,8 @@ ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCach
       jwt_keys_(&store->db()),
       jwt_key_options_(jwt_keys),
       rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-                       pb::ProfilesService::service_full_name())) {}
+                       pb::ProfilesService::service_full_name())),
+      signer_(signer) {}
 
 std::string ProfilesServiceImpl::ContactKey(const Owner& owner, const std::string& id) const {
   return cache_->Key(owner.org, "contact", absl::StrCat(owner.user, ":", id));
@@ -346,6 +348,82 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ListContacts(Ctx* ctx, const pb::
         for (auto& c : *contacts) *out.add_contacts() = std::move(c);
         reply(std::move(out));
       });
+}
+
+grpc::ServerWriteReactor<api::v1::HttpBody>* ProfilesServiceImpl::ExportContacts(Ctx* ctx,
+                                                                                 const pb::ExportContactsRequest* req) {
+  static const google::protobuf::ServiceDescriptor* const kService =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(pb::ProfilesService::service_full_name());
+  absl::StatusOr<TenantContext> t = Authorize(*signer_, *ctx, kService, "ExportContacts");
+  if (!t.ok()) return RefuseContactExport(ToGrpcStatus(t.status()));
+  absl::StatusOr<ContactExportFormat> format = ParseContactExportFormat(req->format());
+  if (!format.ok()) return RefuseContactExport(ToGrpcStatus(format.status()));
+  log::Info("contact export", {{"org", t->org_id}, {"user", t->user_id}, {"format", req->format()}});
+  return StartContactExport(store_, OwnerOf(*t), *format);
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ExportAccount(Ctx* ctx, const pb::ExportAccountRequest*,
+                                                             pb::AccountExport* resp) {
+  return rpc_.Handle(ctx, "ExportAccount", resp, [=, this](const TenantContext& t, Reply<pb::AccountExport> reply) {
+    if (exports_ == nullptr) return reply(absl::UnavailableError("account exports are not served here"));
+    pb::AccountExport job;
+    job.set_id(NewId());
+    job.set_state(pb::AccountExport::PENDING);
+    *job.mutable_create_time() = ToTimestamp(NowMicros());
+    log::Info("account export requested", {{"org", t.org_id}, {"user", t.user_id}, {"export", job.id()}});
+    exports_->Create(OwnerOf(t), job, [this, job, reply](absl::Status s) {
+      if (!s.ok()) return reply(s);
+      if (exporter_ != nullptr) exporter_->Kick();
+      reply(job);
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::GetAccountExport(Ctx* ctx, const pb::GetAccountExportRequest* req,
+                                                                pb::AccountExport* resp) {
+  return rpc_.Handle(ctx, "GetAccountExport", resp, [=, this](const TenantContext& t, Reply<pb::AccountExport> reply) {
+    absl::Status id = RequireId("exportId", req->export_id());
+    if (!id.ok()) return reply(id);
+    if (exports_ == nullptr) return reply(absl::NotFoundError("export not found"));
+    reply(exports_->Get(OwnerOf(t), req->export_id()));
+  });
+}
+
+grpc::ServerWriteReactor<api::v1::HttpBody>* ProfilesServiceImpl::DownloadAccountExport(
+    Ctx* ctx, const pb::DownloadAccountExportRequest* req) {
+  static const google::protobuf::ServiceDescriptor* const kService =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(pb::ProfilesService::service_full_name());
+  absl::StatusOr<TenantContext> t = Authorize(*signer_, *ctx, kService, "DownloadAccountExport");
+  if (!t.ok()) return RefuseContactExport(ToGrpcStatus(t.status()));
+  absl::Status id = RequireId("exportId", req->export_id());
+  if (!id.ok()) return RefuseContactExport(ToGrpcStatus(id));
+  if (exports_ == nullptr) return RefuseContactExport(grpc::Status(grpc::StatusCode::NOT_FOUND, "export not found"));
+  return StartAccountExportDownload(exports_, OwnerOf(*t), req->export_id());
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteUser(Ctx* ctx, const pb::DeleteUserRequest* req,
+                                                          pb::DeleteUserResponse* resp) {
+  return rpc_.Handle(ctx, "DeleteUser", resp, [=, this](const TenantContext& t, Reply<pb::DeleteUserResponse> reply) {
+    absl::Status id = RequireId("userId", req->user_id());
+    if (!id.ok()) return reply(id);
+    // Only the admin's own org: another org's user answers NOT_FOUND.
+    const Owner owner{t.org_id, req->user_id()};
+    log::Info("erasing user", {{"org", t.org_id}, {"user", req->user_id()}});
+    store_->DeleteUser(t.org_id, req->user_id(), [this, owner, reply](absl::Status s) {
+      if (!s.ok()) return reply(s);
+      cache_->InvalidateThen(ProfileKey(owner), [reply] { reply(pb::DeleteUserResponse()); });
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteOrg(Ctx* ctx, const pb::DeleteOrgRequest* req,
+                                                         pb::DeleteOrgResponse* resp) {
+  return rpc_.Handle(ctx, "DeleteOrg", resp, [=, this](const TenantContext&, Reply<pb::DeleteOrgResponse> reply) {
+    absl::Status id = RequireId("orgId", req->org_id());
+    if (!id.ok()) return reply(id);
+    log::Info("erasing org", {{"org", req->org_id()}});
+    store_->DeleteOrg(req->org_id(), Acknowledge(reply));
+  });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListBirthdays(Ctx* ctx, const pb::ListBirthdaysRequest* req,

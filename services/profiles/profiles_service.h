@@ -21,6 +21,7 @@
 #include "services/common/tenant.h"
 #include "services/profiles/jwt_keys_logic.h"
 #include "services/profiles/jwt_keys_store.h"
+#include "services/profiles/account_export.h"
 #include "services/profiles/profiles_store.h"
 
 namespace rapport::profiles {
@@ -81,6 +82,23 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   // Serves the import RPCs from store, waking runner after each new job;
   // without this call they answer UNAVAILABLE. Both must outlive the service.
   void ServeImports(ImportStore* store, ImportRunner* runner);
+  // GET /v1/contacts:export: streamed by contact_export.h.
+  grpc::ServerWriteReactor<api::v1::HttpBody>* ExportContacts(Ctx* ctx, const pb::ExportContactsRequest* req) override;
+  // Whole-account export (account_export.h).
+  R* ExportAccount(Ctx* ctx, const pb::ExportAccountRequest* req, pb::AccountExport* resp) override;
+  R* GetAccountExport(Ctx* ctx, const pb::GetAccountExportRequest* req, pb::AccountExport* resp) override;
+  grpc::ServerWriteReactor<api::v1::HttpBody>* DownloadAccountExport(
+      Ctx* ctx, const pb::DownloadAccountExportRequest* req) override;
+  // Erasure (profiles_erasure.cc); every other service follows the event.
+  R* DeleteUser(Ctx* ctx, const pb::DeleteUserRequest* req, pb::DeleteUserResponse* resp) override;
+  R* DeleteOrg(Ctx* ctx, const pb::DeleteOrgRequest* req, pb::DeleteOrgResponse* resp) override;
+
+  // Where account export jobs are kept and who runs them; both must outlive
+  // the service. Without them ExportAccount answers UNAVAILABLE.
+  void SetAccountExports(AccountExportStore* store, AccountExporter* exporter) {
+    exports_ = store;
+    exporter_ = exporter;
+  }
 
  private:
   absl::StatusOr<pb::Contact> CachedContact(const Owner& owner, const std::string& id);
@@ -97,6 +115,9 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   RpcHandler rpc_;
   ImportStore* import_store_ = nullptr;
   ImportRunner* import_runner_ = nullptr;
+  const TenantSigner* signer_;  // for the streaming RPC, which RpcHandler does not serve
+  AccountExportStore* exports_ = nullptr;
+  AccountExporter* exporter_ = nullptr;
 };
 
 // The internal export of every org's users, contacts and memberships for

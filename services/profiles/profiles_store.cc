@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "services/common/db_rows.h"
+#include "services/common/erasure.h"
 #include "services/common/event_size.h"
 #include "services/common/field_mask.h"
 #include "services/common/outbox.h"
@@ -22,6 +23,7 @@
 #include "services/profiles/contact_keys.h"
 #include "services/profiles/contact_merge.h"
 #include "services/profiles/import_store.h"
+#include "services/profiles/account_export.h"
 
 namespace rapport::profiles {
 namespace {
@@ -147,6 +149,8 @@ CREATE INDEX merged_contacts_by_survivor ON merged_contacts (org_id, user_id, su
       kJwtKeysMigration,
       // Contact imports (import_store.h).
       kImportsMigration,
+      kErasedSubjectsMigration,
+      kAccountExportMigration,
   };
   return kMigrations;
 }

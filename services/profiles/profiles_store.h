@@ -106,6 +106,12 @@ class ProfilesStore {
   void UpdateContact(const Owner& owner, const std::string& id, Mutation<pb::Contact> mutate, Done<pb::Contact> done);
   // Also removes the contact's group memberships.
   void DeleteContact(const Owner& owner, const std::string& id, DoneStatus done);
+  // Erasure (profiles_erasure.cc): every row of the user in org, or of the
+  // whole org, with a user.deleted / org.deleted event for the other
+  // services. NOT_FOUND when there is no such user in org (another org's
+  // user included) or no such org.
+  void DeleteUser(const std::string& org, const std::string& user_id, DoneStatus done);
+  void DeleteOrg(const std::string& org, DoneStatus done);
   // In id (= creation) order, after after_id, at most limit.
   absl::StatusOr<std::vector<pb::Contact>> ListContacts(const Owner& owner, const ContactFilter& filter,
                                                         const std::string& after_id, int limit);
