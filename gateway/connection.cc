@@ -1,5 +1,6 @@
 #include "gateway/connection.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -76,7 +77,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // connection may still wait for its next request.
   void ReadHeader() {
     parser_.emplace();
-    parser_->body_limit(ctx_->options->body_limit);
+    // The larger limit until the header names the route (OnHeader).
+    parser_->body_limit(std::max(ctx_->options->body_limit, ctx_->options->upload_limit));
     parser_->header_limit(16 * 1024);
     if (buffer_.size() > 0) return ReadRestOfHeader();  // pipelined: the request has begun
     stream_.expires_after(kIdleTimeout);
@@ -103,6 +105,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (IsMalformed(ec)) return Reject(400, "MALFORMED_REQUEST", "the request is not valid HTTP/1.1");
     if (ec) return Close();
+    {
+      const auto& head = parser_->get();
+      body_limit_ = ctx_->pipeline->BodyLimit(std::string(head.method_string()), std::string(head.target()));
+      if (auto length = parser_->content_length(); length && *length > body_limit_) return RejectTooLarge();
+      parser_->body_limit(body_limit_);
+    }
     // A request without a body (every GET) is complete with its header: go
     // on now rather than through another read operation, whose completion
     // asio would post back through the loop.
@@ -176,8 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The body is over the limit: answer 413 without reading the rest, then close.
   void RejectTooLarge() {
-    Reject(413, "PAYLOAD_TOO_LARGE",
-           absl::StrCat("the request body is larger than ", ctx_->options->body_limit, " bytes"));
+    Reject(413, "PAYLOAD_TOO_LARGE", absl::StrCat("the request body is larger than ", body_limit_, " bytes"));
   }
 
   // Answers a request that could not be read whole, then closes the connection.
@@ -245,6 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  size_t body_limit_ = 1 << 20;  // of the request being read (Pipeline::BodyLimit)
   bool keep_alive_ = true;
   bool linger_ = false;
   std::string client_;                         // the TCP peer's address

@@ -2,7 +2,8 @@
 // most 60 s idle), reads its header (at most 16 KiB, within header_timeout,
 // 10 s, of its first byte: a slowloris client dribbling a header is cut
 // off), answers `Expect: 100-continue` once the header is
-// accepted, reads the body (at most body_limit: a larger Content-Length, or a
+// accepted, reads the body (at most body_limit, upload_limit on an upload
+// route: Pipeline::BodyLimit; a larger Content-Length, or a
 // chunked body passing the limit, is answered 413 without reading the rest),
 // hands the request to the Pipeline, writes its answer and, with keep-alive,
 // reads the next request. A malformed request is answered 400, an oversized

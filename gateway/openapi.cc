@@ -137,9 +137,19 @@ void Operation(JsonWriter& json, const Route& route) {
                                  ? route.method->input_type()->full_name()
                                  : route.method->input_type()->FindFieldByName(body)->message_type()->full_name();
     json.Key("requestBody").BeginObject().Key("required").Bool(true).Key("content").BeginObject();
-    json.Key("application/json").BeginObject().Key("schema");
-    Ref(json, "#/components/schemas/", type);
-    json.EndObject().EndObject().EndObject();
+    if (route.raw_body) {
+      // An upload (rapport.api.v1.HttpBody): the file itself, of any of these types.
+      for (const char* media : {"text/csv", "text/vcard", "text/x-vcard", "text/plain", "application/octet-stream"}) {
+        json.Key(media).BeginObject().Key("schema").BeginObject();
+        json.Key("type").String("string").Key("format").String("binary");
+        json.EndObject().EndObject();
+      }
+    } else {
+      json.Key("application/json").BeginObject().Key("schema");
+      Ref(json, "#/components/schemas/", type);
+      json.EndObject();
+    }
+    json.EndObject().EndObject();
   }
   // A server-streaming route answers Server-Sent Events, one message per event (gateway/sse.h);
   // one returning HttpBody answers a file in the content types its rule names.

@@ -287,14 +287,17 @@ void Pipeline::Handle(std::shared_ptr<Request> req, const std::string& client, R
   const Route& route = *match.route;
   ex->route = absl::StrCat(route.http_method, " ", route.path_template);
 
-  if (!req->body().empty()) {
+  HttpInput input;
+  if (route.raw_body) {
+    // An upload: any media type; the service tells the file's format.
+    input.content_type = std::string(absl::StripAsciiWhitespace(Header(*req, "Content-Type")));
+  } else if (!req->body().empty()) {
     std::string type = Header(*req, "Content-Type");
     type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(type.substr(0, type.find(';'))));
     if (type != "application/json") {
       return Fail(ex, MakeProblem(415, "UNSUPPORTED_MEDIA_TYPE", "the body must be application/json"));
     }
   }
-  HttpInput input;
   input.body = std::move(req->body());
   input.path_vars = std::move(match.vars);
   absl::StatusOr<QueryParams> params = ParseQuery(query);
@@ -460,6 +463,13 @@ void Pipeline::Ready(const ExchangePtr& ex) {
     json.EndObject().EndObject();
     Finish(ex, MakeResponse(all ? 200 : 503, std::move(body), "application/json"));
   });
+}
+
+size_t Pipeline::BodyLimit(const std::string& method, const std::string& target) const {
+  const std::string path = target.substr(0, target.find('?'));
+  RouteMatch match = router_.Match(method, path);
+  if (match.kind == RouteMatch::Kind::kMatched && match.route->raw_body) return options_.upload_limit;
+  return options_.body_limit;
 }
 
 }  // namespace rapport::gateway

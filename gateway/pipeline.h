@@ -81,6 +81,11 @@ class Pipeline {
 
   const Router& router() const { return router_; }
 
+  // The largest body a request for method and target (path and query) may
+  // send: options.upload_limit on a raw-body (HttpBody) route, else
+  // options.body_limit. Asked by the connection once the header is in.
+  size_t BodyLimit(const std::string& method, const std::string& target) const;
+
   // Stops the readiness thread, answering /readyz requests that wait for it;
   // call before the connections' loops stop.
   void Stop();

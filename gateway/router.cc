@@ -132,6 +132,7 @@ absl::Status Router::AddMethod(const google::protobuf::MethodDescriptor* method)
     if (field == nullptr || field->is_repeated() || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
       return absl::InvalidArgumentError(where + "body is not a message field of the request: " + body);
     }
+    route.raw_body = field->message_type()->full_name() == "rapport.api.v1.HttpBody";
   }
   for (const Route& other : routes_) {
     if (other.http_method == route.http_method && other.segments.size() == route.segments.size() &&

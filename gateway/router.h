@@ -33,6 +33,9 @@ struct Route {
   const google::protobuf::MethodDescriptor* method = nullptr;
   std::string grpc_method;  // "/rapport.profiles.v1.ProfilesService/CreateContact"
   std::string service;      // "rapport.profiles.v1.ProfilesService"
+  // The body field is a rapport.api.v1.HttpBody: it takes the raw request
+  // body and its Content-Type (an upload), not JSON.
+  bool raw_body = false;
 };
 
 using PathVars = std::vector<std::pair<std::string, std::string>>;  // field name -> decoded value

@@ -46,6 +46,9 @@ struct GatewayOptions {
   AuthOptions auth;
   std::vector<BackendEndpoint> backends;
   size_t body_limit = 1 << 20;
+  // The body limit of routes whose body is a rapport.api.v1.HttpBody (raw
+  // uploads such as POST /v1/imports); every other route keeps body_limit.
+  size_t upload_limit = 20 << 20;
   std::vector<std::string> cors_origins;  // exact origins allowed; empty: none
   RateLimitOptions rate_limit;
   // Per client address, API keys refused by VerifyApiKey (auth.h); 0 disables.

@@ -459,7 +459,15 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(const Route& route, const 
 
   const std::string& body_rule = route.rule.body();
   std::vector<std::string> keys;
-  if (!input.body.empty()) {
+  if (route.raw_body) {
+    // An upload (rapport.api.v1.HttpBody): the bytes as they came, whatever
+    // they hold; the service judges the file.
+    const FieldDescriptor* field = type->FindFieldByName(body_rule);
+    Message* target = request->GetReflection()->MutableMessage(request.get(), field);
+    const Descriptor* body_type = target->GetDescriptor();
+    target->GetReflection()->SetString(target, body_type->FindFieldByName("content_type"), input.content_type);
+    target->GetReflection()->SetString(target, body_type->FindFieldByName("data"), input.body);
+  } else if (!input.body.empty()) {
     if (body_rule.empty()) return Violation("body", "this route takes no body");
     if (Utf8Length(input.body) == std::string::npos) return Violation("body", "must be valid UTF-8");
     if (body_rule == "*") {

@@ -35,7 +35,8 @@ namespace rapport::gateway {
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpInput {
-  std::string body;  // raw request body; empty means none
+  std::string body;          // raw request body; empty means none
+  std::string content_type;  // its Content-Type, for a raw-body (HttpBody) route
   PathVars path_vars;
   QueryParams query;
 };

@@ -47,6 +47,32 @@ class TranscoderTest : public ::testing::Test {
   Router router_;
 };
 
+TEST_F(TranscoderTest, HttpBodyFieldTakesTheRawBodyAndItsContentType) {
+  RouteMatch m = router_.Match("POST", "/v1/imports");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kMatched);
+  EXPECT_TRUE(m.route->raw_body);
+  EXPECT_FALSE(router_.Match("POST", "/v1/contacts").route->raw_body);
+  HttpInput in;
+  in.body = std::string("Name\r\n\xff\xfe not UTF-8, not JSON") + std::string(1, '\0');
+  in.content_type = "text/csv; charset=utf-8";
+  absl::StatusOr<QueryParams> params = ParseQuery("format=csv&map=Name%3DdisplayName&tag=x");
+  ASSERT_TRUE(params.ok());
+  in.query = *params;
+  auto built = BuildRequest(*m.route, in);
+  ASSERT_TRUE(built.ok()) << built.status();
+  ppb::CreateImportRequest req;
+  req.CopyFrom(**built);
+  EXPECT_EQ(req.file().data(), in.body);
+  EXPECT_EQ(req.file().content_type(), "text/csv; charset=utf-8");
+  EXPECT_EQ(req.format(), "csv");
+  EXPECT_EQ(req.map(), "Name=displayName");
+  EXPECT_EQ(req.tag(), "x");
+  // An empty upload is an empty file (the service says what is wrong with it).
+  in.body.clear();
+  built = BuildRequest(*m.route, in);
+  ASSERT_TRUE(built.ok()) << built.status();
+}
+
 TEST_F(TranscoderTest, BodyFieldAndPathVariables) {
   auto req = Build<ppb::UpdateContactRequest>(
       "PATCH", "/v1/contacts/c1",

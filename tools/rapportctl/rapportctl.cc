@@ -1,8 +1,10 @@
 #include "tools/rapportctl/rapportctl.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -200,6 +202,33 @@ std::string PrettyJson(const std::string& json) {
     }
   }
   return out;
+}
+
+std::string QueryEscape(const std::string& s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string ProgressLine(const ImportProgress& p, bool terminal, int width) {
+  const std::string counts = absl::StrCat(p.read, "/", p.total, " rows: ", p.created, " created, ", p.merged,
+                                          " merged, ", p.skipped, " skipped");
+  if (!terminal) return counts;
+  const int percent =
+      p.total > 0 ? static_cast<int>(p.read * 100 / p.total) : (p.state == "IMPORT_SUCCEEDED" ? 100 : 0);
+  std::string tail = absl::StrCat(" ", percent, "%  ", counts);
+  int bar = std::max(10, std::min(40, width - static_cast<int>(tail.size()) - 2));
+  int filled = bar * percent / 100;
+  return absl::StrCat("[", std::string(filled, '#'), std::string(bar - filled, ' '), "]", tail);
 }
 
 }  // namespace rapport::ctl

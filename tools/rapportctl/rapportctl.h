@@ -4,6 +4,7 @@
 #ifndef RAPPORT_TOOLS_RAPPORTCTL_RAPPORTCTL_H_
 #define RAPPORT_TOOLS_RAPPORTCTL_RAPPORTCTL_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -61,6 +62,21 @@ std::string MintJwt(const JwtClaims& claims, const std::string& secret, absl::Ti
 // A JSON string literal for text (taken as UTF-8): quotes, backslashes and
 // control characters escaped.
 std::string JsonQuote(const std::string& text);
+
+// Percent-encodes s for a URL's query string (RFC 3986 unreserved kept).
+std::string QueryEscape(const std::string& s);
+
+// An import's progress as GET /v1/imports/{id} tells it.
+struct ImportProgress {
+  std::string state;  // IMPORT_QUEUED, IMPORT_RUNNING, IMPORT_SUCCEEDED, IMPORT_FAILED
+  int64_t total = 0, read = 0, created = 0, merged = 0, skipped = 0;
+};
+
+// One line of an import's progress: on a terminal a bar that fits width
+// columns ("[#####     ]  512/1000  51%  created 500 merged 2 skipped 10"),
+// otherwise the plain counts ("512/1000 rows: 500 created, 2 merged, 10
+// skipped").
+std::string ProgressLine(const ImportProgress& p, bool terminal, int width);
 
 // Re-indents JSON text by two spaces, keeping keys in order and numbers and
 // strings verbatim. Text that is not JSON comes back with only its
