@@ -1093,6 +1093,23 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   EXPECT_GE(birthdays.birthdays(0).days_until(), 2);
   EXPECT_LE(birthdays.birthdays(0).days_until(), 4);
 
+  // Duplicates and merge: two records of one person, by email.
+  auto dup_a = Parse<ppb::Contact>(
+      call("POST /v1/contacts", "POST", "/v1/contacts", me, R"({"displayName":"Dee","emails":["dee@example.com"]})"));
+  auto dup_b = Parse<ppb::Contact>(call("POST /v1/contacts", "POST", "/v1/contacts", me,
+                                        R"({"displayName":"Dee R.","emails":["DEE@example.com"],"title":"VP"})"));
+  auto dups = Parse<ppb::ListDuplicateContactsResponse>(
+      call("GET /v1/contacts:duplicates", "GET", "/v1/contacts:duplicates", me));
+  ASSERT_EQ(dups.sets_size(), 1);
+  EXPECT_EQ(dups.sets(0).contacts_size(), 2);
+  EXPECT_EQ(dups.sets(0).matches(0).reason(), "email");
+  auto merged = Parse<ppb::MergeContactsResponse>(call("POST /v1/contacts/{contact_id}:merge", "POST",
+                                                       absl::StrCat("/v1/contacts/", dup_a.id(), ":merge"), me,
+                                                       absl::StrCat(R"({"otherIds":[")", dup_b.id(), R"("]})")));
+  EXPECT_EQ(merged.contact().id(), dup_a.id());
+  EXPECT_EQ(merged.contact().title(), "VP");
+  EXPECT_EQ(Call("GET", "/v1/contacts/" + dup_b.id(), me).status, 404);
+
   // Groups and memberships, a contact's and the user's own ("me").
   auto group =
       Parse<ppb::Group>(call("POST /v1/groups", "POST", "/v1/groups", me,
@@ -1669,6 +1686,8 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/contacts",
                            "/v1/contacts/{contactId}",
                            "/v1/contacts:batchGet",
+                           "/v1/contacts:duplicates",
+                           "/v1/contacts/{contactId}:merge",
                            "/v1/birthdays",
                            "/v1/groups",
                            "/v1/groups/{groupId}",
