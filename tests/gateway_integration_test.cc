@@ -1331,13 +1331,23 @@ TEST_F(GatewayIntegrationTest, QuotasAre429AndOrgUsageShowsThem) {
   EXPECT_EQ(filter.status, 400) << filter.body;
   EXPECT_NE(filter.body.find(R"("field":"eventTypes[1]")"), std::string::npos) << filter.body;
 
+  // Live streams per user: bea holds two open (counted by the notifications
+  // replica serving them).
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(stack_.Addr("gateway").substr(stack_.Addr("gateway").rfind(':') + 1), &port));
+  std::vector<std::unique_ptr<RawStream>> streams;
+  for (int i = 0; i < 2; ++i) {
+    streams.push_back(OpenStream(port, Jwt(org, bea)));
+    ASSERT_NE(streams.back()->head.find(" 200 "), std::string::npos) << streams.back()->head;
+  }
+
   // The org admin sees every quota, its limit and the org's use.
   HttpResponse usage = Call("GET", "/v1/org/usage", {"X-Api-Key: " + admin});
   ASSERT_EQ(usage.status, 200) << usage.body;
   auto quotas = Parse<npb::OrgUsage>(usage);
   std::map<std::string, ppb::QuotaUsage> by_name;
   for (const auto& q : quotas.quotas()) by_name[q.quota()] = q;
-  ASSERT_EQ(by_name.size(), 7u) << usage.body;
+  ASSERT_EQ(by_name.size(), 8u) << usage.body;
   EXPECT_EQ(by_name["contactsPerUser"].limit(), 2);
   EXPECT_EQ(by_name["contactsPerUser"].used(), 2);
   EXPECT_EQ(by_name["contactsPerUser"].subject_id(), ann);
@@ -1353,11 +1363,15 @@ TEST_F(GatewayIntegrationTest, QuotasAre429AndOrgUsageShowsThem) {
   EXPECT_EQ(by_name["remindersPerContact"].used(), 0);
   EXPECT_EQ(by_name["remindersPerContact"].limit(), 100);
   EXPECT_EQ(by_name["remindersWithoutContact"].limit(), 1000);
+  EXPECT_EQ(by_name["liveStreamsPerUser"].per(), "user");
+  EXPECT_EQ(by_name["liveStreamsPerUser"].used(), 2);
+  EXPECT_EQ(by_name["liveStreamsPerUser"].subject_id(), bea);
+  EXPECT_EQ(by_name["liveStreamsPerUser"].limit(), 5);
   // Another org's admin sees its own (empty) use; a user may not look.
   HttpResponse other = Call("GET", "/v1/org/usage", {"X-Api-Key: " + NewOrg("globex")});
   ASSERT_EQ(other.status, 200) << other.body;
   const npb::OrgUsage other_usage = Parse<npb::OrgUsage>(other);
-  EXPECT_EQ(other_usage.quotas_size(), 7);
+  EXPECT_EQ(other_usage.quotas_size(), 8);
   for (const auto& q : other_usage.quotas()) {
     EXPECT_EQ(q.used(), q.quota() == "apiKeysPerOrg" ? 1 : 0) << q.quota();
   }

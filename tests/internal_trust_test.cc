@@ -140,16 +140,19 @@ class InternalTrustTest : public ::testing::Test {
 TEST_F(InternalTrustTest, PlatformHeaderOfAnExportIsGoodForThatExportOnly) {
   Recorder recorder;
   ASSERT_TRUE(stack_.Launch("recommendations", {{"PROFILES_SERVICE_ADDR", recorder.addr()}}).ok());
-  const std::string users = "/rapport.backfill.v1.ProfilesBackfill/ExportUsers";
-  ASSERT_TRUE(WaitFor([&] { return recorder.Find(users).has_value(); }, kWait));
+  // The backfill's first platform call lists the orgs (then exports org by org).
+  const std::string list = "/rapport.backfill.v1.ProfilesBackfill/ListOrgs";
+  ASSERT_TRUE(WaitFor([&] { return recorder.Find(list).has_value(); }, kWait));
   stack_.Stop("recommendations");
-  const std::string header = recorder.Find(users)->header;
+  const std::string header = recorder.Find(list)->header;
   ASSERT_FALSE(header.empty());
+
+  bpb::ListOrgsResponse orgs;
+  grpc::Status s = export_->ListOrgs(Replay(header).get(), bpb::ListOrgsRequest(), &orgs);
+  EXPECT_TRUE(s.ok()) << s.error_message();  // the method it was signed for
 
   bpb::ExportRequest req;
   bpb::ExportResponse page;
-  grpc::Status s = export_->ExportUsers(Replay(header).get(), req, &page);
-  EXPECT_TRUE(s.ok()) << s.error_message();  // the method it was signed for
 
   s = export_->ExportContacts(Replay(header).get(), req, &page);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();

@@ -961,8 +961,9 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
   ASSERT_EQ(org.status, 200) << org.body;
   HttpResponse usage = HttpCall("GET", stack_.GatewayUrl() + "/v1/org/usage", {"X-Api-Key: " + field(org, "secret")});
   EXPECT_EQ(usage.status, 200) << usage.body;
-  for (const char* quota : {"contactsPerUser", "apiKeysPerOrg", "workflowsPerUser", "stepsPerWorkflow",
-                            "webhooksPerUser", "remindersPerContact", "remindersWithoutContact"}) {
+  for (const char* quota :
+       {"contactsPerUser", "apiKeysPerOrg", "workflowsPerUser", "stepsPerWorkflow", "webhooksPerUser",
+        "remindersPerContact", "remindersWithoutContact", "liveStreamsPerUser"}) {
     EXPECT_NE(usage.body.find(absl::StrCat(R"("quota":")", quota, R"(")")), std::string::npos) << usage.body;
   }
 

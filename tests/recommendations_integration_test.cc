@@ -4,9 +4,13 @@
 // isolation, the Redis result cache, and the HTTP routes.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -451,6 +455,169 @@ TEST_F(RecommendationsIntegrationTest, GatewayServesTheRoutes) {
   EXPECT_EQ(r.status, 404) << r.body;
   r = HttpCall("GET", url + "/v1/recommendations/reachOuts");
   EXPECT_EQ(r.status, 401) << r.body;
+}
+
+// Export pages are bounded by bytes as well as rows: 48 contacts of ~24 KiB
+// each (the contact limit is 32 KiB as JSON) make more than 1 MiB, which the
+// 500-row page the backfill asks for would have held at once; each page stays
+// under 1 MiB, paging yields every contact once, and a restarted
+// recommendations backfills them all over several pages.
+TEST_F(RecommendationsIntegrationTest, ExportPagesAreBoundedByBytes) {
+  std::string org = NewOrg();
+  TenantContext alice = NewUser(org, "Alice");
+  std::set<std::string> want;
+  for (int i = 0; i < 48; ++i) {
+    ppb::CreateContactRequest req;
+    req.mutable_contact()->set_display_name(absl::StrCat("Big ", i));
+    for (int l = 0; l < 12; ++l) {
+      req.mutable_contact()->add_links(absl::StrCat("https://example.test/", l, "/", std::string(1950, 'a' + l)));
+    }
+    ppb::Contact c;
+    grpc::Status s = profiles_->CreateContact(Stack::Call(alice).get(), req, &c);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    want.insert(c.id());
+  }
+  auto exports = backfill::v1::ProfilesBackfill::NewStub(
+      grpc::CreateChannel(stack_.Addr("profiles"), grpc::InsecureChannelCredentials()));
+  for (const std::string& only : {std::string(), org}) {  // every org's export, and the org's alone
+    backfill::v1::ExportRequest page;
+    page.set_page_size(500);
+    page.set_org_id(only);
+    backfill::v1::ExportResponse resp;
+    std::set<std::string> got;
+    int pages = 0;
+    size_t total = 0;
+    do {
+      resp.Clear();
+      grpc::Status s = exports->ExportContacts(Stack::Call(Stack::Platform()).get(), page, &resp);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ++pages;
+      EXPECT_LE(resp.ByteSizeLong(), size_t{1} << 20);
+      total += resp.ByteSizeLong();
+      for (const auto& e : resp.events()) {
+        if (e.org_id() == org) EXPECT_TRUE(got.insert(e.contact().contact().id()).second);
+      }
+      page.set_page_token(resp.next_page_token());
+    } while (!resp.next_page_token().empty());
+    EXPECT_EQ(got, want);
+    EXPECT_GT(total, size_t{1} << 20);  // the row limit alone would have made one page over 1 MiB
+    EXPECT_GE(pages, 2);
+  }
+
+  // A restarted recommendations backfills them (pages of 500 rows asked).
+  stack_.Kill9("recommendations");
+  ASSERT_TRUE(stack_.Start("recommendations", {{"RAPPORT_RECOMMENDATIONS_CACHE", "false"}}).ok());
+  rpb::NetworkHealth health;
+  grpc::Status s = reco_->GetNetworkHealth(Stack::Call(alice).get(), rpb::GetNetworkHealthRequest(), &health);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(health.size(), 48);
+}
+
+// One org whose backfill cannot be read (a corrupt contact row in profiles'
+// database) is refused UNAVAILABLE and retried with capped exponential
+// backoff, each failure logged and counted in the backfill status (health
+// detail and metrics), while the other org is answered, also its changes
+// made meanwhile; once the row reads again, the org is answered.
+TEST_F(RecommendationsIntegrationTest, AFailingOrgBackfillIsRetriedAndReportedWhileOtherOrgsAreAnswered) {
+  std::string broken_org = NewOrg(), fine_org = NewOrg();
+  TenantContext ann = NewUser(broken_org, "Ann");
+  TenantContext bob = NewUser(fine_org, "Bob");
+  std::string ann_contact = NewContact(ann, "Carl", "carl@x.test", ppb::PRIVATE);
+  Log(ann, ann_contact, ipb::MEETING, ipb::MUTUAL, 60);
+  std::string bob_contact = NewContact(bob, "Dora", "dora@x.test", ppb::PRIVATE);
+  Log(bob, bob_contact, ipb::MEETING, ipb::MUTUAL, 60);
+  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(bob) == std::vector<std::string>{bob_contact}; },
+                      std::chrono::milliseconds(5000)));
+
+  // Corrupt Ann's contact row where profiles keeps it (the export cannot
+  // parse it), keeping the bytes to put back.
+  stack_.Kill9("recommendations");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((stack_.data_dir() + "/profiles.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  std::string saved;
+  {
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT data FROM contacts WHERE org_id = ? AND contact_id = ?", -1, &st, nullptr),
+              SQLITE_OK);
+    sqlite3_bind_text(st, 1, broken_org.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, ann_contact.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    saved.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)), sqlite3_column_bytes(st, 0));
+    sqlite3_finalize(st);
+  }
+  auto set_data = [&](const std::string& bytes) {
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "UPDATE contacts SET data = ? WHERE org_id = ? AND contact_id = ?", -1, &st, nullptr),
+        SQLITE_OK);
+    sqlite3_bind_blob(st, 1, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, broken_org.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, ann_contact.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+  };
+  set_data(std::string("\xff\xff\xff\xff\xff\xff", 6));
+
+  // Retries 200 ms apart, then 400, then 800 at most.
+  absl::Status s = stack_.Start("recommendations", {{"RAPPORT_RECOMMENDATIONS_CACHE", "false"},
+                                                    {"RAPPORT_BACKFILL_RETRY_MS", "200"},
+                                                    {"RAPPORT_BACKFILL_RETRY_MAX_MS", "800"}});
+  ASSERT_TRUE(s.ok()) << s;
+  // The other org is answered, and so are its changes made meanwhile.
+  EXPECT_EQ(ReachOutIds(bob), std::vector<std::string>{bob_contact});
+  std::string bob_second = NewContact(bob, "Eve", "eve@x.test", ppb::PRIVATE);
+  Log(bob, bob_second, ipb::MEETING, ipb::MUTUAL, 50);
+  ASSERT_TRUE(WaitFor([&] { return ReachOutIds(bob).size() == 2; }, std::chrono::milliseconds(5000)));
+  // The broken org is refused, not answered from half a model.
+  rpb::ListReachOutsResponse refused;
+  grpc::Status no = reco_->ListReachOuts(Stack::Call(ann).get(), rpb::ListReachOutsRequest(), &refused);
+  EXPECT_EQ(no.error_code(), grpc::StatusCode::UNAVAILABLE) << no.error_message();
+
+  // The health detail (platform only) names the org, its failures and the
+  // next attempt, capped; the counters are in its metrics text.
+  rpb::BackfillStatus status;
+  EXPECT_EQ(reco_->GetBackfillStatus(Stack::Call(ann).get(), rpb::GetBackfillStatusRequest(), &status).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        status.Clear();
+        return reco_->GetBackfillStatus(Stack::Call(Stack::Platform()).get(), rpb::GetBackfillStatusRequest(), &status)
+                   .ok() &&
+               status.pending_size() == 1 && status.pending(0).failures() >= 4;
+      },
+      std::chrono::milliseconds(10000)))
+      << status.DebugString();
+  EXPECT_EQ(status.pending(0).org_id(), broken_org);
+  EXPECT_LE(status.pending(0).next_attempt_ms(), 800);
+  EXPECT_NE(status.pending(0).last_error().find("contacts"), std::string::npos) << status.pending(0).last_error();
+  EXPECT_GE(status.failures_total(), 4);
+  EXPECT_NE(status.metrics().find("rapport_backfill_orgs_pending{service=\"recommendations\"} 1"), std::string::npos)
+      << status.metrics();
+  EXPECT_NE(status.metrics().find("rapport_backfill_failures_total{service=\"recommendations\"} "), std::string::npos);
+  {
+    std::ifstream log(stack_.LogPath("recommendations"));
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("backfill of an org failed"), std::string::npos) << text;
+    EXPECT_NE(text.find(broken_org), std::string::npos);
+  }
+
+  // The row reads again: the next retry succeeds and the org is answered.
+  set_data(saved);
+  sqlite3_close(db);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        rpb::ListReachOutsResponse r;
+        return reco_->ListReachOuts(Stack::Call(ann).get(), rpb::ListReachOutsRequest(), &r).ok() &&
+               r.items_size() == 1 && r.items(0).contact().id() == ann_contact;
+      },
+      std::chrono::milliseconds(5000)));
+  status.Clear();
+  ASSERT_TRUE(
+      reco_->GetBackfillStatus(Stack::Call(Stack::Platform()).get(), rpb::GetBackfillStatusRequest(), &status).ok());
+  EXPECT_EQ(status.pending_size(), 0);
+  EXPECT_EQ(status.recovered_total(), 1);
+  EXPECT_EQ(ReachOutIds(bob).size(), 2u);
 }
 
 }  // namespace
