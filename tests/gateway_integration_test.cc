@@ -1225,6 +1225,26 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
       call("DELETE /v1/apiKeys/{key_id}", "DELETE", "/v1/apiKeys/" + key.api_key().id(), admin));
   EXPECT_TRUE(revoked.api_key().has_revoke_time());
 
+  // Imports: the file is the raw body (not JSON); the job runs to its end.
+  {
+    HttpResponse r = Call("POST", "/v1/imports?format=csv&tag=imported", {me[0], me[1], "Content-Type: text/csv"},
+                          "Name,Email\r\nImported Person,imported@acme.test\r\n");
+    EXPECT_EQ(r.status, 200) << r.body;
+    seen.insert("POST /v1/imports");
+    auto import = Parse<ppb::Import>(r);
+    EXPECT_EQ(import.rows_total(), 1);
+    ppb::Import done;
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          done = Parse<ppb::Import>(call("GET /v1/imports/{import_id}", "GET", "/v1/imports/" + import.id(), me));
+          return done.state() == ppb::IMPORT_SUCCEEDED;
+        },
+        std::chrono::seconds(30)));
+    EXPECT_EQ(done.created(), 1);
+    auto imports = Parse<ppb::ListImportsResponse>(call("GET /v1/imports", "GET", "/v1/imports", me));
+    EXPECT_EQ(imports.imports_size(), 1);
+  }
+
   // Every annotated route of the linked services was exercised above, except
   // notifications' own, which NotificationsIntegrationTest
   // .EveryNotificationsRouteWorksThroughTheGateway exercises with the
@@ -1648,7 +1668,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 65);  // profiles and interactions: 38; recommendations: 7; notifications: 20
+  EXPECT_EQ(annotated, 68);  // profiles and interactions: 41; recommendations: 7; notifications: 20
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1683,7 +1703,9 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/recommendations/groups",
                            "/v1/paths",
                            "/v1/network/health",
-                           "/v1/org/usage"}) {
+                           "/v1/org/usage",
+                           "/v1/imports",
+                           "/v1/imports/{importId}"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }
