@@ -32,7 +32,7 @@ grpc::GenericStub* BackendClient::Stub(const std::string& service) const {
 }
 
 void BackendClient::Call(const std::string& service, const std::string& grpc_method, const TenantContext& tenant,
-                         const google::protobuf::Message& request, Done done) {
+                         const google::protobuf::Message& request, Done done, std::chrono::milliseconds deadline) {
   auto it = backends_.find(service);
   if (it == backends_.end()) {
     return done(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + service), nullptr);
@@ -43,7 +43,8 @@ void BackendClient::Call(const std::string& service, const std::string& grpc_met
     grpc::ByteBuffer response;
   };
   auto pending = std::make_shared<Pending>();
-  pending->ctx.set_deadline(std::chrono::system_clock::now() + deadline_);
+  pending->ctx.set_deadline(std::chrono::system_clock::now() +
+                            (deadline > std::chrono::milliseconds::zero() ? deadline : deadline_));
   signer_.Sign(tenant, grpc_method, &pending->ctx);
   bool own_buffer = false;
   // Serialized straight into the call's buffer (no intermediate string).

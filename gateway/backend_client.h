@@ -48,9 +48,11 @@ class BackendClient {
   // Called exactly once, on a gRPC thread (or before Call returns when the
   // call cannot start); response is the answer's bytes when status is OK.
   using Done = std::function<void(grpc::Status status, grpc::ByteBuffer* response)>;
-  // Calls grpc_method ("/pkg.Service/Method") of service as tenant.
+  // Calls grpc_method ("/pkg.Service/Method") of service as tenant, within
+  // deadline (zero: the client's own).
   void Call(const std::string& service, const std::string& grpc_method, const TenantContext& tenant,
-            const google::protobuf::Message& request, Done done);
+            const google::protobuf::Message& request, Done done,
+            std::chrono::milliseconds deadline = std::chrono::milliseconds::zero());
 
   // For server-streaming calls (EventStreams): the service's stub (null when
   // there is no such backend) and the metadata of tenant signed for

@@ -1,5 +1,6 @@
 #include "gateway/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <utility>
@@ -19,6 +20,9 @@
 
 namespace rapport::gateway {
 namespace {
+
+// The backend deadline of upload (HttpBody) routes at least.
+constexpr std::chrono::milliseconds kUploadDeadline{60000};
 
 namespace http = boost::beast::http;
 
@@ -376,7 +380,10 @@ void Pipeline::Dispatch(const ExchangePtr& ex, const Route& route, HttpInput inp
         absl::StatusOr<std::string> json = ToJson(*response);
         if (!json.ok()) return Fail(ex, ProblemFromStatus(json.status()));
         Finish(ex, MakeResponse(200, *std::move(json), "application/json"));
-      });
+      },
+      // An upload (up to 20 MiB) is parsed and stored before its answer: more
+      // time than a JSON call, on a loaded machine several seconds.
+      route.raw_body ? std::max(options_.backend_deadline, kUploadDeadline) : std::chrono::milliseconds::zero());
 }
 
 void Pipeline::Stream(const ExchangePtr& ex, const Route& route, const google::protobuf::Message& request,

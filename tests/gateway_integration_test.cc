@@ -1249,6 +1249,26 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
       call("DELETE /v1/apiKeys/{key_id}", "DELETE", "/v1/apiKeys/" + key.api_key().id(), admin));
   EXPECT_TRUE(revoked.api_key().has_revoke_time());
 
+  // Imports: the file is the raw body (not JSON); the job runs to its end.
+  {
+    HttpResponse r = Call("POST", "/v1/imports?format=csv&tag=imported", {me[0], me[1], "Content-Type: text/csv"},
+                          "Name,Email\r\nImported Person,imported@acme.test\r\n");
+    EXPECT_EQ(r.status, 200) << r.body;
+    seen.insert("POST /v1/imports");
+    auto import = Parse<ppb::Import>(r);
+    EXPECT_EQ(import.rows_total(), 1);
+    ppb::Import done;
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          done = Parse<ppb::Import>(call("GET /v1/imports/{import_id}", "GET", "/v1/imports/" + import.id(), me));
+          return done.state() == ppb::IMPORT_SUCCEEDED;
+        },
+        std::chrono::seconds(30)));
+    EXPECT_EQ(done.created(), 1);
+    auto imports = Parse<ppb::ListImportsResponse>(call("GET /v1/imports", "GET", "/v1/imports", me));
+    EXPECT_EQ(imports.imports_size(), 1);
+  }
+
   // Every annotated route of the linked services was exercised above, except
   // notifications' own, which NotificationsIntegrationTest
   // .EveryNotificationsRouteWorksThroughTheGateway exercises with the
@@ -1725,7 +1745,9 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/network/health",
                            "/v1/org/usage",
                            "/v1/org/jwtKeys",
-                           "/v1/org/jwtKeys:rotate"}) {
+                           "/v1/org/jwtKeys:rotate",
+                           "/v1/imports",
+                           "/v1/imports/{importId}"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }

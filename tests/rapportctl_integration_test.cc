@@ -187,6 +187,40 @@ TEST_F(RapportctlIntegrationTest, BootstrapsAnOrgAndCallsAsTheUser) {
   EXPECT_FALSE(answer.fields().at("adminKey").struct_value().fields().at("secret").string_value().empty());
 }
 
+TEST_F(RapportctlIntegrationTest, ImportsAFileFollowsTheJobAndPrintsTheSummary) {
+  Result org = Ctl({"create-org", "Acme", "--api-key", testing::kTestAdminKey});
+  ASSERT_EQ(org.exit_code, 0) << org.err;
+  const std::string admin_key = org.Lines()[1];
+  Result user = Ctl({"create-user", "--api-key", admin_key, "--name", "Ann", "--email", "ann@acme.test"});
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  const std::map<std::string, std::string> as_ann = {{"RAPPORT_API_KEY", admin_key}};
+  const std::string user_id = user.Lines()[0];
+  const std::string file = stack_.data_dir() + "/people.csv";
+  std::ofstream(file) << "Name,Email,Company\r\nAda Lovelace,ada@example.com,\"Engines, Ltd\"\r\nToo,few\r\n"
+                         "Alan Turing,alan@example.com,Bletchley\r\n";
+  // Not a terminal here: plain progress lines, then the summary and the skip.
+  Result imported = Ctl({"import", file, "--as-user", user_id, "--tag", "cli"}, as_ann);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err << imported.out;
+  EXPECT_NE(imported.out.find("): 3 rows, 2 created, 0 merged, 1 skipped"), std::string::npos) << imported.out;
+  EXPECT_NE(imported.out.find("skipped row 2: has 2 columns, the header has 3"), std::string::npos) << imported.out;
+  EXPECT_NE(imported.out.find("3/3 rows: 2 created, 0 merged, 1 skipped"), std::string::npos) << imported.out;
+  Result tagged = Ctl({"get", "/v1/contacts?tag=cli", "--as-user", user_id}, as_ann);
+  ASSERT_EQ(tagged.exit_code, 0) << tagged.err;
+  EXPECT_EQ(Json(tagged.out).fields().at("contacts").list_value().values_size(), 2) << tagged.out;
+  // Again: everything merges, nothing is created.
+  Result again = Ctl({"import", file, "--as-user", user_id, "--format", "csv"}, as_ann);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("3 rows, 0 created, 2 merged, 1 skipped"), std::string::npos) << again.out;
+  // A refused file: exit 1 and the problem on stderr.
+  const std::string empty = stack_.data_dir() + "/empty.csv";
+  std::ofstream(empty).flush();
+  Result refused = Ctl({"import", empty, "--as-user", user_id}, as_ann);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("file: is empty"), std::string::npos) << refused.err;
+  Result missing = Ctl({"import", stack_.data_dir() + "/nope.csv"}, as_ann);
+  EXPECT_EQ(missing.exit_code, 2);
+}
+
 TEST_F(RapportctlIntegrationTest, FailedCallsExitNonZero) {
   // No credentials, a bad key, and a user token where a platform key is needed.
   EXPECT_EQ(Ctl({"get", "/v1/me"}).exit_code, 1);

@@ -102,5 +102,31 @@ TEST(RapportctlPrettyJsonTest, IndentsAndKeepsOrderAndStrings) {
   EXPECT_EQ(PrettyJson(""), "");
 }
 
+TEST(ImportProgressTest, PlainLinesAndABarThatFits) {
+  ImportProgress p;
+  p.state = "IMPORT_RUNNING";
+  p.total = 1000;
+  p.read = 500;
+  p.created = 480;
+  p.merged = 10;
+  p.skipped = 10;
+  EXPECT_EQ(ProgressLine(p, false, 80), "500/1000 rows: 480 created, 10 merged, 10 skipped");
+  std::string bar = ProgressLine(p, true, 100);
+  EXPECT_EQ(bar.rfind("[", 0), 0u) << bar;
+  EXPECT_NE(bar.find("] 50%  500/1000 rows"), std::string::npos) << bar;
+  EXPECT_LE(bar.size(), 100u);
+  p.read = 1000;
+  EXPECT_NE(ProgressLine(p, true, 100).find("100%"), std::string::npos);
+  p.total = 0;
+  p.read = 0;
+  p.state = "IMPORT_SUCCEEDED";
+  EXPECT_NE(ProgressLine(p, true, 100).find("100%"), std::string::npos);
+}
+
+TEST(QueryEscapeTest, EscapesAllButUnreserved) {
+  EXPECT_EQ(QueryEscape("Full Name=displayName,a&b"), "Full%20Name%3DdisplayName%2Ca%26b");
+  EXPECT_EQ(QueryEscape("é~_.-"), "%C3%A9~_.-");
+}
+
 }  // namespace
 }  // namespace rapport::ctl
