@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -480,6 +481,11 @@ absl::StatusOr<OrgBFigures> NoisyNeighbour::Measure(const std::string& phase_nam
     }
     ++f.webhooks_delivered;
     webhook_ms.push_back(absl::ToDoubleMilliseconds(received->second - created->second));
+    if (std::getenv("NOISY_VERBOSE") != nullptr) {
+      std::fprintf(stderr, "%s due %s reminder %.1f ms webhook %.1f ms\n", note.c_str(),
+                   absl::FormatTime("%H:%M:%E3S", due, absl::UTCTimeZone()).c_str(), reminder_ms.back(),
+                   webhook_ms.back());
+    }
   }
   f.get_p50_ms = Percentile(get_ms, 0.50);
   f.get_p99_ms = Percentile(get_ms, 0.99);

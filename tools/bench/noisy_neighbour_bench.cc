@@ -14,7 +14,8 @@
 //
 // NOISY_REMINDER_EVERY_MS sets org B's reminder pace (500); NOISY_IDLE_CONNECTIONS,
 // NOISY_STREAM_USERS, NOISY_SLOW_WEBHOOKS and NOISY_FLOOD_CONNECTIONS set
-// org A's parts (500, 4, 20, 2; 0 turns one off).
+// org A's parts (500, 4, 20, 2; 0 turns one off). NOISY_VERBOSE=1 prints each
+// reminder's due time and its two latencies (to stderr), to place a stall.
 //
 // The machine's load counts: run it on a quiet machine, and compare ratios
 // rather than absolute figures between machines.
