@@ -40,9 +40,9 @@ constexpr Oid kFloat8Oid = 701;
 constexpr int kWriteAttempts = 30;
 constexpr int64_t kRetryPauseCapMicros = 20000;
 // A group-committed batch the database aborts (a conflict with another
-// replica's batch) is tried again this many times before each of its writes
-// runs alone.
-constexpr int kBatchAttempts = 4;
+// replica's batch) is tried again in halves; after this many aborts in one
+// batch, the writes of a part that aborts run alone.
+constexpr int kBatchAborts = 8;
 
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -714,32 +714,42 @@ class PgDatabase final : public Database {
   // - a write whose pipelined (RunLater) statement failed for its own
   //   reason (a constraint) leaves the batch and runs alone, the rest again;
   // - a serialization failure or deadlock (another replica's batch touched
-  //   the same rows) runs the batch again after a random pause: SSI lets one
-  //   of two conflicting transactions commit, so the next try usually
-  //   passes, where running each write alone would cost a commit (a WAL
+  //   the same rows) runs the batch again in two halves after a random
+  //   pause: smaller transactions conflict less, and each half still shares
+  //   a commit, where running each write alone would cost a commit (a WAL
   //   flush) per write;
-  // - after kBatchAttempts, or on a lost connection, each write runs alone
-  //   through Write, with its retries.
+  // - after kBatchAborts, or on a lost connection, the writes of a part that
+  //   fails run alone through Write, with its retries.
   void CommitBatch(std::vector<Item>& batch) {
     std::vector<absl::Status> results(batch.size());
-    std::vector<size_t> members(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) members[i] = i;
+    std::vector<std::vector<size_t>> todo(1);
+    for (size_t i = 0; i < batch.size(); ++i) todo[0].push_back(i);
     std::vector<bool> alone(batch.size(), true);
-    for (int attempt = 1; attempt <= kBatchAttempts && !members.empty(); ++attempt) {
+    int aborts = 0;
+    while (!todo.empty()) {
+      std::vector<size_t> members = std::move(todo.back());
+      todo.pop_back();
       const BatchOutcome outcome = TryBatch(batch, members, results);
       if (outcome.committed) {
         for (size_t m : members) alone[m] = false;
-        break;
-      }
-      if (outcome.culprit >= 0) {
-        members.erase(members.begin() + outcome.culprit);
-        --attempt;  // not the batch's fault
         continue;
       }
-      if (!outcome.retry) break;
-      const int64_t cap = std::min<int64_t>(kRetryPauseCapMicros, int64_t{1000} << attempt);
+      if (outcome.culprit >= 0) {  // not the batch's fault: the rest go on
+        members.erase(members.begin() + outcome.culprit);
+        if (!members.empty()) todo.push_back(std::move(members));
+        continue;
+      }
+      // Lost connection, or aborted too often: these run alone.
+      if (!outcome.retry || ++aborts > kBatchAborts || members.size() < 2) continue;
+      const int64_t cap = std::min<int64_t>(kRetryPauseCapMicros, int64_t{1000} << std::min(aborts, 16));
       thread_local std::mt19937_64 rng(std::random_device{}());
       std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng)));
+      // Two halves conflict with the other replica's batches far less often
+      // than the whole batch did, and each still shares its commit.
+      std::vector<size_t> second(members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2), members.end());
+      members.resize(members.size() / 2);
+      todo.push_back(std::move(second));
+      todo.push_back(std::move(members));
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (alone[i]) results[i] = Write(std::move(batch[i].fn));
