@@ -58,6 +58,14 @@ absl::Status Statement::Run() {
   }
 }
 
+absl::Status Statement::RunLater() {
+  if (!status_.ok()) return status_;
+  if (impl_ == nullptr) return absl::FailedPreconditionError("run on a moved-from statement");
+  absl::Status status = impl_->RunLater();
+  if (!status.ok()) status_ = status;
+  return status;
+}
+
 absl::Status CallFn(const Database::Fn& fn, Connection& conn) {
   try {
     return fn(conn);

@@ -51,6 +51,14 @@ class StatementImpl {
   virtual absl::Status BindBlob(int index, std::string_view bytes) = 0;
   virtual absl::Status BindNull(int index) = 0;
   virtual absl::StatusOr<bool> Step() = 0;
+  // See Statement::RunLater. By default the statement runs now.
+  virtual absl::Status RunLater() {
+    for (;;) {
+      absl::StatusOr<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::OkStatus();
+    }
+  }
   virtual int64_t ColumnInt(int col) const = 0;
   virtual double ColumnDouble(int col) const = 0;
   virtual std::string ColumnText(int col) const = 0;
@@ -85,6 +93,15 @@ class Statement {
   // Steps until done; for INSERT/UPDATE/DELETE. Constraint violations give
   // ALREADY_EXISTS (unique/primary key) or FAILED_PRECONDITION (others).
   absl::Status Run();
+  // As Run, for a statement whose outcome the write needs only at its end
+  // (an INSERT or upsert whose failure fails the transaction): the driver
+  // may send it without waiting. The PostgreSQL driver pipelines it with the
+  // transaction's next statements, so a failure is answered by the next
+  // Step/Run of the transaction, or by its commit, which then fails; the
+  // SQLite driver runs it now. Changes() does not count it. Not for a
+  // statement whose failure the caller wants to handle (ALREADY_EXISTS as an
+  // answer) or whose Changes() it reads.
+  absl::Status RunLater();
 
   // Column accessors for the current row (0-based).
   int64_t ColumnInt(int col) const { return impl_ != nullptr ? impl_->ColumnInt(col) : 0; }

@@ -104,7 +104,7 @@ absl::Status RecordIdempotent(db::Connection& conn, const IdempotencyScope& scop
       .BindBlob(4, RequestHash(scope.method, request))
       .BindBlob(5, SealForStorage(response.SerializeAsString(), RecordContext(scope)))
       .Bind(6, ToMicros(absl::Now()));
-  return st.Run();
+  return st.RunLater();  // the last statement of a create: its failure fails the commit
 }
 
 RetentionRule IdempotencyRetention() {

@@ -129,7 +129,7 @@ absl::Status AppendEvent(db::Connection& conn, events::v1::Event event) {
       .Bind(3, event.type())
       .BindBlob(4, data)
       .Bind(5, now)
-      .Run();
+      .RunLater();  // a failure fails the write at its next statement or its commit
 }
 
 struct OutboxRelay::Impl {
@@ -238,9 +238,10 @@ absl::StatusOr<int> OutboxRelay::Impl::PublishLocked() {
 absl::Status OutboxRelay::Impl::MarkSent(const std::vector<OutboxRow>& rows, size_t count) {
   const int64_t now = NowMicros();
   return db->Write([&](db::Connection& conn) -> absl::Status {
+    // Pipelined (RunLater): one round trip for the batch, not one per row.
     for (size_t i = 0; i < count; ++i) {
       RETURN_IF_ERROR(
-          conn.Prepare("UPDATE outbox SET sent_us = ? WHERE seq = ?").Bind(1, now).Bind(2, rows[i].seq).Run());
+          conn.Prepare("UPDATE outbox SET sent_us = ? WHERE seq = ?").Bind(1, now).Bind(2, rows[i].seq).RunLater());
     }
     return absl::OkStatus();
   });

@@ -39,6 +39,10 @@ constexpr Oid kFloat8Oid = 701;
 // contending for one row spread out instead of colliding again.
 constexpr int kWriteAttempts = 30;
 constexpr int64_t kRetryPauseCapMicros = 20000;
+// A group-committed batch the database aborts (a conflict with another
+// replica's batch) is tried again in halves; after this many aborts in one
+// batch, the writes of a part that aborts run alone.
+constexpr int kBatchAborts = 8;
 
 absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -97,10 +101,18 @@ bool Ok(const PGresult* res) {
 
 class PgConnection;
 
+// What the connection does with the outcome of a command it pipelined.
+enum class Want {
+  kIgnore,  // nothing (COMMIT of a read, ROLLBACK): a fire-and-forget end
+  kCheck,   // a failure becomes the transaction's deferred error
+  kKeep,    // the caller waits for this result
+  kSync,    // a synchronization point (PQpipelineSync)
+};
+
 class PgStatement final : public StatementImpl {
  public:
   // The statement is prepared on the server at its first execution, when
-  // the kinds of its first bindings are known (see Step).
+  // the kinds of its first bindings are known (see Send).
   PgStatement(PgConnection* conn, std::string sql, std::string text, std::string name, std::vector<bool> used)
       : conn_(conn), sql_(std::move(sql)), text_(std::move(text)), name_(std::move(name)), used_(std::move(used)) {}
 
@@ -118,6 +130,7 @@ class PgStatement final : public StatementImpl {
     return absl::OkStatus();
   }
   absl::StatusOr<bool> Step() override;
+  absl::Status RunLater() override;
   int64_t ColumnInt(int col) const override {
     if (!HasCell(col)) return 0;
     const char* v = PQgetvalue(result_.res, row_, col);
@@ -147,6 +160,9 @@ class PgStatement final : public StatementImpl {
   void Release() override;
 
   const std::string& sql() const { return sql_; }
+  // A pipelined PREPARE of this statement failed or was skipped: prepare it
+  // again at its next execution.
+  void Unprepared() { server_prepared_ = false; }
   void Reset() {
     values_.clear();
     kinds_.clear();
@@ -180,6 +196,8 @@ class PgStatement final : public StatementImpl {
     return result_.res != nullptr && row_ >= 0 && row_ < PQntuples(result_.res) && col >= 0 &&
            col < PQnfields(result_.res);
   }
+  // Pipelines the statement's execution (and, the first time, its PREPARE).
+  absl::Status Send(Want want);
 
   PgConnection* conn_;
   std::string sql_;
@@ -196,7 +214,17 @@ class PgStatement final : public StatementImpl {
   int row_ = -1;
 };
 
-// One libpq connection of the pool, with its prepared statements.
+// One libpq connection of the pool, with its prepared statements. The
+// connection stays in libpq's pipeline mode: commands are sent without
+// waiting, and the driver waits (PQpipelineSync, then the results in order)
+// only where an answer is needed: a statement's rows, a commit. So the
+// statements a store runs with RunLater, the transaction's BEGIN, each
+// batched write's SAVEPOINT and RELEASE, and a statement's first PREPARE
+// travel with the next statement that needs an answer, in one round trip;
+// the COMMIT of a read is not waited for at all (its outcome is read by the
+// connection's next user). A failed pipelined command aborts the rest of its
+// pipeline on the server; its error is kept (the transaction's deferred
+// error) and answered by the transaction's next statement or its end.
 class PgConnection final : public Connection {
  public:
   PgConnection(std::string url, std::string schema) : url_(std::move(url)), schema_(std::move(schema)) {}
@@ -206,12 +234,23 @@ class PgConnection final : public Connection {
     if (conn_ != nullptr) PQfinish(conn_);
   }
 
-  // Connects, or reconnects after the server went away.
+  // Connects, or reconnects after the server went away; reads the outcomes
+  // a previous user left unread.
   absl::Status Ensure() {
-    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) {
+      if (!sent_.empty()) {
+        if (sent_.back().want != Want::kSync) Sync().IgnoreError();
+        Collect(nullptr).IgnoreError();
+      }
+      ResetTransaction();
+      if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+    }
     if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = nullptr;
     cache_.clear();
     live_.clear();
+    sent_.clear();
+    ResetTransaction();
     prepared_ = 0;
     const std::string options = absl::StrCat("-c search_path=", schema_, " -c synchronous_commit=on");
     const char* keys[] = {"dbname", "options", "connect_timeout", "application_name", nullptr};
@@ -221,6 +260,9 @@ class PgConnection final : public Connection {
       std::string why = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
       while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
       return absl::UnavailableError(absl::StrCat("postgres: cannot connect to ", RedactUrl(url_), ": ", why));
+    }
+    if (PQenterPipelineMode(conn_) != 1) {
+      return absl::UnavailableError(absl::StrCat("postgres: cannot enter pipeline mode: ", PQerrorMessage(conn_)));
     }
     return absl::OkStatus();
   }
@@ -234,9 +276,7 @@ class PgConnection final : public Connection {
         return Statement(live_.back().get());
       }
     }
-    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
-      return Statement(absl::UnavailableError("postgres: connection lost"));
-    }
+    if (broken()) return Statement(absl::UnavailableError("postgres: connection lost"));
     std::string name = absl::StrCat("s", ++prepared_);
     std::string text = PostgresQuery(sql);
     std::vector<bool> used;
@@ -251,19 +291,38 @@ class PgConnection final : public Connection {
     return Statement(live_.back().get());
   }
 
+  // One statement goes through the pipeline and is waited for; a script
+  // (several statements: migrations) leaves pipeline mode for PQexec.
   absl::Status Exec(std::string_view sql) override {
-    if (conn_ == nullptr) return absl::UnavailableError("postgres: not connected");
+    if (broken()) return absl::UnavailableError("postgres: not connected");
     const std::string text(sql);
+    if (text.find(';') == std::string::npos) {
+      RETURN_IF_ERROR(SendCommand(text, Want::kKeep));
+      RETURN_IF_ERROR(Sync());
+      Result res;
+      absl::Status status = Collect(&res);
+      if (status.ok()) SetChanges(res.res);
+      return status;
+    }
+    if (!sent_.empty()) {
+      if (sent_.back().want != Want::kSync) RETURN_IF_ERROR(Sync());
+      RETURN_IF_ERROR(Collect(nullptr));
+    }
+    if (PQexitPipelineMode(conn_) != 1) return StatusFrom(conn_, nullptr, "exit pipeline mode");
     Result res(PQexec(conn_, text.c_str()));
-    if (!Ok(res.res)) return StatusFrom(conn_, res.res, absl::StrCat("exec [", text, "]"));
-    SetChanges(res.res);
-    return absl::OkStatus();
+    absl::Status status =
+        Ok(res.res) ? absl::OkStatus() : StatusFrom(conn_, res.res, absl::StrCat("exec [", text, "]"));
+    if (status.ok()) SetChanges(res.res);
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK && PQenterPipelineMode(conn_) != 1) {
+      return StatusFrom(conn_, nullptr, "enter pipeline mode");
+    }
+    return status;
   }
 
   int64_t Changes() const override { return changes_; }
 
   void SetChanges(const PGresult* res) {
-    const char* n = PQcmdTuples(const_cast<PGresult*>(res));
+    const char* n = res != nullptr ? PQcmdTuples(const_cast<PGresult*>(res)) : nullptr;
     changes_ = (n != nullptr && *n != '\0') ? std::strtoll(n, nullptr, 10) : 0;
   }
   PGconn* raw() { return conn_; }
@@ -279,7 +338,155 @@ class PgConnection final : public Connection {
     }
   }
 
+  // --- The pipeline ---
+
+  // Pipelines a command without parameters (BEGIN, SAVEPOINT, COMMIT...).
+  // `text` must outlive the command's outcome (a literal, or kept by the caller).
+  absl::Status SendCommand(std::string_view text, Want want) {
+    if (broken()) return absl::UnavailableError("postgres: connection lost");
+    const std::string sql(text);
+    if (PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+      return Lost("send");
+    }
+    return Sent(want, text, nullptr);
+  }
+  absl::Status SendPrepare(PgStatement* stmt, const std::string& name, const std::string& text,
+                           const std::vector<Oid>& types, const std::string& what) {
+    if (broken()) return absl::UnavailableError("postgres: connection lost");
+    if (PQsendPrepare(conn_, name.c_str(), text.c_str(), static_cast<int>(types.size()), types.data()) != 1) {
+      return Lost("prepare");
+    }
+    return Sent(Want::kCheck, what, stmt);
+  }
+  absl::Status SendPrepared(const std::string& name, int n, const char* const* values, const int* lengths,
+                            const int* formats, Want want, const std::string& what) {
+    if (broken()) return absl::UnavailableError("postgres: connection lost");
+    if (PQsendQueryPrepared(conn_, name.c_str(), n, values, lengths, formats, /*resultFormat=*/0) != 1) {
+      return Lost("execute");
+    }
+    return Sent(want, what, nullptr);
+  }
+  // A synchronization point: the server answers everything sent before it.
+  absl::Status Sync() {
+    if (broken()) return absl::UnavailableError("postgres: connection lost");
+    if (PQpipelineSync(conn_) != 1) return Lost("sync");
+    sent_.push_back(Pending{Want::kSync, {}, nullptr, 0});
+    unsynced_ = 0;
+    unsynced_checks_ = 0;
+    return absl::OkStatus();
+  }
+  // Reads the outcome of everything sent, which must end with a Sync. A
+  // kCheck failure becomes the deferred error (with its write's epoch).
+  // Answers the kKeep command's outcome (its result into *keep), or the
+  // deferred error when an earlier command's failure aborted it.
+  absl::Status Collect(Result* keep) {
+    absl::Status keep_status;
+    while (!sent_.empty()) {
+      Pending p = sent_.front();
+      sent_.pop_front();
+      if (p.want == Want::kSync) {
+        PGresult* r = PQgetResult(conn_);
+        if (r == nullptr) r = PQgetResult(conn_);
+        if (r == nullptr || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+          if (r != nullptr) PQclear(r);
+          return OutOfStep();
+        }
+        PQclear(r);
+        continue;
+      }
+      PGresult* first = PQgetResult(conn_);
+      if (first == nullptr) return OutOfStep();
+      for (PGresult* more = PQgetResult(conn_); more != nullptr; more = PQgetResult(conn_)) PQclear(more);
+      Result r(first);
+      const ExecStatusType s = PQresultStatus(r.res);
+      if (Ok(r.res)) {
+        if (p.want == Want::kKeep && keep != nullptr) *keep = std::move(r);
+        continue;
+      }
+      if (p.prepare_of != nullptr) p.prepare_of->Unprepared();
+      absl::Status failure =
+          s == PGRES_PIPELINE_ABORTED
+              ? absl::AbortedError(absl::StrCat("postgres: skipped after an earlier failure [", Av(p.what), "]"))
+              : StatusFrom(conn_, r.res, absl::StrCat("step [", Av(p.what), "]"));
+      if (broken()) {
+        sent_.clear();
+        return failure;
+      }
+      if (p.want == Want::kCheck && s != PGRES_PIPELINE_ABORTED && deferred_.ok()) {
+        deferred_ = failure;
+        if (failed_epoch_ == 0) failed_epoch_ = p.epoch;
+      }
+      if (p.want == Want::kKeep && keep_status.ok()) keep_status = failure;
+    }
+    if (!keep_status.ok() && !deferred_.ok()) return TakeDeferred();
+    return keep_status;
+  }
+  // The deferred error, once: whoever gets it answers it.
+  absl::Status TakeDeferred() { return std::exchange(deferred_, absl::OkStatus()); }
+  // A fire-and-forget end of a transaction (COMMIT of a read, ROLLBACK): in
+  // a pipeline of its own, so that an earlier failure cannot skip it; its
+  // outcome is read by the connection's next user.
+  void EndWithoutWaiting(std::string_view command) {
+    if (broken()) return;
+    if (!sent_.empty() && sent_.back().want != Want::kSync && !Sync().ok()) return;
+    if (SendCommand(command, Want::kIgnore).ok()) Sync().IgnoreError();
+  }
+  void ResetTransaction() {
+    deferred_ = absl::OkStatus();
+    failed_epoch_ = 0;
+    epoch_ = 0;
+    unsynced_checks_ = 0;
+  }
+  // Batched writes: the commands sent while write `epoch` runs carry it, so
+  // a deferred failure names the write it belongs to.
+  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  int64_t failed_epoch() const { return failed_epoch_; }
+  void ClearFailedEpoch() { failed_epoch_ = 0; }
+  // Statements a store ran with RunLater whose outcome is not read yet.
+  int64_t unsynced_checks() const { return unsynced_checks_; }
+  void CountRunLater() { ++unsynced_checks_; }
+
  private:
+  struct Pending {
+    Want want;
+    std::string_view what;    // for messages; outlives the command (see SendCommand)
+    PgStatement* prepare_of;  // a PREPARE's statement
+    int64_t epoch;
+  };
+  // The server's answers to a long pipeline are read every so often, so that
+  // neither side's buffers fill (libpq blocks writing while the server
+  // blocks writing its answers).
+  static constexpr int kMaxUnsynced = 256;
+
+  absl::Status Sent(Want want, std::string_view what, PgStatement* prepare_of) {
+    sent_.push_back(Pending{want, what, prepare_of, epoch_});
+    if (want != Want::kKeep && ++unsynced_ >= kMaxUnsynced) {
+      RETURN_IF_ERROR(Sync());
+      RETURN_IF_ERROR(Collect(nullptr));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Lost(std::string_view what) {
+    absl::Status status = StatusFrom(conn_, nullptr, absl::StrCat("postgres: ", Av(what)));
+    if (!broken()) {
+      // Not a lost server, yet the pipeline cannot go on: start afresh.
+      PQfinish(conn_);
+      conn_ = nullptr;
+      status = absl::UnavailableError(status.message());
+    }
+    sent_.clear();
+    return status;
+  }
+  absl::Status OutOfStep() {
+    absl::Status status = broken() ? absl::UnavailableError(absl::StrCat("postgres: connection lost: ",
+                                                                         conn_ != nullptr ? PQerrorMessage(conn_) : ""))
+                                   : absl::UnavailableError("postgres: pipeline out of step; reconnecting");
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = nullptr;
+    sent_.clear();
+    return status;
+  }
+
   std::string url_;
   std::string schema_;
   PGconn* conn_ = nullptr;
@@ -287,49 +494,67 @@ class PgConnection final : public Connection {
   int64_t changes_ = 0;
   std::vector<std::unique_ptr<PgStatement>> cache_;
   std::vector<std::unique_ptr<PgStatement>> live_;
+  std::deque<Pending> sent_;  // sent commands and syncs whose outcome is unread, in order
+  int unsynced_ = 0;
+  absl::Status deferred_;
+  int64_t failed_epoch_ = 0;
+  int64_t epoch_ = 0;
+  int64_t unsynced_checks_ = 0;
 };
+
+absl::Status PgStatement::Send(Want want) {
+  const size_t params = std::max(used_.size(), values_.size());
+  if (values_.size() < params) {
+    values_.resize(params);
+    kinds_.resize(params, 0);
+    formats_.resize(params, 0);
+    null_.resize(params, true);
+  }
+  if (!server_prepared_) {
+    // Integers and doubles are declared int8 and float8, so that `? = 0`
+    // does not make PostgreSQL infer a 32-bit integer; a parameter the text
+    // skips (?1, ?2, ?5) is declared text; the rest are inferred.
+    std::vector<Oid> types(params);
+    for (size_t i = 0; i < params; ++i) types[i] = i < used_.size() && !used_[i] ? kTextOid : kinds_[i];
+    RETURN_IF_ERROR(conn_->SendPrepare(this, name_, text_, types, sql_));
+    server_prepared_ = true;
+  }
+  std::vector<const char*> values(values_.size());
+  std::vector<int> lengths(values_.size());
+  for (size_t i = 0; i < values_.size(); ++i) {
+    values[i] = null_[i] ? nullptr : values_[i].data();
+    lengths[i] = static_cast<int>(values_[i].size());
+  }
+  return conn_->SendPrepared(name_, static_cast<int>(values_.size()), values.data(), lengths.data(), formats_.data(),
+                             want, sql_);
+}
 
 absl::StatusOr<bool> PgStatement::Step() {
   if (!executed_) {
-    PGconn* pg = conn_->raw();
-    if (pg == nullptr || conn_->broken()) return absl::UnavailableError("postgres: connection lost");
-    const size_t params = std::max(used_.size(), values_.size());
-    if (values_.size() < params) {
-      values_.resize(params);
-      kinds_.resize(params, 0);
-      formats_.resize(params, 0);
-      null_.resize(params, true);
-    }
-    if (!server_prepared_) {
-      // Integers and doubles are declared int8 and float8, so that `? = 0`
-      // does not make PostgreSQL infer a 32-bit integer; a parameter the text
-      // skips (?1, ?2, ?5) is declared text; the rest are inferred.
-      std::vector<Oid> types(params);
-      for (size_t i = 0; i < params; ++i) types[i] = i < used_.size() && !used_[i] ? kTextOid : kinds_[i];
-      Result prep(PQprepare(pg, name_.c_str(), text_.c_str(), static_cast<int>(types.size()), types.data()));
-      if (!Ok(prep.res)) return StatusFrom(pg, prep.res, absl::StrCat("prepare [", sql_, "]"));
-      server_prepared_ = true;
-    }
-    std::vector<const char*> values(values_.size());
-    std::vector<int> lengths(values_.size());
-    for (size_t i = 0; i < values_.size(); ++i) {
-      values[i] = null_[i] ? nullptr : values_[i].data();
-      lengths[i] = static_cast<int>(values_[i].size());
-    }
-    result_ = Result(PQexecPrepared(pg, name_.c_str(), static_cast<int>(values_.size()), values.data(), lengths.data(),
-                                    formats_.data(), /*resultFormat=*/0));
     executed_ = true;
-    if (!Ok(result_.res)) {
-      absl::Status status = StatusFrom(pg, result_.res, absl::StrCat("step [", sql_, "]"));
-      result_ = Result();
-      return status;
-    }
+    if (conn_->broken()) return absl::UnavailableError("postgres: connection lost");
+    RETURN_IF_ERROR(conn_->TakeDeferred());  // the transaction failed already
+    RETURN_IF_ERROR(Send(Want::kKeep));
+    RETURN_IF_ERROR(conn_->Sync());
+    Result res;
+    RETURN_IF_ERROR(conn_->Collect(&res));
+    result_ = std::move(res);
     conn_->SetChanges(result_.res);
     row_ = -1;
   }
   if (result_.res == nullptr) return false;
   ++row_;
   return row_ < PQntuples(result_.res);
+}
+
+absl::Status PgStatement::RunLater() {
+  if (executed_) return absl::OkStatus();
+  executed_ = true;
+  if (conn_->broken()) return absl::UnavailableError("postgres: connection lost");
+  RETURN_IF_ERROR(conn_->TakeDeferred());
+  RETURN_IF_ERROR(Send(Want::kCheck));
+  conn_->CountRunLater();
+  return absl::OkStatus();
 }
 
 void PgStatement::Release() {
@@ -363,13 +588,15 @@ class PgDatabase final : public Database {
     return absl::OkStatus();
   }
 
+  // One round trip for a read of one statement: the BEGIN travels with the
+  // statement, and the COMMIT of a read-only transaction is not waited for.
   absl::Status Read(const Fn& fn) override {
     Lease lease(idle_);
     RETURN_IF_ERROR(lease->Ensure());
-    RETURN_IF_ERROR(lease->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    RETURN_IF_ERROR(lease->SendCommand("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", Want::kCheck));
     absl::Status status = CallFn(fn, *lease);
-    if (status.ok()) status = lease->Exec("COMMIT");
-    if (!status.ok() && !lease->broken()) lease->Exec("ROLLBACK").IgnoreError();
+    if (status.ok()) status = Settle(*lease);
+    lease->EndWithoutWaiting(status.ok() ? "COMMIT" : "ROLLBACK");
     return status;
   }
 
@@ -439,14 +666,14 @@ class PgDatabase final : public Database {
   absl::Status WriteOnce(const Fn& fn) {
     Lease lease(idle_);
     RETURN_IF_ERROR(lease->Ensure());
-    RETURN_IF_ERROR(lease->Exec("BEGIN ISOLATION LEVEL SERIALIZABLE"));
+    RETURN_IF_ERROR(lease->SendCommand("BEGIN ISOLATION LEVEL SERIALIZABLE", Want::kCheck));
     absl::Status status = CallFn(fn, *lease);
     bool from_commit = false;
     if (status.ok()) {
-      status = lease->Exec("COMMIT");
+      status = Commit(*lease);
       from_commit = true;
     }
-    if (!status.ok() && !lease->broken()) lease->Exec("ROLLBACK").IgnoreError();
+    if (!status.ok()) lease->EndWithoutWaiting("ROLLBACK");
     if (status.ok()) {
       commits_.fetch_add(1, std::memory_order_relaxed);
       transactions_.fetch_add(1, std::memory_order_relaxed);
@@ -483,44 +710,156 @@ class PgDatabase final : public Database {
   // SERIALIZABLE transaction, each in its own savepoint, and are
   // acknowledged after its one commit (one WAL flush for all). A write whose
   // function fails is undone alone and its batch mates go on. Should the
-  // database abort the transaction itself (a serialization failure or
-  // deadlock with another replica's writes, a lost connection, a failed
-  // commit), nothing of it is kept and each write runs again alone through
-  // Write, with its retries.
+  // transaction fail as a whole, nothing of it is kept, and:
+  // - a write whose pipelined (RunLater) statement failed for its own
+  //   reason (a constraint) leaves the batch and runs alone, the rest again;
+  // - a serialization failure or deadlock (another replica's batch touched
+  //   the same rows) runs the batch again in two halves after a random
+  //   pause: smaller transactions conflict less, and each half still shares
+  //   a commit, where running each write alone would cost a commit (a WAL
+  //   flush) per write;
+  // - after kBatchAborts, or on a lost connection, the writes of a part that
+  //   fails run alone through Write, with its retries.
   void CommitBatch(std::vector<Item>& batch) {
     std::vector<absl::Status> results(batch.size());
-    const bool committed = [&] {
-      absl::ReaderMutexLock shared(&gate_);
-      Lease lease(idle_);
-      if (!lease->Ensure().ok() || !lease->Exec("BEGIN ISOLATION LEVEL SERIALIZABLE").ok()) return false;
-      auto abandon = [&] {
-        if (!lease->broken()) lease->Exec("ROLLBACK").IgnoreError();
-        return false;
-      };
-      int64_t kept = 0;
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (!lease->Exec("SAVEPOINT rapport_write").ok()) return abandon();
-        absl::Status status = CallFn(batch[i].fn, *lease);
-        if (status.ok()) status = lease->Exec("RELEASE rapport_write");
-        if (!status.ok()) {
-          if (lease->broken() || DatabaseAborted(status, false)) return abandon();
-          if (!lease->Exec("ROLLBACK TO rapport_write").ok() || !lease->Exec("RELEASE rapport_write").ok()) {
-            return abandon();
-          }
-        } else {
-          ++kept;
-        }
-        results[i] = std::move(status);
+    std::vector<std::vector<size_t>> todo(1);
+    for (size_t i = 0; i < batch.size(); ++i) todo[0].push_back(i);
+    std::vector<bool> alone(batch.size(), true);
+    int aborts = 0;
+    while (!todo.empty()) {
+      std::vector<size_t> members = std::move(todo.back());
+      todo.pop_back();
+      const BatchOutcome outcome = TryBatch(batch, members, results);
+      if (outcome.committed) {
+        for (size_t m : members) alone[m] = false;
+        continue;
       }
-      if (!lease->Exec("COMMIT").ok()) return abandon();
-      commits_.fetch_add(1, std::memory_order_relaxed);
-      transactions_.fetch_add(kept, std::memory_order_relaxed);
-      return true;
-    }();
+      if (outcome.culprit >= 0) {  // not the batch's fault: the rest go on
+        members.erase(members.begin() + outcome.culprit);
+        if (!members.empty()) todo.push_back(std::move(members));
+        continue;
+      }
+      // Lost connection, or aborted too often: these run alone.
+      if (!outcome.retry || ++aborts > kBatchAborts || members.size() < 2) continue;
+      const int64_t cap = std::min<int64_t>(kRetryPauseCapMicros, int64_t{1000} << std::min(aborts, 16));
+      thread_local std::mt19937_64 rng(std::random_device{}());
+      std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, cap)(rng)));
+      // Two halves conflict with the other replica's batches far less often
+      // than the whole batch did, and each still shares its commit.
+      std::vector<size_t> second(members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2), members.end());
+      members.resize(members.size() / 2);
+      todo.push_back(std::move(second));
+      todo.push_back(std::move(members));
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (!committed) results[i] = Write(std::move(batch[i].fn));
+      if (alone[i]) results[i] = Write(std::move(batch[i].fn));
       CallDone(batch[i].done, std::move(results[i]));
     }
+  }
+
+  struct BatchOutcome {
+    bool committed = false;
+    int culprit = -1;    // the member whose own pipelined statement failed
+    bool retry = false;  // the database aborted the batch: worth another try
+  };
+
+  // One try of the batch's `members` in one transaction; their results go
+  // into `results` (meaningful when committed).
+  BatchOutcome TryBatch(std::vector<Item>& batch, const std::vector<size_t>& members,
+                        std::vector<absl::Status>& results) {
+    absl::ReaderMutexLock shared(&gate_);
+    Lease lease(idle_);
+    BatchOutcome outcome;
+    if (!lease->Ensure().ok() || !lease->SendCommand("BEGIN ISOLATION LEVEL SERIALIZABLE", Want::kCheck).ok()) {
+      return outcome;
+    }
+    // Why the transaction failed: a member's own statement, or the database.
+    auto abandon = [&](const absl::Status& why) {
+      const int64_t failed = lease->failed_epoch();
+      if (!lease->broken()) {
+        if (DatabaseAborted(why, false)) {
+          outcome.retry = true;
+        } else if (failed > 0 && failed <= static_cast<int64_t>(members.size())) {
+          outcome.culprit = static_cast<int>(failed - 1);
+        }
+      }
+      lease->EndWithoutWaiting("ROLLBACK");
+      return outcome;
+    };
+    int64_t kept = 0;
+    for (size_t j = 0; j < members.size(); ++j) {
+      // The SAVEPOINT and RELEASE are pipelined; a deferred failure of an
+      // earlier write (its RunLater statements are answered later) fails
+      // the transaction.
+      const int64_t epoch = static_cast<int64_t>(j) + 1;
+      lease->set_epoch(epoch);
+      if (!lease->SendCommand("SAVEPOINT rapport_write", Want::kCheck).ok()) return abandon(absl::OkStatus());
+      absl::Status status = CallFn(batch[members[j]].fn, *lease);
+      if (lease->broken()) return abandon(absl::OkStatus());
+      if (lease->failed_epoch() != 0 && lease->failed_epoch() < epoch) {
+        absl::Status why = lease->TakeDeferred();
+        return abandon(why.ok() ? status : why);
+      }
+      if (status.ok() && lease->failed_epoch() == epoch) {
+        // A statement of this write failed in the pipeline, unanswered.
+        status = lease->TakeDeferred();
+        if (status.ok()) status = absl::InternalError("postgres: a statement of this write failed");
+      }
+      if (status.ok()) {
+        if (!lease->SendCommand("RELEASE rapport_write", Want::kCheck).ok()) return abandon(absl::OkStatus());
+        ++kept;
+      } else {
+        if (DatabaseAborted(status, false)) return abandon(status);
+        // fn's own failure: undo it alone, and wait to know that worked.
+        if (!lease->SendCommand("ROLLBACK TO rapport_write", Want::kCheck).ok() ||
+            !lease->SendCommand("RELEASE rapport_write", Want::kCheck).ok()) {
+          return abandon(absl::OkStatus());
+        }
+        if (absl::Status undone = Settle(*lease, true); !undone.ok()) return abandon(undone);
+        lease->ClearFailedEpoch();
+      }
+      results[members[j]] = std::move(status);
+    }
+    lease->set_epoch(0);
+    if (absl::Status committed = Commit(*lease); !committed.ok()) {
+      // A commit's serialization failure is the database's; a deferred
+      // failure names its write (failed_epoch).
+      return abandon(committed.code() == absl::StatusCode::kAborted && lease->failed_epoch() == 0
+                         ? absl::AbortedError("could not serialize (commit)")
+                         : committed);
+    }
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    transactions_.fetch_add(kept, std::memory_order_relaxed);
+    outcome.committed = true;
+    return outcome;
+  }
+
+  // Waits for the outcome of what was pipelined (RunLater statements; with
+  // `always`, any command) and answers the first failure.
+  static absl::Status Settle(PgConnection& conn, bool always = false) {
+    if (always || conn.unsynced_checks() > 0) {
+      RETURN_IF_ERROR(conn.Sync());
+      RETURN_IF_ERROR(conn.Collect(nullptr));
+    }
+    return conn.TakeDeferred();
+  }
+
+  // Sends COMMIT with whatever is still pipelined and waits for it: the
+  // write is durable (synchronous_commit) when this answers OK. A COMMIT of
+  // a transaction the server had aborted answers ROLLBACK, not an error:
+  // that is a failure too, never an acknowledged write.
+  static absl::Status Commit(PgConnection& conn) {
+    RETURN_IF_ERROR(conn.SendCommand("COMMIT", Want::kKeep));
+    RETURN_IF_ERROR(conn.Sync());
+    Result res;
+    RETURN_IF_ERROR(conn.Collect(&res));
+    RETURN_IF_ERROR(conn.TakeDeferred());
+    const char* tag = res.res != nullptr ? PQcmdStatus(res.res) : nullptr;
+    if (tag == nullptr || std::string_view(tag) != "COMMIT") {
+      return absl::InternalError(absl::StrCat("postgres: the transaction was rolled back at COMMIT (",
+                                              tag != nullptr ? tag : "no answer", ")"));
+    }
+    return absl::OkStatus();
   }
 
   // Everything under the lock, CREATE SCHEMA included: two replicas running

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/common/db.h"
@@ -307,6 +308,134 @@ TEST_F(PostgresDriverTest, ALostServerIsUnavailableThenReconnects) {
   ASSERT_TRUE(testing::WaitFor([&] { return Get(*db, "before").ok(); }, std::chrono::seconds(10)));
   EXPECT_EQ(*Get(*db, "before"), 1);  // committed before the kill: still there
   EXPECT_TRUE(testing::WaitFor([&] { return Put(*db, "after", 3).ok(); }, std::chrono::seconds(10)));
+}
+
+// RunLater statements are pipelined: their failure is answered by the
+// write's next statement or its commit, and nothing of the write is kept.
+TEST_F(PostgresDriverTest, ARunLaterFailureFailsItsWriteAndUndoesIt) {
+  auto db = OpenDb("later");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(Put(*db, "a", 1).ok());
+  absl::Status at_commit = db->Write([](Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'y', 1)").RunLater());
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'a', 2)").RunLater());
+    return conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'z', 3)").RunLater();
+  });
+  EXPECT_EQ(at_commit.code(), absl::StatusCode::kAlreadyExists) << at_commit;
+  absl::Status at_next = db->Write([](Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'a', 2)").RunLater());
+    auto st = conn.Prepare("SELECT n FROM items WHERE org_id = 'o1' AND k = 'a'");
+    absl::StatusOr<bool> row = st.Step();
+    EXPECT_EQ(row.status().code(), absl::StatusCode::kAlreadyExists) << row.status();
+    return row.status();
+  });
+  EXPECT_EQ(at_next.code(), absl::StatusCode::kAlreadyExists) << at_next;
+  EXPECT_EQ(Get(*db, "y").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Get(*db, "z").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*Get(*db, "a"), 1);
+  // Statements a write runs after its RunLater ones see their rows.
+  ASSERT_TRUE(db->Write([](Connection& conn) -> absl::Status {
+                  RETURN_IF_ERROR(conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'y', 7)").RunLater());
+                  auto st = conn.Prepare("SELECT n FROM items WHERE org_id = 'o1' AND k = 'y'");
+                  ASSIGN_OR_RETURN(bool row, st.Step());
+                  EXPECT_TRUE(row);
+                  EXPECT_EQ(st.ColumnInt(0), 7);
+                  return absl::OkStatus();
+                }).ok());
+}
+
+// Group commit with pipelined statements: a write whose RunLater statement
+// fails, or whose function fails, is undone alone; its batch mates commit.
+TEST_F(PostgresDriverTest, ABatchKeepsTheWritesThatDidNotFail) {
+  auto db = OpenDb("batchlater");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(Put(*db, "taken", 1).ok());
+  constexpr int kWrites = 60;
+  std::vector<std::future<absl::Status>> done;
+  for (int i = 0; i < kWrites; ++i) {
+    auto promise = std::make_shared<std::promise<absl::Status>>();
+    done.push_back(promise->get_future());
+    db->WriteAsync(
+        [i](Connection& conn) -> absl::Status {
+          const std::string k = i % 10 == 3 ? "taken" : absl::StrCat("w", i);
+          RETURN_IF_ERROR(conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', ?, ?)")
+                              .Bind(1, k)
+                              .Bind(2, int64_t{i})
+                              .RunLater());
+          RETURN_IF_ERROR(conn.Prepare("INSERT INTO log (org_id, what) VALUES ('o1', ?)").Bind(1, k).RunLater());
+          if (i % 10 == 7) return absl::InvalidArgumentError("changed my mind");
+          return absl::OkStatus();
+        },
+        [promise](absl::Status s) { promise->set_value(s); });
+  }
+  for (int i = 0; i < kWrites; ++i) {
+    absl::Status s = done[i].get();
+    if (i % 10 == 3) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << i << ": " << s;
+    } else if (i % 10 == 7) {
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << i << ": " << s;
+    } else {
+      EXPECT_TRUE(s.ok()) << i << ": " << s;
+      EXPECT_EQ(*Get(*db, absl::StrCat("w", i)), i);
+    }
+    if (i % 10 == 7) {
+      EXPECT_EQ(Get(*db, absl::StrCat("w", i)).status().code(), absl::StatusCode::kNotFound);
+    }
+  }
+  int64_t logged = -1;
+  ASSERT_TRUE(db->Read([&](Connection& conn) -> absl::Status {
+                  auto st = conn.Prepare("SELECT COUNT(*) FROM log WHERE org_id = 'o1'");
+                  ASSIGN_OR_RETURN(bool row, st.Step());
+                  logged = row ? st.ColumnInt(0) : -1;
+                  return absl::OkStatus();
+                }).ok());
+  EXPECT_EQ(logged, kWrites - 12);  // 6 taken, 6 changed their mind
+  // Queued together, the writes were committed in batches, not one by one.
+  EXPECT_LT(db->batches_committed(), kWrites - 12);
+}
+
+// A long pipeline (more statements than the driver sends before reading
+// answers) commits whole; one connection serves reads and writes in turn,
+// each read's COMMIT read by the next user.
+TEST_F(PostgresDriverTest, LongPipelinesAndOneConnectionServeInTurn) {
+  Options options = MakeOptions("longpipe");
+  options.pool_size = 1;
+  absl::StatusOr<std::unique_ptr<Database>> opened = Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Database& db = **opened;
+  ASSERT_TRUE(db.Write([](Connection& conn) -> absl::Status {
+                  for (int i = 0; i < 3000; ++i) {
+                    RETURN_IF_ERROR(conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', ?, ?)")
+                                        .Bind(1, absl::StrCat("p", i))
+                                        .Bind(2, int64_t{i})
+                                        .RunLater());
+                  }
+                  return absl::OkStatus();
+                }).ok());
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(*Get(db, absl::StrCat("p", i * 100)), i * 100);
+    ASSERT_TRUE(Put(db, absl::StrCat("p", i * 100), -i).ok());
+    EXPECT_EQ(*Get(db, absl::StrCat("p", i * 100)), -i);
+  }
+  EXPECT_EQ(Get(db, "nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*Get(db, "p2999"), 2999);
+}
+
+// A function that swallows a statement's failure and answers OK: PostgreSQL
+// has aborted its transaction and answers the COMMIT with ROLLBACK. The
+// write must not be acknowledged.
+TEST_F(PostgresDriverTest, AnAbortedTransactionIsNeverAcknowledged) {
+  auto db = OpenDb("swallowed");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(Put(*db, "a", 1).ok());
+  absl::Status s = db->Write([](Connection& conn) -> absl::Status {
+    absl::Status dup = conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'a', 2)").Run();
+    EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
+    conn.Prepare("INSERT INTO items (org_id, k, n) VALUES ('o1', 'b', 2)").Run().IgnoreError();
+    return absl::OkStatus();
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(Get(*db, "b").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -155,7 +155,7 @@ absl::Status WriteLedger(Connection& conn, const Owner& owner, const LedgerRow& 
       .Bind(9, row.last_us)
       .Bind(10, static_cast<int64_t>(row.cadence_days))
       .Bind(11, row.next_due_us());
-  RETURN_IF_ERROR(st.Run());
+  RETURN_IF_ERROR(st.RunLater());
   events::v1::Event e = NewEvent("ledger.changed", owner);
   *e.mutable_ledger() = ToEntry(row, absl::Now());
   RETURN_IF_ERROR(events::CheckEventSize(e));
@@ -166,6 +166,39 @@ absl::StatusOr<bool> IsDeletedContact(Connection& conn, const Owner& owner, cons
   auto st = conn.Prepare("SELECT 1 FROM deleted_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
   return db::Exists(st);
+}
+
+// Whether the contact was deleted, and its ledger row (none yet: nullopt),
+// in one statement: a create waits for one answer per contact, not two.
+struct LedgerLookup {
+  bool deleted = false;
+  std::optional<LedgerRow> row;
+};
+
+absl::StatusOr<LedgerLookup> ReadLedgerUnlessDeleted(Connection& conn, const Owner& owner, const std::string& contact) {
+  auto st = conn.Prepare(absl::StrCat("SELECT 1, ", kLedgerColumns,
+                                      " FROM ledger WHERE org_id = ?1 AND user_id = ?2 AND contact_id = ?3 ",
+                                      "UNION ALL SELECT 2, contact_id, 0, 0, 0.0, 0, 0, 0 FROM deleted_contacts ",
+                                      "WHERE org_id = ?1 AND user_id = ?2 AND contact_id = ?3"));
+  st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
+  LedgerLookup found;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return found;
+    if (st.ColumnInt(0) == 2) {
+      found.deleted = true;
+      continue;
+    }
+    LedgerRow ledger;
+    ledger.contact_id = st.ColumnText(1);
+    ledger.given_milli = st.ColumnInt(2);
+    ledger.received_milli = st.ColumnInt(3);
+    ledger.anchored = st.ColumnDouble(4);
+    ledger.count = st.ColumnInt(5);
+    ledger.last_us = st.ColumnInt(6);
+    ledger.cadence_days = static_cast<int32_t>(st.ColumnInt(7));
+    found.row = std::move(ledger);
+  }
 }
 
 absl::StatusOr<int64_t> LatestInteractionUs(Connection& conn, const Owner& owner, const std::string& contact) {
@@ -191,10 +224,11 @@ absl::Status InsertInteraction(Connection& conn, const Owner& owner, const pb::I
       .Bind(4, occurred)
       .Bind(5, static_cast<int>(interaction.kind()))
       .BindBlob(6, interaction.SerializeAsString());
-  RETURN_IF_ERROR(st.Run());
+  // Pipelined (RunLater): a failure fails the write at its next statement.
+  RETURN_IF_ERROR(st.RunLater());
   for (const std::string& contact : interaction.contact_ids()) {
-    ASSIGN_OR_RETURN(bool deleted, IsDeletedContact(conn, owner, contact));
-    if (deleted) {
+    ASSIGN_OR_RETURN(LedgerLookup found, ReadLedgerUnlessDeleted(conn, owner, contact));
+    if (found.deleted) {
       return absl::InvalidArgumentError(
           absl::StrCat("interaction.contactIds: contact ", contact, " was deleted; remove it from the interaction"));
     }
@@ -202,8 +236,8 @@ absl::Status InsertInteraction(Connection& conn, const Owner& owner, const pb::I
         "INSERT INTO interaction_contacts (org_id, user_id, contact_id, interaction_id, occurred_us) "
         "VALUES (?, ?, ?, ?, ?)");
     link.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact).Bind(4, interaction.id()).Bind(5, occurred);
-    RETURN_IF_ERROR(link.Run());
-    ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, contact));
+    RETURN_IF_ERROR(link.RunLater());
+    const std::optional<LedgerRow>& existing = found.row;
     LedgerRow row;
     if (existing.has_value()) {
       row = *existing;

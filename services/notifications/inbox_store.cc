@@ -298,13 +298,25 @@ void NotificationsStore::DeleteReminder(const Owner& owner, const std::string& i
 }
 
 absl::Status NotificationsStore::InsertReminders(const Owner& owner, const std::vector<int64_t>& due_us) {
+  // What InsertReminder does for each, in bulk: one count update for all,
+  // and every row pipelined (RunLater), so 10 000 reminders take one round
+  // trip per few hundred rows on PostgreSQL. Fresh ids make fresh dedupe
+  // keys: no timer of theirs can have fired.
   return db_->Write([&](Connection& conn) -> absl::Status {
+    RETURN_IF_ERROR(CountPendingReminders(conn, owner, "", static_cast<int>(due_us.size())));
     for (int64_t due : due_us) {
       pb::Reminder r;
       r.set_id(NewId());
       *r.mutable_due_time() = ToTimestamp(due);
       r.set_state(pb::PENDING);
-      RETURN_IF_ERROR(InsertReminder(conn, owner, r));
+      RETURN_IF_ERROR(conn.Prepare("INSERT INTO reminders (org_id, user_id, reminder_id, data) VALUES (?, ?, ?, ?)")
+                          .Bind(1, owner.org)
+                          .Bind(2, owner.user)
+                          .Bind(3, r.id())
+                          .BindBlob(4, r.SerializeAsString())
+                          .RunLater());
+      RETURN_IF_ERROR(InsertNewTimer(
+          conn, NewTimer(owner, TimerKind::kReminder, r.id(), r.contact_id(), due, absl::StrCat("reminder:", r.id()))));
     }
     return absl::OkStatus();
   });

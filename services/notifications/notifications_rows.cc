@@ -185,6 +185,10 @@ absl::Status InsertTimer(Connection& conn, const TimerRow& t) {
                                               .Bind(1, t.org)
                                               .Bind(2, t.dedupe_key)));
   if (fired) return absl::OkStatus();
+  return InsertNewTimer(conn, t);
+}
+
+absl::Status InsertNewTimer(Connection& conn, const TimerRow& t) {
   // Nothing on a conflict: the primary key (a fresh id) or the dedupe key
   // (the same timer, already pending).
   return conn
@@ -199,7 +203,7 @@ absl::Status InsertTimer(Connection& conn, const TimerRow& t) {
       .Bind(6, t.contact)
       .Bind(7, t.due_us)
       .Bind(8, t.dedupe_key)
-      .Run();
+      .RunLater();  // pipelined: a failure fails the write at its next statement
 }
 
 absl::Status CancelTimers(Connection& conn, const std::string& org, const std::string& ref, TimerKind kind,

@@ -92,6 +92,9 @@ TimerRow NewTimer(const Owner& owner, TimerKind kind, const std::string& ref, co
                   int64_t due_us, const std::string& dedupe_key);
 // Inserts a timer unless one with its dedupe key is pending or has fired.
 absl::Status InsertTimer(db::Connection& conn, const TimerRow& timer);
+// Inserts a timer whose dedupe key is new (a fresh reminder's): no check of
+// the fired timers, so bulk inserts need no round trip per row.
+absl::Status InsertNewTimer(db::Connection& conn, const TimerRow& timer);
 // Deletes the pending timers of kind for ref (and contact, when given).
 absl::Status CancelTimers(db::Connection& conn, const std::string& org, const std::string& ref, TimerKind kind,
                           const std::string& contact = "");

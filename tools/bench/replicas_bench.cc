@@ -2,7 +2,10 @@
 // run on this machine (issue 15, Benchmark):
 //   - CreateInteraction through gRPC with 64 and 256 calls in flight from one
 //     client thread (the callback API), each acknowledged only once durable:
-//     throughput and p50/p99 latency;
+//     throughput and p50/p99 latency. The second argument is how many
+//     contacts the creates go round: 1 (every create updates one ledger row,
+//     the hardest case for concurrent writers) or 1000 (as a user's creates
+//     spread over their contacts);
 //   - GET /v1/contacts/{id} through the gateway with wrk (64 connections, 2
 //     threads; the entity cache off, so every read reaches the store).
 // Each configuration starts its own stack: redis-server, profiles,
@@ -28,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -68,6 +72,7 @@ struct Fixture {
   std::string admin_secret;
   TenantContext user;
   std::string contact;
+  std::vector<std::string> contacts;  // contact first; more made on demand (Contacts)
 };
 
 void Fail(const std::string& what) {
@@ -125,7 +130,20 @@ std::unique_ptr<Fixture> StartFixture(const Config& config) {
   ppb::Contact contact;
   if (!f->profiles->CreateContact(Stack::Call(f->user).get(), creq, &contact).ok()) Fail("CreateContact failed");
   f->contact = contact.id();
+  f->contacts.push_back(f->contact);
   return f;
+}
+
+// The fixture's first n contacts, made now if missing.
+const std::vector<std::string>& Contacts(Fixture* f, size_t n) {
+  while (f->contacts.size() < n) {
+    ppb::CreateContactRequest creq;
+    creq.mutable_contact()->set_display_name(absl::StrCat("Contact ", f->contacts.size()));
+    ppb::Contact contact;
+    if (!f->profiles->CreateContact(Stack::Call(f->user).get(), creq, &contact).ok()) Fail("CreateContact failed");
+    f->contacts.push_back(contact.id());
+  }
+  return f->contacts;
 }
 
 // The running fixture for config; the previous configuration's stack is
@@ -151,13 +169,14 @@ double Percentile(std::vector<double>& v, double p) {
 void BM_CreateInteraction(benchmark::State& state, Config config) {
   Fixture* f = Get(config);
   const int in_flight = static_cast<int>(state.range(0));
-  ipb::CreateInteractionRequest req;
-  req.mutable_interaction()->set_kind(ipb::MESSAGE);
-  req.mutable_interaction()->set_direction(ipb::GAVE);
-  req.mutable_interaction()->add_contact_ids(f->contact);
-  req.mutable_interaction()->set_summary("benchmark");
+  const std::vector<std::string>& contacts = Contacts(f, static_cast<size_t>(state.range(1)));
+  const size_t spread = static_cast<size_t>(state.range(1));
+  // Random, not round-robin: calls alternate between replicas, and a
+  // round-robin pick would give each replica its own contacts.
+  std::mt19937 pick(42);
   struct Call {
     std::unique_ptr<grpc::ClientContext> context;
+    ipb::CreateInteractionRequest req;
     ipb::Interaction response;
     std::chrono::steady_clock::time_point start;
   };
@@ -172,11 +191,18 @@ void BM_CreateInteraction(benchmark::State& state, Config config) {
     std::function<void()> start_one;
     start_one = [&] {
       auto call = std::make_shared<Call>();
+      call->req.mutable_interaction()->set_kind(ipb::MESSAGE);
+      call->req.mutable_interaction()->set_direction(ipb::GAVE);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        call->req.mutable_interaction()->add_contact_ids(contacts[pick() % spread]);
+      }
+      call->req.mutable_interaction()->set_summary("benchmark");
       call->context = Stack::Call(f->user);
       call->context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
       call->start = std::chrono::steady_clock::now();
       f->interactions->async()->CreateInteraction(
-          call->context.get(), &req, &call->response, [&, call](grpc::Status s) {
+          call->context.get(), &call->req, &call->response, [&, call](grpc::Status s) {
             const double ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - call->start).count();
             bool more = false;
@@ -292,8 +318,11 @@ void BM_GatewayGetContact(benchmark::State& state, Config config) {
 void Register() {
   for (const Config& config : {Config{false, 1}, Config{true, 1}, Config{true, 2}}) {
     benchmark::RegisterBenchmark(("BM_CreateInteraction/" + config.Name()).c_str(), BM_CreateInteraction, config)
-        ->Arg(64)
-        ->Arg(256)
+        ->ArgNames({"in_flight", "contacts"})
+        ->Args({64, 1})
+        ->Args({256, 1})
+        ->Args({64, 1000})
+        ->Args({256, 1000})
         ->UseRealTime()
         ->MinTime(5.0);
     benchmark::RegisterBenchmark(("BM_GatewayGetContact/" + config.Name()).c_str(), BM_GatewayGetContact, config)
