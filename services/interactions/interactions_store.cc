@@ -747,9 +747,9 @@ absl::Status InteractionsStore::ApplyContactMerged(Connection& conn, const event
   ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, survivor));
   LedgerRow row;
   row.contact_id = survivor;
-  row.cadence_days = existing.has_value()                         ? existing->cadence_days
+  row.cadence_days = existing.has_value()                            ? existing->cadence_days
                      : survivor_contact.effective_cadence_days() > 0 ? survivor_contact.effective_cadence_days()
-                                                                      : kDefaultCadenceDays;
+                                                                     : kDefaultCadenceDays;
   auto st = conn.Prepare(
       "SELECT i.data FROM interaction_contacts c JOIN interactions i ON i.org_id = c.org_id "
       "AND i.user_id = c.user_id AND i.interaction_id = c.interaction_id "

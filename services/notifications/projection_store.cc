@@ -199,10 +199,11 @@ absl::Status ApplyContactMerged(Connection& conn, const Owner& owner, const even
   ASSIGN_OR_RETURN(std::vector<pb::Workflow> workflows, UserWorkflows(conn, owner));
   // Reminders carry their contact in the row's blob only: a user's reminders
   // are read once for all the merged ids.
-  ASSIGN_OR_RETURN(std::vector<pb::Reminder> reminders,
-                   db::ListBlobs<pb::Reminder>(
-                       conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ?").Bind(1, owner.org).Bind(
-                           2, owner.user)));
+  ASSIGN_OR_RETURN(
+      std::vector<pb::Reminder> reminders,
+      db::ListBlobs<pb::Reminder>(conn.Prepare("SELECT data FROM reminders WHERE org_id = ? AND user_id = ?")
+                                      .Bind(1, owner.org)
+                                      .Bind(2, owner.user)));
   for (const std::string& gone : e.contact_merged().merged_ids()) {
     if (gone == survivor.id() || gone.empty()) continue;
     ppb::Contact tombstone;

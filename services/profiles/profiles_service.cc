@@ -603,25 +603,24 @@ grpc::ServerUnaryReactor* ProfilesBackfillImpl::ExportMemberships(Ctx* ctx, cons
 grpc::ServerUnaryReactor* ProfilesServiceImpl::ListDuplicateContacts(Ctx* ctx,
                                                                      const pb::ListDuplicateContactsRequest* req,
                                                                      pb::ListDuplicateContactsResponse* resp) {
-  return rpc_.Handle(
-      ctx, "ListDuplicateContacts", resp,
-      [=, this](const TenantContext& t, Reply<pb::ListDuplicateContactsResponse> reply) {
-        absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-        if (!page.ok()) return reply(page.status());
-        Owner owner = OwnerOf(t);
-        // From the store, not the entity cache: one read of the key index.
-        store_->EnsureContactKeys(owner, [this, owner, page = *page, reply](absl::Status ready) {
-          if (!ready.ok()) return reply(ready);
-          absl::StatusOr<std::vector<pb::DuplicateSet>> sets =
-              store_->ListDuplicates(owner, page.after, page.size + 1);
-          if (!sets.ok()) return reply(sets.status());
-          pb::ListDuplicateContactsResponse out;
-          out.set_next_page_token(
-              TrimToPage(*sets, page.size, [](const pb::DuplicateSet& s) { return s.contacts(0).id(); }));
-          for (auto& s : *sets) *out.add_sets() = std::move(s);
-          reply(std::move(out));
-        });
-      });
+  return rpc_.Handle(ctx, "ListDuplicateContacts", resp,
+                     [=, this](const TenantContext& t, Reply<pb::ListDuplicateContactsResponse> reply) {
+                       absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+                       if (!page.ok()) return reply(page.status());
+                       Owner owner = OwnerOf(t);
+                       // From the store, not the entity cache: one read of the key index.
+                       store_->EnsureContactKeys(owner, [this, owner, page = *page, reply](absl::Status ready) {
+                         if (!ready.ok()) return reply(ready);
+                         absl::StatusOr<std::vector<pb::DuplicateSet>> sets =
+                             store_->ListDuplicates(owner, page.after, page.size + 1);
+                         if (!sets.ok()) return reply(sets.status());
+                         pb::ListDuplicateContactsResponse out;
+                         out.set_next_page_token(TrimToPage(
+                             *sets, page.size, [](const pb::DuplicateSet& s) { return s.contacts(0).id(); }));
+                         for (auto& s : *sets) *out.add_sets() = std::move(s);
+                         reply(std::move(out));
+                       });
+                     });
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::MergeContacts(Ctx* ctx, const pb::MergeContactsRequest* req,
@@ -648,12 +647,11 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::MergeContacts(Ctx* ctx, const pb:
         };
         std::vector<std::string> ids = {req->contact_id()};
         ids.insert(ids.end(), req->other_ids().begin(), req->other_ids().end());
-        store_->MergeContacts(
-            owner, *req, IdempotencyOf(t, "MergeContacts"), std::move(combine),
-            [this, owner, ids, reply](absl::StatusOr<pb::MergeContactsResponse> result) {
-              if (!result.ok()) return reply(result.status());
-              InvalidateContacts(owner, ids, [reply, result] { reply(result); });
-            });
+        store_->MergeContacts(owner, *req, IdempotencyOf(t, "MergeContacts"), std::move(combine),
+                              [this, owner, ids, reply](absl::StatusOr<pb::MergeContactsResponse> result) {
+                                if (!result.ok()) return reply(result.status());
+                                InvalidateContacts(owner, ids, [reply, result] { reply(result); });
+                              });
       });
 }
 

@@ -9,6 +9,7 @@ namespace {
 
 using testing::TestNetwork;
 namespace ppb = ::rapport::profiles::v1;
+namespace ipb = ::rapport::interactions::v1;
 constexpr char kOrg[] = "org1";
 
 uint32_t PersonOf(TestNetwork& n, const std::string& contact) {
@@ -89,6 +90,38 @@ TEST(ReadModel, EventsAreIdempotentAndDeletesAreFinal) {
     EXPECT_EQ(g.AliveEdges(), 0u);
     EXPECT_FALSE(g.VisibleTo(g.FindContact("a"), g.user_index.at("u1")));
   });
+}
+
+TEST(ReadModel, ContactMergedRepointsToTheSurvivorAndTombstonesTheRest) {
+  TestNetwork n;
+  n.Contact(kOrg, "u1", "s", "Dee");
+  n.Contact(kOrg, "u1", "m", "Dee R.");
+  n.Contact(kOrg, "u1", "f", "Friend");
+  n.Interaction(kOrg, "u1", "i1", ipb::MEETING, ipb::GAVE, 10, {"m"});
+  n.Interaction(kOrg, "u1", "i2", ipb::CALL, ipb::GAVE, 5, {"s", "m"});
+  n.Introduction(kOrg, "u1", "x1", "m", "f", ipb::REQUESTED);
+  for (int round = 0; round < 2; ++round) {  // applying it twice changes nothing more
+    n.Apply(kOrg, "u1", "contact.merged", [](events::v1::Event& e) {
+      e.mutable_contact_merged()->mutable_survivor()->set_id("s");
+      e.mutable_contact_merged()->mutable_survivor()->set_display_name("Dee");
+      e.mutable_contact_merged()->mutable_survivor()->set_company("Initech");
+      e.mutable_contact_merged()->add_merged_ids("m");
+    });
+    n.model.Read(kOrg, [&](const OrgGraph& g) {
+      const uint32_t s = g.FindContact("s");
+      const uint32_t m = g.FindContact("m");
+      EXPECT_TRUE(g.edges[s].alive());
+      EXPECT_EQ(g.info[s].company, "Initech");
+      EXPECT_FALSE(g.edges[m].alive());
+      EXPECT_EQ(g.users[g.user_index.at("u1")].contacts.size(), 2u);  // s and f
+      EXPECT_THAT(g.interactions[g.interaction_index.at("i1")].contacts, ::testing::ElementsAre(s));
+      EXPECT_THAT(g.interactions[g.interaction_index.at("i2")].contacts, ::testing::ElementsAre(s));
+      EXPECT_EQ(g.introductions[g.introduction_index.at("x1")].a, s);
+    });
+  }
+  // A late update of the merged contact does not bring it back.
+  n.Contact(kOrg, "u1", "m", "Dee R.");
+  n.model.Read(kOrg, [&](const OrgGraph& g) { EXPECT_FALSE(g.edges[g.FindContact("m")].alive()); });
 }
 
 TEST(ReadModel, LedgerBeforeContactFillsAPlaceholder) {
