@@ -7,6 +7,7 @@
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
+#include "services/profiles/audit_store.h"
 #include "services/profiles/profiles_service.h"
 #include "services/profiles/profiles_store.h"
 
@@ -17,6 +18,9 @@ ABSL_FLAG(bool, entity_cache, false,
 ABSL_FLAG(int, cache_ttl_seconds, 300, "entity cache TTL (env RAPPORT_CACHE_TTL_SECONDS)");
 ABSL_FLAG(int64_t, quota_contacts_per_user, rapport::profiles::ProfilesQuotas().contacts_per_user,
           "most contacts one user may have; more is 429 (env RAPPORT_QUOTA_CONTACTS_PER_USER)");
+ABSL_FLAG(std::string, consumer_name, "profiles-1",
+          "this process's name in the audit log's event consumer group; unique per replica (env "
+          "RAPPORT_CONSUMER_NAME)");
 ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().api_keys_per_org,
           "most active API keys one org may have; more is 429 (env RAPPORT_QUOTA_API_KEYS_PER_ORG)");
 
@@ -27,7 +31,8 @@ int main(int argc, char** argv) {
                              {"entity_cache", "RAPPORT_PROFILES_ENTITY_CACHE"},
                              {"cache_ttl_seconds", "RAPPORT_CACHE_TTL_SECONDS"},
                              {"quota_contacts_per_user", "RAPPORT_QUOTA_CONTACTS_PER_USER"},
-                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"}});
+                             {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"},
+                             {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
   rapport::RequireSecretsKey();  // recorded idempotent replies are sealed at rest
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
@@ -52,7 +57,12 @@ int main(int argc, char** argv) {
   relay_options.internal_key = startup.internal_key;  // signs every entry
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis, relay_options);
   relay.Start();
-  rapport::RetentionPruner pruner(&(*store)->db(), {rapport::IdempotencyRetention()});
+  // Every service's audit entries arrive as events (services/common/audit.h).
+  std::unique_ptr<rapport::events::EventConsumer> audit_consumer = rapport::profiles::MakeAuditConsumer(
+      &redis, store->get(), startup.internal_key, absl::GetFlag(FLAGS_consumer_name));
+  audit_consumer->Start();
+  rapport::RetentionPruner pruner(&(*store)->db(),
+                                  {rapport::IdempotencyRetention(), rapport::profiles::AuditRetention()});
   pruner.Start();
 
   rapport::ServerOptions options;
@@ -60,6 +70,7 @@ int main(int argc, char** argv) {
   options.health_service = rapport::profiles::pb::ProfilesService::service_full_name();
   absl::Status status = rapport::RunServer(options, {&service, &backfill});
   pruner.Stop();
+  audit_consumer->Stop();
   relay.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});

@@ -5,8 +5,8 @@
 // tenant metadata is RpcHandler's (services/common/rpc.h). No SQL and no
 // business rule here.
 //
-// Thread-safety: handlers run concurrently; the service holds no mutable state
-// of its own.
+// Thread-safety: handlers run concurrently; the service's only mutable state
+// is the key-use recorder's (thread-safe).
 #ifndef RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
 #define RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
 
@@ -17,6 +17,7 @@
 #include "services/common/redis_client.h"
 #include "services/common/rpc.h"
 #include "services/common/tenant.h"
+#include "services/profiles/key_use.h"
 #include "services/profiles/profiles_store.h"
 
 namespace rapport::profiles {
@@ -37,6 +38,9 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* CreateApiKey(Ctx* ctx, const pb::CreateApiKeyRequest* req, pb::ApiKeySecret* resp) override;
   R* ListApiKeys(Ctx* ctx, const pb::ListApiKeysRequest* req, pb::ListApiKeysResponse* resp) override;
   R* RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req, pb::RevokeApiKeyResponse* resp) override;
+  R* UpdateUser(Ctx* ctx, const pb::UpdateUserRequest* req, pb::User* resp) override;
+  R* UpdateApiKey(Ctx* ctx, const pb::UpdateApiKeyRequest* req, pb::ApiKey* resp) override;
+  R* ListAuditEntries(Ctx* ctx, const pb::ListAuditEntriesRequest* req, pb::ListAuditEntriesResponse* resp) override;
   R* VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req, pb::VerifyApiKeyResponse* resp) override;
   R* GetUsage(Ctx* ctx, const pb::GetUsageRequest* req, pb::GetUsageResponse* resp) override;
   R* GetMe(Ctx* ctx, const pb::GetMeRequest* req, pb::Profile* resp) override;
@@ -69,6 +73,7 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   redis::EntityCache* cache_;
   ProfilesQuotas quotas_;
   RpcHandler rpc_;
+  KeyUseRecorder key_use_;  // last use of keys VerifyApiKey accepts
 };
 
 // The internal export of every org's users, contacts and memberships for
