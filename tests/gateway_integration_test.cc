@@ -1221,6 +1221,21 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   // Finally the contact and key deletions.
   call("DELETE /v1/contacts/{contact_id}", "DELETE", "/v1/contacts/" + carol.id(), me);
   EXPECT_EQ(Call("GET", "/v1/contacts/" + carol.id(), me).status, 404);
+  // Org administration (tests/admin_integration_test.cc has the whole story).
+  auto limited = Parse<ppb::ApiKey>(call("PATCH /v1/apiKeys/{key_id}", "PATCH", "/v1/apiKeys/" + key.api_key().id(),
+                                         admin, R"({"rateLimitPerMinute":1000})"));
+  EXPECT_EQ(limited.rate_limit_per_minute(), 1000);
+  auto renamed = Parse<ppb::User>(
+      call("PATCH /v1/users/{user_id}", "PATCH", "/v1/users/" + user.id(), admin, R"({"displayName":"Anne"})"));
+  EXPECT_EQ(renamed.display_name(), "Anne");
+  EXPECT_EQ(renamed.state(), ppb::ACTIVE);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return Parse<ppb::ListAuditEntriesResponse>(
+                   call("GET /v1/audit", "GET", "/v1/audit?action=user.updated", admin))
+                   .entries_size() == 1;
+      },
+      std::chrono::seconds(10)));
   auto revoked = Parse<ppb::RevokeApiKeyResponse>(
       call("DELETE /v1/apiKeys/{key_id}", "DELETE", "/v1/apiKeys/" + key.api_key().id(), admin));
   EXPECT_TRUE(revoked.api_key().has_revoke_time());
@@ -1648,7 +1663,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 65);  // profiles and interactions: 38; recommendations: 7; notifications: 20
+  EXPECT_EQ(annotated, 68);  // profiles and interactions: 41; recommendations: 7; notifications: 20
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1683,7 +1698,8 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/recommendations/groups",
                            "/v1/paths",
                            "/v1/network/health",
-                           "/v1/org/usage"}) {
+                           "/v1/org/usage",
+                           "/v1/audit"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }
