@@ -158,6 +158,9 @@ void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentia
   TenantContext ctx;
   ctx.org_id = key.org_id;
   ctx.scopes = key.scopes;
+  ctx.key_id = key.key_id;
+  ctx.rate_limit_per_minute = key.rate_limit_per_minute;
+  ctx.user_id = key.user_id;  // a personal key acts as its user (checked active by VerifyApiKey)
   if (!credentials.act_as_user.empty()) {
     if (!ctx.Has(api::v1::ACT_AS_USER)) {
       return done(absl::PermissionDeniedError("X-Rapport-User needs a key with the ACT_AS_USER scope"));
@@ -167,44 +170,48 @@ void Authenticator::FromKey(const VerifiedKey& key, const Credentials& credentia
     }
     ctx.user_id = credentials.act_as_user;
     if (user_checker_) {
-      const std::string cache_key = absl::StrCat(ctx.org_id, "/", ctx.user_id);
-      const absl::Time now = absl::Now();
-      const absl::Status no_such_user = absl::PermissionDeniedError("X-Rapport-User names no user of this org");
-      bool known = false, unknown = false, lead = false;
-      {
-        absl::MutexLock lock(&mu_);
-        auto k = known_users_.find(cache_key);
-        known = k != known_users_.end() && k->second > now;
-        auto u = unknown_users_.find(cache_key);
-        unknown = u != unknown_users_.end() && u->second > now;
-        if (!known && !unknown) {
-          auto [flight, inserted] = user_checks_.try_emplace(cache_key);
-          flight->second.push_back([ctx, no_such_user, done](const absl::StatusOr<bool>& exists) mutable {
-            if (!exists.ok() && !absl::IsNotFound(exists.status())) return done(exists.status());
-            if (!exists.ok() || !*exists) return done(no_such_user);
-            done(std::move(ctx));
-          });
-          lead = inserted;
-        }
-      }
-      if (unknown) return done(no_such_user);
-      if (!known) {
-        if (!lead) return;  // answered when the check in flight lands
-        return user_checker_(ctx.org_id, ctx.user_id, [this, cache_key](absl::StatusOr<bool> exists) {
-          if (exists.ok() || absl::IsNotFound(exists.status())) {
-            const bool found = exists.ok() && *exists;
-            absl::MutexLock lock(&mu_);
-            auto& cache = found ? known_users_ : unknown_users_;
-            const absl::Time now = absl::Now();
-            MakeRoom(cache, now, [](absl::Time expiry) { return expiry; });
-            cache[cache_key] = now + options_.key_cache_ttl;
-          }
-          Land(user_checks_, cache_key, exists);
-        });
-      }
+      return RequireActiveUser(std::move(ctx), absl::PermissionDeniedError("X-Rapport-User names no user of this org"),
+                               done);
     }
   }
   done(std::move(ctx));
+}
+
+void Authenticator::RequireActiveUser(TenantContext ctx, const absl::Status& refused,
+                                      const Callback<TenantContext>& done) {
+  const std::string cache_key = absl::StrCat(ctx.org_id, "/", ctx.user_id);
+  const absl::Time now = absl::Now();
+  bool known = false, unknown = false, lead = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto k = known_users_.find(cache_key);
+    known = k != known_users_.end() && k->second > now;
+    auto u = unknown_users_.find(cache_key);
+    unknown = u != unknown_users_.end() && u->second > now;
+    if (!known && !unknown) {
+      auto [flight, inserted] = user_checks_.try_emplace(cache_key);
+      flight->second.push_back([ctx, refused, done](const absl::StatusOr<bool>& exists) mutable {
+        if (!exists.ok() && !absl::IsNotFound(exists.status())) return done(exists.status());
+        if (!exists.ok() || !*exists) return done(refused);
+        done(std::move(ctx));
+      });
+      lead = inserted;
+    }
+  }
+  if (unknown) return done(refused);
+  if (known) return done(std::move(ctx));
+  if (!lead) return;  // answered when the check in flight lands
+  user_checker_(ctx.org_id, ctx.user_id, [this, cache_key](absl::StatusOr<bool> exists) {
+    if (exists.ok() || absl::IsNotFound(exists.status())) {
+      const bool found = exists.ok() && *exists;
+      absl::MutexLock lock(&mu_);
+      auto& cache = found ? known_users_ : unknown_users_;
+      const absl::Time now = absl::Now();
+      MakeRoom(cache, now, [](absl::Time expiry) { return expiry; });
+      cache[cache_key] = now + options_.key_cache_ttl;
+    }
+    Land(user_checks_, cache_key, exists);
+  });
 }
 
 void Authenticator::Authenticate(const Credentials& credentials, Callback<TenantContext> done) {
@@ -219,7 +226,12 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
     if (!credentials.act_as_user.empty()) {
       return done(absl::PermissionDeniedError("X-Rapport-User needs a key with the ACT_AS_USER scope"));
     }
-    return FromJwt(h.substr(7), done);
+    // After the signature (and the kid's org key): the token's user must be an
+    // active user of its org.
+    return FromJwt(h.substr(7), [this, done](absl::StatusOr<TenantContext> jwt) {
+      if (!jwt.ok() || !user_checker_) return done(std::move(jwt));
+      RequireActiveUser(*std::move(jwt), Unauthenticated("the token's user is not an active user of its org"), done);
+    });
   }
   if (credentials.api_key.empty()) return done(Unauthenticated("credentials required: X-Api-Key or Authorization"));
 

@@ -20,8 +20,12 @@
 //   one past its grace period is 401. Tokens without kid keep the global
 //   secret or public key above, as a fallback (FromJwt).
 // - X-Rapport-User names the acting user, only for keys holding ACT_AS_USER,
-//   and only a user of the key's org (checked through the injected
+//   and only an active user of the key's org (checked through the injected
 //   UserChecker, verdicts cached like keys).
+// - Deactivated users (org administration): a user token's subject must be
+//   an active user of its org too (the same UserChecker and cache), so a
+//   deactivated user's tokens are refused within key_cache_ttl, like their
+//   personal keys (which VerifyApiKey refuses). RequireActiveUser below.
 // - Concurrent requests with the same uncached key (or user) share one
 //   lookup: when a verdict expires under load, one VerifyApiKey call (and
 //   one throttle token) serves every request waiting for it.
@@ -77,7 +81,9 @@ struct AuthOptions {
 struct VerifiedKey {
   std::string org_id;
   std::string key_id;
-  uint32_t scopes = 0;  // TenantContext bits
+  uint32_t scopes = 0;            // TenantContext bits
+  int rate_limit_per_minute = 0;  // the key's own limit; 0: the default
+  std::string user_id;            // a personal key's user: the acting user
 };
 
 template <typename T>
@@ -88,8 +94,9 @@ using Callback = std::function<void(absl::StatusOr<T>)>;
 // (e.g. UNAVAILABLE) are not cached.
 using KeyVerifier = std::function<void(const std::string& secret, Callback<VerifiedKey> done)>;
 
-// Whether user_id is a user of org_id; calls done exactly once, from any
-// thread. NOT_FOUND means no such user (cached); other errors are not cached.
+// Whether user_id is an active user of org_id (false for a deactivated one);
+// calls done exactly once, from any thread. NOT_FOUND means no such user
+// (cached); other errors are not cached.
 using UserChecker = std::function<void(const std::string& org_id, const std::string& user_id, Callback<bool> done)>;
 
 struct Credentials {
@@ -116,6 +123,10 @@ class Authenticator {
   // A Bearer token: with a kid, verified with the org key it names (after a
   // lookup through jwt_keys_); without, with the global secret or key.
   void FromJwt(const std::string& token, const Callback<TenantContext>& done);
+  // Answers ctx when its user is an active user of its org (UserChecker,
+  // verdicts cached key_cache_ttl, one check in flight per user), refused
+  // otherwise. For a user token's context, and a key's X-Rapport-User.
+  void RequireActiveUser(TenantContext ctx, const absl::Status& refused, const Callback<TenantContext>& done);
 
   struct CacheEntry {
     absl::Time expiry;

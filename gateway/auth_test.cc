@@ -389,5 +389,51 @@ TEST(AuthenticatorTest, ConcurrentRequestsWithOneKeyShareOneLookup) {
   for (const auto& r : results) EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
 }
 
+// Org administration: a token's user must be an active user of its org
+// (the same cached check as X-Rapport-User); a personal key acts as its user;
+// the key's id and own rate limit reach the context.
+TEST(AuthenticatorTest, TokensOfInactiveUsersAreRefusedAndPersonalKeysActAsTheirUser) {
+  int checks = 0;
+  bool active = true;
+  AuthOptions options = Options();
+  options.key_cache_ttl = absl::Milliseconds(200);
+  Authenticator auth(
+      options,
+      [](const std::string&, Callback<VerifiedKey> done) {
+        VerifiedKey k;
+        k.org_id = "org1";
+        k.key_id = "key9";
+        k.user_id = "user1";
+        k.rate_limit_per_minute = 12;
+        k.scopes = (1u << api::v1::READ) | (1u << api::v1::WRITE);
+        done(k);
+      },
+      [&](const std::string&, const std::string& user, Callback<bool> done) {
+        ++checks;
+        done(user == "user1" && active);
+      });
+  const std::string jwt =
+      SignJwtHs256(Claims(absl::StrCat(R"(,"exp":)", absl::ToUnixSeconds(absl::Now()) + 60)), kSecret);
+  ASSERT_TRUE(AuthRun(auth, {"", "Bearer " + jwt, "", ""}).ok());
+  ASSERT_TRUE(AuthRun(auth, {"", "Bearer " + jwt, "", ""}).ok());
+  EXPECT_EQ(checks, 1);  // cached
+  active = false;
+  // Accepted until the verdict expires, then refused (polled with a deadline).
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (AuthRun(auth, {"", "Bearer " + jwt, "", ""}).ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(AuthRun(auth, {"", "Bearer " + jwt, "", ""}).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(checks, 2);
+
+  auto personal = AuthRun(auth, {"rpk.personal", "", "", ""});
+  ASSERT_TRUE(personal.ok()) << personal.status();
+  EXPECT_EQ(personal->user_id, "user1");
+  EXPECT_EQ(personal->key_id, "key9");
+  EXPECT_EQ(personal->rate_limit_per_minute, 12);
+  // It holds no ACT_AS_USER: it cannot name another user.
+  EXPECT_EQ(AuthRun(auth, {"rpk.personal", "", "user2", ""}).status().code(), absl::StatusCode::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace rapport::gateway

@@ -83,6 +83,8 @@ void BackendClient::VerifyApiKey(const std::string& secret, Callback<VerifiedKey
          for (int s : response.scopes()) {
            if (s != api::v1::PLATFORM && s > 0 && s < 32) key.scopes |= 1u << s;  // never PLATFORM from a key
          }
+         key.rate_limit_per_minute = response.rate_limit_per_minute();
+         key.user_id = response.user_id();
          done(std::move(key));
        });
 }
@@ -95,8 +97,13 @@ void BackendClient::CheckUser(const std::string& org, const std::string& user, C
   profiles::v1::GetUserRequest request;
   request.set_user_id(user);
   Call(kProfilesService, absl::StrCat("/", kProfilesService, "/GetUser"), admin, request,
-       [done = std::move(done)](grpc::Status status, grpc::ByteBuffer*) {
-         if (status.ok()) return done(true);
+       [done = std::move(done)](grpc::Status status, grpc::ByteBuffer* bytes) {
+         if (status.ok()) {
+           // A deactivated user is refused like an unknown one.
+           profiles::v1::User user;
+           if (!ParseResponse(bytes, &user)) return done(absl::InternalError("unparsable GetUser answer"));
+           return done(user.state() != profiles::v1::DEACTIVATED);
+         }
          // A malformed id is as unknown as a missing one.
          if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
              status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {

@@ -68,7 +68,7 @@ class BackendClient {
 
   // ProfilesService.VerifyApiKey as the platform: the Authenticator's KeyVerifier.
   void VerifyApiKey(const std::string& secret, Callback<VerifiedKey> done);
-  // Whether user is a user of org, asked of profiles as that org's
+  // Whether user is an active user of org (false when deactivated), asked of profiles as that org's
   // administrator (the gateway vouches for the question, not the caller's
   // key): the Authenticator's UserChecker.
   void CheckUser(const std::string& org, const std::string& user, Callback<bool> done);

@@ -336,13 +336,16 @@ void Pipeline::Admit(const ExchangePtr& ex, const Route& route, HttpInput input,
   }
   tenant->request_id = ex->request_id;
   tenant->idempotency_key = idempotency_key;
+  // For the audit log; an address never holds a space, but a signed field may not.
+  tenant->client_address = ex->client.find(' ') == std::string::npos ? ex->client : "";
   // One bucket per credential: an API key (by hash), or a token's user.
   const std::string bucket = api_key.empty()
                                  ? absl::StrCat("user:", tenant->org_id, ":", tenant->user_id)
                                  : absl::StrCat("key:", absl::BytesToHexString(Sha256(api_key)).substr(0, 32));
   ex->credential = bucket;
-  limiter_->Acquire(bucket, [this, ex, &route, input = std::move(input),
-                             tenant = *std::move(tenant)](RateDecision decision) mutable {
+  RateLimiter* limiter = tenant->rate_limit_per_minute > 0 ? KeyLimiter(tenant->rate_limit_per_minute) : limiter_.get();
+  limiter->Acquire(bucket, [this, ex, &route, input = std::move(input),
+                            tenant = *std::move(tenant)](RateDecision decision) mutable {
     ex->rate = decision;
     if (!decision.allowed) {
       return Fail(
@@ -352,6 +355,18 @@ void Pipeline::Admit(const ExchangePtr& ex, const Route& route, HttpInput input,
     }
     Dispatch(ex, route, std::move(input), std::move(tenant));
   });
+}
+
+RateLimiter* Pipeline::KeyLimiter(int per_minute) {
+  absl::MutexLock lock(&key_limiters_mu_);
+  std::unique_ptr<RateLimiter>& limiter = key_limiters_[per_minute];
+  if (limiter == nullptr) {
+    RateLimitOptions o = options_.rate_limit;
+    o.per_minute = per_minute;
+    o.burst = o.burst > 0 ? std::min(o.burst, per_minute) : per_minute;
+    limiter = std::make_unique<RateLimiter>(o, redis_.get(), run_blocking_);
+  }
+  return limiter.get();
 }
 
 void Pipeline::Dispatch(const ExchangePtr& ex, const Route& route, HttpInput input, TenantContext tenant) {

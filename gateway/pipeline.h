@@ -31,7 +31,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "gateway/auth.h"
 #include "gateway/backend_client.h"
 #include "gateway/client_share.h"
@@ -112,6 +114,10 @@ class Pipeline {
   void Finish(const ExchangePtr& ex, Response res);
   void Fail(const ExchangePtr& ex, const Problem& p);
   std::string AllowedOrigin(const Request& req) const;
+  // The limiter of a key with a rate limit of its own (ApiKey's
+  // rate_limit_per_minute): one per distinct limit, made on first use, with
+  // the deployment's lease settings and a burst of at most the limit.
+  RateLimiter* KeyLimiter(int per_minute);
 
   const GatewayOptions& options_;
   Metrics* const metrics_;
@@ -128,6 +134,10 @@ class Pipeline {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<redis::Client> redis_;  // the rate limit's buckets; null: local buckets only
   std::unique_ptr<RateLimiter> limiter_;
+  // By limit. Limits are set by org admins on a bounded number of keys
+  // (apiKeysPerOrg), so the map stays small.
+  absl::Mutex key_limiters_mu_;
+  absl::flat_hash_map<int, std::unique_ptr<RateLimiter>> key_limiters_ ABSL_GUARDED_BY(key_limiters_mu_);
   std::unique_ptr<ReadinessCache> readiness_;
 };
 

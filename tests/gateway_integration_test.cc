@@ -1245,6 +1245,21 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   // Finally the contact and key deletions.
   call("DELETE /v1/contacts/{contact_id}", "DELETE", "/v1/contacts/" + carol.id(), me);
   EXPECT_EQ(Call("GET", "/v1/contacts/" + carol.id(), me).status, 404);
+  // Org administration (tests/admin_integration_test.cc has the whole story).
+  auto limited = Parse<ppb::ApiKey>(call("PATCH /v1/apiKeys/{key_id}", "PATCH", "/v1/apiKeys/" + key.api_key().id(),
+                                         admin, R"({"rateLimitPerMinute":1000})"));
+  EXPECT_EQ(limited.rate_limit_per_minute(), 1000);
+  auto renamed = Parse<ppb::User>(
+      call("PATCH /v1/users/{user_id}", "PATCH", "/v1/users/" + user.id(), admin, R"({"displayName":"Anne"})"));
+  EXPECT_EQ(renamed.display_name(), "Anne");
+  EXPECT_EQ(renamed.state(), ppb::ACTIVE);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return Parse<ppb::ListAuditEntriesResponse>(
+                   call("GET /v1/audit", "GET", "/v1/audit?action=user.updated", admin))
+                   .entries_size() == 1;
+      },
+      std::chrono::seconds(10)));
   auto revoked = Parse<ppb::RevokeApiKeyResponse>(
       call("DELETE /v1/apiKeys/{key_id}", "DELETE", "/v1/apiKeys/" + key.api_key().id(), admin));
   EXPECT_TRUE(revoked.api_key().has_revoke_time());
@@ -1747,7 +1762,8 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/org/jwtKeys",
                            "/v1/org/jwtKeys:rotate",
                            "/v1/imports",
-                           "/v1/imports/{importId}"}) {
+                           "/v1/imports/{importId}",
+                           "/v1/audit"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
 }

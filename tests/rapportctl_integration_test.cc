@@ -240,9 +240,78 @@ TEST_F(RapportctlIntegrationTest, FailedCallsExitNonZero) {
   EXPECT_GT(metrics.Lines().size(), 1u) << metrics.out;
 }
 
+// users, keys and audit for an org admin: plain lines, then the effects.
+TEST_F(RapportctlIntegrationTest, AdministersUsersKeysAndReadsTheAuditLog) {
+  Result org = Ctl({"create-org", "Acme"}, {{"RAPPORT_ADMIN_KEY", testing::kTestAdminKey}});
+  ASSERT_EQ(org.exit_code, 0) << org.err;
+  const std::map<std::string, std::string> admin = {{"RAPPORT_API_KEY", org.Lines()[1]}};
+  Result user = Ctl({"create-user", "--name", "Ann", "--email", "ann@acme.test"}, admin);
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  const std::string ann = user.Lines()[0];
+
+  Result list = Ctl({"users", "list"}, admin);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  ASSERT_EQ(list.Lines().size(), 1u) << list.out;
+  EXPECT_EQ(list.Lines()[0], ann + "\tACTIVE\tann@acme.test\tAnn\tUTC");
+  Result off = Ctl({"users", "deactivate", ann}, admin);
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("\tDEACTIVATED\t"), std::string::npos) << off.out;
+  Result renamed = Ctl({"users", "update", ann, "--name", "Anne", "--timezone", "Europe/Paris"}, admin);
+  ASSERT_EQ(renamed.exit_code, 0) << renamed.err;
+  EXPECT_NE(renamed.out.find("\tAnne\tEurope/Paris"), std::string::npos) << renamed.out;
+  ASSERT_EQ(Ctl({"users", "reactivate", ann}, admin).exit_code, 0);
+  EXPECT_EQ(Ctl({"users", "deactivate", "01nobody"}, admin).exit_code, 1);
+
+  Result key = Ctl({"create-key", "--name", "app", "--scopes", "READ"}, admin);
+  ASSERT_EQ(key.exit_code, 0) << key.err;
+  Result keys = Ctl({"keys", "list"}, admin);
+  ASSERT_EQ(keys.exit_code, 0) << keys.err;
+  ASSERT_EQ(keys.Lines().size(), 2u) << keys.out;  // the org admin's and the app's
+  EXPECT_EQ(keys.out.find(key.Lines()[0]), std::string::npos) << "a secret was printed";
+  std::string app_id;
+  for (const std::string& line : keys.Lines()) {
+    std::vector<std::string> cells = absl::StrSplit(line, '\t');
+    ASSERT_EQ(cells.size(), 9u) << line;
+    if (cells[2] == "app") app_id = cells[0];
+    EXPECT_EQ(cells[1], "active") << line;
+  }
+  ASSERT_FALSE(app_id.empty()) << keys.out;
+  Result expired = Ctl({"keys", "expire", app_id}, admin);
+  ASSERT_EQ(expired.exit_code, 0) << expired.err;
+  EXPECT_NE(expired.out.find("\texpired\t"), std::string::npos) << expired.out;
+  Result later = Ctl({"keys", "expire", app_id, "--at", "7d"}, admin);
+  ASSERT_EQ(later.exit_code, 0) << later.err;
+  EXPECT_NE(later.out.find("\tactive\t"), std::string::npos) << later.out;
+  Result revoked = Ctl({"keys", "revoke", app_id}, admin);
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  EXPECT_NE(revoked.out.find("\trevoked\t"), std::string::npos) << revoked.out;
+
+  // The audit log, filtered, as lines: time, actor, action, target, client, detail.
+  Result audit;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        audit = Ctl({"audit", "--since", "1h", "--action", "user.*"}, admin);
+        return audit.exit_code == 0 && audit.Lines().size() == 4;
+      },
+      std::chrono::seconds(15)))
+      << audit.out << audit.err;
+  std::vector<std::string> newest = absl::StrSplit(audit.Lines()[0], '\t');
+  ASSERT_EQ(newest.size(), 6u) << audit.Lines()[0];
+  EXPECT_EQ(newest[2], "user.reactivated");
+  EXPECT_EQ(newest[3], ann);
+  EXPECT_EQ(newest[1].rfind("key:", 0), 0u) << newest[1];
+  EXPECT_FALSE(newest[4].empty());
+  Result keys_audit = Ctl({"audit", "--action", "apiKey.*", "--json"}, admin);
+  ASSERT_EQ(keys_audit.exit_code, 0) << keys_audit.err;
+  EXPECT_NE(keys_audit.out.find("apiKey.revoked"), std::string::npos) << keys_audit.out;
+  // Not an org admin: the call fails (exit 1, the problem on stderr).
+  Result denied = Ctl({"audit"}, {{"RAPPORT_API_KEY", key.Lines()[0]}});
+  EXPECT_EQ(denied.exit_code, 1);
+}
+
 TEST(RapportctlUsageTest, HelpOnEveryCommandExitsZero) {
-  for (const std::string command :
-       {"create-org", "create-user", "create-key", "mint-jwt", "get", "post", "patch", "put", "delete"}) {
+  for (const std::string command : {"create-org", "create-user", "create-key", "mint-jwt", "users", "keys", "audit",
+                                    "get", "post", "patch", "put", "delete"}) {
     Result r = RunCtl({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
     EXPECT_EQ(r.out.rfind("usage: rapportctl " + command, 0), 0u) << r.out;
@@ -268,6 +337,11 @@ TEST(RapportctlUsageTest, BadCommandLinesExitTwo) {
       {"get", "/v1/me", "--bogus"},                         // unknown flag
       {"get", "/v1/me", "--data"},                          // flag without its value
       {"get", "/v1/me", "--token", "t", "--api-key", "k"},  // two credentials
+      {"users"},                                            // no subcommand
+      {"users", "deactivate"},                              // no USER_ID
+      {"users", "update", "u1"},                            // nothing to update
+      {"keys", "expire", "k1", "--at", "someday"},          // not a time
+      {"audit", "--since", "last week"},                    // not a time
   };
   for (const auto& args : bad) {
     Result r = RunCtl(args);

@@ -11,8 +11,8 @@
 namespace rapport {
 namespace {
 
-constexpr char kVersion[] = "v3";
-constexpr size_t kFields = 8;  // version, method, org, user, scopes, time, request id, mac
+constexpr char kVersion[] = "v4";
+constexpr size_t kFields = 10;  // version, method, org, user, scopes, time, request id, key id, client, mac
 
 // Debian's absl::string_view is its own type, not std::string_view.
 absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -38,9 +38,13 @@ TenantSigner::TenantSigner(std::string key) : mac_(key) {}
 std::string TenantSigner::Mac(std::string_view message) const { return absl::BytesToHexString(mac_.Mac(message)); }
 
 std::string TenantSigner::Token(const TenantContext& ctx, std::string_view method, absl::Time now) const {
-  if (!IsMethodPath(method) || HasSpace(ctx.org_id) || HasSpace(ctx.user_id) || HasSpace(ctx.request_id)) return "";
-  std::string token = absl::StrCat(kVersion, " ", Absl(method), " ", ctx.org_id, " ", ctx.user_id, " ", ctx.scopes, " ",
-                                   absl::ToUnixSeconds(now), " ", ctx.request_id);
+  if (!IsMethodPath(method) || HasSpace(ctx.org_id) || HasSpace(ctx.user_id) || HasSpace(ctx.request_id) ||
+      HasSpace(ctx.key_id) || HasSpace(ctx.client_address)) {
+    return "";
+  }
+  std::string token =
+      absl::StrCat(kVersion, " ", Absl(method), " ", ctx.org_id, " ", ctx.user_id, " ", ctx.scopes, " ",
+                   absl::ToUnixSeconds(now), " ", ctx.request_id, " ", ctx.key_id, " ", ctx.client_address);
   absl::StrAppend(&token, " ", Mac(token));
   return token;
 }
@@ -90,6 +94,8 @@ absl::StatusOr<TenantContext> TenantSigner::Verify(const std::multimap<grpc::str
   ctx.user_id = std::string(fields[3]);
   ctx.scopes = scopes;
   ctx.request_id = std::string(fields[6]);
+  ctx.key_id = std::string(fields[7]);
+  ctx.client_address = std::string(fields[8]);
   auto idem = md.find(grpc::string_ref(kIdempotencyHeader));
   if (idem != md.end()) ctx.idempotency_key.assign(idem->second.data(), idem->second.size());
   return ctx;

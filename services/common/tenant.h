@@ -6,13 +6,16 @@
 //
 // One metadata entry carries it all (one header to encode and to parse per
 // call, not six):
-//   x-rapport-tenant: v3 <method> <org> <user> <scopes> <unix seconds> <request id> <mac>
+//   x-rapport-tenant: v4 <method> <org> <user> <scopes> <unix seconds> <request id> <key id> <client> <mac>
 // fields separated by single spaces, <method> the full gRPC method path
 // "/<package>.<Service>/<Method>" (so it names the target service as well as
-// the method), scopes as the decimal bit mask, <mac> the hex HMAC of
-// everything before its separating space. A field is never allowed a space
-// (method paths, ids and request ids are tokens), so a value splits into
-// exactly eight fields or is refused. A header is good for the one method it
+// the method), scopes as the decimal bit mask, <key id> the API key that
+// authenticated the call (empty for a token or the platform key) and <client>
+// the client's IP address as the gateway saw it (both for the audit log,
+// services/common/audit.h), <mac> the hex HMAC of everything before its
+// separating space. A field is never allowed a space (method paths, ids,
+// request ids and addresses are tokens), so a value splits into exactly ten
+// fields or is refused. A header is good for the one method it
 // names, and for 60 seconds either side of its time: one captured from a call
 // cannot be replayed on another method or service (an export, a platform
 // call), nor kept for later. The Idempotency-Key travels apart
@@ -49,6 +52,11 @@ struct TenantContext {
   uint32_t scopes = 0;  // bit (1 << Scope) per scope held
   std::string request_id;
   std::string idempotency_key;  // from Idempotency-Key, not signed (scoped by org and user)
+  std::string key_id;           // the API key that authenticated the call; empty for a token or the platform key
+  std::string client_address;   // the client's IP address (the gateway's view); empty when unknown
+  // The gateway only (never signed or sent): the key's own requests a minute,
+  // 0 for the deployment's default (gateway/pipeline.cc).
+  int rate_limit_per_minute = 0;
 
   bool Has(Scope scope) const { return (scopes >> static_cast<int>(scope)) & 1u; }
   void Add(Scope scope) { scopes |= 1u << static_cast<int>(scope); }

@@ -36,6 +36,8 @@ TEST(TenantSignerTest, RoundTripKeepsEveryField) {
   TenantSigner signer("secret");
   TenantContext in = Alice();
   in.idempotency_key = "idem-7";
+  in.key_id = "key-9";
+  in.client_address = "2001:db8::7";
   Incoming md{signer.Metadata(in, kGetContact)};
   auto out = signer.Verify(md.refs(), kGetContact);
   ASSERT_TRUE(out.ok()) << out.status();
@@ -47,6 +49,8 @@ TEST(TenantSignerTest, RoundTripKeepsEveryField) {
   EXPECT_FALSE(out->Has(api::v1::PLATFORM));
   EXPECT_EQ(out->request_id, "req-1");
   EXPECT_EQ(out->idempotency_key, "idem-7");
+  EXPECT_EQ(out->key_id, "key-9");
+  EXPECT_EQ(out->client_address, "2001:db8::7");
 }
 
 TEST(TenantSignerTest, OneHeaderCarriesTheContext) {
@@ -54,7 +58,7 @@ TEST(TenantSignerTest, OneHeaderCarriesTheContext) {
   auto md = signer.Metadata(Alice(), kGetContact);
   ASSERT_EQ(md.size(), 1u);  // no idempotency key: the signed header only
   EXPECT_EQ(md.begin()->first, kTenantHeader);
-  EXPECT_TRUE(md.begin()->second.starts_with("v3 /rapport.profiles.v1.ProfilesService/GetContact org1 alice "))
+  EXPECT_TRUE(md.begin()->second.starts_with("v4 /rapport.profiles.v1.ProfilesService/GetContact org1 alice "))
       << md.begin()->second;
 }
 
@@ -72,7 +76,7 @@ TEST_P(TamperTest, TamperedFieldIsUnauthenticated) {
   auto it = md.owned.find(kTenantHeader);
   ASSERT_NE(it, md.owned.end());
   std::vector<std::string> fields = absl::StrSplit(it->second, ' ');
-  ASSERT_EQ(fields.size(), 8u);
+  ASSERT_EQ(fields.size(), 10u);
   if (GetParam().field < 0) {
     fields.insert(fields.end() - 1, GetParam().value);
   } else {
@@ -89,7 +93,8 @@ INSTANTIATE_TEST_SUITE_P(Fields, TamperTest,
                                            TamperCase{"org", 2, "org2"}, TamperCase{"user", 3, "bob"},
                                            TamperCase{"user emptied", 3, ""}, TamperCase{"scopes", 4, "1023"},
                                            TamperCase{"time", 5, "12"}, TamperCase{"request id", 6, "req-2"},
-                                           TamperCase{"signature", 7, "00"}, TamperCase{"extra field", -1, "x"}),
+                                           TamperCase{"key id", 7, "key-2"}, TamperCase{"client", 8, "10.0.0.1"},
+                                           TamperCase{"signature", 9, "00"}, TamperCase{"extra field", -1, "x"}),
                          [](const auto& info) {
                            std::string n = info.param.name;
                            for (char& c : n)

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/common/audit.h"
 #include "services/common/crypto.h"
 #include "services/common/ids.h"
 #include "services/common/log.h"
@@ -85,7 +87,8 @@ absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std
 
 void NotificationsStore::CreateWebhook(const Owner& owner, const pb::Webhook& webhook, const std::string& secret,
                                        const IdempotencyScope& idem, const google::protobuf::Message& request,
-                                       int64_t max_webhooks, Done<pb::CreateWebhookResponse> done) {
+                                       int64_t max_webhooks, const TenantContext& actor,
+                                       Done<pb::CreateWebhookResponse> done) {
   auto req = CopyMessage(request);
   db::WriteWithResult<pb::CreateWebhookResponse>(
       *db_,
@@ -103,6 +106,15 @@ void NotificationsStore::CreateWebhook(const Owner& owner, const pb::Webhook& we
                       .Bind(4, SealForStorage(secret, WebhookSecretContext(owner, webhook.id())))
                       .BindBlob(5, webhook.SerializeAsString())
                       .Run());
+              RETURN_IF_ERROR(audit::Record(
+                  conn, actor, "notifications",
+                  {.action = "webhook.created",
+                   .target_id = webhook.id(),
+                   // Not the URL: some carry a token in their path.
+                   .detail = webhook.event_types().empty()
+                                 ? "every event type"
+                                 : absl::StrCat("event types: ", absl::StrJoin(webhook.event_types(), ", ")),
+                   .org_id = owner.org}));
               pb::CreateWebhookResponse out;
               *out.mutable_webhook() = webhook;
               out.set_secret(secret);
@@ -128,7 +140,8 @@ absl::StatusOr<std::vector<pb::Webhook>> NotificationsStore::ListWebhooks(const 
   return out;
 }
 
-void NotificationsStore::DeleteWebhook(const Owner& owner, const std::string& id, DoneStatus done) {
+void NotificationsStore::DeleteWebhook(const Owner& owner, const std::string& id, const TenantContext& actor,
+                                       DoneStatus done) {
   db_->WriteAsync(
       [=](Connection& conn) -> absl::Status {
         RETURN_IF_ERROR(conn.Prepare("DELETE FROM webhooks WHERE org_id = ? AND user_id = ? AND webhook_id = ?")
@@ -137,6 +150,9 @@ void NotificationsStore::DeleteWebhook(const Owner& owner, const std::string& id
                             .Bind(3, id)
                             .Run());
         if (conn.Changes() == 0) return db::RowNotFound("webhook");
+        RETURN_IF_ERROR(
+            audit::Record(conn, actor, "notifications",
+                          {.action = "webhook.deleted", .target_id = id, .detail = "", .org_id = owner.org}));
         return conn
             .Prepare(
                 "DELETE FROM timers WHERE org_id = ? AND kind = ? AND ref IN (SELECT delivery_id FROM deliveries "

@@ -7,6 +7,7 @@
 #include "services/common/event_consumer.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
+#include "services/common/outbox.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
 #include "services/notifications/live_hub.h"
@@ -112,6 +113,11 @@ int main(int argc, char** argv) {
       startup.redis.get(), &s->db(), consumer_options,
       [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
   consumer.Start();
+  // Publishes the outbox (audit entries of webhook changes) to the event stream.
+  rapport::events::RelayOptions relay_options;
+  relay_options.internal_key = startup.internal_key;  // signs every entry
+  rapport::events::OutboxRelay relay(&s->db(), startup.redis.get(), relay_options);
+  relay.Start();
   const std::chrono::hours delivery_retention(24 * std::max(1, absl::GetFlag(FLAGS_delivery_retention_days)));
   rapport::RetentionPruner pruner(&s->db(),
                                   {rapport::IdempotencyRetention(),
@@ -158,6 +164,7 @@ int main(int argc, char** argv) {
   scheduler.Stop();
   pruner.Stop();
   consumer.Stop();
+  relay.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});
     return 1;

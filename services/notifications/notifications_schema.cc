@@ -156,6 +156,8 @@ INSERT INTO reminder_counts (org_id, user_id, contact_id, pending)
   SELECT org_id, user_id, contact_id, COUNT(*) FROM timers WHERE kind = 1 GROUP BY org_id, user_id, contact_id;
 ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // An outbox of its own for audit entries (webhook changes, services/common/audit.h).
+      events::kOutboxMigration,
   };
   return kMigrations;
 }

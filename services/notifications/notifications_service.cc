@@ -327,7 +327,7 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateWebhook(Ctx* ctx, cons
         w.set_description(req->description());
         *w.mutable_create_time() = ToTimestamp(NowMicros());
         store_->CreateWebhook(OwnerOf(t), w, absl::StrCat("whsec_", RandomHex(24)), IdempotencyOf(t, "CreateWebhook"),
-                              *req, options_.quotas.webhooks_per_user, reply);
+                              *req, options_.quotas.webhooks_per_user, t, reply);
       });
 }
 
@@ -352,7 +352,7 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::DeleteWebhook(Ctx* ctx, cons
                      [=, this](const TenantContext& t, Reply<pb::DeleteWebhookResponse> reply) {
                        absl::Status id = RequireId("webhookId", req->webhook_id());
                        if (!id.ok()) return reply(id);
-                       store_->DeleteWebhook(OwnerOf(t), req->webhook_id(), Acknowledge(reply));
+                       store_->DeleteWebhook(OwnerOf(t), req->webhook_id(), t, Acknowledge(reply));
                      });
 }
 

@@ -46,6 +46,7 @@
 #include "services/common/db_rows.h"
 #include "services/common/idempotency.h"
 #include "services/common/retention.h"
+#include "services/common/tenant.h"
 #include "services/notifications/quotas.h"
 #include "services/notifications/timer_store.h"
 
@@ -116,13 +117,14 @@ class NotificationsStore final : public TimerStore {
 
   // --- Webhooks and deliveries (delivery_store.cc) ---
   // secret is kept to sign deliveries. RESOURCE_EXHAUSTED (quota
-  // webhooksPerUser) when the user already has max_webhooks.
+  // webhooksPerUser) when the user already has max_webhooks. Creating and
+  // deleting are audited (services/common/audit.h) for actor.
   void CreateWebhook(const Owner& owner, const pb::Webhook& webhook, const std::string& secret,
                      const IdempotencyScope& idem, const google::protobuf::Message& request, int64_t max_webhooks,
-                     Done<pb::CreateWebhookResponse> done);
+                     const TenantContext& actor, Done<pb::CreateWebhookResponse> done);
   absl::StatusOr<std::vector<pb::Webhook>> ListWebhooks(const Owner& owner, const std::string& after_id, int limit);
   // Deletes the webhook and cancels its pending deliveries.
-  void DeleteWebhook(const Owner& owner, const std::string& id, DoneStatus done);
+  void DeleteWebhook(const Owner& owner, const std::string& id, const TenantContext& actor, DoneStatus done);
   // Newest first. NOT_FOUND when the webhook is not the user's.
   absl::StatusOr<std::vector<pb::Delivery>> ListDeliveries(const Owner& owner, const std::string& webhook_id,
                                                            const std::string& before_id, int limit);

@@ -149,7 +149,8 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     w.set_url(url);
     for (const std::string& t : event_types) w.add_event_types(t);
     auto created = Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
-      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), kNoQuota, d);
+      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), kNoQuota,
+                            TenantContext{}, d);
     });
     EXPECT_TRUE(created.ok()) << created.status();
     return created.value_or(pb::CreateWebhookResponse());
@@ -883,7 +884,8 @@ TEST_P(StoreTest, QuotasRefuseOverTheLimitAndUsageShowsTheBusiest) {
     w.set_id(NewId());
     w.set_url("http://127.0.0.1:9/hook");
     return Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
-      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), quota, d);
+      store_->CreateWebhook(o, w, "whsec_test", IdempotencyScope{}, pb::CreateWebhookRequest(), quota, TenantContext{},
+                            d);
     });
   };
   ASSERT_TRUE(webhook(alice, 2).ok());
@@ -981,7 +983,7 @@ TEST_P(StoreTest, WebhookSecretAndIdempotentReplyAreSealedAtRest) {
   const IdempotencyScope idem{alice.org, alice.user, "retry-1", "CreateWebhook"};
   for (int attempt = 0; attempt < 2; ++attempt) {  // the second replays the recorded reply
     auto created = Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
-      store_->CreateWebhook(alice, w, secret, idem, request, kNoQuota, d);
+      store_->CreateWebhook(alice, w, secret, idem, request, kNoQuota, TenantContext{}, d);
     });
     ASSERT_TRUE(created.ok()) << created.status();
     EXPECT_EQ(created->secret(), secret) << "attempt " << attempt;
@@ -1053,6 +1055,53 @@ TEST_P(StoreTest, WebhookSecretAndIdempotentReplyAreSealedAtRest) {
 }
 
 }  // namespace
+
+// Webhook changes are audited in their own transaction: an audit.recorded
+// event in notifications' outbox, with the actor and the client's address.
+TEST_P(StoreTest, WebhookChangesAreAuditedThroughTheOutbox) {
+  Owner alice{"org1", "alice"};
+  TenantContext actor;
+  actor.org_id = "org1";
+  actor.user_id = "alice";
+  actor.client_address = "198.51.100.4";
+  pb::Webhook w;
+  w.set_id(NewId());
+  w.set_url("http://127.0.0.1:9/secret-token-path");
+  ASSERT_TRUE(Await<pb::CreateWebhookResponse>([&](Done<pb::CreateWebhookResponse> d) {
+                store_->CreateWebhook(alice, w, "whsec_x", IdempotencyScope{}, pb::CreateWebhookRequest(), kNoQuota,
+                                      actor, d);
+              }).ok());
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteWebhook(alice, w.id(), actor, d); }).ok());
+  // A webhook of another user is not found, and records nothing.
+  EXPECT_EQ(AwaitStatus([&](DoneStatus d) {
+              store_->DeleteWebhook(Owner{"org1", "bob"}, w.id(), actor, d);
+            }).code(),
+            absl::StatusCode::kNotFound);
+  std::vector<events::v1::Event> outbox;
+  ASSERT_TRUE(store_->db()
+                  .Read([&](db::Connection& conn) -> absl::Status {
+                    auto st = conn.Prepare("SELECT data FROM outbox ORDER BY seq");
+                    ASSIGN_OR_RETURN(outbox, db::ListBlobs<events::v1::Event>(st));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  ASSERT_EQ(outbox.size(), 2u);
+  EXPECT_EQ(outbox[0].type(), "audit.recorded");
+  EXPECT_EQ(outbox[0].user_id(), "");  // no per-user consumer reacts to it
+  EXPECT_EQ(outbox[0].audit().action(), "webhook.created");
+  EXPECT_EQ(outbox[1].audit().action(), "webhook.deleted");
+  for (const auto& e : outbox) {
+    EXPECT_EQ(e.org_id(), "org1");
+    EXPECT_EQ(e.audit().id(), e.id());
+    EXPECT_EQ(e.audit().actor(), "user:alice");
+    EXPECT_EQ(e.audit().client_address(), "198.51.100.4");
+    EXPECT_EQ(e.audit().target_id(), w.id());
+    EXPECT_EQ(e.audit().service(), "notifications");
+    EXPECT_EQ(e.audit().detail().find("secret-token"), std::string::npos);
+  }
+  // Applied back to notifications itself, an audit event changes nothing.
+  EXPECT_TRUE(store_->db().Write([&](db::Connection& c) { return store_->ApplyEvent(c, outbox[0]); }).ok());
+}
 
 INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),
                          rapport::testing::DriverName);

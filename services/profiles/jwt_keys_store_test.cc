@@ -57,7 +57,7 @@ class JwtKeysStoreTest : public ::testing::TestWithParam<std::string> {
     admin.key.set_id(NewId());
     admin.secret_sha256 = Sha256("secret-" + org.id());
     StoredJwtKey first = NewJwtKey(org.id(), NewId(), now_us);
-    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, admin, d, first); }).ok());
+    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, admin, TenantContext{}, d, first); }).ok());
     return first;
   }
   absl::Status Rotate(const StoredJwtKey& next, absl::Duration grace, int64_t now_us) {

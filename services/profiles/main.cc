@@ -12,6 +12,7 @@
 #include "services/profiles/import_jobs.h"
 #include "services/profiles/import_store.h"
 #include "services/profiles/account_export.h"
+#include "services/profiles/audit_store.h"
 #include "services/profiles/profiles_service.h"
 #include "services/profiles/profiles_store.h"
 
@@ -28,6 +29,9 @@ ABSL_FLAG(std::string, notifications_addr, rapport::registry::kNotifications.def
           "notifications, asked for a user's records by account exports (env NOTIFICATIONS_SERVICE_ADDR)");
 ABSL_FLAG(int, export_deadline_ms, 10000,
           "deadline of each call an account export makes (env RAPPORT_EXPORT_DEADLINE_MS)");
+ABSL_FLAG(std::string, consumer_name, "profiles-1",
+          "this process's name in the audit log's event consumer group; unique per replica (env "
+          "RAPPORT_CONSUMER_NAME)");
 ABSL_FLAG(int64_t, quota_api_keys_per_org, rapport::profiles::ProfilesQuotas().api_keys_per_org,
           "most active API keys one org may have; more is 429 (env RAPPORT_QUOTA_API_KEYS_PER_ORG)");
 ABSL_FLAG(int64_t, jwt_key_grace_seconds, 86400,
@@ -49,7 +53,8 @@ int main(int argc, char** argv) {
                              {"import_lease_ms", "RAPPORT_IMPORT_LEASE_MS"},
                              {"interactions_addr", rapport::registry::kInteractions.addr_env},
                              {"notifications_addr", rapport::registry::kNotifications.addr_env},
-                             {"export_deadline_ms", "RAPPORT_EXPORT_DEADLINE_MS"}});
+                             {"export_deadline_ms", "RAPPORT_EXPORT_DEADLINE_MS"},
+                             {"consumer_name", "RAPPORT_CONSUMER_NAME"}});
   rapport::RequireSecretsKey();  // recorded idempotent replies are sealed at rest
   auto store = rapport::profiles::ProfilesStore::Open(startup.database);
   if (!store.ok()) {
@@ -88,7 +93,11 @@ int main(int argc, char** argv) {
   relay_options.internal_key = startup.internal_key;  // signs every entry
   rapport::events::OutboxRelay relay(&(*store)->db(), &redis, relay_options);
   relay.Start();
-  std::vector<rapport::RetentionRule> retention = {rapport::IdempotencyRetention()};
+  // Every service's audit entries arrive as events (services/common/audit.h).
+  std::unique_ptr<rapport::events::EventConsumer> audit_consumer = rapport::profiles::MakeAuditConsumer(
+      &redis, store->get(), startup.internal_key, absl::GetFlag(FLAGS_consumer_name));
+  audit_consumer->Start();
+  std::vector<rapport::RetentionRule> retention = {rapport::IdempotencyRetention(), rapport::profiles::AuditRetention()};
   for (rapport::RetentionRule& rule : rapport::profiles::ExportRetention()) retention.push_back(std::move(rule));
   rapport::RetentionPruner pruner(&(*store)->db(), std::move(retention));
   pruner.Start();
@@ -115,6 +124,7 @@ int main(int argc, char** argv) {
   import_runner.Stop();
   exporter.Stop();
   pruner.Stop();
+  audit_consumer->Stop();
   relay.Stop();
   if (!status.ok()) {
     rapport::log::Error("server failed", {{"error", status.ToString()}});

@@ -14,6 +14,7 @@
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
+#include "services/profiles/admin_logic.h"
 
 namespace rapport::profiles {
 namespace {
@@ -324,8 +325,22 @@ absl::StatusOr<NewApiKey> MakeApiKey(const std::string& org_id, const std::strin
       v.Add(absl::StrCat("scopes[", i, "]"), "must be READ, WRITE, ADMIN or ACT_AS_USER");
     }
   }
+  CheckKeyLimits(request.has_expire_time() ? &request.expire_time() : nullptr, request.rate_limit_per_minute(), now_us,
+                 "", &v);
+  if (!request.user_id().empty()) {
+    v.Id("userId", request.user_id(), false);
+    for (int s : request.scopes()) {
+      if (s == api::v1::ADMIN || s == api::v1::ACT_AS_USER) {
+        v.Add("scopes", "a personal key (userId) holds READ and WRITE only");
+        break;
+      }
+    }
+  }
   if (!v.empty()) return v.ToStatus();
   NewApiKey out = KeyWithSecret(org_id, key_id, request.display_name(), now_us);
+  if (request.has_expire_time()) *out.stored.key.mutable_expire_time() = request.expire_time();
+  out.stored.key.set_rate_limit_per_minute(request.rate_limit_per_minute());
+  out.stored.key.set_user_id(request.user_id());
   uint32_t seen = 0;
   for (int s : request.scopes()) {
     if (!((seen >> s) & 1u)) out.stored.key.add_scopes(static_cast<api::v1::Scope>(s));
@@ -344,7 +359,8 @@ NewApiKey MakeOrgAdminKey(const std::string& org_id, const std::string& key_id, 
 
 absl::StatusOr<pb::VerifyApiKeyResponse> VerifyApiKeySecret(
     const std::string& secret,
-    absl::FunctionRef<absl::StatusOr<StoredApiKey>(const std::string& org_id, const std::string& key_id)> lookup) {
+    absl::FunctionRef<absl::StatusOr<StoredApiKey>(const std::string& org_id, const std::string& key_id)> lookup,
+    int64_t now_us) {
   const absl::Status invalid = absl::UnauthenticatedError("invalid API key");
   std::string org_id, key_id;
   if (!ParseApiKeySecret(secret, &org_id, &key_id)) return invalid;
@@ -352,10 +368,13 @@ absl::StatusOr<pb::VerifyApiKeyResponse> VerifyApiKeySecret(
   if (absl::IsNotFound(stored.status())) return invalid;
   if (!stored.ok()) return stored.status();
   if (!ConstantTimeEquals(Sha256(secret), stored->secret_sha256) || stored->key.has_revoke_time()) return invalid;
+  if (stored->key.has_expire_time() && TimestampToMicros(stored->key.expire_time()) <= now_us) return invalid;
   pb::VerifyApiKeyResponse out;
   out.set_org_id(org_id);
   out.set_key_id(key_id);
   *out.mutable_scopes() = stored->key.scopes();
+  out.set_rate_limit_per_minute(stored->key.rate_limit_per_minute());
+  out.set_user_id(stored->key.user_id());
   return out;
 }
 

@@ -91,7 +91,9 @@ struct NewApiKey {
 };
 
 // The key a CreateApiKey request makes in org_id: INVALID_ARGUMENT naming
-// every bad field (display name; no scope; a scope that is not an org scope).
+// every bad field (display name; no scope; a scope that is not an org scope;
+// an expiry not in the future; a rate limit outside 0..kMaxKeyRateLimit; a
+// personal key (userId) with ADMIN or ACT_AS_USER).
 // Scopes keep the order they were first named in; repeats are dropped.
 absl::StatusOr<NewApiKey> MakeApiKey(const std::string& org_id, const std::string& key_id,
                                      const pb::CreateApiKeyRequest& request, int64_t now_us);
@@ -99,12 +101,14 @@ absl::StatusOr<NewApiKey> MakeApiKey(const std::string& org_id, const std::strin
 NewApiKey MakeOrgAdminKey(const std::string& org_id, const std::string& key_id, int64_t now_us);
 
 // The answer to VerifyApiKey: lookup(org id, key id) is the store's GetApiKey.
-// Every refusal (malformed secret, no such key, wrong secret, revoked key) is
-// the same UNAUTHENTICATED "invalid API key", so a caller learns nothing about
-// which part was wrong; other lookup errors pass through.
+// Every refusal (malformed secret, no such key, wrong secret, revoked key,
+// key expired at now_us) is the same UNAUTHENTICATED "invalid API key", so a
+// caller learns nothing about which part was wrong; other lookup errors pass
+// through. (A personal key's user being deactivated is the caller's check.)
 absl::StatusOr<pb::VerifyApiKeyResponse> VerifyApiKeySecret(
     const std::string& secret,
-    absl::FunctionRef<absl::StatusOr<StoredApiKey>(const std::string& org_id, const std::string& key_id)> lookup);
+    absl::FunctionRef<absl::StatusOr<StoredApiKey>(const std::string& org_id, const std::string& key_id)> lookup,
+    int64_t now_us);
 
 }  // namespace rapport::profiles
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/crypto.h"
+#include "services/common/time_util.h"
 
 namespace rapport::profiles {
 namespace {
@@ -444,13 +445,15 @@ TEST_P(VerifyApiKeyTest, AcceptsOnlyALiveKeysExactSecret) {
   absl::Status lookup_error;
   GetParam().arrange(*key, presented, lookup_error);
   int lookups = 0;
-  absl::StatusOr<pb::VerifyApiKeyResponse> out =
-      VerifyApiKeySecret(presented, [&](const std::string& org, const std::string& id) -> absl::StatusOr<StoredApiKey> {
+  absl::StatusOr<pb::VerifyApiKeyResponse> out = VerifyApiKeySecret(
+      presented,
+      [&](const std::string& org, const std::string& id) -> absl::StatusOr<StoredApiKey> {
         ++lookups;
         if (!lookup_error.ok()) return lookup_error;
         if (org != key->stored.org_id || id != key->stored.key.id()) return absl::NotFoundError("api key not found");
         return key->stored;
-      });
+      },
+      NowMicros());
   EXPECT_EQ(out.status().code(), GetParam().want) << GetParam().name << ": " << out.status();
   if (GetParam().want == absl::StatusCode::kUnauthenticated) {
     EXPECT_EQ(out.status().message(), "invalid API key");  // the same answer for every refusal

@@ -56,7 +56,7 @@ class MergeStoreTest : public ::testing::TestWithParam<std::string> {
     key.org_id = org.id();
     key.key.set_id(NewId());
     key.secret_sha256 = Sha256("secret-" + org.id());
-    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, key, d); }).ok());
+    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, key, TenantContext{}, d); }).ok());
     return org.id();
   }
   std::string NewUser(const std::string& org, const std::string& email) {

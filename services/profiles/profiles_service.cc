@@ -12,6 +12,8 @@
 #include "services/common/validate.h"
 #include "services/profiles/contact_merge.h"
 #include "services/profiles/contact_export.h"
+#include "services/profiles/admin_logic.h"
+#include "services/profiles/audit_store.h"
 #include "services/profiles/profiles_logic.h"
 
 namespace rapport::profiles {
@@ -47,7 +49,8 @@ ProfilesServiceImpl::ProfilesServiceImpl(ProfilesStore* store, redis::EntityCach
       jwt_key_options_(jwt_keys),
       rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
                        pb::ProfilesService::service_full_name())),
-      signer_(signer) {}
+      signer_(signer),
+      key_use_(store) {}
 
 std::string ProfilesServiceImpl::ContactKey(const Owner& owner, const std::string& id) const {
   return cache_->Key(owner.org, "contact", absl::StrCat(owner.user, ":", id));
@@ -71,7 +74,7 @@ absl::StatusOr<pb::Profile> ProfilesServiceImpl::CachedProfile(const Owner& owne
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateOrg(Ctx* ctx, const pb::CreateOrgRequest* req,
                                                          pb::CreateOrgResponse* resp) {
-  return rpc_.Handle(ctx, "CreateOrg", resp, [=, this](const TenantContext&, Reply<pb::CreateOrgResponse> reply) {
+  return rpc_.Handle(ctx, "CreateOrg", resp, [=, this](const TenantContext& t, Reply<pb::CreateOrgResponse> reply) {
     Violations v;
     v.Text("displayName", req->display_name(), kMaxNameChars, true);
     if (!v.empty()) return reply(v.ToStatus());
@@ -88,7 +91,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateOrg(Ctx* ctx, const pb::Cre
     *out.mutable_jwt_key()->mutable_jwt_key() = jwt_key.key;
     out.mutable_jwt_key()->set_secret(jwt_key.secret);
     store_->CreateOrg(
-        *org, key.stored,
+        *org, key.stored, t,
         [reply, out](absl::Status s) {
           if (!s.ok()) return reply(s);
           reply(out);
@@ -107,7 +110,8 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateUser(Ctx* ctx, const pb::Cr
     user.set_email(req->email());
     user.set_timezone(req->timezone().empty() ? "UTC" : req->timezone());
     *user.mutable_create_time() = ToTimestamp(NowMicros());
-    store_->CreateUser(t.org_id, user, IdempotencyOf(t, "CreateUser"), *req, reply);
+    user.set_state(pb::ACTIVE);
+    store_->CreateUser(t.org_id, user, IdempotencyOf(t, "CreateUser"), *req, t, reply);
   });
 }
 
@@ -143,7 +147,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateApiKey(Ctx* ctx, const pb::
     pb::ApiKeySecret out;
     out.set_secret(key->secret);
     *out.mutable_api_key() = key->stored.key;
-    store_->CreateApiKey(key->stored, quotas_.api_keys_per_org, [reply, out](absl::Status s) {
+    store_->CreateApiKey(key->stored, quotas_.api_keys_per_org, t, [reply, out](absl::Status s) {
       if (!s.ok()) return reply(s);
       reply(out);
     });
@@ -170,7 +174,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::RevokeApiKey(Ctx* ctx, const pb::
       ctx, "RevokeApiKey", resp, [=, this](const TenantContext& t, Reply<pb::RevokeApiKeyResponse> reply) {
         absl::Status id = RequireId("keyId", req->key_id());
         if (!id.ok()) return reply(id);
-        store_->RevokeApiKey(t.org_id, req->key_id(), NowMicros(), Then<pb::ApiKey>(reply, [](pb::ApiKey key) {
+        store_->RevokeApiKey(t.org_id, req->key_id(), NowMicros(), t, Then<pb::ApiKey>(reply, [](pb::ApiKey key) {
                                pb::RevokeApiKeyResponse out;
                                *out.mutable_api_key() = std::move(key);
                                return out;
@@ -178,12 +182,64 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::RevokeApiKey(Ctx* ctx, const pb::
       });
 }
 
+grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateUser(Ctx* ctx, const pb::UpdateUserRequest* req, pb::User* resp) {
+  return rpc_.Handle(ctx, "UpdateUser", resp, [=, this](const TenantContext& t, Reply<pb::User> reply) {
+    absl::Status id = RequireId("userId", req->user_id());
+    if (!id.ok()) return reply(id);
+    pb::UpdateUserRequest request = *req;
+    store_->UpdateUser(
+        t.org_id, req->user_id(), [request](pb::User& user) { return ApplyUserUpdate(request, user); }, NowMicros(), t,
+        reply);
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::UpdateApiKey(Ctx* ctx, const pb::UpdateApiKeyRequest* req,
+                                                            pb::ApiKey* resp) {
+  return rpc_.Handle(ctx, "UpdateApiKey", resp, [=, this](const TenantContext& t, Reply<pb::ApiKey> reply) {
+    absl::Status id = RequireId("keyId", req->key_id());
+    if (!id.ok()) return reply(id);
+    pb::UpdateApiKeyRequest request = *req;
+    store_->UpdateApiKey(
+        t.org_id, req->key_id(), [request](pb::ApiKey& key) { return ApplyApiKeyUpdate(request, key); }, t, reply);
+  });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListAuditEntries(Ctx* ctx, const pb::ListAuditEntriesRequest* req,
+                                                                pb::ListAuditEntriesResponse* resp) {
+  return rpc_.Handle(ctx, "ListAuditEntries", resp,
+                     [=, this](const TenantContext& t, Reply<pb::ListAuditEntriesResponse> reply) {
+                       absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
+                       if (!page.ok()) return reply(page.status());
+                       absl::StatusOr<AuditFilter> filter = AuditFilterOf(*req);
+                       if (!filter.ok()) return reply(filter.status());
+                       absl::StatusOr<std::vector<pb::AuditEntry>> entries =
+                           store_->ListAuditEntries(t.org_id, *filter, page->after, page->size + 1);
+                       if (!entries.ok()) return reply(entries.status());
+                       pb::ListAuditEntriesResponse out;
+                       out.set_next_page_token(TrimToPage(*entries, page->size, AuditPageKey));
+                       for (auto& e : *entries) *out.add_entries() = std::move(e);
+                       reply(std::move(out));
+                     });
+}
+
 grpc::ServerUnaryReactor* ProfilesServiceImpl::VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req,
                                                             pb::VerifyApiKeyResponse* resp) {
   return rpc_.Handle(ctx, "VerifyApiKey", resp, [=, this](const TenantContext&, Reply<pb::VerifyApiKeyResponse> reply) {
-    reply(VerifyApiKeySecret(req->secret(), [this](const std::string& org_id, const std::string& key_id) {
-      return store_->GetApiKey(org_id, key_id);
-    }));
+    const int64_t now = NowMicros();
+    absl::StatusOr<pb::VerifyApiKeyResponse> verdict = VerifyApiKeySecret(
+        req->secret(),
+        [this](const std::string& org_id, const std::string& key_id) { return store_->GetApiKey(org_id, key_id); },
+        now);
+    if (verdict.ok() && !verdict->user_id().empty()) {
+      // A personal key is refused while its user is deactivated (or gone).
+      absl::StatusOr<pb::User> user = store_->GetUser(verdict->org_id(), verdict->user_id());
+      if (absl::IsNotFound(user.status()) || (user.ok() && user->state() == pb::DEACTIVATED)) {
+        return reply(absl::UnauthenticatedError("invalid API key"));
+      }
+      if (!user.ok()) return reply(user.status());
+    }
+    if (verdict.ok()) key_use_.Used(verdict->org_id(), verdict->key_id(), now);
+    reply(std::move(verdict));
   });
 }
 

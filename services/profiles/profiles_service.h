@@ -5,8 +5,8 @@
 // tenant metadata is RpcHandler's (services/common/rpc.h). No SQL and no
 // business rule here.
 //
-// Thread-safety: handlers run concurrently; the service holds no mutable state
-// of its own.
+// Thread-safety: handlers run concurrently; the service's only mutable state
+// is the key-use recorder's (thread-safe).
 #ifndef RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
 #define RAPPORT_SERVICES_PROFILES_PROFILES_SERVICE_H_
 
@@ -22,6 +22,7 @@
 #include "services/profiles/jwt_keys_logic.h"
 #include "services/profiles/jwt_keys_store.h"
 #include "services/profiles/account_export.h"
+#include "services/profiles/key_use.h"
 #include "services/profiles/profiles_store.h"
 
 namespace rapport::profiles {
@@ -47,6 +48,9 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* CreateApiKey(Ctx* ctx, const pb::CreateApiKeyRequest* req, pb::ApiKeySecret* resp) override;
   R* ListApiKeys(Ctx* ctx, const pb::ListApiKeysRequest* req, pb::ListApiKeysResponse* resp) override;
   R* RevokeApiKey(Ctx* ctx, const pb::RevokeApiKeyRequest* req, pb::RevokeApiKeyResponse* resp) override;
+  R* UpdateUser(Ctx* ctx, const pb::UpdateUserRequest* req, pb::User* resp) override;
+  R* UpdateApiKey(Ctx* ctx, const pb::UpdateApiKeyRequest* req, pb::ApiKey* resp) override;
+  R* ListAuditEntries(Ctx* ctx, const pb::ListAuditEntriesRequest* req, pb::ListAuditEntriesResponse* resp) override;
   R* VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req, pb::VerifyApiKeyResponse* resp) override;
   R* GetUsage(Ctx* ctx, const pb::GetUsageRequest* req, pb::GetUsageResponse* resp) override;
   // JWT signing keys: jwt_keys_service.cc.
@@ -118,6 +122,7 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   const TenantSigner* signer_;  // for the streaming RPC, which RpcHandler does not serve
   AccountExportStore* exports_ = nullptr;
   AccountExporter* exporter_ = nullptr;
+  KeyUseRecorder key_use_;  // last use of keys VerifyApiKey accepts
 };
 
 // The internal export of every org's users, contacts and memberships for

@@ -16,8 +16,11 @@
 #include "services/common/ids.h"
 #include "services/common/redis_client.h"
 #include "services/common/tenant.h"
+#include "services/common/time_util.h"
+#include "services/profiles/admin_logic.h"
 #include "services/profiles/profiles_logic.h"
 #include "services/profiles/profiles_store.h"
+#include "tests/testing/harness.h"
 #include "tests/testing/stack.h"
 
 namespace rapport::profiles {
@@ -176,6 +179,77 @@ TEST_F(ProfilesServiceTest, ApiKeysVerifyUntilRevoked) {
   grpc::Status s = stub_->VerifyApiKey(Stack::Call(Stack::Platform()).get(), verify, &verified);
   EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED);
   EXPECT_EQ(s.error_message(), "invalid API key");
+}
+
+// Org administration in-process: deactivating a user refuses their personal
+// key at VerifyApiKey; an expired key is refused; a verified key's use is
+// recorded; another org's ids are NOT_FOUND; users' scopes lack ADMIN.
+TEST_F(ProfilesServiceTest, AdministersUsersAndKeys) {
+  const std::string org = NewOrg("Acme");
+  const std::string other = NewOrg("Globex");
+  TenantContext ann = NewUser(org, "ann@acme.test");
+  pb::CreateApiKeyRequest create;
+  create.set_display_name("ann's cli");
+  create.add_scopes(api::v1::READ);
+  create.set_user_id(ann.user_id);
+  create.set_rate_limit_per_minute(30);
+  pb::ApiKeySecret key;
+  ASSERT_TRUE(stub_->CreateApiKey(Stack::Call(Stack::Admin(org)).get(), create, &key).ok());
+  pb::VerifyApiKeyRequest verify;
+  verify.set_secret(key.secret());
+  pb::VerifyApiKeyResponse verified;
+  ASSERT_TRUE(stub_->VerifyApiKey(Stack::Call(Stack::Platform()).get(), verify, &verified).ok());
+  EXPECT_EQ(verified.user_id(), ann.user_id);
+  EXPECT_EQ(verified.rate_limit_per_minute(), 30);
+
+  pb::UpdateUserRequest off;
+  off.set_user_id(ann.user_id);
+  off.mutable_user()->set_state(pb::DEACTIVATED);
+  off.mutable_update_mask()->add_paths("state");
+  pb::User user;
+  EXPECT_EQ(stub_->UpdateUser(Stack::Call(Stack::Admin(other)).get(), off, &user).error_code(), grpc::NOT_FOUND);
+  EXPECT_EQ(stub_->UpdateUser(Stack::Call(ann).get(), off, &user).error_code(), grpc::PERMISSION_DENIED);
+  ASSERT_TRUE(stub_->UpdateUser(Stack::Call(Stack::Admin(org)).get(), off, &user).ok());
+  EXPECT_EQ(user.state(), pb::DEACTIVATED);
+  grpc::Status refused = stub_->VerifyApiKey(Stack::Call(Stack::Platform()).get(), verify, &verified);
+  EXPECT_EQ(refused.error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_EQ(refused.error_message(), "invalid API key");
+  off.mutable_user()->set_state(pb::ACTIVE);
+  ASSERT_TRUE(stub_->UpdateUser(Stack::Call(Stack::Admin(org)).get(), off, &user).ok());
+  ASSERT_TRUE(stub_->VerifyApiKey(Stack::Call(Stack::Platform()).get(), verify, &verified).ok());
+
+  // The use was recorded (asynchronously, once a minute at most).
+  auto last_use = [&] {
+    pb::ListApiKeysResponse keys;
+    EXPECT_TRUE(stub_->ListApiKeys(Stack::Call(Stack::Admin(org)).get(), pb::ListApiKeysRequest(), &keys).ok());
+    for (const auto& k : keys.api_keys()) {
+      if (k.id() == key.api_key().id()) return k.has_last_use_time();
+    }
+    return false;
+  };
+  EXPECT_TRUE(testing::WaitFor(last_use, std::chrono::seconds(5)));
+
+  // Expired at once by an update: refused like any invalid key.
+  pb::UpdateApiKeyRequest expire;
+  expire.set_key_id(key.api_key().id());
+  *expire.mutable_api_key()->mutable_expire_time() = ToTimestamp(NowMicros() - 1);
+  expire.mutable_update_mask()->add_paths("expire_time");
+  pb::ApiKey updated;
+  EXPECT_EQ(stub_->UpdateApiKey(Stack::Call(Stack::Admin(other)).get(), expire, &updated).error_code(),
+            grpc::NOT_FOUND);
+  ASSERT_TRUE(stub_->UpdateApiKey(Stack::Call(Stack::Admin(org)).get(), expire, &updated).ok());
+  EXPECT_EQ(stub_->VerifyApiKey(Stack::Call(Stack::Platform()).get(), verify, &verified).error_code(),
+            grpc::UNAUTHENTICATED);
+
+  pb::ListAuditEntriesRequest audit;
+  audit.set_action(std::string(kMaxAuditActionChars + 1, 'x'));  // too long
+  pb::ListAuditEntriesResponse entries;
+  EXPECT_EQ(stub_->ListAuditEntries(Stack::Call(Stack::Admin(org)).get(), audit, &entries).error_code(),
+            grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(stub_->ListAuditEntries(Stack::Call(ann).get(), pb::ListAuditEntriesRequest(), &entries).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_TRUE(
+      stub_->ListAuditEntries(Stack::Call(Stack::Admin(org)).get(), pb::ListAuditEntriesRequest(), &entries).ok());
 }
 
 // Every RPC refuses a call without tenant metadata, or signed with another key.

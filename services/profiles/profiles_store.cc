@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "services/common/audit.h"
 #include "services/common/db_rows.h"
 #include "services/common/erasure.h"
 #include "services/common/event_size.h"
@@ -24,6 +25,7 @@
 #include "services/profiles/contact_merge.h"
 #include "services/profiles/import_store.h"
 #include "services/profiles/account_export.h"
+#include "services/profiles/audit_store.h"
 
 namespace rapport::profiles {
 namespace {
@@ -151,6 +153,15 @@ CREATE INDEX merged_contacts_by_survivor ON merged_contacts (org_id, user_id, su
       kImportsMigration,
       kErasedSubjectsMigration,
       kAccountExportMigration,
+      // Org administration: a user's state (1 ACTIVE, 2 DEACTIVATED) and
+      // last update; a key's last use in its own column, so that recording
+      // it is one small UPDATE (KeyUseRecorder, key_use.h).
+      R"sql(
+ALTER TABLE users ADD COLUMN state INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN update_us INTEGER;
+ALTER TABLE api_keys ADD COLUMN last_used_us INTEGER;
+)sql",
+      kAuditLogMigration,
   };
   return kMigrations;
 }
@@ -300,19 +311,30 @@ absl::StatusOr<std::string> MemberName(Connection& conn, const Owner& owner, con
   return *std::move(name);
 }
 
-// A user from the columns (user_id, email, create_us, profile).
+// The columns ReadUser reads, in its order.
+constexpr char kUserColumns[] = "user_id, email, create_us, profile, state, update_us";
+
+// A user from the columns kUserColumns.
 absl::StatusOr<pb::User> ReadUser(const db::Statement& row) {
   pb::Profile profile;
   RETURN_IF_ERROR(ParseRow(row.ColumnBlob(3), &profile));
-  return UserFromRow(row.ColumnText(0), row.ColumnText(1), row.ColumnInt(2), profile);
+  pb::User user = UserFromRow(row.ColumnText(0), row.ColumnText(1), row.ColumnInt(2), profile);
+  user.set_state(static_cast<pb::UserState>(row.ColumnInt(4)));
+  if (!row.ColumnIsNull(5)) *user.mutable_update_time() = ToTimestamp(row.ColumnInt(5));
+  return user;
 }
 
-// An API key from the columns (revoke_us, key): the stored message with its
-// revocation time, which lives in its own column so that revoking is one UPDATE.
+// The columns ReadApiKey reads, in its order.
+constexpr char kApiKeyColumns[] = "revoke_us, key, last_used_us";
+
+// An API key from the columns kApiKeyColumns: the stored message with its
+// revocation and last-use times, which live in their own columns so that
+// revoking, and recording a use, is one UPDATE.
 absl::StatusOr<pb::ApiKey> ReadApiKey(const db::Statement& row) {
   pb::ApiKey key;
   RETURN_IF_ERROR(ParseRow(row.ColumnBlob(1), &key));
   if (!row.ColumnIsNull(0)) *key.mutable_revoke_time() = ToTimestamp(row.ColumnInt(0));
+  if (!row.ColumnIsNull(2)) *key.mutable_last_use_time() = ToTimestamp(row.ColumnInt(2));
   return key;
 }
 
@@ -406,10 +428,10 @@ absl::StatusOr<std::unique_ptr<ProfilesStore>> ProfilesStore::Open(db::Options o
 
 // --- orgs and users ---
 
-void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done,
-                              std::optional<StoredJwtKey> jwt_key) {
+void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, const TenantContext& actor,
+                              DoneStatus done, std::optional<StoredJwtKey> jwt_key) {
   db_->WriteAsync(
-      [org, admin_key, jwt_key = std::move(jwt_key)](Connection& conn) -> absl::Status {
+      [org, admin_key, actor, jwt_key = std::move(jwt_key)](Connection& conn) -> absl::Status {
         auto st = conn.Prepare("INSERT INTO orgs (org_id, display_name, create_us) VALUES (?, ?, ?)");
         st.Bind(1, org.id()).Bind(2, org.display_name()).Bind(3, TimestampToMicros(org.create_time()));
         RETURN_IF_ERROR(st.Run());
@@ -423,16 +445,19 @@ void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key,
         if (jwt_key.has_value()) RETURN_IF_ERROR(InsertJwtKey(conn, *jwt_key));
         events::v1::Event e = NewEvent("org.created", org.id(), "");
         *e.mutable_org()->mutable_org() = org;
-        return events::AppendEvent(conn, std::move(e));
+        RETURN_IF_ERROR(events::AppendEvent(conn, std::move(e)));
+        return audit::Record(conn, actor, "profiles",
+                             {.action = "org.created", .target_id = org.id(), .detail = "", .org_id = org.id()});
       },
       std::move(done));
 }
 
 void ProfilesStore::CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
-                               const google::protobuf::Message& request, Done<pb::User> done) {
+                               const google::protobuf::Message& request, const TenantContext& actor,
+                               Done<pb::User> done) {
   WriteWithResult<pb::User>(
       *db_,
-      [org, user, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::User> {
+      [org, user, idempotency, actor, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::User> {
         return IdempotentCreate<pb::User>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::User> {
           auto exists = conn.Prepare("SELECT 1 FROM orgs WHERE org_id = ?");
           exists.Bind(1, org);
@@ -455,6 +480,9 @@ void ProfilesStore::CreateUser(const std::string& org, const pb::User& user, con
           if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("email: a user with this email exists");
           RETURN_IF_ERROR(s);
           RETURN_IF_ERROR(EmitUser(conn, "user.created", org, user, profile));
+          RETURN_IF_ERROR(
+              audit::Record(conn, actor, "profiles",
+                            {.action = "user.created", .target_id = user.id(), .detail = "", .org_id = org}));
           return user;
         });
       },
@@ -464,7 +492,7 @@ void ProfilesStore::CreateUser(const std::string& org, const pb::User& user, con
 absl::StatusOr<pb::User> ProfilesStore::GetUser(const std::string& org, const std::string& user_id) {
   std::optional<pb::User> user;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st = conn.Prepare("SELECT user_id, email, create_us, profile FROM users WHERE org_id = ? AND user_id = ?");
+    auto st = conn.Prepare(absl::StrCat("SELECT ", kUserColumns, " FROM users WHERE org_id = ? AND user_id = ?"));
     st.Bind(1, org).Bind(2, user_id);
     ASSIGN_OR_RETURN(user, db::ReadRow<pb::User>(st, ReadUser));
     return absl::OkStatus();
@@ -478,8 +506,7 @@ absl::StatusOr<std::vector<pb::User>> ProfilesStore::ListUsers(const std::string
   std::vector<pb::User> users;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
     auto st = conn.Prepare(
-        "SELECT user_id, email, create_us, profile FROM users WHERE org_id = ? AND user_id > ? "
-        "ORDER BY user_id LIMIT ?");
+        absl::StrCat("SELECT ", kUserColumns, " FROM users WHERE org_id = ? AND user_id > ? ORDER BY user_id LIMIT ?"));
     st.Bind(1, org).Bind(2, after_id).Bind(3, limit);
     ASSIGN_OR_RETURN(users, db::ListRows<pb::User>(st, ReadUser));
     return absl::OkStatus();
@@ -489,11 +516,25 @@ absl::StatusOr<std::vector<pb::User>> ProfilesStore::ListUsers(const std::string
 
 // --- API keys ---
 
-void ProfilesStore::CreateApiKey(const StoredApiKey& key, int64_t max_keys, DoneStatus done) {
+void ProfilesStore::CreateApiKey(const StoredApiKey& key, int64_t max_keys, const TenantContext& actor,
+                                 DoneStatus done) {
   db_->WriteAsync(
-      [key, max_keys](Connection& conn) -> absl::Status {
+      [key, max_keys, actor](Connection& conn) -> absl::Status {
         ASSIGN_OR_RETURN(int64_t active, CountActiveApiKeys(conn, key.org_id));
         RETURN_IF_ERROR(CheckQuota(kApiKeysPerOrg, active, max_keys, "active API keys per org"));
+        if (!key.key.user_id().empty()) {
+          // A personal key names a user of its org.
+          ASSIGN_OR_RETURN(bool found, db::Exists(conn.Prepare("SELECT 1 FROM users WHERE org_id = ? AND user_id = ?")
+                                                      .Bind(1, key.org_id)
+                                                      .Bind(2, key.key.user_id())));
+          if (!found) return absl::InvalidArgumentError("userId: no such user in the org");
+        }
+        RETURN_IF_ERROR(audit::Record(
+            conn, actor, "profiles",
+            {.action = "apiKey.created",
+             .target_id = key.key.id(),
+             .detail = key.key.user_id().empty() ? "" : absl::StrCat("personal key of user ", key.key.user_id()),
+             .org_id = key.org_id}));
         auto st = conn.Prepare(
             "INSERT INTO api_keys (org_id, key_id, secret_sha256, revoke_us, key) VALUES (?, ?, ?, NULL, ?)");
         st.Bind(1, key.org_id)
@@ -508,13 +549,14 @@ void ProfilesStore::CreateApiKey(const StoredApiKey& key, int64_t max_keys, Done
 absl::StatusOr<StoredApiKey> ProfilesStore::GetApiKey(const std::string& org, const std::string& key_id) {
   std::optional<StoredApiKey> out;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st = conn.Prepare("SELECT revoke_us, key, secret_sha256 FROM api_keys WHERE org_id = ? AND key_id = ?");
+    auto st = conn.Prepare(
+        absl::StrCat("SELECT ", kApiKeyColumns, ", secret_sha256 FROM api_keys WHERE org_id = ? AND key_id = ?"));
     st.Bind(1, org).Bind(2, key_id);
     ASSIGN_OR_RETURN(out, db::ReadRow<StoredApiKey>(st, [&](const db::Statement& row) -> absl::StatusOr<StoredApiKey> {
                        StoredApiKey stored;
                        stored.org_id = org;
                        ASSIGN_OR_RETURN(stored.key, ReadApiKey(row));
-                       stored.secret_sha256 = row.ColumnBlob(2);
+                       stored.secret_sha256 = row.ColumnBlob(3);
                        return stored;
                      }));
     return absl::OkStatus();
@@ -527,8 +569,8 @@ absl::StatusOr<std::vector<pb::ApiKey>> ProfilesStore::ListApiKeys(const std::st
                                                                    int limit) {
   std::vector<pb::ApiKey> keys;
   RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
-    auto st =
-        conn.Prepare("SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id > ? ORDER BY key_id LIMIT ?");
+    auto st = conn.Prepare(absl::StrCat("SELECT ", kApiKeyColumns,
+                                        " FROM api_keys WHERE org_id = ? AND key_id > ? ORDER BY key_id LIMIT ?"));
     st.Bind(1, org).Bind(2, after_id).Bind(3, limit);
     ASSIGN_OR_RETURN(keys, db::ListRows<pb::ApiKey>(st, ReadApiKey));
     return absl::OkStatus();
@@ -537,20 +579,150 @@ absl::StatusOr<std::vector<pb::ApiKey>> ProfilesStore::ListApiKeys(const std::st
 }
 
 void ProfilesStore::RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros,
-                                 Done<pb::ApiKey> done) {
+                                 const TenantContext& actor, Done<pb::ApiKey> done) {
   WriteWithResult<pb::ApiKey>(
       *db_,
-      [org, key_id, now_micros](Connection& conn) -> absl::StatusOr<pb::ApiKey> {
+      [org, key_id, now_micros, actor](Connection& conn) -> absl::StatusOr<pb::ApiKey> {
+        // Only the first revocation changes the row, and only it is audited.
         auto upd =
-            conn.Prepare("UPDATE api_keys SET revoke_us = COALESCE(revoke_us, ?) WHERE org_id = ? AND key_id = ?");
+            conn.Prepare("UPDATE api_keys SET revoke_us = ? WHERE org_id = ? AND key_id = ? AND revoke_us IS NULL");
         upd.Bind(1, now_micros).Bind(2, org).Bind(3, key_id);
         RETURN_IF_ERROR(upd.Run());
-        if (conn.Changes() == 0) return RowNotFound("api key");
-        auto st = conn.Prepare("SELECT revoke_us, key FROM api_keys WHERE org_id = ? AND key_id = ?");
+        if (conn.Changes() > 0) {
+          RETURN_IF_ERROR(audit::Record(
+              conn, actor, "profiles", {.action = "apiKey.revoked", .target_id = key_id, .detail = "", .org_id = org}));
+        }
+        auto st =
+            conn.Prepare(absl::StrCat("SELECT ", kApiKeyColumns, " FROM api_keys WHERE org_id = ? AND key_id = ?"));
         st.Bind(1, org).Bind(2, key_id);
         ASSIGN_OR_RETURN(std::optional<pb::ApiKey> key, db::ReadRow<pb::ApiKey>(st, ReadApiKey));
         if (!key.has_value()) return RowNotFound("api key");
         return *std::move(key);
+      },
+      std::move(done));
+}
+
+namespace {
+
+// The fields of a user that differ, by JSON name, for the audit's detail.
+std::vector<std::string> ChangedUserFields(const pb::User& before, const pb::User& after) {
+  std::vector<std::string> out;
+  if (before.display_name() != after.display_name()) out.push_back("displayName");
+  if (before.email() != after.email()) out.push_back("email");
+  if (before.timezone() != after.timezone()) out.push_back("timezone");
+  if (before.state() != after.state()) out.push_back("state");
+  return out;
+}
+
+}  // namespace
+
+void ProfilesStore::UpdateUser(const std::string& org, const std::string& user_id, Mutation<pb::User> mutate,
+                               int64_t now_micros, const TenantContext& actor, Done<pb::User> done) {
+  WriteWithResult<pb::User>(
+      *db_,
+      [org, user_id, mutate = std::move(mutate), now_micros, actor](Connection& conn) -> absl::StatusOr<pb::User> {
+        auto read = conn.Prepare(absl::StrCat("SELECT ", kUserColumns, " FROM users WHERE org_id = ? AND user_id = ?"));
+        read.Bind(1, org).Bind(2, user_id);
+        ASSIGN_OR_RETURN(std::optional<pb::User> found, db::ReadRow<pb::User>(read, ReadUser));
+        if (!found.has_value()) return RowNotFound("user");
+        const pb::User before = *found;
+        pb::User user = *std::move(found);
+        RETURN_IF_ERROR(mutate(user));
+        const std::vector<std::string> changed = ChangedUserFields(before, user);
+        if (changed.empty()) return user;  // nothing to write, nothing to audit
+        *user.mutable_update_time() = ToTimestamp(now_micros);
+        ASSIGN_OR_RETURN(pb::Profile profile, ReadProfile(conn, Owner{org, user_id}));
+        // The user's name and zone live in the own profile (UserFromRow).
+        profile.set_display_name(user.display_name());
+        profile.set_timezone(user.timezone());
+        absl::Status s = conn.Prepare(
+                                 "UPDATE users SET email = ?, profile = ?, state = ?, update_us = ? "
+                                 "WHERE org_id = ? AND user_id = ?")
+                             .Bind(1, NormalizeKey(user.email()))
+                             .BindBlob(2, profile.SerializeAsString())
+                             .Bind(3, static_cast<int>(user.state()))
+                             .Bind(4, now_micros)
+                             .Bind(5, org)
+                             .Bind(6, user_id)
+                             .Run();
+        if (absl::IsAlreadyExists(s)) return absl::AlreadyExistsError("user.email: a user with this email exists");
+        RETURN_IF_ERROR(s);
+        RETURN_IF_ERROR(EmitUser(conn, "user.updated", org, user, profile));
+        std::string action = "user.updated";
+        if (before.state() != user.state()) {
+          action = user.state() == pb::DEACTIVATED ? "user.deactivated" : "user.reactivated";
+        }
+        RETURN_IF_ERROR(audit::Record(conn, actor, "profiles",
+                                      {.action = action,
+                                       .target_id = user_id,
+                                       .detail = absl::StrCat("changed: ", absl::StrJoin(changed, ", ")),
+                                       .org_id = org}));
+        return user;
+      },
+      std::move(done));
+}
+
+void ProfilesStore::UpdateApiKey(const std::string& org, const std::string& key_id, Mutation<pb::ApiKey> mutate,
+                                 const TenantContext& actor, Done<pb::ApiKey> done) {
+  WriteWithResult<pb::ApiKey>(
+      *db_,
+      [org, key_id, mutate = std::move(mutate), actor](Connection& conn) -> absl::StatusOr<pb::ApiKey> {
+        auto read =
+            conn.Prepare(absl::StrCat("SELECT ", kApiKeyColumns, " FROM api_keys WHERE org_id = ? AND key_id = ?"));
+        read.Bind(1, org).Bind(2, key_id);
+        ASSIGN_OR_RETURN(std::optional<pb::ApiKey> found, db::ReadRow<pb::ApiKey>(read, ReadApiKey));
+        if (!found.has_value()) return RowNotFound("api key");
+        if (found->has_revoke_time()) return absl::FailedPreconditionError("apiKey: the key is revoked");
+        const pb::ApiKey before = *found;
+        pb::ApiKey key = *std::move(found);
+        RETURN_IF_ERROR(mutate(key));
+        std::vector<std::string> changed;
+        if (before.display_name() != key.display_name()) changed.push_back("displayName");
+        if (before.expire_time().SerializeAsString() != key.expire_time().SerializeAsString() ||
+            before.has_expire_time() != key.has_expire_time()) {
+          changed.push_back(
+              key.has_expire_time()
+                  ? absl::StrCat("expireTime=",
+                                 absl::FormatTime(absl::RFC3339_sec, FromMicros(TimestampToMicros(key.expire_time())),
+                                                  absl::UTCTimeZone()))
+                  : "expireTime=never");
+        }
+        if (before.rate_limit_per_minute() != key.rate_limit_per_minute()) {
+          changed.push_back(absl::StrCat("rateLimitPerMinute=", key.rate_limit_per_minute()));
+        }
+        if (changed.empty()) return key;
+        // The stored message holds neither column-kept time.
+        pb::ApiKey stored = key;
+        stored.clear_revoke_time();
+        stored.clear_last_use_time();
+        RETURN_IF_ERROR(conn.Prepare("UPDATE api_keys SET key = ? WHERE org_id = ? AND key_id = ?")
+                            .BindBlob(1, stored.SerializeAsString())
+                            .Bind(2, org)
+                            .Bind(3, key_id)
+                            .Run());
+        RETURN_IF_ERROR(audit::Record(conn, actor, "profiles",
+                                      {.action = "apiKey.updated",
+                                       .target_id = key_id,
+                                       .detail = absl::StrCat("changed: ", absl::StrJoin(changed, ", ")),
+                                       .org_id = org}));
+        return key;
+      },
+      std::move(done));
+}
+
+void ProfilesStore::TouchApiKey(const std::string& org, const std::string& key_id, int64_t now_micros,
+                                DoneStatus done) {
+  db_->WriteAsync(
+      [org, key_id, now_micros](Connection& conn) -> absl::Status {
+        return conn
+            .Prepare(
+                "UPDATE api_keys SET last_used_us = ? WHERE org_id = ? AND key_id = ? AND "
+                "(last_used_us IS NULL OR last_used_us < ?)")
+            .Bind(1, now_micros)
+            .Bind(2, org)
+            .Bind(3, key_id)
+            .Bind(4, now_micros)
+            .Run();
       },
       std::move(done));
 }

@@ -32,6 +32,7 @@
 #include "services/common/idempotency.h"
 #include "services/common/outbox.h"
 #include "services/profiles/jwt_keys_store.h"
+#include "services/common/tenant.h"
 
 namespace rapport::profiles {
 
@@ -41,6 +42,13 @@ struct StoredApiKey {
   std::string org_id;
   pb::ApiKey key;
   std::string secret_sha256;  // raw 32 bytes
+};
+
+// GET /v1/audit's filters; empty (0) fields filter nothing.
+struct AuditFilter {
+  std::string actor;     // a key id, a user id, or "platform"
+  std::string action;    // exact, or a prefix ending in ".*"
+  int64_t since_us = 0;  // entries at or after
 };
 
 struct ContactFilter {
@@ -70,22 +78,49 @@ class ProfilesStore {
 
   // Orgs and users. CreateUser: ALREADY_EXISTS when the email is taken in the org.
   // CreateOrg also writes the org's first JWT signing key when one is given
-  // (jwt_keys_store.h), in the org's transaction.
-  void CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, DoneStatus done,
+  // (jwt_keys_store.h), in the org's transaction. Every administrative write
+  // records its audit entry (services/common/audit.h) for actor in its own
+  // transaction.
+  void CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, const TenantContext& actor, DoneStatus done,
                  std::optional<StoredJwtKey> jwt_key = std::nullopt);
   // Creates replay the first result for a repeated idempotency key.
   void CreateUser(const std::string& org, const pb::User& user, const IdempotencyScope& idempotency,
-                  const google::protobuf::Message& request, Done<pb::User> done);
+                  const google::protobuf::Message& request, const TenantContext& actor, Done<pb::User> done);
+  // Applies mutate to the user (display name, email, timezone, state) and
+  // emits user.updated; audited as user.updated, user.deactivated or
+  // user.reactivated. A mutation that changes nothing writes nothing.
+  // NOT_FOUND for no such user in org; ALREADY_EXISTS when the new email is taken.
+  void UpdateUser(const std::string& org, const std::string& user_id, Mutation<pb::User> mutate, int64_t now_micros,
+                  const TenantContext& actor, Done<pb::User> done);
   absl::StatusOr<pb::User> GetUser(const std::string& org, const std::string& user_id);
   absl::StatusOr<std::vector<pb::User>> ListUsers(const std::string& org, const std::string& after_id, int limit);
 
   // API keys. RESOURCE_EXHAUSTED (quota apiKeysPerOrg) when the org already
-  // has max_keys active keys.
-  void CreateApiKey(const StoredApiKey& key, int64_t max_keys, DoneStatus done);
+  // has max_keys active keys; INVALID_ARGUMENT when a personal key's user_id
+  // names no user of the org.
+  void CreateApiKey(const StoredApiKey& key, int64_t max_keys, const TenantContext& actor, DoneStatus done);
   absl::StatusOr<StoredApiKey> GetApiKey(const std::string& org, const std::string& key_id);
   absl::StatusOr<std::vector<pb::ApiKey>> ListApiKeys(const std::string& org, const std::string& after_id, int limit);
-  // Sets revoke_time (once; revoking again keeps the first time).
-  void RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros, Done<pb::ApiKey> done);
+  // Sets revoke_time (once; revoking again keeps the first time, and only
+  // the first is audited).
+  void RevokeApiKey(const std::string& org, const std::string& key_id, int64_t now_micros, const TenantContext& actor,
+                    Done<pb::ApiKey> done);
+  // Applies mutate (display name, expiry, rate limit) to an active key;
+  // FAILED_PRECONDITION for a revoked key, NOT_FOUND for no such key.
+  void UpdateApiKey(const std::string& org, const std::string& key_id, Mutation<pb::ApiKey> mutate,
+                    const TenantContext& actor, Done<pb::ApiKey> done);
+  // Records a use of the key at now_micros (never moving it back). Callers
+  // coalesce (KeyUseRecorder, key_use.h): this is a write.
+  void TouchApiKey(const std::string& org, const std::string& key_id, int64_t now_micros, DoneStatus done);
+
+  // The audit log (audit_store.cc). Stores an audit.recorded event's entry
+  // in its org's log, once: a redelivered event changes nothing. Other
+  // events are ignored. The event consumer's handler (AuditConsumer).
+  absl::Status StoreAuditEvent(const events::v1::Event& event);
+  // The org's entries matching filter, newest first, after the keyset key
+  // after ("" for the first page; AuditPageKey of the last entry), at most limit.
+  absl::StatusOr<std::vector<pb::AuditEntry>> ListAuditEntries(const std::string& org, const AuditFilter& filter,
+                                                               const std::string& after, int limit);
 
   // Own profile of owner.user.
   absl::StatusOr<pb::Profile> GetProfile(const Owner& owner);

@@ -56,7 +56,7 @@ class ProfilesStoreTest : public ::testing::TestWithParam<std::string> {
     key.org_id = org.id();
     key.key.set_id(NewId());
     key.secret_sha256 = Sha256("secret-" + org.id());
-    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, key, d); }).ok());
+    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, key, TenantContext{}, d); }).ok());
     return org.id();
   }
   std::string NewUser(const std::string& org, const std::string& email) {
@@ -66,7 +66,7 @@ class ProfilesStoreTest : public ::testing::TestWithParam<std::string> {
     user.set_email(email);
     user.set_timezone("UTC");
     EXPECT_TRUE((Await<pb::User>([&](Done<pb::User> d) {
-                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), d);
+                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), TenantContext{}, d);
                 })).ok());
     return user.id();
   }
@@ -96,8 +96,9 @@ TEST_P(ProfilesStoreTest, UserEmailIsUniquePerOrg) {
   dup.set_id(NewId());
   dup.set_display_name("Alice 2");
   dup.set_email("ALICE@acme.test");
-  auto s = Await<pb::User>(
-      [&](Done<pb::User> d) { store_->CreateUser(org_, dup, IdempotencyScope{}, pb::CreateUserRequest(), d); });
+  auto s = Await<pb::User>([&](Done<pb::User> d) {
+    store_->CreateUser(org_, dup, IdempotencyScope{}, pb::CreateUserRequest(), TenantContext{}, d);
+  });
   EXPECT_EQ(s.status().code(), absl::StatusCode::kAlreadyExists);
   // Same email in another org is fine.
   std::string other = NewOrg("Other");
@@ -301,14 +302,16 @@ TEST_P(ProfilesStoreTest, ApiKeysRevokeOnceAndSurviveReopen) {
   key.key.set_display_name("ci");
   key.key.add_scopes(api::v1::READ);
   key.secret_sha256 = Sha256("s3cret");
-  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, kNoQuota, d); }).ok());
-  auto first = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 1000, d); });
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, kNoQuota, TenantContext{}, d); }).ok());
+  auto first = Await<pb::ApiKey>(
+      [&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 1000, TenantContext{}, d); });
   ASSERT_TRUE(first.ok());
-  auto second = Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 5000, d); });
+  auto second = Await<pb::ApiKey>(
+      [&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, key.key.id(), 5000, TenantContext{}, d); });
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->revoke_time().nanos(), 1000000);  // 1000 us, the first revocation
-  auto other_org =
-      Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(NewOrg("x"), key.key.id(), 1, d); });
+  auto other_org = Await<pb::ApiKey>(
+      [&](Done<pb::ApiKey> d) { store_->RevokeApiKey(NewOrg("x"), key.key.id(), 1, TenantContext{}, d); });
   EXPECT_EQ(other_org.status().code(), absl::StatusCode::kNotFound);
   OpenStore();
   auto stored = store_->GetApiKey(org_, key.key.id());
@@ -497,7 +500,7 @@ TEST_P(ProfilesStoreTest, ApiKeysPerOrgQuotaCountsActiveKeys) {
     key.org_id = org_;
     key.key.set_id(NewId());
     key.secret_sha256 = Sha256(key.key.id());
-    return AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, 3, d); });
+    return AwaitStatus([&](DoneStatus d) { store_->CreateApiKey(key, 3, TenantContext{}, d); });
   };
   ASSERT_TRUE(create().ok());  // the admin key and this one
   ASSERT_TRUE(create().ok());
@@ -507,7 +510,9 @@ TEST_P(ProfilesStoreTest, ApiKeysPerOrgQuotaCountsActiveKeys) {
   auto keys = store_->ListApiKeys(org_, "", 10);
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->size(), 3u);
-  ASSERT_TRUE(Await<pb::ApiKey>([&](Done<pb::ApiKey> d) { store_->RevokeApiKey(org_, (*keys)[2].id(), 1, d); }).ok());
+  ASSERT_TRUE(Await<pb::ApiKey>([&](Done<pb::ApiKey> d) {
+                store_->RevokeApiKey(org_, (*keys)[2].id(), 1, TenantContext{}, d);
+              }).ok());
   EXPECT_TRUE(create().ok());  // a revoked key frees its place
 }
 

@@ -26,6 +26,8 @@ constexpr int kMaxCatchUpPolls = 10000;
 }  // namespace
 
 absl::Status ApplyAndInvalidate(const events::v1::Event& e, ReadModel* model, ResultCache* cache) {
+  // Audit entries are profiles' (services/common/audit.h): nothing here changes.
+  if (e.payload_case() == events::v1::Event::kAudit) return absl::OkStatus();
   RETURN_IF_ERROR(model->Apply(e));
   const bool org_wide =
       e.payload_case() != events::v1::Event::kInteraction && e.payload_case() != events::v1::Event::kIntroduction;

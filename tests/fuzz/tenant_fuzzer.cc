@@ -21,7 +21,7 @@ namespace {
 
 constexpr char kKey[] = "fuzz-internal-key";
 // The method the fuzzed metadata is checked against (the header names the
-// method it was signed for: "v3 <method> <org> ...").
+// method it was signed for: "v4 <method> <org> ...").
 constexpr char kMethod[] = "/rapport.profiles.v1.ProfilesService/GetContact";
 
 void Check(const rapport::TenantSigner& signer, const std::string& token, const std::string& idem, absl::Time now) {
@@ -38,7 +38,8 @@ void Check(const rapport::TenantSigner& signer, const std::string& token, const 
   md2.emplace(rapport::kTenantHeader, again);
   absl::StatusOr<rapport::TenantContext> back = signer.Verify(md2, kMethod, now);
   if (!back.ok() || back->org_id != ctx->org_id || back->user_id != ctx->user_id || back->scopes != ctx->scopes ||
-      back->request_id != ctx->request_id) {
+      back->request_id != ctx->request_id || back->key_id != ctx->key_id ||
+      back->client_address != ctx->client_address) {
     std::fprintf(stderr, "accepted tenant metadata does not survive re-signing: %s\n", again.c_str());
     std::abort();
   }

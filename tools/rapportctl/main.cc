@@ -26,6 +26,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/common/http_client.h"
+#include "tools/rapportctl/admin.h"
 #include "tools/rapportctl/rapportctl.h"
 
 namespace rapport::ctl {
@@ -106,6 +107,21 @@ const std::vector<Command>& Commands() {
           {"tag", true, "a tag added to every imported contact"},
           {"no-wait", false, "print the import id and return at once"},
           kJson}});
+    // Org administration (admin.h), with an org-admin key.
+    c.push_back({"users", "users list|update USER_ID|deactivate USER_ID|reactivate USER_ID [flags]",
+                 "Lists the org's users (GET /v1/users), updates one, or deactivates / reactivates one\n"
+                 "(PATCH /v1/users/{id}; a deactivated user's tokens and personal keys are refused within\n"
+                 "5 s, their data stays). Prints: id, state, email, name, time zone.",
+                 UsersFlags()});
+    c.push_back({"keys", "keys list|expire KEY_ID [--at WHEN|--never]|revoke KEY_ID [flags]",
+                 "Lists the org's API keys without secrets (GET /v1/apiKeys), sets a key's expiry (now by\n"
+                 "default; PATCH /v1/apiKeys/{id}) or revokes it (DELETE). Prints: id, state, name, scopes,\n"
+                 "created, last used, expires, rate limit, user (personal keys).",
+                 KeysFlags()});
+    c.push_back({"audit", "audit [--since 24h|TIME] [--actor ID] [--action A|PREFIX.*] [flags]",
+                 "Lists the org's audit log, newest first (GET /v1/audit). Prints: time, actor, action,\n"
+                 "target, client address, detail.",
+                 AuditFlags()});
     for (const char* method : {"get", "post", "patch", "put", "delete"}) {
       c.push_back({method, absl::StrCat(method, " PATH [--data JSON|@FILE] [--idempotency-key K] [--raw]"),
                    absl::StrCat("Calls ", absl::AsciiStrToUpper(method),
@@ -502,6 +518,26 @@ int Call(const ParsedArgs& args) {
   return kOk;
 }
 
+// users, keys and audit (admin.h): calls through Send with the command's credentials.
+int AdminCommand(const ParsedArgs& args) {
+  std::string error;
+  const std::vector<std::string> headers = CredentialHeaders(args, true, &error);
+  if (!error.empty()) return UsageError(args.command, error);
+  Caller call = [&](const std::string& method, const std::string& path, const std::string& body, std::string* answer) {
+    Response r;
+    if (!Send(args, method, path, body, headers, &r)) return false;
+    *answer = r.body;
+    return true;
+  };
+  std::string usage;
+  int rc = kOk;
+  if (args.command == "users") rc = UsersCommand(args, call, std::cout, &usage);
+  if (args.command == "keys") rc = KeysCommand(args, call, std::cout, &usage);
+  if (args.command == "audit") rc = AuditCommand(args, call, std::cout, &usage);
+  if (rc == kUsage) return UsageError(args.command, usage);
+  return rc;
+}
+
 int Run(int argc, char** argv) {
   std::map<std::string, std::vector<FlagSpec>> command_flags;
   for (const Command& c : Commands()) command_flags[c.name] = c.flags;
@@ -544,6 +580,7 @@ int Run(int argc, char** argv) {
   if (args.command == "create-key") return CreateKey(args);
   if (args.command == "mint-jwt") return MintJwtCommand(args);
   if (args.command == "import") return Import(args);
+  if (args.command == "users" || args.command == "keys" || args.command == "audit") return AdminCommand(args);
   return Call(args);
 }
 
