@@ -4,12 +4,14 @@
 // webhook deliveries, and the live stream hub; serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
 #include "services/common/channel.h"
+#include "services/common/erasure.h"
 #include "services/common/event_consumer.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
 #include "services/notifications/live_hub.h"
+#include "services/notifications/notifications_erasure.h"
 #include "services/notifications/notifications_service.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/scheduler.h"
@@ -108,9 +110,12 @@ int main(int argc, char** argv) {
   consumer_options.group = "notifications";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
   consumer_options.start_id = "0";
+  // user.deleted / org.deleted erase the subject's rows (notifications_erasure.h).
   rapport::events::EventConsumer consumer(
       startup.redis.get(), &s->db(), consumer_options,
-      [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
+      rapport::WithErasure(
+          rapport::notifications::NotificationsErasureTables(),
+          [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); }));
   consumer.Start();
   const std::chrono::hours delivery_retention(24 * std::max(1, absl::GetFlag(FLAGS_delivery_retention_days)));
   rapport::RetentionPruner pruner(&s->db(),

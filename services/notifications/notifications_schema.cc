@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "services/common/erasure.h"
 #include "services/common/event_consumer.h"
 #include "services/common/status.h"
 #include "services/notifications/notifications_store.h"
@@ -156,6 +157,7 @@ INSERT INTO reminder_counts (org_id, user_id, contact_id, pending)
   SELECT org_id, user_id, contact_id, COUNT(*) FROM timers WHERE kind = 1 GROUP BY org_id, user_id, contact_id;
 ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
 )sql",
+      kErasedSubjectsMigration,
   };
   return kMigrations;
 }
