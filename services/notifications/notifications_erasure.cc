@@ -63,16 +63,18 @@ absl::Status EraseDeletedContact(db::Connection& conn, const Owner& owner, const
                       .Bind(3, owner.user)
                       .Bind(4, contact_id)
                       .Run());
+  // Reminder and trigger timers go (kinds 1, 4, 6: timer_store.h). A run's
+  // step timer stays: the run wakes and stops, saying the contact was
+  // deleted (run_store.cc), rather than waiting for ever.
   for (const char* sql : {
            "DELETE FROM contact_interactions WHERE org_id = ? AND user_id = ? AND contact_id = ?",
            "DELETE FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?",
-           "DELETE FROM timers WHERE org_id = ? AND user_id = ? AND contact_id = ?",
-           "DELETE FROM runs WHERE org_id = ? AND user_id = ? AND contact_id = ?",
+           "DELETE FROM timers WHERE org_id = ? AND user_id = ? AND contact_id = ? AND kind IN (1, 4, 6)",
            "DELETE FROM reminder_counts WHERE org_id = ? AND user_id = ? AND contact_id = ?",
        }) {
     RETURN_IF_ERROR(DeleteByOwnerAnd(conn, sql, owner, contact_id));
   }
-  // Reminders and notifications name their contact inside the blob only.
+  // Reminders name their contact inside the blob only.
   ASSIGN_OR_RETURN(
       std::vector<std::string> reminders,
       RowsAbout<pb::Reminder>(conn, "SELECT reminder_id, data FROM reminders WHERE org_id = ? AND user_id = ?", owner,
@@ -80,14 +82,6 @@ absl::Status EraseDeletedContact(db::Connection& conn, const Owner& owner, const
   for (const std::string& id : reminders) {
     RETURN_IF_ERROR(DeleteByOwnerAnd(conn, "DELETE FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?",
                                      owner, id));
-  }
-  ASSIGN_OR_RETURN(
-      std::vector<std::string> notifications,
-      RowsAbout<pb::Notification>(
-          conn, "SELECT notification_id, data FROM notifications WHERE org_id = ? AND user_id = ?", owner, contact_id));
-  for (const std::string& id : notifications) {
-    RETURN_IF_ERROR(DeleteByOwnerAnd(
-        conn, "DELETE FROM notifications WHERE org_id = ? AND user_id = ? AND notification_id = ?", owner, id));
   }
   return absl::OkStatus();
 }

@@ -4,9 +4,9 @@
 //   removes what notifications kept about that person: the projection row's
 //   data (the row stays as an id-only tombstone, so that a late update never
 //   brings the contact back), its interaction links and ledger row, the
-//   user's reminders about it, workflow runs for it, every timer about it
-//   (reminder, date and overdue triggers, run steps) and the inbox
-//   notifications about it.
+//   user's reminders about it and its reminder, date and overdue trigger
+//   timers. Workflow runs for it stop when they wake, saying why (as
+//   before); inbox notifications already delivered stay in the user's inbox.
 // - A user or an org erased (user.deleted / org.deleted):
 //   NotificationsErasureTables lists every table with the subject's rows for
 //   services/common/erasure.h (WithErasure around the consumer's handler).
