@@ -38,6 +38,14 @@ const std::set<std::string> kLocalTables = {"outbox", "schema_migrations", "sqli
 const std::set<std::string> kMaintenanceIndexes = {
     "processed_events_by_time", "audit_log_by_time", "idempotency_keys_by_time",
     "deliveries_by_finish",     "timers_by_due",
+    "processed_events_by_time",
+    "idempotency_keys_by_time",
+    "deliveries_by_finish",
+    "timers_by_due",
+    // Account exports: the exporter's claim of the next job, and retention.
+    "account_exports_by_state",
+    "account_exports_by_finish",
+    "account_export_chunks_by_time",
 };
 
 struct IndexInfo {
@@ -175,7 +183,8 @@ std::vector<std::string> Statements(const std::string& source) {
 bool IsMaintenance(const std::string& sql) {
   if (sql == "SELECT COUNT(*) FROM timers") return true;  // the service-wide pending gauge
   for (const char* marker : {"FROM outbox", "UPDATE outbox", "schema_migrations", "FROM timers WHERE due_us",
-                             "UPDATE timers SET lease_owner", "claimed_by", "lease_owner", "DELETE FROM \", table"}) {
+                             "UPDATE timers SET lease_owner", "claimed_by", "lease_owner", "DELETE FROM \", table",
+                             "FROM account_exports WHERE state IN"}) {
     if (absl::StrContains(sql, marker)) return true;
   }
   return false;

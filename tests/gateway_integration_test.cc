@@ -1242,6 +1242,29 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   }
   call("GET /v1/network/health", "GET", "/v1/network/health", token);
 
+  // Exports (tests/export_integration_test.cc covers them in depth): the
+  // contact file, and an account export job with its download.
+  {
+    HttpResponse file = Call("GET", "/v1/contacts:export?format=csv", me);
+    EXPECT_EQ(file.status, 200) << file.body;
+    EXPECT_EQ(file.Header("content-type"), "text/csv; charset=utf-8; header=present");
+    EXPECT_NE(file.body.find(carol.id()), std::string::npos);
+    seen.insert("GET /v1/contacts:export");
+    auto job = Parse<ppb::AccountExport>(call("POST /v1/me:export", "POST", "/v1/me:export", me, "{}"));
+    ASSERT_FALSE(job.id().empty());
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          return Parse<ppb::AccountExport>(call("GET /v1/exports/{export_id}", "GET", "/v1/exports/" + job.id(), me))
+                     .state() == ppb::AccountExport::SUCCEEDED;
+        },
+        std::chrono::seconds(20)));
+    HttpResponse account = Call("GET", "/v1/exports/" + job.id() + ":download", me);
+    EXPECT_EQ(account.status, 200) << account.body;
+    EXPECT_EQ(account.Header("content-type"), "application/x-ndjson");
+    EXPECT_NE(account.body.find(carol.id()), std::string::npos);
+    seen.insert("GET /v1/exports/{export_id}:download");
+  }
+
   // Finally the contact and key deletions.
   call("DELETE /v1/contacts/{contact_id}", "DELETE", "/v1/contacts/" + carol.id(), me);
   EXPECT_EQ(Call("GET", "/v1/contacts/" + carol.id(), me).status, 404);
@@ -1263,6 +1286,14 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   auto revoked = Parse<ppb::RevokeApiKeyResponse>(
       call("DELETE /v1/apiKeys/{key_id}", "DELETE", "/v1/apiKeys/" + key.api_key().id(), admin));
   EXPECT_TRUE(revoked.api_key().has_revoke_time());
+  // Erasure of a user and of an org (tests/export_integration_test.cc checks every service forgets them).
+  auto doomed = Parse<ppb::User>(call("POST /v1/users", "POST", "/v1/users", admin,
+                                      R"({"displayName":"Dee","email":"dee@acme.test","timezone":"UTC"})"));
+  call("DELETE /v1/users/{user_id}", "DELETE", "/v1/users/" + doomed.id(), admin);
+  EXPECT_EQ(Call("GET", "/v1/users/" + doomed.id(), admin).status, 404);
+  auto doomed_org =
+      Parse<ppb::CreateOrgResponse>(call("POST /v1/orgs", "POST", "/v1/orgs", platform, R"({"displayName":"Gone"})"));
+  call("DELETE /v1/orgs/{org_id}", "DELETE", "/v1/orgs/" + doomed_org.org().id(), platform);
 
   // Imports: the file is the raw body (not JSON); the job runs to its end.
   {
@@ -1763,9 +1794,32 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/org/jwtKeys:rotate",
                            "/v1/imports",
                            "/v1/imports/{importId}",
-                           "/v1/audit"}) {
+                           "/v1/audit",
+                           "/v1/orgs/{orgId}",
+                           "/v1/contacts:export",
+                           "/v1/me:export",
+                           "/v1/exports/{exportId}",
+                           "/v1/exports/{exportId}:download"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
+  // Downloads name their content types and a binary body.
+  const auto& download = paths.at("/v1/contacts:export").struct_value().fields().at("get").struct_value();
+  const auto& content = download.fields()
+                            .at("responses")
+                            .struct_value()
+                            .fields()
+                            .at("200")
+                            .struct_value()
+                            .fields()
+                            .at("content")
+                            .struct_value()
+                            .fields();
+  EXPECT_EQ(content.size(), 2u);
+  ASSERT_TRUE(content.count("text/vcard"));
+  EXPECT_EQ(
+      content.at("text/vcard").struct_value().fields().at("schema").struct_value().fields().at("format").string_value(),
+      "binary");
+  EXPECT_TRUE(content.count("text/csv"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -309,9 +310,54 @@ TEST_F(RapportctlIntegrationTest, AdministersUsersKeysAndReadsTheAuditLog) {
   EXPECT_EQ(denied.exit_code, 1);
 }
 
+// export contacts streams the file to -o FILE (or stdout); export account
+// starts the job, waits, and downloads its JSON lines.
+TEST_F(RapportctlIntegrationTest, ExportsContactsAndTheAccount) {
+  Result org = Ctl({"create-org", "Acme"}, {{"RAPPORT_ADMIN_KEY", testing::kTestAdminKey}});
+  ASSERT_EQ(org.exit_code, 0) << org.err;
+  const std::string org_id = org.Lines()[0];
+  Result user =
+      Ctl({"create-user", "--name", "Ann", "--email", "ann@acme.test"}, {{"RAPPORT_API_KEY", org.Lines()[1]}});
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  Result jwt =
+      Ctl({"mint-jwt", "--user", user.Lines()[0], "--org", org_id}, {{"RAPPORT_JWT_SECRET", testing::kTestJwtSecret}});
+  ASSERT_EQ(jwt.exit_code, 0) << jwt.err;
+  const std::map<std::string, std::string> as_ann = {{"RAPPORT_TOKEN", jwt.Lines()[0]}};
+  ASSERT_EQ(Ctl({"post", "/v1/contacts", "--data", R"({"displayName":"Bob, Jr.","emails":["bob@x.test"]})"}, as_ann)
+                .exit_code,
+            0);
+
+  const std::string vcf = stack_.data_dir() + "/contacts.vcf";
+  Result contacts = Ctl({"export", "contacts", "-o", vcf}, as_ann);
+  ASSERT_EQ(contacts.exit_code, 0) << contacts.err;
+  std::ifstream in(vcf);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("FN:Bob\\, Jr.\r\n"), std::string::npos) << text.str();
+  EXPECT_FALSE(std::filesystem::exists(vcf + ".part"));
+  Result csv = Ctl({"export", "contacts", "--format", "csv"}, as_ann);
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("id,displayName,", 0), 0u) << csv.out;
+  EXPECT_NE(csv.out.find("\"Bob, Jr.\""), std::string::npos) << csv.out;
+
+  Result account = Ctl({"export", "account"}, as_ann);
+  ASSERT_EQ(account.exit_code, 0) << account.err;
+  EXPECT_NE(account.err.find("SUCCEEDED"), std::string::npos) << account.err;
+  EXPECT_EQ(account.out.rfind("{\"type\":\"export\"", 0), 0u) << account.out;
+  EXPECT_NE(account.out.find("bob@x.test"), std::string::npos) << account.out;
+
+  // Refused: exit 1 with the problem, no file left behind.
+  const std::string denied = stack_.data_dir() + "/denied.vcf";
+  Result refused = Ctl({"export", "contacts", "-o", denied, "--token", "not-a-jwt"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("401"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(denied));
+  EXPECT_FALSE(std::filesystem::exists(denied + ".part"));
+}
+
 TEST(RapportctlUsageTest, HelpOnEveryCommandExitsZero) {
   for (const std::string command : {"create-org", "create-user", "create-key", "mint-jwt", "users", "keys", "audit",
-                                    "get", "post", "patch", "put", "delete"}) {
+                                    "export", "get", "post", "patch", "put", "delete"}) {
     Result r = RunCtl({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
     EXPECT_EQ(r.out.rfind("usage: rapportctl " + command, 0), 0u) << r.out;
@@ -342,6 +388,9 @@ TEST(RapportctlUsageTest, BadCommandLinesExitTwo) {
       {"users", "update", "u1"},                            // nothing to update
       {"keys", "expire", "k1", "--at", "someday"},          // not a time
       {"audit", "--since", "last week"},                    // not a time
+      {"export"},                                           // nothing named
+      {"export", "photos"},                                 // neither contacts nor account
+      {"export", "contacts", "--format", "xlsx"},           // unknown format
   };
   for (const auto& args : bad) {
     Result r = RunCtl(args);

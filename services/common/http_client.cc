@@ -14,11 +14,18 @@ namespace {
 struct BodySink {
   std::string* out;
   size_t max;  // 0: no limit
+  CURL* curl;
+  const std::function<bool(std::string_view)>* writer;  // null or empty: into out
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* sink = static_cast<BodySink*>(user);
   size_t len = size * n;
+  if (sink->writer != nullptr && *sink->writer) {
+    long code = 0;
+    curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 400) return (*sink->writer)(std::string_view(data, len)) ? len : 0;
+  }
   if (sink->max == 0) {
     sink->out->append(data, len);
   } else if (sink->out->size() < sink->max) {
@@ -64,7 +71,7 @@ HttpResponse HttpCall(const std::string& method, const std::string& url, const s
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  BodySink body_sink{&out.body, options.max_body_bytes};
+  BodySink body_sink{&out.body, options.max_body_bytes, curl, &options.body_writer};
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body_sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.headers);

@@ -6,8 +6,10 @@
 #ifndef RAPPORT_SERVICES_COMMON_HTTP_CLIENT_H_
 #define RAPPORT_SERVICES_COMMON_HTTP_CLIENT_H_
 
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rapport {
@@ -35,6 +37,10 @@ struct HttpOptions {
   // Keep at most this much of the response body (the rest is read and
   // dropped), so that a hostile server cannot fill memory. 0: no limit.
   size_t max_body_bytes = 0;
+  // When set, a successful (< 400) response's body goes to body_writer as it
+  // arrives instead of into HttpResponse::body (a download of any size in
+  // flat memory); returning false aborts the transfer (status 0 then).
+  std::function<bool(std::string_view)> body_writer;
 };
 
 // headers: "Name: value" lines. A non-empty body is sent as is (set the

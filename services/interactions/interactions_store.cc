@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "services/common/erasure.h"
 #include "services/common/event_consumer.h"
 #include "services/common/event_size.h"
 #include "services/common/field_mask.h"
@@ -92,6 +93,7 @@ CREATE TABLE deleted_contacts (
 )sql",
       kIdempotencyByTimeMigration,
       events::kProcessedEventsByTimeMigration,
+      kErasedSubjectsMigration,
   };
   return kMigrations;
 }

@@ -3,6 +3,7 @@
 // contact events, serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
 #include "services/common/channel.h"
+#include "services/common/erasure.h"
 #include "services/common/event_consumer.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
@@ -10,6 +11,7 @@
 #include "services/common/redis_client.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
+#include "services/interactions/interactions_erasure.h"
 #include "services/interactions/interactions_logic.h"
 #include "services/interactions/interactions_service.h"
 #include "services/interactions/interactions_store.h"
@@ -48,8 +50,11 @@ int main(int argc, char** argv) {
   consumer_options.internal_key = startup.internal_key;  // verifies every entry
   consumer_options.group = "interactions";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
-  rapport::events::EventConsumer consumer(&redis, &(*store)->db(), consumer_options,
-                                          &rapport::interactions::InteractionsStore::ApplyContactEvent);
+  // user.deleted / org.deleted erase the subject's rows (interactions_erasure.h).
+  rapport::events::EventConsumer consumer(
+      &redis, &(*store)->db(), consumer_options,
+      rapport::WithErasure(rapport::interactions::InteractionsErasureTables(),
+                           &rapport::interactions::InteractionsStore::ApplyContactEvent));
   consumer.Start();
 
   rapport::profiles::ContactClient profiles(rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)), &signer,

@@ -4,6 +4,7 @@
 // webhook deliveries, and the live stream hub; serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
 #include "services/common/channel.h"
+#include "services/common/erasure.h"
 #include "services/common/event_consumer.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
@@ -11,6 +12,7 @@
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
 #include "services/notifications/live_hub.h"
+#include "services/notifications/notifications_erasure.h"
 #include "services/notifications/notifications_service.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/scheduler.h"
@@ -109,9 +111,12 @@ int main(int argc, char** argv) {
   consumer_options.group = "notifications";
   consumer_options.consumer = absl::GetFlag(FLAGS_consumer_name);
   consumer_options.start_id = "0";
+  // user.deleted / org.deleted erase the subject's rows (notifications_erasure.h).
   rapport::events::EventConsumer consumer(
       startup.redis.get(), &s->db(), consumer_options,
-      [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); });
+      rapport::WithErasure(
+          rapport::notifications::NotificationsErasureTables(),
+          [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); }));
   consumer.Start();
   // Publishes the outbox (audit entries of webhook changes) to the event stream.
   rapport::events::RelayOptions relay_options;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "services/common/erasure.h"
 #include "services/common/event_consumer.h"
 #include "services/common/status.h"
 #include "services/notifications/notifications_store.h"
@@ -158,6 +159,7 @@ ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
 )sql",
       // An outbox of its own for audit entries (webhook changes, services/common/audit.h).
       events::kOutboxMigration,
+      kErasedSubjectsMigration,
   };
   return kMigrations;
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
+#include "services/notifications/notifications_erasure.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/run_store.h"
@@ -68,7 +69,8 @@ absl::Status ApplyContact(Connection& conn, const Owner& owner, const events::v1
       RETURN_IF_ERROR(CancelTimers(conn, owner.org, w.id(), TimerKind::kDateTrigger, c.id()));
       RETURN_IF_ERROR(CancelTimers(conn, owner.org, w.id(), TimerKind::kOverdueTrigger, c.id()));
     }
-    return absl::OkStatus();
+    // Nothing about the person stays (notifications_erasure.h).
+    return EraseDeletedContact(conn, owner, c.id());
   }
   // An update that arrives after the delete must not resurrect the contact.
   RETURN_IF_ERROR(conn.Prepare("INSERT INTO contacts (org_id, user_id, contact_id, deleted, data) "

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/erasure.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
 
@@ -237,6 +238,42 @@ void ApplyMember(OrgGraph& g, const std::string& owner_id, const std::string& ty
   } else {
     members.push_back(GroupMemberRec{member, role});
   }
+}
+
+// user.deleted: every contact of the user becomes an id-only tombstone, the
+// user's interactions, introductions and groups are emptied, and the user's
+// node forgets who they were (its slot stays: indexes elsewhere point at it).
+void EraseUserFromGraph(OrgGraph& g, const std::string& user_id) {
+  auto found = g.user_index.find(user_id);
+  if (found == g.user_index.end()) return;
+  const uint32_t owner = found->second;
+  const std::vector<uint32_t> contacts = g.users[owner].contacts;
+  for (uint32_t c : contacts) {
+    ppb::Contact gone;
+    gone.set_id(g.info[c].id);
+    ApplyContact(g, user_id, "contact.deleted", gone);
+  }
+  UserNode& u = g.users[owner];
+  for (uint32_t i : u.interactions) {
+    g.interactions[i].alive = false;
+    g.interactions[i].contacts.clear();
+  }
+  for (uint32_t i : u.introductions) {
+    g.introductions[i].a = g.introductions[i].b = kNone;
+    g.introductions[i].state = 0;
+  }
+  for (uint32_t i : u.groups) {
+    g.groups[i].members.clear();
+    g.groups[i].display_name.clear();
+    g.groups[i].name_key.clear();
+  }
+  UserNode blank;
+  blank.id = u.id;
+  blank.interactions = std::move(u.interactions);
+  blank.introductions = std::move(u.introductions);
+  blank.groups = std::move(u.groups);
+  u = std::move(blank);
+  g.persons_dirty = true;
 }
 
 }  // namespace
@@ -521,6 +558,22 @@ absl::Status ReadModel::Apply(const events::v1::Event& event) {
   }
   const std::string& type = event.type();
   const std::string& user = event.user_id();
+  {
+    std::lock_guard<std::mutex> lock(erased_mu_);
+    if (erased_.contains(event.org_id()) || erased_.contains(absl::StrCat(event.org_id(), "/", user))) {
+      return absl::OkStatus();
+    }
+    if (type == kOrgDeletedEvent) erased_.insert(event.org_id());
+    if (type == kUserDeletedEvent && !user.empty()) erased_.insert(absl::StrCat(event.org_id(), "/", user));
+  }
+  if (type == kOrgDeletedEvent) {
+    Mutate(event.org_id(), [](OrgGraph& g) { g = OrgGraph(); });
+    return absl::OkStatus();
+  }
+  if (type == kUserDeletedEvent) {
+    if (!user.empty()) Mutate(event.org_id(), [&](OrgGraph& g) { EraseUserFromGraph(g, user); });
+    return absl::OkStatus();
+  }
   int64_t time_us = event.has_time() ? TimestampToMicros(event.time()) : NowMicros();
   Mutate(event.org_id(), [&](OrgGraph& g) {
     switch (event.payload_case()) {

@@ -37,11 +37,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "rapport/events/v1/events.pb.h"
@@ -193,7 +195,9 @@ class ReadModel {
   ReadModel& operator=(const ReadModel&) = delete;
 
   // Applies one event. Unknown types are ignored (OK). INVALID_ARGUMENT for
-  // an event without an org.
+  // an event without an org. user.deleted / org.deleted erase the subject
+  // (EraseUserFromGraph; the org's graph emptied) and remember it, so that
+  // an event about it applied later (a replayed stream entry) is dropped.
   absl::Status Apply(const events::v1::Event& event);
 
   // Runs fn on org's graph under its shared lock (an empty graph for an org
@@ -214,6 +218,8 @@ class ReadModel {
 
   std::shared_mutex mu_;  // guards orgs_ (the map, not the graphs)
   absl::flat_hash_map<std::string, std::unique_ptr<Org>> orgs_;
+  std::mutex erased_mu_;
+  absl::flat_hash_set<std::string> erased_;  // "<org>" or "<org>/<user>", guarded by erased_mu_
 };
 
 }  // namespace rapport::recommendations

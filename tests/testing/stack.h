@@ -92,6 +92,12 @@ class Stack {
   static TenantContext Admin(const std::string& org);
   static TenantContext User(const std::string& org, const std::string& user);
 
+  // The process id of a running process (benchmarks read /proc/<pid>); -1 when not running.
+  int Pid(const std::string& process) const {
+    auto it = processes_.find(process);
+    return it == processes_.end() || it->second == nullptr ? -1 : static_cast<int>(it->second->pid());
+  }
+
  private:
   // The variables process gets: the internal key, data dir, Redis, every
   // process's address, the gateway's keys for the gateway; then extra_env.

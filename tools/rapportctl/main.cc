@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/common/http_client.h"
@@ -122,6 +124,16 @@ const std::vector<Command>& Commands() {
                  "Lists the org's audit log, newest first (GET /v1/audit). Prints: time, actor, action,\n"
                  "target, client address, detail.",
                  AuditFlags()});
+    c.push_back({"export",
+                 "export contacts|account [--format vcard|csv] [-o FILE] [--timeout 10m]",
+                 "Downloads the acting user's data. `export contacts` streams GET /v1/contacts:export\n"
+                 "(vCard 4.0, or CSV with --format csv). `export account` starts a whole-account export\n"
+                 "(POST /v1/me:export), waits for the job (progress on stderr), then downloads its\n"
+                 "JSON-lines file (GET /v1/exports/{id}:download). The file goes to FILE (written as\n"
+                 "FILE.part, renamed when complete) or to stdout; memory stays flat whatever its size.",
+                 {{"format", true, "contacts: vcard (default) or csv"},
+                  {"output", true, "file to write (also -o); default stdout"},
+                  {"timeout", true, "account: how long to wait for the job: 90s, 10m, 1h (default 10m)"}}});
     for (const char* method : {"get", "post", "patch", "put", "delete"}) {
       c.push_back({method, absl::StrCat(method, " PATH [--data JSON|@FILE] [--idempotency-key K] [--raw]"),
                    absl::StrCat("Calls ", absl::AsciiStrToUpper(method),
@@ -538,11 +550,114 @@ int AdminCommand(const ParsedArgs& args) {
   return rc;
 }
 
+// Streams GET path into output ("" or "-": stdout; a file is written as
+// FILE.part and renamed once the body is complete, so a broken transfer
+// never leaves a complete-looking file).
+int Download(const ParsedArgs& args, const std::string& path, const std::vector<std::string>& headers,
+             const std::string& output) {
+  const bool to_stdout = output.empty() || output == "-";
+  const std::string part = output + ".part";
+  std::ofstream file;
+  if (!to_stdout) {
+    file.open(part, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      std::cerr << "rapportctl " << args.command << ": cannot write " << part << "\n";
+      return kFailed;
+    }
+  }
+  std::ostream& out = to_stdout ? std::cout : file;
+  int64_t bytes = 0;
+  HttpOptions options;
+  options.timeout_ms = 6 * 3600 * 1000L;  // a download of any size; the connect timeout still applies
+  options.user_agent = "rapportctl";
+  options.body_writer = [&](std::string_view data) {
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    bytes += static_cast<int64_t>(data.size());
+    return static_cast<bool>(out);
+  };
+  const std::string url = BaseUrl(args) + path;
+  Response r = HttpCall("GET", url, headers, "", options);
+  bool ok = r.status != 0 && r.status < 400;
+  if (r.status == 0) std::cerr << "rapportctl: GET " << url << ": " << r.error << " (after " << bytes << " bytes)\n";
+  if (r.status >= 400) {
+    std::cerr << "rapportctl: GET " << path << ": HTTP " << r.status << "\n";
+    if (!r.body.empty()) std::cerr << ForDisplay(r.body, false) << "\n";
+  }
+  out.flush();
+  if (!to_stdout) {
+    file.close();
+    std::error_code ec;
+    if (ok && !file.fail()) {
+      std::filesystem::rename(part, output, ec);
+      if (ec) {
+        std::cerr << "rapportctl: cannot rename " << part << " to " << output << ": " << ec.message() << "\n";
+        ok = false;
+      }
+    }
+    if (!ok) std::filesystem::remove(part, ec);
+    if (ok) std::cerr << "wrote " << bytes << " bytes to " << output << "\n";
+  }
+  return ok ? kOk : kFailed;
+}
+
+int Export(const ParsedArgs& args) {
+  if (int rc = Positional(args, 1, "contacts or account"); rc != kOk) return rc;
+  const std::string what = args.positional[0];
+  std::string error;
+  auto headers = CredentialHeaders(args, false, &error);
+  if (!error.empty()) return UsageError(args.command, error);
+  if (what == "contacts") {
+    const std::string format = args.Has("format") ? absl::AsciiStrToLower(args.Get("format")) : "vcard";
+    if (format != "vcard" && format != "csv") return UsageError(args.command, "--format: vcard or csv");
+    return Download(args, "/v1/contacts:export?format=" + format, headers, args.Get("output"));
+  }
+  if (what != "account") return UsageError(args.command, "export contacts or account, not \"" + what + "\"");
+  if (args.Has("format")) return UsageError(args.command, "--format is for contacts (the account file is JSON lines)");
+  absl::Duration timeout = absl::Minutes(10);
+  if (args.Has("timeout")) {
+    absl::StatusOr<absl::Duration> t = ParseTtl(args.Get("timeout"));
+    if (!t.ok()) return UsageError(args.command, "--timeout: " + std::string(t.status().message()));
+    timeout = *t;
+  }
+  Response r;
+  if (!Send(args, "POST", "/v1/me:export", "{}", headers, &r)) return kFailed;
+  const std::string id = StringAt(r.body, "id");
+  if (id.empty()) {
+    std::cerr << "rapportctl export: the answer has no id: " << r.body << "\n";
+    return kFailed;
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string state = StringAt(r.body, "state"), shown;
+  while (state != "SUCCEEDED") {
+    if (state != shown) {
+      std::cerr << "export " << id << ": " << state << "\n";
+      shown = state;
+    }
+    if (state == "FAILED") {
+      std::cerr << "rapportctl export: the export failed: " << StringAt(r.body, "error") << "\n";
+      return kFailed;
+    }
+    if (absl::Now() > deadline) {
+      std::cerr << "rapportctl export: still " << state << " after " << absl::FormatDuration(timeout)
+                << "; see GET /v1/exports/" << id << "\n";
+      return kFailed;
+    }
+    absl::SleepFor(absl::Milliseconds(500));
+    if (!Send(args, "GET", "/v1/exports/" + id, "", headers, &r)) return kFailed;
+    state = StringAt(r.body, "state");
+  }
+  std::cerr << "export " << id << ": SUCCEEDED\n";
+  return Download(args, "/v1/exports/" + id + ":download", headers, args.Get("output"));
+}
+
 int Run(int argc, char** argv) {
   std::map<std::string, std::vector<FlagSpec>> command_flags;
   for (const Command& c : Commands()) command_flags[c.name] = c.flags;
-  absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs(std::vector<std::string>(argv + 1, argv + argc), GlobalFlags(), command_flags);
+  std::vector<std::string> argv_list(argv + 1, argv + argc);
+  for (std::string& a : argv_list) {
+    if (a == "-o") a = "--output";  // the one short flag besides -h
+  }
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(argv_list, GlobalFlags(), command_flags);
   if (!parsed.ok()) {
     // Name the command when one was given, so the hint points at its help.
     std::string command;
@@ -581,6 +696,7 @@ int Run(int argc, char** argv) {
   if (args.command == "mint-jwt") return MintJwtCommand(args);
   if (args.command == "import") return Import(args);
   if (args.command == "users" || args.command == "keys" || args.command == "audit") return AdminCommand(args);
+  if (args.command == "export") return Export(args);
   return Call(args);
 }
 
