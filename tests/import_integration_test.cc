@@ -7,6 +7,7 @@
 // mid-import, resuming without doubling a row.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/http_client.h"
 #include "tests/testing/stack.h"
@@ -226,6 +228,60 @@ TEST_F(ImportIntegrationTest, LinkedInExportLandsWithExactCountsAndTheSecondImpo
       Parse<ppb::ListImportsResponse>(Call("GET", "/v1/imports?pageSize=1&pageToken=" + page.next_page_token(), me_));
   ASSERT_EQ(page.imports_size(), 1);
   EXPECT_TRUE(page.next_page_token().empty());
+}
+
+// Issue 18's round trip: what Rapport exports (vCard 4.0 and CSV) imports back
+// into an empty account as the same contacts, every field either format
+// carries.
+TEST_F(ImportIntegrationTest, ExportedVcardAndCsvImportBackAsTheSameContacts) {
+  const std::vector<std::string> bodies = {
+      R"({"displayName":"Bob, Jr.","givenName":"Bob","familyName":"Stone","headline":"Builds bridges; ships","company":"Acme, Inc.","title":"CTO","emails":["bob@x.test","b.stone@y.test"],"phones":["+1 555 0100"],"links":["https://www.linkedin.com/in/bob-stone"],"location":"Lyon, France","birthday":{"month":4,"day":12},"tags":["climbing","mentor"],"seeking":["a co-founder"],"offering":["intros to investors"],"tier":"INNER","cadenceDays":10,"howWeMet":"A conference in 2019","notes":"Line one\nline two, with a comma"})",
+      R"({"displayName":"Zoë Ünal","emails":["zoe@example.com"],"birthday":{"year":1990,"month":2,"day":29},"tier":"ACQUAINTANCE"})",
+      R"({"displayName":"Plain"})",
+  };
+  for (const std::string& body : bodies) {
+    std::vector<std::string> headers = me_;
+    headers.push_back(kJson);
+    HttpResponse r = Call("POST", "/v1/contacts", headers, body);
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  auto comparable = [](std::vector<ppb::Contact> contacts) {
+    for (ppb::Contact& c : contacts) {
+      c.clear_id();
+      c.clear_create_time();
+      c.clear_update_time();
+    }
+    std::sort(contacts.begin(), contacts.end(),
+              [](const ppb::Contact& a, const ppb::Contact& b) { return a.display_name() < b.display_name(); });
+    return contacts;
+  };
+  const std::vector<ppb::Contact> original = comparable(Contacts());
+  ASSERT_EQ(original.size(), bodies.size());
+
+  for (const std::string format : {"vcard", "csv"}) {
+    SCOPED_TRACE(format);
+    HttpResponse file = Call("GET", std::string("/v1/contacts:export?format=") + format, me_);
+    ASSERT_EQ(file.status, 200) << file.body;
+    // Into an empty account: a new user of the same org.
+    const std::vector<std::string> exporter = me_;
+    me_ = {exporter[0], "X-Rapport-User: " + NewUser(admin_, absl::StrCat("empty-", format, "@acme.test"))};
+    ASSERT_TRUE(Contacts().empty());
+    HttpResponse r = Upload(std::string("?format=") + format, file.body,
+                            format == std::string("vcard") ? "text/vcard" : "text/csv");
+    ASSERT_EQ(r.status, 200) << r.body;
+    ppb::Import done = AwaitDone(Parse<ppb::Import>(r).id());
+    ASSERT_EQ(done.state(), ppb::IMPORT_SUCCEEDED) << done.error();
+    EXPECT_EQ(done.created(), static_cast<int64_t>(bodies.size())) << done.DebugString();
+    EXPECT_EQ(done.skipped(), 0) << done.DebugString();
+    const std::vector<ppb::Contact> imported = comparable(Contacts());
+    ASSERT_EQ(imported.size(), original.size());
+    for (size_t i = 0; i < original.size(); ++i) {
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(original[i], imported[i]))
+          << "exported:\n" << original[i].DebugString() << "imported:\n" << imported[i].DebugString()
+          << "file:\n" << file.body;
+    }
+    me_ = exporter;
+  }
 }
 
 TEST_F(ImportIntegrationTest, VcardsAndMappedCsvThroughTheGateway) {

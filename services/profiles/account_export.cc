@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
+#include "services/common/audit.h"
 #include "services/common/db_rows.h"
 #include "services/common/log.h"
 #include "services/common/status.h"
@@ -336,9 +337,14 @@ std::vector<RetentionRule> ExportRetention() {
 }
 
 void AccountExportStore::Create(const Owner& owner, const pb::AccountExport& job,
-                                std::function<void(absl::Status)> done) {
+                                std::function<void(absl::Status)> done, std::optional<TenantContext> actor) {
   db_->WriteAsync(
-      [owner, job](db::Connection& conn) -> absl::Status {
+      [owner, job, actor](db::Connection& conn) -> absl::Status {
+        if (actor) {
+          RETURN_IF_ERROR(audit::Record(conn, *actor, "profiles",
+                                        {.action = "export.created", .target_id = job.id(), .detail = "account",
+                                         .org_id = ""}));
+        }
         return conn
             .Prepare(
                 "INSERT INTO account_exports (org_id, user_id, export_id, state, create_us, data) "

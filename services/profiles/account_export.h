@@ -67,7 +67,10 @@ class AccountExportStore {
  public:
   explicit AccountExportStore(db::Database* db) : db_(db) {}
 
-  void Create(const Owner& owner, const pb::AccountExport& job, std::function<void(absl::Status)> done);
+  // actor, when given, is recorded in the org's audit log (export.created)
+  // in the same transaction.
+  void Create(const Owner& owner, const pb::AccountExport& job, std::function<void(absl::Status)> done,
+              std::optional<TenantContext> actor = std::nullopt);
   // NOT_FOUND for another user's or org's id, like a missing one.
   absl::StatusOr<pb::AccountExport> Get(const Owner& owner, const std::string& id);
 

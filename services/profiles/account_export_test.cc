@@ -24,6 +24,14 @@ namespace {
 using ::rapport::testing::Await;
 using ::rapport::testing::AwaitStatus;
 
+// An org admin of org, as the erasure's audit entry records.
+TenantContext AdminOf(const std::string& org) {
+  TenantContext admin;
+  admin.org_id = org;
+  admin.key_id = "admin-key";
+  return admin;
+}
+
 // A source that fails with `error` its first `failures` times, then emits one record.
 class FlakySource : public AccountSource {
  public:
@@ -80,7 +88,7 @@ class AccountExportTest : public ::testing::TestWithParam<std::string> {
     user.set_display_name(email.substr(0, email.find('@')));
     user.set_email(email);
     EXPECT_TRUE((Await<pb::User>([&](Done<pb::User> d) {
-                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), d);
+                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), TenantContext{}, d);
                 })).ok());
     return user.id();
   }
@@ -185,14 +193,14 @@ TEST_P(AccountExportTest, ErasingAUserRemovesTheirRowsAndEmitsTheEvent) {
   const std::string ann = NewContact(alice_, "Ann");
   const std::string bobs = NewContact(bob_, "Bob's");
   NewJob(alice_);
-  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteUser(org_, alice_.user, d); }).ok());
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteUser(org_, alice_.user, AdminOf(org_), d); }).ok());
   EXPECT_EQ(store_->GetUser(org_, alice_.user).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->GetContact(alice_, ann).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_->GetContact(bob_, bobs).ok());
   // Again, or from another org: NOT_FOUND.
-  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteUser(org_, alice_.user, d); }).code(),
+  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteUser(org_, alice_.user, AdminOf(org_), d); }).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteUser("other-org", bob_.user, d); }).code(),
+  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteUser("other-org", bob_.user, AdminOf("other-org"), d); }).code(),
             absl::StatusCode::kNotFound);
   int user_rows = -1, deleted_events = 0, alice_events = 0;
   ASSERT_TRUE(store_->db()

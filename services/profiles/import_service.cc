@@ -29,7 +29,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateImport(Ctx* ctx, const pb::
       if (!s.ok()) return reply(s);
       if (runner != nullptr) runner->Wake();
       reply(created);
-    });
+    }, t);
   });
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/audit.h"
 #include "services/common/db_rows.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
@@ -103,12 +104,20 @@ absl::Status AddSkip(Connection& conn, const ImportJob& job, int64_t row, const 
 
 }  // namespace
 
-void ImportStore::Create(const Owner& owner, const pb::Import& import, std::string file, DoneStatus done) {
+void ImportStore::Create(const Owner& owner, const pb::Import& import, std::string file, DoneStatus done,
+                         std::optional<TenantContext> actor) {
   // Shared, not copied: the function object may be copied, the file is up to 20 MiB.
   auto bytes = std::make_shared<const std::string>(std::move(file));
   db_->WriteAsync(
-      [owner, import, bytes](Connection& conn) -> absl::Status {
+      [owner, import, bytes, actor](Connection& conn) -> absl::Status {
         RETURN_IF_ERROR(WriteImport(conn, owner, import, 0));
+        if (actor) {
+          RETURN_IF_ERROR(audit::Record(conn, *actor, "profiles",
+                                        {.action = "import.created",
+                                         .target_id = import.id(),
+                                         .detail = absl::StrCat(import.format(), ", ", bytes->size(), " bytes"),
+                                         .org_id = ""}));
+        }
         RETURN_IF_ERROR(conn.Prepare("INSERT INTO import_files (org_id, import_id, file) VALUES (?, ?, ?)")
                             .Bind(1, owner.org)
                             .Bind(2, import.id())

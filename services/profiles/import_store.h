@@ -19,6 +19,7 @@
 #define RAPPORT_SERVICES_PROFILES_IMPORT_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,7 +62,10 @@ class ImportStore {
 
   // Records a new job with its file and options, queued for a runner; done
   // once durable.
-  void Create(const Owner& owner, const pb::Import& import, std::string file, DoneStatus done);
+  // actor, when given, is recorded in the org's audit log (import.created)
+  // in the same transaction.
+  void Create(const Owner& owner, const pb::Import& import, std::string file, DoneStatus done,
+              std::optional<TenantContext> actor = std::nullopt);
   // NOT_FOUND when the owner has no such import. With skips, also the first
   // kMaxReportedSkips skipped rows.
   absl::StatusOr<pb::Import> Get(const Owner& owner, const std::string& id, bool skips);

@@ -3,12 +3,15 @@
 // user.deleted / org.deleted event goes to the outbox in the same
 // transaction, so that every consuming service erases its own rows
 // (services/common/erasure.h) however long it was down.
+#include "services/common/audit.h"
 #include "services/common/db_rows.h"
 #include "services/common/erasure.h"
 #include "services/common/outbox.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/profiles/profiles_store.h"
+
+#include "absl/strings/str_cat.h"
 
 namespace rapport::profiles {
 namespace {
@@ -20,20 +23,39 @@ const std::vector<ErasureTable>& ProfilesErasureTables() {
   static const std::vector<ErasureTable> kTables = {
       {"contacts", true},        {"contact_tags", true},          {"groups", true},  {"memberships", true},
       {"contact_counts", true},  {"idempotency_keys", true},      {"users", true},   {"api_keys", false},
-      {"account_exports", true}, {"account_export_chunks", true}, {"outbox", false}, {"orgs", false},
+      {"account_exports", true}, {"account_export_chunks", true}, {"contact_keys", true},
+      {"contact_keys_ready", true}, {"merged_contacts", true}, {"imports", true}, {"import_queue", true},
+      {"import_files", false}, {"import_skips", false}, {"org_jwt_keys", false}, {"audit_log", false},
+      {"outbox", false},         {"orgs", false},
   };
   return kTables;
 }
 
 }  // namespace
 
-void ProfilesStore::DeleteUser(const std::string& org, const std::string& user_id, DoneStatus done) {
+void ProfilesStore::DeleteUser(const std::string& org, const std::string& user_id, const TenantContext& actor,
+                               DoneStatus done) {
   db_->WriteAsync(
-      [org, user_id](db::Connection& conn) -> absl::Status {
+      [org, user_id, actor](db::Connection& conn) -> absl::Status {
         auto exists = conn.Prepare("SELECT 1 FROM users WHERE org_id = ? AND user_id = ?");
         exists.Bind(1, org).Bind(2, user_id);
         ASSIGN_OR_RETURN(bool found, exists.Step());
         if (!found) return db::RowNotFound("user");
+        // An import's file and skipped rows name no user: they go by the
+        // user's imports, before those are erased.
+        for (const char* table : {"import_files", "import_skips"}) {
+          RETURN_IF_ERROR(conn.Prepare(absl::StrCat("DELETE FROM ", table,
+                                                    " WHERE org_id = ? AND import_id IN (SELECT import_id FROM "
+                                                    "imports WHERE org_id = ? AND user_id = ?)"))
+                              .Bind(1, org)
+                              .Bind(2, org)
+                              .Bind(3, user_id)
+                              .Run());
+        }
+        // The org's audit log keeps that the admin erased the user (by id);
+        // an org's erasure takes its whole log, so it records nothing there.
+        RETURN_IF_ERROR(audit::Record(conn, actor, "profiles",
+                                      {.action = "user.erased", .target_id = user_id, .detail = "", .org_id = org}));
         RETURN_IF_ERROR(EraseSubject(conn, ProfilesErasureTables(), org, user_id, NowMicros()));
         events::v1::Event e = events::NewEvent(kUserDeletedEvent, "profiles", org, user_id);
         e.mutable_user()->mutable_user()->set_id(user_id);

@@ -66,7 +66,7 @@ class MergeStoreTest : public ::testing::TestWithParam<std::string> {
     user.set_email(email);
     user.set_timezone("UTC");
     EXPECT_TRUE((Await<pb::User>([&](Done<pb::User> d) {
-                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), d);
+                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), TenantContext{}, d);
                 })).ok());
     return user.id();
   }

@@ -431,7 +431,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ExportAccount(Ctx* ctx, const pb:
       if (!s.ok()) return reply(s);
       if (exporter_ != nullptr) exporter_->Kick();
       reply(job);
-    });
+    }, t);
   });
 }
 
@@ -465,7 +465,7 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteUser(Ctx* ctx, const pb::De
     // Only the admin's own org: another org's user answers NOT_FOUND.
     const Owner owner{t.org_id, req->user_id()};
     log::Info("erasing user", {{"org", t.org_id}, {"user", req->user_id()}});
-    store_->DeleteUser(t.org_id, req->user_id(), [this, owner, reply](absl::Status s) {
+    store_->DeleteUser(t.org_id, req->user_id(), t, [this, owner, reply](absl::Status s) {
       if (!s.ok()) return reply(s);
       cache_->InvalidateThen(ProfileKey(owner), [reply] { reply(pb::DeleteUserResponse()); });
     });

@@ -145,7 +145,7 @@ class ProfilesStore {
   // whole org, with a user.deleted / org.deleted event for the other
   // services. NOT_FOUND when there is no such user in org (another org's
   // user included) or no such org.
-  void DeleteUser(const std::string& org, const std::string& user_id, DoneStatus done);
+  void DeleteUser(const std::string& org, const std::string& user_id, const TenantContext& actor, DoneStatus done);
   void DeleteOrg(const std::string& org, DoneStatus done);
   // In id (= creation) order, after after_id, at most limit.
   absl::StatusOr<std::vector<pb::Contact>> ListContacts(const Owner& owner, const ContactFilter& filter,
