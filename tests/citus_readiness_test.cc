@@ -36,8 +36,11 @@ const std::set<std::string> kLocalTables = {"outbox", "schema_migrations", "sqli
 // Non-unique indexes of cross-org background scans: retention by time and
 // the scheduler's claim of due timers.
 const std::set<std::string> kMaintenanceIndexes = {
-    "processed_events_by_time", "audit_log_by_time", "idempotency_keys_by_time",
-    "deliveries_by_finish",     "timers_by_due",
+    "processed_events_by_time",
+    "audit_log_by_time",
+    "idempotency_keys_by_time",
+    "deliveries_by_finish",
+    "timers_by_due",
     "processed_events_by_time",
     "idempotency_keys_by_time",
     "deliveries_by_finish",

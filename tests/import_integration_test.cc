@@ -236,7 +236,7 @@ TEST_F(ImportIntegrationTest, LinkedInExportLandsWithExactCountsAndTheSecondImpo
 TEST_F(ImportIntegrationTest, ExportedVcardAndCsvImportBackAsTheSameContacts) {
   const std::vector<std::string> bodies = {
       R"({"displayName":"Bob, Jr.","givenName":"Bob","familyName":"Stone","headline":"Builds bridges; ships","company":"Acme, Inc.","title":"CTO","emails":["bob@x.test","b.stone@y.test"],"phones":["+1 555 0100"],"links":["https://www.linkedin.com/in/bob-stone"],"location":"Lyon, France","birthday":{"month":4,"day":12},"tags":["climbing","mentor"],"seeking":["a co-founder"],"offering":["intros to investors"],"tier":"INNER","cadenceDays":10,"howWeMet":"A conference in 2019","notes":"Line one\nline two, with a comma"})",
-      R"({"displayName":"Zoë Ünal","emails":["zoe@example.com"],"birthday":{"year":1990,"month":2,"day":29},"tier":"ACQUAINTANCE"})",
+      R"({"displayName":"Zoë Ünal","emails":["zoe@example.com"],"birthday":{"year":1992,"month":2,"day":29},"tier":"ACQUAINTANCE"})",
       R"({"displayName":"Plain"})",
   };
   for (const std::string& body : bodies) {
@@ -266,8 +266,8 @@ TEST_F(ImportIntegrationTest, ExportedVcardAndCsvImportBackAsTheSameContacts) {
     const std::vector<std::string> exporter = me_;
     me_ = {exporter[0], "X-Rapport-User: " + NewUser(admin_, absl::StrCat("empty-", format, "@acme.test"))};
     ASSERT_TRUE(Contacts().empty());
-    HttpResponse r = Upload(std::string("?format=") + format, file.body,
-                            format == std::string("vcard") ? "text/vcard" : "text/csv");
+    HttpResponse r =
+        Upload(std::string("?format=") + format, file.body, format == std::string("vcard") ? "text/vcard" : "text/csv");
     ASSERT_EQ(r.status, 200) << r.body;
     ppb::Import done = AwaitDone(Parse<ppb::Import>(r).id());
     ASSERT_EQ(done.state(), ppb::IMPORT_SUCCEEDED) << done.error();
@@ -277,8 +277,10 @@ TEST_F(ImportIntegrationTest, ExportedVcardAndCsvImportBackAsTheSameContacts) {
     ASSERT_EQ(imported.size(), original.size());
     for (size_t i = 0; i < original.size(); ++i) {
       EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(original[i], imported[i]))
-          << "exported:\n" << original[i].DebugString() << "imported:\n" << imported[i].DebugString()
-          << "file:\n" << file.body;
+          << "exported:\n"
+          << original[i].DebugString() << "imported:\n"
+          << imported[i].DebugString() << "file:\n"
+          << file.body;
     }
     me_ = exporter;
   }

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/base/const_init.h"
 #include "absl/strings/escaping.h"
+#include "absl/synchronization/mutex.h"
 
 namespace rapport {
 namespace {
@@ -45,12 +47,34 @@ std::string NewId() {
   uint64_t ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
-  unsigned char bytes[16];
-  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
-  BufferedRandom(bytes + 6, 10);
-  // 128 bits -> 26 base32 digits, most significant first (the first digit holds 3 bits).
-  unsigned __int128 v = 0;
-  for (unsigned char b : bytes) v = (v << 8) | b;
+  unsigned char random[10];
+  BufferedRandom(random, sizeof(random));
+  unsigned __int128 r = 0;
+  for (unsigned char b : random) r = (r << 8) | b;
+  // Monotonic within the process: an id made in the same millisecond as the
+  // one before (or after the clock stepped back) is the previous one plus a
+  // random step of at most 2^32, so ids sort in the order they were made
+  // (callers page and order by id) and stay unguessable in their low bits.
+  static constexpr unsigned __int128 kRandomMask = (static_cast<unsigned __int128>(1) << 80) - 1;
+  static absl::Mutex mu(absl::kConstInit);
+  static uint64_t last_ms = 0;
+  static unsigned __int128 last_random = 0;
+  {
+    absl::MutexLock lock(&mu);
+    if (ms <= last_ms) {
+      ms = last_ms;
+      r = last_random + 1 + (r & 0xffffffffu);
+      if (r > kRandomMask) {  // the millisecond's ids are used up: borrow the next one
+        ++ms;
+        r &= kRandomMask >> 1;
+      }
+    }
+    last_ms = ms;
+    last_random = r;
+  }
+  // 48 bits of time, 80 random: 128 bits -> 26 base32 digits, most
+  // significant first (the first digit holds 3 bits).
+  unsigned __int128 v = (static_cast<unsigned __int128>(ms & 0xffffffffffffULL) << 80) | r;
   std::string out(26, '0');
   for (int i = 25; i >= 0; --i) {
     out[i] = kAlphabet[static_cast<int>(v & 31)];

@@ -49,7 +49,8 @@ std::vector<ErasureTable> NotificationsErasureTables() {
           {"timers", true},
           {"reminder_counts", true},
           {"idempotency_keys", true},
-          {"fired_timers", false}};
+          {"fired_timers", false},
+          {"outbox", false}};  // the audit entries of webhook changes (services/common/audit.h)
 }
 
 absl::Status EraseDeletedContact(db::Connection& conn, const Owner& owner, const std::string& contact_id) {

@@ -341,9 +341,9 @@ void AccountExportStore::Create(const Owner& owner, const pb::AccountExport& job
   db_->WriteAsync(
       [owner, job, actor](db::Connection& conn) -> absl::Status {
         if (actor) {
-          RETURN_IF_ERROR(audit::Record(conn, *actor, "profiles",
-                                        {.action = "export.created", .target_id = job.id(), .detail = "account",
-                                         .org_id = ""}));
+          RETURN_IF_ERROR(
+              audit::Record(conn, *actor, "profiles",
+                            {.action = "export.created", .target_id = job.id(), .detail = "account", .org_id = ""}));
         }
         return conn
             .Prepare(

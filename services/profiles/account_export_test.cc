@@ -200,8 +200,9 @@ TEST_P(AccountExportTest, ErasingAUserRemovesTheirRowsAndEmitsTheEvent) {
   // Again, or from another org: NOT_FOUND.
   EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteUser(org_, alice_.user, AdminOf(org_), d); }).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteUser("other-org", bob_.user, AdminOf("other-org"), d); }).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      AwaitStatus([&](DoneStatus d) { store_->DeleteUser("other-org", bob_.user, AdminOf("other-org"), d); }).code(),
+      absl::StatusCode::kNotFound);
   int user_rows = -1, deleted_events = 0, alice_events = 0;
   ASSERT_TRUE(store_->db()
                   .Read([&](db::Connection& conn) -> absl::Status {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -40,9 +41,10 @@ struct Binding {
 };
 
 const std::vector<std::string>& ContactFields() {
-  static const std::vector<std::string> kFields = {
-      "displayName", "givenName", "familyName", "headline", "company",  "title", "emails",   "phones", "links",
-      "location",    "birthday",  "tags",       "seeking",  "offering", "tier",  "howWeMet", "notes"};
+  static const std::vector<std::string> kFields = {"displayName", "givenName", "familyName",  "headline",  "company",
+                                                   "title",       "emails",    "phones",      "links",     "location",
+                                                   "birthday",    "tags",      "seeking",     "offering",  "tier",
+                                                   "howWeMet",    "notes",     "cadenceDays", "visibility"};
   return kFields;
 }
 
@@ -217,6 +219,18 @@ absl::Status SetField(pb::Contact* c, const std::string& field, absl::string_vie
       return absl::InvalidArgumentError("tier: is not INNER, CLOSE, NETWORK or ACQUAINTANCE");
     }
     c->set_tier(tier);
+  } else if (field == "cadenceDays") {
+    int days = 0;
+    if (!absl::SimpleAtoi(s, &days) || days < 0) {
+      return absl::InvalidArgumentError("cadenceDays: is not a whole number of days");
+    }
+    c->set_cadence_days(days);
+  } else if (field == "visibility") {
+    pb::Visibility visibility;
+    if (!pb::Visibility_Parse(absl::AsciiStrToUpper(s), &visibility)) {
+      return absl::InvalidArgumentError("visibility: is not a visibility of Rapport's");
+    }
+    c->set_visibility(visibility);
   }
   return absl::OkStatus();
 }
@@ -525,6 +539,32 @@ ImportRow VcardRow(int64_t n, const Vcard& card, const ImportOptions& options) {
       for (std::string& t : SplitVcardValue(p.value, ',')) {
         absl::string_view tag = absl::StripAsciiWhitespace(t);
         if (!tag.empty()) c.add_tags(std::string(tag));
+      }
+    } else if (absl::StartsWith(name, "X-RAPPORT-")) {
+      // What Rapport's own vCard export carries beyond RFC 6350
+      // (vcard_writer.cc); met-through names an id of the exporting
+      // account, which means nothing here, and times are the new contact's.
+      static const auto* kFields = new absl::flat_hash_map<std::string, std::string>{
+          {"X-RAPPORT-HEADLINE", "headline"},   {"X-RAPPORT-LOCATION", "location"},
+          {"X-RAPPORT-SEEKING", "seeking"},     {"X-RAPPORT-OFFERING", "offering"},
+          {"X-RAPPORT-TIER", "tier"},           {"X-RAPPORT-CADENCE-DAYS", "cadenceDays"},
+          {"X-RAPPORT-HOW-WE-MET", "howWeMet"}, {"X-RAPPORT-VISIBILITY", "visibility"}};
+      auto field = kFields->find(name);
+      if (field == kFields->end()) continue;
+      std::string value;
+      if (field->second == "seeking" || field->second == "offering") {
+        for (std::string& item : SplitVcardValue(p.value, ',')) {
+          if (!value.empty()) value += '\n';
+          value += item;
+        }
+      } else {
+        value = UnescapeVcardText(p.value);
+      }
+      if (field->second == "location") c.clear_location();  // the export's own value wins over ADR
+      absl::Status set = SetField(&c, field->second, value);
+      if (!set.ok()) {
+        row.skip = absl::StrCat(where, ": ", set.message());
+        return row;
       }
     } else if (name == "ADR") {
       if (!c.location().empty()) continue;

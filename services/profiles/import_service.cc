@@ -25,11 +25,14 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::CreateImport(Ctx* ctx, const pb::
     if (!import.ok()) return reply(import.status());
     ImportRunner* runner = import_runner_;
     pb::Import created = *import;
-    import_store_->Create(OwnerOf(t), created, req->file().data(), [reply, runner, created](absl::Status s) {
-      if (!s.ok()) return reply(s);
-      if (runner != nullptr) runner->Wake();
-      reply(created);
-    }, t);
+    import_store_->Create(
+        OwnerOf(t), created, req->file().data(),
+        [reply, runner, created](absl::Status s) {
+          if (!s.ok()) return reply(s);
+          if (runner != nullptr) runner->Wake();
+          reply(created);
+        },
+        t);
   });
 }
 

@@ -9,10 +9,10 @@
 #include "services/common/retention.h"
 #include "services/common/server.h"
 #include "services/common/service_registry.h"
-#include "services/profiles/import_jobs.h"
-#include "services/profiles/import_store.h"
 #include "services/profiles/account_export.h"
 #include "services/profiles/audit_store.h"
+#include "services/profiles/import_jobs.h"
+#include "services/profiles/import_store.h"
 #include "services/profiles/profiles_service.h"
 #include "services/profiles/profiles_store.h"
 
@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<rapport::events::EventConsumer> audit_consumer = rapport::profiles::MakeAuditConsumer(
       &redis, store->get(), startup.internal_key, absl::GetFlag(FLAGS_consumer_name));
   audit_consumer->Start();
-  std::vector<rapport::RetentionRule> retention = {rapport::IdempotencyRetention(), rapport::profiles::AuditRetention()};
+  std::vector<rapport::RetentionRule> retention = {rapport::IdempotencyRetention(),
+                                                   rapport::profiles::AuditRetention()};
   for (rapport::RetentionRule& rule : rapport::profiles::ExportRetention()) retention.push_back(std::move(rule));
   rapport::RetentionPruner pruner(&(*store)->db(), std::move(retention));
   pruner.Start();

@@ -3,6 +3,7 @@
 // user.deleted / org.deleted event goes to the outbox in the same
 // transaction, so that every consuming service erases its own rows
 // (services/common/erasure.h) however long it was down.
+#include "absl/strings/str_cat.h"
 #include "services/common/audit.h"
 #include "services/common/db_rows.h"
 #include "services/common/erasure.h"
@@ -10,8 +11,6 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/profiles/profiles_store.h"
-
-#include "absl/strings/str_cat.h"
 
 namespace rapport::profiles {
 namespace {
@@ -21,12 +20,17 @@ namespace {
 // that no longer exists (org.deleted itself is appended after).
 const std::vector<ErasureTable>& ProfilesErasureTables() {
   static const std::vector<ErasureTable> kTables = {
-      {"contacts", true},        {"contact_tags", true},          {"groups", true},  {"memberships", true},
-      {"contact_counts", true},  {"idempotency_keys", true},      {"users", true},   {"api_keys", false},
-      {"account_exports", true}, {"account_export_chunks", true}, {"contact_keys", true},
-      {"contact_keys_ready", true}, {"merged_contacts", true}, {"imports", true}, {"import_queue", true},
-      {"import_files", false}, {"import_skips", false}, {"org_jwt_keys", false}, {"audit_log", false},
-      {"outbox", false},         {"orgs", false},
+      {"contacts", true},        {"contact_tags", true},
+      {"groups", true},          {"memberships", true},
+      {"contact_counts", true},  {"idempotency_keys", true},
+      {"users", true},           {"api_keys", false},
+      {"account_exports", true}, {"account_export_chunks", true},
+      {"contact_keys", true},    {"contact_keys_ready", true},
+      {"merged_contacts", true}, {"imports", true},
+      {"import_queue", true},    {"import_files", false},
+      {"import_skips", false},   {"org_jwt_keys", false},
+      {"audit_log", false},      {"outbox", false},
+      {"orgs", false},
   };
   return kTables;
 }

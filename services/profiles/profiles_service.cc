@@ -10,10 +10,10 @@
 #include "services/common/pagination.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
-#include "services/profiles/contact_merge.h"
-#include "services/profiles/contact_export.h"
 #include "services/profiles/admin_logic.h"
 #include "services/profiles/audit_store.h"
+#include "services/profiles/contact_export.h"
+#include "services/profiles/contact_merge.h"
 #include "services/profiles/profiles_logic.h"
 
 namespace rapport::profiles {
@@ -427,11 +427,14 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ExportAccount(Ctx* ctx, const pb:
     job.set_state(pb::AccountExport::PENDING);
     *job.mutable_create_time() = ToTimestamp(NowMicros());
     log::Info("account export requested", {{"org", t.org_id}, {"user", t.user_id}, {"export", job.id()}});
-    exports_->Create(OwnerOf(t), job, [this, job, reply](absl::Status s) {
-      if (!s.ok()) return reply(s);
-      if (exporter_ != nullptr) exporter_->Kick();
-      reply(job);
-    }, t);
+    exports_->Create(
+        OwnerOf(t), job,
+        [this, job, reply](absl::Status s) {
+          if (!s.ok()) return reply(s);
+          if (exporter_ != nullptr) exporter_->Kick();
+          reply(job);
+        },
+        t);
   });
 }
 

@@ -19,9 +19,9 @@
 #include "services/common/redis_client.h"
 #include "services/common/rpc.h"
 #include "services/common/tenant.h"
+#include "services/profiles/account_export.h"
 #include "services/profiles/jwt_keys_logic.h"
 #include "services/profiles/jwt_keys_store.h"
-#include "services/profiles/account_export.h"
 #include "services/profiles/key_use.h"
 #include "services/profiles/profiles_store.h"
 

@@ -21,11 +21,11 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
+#include "services/profiles/account_export.h"
+#include "services/profiles/audit_store.h"
 #include "services/profiles/contact_keys.h"
 #include "services/profiles/contact_merge.h"
 #include "services/profiles/import_store.h"
-#include "services/profiles/account_export.h"
-#include "services/profiles/audit_store.h"
 
 namespace rapport::profiles {
 namespace {

@@ -31,8 +31,8 @@
 #include "services/common/db_rows.h"
 #include "services/common/idempotency.h"
 #include "services/common/outbox.h"
-#include "services/profiles/jwt_keys_store.h"
 #include "services/common/tenant.h"
+#include "services/profiles/jwt_keys_store.h"
 
 namespace rapport::profiles {
 
