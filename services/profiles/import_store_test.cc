@@ -19,6 +19,7 @@
 #include "services/common/time_util.h"
 #include "services/profiles/import_jobs.h"
 #include "services/profiles/profiles_store.h"
+#include "services/profiles/profiles_store_testing.h"
 #include "tests/testing/await.h"
 #include "tests/testing/test_database.h"
 
@@ -56,27 +57,9 @@ class ImportStoreTest : public ::testing::TestWithParam<std::string> {
     store_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  std::string NewOrg() {
-    pb::Org org;
-    org.set_id(NewId());
-    org.set_display_name("Acme");
-    StoredApiKey key;
-    key.org_id = org.id();
-    key.key.set_id(NewId());
-    key.secret_sha256 = Sha256("secret-" + org.id());
-    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, key, TenantContext{}, d); }).ok());
-    return org.id();
-  }
+  std::string NewOrg() { return testing::CreateTestOrg(*store_); }
   std::string NewUser(const std::string& org, const std::string& email) {
-    pb::User user;
-    user.set_id(NewId());
-    user.set_display_name("u");
-    user.set_email(email);
-    user.set_timezone("UTC");
-    EXPECT_TRUE((Await<pb::User>([&](Done<pb::User> d) {
-                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), TenantContext{}, d);
-                })).ok());
-    return user.id();
+    return testing::CreateTestUser(*store_, org, email, "u");
   }
   // Accepts a file as POST /v1/imports does.
   pb::Import Queue(const Owner& owner, const std::string& data, const std::string& format = "") {

@@ -18,6 +18,7 @@
 #include "services/profiles/contact_keys.h"
 #include "services/profiles/contact_merge.h"
 #include "services/profiles/profiles_store.h"
+#include "services/profiles/profiles_store_testing.h"
 #include "tests/testing/await.h"
 #include "tests/testing/test_database.h"
 
@@ -48,27 +49,9 @@ class MergeStoreTest : public ::testing::TestWithParam<std::string> {
     store_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
-  std::string NewOrg() {
-    pb::Org org;
-    org.set_id(NewId());
-    org.set_display_name("Acme");
-    StoredApiKey key;
-    key.org_id = org.id();
-    key.key.set_id(NewId());
-    key.secret_sha256 = Sha256("secret-" + org.id());
-    EXPECT_TRUE(AwaitStatus([&](DoneStatus d) { store_->CreateOrg(org, key, TenantContext{}, d); }).ok());
-    return org.id();
-  }
+  std::string NewOrg() { return testing::CreateTestOrg(*store_); }
   std::string NewUser(const std::string& org, const std::string& email) {
-    pb::User user;
-    user.set_id(NewId());
-    user.set_display_name(email);
-    user.set_email(email);
-    user.set_timezone("UTC");
-    EXPECT_TRUE((Await<pb::User>([&](Done<pb::User> d) {
-                  store_->CreateUser(org, user, IdempotencyScope{}, pb::CreateUserRequest(), TenantContext{}, d);
-                })).ok());
-    return user.id();
+    return testing::CreateTestUser(*store_, org, email, email);
   }
   pb::Contact Add(const Owner& owner, pb::Contact c) {
     c.set_id(NewId());
