@@ -203,6 +203,16 @@ TEST_F(ExportIntegrationTest, ContactsExportStreamsVCardAndCsvPagedAndIsolated) 
                                 "\"ada@example.com\nada2@example.com\""));
   EXPECT_TRUE(absl::StrContains(r.body, "\"Line one\nLine \"\"two\"\"\""));
 
+  // Each export is in the org's audit log, with its format and who asked.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        HttpResponse log = Call("GET", "/v1/audit?action=contacts.exported", admin);
+        return log.status == 200 && absl::StrContains(log.body, "format: vcard") &&
+               absl::StrContains(log.body, "format: csv") && absl::StrContains(log.body, "user:" + ann);
+      },
+      std::chrono::seconds(15)))
+      << Call("GET", "/v1/audit", admin).body;
+
   // Bad format: a problem naming the field; nothing streamed.
   r = Call("GET", "/v1/contacts:export?format=xlsx", token);
   EXPECT_EQ(r.status, 400) << r.body;
@@ -301,7 +311,12 @@ TEST_F(ExportIntegrationTest, AccountExportThenErasureOfContactUserAndOrg) {
   EXPECT_EQ(Call("GET", "/v1/exports/" + export_id, {}).status, 401);
   EXPECT_EQ(Call("POST", "/v1/me:export", {kJson}, "{}").status, 401);
 
-  // --- erasing one contact: nothing about Kim stays in notifications ---
+  // --- erasing one contact: nothing about Kim stays in notifications, nor
+  // her interactions (one with Kim alone) in interactions ---
+  HttpResponse call = Call("POST", "/v1/interactions", token,
+                           absl::StrCat(R"({"kind":"CALL","direction":"GAVE","contactIds":[")", kim,
+                                        R"("],"occurredAt":")", now, R"(","summary":"about Kim"})"));
+  ASSERT_EQ(call.status, 200) << call.body;
   ASSERT_EQ(Call("DELETE", "/v1/contacts/" + kim, token).status, 200);
   ASSERT_TRUE(testing::WaitFor(
       [&] {
@@ -310,6 +325,10 @@ TEST_F(ExportIntegrationTest, AccountExportThenErasureOfContactUserAndOrg) {
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(Call("GET", "/v1/reminders", token).body.find(Field(reminder, "id")), std::string::npos);
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return Call("GET", "/v1/interactions/" + Field(call, "id"), token).status == 404; },
+                       std::chrono::seconds(10)));
+  EXPECT_EQ(CountRows(DbPath("interactions"), "interaction_contacts", "contact_id = ?", kim), 0);
 
   // A teammate finds Initech through Ann's ORG-visible contact, for now.
   const auto vic_token = Token(org, vic);
@@ -360,6 +379,18 @@ TEST_F(ExportIntegrationTest, AccountExportThenErasureOfContactUserAndOrg) {
   EXPECT_EQ(Call("DELETE", "/v1/orgs/" + org, other_admin).status, 403);
   ASSERT_EQ(Call("DELETE", "/v1/orgs/" + org, Platform()).status, 200);
   EXPECT_EQ(Call("DELETE", "/v1/orgs/" + org, Platform()).status, 404);
+  // The org's log went with it; the platform's log says it was erased.
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        HttpResponse log = Call("GET", "/v1/platform/audit?action=org.erased", Platform());
+        return log.status == 200 && absl::StrContains(log.body, org);
+      },
+      std::chrono::seconds(15)))
+      << Call("GET", "/v1/platform/audit?action=org.erased", Platform()).body;
+  EXPECT_FALSE(absl::StrContains(Call("GET", "/v1/audit", other_admin).body, "org.erased"));
+  // The platform's log is the platform admin's alone.
+  EXPECT_EQ(Call("GET", "/v1/platform/audit", other_admin).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/platform/audit", {}).status, 401);
   for (const char* service : {"profiles", "interactions", "notifications"}) {
     for (const std::string& table : TablesWith(DbPath(service), "org_id")) {
       if (table == "erased_subjects" || table == "processed_events") continue;  // ids only

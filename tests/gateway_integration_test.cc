@@ -1294,6 +1294,13 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   auto doomed_org =
       Parse<ppb::CreateOrgResponse>(call("POST /v1/orgs", "POST", "/v1/orgs", platform, R"({"displayName":"Gone"})"));
   call("DELETE /v1/orgs/{org_id}", "DELETE", "/v1/orgs/" + doomed_org.org().id(), platform);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        return Parse<ppb::ListAuditEntriesResponse>(
+                   call("GET /v1/platform/audit", "GET", "/v1/platform/audit?action=org.erased", platform))
+                   .entries_size() >= 1;
+      },
+      std::chrono::seconds(10)));
 
   // Imports: the file is the raw body (not JSON); the job runs to its end.
   {
@@ -1752,7 +1759,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 81);  // profiles and interactions: 54; recommendations: 7; notifications: 20
+  EXPECT_EQ(annotated, 82);  // profiles and interactions: 55; recommendations: 7; notifications: 20
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1795,6 +1802,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/imports",
                            "/v1/imports/{importId}",
                            "/v1/audit",
+                           "/v1/platform/audit",
                            "/v1/orgs/{orgId}",
                            "/v1/contacts:export",
                            "/v1/me:export",

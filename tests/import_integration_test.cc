@@ -15,18 +15,24 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "rapport/notifications/v1/notifications.pb.h"
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/http_client.h"
+#include "services/common/time_util.h"
+#include "tests/testing/sse_client.h"
 #include "tests/testing/stack.h"
 
 namespace rapport {
 namespace {
 
 namespace ppb = ::rapport::profiles::v1;
+namespace npb = ::rapport::notifications::v1;
+using ::rapport::testing::SseClient;
 using ::rapport::testing::Stack;
 using ::rapport::testing::WaitFor;
 
@@ -406,6 +412,59 @@ TEST_F(ImportIntegrationTest, AJobSurvivesKill9OfProfilesAndNeverDoubles) {
   EXPECT_EQ(done.merged(), 0);
   EXPECT_EQ(done.skipped(), 0);
   EXPECT_EQ(static_cast<int>(Contacts().size()), kRows);
+}
+
+TEST_F(ImportIntegrationTest, ProgressArrivesOnTheLiveStreamChunkByChunk) {
+  // Small chunks, so the import takes many commits and the stream can show them.
+  stack_.Stop("profiles");
+  absl::Status s = stack_.Start("profiles", {{"RAPPORT_IMPORT_CHUNK_ROWS", "20"}});
+  ASSERT_TRUE(s.ok()) << s;
+  s = stack_.Start("notifications");
+  ASSERT_TRUE(s.ok()) << s;
+  int port = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(stack_.Addr("gateway").substr(stack_.Addr("gateway").rfind(':') + 1), &port));
+  SseClient live;
+  ASSERT_TRUE(live.Connect(port, "/v1/notifications:stream", me_));
+  ASSERT_TRUE(live.ReadHead(std::chrono::seconds(10)));
+  ASSERT_NE(live.head().find("HTTP/1.1 200"), std::string::npos) << live.head();
+
+  constexpr int kRows = 600;  // 30 chunks
+  HttpResponse r = Upload("?fileName=Connections.csv", LinkedInRows(kRows));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string id = Parse<ppb::Import>(r).id();
+
+  // One inbox entry for the import, seen again on the stream as chunks commit:
+  // never going back, ending with the summary.
+  std::vector<npb::Notification> seen;
+  SseClient::Event e;
+  while (seen.empty() || !absl::StartsWith(seen.back().title(), "Import of Connections.csv done")) {
+    ASSERT_TRUE(live.Next(&e, std::chrono::seconds(120))) << "no progress after " << seen.size() << " updates";
+    npb::Notification n;
+    google::protobuf::util::JsonParseOptions lenient;
+    lenient.ignore_unknown_fields = true;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(e.data, &n, lenient).ok()) << e.data;
+    ASSERT_EQ(n.kind(), "import") << e.data;
+    ASSERT_EQ(n.import_id(), id) << e.data;
+    if (!seen.empty()) {
+      EXPECT_EQ(n.id(), seen.front().id()) << "one entry per import";
+      EXPECT_GT(TimestampToMicros(n.update_time()), TimestampToMicros(seen.back().update_time())) << e.data;
+    }
+    seen.push_back(n);
+  }
+  EXPECT_EQ(seen.back().body(), absl::StrCat(kRows, " rows: ", kRows, " created, 0 merged, 0 skipped"));
+  int running = 0;
+  for (const npb::Notification& n : seen) {
+    if (absl::StartsWith(n.title(), "Importing Connections.csv")) ++running;
+  }
+  EXPECT_GE(running, 1) << "only the end reached the stream, not the progress";
+
+  // The inbox keeps the one entry, at its final figures.
+  HttpResponse inbox = Call("GET", "/v1/notifications", me_);
+  ASSERT_EQ(inbox.status, 200) << inbox.body;
+  npb::ListNotificationsResponse list;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(inbox.body, &list).ok()) << inbox.body;
+  ASSERT_EQ(list.notifications_size(), 1) << inbox.body;
+  EXPECT_EQ(list.notifications(0).body(), seen.back().body());
 }
 
 }  // namespace

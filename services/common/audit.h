@@ -37,6 +37,10 @@ namespace rapport::audit {
 
 // The event type of an audit entry on the stream.
 inline constexpr char kRecordedType[] = "audit.recorded";
+// The org id of the platform's own audit log: platform actions whose org's
+// log would not outlive them (org.erased). Org ids are generated ULIDs, so
+// no org can be called this. The platform key reads it with GET /v1/audit.
+inline constexpr char kPlatformOrg[] = "platform";
 // How long profiles keeps an entry.
 inline constexpr std::chrono::hours kRetention{24 * 365};
 

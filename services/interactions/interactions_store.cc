@@ -573,8 +573,22 @@ absl::Status InteractionsStore::ApplyContactEvent(Connection& conn, const events
   Owner owner{event.org_id(), event.user_id()};
   const auto& contact = event.contact().contact();
   if (event.type() == "contact.deleted") {
+    // Interactions with this contact alone go with it (interaction.deleted
+    // for each, so every consumer forgets them too); one with other contacts
+    // stays for them.
+    auto alone = conn.Prepare(
+        "SELECT l.interaction_id FROM interaction_contacts l WHERE l.org_id = ?1 AND l.user_id = ?2 "
+        "AND l.contact_id = ?3 AND NOT EXISTS (SELECT 1 FROM interaction_contacts o WHERE o.org_id = ?1 "
+        "AND o.user_id = ?2 AND o.interaction_id = l.interaction_id AND o.contact_id <> ?3)");
+    alone.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id());
+    std::vector<std::string> orphans;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, alone.Step());
+      if (!row) break;
+      orphans.push_back(alone.ColumnText(0));
+    }
     // The ledger row goes, with the links it was computed from, so that the
-    // ledger and its recount agree; the interactions themselves stay.
+    // ledger and its recount agree.
     for (const char* sql : {"DELETE FROM ledger WHERE org_id = ? AND user_id = ? AND contact_id = ?",
                             "DELETE FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?"}) {
       auto st = conn.Prepare(sql);
@@ -586,7 +600,15 @@ absl::Status InteractionsStore::ApplyContactEvent(Connection& conn, const events
         "INSERT INTO deleted_contacts (org_id, user_id, contact_id, deleted_us) VALUES (?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING");
     tomb.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact.id()).Bind(4, TimestampToMicros(event.time()));
-    return tomb.Run();
+    RETURN_IF_ERROR(tomb.Run());
+    for (const std::string& id : orphans) {
+      absl::StatusOr<pb::Interaction> old = ReadInteraction(conn, owner, id);
+      if (absl::IsNotFound(old.status())) continue;
+      if (!old.ok()) return old.status();
+      RETURN_IF_ERROR(RemoveInteraction(conn, owner, *old));
+      RETURN_IF_ERROR(EmitInteraction(conn, "interaction.deleted", owner, *old));
+    }
+    return absl::OkStatus();
   }
   if (event.type() != "contact.created" && event.type() != "contact.updated") return absl::OkStatus();
   // A late created/updated event must not bring a deleted contact back.

@@ -256,6 +256,9 @@ TEST_P(InteractionsStoreTest, UpdateEventNamesTheChangedFields) {
 TEST_P(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
   auto i = Create(alice_, Interaction(pb::MEETING, pb::GAVE, {"c1", "c2"}, kBaseUs));
   ASSERT_TRUE(i.ok());
+  // An interaction with c1 alone is erased with c1; the shared one stays for c2.
+  auto alone = Create(alice_, Interaction(pb::CALL, pb::RECEIVED, {"c1"}, kBaseUs - kDayUs));
+  ASSERT_TRUE(alone.ok());
   auto apply = [&](const std::string& type, int32_t cadence) {
     events::v1::Event e;
     e.set_type(type);
@@ -270,6 +273,11 @@ TEST_P(InteractionsStoreTest, DeletedContactLeavesTheLedgerAndStaysGone) {
   ASSERT_TRUE(apply("contact.deleted", 0).ok());
   EXPECT_EQ(store_->GetLedgerRow(alice_, "c1").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_->KnownContacts(alice_, {"c1"})->empty());
+  EXPECT_EQ(store_->GetInteraction(alice_, alone->id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->GetInteraction(alice_, i->id()).ok());
+  // Applying the deletion again (a redelivery) changes nothing more.
+  ASSERT_TRUE(apply("contact.deleted", 0).ok());
+  EXPECT_TRUE(store_->GetInteraction(alice_, i->id()).ok());
   // A late, reclaimed update does not bring it back; nor does a new interaction.
   ASSERT_TRUE(apply("contact.updated", 30).ok());
   EXPECT_EQ(store_->GetLedgerRow(alice_, "c1").status().code(), absl::StatusCode::kNotFound);

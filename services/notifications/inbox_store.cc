@@ -99,6 +99,59 @@ absl::StatusOr<bool> AddNotification(Connection& conn, const Owner& owner, pb::N
   return true;
 }
 
+namespace {
+
+// The entry's title and body for the import as it stands.
+void DescribeImport(const profiles::v1::Import& import, pb::Notification* n) {
+  const std::string name = import.file_name().empty() ? std::string("your file") : import.file_name();
+  const std::string counts =
+      absl::StrCat(import.created(), " created, ", import.merged(), " merged, ", import.skipped(), " skipped");
+  switch (import.state()) {
+    case profiles::v1::IMPORT_SUCCEEDED:
+      n->set_title(absl::StrCat("Import of ", name, " done"));
+      n->set_body(absl::StrCat(import.rows_read(), " rows: ", counts));
+      break;
+    case profiles::v1::IMPORT_FAILED:
+      n->set_title(absl::StrCat("Import of ", name, " failed"));
+      n->set_body(
+          absl::StrCat(import.error(), " (", import.rows_read(), " of ", import.rows_total(), " rows: ", counts, ")"));
+      break;
+    default:
+      n->set_title(absl::StrCat("Importing ", name));
+      n->set_body(absl::StrCat(import.rows_read(), " of ", import.rows_total(), " rows: ", counts));
+  }
+}
+
+}  // namespace
+
+absl::Status ApplyImportProgress(Connection& conn, const Owner& owner, const profiles::v1::Import& import) {
+  const std::string dedupe_key = absl::StrCat("import:", import.id());
+  const int64_t as_of = TimestampToMicros(import.update_time());
+  ASSIGN_OR_RETURN(std::optional<std::string> id,
+                   db::ReadRow<std::string>(
+                       conn.Prepare("SELECT notification_id FROM notifications WHERE org_id = ? AND dedupe_key = ?")
+                           .Bind(1, owner.org)
+                           .Bind(2, dedupe_key),
+                       [](const Statement& row) { return row.ColumnText(0); }));
+  if (!id.has_value()) {
+    pb::Notification n;
+    n.set_kind("import");
+    n.set_import_id(import.id());
+    DescribeImport(import, &n);
+    return AddNotification(conn, owner, std::move(n), dedupe_key, as_of).status();
+  }
+  ASSIGN_OR_RETURN(SeqRow row, ReadNotification(conn, owner, *id));
+  pb::Notification& n = row.second;
+  if (TimestampToMicros(n.update_time()) >= as_of) return absl::OkStatus();  // older news, or a redelivery
+  DescribeImport(import, &n);
+  *n.mutable_update_time() = import.update_time();
+  int64_t seq = row.first;
+  if (n.state() == pb::UNREAD || n.state() == pb::READ) {
+    ASSIGN_OR_RETURN(seq, NextSeq(conn, owner));
+  }
+  return WriteNotification(conn, owner, n, seq);
+}
+
 absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_us) {
   const Owner owner{timer.org, timer.user};
   absl::StatusOr<pb::Reminder> r =

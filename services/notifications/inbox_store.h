@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "rapport/notifications/v1/notifications.pb.h"
+#include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/db.h"
 #include "services/common/db_rows.h"
 #include "services/notifications/timer_store.h"
@@ -26,6 +27,13 @@ namespace pb = ::rapport::notifications::v1;
 // (its effect already happened).
 absl::StatusOr<bool> AddNotification(db::Connection& conn, const Owner& owner, pb::Notification n,
                                      const std::string& dedupe_key, int64_t now_us);
+
+// import.progress: the owner's entry for the import (kind "import", one per
+// import) created or brought up to date, and moved to the end of the live
+// stream so that open streams see each chunk. Older progress than the entry
+// shows (events may be redelivered) changes nothing; a dismissed or snoozed
+// entry takes the new figures but stays hidden.
+absl::Status ApplyImportProgress(db::Connection& conn, const Owner& owner, const profiles::v1::Import& import);
 
 // A reminder's timer: its notification, and the reminder marked FIRED.
 // Nothing when the reminder was deleted meanwhile.

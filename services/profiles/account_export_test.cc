@@ -236,8 +236,11 @@ TEST_P(AccountExportTest, ErasingAnOrgLeavesOnlyItsEvent) {
   const Owner carol{other, NewUser(other, "carol@other.test")};
   NewContact(alice_, "Ann");
   NewContact(carol, "Cid");
-  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteOrg(org_, d); }).ok());
-  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteOrg(org_, d); }).code(), absl::StatusCode::kNotFound);
+  TenantContext platform;
+  platform.Add(api::v1::PLATFORM);
+  ASSERT_TRUE(AwaitStatus([&](DoneStatus d) { store_->DeleteOrg(org_, platform, d); }).ok());
+  EXPECT_EQ(AwaitStatus([&](DoneStatus d) { store_->DeleteOrg(org_, platform, d); }).code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->GetUser(org_, bob_.user).status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store_->GetUser(other, carol.user).ok());
   auto listed = store_->ListContacts(carol, ContactFilter{}, "", 10);
@@ -259,6 +262,18 @@ TEST_P(AccountExportTest, ErasingAnOrgLeavesOnlyItsEvent) {
                     EXPECT_EQ(st.ColumnText(0), kOrgDeletedEvent);
                     ASSIGN_OR_RETURN(bool more, st.Step());
                     EXPECT_FALSE(more);
+                    // The platform's audit log is told, by the org's id alone.
+                    auto audit = conn.Prepare("SELECT data FROM outbox WHERE org_id = ? AND type = ?");
+                    audit.Bind(1, audit::kPlatformOrg).Bind(2, audit::kRecordedType);
+                    ASSIGN_OR_RETURN(bool recorded, audit.Step());
+                    EXPECT_TRUE(recorded);
+                    if (recorded) {
+                      events::v1::Event e;
+                      EXPECT_TRUE(e.ParseFromString(audit.ColumnBlob(0)));
+                      EXPECT_EQ(e.audit().action(), "org.erased");
+                      EXPECT_EQ(e.audit().target_id(), org_);
+                      EXPECT_EQ(e.audit().actor(), "platform");
+                    }
                     return absl::OkStatus();
                   })
                   .ok());

@@ -8,6 +8,7 @@
 #include "services/common/audit.h"
 #include "services/common/db_rows.h"
 #include "services/common/ids.h"
+#include "services/common/outbox.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/profiles/profiles_logic.h"
@@ -66,7 +67,14 @@ absl::StatusOr<ImportAndNext> ReadImport(Connection& conn, const Owner& owner, c
   return *std::move(row);
 }
 
+// Stores the import and announces it (import.progress, in the same
+// transaction): notifications keeps one inbox entry per import that follows
+// these, so progress reaches the owner's live stream chunk by chunk.
 absl::Status WriteImport(Connection& conn, const Owner& owner, const pb::Import& import, int64_t next_row) {
+  events::v1::Event event = events::NewEvent(kImportProgressEvent, "profiles", owner.org, owner.user);
+  *event.mutable_import() = import;
+  event.mutable_import()->clear_skips();  // the reasons stay here (GetImport)
+  RETURN_IF_ERROR(events::AppendEvent(conn, std::move(event)));
   return conn
       .Prepare(
           "INSERT INTO imports (org_id, user_id, import_id, next_row, data) VALUES (?, ?, ?, ?, ?) "

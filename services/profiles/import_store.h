@@ -40,6 +40,10 @@ extern const char kImportsMigration[];
 // Skipped rows GetImport reports with their reasons (the counts cover all).
 inline constexpr int kMaxReportedSkips = 1000;
 
+// The event every change of an import emits (payload: the import without
+// its skips); notifications turns it into the owner's progress entry.
+inline constexpr char kImportProgressEvent[] = "import.progress";
+
 // An unfinished job, as the runner claims it.
 struct ImportJob {
   Owner owner;

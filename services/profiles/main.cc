@@ -1,6 +1,7 @@
 // The profiles service process: flags and environment -> config, open the
 // SQLite store, connect the Redis cache, serve until SIGTERM, drain.
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "services/common/channel.h"
 #include "services/common/idempotency.h"
 #include "services/common/log.h"
@@ -41,6 +42,10 @@ ABSL_FLAG(int, import_lease_ms, 15000,
           "how long an import job stays with the process running it without news; after a crash the job "
           "resumes once this lapses (env RAPPORT_IMPORT_LEASE_MS)");
 
+ABSL_FLAG(int, import_chunk_rows, 250,
+          "rows an import applies per transaction, 1..10000; each chunk is one progress update on the owner's "
+          "live stream (env RAPPORT_IMPORT_CHUNK_ROWS)");
+
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
       rapport::StartService(argc, argv, "profiles",
@@ -51,6 +56,7 @@ int main(int argc, char** argv) {
                              {"quota_api_keys_per_org", "RAPPORT_QUOTA_API_KEYS_PER_ORG"},
                              {"jwt_key_grace_seconds", "RAPPORT_JWT_KEY_GRACE_SECONDS"},
                              {"import_lease_ms", "RAPPORT_IMPORT_LEASE_MS"},
+                             {"import_chunk_rows", "RAPPORT_IMPORT_CHUNK_ROWS"},
                              {"interactions_addr", rapport::registry::kInteractions.addr_env},
                              {"notifications_addr", rapport::registry::kNotifications.addr_env},
                              {"export_deadline_ms", "RAPPORT_EXPORT_DEADLINE_MS"},
@@ -83,6 +89,12 @@ int main(int argc, char** argv) {
   rapport::profiles::ImportStore imports(&(*store)->db());
   rapport::profiles::ImportRunnerOptions import_options;
   import_options.lease = std::chrono::milliseconds(absl::GetFlag(FLAGS_import_lease_ms));
+  import_options.chunk_rows = absl::GetFlag(FLAGS_import_chunk_rows);
+  if (import_options.chunk_rows < 1 || import_options.chunk_rows > 10000) {
+    rapport::log::Error("bad --import_chunk_rows (RAPPORT_IMPORT_CHUNK_ROWS): must be 1..10000",
+                        {{"value", absl::StrCat(import_options.chunk_rows)}});
+    return 2;
+  }
   import_options.max_contacts = quotas.contacts_per_user;
   rapport::profiles::ImportRunner import_runner(&imports, &cache, import_options);
   service.ServeImports(&imports, &import_runner);

@@ -56,8 +56,7 @@ void ProfilesStore::DeleteUser(const std::string& org, const std::string& user_i
                               .Bind(3, user_id)
                               .Run());
         }
-        // The org's audit log keeps that the admin erased the user (by id);
-        // an org's erasure takes its whole log, so it records nothing there.
+        // The org's audit log keeps that the admin erased the user (by id).
         RETURN_IF_ERROR(audit::Record(conn, actor, "profiles",
                                       {.action = "user.erased", .target_id = user_id, .detail = "", .org_id = org}));
         RETURN_IF_ERROR(EraseSubject(conn, ProfilesErasureTables(), org, user_id, NowMicros()));
@@ -68,14 +67,19 @@ void ProfilesStore::DeleteUser(const std::string& org, const std::string& user_i
       std::move(done));
 }
 
-void ProfilesStore::DeleteOrg(const std::string& org, DoneStatus done) {
+void ProfilesStore::DeleteOrg(const std::string& org, const TenantContext& actor, DoneStatus done) {
   db_->WriteAsync(
-      [org](db::Connection& conn) -> absl::Status {
+      [org, actor](db::Connection& conn) -> absl::Status {
         auto exists = conn.Prepare("SELECT 1 FROM orgs WHERE org_id = ?");
         exists.Bind(1, org);
         ASSIGN_OR_RETURN(bool found, exists.Step());
         if (!found) return db::RowNotFound("org");
         RETURN_IF_ERROR(EraseSubject(conn, ProfilesErasureTables(), org, "", NowMicros()));
+        // The org's own log goes with it: the platform's log keeps (by id
+        // only) that it was erased, and by whom.
+        RETURN_IF_ERROR(
+            audit::Record(conn, actor, "profiles",
+                          {.action = "org.erased", .target_id = org, .detail = "", .org_id = audit::kPlatformOrg}));
         events::v1::Event e = events::NewEvent(kOrgDeletedEvent, "profiles", org, "");
         e.mutable_org()->mutable_org()->set_id(org);
         return events::AppendEvent(conn, std::move(e));

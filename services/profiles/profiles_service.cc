@@ -208,18 +208,29 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::ListAuditEntries(Ctx* ctx, const 
                                                                 pb::ListAuditEntriesResponse* resp) {
   return rpc_.Handle(ctx, "ListAuditEntries", resp,
                      [=, this](const TenantContext& t, Reply<pb::ListAuditEntriesResponse> reply) {
-                       absl::StatusOr<Page> page = ParsePage(req->page_size(), req->page_token());
-                       if (!page.ok()) return reply(page.status());
-                       absl::StatusOr<AuditFilter> filter = AuditFilterOf(*req);
-                       if (!filter.ok()) return reply(filter.status());
-                       absl::StatusOr<std::vector<pb::AuditEntry>> entries =
-                           store_->ListAuditEntries(t.org_id, *filter, page->after, page->size + 1);
-                       if (!entries.ok()) return reply(entries.status());
-                       pb::ListAuditEntriesResponse out;
-                       out.set_next_page_token(TrimToPage(*entries, page->size, AuditPageKey));
-                       for (auto& e : *entries) *out.add_entries() = std::move(e);
-                       reply(std::move(out));
+                       reply(ListAudit(t.org_id, *req));
                      });
+}
+
+grpc::ServerUnaryReactor* ProfilesServiceImpl::ListPlatformAuditEntries(Ctx* ctx,
+                                                                        const pb::ListAuditEntriesRequest* req,
+                                                                        pb::ListAuditEntriesResponse* resp) {
+  return rpc_.Handle(ctx, "ListPlatformAuditEntries", resp,
+                     [=, this](const TenantContext&, Reply<pb::ListAuditEntriesResponse> reply) {
+                       reply(ListAudit(audit::kPlatformOrg, *req));
+                     });
+}
+
+absl::StatusOr<pb::ListAuditEntriesResponse> ProfilesServiceImpl::ListAudit(const std::string& org,
+                                                                            const pb::ListAuditEntriesRequest& req) {
+  ASSIGN_OR_RETURN(Page page, ParsePage(req.page_size(), req.page_token()));
+  ASSIGN_OR_RETURN(AuditFilter filter, AuditFilterOf(req));
+  ASSIGN_OR_RETURN(std::vector<pb::AuditEntry> entries,
+                   store_->ListAuditEntries(org, filter, page.after, page.size + 1));
+  pb::ListAuditEntriesResponse out;
+  out.set_next_page_token(TrimToPage(entries, page.size, AuditPageKey));
+  for (auto& e : entries) *out.add_entries() = std::move(e);
+  return out;
 }
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req,
@@ -415,6 +426,12 @@ grpc::ServerWriteReactor<api::v1::HttpBody>* ProfilesServiceImpl::ExportContacts
   absl::StatusOr<ContactExportFormat> format = ParseContactExportFormat(req->format());
   if (!format.ok()) return RefuseContactExport(ToGrpcStatus(format.status()));
   log::Info("contact export", {{"org", t->org_id}, {"user", t->user_id}, {"format", req->format()}});
+  // No export without its audit entry (a short write, before the first page).
+  absl::Status audited =
+      store_->RecordAudit(*t, {.action = "contacts.exported",
+                               .target_id = t->user_id,
+                               .detail = *format == ContactExportFormat::kCsv ? "format: csv" : "format: vcard"});
+  if (!audited.ok()) return RefuseContactExport(ToGrpcStatus(audited));
   return StartContactExport(store_, OwnerOf(*t), *format);
 }
 
@@ -477,11 +494,11 @@ grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteUser(Ctx* ctx, const pb::De
 
 grpc::ServerUnaryReactor* ProfilesServiceImpl::DeleteOrg(Ctx* ctx, const pb::DeleteOrgRequest* req,
                                                          pb::DeleteOrgResponse* resp) {
-  return rpc_.Handle(ctx, "DeleteOrg", resp, [=, this](const TenantContext&, Reply<pb::DeleteOrgResponse> reply) {
+  return rpc_.Handle(ctx, "DeleteOrg", resp, [=, this](const TenantContext& t, Reply<pb::DeleteOrgResponse> reply) {
     absl::Status id = RequireId("orgId", req->org_id());
     if (!id.ok()) return reply(id);
     log::Info("erasing org", {{"org", req->org_id()}});
-    store_->DeleteOrg(req->org_id(), Acknowledge(reply));
+    store_->DeleteOrg(req->org_id(), t, Acknowledge(reply));
   });
 }
 

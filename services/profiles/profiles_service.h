@@ -51,6 +51,8 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
   R* UpdateUser(Ctx* ctx, const pb::UpdateUserRequest* req, pb::User* resp) override;
   R* UpdateApiKey(Ctx* ctx, const pb::UpdateApiKeyRequest* req, pb::ApiKey* resp) override;
   R* ListAuditEntries(Ctx* ctx, const pb::ListAuditEntriesRequest* req, pb::ListAuditEntriesResponse* resp) override;
+  R* ListPlatformAuditEntries(Ctx* ctx, const pb::ListAuditEntriesRequest* req,
+                              pb::ListAuditEntriesResponse* resp) override;
   R* VerifyApiKey(Ctx* ctx, const pb::VerifyApiKeyRequest* req, pb::VerifyApiKeyResponse* resp) override;
   R* GetUsage(Ctx* ctx, const pb::GetUsageRequest* req, pb::GetUsageResponse* resp) override;
   // JWT signing keys: jwt_keys_service.cc.
@@ -107,6 +109,9 @@ class ProfilesServiceImpl final : public pb::ProfilesService::CallbackService {
  private:
   absl::StatusOr<pb::Contact> CachedContact(const Owner& owner, const std::string& id);
   absl::StatusOr<pb::Profile> CachedProfile(const Owner& owner);
+  // A page of org's audit log (an org's, or audit::kPlatformOrg).
+  absl::StatusOr<pb::ListAuditEntriesResponse> ListAudit(const std::string& org,
+                                                         const pb::ListAuditEntriesRequest& req);
   std::string ContactKey(const Owner& owner, const std::string& id) const;
   std::string ProfileKey(const Owner& owner) const;
   void InvalidateContacts(const Owner& owner, std::vector<std::string> ids, std::function<void()> then);

@@ -428,6 +428,10 @@ absl::StatusOr<std::unique_ptr<ProfilesStore>> ProfilesStore::Open(db::Options o
 
 // --- orgs and users ---
 
+absl::Status ProfilesStore::RecordAudit(const TenantContext& actor, const audit::Action& action) {
+  return db_->Write([&](Connection& conn) { return audit::Record(conn, actor, "profiles", action); });
+}
+
 void ProfilesStore::CreateOrg(const pb::Org& org, const StoredApiKey& admin_key, const TenantContext& actor,
                               DoneStatus done, std::optional<StoredJwtKey> jwt_key) {
   db_->WriteAsync(

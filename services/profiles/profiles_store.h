@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rapport/profiles/v1/profiles.pb.h"
+#include "services/common/audit.h"
 #include "services/common/db.h"
 #include "services/common/db_rows.h"
 #include "services/common/idempotency.h"
@@ -146,7 +147,12 @@ class ProfilesStore {
   // services. NOT_FOUND when there is no such user in org (another org's
   // user included) or no such org.
   void DeleteUser(const std::string& org, const std::string& user_id, const TenantContext& actor, DoneStatus done);
-  void DeleteOrg(const std::string& org, DoneStatus done);
+  // actor: the platform caller, recorded as org.erased in the platform's
+  // audit log (audit::kPlatformOrg), the one that outlives the org.
+  void DeleteOrg(const std::string& org, const TenantContext& actor, DoneStatus done);
+  // An audit entry for an action that changes nothing here (an export), in
+  // a transaction of its own; returns once it is committed.
+  absl::Status RecordAudit(const TenantContext& actor, const audit::Action& action);
   // In id (= creation) order, after after_id, at most limit.
   absl::StatusOr<std::vector<pb::Contact>> ListContacts(const Owner& owner, const ContactFilter& filter,
                                                         const std::string& after_id, int limit);
