@@ -18,6 +18,8 @@
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
 #include "rapport/recommendations/v1/recommendations.grpc.pb.h"
+#include "services/common/db.h"
+#include "services/common/db_rows.h"
 #include "services/common/http_client.h"
 #include "services/common/ids.h"
 #include "services/common/time_util.h"
@@ -293,6 +295,45 @@ TEST_F(RecommendationActionsIntegrationTest, NetworkHealthIsSnapshottedEachWeekW
   rpb::NetworkHealthHistory theirs;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.body, &theirs).ok());
   for (const auto& s : theirs.snapshots()) EXPECT_EQ(s.health().size(), 0);
+}
+
+// Erasing a user (DELETE /v1/users/{id} by an org admin) takes their
+// dismissals and snoozes out of recommendations' store.
+TEST_F(RecommendationActionsIntegrationTest, ErasingAUserErasesTheirActions) {
+  StartRest();
+  const std::string org = NewOrg();
+  const std::string alice = NewUser(org, "Alice");
+  const std::string bea = NewUser(org, "Bea");
+  const std::string ann = NewContact(org, alice, "Ann");
+  const std::string bob = NewContact(org, bea, "Bob");
+  ASSERT_TRUE(WaitFor([&] { return Act(Bearer(org, alice), "reachOuts", ann, "dismiss").status == 200; }, kEventually));
+  ASSERT_TRUE(WaitFor([&] { return Act(Bearer(org, bea), "reachOuts", bob, "dismiss").status == 200; }, kEventually));
+
+  db::Options options;
+  options.path = stack_.data_dir() + "/recommendations.db";
+  options.read_only = true;
+  auto store = db::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto rows = [&](const std::string& user) {
+    int64_t n = -1;
+    absl::Status s = (*store)->Read([&](db::Connection& conn) -> absl::Status {
+      db::Statement st = conn.Prepare("SELECT COUNT(*) FROM recommendation_actions WHERE org_id = ? AND user_id = ?");
+      st.Bind(1, org).Bind(2, user);
+      ASSIGN_OR_RETURN(auto count, db::ReadRow<int64_t>(st, [](const db::Statement& r) { return r.ColumnInt(0); }));
+      n = count.value_or(0);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return n;
+  };
+  EXPECT_EQ(rows(alice), 1);
+  ppb::DeleteUserRequest del;
+  del.set_user_id(alice);
+  ppb::DeleteUserResponse deleted;
+  grpc::Status s = profiles_->DeleteUser(Stack::Call(Stack::Admin(org)).get(), del, &deleted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(WaitFor([&] { return rows(alice) == 0; }, kEventually));
+  EXPECT_EQ(rows(bea), 1) << "a teammate's actions stay";
 }
 
 }  // namespace
