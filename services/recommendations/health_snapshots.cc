@@ -40,6 +40,10 @@ absl::StatusOr<int> HealthSnapshotter::RunOnce() {
     // An org whose model is incomplete waits for its backfill: a snapshot
     // of half a network would be wrong for good.
     if (backfills_ != nullptr && !backfills_->Ready(org)) continue;
+    // An erased org's graph stays, empty: no lease rows for it.
+    bool has_users = false;
+    model_->Read(org, [&](const OrgGraph& g) { has_users = !g.users.empty(); });
+    if (!has_users) continue;
     absl::StatusOr<bool> claimed = store_->ClaimSnapshotLease(org, week, options_.holder, now, ttl_us);
     if (!claimed.ok()) {
       if (first_error.ok()) first_error = claimed.status();

@@ -62,6 +62,8 @@ absl::StatusOr<std::unique_ptr<RecommendationsStore>> RecommendationsStore::Open
 void RecommendationsStore::PutAction(const Owner& owner, const ItemAction& action, DoneStatus done) {
   db_->WriteAsync(
       [owner, action](db::Connection& conn) -> absl::Status {
+        ASSIGN_OR_RETURN(bool erased, IsErased(conn, owner.org, owner.user));
+        if (erased) return db::RowNotFound("contact");  // the user is gone
         return conn
             .Prepare(
                 "INSERT INTO recommendation_actions (org_id, user_id, kind, item_id, dismissed, until_us, acted_us) "
@@ -139,6 +141,10 @@ absl::Status RecommendationsStore::PutSnapshots(const std::string& org, int64_t 
                                                 const std::vector<std::pair<std::string, v1::NetworkHealth>>& by_user) {
   return db_->Write([&](db::Connection& conn) -> absl::Status {
     for (const auto& [user, health] : by_user) {
+      // A replica whose model has not yet applied an erasure must not bring
+      // the erased user's rows back.
+      ASSIGN_OR_RETURN(bool erased, IsErased(conn, org, user));
+      if (erased) continue;
       RETURN_IF_ERROR(conn.Prepare("INSERT INTO health_snapshots (org_id, user_id, week_start_us, taken_us, data) "
                                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, week_start_us) DO NOTHING")
                           .Bind(1, org)

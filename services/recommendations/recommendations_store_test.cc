@@ -104,6 +104,10 @@ TEST_P(RecommendationsStoreTest, ErasureTakesTheUsersRowsThenTheOrgs) {
   EXPECT_TRUE(store_->ListActions({"o1", "u2"})->empty());
   EXPECT_TRUE(store_->ListSnapshots({"o1", "u2"}, 0, kBaseUs * 2)->empty());
   EXPECT_TRUE(*store_->ClaimSnapshotLease("o1", kBaseUs, "r2", kBaseUs + 1, 1000));  // the lease went too
+  // A replica late to hear of the erasure brings nothing back.
+  ASSERT_TRUE(store_->PutSnapshots("o1", kBaseUs + kWeekUs, 1, {{"u1", Health(1)}}).ok());
+  EXPECT_TRUE(store_->ListSnapshots({"o1", "u1"}, 0, kBaseUs * 2)->empty());
+  EXPECT_EQ(Put({"o1", "u1"}, {"reachOuts", "c1", true, 0, kBaseUs}).code(), absl::StatusCode::kNotFound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, RecommendationsStoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),
