@@ -642,4 +642,12 @@ void ReadModel::RebuildAll() {
   }
 }
 
+std::vector<std::string> ReadModel::Orgs() {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(orgs_.size());
+  for (const auto& [name, o] : orgs_) out.push_back(name);
+  return out;
+}
+
 }  // namespace rapport::recommendations

@@ -207,6 +207,8 @@ class ReadModel {
   void Mutate(const std::string& org, const std::function<void(OrgGraph&)>& fn);
   // Rebuilds the persons of every org (after a backfill).
   void RebuildAll();
+  // The orgs the model holds, in no order (the weekly health job walks them).
+  std::vector<std::string> Orgs();
 
  private:
   struct Org {

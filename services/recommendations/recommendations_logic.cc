@@ -225,12 +225,28 @@ std::vector<pb::GiveBack> GiveBacks(const Query& q) {
   const UserNode* u = Me(q, &me);
   if (u == nullptr) return out;
   const OrgGraph& g = q.graph;
-  // Kinds each contact gave the user.
+  // Kinds each contact gave the user, and when they last gave.
   absl::flat_hash_map<uint32_t, uint32_t> received_kinds;
+  absl::flat_hash_map<uint32_t, int64_t> last_received;
   for (uint32_t i : u->interactions) {
     const InteractionRec& r = g.interactions[i];
     if (!r.alive || r.direction != ipb::RECEIVED) continue;
-    for (uint32_t c : r.contacts) received_kinds[c] |= 1u << r.kind;
+    for (uint32_t c : r.contacts) {
+      received_kinds[c] |= 1u << r.kind;
+      int64_t& t = last_received[c];
+      t = std::max(t, r.occurred_us);
+    }
+  }
+  // Kinds the user gave each contact since that contact last gave: the
+  // suggested act logged (GAVE or MUTUAL) is the give-back done.
+  absl::flat_hash_map<uint32_t, uint32_t> gave_since;
+  for (uint32_t i : u->interactions) {
+    const InteractionRec& r = g.interactions[i];
+    if (!r.alive || r.direction == ipb::RECEIVED || r.occurred_us > q.now_us) continue;
+    for (uint32_t c : r.contacts) {
+      auto last = last_received.find(c);
+      if (last == last_received.end() || r.occurred_us >= last->second) gave_since[c] |= 1u << r.kind;
+    }
   }
   // Who offers each tag, strongest first, for introductions to suggest.
   absl::flat_hash_map<uint32_t, std::vector<std::pair<double, uint32_t>>> offering;
@@ -298,6 +314,7 @@ std::vector<pb::GiveBack> GiveBacks(const Query& q) {
     } else {
       item.set_suggested_act(absl::StrCat("Do ", name, " a favor or send a thank-you note."));
     }
+    if (auto done = gave_since.find(c); done != gave_since.end() && (done->second & (1u << act))) continue;
     item.set_suggested_kind(act);
     out.push_back(std::move(item));
   }
@@ -324,6 +341,8 @@ std::vector<pb::FollowUp> FollowUps(const Query& q) {
   for (uint32_t i : u->interactions) {
     const InteractionRec& r = g.interactions[i];
     if (!r.alive || !IsConversation(r.kind) || q.now_us - r.occurred_us < window) continue;
+    // Past the expiry a follow-up is stale: nobody follows up a meeting of last season.
+    if (q.now_us - r.occurred_us > int64_t{q.settings.follow_up_expiry_days} * kDayUs) continue;
     for (uint32_t c : r.contacts) {
       if (!g.edges[c].alive() || latest[c] != r.occurred_us) continue;
       found.push_back({r.occurred_us, &r, c});
@@ -373,6 +392,14 @@ std::vector<pb::IntroductionSuggestion> IntroductionSuggestions(const Query& q) 
   for (uint32_t i : u->introductions) {
     const IntroductionRec& r = g.introductions[i];
     if (r.a != kNone && r.b != kNone) introduced.insert(pair_key(r.a, r.b));
+  }
+  // An introduction logged as an interaction names the pair too.
+  for (uint32_t i : u->interactions) {
+    const InteractionRec& r = g.interactions[i];
+    if (!r.alive || r.kind != ipb::INTRODUCTION || r.occurred_us > q.now_us) continue;
+    for (size_t x = 0; x < r.contacts.size(); ++x) {
+      for (size_t y = x + 1; y < r.contacts.size(); ++y) introduced.insert(pair_key(r.contacts[x], r.contacts[y]));
+    }
   }
   struct Match {
     std::set<std::string> tags;

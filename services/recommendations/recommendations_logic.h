@@ -19,8 +19,11 @@
 //   the user's contacts offering what they seek when there is one; otherwise a
 //   FAVOR towards what they seek.
 // - followUps: CONVERSATION / MEETING / CALL interactions that are still the
-//   latest interaction with that contact once follow_up_days have passed;
-//   newest first.
+//   latest interaction with that contact once follow_up_days have passed,
+//   and at most follow_up_expiry_days (60) old; newest first.
+//   A give-back is done once the user logs its suggested kind (GAVE or
+//   MUTUAL) with the contact after the contact last gave; an introduction
+//   suggestion once an INTRODUCTION naming both is logged (or requested).
 // - introductions: unordered pairs of the user's contacts where one's seeking
 //   tag equals the other's offering tag (normalized); score = w(a) x w(b) x
 //   matched tags; pairs named by any earlier introduction are left out. Only
@@ -48,9 +51,10 @@ namespace rapport::recommendations {
 namespace pb = ::rapport::recommendations::v1;
 
 struct Settings {
-  int follow_up_days = 7;        // a conversation needs a later interaction within this
-  int follow_up_rate_days = 30;  // network health's follow-up window
-  double teammate_tie = 0.5;     // weight of the tie to a teammate (no ledger between users)
+  int follow_up_days = 7;          // a conversation needs a later interaction within this
+  int follow_up_expiry_days = 60;  // an older follow-up suggestion has expired
+  int follow_up_rate_days = 30;    // network health's follow-up window
+  double teammate_tie = 0.5;       // weight of the tie to a teammate (no ledger between users)
   int max_introduction_pool = 2000;
   // Paths: below this many teammate contacts to scan, the best connector per
   // teammate is found by scanning their contacts; above, by walking your

@@ -42,25 +42,28 @@ Resp Slice(std::vector<Item> items, const Page& page) {
 }  // namespace
 
 RecommendationsServiceImpl::RecommendationsServiceImpl(ReadModel* model, ResultCache* cache, const TenantSigner* signer,
-                                                       Settings settings, const OrgBackfills* backfills)
+                                                       Settings settings, const OrgBackfills* backfills,
+                                                       RecommendationsStore* store, SnapshotPeriod period)
     : model_(model),
       cache_(cache),
       settings_(settings),
       backfills_(backfills),
+      store_(store),
+      period_(period),
       rpc_(signer, google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
                        pb::RecommendationsService::service_full_name())) {}
 
 template <typename Resp>
 absl::StatusOr<Resp> RecommendationsServiceImpl::Answer(
     const TenantContext& t, const char* rpc, const google::protobuf::Message& req, bool org_wide,
-    const std::function<absl::StatusOr<Resp>(const Query&)>& compute) {
+    const std::function<absl::StatusOr<Resp>(const Query&)>& compute, const std::string& salt) {
   if (backfills_ != nullptr && !backfills_->Ready(t.org_id)) {
     // The org's model is incomplete: no answer rather than a wrong one.
     return absl::UnavailableError(
         "recommendations for this org are not available yet: its backfill failed and is being retried");
   }
   absl::StatusOr<std::string> bytes = cache_->GetOrCompute(
-      t.org_id, t.user_id, rpc, req.SerializeAsString(), org_wide, [&]() -> absl::StatusOr<std::string> {
+      t.org_id, t.user_id, rpc, req.SerializeAsString() + salt, org_wide, [&]() -> absl::StatusOr<std::string> {
         absl::StatusOr<Resp> result = absl::InternalError("not computed");
         model_->Read(t.org_id, [&](const OrgGraph& g) {
           result = compute(Query{g, t.user_id, NowMicros(), settings_});
@@ -74,25 +77,39 @@ absl::StatusOr<Resp> RecommendationsServiceImpl::Answer(
   return out;
 }
 
-#define RAPPORT_RANKING_RPC(Method, Req, Resp, Fn, org_wide)                                                   \
+// A ranking without the items the user dismissed or snoozed (kind: the
+// list's route name; ItemId: the id an action names), computed far enough
+// to fill the page after they are left out.
+#define RAPPORT_RANKING_RPC(Method, Req, Resp, Fn, org_wide, kind, ItemId)                                     \
   grpc::ServerUnaryReactor* RecommendationsServiceImpl::Method(Ctx* ctx, const pb::Req* req, pb::Resp* resp) { \
     return rpc_.Handle(ctx, #Method, resp, [=, this](const TenantContext& t, Reply<pb::Resp> reply) {          \
       absl::StatusOr<Page> page = ParseRankingPage(req->page_size(), req->page_token());                       \
       if (!page.ok()) return reply(page.status());                                                             \
-      reply(Answer<pb::Resp>(t, #Method, *req, org_wide, [&](Query q) -> absl::StatusOr<pb::Resp> {            \
-        q.limit = PageEnd(*page) + 1;                                                                          \
-        return Slice<pb::Resp>(Fn(q), *page);                                                                  \
-      }));                                                                                                     \
+      absl::StatusOr<ActiveActions> actions = Actions(t, NowMicros());                                         \
+      if (!actions.ok()) return reply(actions.status());                                                       \
+      reply(Answer<pb::Resp>(                                                                                  \
+          t, #Method, *req, org_wide,                                                                          \
+          [&](Query q) -> absl::StatusOr<pb::Resp> {                                                           \
+            q.limit = PageEnd(*page) + 1 + actions->CountFor(kind);                                            \
+            auto items = Fn(q);                                                                                \
+            std::erase_if(items, [&](const auto& item) { return actions->Hides(q.graph, kind, ItemId); });     \
+            return Slice<pb::Resp>(std::move(items), *page);                                                   \
+          },                                                                                                   \
+          actions->Digest()));                                                                                 \
     });                                                                                                        \
   }
 
-RAPPORT_RANKING_RPC(ListReachOuts, ListReachOutsRequest, ListReachOutsResponse, ReachOuts, false)
-RAPPORT_RANKING_RPC(ListGiveBacks, ListGiveBacksRequest, ListGiveBacksResponse, GiveBacks, false)
-RAPPORT_RANKING_RPC(ListFollowUps, ListFollowUpsRequest, ListFollowUpsResponse, FollowUps, false)
+RAPPORT_RANKING_RPC(ListReachOuts, ListReachOutsRequest, ListReachOutsResponse, ReachOuts, false, kReachOutsKind,
+                    item.contact().id())
+RAPPORT_RANKING_RPC(ListGiveBacks, ListGiveBacksRequest, ListGiveBacksResponse, GiveBacks, false, kGiveBacksKind,
+                    item.contact().id())
+RAPPORT_RANKING_RPC(ListFollowUps, ListFollowUpsRequest, ListFollowUpsResponse, FollowUps, false, kFollowUpsKind,
+                    item.contact().id())
 RAPPORT_RANKING_RPC(ListIntroductionSuggestions, ListIntroductionSuggestionsRequest,
-                    ListIntroductionSuggestionsResponse, IntroductionSuggestions, false)
+                    ListIntroductionSuggestionsResponse, IntroductionSuggestions, false, kIntroductionsKind,
+                    item.contact_a().id())
 RAPPORT_RANKING_RPC(ListGroupSuggestions, ListGroupSuggestionsRequest, ListGroupSuggestionsResponse, GroupSuggestions,
-                    true)
+                    true, kGroupsKind, item.group_id())
 
 #undef RAPPORT_RANKING_RPC
 
