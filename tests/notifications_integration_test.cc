@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -19,6 +20,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gateway/auth.h"
+#include "google/protobuf/util/json_util.h"
+#include "rapport/api/v1/annotations.pb.h"
 #include "rapport/interactions/v1/interactions.grpc.pb.h"
 #include "rapport/notifications/v1/notifications.grpc.pb.h"
 #include "rapport/profiles/v1/profiles.grpc.pb.h"
@@ -830,6 +833,7 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
   std::string reminder_id = field(reminder, "id");
   ASSERT_FALSE(reminder_id.empty()) << reminder.body;
   EXPECT_NE(call("GET", "/v1/reminders").body.find(reminder_id), std::string::npos);
+  EXPECT_EQ(field(call("GET", "/v1/reminders/" + reminder_id), "id"), reminder_id);
   ASSERT_TRUE(
       WaitFor([&] { return call("GET", "/v1/notifications?state=UNREAD").body.find("coffee") != std::string::npos; },
               std::chrono::seconds(10)));
@@ -891,6 +895,140 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
   EXPECT_NE(bad.body.find(R"("field":"reminder.dueTime")"), std::string::npos) << bad.body;
   EXPECT_EQ(HttpCall("POST", stack_.GatewayUrl() + "/v1/notifications/" + NewId() + ":read", headers, "{}").status,
             404);
+}
+
+// --- Issue 19: repeating reminders and followUpAt, through the gateway ---
+
+// Authorization headers of a JWT for the user.
+std::vector<std::string> BearerOf(const TenantContext& who) {
+  std::string token = gateway::SignJwtHs256(
+      absl::StrCat(R"({"sub":")", who.user_id, R"(","org":")", who.org_id,
+                   R"(","iss":"rapport","aud":"rapport","exp":)", absl::ToUnixSeconds(absl::Now()) + 600, "}"),
+      testing::kTestJwtSecret);
+  return {"Authorization: Bearer " + token, "Content-Type: application/json"};
+}
+
+template <typename T>
+T FromJson(const HttpResponse& r) {
+  T out;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.body, &out, options).ok()) << r.body;
+  return out;
+}
+
+std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone()); }
+
+TEST_F(NotificationsIntegrationTest, RepeatingReminderShowsItsNextOccurrencesAndFiresEachOnce) {
+  ASSERT_TRUE(
+      stack_.StartGateway({{"RAPPORT_RATE_LIMIT_PER_MINUTE", "100000"}, {"RAPPORT_RATE_LIMIT_BURST", "10000"}}).ok());
+  TenantContext alice = NewUser("acme", "America/New_York");
+  const std::vector<std::string> as_alice = BearerOf(alice);
+  const std::string url = stack_.GatewayUrl();
+  // Daily at this second, three times: the first fires in a second.
+  const absl::Time first = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) + 1);
+  HttpResponse created = HttpCall(
+      "POST", url + "/v1/reminders", as_alice,
+      absl::StrCat(R"({"note":"standup","recurrence":"FREQ=DAILY;COUNT=3","dueTime":")", Rfc3339(first), R"("})"));
+  ASSERT_EQ(created.status, 200) << created.body;
+  const npb::Reminder r = FromJson<npb::Reminder>(created);
+  EXPECT_EQ(r.recurrence(), "FREQ=DAILY;COUNT=3");
+  HttpResponse got = HttpCall("GET", url + "/v1/reminders/" + r.id(), as_alice);
+  ASSERT_EQ(got.status, 200) << got.body;
+  npb::Reminder shown = FromJson<npb::Reminder>(got);
+  ASSERT_EQ(shown.next_occurrences_size(), 3) << got.body;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(FromMicros(TimestampToMicros(shown.next_occurrences(i))), first + absl::Hours(24 * i)) << got.body;
+  }
+  // The first occurrence fires once; the reminder moves to the next day.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        shown = FromJson<npb::Reminder>(HttpCall("GET", url + "/v1/reminders/" + r.id(), as_alice));
+        return shown.fired_count() == 1;
+      },
+      std::chrono::seconds(15)));
+  EXPECT_EQ(shown.state(), npb::PENDING);
+  EXPECT_EQ(FromMicros(TimestampToMicros(shown.due_time())), first + absl::Hours(24));
+  EXPECT_EQ(shown.next_occurrences_size(), 2);
+  int standups = 0;
+  for (const auto& n : Inbox(alice)) standups += n.body() == "standup" && n.reminder_id() == r.id();
+  EXPECT_EQ(standups, 1);
+
+  // An invalid rule is a 400 naming the part.
+  HttpResponse bad =
+      HttpCall("POST", url + "/v1/reminders", as_alice,
+               absl::StrCat(R"({"recurrence":"FREQ=WEEKLY;BYDAY=XX","dueTime":")", Rfc3339(first), R"("})"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find(R"("field":"reminder.recurrence")"), std::string::npos) << bad.body;
+  EXPECT_NE(bad.body.find(R"(BYDAY: \"XX\" is not a weekday)"), std::string::npos) << bad.body;
+
+  // Another org's user: 404; a key without READ: 403; no credential: 401.
+  TenantContext mallory = NewUser("globex");
+  EXPECT_EQ(HttpCall("GET", url + "/v1/reminders/" + r.id(), BearerOf(mallory)).status, 404);
+  EXPECT_EQ(HttpCall("GET", url + "/v1/reminders/" + NewId(), as_alice).status, 404);
+  ppb::CreateApiKeyRequest kreq;
+  kreq.set_display_name("writer");
+  kreq.add_scopes(api::v1::WRITE);
+  kreq.set_user_id(alice.user_id);
+  ppb::ApiKeySecret writer;
+  grpc::Status ks = profiles_->CreateApiKey(Stack::Call(Stack::Admin(alice.org_id)).get(), kreq, &writer);
+  ASSERT_TRUE(ks.ok()) << ks.error_message();
+  EXPECT_EQ(HttpCall("GET", url + "/v1/reminders/" + r.id(), {"X-Api-Key: " + writer.secret()}).status, 403);
+  EXPECT_EQ(HttpCall("GET", url + "/v1/reminders/" + r.id(), {}).status, 401);
+}
+
+// Written before the change (it failed: followUpAt scheduled nothing).
+TEST_F(NotificationsIntegrationTest, FollowUpAtNotifiesUnlessTheContactWasSeenSinceAndMovesWithTheInteraction) {
+  ASSERT_TRUE(
+      stack_.StartGateway({{"RAPPORT_RATE_LIMIT_PER_MINUTE", "100000"}, {"RAPPORT_RATE_LIMIT_BURST", "10000"}}).ok());
+  TenantContext alice = NewUser("acme", "Europe/Paris");
+  const std::vector<std::string> as_alice = BearerOf(alice);
+  const std::string url = stack_.GatewayUrl();
+  const std::string bob = NewContact(alice, "Bob");
+  const std::string carol = NewContact(alice, "Carol");
+  const std::string dave = NewContact(alice, "Dave");
+  auto log = [&](const std::string& contact, const std::string& kind, const std::string& summary,
+                 std::optional<absl::Time> follow_up) {
+    std::string body = absl::StrCat(R"({"kind":")", kind, R"(","direction":"MUTUAL","contactIds":[")", contact,
+                                    R"("],"summary":")", summary, R"(")");
+    if (follow_up.has_value()) absl::StrAppend(&body, R"(,"followUpAt":")", Rfc3339(*follow_up), R"(")");
+    HttpResponse r = HttpCall("POST", url + "/v1/interactions", as_alice, body + "}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return FromJson<ipb::Interaction>(r);
+  };
+  auto follow_ups = [&](const std::string& contact) {
+    std::vector<npb::Notification> out;
+    for (const auto& n : Inbox(alice)) {
+      if (n.kind() == "follow_up" && n.contact_id() == contact) out.push_back(n);
+    }
+    return out;
+  };
+  const absl::Time t0 = absl::Now();
+  ipb::Interaction with_bob = log(bob, "EMAIL", "Sent the deck", t0 + absl::Seconds(4));
+  log(carol, "CALL", "Talked pricing", t0 + absl::Seconds(4));
+  ipb::Interaction with_dave = log(dave, "MEETING", "Coffee", t0 + absl::Seconds(4));
+  // Carol wrote back: her follow-up is cleared.
+  log(carol, "MESSAGE", "Carol replied", std::nullopt);
+  // Dave's moves to 9 s.
+  HttpResponse moved = HttpCall("PATCH", url + "/v1/interactions/" + with_dave.id(), as_alice,
+                                absl::StrCat(R"({"followUpAt":")", Rfc3339(t0 + absl::Seconds(9)), R"("})"));
+  ASSERT_EQ(moved.status, 200) << moved.body;
+
+  ASSERT_TRUE(WaitFor([&] { return !follow_ups(bob).empty(); }, std::chrono::seconds(20)));
+  EXPECT_GE(absl::Now(), t0 + absl::Seconds(4));
+  std::vector<npb::Notification> got = follow_ups(bob);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].title(), "Follow up with Bob");
+  EXPECT_NE(got[0].body().find("Sent the deck"), std::string::npos) << got[0].body();
+  EXPECT_EQ(got[0].interaction_id(), with_bob.id());
+  // Dave's did not fire at its old time (bob's, due then, did).
+  EXPECT_TRUE(follow_ups(dave).empty());
+  ASSERT_TRUE(WaitFor([&] { return !follow_ups(dave).empty(); }, std::chrono::seconds(20)));
+  EXPECT_GE(absl::Now(), t0 + absl::Seconds(9));
+  EXPECT_EQ(follow_ups(dave).size(), 1u);
+  EXPECT_NE(follow_ups(dave)[0].body().find("Coffee"), std::string::npos);
+  EXPECT_TRUE(follow_ups(carol).empty());
+  EXPECT_EQ(follow_ups(bob).size(), 1u);
 }
 
 }  // namespace

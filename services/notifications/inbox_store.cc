@@ -14,6 +14,7 @@
 #include "services/notifications/delivery_store.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
+#include "services/notifications/reminder_series.h"
 
 namespace rapport::notifications {
 
@@ -159,7 +160,7 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
                               owner, timer.ref, "reminder");
   if (absl::IsNotFound(r.status())) return absl::OkStatus();  // deleted meanwhile
   if (!r.ok()) return r.status();
-  if (r->state() == pb::PENDING) RETURN_IF_ERROR(CountPendingReminders(conn, owner, r->contact_id(), -1));
+  const bool was_pending = r->state() == pb::PENDING;
   pb::Notification n;
   n.set_kind("reminder");
   n.set_reminder_id(r->id());
@@ -174,8 +175,13 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
                            .Bind(1, owner.org)
                            .Bind(2, timer.dedupe_key),
                        [](const Statement& row) { return row.ColumnText(0); }));
-  r->set_state(pb::FIRED);
   if (notification_id.has_value()) r->set_notification_id(*notification_id);
+  r->set_fired_count(r->fired_count() + 1);
+  // A repeating reminder stays PENDING, moved to its next occurrence, whose
+  // timer commits with this one's firing (reminder_series.h).
+  ASSIGN_OR_RETURN(bool more, ScheduleNextOccurrence(conn, owner, *r, timer.due_us, now_us));
+  r->set_state(more ? pb::PENDING : pb::FIRED);
+  if (was_pending && !more) RETURN_IF_ERROR(CountPendingReminders(conn, owner, r->contact_id(), -1));
   return conn.Prepare("UPDATE reminders SET data = ? WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
       .BindBlob(1, r->SerializeAsString())
       .Bind(2, owner.org)
@@ -327,6 +333,20 @@ absl::StatusOr<std::vector<pb::Reminder>> NotificationsStore::ListReminders(cons
                                              .Bind(2, owner.user)
                                              .Bind(3, after_id)
                                              .Bind(4, limit)));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<pb::Reminder> NotificationsStore::GetReminder(const Owner& owner, const std::string& id) {
+  pb::Reminder out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(out, ReadOwned<pb::Reminder>(
+                              conn, "SELECT data FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?",
+                              owner, id, "reminder"));
+    ASSIGN_OR_RETURN(absl::TimeZone zone, UserZone(conn, owner));
+    ASSIGN_OR_RETURN(std::vector<absl::Time> next, UpcomingOccurrences(out, zone, kShownOccurrences));
+    for (absl::Time t : next) *out.add_next_occurrences() = ToTimestamp(ToMicros(t));
     return absl::OkStatus();
   }));
   return out;

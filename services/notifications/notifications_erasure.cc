@@ -6,6 +6,7 @@
 #include "rapport/profiles/v1/profiles.pb.h"
 #include "services/common/db_rows.h"
 #include "services/common/status.h"
+#include "services/notifications/follow_ups.h"
 
 namespace rapport::notifications {
 namespace {
@@ -48,6 +49,7 @@ std::vector<ErasureTable> NotificationsErasureTables() {
           {"deliveries", true},
           {"timers", true},
           {"reminder_counts", true},
+          {"follow_ups", true},
           {"idempotency_keys", true},
           {"fired_timers", false},
           {"outbox", false}};  // the audit entries of webhook changes (services/common/audit.h)
@@ -75,6 +77,7 @@ absl::Status EraseDeletedContact(db::Connection& conn, const Owner& owner, const
        }) {
     RETURN_IF_ERROR(DeleteByOwnerAnd(conn, sql, owner, contact_id));
   }
+  RETURN_IF_ERROR(EraseFollowUps(conn, owner, contact_id));
   // Reminders name their contact inside the blob only.
   ASSIGN_OR_RETURN(
       std::vector<std::string> reminders,

@@ -8,6 +8,7 @@
 #include "services/common/erasure.h"
 #include "services/common/event_consumer.h"
 #include "services/common/status.h"
+#include "services/notifications/follow_ups.h"
 #include "services/notifications/notifications_store.h"
 
 namespace rapport::notifications {
@@ -160,6 +161,8 @@ ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
       // An outbox of its own for audit entries (webhook changes, services/common/audit.h).
       events::kOutboxMigration,
       kErasedSubjectsMigration,
+      // Pending follow-ups of interactions' followUpAt (follow_ups.h).
+      kFollowUpsMigration,
   };
   return kMigrations;
 }

@@ -2,12 +2,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "services/common/field_mask.h"
 #include "services/common/ids.h"
 #include "services/common/pagination.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
+#include "services/notifications/recurrence.h"
 #include "services/notifications/webhook.h"
 #include "services/notifications/workflow_engine.h"
 
@@ -134,6 +136,15 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateReminder(Ctx* ctx, con
     if (r.state() != pb::REMINDER_STATE_UNSPECIFIED) v.Add("reminder.state", "is set by the server");
     if (!r.notification_id().empty()) v.Add("reminder.notificationId", "is set by the server");
     if (r.has_create_time()) v.Add("reminder.createTime", "is assigned by the server");
+    if (r.has_start_time()) v.Add("reminder.startTime", "is set by the server");
+    if (r.next_occurrences_size() > 0) v.Add("reminder.nextOccurrences", "is set by the server");
+    if (r.fired_count() != 0) v.Add("reminder.firedCount", "is set by the server");
+    if (!r.recurrence().empty()) {
+      if (absl::StatusOr<Recurrence> rule = ParseRecurrence("reminder.recurrence", r.recurrence()); !rule.ok()) {
+        // "reminder.recurrence: BYDAY: ..." -> one violation of that field.
+        v.Add("reminder.recurrence", std::string(absl::StripPrefix(rule.status().message(), "reminder.recurrence: ")));
+      }
+    }
     v.Id("reminder.contactId", r.contact_id(), false);
     v.Text("reminder.note", r.note(), 2000);
     if (!r.has_due_time() || !IsValidTimestamp(r.due_time())) {
@@ -147,6 +158,7 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::CreateReminder(Ctx* ctx, con
     r.set_id(NewId());
     r.set_state(pb::PENDING);
     *r.mutable_create_time() = ToTimestamp(now);
+    if (!r.recurrence().empty()) *r.mutable_start_time() = r.due_time();
     Owner owner = OwnerOf(t);
     IdempotencyScope idem = IdempotencyOf(t, "CreateReminder");
     auto request = std::make_shared<pb::CreateReminderRequest>(*req);
@@ -183,6 +195,15 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::ListReminders(Ctx* ctx, cons
         for (auto& r : *items) *out.add_reminders() = std::move(r);
         reply(std::move(out));
       });
+}
+
+grpc::ServerUnaryReactor* NotificationsServiceImpl::GetReminder(Ctx* ctx, const pb::GetReminderRequest* req,
+                                                                pb::Reminder* resp) {
+  return rpc_.Handle(ctx, "GetReminder", resp, [=, this](const TenantContext& t, Reply<pb::Reminder> reply) {
+    absl::Status id = RequireId("reminderId", req->reminder_id());
+    if (!id.ok()) return reply(id);
+    reply(store_->GetReminder(OwnerOf(t), req->reminder_id()));
+  });
 }
 
 grpc::ServerUnaryReactor* NotificationsServiceImpl::DeleteReminder(Ctx* ctx, const pb::DeleteReminderRequest* req,

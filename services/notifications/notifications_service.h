@@ -35,6 +35,7 @@ class NotificationsServiceImpl final : public pb::NotificationsService::Callback
   grpc::ServerWriteReactor<pb::NotificationEvent>* Subscribe(Ctx* ctx, const pb::SubscribeRequest* req) override;
   R* CreateReminder(Ctx* ctx, const pb::CreateReminderRequest* req, pb::Reminder* resp) override;
   R* ListReminders(Ctx* ctx, const pb::ListRemindersRequest* req, pb::ListRemindersResponse* resp) override;
+  R* GetReminder(Ctx* ctx, const pb::GetReminderRequest* req, pb::Reminder* resp) override;
   R* DeleteReminder(Ctx* ctx, const pb::DeleteReminderRequest* req, pb::DeleteReminderResponse* resp) override;
   R* CreateWorkflow(Ctx* ctx, const pb::CreateWorkflowRequest* req, pb::Workflow* resp) override;
   R* ListWorkflows(Ctx* ctx, const pb::ListWorkflowsRequest* req, pb::ListWorkflowsResponse* resp) override;

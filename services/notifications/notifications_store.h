@@ -93,6 +93,9 @@ class NotificationsStore final : public TimerStore {
                       const google::protobuf::Message& request, bool contact_verified, int64_t max_pending,
                       Done<pb::Reminder> done);
   absl::StatusOr<std::vector<pb::Reminder>> ListReminders(const Owner& owner, const std::string& after_id, int limit);
+  // The reminder with its next occurrences (kShownOccurrences, computed in
+  // the user's zone: reminder_series.h). NOT_FOUND when it is not the user's.
+  absl::StatusOr<pb::Reminder> GetReminder(const Owner& owner, const std::string& id);
   void DeleteReminder(const Owner& owner, const std::string& id, DoneStatus done);
 
   // --- Workflows and runs (run_store.cc) ---

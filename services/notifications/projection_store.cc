@@ -11,6 +11,7 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/inbox_store.h"
+#include "services/notifications/follow_ups.h"
 #include "services/notifications/notifications_erasure.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
@@ -136,7 +137,10 @@ absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events
                                                       i.kind()) == t.interaction_kinds().end()) {
         continue;
       }
-      if (t.first_interaction_only() && earlier.value_or(0) > 0) continue;
+      const bool first_only =
+          t.first_interaction_only() ||
+          std::find(t.first_only_kinds().begin(), t.first_only_kinds().end(), i.kind()) != t.first_only_kinds().end();
+      if (first_only && earlier.value_or(0) > 0) continue;
       if (!MatchesFilter(w.filter(), contact.has_value() ? &*contact : nullptr)) continue;
       RETURN_IF_ERROR(StartRun(conn, owner, w, contact_id, absl::StrCat("interaction:", i.id(), ":", contact_id),
                                absl::StrCat("interaction ", i.id()), now, EventTime(e, now))
@@ -269,6 +273,7 @@ absl::Status ApplyContactMerged(Connection& conn, const Owner& owner, const even
                           .Bind(3, gone)
                           .Run());
     }
+    RETURN_IF_ERROR(MoveFollowUps(conn, owner, gone, survivor.id()));
     // Runs: the row's column and blob.
     ASSIGN_OR_RETURN(std::vector<pb::WorkflowRun> runs,
                      db::ListBlobs<pb::WorkflowRun>(conn.Prepare("SELECT data FROM runs WHERE org_id = ? AND "
@@ -307,7 +312,10 @@ absl::Status NotificationsStore::ApplyEvent(Connection& conn, const events::v1::
   RETURN_IF_ERROR(EnsureUser(conn, owner, now));
   if (e.has_contact()) return ApplyContact(conn, owner, e, now);
   if (e.has_contact_merged()) return ApplyContactMerged(conn, owner, e, now);
-  if (e.has_interaction()) return ApplyInteraction(conn, owner, e, now);
+  if (e.has_interaction()) {
+    RETURN_IF_ERROR(ApplyFollowUps(conn, owner, e, now));
+    return ApplyInteraction(conn, owner, e, now);
+  }
   if (e.has_ledger()) return ApplyLedger(conn, owner, e, now);
   if (e.has_import()) return ApplyImportProgress(conn, owner, e.import());
   return absl::OkStatus();

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
+#include "services/notifications/follow_ups.h"
 #include "services/notifications/inbox_store.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
@@ -36,6 +37,8 @@ absl::Status RunTimer(Connection& conn, const TimerRow& t, absl::Time now) {
     case TimerKind::kScheduleTrigger:
     case TimerKind::kOverdueTrigger:
       return FireTrigger(conn, t, now);
+    case TimerKind::kFollowUp:
+      return FireFollowUp(conn, t, ToMicros(now));
     case TimerKind::kDelivery:
       return absl::InternalError("delivery timers are not fired here");
   }

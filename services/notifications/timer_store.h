@@ -39,6 +39,7 @@ enum class TimerKind : int {
   kScheduleTrigger = 5,  // daily, per workflow
   kOverdueTrigger = 6,   // per (workflow, contact) at the ledger's next due time
   kDelivery = 7,
+  kFollowUp = 8,  // per (interaction, contact) at its followUpAt (follow_ups.h)
 };
 
 struct TimerRow {

@@ -1,5 +1,7 @@
 #include "services/notifications/workflow_engine.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -76,6 +78,18 @@ absl::Status ValidateWorkflow(const pb::Workflow& w) {
     if (t.interaction_kinds(i) == ipb::INTERACTION_KIND_UNSPECIFIED ||
         !ipb::InteractionKind_IsValid(t.interaction_kinds(i))) {
       v.Add(absl::StrCat("workflow.trigger.interactionKinds[", i, "]"), "is not an interaction kind");
+    }
+  }
+  for (int i = 0; i < t.first_only_kinds_size(); ++i) {
+    const std::string f = absl::StrCat("workflow.trigger.firstOnlyKinds[", i, "]");
+    const int k = t.first_only_kinds(i);
+    if (k == ipb::INTERACTION_KIND_UNSPECIFIED || !ipb::InteractionKind_IsValid(k)) {
+      v.Add(f, "is not an interaction kind");
+    } else if (t.kind() != pb::INTERACTION_CREATED) {
+      v.Add(f, "is only for an INTERACTION_CREATED trigger");
+    } else if (t.interaction_kinds_size() > 0 && std::find(t.interaction_kinds().begin(), t.interaction_kinds().end(),
+                                                           k) == t.interaction_kinds().end()) {
+      v.Add(f, "must be one of trigger.interactionKinds");
     }
   }
   if (t.kind() == pb::DATE_FIELD && !t.date_field().empty() && t.date_field() != "birthday") {
@@ -156,16 +170,23 @@ std::vector<pb::Workflow> BuiltinWorkflows() {
     out.push_back(std::move(w));
   }
   {
-    pb::Workflow w = Builtin("follow_up", "Follow up a week after a first conversation", pb::INTERACTION_CREATED);
-    w.mutable_trigger()->add_interaction_kinds(ipb::CONVERSATION);
-    w.mutable_trigger()->set_first_interaction_only(true);
+    // Any meeting or call, and a first conversation (a later one is part of
+    // an ongoing exchange). The kinds are the user's to change (PATCH
+    // trigger.interactionKinds / trigger.firstOnlyKinds).
+    pb::Workflow w = Builtin("follow_up", "Follow up a week after a first conversation, a meeting or a call",
+                             pb::INTERACTION_CREATED);
+    for (ipb::InteractionKind k : {ipb::CONVERSATION, ipb::MEETING, ipb::CALL}) {
+      w.mutable_trigger()->add_interaction_kinds(k);
+    }
+    w.mutable_trigger()->add_first_only_kinds(ipb::CONVERSATION);
     *w.add_steps() = Wait(7, "09:00");
     pb::Step stop;
     stop.set_kind(pb::STOP_IF);
     *w.add_steps() = stop;
     *w.add_steps() =
         Notify("Follow up with {{contact.displayName}}",
-               "A week ago you had a first conversation with {{contact.displayName}}. Suggest a follow-up meeting.");
+               "A week ago you talked with {{contact.displayName}} and nothing has happened since. Suggest a next "
+               "step or a follow-up meeting.");
     out.push_back(std::move(w));
   }
   {

@@ -16,6 +16,7 @@ namespace rapport::notifications {
 namespace {
 
 namespace ppb = ::rapport::profiles::v1;
+namespace ipb = ::rapport::interactions::v1;
 
 absl::TimeZone Zone(const std::string& name) {
   absl::TimeZone z;
@@ -188,6 +189,40 @@ TEST(WorkflowEngine, BuiltinsAreValid) {
   }
   EXPECT_EQ(keys, (std::set<std::string>{"thank_you", "follow_up", "birthday", "birthday_heads_up", "overdue_digest",
                                          "give_back"}));
+}
+
+// The built-in follow-up covers first conversations, meetings and calls;
+// first-only kinds are validated against the trigger's kinds.
+TEST(WorkflowEngine, FollowUpKindsAreConfigurableAndValidated) {
+  pb::Workflow builtin;
+  for (const pb::Workflow& w : BuiltinWorkflows()) {
+    if (w.builtin() == "follow_up") builtin = w;
+  }
+  const pb::Trigger& t = builtin.trigger();
+  EXPECT_EQ(std::vector<int>(t.interaction_kinds().begin(), t.interaction_kinds().end()),
+            (std::vector<int>{ipb::CONVERSATION, ipb::MEETING, ipb::CALL}));
+  EXPECT_EQ(std::vector<int>(t.first_only_kinds().begin(), t.first_only_kinds().end()),
+            (std::vector<int>{ipb::CONVERSATION}));
+  EXPECT_FALSE(t.first_interaction_only());
+
+  pb::Workflow w = FollowUp(absl::Hours(1));
+  w.mutable_trigger()->add_interaction_kinds(ipb::MEETING);
+  w.mutable_trigger()->add_first_only_kinds(ipb::MEETING);
+  EXPECT_TRUE(ValidateWorkflow(w).ok());
+  w.mutable_trigger()->add_first_only_kinds(ipb::CALL);
+  w.mutable_trigger()->add_first_only_kinds(static_cast<ipb::InteractionKind>(99));
+  absl::Status s = ValidateWorkflow(w);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("workflow.trigger.firstOnlyKinds[1]: must be one of trigger.interactionKinds"),
+            absl::string_view::npos)
+      << s;
+  EXPECT_NE(s.message().find("workflow.trigger.firstOnlyKinds[2]: is not an interaction kind"), absl::string_view::npos)
+      << s;
+  pb::Workflow manual = FollowUp(absl::Hours(1));
+  manual.mutable_trigger()->set_kind(pb::MANUAL);
+  manual.mutable_trigger()->add_first_only_kinds(ipb::CALL);
+  EXPECT_NE(ValidateWorkflow(manual).message().find("is only for an INTERACTION_CREATED trigger"),
+            absl::string_view::npos);
 }
 
 TEST(WorkflowEngine, FiltersByTierAndTag) {
