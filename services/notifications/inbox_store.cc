@@ -12,6 +12,7 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/delivery_store.h"
+#include "services/notifications/domain_events.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 
@@ -123,6 +124,9 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
                        [](const Statement& row) { return row.ColumnText(0); }));
   r->set_state(pb::FIRED);
   if (notification_id.has_value()) r->set_notification_id(*notification_id);
+  // reminder.due for webhooks (domain_events.h), once per firing: keyed by the timer.
+  RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "reminder.due", timer.dedupe_key, now_us,
+                                      [&r](const WebhookEnvelope& env) { return DomainWebhookBody(env, *r); }));
   return conn.Prepare("UPDATE reminders SET data = ? WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
       .BindBlob(1, r->SerializeAsString())
       .Bind(2, owner.org)
