@@ -22,12 +22,14 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/common/crypto.h"
+#include "services/common/erasure.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/delivery_store.h"
 #include "services/notifications/domain_events.h"
 #include "services/notifications/milestones.h"
+#include "services/notifications/notifications_erasure.h"
 #include "services/notifications/scheduler.h"
 #include "tests/testing/await.h"
 #include "tests/testing/harness.h"
@@ -1158,6 +1160,41 @@ TEST_P(StoreTest, DomainEventsReachWildcardWebhooksAndTheOrgsWebhooks) {
     users.insert(body.fields().at("userId").string_value());
   }
   EXPECT_EQ(users, (std::set<std::string>{"alice", "bob"}));
+}
+
+// An org-level webhook is the org's: erasing a user (even the admin who
+// made it) leaves it, erasing the org takes it with its deliveries.
+TEST_P(StoreTest, OrgWebhooksGoWithTheOrgNotWithAUser) {
+  Owner alice{"org1", "alice"}, org{"org1", kOrgWebhookOwner};
+  UserCreated(alice, "UTC");
+  pb::CreateWebhookResponse mine = NewWebhook(alice, {});
+  pb::CreateWebhookResponse ours = NewWebhook(org, {});
+  ppb::Contact eve;
+  eve.set_id("eve");
+  eve.set_display_name("Eve");
+  ContactEvent(alice, eve);
+  auto count = [&](const Owner& o) {
+    auto w = store_->ListWebhooks(o, "", 100);
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? w->size() : 0u;
+  };
+  auto erase = [&](const std::string& user) {
+    ASSERT_TRUE(store_->db()
+                    .Write([&](db::Connection& c) {
+                      return EraseSubject(c, NotificationsErasureTables(), "org1", user, ToMicros(Now()));
+                    })
+                    .ok());
+  };
+  erase("alice");
+  EXPECT_EQ(count(alice), 0u);
+  EXPECT_EQ(count(org), 1u);
+  auto delivered = store_->ListDeliveries(org, ours.webhook().id(), "", 100);
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  EXPECT_EQ(delivered->size(), 1u);  // alice's contact.created, before her erasure
+  erase("");
+  EXPECT_EQ(count(org), 0u);
+  EXPECT_TRUE(absl::IsNotFound(store_->ListDeliveries(org, ours.webhook().id(), "", 100).status()));
+  (void)mine;
 }
 
 TEST(EventTypePatternTest, WildcardsAreATrailingDotStarOrAStar) {
