@@ -46,8 +46,11 @@ absl::Status PromptCongratulation(Connection& conn, const Owner& owner, const ev
   // (or deleted) contact, which is no milestone.
   ASSIGN_OR_RETURN(std::optional<profiles::v1::Contact> before, ReadContact(conn, owner, c.id()));
   if (!before.has_value()) return absl::OkStatus();
-  if (before->company() == c.company() && before->title() == c.title()) return absl::OkStatus();
-  if (c.company().empty() && c.title().empty()) return absl::OkStatus();  // left a role: nothing to congratulate
+  // A role that was known and is now another one. Filling in a missing
+  // company or title is data entry, not news (and is what a merge does to
+  // the survivor); clearing one leaves nothing to congratulate.
+  auto moved = [](const std::string& was, const std::string& is) { return !was.empty() && !is.empty() && was != is; };
+  if (!moved(before->company(), c.company()) && !moved(before->title(), c.title())) return absl::OkStatus();
   pb::Notification n;
   n.set_kind(kMilestoneKind);
   n.set_contact_id(c.id());

@@ -4,9 +4,11 @@
 // - The built-in "birthday" workflow's notification carries a greeting
 //   draft (BirthdayGreetingDraft): the contact's first name and, when known,
 //   how you met. Deterministic, so a replayed step says the same.
-// - A contact.updated event whose contact's company or title differs from
-//   the projection's copy (a change by the user or by an import of an
-//   existing contact; never contact.created) puts a "milestone" notification
+// - A contact.updated event whose contact's company or title moved from a
+//   known value to another one than the projection's copy (a change by the
+//   user or by an import of an existing contact; never contact.created, nor
+//   a field filled in for the first time, as a merge does) puts a
+//   "milestone" notification
 //   in the owner's inbox, once per change (dedupe key
 //   "milestone:<contact>:<event id>"), with a congratulation draft.
 // - An interaction.created of kind BIRTHDAY_GREETING or CONGRATULATION with

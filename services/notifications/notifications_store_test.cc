@@ -1290,6 +1290,14 @@ TEST_P(StoreTest, ANewCompanyOrTitlePromptsACongratulationOncePerChange) {
   dan.set_company("Globex");
   ContactEvent(alice, dan, "contact.updated");
   EXPECT_EQ(milestones().size(), 2u);
+  // A company filled in for the first time (by hand or by a merge) is no news.
+  ppb::Contact fay;
+  fay.set_id("fay");
+  fay.set_display_name("Fay");
+  ContactEvent(alice, fay);
+  fay.set_company("Hooli");
+  ContactEvent(alice, fay, "contact.updated");
+  EXPECT_EQ(milestones().size(), 2u);
   // A contact never seen before is new, not promoted.
   ppb::Contact newcomer = dan;
   newcomer.set_id("newcomer");
