@@ -3,6 +3,7 @@
 // the HTTP call, RecordDeliveryAttempt after it).
 #include "services/notifications/delivery_store.h"
 
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@
 #include "services/common/quota.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
+#include "services/notifications/domain_events.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 
@@ -34,22 +36,26 @@ std::string WebhookSecretContext(const Owner& owner, const std::string& webhook_
 }  // namespace
 
 absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std::string& type,
-                                 const std::string& event_id, int64_t now_us, const WebhookBodyFn& body) {
-  std::vector<std::string> targets;
+                                 const std::string& event_id, int64_t now_us, const WebhookBodyFn& body,
+                                 int64_t event_us) {
+  // (webhook owner, webhook id): the user's own webhooks and the org's
+  // org-level ones (domain_events.h).
+  std::vector<std::pair<std::string, std::string>> targets;
   int64_t skipped = 0;
   // Ids are ULIDs, so id order is creation order: the oldest webhooks win.
-  RETURN_IF_ERROR(db::ForEachRow(conn.Prepare("SELECT data FROM webhooks WHERE org_id = ? AND user_id = ? ORDER BY "
-                                              "webhook_id")
+  RETURN_IF_ERROR(db::ForEachRow(conn.Prepare("SELECT user_id, data FROM webhooks WHERE org_id = ? AND user_id IN "
+                                              "(?, ?) ORDER BY webhook_id")
                                      .Bind(1, owner.org)
-                                     .Bind(2, owner.user),
+                                     .Bind(2, owner.user)
+                                     .Bind(3, kOrgWebhookOwner),
                                  [&](const Statement& row) -> absl::Status {
                                    pb::Webhook w;
-                                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(0), &w));
+                                   RETURN_IF_ERROR(db::ParseRow(row.ColumnBlob(1), &w));
                                    bool wanted = w.event_types_size() == 0;
-                                   for (const std::string& t : w.event_types()) wanted |= (t == type);
+                                   for (const std::string& t : w.event_types()) wanted |= EventTypeMatches(t, type);
                                    if (!wanted) return absl::OkStatus();
                                    if (targets.size() < kMaxWebhookFanOut) {
-                                     targets.push_back(w.id());
+                                     targets.emplace_back(row.ColumnText(0), w.id());
                                    } else {
                                      ++skipped;
                                    }
@@ -60,8 +66,10 @@ absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std
               {{"org", owner.org}, {"type", type}, {"skipped", absl::StrCat(skipped)}});
   }
   if (targets.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::string json, body(WebhookEnvelope{event_id, type, FromMicros(now_us), owner.org, owner.user}));
-  for (const std::string& webhook_id : targets) {
+  ASSIGN_OR_RETURN(std::string json, body(WebhookEnvelope{event_id, type, FromMicros(event_us > 0 ? event_us : now_us),
+                                                          owner.org, owner.user}));
+  for (const auto& [webhook_owner, webhook_id] : targets) {
+    const Owner target{owner.org, webhook_owner};
     pb::Delivery d;
     d.set_id(NewId());
     d.set_webhook_id(webhook_id);
@@ -72,15 +80,15 @@ absl::Status EnqueueWebhookEvent(Connection& conn, const Owner& owner, const std
     *d.mutable_create_time() = ToTimestamp(now_us);
     RETURN_IF_ERROR(conn.Prepare("INSERT INTO deliveries (org_id, user_id, delivery_id, webhook_id, body, data) VALUES "
                                  "(?, ?, ?, ?, ?, ?)")
-                        .Bind(1, owner.org)
-                        .Bind(2, owner.user)
+                        .Bind(1, target.org)
+                        .Bind(2, target.user)
                         .Bind(3, d.id())
                         .Bind(4, webhook_id)
                         .Bind(5, json)
                         .BindBlob(6, d.SerializeAsString())
                         .Run());
     RETURN_IF_ERROR(InsertTimer(
-        conn, NewTimer(owner, TimerKind::kDelivery, d.id(), "", now_us, absl::StrCat("delivery:", d.id()))));
+        conn, NewTimer(target, TimerKind::kDelivery, d.id(), "", now_us, absl::StrCat("delivery:", d.id()))));
   }
   return absl::OkStatus();
 }

@@ -25,14 +25,14 @@ using WebhookBodyFn = std::function<absl::StatusOr<std::string>(const WebhookEnv
 // not multiply the HTTP work one workflow run or notification causes.
 inline constexpr size_t kMaxWebhookFanOut = 20;
 
-// Queues a delivery of the event to each of the user's webhooks whose filter
-// takes its type, each with a delivery timer due at now_us; to the first
-// kMaxWebhookFanOut of them by creation when more match (the rest get
-// nothing, and a warning is logged). body is called
-// only when some webhook takes the event: JSON printing is costly at timer
-// rates.
+// Queues a delivery of the event to each of the user's webhooks, and of the
+// org's org-level webhooks (domain_events.h), whose filter takes its type, each with a delivery timer due at now_us; to
+// the first kMaxWebhookFanOut of them by creation when more match (the rest get nothing, and a warning is logged). body
+// is called only when some webhook takes the event: JSON printing is costly at timer rates. The envelope's time is
+// event_us (when the change happened), now_us when 0; its user is owner's, also in org-level webhooks' bodies.
 absl::Status EnqueueWebhookEvent(db::Connection& conn, const Owner& owner, const std::string& type,
-                                 const std::string& event_id, int64_t now_us, const WebhookBodyFn& body);
+                                 const std::string& event_id, int64_t now_us, const WebhookBodyFn& body,
+                                 int64_t event_us = 0);
 
 }  // namespace rapport::notifications
 

@@ -12,6 +12,7 @@
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/delivery_store.h"
+#include "services/notifications/domain_events.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/reminder_series.h"
@@ -182,6 +183,9 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
   ASSIGN_OR_RETURN(bool more, ScheduleNextOccurrence(conn, owner, *r, timer.due_us, now_us));
   r->set_state(more ? pb::PENDING : pb::FIRED);
   if (was_pending && !more) RETURN_IF_ERROR(CountPendingReminders(conn, owner, r->contact_id(), -1));
+  // reminder.due for webhooks (domain_events.h), once per firing: keyed by the timer.
+  RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "reminder.due", timer.dedupe_key, now_us,
+                                      [&r](const WebhookEnvelope& env) { return DomainWebhookBody(env, *r); }));
   return conn.Prepare("UPDATE reminders SET data = ? WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
       .BindBlob(1, r->SerializeAsString())
       .Bind(2, owner.org)

@@ -51,10 +51,25 @@ class NotificationsServiceImpl final : public pb::NotificationsService::Callback
   // Notifications' quotas and profiles' (asked through contacts_; without
   // it, notifications' alone).
   R* GetOrgUsage(Ctx* ctx, const pb::GetOrgUsageRequest* req, pb::OrgUsage* resp) override;
+  // Org-level webhooks (webhook_service.cc, domain_events.h): org admins'.
+  R* CreateOrgWebhook(Ctx* ctx, const pb::CreateWebhookRequest* req, pb::CreateWebhookResponse* resp) override;
+  R* ListOrgWebhooks(Ctx* ctx, const pb::ListWebhooksRequest* req, pb::ListWebhooksResponse* resp) override;
+  R* DeleteOrgWebhook(Ctx* ctx, const pb::DeleteWebhookRequest* req, pb::DeleteWebhookResponse* resp) override;
+  R* ListOrgWebhookDeliveries(Ctx* ctx, const pb::ListDeliveriesRequest* req,
+                              pb::ListDeliveriesResponse* resp) override;
 
  private:
   R* Change(Ctx* ctx, const char* method, const std::string& id, InboxAction action,
             const google::protobuf::Timestamp* until, pb::Notification* resp);
+  // A user's webhooks (org false) or the org's (true), webhook_service.cc.
+  R* CreateWebhookOf(Ctx* ctx, const char* method, bool org, const pb::CreateWebhookRequest* req,
+                     pb::CreateWebhookResponse* resp);
+  R* ListWebhooksOf(Ctx* ctx, const char* method, bool org, const pb::ListWebhooksRequest* req,
+                    pb::ListWebhooksResponse* resp);
+  R* DeleteWebhookOf(Ctx* ctx, const char* method, bool org, const pb::DeleteWebhookRequest* req,
+                     pb::DeleteWebhookResponse* resp);
+  R* ListDeliveriesOf(Ctx* ctx, const char* method, bool org, const pb::ListDeliveriesRequest* req,
+                      pb::ListDeliveriesResponse* resp);
 
   NotificationsStore* store_;
   LiveHub* hub_;

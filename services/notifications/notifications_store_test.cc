@@ -19,12 +19,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/common/crypto.h"
+#include "services/common/erasure.h"
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/delivery_store.h"
+#include "services/notifications/domain_events.h"
+#include "services/notifications/milestones.h"
+#include "services/notifications/notifications_erasure.h"
 #include "services/notifications/scheduler.h"
 #include "tests/testing/await.h"
 #include "tests/testing/harness.h"
@@ -1103,6 +1108,206 @@ TEST_P(StoreTest, WebhookChangesAreAuditedThroughTheOutbox) {
   }
   // Applied back to notifications itself, an audit event changes nothing.
   EXPECT_TRUE(store_->db().Write([&](db::Connection& c) { return store_->ApplyEvent(c, outbox[0]); }).ok());
+}
+
+// Domain events (domain_events.h): a wildcard filter takes the family, an
+// org-level webhook every user's events of its org and nothing of another
+// org's, and the body carries the event's id, user and object. Failed
+// before: only notification.created and workflow steps reached webhooks.
+TEST_P(StoreTest, DomainEventsReachWildcardWebhooksAndTheOrgsWebhooks) {
+  Owner alice{"org1", "alice"}, bob{"org1", "bob"}, carol{"org2", "carol"};
+  for (const Owner& o : {alice, bob, carol}) UserCreated(o, "UTC");
+  pb::CreateWebhookResponse contacts = NewWebhook(alice, {"contact.*"});
+  pb::CreateWebhookResponse bobs = NewWebhook(bob, {"*"});
+  pb::CreateWebhookResponse org1 = NewWebhook(Owner{"org1", kOrgWebhookOwner}, {"contact.created", "ledger.changed"});
+  pb::CreateWebhookResponse org2 = NewWebhook(Owner{"org2", kOrgWebhookOwner}, {});
+  ppb::Contact eve;
+  eve.set_id("eve");
+  eve.set_display_name("Eve");
+  ContactEvent(alice, eve);
+  ContactEvent(alice, eve, "contact.updated");
+  Interaction(alice, "eve", ipb::CALL);
+  ContactEvent(bob, eve);
+  ContactEvent(carol, eve);
+  auto types = [&](const Owner& o, const pb::CreateWebhookResponse& w) {
+    auto d = store_->ListDeliveries(o, w.webhook().id(), "", 100);
+    EXPECT_TRUE(d.ok()) << d.status();
+    std::multiset<std::string> out;
+    for (const auto& x : d.value_or(std::vector<pb::Delivery>())) out.insert(x.event_type());
+    return out;
+  };
+  EXPECT_EQ(types(alice, contacts), (std::multiset<std::string>{"contact.created", "contact.updated"}));
+  EXPECT_EQ(types(bob, bobs), (std::multiset<std::string>{"contact.created"}));  // bob's own only
+  EXPECT_EQ(types(Owner{"org1", kOrgWebhookOwner}, org1),
+            (std::multiset<std::string>{"contact.created", "contact.created"}));
+  EXPECT_EQ(types(Owner{"org2", kOrgWebhookOwner}, org2), (std::multiset<std::string>{"contact.created"}));
+  // Another owner's webhook id answers NOT_FOUND.
+  EXPECT_TRUE(absl::IsNotFound(store_->ListDeliveries(alice, org1.webhook().id(), "", 100).status()));
+  // The body: the envelope with the acting user, and the contact as JSON.
+  auto due =
+      store_->ClaimDeliveries("r1", Now(), absl::Seconds(30),
+                              {QueueClaim{DeliveryQueue{"org1", kOrgWebhookOwner, org1.webhook().id(), "", 0}, 10}});
+  ASSERT_TRUE(due.ok()) << due.status();
+  ASSERT_EQ(due->size(), 1u);
+  ASSERT_EQ((*due)[0].size(), 2u);
+  std::set<std::string> users;
+  for (const TimerRow& t : (*due)[0]) {
+    auto d = store_->LoadDelivery(t);
+    ASSERT_TRUE(d.ok()) << d.status();
+    google::protobuf::Struct body;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(d->body, &body).ok()) << d->body;
+    EXPECT_EQ(body.fields().at("type").string_value(), "contact.created");
+    EXPECT_EQ(body.fields().at("id").string_value(), d->event_id);
+    EXPECT_EQ(body.fields().at("data").struct_value().fields().at("displayName").string_value(), "Eve");
+    users.insert(body.fields().at("userId").string_value());
+  }
+  EXPECT_EQ(users, (std::set<std::string>{"alice", "bob"}));
+}
+
+// An org-level webhook is the org's: erasing a user (even the admin who
+// made it) leaves it, erasing the org takes it with its deliveries.
+TEST_P(StoreTest, OrgWebhooksGoWithTheOrgNotWithAUser) {
+  Owner alice{"org1", "alice"}, org{"org1", kOrgWebhookOwner};
+  UserCreated(alice, "UTC");
+  pb::CreateWebhookResponse mine = NewWebhook(alice, {});
+  pb::CreateWebhookResponse ours = NewWebhook(org, {});
+  ppb::Contact eve;
+  eve.set_id("eve");
+  eve.set_display_name("Eve");
+  ContactEvent(alice, eve);
+  auto count = [&](const Owner& o) {
+    auto w = store_->ListWebhooks(o, "", 100);
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? w->size() : 0u;
+  };
+  auto erase = [&](const std::string& user) {
+    ASSERT_TRUE(store_->db()
+                    .Write([&](db::Connection& c) {
+                      return EraseSubject(c, NotificationsErasureTables(), "org1", user, ToMicros(Now()));
+                    })
+                    .ok());
+  };
+  erase("alice");
+  EXPECT_EQ(count(alice), 0u);
+  EXPECT_EQ(count(org), 1u);
+  auto delivered = store_->ListDeliveries(org, ours.webhook().id(), "", 100);
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  EXPECT_EQ(delivered->size(), 1u);  // alice's contact.created, before her erasure
+  erase("");
+  EXPECT_EQ(count(org), 0u);
+  EXPECT_TRUE(absl::IsNotFound(store_->ListDeliveries(org, ours.webhook().id(), "", 100).status()));
+  (void)mine;
+}
+
+TEST(EventTypePatternTest, WildcardsAreATrailingDotStarOrAStar) {
+  for (const char* ok : {"*", "contact.*", "contact.created", "a.b.*", "ledger.changed"}) {
+    EXPECT_TRUE(IsValidEventTypePattern(ok)) << ok;
+  }
+  for (const char* bad : {"", "con*", "*.created", ".*", "contact..*", "contact.*.x", "Contact.*", "a\nb"}) {
+    EXPECT_FALSE(IsValidEventTypePattern(bad)) << bad;
+  }
+  EXPECT_TRUE(EventTypeMatches("contact.*", "contact.created"));
+  EXPECT_TRUE(EventTypeMatches("*", "ledger.changed"));
+  EXPECT_FALSE(EventTypeMatches("contact.*", "contact"));
+  EXPECT_FALSE(EventTypeMatches("contact.*", "contacts.created"));
+  EXPECT_FALSE(EventTypeMatches("contact.created", "contact.updated"));
+}
+
+// Failed before: the birthday notification had no draft, and logging a
+// greeting left it in the inbox.
+TEST_P(StoreTest, BirthdayNotificationCarriesADraftAndALoggedGreetingMarksItDone) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  ppb::Contact eve;
+  eve.set_id("eve");
+  eve.set_display_name("Eve Adams");
+  eve.set_given_name("Eve");
+  eve.set_how_we_met("the PyCon hallway track");
+  eve.mutable_birthday()->set_month(3);
+  eve.mutable_birthday()->set_day(30);
+  ContactEvent(alice, eve);
+  auto sched = NewScheduler("r1");
+  SetNow(Utc(2026, 3, 30, 9, 0));
+  Drain(*sched);
+  auto birthday = [&]() -> std::optional<pb::Notification> {
+    for (const auto& n : Inbox(alice)) {
+      if (n.title() == "It is Eve Adams's birthday") return n;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(birthday().has_value());
+  EXPECT_EQ(birthday()->draft(),
+            "Happy birthday, Eve! I was just thinking back to how we met (the PyCon hallway track). Wishing you a "
+            "wonderful year ahead.");
+  // Any other interaction leaves it open; a greeting closes it.
+  Interaction(alice, "eve", ipb::CALL);
+  ASSERT_TRUE(birthday().has_value());
+  Interaction(alice, "eve", ipb::BIRTHDAY_GREETING);
+  EXPECT_FALSE(birthday().has_value());
+  // Without how we met, the draft is the name alone.
+  ppb::Contact sam;
+  sam.set_id("sam");
+  sam.set_display_name("Sam Lee");
+  EXPECT_EQ(BirthdayGreetingDraft(sam), "Happy birthday, Sam! Wishing you a wonderful year ahead.");
+}
+
+// Failed before: nothing noticed a contact's new company or title.
+TEST_P(StoreTest, ANewCompanyOrTitlePromptsACongratulationOncePerChange) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  auto milestones = [&] {
+    std::vector<pb::Notification> out;
+    for (const auto& n : Inbox(alice)) {
+      if (n.kind() == kMilestoneKind) out.push_back(n);
+    }
+    return out;
+  };
+  ppb::Contact dan;
+  dan.set_id("dan");
+  dan.set_display_name("Dan Ito");
+  dan.set_company("Initech");
+  dan.set_title("Engineer");
+  ContactEvent(alice, dan);  // a new contact: no milestone
+  EXPECT_TRUE(milestones().empty());
+  dan.add_tags("friend");
+  ContactEvent(alice, dan, "contact.updated");  // nothing of the role changed
+  EXPECT_TRUE(milestones().empty());
+  dan.set_title("Senior Engineer");
+  events::v1::Event promoted;
+  promoted.set_id(NewId());
+  promoted.set_type("contact.updated");
+  promoted.set_org_id(alice.org);
+  promoted.set_user_id(alice.user);
+  promoted.mutable_changed()->add_paths("title");
+  *promoted.mutable_contact()->mutable_contact() = dan;
+  Apply(promoted);
+  ASSERT_EQ(milestones().size(), 1u);
+  EXPECT_EQ(milestones()[0].contact_id(), "dan");
+  EXPECT_EQ(milestones()[0].title(), "Congratulate Dan Ito on their new role");
+  EXPECT_NE(milestones()[0].draft().find("Senior Engineer at Initech, Dan!"), std::string::npos)
+      << milestones()[0].draft();
+  // The same change again (an import that finds it already applied) prompts nothing more.
+  ContactEvent(alice, dan, "contact.updated");
+  EXPECT_EQ(milestones().size(), 1u);
+  dan.set_company("Globex");
+  ContactEvent(alice, dan, "contact.updated");
+  EXPECT_EQ(milestones().size(), 2u);
+  // A company filled in for the first time (by hand or by a merge) is no news.
+  ppb::Contact fay;
+  fay.set_id("fay");
+  fay.set_display_name("Fay");
+  ContactEvent(alice, fay);
+  fay.set_company("Hooli");
+  ContactEvent(alice, fay, "contact.updated");
+  EXPECT_EQ(milestones().size(), 2u);
+  // A contact never seen before is new, not promoted.
+  ppb::Contact newcomer = dan;
+  newcomer.set_id("newcomer");
+  ContactEvent(alice, newcomer, "contact.updated");
+  EXPECT_EQ(milestones().size(), 2u);
+  // Logging the congratulation closes both prompts.
+  Interaction(alice, "dan", ipb::CONGRATULATION);
+  EXPECT_TRUE(milestones().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, StoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),

@@ -12,6 +12,8 @@
 #include "services/common/time_util.h"
 #include "services/notifications/inbox_store.h"
 #include "services/notifications/follow_ups.h"
+#include "services/notifications/domain_events.h"
+#include "services/notifications/milestones.h"
 #include "services/notifications/notifications_erasure.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
@@ -308,6 +310,11 @@ absl::Status NotificationsStore::ApplyEvent(Connection& conn, const events::v1::
   if (e.org_id().empty() || e.user_id().empty()) return absl::OkStatus();
   const Owner owner{e.org_id(), e.user_id()};
   const absl::Time now = clock_();
+  // Webhooks carrying domain events (domain_events.h), queued with the event's dedupe.
+  RETURN_IF_ERROR(EnqueueDomainEvent(conn, e, ToMicros(now)));
+  // Milestone prompts and greetings marked done (milestones.h), before the
+  // projection takes the event's contact.
+  RETURN_IF_ERROR(ApplyMilestones(conn, owner, e, ToMicros(now)));
   if (e.has_user()) return ApplyUser(conn, owner, e, now);
   RETURN_IF_ERROR(EnsureUser(conn, owner, now));
   if (e.has_contact()) return ApplyContact(conn, owner, e, now);

@@ -17,6 +17,7 @@
 #include "services/notifications/delivery_store.h"
 #include "services/notifications/inbox_store.h"
 #include "services/notifications/local_time.h"
+#include "services/notifications/milestones.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/workflow_engine.h"
@@ -95,6 +96,7 @@ absl::Status StepRun(Connection& conn, const Owner& owner, const pb::Workflow& w
       n.set_contact_id(run.contact_id());
       n.set_workflow_id(workflow.id());
       n.set_run_id(run.id());
+      if (workflow.builtin() == "birthday" && contact.has_value()) n.set_draft(BirthdayGreetingDraft(*contact));
       RETURN_IF_ERROR(AddNotification(conn, owner, std::move(n), key, now_us).status());
     } else {
       ASSIGN_OR_RETURN(bool first, MarkFired(conn, owner.org, key, now_us));
