@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
+#include "services/notifications/introduction_asks.h"
 #include "services/notifications/notifications_erasure.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
@@ -308,6 +309,7 @@ absl::Status NotificationsStore::ApplyEvent(Connection& conn, const events::v1::
   if (e.has_contact_merged()) return ApplyContactMerged(conn, owner, e, now);
   if (e.has_interaction()) return ApplyInteraction(conn, owner, e, now);
   if (e.has_ledger()) return ApplyLedger(conn, owner, e, now);
+  if (e.has_introduction()) return ApplyIntroductionAsk(conn, e, now);
   return absl::OkStatus();
 }
 
