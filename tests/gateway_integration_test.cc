@@ -1225,6 +1225,23 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
       call("GET /v1/introductions", "GET", "/v1/introductions?state=COMPLETED", token));
   ASSERT_EQ(intros.introductions_size(), 1);
   EXPECT_EQ(intros.introductions(0).id(), intro.id());
+  // Warm-path asks through a teammate, answered by the teammate.
+  auto teo = Parse<ppb::User>(
+      call("POST /v1/users", "POST", "/v1/users", admin, R"({"displayName":"Teo","email":"teo@acme.test"})"));
+  const std::vector<std::string> as_teo = {"X-Api-Key: " + org.admin_key().secret(), "X-Rapport-User: " + teo.id(),
+                                           kJson};
+  const std::string ask_body = absl::StrCat(R"({"targetContactId":")", carol.id(), R"(","via":")", teo.id(), R"("})");
+  auto ask = Parse<ipb::Introduction>(call("POST /v1/paths:ask", "POST", "/v1/paths:ask", token, ask_body));
+  EXPECT_EQ(ask.via_user_id(), teo.id());
+  EXPECT_EQ(Parse<ipb::Introduction>(call("POST /v1/introductions/{id}:accept", "POST",
+                                          "/v1/introductions/" + ask.id() + ":accept", as_teo, "{}"))
+                .state(),
+            ipb::ACCEPTED);
+  auto ask2 = Parse<ipb::Introduction>(call("POST /v1/paths:ask", "POST", "/v1/paths:ask", token, ask_body));
+  EXPECT_EQ(Parse<ipb::Introduction>(call("POST /v1/introductions/{id}:decline", "POST",
+                                          "/v1/introductions/" + ask2.id() + ":decline", as_teo, "{}"))
+                .state(),
+            ipb::DECLINED);
   // Making it logged an INTRODUCTION given to both sides.
   EXPECT_EQ(Parse<ipb::ListInteractionsResponse>(Call("GET", "/v1/interactions?kind=INTRODUCTION", token))
                 .interactions_size(),
@@ -1759,7 +1776,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 90);  // profiles and interactions: 55; recommendations: 10; notifications: 25
+  EXPECT_EQ(annotated, 93);  // profiles and interactions: 58; recommendations: 10; notifications: 25
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);

@@ -251,17 +251,21 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateIntroduction(Ctx* ctx,
 grpc::ServerUnaryReactor* InteractionsServiceImpl::RespondIntroduction(Ctx* ctx,
                                                                        const pb::RespondIntroductionRequest* req,
                                                                        pb::Introduction* resp) {
-  return rpc_.Handle(
-      ctx, "RespondIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
-        absl::Status id = RequireId("id", req->id());
-        if (!id.ok()) return reply(id);
-        pb::Party party = req->party();
-        bool accept = req->accept();
-        int64_t now = NowMicros();
-        store_->TransitionIntroduction(
-            OwnerOf(t), req->id(), [party, accept, now](pb::Introduction& i) { return Respond(i, party, accept, now); },
-            std::nullopt, Cadences(), reply);
-      });
+  return rpc_.Handle(ctx, "RespondIntroduction", resp,
+                     [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
+                       absl::Status id = RequireId("id", req->id());
+                       if (!id.ok()) return reply(id);
+                       pb::Party party = req->party();
+                       bool accept = req->accept();
+                       int64_t now = NowMicros();
+                       store_->TransitionIntroduction(
+                           OwnerOf(t), req->id(),
+                           [party, accept, now](pb::Introduction& i) {
+                             RETURN_IF_ERROR(AskerMayAnswer(i));  // a teammate's ask is theirs to answer
+                             return Respond(i, party, accept, now);
+                           },
+                           std::nullopt, Cadences(), reply);
+                     });
 }
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::MakeIntroduction(Ctx* ctx, const pb::MakeIntroductionRequest* req,
@@ -272,6 +276,8 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::MakeIntroduction(Ctx* ctx, co
     Owner owner = OwnerOf(t);
     absl::StatusOr<pb::Introduction> current = store_->GetIntroduction(owner, req->id());
     if (!current.ok()) return reply(current.status());
+    absl::Status mine = AskerMayAnswer(*current);
+    if (!mine.ok()) return reply(mine);
     int64_t now = NowMicros();
     pb::Interaction made = MadeInteraction(*current, NewId(), now);
     std::vector<std::string> ids(made.contact_ids().begin(), made.contact_ids().end());
@@ -321,6 +327,58 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::ListIntroductions(Ctx* ctx, c
 }
 
 // --- internal export for backfills ---
+
+// --- warm-path asks (path_asks.h) ---
+
+void InteractionsServiceImpl::set_path_asks(PathAskDirectory* directory) { path_asks_ = directory; }
+
+grpc::ServerUnaryReactor* InteractionsServiceImpl::AskPath(Ctx* ctx, const pb::AskPathRequest* req,
+                                                           pb::Introduction* resp) {
+  return rpc_.Handle(ctx, "AskPath", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
+    absl::Status valid = ValidateAskPath(*req);
+    if (!valid.ok()) return reply(valid);
+    if (path_asks_ == nullptr) return reply(absl::UnavailableError("asks need profiles; try again"));
+    Owner owner = OwnerOf(t);
+    IdempotencyScope idem = IdempotencyOf(t, "AskPath");
+    pb::AskPathRequest request = *req;
+    path_asks_->Resolve(t, request, [this, owner, idem, request, reply](absl::StatusOr<ResolvedAsk> resolved) {
+      if (!resolved.ok()) return reply(resolved.status());
+      store_->CreateIntroduction(owner, NewAskIntroduction(request, *resolved, owner.user, NewId(), NowMicros()), idem,
+                                 request, reply);
+    });
+  });
+}
+
+void InteractionsServiceImpl::AnswerAskFor(const TenantContext& t, const std::string& id, bool accept,
+                                           Reply<pb::Introduction> reply) {
+  absl::Status valid = RequireId("id", id);
+  if (!valid.ok()) return reply(valid);
+  // The row is the asker's; the teammate finds it by id within the org, and
+  // AnswerAsk (in the write) refuses anyone but the teammate asked.
+  absl::StatusOr<Owner> asker = store_->IntroductionOwner(t.org_id, id);
+  if (!asker.ok()) return reply(asker.status());
+  std::string caller = t.user_id;
+  int64_t now = NowMicros();
+  store_->TransitionIntroduction(
+      *asker, id, [caller, accept, now](pb::Introduction& i) { return AnswerAsk(i, caller, accept, now); },
+      std::nullopt, Cadences(), reply);
+}
+
+grpc::ServerUnaryReactor* InteractionsServiceImpl::AcceptIntroduction(Ctx* ctx,
+                                                                      const pb::AnswerIntroductionRequest* req,
+                                                                      pb::Introduction* resp) {
+  return rpc_.Handle(ctx, "AcceptIntroduction", resp, [=, this](const TenantContext& t, Reply<pb::Introduction> reply) {
+    AnswerAskFor(t, req->id(), true, reply);
+  });
+}
+
+grpc::ServerUnaryReactor* InteractionsServiceImpl::DeclineIntroduction(Ctx* ctx,
+                                                                       const pb::AnswerIntroductionRequest* req,
+                                                                       pb::Introduction* resp) {
+  return rpc_.Handle(
+      ctx, "DeclineIntroduction", resp,
+      [=, this](const TenantContext& t, Reply<pb::Introduction> reply) { AnswerAskFor(t, req->id(), false, reply); });
+}
 
 InteractionsBackfillImpl::InteractionsBackfillImpl(InteractionsStore* store, const TenantSigner* signer)
     : store_(store),

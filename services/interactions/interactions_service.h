@@ -12,6 +12,7 @@
 #include "services/common/rpc.h"
 #include "services/interactions/interactions_logic.h"
 #include "services/interactions/interactions_store.h"
+#include "services/interactions/path_asks.h"
 
 namespace rapport::interactions {
 
@@ -35,11 +36,22 @@ class InteractionsServiceImpl final : public pb::InteractionsService::CallbackSe
   R* MakeIntroduction(Ctx* ctx, const pb::MakeIntroductionRequest* req, pb::Introduction* resp) override;
   R* CompleteIntroduction(Ctx* ctx, const pb::CompleteIntroductionRequest* req, pb::Introduction* resp) override;
   R* ListIntroductions(Ctx* ctx, const pb::ListIntroductionsRequest* req, pb::ListIntroductionsResponse* resp) override;
+  // Warm-path asks (path_asks.h).
+  R* AskPath(Ctx* ctx, const pb::AskPathRequest* req, pb::Introduction* resp) override;
+  R* AcceptIntroduction(Ctx* ctx, const pb::AnswerIntroductionRequest* req, pb::Introduction* resp) override;
+  R* DeclineIntroduction(Ctx* ctx, const pb::AnswerIntroductionRequest* req, pb::Introduction* resp) override;
+
+  // Where AskPath resolves its connector and target (must outlive the
+  // service); without one, asks answer UNAVAILABLE.
+  void set_path_asks(PathAskDirectory* directory);
 
  private:
+  void AnswerAskFor(const TenantContext& t, const std::string& id, bool accept, Reply<pb::Introduction> reply);
+
   InteractionsStore* store_;
   ContactChecker* checker_;
   RpcHandler rpc_;
+  PathAskDirectory* path_asks_ = nullptr;
 };
 
 // The internal export of every org's interactions, introductions and ledger

@@ -94,6 +94,8 @@ CREATE TABLE deleted_contacts (
       kIdempotencyByTimeMigration,
       events::kProcessedEventsByTimeMigration,
       kErasedSubjectsMigration,
+      // Asks answered by the teammate asked find their introduction by id.
+      "CREATE INDEX introductions_by_id ON introductions (org_id, introduction_id);",
   };
   return kMigrations;
 }
@@ -525,6 +527,21 @@ absl::StatusOr<pb::Introduction> InteractionsStore::GetIntroduction(const Owner&
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::StatusOr<Owner> InteractionsStore::IntroductionOwner(const std::string& org, const std::string& id) {
+  std::optional<std::string> user;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    ASSIGN_OR_RETURN(user,
+                     db::ReadRow<std::string>(
+                         conn.Prepare("SELECT user_id FROM introductions WHERE org_id = ? AND introduction_id = ?")
+                             .Bind(1, org)
+                             .Bind(2, id),
+                         [](const db::Statement& row) { return row.ColumnText(0); }));
+    return absl::OkStatus();
+  }));
+  if (!user.has_value()) return absl::NotFoundError("introduction not found");
+  return Owner{org, *user};
 }
 
 void InteractionsStore::TransitionIntroduction(const Owner& owner, const std::string& id,

@@ -91,6 +91,9 @@ class InteractionsStore {
   void CreateIntroduction(const Owner& owner, const pb::Introduction& introduction, const IdempotencyScope& idempotency,
                           const google::protobuf::Message& request, Done<pb::Introduction> done);
   absl::StatusOr<pb::Introduction> GetIntroduction(const Owner& owner, const std::string& id);
+  // Who holds introduction id in org (a teammate answering an ask made
+  // through them finds it by id); NOT_FOUND when none does.
+  absl::StatusOr<Owner> IntroductionOwner(const std::string& org, const std::string& id);
   // Applies mutate (a state transition) and emits introduction.<new state>
   // (introduction.responded when the state stayed as it was).
   // When the new state is MADE, also records made_interaction as an

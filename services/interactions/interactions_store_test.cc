@@ -379,6 +379,26 @@ TEST_P(InteractionsStoreTest, ListsPageInOrder) {
   ASSERT_EQ(filtered->size(), 2u);  // k = 0 and 2
 }
 
+// Warm-path asks: the teammate asked finds the asker's introduction by id
+// within the org only.
+TEST_P(InteractionsStoreTest, IntroductionOwnerFindsTheAskerWithinTheOrgOnly) {
+  pb::Introduction intro;
+  intro.set_id(NewId());
+  intro.set_mode(pb::REQUEST);
+  intro.set_via_user_id("bob");
+  intro.set_contact_b_id("c4");
+  intro.set_state(pb::REQUESTED);
+  ASSERT_TRUE(Await<pb::Introduction>([&](Done<pb::Introduction> d) {
+                store_->CreateIntroduction(alice_, intro, IdempotencyScope{}, pb::CreateIntroductionRequest(), d);
+              }).ok());
+  absl::StatusOr<Owner> owner = store_->IntroductionOwner(alice_.org, intro.id());
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(owner->org, alice_.org);
+  EXPECT_EQ(owner->user, alice_.user);
+  EXPECT_EQ(store_->IntroductionOwner("org2", intro.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->IntroductionOwner(alice_.org, NewId()).status().code(), absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 INSTANTIATE_TEST_SUITE_P(Drivers, InteractionsStoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),
                          rapport::testing::DriverName);

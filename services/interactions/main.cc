@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
                                             std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
   rapport::interactions::ContactChecker checker(store->get(), &profiles);
   rapport::interactions::InteractionsServiceImpl service(store->get(), &checker, &signer);
+  // Warm-path asks resolve connectors and targets with profiles too.
+  rapport::interactions::PathAskDirectory path_asks(
+      rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)), &signer,
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  service.set_path_asks(&path_asks);
   rapport::interactions::InteractionsBackfillImpl backfill(store->get(), &signer);
 
   rapport::ServerOptions options;

@@ -14,6 +14,7 @@
 #include "services/notifications/follow_ups.h"
 #include "services/notifications/domain_events.h"
 #include "services/notifications/milestones.h"
+#include "services/notifications/introduction_asks.h"
 #include "services/notifications/notifications_erasure.h"
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
@@ -325,6 +326,7 @@ absl::Status NotificationsStore::ApplyEvent(Connection& conn, const events::v1::
   }
   if (e.has_ledger()) return ApplyLedger(conn, owner, e, now);
   if (e.has_import()) return ApplyImportProgress(conn, owner, e.import());
+  if (e.has_introduction()) return ApplyIntroductionAsk(conn, e, now);
   return absl::OkStatus();
 }
 

@@ -29,8 +29,9 @@ absl::Status ApplyAndInvalidate(const events::v1::Event& e, ReadModel* model, Re
   // Audit entries are profiles' (services/common/audit.h): nothing here changes.
   if (e.payload_case() == events::v1::Event::kAudit) return absl::OkStatus();
   RETURN_IF_ERROR(model->Apply(e));
-  const bool org_wide =
-      e.payload_case() != events::v1::Event::kInteraction && e.payload_case() != events::v1::Event::kIntroduction;
+  // Introductions are org-wide too: one a teammate made for the user weighs
+  // in the user's paths through that teammate.
+  const bool org_wide = e.payload_case() != events::v1::Event::kInteraction;
   cache->Invalidate(e.org_id(), e.user_id(), org_wide);
   return absl::OkStatus();
 }

@@ -31,8 +31,6 @@ double TieWeight(const OrgGraph& g, uint32_t c, int64_t now) {
   return std::max(StrengthAt(g.edges[c].log_anchor, now), 5.0) / 100.0;
 }
 
-double Goodwill(double owed) { return 0.5 + 1.0 / (1.0 + std::exp(-owed / 5.0)); }
-
 int TierWeight(int tier) {
   switch (tier) {
     case ppb::INNER:
@@ -651,20 +649,62 @@ bool ContainsIgnoringCase(std::string_view text, std::string_view needle) {
 struct Candidate {
   double score;
   int hops;
-  uint32_t target;      // the contact record holding the target (owned by YOU or the teammate)
-  uint32_t teammate;    // kNone for 1 hop
-  uint32_t via_mine;    // 3 hops: your contact P
-  uint32_t via_theirs;  // 3 hops: the teammate's contact for P
+  uint32_t target;    // the contact record holding the target (owned by YOU or the teammate); kNone when
+                      // the target is the teammate themself
+  uint32_t teammate;  // kNone for a contact of yours
 };
 
-// The best P between the user and teammate o: (score of YOU->P->o, mine, theirs),
-// best and second best of different persons so one can stand in for the
-// other when P is the target itself.
-struct Via {
-  double score[2] = {0, 0};
-  uint32_t mine[2] = {kNone, kNone};
-  uint32_t theirs[2] = {kNone, kNone};
+// Strength as the hops show it (two decimals), so that paths equal on what
+// the user sees score equal: the float read model's last digits differ
+// between two ties of the same shown strength.
+double PathWeight(const OrgGraph& g, uint32_t c, int64_t now) {
+  return std::max(std::round(StrengthAt(g.edges[c].log_anchor, now) * 100) / 100, 5.0) / 100.0;
+}
+
+// Scores compared at 1e-9: products of equal factors taken in another order
+// differ in their last bits, and a tie must break by hops, not by noise.
+int64_t ScoreKey(double score) { return std::llround(score * 1e9); }
+
+// What ties the user to teammate t (see FindPaths in the header).
+struct TeammateTie {
+  int shared_groups = 0;  // group names both are members of
+  int introductions = 0;  // introductions t made for the user (MADE or COMPLETED)
+  double weight = 0;
 };
+
+TeammateTie TieToTeammate(const OrgGraph& g, uint32_t me, uint32_t t, const std::string& my_key) {
+  auto in_group = [](const GroupNode& gr) {
+    return std::any_of(gr.members.begin(), gr.members.end(), [](const GroupMemberRec& m) { return m.member == kMe; });
+  };
+  TeammateTie tie;
+  absl::flat_hash_set<std::string> mine;
+  for (uint32_t gi : g.users[me].groups) {
+    const GroupNode& gr = g.groups[gi];
+    if (!gr.name_key.empty() && in_group(gr)) mine.insert(gr.name_key);
+  }
+  absl::flat_hash_set<std::string> shared;
+  for (uint32_t gi : g.users[t].groups) {
+    const GroupNode& gr = g.groups[gi];
+    if (mine.contains(gr.name_key) && in_group(gr)) shared.insert(gr.name_key);
+  }
+  tie.shared_groups = static_cast<int>(shared.size());
+  // An introduction of t's names the user as one side: t's contact record
+  // carrying the user's email.
+  if (!my_key.empty()) {
+    auto names_me = [&](uint32_t c) {
+      if (c == kNone) return false;
+      const auto& keys = g.info[c].person_keys;
+      return std::find(keys.begin(), keys.end(), my_key) != keys.end();
+    };
+    for (uint32_t i : g.users[t].introductions) {
+      const IntroductionRec& r = g.introductions[i];
+      if (r.state != ipb::MADE && r.state != ipb::COMPLETED) continue;
+      if (names_me(r.a) || names_me(r.b)) ++tie.introductions;
+    }
+  }
+  tie.weight = std::min(1.0, 0.25 + 0.15 * std::min(tie.shared_groups, 3) + 0.2 * std::min(tie.introductions, 2));
+  return tie;
+}
 
 }  // namespace
 
@@ -704,107 +744,59 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
   if (u == nullptr || targets.empty()) return out;
 
   const int64_t now = q.now_us;
-  // Your side of a connector P: your contact for each person (the strongest
-  // x goodwill when you hold one person twice). A hash map of your few
-  // thousand people stays in cache, unlike an array over the org's persons.
-  auto mine_weight = [&](uint32_t c) { return TieWeight(g, c, now) * Goodwill(g.edges[c].balance); };
-  absl::flat_hash_map<uint32_t, uint32_t> mine;  // person -> your contact
-  mine.reserve(u->contacts.size());
-  for (uint32_t c : u->contacts) {
-    const uint32_t p = g.edges[c].person;
-    if (p == kNone) continue;
-    auto [it, inserted] = mine.try_emplace(p, c);
-    if (!inserted && mine_weight(c) > mine_weight(it->second)) it->second = c;
+  // Users as persons, by email key: a target who is the user is no target,
+  // and a target who is a teammate is asked directly, never introduced.
+  absl::flat_hash_map<std::string, uint32_t> user_by_key;
+  for (uint32_t o = 0; o < g.users.size(); ++o) {
+    const std::string key = g.users[o].email.empty() ? "" : "e:" + NormalizeKey(g.users[o].email);
+    if (!key.empty() && g.users[o].known) user_by_key.try_emplace(key, o);
   }
-  // The teammates holding a target: the last hop of 2- and 3-hop paths.
-  std::vector<uint32_t> holders;
-  for (uint32_t person : targets) {
+  const std::string my_key = u->email.empty() ? "" : "e:" + NormalizeKey(u->email);
+  auto user_of_person = [&](uint32_t person) {
     for (uint32_t h = g.person_head[person]; h != kNone; h = g.edges[h].next_in_person) {
-      const ContactEdge& e = g.edges[h];
-      if (e.owner != me && e.alive() && e.org_visible()) holders.push_back(e.owner);
-    }
-  }
-  std::sort(holders.begin(), holders.end());
-  holders.erase(std::unique(holders.begin(), holders.end()), holders.end());
-
-  // For 3 hops, the best P per holding teammate, by whichever walk is
-  // shorter: each teammate's contacts looked up among your people (cheap
-  // when few teammates hold the target), or your people's holder chains
-  // filtered to those teammates (cheap when a popular target has many).
-  absl::flat_hash_map<uint32_t, Via> via;
-  auto offer = [&](uint32_t o, uint32_t c, uint32_t theirs) {
-    const ContactEdge& e = g.edges[theirs];
-    const double s = mine_weight(c) * TieWeight(g, theirs, now) * Goodwill(-e.balance);
-    Via& v = via[o];
-    // Best and second best, one contact of yours (one person) each.
-    if (s > v.score[0]) {
-      if (v.mine[0] != c) {
-        v.score[1] = v.score[0];
-        v.mine[1] = v.mine[0];
-        v.theirs[1] = v.theirs[0];
+      if (!g.edges[h].alive()) continue;
+      for (const std::string& k : g.info[h].person_keys) {
+        auto it = user_by_key.find(k);
+        if (it != user_by_key.end()) return it->second;
       }
-      v.score[0] = s;
-      v.mine[0] = c;
-      v.theirs[0] = theirs;
-    } else if (s > v.score[1] && c != v.mine[0]) {
-      v.score[1] = s;
-      v.mine[1] = c;
-      v.theirs[1] = theirs;
     }
+    return kNone;
   };
-  if (max_hops >= 3 && !holders.empty()) {
-    size_t scan = 0;
-    for (uint32_t o : holders) scan += g.users[o].contacts.size();
-    if (scan <= q.settings.path_scan_budget) {
-      for (uint32_t o : holders) {
-        for (uint32_t theirs : g.users[o].contacts) {
-          const ContactEdge& e = g.edges[theirs];
-          if (!e.org_visible() || e.person == kNone) continue;
-          auto it = mine.find(e.person);
-          if (it != mine.end()) offer(o, it->second, theirs);
-        }
-      }
-    } else {
-      std::vector<bool> holding(g.users.size(), false);
-      for (uint32_t o : holders) holding[o] = true;
-      for (const auto& [p, c] : mine) {
-        for (uint32_t theirs = g.person_head[p]; theirs != kNone; theirs = g.edges[theirs].next_in_person) {
-          const ContactEdge& e = g.edges[theirs];
-          if (e.owner == me || !holding[e.owner] || !e.alive() || !e.org_visible()) continue;
-          offer(e.owner, c, theirs);
-        }
-      }
-    }
-  }
+  absl::flat_hash_map<uint32_t, TeammateTie> ties;
+  auto tie_to = [&](uint32_t t) -> TeammateTie {
+    auto it = ties.find(t);
+    if (it == ties.end()) it = ties.emplace(t, TieToTeammate(g, me, t, my_key)).first;
+    return it->second;
+  };
 
   std::vector<Candidate> candidates;
   for (uint32_t person : targets) {
+    const uint32_t colleague = user_of_person(person);
+    if (colleague == me) continue;
+    if (colleague != kNone) {
+      // Your own colleague: one path, asking them, whoever else knows them.
+      candidates.push_back({tie_to(colleague).weight, 1, kNone, colleague});
+      continue;
+    }
     for (uint32_t h = g.person_head[person]; h != kNone; h = g.edges[h].next_in_person) {
       const ContactEdge& e = g.edges[h];
       if (!e.alive()) continue;
-      const double w_target = TieWeight(g, h, now);
+      const double w_target = PathWeight(g, h, now);
       if (e.owner == me) {
-        candidates.push_back({w_target, 1, h, kNone, kNone, kNone});
+        candidates.push_back({w_target, 1, h, kNone});
         continue;
       }
       if (!e.org_visible() || max_hops < 2) continue;
-      candidates.push_back({q.settings.teammate_tie * w_target, 2, h, e.owner, kNone, kNone});
-      if (max_hops < 3) continue;
-      auto found = via.find(e.owner);
-      if (found == via.end()) continue;
-      const Via& v = found->second;
-      int k = (v.mine[0] != kNone && g.edges[v.mine[0]].person == person) ? 1 : 0;
-      if (v.mine[k] == kNone || g.edges[v.mine[k]].person == person) continue;
-      candidates.push_back({v.score[k] * w_target, 3, h, e.owner, v.mine[k], v.theirs[k]});
+      candidates.push_back({tie_to(e.owner).weight * w_target, 2, h, e.owner});
     }
   }
   auto better = [&](const Candidate& a, const Candidate& b) {
-    if (a.score != b.score) return a.score > b.score;
+    if (ScoreKey(a.score) != ScoreKey(b.score)) return a.score > b.score;
     if (a.hops != b.hops) return a.hops < b.hops;
     auto key = [&](const Candidate& c) {
-      return std::make_tuple(std::cref(g.info[c.target].display_name), std::cref(g.info[c.target].id),
-                             c.teammate == kNone ? std::string() : g.users[c.teammate].display_name,
-                             c.via_mine == kNone ? std::string() : g.info[c.via_mine].id);
+      return std::make_tuple(c.target == kNone ? g.users[c.teammate].display_name : g.info[c.target].display_name,
+                             c.target == kNone ? g.users[c.teammate].id : g.info[c.target].id,
+                             c.teammate == kNone ? std::string() : g.users[c.teammate].display_name);
     };
     return key(a) < key(b);
   };
@@ -838,12 +830,33 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
   absl::StrAppend(&blurb, ".");
   if (!u->seeking.empty()) absl::StrAppend(&blurb, " Looking for: ", TagList(g, u->seeking), ".");
 
+  auto tie_reason = [&](uint32_t t) {
+    const TeammateTie tie = tie_to(t);
+    std::string why = absl::StrCat(g.users[t].display_name, " is your teammate");
+    if (tie.shared_groups > 0) {
+      absl::StrAppend(&why, "; you share ", tie.shared_groups, tie.shared_groups == 1 ? " group" : " groups");
+    }
+    if (tie.introductions > 0) {
+      absl::StrAppend(&why, tie.shared_groups > 0 ? " and " : "; ", g.users[t].display_name, " made ",
+                      tie.introductions, tie.introductions == 1 ? " introduction" : " introductions", " for you");
+    }
+    absl::StrAppend(&why, " (tie ", absl::StrFormat("%.2f", tie.weight), ").");
+    return why;
+  };
   for (const Candidate& cand : candidates) {
     pb::Path* path = out.add_paths();
     pb::Hop* you = path->add_hops();
     you->set_display_name(u->display_name);
     you->set_kind(pb::YOU);
     you->set_user_id(u->id);
+    if (cand.target == kNone) {
+      const UserNode& t = g.users[cand.teammate];
+      teammate_hop(path, cand.teammate, std::round(tie_to(cand.teammate).weight * 10000) / 100);
+      path->add_reasons(tie_reason(cand.teammate));
+      path->set_ask(absl::StrCat("Hi ", t.display_name, ", would you have 20 minutes for a chat in the coming weeks?"));
+      path->set_score(cand.score);
+      continue;
+    }
     const ContactInfo& target = g.info[cand.target];
     std::string target_desc = target.display_name;
     if (!target.title.empty() && !target.company.empty()) {
@@ -851,7 +864,6 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
     } else if (!target.company.empty()) {
       absl::StrAppend(&target_desc, " (", target.company, ")");
     }
-    std::string first;
     if (cand.hops == 1) {
       contact_hop(path, cand.target);
       path->add_reasons(absl::StrCat("You know ", target.display_name, " yourself (strength ",
@@ -860,29 +872,14 @@ absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPa
                                  " Would you have 20 minutes to catch up in the coming weeks?"));
     } else {
       const UserNode& t = g.users[cand.teammate];
-      if (cand.hops == 3) {
-        contact_hop(path, cand.via_mine);
-        teammate_hop(path, cand.teammate, std::round(StrengthAt(g.edges[cand.via_theirs].log_anchor, now) * 100) / 100);
-        first = g.info[cand.via_mine].display_name;
-        path->add_reasons(absl::StrCat("You know ", first, " (strength ",
-                                       Whole(StrengthAt(g.edges[cand.via_mine].log_anchor, now)), ", balance ",
-                                       Num(g.edges[cand.via_mine].balance), ")."));
-        path->add_reasons(absl::StrCat(first, " knows your teammate ", t.display_name, " (strength ",
-                                       Whole(StrengthAt(g.edges[cand.via_theirs].log_anchor, now)), ")."));
-      } else {
-        teammate_hop(path, cand.teammate, q.settings.teammate_tie * 100);
-        first = t.display_name;
-        path->add_reasons(absl::StrCat(t.display_name, " is your teammate."));
-      }
+      teammate_hop(path, cand.teammate, std::round(tie_to(cand.teammate).weight * 10000) / 100);
+      path->add_reasons(tie_reason(cand.teammate));
       contact_hop(path, cand.target);
       path->add_reasons(absl::StrCat(t.display_name, " knows ", target.display_name, " (strength ",
                                      Whole(StrengthAt(g.edges[cand.target].log_anchor, now)), ")."));
-      std::string request_line = cand.hops == 3
-                                     ? absl::StrCat("could you introduce me to ", t.display_name, "? They know ",
-                                                    target_desc, ", whom I would like to meet.")
-                                     : absl::StrCat("could you introduce me to ", target_desc, "?");
-      path->set_ask(absl::StrCat("Hi ", first, ", ", request_line, " Here is a short note you can forward: \"", blurb,
-                                 " Hoping to meet ", target.display_name,
+      path->set_ask(absl::StrCat("Hi ", t.display_name, ", could you introduce me to ", target_desc,
+                                 "? Here is a short note you can forward: \"", blurb, " Hoping to meet ",
+                                 target.display_name,
                                  target.company.empty() ? "" : absl::StrCat(" of ", target.company), ".\" Thank you!"));
     }
     path->set_score(cand.score);

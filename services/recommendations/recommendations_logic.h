@@ -54,12 +54,7 @@ struct Settings {
   int follow_up_days = 7;          // a conversation needs a later interaction within this
   int follow_up_expiry_days = 60;  // an older follow-up suggestion has expired
   int follow_up_rate_days = 30;    // network health's follow-up window
-  double teammate_tie = 0.5;       // weight of the tie to a teammate (no ledger between users)
   int max_introduction_pool = 2000;
-  // Paths: below this many teammate contacts to scan, the best connector per
-  // teammate is found by scanning their contacts; above, by walking your
-  // people's holder chains. Same answers; only the cost differs.
-  size_t path_scan_budget = 20000;
 };
 
 // The acting user's view of the org. The user may be unknown to the read
@@ -81,20 +76,32 @@ std::vector<pb::IntroductionSuggestion> IntroductionSuggestions(const Query& q);
 std::vector<pb::GroupSuggestion> GroupSuggestions(const Query& q);
 pb::NetworkHealth NetworkHealth(const Query& q);
 
-// Warm paths of at most max_hops (1..3) from the user to a target:
-//   YOU -> CONTACT(target)                         (one of your contacts)
-//   YOU -> TEAMMATE -> CONTACT(target)             (a teammate's ORG contact)
-//   YOU -> CONTACT(P) -> TEAMMATE -> CONTACT(target)
-// where P is one person known to you and, ORG-visible, to the teammate.
-// Score = product of tie weights along the path x each connector's
-// goodwill g(b) = 0.5 + 1 / (1 + e^(-b / 5)), b being what the previous hop
-// has given the connector beyond what it received (your balance with your
-// contact; minus the teammate's balance with P); 1 for teammates. For each
-// teammate only the best P is kept. Ties break by fewer hops, then by names.
-// Targets are people, so several contact records of one person are one
-// target. INVALID_ARGUMENT for a bad query (no target, both kinds, maxHops
-// out of 1..3); NOT_FOUND when target_contact_id is not a contact the user
-// can see (another org's, a teammate's PRIVATE one, or missing alike).
+// Warm paths of at most max_hops (1..3; a path has at most 2 since a
+// teammate is always asked directly) from the user to a target person:
+//   YOU -> CONTACT(target)                 one of your contacts;
+//   YOU -> TEAMMATE -> CONTACT(target)     a teammate's ORG contact;
+//   YOU -> TEAMMATE(target)                the target is your colleague (a
+//                                          user of the org, matched by email).
+// Never a detour: no path asks someone (a contact of yours, or another
+// teammate) to introduce you to a colleague, and no path passes through one
+// teammate's position twice; a target that is you has no path.
+// Score:
+// - your contact: w(target) = max(strength, 5) / 100, the strength as the
+//   hops show it (two decimals);
+// - through teammate T: tie(T) x w(T's contact for the target), and tie(T)
+//   alone when T is the target, where
+//   tie(T) = min(1, 0.25 + 0.15 x min(shared groups, 3)
+//                   + 0.2 x min(introductions T made for you, 2)),
+//   shared groups being group names you and T are both members of, and
+//   introductions T made for you being T's MADE or COMPLETED introductions
+//   naming a contact with your email. The TEAMMATE hop's strength is
+//   100 x tie(T), and the reasons name the signals.
+// Scores equal to 1e-9 are ties: among them the shorter path wins, then
+// names decide. Targets are people, so several contact records of one person
+// are one target. INVALID_ARGUMENT for a bad query (no target, both kinds,
+// maxHops out of 1..3); NOT_FOUND when target_contact_id is not a contact
+// the user can see (another org's, a teammate's PRIVATE one, or missing
+// alike).
 absl::StatusOr<pb::FindPathsResponse> FindPaths(const Query& q, const pb::FindPathsRequest& request);
 
 // Validates a FindPathsRequest (the same checks FindPaths makes).

@@ -231,15 +231,19 @@ TEST(NetworkHealth, CountsTiesBalanceAndFollowUpRate) {
 
 // Uma (u) with teammates Theo (t1) and Tara (t2); Carol at Acme is an ORG
 // contact of both teammates (one person); Ann is Uma's and Theo's (ORG).
+// Teammates share nothing yet: each tie is the base 0.25.
 class PathsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    n.User(kOrg, "u", "Uma", [](ppb::Profile& p) {
-      p.set_headline("Product designer");
-      p.add_seeking("design leadership role");
-    });
-    n.User(kOrg, "t1", "Theo");
-    n.User(kOrg, "t2", "Tara");
+    n.User(
+        kOrg, "u", "Uma",
+        [](ppb::Profile& p) {
+          p.set_headline("Product designer");
+          p.add_seeking("design leadership role");
+        },
+        "uma@org.com");
+    n.User(kOrg, "t1", "Theo", nullptr, "Theo@Org.com");
+    n.User(kOrg, "t2", "Tara", nullptr, "tara@org.com");
     Org("u", "a1", "Ann", "ann@x.com", 80, 5);
     Contact("u", "a2", "Bob", "bob@y.com", ppb::PRIVATE, 90);
     Org("t1", "t1a", "Ann B.", "ANN@x.com ", 60, 0);
@@ -274,25 +278,114 @@ class PathsTest : public ::testing::Test {
   TestNetwork n;
 };
 
-TEST_F(PathsTest, ThroughYourContactAndTeammatesRankedByStrengthAndGoodwill) {
+TEST_F(PathsTest, ThroughYourContactsAndTeammatesRankedByTieAndStrength) {
   auto r = Find("u", [](auto& r) { r.set_target_contact_id("t1c"); });
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_THAT(Routes(*r), ElementsAre(ElementsAre("Uma", "Ann", "Theo", "Carol"), ElementsAre("Uma", "Theo", "Carol"),
-                                      ElementsAre("Uma", "Tara", "Carol K.")));
-  const double goodwill_ann = 0.5 + 1 / (1 + std::exp(-5.0 / 5));
-  EXPECT_NEAR(r->paths(0).score(), 0.8 * goodwill_ann * 0.6 * 1.0 * 0.7, 1e-4);
-  EXPECT_NEAR(r->paths(1).score(), 0.5 * 0.7, 1e-4);
-  EXPECT_NEAR(r->paths(2).score(), 0.5 * 0.3, 1e-4);
+  EXPECT_THAT(Routes(*r), ElementsAre(ElementsAre("Uma", "Theo", "Carol"), ElementsAre("Uma", "Tara", "Carol K.")));
+  EXPECT_NEAR(r->paths(0).score(), 0.25 * 0.7, 1e-9);
+  EXPECT_NEAR(r->paths(1).score(), 0.25 * 0.3, 1e-9);
   EXPECT_EQ(r->paths(0).hops(0).kind(), pb::YOU);
-  EXPECT_EQ(r->paths(0).hops(1).kind(), pb::CONTACT);
-  EXPECT_EQ(r->paths(0).hops(1).contact_id(), "a1");
-  EXPECT_EQ(r->paths(0).hops(2).kind(), pb::TEAMMATE);
-  EXPECT_EQ(r->paths(0).hops(3).contact_id(), "t1c");
-  EXPECT_NEAR(r->paths(0).hops(3).strength(), 70, 0.01);
-  EXPECT_THAT(r->paths(0).ask(),
-              HasSubstr("Hi Ann, could you introduce me to Theo? They know Carol (Hiring Manager at Acme)"));
+  EXPECT_EQ(r->paths(0).hops(1).kind(), pb::TEAMMATE);
+  EXPECT_EQ(r->paths(0).hops(1).user_id(), "t1");
+  EXPECT_NEAR(r->paths(0).hops(1).strength(), 25, 1e-9);
+  EXPECT_EQ(r->paths(0).hops(2).contact_id(), "t1c");
+  EXPECT_NEAR(r->paths(0).hops(2).strength(), 70, 0.01);
+  EXPECT_THAT(r->paths(0).reasons(),
+              ElementsAre("Theo is your teammate (tie 0.25).", "Theo knows Carol (strength 70)."));
+  EXPECT_THAT(r->paths(0).ask(), HasSubstr("Hi Theo, could you introduce me to Carol (Hiring Manager at Acme)?"));
   EXPECT_THAT(r->paths(0).ask(), HasSubstr("Uma, Product designer. Looking for: design leadership role."));
-  EXPECT_THAT(r->paths(1).ask(), HasSubstr("Hi Theo, could you introduce me to Carol (Hiring Manager at Acme)?"));
+  auto ann = Find("u", [](auto& r) { r.set_target_contact_id("a1"); });
+  ASSERT_TRUE(ann.ok());
+  EXPECT_THAT(Routes(*ann), ElementsAre(ElementsAre("Uma", "Ann"), ElementsAre("Uma", "Theo", "Ann B.")));
+  EXPECT_NEAR(ann->paths(0).score(), 0.8, 1e-9);
+}
+
+// The detour of issue 19: Uma -> Ann -> Theo -> Carol asked Ann, an outside
+// contact, to introduce Uma to her own colleague Theo, and ranked first.
+TEST_F(PathsTest, NeverAsksAnyoneToIntroduceYouToAColleague) {
+  auto r = Find("u", [](auto& r) { r.set_target_contact_id("t1c"); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_GT(r->paths_size(), 0);
+  EXPECT_THAT(Route(r->paths(0)), ElementsAre("Uma", "Theo", "Carol"));
+  for (const pb::Path& p : r->paths()) {
+    for (int i = 1; i < p.hops_size(); ++i) {
+      EXPECT_FALSE(p.hops(i - 1).kind() == pb::CONTACT && p.hops(i).kind() == pb::TEAMMATE) << p.ask();
+    }
+    EXPECT_THAT(p.ask(), ::testing::Not(HasSubstr("introduce me to Theo")));
+    EXPECT_THAT(p.ask(), ::testing::Not(HasSubstr("introduce me to Tara")));
+  }
+}
+
+// A colleague's position appears once: Uma and Tara hold contact records of
+// Theo (his email), and Theo holds one of himself. Before, Uma -> Theo (her
+// record) -> Theo (teammate) -> Carol passed through Theo twice, and Theo
+// as a target was reached through Tara.
+TEST_F(PathsTest, AColleagueIsAskedDirectlyAndAppearsOnce) {
+  Org("u", "ut", "Theo (friend)", "theo@org.com", 90, 0);
+  Org("t1", "t1t", "Theo me", "theo@org.com", 100, 0);
+  Org("t2", "t2t", "Theo", "theo@org.com", 80, 0);
+  Org("t2", "t2u", "Uma", "uma@org.com", 60, 0);
+  for (const char* target : {"ut", "t1t", "t2t"}) {
+    auto r = Find("u", [&](auto& r) { r.set_target_contact_id(target); });
+    ASSERT_TRUE(r.ok()) << target;
+    ASSERT_EQ(r->paths_size(), 1) << target;
+    EXPECT_THAT(Route(r->paths(0)), ElementsAre("Uma", "Theo")) << target;
+    EXPECT_EQ(r->paths(0).hops(1).kind(), pb::TEAMMATE);
+    EXPECT_EQ(r->paths(0).hops(1).user_id(), "t1");
+    EXPECT_NEAR(r->paths(0).score(), 0.25, 1e-9);
+    EXPECT_THAT(r->paths(0).ask(), HasSubstr("Hi Theo, would you have 20 minutes"));
+  }
+  auto carol = Find("u", [](auto& r) { r.set_target_contact_id("t1c"); });
+  ASSERT_TRUE(carol.ok());
+  EXPECT_THAT(Routes(*carol), ElementsAre(ElementsAre("Uma", "Theo", "Carol"), ElementsAre("Uma", "Tara", "Carol K.")));
+  // Tara's record of Uma herself: no path to yourself.
+  auto self = Find("u", [](auto& r) { r.set_target_contact_id("t2u"); });
+  ASSERT_TRUE(self.ok());
+  EXPECT_EQ(self->paths_size(), 0);
+}
+
+// Before, every teammate weighed a fixed 0.5 and Theo (70 with Carol) beat
+// Tara (30) whatever Uma shared with Tara.
+TEST_F(PathsTest, TeammateTieFromSharedGroupsAndIntroductionsTheyMadeForYou) {
+  n.Member(kOrg, "u", "ug1", "Design Guild", ppb::PROFESSIONAL_ASSOCIATION, "me");
+  n.Member(kOrg, "u", "ug2", "Runners", ppb::HOBBY, "me");
+  n.Member(kOrg, "t2", "tg1", "design guild", ppb::PROFESSIONAL_ASSOCIATION, "me");
+  n.Member(kOrg, "t2", "tg2", "Runners", ppb::HOBBY, "me");
+  n.Member(kOrg, "t2", "tg3", "Chess", ppb::HOBBY, "me");     // Uma is not in it
+  n.Member(kOrg, "t1", "th1", "Runners", ppb::HOBBY, "t1a");  // Theo himself is not a member
+  Contact("t2", "t2u", "Uma", "UMA@org.com", ppb::PRIVATE, 50);
+  n.Introduction(kOrg, "t2", "i1", "t2u", "t2b", ipb::COMPLETED);
+  n.Introduction(kOrg, "t2", "i2", "t2u", "t2c", ipb::DECLINED);  // not made: does not count
+  auto r = Find("u", [](auto& r) { r.set_target_contact_id("t1c"); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Tara: 0.25 + 0.15 x 2 + 0.2 x 1 = 0.75, x 0.3 = 0.225; Theo 0.25 x 0.7 = 0.175.
+  EXPECT_THAT(Routes(*r), ElementsAre(ElementsAre("Uma", "Tara", "Carol K."), ElementsAre("Uma", "Theo", "Carol")));
+  EXPECT_NEAR(r->paths(0).score(), 0.75 * 0.3, 1e-9);
+  EXPECT_NEAR(r->paths(0).hops(1).strength(), 75, 1e-9);
+  EXPECT_EQ(r->paths(0).reasons(0),
+            "Tara is your teammate; you share 2 groups and Tara made 1 introduction for you (tie 0.75).");
+  EXPECT_NEAR(r->paths(1).score(), 0.25 * 0.7, 1e-9);
+}
+
+// Equal scores: the shorter path first. Uma knows Erin at 22 herself; Tara
+// (tie 0.55 from two shared groups) knows her at 40: 0.55 x 0.4 = 0.22.
+// Before, Theo's fixed 0.5 x Erin 80 outranked Uma's own 0.22.
+TEST_F(PathsTest, ShorterPathWinsATie) {
+  n.Member(kOrg, "u", "ug1", "Design Guild", ppb::PROFESSIONAL_ASSOCIATION, "me");
+  n.Member(kOrg, "u", "ug2", "Runners", ppb::HOBBY, "me");
+  n.Member(kOrg, "t2", "tg1", "Design Guild", ppb::PROFESSIONAL_ASSOCIATION, "me");
+  n.Member(kOrg, "t2", "tg2", "Runners", ppb::HOBBY, "me");
+  Org("t2", "t2e", "Erin", "erin@z.com", 40, 0);
+  Org("u", "ue", "Erin", "erin@z.com", 22, 0);
+  Org("t1", "t1e", "Erin", "erin@z.com", 88, 0);  // 0.25 x 0.88 = 0.22 too
+  auto r = Find("u", [](auto& r) { r.set_target_contact_id("ue"); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Then names and ids decide: Theo's record t1e before Tara's t2e.
+  EXPECT_THAT(Routes(*r), ElementsAre(ElementsAre("Uma", "Erin"), ElementsAre("Uma", "Theo", "Erin"),
+                                      ElementsAre("Uma", "Tara", "Erin")));
+  EXPECT_EQ(r->paths(0).hops_size(), 2);
+  EXPECT_NEAR(r->paths(0).score(), r->paths(1).score(), 1e-9);
+  EXPECT_NEAR(r->paths(1).score(), r->paths(2).score(), 1e-9);
 }
 
 TEST_F(PathsTest, MaxHopsLimitsAndUnreachableIsEmpty) {
@@ -333,8 +426,7 @@ TEST_F(PathsTest, CompanyAndTitleKeywordFindPeopleNotRecords) {
     r.set_title_keyword("HIRING");
   });
   ASSERT_TRUE(r.ok());
-  EXPECT_THAT(Routes(*r), ElementsAre(ElementsAre("Uma", "Ann", "Theo", "Carol"), ElementsAre("Uma", "Theo", "Carol"),
-                                      ElementsAre("Uma", "Tara", "Carol K.")));
+  EXPECT_THAT(Routes(*r), ElementsAre(ElementsAre("Uma", "Theo", "Carol"), ElementsAre("Uma", "Tara", "Carol K.")));
   auto none = Find("u", [](auto& r) {
     r.set_company("acme");
     r.set_title_keyword("ceo");
@@ -381,40 +473,7 @@ TEST_F(PathsTest, CyclesAndTiesAreDeterministic) {
   EXPECT_DOUBLE_EQ(r->paths(0).score(), r->paths(1).score());
   auto three = Find("u", [](auto& r) { r.set_target_contact_id("t1c"); });
   ASSERT_TRUE(three.ok());
-  EXPECT_EQ(three->paths_size(), 4);  // via Ann to Theo, via Ann to Tara, Theo, Tara
-}
-
-TEST_F(PathsTest, BothConnectorSearchesGiveTheSameAnswers) {
-  Org("t2", "t2a", "Ann C.", "ann@x.com", 65, -2);
-  Org("u", "a3", "Eve", "eve@x.com", 40, 1);
-  Org("t2", "t2v", "Eve T", "eve@x.com", 70, 0);
-  Settings chains;
-  chains.path_scan_budget = 0;  // always walk your people's holder chains
-  for (const char* target : {"t1c", "t2c", "a1", "t2v"}) {
-    auto scan = Find("u", [&](auto& r) { r.set_target_contact_id(target); });
-    auto walk = Find(
-        "u", [&](auto& r) { r.set_target_contact_id(target); }, kOrg, chains);
-    ASSERT_TRUE(scan.ok() && walk.ok()) << target;
-    EXPECT_EQ(Routes(*scan), Routes(*walk)) << target;
-    ASSERT_EQ(scan->paths_size(), walk->paths_size());
-    for (int i = 0; i < scan->paths_size(); ++i) EXPECT_DOUBLE_EQ(scan->paths(i).score(), walk->paths(i).score());
-  }
-  // To Carol: Theo via Ann 0.98 x 0.6 x 0.7 = 0.414; Theo 0.5 x 0.7 = 0.35;
-  // Tara via Ann (0.98 x 0.65 x g(2) = 0.70, beating Eve's 0.29) x 0.3 = 0.211;
-  // Tara 0.5 x 0.3 = 0.15.
-  auto carol = Find("u", [](auto& r) { r.set_target_contact_id("t2c"); });
-  ASSERT_TRUE(carol.ok());
-  EXPECT_THAT(Routes(*carol),
-              ElementsAre(ElementsAre("Uma", "Ann", "Theo", "Carol"), ElementsAre("Uma", "Theo", "Carol"),
-                          ElementsAre("Uma", "Ann", "Tara", "Carol K."), ElementsAre("Uma", "Tara", "Carol K.")));
-  // To Ann herself the best connector (Ann) cannot be used: Tara falls back
-  // to the second best, Eve (0.42 x 0.7 = 0.29) x 0.65; Theo has no other.
-  auto ann = Find("u", [](auto& r) { r.set_target_contact_id("a1"); });
-  ASSERT_TRUE(ann.ok());
-  EXPECT_THAT(Routes(*ann),
-              ElementsAre(ElementsAre("Uma", "Ann"), ElementsAre("Uma", "Tara", "Ann C."),
-                          ElementsAre("Uma", "Theo", "Ann B."), ElementsAre("Uma", "Eve", "Tara", "Ann C.")));
-  EXPECT_NEAR(ann->paths(3).score(), 0.4 * (0.5 + 1 / (1 + std::exp(-0.2))) * 0.7 * 0.65, 1e-4);
+  EXPECT_EQ(three->paths_size(), 2);  // Theo, Tara: never via Ann to a teammate
 }
 
 TEST(PathsValidation, RefusesBadQueries) {

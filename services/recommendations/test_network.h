@@ -41,9 +41,10 @@ class TestNetwork {
   }
 
   void User(const std::string& org, const std::string& id, const std::string& name,
-            const std::function<void(ppb::Profile&)>& edit = nullptr) {
+            const std::function<void(ppb::Profile&)>& edit = nullptr, const std::string& email = "") {
     Apply(org, id, "user.created", [&](events::v1::Event& e) {
       e.mutable_user()->mutable_user()->set_id(id);
+      e.mutable_user()->mutable_user()->set_email(email);
       e.mutable_user()->mutable_user()->set_display_name(name);
       e.mutable_user()->mutable_user()->set_timezone("UTC");
       ppb::Profile* p = e.mutable_user()->mutable_profile();
