@@ -1752,7 +1752,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 81);  // profiles and interactions: 54; recommendations: 7; notifications: 20
+  EXPECT_EQ(annotated, 82);  // profiles and interactions: 54; recommendations: 7; notifications: 21
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1799,7 +1799,8 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/contacts:export",
                            "/v1/me:export",
                            "/v1/exports/{exportId}",
-                           "/v1/exports/{exportId}:download"}) {
+                           "/v1/exports/{exportId}:download",
+                           "/v1/sync"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
   // Downloads name their content types and a binary body.

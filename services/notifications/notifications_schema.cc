@@ -9,6 +9,7 @@
 #include "services/common/event_consumer.h"
 #include "services/common/status.h"
 #include "services/notifications/notifications_store.h"
+#include "services/notifications/sync_log.h"
 
 namespace rapport::notifications {
 namespace {
@@ -132,9 +133,7 @@ CREATE TABLE fired_timers (
   PRIMARY KEY (org_id, dedupe_key)
 ) WITHOUT ROWID;
 )sql",
-      kIdempotencyMigration,
-      events::kProcessedEventsMigration,
-      kIdempotencyByTimeMigration,
+      kIdempotencyMigration, events::kProcessedEventsMigration, kIdempotencyByTimeMigration,
       events::kProcessedEventsByTimeMigration,
       // When a delivery ended (NULL while pending), for its retention.
       R"sql(
@@ -158,8 +157,8 @@ INSERT INTO reminder_counts (org_id, user_id, contact_id, pending)
 ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
 )sql",
       // An outbox of its own for audit entries (webhook changes, services/common/audit.h).
-      events::kOutboxMigration,
-      kErasedSubjectsMigration,
+      events::kOutboxMigration, kErasedSubjectsMigration,
+      kSyncLogMigration,  // GET /v1/sync (sync_log.h)
   };
   return kMigrations;
 }
