@@ -48,18 +48,23 @@ CREATE INDEX sync_objects_by_tombstone ON sync_objects (tombstone_us);
 namespace {
 
 // Writes change as the object's latest state at a new seq, unless the row
-// already holds this or a later version.
-absl::Status Record(Connection& conn, const Owner& owner, pb::SyncChange change, const std::string& version) {
+// already holds a later version. version: the event's id, or empty for a
+// change of notifications' own, which takes a fresh ULID once the user's head
+// row is locked, so that among local changes the later commit wins.
+absl::Status Record(Connection& conn, const Owner& owner, pb::SyncChange change, const std::string& event_id) {
   if (owner.org.empty() || owner.user.empty() || change.id().empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::optional<std::string> stored,
-                   db::ReadRow<std::string>(conn.Prepare("SELECT version FROM sync_objects WHERE org_id = ? AND "
-                                                         "user_id = ? AND object_type = ? AND object_id = ?")
-                                                .Bind(1, owner.org)
-                                                .Bind(2, owner.user)
-                                                .Bind(3, change.type())
-                                                .Bind(4, change.id()),
-                                            [](const Statement& row) { return row.ColumnText(0); }));
-  if (stored.has_value() && *stored >= version) return absl::OkStatus();
+  if (!event_id.empty()) {
+    // A redelivered or late event: nothing to do, and no seq spent.
+    ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                     db::ReadRow<std::string>(conn.Prepare("SELECT version FROM sync_objects WHERE org_id = ? AND "
+                                                           "user_id = ? AND object_type = ? AND object_id = ?")
+                                                  .Bind(1, owner.org)
+                                                  .Bind(2, owner.user)
+                                                  .Bind(3, change.type())
+                                                  .Bind(4, change.id()),
+                                              [](const Statement& row) { return row.ColumnText(0); }));
+    if (stored.has_value() && *stored >= event_id) return absl::OkStatus();
+  }
   // The head row stays locked until commit: seq order is commit order.
   ASSIGN_OR_RETURN(std::optional<int64_t> seq,
                    db::ReadRow<int64_t>(conn.Prepare("INSERT INTO sync_heads (org_id, user_id, seq) VALUES (?, ?, 1) "
@@ -69,13 +74,16 @@ absl::Status Record(Connection& conn, const Owner& owner, pb::SyncChange change,
                                             .Bind(2, owner.user),
                                         [](const Statement& row) { return row.ColumnInt(0); }));
   if (!seq.has_value()) return absl::InternalError("sync_heads: no sequence number");
+  const std::string version = event_id.empty() ? NewId() : event_id;
   const int64_t now_us = NowMicros();
   *change.mutable_change_time() = ToTimestamp(now_us);
+  // The WHERE keeps a newer version that another replica's consumer wrote
+  // meanwhile (its seq then stays unused: a gap, which readers skip).
   Statement st = conn.Prepare(
       "INSERT INTO sync_objects (org_id, user_id, object_type, object_id, seq, version, change_us, tombstone_us, "
       "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, user_id, object_type, object_id) DO UPDATE SET "
       "seq = excluded.seq, version = excluded.version, change_us = excluded.change_us, "
-      "tombstone_us = excluded.tombstone_us, data = excluded.data");
+      "tombstone_us = excluded.tombstone_us, data = excluded.data WHERE sync_objects.version < excluded.version");
   st.Bind(1, owner.org)
       .Bind(2, owner.user)
       .Bind(3, change.type())
@@ -100,7 +108,7 @@ pb::SyncChange Tombstone(const char* type, const std::string& id) {
   return c;
 }
 
-// An event's kind after its noun: "contact.deleted" -> "deleted".
+// Whether e is of type (e.g. "contact.deleted").
 bool Is(const events::v1::Event& e, const char* type) { return e.type() == type; }
 
 }  // namespace
@@ -108,7 +116,8 @@ bool Is(const events::v1::Event& e, const char* type) { return e.type() == type;
 absl::Status ApplySyncEvent(Connection& conn, const events::v1::Event& e) {
   const Owner owner{e.org_id(), e.user_id()};
   if (owner.org.empty() || owner.user.empty()) return absl::OkStatus();
-  const std::string version = e.id().empty() ? NewId() : e.id();
+  // Events without an id (none are published so) count as local changes.
+  const std::string& version = e.id();
   if (e.has_contact()) {
     const auto& contact = e.contact().contact();
     if (Is(e, "contact.deleted")) return Record(conn, owner, Tombstone("contact", contact.id()), version);
@@ -180,12 +189,12 @@ absl::Status ApplySyncEvent(Connection& conn, const events::v1::Event& e) {
 }
 
 absl::Status SyncReminder(Connection& conn, const Owner& owner, const pb::Reminder& reminder, bool deleted) {
-  if (deleted) return Record(conn, owner, Tombstone("reminder", reminder.id()), NewId());
+  if (deleted) return Record(conn, owner, Tombstone("reminder", reminder.id()), "");
   pb::SyncChange c;
   c.set_type("reminder");
   c.set_id(reminder.id());
   *c.mutable_reminder() = reminder;
-  return Record(conn, owner, std::move(c), NewId());
+  return Record(conn, owner, std::move(c), "");
 }
 
 absl::Status SyncNotification(Connection& conn, const Owner& owner, const pb::Notification& notification) {
@@ -193,7 +202,7 @@ absl::Status SyncNotification(Connection& conn, const Owner& owner, const pb::No
   c.set_type("notification");
   c.set_id(notification.id());
   *c.mutable_notification() = notification;
-  return Record(conn, owner, std::move(c), NewId());
+  return Record(conn, owner, std::move(c), "");
 }
 
 // --- reading ---
