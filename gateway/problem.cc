@@ -21,6 +21,8 @@ std::string ReasonPhrase(int s) {
       return "Method Not Allowed";
     case 409:
       return "Conflict";
+    case 410:
+      return "Gone";
     case 413:
       return "Payload Too Large";
     case 415:
@@ -86,6 +88,9 @@ Problem ProblemFromStatus(const absl::Status& status) {
       if (absl::StartsWith(message, "Idempotency-Key")) {
         return MakeProblem(422, "FAILED_PRECONDITION", message);
       }
+      // GET /v1/sync with a cursor older than the retained history
+      // (services/notifications/sync_log.h, kResyncRequired).
+      if (absl::StartsWith(message, "RESYNC_REQUIRED")) return MakeProblem(410, "RESYNC_REQUIRED", message);
       return MakeProblem(400, "FAILED_PRECONDITION", message);
     case absl::StatusCode::kOutOfRange:
       return MakeProblem(400, "OUT_OF_RANGE", message);

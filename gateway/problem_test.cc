@@ -15,6 +15,7 @@ TEST(ProblemTest, MapsCodesToHttpStatuses) {
       {absl::AbortedError("x"), 409},
       {absl::FailedPreconditionError("contact is deleted"), 400},
       {absl::FailedPreconditionError("Idempotency-Key was already used with a different request"), 422},
+      {absl::FailedPreconditionError("RESYNC_REQUIRED: the cursor is older than the retained history"), 410},
       {absl::ResourceExhaustedError("x"), 429},
       {absl::UnavailableError("x"), 503},
       {absl::DeadlineExceededError("x"), 504},
@@ -24,6 +25,9 @@ TEST(ProblemTest, MapsCodesToHttpStatuses) {
       {absl::UnimplementedError("x"), 500},
   };
   for (const auto& [status, http] : cases) EXPECT_EQ(ProblemFromStatus(status).status, http) << status;
+  const Problem gone = ProblemFromStatus(absl::FailedPreconditionError("RESYNC_REQUIRED: sync again"));
+  EXPECT_EQ(gone.code, "RESYNC_REQUIRED");
+  EXPECT_EQ(ReasonPhrase(410), "Gone");
   // Server faults never leak their message.
   EXPECT_EQ(ProblemFromStatus(absl::InternalError("sqlite: disk I/O error at /var/x.db")).detail, "internal error");
 }

@@ -50,6 +50,8 @@ const std::set<std::string> kMaintenanceIndexes = {
     "account_exports_by_state",
     "account_exports_by_finish",
     "account_export_chunks_by_time",
+    // GET /v1/sync: retention of tombstones (services/notifications/sync_log.h).
+    "sync_objects_by_tombstone",
 };
 
 struct IndexInfo {

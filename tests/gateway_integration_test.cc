@@ -1776,7 +1776,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 93);  // profiles and interactions: 58; recommendations: 10; notifications: 25
+  EXPECT_EQ(annotated, 94);  // profiles and interactions: 58; recommendations: 10; notifications: 26
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);
@@ -1825,7 +1825,8 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/me:export",
                            "/v1/exports/{exportId}",
                            "/v1/exports/{exportId}:download",
-                           "/v1/reminders/{reminderId}"}) {
+                           "/v1/reminders/{reminderId}",
+                           "/v1/sync"}) {
     EXPECT_TRUE(paths.count(path)) << path;
   }
   // Downloads name their content types and a binary body.

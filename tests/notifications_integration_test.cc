@@ -846,6 +846,11 @@ TEST_F(NotificationsIntegrationTest, EveryNotificationsRouteWorksThroughTheGatew
   EXPECT_EQ(field(call("POST", "/v1/notifications/" + notification + ":dismiss", "{}"), "state"), "DISMISSED");
   EXPECT_EQ(call("GET", "/v1/notifications?state=ALL").body, "{}");
   call("DELETE", "/v1/reminders/" + reminder_id);
+  // The sync feed: the reminder's tombstone, the notification as dismissed.
+  HttpResponse sync = call("GET", "/v1/sync?pageSize=1000");
+  EXPECT_NE(sync.body.find(R"("type":"reminder","id":")" + reminder_id + R"(","deleted":true)"), std::string::npos)
+      << sync.body;
+  EXPECT_NE(sync.body.find(R"("state":"DISMISSED")"), std::string::npos) << sync.body;
 
   HttpResponse created = call("POST", "/v1/workflows", R"({"displayName":"Nudge","trigger":{"kind":"MANUAL"},
       "filter":{"tiers":["INNER","NETWORK"]},

@@ -761,7 +761,9 @@ absl::Status InteractionsStore::ApplyContactMerged(Connection& conn, const event
   }
   // Introductions: a user has few, so they are read whole rather than indexed
   // by contact. The row moves without an introduction.<state> event: its
-  // state did not change, and a repeated event would notify again.
+  // state did not change, and a repeated event would notify again; it moves
+  // with introduction.updated, so that read models and sync clients
+  // (GET /v1/sync) see the new contact.
   {
     auto st = conn.Prepare("SELECT data FROM introductions WHERE org_id = ? AND user_id = ?");
     st.Bind(1, owner.org).Bind(2, owner.user);
@@ -782,6 +784,10 @@ absl::Status InteractionsStore::ApplyContactMerged(Connection& conn, const event
                           .Bind(3, owner.user)
                           .Bind(4, intro.id())
                           .Run());
+      events::v1::Event e = NewEvent("introduction.updated", owner);
+      *e.mutable_introduction() = intro;
+      RETURN_IF_ERROR(events::CheckEventSize(e));
+      RETURN_IF_ERROR(events::AppendEvent(conn, std::move(e)));
     }
   }
   // The survivor's row, recomputed from the interactions it now has.

@@ -16,6 +16,7 @@
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/reminder_series.h"
+#include "services/notifications/sync_log.h"
 
 namespace rapport::notifications {
 
@@ -68,6 +69,7 @@ absl::Status InsertReminder(Connection& conn, const Owner& owner, const pb::Remi
                       .Bind(3, reminder.id())
                       .BindBlob(4, reminder.SerializeAsString())
                       .Run());
+  RETURN_IF_ERROR(SyncReminder(conn, owner, reminder, /*deleted=*/false));
   return InsertTimer(conn, NewTimer(owner, TimerKind::kReminder, reminder.id(), reminder.contact_id(),
                                     TimestampToMicros(reminder.due_time()), absl::StrCat("reminder:", reminder.id())));
 }
@@ -96,6 +98,7 @@ absl::StatusOr<bool> AddNotification(Connection& conn, const Owner& owner, pb::N
           .Bind(6, dedupe_key)
           .BindBlob(7, n.SerializeAsString())
           .Run());
+  RETURN_IF_ERROR(SyncNotification(conn, owner, n));
   RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "notification.created", n.id(), now_us,
                                       [&n](const WebhookEnvelope& e) { return NotificationWebhookBody(e, n); }));
   return true;
@@ -186,6 +189,7 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
   // reminder.due for webhooks (domain_events.h), once per firing: keyed by the timer.
   RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "reminder.due", timer.dedupe_key, now_us,
                                       [&r](const WebhookEnvelope& env) { return DomainWebhookBody(env, *r); }));
+  RETURN_IF_ERROR(SyncReminder(conn, owner, *r, /*deleted=*/false));
   return conn.Prepare("UPDATE reminders SET data = ? WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
       .BindBlob(1, r->SerializeAsString())
       .Bind(2, owner.org)
@@ -369,6 +373,7 @@ void NotificationsStore::DeleteReminder(const Owner& owner, const std::string& i
                             .Bind(3, id)
                             .Run());
         if (r.state() == pb::PENDING) RETURN_IF_ERROR(CountPendingReminders(conn, owner, r.contact_id(), -1));
+        RETURN_IF_ERROR(SyncReminder(conn, owner, r, /*deleted=*/true));
         return CancelTimers(conn, owner.org, id, TimerKind::kReminder);
       },
       std::move(done));

@@ -16,6 +16,7 @@
 #include "services/notifications/notifications_service.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/scheduler.h"
+#include "services/notifications/sync_log.h"
 
 ABSL_FLAG(std::string, addr, rapport::registry::kNotifications.default_addr,
           "listen address (env NOTIFICATIONS_SERVICE_ADDR)");
@@ -63,6 +64,10 @@ ABSL_FLAG(int64_t, quota_reminders_without_contact,
           rapport::notifications::NotificationsQuotas().reminders_without_contact,
           "most pending reminders about no contact one user may have; more is 429 "
           "(env RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT)");
+ABSL_FLAG(int64_t, sync_retention_seconds,
+          std::chrono::duration_cast<std::chrono::seconds>(rapport::notifications::kSyncDefaultRetention).count(),
+          "how long GET /v1/sync keeps tombstones; an older cursor answers 410 RESYNC_REQUIRED "
+          "(env RAPPORT_SYNC_RETENTION_SECONDS)");
 
 int main(int argc, char** argv) {
   rapport::ServiceStartup startup =
@@ -90,7 +95,8 @@ int main(int argc, char** argv) {
                              {"quota_steps_per_workflow", "RAPPORT_QUOTA_STEPS_PER_WORKFLOW"},
                              {"quota_webhooks_per_user", "RAPPORT_QUOTA_WEBHOOKS_PER_USER"},
                              {"quota_reminders_per_contact", "RAPPORT_QUOTA_REMINDERS_PER_CONTACT"},
-                             {"quota_reminders_without_contact", "RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT"}});
+                             {"quota_reminders_without_contact", "RAPPORT_QUOTA_REMINDERS_WITHOUT_CONTACT"},
+                             {"sync_retention_seconds", "RAPPORT_SYNC_RETENTION_SECONDS"}});
   rapport::RequireSecretsKey();  // webhook secrets and idempotent replies are sealed at rest
   auto store = rapport::notifications::NotificationsStore::Open(startup.database);
   if (!store.ok()) {
@@ -114,9 +120,12 @@ int main(int argc, char** argv) {
   // user.deleted / org.deleted erase the subject's rows (notifications_erasure.h).
   rapport::events::EventConsumer consumer(
       startup.redis.get(), &s->db(), consumer_options,
-      rapport::WithErasure(
-          rapport::notifications::NotificationsErasureTables(),
-          [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) { return s->ApplyEvent(conn, e); }));
+      rapport::WithErasure(rapport::notifications::NotificationsErasureTables(),
+                           [s](rapport::db::Connection& conn, const rapport::events::v1::Event& e) -> absl::Status {
+                             absl::Status applied = s->ApplyEvent(conn, e);
+                             if (!applied.ok()) return applied;
+                             return rapport::notifications::ApplySyncEvent(conn, e);  // GET /v1/sync's log
+                           }));
   consumer.Start();
   // Publishes the outbox (audit entries of webhook changes) to the event stream.
   rapport::events::RelayOptions relay_options;
@@ -124,9 +133,12 @@ int main(int argc, char** argv) {
   rapport::events::OutboxRelay relay(&s->db(), startup.redis.get(), relay_options);
   relay.Start();
   const std::chrono::hours delivery_retention(24 * std::max(1, absl::GetFlag(FLAGS_delivery_retention_days)));
+  const std::chrono::seconds sync_retention(std::max<int64_t>(1, absl::GetFlag(FLAGS_sync_retention_seconds)));
+  rapport::notifications::SyncLog sync_log(&s->db(), sync_retention);
   rapport::RetentionPruner pruner(&s->db(),
                                   {rapport::IdempotencyRetention(),
-                                   rapport::notifications::NotificationsStore::DeliveryRetention(delivery_retention)});
+                                   rapport::notifications::NotificationsStore::DeliveryRetention(delivery_retention),
+                                   rapport::notifications::SyncLog::TombstoneRetention(sync_retention)});
   pruner.Start();
 
   rapport::notifications::SchedulerOptions scheduler_options;
@@ -160,6 +172,7 @@ int main(int argc, char** argv) {
   rapport::profiles::ContactClient contacts(rapport::CreateServiceChannel(absl::GetFlag(FLAGS_profiles_addr)),
                                             startup.signer.get(),
                                             std::chrono::milliseconds(absl::GetFlag(FLAGS_profiles_deadline_ms)));
+  service_options.sync = &sync_log;
   rapport::notifications::NotificationsServiceImpl service(s, &hub, startup.signer.get(), &contacts, service_options);
 
   rapport::ServerOptions options;

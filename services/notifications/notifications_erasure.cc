@@ -7,6 +7,7 @@
 #include "services/common/db_rows.h"
 #include "services/common/status.h"
 #include "services/notifications/follow_ups.h"
+#include "services/notifications/sync_log.h"
 
 namespace rapport::notifications {
 namespace {
@@ -52,7 +53,9 @@ std::vector<ErasureTable> NotificationsErasureTables() {
           {"follow_ups", true},
           {"idempotency_keys", true},
           {"fired_timers", false},
-          {"outbox", false}};  // the audit entries of webhook changes (services/common/audit.h)
+          {"outbox", false},  // the audit entries of webhook changes (services/common/audit.h)
+          {"sync_objects", true},
+          {"sync_heads", true}};
 }
 
 absl::Status EraseDeletedContact(db::Connection& conn, const Owner& owner, const std::string& contact_id) {
@@ -86,6 +89,9 @@ absl::Status EraseDeletedContact(db::Connection& conn, const Owner& owner, const
   for (const std::string& id : reminders) {
     RETURN_IF_ERROR(DeleteByOwnerAnd(conn, "DELETE FROM reminders WHERE org_id = ? AND user_id = ? AND reminder_id = ?",
                                      owner, id));
+    pb::Reminder gone;
+    gone.set_id(id);
+    RETURN_IF_ERROR(SyncReminder(conn, owner, gone, /*deleted=*/true));
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/notifications/local_time.h"
+#include "services/notifications/sync_log.h"
 
 namespace rapport::notifications {
 
@@ -151,6 +152,7 @@ absl::StatusOr<std::pair<int64_t, pb::Notification>> ReadNotification(Connection
 }
 
 absl::Status WriteNotification(Connection& conn, const Owner& owner, const pb::Notification& n, int64_t seq) {
+  RETURN_IF_ERROR(SyncNotification(conn, owner, n));
   return conn
       .Prepare(
           "UPDATE notifications SET seq = ?, state = ?, data = ? "

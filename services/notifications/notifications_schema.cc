@@ -10,6 +10,7 @@
 #include "services/common/status.h"
 #include "services/notifications/follow_ups.h"
 #include "services/notifications/notifications_store.h"
+#include "services/notifications/sync_log.h"
 
 namespace rapport::notifications {
 namespace {
@@ -133,9 +134,7 @@ CREATE TABLE fired_timers (
   PRIMARY KEY (org_id, dedupe_key)
 ) WITHOUT ROWID;
 )sql",
-      kIdempotencyMigration,
-      events::kProcessedEventsMigration,
-      kIdempotencyByTimeMigration,
+      kIdempotencyMigration, events::kProcessedEventsMigration, kIdempotencyByTimeMigration,
       events::kProcessedEventsByTimeMigration,
       // When a delivery ended (NULL while pending), for its retention.
       R"sql(
@@ -163,6 +162,8 @@ ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
       kErasedSubjectsMigration,
       // Pending follow-ups of interactions' followUpAt (follow_ups.h).
       kFollowUpsMigration,
+      events::kOutboxMigration, kErasedSubjectsMigration,
+      kSyncLogMigration,  // GET /v1/sync (sync_log.h)
   };
   return kMigrations;
 }

@@ -348,4 +348,11 @@ grpc::ServerUnaryReactor* NotificationsServiceImpl::GetOrgUsage(Ctx* ctx, const 
   });
 }
 
+grpc::ServerUnaryReactor* NotificationsServiceImpl::Sync(Ctx* ctx, const pb::SyncRequest* req, pb::SyncResponse* resp) {
+  return rpc_.Handle(ctx, "Sync", resp, [=, this](const TenantContext& t, Reply<pb::SyncResponse> reply) {
+    if (options_.sync == nullptr) return reply(absl::UnimplementedError("sync is not configured"));
+    reply(options_.sync->Read(OwnerOf(t), req->cursor(), req->page_size()));
+  });
+}
+
 }  // namespace rapport::notifications

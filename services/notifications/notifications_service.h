@@ -9,6 +9,7 @@
 #include "services/common/rpc.h"
 #include "services/notifications/live_hub.h"
 #include "services/notifications/notifications_store.h"
+#include "services/notifications/sync_log.h"
 #include "services/profiles/contact_client.h"
 
 namespace rapport::notifications {
@@ -16,6 +17,7 @@ namespace rapport::notifications {
 struct ServiceOptions {
   bool allow_private_webhooks = false;  // RAPPORT_WEBHOOK_ALLOW_PRIVATE
   NotificationsQuotas quotas;           // RAPPORT_QUOTA_*
+  SyncLog* sync = nullptr;              // GET /v1/sync (must outlive the service; null: UNIMPLEMENTED)
 };
 
 class NotificationsServiceImpl final : public pb::NotificationsService::CallbackService {
@@ -57,6 +59,7 @@ class NotificationsServiceImpl final : public pb::NotificationsService::Callback
   R* DeleteOrgWebhook(Ctx* ctx, const pb::DeleteWebhookRequest* req, pb::DeleteWebhookResponse* resp) override;
   R* ListOrgWebhookDeliveries(Ctx* ctx, const pb::ListDeliveriesRequest* req,
                               pb::ListDeliveriesResponse* resp) override;
+  R* Sync(Ctx* ctx, const pb::SyncRequest* req, pb::SyncResponse* resp) override;
 
  private:
   R* Change(Ctx* ctx, const char* method, const std::string& id, InboxAction action,

@@ -19,6 +19,7 @@
 #include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/run_store.h"
+#include "services/notifications/sync_log.h"
 #include "services/notifications/workflow_engine.h"
 
 namespace rapport::notifications {
@@ -246,6 +247,7 @@ absl::Status ApplyContactMerged(Connection& conn, const Owner& owner, const even
     for (pb::Reminder& r : reminders) {
       if (r.contact_id() != gone) continue;
       r.set_contact_id(survivor.id());
+      RETURN_IF_ERROR(SyncReminder(conn, owner, r, /*deleted=*/false));
       RETURN_IF_ERROR(conn.Prepare("UPDATE reminders SET data = ? WHERE org_id = ? AND user_id = ? AND reminder_id = ?")
                           .BindBlob(1, r.SerializeAsString())
                           .Bind(2, owner.org)

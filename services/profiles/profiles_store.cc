@@ -384,6 +384,26 @@ absl::Status EmitMember(Connection& conn, const char* type, const Owner& owner, 
   m->set_member_id(member_id);
   m->set_role(role);
   if (group != nullptr) *m->mutable_group() = *group;
+  if (group != nullptr) {
+    // The membership as its list route shows it, for sync clients.
+    auto st = conn.Prepare(
+        "SELECT join_us FROM memberships WHERE org_id = ? AND user_id = ? AND group_id = ? AND member_id = ?");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, group_id).Bind(4, member_id);
+    ASSIGN_OR_RETURN(std::optional<int64_t> join_us,
+                     db::ReadRow<int64_t>(st, [](const db::Statement& row) { return row.ColumnInt(0); }));
+    pb::GroupMember* member = m->mutable_member();
+    member->set_member_id(member_id);
+    member->set_role(role);
+    if (join_us.has_value()) *member->mutable_join_time() = ToTimestamp(*join_us);
+  }
+  RETURN_IF_ERROR(events::CheckEventSize(e));
+  return events::AppendEvent(conn, std::move(e));
+}
+
+// group.created / group.updated / group.deleted, for sync clients.
+absl::Status EmitGroup(Connection& conn, const char* type, const Owner& owner, const pb::Group& group) {
+  events::v1::Event e = NewEvent(type, owner.org, owner.user);
+  *e.mutable_group()->mutable_group() = group;
   RETURN_IF_ERROR(events::CheckEventSize(e));
   return events::AppendEvent(conn, std::move(e));
 }
@@ -952,6 +972,7 @@ void ProfilesStore::CreateGroup(const Owner& owner, const pb::Group& group, cons
       [owner, group, idempotency, req = CopyMessage(request)](Connection& conn) -> absl::StatusOr<pb::Group> {
         return IdempotentCreate<pb::Group>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::Group> {
           RETURN_IF_ERROR(WriteGroup(conn, owner, group));
+          RETURN_IF_ERROR(EmitGroup(conn, "group.created", owner, group));
           return group;
         });
       },
@@ -975,6 +996,7 @@ void ProfilesStore::UpdateGroup(const Owner& owner, const std::string& id, Mutat
         ASSIGN_OR_RETURN(pb::Group group, ReadGroup(conn, owner, id));
         RETURN_IF_ERROR(mutate(group));
         RETURN_IF_ERROR(WriteGroup(conn, owner, group));
+        RETURN_IF_ERROR(EmitGroup(conn, "group.updated", owner, group));
         return group;
       },
       std::move(done));
@@ -983,11 +1005,13 @@ void ProfilesStore::UpdateGroup(const Owner& owner, const std::string& id, Mutat
 void ProfilesStore::DeleteGroup(const Owner& owner, const std::string& id, DoneStatus done) {
   db_->WriteAsync(
       [owner, id](Connection& conn) -> absl::Status {
+        ASSIGN_OR_RETURN(pb::Group group, ReadGroup(conn, owner, id));
         auto del = conn.Prepare("DELETE FROM groups WHERE org_id = ? AND user_id = ? AND group_id = ?");
         del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, id);
         RETURN_IF_ERROR(del.Run());
         if (conn.Changes() == 0) return RowNotFound("group");
-        return RemoveMemberships(conn, owner, "group_id", id);
+        RETURN_IF_ERROR(RemoveMemberships(conn, owner, "group_id", id));
+        return EmitGroup(conn, "group.deleted", owner, group);
       },
       std::move(done));
 }
