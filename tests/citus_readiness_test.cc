@@ -49,6 +49,8 @@ const std::set<std::string> kMaintenanceIndexes = {
     "account_exports_by_state",
     "account_exports_by_finish",
     "account_export_chunks_by_time",
+    // Interactions: the sweep's claim of planned interactions whose time came.
+    "planned_interactions_by_due",
 };
 
 struct IndexInfo {
