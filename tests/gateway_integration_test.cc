@@ -1188,11 +1188,11 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
   call("DELETE /v1/interactions/{interaction_id}", "DELETE", "/v1/interactions/" + email.id(), token);
   EXPECT_EQ(Call("GET", "/v1/interactions/" + email.id(), token).status, 404);
   // A planned one (next month) can be cancelled.
-  auto planned = Parse<ipb::Interaction>(call(
-      "POST /v1/interactions", "POST", "/v1/interactions", token,
-      absl::StrCat(R"({"kind":"CALL","direction":"MUTUAL","contactIds":[")", carol.id(), R"("],"occurredAt":")",
-                   absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(24 * 30), absl::UTCTimeZone()),
-                   R"("})")));
+  auto planned = Parse<ipb::Interaction>(
+      call("POST /v1/interactions", "POST", "/v1/interactions", token,
+           absl::StrCat(R"({"kind":"CALL","direction":"MUTUAL","contactIds":[")", carol.id(), R"("],"occurredAt":")",
+                        absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(24 * 30), absl::UTCTimeZone()),
+                        R"("})")));
   EXPECT_EQ(planned.state(), ipb::PLANNED);
   EXPECT_EQ(Parse<ipb::Interaction>(call("POST /v1/interactions/{interaction_id}:cancel", "POST",
                                          "/v1/interactions/" + planned.id() + ":cancel", token, "{}"))
