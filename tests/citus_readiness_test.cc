@@ -52,6 +52,8 @@ const std::set<std::string> kMaintenanceIndexes = {
     "account_export_chunks_by_time",
     // GET /v1/sync: retention of tombstones (services/notifications/sync_log.h).
     "sync_objects_by_tombstone",
+    // Interactions: the sweep's claim of planned interactions whose time came.
+    "planned_interactions_by_due",
 };
 
 struct IndexInfo {

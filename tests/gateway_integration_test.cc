@@ -1187,6 +1187,17 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
             0);
   call("DELETE /v1/interactions/{interaction_id}", "DELETE", "/v1/interactions/" + email.id(), token);
   EXPECT_EQ(Call("GET", "/v1/interactions/" + email.id(), token).status, 404);
+  // A planned one (next month) can be cancelled.
+  auto planned = Parse<ipb::Interaction>(
+      call("POST /v1/interactions", "POST", "/v1/interactions", token,
+           absl::StrCat(R"({"kind":"CALL","direction":"MUTUAL","contactIds":[")", carol.id(), R"("],"occurredAt":")",
+                        absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(24 * 30), absl::UTCTimeZone()),
+                        R"("})")));
+  EXPECT_EQ(planned.state(), ipb::PLANNED);
+  EXPECT_EQ(Parse<ipb::Interaction>(call("POST /v1/interactions/{interaction_id}:cancel", "POST",
+                                         "/v1/interactions/" + planned.id() + ":cancel", token, "{}"))
+                .state(),
+            ipb::CANCELLED);
   auto ledger = Parse<ipb::LedgerEntry>(
       call("GET /v1/contacts/{contact_id}/ledger", "GET", "/v1/contacts/" + bob.id() + "/ledger", token));
   EXPECT_EQ(ledger.contact_id(), bob.id());
@@ -1776,7 +1787,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
     }
   }
   // The routes the API lists for the landed services, and nothing else.
-  EXPECT_EQ(annotated, 94);  // profiles and interactions: 58; recommendations: 10; notifications: 26
+  EXPECT_EQ(annotated, 95);  // profiles and interactions: 59; recommendations: 10; notifications: 26
   int operations = 0;
   for (const auto& [path, item] : paths) operations += item.struct_value().fields_size();
   EXPECT_EQ(operations, annotated);

@@ -15,8 +15,9 @@
 namespace rapport::interactions {
 
 inline std::vector<ErasureTable> InteractionsErasureTables() {
-  return {{"interactions", true},     {"interaction_contacts", true}, {"ledger", true}, {"introductions", true},
-          {"deleted_contacts", true}, {"idempotency_keys", true},     {"outbox", false}};
+  return {{"interactions", true},  {"interaction_contacts", true}, {"ledger", true},
+          {"introductions", true}, {"deleted_contacts", true},     {"idempotency_keys", true},
+          {"outbox", false},       {"planned_interactions", true}};
 }
 
 }  // namespace rapport::interactions

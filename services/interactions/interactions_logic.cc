@@ -44,6 +44,15 @@ absl::Status ValidateInteraction(const pb::Interaction& i, int64_t now_us) {
   return v.ToStatus();
 }
 
+absl::Status SetStateFromTime(pb::Interaction& interaction, int64_t now_us) {
+  if (interaction.state() == pb::CANCELLED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("interaction ", interaction.id(), " was cancelled; it cannot be changed, only deleted"));
+  }
+  interaction.set_state(TimestampToMicros(interaction.occurred_at()) > now_us ? pb::PLANNED : pb::HAPPENED);
+  return absl::OkStatus();
+}
+
 absl::Status ValidateNewIntroduction(const pb::CreateIntroductionRequest& r) {
   Violations v;
   if (r.mode() != pb::CONNECT && r.mode() != pb::REQUEST) v.Add("mode", "is required: CONNECT or REQUEST");

@@ -38,6 +38,12 @@ inline constexpr int kMaxContactsPerInteraction = 20;
 absl::Status ValidateInteraction(const pb::Interaction& interaction, int64_t now_us);
 absl::Status ValidateNewIntroduction(const pb::CreateIntroductionRequest& request);
 
+// The state an interaction takes from its time, on create and on every
+// update: PLANNED when occurred_at is after now_us (it counts toward nothing
+// until the sweep makes it happen), else HAPPENED. FAILED_PRECONDITION for a
+// CANCELLED one: it stays as it is (it can be deleted).
+absl::Status SetStateFromTime(pb::Interaction& interaction, int64_t now_us);
+
 // State transitions. FAILED_PRECONDITION when the current state does not
 // allow the step (e.g. making an introduction only one party accepted).
 absl::Status Respond(pb::Introduction& intro, pb::Party party, bool accept, int64_t now_us);

@@ -356,3 +356,32 @@ TEST_F(ContactCheckerTest, ProfilesDownIsUnavailableForUnknownContacts) {
 
 }  // namespace
 }  // namespace rapport::interactions
+
+// --- planned interactions (issue 19) ---
+
+namespace rapport::interactions {
+namespace {
+
+TEST(InteractionStateTest, TheFutureIsPlannedAndThePastHappened) {
+  const int64_t now = int64_t{1790000000} * 1000000;
+  pb::Interaction i;
+  *i.mutable_occurred_at() = ToTimestamp(now + 7 * int64_t{86400} * 1000000);
+  ASSERT_TRUE(SetStateFromTime(i, now).ok());
+  EXPECT_EQ(i.state(), pb::PLANNED);
+  // Moved to the past (or to now): it happened.
+  *i.mutable_occurred_at() = ToTimestamp(now);
+  ASSERT_TRUE(SetStateFromTime(i, now).ok());
+  EXPECT_EQ(i.state(), pb::HAPPENED);
+  // And back to the future: planned again.
+  *i.mutable_occurred_at() = ToTimestamp(now + 1);
+  ASSERT_TRUE(SetStateFromTime(i, now).ok());
+  EXPECT_EQ(i.state(), pb::PLANNED);
+  // A cancelled one stays cancelled: it can only be deleted.
+  i.set_state(pb::CANCELLED);
+  absl::Status s = SetStateFromTime(i, now);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("cancelled"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace rapport::interactions

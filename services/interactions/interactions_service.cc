@@ -31,7 +31,7 @@ absl::StatusOr<std::optional<Cursor>> DecodeCursor(const std::string& token) {
 }
 
 const std::set<std::string>& InteractionReadOnly() {
-  static const std::set<std::string> kFields = {"id", "introduction_id", "create_time", "update_time"};
+  static const std::set<std::string> kFields = {"id", "introduction_id", "create_time", "update_time", "state"};
   return kFields;
 }
 
@@ -57,6 +57,10 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::CreateInteraction(Ctx* ctx, c
     absl::Status valid = ValidateInteraction(interaction, now);
     if (!valid.ok()) return reply(valid);
     interaction.set_id(NewId());
+    // Output only: a future interaction is planned, counting toward nothing yet.
+    interaction.clear_state();
+    absl::Status state = SetStateFromTime(interaction, now);
+    if (!state.ok()) return reply(state);
     *interaction.mutable_create_time() = ToTimestamp(now);
     *interaction.mutable_update_time() = ToTimestamp(now);
     std::vector<std::string> ids(interaction.contact_ids().begin(), interaction.contact_ids().end());
@@ -98,6 +102,8 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::UpdateInteraction(Ctx* ctx, c
                             RETURN_IF_ERROR(ApplyFieldMask(request.interaction(), request.update_mask(),
                                                            InteractionReadOnly(), "interaction", &i));
                             RETURN_IF_ERROR(ValidateInteraction(i, now));
+                            // Moved to the future it is planned again, out of it it happens.
+                            RETURN_IF_ERROR(SetStateFromTime(i, now));
                             *i.mutable_update_time() = ToTimestamp(now);
                             return absl::OkStatus();
                           },
@@ -114,6 +120,15 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::DeleteInteraction(Ctx* ctx, c
                        if (!id.ok()) return reply(id);
                        store_->DeleteInteraction(OwnerOf(t), req->interaction_id(), Acknowledge(reply));
                      });
+}
+
+grpc::ServerUnaryReactor* InteractionsServiceImpl::CancelInteraction(Ctx* ctx, const pb::CancelInteractionRequest* req,
+                                                                     pb::Interaction* resp) {
+  return rpc_.Handle(ctx, "CancelInteraction", resp, [=, this](const TenantContext& t, Reply<pb::Interaction> reply) {
+    absl::Status id = RequireId("interactionId", req->interaction_id());
+    if (!id.ok()) return reply(id);
+    store_->CancelInteraction(OwnerOf(t), req->interaction_id(), NowMicros(), reply);
+  });
 }
 
 grpc::ServerUnaryReactor* InteractionsServiceImpl::ListInteractions(Ctx* ctx, const pb::ListInteractionsRequest* req,
@@ -155,7 +170,15 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::GetLedger(Ctx* ctx, const pb:
     absl::Status id = RequireId("contactId", req->contact_id());
     if (!id.ok()) return reply(id);
     absl::StatusOr<LedgerRow> row = store_->GetLedgerRow(OwnerOf(t), req->contact_id());
-    if (row.ok()) return reply(ToEntry(*row, absl::Now()));
+    if (row.ok()) {
+      // With the interactions behind it, largest decayed weights first.
+      absl::StatusOr<std::vector<pb::Interaction>> counted = store_->CountedInteractions(OwnerOf(t), req->contact_id());
+      if (!counted.ok()) return reply(counted.status());
+      const absl::Time now = absl::Now();
+      pb::LedgerEntry entry = ToEntry(*row, now);
+      *entry.mutable_explanation() = Explain(*row, *counted, now);
+      return reply(std::move(entry));
+    }
     if (!absl::IsNotFound(row.status())) return reply(row.status());
     // No interaction yet: an empty entry, if the contact is the user's.
     std::string contact_id = req->contact_id();
@@ -167,7 +190,9 @@ grpc::ServerUnaryReactor* InteractionsServiceImpl::GetLedger(Ctx* ctx, const pb:
       LedgerRow empty;
       empty.contact_id = contact_id;
       empty.cadence_days = cadences->at(contact_id);
-      reply(ToEntry(empty, absl::Now()));
+      pb::LedgerEntry entry = ToEntry(empty, absl::Now());
+      entry.mutable_explanation();  // present, and empty
+      reply(std::move(entry));
     });
   });
 }

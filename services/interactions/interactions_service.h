@@ -28,6 +28,7 @@ class InteractionsServiceImpl final : public pb::InteractionsService::CallbackSe
   R* GetInteraction(Ctx* ctx, const pb::GetInteractionRequest* req, pb::Interaction* resp) override;
   R* UpdateInteraction(Ctx* ctx, const pb::UpdateInteractionRequest* req, pb::Interaction* resp) override;
   R* DeleteInteraction(Ctx* ctx, const pb::DeleteInteractionRequest* req, pb::DeleteInteractionResponse* resp) override;
+  R* CancelInteraction(Ctx* ctx, const pb::CancelInteractionRequest* req, pb::Interaction* resp) override;
   R* ListInteractions(Ctx* ctx, const pb::ListInteractionsRequest* req, pb::ListInteractionsResponse* resp) override;
   R* GetLedger(Ctx* ctx, const pb::GetLedgerRequest* req, pb::LedgerEntry* resp) override;
   R* ListLedger(Ctx* ctx, const pb::ListLedgerRequest* req, pb::ListLedgerResponse* resp) override;

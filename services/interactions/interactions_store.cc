@@ -96,6 +96,21 @@ CREATE TABLE deleted_contacts (
       kErasedSubjectsMigration,
       // Asks answered by the teammate asked find their introduction by id.
       "CREATE INDEX introductions_by_id ON introductions (org_id, introduction_id);",
+      // Planned interactions (issue 19): the sweep's queue, claimed with a
+      // lease; and whether each link counts toward the ledger.
+      R"sql(
+CREATE TABLE planned_interactions (
+  org_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  interaction_id TEXT NOT NULL,
+  due_us INTEGER NOT NULL,       -- occurred_at
+  lease_owner TEXT NOT NULL,     -- the sweeper holding it ('' when none)
+  lease_until_us INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id, interaction_id)
+) WITHOUT ROWID;
+CREATE INDEX planned_interactions_by_due ON planned_interactions (due_us);
+ALTER TABLE interaction_contacts ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
+)sql",
   };
   return kMigrations;
 }
@@ -207,7 +222,8 @@ absl::StatusOr<LedgerLookup> ReadLedgerUnlessDeleted(Connection& conn, const Own
 
 absl::StatusOr<int64_t> LatestInteractionUs(Connection& conn, const Owner& owner, const std::string& contact) {
   auto st = conn.Prepare(
-      "SELECT MAX(occurred_us) FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ?");
+      "SELECT MAX(occurred_us) FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ? "
+      "AND counted = 1");
   st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact);
   // MAX over no rows is one NULL row: 0, no interaction left.
   ASSIGN_OR_RETURN(std::optional<int64_t> latest, db::ReadRow<int64_t>(st, [](const db::Statement& row) {
@@ -237,11 +253,19 @@ absl::Status InsertInteraction(Connection& conn, const Owner& owner, const pb::I
           absl::StrCat("interaction.contactIds: contact ", contact, " was deleted; remove it from the interaction"));
     }
     auto link = conn.Prepare(
-        "INSERT INTO interaction_contacts (org_id, user_id, contact_id, interaction_id, occurred_us) "
-        "VALUES (?, ?, ?, ?, ?)");
-    link.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact).Bind(4, interaction.id()).Bind(5, occurred);
+        "INSERT INTO interaction_contacts (org_id, user_id, contact_id, interaction_id, occurred_us, counted) "
+        "VALUES (?, ?, ?, ?, ?, ?)");
+    link.Bind(1, owner.org)
+        .Bind(2, owner.user)
+        .Bind(3, contact)
+        .Bind(4, interaction.id())
+        .Bind(5, occurred)
+        .Bind(6, Counts(interaction) ? 1 : 0);
     RETURN_IF_ERROR(link.RunLater());
     const std::optional<LedgerRow>& existing = found.row;
+    // A planned interaction changes no ledger row; it only makes sure the
+    // contact has one, with its cadence, for the day it happens.
+    if (!Counts(interaction) && existing.has_value()) continue;
     LedgerRow row;
     if (existing.has_value()) {
       row = *existing;
@@ -253,6 +277,15 @@ absl::Status InsertInteraction(Connection& conn, const Owner& owner, const pb::I
     ApplyContribution(interaction, +1, &row);
     RETURN_IF_ERROR(WriteLedger(conn, owner, row));
   }
+  if (interaction.state() == pb::PLANNED) {
+    RETURN_IF_ERROR(conn.Prepare("INSERT INTO planned_interactions (org_id, user_id, interaction_id, due_us, "
+                                 "lease_owner, lease_until_us) VALUES (?, ?, ?, ?, '', 0)")
+                        .Bind(1, owner.org)
+                        .Bind(2, owner.user)
+                        .Bind(3, interaction.id())
+                        .Bind(4, occurred)
+                        .RunLater());
+  }
   return absl::OkStatus();
 }
 
@@ -262,11 +295,18 @@ absl::Status RemoveInteraction(Connection& conn, const Owner& owner, const pb::I
   auto del = conn.Prepare("DELETE FROM interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?");
   del.Bind(1, owner.org).Bind(2, owner.user).Bind(3, interaction.id());
   RETURN_IF_ERROR(del.Run());
+  RETURN_IF_ERROR(
+      conn.Prepare("DELETE FROM planned_interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?")
+          .Bind(1, owner.org)
+          .Bind(2, owner.user)
+          .Bind(3, interaction.id())
+          .Run());
   for (const std::string& contact : interaction.contact_ids()) {
     auto unlink = conn.Prepare(
         "DELETE FROM interaction_contacts WHERE org_id = ? AND user_id = ? AND contact_id = ? AND interaction_id = ?");
     unlink.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact).Bind(4, interaction.id());
     RETURN_IF_ERROR(unlink.Run());
+    if (!Counts(interaction)) continue;  // it added nothing
     ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, contact));
     if (!existing.has_value()) continue;  // the contact was deleted meanwhile
     LedgerRow row = *existing;
@@ -334,7 +374,8 @@ void InteractionsStore::CreateInteraction(const Owner& owner, const pb::Interact
       [owner, interaction, cadences, idempotency, req](Connection& conn) -> absl::StatusOr<pb::Interaction> {
         return IdempotentCreate<pb::Interaction>(conn, idempotency, *req, [&]() -> absl::StatusOr<pb::Interaction> {
           RETURN_IF_ERROR(InsertInteraction(conn, owner, interaction, cadences));
-          RETURN_IF_ERROR(EmitInteraction(conn, "interaction.created", owner, interaction));
+          RETURN_IF_ERROR(EmitInteraction(conn, Counts(interaction) ? "interaction.created" : "interaction.planned",
+                                          owner, interaction));
           return interaction;
         });
       },
@@ -364,7 +405,12 @@ void InteractionsStore::UpdateInteraction(const Owner& owner, const std::string&
         RETURN_IF_ERROR(InsertInteraction(conn, owner, updated, cadences));
         // Notes stay in this service, and so does the fact that they changed.
         const google::protobuf::FieldMask changed = ChangedFields(old, updated, {"notes"});
-        RETURN_IF_ERROR(EmitInteraction(conn, "interaction.updated", owner, updated, &changed));
+        // Consumers see only what happened: moved to the future it is planned
+        // (again), out of the future it happens now.
+        const char* type = !Counts(updated) ? "interaction.planned"
+                           : !Counts(old)   ? "interaction.created"
+                                            : "interaction.updated";
+        RETURN_IF_ERROR(EmitInteraction(conn, type, owner, updated, &changed));
         return updated;
       },
       std::move(done));
@@ -378,6 +424,132 @@ void InteractionsStore::DeleteInteraction(const Owner& owner, const std::string&
         return EmitInteraction(conn, "interaction.deleted", owner, old);
       },
       std::move(done));
+}
+
+void InteractionsStore::CancelInteraction(const Owner& owner, const std::string& id, int64_t now_us,
+                                          Done<pb::Interaction> done) {
+  WriteWithResult<pb::Interaction>(
+      *db_,
+      [owner, id, now_us](Connection& conn) -> absl::StatusOr<pb::Interaction> {
+        ASSIGN_OR_RETURN(pb::Interaction i, ReadInteraction(conn, owner, id));
+        auto refuse = [&]() {
+          return absl::FailedPreconditionError(
+              absl::StrCat("interaction ", id, " is ",
+                           i.state() == pb::CANCELLED ? "already cancelled" : "not planned (it happened)",
+                           ": only a planned interaction can be cancelled; delete it instead"));
+        };
+        if (i.state() != pb::PLANNED) return refuse();
+        RETURN_IF_ERROR(
+            conn.Prepare("DELETE FROM planned_interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?")
+                .Bind(1, owner.org)
+                .Bind(2, owner.user)
+                .Bind(3, id)
+                .Run());
+        if (conn.Changes() != 1) return refuse();  // the sweep made it happen first
+        i.set_state(pb::CANCELLED);
+        *i.mutable_update_time() = ToTimestamp(now_us);
+        RETURN_IF_ERROR(
+            conn.Prepare("UPDATE interactions SET data = ? WHERE org_id = ? AND user_id = ? AND interaction_id = ?")
+                .BindBlob(1, i.SerializeAsString())
+                .Bind(2, owner.org)
+                .Bind(3, owner.user)
+                .Bind(4, id)
+                .Run());
+        RETURN_IF_ERROR(EmitInteraction(conn, "interaction.cancelled", owner, i));
+        return i;
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<PlannedRef>> InteractionsStore::ClaimDuePlanned(const std::string& runner, int64_t now_us,
+                                                                           int64_t lease_until_us, int limit) {
+  // As the notifications scheduler claims timers: on PostgreSQL, replicas
+  // claiming at once skip each other's locked rows, at READ COMMITTED.
+  // Exactly-once does not rest on the claim: HappenPlanned deletes the row
+  // it applies, and only one transaction can.
+  const bool postgres = db_->dialect() == db::Dialect::kPostgres;
+  const std::string claim = absl::StrCat(
+      "UPDATE planned_interactions SET lease_owner = ?, lease_until_us = ? WHERE (org_id, user_id, interaction_id) IN ("
+      "SELECT org_id, user_id, interaction_id FROM planned_interactions WHERE due_us <= ? AND lease_until_us <= ? "
+      "ORDER BY due_us LIMIT ?",
+      postgres ? " FOR UPDATE SKIP LOCKED" : "", ") RETURNING org_id, user_id, interaction_id");
+  std::vector<PlannedRef> out;
+  RETURN_IF_ERROR(db_->Write([&](Connection& conn) -> absl::Status {
+    if (postgres) RETURN_IF_ERROR(conn.Exec("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"));
+    ASSIGN_OR_RETURN(
+        out,
+        db::ListRows<PlannedRef>(
+            conn.Prepare(claim).Bind(1, runner).Bind(2, lease_until_us).Bind(3, now_us).Bind(4, now_us).Bind(5, limit),
+            [](const db::Statement& row) {
+              return PlannedRef{Owner{row.ColumnText(0), row.ColumnText(1)}, row.ColumnText(2)};
+            }));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+void InteractionsStore::HappenPlanned(const PlannedRef& ref, int64_t now_us, DoneStatus done) {
+  db_->WriteAsync(
+      [ref, now_us](Connection& conn) -> absl::Status {
+        const Owner& owner = ref.owner;
+        RETURN_IF_ERROR(conn.Prepare("DELETE FROM planned_interactions WHERE org_id = ? AND user_id = ? AND "
+                                     "interaction_id = ? AND due_us <= ?")
+                            .Bind(1, owner.org)
+                            .Bind(2, owner.user)
+                            .Bind(3, ref.interaction_id)
+                            .Bind(4, now_us)
+                            .Run());
+        // Another runner applied it, or it was cancelled, deleted or moved.
+        if (conn.Changes() != 1) return absl::OkStatus();
+        ASSIGN_OR_RETURN(pb::Interaction i, ReadInteraction(conn, owner, ref.interaction_id));
+        if (i.state() != pb::PLANNED) return absl::OkStatus();
+        i.set_state(pb::HAPPENED);
+        RETURN_IF_ERROR(
+            conn.Prepare("UPDATE interactions SET data = ? WHERE org_id = ? AND user_id = ? AND interaction_id = ?")
+                .BindBlob(1, i.SerializeAsString())
+                .Bind(2, owner.org)
+                .Bind(3, owner.user)
+                .Bind(4, i.id())
+                .Run());
+        for (const std::string& contact : i.contact_ids()) {
+          RETURN_IF_ERROR(conn.Prepare("UPDATE interaction_contacts SET counted = 1 WHERE org_id = ? AND user_id = ? "
+                                       "AND contact_id = ? AND interaction_id = ?")
+                              .Bind(1, owner.org)
+                              .Bind(2, owner.user)
+                              .Bind(3, contact)
+                              .Bind(4, i.id())
+                              .Run());
+          // No link: the contact was deleted (or merged away) meanwhile.
+          if (conn.Changes() != 1) continue;
+          ASSIGN_OR_RETURN(std::optional<LedgerRow> existing, ReadLedger(conn, owner, contact));
+          LedgerRow row;
+          if (existing.has_value()) {
+            row = *existing;
+          } else {
+            row.contact_id = contact;
+            row.cadence_days = kDefaultCadenceDays;
+          }
+          ApplyContribution(i, +1, &row);
+          RETURN_IF_ERROR(WriteLedger(conn, owner, row));
+        }
+        return EmitInteraction(conn, "interaction.created", owner, i);
+      },
+      std::move(done));
+}
+
+absl::StatusOr<std::vector<pb::Interaction>> InteractionsStore::CountedInteractions(const Owner& owner,
+                                                                                    const std::string& contact_id) {
+  std::vector<pb::Interaction> out;
+  RETURN_IF_ERROR(db_->Read([&](Connection& conn) -> absl::Status {
+    auto st = conn.Prepare(
+        "SELECT i.data FROM interaction_contacts c JOIN interactions i ON i.org_id = c.org_id "
+        "AND i.user_id = c.user_id AND i.interaction_id = c.interaction_id "
+        "WHERE c.org_id = ? AND c.user_id = ? AND c.contact_id = ? AND c.counted = 1");
+    st.Bind(1, owner.org).Bind(2, owner.user).Bind(3, contact_id);
+    ASSIGN_OR_RETURN(out, ListBlobs<pb::Interaction>(st));
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 absl::StatusOr<std::vector<pb::Interaction>> InteractionsStore::ListInteractions(const Owner& owner,
@@ -655,7 +827,10 @@ absl::StatusOr<std::vector<events::ExportedEvent>> InteractionsStore::ExportInte
       after, 3, limit, [](const db::Statement& st, events::v1::Event* e) -> absl::Status {
         RETURN_IF_ERROR(ParseRow(st.ColumnBlob(3), e->mutable_interaction()));
         e->mutable_interaction()->clear_notes();  // notes stay in this service
-        e->set_type("interaction.created");
+        const pb::InteractionState state = e->interaction().state();
+        e->set_type(state == pb::PLANNED     ? "interaction.planned"
+                    : state == pb::CANCELLED ? "interaction.cancelled"
+                                             : "interaction.created");
         return absl::OkStatus();
       });
 }
@@ -735,12 +910,13 @@ absl::Status InteractionsStore::ApplyContactMerged(Connection& conn, const event
                           .Bind(4, interaction_id)
                           .Run());
       RETURN_IF_ERROR(conn.Prepare("INSERT INTO interaction_contacts (org_id, user_id, contact_id, interaction_id, "
-                                   "occurred_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                                   "occurred_us, counted) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
                           .Bind(1, owner.org)
                           .Bind(2, owner.user)
                           .Bind(3, survivor)
                           .Bind(4, interaction_id)
                           .Bind(5, TimestampToMicros(interaction.occurred_at()))
+                          .Bind(6, Counts(interaction) ? 1 : 0)
                           .Run());
       const google::protobuf::FieldMask changed = ChangedFields(before, interaction, {"notes"});
       RETURN_IF_ERROR(EmitInteraction(conn, "interaction.updated", owner, interaction, &changed));

@@ -13,6 +13,19 @@
 // Every change appends its events (interaction.*, introduction.*,
 // ledger.changed) to the outbox in that same transaction.
 //
+// Planned interactions (state PLANNED, occurred_at in the future; the state
+// is set by interactions_logic.h's SetStateFromTime) are stored, listed and
+// linked to their contacts like any other, but their links do not count
+// (interaction_contacts.counted = 0) and they add nothing to the ledger; they
+// are announced as interaction.planned, not interaction.created. Each waits
+// in planned_interactions until the sweep claims it (a lease, FOR UPDATE SKIP
+// LOCKED on PostgreSQL) and HappenPlanned applies it: in one transaction the
+// queue row is deleted (only the first of two concurrent attempts deletes
+// it, so it is applied once, whatever crashes or replicas), the links count,
+// the ledger takes it in and interaction.created is emitted, which consumers
+// treat as it happening now. A cancelled one (interaction.cancelled) stays
+// in the timeline and never counts.
+//
 // Writes complete through callbacks once durable; reads return at once.
 // Thread-safety: all methods may be called concurrently.
 #ifndef RAPPORT_SERVICES_INTERACTIONS_INTERACTIONS_STORE_H_
@@ -52,6 +65,12 @@ struct Cursor {
   std::string id;    // its id, breaking ties
 };
 
+// A planned interaction the sweep claimed (ClaimDuePlanned).
+struct PlannedRef {
+  Owner owner;
+  std::string interaction_id;
+};
+
 enum class LedgerOrder { kBalance, kStrength, kNextDue, kLastInteraction };
 
 class InteractionsStore {
@@ -72,6 +91,19 @@ class InteractionsStore {
   void UpdateInteraction(const Owner& owner, const std::string& id, Mutation<pb::Interaction> mutate,
                          const Cadences& cadences, Done<pb::Interaction> done);
   void DeleteInteraction(const Owner& owner, const std::string& id, DoneStatus done);
+  // A PLANNED interaction becomes CANCELLED (interaction.cancelled);
+  // FAILED_PRECONDITION for any other state.
+  void CancelInteraction(const Owner& owner, const std::string& id, int64_t now_us, Done<pb::Interaction> done);
+  // Claims up to limit planned interactions due at now_us whose lease lapsed
+  // (or was never taken), for runner until lease_until_us. Across orgs.
+  absl::StatusOr<std::vector<PlannedRef>> ClaimDuePlanned(const std::string& runner, int64_t now_us,
+                                                          int64_t lease_until_us, int limit);
+  // Makes a claimed interaction happen (see above). OK and nothing done when
+  // it already happened, was cancelled, deleted or moved later than now_us.
+  void HappenPlanned(const PlannedRef& ref, int64_t now_us, DoneStatus done);
+  // The interactions that count toward the contact's ledger row (for its
+  // explanation).
+  absl::StatusOr<std::vector<pb::Interaction>> CountedInteractions(const Owner& owner, const std::string& contact_id);
   // Newest first (occurred_at, then id, descending).
   absl::StatusOr<std::vector<pb::Interaction>> ListInteractions(const Owner& owner, const InteractionFilter& filter,
                                                                 const std::optional<Cursor>& after, int limit);

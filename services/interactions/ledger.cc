@@ -1,5 +1,6 @@
 #include "services/interactions/ledger.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "services/common/time_util.h"
@@ -60,7 +61,12 @@ double AnchoredWeight(int64_t weight_milli, int64_t occurred_us) {
          std::exp2(static_cast<double>(occurred_us - kAnchorUs) / kHalfLifeUs);
 }
 
+bool Counts(const pb::Interaction& interaction) {
+  return interaction.state() != pb::PLANNED && interaction.state() != pb::CANCELLED;
+}
+
 void ApplyContribution(const pb::Interaction& interaction, int sign, LedgerRow* row) {
+  if (!Counts(interaction)) return;
   int64_t w = KindWeightMilli(interaction.kind());
   if (interaction.direction() == pb::GAVE) row->given_milli += sign * w;
   if (interaction.direction() == pb::RECEIVED) row->received_milli += sign * w;
@@ -92,6 +98,48 @@ pb::LedgerEntry ToEntry(const LedgerRow& row, absl::Time now) {
     e.set_overdue_days(late > 0 ? static_cast<int32_t>(late / kDayUs) : 0);
   }
   return e;
+}
+
+pb::LedgerExplanation Explain(const LedgerRow& row, const std::vector<pb::Interaction>& interactions, absl::Time now,
+                              int top) {
+  const double decay = std::exp2(-static_cast<double>(ToMicros(now) - kAnchorUs) / kHalfLifeUs);
+  std::vector<pb::LedgerContribution> all;
+  for (const pb::Interaction& i : interactions) {
+    if (!Counts(i)) continue;
+    const int64_t w = KindWeightMilli(i.kind());
+    pb::LedgerContribution c;
+    c.set_interaction_id(i.id());
+    c.set_kind(i.kind());
+    c.set_direction(i.direction());
+    *c.mutable_occurred_at() = i.occurred_at();
+    c.set_summary(i.summary());
+    c.set_weight(w / 1000.0);
+    c.set_decayed_weight(AnchoredWeight(w, TimestampToMicros(i.occurred_at())) * decay);
+    c.set_balance(i.direction() == pb::GAVE ? w / 1000.0 : i.direction() == pb::RECEIVED ? -w / 1000.0 : 0.0);
+    all.push_back(std::move(c));
+  }
+  std::sort(all.begin(), all.end(), [](const pb::LedgerContribution& a, const pb::LedgerContribution& b) {
+    if (a.decayed_weight() != b.decayed_weight()) return a.decayed_weight() > b.decayed_weight();
+    int64_t ta = TimestampToMicros(a.occurred_at()), tb = TimestampToMicros(b.occurred_at());
+    if (ta != tb) return ta > tb;
+    return a.interaction_id() > b.interaction_id();
+  });
+  pb::LedgerExplanation x;
+  const double sum = row.anchored * decay;
+  x.set_decayed_sum(sum);
+  double listed = 0, listed_balance = 0;
+  for (size_t i = 0; i < all.size() && static_cast<int>(i) < top; ++i) {
+    listed += all[i].decayed_weight();
+    listed_balance += all[i].balance();
+    *x.add_top() = std::move(all[i]);
+  }
+  x.set_others_count(static_cast<int32_t>(all.size() - static_cast<size_t>(x.top_size())));
+  // The rest by difference, so that the parts add up to the entry; no
+  // negative residue from rounding when nothing is left.
+  x.set_others_decayed_weight(x.others_count() == 0 ? 0.0 : std::max(0.0, sum - listed));
+  x.set_others_balance(x.others_count() == 0 ? 0.0 : row.balance_milli() / 1000.0 - listed_balance);
+  if (x.others_count() == 0) x.set_decayed_sum(listed);
+  return x;
 }
 
 }  // namespace rapport::interactions

@@ -13,11 +13,17 @@
 //   strength = 100 * (1 - exp(-S / 10))   (one meeting today ~ 26, ten ~ 95)
 //   balance = given - received; next_due = last_interaction + cadence.
 // Weights are kept in integer thousandths so sums and differences are exact.
+// Only interactions that Count() contribute: a PLANNED one (occurred_at in
+// the future) or a CANCELLED one adds nothing until it happens.
+// Explain() lists the interactions behind an entry: each one's decayed weight
+// w * 2^(-age / 90 days) and its part of the balance, largest first, so that
+// strength and balance can be recomputed by hand.
 #ifndef RAPPORT_SERVICES_INTERACTIONS_LEDGER_H_
 #define RAPPORT_SERVICES_INTERACTIONS_LEDGER_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "rapport/interactions/v1/interactions.pb.h"
@@ -52,10 +58,21 @@ struct LedgerRow {
 // left, on addition it takes the max.
 void ApplyContribution(const pb::Interaction& interaction, int sign, LedgerRow* row);
 
+// False for PLANNED and CANCELLED interactions: they contribute nothing.
+bool Counts(const pb::Interaction& interaction);
+
 double AnchoredWeight(int64_t weight_milli, int64_t occurred_us);
 double StrengthAt(double anchored, absl::Time now);
 // overdue_days: whole days now is past next_due (0 when not due or never met).
 pb::LedgerEntry ToEntry(const LedgerRow& row, absl::Time now);
+
+inline constexpr int kExplanationSize = 10;
+// The explanation of row as of now: the `top` counted interactions of
+// `interactions` with the largest decayed weights (newer first on a tie),
+// and what the others add (decayed_sum from row.anchored, the balance from
+// row's given and received, so the parts add up to the entry exactly).
+pb::LedgerExplanation Explain(const LedgerRow& row, const std::vector<pb::Interaction>& interactions, absl::Time now,
+                              int top = kExplanationSize);
 
 }  // namespace rapport::interactions
 

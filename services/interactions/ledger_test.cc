@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/time_util.h"
 
 namespace rapport::interactions {
@@ -105,6 +107,89 @@ TEST(LedgerTest, NeverContactedHasNoDueDate) {
   EXPECT_FALSE(e.has_next_due_time());
   EXPECT_EQ(e.overdue_days(), 0);
   EXPECT_EQ(e.cadence_days(), 14);
+}
+
+}  // namespace
+}  // namespace rapport::interactions
+
+// --- planned interactions and the explanation (issue 19) ---
+
+namespace rapport::interactions {
+namespace {
+
+TEST(LedgerTest, PlannedAndCancelledInteractionsCountTowardNothing) {
+  LedgerRow row;
+  pb::Interaction planned = Make(pb::MEETING, pb::GAVE, kNow + absl::Hours(24 * 7));
+  planned.set_state(pb::PLANNED);
+  ApplyContribution(planned, +1, &row);
+  pb::Interaction cancelled = Make(pb::REFERRAL, pb::RECEIVED, kNow - absl::Hours(24));
+  cancelled.set_state(pb::CANCELLED);
+  ApplyContribution(cancelled, +1, &row);
+  EXPECT_EQ(row.given_milli, 0);
+  EXPECT_EQ(row.received_milli, 0);
+  EXPECT_EQ(row.count, 0);
+  EXPECT_EQ(row.last_us, 0);
+  EXPECT_EQ(row.anchored, 0);
+  EXPECT_FALSE(Counts(planned));
+  EXPECT_FALSE(Counts(cancelled));
+  // Stored before states existed, or happened: counts.
+  EXPECT_TRUE(Counts(Make(pb::MEETING, pb::GAVE, kNow)));
+  pb::Interaction happened = planned;
+  happened.set_state(pb::HAPPENED);
+  EXPECT_TRUE(Counts(happened));
+}
+
+// Hand-computed: a meeting given today (3.0, decayed 3.0), an email received
+// 90 days ago (1.0, decayed 0.5), a mutual call 180 days ago (2.0, decayed
+// 0.5) and a comment given 90 days ago (0.5, decayed 0.25).
+TEST(LedgerTest, ExplanationListsTheLargestDecayedWeightsAndAddsUpToTheEntry) {
+  std::vector<pb::Interaction> items = {
+      Make(pb::EMAIL, pb::RECEIVED, kNow - absl::Hours(24 * 90)),
+      Make(pb::COMMENT, pb::GAVE, kNow - absl::Hours(24 * 90)),
+      Make(pb::MEETING, pb::GAVE, kNow),
+      Make(pb::CALL, pb::MUTUAL, kNow - absl::Hours(24 * 180)),
+  };
+  LedgerRow row;
+  for (size_t i = 0; i < items.size(); ++i) {
+    items[i].set_id(absl::StrCat("i", i));
+    ApplyContribution(items[i], +1, &row);
+  }
+  pb::LedgerExplanation x = Explain(row, items, kNow, /*top=*/3);
+  ASSERT_EQ(x.top_size(), 3);
+  EXPECT_EQ(x.top(0).interaction_id(), "i2");
+  EXPECT_DOUBLE_EQ(x.top(0).weight(), 3.0);
+  EXPECT_NEAR(x.top(0).decayed_weight(), 3.0, 1e-9);
+  EXPECT_DOUBLE_EQ(x.top(0).balance(), 3.0);
+  // The two of 0.5: the newer first.
+  EXPECT_EQ(x.top(1).interaction_id(), "i0");
+  EXPECT_NEAR(x.top(1).decayed_weight(), 0.5, 1e-9);
+  EXPECT_DOUBLE_EQ(x.top(1).balance(), -1.0);
+  EXPECT_EQ(x.top(2).interaction_id(), "i3");
+  EXPECT_NEAR(x.top(2).decayed_weight(), 0.5, 1e-9);
+  EXPECT_DOUBLE_EQ(x.top(2).balance(), 0.0);
+  EXPECT_EQ(x.others_count(), 1);
+  EXPECT_NEAR(x.others_decayed_weight(), 0.25, 1e-9);
+  EXPECT_DOUBLE_EQ(x.others_balance(), 0.5);
+  EXPECT_NEAR(x.decayed_sum(), 4.25, 1e-9);
+
+  // The documented formula, from the explanation alone, gives the entry.
+  pb::LedgerEntry entry = ToEntry(row, kNow);
+  double sum = x.others_decayed_weight(), balance = x.others_balance();
+  for (const pb::LedgerContribution& c : x.top()) {
+    sum += c.decayed_weight();
+    balance += c.balance();
+  }
+  EXPECT_NEAR(100.0 * (1.0 - std::exp(-sum / 10.0)), entry.strength(), 0.006);
+  EXPECT_DOUBLE_EQ(balance, entry.balance());
+
+  // Planned ones are not part of it, and no interaction: an empty explanation.
+  pb::Interaction planned = Make(pb::REFERRAL, pb::GAVE, kNow + absl::Hours(1));
+  planned.set_state(pb::PLANNED);
+  items.push_back(planned);
+  EXPECT_EQ(Explain(row, items, kNow).top_size(), 4);
+  pb::LedgerExplanation none = Explain(LedgerRow(), {}, kNow);
+  EXPECT_EQ(none.top_size(), 0);
+  EXPECT_EQ(none.decayed_sum(), 0);
 }
 
 }  // namespace

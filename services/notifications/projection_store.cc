@@ -104,7 +104,9 @@ absl::Status ApplyContact(Connection& conn, const Owner& owner, const events::v1
 
 absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
   const ipb::Interaction& i = e.interaction();
-  if (e.type() == "interaction.deleted") {
+  // A planned (future) or cancelled interaction has not happened: it is no
+  // interaction with the contact yet (interaction.created comes when it does).
+  if (e.type() == "interaction.deleted" || e.type() == "interaction.planned" || e.type() == "interaction.cancelled") {
     return conn.Prepare("DELETE FROM contact_interactions WHERE org_id = ? AND user_id = ? AND interaction_id = ?")
         .Bind(1, owner.org)
         .Bind(2, owner.user)

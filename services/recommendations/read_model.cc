@@ -173,7 +173,9 @@ void ApplyInteraction(OrgGraph& g, const std::string& owner_id, const std::strin
   }
   InteractionRec& rec = g.interactions[it->second];
   if (rec.owner != owner) return;
-  rec.alive = type != "interaction.deleted";
+  // Planned (future) and cancelled interactions have not happened: they
+  // count toward nothing until interaction.created says they did.
+  rec.alive = type != "interaction.deleted" && pi.state() != ipb::PLANNED && pi.state() != ipb::CANCELLED;
   rec.kind = static_cast<uint8_t>(pi.kind());
   rec.direction = static_cast<uint8_t>(pi.direction());
   rec.occurred_us = TimestampToMicros(pi.occurred_at());

@@ -158,3 +158,42 @@ TEST(ReadModel, MemoryCountersCoverTheGraph) {
 
 }  // namespace
 }  // namespace rapport::recommendations
+
+// Issue 19: a planned (future) or cancelled interaction has not happened; the
+// interaction.created that comes when it does makes it count.
+namespace rapport::recommendations {
+namespace {
+
+TEST(ReadModel, PlannedAndCancelledInteractionsHaveNotHappened) {
+  TestNetwork n;
+  n.Contact(kOrg, "u1", "c", "c", [](ppb::Contact&) {});
+  auto log = [&](const std::string& id, const std::string& type, ipb::InteractionState state) {
+    n.Apply(kOrg, "u1", type, [&](events::v1::Event& e) {
+      ipb::Interaction* i = e.mutable_interaction();
+      i->set_id(id);
+      i->set_kind(ipb::MEETING);
+      i->set_direction(ipb::GAVE);
+      i->set_state(state);
+      *i->mutable_occurred_at() = ToTimestamp(n.now + 86400000000);
+      i->add_contact_ids("c");
+    });
+  };
+  auto alive = [&](const std::string& id) {
+    bool out = false;
+    n.model.Read(kOrg, [&](const OrgGraph& g) { out = g.interactions[g.interaction_index.at(id)].alive; });
+    return out;
+  };
+  log("p", "interaction.planned", ipb::PLANNED);
+  log("x", "interaction.planned", ipb::PLANNED);
+  EXPECT_FALSE(alive("p"));
+  log("x", "interaction.cancelled", ipb::CANCELLED);
+  EXPECT_FALSE(alive("x"));
+  log("p", "interaction.created", ipb::HAPPENED);
+  EXPECT_TRUE(alive("p"));
+  // Moved back to the future: planned again.
+  log("p", "interaction.planned", ipb::PLANNED);
+  EXPECT_FALSE(alive("p"));
+}
+
+}  // namespace
+}  // namespace rapport::recommendations
