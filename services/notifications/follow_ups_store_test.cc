@@ -16,6 +16,7 @@
 #include "services/common/ids.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
+#include "services/notifications/notifications_rows.h"
 #include "services/notifications/notifications_store.h"
 #include "services/notifications/scheduler.h"
 #include "tests/testing/await.h"
@@ -350,6 +351,48 @@ TEST_P(IssueNineteenStoreTest, BuiltinFollowUpCoversMeetingsAndCalls) {
   std::map<std::string, int> by_contact;
   for (const auto& r : *runs) ++by_contact[r.contact_id()];
   EXPECT_EQ(by_contact, (std::map<std::string, int>{{"bob", 1}, {"carol", 2}, {"dave", 1}}));
+}
+
+// A user whose built-ins predate meetings and calls (version 1) gets them
+// at their next event; a follow-up the user changed stays theirs.
+TEST_P(IssueNineteenStoreTest, OlderBuiltinFollowUpIsUpgradedUnlessTheUserChangedIt) {
+  Owner alice{"org1", "alice"}, bob{"org1", "bob"};
+  for (const Owner& o : {alice, bob}) {
+    UserCreated(o, "UTC");
+    Contact(o, "carol", "Carol");
+  }
+  // Both as version 1 left them; Bob had made his his own (calls only).
+  for (const Owner& o : {alice, bob}) {
+    pb::Workflow old = Builtin(o, "follow_up");
+    old.mutable_trigger()->clear_interaction_kinds();
+    old.mutable_trigger()->clear_first_only_kinds();
+    old.mutable_trigger()->add_interaction_kinds(o.user == "bob" ? ipb::CALL : ipb::CONVERSATION);
+    old.mutable_trigger()->set_first_interaction_only(true);
+    ASSERT_TRUE(store_->db()
+                    .Write([&](db::Connection& c) -> absl::Status {
+                      RETURN_IF_ERROR(WriteWorkflow(c, o, old));
+                      return c.Prepare("UPDATE users SET seeded = 1 WHERE org_id = ? AND user_id = ?")
+                          .Bind(1, o.org)
+                          .Bind(2, o.user)
+                          .Run();
+                    })
+                    .ok());
+  }
+  for (const Owner& o : {alice, bob}) {
+    InteractionEvent(o, "interaction.created", NewInteraction("carol", ipb::MEETING, "coffee"));
+  }
+  pb::Workflow upgraded = Builtin(alice, "follow_up");
+  EXPECT_EQ(upgraded.trigger().interaction_kinds_size(), 3) << upgraded.DebugString();
+  EXPECT_FALSE(upgraded.trigger().first_interaction_only());
+  auto runs = store_->ListRuns(alice, upgraded.id(), "", 20);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(runs->size(), 1u) << "the meeting started the upgraded follow-up";
+  pb::Workflow kept = Builtin(bob, "follow_up");
+  ASSERT_EQ(kept.trigger().interaction_kinds_size(), 1);
+  EXPECT_EQ(kept.trigger().interaction_kinds(0), ipb::CALL);
+  runs = store_->ListRuns(bob, kept.id(), "", 20);
+  ASSERT_TRUE(runs.ok());
+  EXPECT_TRUE(runs->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, IssueNineteenStoreTest, ::testing::ValuesIn(rapport::testing::Drivers()),

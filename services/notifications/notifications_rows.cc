@@ -20,13 +20,18 @@ absl::StatusOr<absl::TimeZone> UserZone(Connection& conn, const Owner& owner) {
   return ZoneOrUtc(zone.value_or(""));
 }
 
+absl::StatusOr<int> BuiltinsVersion(Connection& conn, const Owner& owner) {
+  ASSIGN_OR_RETURN(std::optional<int> seeded,
+                   db::ReadRow<int>(conn.Prepare("SELECT seeded FROM users WHERE org_id = ? AND user_id = ?")
+                                        .Bind(1, owner.org)
+                                        .Bind(2, owner.user),
+                                    [](const Statement& row) { return static_cast<int>(row.ColumnInt(0)); }));
+  return seeded.value_or(0);
+}
+
 absl::StatusOr<bool> UserSeeded(Connection& conn, const Owner& owner) {
-  ASSIGN_OR_RETURN(std::optional<bool> seeded,
-                   db::ReadRow<bool>(conn.Prepare("SELECT seeded FROM users WHERE org_id = ? AND user_id = ?")
-                                         .Bind(1, owner.org)
-                                         .Bind(2, owner.user),
-                                     [](const Statement& row) { return row.ColumnInt(0) != 0; }));
-  return seeded.value_or(false);
+  ASSIGN_OR_RETURN(int version, BuiltinsVersion(conn, owner));
+  return version >= kBuiltinsVersion;
 }
 
 absl::StatusOr<std::optional<profiles::v1::Contact>> ReadContact(Connection& conn, const Owner& owner,

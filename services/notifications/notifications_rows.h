@@ -43,7 +43,13 @@ absl::StatusOr<T> ReadOwned(db::Connection& conn, std::string_view sql, const Ow
 // --- users ---
 // The user's timezone from the projection (UTC when unknown or invalid).
 absl::StatusOr<absl::TimeZone> UserZone(db::Connection& conn, const Owner& owner);
-// Whether the user's built-in workflows were created.
+// The version of the built-in workflows users have (users.seeded): 1, the
+// first set; 2, the follow-up also on meetings and calls. EnsureUser
+// creates the current set for a new user and upgrades an older one.
+inline constexpr int kBuiltinsVersion = 2;
+// users.seeded: the version of the user's built-ins, 0 when none yet.
+absl::StatusOr<int> BuiltinsVersion(db::Connection& conn, const Owner& owner);
+// Whether the user has the current built-ins (kBuiltinsVersion).
 absl::StatusOr<bool> UserSeeded(db::Connection& conn, const Owner& owner);
 
 // --- contacts and ledger (the projection) ---

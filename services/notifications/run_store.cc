@@ -194,14 +194,39 @@ absl::Status ScheduleWorkflow(Connection& conn, const Owner& owner, const pb::Wo
   return absl::OkStatus();
 }
 
+// Built-ins version 1 -> 2: the follow-up as version 1 made it (first
+// conversations only) becomes today's (also every meeting and call). One the
+// user changed is theirs and stays as it is.
+absl::Status UpgradeBuiltins(Connection& conn, const Owner& owner, absl::Time now) {
+  ASSIGN_OR_RETURN(std::vector<pb::Workflow> mine, UserWorkflows(conn, owner));
+  for (pb::Workflow& w : mine) {
+    const pb::Trigger& t = w.trigger();
+    const bool as_made = w.builtin() == "follow_up" && t.interaction_kinds_size() == 1 &&
+                         t.interaction_kinds(0) == interactions::v1::CONVERSATION && t.first_interaction_only() &&
+                         t.first_only_kinds_size() == 0;
+    if (!as_made) continue;
+    for (const pb::Workflow& current : BuiltinWorkflows()) {
+      if (current.builtin() != w.builtin()) continue;
+      *w.mutable_trigger() = current.trigger();
+      *w.mutable_steps() = current.steps();
+      w.set_display_name(current.display_name());
+      *w.mutable_update_time() = ToTimestamp(ToMicros(now));
+      RETURN_IF_ERROR(WriteWorkflow(conn, owner, w));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EnsureUser(Connection& conn, const Owner& owner, absl::Time now) {
-  ASSIGN_OR_RETURN(bool seeded, UserSeeded(conn, owner));
-  if (seeded) return absl::OkStatus();
-  RETURN_IF_ERROR(conn.Prepare("INSERT INTO users (org_id, user_id, seeded) VALUES (?, ?, 1) "
-                               "ON CONFLICT (org_id, user_id) DO UPDATE SET seeded = 1")
+  ASSIGN_OR_RETURN(int version, BuiltinsVersion(conn, owner));
+  if (version >= kBuiltinsVersion) return absl::OkStatus();
+  RETURN_IF_ERROR(conn.Prepare("INSERT INTO users (org_id, user_id, seeded) VALUES (?, ?, ?) "
+                               "ON CONFLICT (org_id, user_id) DO UPDATE SET seeded = excluded.seeded")
                       .Bind(1, owner.org)
                       .Bind(2, owner.user)
+                      .Bind(3, kBuiltinsVersion)
                       .Run());
+  if (version > 0) return UpgradeBuiltins(conn, owner, now);
   const int64_t now_us = ToMicros(now);
   for (pb::Workflow w : BuiltinWorkflows()) {
     w.set_id(NewId());
