@@ -162,7 +162,6 @@ ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
       kErasedSubjectsMigration,
       // Pending follow-ups of interactions' followUpAt (follow_ups.h).
       kFollowUpsMigration,
-      events::kOutboxMigration, kErasedSubjectsMigration,
       kSyncLogMigration,  // GET /v1/sync (sync_log.h)
   };
   return kMigrations;
