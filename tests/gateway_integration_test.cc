@@ -23,6 +23,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -1269,6 +1270,32 @@ TEST_F(GatewayIntegrationTest, EveryRouteWorksThroughTheGateway) {
     call(absl::StrCat("GET /v1/recommendations/", route), "GET", absl::StrCat("/v1/recommendations/", route), token);
   }
   call("GET /v1/network/health", "GET", "/v1/network/health", token);
+  call("GET /v1/network/health/history", "GET", "/v1/network/health/history?weeks=4", token);
+  // Acting on recommendations (tests/recommendation_actions_integration_test.cc has the rules).
+  {
+    // Olga, last called four months ago, is due for a reach-out.
+    HttpResponse olga = Call("POST", "/v1/contacts", token, R"({"displayName":"Olga Old"})");
+    ASSERT_EQ(olga.status, 200) << olga.body;
+    const std::string olga_id = Parse<ppb::Contact>(olga).id();
+    const std::string long_ago =
+        absl::FormatTime(absl::RFC3339_sec, absl::Now() - absl::Hours(24 * 120), absl::UTCTimeZone());
+    ASSERT_EQ(Call("POST", "/v1/interactions", token,
+                   absl::StrCat(R"({"kind":"CALL","direction":"MUTUAL","contactIds":[")", olga_id,
+                                R"("],"occurredAt":")", long_ago, R"(","summary":"catch-up"})"))
+                  .status,
+              200);
+    // The read model follows through events: wait for her to be listed.
+    ASSERT_TRUE(testing::WaitFor(
+        [&] { return absl::StrContains(Call("GET", "/v1/recommendations/reachOuts", token).body, olga_id); },
+        std::chrono::seconds(10)));
+    // Snoozed, then dismissed for good.
+    const std::string until = absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(24), absl::UTCTimeZone());
+    const std::string item = "/v1/recommendations/reachOuts/" + olga_id;
+    call("POST /v1/recommendations/{kind}/{contact_id}:snooze", "POST", item + ":snooze", token,
+         absl::StrCat(R"({"until":")", until, R"("})"));
+    call("POST /v1/recommendations/{kind}/{contact_id}:dismiss", "POST", item + ":dismiss", token, "{}");
+    EXPECT_FALSE(absl::StrContains(Call("GET", "/v1/recommendations/reachOuts", token).body, olga_id));
+  }
 
   // Exports (tests/export_integration_test.cc covers them in depth): the
   // contact file, and an account export job with its download.
@@ -1824,6 +1851,7 @@ TEST_F(GatewayIntegrationTest, OpenApiListsEveryAnnotatedRoute) {
                            "/v1/recommendations/groups",
                            "/v1/paths",
                            "/v1/network/health",
+                           "/v1/network/health/history",
                            "/v1/org/usage",
                            "/v1/org/jwtKeys",
                            "/v1/org/jwtKeys:rotate",
