@@ -158,8 +158,7 @@ INSERT INTO reminder_counts (org_id, user_id, contact_id, pending)
 ALTER TABLE workflows ADD COLUMN steps INTEGER NOT NULL DEFAULT 0;
 )sql",
       // An outbox of its own for audit entries (webhook changes, services/common/audit.h).
-      events::kOutboxMigration,
-      kErasedSubjectsMigration,
+      events::kOutboxMigration, kErasedSubjectsMigration,
       // Pending follow-ups of interactions' followUpAt (follow_ups.h).
       kFollowUpsMigration,
       kSyncLogMigration,  // GET /v1/sync (sync_log.h)
