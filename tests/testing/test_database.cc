@@ -15,11 +15,16 @@ namespace rapport::testing {
 namespace {
 
 std::mutex server_mu;
-PostgresServer* server = nullptr;  // leaked on purpose: stopped at exit
+PostgresServer* server = nullptr;  // one per test process, ended at exit
 absl::Status server_status;
 
+// Stops the server and removes its data directory (the destructor's), so
+// test runs do not leave a cluster of PostgreSQL files each in /tmp.
 void StopServerAtExit() {
-  if (server != nullptr) server->Stop();
+  if (server == nullptr) return;
+  server->Stop();
+  delete server;
+  server = nullptr;
 }
 
 }  // namespace
