@@ -314,7 +314,7 @@ TEST_F(ExportIntegrationTest, AccountExportThenErasureOfContactUserAndOrg) {
   // --- erasing one contact: nothing about Kim stays in notifications, nor
   // her interactions (one with Kim alone) in interactions ---
   HttpResponse call = Call("POST", "/v1/interactions", token,
-                           absl::StrCat(R"({"kind":"CALL","direction":"GAVE","contactIds":[")", kim,
+                           absl::StrCat(R"({"kind":"EMAIL","direction":"GAVE","contactIds":[")", kim,
                                         R"("],"occurredAt":")", now, R"(","summary":"about Kim"})"));
   ASSERT_EQ(call.status, 200) << call.body;
   ASSERT_EQ(Call("DELETE", "/v1/contacts/" + kim, token).status, 200);
