@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto lookup = [](const std::string&, const std::string&) -> absl::StatusOr<rapport::profiles::StoredApiKey> {
     return absl::NotFoundError("no such key");
   };
-  absl::Status verdict = rapport::profiles::VerifyApiKeySecret(input, lookup).status();
+  absl::Status verdict = rapport::profiles::VerifyApiKeySecret(input, lookup, /*now_us=*/0).status();
   if (verdict.code() != absl::StatusCode::kUnauthenticated) {
     std::fprintf(stderr, "an unknown API key gave %s\n", verdict.ToString().c_str());
     std::abort();
