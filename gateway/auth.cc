@@ -228,7 +228,7 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
     }
     // After the signature (and the kid's org key): the token's user must be an
     // active user of its org.
-    return FromJwt(h.substr(7), [this, done](absl::StatusOr<TenantContext> jwt) {
+    return FromJwt(h.substr(7), credentials.client, [this, done](absl::StatusOr<TenantContext> jwt) {
       if (!jwt.ok() || !user_checker_) return done(std::move(jwt));
       RequireActiveUser(*std::move(jwt), Unauthenticated("the token's user is not an active user of its org"), done);
     });
@@ -268,10 +268,7 @@ void Authenticator::Authenticate(const Credentials& credentials, Callback<Tenant
   if (throttled) {
     const RateDecision d = failed_lookups_->Take(credentials.client);
     if (!d.allowed) {
-      absl::Status refused = absl::ResourceExhaustedError(
-          absl::StrCat("too many invalid API keys from this address; retry after ", d.retry_after_seconds, " s"));
-      refused.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(d.retry_after_seconds)));
-      return Land(key_lookups_, cache_key, absl::StatusOr<VerifiedKey>(refused));
+      return Land(key_lookups_, cache_key, absl::StatusOr<VerifiedKey>(TooManyGuesses(d, "invalid API keys")));
     }
   }
   verifier_(credentials.api_key,
@@ -331,19 +328,41 @@ absl::StatusOr<TenantContext> VerifyOrgJwt(const std::string& token, const JwtKe
   return ctx;
 }
 
-void Authenticator::FromJwt(const std::string& token, const Callback<TenantContext>& done) {
+absl::Status Authenticator::TooManyGuesses(const RateDecision& d, const std::string& what) {
+  absl::Status refused = absl::ResourceExhaustedError(
+      absl::StrCat("too many ", what, " from this address; retry after ", d.retry_after_seconds, " s"));
+  refused.SetPayload(kRetryAfterPayload, absl::Cord(absl::StrCat(d.retry_after_seconds)));
+  return refused;
+}
+
+void Authenticator::FromJwt(const std::string& token, const std::string& client, const Callback<TenantContext>& done) {
   absl::StatusOr<std::string> kid = JwtKeyId(token);
   if (!kid.ok()) return done(kid.status());
   if (kid->empty()) return done(VerifyJwt(token, options_));
   if (jwt_keys_ == nullptr) return done(Unauthenticated("token signing key (kid) not accepted here"));
-  jwt_keys_->Resolve(*kid, [this, token, named = *kid, done](absl::StatusOr<JwtKey> key) {
-    if (!key.ok()) {
-      // Only "no such key" reaches the client as such; a backend failure stays a backend failure.
-      return done(absl::IsNotFound(key.status()) ? Unauthenticated("unknown token signing key") : key.status());
-    }
-    if (key->kid != named) return done(Unauthenticated("unknown token signing key"));
-    done(VerifyOrgJwt(token, *key, options_));
-  });
+  JwtKeyCache::Guard guard;
+  if (failed_lookups_ != nullptr && !client.empty()) {
+    guard.admit = [this, client]() -> absl::Status {
+      const RateDecision d = failed_lookups_->Take(client);
+      return d.allowed ? absl::OkStatus() : TooManyGuesses(d, "unknown token signing keys");
+    };
+    // Only a kid that does not exist keeps its token.
+    guard.after = [this, client](const absl::StatusOr<JwtKey>& key) {
+      if (!absl::IsNotFound(key.status())) failed_lookups_->Refund(client);
+    };
+  }
+  jwt_keys_->Resolve(
+      *kid,
+      [this, token, named = *kid, done](absl::StatusOr<JwtKey> key) {
+        if (!key.ok()) {
+          // Only "no such key" reaches the client as such; a backend failure
+          // (or the throttle) stays what it is.
+          return done(absl::IsNotFound(key.status()) ? Unauthenticated("unknown token signing key") : key.status());
+        }
+        if (key->kid != named) return done(Unauthenticated("unknown token signing key"));
+        done(VerifyOrgJwt(token, *key, options_));
+      },
+      std::move(guard));
 }
 
 }  // namespace rapport::gateway

@@ -36,7 +36,10 @@
 //   (RESOURCE_EXHAUSTED, with the seconds to wait as the kRetryAfterPayload
 //   payload). Taking before the lookup bounds concurrent guesses too. Keys
 //   with a cached verdict and JWTs still pass, so one bad client behind a
-//   shared address does not lock out the others.
+//   shared address does not lock out the others. A token naming a kid that
+//   is not cached takes a token of the same bucket before its lookup, given
+//   back unless no such key exists: made-up kids cost at most the burst of
+//   profiles lookups per address.
 // Errors: UNAUTHENTICATED (no or bad credentials, 401), PERMISSION_DENIED
 // (X-Rapport-User without ACT_AS_USER, 403), RESOURCE_EXHAUSTED (429).
 //
@@ -122,7 +125,12 @@ class Authenticator {
   void FromKey(const VerifiedKey& key, const Credentials& credentials, const Callback<TenantContext>& done);
   // A Bearer token: with a kid, verified with the org key it names (after a
   // lookup through jwt_keys_); without, with the global secret or key.
-  void FromJwt(const std::string& token, const Callback<TenantContext>& done);
+  // A kid not cached takes a token of the client's failed-lookups bucket,
+  // given back unless no such key exists, like an API key's lookup.
+  void FromJwt(const std::string& token, const std::string& client, const Callback<TenantContext>& done);
+  // RESOURCE_EXHAUSTED for a client out of failed-lookup tokens, naming
+  // what it guessed, with the seconds to wait (kRetryAfterPayload).
+  static absl::Status TooManyGuesses(const RateDecision& d, const std::string& what);
   // Answers ctx when its user is an active user of its org (UserChecker,
   // verdicts cached key_cache_ttl, one check in flight per user), refused
   // otherwise. For a user token's context, and a key's X-Rapport-User.

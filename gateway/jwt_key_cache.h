@@ -43,9 +43,19 @@ class JwtKeyCache {
   // entries go first, and a cache full of live ones is emptied.
   JwtKeyCache(JwtKeyResolver resolver, absl::Duration ttl, size_t max_entries = 100000);
 
+  // What a caller may do around a lookup it leads (its kid is not cached
+  // and no lookup of it is in flight): `admit`, when set, may refuse the
+  // lookup, and its status (not cached) answers every request waiting for
+  // that kid; `after` hears the lookup's answer. The gateway throttles
+  // made-up kids per client address with it, as it does API-key guesses.
+  struct Guard {
+    std::function<absl::Status()> admit;
+    std::function<void(const absl::StatusOr<JwtKey>&)> after;
+  };
+
   // Calls done exactly once: before returning when the kid's answer is
   // cached, else from the resolver's thread.
-  void Resolve(const std::string& kid, std::function<void(absl::StatusOr<JwtKey>)> done);
+  void Resolve(const std::string& kid, std::function<void(absl::StatusOr<JwtKey>)> done, Guard guard = {});
 
  private:
   struct Entry {
@@ -59,6 +69,9 @@ class JwtKeyCache {
   absl::flat_hash_map<std::string, Entry> cache_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<std::function<void(absl::StatusOr<JwtKey>)>>> flights_
       ABSL_GUARDED_BY(mu_);
+
+  // Answers and forgets the waiters of kid's flight.
+  void Land(const std::string& kid, const absl::StatusOr<JwtKey>& answer);
 };
 
 }  // namespace rapport::gateway

@@ -114,10 +114,12 @@ struct FakeKeys {
   }
 };
 
-absl::StatusOr<TenantContext> AuthenticateBearer(Authenticator& auth, const std::string& token) {
+absl::StatusOr<TenantContext> AuthenticateBearer(Authenticator& auth, const std::string& token,
+                                                 const std::string& client = "") {
   absl::StatusOr<TenantContext> out = absl::InternalError("not answered");
   Credentials c;
   c.authorization = "Bearer " + token;
+  c.client = client;
   auth.Authenticate(c, [&](absl::StatusOr<TenantContext> r) { out = std::move(r); });
   return out;
 }
@@ -173,6 +175,47 @@ TEST(OrgJwtAuthenticatorTest, BackendFailuresAreNotCachedAndNoResolverRefusesKid
 
   Authenticator without(Options(), NoApiKeys());
   EXPECT_EQ(AuthenticateBearer(without, Token("orga", a, exp)).status().code(), absl::StatusCode::kUnauthenticated);
+}
+
+// Issue 17: each made-up kid used to cost a profiles lookup, however many a
+// client sent; now it takes a token of the address's failed-lookups bucket,
+// like a guessed API key (this test failed before: 5 lookups, no 429).
+TEST(OrgJwtAuthenticatorTest, MadeUpKidsAreThrottledPerClientAddress) {
+  const JwtKey a = Key("orga", "k1", "secret-a");
+  const JwtKey b = Key("orgb", "k2", "secret-b");
+  FakeKeys keys{{a, b}, absl::OkStatus(), 0};
+  RateLimitOptions limit;
+  limit.per_minute = 60;  // one a second
+  limit.burst = 3;
+  RateLimiter failed(limit, nullptr, nullptr);
+  Authenticator auth(Options(), NoApiKeys(), nullptr, &failed, keys.Resolver());
+  const int64_t exp = absl::ToUnixSeconds(absl::Now()) + 300;
+
+  // A real kid's lookup gives its token back.
+  ASSERT_TRUE(AuthenticateBearer(auth, Token("orga", a, exp), "10.0.0.1").ok());
+  for (int i = 0; i < 3; ++i) {
+    const JwtKey ghost = Key("orga", absl::StrCat("ghost", i), "secret-a");
+    EXPECT_EQ(AuthenticateBearer(auth, Token("orga", ghost, exp), "10.0.0.1").status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  EXPECT_EQ(keys.lookups, 4);
+  // The bucket is empty: another made-up kid is refused without a lookup, with the wait.
+  const JwtKey ghost = Key("orga", "ghost3", "secret-a");
+  absl::Status refused = AuthenticateBearer(auth, Token("orga", ghost, exp), "10.0.0.1").status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_NE(refused.message().find("unknown token signing keys"), std::string::npos) << refused;
+  ASSERT_TRUE(refused.GetPayload(kRetryAfterPayload).has_value());
+  EXPECT_EQ(keys.lookups, 4);
+  // A cached kid, a cached refusal and a token without kid still pass from
+  // that address; another address still gets its lookups.
+  EXPECT_TRUE(AuthenticateBearer(auth, Token("orga", a, exp), "10.0.0.1").ok());
+  EXPECT_EQ(AuthenticateBearer(auth, Token("orga", Key("orga", "ghost0", "secret-a"), exp), "10.0.0.1").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(AuthenticateBearer(auth, SignJwtHs256(Claims("orgc", exp), kGlobalSecret), "10.0.0.1").ok());
+  EXPECT_TRUE(AuthenticateBearer(auth, Token("orgb", b, exp), "10.0.0.2").ok());
+  EXPECT_EQ(AuthenticateBearer(auth, Token("orga", ghost, exp), "10.0.0.2").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(keys.lookups, 6);
 }
 
 TEST(OrgJwtAuthenticatorTest, AKeyPastItsGracePeriodIsRefusedEvenWhileCached) {
