@@ -57,6 +57,9 @@ ABSL_FLAG(int, header_timeout_ms, 10000,
 ABSL_FLAG(int, unauthenticated_per_minute, 120,
           "per client address, requests refused for missing or bad credentials a minute before they get 429; "
           "0 disables (env RAPPORT_UNAUTHENTICATED_PER_MINUTE)");
+ABSL_FLAG(int, throttle_hold_ms, 1000,
+          "a 429 for missing or bad credentials is held this long before it is sent; 0 answers at once "
+          "(env RAPPORT_THROTTLE_HOLD_MS)");
 ABSL_FLAG(int, unauthenticated_burst, 60,
           "per client address, requests refused for credentials allowed at once (env RAPPORT_UNAUTHENTICATED_BURST)");
 ABSL_FLAG(int, sse_heartbeat_ms, 15000, "heartbeat comment interval on event streams (env RAPPORT_SSE_HEARTBEAT_MS)");
@@ -100,6 +103,7 @@ int main(int argc, char** argv) {
                                {"header_timeout_ms", "RAPPORT_HEADER_TIMEOUT_MS"},
                                {"unauthenticated_per_minute", "RAPPORT_UNAUTHENTICATED_PER_MINUTE"},
                                {"unauthenticated_burst", "RAPPORT_UNAUTHENTICATED_BURST"},
+                               {"throttle_hold_ms", "RAPPORT_THROTTLE_HOLD_MS"},
                                {"trusted_proxies", "RAPPORT_TRUSTED_PROXIES"},
                                {"rate_limit_per_minute", "RAPPORT_RATE_LIMIT_PER_MINUTE"},
                                {"rate_limit_burst", "RAPPORT_RATE_LIMIT_BURST"},
@@ -156,6 +160,7 @@ int main(int argc, char** argv) {
   options.header_timeout = std::chrono::milliseconds(std::max(100, absl::GetFlag(FLAGS_header_timeout_ms)));
   options.unauthenticated.per_minute = absl::GetFlag(FLAGS_unauthenticated_per_minute);
   options.unauthenticated.burst = std::max(1, absl::GetFlag(FLAGS_unauthenticated_burst));
+  options.throttle_hold = std::chrono::milliseconds(std::clamp(absl::GetFlag(FLAGS_throttle_hold_ms), 0, 10000));
   auto proxies = rapport::gateway::TrustedProxies::Parse(absl::GetFlag(FLAGS_trusted_proxies));
   if (!proxies.ok()) {
     rapport::log::Error("bad --trusted_proxies (RAPPORT_TRUSTED_PROXIES)", {{"error", proxies.status().ToString()}});

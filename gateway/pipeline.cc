@@ -1,6 +1,7 @@
 #include "gateway/pipeline.h"
 
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <map>
 #include <utility>
@@ -196,14 +197,23 @@ void Pipeline::Finish(const ExchangePtr& ex, Response res) {
 
 void Pipeline::Fail(const ExchangePtr& ex, const Problem& p) { Finish(ex, ProblemResponse(p, ex->request_id)); }
 
+void Pipeline::Throttled(const ExchangePtr& ex, const Problem& p) {
+  if (options_.throttle_hold.count() <= 0) return Fail(ex, p);
+  // Held on the stream loop's timer; the reply goes back to the
+  // connection's own loop. Each held request is one per connection, and an
+  // address's connections are bounded by its share.
+  auto timer = std::make_shared<boost::asio::steady_timer>(stream_executor_, options_.throttle_hold);
+  timer->async_wait([this, ex, p, timer](const boost::system::error_code&) { Fail(ex, p); });
+}
+
 void Pipeline::AuthFailed(const ExchangePtr& ex, const absl::Status& status) {
   if (auto wait = status.GetPayload(kRetryAfterPayload); wait.has_value()) {
-    // Too many invalid keys from this address: 429 with Retry-After.
+    // Too many invalid keys (or made-up kids) from this address: 429 with Retry-After.
     ex->unauthenticated = true;
     ex->rate.allowed = false;
     ex->rate.limit = options_.failed_keys.per_minute;
     if (!absl::SimpleAtoi(std::string(*wait), &ex->rate.retry_after_seconds)) ex->rate.retry_after_seconds = 1;
-    return Fail(ex, ProblemFromStatus(status));
+    return Throttled(ex, ProblemFromStatus(status));
   }
   if (status.code() != absl::StatusCode::kUnauthenticated) return Fail(ex, ProblemFromStatus(status));
   Unauthenticated(ex, ProblemFromStatus(status));
@@ -216,10 +226,10 @@ void Pipeline::Unauthenticated(const ExchangePtr& ex, const Problem& p) {
   const RateDecision decision = unauthenticated_->Take(ex->client);
   if (!decision.allowed) {
     ex->rate = decision;
-    return Fail(ex, MakeProblem(429, "RESOURCE_EXHAUSTED",
-                                absl::StrCat("too many requests without valid credentials from this address; "
-                                             "retry after ",
-                                             decision.retry_after_seconds, " s")));
+    return Throttled(ex, MakeProblem(429, "RESOURCE_EXHAUSTED",
+                                     absl::StrCat("too many requests without valid credentials from this address; "
+                                                  "retry after ",
+                                                  decision.retry_after_seconds, " s")));
   }
   Fail(ex, p);
 }

@@ -110,6 +110,8 @@ class Pipeline {
   // or, through Unauthenticated, for too many refusals from one address.
   void AuthFailed(const ExchangePtr& ex, const absl::Status& status);
   void Unauthenticated(const ExchangePtr& ex, const Problem& p);
+  // Sends a throttling 429 after options_.throttle_hold (server.h).
+  void Throttled(const ExchangePtr& ex, const Problem& p);
   void Decorate(const ExchangePtr& ex, Response& res);
   void Finish(const ExchangePtr& ex, Response res);
   void Fail(const ExchangePtr& ex, const Problem& p);

@@ -72,6 +72,12 @@ struct GatewayOptions {
   // Per client address, requests refused for missing or bad credentials;
   // past it they are answered 429 with Retry-After. 0 disables.
   RateLimitOptions unauthenticated{.per_minute = 120, .burst = 60};
+  // A 429 for that (or for too many invalid keys) is held this long before
+  // it is sent: a client that keeps sending waits on each of its
+  // connections instead of costing the gateway a refusal as fast as it can
+  // send, so a flood from one address gets at most its connection share of
+  // answers per hold. 0: answered at once.
+  std::chrono::milliseconds throttle_hold{1000};
   // Proxies whose X-Forwarded-For is believed for the client's address
   // (client_address.h); none: the TCP peer is the client.
   TrustedProxies trusted_proxies;
