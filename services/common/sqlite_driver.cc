@@ -366,6 +366,11 @@ void SqliteDatabase::RunWriter() {
 }
 
 void SqliteDatabase::CommitBatch(std::vector<Item>& batch) {
+  // A batch that holds the writer this long delays every write queued
+  // behind it (timer claims, deliveries, API calls): say which part was slow.
+  constexpr absl::Duration kSlowBatch = absl::Milliseconds(250);
+  const absl::Time started = absl::Now();
+  absl::Duration slowest_write;
   std::vector<absl::Status> results(batch.size());
   std::vector<size_t> in_transaction;  // items whose changes the open transaction holds
   bool open = false;
@@ -381,7 +386,9 @@ void SqliteDatabase::CommitBatch(std::vector<Item>& batch) {
       open = true;
     }
     bool abandoned = false;
+    const absl::Time write_started = absl::Now();
     results[i] = RunInSavepoint(batch[i].fn, &abandoned);
+    slowest_write = std::max(slowest_write, absl::Now() - write_started);
     if (abandoned) {
       // The whole transaction is gone: SQLite may roll it back itself on
       // IOERR/FULL/NOMEM, and RunInSavepoint does when it cannot undo one
@@ -396,6 +403,7 @@ void SqliteDatabase::CommitBatch(std::vector<Item>& batch) {
       in_transaction.push_back(i);
     }
   }
+  const absl::Time commit_started = absl::Now();
   if (open) {
     absl::Status commit = writer->Prepare("COMMIT").Run();
     if (!commit.ok()) {
@@ -405,6 +413,14 @@ void SqliteDatabase::CommitBatch(std::vector<Item>& batch) {
       batches.fetch_add(1, std::memory_order_relaxed);
       transactions.fetch_add(static_cast<int64_t>(in_transaction.size()), std::memory_order_relaxed);
     }
+  }
+  const absl::Time finished = absl::Now();
+  if (finished - started >= kSlowBatch) {
+    log::Warn("slow write batch", {{"db", options.path},
+                                   {"writes", absl::StrCat(batch.size())},
+                                   {"ms", absl::StrCat(absl::ToInt64Milliseconds(finished - started))},
+                                   {"slowest_write_ms", absl::StrCat(absl::ToInt64Milliseconds(slowest_write))},
+                                   {"commit_ms", absl::StrCat(absl::ToInt64Milliseconds(finished - commit_started))}});
   }
   for (size_t i = 0; i < batch.size(); ++i) CallDone(batch[i].done, std::move(results[i]));
 }
