@@ -160,6 +160,8 @@ absl::Status ApplyFollowUps(Connection& conn, const Owner& owner, const events::
   std::vector<FollowUpRow> want;
   if (wanted) {
     for (const std::string& contact : i.contact_ids()) {
+      ASSIGN_OR_RETURN(bool deleted, ContactDeleted(conn, owner, contact));
+      if (deleted) continue;  // erased before this event arrived
       want.push_back(FollowUpRow{i.id(), contact, TimestampToMicros(i.follow_up_at()), occurred_us,
                                  static_cast<int>(i.kind()), i.summary()});
     }

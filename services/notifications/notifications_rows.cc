@@ -45,6 +45,15 @@ absl::StatusOr<std::optional<profiles::v1::Contact>> ReadContact(Connection& con
   return *std::move(contact);
 }
 
+absl::StatusOr<bool> ContactDeleted(Connection& conn, const Owner& owner, const std::string& id) {
+  if (id.empty()) return false;
+  return db::Exists(
+      conn.Prepare("SELECT 1 FROM contacts WHERE org_id = ? AND user_id = ? AND contact_id = ? AND deleted = 1")
+          .Bind(1, owner.org)
+          .Bind(2, owner.user)
+          .Bind(3, id));
+}
+
 absl::StatusOr<std::optional<LedgerRow>> ReadLedger(Connection& conn, const Owner& owner,
                                                     const std::string& contact_id) {
   return db::ReadRow<LedgerRow>(

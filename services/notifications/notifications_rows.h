@@ -56,6 +56,10 @@ absl::StatusOr<bool> UserSeeded(db::Connection& conn, const Owner& owner);
 // The user's contact, nullopt when unknown, deleted, or id is empty.
 absl::StatusOr<std::optional<profiles::v1::Contact>> ReadContact(db::Connection& conn, const Owner& owner,
                                                                  const std::string& id);
+// Whether the projection holds the contact as deleted: events about it
+// that arrive after its contact.deleted (another producer's stream) must
+// leave nothing of the person behind.
+absl::StatusOr<bool> ContactDeleted(db::Connection& conn, const Owner& owner, const std::string& id);
 struct LedgerRow {
   double balance = 0;
   int64_t next_due_us = 0;  // 0: nothing due

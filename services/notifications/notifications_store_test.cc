@@ -442,6 +442,59 @@ TEST_P(StoreTest, BirthdaysFireYearlyOnTheDayAndAWeekBefore) {
   EXPECT_EQ(Inbox(alice).size(), 4u);
 }
 
+// Interactions emits interaction.created and ledger.changed on its own
+// stream, so they can reach notifications after profiles' contact.deleted.
+// Before the fix, a meeting arriving late started the built-in follow-up run
+// and stored a link, a follow-up timer and a ledger row for the erased
+// person.
+TEST_P(StoreTest, EventsArrivingAfterAContactsDeletionLeaveNothingOfIt) {
+  Owner alice{"org1", "alice"};
+  UserCreated(alice, "UTC");
+  ppb::Contact dan;
+  dan.set_id("dan");
+  dan.set_display_name("Dan");
+  ContactEvent(alice, dan);
+  ContactEvent(alice, dan, "contact.deleted");
+
+  events::v1::Event e;
+  e.set_type("interaction.created");
+  e.set_org_id(alice.org);
+  e.set_user_id(alice.user);
+  ipb::Interaction* i = e.mutable_interaction();
+  i->set_id(NewId());
+  i->set_kind(ipb::MEETING);
+  i->add_contact_ids("dan");
+  *i->mutable_occurred_at() = ToTimestamp(now_.load());
+  *i->mutable_follow_up_at() = ToTimestamp(ToMicros(Now() + absl::Hours(48)));
+  Apply(e);
+  events::v1::Event ledger;
+  ledger.set_type("ledger.changed");
+  ledger.set_org_id(alice.org);
+  ledger.set_user_id(alice.user);
+  ledger.mutable_ledger()->set_contact_id("dan");
+  ledger.mutable_ledger()->set_balance(-5);
+  *ledger.mutable_ledger()->mutable_next_due_time() = ToTimestamp(ToMicros(Now() + absl::Hours(1)));
+  Apply(ledger);
+
+  absl::Status read = store_->db().Read([&](db::Connection& c) -> absl::Status {
+    for (const char* table : {"runs", "timers", "contact_interactions", "ledger"}) {
+      ASSIGN_OR_RETURN(std::optional<int64_t> n,
+                       db::ReadRow<int64_t>(c.Prepare(absl::StrCat("SELECT COUNT(*) FROM ", table,
+                                                                   " WHERE org_id = ? AND contact_id = ?"))
+                                                .Bind(1, alice.org)
+                                                .Bind(2, "dan"),
+                                            [](const db::Statement& row) { return row.ColumnInt(0); }));
+      EXPECT_EQ(n.value_or(-1), 0) << table;
+    }
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(read.ok()) << read;
+  SetNow(Now() + absl::Hours(72));
+  auto sched = NewScheduler("r1");
+  Drain(*sched);
+  EXPECT_TRUE(Inbox(alice).empty());
+}
+
 TEST_P(StoreTest, GiveBackPromptWhenTheBalanceTipsAndADigestOfOverdueContacts) {
   Owner alice{"org1", "alice"};
   UserCreated(alice, "Asia/Tokyo");

@@ -117,6 +117,10 @@ absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events
   const int64_t logged_us = e.has_time() ? TimestampToMicros(e.time()) : ToMicros(now);
   ASSIGN_OR_RETURN(std::vector<pb::Workflow> workflows, UserWorkflows(conn, owner));
   for (const std::string& contact_id : i.contact_ids()) {
+    // Interactions hears contact.deleted after this interaction was made:
+    // nothing of the person comes back (no link, no follow-up run).
+    ASSIGN_OR_RETURN(bool deleted, ContactDeleted(conn, owner, contact_id));
+    if (deleted) continue;
     ASSIGN_OR_RETURN(std::optional<int64_t> earlier,
                      db::ReadRow<int64_t>(conn.Prepare("SELECT COUNT(*) FROM contact_interactions WHERE org_id = ? "
                                                        "AND user_id = ? AND contact_id = ? AND interaction_id != ?")
@@ -159,6 +163,8 @@ absl::Status ApplyInteraction(Connection& conn, const Owner& owner, const events
 absl::Status ApplyLedger(Connection& conn, const Owner& owner, const events::v1::Event& e, absl::Time now) {
   const ipb::LedgerEntry& l = e.ledger();
   if (l.contact_id().empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(bool deleted, ContactDeleted(conn, owner, l.contact_id()));
+  if (deleted) return absl::OkStatus();  // a late change of an erased ledger
   ASSIGN_OR_RETURN(std::optional<LedgerRow> old, ReadLedger(conn, owner, l.contact_id()));
   const double before = old.has_value() ? old->balance : 0.0;
   const int64_t next_due = l.has_next_due_time() ? TimestampToMicros(l.next_due_time()) : 0;
