@@ -47,7 +47,7 @@ absl::Status CountPendingReminders(Connection& conn, const Owner& owner, const s
       .Bind(2, owner.user)
       .Bind(3, contact_id)
       .Bind(4, delta)
-      .Run();
+      .RunLater();
 }
 
 absl::StatusOr<int64_t> PendingReminders(Connection& conn, const Owner& owner, const std::string& contact_id) {
@@ -82,7 +82,7 @@ absl::StatusOr<bool> AddNotification(Connection& conn, const Owner& owner, pb::N
                                             .Bind(1, owner.org)
                                             .Bind(2, dedupe_key)));
   if (dup) return false;
-  n.set_id(NewId());
+  if (n.id().empty()) n.set_id(NewId());
   n.set_state(pb::UNREAD);
   *n.mutable_create_time() = ToTimestamp(now_us);
   *n.mutable_update_time() = ToTimestamp(now_us);
@@ -97,7 +97,7 @@ absl::StatusOr<bool> AddNotification(Connection& conn, const Owner& owner, pb::N
           .Bind(5, static_cast<int>(n.state()))
           .Bind(6, dedupe_key)
           .BindBlob(7, n.SerializeAsString())
-          .Run());
+          .RunLater());
   RETURN_IF_ERROR(SyncNotification(conn, owner, n));
   RETURN_IF_ERROR(EnqueueWebhookEvent(conn, owner, "notification.created", n.id(), now_us,
                                       [&n](const WebhookEnvelope& e) { return NotificationWebhookBody(e, n); }));
@@ -172,13 +172,17 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
   ASSIGN_OR_RETURN(std::optional<profiles::v1::Contact> c, ReadContact(conn, owner, r->contact_id()));
   n.set_title(c.has_value() ? absl::StrCat("Reminder: ", c->display_name()) : "Reminder");
   n.set_body(r->note());
-  RETURN_IF_ERROR(AddNotification(conn, owner, n, timer.dedupe_key, now_us).status());
-  ASSIGN_OR_RETURN(std::optional<std::string> notification_id,
-                   db::ReadRow<std::string>(
-                       conn.Prepare("SELECT notification_id FROM notifications WHERE org_id = ? AND dedupe_key = ?")
-                           .Bind(1, owner.org)
-                           .Bind(2, timer.dedupe_key),
-                       [](const Statement& row) { return row.ColumnText(0); }));
+  n.set_id(NewId());
+  ASSIGN_OR_RETURN(bool added, AddNotification(conn, owner, n, timer.dedupe_key, now_us));
+  std::optional<std::string> notification_id = n.id();
+  if (!added) {  // made before under this key: name that one
+    ASSIGN_OR_RETURN(notification_id,
+                     db::ReadRow<std::string>(
+                         conn.Prepare("SELECT notification_id FROM notifications WHERE org_id = ? AND dedupe_key = ?")
+                             .Bind(1, owner.org)
+                             .Bind(2, timer.dedupe_key),
+                         [](const Statement& row) { return row.ColumnText(0); }));
+  }
   if (notification_id.has_value()) r->set_notification_id(*notification_id);
   r->set_fired_count(r->fired_count() + 1);
   // A repeating reminder stays PENDING, moved to its next occurrence, whose
@@ -195,7 +199,7 @@ absl::Status FireReminder(Connection& conn, const TimerRow& timer, int64_t now_u
       .Bind(2, owner.org)
       .Bind(3, owner.user)
       .Bind(4, r->id())
-      .Run();
+      .RunLater();
 }
 
 absl::Status EndSnooze(Connection& conn, const TimerRow& timer, int64_t now_us) {

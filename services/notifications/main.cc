@@ -40,7 +40,7 @@ ABSL_FLAG(int, webhook_org_concurrency, rapport::notifications::SchedulerOptions
 ABSL_FLAG(int, webhook_endpoint_concurrency, rapport::notifications::SchedulerOptions().endpoint_concurrency,
           "of which to one webhook URL at most (env RAPPORT_WEBHOOK_ENDPOINT_CONCURRENCY)");
 ABSL_FLAG(int, timer_lease_ms, 30000, "how long a claimed timer is leased (env RAPPORT_TIMER_LEASE_MS)");
-ABSL_FLAG(int, timer_batch, 2048, "timers claimed and fired in one transaction (env RAPPORT_TIMER_BATCH)");
+ABSL_FLAG(int, timer_batch, 2048, "timers claimed at once (fired as group-committed writes) (env RAPPORT_TIMER_BATCH)");
 ABSL_FLAG(int, scheduler_poll_ms, 50, "timer poll interval when nothing is due (env RAPPORT_SCHEDULER_POLL_MS)");
 ABSL_FLAG(std::string, profiles_addr, rapport::registry::kProfiles.default_addr,
           "profiles service (env PROFILES_SERVICE_ADDR)");

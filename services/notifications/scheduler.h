@@ -3,7 +3,7 @@
 // loops on PollingLoop: one claims due timers (reminders, run steps, snooze
 // ends, workflow triggers) in batches under a lease and fires each batch
 // through TimerStore::FireTimers (per timer: effects, dedupe record and
-// removal together, in a savepoint of the batch's one transaction; the next
+// removal together, group-committed with the batch's other timers; the next
 // claim overlaps the previous batch's commit); the other shares due webhook
 // deliveries out fairly and makes their HTTP attempts concurrently, outside
 // any transaction, then records each attempt and its next retry.
@@ -49,7 +49,7 @@ namespace rapport::notifications {
 
 struct SchedulerOptions {
   std::string replica = "notifications-1";  // unique per replica
-  int batch = 2048;                         // timers claimed (and fired in one transaction) at once
+  int batch = 2048;                         // timers claimed (and fired group-committed) at once
   absl::Duration lease = absl::Seconds(30);
   std::chrono::milliseconds idle{50};  // poll interval when nothing is due
   int delivery_concurrency = 32;       // HTTP attempts in flight (RAPPORT_WEBHOOK_CONCURRENCY)

@@ -97,7 +97,7 @@ absl::Status Record(Connection& conn, const Owner& owner, pb::SyncChange change,
     st.BindNull(8);
   }
   st.BindBlob(9, change.SerializeAsString());
-  return st.Run();
+  return st.RunLater();  // nobody reads its outcome before the commit
 }
 
 pb::SyncChange Tombstone(const char* type, const std::string& id) {

@@ -5,6 +5,7 @@
 #include "services/notifications/timer_store.h"
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -45,11 +46,17 @@ absl::Status RunTimer(Connection& conn, const TimerRow& t, absl::Time now) {
   return absl::OkStatus();
 }
 
-// Effects, dedupe record and removal of one claimed timer, on conn's transaction.
+// Effects, dedupe record and removal of one claimed timer, on conn's
+// transaction. Removing the row only while this owner holds its lease is
+// the lease check too (one statement: on PostgreSQL one round trip fewer).
 absl::Status FireOne(Connection& conn, const TimerRow& timer, const std::string& owner, absl::Time now) {
-  ASSIGN_OR_RETURN(bool mine, LeasedBy(conn, timer, owner));
-  if (!mine) return absl::OkStatus();  // cancelled, or another replica's now
-  ASSIGN_OR_RETURN(bool first, FinishTimer(conn, timer, ToMicros(now)));
+  RETURN_IF_ERROR(conn.Prepare("DELETE FROM timers WHERE org_id = ? AND timer_id = ? AND lease_owner = ?")
+                      .Bind(1, timer.org)
+                      .Bind(2, timer.id)
+                      .Bind(3, owner)
+                      .Run());
+  if (conn.Changes() == 0) return absl::OkStatus();  // cancelled, or another replica's now
+  ASSIGN_OR_RETURN(bool first, MarkFired(conn, timer.org, timer.dedupe_key, ToMicros(now)));
   if (!first) return absl::OkStatus();  // fired before: no second effect
   return RunTimer(conn, timer, now);
 }
@@ -112,24 +119,31 @@ void NotificationsStore::FireTimer(const TimerRow& timer, const std::string& own
 
 void NotificationsStore::FireTimers(std::vector<TimerRow> timers, const std::string& owner, absl::Time now,
                                     std::function<void(std::vector<absl::Status>)> done) {
-  auto results = std::make_shared<std::vector<absl::Status>>(timers.size());
-  db_->WriteAsync(
-      [timers = std::move(timers), owner, now, results](Connection& conn) -> absl::Status {
-        for (size_t i = 0; i < timers.size(); ++i) {
-          RETURN_IF_ERROR(conn.Exec("SAVEPOINT timer"));
-          absl::Status s = FireOne(conn, timers[i], owner, now);
-          if (!s.ok()) RETURN_IF_ERROR(conn.Exec("ROLLBACK TO timer"));
-          RETURN_IF_ERROR(conn.Exec("RELEASE timer"));
-          (*results)[i] = s;
-        }
-        return absl::OkStatus();
-      },
-      [results, done = std::move(done)](absl::Status committed) {
-        if (!committed.ok()) {
-          for (absl::Status& s : *results) s = committed;
-        }
-        done(std::move(*results));
-      });
+  // Each timer is a write of its own, which the driver group-commits with
+  // the others queued (a savepoint each, sent without waiting on
+  // PostgreSQL; one commit per batch): a failing timer is undone alone.
+  if (timers.empty()) return done({});
+  struct Pending {
+    std::mutex mu;
+    std::vector<absl::Status> results;
+    size_t left;
+    std::function<void(std::vector<absl::Status>)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->results.resize(timers.size());
+  pending->left = timers.size();
+  pending->done = std::move(done);
+  for (size_t i = 0; i < timers.size(); ++i) {
+    FireTimer(timers[i], owner, now, [pending, i](absl::Status s) {
+      bool last = false;
+      {
+        std::lock_guard<std::mutex> lock(pending->mu);
+        pending->results[i] = std::move(s);
+        last = --pending->left == 0;
+      }
+      if (last) pending->done(std::move(pending->results));
+    });
+  }
 }
 
 absl::StatusOr<int64_t> NotificationsStore::PendingTimers() {

@@ -100,8 +100,9 @@ class TimerStore {
   // Leases up to limit timers due at now (deliveries or everything else).
   virtual absl::StatusOr<std::vector<TimerRow>> Claim(const std::string& owner, absl::Time now, absl::Duration lease,
                                                       int limit, bool deliveries) = 0;
-  // Fires a claimed batch in one transaction (one commit), each timer inside
-  // its own savepoint: effects, dedupe record and removal together. A timer
+  // Fires a claimed batch, each timer as one write (effects, dedupe record
+  // and removal together) that the database group-commits with the batch's
+  // others (a savepoint each, a commit per up to max_batch writes). A timer
   // no longer leased by owner, or already fired, is dropped without effects;
   // a failing timer is rolled back alone and keeps its lease (it is retried
   // when the lease expires). done gets one status per timer, after the
