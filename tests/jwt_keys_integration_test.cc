@@ -155,7 +155,9 @@ TEST_F(JwtKeysIntegrationTest, RotationKeepsTheOldKeyForTheGracePeriodOnly) {
   EXPECT_EQ(Me(new_token).status, 200);
   HttpResponse during = Me(old_token);
   const absl::Duration checked_after = absl::Now() - rotated;
-  if (checked_after < absl::Seconds(kGraceSeconds)) EXPECT_EQ(during.status, 200) << during.body;
+  if (checked_after < absl::Seconds(kGraceSeconds)) {
+    EXPECT_EQ(during.status, 200) << during.body;
+  }
 
   // The list shows both kids with their times, never a secret.
   r = Call("GET", "/v1/org/jwtKeys", Admin(a));

@@ -240,7 +240,9 @@ TEST_F(PlannedIntegrationTest, LedgerExplanationAddsUpToStrengthAndBalance) {
   double sum = x.others_decayed_weight(), balance = x.others_balance();
   for (int i = 0; i < x.top_size(); ++i) {
     const ipb::LedgerContribution& c = x.top(i);
-    if (i > 0) EXPECT_LE(c.decayed_weight(), x.top(i - 1).decayed_weight());
+    if (i > 0) {
+      EXPECT_LE(c.decayed_weight(), x.top(i - 1).decayed_weight());
+    }
     // Each item by hand: weight * 2^(-age / 90 days).
     const double age_days = (absl::ToUnixMicros(absl::Now()) - c.occurred_at().seconds() * 1e6) / 86400e6;
     EXPECT_NEAR(c.decayed_weight(), c.weight() * std::exp2(-age_days / 90.0), 1e-3);

@@ -493,7 +493,9 @@ TEST_F(RecommendationsIntegrationTest, ExportPagesAreBoundedByBytes) {
       EXPECT_LE(resp.ByteSizeLong(), size_t{1} << 20);
       total += resp.ByteSizeLong();
       for (const auto& e : resp.events()) {
-        if (e.org_id() == org) EXPECT_TRUE(got.insert(e.contact().contact().id()).second);
+        if (e.org_id() == org) {
+          EXPECT_TRUE(got.insert(e.contact().contact().id()).second);
+        }
       }
       page.set_page_token(resp.next_page_token());
     } while (!resp.next_page_token().empty());

@@ -275,9 +275,10 @@ class Workload {
     const std::string when =
         absl::FormatTime(absl::RFC3339_sec, absl::Now() - absl::Hours(1 + Pick(500)), absl::UTCTimeZone());
     if (op <= 3 || contacts_.size() < 3) {
+      ++n_;
       r = Do("POST", "/v1/contacts",
-             absl::StrCat(R"({"displayName":"Person )", ++n_, R"(","company":"Co)", Pick(5), R"(","notes":"private )",
-                          n_, R"(","tags":["t)", Pick(3), R"("]})"));
+             absl::StrCat(R"({"displayName":"Person )", n_, R"(","company":"Co)", Pick(5), R"(","notes":"private )", n_,
+                          R"(","tags":["t)", Pick(3), R"("]})"));
       if (r.status == 200) contacts_.push_back(Parse<ppb::Contact>(r).id());
     } else if (op == 4) {
       r = Do("PATCH", "/v1/contacts/" + Any(contacts_),

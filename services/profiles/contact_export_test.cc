@@ -103,7 +103,9 @@ TEST(VCardWriter, FoldsAt75OctetsWithoutSplittingUtf8) {
   EXPECT_TRUE(lines.back().empty());  // ends with CRLF
   for (size_t i = 0; i + 1 < lines.size(); ++i) {
     EXPECT_LE(lines[i].size(), 75u) << i;
-    if (i > 0) EXPECT_EQ(lines[i][0], ' ');
+    if (i > 0) {
+      EXPECT_EQ(lines[i][0], ' ');
+    }
     // The first octet after the fold's space starts a character.
     const unsigned char first = static_cast<unsigned char>(lines[i][i > 0 ? 1 : 0]);
     EXPECT_NE(first & 0xC0, 0x80) << i;
