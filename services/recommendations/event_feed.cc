@@ -28,6 +28,9 @@ constexpr int kMaxCatchUpPolls = 10000;
 absl::Status ApplyAndInvalidate(const events::v1::Event& e, ReadModel* model, ResultCache* cache) {
   // Audit entries are profiles' (services/common/audit.h): nothing here changes.
   if (e.payload_case() == events::v1::Event::kAudit) return absl::OkStatus();
+  // An update of fields the model does not keep changes no answer: the
+  // org's cached answers stay.
+  if (!ReadModelConcerns(e)) return absl::OkStatus();
   RETURN_IF_ERROR(model->Apply(e));
   // Introductions are org-wide too: one a teammate made for the user weighs
   // in the user's paths through that teammate.

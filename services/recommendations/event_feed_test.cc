@@ -91,6 +91,49 @@ TEST_F(EventFeedTest, InteractionsChangeOnlyTheirOwnersAnswersAndContactsTheWhol
   EXPECT_FALSE(CachedFor("u2"));
 }
 
+// Issue 17: an update names the fields it changed so that consumers skip
+// what does not concern them. Before, every contact.updated (a phone number,
+// the update time) emptied the whole org's cached answers.
+TEST_F(EventFeedTest, UpdatesOfFieldsTheModelDoesNotKeepLeaveTheCachedAnswers) {
+  ASSERT_TRUE(ApplyAndInvalidate(ContactOf("u2"), &model_, cache_.get()).ok());
+  CachedFor("u1");
+  CachedFor("u2");
+  events::v1::Event phone = ContactOf("u2");
+  phone.set_id("ev-c-u2-phone");
+  phone.set_type("contact.updated");
+  phone.mutable_changed()->add_paths("phones");
+  phone.mutable_changed()->add_paths("update_time");
+  ASSERT_TRUE(ApplyAndInvalidate(phone, &model_, cache_.get()).ok());
+  EXPECT_TRUE(CachedFor("u1"));
+  EXPECT_TRUE(CachedFor("u2"));
+
+  events::v1::Event summary = InteractionOf("u2");
+  summary.set_type("interaction.updated");
+  summary.mutable_changed()->add_paths("summary");
+  summary.mutable_changed()->add_paths("follow_up_at");
+  ASSERT_TRUE(ApplyAndInvalidate(summary, &model_, cache_.get()).ok());
+  EXPECT_TRUE(CachedFor("u2"));
+
+  // A field the model keeps, or an update that names nothing, does change them.
+  events::v1::Event company = phone;
+  company.set_id("ev-c-u2-company");
+  company.mutable_contact()->mutable_contact()->set_company("Initech");
+  company.mutable_changed()->add_paths("company");
+  ASSERT_TRUE(ApplyAndInvalidate(company, &model_, cache_.get()).ok());
+  EXPECT_FALSE(CachedFor("u1"));
+  EXPECT_FALSE(CachedFor("u2"));
+  model_.Read(kOrg, [](const OrgGraph& g) {
+    bool found = false;
+    for (const ContactInfo& info : g.info) found |= info.company == "Initech";
+    EXPECT_TRUE(found);
+  });
+  events::v1::Event unnamed = ContactOf("u2");
+  unnamed.set_id("ev-c-u2-unnamed");
+  unnamed.set_type("contact.updated");
+  ASSERT_TRUE(ApplyAndInvalidate(unnamed, &model_, cache_.get()).ok());
+  EXPECT_FALSE(CachedFor("u1"));
+}
+
 TEST_F(EventFeedTest, CatchesUpFromTheNotedPositionAndDestroysItsGroupOnStop) {
   // Before the noted position: the backfill's; after it: the feed's.
   const events::EventSigner signer(kInternalKey);

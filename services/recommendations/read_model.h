@@ -188,6 +188,13 @@ struct OrgGraph {
 // without scheme, "www." and trailing slash.
 std::vector<std::string> PersonKeys(const profiles::v1::Contact& contact);
 
+// Whether the read model (and so any cached answer) can change by e. An
+// update whose Event.changed names only fields the model does not keep (a
+// contact's phones or address, an interaction's summary or follow-up time,
+// update_time) concerns it not; an update that names nothing (a producer
+// that does not say) concerns it.
+bool ReadModelConcerns(const events::v1::Event& e);
+
 class ReadModel {
  public:
   ReadModel() = default;
