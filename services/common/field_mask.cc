@@ -58,4 +58,14 @@ google::protobuf::FieldMask ChangedFields(const google::protobuf::Message& befor
   return out;
 }
 
+bool MayHaveChanged(const google::protobuf::FieldMask& changed, std::initializer_list<std::string_view> fields) {
+  if (changed.paths().empty()) return true;
+  for (const std::string& path : changed.paths()) {
+    for (std::string_view field : fields) {
+      if (path == field) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace rapport

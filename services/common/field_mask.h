@@ -5,8 +5,10 @@
 #ifndef RAPPORT_SERVICES_COMMON_FIELD_MASK_H_
 #define RAPPORT_SERVICES_COMMON_FIELD_MASK_H_
 
+#include <initializer_list>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -26,6 +28,11 @@ absl::Status ApplyFieldMask(const google::protobuf::Message& patch, const google
 google::protobuf::FieldMask ChangedFields(const google::protobuf::Message& before,
                                           const google::protobuf::Message& after,
                                           const std::set<std::string>& ignore = {});
+
+// What a consumer of an update event (Event.changed) asks: whether the
+// update may have changed any of fields. True when changed names one of
+// them, or names nothing (a producer that does not say: anything may have).
+bool MayHaveChanged(const google::protobuf::FieldMask& changed, std::initializer_list<std::string_view> fields);
 
 }  // namespace rapport
 

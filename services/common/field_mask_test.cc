@@ -239,5 +239,16 @@ TEST(ChangedFieldsTest, NamesWhatDiffers) {
             std::vector<std::string>{"headline"});
 }
 
+TEST(MayHaveChangedTest, NamesOneOfTheFieldsOrNothingAtAll) {
+  google::protobuf::FieldMask changed;
+  EXPECT_TRUE(MayHaveChanged(changed, {"company"}));  // a producer that does not say
+  changed.add_paths("phones");
+  changed.add_paths("update_time");
+  EXPECT_FALSE(MayHaveChanged(changed, {"company", "title"}));
+  changed.add_paths("title");
+  EXPECT_TRUE(MayHaveChanged(changed, {"company", "title"}));
+  EXPECT_FALSE(MayHaveChanged(changed, {}));
+}
+
 }  // namespace
 }  // namespace rapport

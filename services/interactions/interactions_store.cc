@@ -800,6 +800,12 @@ absl::Status InteractionsStore::ApplyContactEvent(Connection& conn, const events
     return absl::OkStatus();
   }
   if (event.type() != "contact.created" && event.type() != "contact.updated") return absl::OkStatus();
+  // Only the cadence concerns the ledger: an update that names its changed
+  // fields without it costs no read.
+  if (event.type() == "contact.updated" &&
+      !MayHaveChanged(event.changed(), {"cadence_days", "effective_cadence_days", "tier"})) {
+    return absl::OkStatus();
+  }
   // A late created/updated event must not bring a deleted contact back.
   ASSIGN_OR_RETURN(bool deleted, IsDeletedContact(conn, owner, contact.id()));
   if (deleted) return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "rapport/interactions/v1/interactions.pb.h"
+#include "services/common/field_mask.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/inbox_store.h"
@@ -121,15 +122,6 @@ absl::Status ClearEarlier(Connection& conn, const Owner& owner, const std::strin
   return absl::OkStatus();
 }
 
-// Whether an update touched anything a follow-up is made of.
-bool Relevant(const events::v1::Event& e) {
-  if (e.changed().paths_size() == 0) return true;  // a producer that does not say: anything
-  for (const std::string& p : e.changed().paths()) {
-    if (p == "follow_up_at" || p == "contact_ids" || p == "summary" || p == "kind" || p == "occurred_at") return true;
-  }
-  return false;
-}
-
 std::string KindName(int kind) {
   std::string name = ipb::InteractionKind_IsValid(kind) ? ipb::InteractionKind_Name(kind) : "INTERACTION";
   for (char& c : name) c = c == '_' ? ' ' : absl::ascii_tolower(c);
@@ -148,7 +140,9 @@ absl::Status ApplyFollowUps(Connection& conn, const Owner& owner, const events::
     return absl::OkStatus();
   }
   const bool created = e.type() == "interaction.created";
-  if (!created && (e.type() != "interaction.updated" || !Relevant(e))) return absl::OkStatus();
+  if (!created && (e.type() != "interaction.updated" ||
+                   !MayHaveChanged(e.changed(), {"follow_up_at", "contact_ids", "summary", "kind", "occurred_at"})))
+    return absl::OkStatus();
   const int64_t occurred_us = TimestampToMicros(i.occurred_at());
   if (created) {
     for (const std::string& contact : i.contact_ids()) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "rapport/interactions/v1/interactions.pb.h"
 #include "rapport/notifications/v1/notifications.pb.h"
+#include "services/common/field_mask.h"
 #include "services/common/status.h"
 #include "services/common/time_util.h"
 #include "services/notifications/inbox_store.h"
@@ -30,18 +31,10 @@ std::string Role(const profiles::v1::Contact& c) {
   return c.title().empty() ? c.company() : c.title();
 }
 
-bool Changed(const events::v1::Event& e, const char* field) {
-  if (e.changed().paths_size() == 0) return true;  // a producer that does not say: anything may have
-  for (const std::string& p : e.changed().paths()) {
-    if (p == field) return true;
-  }
-  return false;
-}
-
 // contact.updated with a new company or title: the prompt, once per change.
 absl::Status PromptCongratulation(Connection& conn, const Owner& owner, const events::v1::Event& e, int64_t now_us) {
   const profiles::v1::Contact& c = e.contact().contact();
-  if (c.id().empty() || (!Changed(e, "company") && !Changed(e, "title"))) return absl::OkStatus();
+  if (c.id().empty() || !MayHaveChanged(e.changed(), {"company", "title"})) return absl::OkStatus();
   // The projection's copy is the contact before this event: none means a new
   // (or deleted) contact, which is no milestone.
   ASSIGN_OR_RETURN(std::optional<profiles::v1::Contact> before, ReadContact(conn, owner, c.id()));

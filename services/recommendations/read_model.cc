@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
-#include <string_view>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/erasure.h"
+#include "services/common/field_mask.h"
 #include "services/common/time_util.h"
 #include "services/common/validate.h"
 
@@ -550,30 +549,15 @@ void ApplyContactMerged(OrgGraph& g, const std::string& owner_id, const events::
 bool ReadModelConcerns(const events::v1::Event& e) {
   // The fields ApplyContact and ApplyInteraction read (PersonKeys: emails
   // and links).
-  static const absl::flat_hash_set<std::string_view> kContactFields = {"display_name",
-                                                                       "company",
-                                                                       "title",
-                                                                       "seeking",
-                                                                       "offering",
-                                                                       "visibility",
-                                                                       "tier",
-                                                                       "cadence_days",
-                                                                       "birthday",
-                                                                       "emails",
-                                                                       "links",
-                                                                       "create_time",
-                                                                       "effective_cadence_days",
-                                                                       "id"};
-  static const absl::flat_hash_set<std::string_view> kInteractionFields = {"kind",        "direction", "occurred_at",
-                                                                           "contact_ids", "state",     "id"};
-  const absl::flat_hash_set<std::string_view>* read = nullptr;
-  if (e.type() == "contact.updated") read = &kContactFields;
-  if (e.type() == "interaction.updated") read = &kInteractionFields;
-  if (read == nullptr || e.changed().paths().empty()) return true;
-  for (const std::string& path : e.changed().paths()) {
-    if (read->contains(path)) return true;
+  if (e.type() == "contact.updated") {
+    return MayHaveChanged(e.changed(),
+                          {"id", "display_name", "company", "title", "seeking", "offering", "visibility", "tier",
+                           "cadence_days", "effective_cadence_days", "birthday", "emails", "links", "create_time"});
   }
-  return false;
+  if (e.type() == "interaction.updated") {
+    return MayHaveChanged(e.changed(), {"id", "kind", "direction", "occurred_at", "contact_ids", "state"});
+  }
+  return true;
 }
 
 ReadModel::Org* ReadModel::GetOrg(const std::string& org) {
