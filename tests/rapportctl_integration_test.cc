@@ -302,9 +302,16 @@ TEST_F(RapportctlIntegrationTest, AdministersUsersKeysAndReadsTheAuditLog) {
   EXPECT_EQ(newest[3], ann);
   EXPECT_EQ(newest[1].rfind("key:", 0), 0u) << newest[1];
   EXPECT_FALSE(newest[4].empty());
-  Result keys_audit = Ctl({"audit", "--action", "apiKey.*", "--json"}, admin);
-  ASSERT_EQ(keys_audit.exit_code, 0) << keys_audit.err;
-  EXPECT_NE(keys_audit.out.find("apiKey.revoked"), std::string::npos) << keys_audit.out;
+  // Entries land through the audit stream, each on its own: the revocation
+  // may come after the user entries waited for above.
+  Result keys_audit;
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        keys_audit = Ctl({"audit", "--action", "apiKey.*", "--json"}, admin);
+        return keys_audit.exit_code == 0 && keys_audit.out.find("apiKey.revoked") != std::string::npos;
+      },
+      std::chrono::seconds(15)))
+      << keys_audit.out << keys_audit.err;
   // Not an org admin: the call fails (exit 1, the problem on stderr).
   Result denied = Ctl({"audit"}, {{"RAPPORT_API_KEY", key.Lines()[0]}});
   EXPECT_EQ(denied.exit_code, 1);
