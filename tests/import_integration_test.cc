@@ -426,10 +426,17 @@ TEST_F(ImportIntegrationTest, ProgressArrivesOnTheLiveStreamChunkByChunk) {
   ASSERT_TRUE(s.ok()) << s;
   int port = 0;
   ASSERT_TRUE(absl::SimpleAtoi(stack_.Addr("gateway").substr(stack_.Addr("gateway").rfind(':') + 1), &port));
+  // Notifications just started: the gateway's channel to it may still be
+  // waiting out its reconnect backoff (503 until it connects).
   SseClient live;
-  ASSERT_TRUE(live.Connect(port, "/v1/notifications:stream", me_));
-  ASSERT_TRUE(live.ReadHead(std::chrono::seconds(10)));
-  ASSERT_NE(live.head().find("HTTP/1.1 200"), std::string::npos) << live.head();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        live.Close();
+        return live.Connect(port, "/v1/notifications:stream", me_) && live.ReadHead(std::chrono::seconds(10)) &&
+               live.head().find("HTTP/1.1 200") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << live.head();
 
   constexpr int kRows = 6000;  // 30 chunks
   HttpResponse r = Upload("?fileName=Connections.csv", LinkedInRows(kRows));

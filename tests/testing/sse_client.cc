@@ -15,6 +15,7 @@ namespace rapport::testing {
 void SseClient::Close() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
+  buf_.clear();  // a later Connect starts a fresh response
 }
 
 bool SseClient::Connect(int port, const std::string& path, const std::vector<std::string>& headers) {
