@@ -203,7 +203,11 @@ void Pipeline::Throttled(const ExchangePtr& ex, const Problem& p) {
   // connection's own loop. Each held request is one per connection, and an
   // address's connections are bounded by its share.
   auto timer = std::make_shared<boost::asio::steady_timer>(stream_executor_, options_.throttle_hold);
-  timer->async_wait([this, ex, p, timer](const boost::system::error_code&) { Fail(ex, p); });
+  held_.fetch_add(1);
+  timer->async_wait([this, ex, p, timer](const boost::system::error_code&) {
+    Fail(ex, p);
+    held_.fetch_sub(1);
+  });
 }
 
 void Pipeline::AuthFailed(const ExchangePtr& ex, const absl::Status& status) {

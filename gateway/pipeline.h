@@ -25,6 +25,7 @@
 #ifndef RAPPORT_GATEWAY_PIPELINE_H_
 #define RAPPORT_GATEWAY_PIPELINE_H_
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/http.hpp>
 #include <functional>
@@ -92,6 +93,10 @@ class Pipeline {
   // call before the connections' loops stop.
   void Stop();
 
+  // Throttling 429s being held (GatewayOptions::throttle_hold): the gateway
+  // lets them go out before its loops stop.
+  int HeldRefusals() const { return held_.load(); }
+
  private:
   struct Exchange;
   using ExchangePtr = std::shared_ptr<Exchange>;
@@ -141,6 +146,7 @@ class Pipeline {
   absl::Mutex key_limiters_mu_;
   absl::flat_hash_map<int, std::unique_ptr<RateLimiter>> key_limiters_ ABSL_GUARDED_BY(key_limiters_mu_);
   std::unique_ptr<ReadinessCache> readiness_;
+  std::atomic<int> held_{0};
 };
 
 }  // namespace rapport::gateway

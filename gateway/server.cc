@@ -168,9 +168,12 @@ void Gateway::Stop() {
     gw->acceptor.close(ec);
     gw->accept_retry.cancel();
   });
-  // Calls in flight reference the gateway: let them finish (they are bounded by the deadline).
-  const auto until = std::chrono::steady_clock::now() + impl_->options.backend_deadline + std::chrono::seconds(1);
-  while (impl_->metrics.BackendCallsInFlight() > 0 && std::chrono::steady_clock::now() < until) {
+  // Calls in flight and held refusals reference the gateway and their
+  // connections: let them finish (bounded by the deadline and the hold).
+  const auto until = std::chrono::steady_clock::now() +
+                     std::max(impl_->options.backend_deadline, impl_->options.throttle_hold) + std::chrono::seconds(1);
+  while ((impl_->metrics.BackendCallsInFlight() > 0 || impl_->pipeline->HeldRefusals() > 0) &&
+         std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   impl_->pipeline->Stop();  // the readiness thread, answering whoever waits while the loops still run
