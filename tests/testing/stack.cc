@@ -1,9 +1,11 @@
 #include "tests/testing/stack.h"
 
 #include <grpcpp/support/client_interceptor.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -43,6 +45,15 @@ const registry::ProcessInfo* Stack::Info(const std::string& process) {
 Stack::~Stack() {
   for (auto& [name, process] : processes_) {
     if (process) process->Stop(SIGTERM, std::chrono::seconds(5));
+  }
+  // A passing test's directory goes (databases and logs, megabytes each, and
+  // thousands of runs filled /tmp); a failing test's stays for its logs, and
+  // so does a benchmark's (outside any test). RAPPORT_KEEP_TEST_DIRS keeps
+  // them all.
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (test != nullptr && !::testing::Test::HasFailure() && std::getenv("RAPPORT_KEEP_TEST_DIRS") == nullptr) {
+    std::error_code ignored;
+    std::filesystem::remove_all(data_dir_, ignored);
   }
 }
 
